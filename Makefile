@@ -1,0 +1,164 @@
+# fluxgate: one non-recursive Makefile. Out of tree: objects in $(BUILD)/obj
+# mirror the source tree, binaries in $(BUILD)/bin, unit tests in
+# $(BUILD)/tests. `make asan` builds into build/asan so flags never mix.
+#
+#   make run     install what is missing, build, start the demo gateway
+#   make test    install what is missing, build, run every test
+#   make asan    the same tests against an ASan+UBSan build
+#   make install PREFIX=/usr/local [DESTDIR=…]
+
+BUILD   ?= build
+PREFIX  ?= /usr/local
+SAN     ?=
+V       ?=
+
+PORT     ?= 8080
+SIM_PORT ?= 8081
+
+CC      ?= cc
+PKGS     = libevent libcurl jansson libsodium hiredis
+
+OPT      = -O2
+ifeq ($(SAN),1)
+OPT      = -O1 -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+
+CFLAGS  ?= $(OPT) -g -fno-omit-frame-pointer
+WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wpointer-arith -Wformat=2 -Wno-format-nonliteral
+SYSCONFDIR ?= $(CURDIR)/etc
+ALL_CFLAGS = $(WARN) $(CFLAGS) -D_GNU_SOURCE -I. -MMD -MP \
+             -DFG_SYSCONFDIR=\"$(SYSCONFDIR)\" \
+             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -levent_pthreads -lm
+ALL_LDFLAGS = $(LDFLAGS) $(if $(filter 1,$(SAN)),-fsanitize=address$(,)undefined)
+, := ,
+
+ifeq ($(V),)
+Q = @
+else
+Q =
+endif
+
+COMMON_SRCS  = $(sort $(wildcard common/*.c))
+WORKER_SRCS  = $(sort $(wildcard worker/*.c))
+MASTER_SRCS  = $(sort $(wildcard master/*.c))
+ADMIN_SRCS   = $(sort $(wildcard admin/*.c))
+SIM_SRCS     = $(sort $(wildcard tests/sim/*.c))
+UNIT_SRCS    = $(sort $(wildcard tests/unit/test_*.c))
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIBCOMMON = $(BUILD)/lib/libfgcommon.a
+LIBWORKER = $(BUILD)/lib/libfgworker.a
+FLUXGATE  = $(BUILD)/bin/fluxgate
+SIM       = $(BUILD)/bin/fg-sim
+UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+BINS = $(FLUXGATE) $(SIM)
+ifneq ($(ADMIN_SRCS),)
+ADMIN = $(BUILD)/bin/fluxgate-admin
+BINS += $(ADMIN)
+endif
+
+.PHONY: all deps run test unit check asan lint install clean
+
+all: $(BINS) $(UNIT_BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIBCOMMON): $(call obj,$(COMMON_SRCS))
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(LIBWORKER): $(call obj,$(WORKER_SRCS))
+	@mkdir -p $(dir $@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(FLUXGATE): $(call obj,$(MASTER_SRCS)) $(LIBWORKER) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(SIM): $(call obj,$(SIM_SRCS)) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
+ifneq ($(ADMIN_SRCS),)
+$(ADMIN): $(call obj,$(ADMIN_SRCS)) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+endif
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBWORKER) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
+# Debian packages the build and the tests need; only missing ones are
+# installed. node and npm are checked as commands because a machine may
+# carry them from elsewhere than Debian's nodejs package.
+DEB_PKGS = gcc make pkg-config libevent-dev libcurl4-openssl-dev \
+           libjansson-dev libhiredis-dev libsodium-dev curl
+
+deps:
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	if [ -n "$$missing" ]; then \
+	    echo "deps: installing$$missing"; \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "deps: error: missing$$missing; run as root or install them" >&2; \
+	        exit 1; \
+	    fi; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends $$missing; } \
+	      >$(BUILD)-deps.log 2>&1 || { \
+	        echo "deps: error: apt-get install$$missing failed; see $(BUILD)-deps.log" >&2; \
+	        exit 1; }; \
+	fi
+
+# The demo: the upstream simulator as provider "demo", the gateway in front.
+run: deps
+	@$(MAKE) --no-print-directory all
+	@echo "fluxgate: demo gateway on http://127.0.0.1:$(PORT) (Ctrl-C stops it)"
+	@$(SIM) -l 127.0.0.1:$(SIM_PORT) & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	FG_DEMO_BASE_URL=http://127.0.0.1:$(SIM_PORT)/v1 FG_DEMO_API_KEY=demo \
+	    $(FLUXGATE) -c etc/fluxgate.json -l 127.0.0.1:$(PORT)
+
+test: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory lint
+	@BUILD=$(BUILD) tests/run.sh
+
+asan:
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 test
+
+# The layering rule: common/ includes nothing from worker/, master/ or
+# admin/; worker/ and master/ never include each other; admin/ only common/.
+lint:
+	@bad=$$(grep -n '#include "\(worker\|master\|admin\)/' common/*.[ch]; \
+	        grep -n '#include "master/' worker/*.[ch]; \
+	        grep -n '#include "worker/' master/*.[ch] admin/*.[ch] 2>/dev/null; \
+	        grep -n '#include "master/' admin/*.[ch] 2>/dev/null; true); \
+	if [ -n "$$bad" ]; then echo "lint: layering violation:"; echo "$$bad"; exit 1; fi
+	@echo "lint: layering ok"
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/etc/fluxgate
+	install -m 755 $(FLUXGATE) $(DESTDIR)$(PREFIX)/bin/fluxgate
+	$(if $(ADMIN),install -m 755 $(ADMIN) $(DESTDIR)$(PREFIX)/bin/fluxgate-admin)
+	install -m 644 etc/*.json $(DESTDIR)$(PREFIX)/etc/fluxgate/
+
+clean:
+	rm -rf build build-deps.log
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,34 @@
+#ifndef FG_COMMON_PROCESS_H
+#define FG_COMMON_PROCESS_H
+
+/*
+ * The contract between the master and the processes it forks. The master
+ * knows a worker only through this header (master/ never includes
+ * worker/): what a worker is given, and its entry point, implemented in
+ * worker/worker.c and linked into the same binary.
+ */
+
+#include <stdint.h>
+
+#include "common/catalog.h"
+#include "common/conf.h"
+#include "common/shm.h"
+
+typedef struct {
+    const fg_conf_t    *conf;         /* borrowed, immutable */
+    const fg_catalog_t *catalog;      /* borrowed, immutable */
+    const int          *listen_fds;   /* borrowed */
+    int                 listen_count;
+    fg_shm_t           *shm;
+    unsigned            slot;          /* this worker's shm slot */
+    uint32_t            generation;    /* config generation served */
+} fg_worker_config_t;
+
+/*
+ * Runs a worker in the calling (freshly forked) process until it has
+ * drained. Returns the process exit code: 0 after a drain, 2 for a
+ * start-up failure the master must not retry (logged by the worker).
+ */
+int fg_worker_run(const fg_worker_config_t *wc);
+
+#endif

@@ -1,0 +1,96 @@
+/*
+ * shm.c: the shared-memory arena. It is mapped once by the master with
+ * MAP_SHARED|MAP_ANONYMOUS and inherited by every child across fork, so
+ * every process sees it at the same offsets; no pointer is ever stored in
+ * it. The header is written once before the first fork and never changes.
+ */
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "common/shm.h"
+
+int
+fg_shm_create(fg_shm_t *shm, fg_err_t *err)
+{
+    size_t bytes = sizeof(fg_shm_header_t)
+                   + FG_SHM_MAX_WORKERS * sizeof(fg_shm_worker_t);
+    void  *p;
+
+    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+             -1, 0);
+    if (p == MAP_FAILED) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "mmap(MAP_SHARED|MAP_ANONYMOUS, %zu) failed: %s",
+                          bytes, strerror(errno));
+    }
+    memset(p, 0, bytes);
+    shm->header = p;
+    shm->workers = (fg_shm_worker_t *) ((char *) p
+                                        + sizeof(fg_shm_header_t));
+    shm->bytes = bytes;
+    shm->header->sh_magic = FG_SHM_MAGIC;
+    shm->header->sh_layout_version = FG_SHM_LAYOUT_VERSION;
+    shm->header->sh_header_bytes = sizeof(fg_shm_header_t);
+    shm->header->sh_arena_bytes = bytes;
+    shm->header->sh_worker_slots = FG_SHM_MAX_WORKERS;
+    shm->header->sh_worker_slot_bytes = sizeof(fg_shm_worker_t);
+    shm->header->sh_workers_offset = sizeof(fg_shm_header_t);
+    return fg_shm_check(shm, err);
+}
+
+int
+fg_shm_check(const fg_shm_t *shm, fg_err_t *err)
+{
+    const fg_shm_header_t *h = shm->header;
+
+    if (h->sh_magic != FG_SHM_MAGIC) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "shm arena has a bad magic");
+    }
+    if (h->sh_layout_version != FG_SHM_LAYOUT_VERSION) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "shm layout version %u, expected %u",
+                          h->sh_layout_version, FG_SHM_LAYOUT_VERSION);
+    }
+    if (h->sh_header_bytes != sizeof(fg_shm_header_t)
+        || h->sh_worker_slot_bytes != sizeof(fg_shm_worker_t)
+        || h->sh_worker_slots != FG_SHM_MAX_WORKERS
+        || h->sh_arena_bytes != shm->bytes) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "shm arena sizes do not match this build");
+    }
+    return FG_OK;
+}
+
+void
+fg_shm_destroy(fg_shm_t *shm)
+{
+    if (shm->header != NULL) {
+        munmap(shm->header, shm->bytes);
+    }
+    memset(shm, 0, sizeof(*shm));
+}
+
+fg_shm_worker_t *
+fg_shm_worker(const fg_shm_t *shm, unsigned i)
+{
+    return &shm->workers[i];
+}
+
+unsigned
+fg_shm_workers_ready(const fg_shm_t *shm, uint32_t generation)
+{
+    unsigned i, n = 0;
+
+    for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
+        if (atomic_load_explicit(&shm->workers[i].ws_state,
+                                 memory_order_acquire) == FG_WORKER_READY
+            && atomic_load_explicit(&shm->workers[i].ws_generation,
+                                    memory_order_relaxed) == generation) {
+            n++;
+        }
+    }
+    return n;
+}

@@ -1,0 +1,93 @@
+#ifndef FG_COMMON_SHM_H
+#define FG_COMMON_SHM_H
+
+/*
+ * The shared-memory arena the master creates before forking and every
+ * worker inherits. It starts with a header (magic, layout version, sizes)
+ * that fg_shm_attach() checks, then one cache-line-aligned slot per worker.
+ * Each slot is written only by its worker (state, counters) or by the
+ * master while the worker is dead (spawn and reap); readers sum slots.
+ *
+ * Later issues add the key table, reservations and the usage ring as
+ * further regions; bump FG_SHM_LAYOUT_VERSION with any change below.
+ * Only fixed-width integers and lock-free atomics live here; no pointers.
+ */
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/errors.h"
+
+#define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
+#define FG_SHM_LAYOUT_VERSION  1
+#define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
+
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
+               "shm needs lock-free 64-bit atomics");
+
+enum {
+    FG_WORKER_FREE = 0,      /* slot unused */
+    FG_WORKER_STARTING,      /* forked, not yet serving */
+    FG_WORKER_READY,         /* accepting requests */
+    FG_WORKER_DRAINING       /* finishing in-flight requests, then exits */
+};
+
+typedef struct {
+    _Atomic uint32_t ws_state;           /* FG_WORKER_*; worker or master */
+    _Atomic uint32_t ws_generation;      /* config generation it serves */
+    _Atomic int64_t  ws_pid;
+    _Atomic int64_t  ws_started_ms;
+    _Atomic uint64_t ws_requests_total;  /* written by the worker only */
+    _Atomic uint64_t ws_in_flight;       /* written by the worker only */
+    _Atomic uint64_t ws_connections;     /* written by the worker only */
+    uint8_t          ws_pad[16];
+} fg_shm_worker_t;
+
+_Static_assert(sizeof(fg_shm_worker_t) == 64, "worker slot is a cache line");
+
+typedef struct {
+    uint64_t         sh_magic;
+    uint32_t         sh_layout_version;
+    uint32_t         sh_header_bytes;
+    uint64_t         sh_arena_bytes;
+    uint32_t         sh_worker_slots;
+    uint32_t         sh_worker_slot_bytes;
+    uint64_t         sh_workers_offset;
+    _Atomic uint32_t sh_generation;       /* current config generation */
+    _Atomic uint32_t sh_workers_wanted;   /* of the current generation */
+    _Atomic int64_t  sh_started_ms;
+    uint8_t          sh_pad[8];
+} fg_shm_header_t;
+
+_Static_assert(sizeof(fg_shm_header_t) == 64, "header is a cache line");
+
+typedef struct {
+    fg_shm_header_t *header;
+    fg_shm_worker_t *workers;
+    size_t           bytes;
+} fg_shm_t;
+
+/*
+ * Creates a new arena (shared anonymous mapping, inherited across fork) and
+ * initialises its header. Returns FG_OK or FG_ERR with @err set (mmap
+ * failure). Master only, before forking.
+ */
+int fg_shm_create(fg_shm_t *shm, fg_err_t *err);
+
+/*
+ * Checks the header of a mapped arena: magic, layout version, sizes.
+ * Returns FG_OK, or FG_ERR with @err naming the first mismatch.
+ */
+int fg_shm_check(const fg_shm_t *shm, fg_err_t *err);
+
+/* Unmaps the arena. Accepts an unmapped fg_shm_t. */
+void fg_shm_destroy(fg_shm_t *shm);
+
+/* Borrowed slot @i (0 <= i < FG_SHM_MAX_WORKERS). */
+fg_shm_worker_t *fg_shm_worker(const fg_shm_t *shm, unsigned i);
+
+/* Number of READY slots of @generation. Any process; never blocks. */
+unsigned fg_shm_workers_ready(const fg_shm_t *shm, uint32_t generation);
+
+#endif

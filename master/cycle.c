@@ -1,0 +1,438 @@
+/*
+ * cycle.c: the master's cycle, nginx's at a third of the size.
+ *
+ * The master blocks its signals and sleeps in sigsuspend(); handlers only
+ * set flags, which the loop acts on in a fixed order:
+ *
+ *   reap       waitpid() every dead child; log its code or signal; free its
+ *              shm slot; schedule a respawn if it belonged to the current
+ *              generation and we are not stopping (exit code 2 means
+ *              "fatal, do not respawn"). A worker that keeps dying soon
+ *              after start is respawned with a doubling delay (100 ms up to
+ *              5 s); one that lived 10 s resets the delay.
+ *   terminate  (SIGTERM, SIGINT) send SIGTERM to every child, wait up to
+ *              shutdown_timeout (+2 s), then SIGKILL what is left; exit 0.
+ *   quit       (SIGQUIT) the same, but workers finish gracefully.
+ *   reload     (SIGHUP) load the configuration and catalogs anew; on any
+ *              error log it and keep running as before. Otherwise reuse
+ *              or bind the listeners, start a new generation of workers,
+ *              then SIGQUIT the old ones, which finish what they hold.
+ *   reopen     (SIGUSR1) reopen the log, and pass the signal on.
+ *
+ * Timers (respawn delays, the kill deadline) are one setitimer(SIGALRM).
+ * The master serves no request and has no event loop.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/process.h"
+#include "master/cycle.h"
+
+#define CYCLE_BACKOFF_MIN_MS   100
+#define CYCLE_BACKOFF_MAX_MS   5000
+#define CYCLE_STABLE_MS        10000
+#define CYCLE_KILL_GRACE_MS    2000
+
+typedef struct {
+    pid_t       pid;            /* 0: slot free */
+    uint32_t    generation;
+    int64_t     started_ms;
+    int64_t     respawn_at_ms;  /* > 0: respawn this slot then */
+    int64_t     backoff_ms;     /* delay before the next quick respawn */
+    int         is_old;         /* told to quit by a reload */
+} cycle_child_t;
+
+static volatile sig_atomic_t cycle_sig_reap;
+static volatile sig_atomic_t cycle_sig_terminate;
+static volatile sig_atomic_t cycle_sig_quit;
+static volatile sig_atomic_t cycle_sig_reload;
+static volatile sig_atomic_t cycle_sig_reopen;
+static volatile sig_atomic_t cycle_sig_alarm;
+
+static cycle_child_t cycle_children[FG_SHM_MAX_WORKERS];
+static uint32_t      cycle_generation = 1;
+
+static void cycle_signal_handler(int sig);
+static int64_t cycle_now_ms(void);
+static int cycle_spawn(fg_master_t *m, unsigned slot);
+static void cycle_reap(fg_master_t *m, int is_stopping);
+static int cycle_reload(fg_master_t *m);
+static void cycle_signal_children(int sig, int only_old);
+static int cycle_children_alive(void);
+static void cycle_arm_timer(int64_t now, int64_t stop_deadline);
+
+static void
+cycle_signal_handler(int sig)
+{
+    switch (sig) {
+    case SIGCHLD: cycle_sig_reap = 1; break;
+    case SIGTERM:
+    case SIGINT:  cycle_sig_terminate = 1; break;
+    case SIGQUIT: cycle_sig_quit = 1; break;
+    case SIGHUP:  cycle_sig_reload = 1; break;
+    case SIGUSR1: cycle_sig_reopen = 1; break;
+    case SIGALRM: cycle_sig_alarm = 1; break;
+    }
+}
+
+static int64_t
+cycle_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int
+fg_master_load(const fg_master_t *m, fg_conf_t **conf_out,
+               fg_catalog_t **catalog_out, fg_err_t *err)
+{
+    fg_conf_t    *conf = calloc(1, sizeof(*conf));
+    fg_catalog_t *catalog;
+    char          providers[FG_CONF_PATH_MAX + 16];
+    char          models[FG_CONF_PATH_MAX + 16];
+
+    if (conf == NULL) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL, "out of memory");
+    }
+    if (fg_conf_load(conf, m->conf_path, err) != FG_OK) {
+        free(conf);
+        return FG_ERR;
+    }
+    if (m->listen_override != NULL) {
+        conf->listen_count = 1;
+        if (fg_conf_parse_listen(m->listen_override, &conf->listen[0], err)
+            != FG_OK) {
+            free(conf);
+            return FG_ERR;
+        }
+    }
+    fg_conf_resolve(conf, conf->providers_file, providers, sizeof(providers));
+    fg_conf_resolve(conf, conf->models_file, models, sizeof(models));
+    catalog = fg_catalog_load(providers, models, err);
+    if (catalog == NULL) {
+        free(conf);
+        return FG_ERR;
+    }
+    *conf_out = conf;
+    *catalog_out = catalog;
+    return FG_OK;
+}
+
+static int
+cycle_spawn(fg_master_t *m, unsigned slot)
+{
+    cycle_child_t      *c = &cycle_children[slot];
+    fg_shm_worker_t    *ws = fg_shm_worker(&m->shm, slot);
+    fg_worker_config_t  wc;
+    pid_t               pid;
+
+    atomic_store(&ws->ws_state, FG_WORKER_STARTING);
+    atomic_store(&ws->ws_generation, cycle_generation);
+    atomic_store(&ws->ws_requests_total, 0);
+    atomic_store(&ws->ws_in_flight, 0);
+    atomic_store(&ws->ws_connections, 0);
+    pid = fork();
+    if (pid < 0) {
+        fg_log(FG_LOG_ERROR, errno, "fork() failed for worker#%u", slot);
+        atomic_store(&ws->ws_state, FG_WORKER_FREE);
+        return FG_ERR;
+    }
+    if (pid == 0) {
+        signal(SIGCHLD, SIG_DFL);
+        signal(SIGALRM, SIG_DFL);
+        wc.conf = m->conf;
+        wc.catalog = m->catalog;
+        wc.listen_fds = m->listeners.fd;
+        wc.listen_count = m->listeners.count;
+        wc.shm = &m->shm;
+        wc.slot = slot;
+        wc.generation = cycle_generation;
+        _exit(fg_worker_run(&wc));
+    }
+    atomic_store(&ws->ws_pid, pid);
+    atomic_store(&ws->ws_started_ms, cycle_now_ms());
+    c->pid = pid;
+    c->generation = cycle_generation;
+    c->started_ms = cycle_now_ms();
+    c->respawn_at_ms = 0;
+    c->is_old = 0;
+    fg_log(FG_LOG_NOTICE, 0, "started worker#%u, pid %d, generation %u",
+           slot, (int) pid, cycle_generation);
+    return FG_OK;
+}
+
+static void
+cycle_reap(fg_master_t *m, int is_stopping)
+{
+    pid_t    pid;
+    int      status;
+    unsigned i;
+    int64_t  now = cycle_now_ms();
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        cycle_child_t *c = NULL;
+
+        for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
+            if (cycle_children[i].pid == pid) {
+                c = &cycle_children[i];
+                break;
+            }
+        }
+        if (c == NULL) {
+            continue;
+        }
+        if (WIFSIGNALED(status)) {
+            fg_log(FG_LOG_NOTICE, 0, "worker#%u (pid %d) killed by signal "
+                   "%d", i, (int) pid, WTERMSIG(status));
+        } else {
+            fg_log(FG_LOG_NOTICE, 0, "worker#%u (pid %d) exited with code "
+                   "%d", i, (int) pid, WEXITSTATUS(status));
+        }
+        atomic_store(&fg_shm_worker(&m->shm, i)->ws_state, FG_WORKER_FREE);
+        atomic_store(&fg_shm_worker(&m->shm, i)->ws_pid, 0);
+        c->pid = 0;
+        if (is_stopping || c->is_old || c->generation != cycle_generation) {
+            continue;
+        }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+            fg_log(FG_LOG_ERROR, 0, "worker#%u failed fatally; not "
+                   "respawning it", i);
+            continue;
+        }
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            continue;   /* it drained on its own: nothing to replace */
+        }
+        if (now - c->started_ms >= CYCLE_STABLE_MS || c->backoff_ms == 0) {
+            c->backoff_ms = now - c->started_ms >= CYCLE_STABLE_MS
+                            ? 0 : CYCLE_BACKOFF_MIN_MS;
+            c->respawn_at_ms = now;
+        } else {
+            c->respawn_at_ms = now + c->backoff_ms;
+            fg_log(FG_LOG_WARN, 0, "worker#%u keeps crashing; respawning "
+                   "in %lld ms", i, (long long) c->backoff_ms);
+            c->backoff_ms *= 2;
+            if (c->backoff_ms > CYCLE_BACKOFF_MAX_MS) {
+                c->backoff_ms = CYCLE_BACKOFF_MAX_MS;
+            }
+        }
+    }
+}
+
+static void
+cycle_signal_children(int sig, int only_old)
+{
+    unsigned i;
+
+    for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
+        if (cycle_children[i].pid > 0
+            && (!only_old || cycle_children[i].is_old)) {
+            kill(cycle_children[i].pid, sig);
+        }
+    }
+}
+
+static int
+cycle_children_alive(void)
+{
+    unsigned i;
+    int      n = 0;
+
+    for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
+        n += cycle_children[i].pid > 0;
+    }
+    return n;
+}
+
+static int
+cycle_reload(fg_master_t *m)
+{
+    fg_conf_t     *conf;
+    fg_catalog_t  *catalog;
+    fg_listeners_t listeners;
+    fg_err_t       err;
+    unsigned       i, started = 0;
+
+    if (fg_master_load(m, &conf, &catalog, &err) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "reload failed, configuration kept: %s",
+               err.msg);
+        return FG_ERR;
+    }
+    if (fg_listeners_open(&listeners, conf, &m->listeners, &err) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "reload failed, configuration kept: %s",
+               err.msg);
+        fg_catalog_free(catalog);
+        free(conf);
+        return FG_ERR;
+    }
+    /* What the new set did not reuse is closed in the master now; old
+     * workers keep their own copies until they exit. */
+    fg_listeners_close(&m->listeners);
+    m->listeners = listeners;
+    fg_catalog_free(m->catalog);
+    free(m->conf);
+    m->conf = conf;
+    m->catalog = catalog;
+    if (fg_log_open(conf->log_file, conf->log_level) != 0) {
+        fg_log(FG_LOG_ERROR, errno, "open(\"%s\") for the log failed",
+               conf->log_file);
+    }
+
+    for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
+        if (cycle_children[i].pid > 0) {
+            cycle_children[i].is_old = 1;
+        }
+        cycle_children[i].respawn_at_ms = 0;
+    }
+    cycle_generation++;
+    atomic_store(&m->shm.header->sh_generation, cycle_generation);
+    atomic_store(&m->shm.header->sh_workers_wanted, (uint32_t) conf->workers);
+    for (i = 0; i < FG_SHM_MAX_WORKERS && started < (unsigned) conf->workers;
+         i++) {
+        if (cycle_children[i].pid == 0) {
+            cycle_children[i].backoff_ms = 0;
+            if (cycle_spawn(m, i) == FG_OK) {
+                started++;
+            }
+        }
+    }
+    cycle_signal_children(SIGQUIT, 1);
+    fg_log(FG_LOG_NOTICE, 0, "reloaded: generation %u, %u workers",
+           cycle_generation, started);
+    return FG_OK;
+}
+
+static void
+cycle_arm_timer(int64_t now, int64_t stop_deadline)
+{
+    struct itimerval it;
+    int64_t          next = stop_deadline;
+    unsigned         i;
+
+    for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
+        int64_t at = cycle_children[i].respawn_at_ms;
+
+        if (at > 0 && (next == 0 || at < next)) {
+            next = at;
+        }
+    }
+    memset(&it, 0, sizeof(it));
+    if (next > 0) {
+        int64_t delta = next - now < 1 ? 1 : next - now;
+
+        it.it_value.tv_sec = delta / 1000;
+        it.it_value.tv_usec = (delta % 1000) * 1000;
+    }
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
+int
+fg_master_cycle(fg_master_t *m)
+{
+    static const int signals[] = { SIGCHLD, SIGTERM, SIGINT, SIGQUIT,
+                                   SIGHUP, SIGUSR1, SIGALRM };
+    struct sigaction sa;
+    sigset_t         blocked, empty;
+    int64_t          stop_deadline = 0, now;
+    int              stopping = 0, killed = 0;
+    unsigned         i;
+    size_t           s;
+
+    sigemptyset(&blocked);
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = cycle_signal_handler;
+    sigemptyset(&sa.sa_mask);
+    for (s = 0; s < sizeof(signals) / sizeof(signals[0]); s++) {
+        sigaddset(&blocked, signals[s]);
+        sigaction(signals[s], &sa, NULL);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    sigprocmask(SIG_BLOCK, &blocked, NULL);
+    sigemptyset(&empty);
+
+    atomic_store(&m->shm.header->sh_generation, cycle_generation);
+    atomic_store(&m->shm.header->sh_workers_wanted,
+                 (uint32_t) m->conf->workers);
+    for (i = 0; i < (unsigned) m->conf->workers; i++) {
+        cycle_spawn(m, i);
+    }
+
+    for (;;) {
+        now = cycle_now_ms();
+        cycle_arm_timer(now, stopping && !killed ? stop_deadline : 0);
+        sigsuspend(&empty);
+        now = cycle_now_ms();
+        cycle_sig_alarm = 0;
+
+        if (cycle_sig_reap) {
+            cycle_sig_reap = 0;
+            cycle_reap(m, stopping);
+        }
+        if ((cycle_sig_terminate || cycle_sig_quit) && !stopping) {
+            int sig = cycle_sig_terminate ? SIGTERM : SIGQUIT;
+
+            stopping = 1;
+            stop_deadline = now + m->conf->shutdown_timeout_ms
+                            + CYCLE_KILL_GRACE_MS;
+            fg_log(FG_LOG_NOTICE, 0, "%s: stopping %d workers",
+                   sig == SIGTERM ? "SIGTERM" : "SIGQUIT",
+                   cycle_children_alive());
+            cycle_signal_children(sig, 0);
+        }
+        if (stopping) {
+            if (cycle_children_alive() == 0) {
+                fg_log(FG_LOG_NOTICE, 0, "all workers exited; bye");
+                return 0;
+            }
+            if (!killed && now >= stop_deadline) {
+                fg_log(FG_LOG_WARN, 0, "workers still running after the "
+                       "shutdown deadline; killing them");
+                cycle_signal_children(SIGKILL, 0);
+                killed = 1;
+            }
+            continue;
+        }
+        if (cycle_sig_reload) {
+            cycle_sig_reload = 0;
+            fg_log(FG_LOG_NOTICE, 0, "SIGHUP: reloading configuration");
+            (void) cycle_reload(m);
+        }
+        if (cycle_sig_reopen) {
+            cycle_sig_reopen = 0;
+            if (fg_log_reopen() != 0) {
+                fg_log(FG_LOG_ERROR, errno, "reopening the log failed");
+            }
+            cycle_signal_children(SIGUSR1, 0);
+        }
+        for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
+            cycle_child_t *c = &cycle_children[i];
+
+            if (c->respawn_at_ms > 0 && c->respawn_at_ms <= now
+                && c->pid == 0) {
+                c->respawn_at_ms = 0;
+                cycle_spawn(m, i);
+            }
+        }
+        if (cycle_children_alive() == 0) {
+            int pending = 0;
+
+            for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
+                pending += cycle_children[i].respawn_at_ms > 0;
+            }
+            if (!pending) {
+                fg_log(FG_LOG_ERROR, 0, "no worker is running and none can "
+                       "be started; exiting");
+                return 1;
+            }
+        }
+    }
+}

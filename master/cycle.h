@@ -1,0 +1,37 @@
+#ifndef FG_MASTER_CYCLE_H
+#define FG_MASTER_CYCLE_H
+
+/*
+ * The master's process cycle: fork the workers, supervise them, reload on
+ * SIGHUP, drain on SIGTERM. See cycle.c for the state diagram.
+ */
+
+#include "common/catalog.h"
+#include "common/conf.h"
+#include "common/shm.h"
+#include "master/listen.h"
+
+typedef struct {
+    fg_conf_t      *conf;           /* owned; replaced on reload */
+    fg_catalog_t   *catalog;        /* owned; replaced on reload */
+    fg_listeners_t  listeners;
+    fg_shm_t        shm;
+    const char     *conf_path;      /* borrowed; NULL for defaults */
+    const char     *listen_override;   /* -l, borrowed; NULL if none */
+} fg_master_t;
+
+/*
+ * Runs the master until it has shut down. Returns the process exit code:
+ * 0 after a clean shutdown, 1 when no worker can run.
+ */
+int fg_master_cycle(fg_master_t *m);
+
+/*
+ * Loads configuration and catalogs for @m->conf_path, applying the -l
+ * override. Returns FG_OK with *@conf and *@catalog owned by the caller,
+ * or FG_ERR with @err set. Used at start-up, by -t and by reload.
+ */
+int fg_master_load(const fg_master_t *m, fg_conf_t **conf,
+                   fg_catalog_t **catalog, fg_err_t *err);
+
+#endif

@@ -1,0 +1,31 @@
+#ifndef FG_MASTER_LISTEN_H
+#define FG_MASTER_LISTEN_H
+
+/*
+ * The master's listening sockets: bound once, inherited by every worker.
+ * A reload keeps the sockets whose address did not change, so no
+ * connection attempt is refused while workers are replaced.
+ */
+
+#include "common/conf.h"
+#include "common/errors.h"
+
+typedef struct {
+    fg_listen_t addr[FG_CONF_MAX_LISTEN];
+    int         fd[FG_CONF_MAX_LISTEN];
+    int         count;
+} fg_listeners_t;
+
+/*
+ * Opens the listeners @conf asks for, reusing the matching sockets of @old
+ * (which may be NULL; its reused fds are moved, the rest stay in @old).
+ * Returns FG_OK, or FG_ERR with @err naming the address and the call that
+ * failed; on failure nothing of @old was moved and nothing is left open.
+ */
+int fg_listeners_open(fg_listeners_t *out, const fg_conf_t *conf,
+                      fg_listeners_t *old, fg_err_t *err);
+
+/* Closes every socket in @l. */
+void fg_listeners_close(fg_listeners_t *l);
+
+#endif

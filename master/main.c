@@ -1,0 +1,147 @@
+/*
+ * main.c: fluxgate's entry point. Parses the command line, loads and
+ * checks the configuration (-t stops there), opens the log and the
+ * listeners, creates the shared-memory arena, writes the pid file and
+ * hands over to the master cycle.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+
+#include "common/log.h"
+#include "master/cycle.h"
+
+#ifndef FG_VERSION
+#define FG_VERSION "0.1.0"
+#endif
+#ifndef FG_SYSCONFDIR
+#define FG_SYSCONFDIR "/usr/local/etc/fluxgate"
+#endif
+
+static void
+main_usage(FILE *out)
+{
+    fprintf(out,
+            "usage: fluxgate [-c config.json] [-l host:port] [-t] [-v]\n"
+            "  -c FILE   configuration (default: $FLUXGATE_CONF, else "
+            FG_SYSCONFDIR "/fluxgate.json)\n"
+            "  -l ADDR   listen on ADDR instead of the configured listeners\n"
+            "  -t        check the configuration and catalogs, then exit\n"
+            "  -v        print the version and exit\n");
+}
+
+static int
+main_write_pid(const char *path)
+{
+    char buf[32];
+    int  fd, n;
+
+    if (path[0] == '\0') {
+        return 0;
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        return -1;
+    }
+    n = snprintf(buf, sizeof(buf), "%d\n", (int) getpid());
+    if (write(fd, buf, (size_t) n) != n) {
+        close(fd);
+        return -1;
+    }
+    return close(fd);
+}
+
+int
+main(int argc, char **argv)
+{
+    fg_master_t m;
+    fg_err_t    err;
+    const char *env;
+    static char default_path[] = FG_SYSCONFDIR "/fluxgate.json";
+    int         opt, test_only = 0, rc, i;
+
+    memset(&m, 0, sizeof(m));
+    while ((opt = getopt(argc, argv, "c:l:thv")) != -1) {
+        switch (opt) {
+        case 'c': m.conf_path = optarg; break;
+        case 'l': m.listen_override = optarg; break;
+        case 't': test_only = 1; break;
+        case 'v': printf("fluxgate %s\n", FG_VERSION); return 0;
+        case 'h': main_usage(stdout); return 0;
+        default:  main_usage(stderr); return 1;
+        }
+    }
+    if (optind != argc) {
+        main_usage(stderr);
+        return 1;
+    }
+    if (m.conf_path == NULL) {
+        env = getenv("FLUXGATE_CONF");
+        m.conf_path = env != NULL && env[0] ? env : default_path;
+    }
+
+    if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        fprintf(stderr, "fluxgate: library initialisation failed\n");
+        return 1;
+    }
+    if (fg_master_load(&m, &m.conf, &m.catalog, &err) != FG_OK) {
+        fprintf(stderr, "fluxgate: %s\n", err.msg);
+        if (test_only) {
+            fprintf(stderr, "fluxgate: configuration test failed\n");
+        }
+        return 1;
+    }
+    if (test_only) {
+        printf("fluxgate: configuration file %s: configuration OK "
+               "(%zu providers, %zu models)\n", m.conf_path,
+               m.catalog->provider_count, m.catalog->model_count);
+        fg_catalog_free(m.catalog);
+        free(m.conf);
+        return 0;
+    }
+
+    if (fg_log_open(m.conf->log_file, m.conf->log_level) != 0) {
+        fprintf(stderr, "fluxgate: open(\"%s\") for the log failed: %s\n",
+                m.conf->log_file, strerror(errno));
+        return 1;
+    }
+    if (fg_listeners_open(&m.listeners, m.conf, NULL, &err) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
+        return 1;
+    }
+    if (fg_shm_create(&m.shm, &err) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
+        return 1;
+    }
+    if (main_write_pid(m.conf->pid_file) != 0) {
+        fg_log(FG_LOG_ERROR, errno, "writing the pid file \"%s\" failed",
+               m.conf->pid_file);
+        return 1;
+    }
+    for (i = 0; i < m.listeners.count; i++) {
+        fg_log(FG_LOG_NOTICE, 0, "fluxgate %s listening on %s:%d, %d "
+               "workers", FG_VERSION, m.listeners.addr[i].host,
+               m.listeners.addr[i].port, m.conf->workers);
+    }
+
+    rc = fg_master_cycle(&m);
+
+    if (m.conf->pid_file[0] != '\0') {
+        unlink(m.conf->pid_file);
+    }
+    fg_listeners_close(&m.listeners);
+    fg_shm_destroy(&m.shm);
+    fg_catalog_free(m.catalog);
+    free(m.conf);
+    curl_global_cleanup();
+    return rc;
+}

@@ -1,0 +1,860 @@
+/*
+ * plan.c: what fg-sim answers to a chat-completions request.
+ *
+ * The answer is a pure function of the body, so tests can predict it:
+ *
+ * 1) Text. The last user message's text (a string, or the "text" parts of an
+ *    array joined by spaces) is split on white space, and the reply is the
+ *    word "echo:" followed by those words, repeated as needed, one space
+ *    between words. One word is one token: the first token is "echo:", every
+ *    later one is " word" with its leading space, so the stream's deltas
+ *    concatenate to the non-stream content and the content always has
+ *    exactly completion_tokens words. A request without words echoes "sim".
+ *    The reply has max_completion_tokens (else max_tokens, else 16) words.
+ * 2) JSON. With response_format json_object the content is
+ *    {"echo":"<user text>"}; with json_schema it is an object built from the
+ *    schema (see 4), or the json_object answer when the schema has no
+ *    properties. Its tokens are the pieces between spaces, at most 8 bytes.
+ * 3) Tools. With a function tool and tool_choice other than "none" (the
+ *    function tool_choice names, else the first), the message is a tool call
+ *    whose arguments are built from the function's parameters (see 4),
+ *    finish_reason "tool_calls", content null. Tokens as in 2.
+ * 4) Filling a schema: string "test", integer and number 1, boolean true,
+ *    null null, array [], object each property filled in turn; "enum" and
+ *    "const" give their first value, a type list its first non-null type.
+ *
+ * Finish reason: "stop" when a stop string cut the text (the text ends just
+ * before its first occurrence; a token cut in two counts as one); otherwise
+ * "length" when the token limit cut the answer, which for text means
+ * whenever max tokens were given; otherwise "stop" (or "tool_calls"). A text
+ * that reaches FG_SIM_MAX_TEXT_BYTES ends there with "stop".
+ *
+ * Usage: prompt_tokens is the bytes of every message's content (strings
+ * and text parts) divided by 4, rounded up, at least 1; completion_tokens
+ * is the tokens of one choice times n. Nothing here looks at headers, the
+ * clock or fault modes: fg-sim.c owns those.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "tests/sim/plan.h"
+
+typedef struct {
+    size_t text_cap;
+    size_t piece_cap;
+} plan_caps_t;
+
+static int plan_limit(json_t *body, size_t *limit, int *has_limit,
+    char *err, size_t err_size);
+static char *plan_text_of(json_t *content, size_t *len);
+static char *plan_user_text(json_t *messages, size_t *len);
+static uint64_t plan_prompt_tokens(json_t *messages);
+static void plan_push(fg_sim_plan_t *plan, plan_caps_t *caps, const char *s,
+    size_t len, int is_new_piece);
+static int plan_is_space(char c);
+static int plan_next_word(const char *s, size_t len, size_t *pos,
+    size_t *start, size_t *word_len);
+static void plan_echo(fg_sim_plan_t *plan, const char *user, size_t user_len,
+    size_t limit, int has_limit);
+static void plan_split(fg_sim_plan_t *plan, char *text, size_t len);
+static size_t plan_text_len(const fg_sim_plan_t *plan);
+static void plan_cut(fg_sim_plan_t *plan, size_t at);
+static void plan_apply_limit(fg_sim_plan_t *plan, size_t limit,
+    int has_limit, const char *finish_reason);
+static void plan_apply_stop(fg_sim_plan_t *plan, json_t *stop);
+static json_t *plan_fill(json_t *schema, int depth);
+static json_t *plan_pick_tool(json_t *body);
+static char *plan_dump(json_t *json, size_t *len);
+static char *plan_echo_object(const char *user, size_t user_len, size_t *len);
+static void plan_build_prefix(fg_sim_plan_t *plan);
+static void plan_add_escaped(struct evbuffer *out, const char *s,
+    size_t len);
+static void plan_chunk_open(const fg_sim_plan_t *plan, struct evbuffer *out,
+    unsigned index);
+static void plan_chunk_close(const fg_sim_plan_t *plan, struct evbuffer *out,
+    const char *finish_reason);
+static json_t *plan_usage(const fg_sim_plan_t *plan);
+static int plan_dump_cb(const char *buffer, size_t size, void *data);
+
+int
+fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body, uint64_t seq,
+    int64_t created_s, char *err, size_t err_size)
+{
+    json_t *model, *messages, *n, *format, *tool, *stream_options;
+    const char *format_type;
+    char *user, *text;
+    size_t user_len, text_len, limit;
+    int has_limit;
+
+    if (!json_is_object(body)) {
+        snprintf(err, err_size, "the request body must be a JSON object");
+        return -1;
+    }
+    model = json_object_get(body, "model");
+    if (!json_is_string(model) || json_string_length(model) == 0) {
+        snprintf(err, err_size, "you must provide a model parameter");
+        return -1;
+    }
+    messages = json_object_get(body, "messages");
+    if (!json_is_array(messages) || json_array_size(messages) == 0) {
+        snprintf(err, err_size, "'messages' must be a non-empty array");
+        return -1;
+    }
+    n = json_object_get(body, "n");
+    if (n != NULL && !json_is_null(n)
+        && (!json_is_integer(n) || json_integer_value(n) < 1
+            || json_integer_value(n) > FG_SIM_MAX_CHOICES))
+    {
+        snprintf(err, err_size, "'n' must be an integer from 1 to %d",
+                 FG_SIM_MAX_CHOICES);
+        return -1;
+    }
+    if (plan_limit(body, &limit, &has_limit, err, err_size) != 0) {
+        return -1;
+    }
+
+    plan->seq = seq;
+    plan->created_s = created_s;
+    plan->model = fg_xstrdup(json_string_value(model));
+    plan->is_stream = json_is_true(json_object_get(body, "stream"));
+    stream_options = json_object_get(body, "stream_options");
+    plan->has_usage = plan->is_stream
+        && json_is_true(json_object_get(stream_options, "include_usage"));
+    plan->n_choices = json_is_integer(n) ? (unsigned) json_integer_value(n)
+                                         : 1;
+    plan->prompt_tokens = plan_prompt_tokens(messages);
+
+    user = plan_user_text(messages, &user_len);
+    format = json_object_get(body, "response_format");
+    format_type = json_string_value(json_object_get(format, "type"));
+    tool = plan_pick_tool(body);
+
+    if (tool != NULL) {
+        json_t *args = plan_fill(json_object_get(tool, "parameters"), 0);
+
+        if (!json_is_object(args)) {
+            json_decref(args);
+            args = json_object();
+        }
+        plan->is_tool_call = 1;
+        plan->tool_name = fg_xstrdup(
+            json_string_value(json_object_get(tool, "name")));
+        text = plan_dump(args, &text_len);
+        json_decref(args);
+        plan_split(plan, text, text_len);
+        plan_apply_limit(plan, limit, has_limit, "tool_calls");
+
+    } else if (format_type != NULL
+               && (strcmp(format_type, "json_object") == 0
+                   || strcmp(format_type, "json_schema") == 0))
+    {
+        json_t *schema, *filled = NULL;
+
+        schema = json_object_get(json_object_get(format, "json_schema"),
+                                 "schema");
+        if (strcmp(format_type, "json_schema") == 0) {
+            filled = plan_fill(schema, 0);
+        }
+        if (json_is_object(filled) && json_object_size(filled) > 0) {
+            text = plan_dump(filled, &text_len);
+        } else {
+            text = plan_echo_object(user, user_len, &text_len);
+        }
+        json_decref(filled);
+        plan_split(plan, text, text_len);
+        plan_apply_limit(plan, limit, has_limit, "stop");
+        plan_apply_stop(plan, json_object_get(body, "stop"));
+
+    } else {
+        plan_echo(plan, user, user_len, limit, has_limit);
+        plan_apply_stop(plan, json_object_get(body, "stop"));
+    }
+    free(user);
+
+    plan->completion_tokens = (uint64_t) plan->n_pieces * plan->n_choices;
+    if (plan->is_stream) {
+        plan_build_prefix(plan);
+    }
+    return 0;
+}
+
+void
+fg_sim_plan_cleanup(fg_sim_plan_t *plan)
+{
+    if (plan == NULL) {
+        return;
+    }
+    free(plan->model);
+    free(plan->text);
+    free(plan->piece_end);
+    free(plan->tool_name);
+    free(plan->chunk_prefix);
+    memset(plan, 0, sizeof(*plan));
+}
+
+/*
+ * max_completion_tokens wins over the deprecated max_tokens, as at OpenAI.
+ * The limit stays a size_t: a huge value is harmless because generation
+ * also stops at FG_SIM_MAX_TEXT_BYTES.
+ */
+static int
+plan_limit(json_t *body, size_t *limit, int *has_limit, char *err,
+    size_t err_size)
+{
+    static const char *const names[] = {
+        "max_completion_tokens", "max_tokens"
+    };
+    json_t *v;
+    size_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        v = json_object_get(body, names[i]);
+        if (v == NULL || json_is_null(v)) {
+            continue;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < 1) {
+            snprintf(err, err_size, "'%s' must be a positive integer",
+                     names[i]);
+            return -1;
+        }
+        *limit = (size_t) json_integer_value(v);
+        *has_limit = 1;
+        return 0;
+    }
+    *limit = FG_SIM_DEFAULT_TOKENS;
+    *has_limit = 0;
+    return 0;
+}
+
+/* Returns the owned text of a message content: a string or text parts. */
+static char *
+plan_text_of(json_t *content, size_t *len)
+{
+    json_t *part;
+    const char *s;
+    char *text;
+    size_t i, n, used = 0;
+
+    if (json_is_string(content)) {
+        *len = json_string_length(content);
+        return fg_xstrndup(json_string_value(content), *len);
+    }
+    text = fg_xstrdup("");
+    json_array_foreach(content, i, part) {
+        s = json_string_value(json_object_get(part, "text"));
+        if (s == NULL) {
+            continue;
+        }
+        n = json_string_length(json_object_get(part, "text"));
+        text = fg_xrealloc(text, used + n + 2);
+        if (used > 0) {
+            text[used++] = ' ';
+        }
+        memcpy(text + used, s, n);
+        used += n;
+        text[used] = '\0';
+    }
+    *len = used;
+    return text;
+}
+
+/* Returns the owned text of the last message with role "user". */
+static char *
+plan_user_text(json_t *messages, size_t *len)
+{
+    json_t *msg;
+    const char *role;
+    size_t i;
+
+    for (i = json_array_size(messages); i > 0; i--) {
+        msg = json_array_get(messages, i - 1);
+        role = json_string_value(json_object_get(msg, "role"));
+        if (role != NULL && strcmp(role, "user") == 0) {
+            return plan_text_of(json_object_get(msg, "content"), len);
+        }
+    }
+    *len = 0;
+    return fg_xstrdup("");
+}
+
+static uint64_t
+plan_prompt_tokens(json_t *messages)
+{
+    json_t *msg, *content, *part;
+    uint64_t bytes = 0;
+    size_t i, j;
+
+    json_array_foreach(messages, i, msg) {
+        content = json_object_get(msg, "content");
+        if (json_is_string(content)) {
+            bytes += json_string_length(content);
+            continue;
+        }
+        json_array_foreach(content, j, part) {
+            bytes += json_string_length(json_object_get(part, "text"));
+        }
+    }
+    return bytes == 0 ? 1 : (bytes + 3) / 4;
+}
+
+/* Appends @s to the text; a new piece starts with it or it extends one. */
+static void
+plan_push(fg_sim_plan_t *plan, plan_caps_t *caps, const char *s, size_t len,
+    int is_new_piece)
+{
+    size_t used = plan_text_len(plan);
+
+    if (used + len + 1 > caps->text_cap) {
+        while (used + len + 1 > caps->text_cap) {
+            caps->text_cap = caps->text_cap ? caps->text_cap * 2 : 256;
+        }
+        plan->text = fg_xrealloc(plan->text, caps->text_cap);
+    }
+    memcpy(plan->text + used, s, len);
+    plan->text[used + len] = '\0';
+
+    if (is_new_piece || plan->n_pieces == 0) {
+        if (plan->n_pieces == caps->piece_cap) {
+            caps->piece_cap = caps->piece_cap ? caps->piece_cap * 2 : 32;
+            plan->piece_end = fg_xrealloc(plan->piece_end,
+                                          caps->piece_cap * sizeof(size_t));
+        }
+        plan->n_pieces++;
+    }
+    plan->piece_end[plan->n_pieces - 1] = used + len;
+}
+
+static int
+plan_is_space(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'
+           || c == '\v';
+}
+
+/*
+ * Finds the next word of @s at or after *@pos, wrapping to the start once.
+ * Returns 0 when @s has no word at all. Words longer than
+ * FG_SIM_MAX_WORD_BYTES are cut on a UTF-8 boundary.
+ */
+static int
+plan_next_word(const char *s, size_t len, size_t *pos, size_t *start,
+    size_t *word_len)
+{
+    size_t p, pass, end;
+
+    for (pass = 0; pass < 2; pass++) {
+        p = *pos;
+        while (p < len && plan_is_space(s[p])) {
+            p++;
+        }
+        if (p < len) {
+            end = p;
+            while (end < len && !plan_is_space(s[end])) {
+                end++;
+            }
+            *pos = end;
+            *start = p;
+            *word_len = end - p;
+            if (*word_len > FG_SIM_MAX_WORD_BYTES) {
+                *word_len = FG_SIM_MAX_WORD_BYTES;
+                while (*word_len > 0
+                       && ((unsigned char) s[p + *word_len] & 0xc0) == 0x80)
+                {
+                    (*word_len)--;
+                }
+            }
+            return 1;
+        }
+        *pos = 0;
+    }
+    return 0;
+}
+
+static void
+plan_echo(fg_sim_plan_t *plan, const char *user, size_t user_len,
+    size_t limit, int has_limit)
+{
+    plan_caps_t caps = { 0, 0 };
+    size_t pos = 0, start, word_len;
+    int is_capped = 0;
+
+    plan_push(plan, &caps, "echo:", 5, 1);
+    while (plan->n_pieces < limit) {
+        if (!plan_next_word(user, user_len, &pos, &start, &word_len)) {
+            user = "sim";
+            user_len = 3;
+            continue;
+        }
+        if (plan_text_len(plan) + 1 + word_len > FG_SIM_MAX_TEXT_BYTES) {
+            is_capped = 1;
+            break;
+        }
+        plan_push(plan, &caps, " ", 1, 1);
+        plan_push(plan, &caps, user + start, word_len, 0);
+    }
+    plan->finish_reason = (has_limit && !is_capped) ? "length" : "stop";
+}
+
+/*
+ * Cuts @text (owned, taken) into tokens: a token starts at a space or after
+ * FG_SIM_MAX_PIECE_BYTES bytes, never inside a UTF-8 sequence.
+ */
+static void
+plan_split(fg_sim_plan_t *plan, char *text, size_t len)
+{
+    plan_caps_t caps = { 0, 0 };
+    size_t i, start = 0;
+
+    for (i = 1; i <= len; i++) {
+        if (i < len && ((unsigned char) text[i] & 0xc0) == 0x80) {
+            continue;
+        }
+        if (i == len || text[i] == ' '
+            || i - start >= FG_SIM_MAX_PIECE_BYTES)
+        {
+            plan_push(plan, &caps, text + start, i - start, 1);
+            start = i;
+        }
+    }
+    if (plan->text == NULL) {
+        plan->text = fg_xstrdup("");
+    }
+    free(text);
+}
+
+static size_t
+plan_text_len(const fg_sim_plan_t *plan)
+{
+    return plan->n_pieces ? plan->piece_end[plan->n_pieces - 1] : 0;
+}
+
+/* Ends the text at byte @at: tokens that start before @at stay. */
+static void
+plan_cut(fg_sim_plan_t *plan, size_t at)
+{
+    size_t kept = 0;
+
+    while (kept < plan->n_pieces
+           && (kept == 0 ? 0 : plan->piece_end[kept - 1]) < at)
+    {
+        kept++;
+    }
+    plan->n_pieces = kept;
+    if (kept > 0) {
+        plan->piece_end[kept - 1] = at;
+    }
+    plan->text[at] = '\0';
+}
+
+static void
+plan_apply_limit(fg_sim_plan_t *plan, size_t limit, int has_limit,
+    const char *finish_reason)
+{
+    plan->finish_reason = finish_reason;
+    if (has_limit && plan->n_pieces > limit) {
+        plan_cut(plan, plan->piece_end[limit - 1]);
+        plan->finish_reason = "length";
+    }
+}
+
+/* Cuts the text before the first occurrence of any stop string. */
+static void
+plan_apply_stop(fg_sim_plan_t *plan, json_t *stop)
+{
+    json_t *one, *item;
+    const char *hit;
+    size_t i, len, best;
+    int found = 0;
+
+    if (json_is_string(stop)) {
+        one = json_array();
+        json_array_append(one, stop);
+    } else if (json_is_array(stop)) {
+        one = json_incref(stop);
+    } else {
+        return;
+    }
+
+    len = plan_text_len(plan);
+    best = len;
+    json_array_foreach(one, i, item) {
+        if (!json_is_string(item) || json_string_length(item) == 0) {
+            continue;
+        }
+        hit = memmem(plan->text, len, json_string_value(item),
+                     json_string_length(item));
+        if (hit != NULL && (size_t) (hit - plan->text) <= best) {
+            best = (size_t) (hit - plan->text);
+            found = 1;
+        }
+    }
+    json_decref(one);
+
+    if (found) {
+        plan_cut(plan, best);
+        plan->finish_reason = "stop";
+    }
+}
+
+/* Returns a new value that satisfies @schema in the simple cases (see 4). */
+static json_t *
+plan_fill(json_t *schema, int depth)
+{
+    json_t *v, *type, *props, *prop, *obj;
+    const char *t = NULL, *key;
+    size_t i;
+
+    if (!json_is_object(schema) || depth > 16) {
+        return json_string("test");
+    }
+    v = json_array_get(json_object_get(schema, "enum"), 0);
+    if (v != NULL) {
+        return json_deep_copy(v);
+    }
+    v = json_object_get(schema, "const");
+    if (v != NULL) {
+        return json_deep_copy(v);
+    }
+    v = json_object_get(schema, "anyOf");
+    if (v == NULL) {
+        v = json_object_get(schema, "oneOf");
+    }
+    if (json_array_size(v) > 0) {
+        return plan_fill(json_array_get(v, 0), depth + 1);
+    }
+
+    type = json_object_get(schema, "type");
+    if (json_is_array(type)) {
+        json_array_foreach(type, i, v) {
+            t = json_string_value(v);
+            if (t != NULL && strcmp(t, "null") != 0) {
+                break;
+            }
+        }
+    } else {
+        t = json_string_value(type);
+    }
+    props = json_object_get(schema, "properties");
+    if (t == NULL) {
+        t = json_is_object(props) ? "object" : "string";
+    }
+
+    if (strcmp(t, "integer") == 0 || strcmp(t, "number") == 0) {
+        return json_integer(1);
+    }
+    if (strcmp(t, "boolean") == 0) {
+        return json_true();
+    }
+    if (strcmp(t, "null") == 0) {
+        return json_null();
+    }
+    if (strcmp(t, "array") == 0) {
+        return json_array();
+    }
+    if (strcmp(t, "object") != 0) {
+        return json_string("test");
+    }
+    obj = json_object();
+    json_object_foreach(props, key, prop) {
+        json_object_set_new(obj, key, plan_fill(prop, depth + 1));
+    }
+    return obj;
+}
+
+/*
+ * Returns the borrowed "function" object of the tool to call, or NULL when
+ * the request has no function tool or tool_choice is "none".
+ */
+static json_t *
+plan_pick_tool(json_t *body)
+{
+    json_t *tools, *choice, *tool, *fn, *first = NULL;
+    const char *want = NULL, *name;
+    size_t i;
+
+    tools = json_object_get(body, "tools");
+    choice = json_object_get(body, "tool_choice");
+    if (!json_is_array(tools)) {
+        return NULL;
+    }
+    if (json_is_string(choice)
+        && strcmp(json_string_value(choice), "none") == 0)
+    {
+        return NULL;
+    }
+    want = json_string_value(
+        json_object_get(json_object_get(choice, "function"), "name"));
+
+    json_array_foreach(tools, i, tool) {
+        fn = json_object_get(tool, "function");
+        name = json_string_value(json_object_get(fn, "name"));
+        if (name == NULL) {
+            continue;
+        }
+        if (want == NULL || strcmp(want, name) == 0) {
+            return fn;
+        }
+        if (first == NULL) {
+            first = fn;
+        }
+    }
+    return first;
+}
+
+/* Returns the owned compact text of @json. */
+static char *
+plan_dump(json_t *json, size_t *len)
+{
+    char *s = json_dumps(json, JSON_COMPACT | JSON_ENCODE_ANY);
+
+    if (s == NULL) {
+        /* Only an allocation can fail on a value jansson built itself. */
+        fprintf(stderr, "fg-sim: out of memory in json_dumps()\n");
+        abort();
+    }
+    *len = strlen(s);
+    return s;
+}
+
+static char *
+plan_echo_object(const char *user, size_t user_len, size_t *len)
+{
+    json_t *obj = json_object();
+    char *text;
+
+    json_object_set_new(obj, "echo", json_stringn(user, user_len));
+    text = plan_dump(obj, len);
+    json_decref(obj);
+    return text;
+}
+
+/*
+ * Every chunk starts with the same bytes up to the choices array; render
+ * them once per stream rather than once per token.
+ */
+static void
+plan_build_prefix(fg_sim_plan_t *plan)
+{
+    json_t *model = json_string(plan->model);
+    char *quoted;
+    size_t len, size;
+
+    quoted = plan_dump(model, &len);
+    json_decref(model);
+    size = len + 256;
+    plan->chunk_prefix = fg_xmalloc(size);
+    plan->chunk_prefix_len = (size_t) snprintf(plan->chunk_prefix, size,
+        "data: {\"id\":\"chatcmpl-sim-%llu\","
+        "\"object\":\"chat.completion.chunk\",\"created\":%lld,"
+        "\"model\":%s,\"system_fingerprint\":\"fg-sim\",\"choices\":[",
+        (unsigned long long) plan->seq, (long long) plan->created_s, quoted);
+    free(quoted);
+}
+
+/* Appends @s as a JSON string literal; @s is valid UTF-8 (jansson's). */
+static void
+plan_add_escaped(struct evbuffer *out, const char *s, size_t len)
+{
+    size_t i, run = 0;
+    unsigned char c;
+
+    evbuffer_add(out, "\"", 1);
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        evbuffer_add(out, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"':
+            evbuffer_add(out, "\\\"", 2);
+            break;
+        case '\\':
+            evbuffer_add(out, "\\\\", 2);
+            break;
+        case '\n':
+            evbuffer_add(out, "\\n", 2);
+            break;
+        case '\r':
+            evbuffer_add(out, "\\r", 2);
+            break;
+        case '\t':
+            evbuffer_add(out, "\\t", 2);
+            break;
+        default:
+            evbuffer_add_printf(out, "\\u%04x", c);
+        }
+    }
+    evbuffer_add(out, s + run, len - run);
+    evbuffer_add(out, "\"", 1);
+}
+
+static void
+plan_chunk_open(const fg_sim_plan_t *plan, struct evbuffer *out,
+    unsigned index)
+{
+    evbuffer_add(out, plan->chunk_prefix, plan->chunk_prefix_len);
+    evbuffer_add_printf(out, "{\"index\":%u,\"delta\":", index);
+}
+
+static void
+plan_chunk_close(const fg_sim_plan_t *plan, struct evbuffer *out,
+    const char *finish_reason)
+{
+    if (finish_reason != NULL) {
+        evbuffer_add_printf(out, ",\"logprobs\":null,"
+                            "\"finish_reason\":\"%s\"}]", finish_reason);
+    } else {
+        evbuffer_add_printf(out, ",\"logprobs\":null,"
+                            "\"finish_reason\":null}]");
+    }
+    if (plan->has_usage) {
+        evbuffer_add_printf(out, ",\"usage\":null");
+    }
+    evbuffer_add(out, "}\n\n", 3);
+}
+
+void
+fg_sim_plan_render_head(const fg_sim_plan_t *plan, struct evbuffer *out)
+{
+    unsigned i;
+
+    for (i = 0; i < plan->n_choices; i++) {
+        plan_chunk_open(plan, out, i);
+        if (plan->is_tool_call) {
+            evbuffer_add_printf(out, "{\"role\":\"assistant\","
+                                "\"content\":null,\"tool_calls\":["
+                                "{\"index\":0,\"id\":\"call_%llu\","
+                                "\"type\":\"function\",\"function\":"
+                                "{\"name\":",
+                                (unsigned long long) plan->seq);
+            plan_add_escaped(out, plan->tool_name, strlen(plan->tool_name));
+            evbuffer_add_printf(out, ",\"arguments\":\"\"}}]}");
+        } else {
+            evbuffer_add_printf(out, "{\"role\":\"assistant\","
+                                "\"content\":\"\"}");
+        }
+        plan_chunk_close(plan, out, NULL);
+    }
+}
+
+void
+fg_sim_plan_render_piece(const fg_sim_plan_t *plan, size_t i,
+    struct evbuffer *out)
+{
+    size_t start = i == 0 ? 0 : plan->piece_end[i - 1];
+    size_t len = plan->piece_end[i] - start;
+    unsigned c;
+
+    for (c = 0; c < plan->n_choices; c++) {
+        plan_chunk_open(plan, out, c);
+        if (plan->is_tool_call) {
+            evbuffer_add_printf(out, "{\"tool_calls\":[{\"index\":0,"
+                                "\"function\":{\"arguments\":");
+            plan_add_escaped(out, plan->text + start, len);
+            evbuffer_add_printf(out, "}}]}");
+        } else {
+            evbuffer_add_printf(out, "{\"content\":");
+            plan_add_escaped(out, plan->text + start, len);
+            evbuffer_add(out, "}", 1);
+        }
+        plan_chunk_close(plan, out, NULL);
+    }
+}
+
+void
+fg_sim_plan_render_tail(const fg_sim_plan_t *plan, struct evbuffer *out)
+{
+    json_t *usage;
+    unsigned i;
+
+    for (i = 0; i < plan->n_choices; i++) {
+        plan_chunk_open(plan, out, i);
+        evbuffer_add(out, "{}", 2);
+        plan_chunk_close(plan, out, plan->finish_reason);
+    }
+    if (plan->has_usage) {
+        usage = plan_usage(plan);
+        evbuffer_add(out, plan->chunk_prefix, plan->chunk_prefix_len);
+        evbuffer_add_printf(out, "],\"usage\":");
+        fg_sim_json_add(out, usage);
+        evbuffer_add(out, "}\n\n", 3);
+        json_decref(usage);
+    }
+    evbuffer_add_printf(out, "data: [DONE]\n\n");
+}
+
+void
+fg_sim_plan_render_reply(const fg_sim_plan_t *plan, struct evbuffer *out)
+{
+    json_t *reply, *choices, *message, *call;
+    size_t len = plan_text_len(plan);
+    char id[64], call_id[64];
+    unsigned i;
+
+    snprintf(id, sizeof(id), "chatcmpl-sim-%llu",
+             (unsigned long long) plan->seq);
+    snprintf(call_id, sizeof(call_id), "call_%llu",
+             (unsigned long long) plan->seq);
+    choices = json_array();
+    for (i = 0; i < plan->n_choices; i++) {
+        message = json_object();
+        json_object_set_new(message, "role", json_string("assistant"));
+        if (plan->is_tool_call) {
+            json_object_set_new(message, "content", json_null());
+            call = json_pack("{ss ss s{ss so}}", "id", call_id,
+                             "type", "function", "function",
+                             "name", plan->tool_name,
+                             "arguments", json_stringn(plan->text, len));
+            json_object_set_new(message, "tool_calls",
+                                json_pack("[o]", call));
+        } else {
+            json_object_set_new(message, "content",
+                                json_stringn(plan->text, len));
+        }
+        json_array_append_new(choices, json_pack(
+            "{sI so sn ss}", "index", (json_int_t) i, "message", message,
+            "logprobs", "finish_reason", plan->finish_reason));
+    }
+    reply = json_pack("{ss ss sI ss ss so so}",
+                      "id", id,
+                      "object", "chat.completion",
+                      "created", (json_int_t) plan->created_s,
+                      "model", plan->model,
+                      "system_fingerprint", "fg-sim",
+                      "choices", choices,
+                      "usage", plan_usage(plan));
+    fg_sim_json_add(out, reply);
+    json_decref(reply);
+}
+
+static json_t *
+plan_usage(const fg_sim_plan_t *plan)
+{
+    return json_pack("{sI sI sI s{sI} s{sI}}",
+                     "prompt_tokens", (json_int_t) plan->prompt_tokens,
+                     "completion_tokens",
+                     (json_int_t) plan->completion_tokens,
+                     "total_tokens", (json_int_t) (plan->prompt_tokens
+                                                   + plan->completion_tokens),
+                     "prompt_tokens_details", "cached_tokens", (json_int_t) 0,
+                     "completion_tokens_details", "reasoning_tokens",
+                     (json_int_t) 0);
+}
+
+static int
+plan_dump_cb(const char *buffer, size_t size, void *data)
+{
+    return evbuffer_add(data, buffer, size);
+}
+
+int
+fg_sim_json_add(struct evbuffer *out, const json_t *json)
+{
+    return json_dump_callback(json, plan_dump_cb, out,
+                              JSON_COMPACT | JSON_ENCODE_ANY);
+}

@@ -1,0 +1,81 @@
+#ifndef FG_TESTS_SIM_PLAN_H
+#define FG_TESTS_SIM_PLAN_H
+
+/*
+ * The simulator's answer to one chat-completions request, decided in full
+ * before the first byte is written: the message text (or the tool call's
+ * arguments) cut into tokens, the finish reason and the usage. fg-sim.c
+ * decides when each piece goes out; this module only decides what it is and
+ * how it is rendered, as one chat.completion object or as SSE chunks.
+ *
+ * Everything here is a pure function of the request body plus the sequence
+ * number and timestamp the caller passes in, so a test can predict every
+ * byte. No libevent loop, no clock, no logging.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <event2/buffer.h>
+#include <jansson.h>
+
+/* Tokens per choice when the request gives no max_(completion_)tokens. */
+#define FG_SIM_DEFAULT_TOKENS     16
+/* Largest n accepted (OpenAI's own bound). */
+#define FG_SIM_MAX_CHOICES        128
+/* A choice's text stops growing at this size; the reply then ends "stop". */
+#define FG_SIM_MAX_TEXT_BYTES     (256 * 1024)
+/* Longest echoed word; longer words are cut (on a UTF-8 boundary). */
+#define FG_SIM_MAX_WORD_BYTES     64
+/* Largest token of JSON content or tool arguments. */
+#define FG_SIM_MAX_PIECE_BYTES    8
+
+typedef struct {
+    uint64_t     seq;               /* ids: chatcmpl-sim-<seq>, call_<seq> */
+    int64_t      created_s;         /* unix seconds, same in every chunk */
+    char        *model;             /* owned, as the request named it */
+    int          is_stream;
+    int          has_usage;         /* stream_options.include_usage */
+    int          is_tool_call;
+    unsigned     n_choices;         /* identical choices, index 0..n-1 */
+    char        *text;              /* owned: content or tool arguments */
+    size_t      *piece_end;         /* owned: end offset of token i */
+    size_t       n_pieces;          /* tokens per choice */
+    char        *tool_name;         /* owned; NULL unless is_tool_call */
+    const char  *finish_reason;     /* static string */
+    uint64_t     prompt_tokens;
+    uint64_t     completion_tokens; /* summed over all choices */
+    char        *chunk_prefix;      /* owned; streams only: "data: {...[" */
+    size_t       chunk_prefix_len;
+} fg_sim_plan_t;
+
+/*
+ * Decides the answer to @body (a borrowed, parsed request body) into @plan,
+ * which the caller provides zeroed. Returns 0, or -1 with a client-facing
+ * message in @err (size @err_size) when the body is not a valid request;
+ * @plan then holds nothing to clean up beyond what fg_sim_plan_cleanup()
+ * accepts. Cannot fail otherwise (allocation aborts).
+ */
+int fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body, uint64_t seq,
+    int64_t created_s, char *err, size_t err_size);
+
+/* Frees what @plan owns; accepts a zeroed or partly built plan. */
+void fg_sim_plan_cleanup(fg_sim_plan_t *plan);
+
+/* Appends the whole chat.completion object (non-stream reply) to @out. */
+void fg_sim_plan_render_reply(const fg_sim_plan_t *plan, struct evbuffer *out);
+
+/* Appends the first SSE event of every choice (role, tool call header). */
+void fg_sim_plan_render_head(const fg_sim_plan_t *plan, struct evbuffer *out);
+
+/* Appends token @i (0 <= @i < n_pieces) of every choice as SSE events. */
+void fg_sim_plan_render_piece(const fg_sim_plan_t *plan, size_t i,
+    struct evbuffer *out);
+
+/* Appends the finish events, the usage event if asked for, and [DONE]. */
+void fg_sim_plan_render_tail(const fg_sim_plan_t *plan, struct evbuffer *out);
+
+/* Appends @json in compact form to @out. Returns 0, or -1 on failure. */
+int fg_sim_json_add(struct evbuffer *out, const json_t *json);
+
+#endif

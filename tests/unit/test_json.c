@@ -1,0 +1,308 @@
+/*
+ * test_json.c: the nesting pre-scan and the untrusted-body loader of
+ * common/json. The scan's edge cases are strings (brackets inside them do
+ * not count, escapes decide where they end) and the buffer's end (never
+ * read past it, whatever state the scan is in).
+ */
+
+#include "common/json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/unit/fg_test.h"
+
+static int
+depth_exceeds(const char *s, size_t max_depth)
+{
+    return fg_json_depth_exceeds(s, strlen(s), max_depth);
+}
+
+/* Returns the owned loader result for a NUL-terminated @s. */
+static json_t *
+load(const char *s, fg_err_t *err)
+{
+    memset(err, 0, sizeof(*err));
+    return fg_json_load_body(s, strlen(s), 64, err);
+}
+
+static void
+json_depth_accepts_nesting_equal_to_the_limit(void)
+{
+    expect_int_eq(depth_exceeds("[[[1]]]", 3), 0);
+    expect_int_eq(depth_exceeds("{\"a\":{\"b\":[1]}}", 3), 0);
+}
+
+static void
+json_depth_rejects_nesting_one_past_the_limit(void)
+{
+    expect_int_eq(depth_exceeds("[[[[1]]]]", 3), 1);
+    expect_int_eq(depth_exceeds("{\"a\":{\"b\":[{}]}}", 3), 1);
+}
+
+static void
+json_depth_counts_objects_and_arrays_alike(void)
+{
+    expect_int_eq(depth_exceeds("[{[{}]}]", 4), 0);
+    expect_int_eq(depth_exceeds("[{[{}]}]", 3), 1);
+}
+
+static void
+json_depth_measures_nesting_not_container_count(void)
+{
+    expect_int_eq(depth_exceeds("[[1],[2],[3],{\"a\":4}]", 2), 0);
+}
+
+static void
+json_depth_accepts_scalars_at_depth_zero(void)
+{
+    expect_int_eq(depth_exceeds("\"x\"", 0), 0);
+    expect_int_eq(depth_exceeds("[]", 0), 1);
+}
+
+static void
+json_depth_ignores_brackets_inside_strings(void)
+{
+    expect_int_eq(depth_exceeds("{\"[[[[{{{{\":\"]]]]}}}}[[[[\"}", 1), 0);
+}
+
+static void
+json_depth_keeps_escaped_quote_inside_the_string(void)
+{
+    /* "\"[[[" is one string: the brackets are still inside it. */
+    expect_int_eq(depth_exceeds("[\"\\\"[[[\"]", 1), 0);
+}
+
+static void
+json_depth_ends_string_after_escaped_backslash(void)
+{
+    /* "\\" ends at the second quote, so the brackets after it count. */
+    expect_int_eq(depth_exceeds("[\"\\\\\",[[1]]]", 2), 1);
+    expect_int_eq(depth_exceeds("[\"\\\\\",[[1]]]", 3), 0);
+}
+
+static void
+json_depth_counts_again_after_a_string_closes(void)
+{
+    expect_int_eq(depth_exceeds("[\"]]]]\",[1]]", 1), 1);
+}
+
+static void
+json_depth_never_goes_below_zero_on_unbalanced_closers(void)
+{
+    expect_int_eq(depth_exceeds("]]]]]]]][[", 1), 1);
+    expect_int_eq(depth_exceeds("]]]]]]]][", 1), 0);
+}
+
+static void
+json_depth_rejects_ten_thousand_levels(void)
+{
+    size_t  n = 10000, i;
+    char   *s = malloc(2 * n);
+
+    for (i = 0; i < n; i++) {
+        s[i] = '[';
+        s[2 * n - 1 - i] = ']';
+    }
+    expect_int_eq(fg_json_depth_exceeds(s, 2 * n, 64), 1);
+    expect_int_eq(fg_json_depth_exceeds(s, 2 * n, 10000), 0);
+    free(s);
+}
+
+static void
+json_depth_stops_at_len(void)
+{
+    /* The bytes after @len would exceed the limit; they must be unseen. */
+    expect_int_eq(fg_json_depth_exceeds("[[[[[[", 2, 2), 0);
+}
+
+static void
+json_depth_stops_at_len_inside_an_escape(void)
+{
+    /* An exact-size heap copy, so ASan catches a read past the end. */
+    const char *src = "[\"abc\\";
+    size_t      n = strlen(src);
+    char       *s = malloc(n);
+
+    memcpy(s, src, n);
+    expect_int_eq(fg_json_depth_exceeds(s, n, 1), 0);
+    free(s);
+}
+
+static void
+json_depth_accepts_empty_input(void)
+{
+    expect_int_eq(fg_json_depth_exceeds("", 0, 0), 0);
+}
+
+static void
+json_load_returns_any_json_value(void)
+{
+    fg_err_t  err;
+    json_t   *v = load("[1, \"x\"]", &err);
+
+    expect_true(json_is_array(v));
+    json_decref(v);
+    v = load("\"x\"", &err);
+    expect_true(json_is_string(v));
+    json_decref(v);
+}
+
+static void
+json_load_rejects_empty_body(void)
+{
+    fg_err_t  err;
+    json_t   *v;
+
+    memset(&err, 0, sizeof(err));
+    v = fg_json_load_body("", 0, 64, &err);
+    expect_true(v == NULL);
+    expect_int_eq(err.code, FG_E_EMPTY_BODY);
+    expect_str_eq(err.param, "");
+}
+
+static void
+json_load_rejects_whitespace_only_body(void)
+{
+    fg_err_t  err;
+    json_t   *v = load(" \t\r\n ", &err);
+
+    expect_true(v == NULL);
+    expect_int_eq(err.code, FG_E_EMPTY_BODY);
+}
+
+static void
+json_load_rejects_nesting_past_the_limit(void)
+{
+    fg_err_t  err;
+    json_t   *v;
+
+    memset(&err, 0, sizeof(err));
+    v = fg_json_load_body("[[[1]]]", 7, 2, &err);
+    expect_true(v == NULL);
+    expect_int_eq(err.code, FG_E_NESTING_TOO_DEEP);
+}
+
+static void
+json_load_rejects_duplicate_key_naming_it(void)
+{
+    fg_err_t  err;
+    json_t   *v = load("{\"a\":{\"model\":1,\"model\":2}}", &err);
+
+    expect_true(v == NULL);
+    expect_int_eq(err.code, FG_E_DUPLICATE_KEY);
+    expect_true(strstr(err.msg, "model") != NULL);
+    expect_str_eq(err.param, "");
+}
+
+static void
+json_load_reports_line_and_column_of_a_syntax_error(void)
+{
+    fg_err_t  err;
+    json_t   *v = load("{\n  \"a\": tru\n}", &err);
+
+    expect_true(v == NULL);
+    expect_int_eq(err.code, FG_E_INVALID_JSON);
+    expect_true(strstr(err.msg, "line 2") != NULL);
+    expect_true(strstr(err.msg, "column") != NULL);
+}
+
+static void
+json_load_rejects_invalid_utf8_quoting_only_printable_ascii(void)
+{
+    fg_err_t       err;
+    json_t        *v = load("{\"a\":\"\xff\xfe\"}", &err);
+    const unsigned char *p;
+
+    expect_true(v == NULL);
+    expect_int_eq(err.code, FG_E_INVALID_JSON);
+    for (p = (const unsigned char *) err.msg; *p; p++) {
+        expect_true(*p >= 0x20 && *p < 0x7f);
+    }
+}
+
+static void
+json_load_rejects_nul_escape(void)
+{
+    fg_err_t  err;
+    json_t   *v = load("{\"a\":\"x\\u0000y\"}", &err);
+
+    expect_true(v == NULL);
+    expect_int_eq(err.code, FG_E_INVALID_JSON);
+}
+
+static void
+json_load_clips_the_quoted_token(void)
+{
+    fg_err_t  err;
+    char      body[256];
+    json_t   *v;
+
+    /* A 100-byte invalid token: jansson quotes it, we keep 32 bytes. */
+    memset(body, 0, sizeof(body));
+    strcpy(body, "{\"a\":");
+    memset(body + 5, 'x', 100);
+    strcat(body, "}");
+    v = load(body, &err);
+    expect_true(v == NULL);
+    expect_int_eq(err.code, FG_E_INVALID_JSON);
+    expect_true(strstr(err.msg, "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+                == NULL);
+}
+
+static void
+json_load_rejects_trailing_bytes(void)
+{
+    fg_err_t  err;
+    json_t   *v = load("{} {}", &err);
+
+    expect_true(v == NULL);
+    expect_int_eq(err.code, FG_E_INVALID_JSON);
+}
+
+static void
+json_load_rejects_numbers_that_overflow(void)
+{
+    fg_err_t  err;
+    json_t   *v = load("[1e400]", &err);
+
+    expect_true(v == NULL);
+    expect_int_eq(err.code, FG_E_INVALID_JSON);
+    v = load("[99999999999999999999999]", &err);
+    expect_true(v == NULL);
+    expect_int_eq(err.code, FG_E_INVALID_JSON);
+}
+
+static void
+json_load_accepts_null_err(void)
+{
+    expect_true(fg_json_load_body("", 0, 64, NULL) == NULL);
+}
+
+FG_TEST_MAIN("json",
+    FG_TEST_CASE(json_depth_accepts_nesting_equal_to_the_limit),
+    FG_TEST_CASE(json_depth_rejects_nesting_one_past_the_limit),
+    FG_TEST_CASE(json_depth_counts_objects_and_arrays_alike),
+    FG_TEST_CASE(json_depth_measures_nesting_not_container_count),
+    FG_TEST_CASE(json_depth_accepts_scalars_at_depth_zero),
+    FG_TEST_CASE(json_depth_ignores_brackets_inside_strings),
+    FG_TEST_CASE(json_depth_keeps_escaped_quote_inside_the_string),
+    FG_TEST_CASE(json_depth_ends_string_after_escaped_backslash),
+    FG_TEST_CASE(json_depth_counts_again_after_a_string_closes),
+    FG_TEST_CASE(json_depth_never_goes_below_zero_on_unbalanced_closers),
+    FG_TEST_CASE(json_depth_rejects_ten_thousand_levels),
+    FG_TEST_CASE(json_depth_stops_at_len),
+    FG_TEST_CASE(json_depth_stops_at_len_inside_an_escape),
+    FG_TEST_CASE(json_depth_accepts_empty_input),
+    FG_TEST_CASE(json_load_returns_any_json_value),
+    FG_TEST_CASE(json_load_rejects_empty_body),
+    FG_TEST_CASE(json_load_rejects_whitespace_only_body),
+    FG_TEST_CASE(json_load_rejects_nesting_past_the_limit),
+    FG_TEST_CASE(json_load_rejects_duplicate_key_naming_it),
+    FG_TEST_CASE(json_load_reports_line_and_column_of_a_syntax_error),
+    FG_TEST_CASE(json_load_rejects_invalid_utf8_quoting_only_printable_ascii),
+    FG_TEST_CASE(json_load_rejects_nul_escape),
+    FG_TEST_CASE(json_load_clips_the_quoted_token),
+    FG_TEST_CASE(json_load_rejects_trailing_bytes),
+    FG_TEST_CASE(json_load_rejects_numbers_that_overflow),
+    FG_TEST_CASE(json_load_accepts_null_err))

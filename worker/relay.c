@@ -1,0 +1,330 @@
+/*
+ * relay.c: from the upstream's reply to the client's.
+ *
+ * Non-streaming: the body is collected (bounded by
+ * upstream.max_body_bytes), checked to be a JSON object, and passed on as
+ * the upstream sent it, so the client sees the model the upstream served.
+ *
+ * Streaming: the client's reply starts as soon as the upstream's 2xx
+ * headers arrive. Each read from the upstream goes through the SSE parser;
+ * every complete event is checked (a data payload must be JSON or
+ * "[DONE]") and re-framed as "data: …\n\n", and what one read completed is
+ * sent as one chunk: nothing waits for more. If the client's unsent bytes
+ * pass limits.stream_high_water_bytes the upstream transfer is paused, and
+ * resumed when evhttp reports the output drained, so a slow reader costs
+ * bounded memory. A stream that breaks after it started cannot change its
+ * status any more: it ends with an OpenAI-format error event and no
+ * [DONE], which the official SDKs raise as an APIError.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+
+#include "common/log.h"
+#include "worker/conn.h"
+#include "worker/relay.h"
+#include "worker/upstream.h"
+
+static int relay_on_event(const fg_sse_event_t *ev, void *arg);
+static void relay_drained(struct evhttp_connection *evcon, void *arg);
+static size_t relay_client_backlog(fg_req_t *req);
+static void relay_stream_error(fg_req_t *req, fg_error_code_t code,
+                               const char *msg);
+static void relay_reply_upstream_error(fg_req_t *req);
+static void relay_stream_end(fg_req_t *req);
+
+static int
+relay_is_event_stream(const char *ct)
+{
+    return strncmp(ct, "text/event-stream", 17) == 0;
+}
+
+void
+fg_relay_headers(fg_req_t *req)
+{
+    fg_upstream_t *up = req->upstream;
+
+    if (req->http == NULL || !req->chat.is_stream || up->status < 200
+        || up->status > 299 || !relay_is_event_stream(up->content_type)) {
+        return;
+    }
+    fg_req_add_common_headers(req, "text/event-stream");
+    evhttp_add_header(evhttp_request_get_output_headers(req->http),
+                      "Cache-Control", "no-cache");
+    evhttp_send_reply_start(req->http, 200, "OK");
+    req->status = 200;
+    req->state = FG_REQ_STREAMING;
+    req->stream_out = evbuffer_new();
+    fg_sse_parser_init(&req->sse, FG_SSE_MAX_BYTES_DEFAULT);
+    req->has_sse = 1;
+}
+
+static int
+relay_on_event(const fg_sse_event_t *ev, void *arg)
+{
+    fg_req_t    *req = arg;
+    json_t      *chunk;
+    json_error_t jerr;
+
+    if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+        req->saw_done = 1;
+        evbuffer_add(req->stream_out, "data: [DONE]\n\n", 14);
+        return 0;
+    }
+    chunk = json_loadb(ev->data, ev->data_len, 0, &jerr);
+    if (!json_is_object(chunk)) {
+        json_decref(chunk);
+        req->relay_error = fg_upstream_err_malformed;
+        return 1;
+    }
+    json_decref(chunk);
+    evbuffer_add(req->stream_out, "data: ", 6);
+    evbuffer_add(req->stream_out, ev->data, ev->data_len);
+    evbuffer_add(req->stream_out, "\n\n", 2);
+    return 0;
+}
+
+static size_t
+relay_client_backlog(fg_req_t *req)
+{
+    struct evhttp_connection *evcon;
+
+    evcon = evhttp_request_get_connection(req->http);
+    if (evcon == NULL) {
+        return 0;
+    }
+    return evbuffer_get_length(
+        bufferevent_get_output(evhttp_connection_get_bufferevent(evcon)));
+}
+
+static void
+relay_drained(struct evhttp_connection *evcon, void *arg)
+{
+    fg_req_t *req = arg;
+
+    (void) evcon;
+    if (req->upstream != NULL && req->upstream->is_paused) {
+        fg_upstream_pause(req->upstream, 0);
+    }
+}
+
+int
+fg_relay_data(fg_req_t *req, const char *data, size_t len)
+{
+    fg_err_t err;
+    int      rc;
+
+    if (req->is_client_gone || req->http == NULL) {
+        return FG_RELAY_ABORT;
+    }
+    if (req->state != FG_REQ_STREAMING) {
+        if (req->upstream_body == NULL) {
+            req->upstream_body = evbuffer_new();
+        }
+        if (evbuffer_get_length(req->upstream_body) + len
+            > (size_t) req->worker->conf->upstream_max_body_bytes) {
+            req->relay_error = fg_upstream_err_too_large;
+            return FG_RELAY_ABORT;
+        }
+        evbuffer_add(req->upstream_body, data, len);
+        return FG_RELAY_CONTINUE;
+    }
+
+    rc = fg_sse_parser_feed(&req->sse, data, len, relay_on_event, req, &err);
+    if (evbuffer_get_length(req->stream_out) > 0) {
+        evhttp_send_reply_chunk_with_cb(req->http, req->stream_out,
+                                        relay_drained, req);
+    }
+    if (rc != FG_OK) {
+        if (req->relay_error == NULL) {
+            req->relay_error = fg_upstream_err_malformed;
+        }
+        return FG_RELAY_ABORT;
+    }
+    if (relay_client_backlog(req)
+        > (size_t) req->worker->conf->stream_high_water_bytes) {
+        return FG_RELAY_PAUSE;
+    }
+    return FG_RELAY_CONTINUE;
+}
+
+static void
+relay_stream_end(fg_req_t *req)
+{
+    if (req->conn != NULL) {
+        fg_conn_request_done(req->conn);
+        req->conn = NULL;
+    }
+    evhttp_send_reply_end(req->http);
+    req->http = NULL;
+    req->state = FG_REQ_DONE;
+}
+
+static void
+relay_stream_error(fg_req_t *req, fg_error_code_t code, const char *msg)
+{
+    fg_err_t err;
+    char     body[FG_ERROR_BODY_MAX];
+    size_t   n;
+
+    fg_err_set(&err, code, NULL, "%s", msg);
+    n = fg_error_render(&err, body, sizeof(body));
+    evbuffer_add(req->stream_out, "data: ", 6);
+    evbuffer_add(req->stream_out, body, n);
+    evbuffer_add(req->stream_out, "\n\n", 2);
+    evhttp_send_reply_chunk(req->http, req->stream_out);
+    req->error = code;
+}
+
+static int
+relay_is_timeout(const char *error)
+{
+    return error == fg_upstream_err_connect_timeout
+           || error == fg_upstream_err_first_byte_timeout
+           || error == fg_upstream_err_idle_timeout
+           || error == fg_upstream_err_total_timeout;
+}
+
+/* The upstream answered with an error status: map it for the client. */
+static void
+relay_reply_upstream_error(fg_req_t *req)
+{
+    fg_upstream_t *up = req->upstream;
+    const char    *body = NULL;
+    size_t         len = 0;
+    json_t        *root = NULL, *error;
+    json_error_t   jerr;
+    const char    *message = NULL;
+
+    if (req->upstream_body != NULL) {
+        len = evbuffer_get_length(req->upstream_body);
+        body = (const char *) evbuffer_pullup(req->upstream_body, -1);
+        root = json_loadb(body, len, 0, &jerr);
+    }
+    error = json_object_get(root, "error");
+    if (json_is_object(error)) {
+        message = json_string_value(json_object_get(error, "message"));
+    } else if (json_is_string(error)) {
+        message = json_string_value(error);
+    }
+
+    if (up->status == 429) {
+        if (up->retry_after[0] != '\0') {
+            evhttp_add_header(evhttp_request_get_output_headers(req->http),
+                              "Retry-After", up->retry_after);
+        }
+        fg_req_fail(req, FG_E_PROVIDER_RATE_LIMITED, NULL,
+                    "provider %s is rate limiting requests: %.300s",
+                    up->provider->id, message ? message : "try again later");
+    } else if (up->status >= 400 && up->status < 500
+               && json_is_object(error) && message != NULL) {
+        /* The tenant's request was refused: its own error, as sent. */
+        req->error = FG_E_PROVIDER_ERROR;
+        fg_log(FG_LOG_INFO, 0, "req=%s provider %s answered %ld", req->id,
+               up->provider->id, up->status);
+        fg_req_reply(req, (int) up->status, body, len);
+    } else {
+        fg_req_fail(req, FG_E_PROVIDER_ERROR, NULL,
+                    "provider %s answered HTTP %ld: %.300s",
+                    up->provider->id, up->status,
+                    message ? message : "no error message");
+    }
+    json_decref(root);
+}
+
+void
+fg_relay_done(fg_req_t *req, const char *error)
+{
+    fg_upstream_t *up = req->upstream;
+    json_t        *root;
+    json_error_t   jerr;
+    const char    *body;
+    size_t         len;
+    fg_err_t       parse_err;
+
+    if (req->relay_error != NULL) {
+        error = req->relay_error;   /* ours, not libcurl's write error */
+    }
+    if (req->is_client_gone || req->http == NULL) {
+        fg_req_finish_later(req);
+        return;
+    }
+
+    if (req->state == FG_REQ_STREAMING) {
+        if (error == NULL && !req->saw_done) {
+            (void) fg_sse_parser_finish(&req->sse, relay_on_event, req,
+                                        &parse_err);
+            if (req->relay_error != NULL) {
+                error = req->relay_error;
+            }
+        }
+        if (error == NULL && !req->saw_done) {
+            error = fg_upstream_err_reset;
+        }
+        if (error != NULL) {
+            fg_log(FG_LOG_WARN, 0, "req=%s stream from %s broke: %s",
+                   req->id, up->provider->id, error);
+            relay_stream_error(req, relay_is_timeout(error)
+                                    ? FG_E_PROVIDER_TIMEOUT
+                                    : FG_E_PROVIDER_ERROR, error);
+        } else if (evbuffer_get_length(req->stream_out) > 0) {
+            evhttp_send_reply_chunk(req->http, req->stream_out);
+        }
+        relay_stream_end(req);
+        fg_req_finish_later(req);
+        return;
+    }
+
+    if (error != NULL) {
+        fg_log(FG_LOG_WARN, 0, "req=%s provider %s: %s", req->id,
+               up->provider->id, error);
+        fg_req_fail(req, relay_is_timeout(error) ? FG_E_PROVIDER_TIMEOUT
+                                                 : FG_E_PROVIDER_ERROR,
+                    NULL, "provider %s: %s", up->provider->id, error);
+        return;
+    }
+    if (up->status < 200 || up->status > 299) {
+        relay_reply_upstream_error(req);
+        return;
+    }
+    if (req->chat.is_stream) {
+        fg_req_fail(req, FG_E_PROVIDER_ERROR, NULL,
+                    "provider %s: %s", up->provider->id,
+                    "a stream was asked for but the reply is not "
+                    "text/event-stream");
+        return;
+    }
+    len = req->upstream_body ? evbuffer_get_length(req->upstream_body) : 0;
+    body = len ? (const char *) evbuffer_pullup(req->upstream_body, -1) : "";
+    root = json_loadb(body, len, 0, &jerr);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        fg_log(FG_LOG_WARN, 0, "req=%s provider %s: %s", req->id,
+               up->provider->id, fg_upstream_err_malformed);
+        fg_req_fail(req, FG_E_PROVIDER_ERROR, NULL, "provider %s: %s",
+                    up->provider->id, fg_upstream_err_malformed);
+        return;
+    }
+    json_decref(root);
+    fg_req_reply(req, 200, body, len);
+}
+
+void
+fg_relay_cleanup(fg_req_t *req)
+{
+    if (req->upstream_body != NULL) {
+        evbuffer_free(req->upstream_body);
+        req->upstream_body = NULL;
+    }
+    if (req->stream_out != NULL) {
+        evbuffer_free(req->stream_out);
+        req->stream_out = NULL;
+    }
+    if (req->has_sse) {
+        fg_sse_parser_cleanup(&req->sse);
+        req->has_sse = 0;
+    }
+}

@@ -1,0 +1,211 @@
+/*
+ * request.c: the request's replies and its one finish path.
+ *
+ * fg_req_finish() is the only place a request is freed (httpd's
+ * server_close): it cancels the upstream call, frees the parsed body and
+ * relay buffers, updates the counters and writes the request's log line.
+ * Every way a request can end (reply sent, upstream failed, client gone,
+ * timeout) reaches it, usually through fg_req_finish_later() so that no
+ * libcurl or evhttp callback frees what its caller still uses.
+ */
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "worker/conn.h"
+#include "worker/relay.h"
+#include "worker/request.h"
+#include "worker/upstream.h"
+
+static void req_finish_cb(evutil_socket_t fd, short what, void *arg);
+
+int64_t
+fg_now_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static const char *
+req_reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 402: return "Payment Required";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default:  return status < 400 ? "OK" : "Error";
+    }
+}
+
+void
+fg_req_add_common_headers(fg_req_t *req, const char *content_type)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req->http);
+
+    evhttp_add_header(out, "Content-Type", content_type);
+    evhttp_add_header(out, "x-request-id", req->id);
+    if (req->worker->is_draining) {
+        /* Tell a kept-alive client not to send its next request here. */
+        evhttp_add_header(out, "Connection", "close");
+    }
+}
+
+const char *
+fg_req_reason(int status)
+{
+    return req_reason(status);
+}
+
+void
+fg_req_reply(fg_req_t *req, int status, const char *body, size_t len)
+{
+    struct evbuffer *buf;
+
+    req->status = status;
+    req->state = FG_REQ_DONE;
+    if (req->http == NULL) {
+        fg_req_finish_later(req);
+        return;
+    }
+    fg_req_add_common_headers(req, "application/json");
+    if (req->conn != NULL) {
+        fg_conn_request_done(req->conn);
+        req->conn = NULL;
+    }
+    buf = evbuffer_new();
+    evbuffer_add(buf, body, len);
+    evhttp_send_reply(req->http, status, req_reason(status), buf);
+    evbuffer_free(buf);
+    req->http = NULL;
+    fg_req_finish_later(req);
+}
+
+void
+fg_req_reply_error(fg_req_t *req, const fg_err_t *err)
+{
+    char   body[FG_ERROR_BODY_MAX];
+    size_t n;
+
+    req->error = err->code;
+    n = fg_error_render(err, body, sizeof(body));
+    fg_log(FG_LOG_INFO, 0, "req=%s error %d %s: %s", req->id,
+           fg_error_status(err->code), fg_error_code_str(err->code),
+           err->msg);
+    fg_req_reply(req, fg_error_status(err->code), body, n);
+}
+
+void
+fg_req_fail(fg_req_t *req, fg_error_code_t code, const char *param,
+            const char *fmt, ...)
+{
+    fg_err_t err;
+    va_list  ap;
+
+    err.code = code;
+    va_start(ap, fmt);
+    vsnprintf(err.msg, sizeof(err.msg), fmt, ap);
+    va_end(ap);
+    snprintf(err.param, sizeof(err.param), "%s", param ? param : "");
+    fg_req_reply_error(req, &err);
+}
+
+void
+fg_req_client_gone(fg_req_t *req)
+{
+    req->is_client_gone = 1;
+    req->conn = NULL;
+    if (req->http != NULL) {
+        /*
+         * On EOF or a timeout evhttp detaches an unanswered request from
+         * its connection and leaves it to us; otherwise it frees the
+         * request itself right after the close callback.
+         */
+        if (evhttp_request_get_connection(req->http) == NULL) {
+            evhttp_request_free(req->http);
+        }
+        req->http = NULL;
+    }
+    if (req->state != FG_REQ_DONE) {
+        fg_log(FG_LOG_INFO, 0, "req=%s client closed the connection",
+               req->id);
+    }
+    fg_req_finish_later(req);
+}
+
+void
+fg_req_finish_later(fg_req_t *req)
+{
+    if (!req->is_finishing) {
+        req->is_finishing = 1;
+        event_active(&req->finish_ev, EV_TIMEOUT, 0);
+    }
+}
+
+static void
+req_finish_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    fg_req_finish(arg);
+}
+
+void
+fg_req_init_finish(fg_req_t *req, struct event_base *base)
+{
+    event_assign(&req->finish_ev, base, -1, 0, req_finish_cb, req);
+}
+
+void
+fg_req_finish(fg_req_t *req)
+{
+    fg_worker_t *w = req->worker;
+
+    event_del(&req->finish_ev);
+    if (req->http != NULL) {
+        /* Every path replies before finishing; this is the safety net. */
+        req->is_finishing = 0;
+        fg_req_fail(req, FG_E_INTERNAL, NULL, "the request ended without "
+                    "a reply");
+        event_del(&req->finish_ev);
+    }
+    if (req->conn != NULL) {
+        req->conn->req = NULL;
+        req->conn = NULL;
+    }
+    fg_upstream_free(req->upstream);
+    req->upstream = NULL;
+    fg_relay_cleanup(req);
+    json_decref(req->body);
+
+    fg_log(FG_LOG_INFO, 0, "req=%s status=%d model=%s provider=%s "
+           "latency_us=%lld%s", req->id, req->status,
+           req->model_requested ? req->model_requested : "-",
+           req->model ? req->model->provider->id : "-",
+           (long long) (fg_now_us() - req->started_us),
+           req->is_client_gone && req->state != FG_REQ_DONE
+           ? " client_gone" : "");
+    free(req->model_requested);
+    free(req);
+
+    w->in_flight--;
+    atomic_store_explicit(&w->slot->ws_in_flight, (uint64_t) w->in_flight,
+                          memory_order_relaxed);
+    fg_worker_maybe_exit(w);
+}

@@ -1,0 +1,116 @@
+#ifndef FG_WORKER_REQUEST_H
+#define FG_WORKER_REQUEST_H
+
+/*
+ * The request context that threads through the pipeline stages, and the one
+ * function that ends a request.
+ *
+ * Ownership: fg_req_t is created by http.c for each HTTP request and freed
+ * only by fg_req_finish(). It borrows the evhttp request until the reply is
+ * handed to evhttp (or the client goes away); it owns its upstream call,
+ * its parsed body and its timers.
+ */
+
+#include <stdint.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/event_struct.h>
+#include <event2/http.h>
+#include <jansson.h>
+
+#include "common/catalog.h"
+#include "common/errors.h"
+#include "common/sse.h"
+#include "worker/validate.h"
+
+typedef struct fg_worker_s     fg_worker_t;
+typedef struct fg_conn_s       fg_conn_t;
+typedef struct fg_upstream_s   fg_upstream_t;
+
+#define FG_REQUEST_ID_MAX 128
+
+typedef enum {
+    FG_REQ_RECEIVED = 0,   /* parsed, not yet answered */
+    FG_REQ_UPSTREAM,       /* waiting for the upstream */
+    FG_REQ_STREAMING,      /* reply started, relaying chunks */
+    FG_REQ_DONE            /* reply handed to evhttp */
+} fg_req_state_t;
+
+typedef struct fg_req_s {
+    fg_worker_t              *worker;
+    fg_conn_t                *conn;          /* NULL once the client left */
+    struct evhttp_request    *http;          /* NULL once handed back */
+    char                      id[FG_REQUEST_ID_MAX + 1];
+    fg_req_state_t            state;
+    int                       is_client_gone;
+    int                       is_finishing;
+    int64_t                   started_us;
+
+    /* chat completions */
+    json_t                   *body;          /* validated request, owned */
+    fg_chat_request_t         chat;          /* borrows from body */
+    char                     *model_requested;   /* owned copy */
+    const fg_model_t         *model;         /* borrowed from the catalog */
+    fg_upstream_t            *upstream;      /* owned */
+    int                       status;        /* HTTP status sent */
+    fg_error_code_t           error;         /* FG_E_NONE on success */
+
+    /* relay (relay.c) */
+    struct evbuffer          *upstream_body; /* non-stream reply, owned */
+    struct evbuffer          *stream_out;    /* events to send, owned */
+    fg_sse_parser_t           sse;
+    int                       has_sse;
+    int                       saw_done;
+    const char               *relay_error;   /* an fg_upstream_err_* */
+
+    struct event              finish_ev;     /* deferred finish */
+} fg_req_t;
+
+/*
+ * Sends a complete JSON reply (@body is copied) with the standard headers
+ * (content type, x-request-id) and marks the request done. Safe when the
+ * client is gone (then only the bookkeeping happens).
+ */
+void fg_req_reply(fg_req_t *req, int status, const char *body, size_t len);
+
+/* Sends the OpenAI-format error for @err and marks the request done. */
+void fg_req_reply_error(fg_req_t *req, const fg_err_t *err);
+
+/* Shorthand: an error built from a code and a message. */
+void fg_req_fail(fg_req_t *req, fg_error_code_t code, const char *param,
+                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Ends the request: cancels the upstream call, releases everything the
+ * request holds, updates the counters and frees it. Idempotent while the
+ * request lives; every path that ends a request calls it. Never call it
+ * from inside a libcurl callback: use fg_req_finish_later().
+ */
+void fg_req_finish(fg_req_t *req);
+
+/* Schedules fg_req_finish() for the next loop iteration. */
+void fg_req_finish_later(fg_req_t *req);
+
+/*
+ * The client went away (connection closed). Called by the connection
+ * tracker; cancels the upstream at once and finishes the request later.
+ */
+void fg_req_client_gone(fg_req_t *req);
+
+/* Prepares the deferred-finish event; http.c calls it once per request. */
+void fg_req_init_finish(fg_req_t *req, struct event_base *base);
+
+/*
+ * Adds Content-Type, x-request-id and, while draining, Connection: close
+ * to the reply headers. For replies started by hand (streams).
+ */
+void fg_req_add_common_headers(fg_req_t *req, const char *content_type);
+
+/* The reason phrase for @status. */
+const char *fg_req_reason(int status);
+
+/* Monotonic microseconds. */
+int64_t fg_now_us(void);
+
+#endif

@@ -1,0 +1,239 @@
+/*
+ * worker.c: a worker process's life: set-up, the event loop, the drain.
+ *
+ * Set-up: the event_base, evhttp with its limits (http.c), one
+ * evconnlistener per inherited listening socket (so accept can be paused at
+ * the connection cap), the libcurl multi (upstream.c), the signal events.
+ * Then the shm slot says READY and the loop runs.
+ *
+ * Drain (SIGTERM, SIGINT, SIGQUIT): listeners are closed at once so the
+ * kernel hands new connections to the other workers (or, on shutdown,
+ * refuses them); requests in flight are finished; the worker exits when
+ * no connection is left or when shutdown_timeout passes, whichever comes
+ * first. SIGTERM also closes idle keep-alive connections at once; SIGQUIT
+ * (reload) lets each answer one more request with Connection: close, so a
+ * client never sends a request on a connection we are closing.
+ */
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "worker/conn.h"
+#include "worker/http.h"
+#include "worker/upstream.h"
+#include "worker/worker.h"
+
+static void worker_signal_cb(evutil_socket_t sig, short what, void *arg);
+static void worker_drain(fg_worker_t *w, int close_idle);
+static void worker_deadline_cb(evutil_socket_t fd, short what, void *arg);
+static int worker_setup(fg_worker_t *w, fg_err_t *err);
+static void worker_teardown(fg_worker_t *w);
+
+void
+fg_worker_set_accepting(fg_worker_t *w, int on)
+{
+    int i;
+
+    if (w->is_accepting == on) {
+        return;
+    }
+    for (i = 0; i < w->listener_count; i++) {
+        if (w->listeners[i] == NULL) {
+            continue;
+        }
+        if (on) {
+            evconnlistener_enable(w->listeners[i]);
+        } else {
+            evconnlistener_disable(w->listeners[i]);
+        }
+    }
+    w->is_accepting = on;
+}
+
+void
+fg_worker_maybe_exit(fg_worker_t *w)
+{
+    if (w->is_draining && w->connections == 0 && w->in_flight == 0) {
+        event_base_loopexit(w->base, NULL);
+    }
+}
+
+static void
+worker_drain(fg_worker_t *w, int close_idle)
+{
+    struct timeval tv;
+    int            i;
+
+    if (!w->is_draining) {
+        w->is_draining = 1;
+        atomic_store(&w->slot->ws_state, FG_WORKER_DRAINING);
+        fg_worker_set_accepting(w, 0);
+        /*
+         * Freeing the listener closes our copy of the listening socket;
+         * the master and the other workers keep theirs open, so the kernel
+         * goes on accepting for them.
+         */
+        evhttp_del_accept_socket(w->http, NULL);
+        for (i = 0; i < w->listener_count; i++) {
+            w->listeners[i] = NULL;
+        }
+        tv.tv_sec = w->conf->shutdown_timeout_ms / 1000;
+        tv.tv_usec = (w->conf->shutdown_timeout_ms % 1000) * 1000;
+        w->drain_deadline_ev = evtimer_new(w->base, worker_deadline_cb, w);
+        evtimer_add(w->drain_deadline_ev, &tv);
+        fg_log(FG_LOG_NOTICE, 0, "draining: %lld requests in flight, "
+               "%lld connections", (long long) w->in_flight,
+               (long long) w->connections);
+    }
+    if (close_idle && !w->close_idle) {
+        w->close_idle = 1;
+        fg_conn_close_idle(w);
+    }
+    fg_worker_maybe_exit(w);
+}
+
+static void
+worker_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fg_worker_t *w = arg;
+
+    (void) fd;
+    (void) what;
+    fg_log(FG_LOG_WARN, 0, "shutdown_timeout reached with %lld requests in "
+           "flight; exiting", (long long) w->in_flight);
+    event_base_loopbreak(w->base);
+}
+
+static void
+worker_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    fg_worker_t *w = arg;
+
+    (void) what;
+    switch (sig) {
+    case SIGQUIT:
+        worker_drain(w, 0);
+        break;
+    case SIGTERM:
+    case SIGINT:
+        worker_drain(w, 1);
+        break;
+    case SIGUSR1:
+        if (fg_log_reopen() != 0) {
+            fg_log(FG_LOG_ERROR, errno, "reopening the log failed");
+        }
+        break;
+    }
+}
+
+static int
+worker_setup(fg_worker_t *w, fg_err_t *err)
+{
+    static const int signals[] = { SIGQUIT, SIGTERM, SIGINT, SIGUSR1 };
+    const fg_worker_config_t *wc = w->wc;
+    struct evhttp_bound_socket *bound;
+    sigset_t                    mask;
+    int                         i;
+
+    w->base = event_base_new();
+    if (w->base == NULL) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL, "event_base_new failed");
+    }
+    if (fg_http_init(w, err) != FG_OK || fg_upstream_init(w, err) != FG_OK) {
+        return FG_ERR;
+    }
+    for (i = 0; i < wc->listen_count; i++) {
+        w->listeners[i] = evconnlistener_new(w->base, NULL, NULL,
+                                             LEV_OPT_CLOSE_ON_FREE
+                                             | LEV_OPT_CLOSE_ON_EXEC, -1,
+                                             wc->listen_fds[i]);
+        if (w->listeners[i] == NULL) {
+            return fg_err_set(err, FG_E_INTERNAL, NULL,
+                              "evconnlistener_new(fd %d) failed",
+                              wc->listen_fds[i]);
+        }
+        bound = evhttp_bind_listener(w->http, w->listeners[i]);
+        if (bound == NULL) {
+            return fg_err_set(err, FG_E_INTERNAL, NULL,
+                              "evhttp_bind_listener failed");
+        }
+    }
+    w->listener_count = wc->listen_count;
+    w->is_accepting = 1;
+    for (i = 0; i < 4; i++) {
+        w->signal_evs[i] = evsignal_new(w->base, signals[i],
+                                        worker_signal_cb, w);
+        evsignal_add(w->signal_evs[i], NULL);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    /* The master blocks signals around fork; ours go through libevent. */
+    sigemptyset(&mask);
+    sigprocmask(SIG_SETMASK, &mask, NULL);
+
+    fg_models_prepare(w);
+    randombytes_buf(&w->id_seed, sizeof(w->id_seed));
+    return FG_OK;
+}
+
+static void
+worker_teardown(fg_worker_t *w)
+{
+    int i;
+
+    for (i = 0; i < 4; i++) {
+        if (w->signal_evs[i] != NULL) {
+            event_free(w->signal_evs[i]);
+        }
+    }
+    if (w->drain_deadline_ev != NULL) {
+        event_free(w->drain_deadline_ev);
+    }
+    if (w->http != NULL) {
+        evhttp_free(w->http);   /* closes connections still open */
+    }
+    fg_upstream_cleanup(w);
+    fg_conn_cleanup(w);
+    free(w->models_body);
+    if (w->base != NULL) {
+        event_base_free(w->base);
+    }
+}
+
+int
+fg_worker_run(const fg_worker_config_t *wc)
+{
+    fg_worker_t w;
+    fg_err_t    err;
+    char        role[32];
+
+    memset(&w, 0, sizeof(w));
+    w.wc = wc;
+    w.conf = wc->conf;
+    w.catalog = wc->catalog;
+    w.slot = fg_shm_worker(wc->shm, wc->slot);
+    snprintf(role, sizeof(role), "worker#%u", wc->slot);
+    fg_log_set_role(role);
+
+    if (worker_setup(&w, &err) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "worker start-up failed: %s", err.msg);
+        worker_teardown(&w);
+        return 2;
+    }
+    atomic_store(&w.slot->ws_state, FG_WORKER_READY);
+    fg_log(FG_LOG_INFO, 0, "worker ready");
+
+    event_base_dispatch(w.base);
+
+    fg_log(FG_LOG_INFO, 0, "worker exiting: %lld requests in flight",
+           (long long) w.in_flight);
+    worker_teardown(&w);
+    return 0;
+}

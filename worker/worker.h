@@ -1,0 +1,77 @@
+#ifndef FG_WORKER_WORKER_H
+#define FG_WORKER_WORKER_H
+
+/*
+ * A worker process: one libevent event_base serving HTTP with evhttp on the
+ * listening sockets inherited from the master, and libcurl's multi
+ * interface on the same base for upstream calls. No threads, no blocking
+ * calls after start-up.
+ *
+ * Signals (libevent signal events, so handlers run in the loop):
+ *   SIGQUIT  graceful: stop accepting, answer in-flight and the next
+ *            request of each kept-alive connection with Connection: close,
+ *            exit when none is left or at shutdown_timeout (reload);
+ *   SIGTERM  drain: stop accepting, close idle connections, finish
+ *   SIGINT   in-flight requests up to shutdown_timeout, then exit;
+ *   SIGUSR1  reopen the log file.
+ */
+
+#include <stdint.h>
+
+#include <curl/curl.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <jansson.h>
+
+#include "common/catalog.h"
+#include "common/conf.h"
+#include "common/process.h"
+#include "common/shm.h"
+
+
+typedef struct fg_conn_s fg_conn_t;
+
+/* The worker's state, shared by its modules; one per process. */
+typedef struct fg_worker_s {
+    const fg_worker_config_t *wc;
+    const fg_conf_t          *conf;
+    const fg_catalog_t       *catalog;
+    fg_shm_worker_t          *slot;
+    struct event_base        *base;
+    struct evhttp            *http;
+    struct evconnlistener    *listeners[FG_CONF_MAX_LISTEN];
+    int                       listener_count;
+    int                       is_accepting;
+    int                       is_draining;   /* SIGTERM/SIGQUIT received */
+    int                       close_idle;    /* SIGTERM: idle ones too */
+    struct event             *drain_deadline_ev;
+    struct event             *signal_evs[4];
+
+    /* connections: fd-indexed table plus a list for draining */
+    fg_conn_t               **conn_by_fd;
+    int                       conn_by_fd_size;
+    fg_conn_t                *conn_list;
+    int64_t                   connections;
+    int64_t                   in_flight;
+
+    CURLM                    *multi;
+    struct event             *curl_timer_ev;
+    void                     *easy_pool;     /* upstream.c's free list */
+
+    char                     *models_body;   /* GET /v1/models, owned */
+    size_t                    models_len;
+    uint64_t                  request_seq;
+    uint64_t                  id_seed;
+} fg_worker_t;
+
+/*
+ * The worker stops when draining and no connection is left; called by the
+ * connection tracker each time a connection closes.
+ */
+void fg_worker_maybe_exit(fg_worker_t *w);
+
+/* Pauses or resumes accepting on every listener (connection cap). */
+void fg_worker_set_accepting(fg_worker_t *w, int on);
+
+#endif
