@@ -61,7 +61,8 @@ ADMIN = $(BUILD)/bin/fluxgate-admin
 BINS += $(ADMIN)
 endif
 
-.PHONY: all deps run test unit check asan lint install clean
+.PHONY: all deps run test asan lint install clean
+.SECONDARY:
 
 all: $(BINS) $(UNIT_BINS)
 
@@ -120,8 +121,8 @@ deps:
 	    fi; \
 	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	      apt-get install -y -qq --no-install-recommends $$missing; } \
-	      >$(BUILD)-deps.log 2>&1 || { \
-	        echo "deps: error: apt-get install$$missing failed; see $(BUILD)-deps.log" >&2; \
+	      >/tmp/fluxgate-deps.log 2>&1 || { \
+	        echo "deps: error: apt-get install$$missing failed; see /tmp/fluxgate-deps.log" >&2; \
 	        exit 1; }; \
 	fi
 
@@ -152,13 +153,19 @@ lint:
 	if [ -n "$$bad" ]; then echo "lint: layering violation:"; echo "$$bad"; exit 1; fi
 	@echo "lint: layering ok"
 
-install: all
+# Installed binaries look for their configuration in $(PREFIX)/etc/fluxgate,
+# so they are built apart with that directory compiled in.
+install:
+	@$(MAKE) --no-print-directory BUILD=build/install \
+	    SYSCONFDIR=$(PREFIX)/etc/fluxgate build/install/bin/fluxgate
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/etc/fluxgate
-	install -m 755 $(FLUXGATE) $(DESTDIR)$(PREFIX)/bin/fluxgate
-	$(if $(ADMIN),install -m 755 $(ADMIN) $(DESTDIR)$(PREFIX)/bin/fluxgate-admin)
-	install -m 644 etc/*.json $(DESTDIR)$(PREFIX)/etc/fluxgate/
+	install -m 755 build/install/bin/fluxgate $(DESTDIR)$(PREFIX)/bin/fluxgate
+	for f in etc/*.json; do \
+	    [ -e $(DESTDIR)$(PREFIX)/etc/fluxgate/$$(basename $$f) ] || \
+	    install -m 644 $$f $(DESTDIR)$(PREFIX)/etc/fluxgate/; \
+	done
 
 clean:
-	rm -rf build build-deps.log
+	rm -rf build
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

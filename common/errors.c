@@ -68,23 +68,56 @@ fg_error_code_str(fg_error_code_t code)
     return errors_entry(code)->code;
 }
 
-size_t
-fg_error_render(const fg_err_t *err, char *buf, size_t size)
+/*
+ * Messages quote client input, cut to a length that may split a UTF-8
+ * sequence; jansson refuses such strings, so the copy drops non-ASCII bytes.
+ */
+static void
+errors_ascii_copy(fg_err_t *dst, const fg_err_t *src)
 {
-    json_t *body;
-    char   *s;
-    size_t  n;
+    size_t i;
 
-    body = json_pack("{s:{s:s, s:s, s:o, s:s}}", "error",
+    *dst = *src;
+    for (i = 0; dst->msg[i] != '\0'; i++) {
+        if ((unsigned char) dst->msg[i] >= 0x80) {
+            dst->msg[i] = '?';
+        }
+    }
+    for (i = 0; dst->param[i] != '\0'; i++) {
+        if ((unsigned char) dst->param[i] >= 0x80) {
+            dst->param[i] = '?';
+        }
+    }
+}
+
+static json_t *
+errors_body_new(const fg_err_t *err)
+{
+    return json_pack("{s:{s:s, s:s, s:o, s:s}}", "error",
                      "message", err->msg,
                      "type", fg_error_type(err->code),
                      "param", err->param[0] ? json_string(err->param)
                                             : json_null(),
                      "code", fg_error_code_str(err->code));
+}
+
+size_t
+fg_error_render(const fg_err_t *err, char *buf, size_t size)
+{
+    json_t  *body;
+    fg_err_t ascii;
+    char    *s;
+    size_t   n;
+
+    body = errors_body_new(err);
+    if (body == NULL) {
+        errors_ascii_copy(&ascii, err);
+        body = errors_body_new(&ascii);
+    }
     s = body ? json_dumps(body, JSON_COMPACT) : NULL;
     json_decref(body);
     if (s == NULL) {
-        /* Only reachable when the message is not valid UTF-8. */
+        /* Unreachable but for out-of-memory inside jansson. */
         n = (size_t) snprintf(buf, size,
                               "{\"error\":{\"message\":\"internal error\","
                               "\"type\":\"api_error\",\"param\":null,"

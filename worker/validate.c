@@ -124,7 +124,6 @@ static json_t *validate_get(const json_t *obj, const char *key);
 static int validate_require(const json_t *obj, const char *key,
                             json_type type, const char *path,
                             json_t **value, fg_err_t *err);
-static int validate_is_type(const json_t *v, json_type type);
 static int validate_one_of(const char *s, const char *const *set,
                            size_t n);
 static int validate_function_name(const char *s);
@@ -772,8 +771,8 @@ validate_get(const json_t *obj, const char *key)
 }
 
 /*
- * Fetches the required member @key of @obj, of jansson type @type
- * (JSON_TRUE stands for either boolean), into @value. Missing or null is
+ * Fetches the required member @key of @obj, of jansson type @type (an
+ * object, array or string), into @value. Missing or null is
  * FG_E_REQUIRED_FIELD, another type FG_E_INVALID_TYPE, both at @path.
  */
 static int
@@ -785,20 +784,11 @@ validate_require(const json_t *obj, const char *key, json_type type,
     if (v == NULL) {
         return validate_err_required(err, path);
     }
-    if (!validate_is_type(v, type)) {
+    if (json_typeof(v) != type) {
         return validate_err_type(err, path, validate_type_name(type), v);
     }
     *value = v;
     return FG_OK;
-}
-
-static int
-validate_is_type(const json_t *v, json_type type)
-{
-    if (type == JSON_TRUE || type == JSON_FALSE) {
-        return json_is_boolean(v);
-    }
-    return json_typeof(v) == type;
 }
 
 static int
@@ -901,6 +891,7 @@ validate_describe(const json_t *v)
     return "an unknown value";
 }
 
+/* The expectation for validate_require()'s @type. */
 static const char *
 validate_type_name(json_type type)
 {
@@ -909,19 +900,9 @@ validate_type_name(json_type type)
         return "an object";
     case JSON_ARRAY:
         return "an array";
-    case JSON_STRING:
+    default:
         return "a string";
-    case JSON_INTEGER:
-        return "an integer";
-    case JSON_REAL:
-        return "a number";
-    case JSON_TRUE:
-    case JSON_FALSE:
-        return "a boolean";
-    case JSON_NULL:
-        return "null";
     }
-    return "an unknown type";
 }
 
 static int

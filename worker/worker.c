@@ -80,8 +80,11 @@ worker_drain(fg_worker_t *w, int close_idle)
          * the master and the other workers keep theirs open, so the kernel
          * goes on accepting for them.
          */
-        evhttp_del_accept_socket(w->http, NULL);
         for (i = 0; i < w->listener_count; i++) {
+            if (w->bound[i] != NULL) {
+                evhttp_del_accept_socket(w->http, w->bound[i]);
+            }
+            w->bound[i] = NULL;
             w->listeners[i] = NULL;
         }
         tv.tv_sec = w->conf->shutdown_timeout_ms / 1000;
@@ -138,7 +141,6 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
 {
     static const int signals[] = { SIGQUIT, SIGTERM, SIGINT, SIGUSR1 };
     const fg_worker_config_t *wc = w->wc;
-    struct evhttp_bound_socket *bound;
     sigset_t                    mask;
     int                         i;
 
@@ -159,8 +161,8 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
                               "evconnlistener_new(fd %d) failed",
                               wc->listen_fds[i]);
         }
-        bound = evhttp_bind_listener(w->http, w->listeners[i]);
-        if (bound == NULL) {
+        w->bound[i] = evhttp_bind_listener(w->http, w->listeners[i]);
+        if (w->bound[i] == NULL) {
             return fg_err_set(err, FG_E_INTERNAL, NULL,
                               "evhttp_bind_listener failed");
         }

@@ -41,6 +41,7 @@ typedef struct fg_worker_s {
     struct event_base        *base;
     struct evhttp            *http;
     struct evconnlistener    *listeners[FG_CONF_MAX_LISTEN];
+    struct evhttp_bound_socket *bound[FG_CONF_MAX_LISTEN];
     int                       listener_count;
     int                       is_accepting;
     int                       is_draining;   /* SIGTERM/SIGQUIT received */

@@ -8,31 +8,36 @@
  *    word "echo:" followed by those words, repeated as needed, one space
  *    between words. One word is one token: the first token is "echo:", every
  *    later one is " word" with its leading space, so the stream's deltas
- *    concatenate to the non-stream content and the content always has
- *    exactly completion_tokens words. A request without words echoes "sim".
- *    The reply has max_completion_tokens (else max_tokens, else 16) words.
+ *    concatenate to the non-stream content, and a choice's content has as
+ *    many words as it has tokens (unless a stop string cuts inside a word).
+ *    A request without words echoes "sim". The reply has
+ *    max_completion_tokens (else max_tokens, else 16) words.
  * 2) JSON. With response_format json_object the content is
  *    {"echo":"<user text>"}; with json_schema it is an object built from the
  *    schema (see 4), or the json_object answer when the schema has no
- *    properties. Its tokens are the pieces between spaces, at most 8 bytes.
+ *    properties. Its tokens are the pieces between spaces, at most 8 bytes
+ *    (the echoed text is cut at FG_SIM_MAX_TEXT_BYTES).
  * 3) Tools. With a function tool and tool_choice other than "none" (the
  *    function tool_choice names, else the first), the message is a tool call
  *    whose arguments are built from the function's parameters (see 4),
  *    finish_reason "tool_calls", content null. Tokens as in 2.
  * 4) Filling a schema: string "test", integer and number 1, boolean true,
  *    null null, array [], object each property filled in turn; "enum" and
- *    "const" give their first value, a type list its first non-null type.
+ *    "const" give their first value, anyOf and oneOf their first schema, a
+ *    type list its first non-null type.
  *
- * Finish reason: "stop" when a stop string cut the text (the text ends just
- * before its first occurrence; a token cut in two counts as one); otherwise
- * "length" when the token limit cut the answer, which for text means
- * whenever max tokens were given; otherwise "stop" (or "tool_calls"). A text
- * that reaches FG_SIM_MAX_TEXT_BYTES ends there with "stop".
+ * Finish reason: "stop" when a stop string (a string or an array of them;
+ * ignored for tool calls) cut the text, which then ends just before the
+ * first occurrence, a token cut in two counting as one; otherwise "length"
+ * when the token limit cut the answer, which for text means whenever max
+ * tokens were given (the JSON and tool answers are then cut mid-way and
+ * are not valid JSON); otherwise "stop" (or "tool_calls"). A text that
+ * reaches FG_SIM_MAX_TEXT_BYTES ends there with "stop".
  *
  * Usage: prompt_tokens is the bytes of every message's content (strings
  * and text parts) divided by 4, rounded up, at least 1; completion_tokens
  * is the tokens of one choice times n. Nothing here looks at headers, the
- * clock or fault modes: fg-sim.c owns those.
+ * clock or fault modes: fg-sim.c and call.c own those.
  */
 
 #include <stdio.h>
@@ -625,6 +630,15 @@ plan_echo_object(const char *user, size_t user_len, size_t *len)
     json_t *obj = json_object();
     char *text;
 
+    /* Bound the answer as plan_echo() does, cutting on a UTF-8 boundary. */
+    if (user_len > FG_SIM_MAX_TEXT_BYTES) {
+        user_len = FG_SIM_MAX_TEXT_BYTES;
+        while (user_len > 0
+               && ((unsigned char) user[user_len] & 0xc0) == 0x80)
+        {
+            user_len--;
+        }
+    }
     json_object_set_new(obj, "echo", json_stringn(user, user_len));
     text = plan_dump(obj, len);
     json_decref(obj);

@@ -1,0 +1,239 @@
+// The integration harness: starts the real binaries on free loopback ports,
+// in a temporary directory, with a configuration made of the defaults plus
+// the test's overrides, and ends every process it started by PID.
+//
+//   const sim = await startSim();
+//   const gw = await startGateway({ sim, config: { limits: {...} } });
+//   const res = await gw.post('/v1/chat/completions', body);
+//   await gw.stop(); await sim.stop();
+//
+// Binaries come from $FG_BIN_DIR (default build/bin), so the same tests run
+// against the ASan build. stop() fails the test if a process wrote a
+// sanitizer report. Every wait is bounded.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export const SRC_DIR = process.env.FG_SRC_DIR
+  || path.resolve(path.dirname(new URL(import.meta.url).pathname), '../..');
+export const BIN_DIR = process.env.FG_BIN_DIR || path.join(SRC_DIR, 'build/bin');
+
+const started = new Set();
+process.on('exit', () => {
+  for (const child of started) {
+    try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+  }
+});
+
+export function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// Polls fn() every `every` ms until it returns a truthy value, at most
+// `tries` times; returns that value or throws with `what`.
+export async function waitFor(what, fn, { tries = 100, every = 50 } = {}) {
+  for (let i = 0; i < tries; i++) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch { /* not yet */ }
+    await sleep(every);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function sanitizerReport(text) {
+  const m = text.match(/(ERROR: (Address|Leak|Undefined)Sanitizer[^\n]*|runtime error:[^\n]*)/);
+  return m ? m[0] : null;
+}
+
+class Proc {
+  constructor(name, child, logPath) {
+    this.name = name;
+    this.child = child;
+    this.pid = child.pid;
+    this.logPath = logPath;
+    this.exited = new Promise((resolve) => child.on('exit', (code, signal) => {
+      started.delete(child);
+      resolve({ code, signal });
+    }));
+  }
+
+  log() {
+    try { return fs.readFileSync(this.logPath, 'utf8'); } catch { return ''; }
+  }
+
+  signal(sig) {
+    try { process.kill(this.pid, sig); } catch { /* gone */ }
+  }
+
+  // Ends the process (SIGTERM, then SIGKILL after `graceMs`); throws if its
+  // log holds a sanitizer report. Returns the exit status.
+  async stop(graceMs = 10000) {
+    this.signal('SIGTERM');
+    const t = setTimeout(() => this.signal('SIGKILL'), graceMs);
+    const status = await this.exited;
+    clearTimeout(t);
+    const report = sanitizerReport(this.log());
+    if (report) throw new Error(`${this.name}: sanitizer report: ${report}`);
+    return status;
+  }
+}
+
+function spawnLogged(name, bin, args, { env = {}, dir }) {
+  const logPath = path.join(dir, `${name}.log`);
+  const fd = fs.openSync(logPath, 'a');
+  const child = spawn(bin, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', fd, fd],
+    cwd: dir,
+  });
+  fs.closeSync(fd);
+  started.add(child);
+  return new Proc(name, child, logPath);
+}
+
+export function tempDir(prefix = 'fg-test-') {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+// Starts the upstream simulator; `args` are extra command-line flags.
+export async function startSim({ args = [], dir = tempDir('fg-sim-') } = {}) {
+  const port = await freePort();
+  const proc = spawnLogged('sim', path.join(BIN_DIR, 'fg-sim'),
+    ['-l', `127.0.0.1:${port}`, '-q', ...args], { dir });
+  await waitFor('fg-sim to listen', () => proc.log().includes('listening'));
+  proc.port = port;
+  proc.url = `http://127.0.0.1:${port}`;
+  proc.stats = async () => (await request('GET', `${proc.url}/sim/stats`)).json();
+  proc.reset = async () => request('POST', `${proc.url}/sim/reset`, '');
+  return proc;
+}
+
+function merge(base, over) {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over || {})) {
+    out[k] = v && typeof v === 'object' && !Array.isArray(v)
+      && base[k] && typeof base[k] === 'object' ? merge(base[k], v) : v;
+  }
+  return out;
+}
+
+// Models the tests add to the shipped catalog: each routes to the simulator
+// under a name that selects one of its fault modes.
+export const FAULT_MODELS = ['500', '429', '400', 'reset', 'malformed', 'stall', 'slow']
+  .map((mode) => ({
+    id: `fault-${mode}`, provider: 'demo', upstream_id: `sim-fault-${mode}`,
+    created: 1735689600, owned_by: 'fluxgate', context_window: 8192,
+    max_output_tokens: 4096, supports_vision: false, supports_tools: true,
+    reasoning_effort: [],
+    pricing: { prompt_per_mtok_micro: 1, completion_per_mtok_micro: 1 },
+  }));
+
+// Starts fluxgate in front of `sim` with the shipped catalogs (demo provider
+// pointed at the simulator, plus FAULT_MODELS), two workers, short drain
+// times and the test's `config` overrides; waits for /readyz.
+export async function startGateway({ sim, config = {}, env = {}, providers, models,
+  dir = tempDir('fg-gw-') } = {}) {
+  const port = await freePort();
+  const shippedProviders = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/providers.json')));
+  const shippedModels = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/models.json')));
+  fs.writeFileSync(path.join(dir, 'providers.json'),
+    JSON.stringify(providers || shippedProviders));
+  fs.writeFileSync(path.join(dir, 'models.json'),
+    JSON.stringify(models || { models: [...shippedModels.models, ...FAULT_MODELS] }));
+  const conf = merge({
+    listen: `127.0.0.1:${port}`,
+    workers: 2,
+    pid_file: path.join(dir, 'fluxgate.pid'),
+    log: { file: 'stderr', level: 'info' },
+    shutdown_timeout_ms: 5000,
+  }, config);
+  const confPath = path.join(dir, 'fluxgate.json');
+  fs.writeFileSync(confPath, JSON.stringify(conf, null, 2));
+  const proc = spawnLogged('fluxgate', path.join(BIN_DIR, 'fluxgate'), ['-c', confPath], {
+    dir,
+    env: {
+      FG_DEMO_BASE_URL: sim ? `${sim.url}/v1` : 'http://127.0.0.1:9/v1',
+      FG_DEMO_API_KEY: 'sim-key',
+      ...env,
+    },
+  });
+  proc.port = port;
+  proc.url = `http://127.0.0.1:${port}`;
+  proc.dir = dir;
+  proc.confPath = confPath;
+  proc.config = conf;
+  proc.request = (method, p, body, headers) => request(method, proc.url + p, body, headers);
+  proc.get = (p, headers) => request('GET', proc.url + p, undefined, headers);
+  proc.post = (p, body, headers) => request('POST', proc.url + p,
+    typeof body === 'string' ? body : JSON.stringify(body),
+    { 'content-type': 'application/json', ...headers });
+  proc.workerPids = () => {
+    const pids = new Map();
+    for (const m of proc.log().matchAll(/started worker#(\d+), pid (\d+)/g)) pids.set(m[1], Number(m[2]));
+    for (const m of proc.log().matchAll(/worker#(\d+) \(pid (\d+)\) (exited|killed)/g)) {
+      if (pids.get(m[1]) === Number(m[2])) pids.delete(m[1]);
+    }
+    return [...pids.values()];
+  };
+  await waitFor('fluxgate /readyz', async () => {
+    const r = await proc.get('/readyz');
+    return r.status === 200;
+  }, { tries: 200, every: 50 }).catch((e) => {
+    throw new Error(`${e.message}\n--- fluxgate log ---\n${proc.log()}`);
+  });
+  return proc;
+}
+
+// One HTTP request on a fresh connection. Resolves to
+// { status, headers, text, json() }; rejects on a connection error or after
+// `timeoutMs`.
+export function request(method, url, body, headers = {}, { timeoutMs = 15000, agent = false } = {}) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method, headers, agent }, (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({
+          status: res.statusCode, headers: res.headers, text,
+          json: () => JSON.parse(text),
+        });
+      });
+      res.on('error', reject);
+    });
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
+}
+
+// Parses an SSE body into the list of data payloads (strings).
+export function sseData(text) {
+  return text.split(/\n\n/).map((e) => e.split('\n')
+    .filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trimStart()).join('\n'))
+    .filter((d) => d.length > 0);
+}
+
+export const CHAT = Object.freeze({
+  model: 'demo-chat',
+  messages: [{ role: 'user', content: 'hello gateway' }],
+});

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Runs every test layer against the binaries in $BUILD/bin and prints one
+# closing line "N passed, N failed". Exits non-zero if anything failed or a
+# layer could not run. Layers: unit (C), fuzz corpus replay, integration
+# (real binaries, node's test runner), compat (the official openai SDK).
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+export FG_BIN_DIR=${FG_BIN_DIR:-$PWD/$BUILD/bin}
+export FG_SRC_DIR=$PWD
+passed=0
+failed=0
+broken=0
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+
+# Adds the counts of a C test binary's closing line "N passed, N failed".
+count_c() {
+    local line
+    line=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$out" | tail -n 1)
+    if [ -z "$line" ]; then
+        echo "tests: $1 printed no closing line" >&2
+        broken=$((broken + 1))
+        return
+    fi
+    passed=$((passed + $(echo "$line" | awk '{print $1}')))
+    failed=$((failed + $(echo "$line" | awk '{print $3}')))
+}
+
+# Adds the counts of node's TAP summary ("# pass N", "# fail N").
+count_tap() {
+    local p f
+    p=$(grep -E '^# pass [0-9]+' "$out" | tail -n 1 | awk '{print $3}')
+    f=$(grep -E '^# fail [0-9]+' "$out" | tail -n 1 | awk '{print $3}')
+    if [ -z "$p" ] || [ -z "$f" ]; then
+        echo "tests: $1 printed no TAP summary" >&2
+        broken=$((broken + 1))
+        return
+    fi
+    passed=$((passed + p))
+    failed=$((failed + f))
+}
+
+echo "== unit"
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    "$t" >"$out" 2>&1
+    rc=$?
+    cat "$out"
+    count_c "$t"
+    [ $rc -eq 0 ] || grep -q 'not ok' "$out" || broken=$((broken + 1))
+done
+
+if [ -x "$BUILD/tests/fuzz_replay_validate" ]; then
+    echo "== fuzz corpus replay"
+    for target in validate sse; do
+        "$BUILD/tests/fuzz_replay_$target" "tests/fuzz/corpus/$target" \
+            >"$out" 2>&1
+        cat "$out"
+        count_c "fuzz replay $target"
+    done
+fi
+
+echo "== integration"
+node --test --test-reporter=tap --test-concurrency=1 \
+    tests/integration/*.test.mjs >"$out" 2>&1
+cat "$out" | grep -vE '^\s+(duration_ms|\.\.\.|---|type:)' 
+count_tap integration
+
+echo "== compat (official openai SDK)"
+if [ ! -d tests/compat/node_modules ]; then
+    (cd tests/compat && npm ci --no-audit --no-fund --silent) || {
+        echo "tests: npm ci in tests/compat failed" >&2
+        broken=$((broken + 1))
+    }
+fi
+if [ -d tests/compat/node_modules ]; then
+    node --test --test-reporter=tap --test-concurrency=1 \
+        tests/compat/*.test.mjs >"$out" 2>&1
+    cat "$out" | grep -vE '^\s+(duration_ms|\.\.\.|---|type:)'
+    count_tap compat
+fi
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$broken" -eq 0 ]

@@ -1,0 +1,695 @@
+/*
+ * fg-sim: the upstream simulator. It speaks OpenAI's chat-completions API
+ * like a real provider and backs the demo provider of `make run`, the
+ * integration tests and the benchmarks.
+ *
+ *   fg-sim [-l HOST:PORT] [-t TTFT_MS] [-d TOKEN_DELAY_MS] [-q] [-v]
+ *
+ * Once bound it prints exactly one line, "fg-sim listening on HOST:PORT"
+ * (the real port when PORT is 0), to stdout. SIGTERM and SIGINT end it with
+ * status 0; a bad option or a failed bind ends it with status 1. Logs go to
+ * stderr: start and exit at notice, one line per chat request only with -v
+ * (never a prompt, a completion or an Authorization header), errors only
+ * with -q.
+ *
+ * Endpoints:
+ *   POST /v1/chat/completions  the answer plan.c decides, sent as below
+ *   GET  /v1/models            a list of a few model ids
+ *   GET  /sim/stats            counters (sim.h), whether the last chat
+ *                              request carried "Authorization: Bearer ...",
+ *                              and its body as parsed (null if invalid)
+ *   POST /sim/reset            zeroes the counters and forgets the body
+ * Anything else is an OpenAI-format 404 or 405 (501 for other methods).
+ *
+ * A chat request is counted and its body recorded first; then an invalid
+ * body or bad sim option is a 400; then the fault mode applies. Fault, by
+ * header "x-sim-fault: <mode>" or "fault-<mode>" in the model name (header
+ * first; an unknown mode is a 400): 500, 429 (with Retry-After: 1) and 400
+ * answer at once with an OpenAI error body; reset, malformed, stall and
+ * slow are played by call.c. Delays: -t and -d give the defaults; headers
+ * x-sim-ttft-ms and x-sim-token-delay-ms, or "ttft-<ms>" and "delay-<ms>"
+ * in the model name, set them per request (header first). The model-name
+ * forms exist because the gateway forwards the model but not our headers.
+ *
+ * Design. One process, one event_base, no threads, no sleeps: evhttp serves
+ * keep-alive HTTP/1.1 and every delay is a libevent timer. A reply with no
+ * delay and no fault is written whole from the request callback (the fast
+ * path); anything else becomes a call (call.c). All mutable state is the
+ * one fg_sim_t that main() owns.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "tests/sim/plan.h"
+#include "tests/sim/sim.h"
+
+#define SIM_DEFAULT_LISTEN     "127.0.0.1:8081"
+#define SIM_MAX_BODY_BYTES     (8 * 1024 * 1024)
+#define SIM_MAX_HEADERS_BYTES  (64 * 1024)
+#define SIM_TIMEOUT_S          120
+#define SIM_MAX_DELAY_MS       600000
+#define SIM_SLOW_DELAY_MS      200
+
+typedef void (*sim_handler_cb)(fg_sim_t *sim, struct evhttp_request *req);
+
+typedef struct {
+    enum evhttp_cmd_type    method;
+    const char             *path;
+    sim_handler_cb          handler;
+} sim_route_t;
+
+static void sim_usage(void);
+static int sim_parse_ms(const char *s, unsigned *ms);
+static int sim_parse_listen(const char *arg, char *host, size_t host_size,
+    unsigned *port);
+static void sim_on_signal(evutil_socket_t fd, short what, void *arg);
+static void sim_on_request(struct evhttp_request *req, void *arg);
+static void sim_chat(fg_sim_t *sim, struct evhttp_request *req);
+static void sim_models(fg_sim_t *sim, struct evhttp_request *req);
+static void sim_stats(fg_sim_t *sim, struct evhttp_request *req);
+static void sim_reset(fg_sim_t *sim, struct evhttp_request *req);
+static int sim_fault_parse(const char *s, size_t len, fg_sim_fault_t *fault);
+static int sim_options(struct evhttp_request *req, const char *model,
+    fg_sim_fault_t *fault, unsigned *ttft_ms, unsigned *token_delay_ms,
+    char *err, size_t err_size);
+static int sim_model_ms(const char *model, const char *tag, unsigned *ms);
+static void sim_reply_json(struct evhttp_request *req, int status,
+    json_t *json);
+static void sim_reply_error(struct evhttp_request *req, int status,
+    const char *type, const char *code, const char *message);
+static void sim_reply_fast(struct evhttp_request *req, fg_sim_plan_t *plan);
+
+static const char *const sim_fault_names[] = {
+    "", "500", "429", "400", "reset", "malformed", "stall", "slow"
+};
+
+static const sim_route_t sim_routes[] = {
+    { EVHTTP_REQ_POST, "/v1/chat/completions", sim_chat },
+    { EVHTTP_REQ_GET,  "/v1/models",           sim_models },
+    { EVHTTP_REQ_GET,  "/sim/stats",           sim_stats },
+    { EVHTTP_REQ_POST, "/sim/reset",           sim_reset }
+};
+
+static const char *const sim_model_ids[] = {
+    "sim-small", "sim-large", "sim-fault-500", "sim-fault-reset"
+};
+
+int
+main(int argc, char **argv)
+{
+    fg_sim_t sim;
+    struct evhttp_bound_socket *bound;
+    struct sockaddr_storage ss;
+    socklen_t ss_len = sizeof(ss);
+    const char *listen_arg = SIM_DEFAULT_LISTEN;
+    char host[256];
+    unsigned port;
+    int opt, rc = 1;
+    fg_log_level_t level = FG_LOG_NOTICE;
+
+    memset(&sim, 0, sizeof(sim));
+    while ((opt = getopt(argc, argv, "l:t:d:qvh")) != -1) {
+        switch (opt) {
+        case 'l':
+            listen_arg = optarg;
+            break;
+        case 't':
+            if (sim_parse_ms(optarg, &sim.ttft_ms) != 0) {
+                sim_usage();
+                return 1;
+            }
+            break;
+        case 'd':
+            if (sim_parse_ms(optarg, &sim.token_delay_ms) != 0) {
+                sim_usage();
+                return 1;
+            }
+            break;
+        case 'q':
+            level = FG_LOG_ERROR;
+            break;
+        case 'v':
+            level = FG_LOG_INFO;
+            break;
+        default:
+            sim_usage();
+            return 1;
+        }
+    }
+    if (optind != argc
+        || sim_parse_listen(listen_arg, host, sizeof(host), &port) != 0)
+    {
+        sim_usage();
+        return 1;
+    }
+
+    fg_log_set_role("fg-sim");
+    (void) fg_log_open(NULL, level);
+
+    /* A client that goes away mid-stream must cost an EPIPE, not the
+     * process. */
+    signal(SIGPIPE, SIG_IGN);
+
+    sim.base = event_base_new();
+    sim.http = sim.base ? evhttp_new(sim.base) : NULL;
+    if (sim.http == NULL) {
+        fg_log(FG_LOG_ERROR, 0, "event_base_new() or evhttp_new() failed");
+        goto done;
+    }
+    evhttp_set_max_body_size(sim.http, SIM_MAX_BODY_BYTES);
+    evhttp_set_max_headers_size(sim.http, SIM_MAX_HEADERS_BYTES);
+    evhttp_set_timeout(sim.http, SIM_TIMEOUT_S);
+    evhttp_set_allowed_methods(sim.http, EVHTTP_REQ_GET | EVHTTP_REQ_POST);
+    evhttp_set_default_content_type(sim.http, "application/json");
+    evhttp_set_gencb(sim.http, sim_on_request, &sim);
+
+    bound = evhttp_bind_socket_with_handle(sim.http, host, (uint16_t) port);
+    if (bound == NULL) {
+        fg_log(FG_LOG_ERROR, errno, "bind(%s) failed", listen_arg);
+        goto done;
+    }
+    if (getsockname(evhttp_bound_socket_get_fd(bound),
+                    (struct sockaddr *) &ss, &ss_len) == 0)
+    {
+        port = ntohs(ss.ss_family == AF_INET6
+                     ? ((struct sockaddr_in6 *) &ss)->sin6_port
+                     : ((struct sockaddr_in *) &ss)->sin_port);
+    }
+
+    sim.sig_term = evsignal_new(sim.base, SIGTERM, sim_on_signal, &sim);
+    sim.sig_int = evsignal_new(sim.base, SIGINT, sim_on_signal, &sim);
+    if (sim.sig_term == NULL || sim.sig_int == NULL
+        || evsignal_add(sim.sig_term, NULL) != 0
+        || evsignal_add(sim.sig_int, NULL) != 0)
+    {
+        fg_log(FG_LOG_ERROR, 0, "evsignal_add() failed");
+        goto done;
+    }
+
+    /* Print the line the harness waits for, with brackets kept for IPv6. */
+    if (strchr(host, ':') != NULL) {
+        printf("fg-sim listening on [%s]:%u\n", host, port);
+    } else {
+        printf("fg-sim listening on %s:%u\n", host, port);
+    }
+    fflush(stdout);
+    fg_log(FG_LOG_NOTICE, 0, "ttft %u ms, token delay %u ms",
+           sim.ttft_ms, sim.token_delay_ms);
+
+    if (event_base_dispatch(sim.base) == -1) {
+        fg_log(FG_LOG_ERROR, 0, "event_base_dispatch() failed");
+        goto done;
+    }
+    fg_log(FG_LOG_NOTICE, 0, "exiting, %llu requests served",
+           (unsigned long long) sim.requests);
+    rc = 0;
+
+done:
+    /* Calls first: their requests then go down with their connections
+     * inside evhttp_free(), and no close callback finds a freed call. */
+    fg_sim_call_drop_all(&sim);
+    if (sim.http != NULL) {
+        evhttp_free(sim.http);
+    }
+    if (sim.sig_term != NULL) {
+        event_free(sim.sig_term);
+    }
+    if (sim.sig_int != NULL) {
+        event_free(sim.sig_int);
+    }
+    if (sim.base != NULL) {
+        event_base_free(sim.base);
+    }
+    json_decref(sim.last_body);
+    libevent_global_shutdown();
+    return rc;
+}
+
+static void
+sim_usage(void)
+{
+    fprintf(stderr,
+            "usage: fg-sim [-l HOST:PORT] [-t TTFT_MS] [-d TOKEN_DELAY_MS]"
+            " [-q] [-v]\n"
+            "  -l  listen address (default " SIM_DEFAULT_LISTEN
+            "; port 0 picks a free one)\n"
+            "  -t  time to first token in ms (default 0)\n"
+            "  -d  delay between tokens in ms (default 0)\n"
+            "  -q  log errors only\n"
+            "  -v  log one line per chat request\n");
+}
+
+/* Parses a decimal number of milliseconds up to SIM_MAX_DELAY_MS. */
+static int
+sim_parse_ms(const char *s, unsigned *ms)
+{
+    unsigned long v;
+    char *end;
+
+    if (s == NULL || *s < '0' || *s > '9') {
+        return -1;
+    }
+    errno = 0;
+    v = strtoul(s, &end, 10);
+    if (errno != 0 || *end != '\0' || v > SIM_MAX_DELAY_MS) {
+        return -1;
+    }
+    *ms = (unsigned) v;
+    return 0;
+}
+
+/* Splits HOST:PORT or [V6HOST]:PORT; @host receives the bare host. */
+static int
+sim_parse_listen(const char *arg, char *host, size_t host_size,
+    unsigned *port)
+{
+    const char *colon = strrchr(arg, ':');
+    const char *h = arg;
+    size_t len;
+    unsigned long v;
+    char *end;
+
+    if (colon == NULL || colon[1] == '\0') {
+        return -1;
+    }
+    len = (size_t) (colon - arg);
+    if (len >= 2 && arg[0] == '[' && arg[len - 1] == ']') {
+        h = arg + 1;
+        len -= 2;
+    }
+    if (len == 0 || len >= host_size) {
+        return -1;
+    }
+    errno = 0;
+    v = strtoul(colon + 1, &end, 10);
+    if (errno != 0 || *end != '\0' || v > 65535) {
+        return -1;
+    }
+    memcpy(host, h, len);
+    host[len] = '\0';
+    *port = (unsigned) v;
+    return 0;
+}
+
+static void
+sim_on_signal(evutil_socket_t fd, short what, void *arg)
+{
+    fg_sim_t *sim = arg;
+
+    (void) fd;
+    (void) what;
+    event_base_loopbreak(sim->base);
+}
+
+static void
+sim_on_request(struct evhttp_request *req, void *arg)
+{
+    fg_sim_t *sim = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
+    size_t i;
+    int is_known_path = 0;
+
+    if (path == NULL) {
+        path = "";
+    }
+    for (i = 0; i < sizeof(sim_routes) / sizeof(sim_routes[0]); i++) {
+        if (strcmp(path, sim_routes[i].path) != 0) {
+            continue;
+        }
+        if (evhttp_request_get_command(req) == sim_routes[i].method) {
+            sim_routes[i].handler(sim, req);
+            return;
+        }
+        is_known_path = 1;
+    }
+    if (is_known_path) {
+        sim_reply_error(req, 405, "invalid_request_error",
+                        "method_not_allowed", "method not allowed");
+    } else {
+        sim_reply_error(req, 404, "invalid_request_error", "not_found",
+                        "unknown path");
+    }
+}
+
+/*
+ * POST /v1/chat/completions. Order matters to tests: the request is counted
+ * and its body recorded before anything can reject it, and faults apply
+ * only to requests that are valid.
+ */
+static void
+sim_chat(fg_sim_t *sim, struct evhttp_request *req)
+{
+    struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    const char *auth;
+    json_t *body;
+    json_error_t jerr;
+    fg_sim_plan_t plan;
+    fg_sim_fault_t fault;
+    unsigned ttft_ms, token_delay_ms;
+    char err[256];
+    size_t len;
+    int status;
+
+    sim->requests++;
+    auth = evhttp_find_header(headers, "Authorization");
+    sim->is_last_auth_bearer = auth != NULL
+                               && strncasecmp(auth, "Bearer ", 7) == 0;
+
+    len = evbuffer_get_length(in);
+    body = json_loadb((const char *) evbuffer_pullup(in, -1), len,
+                      JSON_ALLOW_NUL, &jerr);
+    json_decref(sim->last_body);
+    sim->last_body = body != NULL ? json_incref(body) : NULL;
+
+    memset(&plan, 0, sizeof(plan));
+    if (body == NULL) {
+        snprintf(err, sizeof(err), "We could not parse the JSON body of "
+                 "your request (%s at byte %d).", jerr.text, jerr.position);
+        goto reject;
+    }
+    if (fg_sim_plan_build(&plan, body, ++sim->next_seq, (int64_t) time(NULL),
+                          err, sizeof(err)) != 0)
+    {
+        goto reject;
+    }
+    json_decref(body);
+    body = NULL;
+    if (plan.is_stream) {
+        sim->streams++;
+    }
+
+    ttft_ms = sim->ttft_ms;
+    token_delay_ms = sim->token_delay_ms;
+    if (sim_options(req, plan.model, &fault, &ttft_ms, &token_delay_ms, err,
+                    sizeof(err)) != 0)
+    {
+        goto reject;
+    }
+
+    status = 200;
+    switch (fault) {
+    case FG_SIM_FAULT_500:
+        status = 500;
+        sim_reply_error(req, status, "server_error", NULL,
+                        "simulated upstream failure");
+        break;
+    case FG_SIM_FAULT_429:
+        status = 429;
+        evhttp_add_header(evhttp_request_get_output_headers(req),
+                          "Retry-After", "1");
+        sim_reply_error(req, status, "rate_limit_error",
+                        "rate_limit_exceeded", "simulated rate limit");
+        break;
+    case FG_SIM_FAULT_400:
+        status = 400;
+        sim_reply_error(req, status, "invalid_request_error",
+                        "simulated_bad_request",
+                        "simulated upstream rejection");
+        break;
+    case FG_SIM_FAULT_NONE:
+        if (ttft_ms == 0 && token_delay_ms == 0) {
+            sim_reply_fast(req, &plan);
+            break;
+        }
+        /* fall through */
+    default:
+        fg_sim_call_start(sim, req, &plan, fault, ttft_ms, token_delay_ms);
+        return;
+    }
+    sim->completed++;
+    fg_log(FG_LOG_INFO, 0, "chatcmpl-sim-%llu completed, status %d, model "
+           "\"%s\", %zu tokens", (unsigned long long) plan.seq, status,
+           plan.model, plan.n_pieces);
+    fg_sim_plan_cleanup(&plan);
+    return;
+
+reject:
+    json_decref(body);
+    fg_sim_plan_cleanup(&plan);
+    sim_reply_error(req, 400, "invalid_request_error", NULL, err);
+    sim->completed++;
+    fg_log(FG_LOG_INFO, 0, "chat request rejected, status 400");
+}
+
+/* GET /v1/models */
+static void
+sim_models(fg_sim_t *sim, struct evhttp_request *req)
+{
+    json_t *data = json_array();
+    size_t i;
+
+    (void) sim;
+    for (i = 0; i < sizeof(sim_model_ids) / sizeof(sim_model_ids[0]); i++) {
+        json_array_append_new(data, json_pack(
+            "{ss ss sI ss}", "id", sim_model_ids[i], "object", "model",
+            "created", (json_int_t) 1700000000, "owned_by", "fg-sim"));
+    }
+    sim_reply_json(req, 200, json_pack("{ss so}", "object", "list",
+                                       "data", data));
+}
+
+/* GET /sim/stats */
+static void
+sim_stats(fg_sim_t *sim, struct evhttp_request *req)
+{
+    sim_reply_json(req, 200, json_pack(
+        "{sI sI sI sI sI sI sb sO}",
+        "requests", (json_int_t) sim->requests,
+        "streams", (json_int_t) sim->streams,
+        "completed", (json_int_t) sim->completed,
+        "cancelled", (json_int_t) sim->cancelled,
+        "aborted", (json_int_t) sim->aborted,
+        "in_flight", (json_int_t) sim->in_flight,
+        "last_authorization_seen", sim->is_last_auth_bearer,
+        "last_body", sim->last_body != NULL ? sim->last_body : json_null()));
+}
+
+/*
+ * POST /sim/reset zeroes the counters. in_flight is a gauge of calls that
+ * really exist, so it stays; a call that ends after the reset still counts.
+ */
+static void
+sim_reset(fg_sim_t *sim, struct evhttp_request *req)
+{
+    sim->requests = sim->in_flight;
+    sim->streams = 0;
+    sim->completed = 0;
+    sim->cancelled = 0;
+    sim->aborted = 0;
+    sim->is_last_auth_bearer = 0;
+    json_decref(sim->last_body);
+    sim->last_body = NULL;
+    sim_reply_json(req, 200, json_pack("{sb}", "ok", 1));
+}
+
+static int
+sim_fault_parse(const char *s, size_t len, fg_sim_fault_t *fault)
+{
+    size_t i;
+
+    for (i = 1; i < sizeof(sim_fault_names) / sizeof(sim_fault_names[0]);
+         i++)
+    {
+        if (strlen(sim_fault_names[i]) == len
+            && strncmp(s, sim_fault_names[i], len) == 0)
+        {
+            *fault = (fg_sim_fault_t) i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+/*
+ * Reads the per-request fault and delays: headers first, then tags in the
+ * model name, so a test can reach them through the gateway, which forwards
+ * the model but not our headers. An unknown fault or a bad number is a 400:
+ * a typo in a test should fail loudly, not pass as a normal reply.
+ */
+static int
+sim_options(struct evhttp_request *req, const char *model,
+    fg_sim_fault_t *fault, unsigned *ttft_ms, unsigned *token_delay_ms,
+    char *err, size_t err_size)
+{
+    struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
+    const char *v, *tag;
+    size_t len;
+
+    *fault = FG_SIM_FAULT_NONE;
+    v = evhttp_find_header(headers, "x-sim-fault");
+    if (v != NULL) {
+        if (sim_fault_parse(v, strlen(v), fault) != 0) {
+            snprintf(err, err_size, "unknown x-sim-fault mode \"%s\"", v);
+            return -1;
+        }
+    } else if ((tag = strstr(model, "fault-")) != NULL) {
+        tag += sizeof("fault-") - 1;
+        len = strspn(tag, "abcdefghijklmnopqrstuvwxyz0123456789");
+        if (sim_fault_parse(tag, len, fault) != 0) {
+            snprintf(err, err_size, "unknown fault mode in model \"%s\"",
+                     model);
+            return -1;
+        }
+    }
+
+    v = evhttp_find_header(headers, "x-sim-ttft-ms");
+    if (v != NULL ? sim_parse_ms(v, ttft_ms) != 0
+                  : sim_model_ms(model, "ttft-", ttft_ms) != 0)
+    {
+        snprintf(err, err_size, "bad time to first token (0 to %u ms)",
+                 SIM_MAX_DELAY_MS);
+        return -1;
+    }
+    v = evhttp_find_header(headers, "x-sim-token-delay-ms");
+    if (v != NULL ? sim_parse_ms(v, token_delay_ms) != 0
+                  : sim_model_ms(model, "delay-", token_delay_ms) != 0)
+    {
+        snprintf(err, err_size, "bad token delay (0 to %u ms)",
+                 SIM_MAX_DELAY_MS);
+        return -1;
+    }
+    if (*fault == FG_SIM_FAULT_SLOW) {
+        *token_delay_ms = SIM_SLOW_DELAY_MS;
+    }
+    return 0;
+}
+
+/* Reads "<tag><digits>" from the model name; leaves @ms when absent. */
+static int
+sim_model_ms(const char *model, const char *tag, unsigned *ms)
+{
+    const char *p = strstr(model, tag);
+    char digits[16];
+    size_t len;
+
+    if (p == NULL) {
+        return 0;
+    }
+    p += strlen(tag);
+    len = strspn(p, "0123456789");
+    if (len == 0 || len >= sizeof(digits)) {
+        return -1;
+    }
+    memcpy(digits, p, len);
+    digits[len] = '\0';
+    return sim_parse_ms(digits, ms);
+}
+
+void
+fg_sim_reply(struct evhttp_request *req, int status, const char *content_type,
+    struct evbuffer *body)
+{
+    const char *reason;
+
+    switch (status) {
+    case 200:
+        reason = "OK";
+        break;
+    case 400:
+        reason = "Bad Request";
+        break;
+    case 404:
+        reason = "Not Found";
+        break;
+    case 405:
+        reason = "Method Not Allowed";
+        break;
+    case 429:
+        reason = "Too Many Requests";
+        break;
+    default:
+        reason = "Internal Server Error";
+    }
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      content_type);
+    evhttp_send_reply(req, status, reason, body);
+}
+
+/* Sends @json (taken) as the whole reply. */
+static void
+sim_reply_json(struct evhttp_request *req, int status, json_t *json)
+{
+    struct evbuffer *body = fg_sim_evbuffer_new();
+
+    fg_sim_json_add(body, json);
+    json_decref(json);
+    fg_sim_reply(req, status, "application/json", body);
+    evbuffer_free(body);
+}
+
+static void
+sim_reply_error(struct evhttp_request *req, int status, const char *type,
+    const char *code, const char *message)
+{
+    sim_reply_json(req, status, json_pack(
+        "{s{ss ss sn ss?}}", "error", "message", message, "type", type,
+        "param", "code", code));
+}
+
+/* Writes a whole reply, stream or not, from the request callback. */
+static void
+sim_reply_fast(struct evhttp_request *req, fg_sim_plan_t *plan)
+{
+    struct evbuffer *body = fg_sim_evbuffer_new();
+    size_t i;
+
+    if (!plan->is_stream) {
+        fg_sim_plan_render_reply(plan, body);
+        fg_sim_reply(req, 200, "application/json", body);
+        evbuffer_free(body);
+        return;
+    }
+    fg_sim_plan_render_head(plan, body);
+    for (i = 0; i < plan->n_pieces; i++) {
+        fg_sim_plan_render_piece(plan, i, body);
+    }
+    fg_sim_plan_render_tail(plan, body);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
+                      "text/event-stream");
+    evhttp_add_header(evhttp_request_get_output_headers(req),
+                      "Cache-Control", "no-cache");
+    evhttp_send_reply_start(req, 200, "OK");
+    evhttp_send_reply_chunk(req, body);
+    evhttp_send_reply_end(req);
+    evbuffer_free(body);
+}
+
+struct evbuffer *
+fg_sim_evbuffer_new(void)
+{
+    struct evbuffer *b = evbuffer_new();
+
+    if (b == NULL) {
+        fprintf(stderr, "fg-sim: out of memory in evbuffer_new()\n");
+        abort();
+    }
+    return b;
+}
+
+const char *
+fg_sim_fault_name(fg_sim_fault_t fault)
+{
+    return sim_fault_names[fault];
+}
