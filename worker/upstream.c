@@ -26,6 +26,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <event2/event_struct.h>
+
 #include "common/alloc.h"
 #include "common/log.h"
 #include "worker/relay.h"
@@ -55,7 +57,8 @@ typedef struct {
 typedef struct {
     fg_worker_t    *worker;
     curl_socket_t   fd;
-    struct event   *ev;
+    short           events;
+    struct event    ev;
 } upstream_sock_t;
 
 static int upstream_socket_cb(CURL *easy, curl_socket_t s, int what,
@@ -154,7 +157,7 @@ upstream_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
     (void) easy;
     if (what == CURL_POLL_REMOVE) {
         if (sock != NULL) {
-            event_free(sock->ev);
+            event_del(&sock->ev);
             free(sock);
             curl_multi_assign(w->multi, s, NULL);
         }
@@ -172,11 +175,14 @@ upstream_socket_cb(CURL *easy, curl_socket_t s, int what, void *userp,
         sock->worker = w;
         sock->fd = s;
         curl_multi_assign(w->multi, s, sock);
+    } else if (sock->events == events) {
+        return 0;
     } else {
-        event_free(sock->ev);
+        event_del(&sock->ev);
     }
-    sock->ev = event_new(w->base, s, events, upstream_event_cb, sock);
-    event_add(sock->ev, NULL);
+    sock->events = events;
+    event_assign(&sock->ev, w->base, s, events, upstream_event_cb, sock);
+    event_add(&sock->ev, NULL);
     return 0;
 }
 

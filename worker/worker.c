@@ -141,10 +141,18 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
 {
     static const int signals[] = { SIGQUIT, SIGTERM, SIGINT, SIGUSR1 };
     const fg_worker_config_t *wc = w->wc;
+    struct event_config        *cfg;
     sigset_t                    mask;
     int                         i;
 
-    w->base = event_base_new();
+    cfg = event_config_new();
+    /*
+     * The changelist folds the del+add pairs that evhttp and libcurl make
+     * within one loop iteration into a single epoll_ctl (or none).
+     */
+    event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+    w->base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
     if (w->base == NULL) {
         return fg_err_set(err, FG_E_INTERNAL, NULL, "event_base_new failed");
     }
