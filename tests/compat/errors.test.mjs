@@ -1,0 +1,187 @@
+// Errors through the official openai SDK: every gateway error must surface
+// as the SDK's typed error class with the status, code, param and type of
+// the gateway's OpenAI-format error body (common/errors.h), and a stream
+// that breaks after it started must make the SDK throw, not end silently.
+// Upstream failures come from fg-sim's fault modes (the harness's
+// FAULT_MODELS: fault-500, fault-429, fault-reset, ...).
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import OpenAI from 'openai';
+
+import { startGateway, startSim, waitFor } from '../lib/harness.mjs';
+
+let sim;
+let gw;
+let client;
+
+before(async () => {
+  sim = await startSim();
+  gw = await startGateway({ sim });
+  client = new OpenAI({
+    baseURL: `${gw.url}/v1`, apiKey: 'test-key', maxRetries: 0, timeout: 10000,
+  });
+});
+
+after(async () => {
+  await gw?.stop();
+  await sim?.stop();
+});
+
+const USER = [{ role: 'user', content: 'one two three four' }];
+
+function chat(model, extra = {}) {
+  return client.chat.completions.create({ model, messages: USER, ...extra });
+}
+
+// Asserts that `err` is an instance of `cls` with the given fields; returns
+// true for assert.rejects.
+function isError(err, cls, fields) {
+  assert.ok(err instanceof cls,
+    `expected ${cls.name}, got ${err?.constructor?.name}: ${err?.message}`);
+  assert.ok(err instanceof OpenAI.APIError);
+  for (const [k, v] of Object.entries(fields)) {
+    assert.equal(err[k], v, `${k}: ${JSON.stringify(err[k])} (${err.message})`);
+  }
+  return true;
+}
+
+// Iterates a stream to its end; returns the text seen and what was thrown.
+async function drain(stream) {
+  let text = '';
+  try {
+    for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+  } catch (err) {
+    return { text, err };
+  }
+  return { text, err: null };
+}
+
+describe('errors before a reply', () => {
+  test('an out-of-range temperature is a BadRequestError with code VALIDATION_OUT_OF_RANGE and param temperature', async () => {
+    await assert.rejects(chat('demo-chat', { temperature: 5 }), (err) => {
+      isError(err, OpenAI.BadRequestError, {
+        status: 400, code: 'VALIDATION_OUT_OF_RANGE', param: 'temperature',
+        type: 'invalid_request_error',
+      });
+      assert.match(err.message, /^400 .*temperature/);
+      assert.ok(err.requestID, 'the error carries the x-request-id');
+      return true;
+    });
+  });
+
+  test('a missing messages field is a BadRequestError with code VALIDATION_REQUIRED_FIELD', async () => {
+    await assert.rejects(client.chat.completions.create({ model: 'demo-chat' }),
+      (err) => isError(err, OpenAI.BadRequestError, {
+        status: 400, code: 'VALIDATION_REQUIRED_FIELD', param: 'messages',
+      }));
+  });
+
+  test('an unknown model is a NotFoundError with code model_not_found', async () => {
+    await assert.rejects(chat('no-such-model'), (err) => isError(err, OpenAI.NotFoundError, {
+      status: 404, code: 'model_not_found', param: 'model', type: 'invalid_request_error',
+    }));
+  });
+
+  test('an upstream 500 is an APIError (InternalServerError) with status 502 and code INFERENCE_PROVIDER_ERROR', async () => {
+    await assert.rejects(chat('fault-500'), (err) => isError(err, OpenAI.InternalServerError, {
+      status: 502, code: 'INFERENCE_PROVIDER_ERROR', type: 'api_error',
+    }));
+  });
+
+  test('an upstream 500 to a stream request rejects create() itself with status 502', async () => {
+    await assert.rejects(chat('fault-500', { stream: true }),
+      (err) => isError(err, OpenAI.InternalServerError, {
+        status: 502, code: 'INFERENCE_PROVIDER_ERROR',
+      }));
+  });
+
+  test('an upstream 429 is a RateLimitError with status 429 and the upstream Retry-After', async () => {
+    await assert.rejects(chat('fault-429'), (err) => {
+      isError(err, OpenAI.RateLimitError, {
+        status: 429, code: 'INFERENCE_PROVIDER_RATE_LIMITED', type: 'rate_limit_error',
+      });
+      assert.equal(err.headers.get('retry-after'), '1');
+      return true;
+    });
+  });
+
+  test("an upstream 400 reaches the client as a BadRequestError with the upstream's own code", async () => {
+    await assert.rejects(chat('fault-400'), (err) => {
+      isError(err, OpenAI.BadRequestError, { status: 400, type: 'invalid_request_error' });
+      assert.equal(typeof err.code, 'string');
+      assert.ok(err.message.length > '400 '.length);
+      return true;
+    });
+  });
+
+  test('a malformed upstream reply is an InternalServerError with status 502', async () => {
+    await assert.rejects(chat('fault-malformed'), (err) => isError(err, OpenAI.InternalServerError, {
+      status: 502, code: 'INFERENCE_PROVIDER_ERROR',
+    }));
+  });
+
+  test('an upstream that drops the connection before replying is an InternalServerError with status 502', async () => {
+    await assert.rejects(chat('fault-reset'), (err) => isError(err, OpenAI.InternalServerError, {
+      status: 502, code: 'INFERENCE_PROVIDER_ERROR',
+    }));
+  });
+
+  test('a stalled upstream lets the SDK time out, and the gateway cancels the upstream call', async () => {
+    const cancelledBefore = (await sim.stats()).cancelled;
+    const call = client.chat.completions.create(
+      { model: 'fault-stall', messages: USER }, { timeout: 500 });
+    await assert.rejects(call, (err) => {
+      assert.ok(err instanceof OpenAI.APIConnectionTimeoutError,
+        `got ${err?.constructor?.name}: ${err?.message}`);
+      return true;
+    });
+    await waitFor('the upstream call to be cancelled',
+      async () => (await sim.stats()).cancelled > cancelledBefore);
+  });
+});
+
+describe('endpoints the gateway does not serve', () => {
+  test('embeddings.create() is a NotFoundError with code not_found', async () => {
+    await assert.rejects(
+      client.embeddings.create({ model: 'demo-chat', input: 'hi' }),
+      (err) => isError(err, OpenAI.NotFoundError, { status: 404, code: 'not_found' }),
+    );
+  });
+
+  test('models.delete() is an APIError with status 405 and code method_not_allowed', async () => {
+    await assert.rejects(client.models.delete('demo-chat'),
+      (err) => isError(err, OpenAI.APIError, { status: 405, code: 'method_not_allowed' }));
+  });
+});
+
+describe('errors in the middle of a stream', () => {
+  test('a stream whose upstream resets mid-way throws an APIError carrying the error message', async () => {
+    const stream = await chat('fault-reset', { stream: true });
+    const { text, err } = await drain(stream);
+    assert.ok(err, `the stream ended silently after ${JSON.stringify(text)}`);
+    isError(err, OpenAI.APIError, { code: 'INFERENCE_PROVIDER_ERROR', type: 'api_error' });
+    assert.equal(typeof err.error?.message, 'string');
+    assert.ok(err.error.message.length > 0);
+    assert.equal(err.message, err.error.message);
+    assert.match(text, /^echo:/, 'the tokens sent before the break arrived');
+  });
+
+  test('a stream whose upstream sends a malformed event throws an APIError, not a JSON SyntaxError', async () => {
+    const stream = await chat('fault-malformed', { stream: true });
+    const { text, err } = await drain(stream);
+    assert.ok(err, `the stream ended silently after ${JSON.stringify(text)}`);
+    isError(err, OpenAI.APIError, { code: 'INFERENCE_PROVIDER_ERROR' });
+    assert.ok(err.message.length > 0);
+    assert.match(text, /^echo:/);
+  });
+
+  test('the stream helper rejects finalChatCompletion() when the upstream resets mid-way', async () => {
+    const stream = client.chat.completions.stream({
+      model: 'fault-reset', messages: USER,
+    });
+    await assert.rejects(stream.finalChatCompletion(),
+      (err) => isError(err, OpenAI.APIError, { code: 'INFERENCE_PROVIDER_ERROR' }));
+  });
+});
