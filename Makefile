@@ -54,6 +54,8 @@ LIBWORKER = $(BUILD)/lib/libfgworker.a
 FLUXGATE  = $(BUILD)/bin/fluxgate
 SIM       = $(BUILD)/bin/fg-sim
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+FUZZ_TARGETS = validate sse
+FUZZ_REPLAY  = $(patsubst %,$(BUILD)/tests/fuzz_replay_%,$(FUZZ_TARGETS))
 
 BINS = $(FLUXGATE) $(SIM)
 ifneq ($(ADMIN_SRCS),)
@@ -61,10 +63,10 @@ ADMIN = $(BUILD)/bin/fluxgate-admin
 BINS += $(ADMIN)
 endif
 
-.PHONY: all deps run test asan lint install clean
+.PHONY: all deps run test asan lint install clean fuzz
 .SECONDARY:
 
-all: $(BINS) $(UNIT_BINS)
+all: $(BINS) $(UNIT_BINS) $(FUZZ_REPLAY)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -167,5 +169,40 @@ install:
 
 clean:
 	rm -rf build
+
+# Fuzzing. The corpus replay builds with any compiler and runs in
+# `make test`; `make fuzz` runs libFuzzer (clang, installed if missing) for
+# FUZZ_TIME seconds per target, writing new inputs under $(BUILD)/fuzz/work.
+FUZZ_CC     ?= clang
+FUZZ_TIME   ?= 60
+FUZZ_FLAGS   = $(WARN) -D_GNU_SOURCE -I. -g -O1 \
+               -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+$(BUILD)/tests/fuzz_replay_%: $(BUILD)/obj/tests/fuzz/replay.o \
+                             $(BUILD)/obj/tests/fuzz/fuzz_%.o \
+                             $(LIBWORKER) $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c worker/validate.c \
+                             common/json.c common/errors.c common/alloc.c
+$(BUILD)/fuzz/fuzz_sse: tests/fuzz/fuzz_sse.c common/sse.c common/errors.c \
+                        common/alloc.c
+$(BUILD)/fuzz/fuzz_%:
+	@mkdir -p $(dir $@)
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) -ljansson -lm -o $@
+
+fuzz:
+	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang \
+	    >/tmp/fluxgate-deps.log 2>&1 || { \
+	    echo "fuzz: error: clang is missing and could not be installed" >&2; \
+	    exit 1; }; }
+	@$(MAKE) --no-print-directory \
+	    $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+	@for t in $(FUZZ_TARGETS); do mkdir -p $(BUILD)/fuzz/work/$$t; \
+	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) \
+	        -dict=tests/fuzz/$$t.dict $(BUILD)/fuzz/work/$$t \
+	        tests/fuzz/corpus/$$t || exit 1; done
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

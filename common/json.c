@@ -32,8 +32,8 @@
 static int json_is_blank(const char *buf, size_t len);
 static void json_clean(char *dst, size_t size, const char *src,
                        size_t src_len);
-static void json_split_error(const json_error_t *jerr, char *reason,
-                             size_t reason_size, char *near,
+static void json_split_error(const json_error_t *jerr, int is_key,
+                             char *reason, size_t reason_size, char *near,
                              size_t near_size);
 
 int
@@ -88,10 +88,11 @@ json_t *
 fg_json_load_body(const char *buf, size_t len, size_t max_depth,
                   fg_err_t *err)
 {
-    json_t       *root;
-    json_error_t  jerr;
-    char          reason[JSON_ERROR_TEXT_LENGTH];
-    char          near[JSON_QUOTE_MAX + 4];
+    json_t                 *root;
+    json_error_t            jerr;
+    enum json_error_code    code;
+    char                    reason[JSON_ERROR_TEXT_LENGTH];
+    char                    near[JSON_QUOTE_MAX + 4];
 
     if (buf == NULL || json_is_blank(buf, len)) {
         fg_err_set(err, FG_E_EMPTY_BODY, NULL,
@@ -111,8 +112,10 @@ fg_json_load_body(const char *buf, size_t len, size_t max_depth,
         return root;
     }
 
-    json_split_error(&jerr, reason, sizeof(reason), near, sizeof(near));
-    switch (json_error_code(&jerr)) {
+    code = json_error_code(&jerr);
+    json_split_error(&jerr, code == json_error_duplicate_key, reason,
+                     sizeof(reason), near, sizeof(near));
+    switch (code) {
     case json_error_duplicate_key:
         if (near[0] != '\0') {
             fg_err_set(err, FG_E_DUPLICATE_KEY, NULL,
@@ -185,11 +188,13 @@ json_clean(char *dst, size_t size, const char *src, size_t src_len)
 /*
  * jansson's text is "<reason>" or "<reason> near '<token>'", the token
  * being raw client bytes. Splits it into the reason and a cleaned, clipped
- * quote of the token ("" when there is none).
+ * quote of the token ("" when there is none). When the token is an object
+ * key (@is_key), its JSON double quotes are dropped: 'model', not
+ * '"model"'.
  */
 static void
-json_split_error(const json_error_t *jerr, char *reason, size_t reason_size,
-                 char *near, size_t near_size)
+json_split_error(const json_error_t *jerr, int is_key, char *reason,
+                 size_t reason_size, char *near, size_t near_size)
 {
     const char *text = jerr->text, *mark, *tok, *tok_end;
     size_t      text_len;
@@ -213,6 +218,10 @@ json_split_error(const json_error_t *jerr, char *reason, size_t reason_size,
     tok = mark + 7;
     tok_end = text + text_len;
     if (tok_end > tok && tok_end[-1] == '\'') {
+        tok_end--;
+    }
+    if (is_key && tok_end - tok >= 2 && tok[0] == '"' && tok_end[-1] == '"') {
+        tok++;
         tok_end--;
     }
     json_clean(quoted, sizeof(quoted), tok, (size_t) (tok_end - tok));

@@ -232,13 +232,13 @@ json_load_rejects_nul_escape(void)
 }
 
 static void
-json_load_clips_the_quoted_token(void)
+json_load_never_quotes_a_long_token(void)
 {
     fg_err_t  err;
     char      body[256];
     json_t   *v;
 
-    /* A 100-byte invalid token: jansson quotes it, we keep 32 bytes. */
+    /* A 100-byte invalid token: at most 32 bytes of it may be quoted. */
     memset(body, 0, sizeof(body));
     strcpy(body, "{\"a\":");
     memset(body + 5, 'x', 100);
@@ -302,7 +302,7 @@ FG_TEST_MAIN("json",
     FG_TEST_CASE(json_load_reports_line_and_column_of_a_syntax_error),
     FG_TEST_CASE(json_load_rejects_invalid_utf8_quoting_only_printable_ascii),
     FG_TEST_CASE(json_load_rejects_nul_escape),
-    FG_TEST_CASE(json_load_clips_the_quoted_token),
+    FG_TEST_CASE(json_load_never_quotes_a_long_token),
     FG_TEST_CASE(json_load_rejects_trailing_bytes),
     FG_TEST_CASE(json_load_rejects_numbers_that_overflow),
     FG_TEST_CASE(json_load_accepts_null_err))
