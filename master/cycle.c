@@ -7,10 +7,12 @@
  *   reap       waitpid() every dead child; log its code or signal; free its
  *              shm slot; schedule a respawn if it belonged to the current
  *              generation and we are not stopping (exit code 2 means
- *              "fatal, do not respawn"). A worker that keeps dying soon
+ *              "fatal, do not respawn"; code 0, a worker someone else
+ *              stopped, is replaced at once). A worker that keeps dying soon
  *              after start is respawned with a doubling delay (100 ms up to
  *              5 s); one that lived 10 s resets the delay.
- *   terminate  (SIGTERM, SIGINT) send SIGTERM to every child, wait up to
+ *   terminate  (SIGTERM, SIGINT) send SIGTERM to every child, close the
+ *              master's listening sockets, wait up to
  *              shutdown_timeout (+2 s), then SIGKILL what is left; exit 0.
  *   quit       (SIGQUIT) the same, but workers finish gracefully.
  *   reload     (SIGHUP) load the configuration and catalogs anew; on any
@@ -210,7 +212,11 @@ cycle_reap(fg_master_t *m, int is_stopping)
             continue;
         }
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
-            continue;   /* it drained on its own: nothing to replace */
+            /* Told to stop by someone else than us: a clean exit, so no
+             * crash backoff, but the pool is short of a worker. */
+            c->backoff_ms = 0;
+            c->respawn_at_ms = now;
+            continue;
         }
         if (now - c->started_ms >= CYCLE_STABLE_MS || c->backoff_ms == 0) {
             c->backoff_ms = now - c->started_ms >= CYCLE_STABLE_MS
@@ -387,6 +393,10 @@ fg_master_cycle(fg_master_t *m)
                    sig == SIGTERM ? "SIGTERM" : "SIGQUIT",
                    cycle_children_alive());
             cycle_signal_children(sig, 0);
+            /* Workers close their copies as they drain; with ours closed
+             * too the kernel refuses new connections at once instead of
+             * queueing them where nobody will accept. */
+            fg_listeners_close(&m->listeners);
         }
         if (stopping) {
             if (cycle_children_alive() == 0) {

@@ -133,6 +133,15 @@ fg_relay_data(fg_req_t *req, const char *data, size_t len)
         return FG_RELAY_CONTINUE;
     }
 
+    /*
+     * Decide before consuming: CURL_WRITEFUNC_PAUSE makes libcurl keep this
+     * very buffer and hand it to us again on resume, so a paused call must
+     * leave no trace. The overshoot is at most one write of libcurl's.
+     */
+    if (relay_client_backlog(req)
+        > (size_t) req->worker->conf->stream_high_water_bytes) {
+        return FG_RELAY_PAUSE;
+    }
     rc = fg_sse_parser_feed(&req->sse, data, len, relay_on_event, req, &err);
     if (evbuffer_get_length(req->stream_out) > 0) {
         evhttp_send_reply_chunk_with_cb(req->http, req->stream_out,
@@ -143,10 +152,6 @@ fg_relay_data(fg_req_t *req, const char *data, size_t len)
             req->relay_error = fg_upstream_err_malformed;
         }
         return FG_RELAY_ABORT;
-    }
-    if (relay_client_backlog(req)
-        > (size_t) req->worker->conf->stream_high_water_bytes) {
-        return FG_RELAY_PAUSE;
     }
     return FG_RELAY_CONTINUE;
 }

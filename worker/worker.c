@@ -207,7 +207,15 @@ worker_teardown(fg_worker_t *w)
         event_free(w->drain_deadline_ev);
     }
     if (w->http != NULL) {
-        evhttp_free(w->http);   /* closes connections still open */
+        /*
+         * Closes the connections still open (only after the drain deadline):
+         * their requests see the client gone and schedule their finish,
+         * which one more pass of the loop runs, so nothing is left behind.
+         */
+        evhttp_free(w->http);
+        if (w->base != NULL) {
+            event_base_loop(w->base, EVLOOP_NONBLOCK);
+        }
     }
     fg_upstream_cleanup(w);
     fg_conn_cleanup(w);

@@ -237,3 +237,167 @@ export const CHAT = Object.freeze({
   model: 'demo-chat',
   messages: [{ role: 'user', content: 'hello gateway' }],
 });
+
+// ---------------------------------------------------------------------------
+// Helpers for the integration tests (tests/integration/). Additions only: the
+// API above is unchanged.
+
+// The shipped model catalog plus FAULT_MODELS, as startGateway uses it by
+// default; a fresh copy a test may extend and pass as `models: { models }`.
+export function shippedModels() {
+  const shipped = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/models.json')));
+  return [...shipped.models, ...FAULT_MODELS.map((m) => structuredClone(m))];
+}
+
+// The shipped provider catalog ({ providers: [...] }), a fresh copy a test
+// may change (e.g. the demo provider's timeouts) and pass as `providers`.
+export function shippedProviders(change = {}) {
+  const p = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/providers.json')));
+  for (const prov of p.providers) {
+    if (change[prov.id]) Object.assign(prov, structuredClone(change[prov.id]));
+  }
+  return p;
+}
+
+// A catalog model routed to the simulator under `upstream_id` (which may
+// carry fg-sim's "delay-<ms>" / "ttft-<ms>" / "fault-<mode>" tags).
+export function simModel(id, upstreamId, over = {}) {
+  return {
+    id, provider: 'demo', upstream_id: upstreamId, created: 1735689600,
+    owned_by: 'fluxgate', context_window: 8192, max_output_tokens: 65536,
+    supports_vision: false, supports_tools: true, reasoning_effort: [],
+    pricing: { prompt_per_mtok_micro: 1, completion_per_mtok_micro: 1 },
+    ...over,
+  };
+}
+
+// Sends raw bytes on a fresh loopback connection and collects what comes
+// back until the server closes or `timeoutMs` passes. Resolves to
+// { text, closed (server ended or reset the connection), error, ms }.
+// `dribble` (ms) sends one byte at a time with that delay in between.
+export function rawHttp(port, bytes, { timeoutMs = 5000, dribble = 0 } = {}) {
+  return new Promise((resolve) => {
+    const t0 = Date.now();
+    const chunks = [];
+    const sock = net.connect(port, '127.0.0.1');
+    let done = false;
+    let timer;
+    let drip;
+    const finish = (closed, error) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      clearInterval(drip);
+      sock.destroy();
+      resolve({ text: Buffer.concat(chunks).toString('latin1'), closed, error, ms: Date.now() - t0 });
+    };
+    timer = setTimeout(() => finish(false, null), timeoutMs);
+    sock.on('data', (c) => chunks.push(c));
+    sock.on('end', () => finish(true, null));
+    sock.on('close', () => finish(true, null));
+    sock.on('error', (e) => finish(true, e));
+    sock.on('connect', () => {
+      const buf = Buffer.from(bytes);
+      if (!dribble) {
+        sock.write(buf);
+        return;
+      }
+      let i = 0;
+      drip = setInterval(() => {
+        if (i >= buf.length || sock.destroyed) { clearInterval(drip); return; }
+        sock.write(buf.subarray(i, i + 1));
+        i++;
+      }, dribble);
+    });
+  });
+}
+
+// A request whose response is read as it arrives: resolves once the head is
+// in, to { status, headers, events: [{ t, data }], reads: [t], done, pause(),
+// resume(), destroy() }. `events` grows as SSE events arrive (t in ms since
+// the request was sent); `done` resolves to { text, ms, error } when the
+// response ends, fails or is destroyed. Bounded by `timeoutMs`, and by
+// `maxBytes` of response body (then destroyed, ending with an error).
+export function streamRequest(url, body, { headers = {}, timeoutMs = 15000, maxBytes = 64 << 20 } = {}) {
+  return new Promise((resolve, reject) => {
+    const t0 = Date.now();
+    const data = typeof body === 'string' ? body : JSON.stringify(body);
+    const req = http.request(url, {
+      method: 'POST', agent: false,
+      headers: { 'content-type': 'application/json', ...headers },
+    }, (res) => {
+      const chunks = [];
+      const events = [];
+      const reads = [];
+      let pending = '';
+      let bytes = 0;
+      let endDone;
+      const done = new Promise((r) => { endDone = r; });
+      const end = (error) => {
+        clearTimeout(timer);
+        endDone({ text: Buffer.concat(chunks).toString('utf8'), ms: Date.now() - t0, error });
+      };
+      res.on('data', (c) => {
+        const t = Date.now() - t0;
+        reads.push(t);
+        chunks.push(c);
+        bytes += c.length;
+        if (bytes > maxBytes) {
+          req.destroy();
+          end(new Error(`response exceeded ${maxBytes} bytes`));
+          return;
+        }
+        pending += c.toString('utf8');
+        let i;
+        while ((i = pending.indexOf('\n\n')) >= 0) {
+          const ev = pending.slice(0, i);
+          pending = pending.slice(i + 2);
+          const d = ev.split('\n').filter((l) => l.startsWith('data:'))
+            .map((l) => l.slice(5).trimStart()).join('\n');
+          if (d.length > 0) events.push({ t, data: d });
+        }
+      });
+      res.on('end', () => end(null));
+      res.on('error', (e) => end(e));
+      res.on('close', () => end(res.complete ? null : new Error('response closed early')));
+      resolve({
+        status: res.statusCode, headers: res.headers, events, reads, done,
+        pause: () => res.pause(),
+        resume: () => res.resume(),
+        destroy: () => { req.destroy(); end(new Error('destroyed by the test')); },
+      });
+    });
+    const timer = setTimeout(() => req.destroy(new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
+    req.on('error', (e) => { clearTimeout(timer); reject(e); });
+    req.end(data);
+  });
+}
+
+// The IPv4 TCP sockets (from /proc/net/tcp) with `port` at either end:
+// [{ localPort, remotePort, state, txQueue, rxQueue }]; state is the
+// kernel's hex code ('01' established, '06' time-wait, '0A' listen).
+export function tcpSockets(port) {
+  let text = '';
+  try { text = fs.readFileSync('/proc/net/tcp', 'utf8'); } catch { return []; }
+  const out = [];
+  for (const line of text.split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length < 5) continue;
+    const localPort = parseInt(f[1].split(':')[1], 16);
+    const remotePort = parseInt(f[2].split(':')[1], 16);
+    if (localPort !== port && remotePort !== port) continue;
+    const [tx, rx] = f[4].split(':').map((h) => parseInt(h, 16));
+    out.push({ localPort, remotePort, state: f[3], txQueue: tx, rxQueue: rx });
+  }
+  return out;
+}
+
+// Whether process `pid` is alive (and not a zombie).
+export function isAlive(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
