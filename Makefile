@@ -128,14 +128,34 @@ deps:
 	        exit 1; }; \
 	fi
 
-# The demo: the upstream simulator as provider "demo", the gateway in front.
+# The demo: the upstream simulator as provider "demo", the gateway in front,
+# and a first API key, created once through the admin API and kept in
+# $(DEMO_KEY) (the gateway itself stores only its hash) so that the README's
+# curl works: export FLUXGATE_KEY=$$(cat $(DEMO_KEY)).
+DEMO_KEY ?= /tmp/fluxgate-demo.key
 run: deps
 	@$(MAKE) --no-print-directory all
-	@echo "fluxgate: demo gateway on http://127.0.0.1:$(PORT) (Ctrl-C stops it)"
 	@$(SIM) -l 127.0.0.1:$(SIM_PORT) & sim=$$!; \
-	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	FG_DEMO_BASE_URL=http://127.0.0.1:$(SIM_PORT)/v1 FG_DEMO_API_KEY=demo \
-	    $(FLUXGATE) -c etc/fluxgate.json -l 127.0.0.1:$(PORT)
+	    $(FLUXGATE) -c etc/fluxgate.json -l 127.0.0.1:$(PORT) & gw=$$!; \
+	trap 'kill $$gw $$sim 2>/dev/null; wait $$gw 2>/dev/null' EXIT INT TERM; \
+	export FLUXGATE_ADMIN=unix:/tmp/fluxgate/admin.sock \
+	       FLUXGATE_ADMIN_TOKEN_FILE=/tmp/fluxgate/admin.token; \
+	for i in $$(seq 100); do \
+	    $(ADMIN) status >/dev/null 2>&1 && break; sleep 0.1; done; \
+	key=$$(cat $(DEMO_KEY) 2>/dev/null); \
+	if [ -z "$$key" ] || ! curl -sf -o /dev/null -H "Authorization: Bearer $$key" \
+	        http://127.0.0.1:$(PORT)/v1/models; then \
+	    key=$$($(ADMIN) --json keys create --name demo --owner demo \
+	           | sed -n 's/.*"secret": *"\(fg-[^"]*\)".*/\1/p'); \
+	    (umask 077; echo "$$key" > $(DEMO_KEY)); \
+	fi; \
+	echo; \
+	echo "fluxgate: demo gateway on http://127.0.0.1:$(PORT) (Ctrl-C stops it)"; \
+	echo "fluxgate: demo API key (also in $(DEMO_KEY)):"; \
+	echo "  export FLUXGATE_KEY=$$key"; \
+	echo; \
+	wait $$gw
 
 test: deps
 	@$(MAKE) --no-print-directory all

@@ -85,6 +85,23 @@ static const conf_entry_t conf_table[] = {
            64 * KiB, 1024 * MiB, "largest non-streaming upstream reply"),
     CONF_I("upstream.max_connections_per_host", upstream_max_connections,
            256, 1, 100000, "upstream connections per host, per worker"),
+    CONF_S("data_dir", data_dir, "/var/lib/fluxgate",
+           "durable state (key store, secrets), relative to this file"),
+    CONF_I("keys.max_keys", keys_max, 100000, 1, (1 << 24) - 2,
+           "capacity of the shared-memory key table"),
+    CONF_S("keys.server_secret_file", keys_server_secret_file, "",
+           "0600 file of the key-hashing secret (\"\": data_dir/server.secret)"),
+    CONF_I("keys.rotation_grace_s", keys_rotation_grace_s, 86400, 0,
+           30 * 86400, "how long a rotated-out secret stays valid"),
+    CONF_S("admin.listen", admin_listen, "",
+           "admin API: \"unix:PATH\", \"127.0.0.1:PORT\", or \"off\" "
+           "(\"\": unix:data_dir/admin.sock)"),
+    CONF_S("admin.token", admin_token, "",
+           "admin API token (\"\": read admin.token_file)"),
+    CONF_S("admin.token_file", admin_token_file, "",
+           "0600 file of the admin token (\"\": data_dir/admin.token)"),
+    CONF_I("store.compact_after", store_compact_after, 10000, 10, 100000000,
+           "journal records after which a snapshot replaces them"),
     CONF_S("catalog.providers", providers_file, "providers.json",
            "provider catalog, relative to this file's directory"),
     CONF_S("catalog.models", models_file, "models.json",
@@ -101,6 +118,7 @@ static int conf_set(fg_conf_t *conf, const conf_entry_t *e, json_t *v,
                     fg_err_t *err);
 static int conf_set_default(fg_conf_t *conf, const conf_entry_t *e);
 static int conf_set_listen(fg_conf_t *conf, json_t *v, fg_err_t *err);
+static int conf_derive(fg_conf_t *conf, fg_err_t *err);
 
 static const conf_entry_t *
 conf_find(const char *path)
@@ -357,7 +375,7 @@ fg_conf_load(fg_conf_t *conf, const char *path, fg_err_t *err)
 
     fg_conf_defaults(conf);
     if (path == NULL) {
-        return FG_OK;
+        return conf_derive(conf, err);
     }
     if (strlen(path) >= sizeof(conf->path)) {
         return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
@@ -381,16 +399,94 @@ fg_conf_load(fg_conf_t *conf, const char *path, fg_err_t *err)
     }
     rc = conf_walk(conf, root, "", err);
     json_decref(root);
-    return rc;
+    return rc == FG_OK ? conf_derive(conf, err) : rc;
+}
+
+/* Fills the paths whose default depends on data_dir, and checks them. */
+static int
+conf_derive(fg_conf_t *conf, fg_err_t *err)
+{
+    char        buf[2 * FG_CONF_PATH_MAX + 2];
+    const char *where = conf->path[0] ? conf->path : "defaults";
+    int         n;
+
+    fg_conf_resolve(conf, conf->data_dir, buf, sizeof(buf));
+    /* Room for "/server.secret" and the like after it. */
+    if (strlen(buf) + 32 >= FG_CONF_PATH_MAX) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, "data_dir",
+                          "%s: \"data_dir\": path too long", where);
+    }
+    memcpy(conf->data_dir, buf, strlen(buf) + 1);
+    if (conf->keys_server_secret_file[0] == '\0') {
+        n = snprintf(conf->keys_server_secret_file, FG_CONF_PATH_MAX,
+                     "%s/server.secret", conf->data_dir);
+    } else {
+        fg_conf_resolve(conf, conf->keys_server_secret_file, buf,
+                        sizeof(buf));
+        n = snprintf(conf->keys_server_secret_file, FG_CONF_PATH_MAX, "%s",
+                     buf);
+    }
+    if (n >= FG_CONF_PATH_MAX) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, "keys.server_secret_file",
+                          "%s: \"keys.server_secret_file\": path too long",
+                          where);
+    }
+    if (conf->admin_token_file[0] == '\0') {
+        n = snprintf(conf->admin_token_file, FG_CONF_PATH_MAX,
+                     "%s/admin.token", conf->data_dir);
+    } else {
+        fg_conf_resolve(conf, conf->admin_token_file, buf, sizeof(buf));
+        n = snprintf(conf->admin_token_file, FG_CONF_PATH_MAX, "%s", buf);
+    }
+    if (n >= FG_CONF_PATH_MAX) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, "admin.token_file",
+                          "%s: \"admin.token_file\": path too long", where);
+    }
+    if (conf->admin_token[0] != '\0' && strlen(conf->admin_token) < 16) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, "admin.token",
+                          "%s: \"admin.token\": at least 16 characters",
+                          where);
+    }
+    if (conf->admin_listen[0] == '\0') {
+        n = snprintf(conf->admin_listen, FG_CONF_PATH_MAX, "unix:%s/admin.sock",
+                     conf->data_dir);
+    } else if (strncmp(conf->admin_listen, "unix:", 5) == 0) {
+        fg_conf_resolve(conf, conf->admin_listen + 5, buf, sizeof(buf));
+        n = snprintf(conf->admin_listen, FG_CONF_PATH_MAX, "unix:%s", buf);
+    } else if (strcmp(conf->admin_listen, "off") != 0) {
+        fg_listen_t l;
+
+        if (fg_conf_parse_listen(conf->admin_listen, &l, err) != FG_OK) {
+            char msg[FG_ERR_MSG_MAX];
+
+            snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+            return fg_err_set(err, FG_E_INVALID_VALUE, "admin.listen",
+                              "%s: \"admin.listen\": %s", where, msg);
+        }
+        n = 0;
+    } else {
+        n = 0;
+    }
+    /* sun_path is 108 bytes on Linux, NUL included. */
+    if (strncmp(conf->admin_listen, "unix:", 5) == 0
+        && (n >= FG_CONF_PATH_MAX || strlen(conf->admin_listen + 5) > 107)) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, "admin.listen",
+                          "%s: \"admin.listen\": a unix socket path has at "
+                          "most 107 bytes", where);
+    }
+    return FG_OK;
 }
 
 void
 fg_conf_resolve(const fg_conf_t *conf, const char *file, char *out,
                 size_t size)
 {
+    int n;
+
     if (file[0] == '/' || conf->dir[0] == '\0') {
-        snprintf(out, size, "%s", file);
+        n = snprintf(out, size, "%s", file);
     } else {
-        snprintf(out, size, "%s/%s", conf->dir, file);
+        n = snprintf(out, size, "%s/%s", conf->dir, file);
     }
+    (void) n;   /* truncation is documented; the result is then unusable */
 }

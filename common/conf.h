@@ -51,6 +51,16 @@ typedef struct {
     int64_t     upstream_max_body_bytes;
     int64_t     upstream_max_connections;  /* per host, per worker */
 
+    /* Keys, the admin API and the embedded store (docs/admin-api.md). */
+    char        data_dir[FG_CONF_PATH_MAX];
+    int64_t     keys_max;
+    char        keys_server_secret_file[FG_CONF_PATH_MAX];
+    int64_t     keys_rotation_grace_s;
+    char        admin_listen[FG_CONF_PATH_MAX];
+    char        admin_token[FG_CONF_PATH_MAX];
+    char        admin_token_file[FG_CONF_PATH_MAX];
+    int64_t     store_compact_after;
+
     char        providers_file[FG_CONF_PATH_MAX];
     char        models_file[FG_CONF_PATH_MAX];
 } fg_conf_t;

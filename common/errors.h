@@ -56,7 +56,24 @@
       "INFERENCE_PROVIDER_TIMEOUT")                                         \
     X(FG_E_PROVIDER_RATE_LIMITED, 429, "rate_limit_error",                  \
       "INFERENCE_PROVIDER_RATE_LIMITED")                                    \
-    X(FG_E_SHUTTING_DOWN, 503, "api_error", "service_unavailable")
+    X(FG_E_SHUTTING_DOWN, 503, "api_error", "service_unavailable")        \
+    X(FG_E_INVALID_API_KEY, 401, "authentication_error",                    \
+      "invalid_api_key")                                                    \
+    X(FG_E_KEY_REVOKED, 401, "authentication_error", "key_revoked")         \
+    X(FG_E_KEY_EXPIRED, 401, "authentication_error", "key_expired")         \
+    X(FG_E_KEY_ROTATED, 401, "authentication_error", "key_rotated")         \
+    X(FG_E_MODEL_NOT_ALLOWED, 403, "permission_error",                      \
+      "model_not_allowed")                                                  \
+    X(FG_E_KEY_STORE_LOADING, 503, "api_error", "key_store_loading")        \
+    X(FG_E_INVALID_ADMIN_TOKEN, 401, "authentication_error",                \
+      "invalid_admin_token")                                                \
+    X(FG_E_KEY_NOT_FOUND, 404, "invalid_request_error", "key_not_found")    \
+    X(FG_E_KEY_NOT_CHANGEABLE, 409, "invalid_request_error",                \
+      "key_revoked")                                                        \
+    X(FG_E_IDEMPOTENCY_REUSED, 409, "invalid_request_error",                \
+      "idempotency_key_reused")                                             \
+    X(FG_E_KEY_TABLE_FULL, 507, "api_error", "key_table_full")              \
+    X(FG_E_STORE_UNAVAILABLE, 503, "api_error", "store_unavailable")
 
 typedef enum {
 #define FG_ERROR_ENUM(name, status, type, code) name,

@@ -22,6 +22,7 @@ typedef struct {
     fg_shm_t           *shm;
     unsigned            slot;          /* this worker's shm slot */
     uint32_t            generation;    /* config generation served */
+    const uint8_t      *server_secret; /* key hashing; 32 bytes, borrowed */
 } fg_worker_config_t;
 
 /*

@@ -12,12 +12,19 @@
 #include "common/shm.h"
 
 int
-fg_shm_create(fg_shm_t *shm, fg_err_t *err)
+fg_shm_create(fg_shm_t *shm, uint32_t max_keys, fg_err_t *err)
 {
-    size_t bytes = sizeof(fg_shm_header_t)
-                   + FG_SHM_MAX_WORKERS * sizeof(fg_shm_worker_t);
+    size_t keys_offset = sizeof(fg_shm_header_t)
+                         + FG_SHM_MAX_WORKERS * sizeof(fg_shm_worker_t);
+    size_t keys_bytes = fg_keytable_bytes(max_keys);
+    size_t bytes = keys_offset + keys_bytes;
     void  *p;
 
+    memset(shm, 0, sizeof(*shm));
+    if (keys_bytes == 0) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, "keys.max_keys",
+                          "a key table of %u keys is not possible", max_keys);
+    }
     p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
              -1, 0);
     if (p == MAP_FAILED) {
@@ -25,7 +32,8 @@ fg_shm_create(fg_shm_t *shm, fg_err_t *err)
                           "mmap(MAP_SHARED|MAP_ANONYMOUS, %zu) failed: %s",
                           bytes, strerror(errno));
     }
-    memset(p, 0, bytes);
+    /* Zero already (anonymous mapping): no memset, which would make every
+     * page of the key table resident. */
     shm->header = p;
     shm->workers = (fg_shm_worker_t *) ((char *) p
                                         + sizeof(fg_shm_header_t));
@@ -37,6 +45,14 @@ fg_shm_create(fg_shm_t *shm, fg_err_t *err)
     shm->header->sh_worker_slots = FG_SHM_MAX_WORKERS;
     shm->header->sh_worker_slot_bytes = sizeof(fg_shm_worker_t);
     shm->header->sh_workers_offset = sizeof(fg_shm_header_t);
+    shm->header->sh_keys_offset = keys_offset;
+    shm->header->sh_keys_bytes = keys_bytes;
+    shm->keys = fg_keytable_init((char *) p + keys_offset, keys_bytes,
+                                 max_keys, err);
+    if (shm->keys == NULL) {
+        fg_shm_destroy(shm);
+        return FG_ERR;
+    }
     return fg_shm_check(shm, err);
 }
 
@@ -57,9 +73,14 @@ fg_shm_check(const fg_shm_t *shm, fg_err_t *err)
     if (h->sh_header_bytes != sizeof(fg_shm_header_t)
         || h->sh_worker_slot_bytes != sizeof(fg_shm_worker_t)
         || h->sh_worker_slots != FG_SHM_MAX_WORKERS
-        || h->sh_arena_bytes != shm->bytes) {
+        || h->sh_arena_bytes != shm->bytes
+        || h->sh_keys_offset + h->sh_keys_bytes != shm->bytes) {
         return fg_err_set(err, FG_E_INTERNAL, NULL,
                           "shm arena sizes do not match this build");
+    }
+    if (fg_keytable_attach((char *) h + h->sh_keys_offset, h->sh_keys_bytes,
+                           err) == NULL) {
+        return FG_ERR;
     }
     return FG_OK;
 }

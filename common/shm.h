@@ -8,7 +8,8 @@
  * Each slot is written only by its worker (state, counters) or by the
  * master while the worker is dead (spawn and reap); readers sum slots.
  *
- * Later issues add the key table, reservations and the usage ring as
+ * After the slots comes the key table (common/keytable.h), written by the
+ * syncer alone. Later issues add reservations and the usage ring as
  * further regions; bump FG_SHM_LAYOUT_VERSION with any change below.
  * Only fixed-width integers and lock-free atomics live here; no pointers.
  */
@@ -18,9 +19,10 @@
 #include <stdint.h>
 
 #include "common/errors.h"
+#include "common/keytable.h"
 
 #define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
-#define FG_SHM_LAYOUT_VERSION  1
+#define FG_SHM_LAYOUT_VERSION  2
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
@@ -58,22 +60,32 @@ typedef struct {
     _Atomic uint32_t sh_workers_wanted;   /* of the current generation */
     _Atomic int64_t  sh_started_ms;
     uint8_t          sh_pad[8];
+    uint64_t         sh_keys_offset;
+    uint64_t         sh_keys_bytes;
+    _Atomic uint32_t sh_keys_loaded;      /* 1 once the syncer loaded keys */
+    _Atomic uint32_t sh_syncer_state;     /* FG_WORKER_*, for the syncer */
+    _Atomic int64_t  sh_syncer_pid;
+    uint8_t          sh_pad2[32];
 } fg_shm_header_t;
 
-_Static_assert(sizeof(fg_shm_header_t) == 64, "header is a cache line");
+_Static_assert(sizeof(fg_shm_header_t) == 128, "header is two cache lines");
 
 typedef struct {
     fg_shm_header_t *header;
     fg_shm_worker_t *workers;
+    fg_keytable_t   *keys;
     size_t           bytes;
 } fg_shm_t;
 
 /*
- * Creates a new arena (shared anonymous mapping, inherited across fork) and
- * initialises its header. Returns FG_OK or FG_ERR with @err set (mmap
- * failure). Master only, before forking.
+ * Creates a new arena (shared anonymous mapping, inherited across fork)
+ * with room for a key table of @max_keys keys, and initialises its header
+ * and the empty table. Pages are zero from the kernel and only touched
+ * when used, so a large table costs address space, not memory, until
+ * keys fill it. Returns FG_OK or FG_ERR with @err set (mmap failure, bad
+ * @max_keys). Master only, before forking.
  */
-int fg_shm_create(fg_shm_t *shm, fg_err_t *err);
+int fg_shm_create(fg_shm_t *shm, uint32_t max_keys, fg_err_t *err);
 
 /*
  * Checks the header of a mapped arena: magic, layout version, sizes.

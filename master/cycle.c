@@ -34,9 +34,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/prctl.h>
+
 #include "common/log.h"
 #include "common/process.h"
 #include "master/cycle.h"
+#include "master/syncer.h"
 
 #define CYCLE_BACKOFF_MIN_MS   100
 #define CYCLE_BACKOFF_MAX_MS   5000
@@ -60,6 +63,7 @@ static volatile sig_atomic_t cycle_sig_reopen;
 static volatile sig_atomic_t cycle_sig_alarm;
 
 static cycle_child_t cycle_children[FG_SHM_MAX_WORKERS];
+static cycle_child_t cycle_syncer;
 static uint32_t      cycle_generation = 1;
 
 static void cycle_signal_handler(int sig);
@@ -130,6 +134,88 @@ fg_master_load(const fg_master_t *m, fg_conf_t **conf_out,
     return FG_OK;
 }
 
+/* In a freshly forked child: default signals, and die with the master,
+ * so that a master killed with SIGKILL leaves no orphan serving on its
+ * sockets or writing its store. */
+static void
+cycle_child_init(void)
+{
+    pid_t master = getppid();
+
+    signal(SIGCHLD, SIG_DFL);
+    signal(SIGALRM, SIG_DFL);
+    (void) prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master) {
+        _exit(0);   /* the master died before prctl() took effect */
+    }
+}
+
+static int
+cycle_spawn_syncer(fg_master_t *m)
+{
+    fg_syncer_config_t sc;
+    pid_t              pid;
+
+    atomic_store(&m->shm.header->sh_syncer_state, FG_WORKER_STARTING);
+    pid = fork();
+    if (pid < 0) {
+        fg_log(FG_LOG_ERROR, errno, "fork() failed for the syncer");
+        return FG_ERR;
+    }
+    if (pid == 0) {
+        cycle_child_init();
+        /* Our copies of the public sockets would keep an old address
+         * accepting after a reload moved it; the syncer serves none. */
+        fg_listeners_close(&m->listeners);
+        sc.conf = m->conf;
+        sc.shm = &m->shm;
+        sc.server_secret = m->server_secret;
+        sc.admin_token = m->admin_token;
+        _exit(fg_syncer_run(&sc));
+    }
+    atomic_store(&m->shm.header->sh_syncer_pid, pid);
+    cycle_syncer.pid = pid;
+    cycle_syncer.started_ms = cycle_now_ms();
+    cycle_syncer.respawn_at_ms = 0;
+    fg_log(FG_LOG_NOTICE, 0, "started the syncer, pid %d", (int) pid);
+    return FG_OK;
+}
+
+/* The syncer died: respawn it like a worker, with the same backoff. */
+static void
+cycle_reap_syncer(int status, int is_stopping, int64_t now)
+{
+    cycle_child_t *c = &cycle_syncer;
+
+    if (WIFSIGNALED(status)) {
+        fg_log(FG_LOG_NOTICE, 0, "the syncer (pid %d) was killed by signal "
+               "%d", (int) c->pid, WTERMSIG(status));
+    } else {
+        fg_log(FG_LOG_NOTICE, 0, "the syncer (pid %d) exited with code %d",
+               (int) c->pid, WEXITSTATUS(status));
+    }
+    c->pid = 0;
+    if (is_stopping) {
+        return;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
+        fg_log(FG_LOG_ERROR, 0, "the key store cannot be loaded; not "
+               "restarting the syncer. Keyed requests get 503 until it is "
+               "repaired and fluxgate restarted");
+        return;
+    }
+    if (now - c->started_ms >= CYCLE_STABLE_MS || c->backoff_ms == 0) {
+        c->backoff_ms = CYCLE_BACKOFF_MIN_MS;
+        c->respawn_at_ms = now;
+    } else {
+        c->respawn_at_ms = now + c->backoff_ms;
+        c->backoff_ms *= 2;
+        if (c->backoff_ms > CYCLE_BACKOFF_MAX_MS) {
+            c->backoff_ms = CYCLE_BACKOFF_MAX_MS;
+        }
+    }
+}
+
 static int
 cycle_spawn(fg_master_t *m, unsigned slot)
 {
@@ -150,8 +236,7 @@ cycle_spawn(fg_master_t *m, unsigned slot)
         return FG_ERR;
     }
     if (pid == 0) {
-        signal(SIGCHLD, SIG_DFL);
-        signal(SIGALRM, SIG_DFL);
+        cycle_child_init();
         wc.conf = m->conf;
         wc.catalog = m->catalog;
         wc.listen_fds = m->listeners.fd;
@@ -159,6 +244,7 @@ cycle_spawn(fg_master_t *m, unsigned slot)
         wc.shm = &m->shm;
         wc.slot = slot;
         wc.generation = cycle_generation;
+        wc.server_secret = m->server_secret;
         _exit(fg_worker_run(&wc));
     }
     atomic_store(&ws->ws_pid, pid);
@@ -191,6 +277,9 @@ cycle_reap(fg_master_t *m, int is_stopping)
             }
         }
         if (c == NULL) {
+            if (pid == cycle_syncer.pid) {
+                cycle_reap_syncer(status, is_stopping, now);
+            }
             continue;
         }
         if (WIFSIGNALED(status)) {
@@ -245,6 +334,9 @@ cycle_signal_children(int sig, int only_old)
             kill(cycle_children[i].pid, sig);
         }
     }
+    if (!only_old && cycle_syncer.pid > 0) {
+        kill(cycle_syncer.pid, sig);
+    }
 }
 
 static int
@@ -256,7 +348,7 @@ cycle_children_alive(void)
     for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
         n += cycle_children[i].pid > 0;
     }
-    return n;
+    return n + (cycle_syncer.pid > 0);
 }
 
 static int
@@ -324,6 +416,10 @@ cycle_arm_timer(int64_t now, int64_t stop_deadline)
     int64_t          next = stop_deadline;
     unsigned         i;
 
+    if (cycle_syncer.respawn_at_ms > 0
+        && (next == 0 || cycle_syncer.respawn_at_ms < next)) {
+        next = cycle_syncer.respawn_at_ms;
+    }
     for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
         int64_t at = cycle_children[i].respawn_at_ms;
 
@@ -368,6 +464,7 @@ fg_master_cycle(fg_master_t *m)
     atomic_store(&m->shm.header->sh_generation, cycle_generation);
     atomic_store(&m->shm.header->sh_workers_wanted,
                  (uint32_t) m->conf->workers);
+    cycle_spawn_syncer(m);
     for (i = 0; i < (unsigned) m->conf->workers; i++) {
         cycle_spawn(m, i);
     }
@@ -431,6 +528,11 @@ fg_master_cycle(fg_master_t *m)
                 c->respawn_at_ms = 0;
                 cycle_spawn(m, i);
             }
+        }
+        if (cycle_syncer.respawn_at_ms > 0 && cycle_syncer.respawn_at_ms <= now
+            && cycle_syncer.pid == 0) {
+            cycle_syncer.respawn_at_ms = 0;
+            cycle_spawn_syncer(m);
         }
         if (cycle_children_alive() == 0) {
             int pending = 0;

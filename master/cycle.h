@@ -8,6 +8,7 @@
 
 #include "common/catalog.h"
 #include "common/conf.h"
+#include "common/keys.h"
 #include "common/shm.h"
 #include "master/listen.h"
 
@@ -18,6 +19,8 @@ typedef struct {
     fg_shm_t        shm;
     const char     *conf_path;      /* borrowed; NULL for defaults */
     const char     *listen_override;   /* -l, borrowed; NULL if none */
+    uint8_t         server_secret[FG_KEY_SERVER_SECRET_BYTES];
+    char            admin_token[FG_CONF_PATH_MAX];
 } fg_master_t;
 
 /*

@@ -18,11 +18,9 @@
 #include <sodium.h>
 
 #include "common/log.h"
+#include "common/version.h"
 #include "master/cycle.h"
 
-#ifndef FG_VERSION
-#define FG_VERSION "0.1.0"
-#endif
 #ifndef FG_SYSCONFDIR
 #define FG_SYSCONFDIR "/usr/local/etc/fluxgate"
 #endif
@@ -58,6 +56,62 @@ main_write_pid(const char *path)
         return -1;
     }
     return close(fd);
+}
+
+/* mkdir -p @path, mode 0700 for what it creates. */
+static int
+main_mkdir_p(const char *path, fg_err_t *err)
+{
+    char   buf[FG_CONF_PATH_MAX];
+    size_t i;
+
+    snprintf(buf, sizeof(buf), "%s", path);
+    for (i = 1; buf[i] != '\0'; i++) {
+        if (buf[i] == '/') {
+            buf[i] = '\0';
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+                return fg_err_set(err, FG_E_INTERNAL, NULL,
+                                  "mkdir(\"%s\"): %s", buf, strerror(errno));
+            }
+            buf[i] = '/';
+        }
+    }
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL, "mkdir(\"%s\"): %s", buf,
+                          strerror(errno));
+    }
+    return FG_OK;
+}
+
+/*
+ * The data folder, the key-hashing secret and the admin token: each
+ * generated at first start into a 0600 file, refused if readable by
+ * others. The admin token is the hex of 32 random bytes.
+ */
+static int
+main_secrets(fg_master_t *m, fg_err_t *err)
+{
+    uint8_t token[FG_KEY_SERVER_SECRET_BYTES];
+
+    if (main_mkdir_p(m->conf->data_dir, err) != FG_OK
+        || fg_key_server_secret_load_or_create(
+               m->conf->keys_server_secret_file, m->server_secret, err)
+           != FG_OK) {
+        return FG_ERR;
+    }
+    if (m->conf->admin_token[0] != '\0') {
+        snprintf(m->admin_token, sizeof(m->admin_token), "%s",
+                 m->conf->admin_token);
+        return FG_OK;
+    }
+    if (fg_key_server_secret_load_or_create(m->conf->admin_token_file, token,
+                                            err) != FG_OK) {
+        return FG_ERR;
+    }
+    sodium_bin2hex(m->admin_token, sizeof(m->admin_token), token,
+                   sizeof(token));
+    sodium_memzero(token, sizeof(token));
+    return FG_OK;
 }
 
 int
@@ -118,7 +172,11 @@ main(int argc, char **argv)
         fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
         return 1;
     }
-    if (fg_shm_create(&m.shm, &err) != FG_OK) {
+    if (main_secrets(&m, &err) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
+        return 1;
+    }
+    if (fg_shm_create(&m.shm, (uint32_t) m.conf->keys_max, &err) != FG_OK) {
         fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
         return 1;
     }
@@ -140,6 +198,8 @@ main(int argc, char **argv)
     }
     fg_listeners_close(&m.listeners);
     fg_shm_destroy(&m.shm);
+    sodium_memzero(m.server_secret, sizeof(m.server_secret));
+    sodium_memzero(m.admin_token, sizeof(m.admin_token));
     fg_catalog_free(m.catalog);
     free(m.conf);
     curl_global_cleanup();

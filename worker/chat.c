@@ -1,8 +1,9 @@
 /*
  * chat.c: POST /v1/chat/completions, the pipeline's front half:
- * content type → validate → route → upstream call. The relay (relay.c)
- * takes the reply from there. Later stages (authenticate, admit, settle)
- * slot in between route and the upstream call.
+ * (authenticated by http.c) content type → validate → route → model
+ * allowed for the key → upstream call. The relay (relay.c) takes the
+ * reply from there. Later stages (admit, settle) slot in between the
+ * model check and the upstream call.
  *
  * The upstream body is always re-serialised from the validated object,
  * with "model" replaced by the provider's own name for the model, so the
@@ -15,6 +16,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "worker/auth.h"
 #include "worker/conn.h"
 #include "worker/http.h"
 #include "worker/upstream.h"
@@ -65,6 +67,9 @@ fg_chat_handle(fg_req_t *req)
         fg_req_fail(req, FG_E_MODEL_NOT_FOUND, "model",
                     "The model '%.128s' does not exist",
                     req->model_requested);
+        return;
+    }
+    if (fg_auth_model(req, req->model) != FG_OK) {
         return;
     }
     if (req->chat.max_tokens > req->model->max_output_tokens) {

@@ -17,6 +17,7 @@
 #include "common/alloc.h"
 #include "common/log.h"
 #include "worker/conn.h"
+#include "worker/auth.h"
 #include "worker/http.h"
 
 static void http_request_cb(struct evhttp_request *http, void *arg);
@@ -128,6 +129,10 @@ http_route(fg_req_t *req, const char *path, enum evhttp_cmd_type method)
 {
     const char *allowed = NULL;
 
+    /* Every call under /v1/ needs a key, even one to a wrong method or path. */
+    if (strncmp(path, "/v1/", 4) == 0 && fg_auth_request(req) != FG_OK) {
+        return;
+    }
     if (strcmp(path, "/v1/chat/completions") == 0) {
         if (method == EVHTTP_REQ_POST) {
             fg_chat_handle(req);

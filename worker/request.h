@@ -21,6 +21,7 @@
 
 #include "common/catalog.h"
 #include "common/errors.h"
+#include "common/keytable.h"
 #include "common/sse.h"
 #include "worker/validate.h"
 
@@ -46,6 +47,10 @@ typedef struct fg_req_s {
     int                       is_client_gone;
     int                       is_finishing;
     int64_t                   started_us;
+
+    /* authenticate (auth.c) */
+    fg_key_record_t           key;           /* copy of the caller's key */
+    int                       has_key;
 
     /* chat completions */
     json_t                   *body;          /* validated request, owned */

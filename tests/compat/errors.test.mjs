@@ -20,7 +20,7 @@ before(async () => {
   sim = await startSim();
   gw = await startGateway({ sim });
   client = new OpenAI({
-    baseURL: `${gw.url}/v1`, apiKey: 'test-key', maxRetries: 0, timeout: 10000,
+    baseURL: `${gw.url}/v1`, apiKey: gw.key, maxRetries: 0, timeout: 10000,
   });
 });
 
@@ -183,5 +183,34 @@ describe('errors in the middle of a stream', () => {
     });
     await assert.rejects(stream.finalChatCompletion(),
       (err) => isError(err, OpenAI.APIError, { code: 'INFERENCE_PROVIDER_ERROR' }));
+  });
+});
+
+describe('API keys', () => {
+  const withKey = (apiKey) => new OpenAI({
+    baseURL: `${gw.url}/v1`, apiKey, maxRetries: 0, timeout: 10000,
+  });
+
+  test('an unknown key raises AuthenticationError with code invalid_api_key', async () => {
+    await assert.rejects(
+      withKey(`fg-${'A'.repeat(43)}`).chat.completions.create({ model: 'demo-chat', messages: USER }),
+      (err) => isError(err, OpenAI.AuthenticationError,
+        { status: 401, code: 'invalid_api_key', type: 'authentication_error' }));
+  });
+
+  test('a revoked key raises AuthenticationError with code key_revoked', async () => {
+    const k = await gw.createKey({ name: 'to revoke' });
+    assert.equal((await gw.admin('POST', `/admin/v1/keys/${k.id}/revoke`)).status, 200);
+    await assert.rejects(
+      withKey(k.secret).models.list(),
+      (err) => isError(err, OpenAI.AuthenticationError, { status: 401, code: 'key_revoked' }));
+  });
+
+  test('a model the key may not use raises PermissionDeniedError with code model_not_allowed', async () => {
+    const k = await gw.createKey({ name: 'narrow', models: ['demo-reasoner'] });
+    await assert.rejects(
+      withKey(k.secret).chat.completions.create({ model: 'demo-chat', messages: USER }),
+      (err) => isError(err, OpenAI.PermissionDeniedError,
+        { status: 403, code: 'model_not_allowed', param: 'model' }));
   });
 });

@@ -29,7 +29,7 @@ before(async () => {
     sim, models: { models: [...SHIPPED.models, ...FAULT_MODELS, SLASHED] },
   });
   client = new OpenAI({
-    baseURL: `${gw.url}/v1`, apiKey: 'test-key', maxRetries: 0, timeout: 10000,
+    baseURL: `${gw.url}/v1`, apiKey: gw.key, maxRetries: 0, timeout: 10000,
   });
 });
 

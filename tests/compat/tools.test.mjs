@@ -19,7 +19,7 @@ before(async () => {
   sim = await startSim();
   gw = await startGateway({ sim });
   client = new OpenAI({
-    baseURL: `${gw.url}/v1`, apiKey: 'test-key', maxRetries: 0, timeout: 10000,
+    baseURL: `${gw.url}/v1`, apiKey: gw.key, maxRetries: 0, timeout: 10000,
   });
 });
 

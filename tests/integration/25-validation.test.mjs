@@ -337,10 +337,12 @@ describe('accepted requests as bytes on the wire', () => {
 
   test('the upstream gets the provider\'s key and the request id, not the client\'s Authorization', async () => {
     const res = await cgw.post('/v1/chat/completions', CHAT,
-      { authorization: 'Bearer tenant-secret', 'x-request-id': 'trace-abc-123', 'x-custom': 'nope' });
+      { 'x-request-id': 'trace-abc-123', 'x-custom': 'nope' });
     assert.equal(res.status, 200, res.text);
     const got = capture.seen.at(-1);
     assert.equal(got.headers.authorization, 'Bearer sim-key');
+    assert.ok(!got.raw.includes(cgw.key) && !JSON.stringify(got.headers).includes(cgw.key),
+      'the tenant\'s key reached the upstream');
     assert.equal(got.headers['x-request-id'], 'trace-abc-123');
     assert.equal(got.headers['x-custom'], undefined);
     assert.match(got.headers['content-type'], /^application\/json/);

@@ -35,6 +35,8 @@ async function assertHealthy(g = gw, pids = workers) {
   assert.equal(res.status, 200, res.text);
 }
 
+// The harness key as a raw header line.
+const auth = () => `Authorization: Bearer ${gw.key}\r\n`;
 const statusOf = (text) => Number((text.match(/^HTTP\/1\.[01] (\d{3})/) || [])[1] || 0);
 
 describe('oversized and malformed requests', () => {
@@ -91,7 +93,7 @@ describe('oversized and malformed requests', () => {
 
   test('a non-numeric or negative Content-Length gets a 4xx or a closed connection, and no crash', async () => {
     for (const cl of ['abc', '-5', '99999999999999999999999']) {
-      const r = await rawHttp(gw.port, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n`
+      const r = await rawHttp(gw.port, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n${auth()}`
         + `Content-Type: application/json\r\nContent-Length: ${cl}\r\n\r\n{}`, { timeoutMs: 3000 });
       const status = statusOf(r.text);
       assert.ok(status === 0 ? r.closed : status >= 400 && status < 500, `${cl}: ${r.text.slice(0, 100)}`);
@@ -103,7 +105,7 @@ describe('oversized and malformed requests', () => {
     const body = JSON.stringify(CHAT);
     const half = Math.floor(body.length / 2);
     const chunk = (s) => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
-    const r = await rawHttp(gw.port, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n'
+    const r = await rawHttp(gw.port, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n${auth()}`
       + 'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n'
       + `${chunk(body.slice(0, half))}${chunk(body.slice(half))}0\r\n\r\n`, { timeoutMs: 3000 });
     assert.equal(statusOf(r.text), 200, r.text.slice(0, 300));
@@ -136,7 +138,7 @@ describe('slow clients and limits.request_timeout_ms', () => {
   });
 
   test('a client that sends headers and part of the body is cut off by request_timeout_ms', async () => {
-    const r = await rawHttp(gw.port, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n'
+    const r = await rawHttp(gw.port, `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n${auth()}`
       + 'Content-Type: application/json\r\nContent-Length: 500\r\n\r\n{"model":', { timeoutMs: 6000 });
     assert.ok(r.closed, 'the client was never cut off');
     assert.ok(r.ms >= 800 && r.ms < 3000, `cut off after ${r.ms} ms`);

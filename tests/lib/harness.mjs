@@ -149,8 +149,15 @@ export const FAULT_MODELS = ['500', '429', '400', 'reset', 'malformed', 'stall',
 // Starts fluxgate in front of `sim` with the shipped catalogs (demo provider
 // pointed at the simulator, plus FAULT_MODELS), two workers, short drain
 // times and the test's `config` overrides; waits for /readyz.
+//
+// Unless `key` is false it then creates an API key through the admin API
+// (gw.key is its secret, gw.keyId its id) and gw.get/post/request send it
+// as `Authorization: Bearer …` by default; a test passes
+// { authorization: null } to send none, or its own header to override.
+// gw.admin(method, path, body, headers) calls the admin API on its unix
+// socket with the admin token (gw.adminToken).
 export async function startGateway({ sim, config = {}, env = {}, providers, models,
-  dir = tempDir('fg-gw-') } = {}) {
+  dir = tempDir('fg-gw-'), key = true } = {}) {
   const port = await freePort();
   const shippedProviders = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/providers.json')));
   const shippedModels = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/models.json')));
@@ -164,6 +171,8 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
     pid_file: path.join(dir, 'fluxgate.pid'),
     log: { file: 'stderr', level: 'info' },
     shutdown_timeout_ms: 5000,
+    data_dir: path.join(dir, 'data'),
+    keys: { max_keys: 1000 },
   }, config);
   const confPath = path.join(dir, 'fluxgate.json');
   fs.writeFileSync(confPath, JSON.stringify(conf, null, 2));
@@ -180,11 +189,31 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
   proc.dir = dir;
   proc.confPath = confPath;
   proc.config = conf;
+  proc.dataDir = conf.data_dir;
+  proc.adminSocket = (conf.admin && conf.admin.listen && conf.admin.listen.startsWith('unix:'))
+    ? conf.admin.listen.slice(5) : path.join(conf.data_dir, 'admin.sock');
+  proc.key = null;
+  proc.keyId = null;
+  // The default key's header, unless the test names its own or null.
+  proc.auth = (headers = {}) => withAuth(proc.key, headers);
+  proc.authHeaders = () => (proc.key ? { authorization: `Bearer ${proc.key}` } : {});
+  // request() adds the key (or honours a null authorization) itself.
   proc.request = (method, p, body, headers) => request(method, proc.url + p, body, headers);
   proc.get = (p, headers) => request('GET', proc.url + p, undefined, headers);
   proc.post = (p, body, headers) => request('POST', proc.url + p,
     typeof body === 'string' ? body : JSON.stringify(body),
     { 'content-type': 'application/json', ...headers });
+  proc.adminToken = () => fs.readFileSync(path.join(conf.data_dir, 'admin.token'), 'utf8').trim();
+  proc.admin = (method, p, body, headers = {}) => adminRequest(proc.adminSocket, method, p,
+    body === undefined ? undefined : (typeof body === 'string' ? body : JSON.stringify(body)),
+    { authorization: `Bearer ${proc.adminToken()}`, 'content-type': 'application/json', ...headers });
+  // Creates a key; resolves to { id, secret, key } (key: the API's object).
+  proc.createKey = async (fields = {}) => {
+    const r = await proc.admin('POST', '/admin/v1/keys', { name: 'test', ...fields });
+    if (r.status !== 201) throw new Error(`creating a key: ${r.status} ${r.text}`);
+    const j = r.json();
+    return { id: j.key.id, secret: j.secret, key: j.key };
+  };
   proc.workerPids = () => {
     const pids = new Map();
     for (const m of proc.log().matchAll(/started worker#(\d+), pid (\d+)/g)) pids.set(m[1], Number(m[2]));
@@ -199,31 +228,82 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
   }, { tries: 200, every: 50 }).catch((e) => {
     throw new Error(`${e.message}\n--- fluxgate log ---\n${proc.log()}`);
   });
+  if (key) {
+    await waitFor('the admin API', async () => {
+      try {
+        return (await proc.admin('GET', '/admin/v1/status')).status === 200;
+      } catch {
+        return false;
+      }
+    }, { tries: 200, every: 50 });
+    const k = await proc.createKey({ name: 'harness' });
+    proc.key = k.secret;
+    proc.keyId = k.id;
+    keyByOrigin.set(proc.url, k.secret);
+  }
   return proc;
+}
+
+// The harness key of the gateway serving @url: request() and
+// streamRequest() send it by default, like gw.get/post (a test that wants
+// no key passes { authorization: null }).
+const keyByOrigin = new Map();
+function keyFor(url) {
+  try {
+    return keyByOrigin.get(new URL(url).origin) || null;
+  } catch {
+    return null;
+  }
+}
+
+// @headers with `authorization: Bearer <key>` added unless it names an
+// authorization or x-api-key header itself; a null value removes it.
+export function withAuth(key, headers = {}) {
+  const out = {};
+  const names = Object.keys(headers).map((h) => h.toLowerCase());
+  if (key && !names.includes('authorization') && !names.includes('x-api-key')) {
+    out.authorization = `Bearer ${key}`;
+  }
+  for (const [k, v] of Object.entries(headers)) {
+    if (v !== null && v !== undefined) out[k] = v;
+  }
+  return out;
+}
+
+// One request to the admin API on its unix socket; same result shape as
+// request().
+export function adminRequest(socketPath, method, p, body, headers = {}, { timeoutMs = 10000 } = {}) {
+  return httpRequest({ socketPath, path: p, method, headers }, null, body, timeoutMs);
+}
+
+// One HTTP request: http.request(target[, options]); resolves to
+// { status, headers, text, json() }, rejects on a connection error or after
+// timeoutMs.
+function httpRequest(target, options, body, timeoutMs) {
+  return new Promise((resolve, reject) => {
+    const onResponse = (res) => {
+      const chunks = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode, headers: res.headers, text, json: () => JSON.parse(text) });
+      });
+      res.on('error', reject);
+    };
+    const req = options === null ? http.request(target, onResponse)
+      : http.request(target, options, onResponse);
+    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on('error', reject);
+    if (body !== undefined) req.write(body);
+    req.end();
+  });
 }
 
 // One HTTP request on a fresh connection. Resolves to
 // { status, headers, text, json() }; rejects on a connection error or after
 // `timeoutMs`.
 export function request(method, url, body, headers = {}, { timeoutMs = 15000, agent = false } = {}) {
-  return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        resolve({
-          status: res.statusCode, headers: res.headers, text,
-          json: () => JSON.parse(text),
-        });
-      });
-      res.on('error', reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
-    req.on('error', reject);
-    if (body !== undefined) req.write(body);
-    req.end();
-  });
+  return httpRequest(url, { method, headers: withAuth(keyFor(url), headers), agent }, body, timeoutMs);
 }
 
 // Parses an SSE body into the list of data payloads (strings).
@@ -324,7 +404,7 @@ export function streamRequest(url, body, { headers = {}, timeoutMs = 15000, maxB
     const data = typeof body === 'string' ? body : JSON.stringify(body);
     const req = http.request(url, {
       method: 'POST', agent: false,
-      headers: { 'content-type': 'application/json', ...headers },
+      headers: withAuth(keyFor(url), { 'content-type': 'application/json', ...headers }),
     }, (res) => {
       const chunks = [];
       const events = [];
@@ -400,4 +480,50 @@ export function isAlive(pid) {
   } catch {
     return false;
   }
+}
+
+// One HTTP request on a fresh connection with exactly @headers: unlike
+// request() it never adds a harness key, so a test can send no key, or
+// only its own. Same result shape as request().
+export function plainRequest(method, url, body, headers = {}, { timeoutMs = 15000 } = {}) {
+  return httpRequest(url, { method, headers, agent: false }, body, timeoutMs);
+}
+
+// Runs build/bin/fluxgate-admin with @args against @gw's admin socket and
+// token file (FLUXGATE_ADMIN, FLUXGATE_ADMIN_TOKEN_FILE; `env` adds or
+// overrides, a null value removes). Resolves to { code, signal, stdout,
+// stderr, json() }; the process is killed by PID after `timeoutMs`.
+export function runAdmin(gw, args, { env = {}, timeoutMs = 10000 } = {}) {
+  const full = { ...process.env };
+  delete full.FLUXGATE_ADMIN_TOKEN;
+  if (gw) {
+    full.FLUXGATE_ADMIN = `unix:${gw.adminSocket}`;
+    full.FLUXGATE_ADMIN_TOKEN_FILE = path.join(gw.dataDir, 'admin.token');
+  }
+  for (const [k, v] of Object.entries(env)) {
+    if (v === null || v === undefined) delete full[k];
+    else full[k] = v;
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(path.join(BIN_DIR, 'fluxgate-admin'), args,
+      { env: full, stdio: ['ignore', 'pipe', 'pipe'] });
+    started.add(child);
+    const out = [];
+    const err = [];
+    child.stdout.on('data', (c) => out.push(c));
+    child.stderr.on('data', (c) => err.push(c));
+    const timer = setTimeout(() => {
+      try { process.kill(child.pid, 'SIGKILL'); } catch { /* gone */ }
+    }, timeoutMs);
+    child.on('error', (e) => { clearTimeout(timer); started.delete(child); reject(e); });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      started.delete(child);
+      const stdout = Buffer.concat(out).toString('utf8');
+      resolve({
+        code, signal, stdout, stderr: Buffer.concat(err).toString('utf8'),
+        json: () => JSON.parse(stdout),
+      });
+    });
+  });
 }

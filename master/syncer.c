@@ -1,0 +1,256 @@
+/*
+ * syncer.c: the syncer process's life.
+ *
+ *   1) lock and load the store, repair the key table after a previous
+ *      syncer that may have died in the middle of a write, and make the
+ *      table equal to the store; then tell the workers the keys are
+ *      loaded (sh_keys_loaded);
+ *   2) serve the admin API on its own listener (a 0600 unix socket by
+ *      default), never on the public one;
+ *   3) once a second, compact the store when its journal has grown.
+ *
+ * A commit that could not be made durable leaves the store failed for
+ * good (a failed fsync cannot be retried honestly): the syncer then stops
+ * with code 1 and the master starts a new one, which reloads from disk.
+ */
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+
+#include "common/keystore.h"
+#include "common/log.h"
+#include "common/store.h"
+#include "master/admin_http.h"
+#include "master/syncer.h"
+
+#define SYNCER_LOCK_WAIT_MS 10000
+
+typedef struct {
+    const fg_syncer_config_t *sc;
+    struct event_base        *base;
+    struct evhttp            *http;
+    fg_store_t               *store;
+    fg_keystore_t            *keys;
+    fg_admin_http_t           admin;
+    struct event             *tick_ev;
+    struct event             *signal_evs[4];
+    int                       exit_code;
+    char                      unix_path[FG_CONF_PATH_MAX];
+} syncer_t;
+
+static void
+syncer_signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    syncer_t *s = arg;
+
+    (void) what;
+    if (sig == SIGUSR1) {
+        (void) fg_log_reopen();
+        return;
+    }
+    event_base_loopexit(s->base, NULL);
+}
+
+static void
+syncer_tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    syncer_t *s = arg;
+    fg_err_t  err;
+    int       rc;
+
+    (void) fd;
+    (void) what;
+    if (s->admin.store_failed) {
+        fg_log(FG_LOG_ERROR, 0, "the key store failed; restarting the "
+               "syncer to reload it");
+        s->exit_code = 1;
+        event_base_loopexit(s->base, NULL);
+        return;
+    }
+    rc = fg_keystore_compact(s->keys,
+                             (uint64_t) s->sc->conf->store_compact_after,
+                             fg_admin_now_ms(), &err);
+    if (rc == FG_ERR) {
+        fg_log(FG_LOG_ERROR, 0, "key store compaction failed: %s", err.msg);
+    } else if (rc == 1) {
+        fg_log(FG_LOG_INFO, 0, "key store compacted into a new snapshot");
+    }
+}
+
+/* Binds the admin listener: "unix:PATH" or "host:port". */
+static int
+syncer_listen(syncer_t *s, fg_err_t *err)
+{
+    const char             *where = s->sc->conf->admin_listen;
+    struct sockaddr_un      sun;
+    struct evconnlistener  *l;
+    evutil_socket_t         fd;
+    fg_listen_t             tcp;
+
+    if (strcmp(where, "off") == 0) {
+        return FG_OK;
+    }
+    if (strncmp(where, "unix:", 5) != 0) {
+        if (fg_conf_parse_listen(where, &tcp, err) != FG_OK) {
+            return FG_ERR;
+        }
+        if (evhttp_bind_socket_with_handle(s->http, tcp.host,
+                                           (ev_uint16_t) tcp.port) == NULL) {
+            return fg_err_set(err, FG_E_INTERNAL, NULL,
+                              "admin API: bind(%s) failed: %s", where,
+                              strerror(errno));
+        }
+        return FG_OK;
+    }
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", where + 5);
+    snprintf(s->unix_path, sizeof(s->unix_path), "%s", where + 5);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL, "socket(AF_UNIX): %s",
+                          strerror(errno));
+    }
+    /* A socket left by a killed syncer; we hold the store lock, so no
+     * live syncer of this data_dir owns it. */
+    (void) unlink(sun.sun_path);
+    if (bind(fd, (struct sockaddr *) &sun, sizeof(sun)) != 0
+        || chmod(sun.sun_path, 0600) != 0 || listen(fd, 64) != 0) {
+        int e = errno;
+
+        close(fd);
+        s->unix_path[0] = '\0';
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "admin API: bind(%s) failed: %s", where,
+                          strerror(e));
+    }
+    l = evconnlistener_new(s->base, NULL, NULL,
+                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
+                           fd);
+    if (l == NULL || evhttp_bind_listener(s->http, l) == NULL) {
+        if (l != NULL) {
+            evconnlistener_free(l);
+        } else {
+            close(fd);
+        }
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "admin API: cannot listen on %s", where);
+    }
+    return FG_OK;
+}
+
+static int
+syncer_load(syncer_t *s, fg_err_t *err)
+{
+    const fg_conf_t *conf = s->sc->conf;
+    fg_store_info_t  info;
+
+    s->store = fg_store_file_open(conf->data_dir, SYNCER_LOCK_WAIT_MS, err);
+    if (s->store == NULL) {
+        return FG_ERR;
+    }
+    /* Repairs what a syncer killed in the middle of a write left. */
+    fg_keytable_recover(s->sc->shm->keys);
+    s->keys = fg_keystore_new(s->sc->shm->keys, s->store,
+                              s->sc->server_secret,
+                              conf->keys_rotation_grace_s * 1000);
+    if (fg_keystore_load(s->keys, fg_admin_now_ms(), err) != FG_OK) {
+        return FG_ERR;
+    }
+    fg_store_info(s->store, &info);
+    if (info.had_torn_tail) {
+        fg_log(FG_LOG_WARN, 0, "key store: the journal's last record was "
+               "torn (%llu bytes at offset %llu, a crash during a write); "
+               "it was cut off. The admin call that wrote it had not been "
+               "answered.", (unsigned long long) info.torn_bytes,
+               (unsigned long long) info.torn_offset);
+    }
+    fg_log(FG_LOG_NOTICE, 0, "key store loaded from %s: %u keys, %llu "
+           "changes replayed", conf->data_dir,
+           fg_keytable_count(s->sc->shm->keys),
+           (unsigned long long) info.changes_loaded);
+    return FG_OK;
+}
+
+int
+fg_syncer_run(const fg_syncer_config_t *sc)
+{
+    static const int signals[] = { SIGTERM, SIGINT, SIGQUIT, SIGUSR1 };
+    syncer_t         s;
+    fg_err_t         err;
+    sigset_t         mask;
+    struct timeval   second = { 1, 0 };
+    int              i, rc = 0;
+
+    memset(&s, 0, sizeof(s));
+    s.sc = sc;
+    s.base = event_base_new();
+    s.http = s.base != NULL ? evhttp_new(s.base) : NULL;
+    if (s.http == NULL) {
+        fg_log(FG_LOG_ERROR, 0, "syncer: libevent set-up failed");
+        return 1;
+    }
+    for (i = 0; i < 4; i++) {
+        s.signal_evs[i] = evsignal_new(s.base, signals[i], syncer_signal_cb,
+                                       &s);
+        evsignal_add(s.signal_evs[i], NULL);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
+    sigemptyset(&mask);
+    sigprocmask(SIG_SETMASK, &mask, NULL);
+
+    if (syncer_load(&s, &err) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "key store: %s", err.msg);
+        /* Locked by another process: worth a retry. Unreadable: not. */
+        rc = s.store == NULL ? 1 : 2;
+        goto done;
+    }
+    atomic_store(&sc->shm->header->sh_keys_loaded, 1);
+
+    s.admin.keys = s.keys;
+    s.admin.store = s.store;
+    s.admin.shm = sc->shm;
+    s.admin.token = sc->admin_token;
+    fg_admin_http_init(s.http, &s.admin);
+    if (syncer_listen(&s, &err) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
+        rc = 1;
+        goto done;
+    }
+    s.tick_ev = event_new(s.base, -1, EV_PERSIST, syncer_tick_cb, &s);
+    event_add(s.tick_ev, &second);
+    fg_log(FG_LOG_NOTICE, 0, "syncer ready; admin API on %s",
+           sc->conf->admin_listen);
+
+    event_base_dispatch(s.base);
+    rc = s.exit_code;
+
+done:
+    if (s.unix_path[0] != '\0') {
+        (void) unlink(s.unix_path);
+    }
+    if (s.tick_ev != NULL) {
+        event_free(s.tick_ev);
+    }
+    for (i = 0; i < 4; i++) {
+        if (s.signal_evs[i] != NULL) {
+            event_free(s.signal_evs[i]);
+        }
+    }
+    evhttp_free(s.http);
+    fg_keystore_free(s.keys);
+    fg_store_close(s.store);
+    event_base_free(s.base);
+    return rc;
+}

@@ -1,0 +1,509 @@
+/*
+ * test_keystore.c: admin operations on keys over a real file store (in a
+ * temporary folder) and a key table in malloc'd memory: what each
+ * operation publishes, that refusals change nothing, and that a reload
+ * from disk rebuilds exactly the same state.
+ */
+
+#include "common/keystore.h"
+
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/keyjson.h"
+#include "tests/unit/fg_test.h"
+
+#define NOW 1800000000000LL   /* a fixed wall clock, ms */
+
+static const uint8_t server[FG_KEY_SERVER_SECRET_BYTES] = { 7, 7, 7 };
+
+/* One store + table + keystore, in a fresh folder. */
+typedef struct {
+    char           dir[64];
+    void          *mem;
+    fg_keytable_t *table;
+    fg_store_t    *store;
+    fg_keystore_t *ks;
+} fixture_t;
+
+static void
+fixture_open(fixture_t *f, uint32_t max_keys, int fresh_dir)
+{
+    fg_err_t err;
+    size_t   bytes = fg_keytable_bytes(max_keys);
+
+    if (fresh_dir) {
+        snprintf(f->dir, sizeof(f->dir), "/tmp/fg-test-ks-XXXXXX");
+        if (mkdtemp(f->dir) == NULL) {
+            FG_TEST_FAIL("mkdtemp failed");
+        }
+    }
+    f->mem = aligned_alloc(64, bytes);
+    memset(f->mem, 0, bytes);
+    f->table = fg_keytable_init(f->mem, bytes, max_keys, &err);
+    f->store = fg_store_file_open(f->dir, 0, &err);
+    expect_true(f->store != NULL);
+    f->ks = fg_keystore_new(f->table, f->store, server, 60000);
+    expect_int_eq(fg_keystore_load(f->ks, NOW, &err), FG_OK);
+}
+
+static void
+fixture_close(fixture_t *f)
+{
+    fg_keystore_free(f->ks);
+    fg_store_close(f->store);
+    free(f->mem);
+}
+
+static void
+fixture_remove(fixture_t *f)
+{
+    char cmd[128];
+
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+    if (system(cmd) != 0) {
+        FG_TEST_FAIL("cannot remove %s", f->dir);
+    }
+}
+
+static json_t *
+body(const char *text)
+{
+    json_t *j = json_loads(text, 0, NULL);
+
+    if (j == NULL) {
+        FG_TEST_FAIL("bad JSON in the test: %s", text);
+    }
+    return j;
+}
+
+/* Creates a key from @fields; copies its id and secret out. */
+static void
+create(fixture_t *f, const char *fields, char *id, char *secret)
+{
+    json_t  *b = body(fields), *reply = NULL;
+    fg_err_t err;
+
+    expect_int_eq(fg_keystore_create(f->ks, b, NOW, &reply, &err), FG_OK);
+    if (reply != NULL) {
+        snprintf(id, FG_KEY_ID_SIZE, "%s", json_string_value(
+                     json_object_get(json_object_get(reply, "key"), "id")));
+        snprintf(secret, FG_KEY_SECRET_SIZE, "%s", json_string_value(
+                     json_object_get(reply, "secret")));
+    }
+    json_decref(b);
+    json_decref(reply);
+}
+
+static fg_keytable_result_t
+lookup(fixture_t *f, const char *secret, fg_key_record_t *out)
+{
+    uint8_t hash[FG_KEY_HASH_BYTES];
+
+    fg_key_hash(server, secret, strlen(secret), hash);
+    return fg_keytable_lookup(f->table, hash, out);
+}
+
+static uint64_t
+journal_records(fixture_t *f)
+{
+    fg_store_info_t info;
+
+    fg_store_info(f->store, &info);
+    return info.journal_records;
+}
+
+static void
+created_key_is_in_the_table_under_the_hash_of_its_secret(void)
+{
+    fixture_t       f;
+    fg_key_record_t rec;
+    char            id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"a\",\"owner\":\"acme\",\"models\":[\"openai/*\"],"
+           "\"limits\":{\"requests_per_min\":60},"
+           "\"energy\":{\"balance_micro\":5000000}}", id, secret);
+    expect_int_eq(lookup(&f, secret, &rec), FG_KEYTABLE_FOUND);
+    expect_str_eq(rec.kr_id, id);
+    expect_str_eq(rec.kr_owner, "acme");
+    expect_int_eq(rec.kr_status, FG_KEY_STATUS_ACTIVE);
+    expect_int_eq(rec.kr_requests_per_min, 60);
+    expect_int_eq(rec.kr_balance_micro, 5000000);
+    expect_int_eq(rec.kr_models_count, 1);
+    expect_int_eq(journal_records(&f), 1);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+refused_bodies_change_nothing(void)
+{
+    static const char *bad[] = {
+        "{\"owner\":\"no name\"}",
+        "{\"name\":\"x\",\"bogus\":1}",
+        "{\"name\":\"x\",\"limits\":{\"requests_per_min\":-1}}",
+        "{\"name\":\"x\",\"energy\":{\"balance\":1}}",
+        "{\"name\":\"x\",\"models\":[\"a*b\"]}",
+        "{\"name\":\"x\",\"expires_at\":1}",
+        "{\"name\":\"\"}",
+        "[1,2]",
+    };
+    fixture_t f;
+    size_t    i;
+
+    fixture_open(&f, 16, 1);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        json_t  *b = body(bad[i]), *reply = NULL;
+        fg_err_t err;
+
+        expect_int_eq(fg_keystore_create(f.ks, b, NOW, &reply, &err),
+                      FG_ERR);
+        expect_true(reply == NULL);
+        expect_int_eq(fg_error_status(err.code), 400);
+        json_decref(b);
+    }
+    expect_int_eq(fg_keytable_count(f.table), 0);
+    expect_int_eq(journal_records(&f), 0);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+rotation_keeps_the_old_secret_for_its_grace_only(void)
+{
+    fixture_t       f;
+    fg_key_record_t rec;
+    json_t         *reply = NULL;
+    fg_err_t        err;
+    char            id[FG_KEY_ID_SIZE], old[FG_KEY_SECRET_SIZE];
+    const char     *fresh;
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"r\"}", id, old);
+    expect_int_eq(fg_keystore_rotate(f.ks, id, NULL, NOW, &reply, &err),
+                  FG_OK);
+    fresh = json_string_value(json_object_get(reply, "secret"));
+    expect_int_eq(lookup(&f, fresh, &rec), FG_KEYTABLE_FOUND);
+    expect_int_eq(fg_key_record_check(&rec, NOW), FG_KEY_CHECK_OK);
+    expect_int_eq(lookup(&f, old, &rec), FG_KEYTABLE_FOUND);
+    expect_int_eq(fg_key_record_check(&rec, NOW + 59999), FG_KEY_CHECK_OK);
+    expect_int_eq(fg_key_record_check(&rec, NOW + 60000),
+                  FG_KEY_CHECK_ROTATED);
+    expect_true(json_integer_value(json_object_get(json_object_get(reply,
+                "key"), "previous_secret_valid_until")) == (NOW + 60000) / 1000);
+    json_decref(reply);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+revoking_ends_the_current_and_the_rotated_secret(void)
+{
+    fixture_t       f;
+    fg_key_record_t rec;
+    json_t         *reply = NULL, *b;
+    fg_err_t        err;
+    char            id[FG_KEY_ID_SIZE], old[FG_KEY_SECRET_SIZE];
+    char            fresh[FG_KEY_SECRET_SIZE];
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"v\"}", id, old);
+    expect_int_eq(fg_keystore_rotate(f.ks, id, NULL, NOW, &reply, &err),
+                  FG_OK);
+    snprintf(fresh, sizeof(fresh), "%s",
+             json_string_value(json_object_get(reply, "secret")));
+    json_decref(reply);
+    expect_int_eq(fg_keystore_revoke(f.ks, id, NOW + 1, &reply, &err), FG_OK);
+    json_decref(reply);
+    expect_int_eq(lookup(&f, fresh, &rec), FG_KEYTABLE_FOUND);
+    expect_int_eq(fg_key_record_check(&rec, NOW + 1), FG_KEY_CHECK_REVOKED);
+    expect_int_eq(lookup(&f, old, &rec), FG_KEYTABLE_FOUND);
+    expect_true(fg_key_record_check(&rec, NOW + 1) != FG_KEY_CHECK_OK);
+    /* A revoked key takes no more changes. */
+    b = body("{\"name\":\"again\"}");
+    expect_int_eq(fg_keystore_update(f.ks, id, b, NOW + 2, &reply, &err),
+                  FG_ERR);
+    expect_int_eq(err.code, FG_E_KEY_NOT_CHANGEABLE);
+    json_decref(b);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+a_topup_applies_once_per_idempotency_key(void)
+{
+    fixture_t       f;
+    fg_key_record_t rec;
+    json_t         *reply = NULL;
+    fg_err_t        err;
+    char            id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"t\",\"energy\":{\"balance_micro\":10}}", id,
+           secret);
+    expect_int_eq(fg_keystore_topup(f.ks, id, 5, "pay-1", NOW, &reply, &err),
+                  FG_OK);
+    expect_true(json_is_true(json_object_get(reply, "applied")));
+    json_decref(reply);
+    expect_int_eq(fg_keystore_topup(f.ks, id, 5, "pay-1", NOW, &reply, &err),
+                  FG_OK);
+    expect_true(json_is_false(json_object_get(reply, "applied")));
+    json_decref(reply);
+    expect_int_eq(fg_keystore_topup(f.ks, id, 6, "pay-1", NOW, &reply, &err),
+                  FG_ERR);
+    expect_int_eq(err.code, FG_E_IDEMPOTENCY_REUSED);
+    expect_int_eq(lookup(&f, secret, &rec), FG_KEYTABLE_FOUND);
+    expect_int_eq(rec.kr_balance_micro, 15);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+a_reload_from_disk_rebuilds_the_same_state(void)
+{
+    fixture_t       f;
+    fg_key_record_t rec;
+    json_t         *reply = NULL, *b;
+    fg_err_t        err;
+    char            id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+    char            id2[FG_KEY_ID_SIZE], secret2[FG_KEY_SECRET_SIZE];
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"one\"}", id, secret);
+    create(&f, "{\"name\":\"two\"}", id2, secret2);
+    b = body("{\"name\":\"one renamed\",\"metadata\":{\"plan\":\"pro\"}}");
+    expect_int_eq(fg_keystore_update(f.ks, id, b, NOW, &reply, &err), FG_OK);
+    json_decref(b);
+    json_decref(reply);
+    expect_int_eq(fg_keystore_topup(f.ks, id, 7, "p", NOW, &reply, &err),
+                  FG_OK);
+    json_decref(reply);
+    expect_int_eq(fg_keystore_revoke(f.ks, id2, NOW, &reply, &err), FG_OK);
+    json_decref(reply);
+    fixture_close(&f);
+
+    fixture_open(&f, 16, 0);   /* same folder, empty table */
+    expect_int_eq(fg_keytable_count(f.table), 2);
+    expect_int_eq(lookup(&f, secret, &rec), FG_KEYTABLE_FOUND);
+    expect_str_eq(rec.kr_name, "one renamed");
+    expect_str_eq(rec.kr_metadata, "{\"plan\":\"pro\"}");
+    expect_int_eq(rec.kr_balance_micro, 7);
+    expect_int_eq(lookup(&f, secret2, &rec), FG_KEYTABLE_FOUND);
+    expect_int_eq(rec.kr_status, FG_KEY_STATUS_REVOKED);
+    /* The memo came back too: the same top-up is not applied twice. */
+    expect_int_eq(fg_keystore_topup(f.ks, id, 7, "p", NOW, &reply, &err),
+                  FG_OK);
+    expect_true(json_is_false(json_object_get(reply, "applied")));
+    json_decref(reply);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+a_reload_removes_table_entries_the_store_does_not_have(void)
+{
+    fixture_t       f;
+    fg_key_record_t ghost;
+    fg_err_t        err;
+    char            id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"real\"}", id, secret);
+    /* As if a syncer published a change and died before it was durable. */
+    memset(&ghost, 0, sizeof(ghost));
+    memset(ghost.kr_hash, 0xab, sizeof(ghost.kr_hash));
+    memcpy(ghost.kr_id, "key_00000000000000ab", FG_KEY_ID_SIZE);
+    memcpy(ghost.kr_name, "ghost", 6);
+    ghost.kr_status = FG_KEY_STATUS_ACTIVE;
+    expect_int_eq(fg_keytable_put(f.table, &ghost, &err), FG_OK);
+    fg_keystore_free(f.ks);
+    fg_store_close(f.store);
+    f.store = fg_store_file_open(f.dir, 0, &err);
+    f.ks = fg_keystore_new(f.table, f.store, server, 60000);
+    expect_int_eq(fg_keystore_load(f.ks, NOW, &err), FG_OK);
+    expect_int_eq(fg_keytable_count(f.table), 1);
+    expect_int_eq(fg_keytable_lookup(f.table, ghost.kr_hash, &ghost),
+                  FG_KEYTABLE_NOT_FOUND);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+a_full_table_refuses_a_new_key_before_storing_it(void)
+{
+    fixture_t f;
+    json_t   *b = body("{\"name\":\"x\"}"), *reply = NULL;
+    fg_err_t  err;
+    char      id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+
+    fixture_open(&f, 2, 1);
+    create(&f, "{\"name\":\"a\"}", id, secret);
+    create(&f, "{\"name\":\"b\"}", id, secret);
+    expect_int_eq(fg_keystore_create(f.ks, b, NOW, &reply, &err), FG_ERR);
+    expect_int_eq(err.code, FG_E_KEY_TABLE_FULL);
+    expect_int_eq(journal_records(&f), 2);
+    json_decref(b);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+compaction_keeps_the_state_and_drops_dead_rotated_secrets(void)
+{
+    fixture_t       f;
+    fg_key_record_t rec;
+    json_t         *reply = NULL;
+    fg_err_t        err;
+    char            id[FG_KEY_ID_SIZE], old[FG_KEY_SECRET_SIZE];
+    char            fresh[FG_KEY_SECRET_SIZE];
+    int             i;
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"c\"}", id, old);
+    expect_int_eq(fg_keystore_rotate(f.ks, id, NULL, NOW, &reply, &err),
+                  FG_OK);
+    snprintf(fresh, sizeof(fresh), "%s",
+             json_string_value(json_object_get(reply, "secret")));
+    json_decref(reply);
+    for (i = 0; i < 5; i++) {
+        char idem[16];
+
+        snprintf(idem, sizeof(idem), "c-%d", i);
+        expect_int_eq(fg_keystore_topup(f.ks, id, 1, idem, NOW, &reply,
+                                        &err), FG_OK);
+        json_decref(reply);
+    }
+    expect_int_eq(fg_keystore_compact(f.ks, 100, NOW, &err), 0);
+    /* After the old secret's grace: it is dropped from snapshot and table. */
+    expect_int_eq(fg_keystore_compact(f.ks, 3, NOW + 60000, &err), 1);
+    expect_int_eq(journal_records(&f), 0);
+    expect_int_eq(lookup(&f, old, &rec), FG_KEYTABLE_NOT_FOUND);
+    fixture_close(&f);
+
+    fixture_open(&f, 16, 0);
+    expect_int_eq(fg_keytable_count(f.table), 1);
+    expect_int_eq(lookup(&f, fresh, &rec), FG_KEYTABLE_FOUND);
+    expect_int_eq(rec.kr_balance_micro, 5);
+    expect_int_eq(fg_keystore_topup(f.ks, id, 1, "c-3", NOW, &reply, &err),
+                  FG_OK);
+    expect_true(json_is_false(json_object_get(reply, "applied")));
+    json_decref(reply);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+list_pages_by_id_and_filters_by_owner_and_status(void)
+{
+    fixture_t f;
+    json_t   *reply = NULL;
+    fg_err_t  err;
+    char      id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+    char      after[FG_KEY_ID_SIZE] = "";
+    int       i, seen = 0, pages = 0;
+
+    fixture_open(&f, 16, 1);
+    for (i = 0; i < 5; i++) {
+        create(&f, i % 2 ? "{\"name\":\"n\",\"owner\":\"odd\"}"
+                         : "{\"name\":\"n\",\"owner\":\"even\"}", id, secret);
+    }
+    do {
+        json_t     *data, *k;
+        size_t      j;
+        const char *prev = "";
+
+        expect_int_eq(fg_keystore_list(f.ks, NULL, NULL,
+                                       after[0] ? after : NULL, 2, NOW,
+                                       &reply, &err), FG_OK);
+        data = json_object_get(reply, "data");
+        json_array_foreach(data, j, k) {
+            const char *kid = json_string_value(json_object_get(k, "id"));
+
+            expect_true(strcmp(kid, prev) > 0);
+            prev = kid;
+            seen++;
+        }
+        after[0] = '\0';
+        if (json_is_true(json_object_get(reply, "has_more"))) {
+            snprintf(after, sizeof(after), "%s", json_string_value(
+                         json_object_get(reply, "next_after")));
+        }
+        json_decref(reply);
+        pages++;
+    } while (after[0] != '\0' && pages < 10);
+    expect_int_eq(seen, 5);
+    expect_int_eq(pages, 3);
+    expect_int_eq(fg_keystore_list(f.ks, "odd", "active", NULL, 100, NOW,
+                                   &reply, &err), FG_OK);
+    expect_int_eq(json_array_size(json_object_get(reply, "data")), 2);
+    json_decref(reply);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+a_journal_lost_beside_its_snapshot_does_not_hide_later_changes(void)
+{
+    fixture_t       f;
+    fg_key_record_t rec;
+    json_t         *reply = NULL;
+    fg_err_t        err;
+    char            id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+    char            id2[FG_KEY_ID_SIZE], secret2[FG_KEY_SECRET_SIZE];
+    char            path[128];
+    int             i;
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"before\"}", id, secret);
+    for (i = 0; i < 4; i++) {
+        char idem[16];
+
+        snprintf(idem, sizeof(idem), "l-%d", i);
+        expect_int_eq(fg_keystore_topup(f.ks, id, 1, idem, NOW, &reply,
+                                        &err), FG_OK);
+        json_decref(reply);
+    }
+    expect_int_eq(fg_keystore_compact(f.ks, 2, NOW, &err), 1);
+    fixture_close(&f);
+    snprintf(path, sizeof(path), "%s/keys.journal", f.dir);
+    expect_int_eq(unlink(path), 0);
+
+    fixture_open(&f, 16, 0);
+    create(&f, "{\"name\":\"after\"}", id2, secret2);
+    fixture_close(&f);
+    fixture_open(&f, 16, 0);
+    expect_int_eq(lookup(&f, secret, &rec), FG_KEYTABLE_FOUND);
+    expect_int_eq(rec.kr_balance_micro, 4);
+    expect_int_eq(lookup(&f, secret2, &rec), FG_KEYTABLE_FOUND);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+int
+main(void)
+{
+    static const fg_test_case_t cases[] = {
+        FG_TEST_CASE(created_key_is_in_the_table_under_the_hash_of_its_secret),
+        FG_TEST_CASE(refused_bodies_change_nothing),
+        FG_TEST_CASE(rotation_keeps_the_old_secret_for_its_grace_only),
+        FG_TEST_CASE(revoking_ends_the_current_and_the_rotated_secret),
+        FG_TEST_CASE(a_topup_applies_once_per_idempotency_key),
+        FG_TEST_CASE(a_reload_from_disk_rebuilds_the_same_state),
+        FG_TEST_CASE(a_reload_removes_table_entries_the_store_does_not_have),
+        FG_TEST_CASE(a_full_table_refuses_a_new_key_before_storing_it),
+        FG_TEST_CASE(compaction_keeps_the_state_and_drops_dead_rotated_secrets),
+        FG_TEST_CASE(list_pages_by_id_and_filters_by_owner_and_status),
+        FG_TEST_CASE(
+            a_journal_lost_beside_its_snapshot_does_not_hide_later_changes),
+    };
+
+    if (sodium_init() < 0) {
+        fprintf(stderr, "sodium_init failed\n");
+        return 1;
+    }
+    return fg_test_run("keystore", cases, sizeof(cases) / sizeof(cases[0]));
+}
