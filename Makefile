@@ -106,7 +106,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBWORKER) $(LIBCOMMON)
 # installed. node and npm are checked as commands because a machine may
 # carry them from elsewhere than Debian's nodejs package.
 DEB_PKGS = gcc make pkg-config libevent-dev libcurl4-openssl-dev \
-           libjansson-dev libhiredis-dev libsodium-dev curl
+           libjansson-dev libhiredis-dev libsodium-dev curl prometheus
 
 deps:
 	@missing=""; \

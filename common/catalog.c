@@ -61,7 +61,7 @@ catalog_load_providers(fg_catalog_t *cat, const char *path, fg_err_t *err)
     const char  *id, *name = NULL, *base_url, *base_url_env = NULL;
     const char  *key_env = NULL, *hname, *env;
     json_int_t   connect_ms = 5000, first_byte_ms = 60000, idle_ms = 60000;
-    json_int_t   total_ms = 600000;
+    json_int_t   total_ms = 600000, rpm = 0, tpm = 0;
 
     arr = catalog_load_array(path, "providers", err);
     if (arr == NULL) {
@@ -80,15 +80,20 @@ catalog_load_providers(fg_catalog_t *cat, const char *path, fg_err_t *err)
         first_byte_ms = 60000;
         idle_ms = 60000;
         total_ms = 600000;
+        rpm = 0;
+        tpm = 0;
         if (json_unpack_ex(item, &jerr, 0,
                            "{s:s, s?s, s:s, s?s, s?s, s?o,"
-                           " s?{s?I, s?I, s?I, s?I !} !}",
+                           " s?{s?I, s?I, s?I, s?I !},"
+                           " s?{s?I, s?I !} !}",
                            "id", &id, "name", &name, "base_url", &base_url,
                            "base_url_env", &base_url_env,
                            "key_env", &key_env, "headers", &headers,
                            "timeouts", "connect_ms", &connect_ms,
                            "first_byte_ms", &first_byte_ms,
-                           "idle_ms", &idle_ms, "total_ms", &total_ms)
+                           "idle_ms", &idle_ms, "total_ms", &total_ms,
+                           "limits", "requests_per_min", &rpm,
+                           "tokens_per_min", &tpm)
             != 0) {
             fg_err_set(err, FG_E_INVALID_VALUE, NULL, "%s: providers[%zu]: %s",
                        path, i, jerr.text);
@@ -97,6 +102,11 @@ catalog_load_providers(fg_catalog_t *cat, const char *path, fg_err_t *err)
         if (fg_catalog_provider(cat, id) != NULL) {
             fg_err_set(err, FG_E_INVALID_VALUE, NULL,
                        "%s: providers[%zu]: duplicate id \"%s\"", path, i, id);
+            goto fail;
+        }
+        if (rpm < 0 || tpm < 0) {
+            fg_err_set(err, FG_E_OUT_OF_RANGE, NULL,
+                       "%s: providers[%zu]: limits must be >= 0", path, i);
             goto fail;
         }
         if (connect_ms < 1 || first_byte_ms < 1 || idle_ms < 1
@@ -126,6 +136,8 @@ catalog_load_providers(fg_catalog_t *cat, const char *path, fg_err_t *err)
         env = key_env ? getenv(key_env) : NULL;
         p->api_key = env && env[0] ? fg_xstrdup(env) : NULL;
         p->is_enabled = key_env == NULL || p->api_key != NULL;
+        p->requests_per_min = rpm;
+        p->tokens_per_min = tpm;
         p->connect_timeout_ms = connect_ms;
         p->first_byte_timeout_ms = first_byte_ms;
         p->idle_timeout_ms = idle_ms;
@@ -171,7 +183,7 @@ catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
     size_t       i;
     const char  *id, *provider, *upstream_id, *owned_by;
     json_int_t   created, context_window, max_output, p_prompt, p_cached;
-    json_int_t   p_completion;
+    json_int_t   p_completion, rpm, tpm;
     int          vision, tools;
 
     arr = catalog_load_array(path, "models", err);
@@ -189,9 +201,11 @@ catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
         vision = 0;
         tools = 0;
         p_cached = -1;
+        rpm = 0;
+        tpm = 0;
         if (json_unpack_ex(item, &jerr, 0,
                            "{s:s, s:s, s?s, s?I, s?s, s:I, s:I, s?b, s?b,"
-                           " s?o, s:{s:I, s?I, s:I !} !}",
+                           " s?o, s:{s:I, s?I, s:I !}, s?{s?I, s?I !} !}",
                            "id", &id, "provider", &provider,
                            "upstream_id", &upstream_id, "created", &created,
                            "owned_by", &owned_by,
@@ -203,7 +217,9 @@ catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
                            "pricing",
                            "prompt_per_mtok_micro", &p_prompt,
                            "cached_prompt_per_mtok_micro", &p_cached,
-                           "completion_per_mtok_micro", &p_completion)
+                           "completion_per_mtok_micro", &p_completion,
+                           "limits", "requests_per_min", &rpm,
+                           "tokens_per_min", &tpm)
             != 0) {
             fg_err_set(err, FG_E_INVALID_VALUE, NULL, "%s: models[%zu]: %s",
                        path, i, jerr.text);
@@ -217,10 +233,10 @@ catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
             goto fail;
         }
         if (context_window < 1 || max_output < 1 || p_prompt < 0
-            || p_completion < 0) {
+            || p_completion < 0 || rpm < 0 || tpm < 0) {
             fg_err_set(err, FG_E_OUT_OF_RANGE, NULL,
-                       "%s: models[%zu] (\"%s\"): windows must be >= 1 and "
-                       "prices >= 0", path, i, id);
+                       "%s: models[%zu] (\"%s\"): windows must be >= 1, "
+                       "prices and limits >= 0", path, i, id);
             goto fail;
         }
         if (effort != NULL && !json_is_array(effort)) {
@@ -235,6 +251,8 @@ catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
         m->owned_by = fg_xstrdup(owned_by ? owned_by : provider);
         m->context_window = context_window;
         m->max_output_tokens = max_output;
+        m->requests_per_min = rpm;
+        m->tokens_per_min = tpm;
         m->supports_vision = vision;
         m->supports_tools = tools;
         m->reasoning_effort = effort ? json_incref(effort) : json_array();

@@ -33,6 +33,8 @@ typedef struct {
     int64_t     first_byte_timeout_ms;
     int64_t     idle_timeout_ms;   /* between stream chunks */
     int64_t     total_timeout_ms;
+    int64_t     requests_per_min;  /* global, all keys; 0 = none */
+    int64_t     tokens_per_min;
 } fg_provider_t;
 
 typedef struct {
@@ -49,6 +51,8 @@ typedef struct {
     int64_t        prompt_per_mtok_micro;
     int64_t        cached_prompt_per_mtok_micro;
     int64_t        completion_per_mtok_micro;
+    int64_t        requests_per_min;   /* global, all keys; 0 = none */
+    int64_t        tokens_per_min;
 } fg_model_t;
 
 typedef struct {

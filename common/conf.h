@@ -61,6 +61,12 @@ typedef struct {
     char        admin_token_file[FG_CONF_PATH_MAX];
     int64_t     store_compact_after;
 
+    /* Observability (docs/operations.md). */
+    char        metrics_listen[FG_CONF_PATH_MAX];
+    int64_t     metrics_per_key;
+    char        access_log_file[FG_CONF_PATH_MAX];
+    int64_t     access_log_content;
+
     char        providers_file[FG_CONF_PATH_MAX];
     char        models_file[FG_CONF_PATH_MAX];
 } fg_conf_t;

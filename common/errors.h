@@ -73,7 +73,12 @@
     X(FG_E_IDEMPOTENCY_REUSED, 409, "invalid_request_error",                \
       "idempotency_key_reused")                                             \
     X(FG_E_KEY_TABLE_FULL, 507, "api_error", "key_table_full")              \
-    X(FG_E_STORE_UNAVAILABLE, 503, "api_error", "store_unavailable")
+    X(FG_E_STORE_UNAVAILABLE, 503, "api_error", "store_unavailable")      \
+    X(FG_E_RATE_LIMIT_REQUESTS, 429, "rate_limit_error",                    \
+      "rate_limit_requests")                                                \
+    X(FG_E_RATE_LIMIT_TOKENS, 429, "rate_limit_error", "rate_limit_tokens") \
+    X(FG_E_RATE_LIMIT_CONCURRENCY, 429, "rate_limit_error",                 \
+      "rate_limit_concurrency")
 
 typedef enum {
 #define FG_ERROR_ENUM(name, status, type, code) name,

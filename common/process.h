@@ -19,6 +19,7 @@ typedef struct {
     const fg_catalog_t *catalog;      /* borrowed, immutable */
     const int          *listen_fds;   /* borrowed */
     int                 listen_count;
+    int                 metrics_fd;    /* GET /metrics only; -1: off */
     fg_shm_t           *shm;
     unsigned            slot;          /* this worker's shm slot */
     uint32_t            generation;    /* config generation served */

@@ -11,13 +11,25 @@
 
 #include "common/shm.h"
 
+static size_t
+shm_align(size_t n)
+{
+    return (n + 63) & ~(size_t) 63;
+}
+
 int
 fg_shm_create(fg_shm_t *shm, uint32_t max_keys, fg_err_t *err)
 {
     size_t keys_offset = sizeof(fg_shm_header_t)
                          + FG_SHM_MAX_WORKERS * sizeof(fg_shm_worker_t);
     size_t keys_bytes = fg_keytable_bytes(max_keys);
-    size_t bytes = keys_offset + keys_bytes;
+    /* Room for every key and a catalog's models and providers. */
+    size_t limiter_offset = shm_align(keys_offset + keys_bytes);
+    size_t limiter_bytes = fg_limiter_bytes(max_keys + 4096,
+                                            FG_SHM_MAX_WORKERS);
+    size_t metrics_offset = shm_align(limiter_offset + limiter_bytes);
+    size_t metrics_bytes = fg_metrics_bytes();
+    size_t bytes = shm_align(metrics_offset + metrics_bytes);
     void  *p;
 
     memset(shm, 0, sizeof(*shm));
@@ -47,9 +59,22 @@ fg_shm_create(fg_shm_t *shm, uint32_t max_keys, fg_err_t *err)
     shm->header->sh_workers_offset = sizeof(fg_shm_header_t);
     shm->header->sh_keys_offset = keys_offset;
     shm->header->sh_keys_bytes = keys_bytes;
+    shm->header->sh_limiter_offset = limiter_offset;
+    shm->header->sh_limiter_bytes = limiter_bytes;
+    shm->header->sh_metrics_offset = metrics_offset;
+    shm->header->sh_metrics_bytes = metrics_bytes;
     shm->keys = fg_keytable_init((char *) p + keys_offset, keys_bytes,
                                  max_keys, err);
-    if (shm->keys == NULL) {
+    if (shm->keys != NULL) {
+        shm->limiter = fg_limiter_init((char *) p + limiter_offset,
+                                       limiter_bytes, max_keys + 4096,
+                                       FG_SHM_MAX_WORKERS, err);
+    }
+    if (shm->limiter != NULL) {
+        shm->metrics = fg_metrics_init((char *) p + metrics_offset,
+                                       metrics_bytes, err);
+    }
+    if (shm->metrics == NULL) {
         fg_shm_destroy(shm);
         return FG_ERR;
     }
@@ -74,7 +99,7 @@ fg_shm_check(const fg_shm_t *shm, fg_err_t *err)
         || h->sh_worker_slot_bytes != sizeof(fg_shm_worker_t)
         || h->sh_worker_slots != FG_SHM_MAX_WORKERS
         || h->sh_arena_bytes != shm->bytes
-        || h->sh_keys_offset + h->sh_keys_bytes != shm->bytes) {
+        || h->sh_metrics_offset + h->sh_metrics_bytes > shm->bytes) {
         return fg_err_set(err, FG_E_INTERNAL, NULL,
                           "shm arena sizes do not match this build");
     }

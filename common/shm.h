@@ -8,9 +8,10 @@
  * Each slot is written only by its worker (state, counters) or by the
  * master while the worker is dead (spawn and reap); readers sum slots.
  *
- * After the slots comes the key table (common/keytable.h), written by the
- * syncer alone. Later issues add reservations and the usage ring as
- * further regions; bump FG_SHM_LAYOUT_VERSION with any change below.
+ * After the slots come the key table (common/keytable.h), written by the
+ * syncer alone, the rate limiter's state (common/limiter.h) and the
+ * metrics (common/metrics.h). Later issues add reservations and the usage
+ * ring as further regions; bump FG_SHM_LAYOUT_VERSION with any change.
  * Only fixed-width integers and lock-free atomics live here; no pointers.
  */
 
@@ -20,9 +21,11 @@
 
 #include "common/errors.h"
 #include "common/keytable.h"
+#include "common/limiter.h"
+#include "common/metrics.h"
 
 #define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
-#define FG_SHM_LAYOUT_VERSION  2
+#define FG_SHM_LAYOUT_VERSION  3
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
@@ -65,15 +68,23 @@ typedef struct {
     _Atomic uint32_t sh_keys_loaded;      /* 1 once the syncer loaded keys */
     _Atomic uint32_t sh_syncer_state;     /* FG_WORKER_*, for the syncer */
     _Atomic int64_t  sh_syncer_pid;
-    uint8_t          sh_pad2[32];
+    _Atomic uint64_t sh_worker_restarts;  /* respawns after a death */
+    uint64_t         sh_limiter_offset;
+    uint64_t         sh_limiter_bytes;
+    uint64_t         sh_metrics_offset;
+    uint64_t         sh_metrics_bytes;
+    uint8_t          sh_pad2[56];
 } fg_shm_header_t;
 
-_Static_assert(sizeof(fg_shm_header_t) == 128, "header is two cache lines");
+_Static_assert(sizeof(fg_shm_header_t) == 128 + 64,
+               "header is three cache lines");
 
 typedef struct {
     fg_shm_header_t *header;
     fg_shm_worker_t *workers;
     fg_keytable_t   *keys;
+    fg_limiter_t    *limiter;
+    fg_metrics_t    *metrics;
     size_t           bytes;
 } fg_shm_t;
 

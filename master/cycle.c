@@ -36,6 +36,7 @@
 
 #include <sys/prctl.h>
 
+#include "common/accesslog.h"
 #include "common/log.h"
 #include "common/process.h"
 #include "master/cycle.h"
@@ -71,6 +72,7 @@ static int64_t cycle_now_ms(void);
 static int cycle_spawn(fg_master_t *m, unsigned slot);
 static void cycle_reap(fg_master_t *m, int is_stopping);
 static int cycle_reload(fg_master_t *m);
+static void cycle_metrics_setup(fg_master_t *m);
 static void cycle_signal_children(int sig, int only_old);
 static int cycle_children_alive(void);
 static void cycle_arm_timer(int64_t now, int64_t stop_deadline);
@@ -98,12 +100,42 @@ cycle_now_ms(void)
     return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* metrics.listen is "off" or an address of its own: never a public
+ * listener's, so /metrics cannot end up on the public port. Caught here
+ * so that -t and a reload see it, not only a failing bind(). */
+static int
+cycle_check_metrics_listen(const fg_conf_t *conf, fg_err_t *err)
+{
+    fg_listen_t addr;
+    fg_err_t    e;
+    int         i;
+
+    if (strcmp(conf->metrics_listen, "off") == 0) {
+        return FG_OK;
+    }
+    if (fg_conf_parse_listen(conf->metrics_listen, &addr, &e) != FG_OK) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, "metrics.listen",
+                          "%s: \"metrics.listen\": %s", conf->path, e.msg);
+    }
+    for (i = 0; i < conf->listen_count; i++) {
+        if (conf->listen[i].port == addr.port
+            && strcmp(conf->listen[i].host, addr.host) == 0) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, "metrics.listen",
+                              "%s: \"metrics.listen\": %s:%d is a public "
+                              "listener; metrics need their own address",
+                              conf->path, addr.host, addr.port);
+        }
+    }
+    return FG_OK;
+}
+
 int
 fg_master_load(const fg_master_t *m, fg_conf_t **conf_out,
                fg_catalog_t **catalog_out, fg_err_t *err)
 {
     fg_conf_t    *conf = calloc(1, sizeof(*conf));
     fg_catalog_t *catalog;
+    fg_err_t      aerr;
     char          providers[FG_CONF_PATH_MAX + 16];
     char          models[FG_CONF_PATH_MAX + 16];
 
@@ -114,6 +146,14 @@ fg_master_load(const fg_master_t *m, fg_conf_t **conf_out,
         free(conf);
         return FG_ERR;
     }
+    /* Workers open it; a path they cannot open is caught here, by -t and
+     * by a reload, rather than by every worker failing to start. */
+    if (fg_accesslog_check(conf->access_log_file, &aerr) != FG_OK) {
+        fg_err_set(err, FG_E_INVALID_VALUE, "access_log.file",
+                   "%s: \"access_log.file\": %s", conf->path, aerr.msg);
+        free(conf);
+        return FG_ERR;
+    }
     if (m->listen_override != NULL) {
         conf->listen_count = 1;
         if (fg_conf_parse_listen(m->listen_override, &conf->listen[0], err)
@@ -121,6 +161,10 @@ fg_master_load(const fg_master_t *m, fg_conf_t **conf_out,
             free(conf);
             return FG_ERR;
         }
+    }
+    if (cycle_check_metrics_listen(conf, err) != FG_OK) {
+        free(conf);
+        return FG_ERR;
     }
     fg_conf_resolve(conf, conf->providers_file, providers, sizeof(providers));
     fg_conf_resolve(conf, conf->models_file, models, sizeof(models));
@@ -241,6 +285,7 @@ cycle_spawn(fg_master_t *m, unsigned slot)
         wc.catalog = m->catalog;
         wc.listen_fds = m->listeners.fd;
         wc.listen_count = m->listeners.count;
+        wc.metrics_fd = m->listeners.metrics_fd;
         wc.shm = &m->shm;
         wc.slot = slot;
         wc.generation = cycle_generation;
@@ -269,6 +314,7 @@ cycle_reap(fg_master_t *m, int is_stopping)
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         cycle_child_t *c = NULL;
+        unsigned       held;
 
         for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
             if (cycle_children[i].pid == pid) {
@@ -288,6 +334,12 @@ cycle_reap(fg_master_t *m, int is_stopping)
         } else {
             fg_log(FG_LOG_NOTICE, 0, "worker#%u (pid %d) exited with code "
                    "%d", i, (int) pid, WEXITSTATUS(status));
+        }
+        /* Before the slot can be reused: what the dead worker held. */
+        held = fg_limiter_release_worker(m->shm.limiter, i);
+        if (held > 0) {
+            fg_log(FG_LOG_NOTICE, 0, "worker#%u held %u concurrency slots; "
+                   "given back", i, held);
         }
         atomic_store(&fg_shm_worker(&m->shm, i)->ws_state, FG_WORKER_FREE);
         atomic_store(&fg_shm_worker(&m->shm, i)->ws_pid, 0);
@@ -351,6 +403,29 @@ cycle_children_alive(void)
     return n + (cycle_syncer.pid > 0);
 }
 
+/* The catalog's ids become label values before a worker can serve them;
+ * the master is the name table's only writer (common/metrics.h). */
+static void
+cycle_metrics_setup(fg_master_t *m)
+{
+    const fg_catalog_t *c = m->catalog;
+    fg_err_t            err;
+    size_t              i;
+    int                 failed = 0;
+
+    fg_metrics_set_per_key(m->shm.metrics, (int) m->conf->metrics_per_key);
+    for (i = 0; i < c->provider_count + c->model_count; i++) {
+        const char *id = i < c->provider_count
+                         ? c->providers[i].id
+                         : c->models[i - c->provider_count].id;
+
+        if (fg_metrics_name_add(m->shm.metrics, id, &err) != FG_OK
+            && failed++ == 0) {
+            fg_log(FG_LOG_WARN, 0, "%s", err.msg);
+        }
+    }
+}
+
 static int
 cycle_reload(fg_master_t *m)
 {
@@ -384,6 +459,7 @@ cycle_reload(fg_master_t *m)
         fg_log(FG_LOG_ERROR, errno, "open(\"%s\") for the log failed",
                conf->log_file);
     }
+    cycle_metrics_setup(m);
 
     for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
         if (cycle_children[i].pid > 0) {
@@ -464,6 +540,7 @@ fg_master_cycle(fg_master_t *m)
     atomic_store(&m->shm.header->sh_generation, cycle_generation);
     atomic_store(&m->shm.header->sh_workers_wanted,
                  (uint32_t) m->conf->workers);
+    cycle_metrics_setup(m);
     cycle_spawn_syncer(m);
     for (i = 0; i < (unsigned) m->conf->workers; i++) {
         cycle_spawn(m, i);
@@ -489,11 +566,12 @@ fg_master_cycle(fg_master_t *m)
             fg_log(FG_LOG_NOTICE, 0, "%s: stopping %d workers",
                    sig == SIGTERM ? "SIGTERM" : "SIGQUIT",
                    cycle_children_alive());
-            cycle_signal_children(sig, 0);
-            /* Workers close their copies as they drain; with ours closed
-             * too the kernel refuses new connections at once instead of
-             * queueing them where nobody will accept. */
+            /* Ours first, then the workers close theirs as they drain:
+             * once a worker says it drains, the kernel refuses new
+             * connections instead of queueing them where nobody will
+             * accept (and then resetting them). */
             fg_listeners_close(&m->listeners);
+            cycle_signal_children(sig, 0);
         }
         if (stopping) {
             if (cycle_children_alive() == 0) {
@@ -526,6 +604,7 @@ fg_master_cycle(fg_master_t *m)
             if (c->respawn_at_ms > 0 && c->respawn_at_ms <= now
                 && c->pid == 0) {
                 c->respawn_at_ms = 0;
+                atomic_fetch_add(&m->shm.header->sh_worker_restarts, 1);
                 cycle_spawn(m, i);
             }
         }
@@ -534,7 +613,7 @@ fg_master_cycle(fg_master_t *m)
             cycle_syncer.respawn_at_ms = 0;
             cycle_spawn_syncer(m);
         }
-        if (cycle_children_alive() == 0) {
+        if (cycle_children_alive() - (cycle_syncer.pid > 0) == 0) {
             int pending = 0;
 
             for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
@@ -543,6 +622,10 @@ fg_master_cycle(fg_master_t *m)
             if (!pending) {
                 fg_log(FG_LOG_ERROR, 0, "no worker is running and none can "
                        "be started; exiting");
+                if (cycle_syncer.pid > 0) {
+                    kill(cycle_syncer.pid, SIGTERM);
+                    (void) waitpid(cycle_syncer.pid, NULL, 0);
+                }
                 return 1;
             }
         }

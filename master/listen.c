@@ -1,7 +1,9 @@
 /*
- * listen.c: binding the public listeners. Sockets are non-blocking (the
- * workers' evconnlistener needs that) and close-on-exec; workers get them
- * across fork, not exec.
+ * listen.c: binding the public listeners and the metrics listener.
+ * Sockets are non-blocking (the workers' evconnlistener needs that) and
+ * close-on-exec; workers get them across fork, not exec. The metrics
+ * socket is a member of the same set so that whatever closes the public
+ * sockets (the syncer at its start, the master on shutdown) closes it too.
  */
 
 #include <errno.h>
@@ -58,13 +60,47 @@ listen_bind(const fg_listen_t *addr, fg_err_t *err)
     return fd;
 }
 
+/* The metrics listener of @conf into @out: reused from @old (*@reused
+ * set), bound, or none for "off". */
+static int
+listen_metrics(fg_listeners_t *out, const fg_conf_t *conf,
+               const fg_listeners_t *old, int *reused, fg_err_t *err)
+{
+    fg_err_t e;
+
+    *reused = 0;
+    if (strcmp(conf->metrics_listen, "off") == 0) {
+        return FG_OK;
+    }
+    if (fg_conf_parse_listen(conf->metrics_listen, &out->metrics_addr, &e)
+        != FG_OK) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, "metrics.listen",
+                          "metrics.listen \"%s\": %s", conf->metrics_listen,
+                          e.msg);
+    }
+    if (old != NULL && old->metrics_fd >= 0
+        && old->metrics_addr.port == out->metrics_addr.port
+        && strcmp(old->metrics_addr.host, out->metrics_addr.host) == 0) {
+        out->metrics_fd = old->metrics_fd;
+        *reused = 1;
+        return FG_OK;
+    }
+    out->metrics_fd = listen_bind(&out->metrics_addr, &e);
+    if (out->metrics_fd < 0) {
+        return fg_err_set(err, FG_E_INTERNAL, "metrics.listen",
+                          "metrics.listen: %s", e.msg);
+    }
+    return FG_OK;
+}
+
 int
 fg_listeners_open(fg_listeners_t *out, const fg_conf_t *conf,
                   fg_listeners_t *old, fg_err_t *err)
 {
-    int i, j, reused[FG_CONF_MAX_LISTEN];
+    int i, j, reused[FG_CONF_MAX_LISTEN], metrics_reused;
 
     memset(out, 0, sizeof(*out));
+    out->metrics_fd = -1;
     for (i = 0; i < conf->listen_count; i++) {
         out->addr[i] = conf->listen[i];
         out->fd[i] = -1;
@@ -91,10 +127,23 @@ fg_listeners_open(fg_listeners_t *out, const fg_conf_t *conf,
         }
         out->count = i + 1;
     }
+    if (listen_metrics(out, conf, old, &metrics_reused, err) != FG_OK) {
+        for (j = 0; j < out->count; j++) {
+            if (reused[j] < 0) {
+                close(out->fd[j]);
+            }
+        }
+        out->count = 0;
+        out->metrics_fd = -1;
+        return FG_ERR;
+    }
     for (i = 0; i < out->count; i++) {
         if (reused[i] >= 0) {
             old->fd[reused[i]] = -1;
         }
+    }
+    if (metrics_reused) {
+        old->metrics_fd = -1;
     }
     return FG_OK;
 }
@@ -111,4 +160,8 @@ fg_listeners_close(fg_listeners_t *l)
         }
     }
     l->count = 0;
+    if (l->metrics_fd >= 0) {
+        close(l->metrics_fd);
+        l->metrics_fd = -1;
+    }
 }

@@ -190,6 +190,10 @@ main(int argc, char **argv)
                "workers", FG_VERSION, m.listeners.addr[i].host,
                m.listeners.addr[i].port, m.conf->workers);
     }
+    if (m.listeners.metrics_fd >= 0) {
+        fg_log(FG_LOG_NOTICE, 0, "metrics on http://%s:%d/metrics",
+               m.listeners.metrics_addr.host, m.listeners.metrics_addr.port);
+    }
 
     rc = fg_master_cycle(&m);
 

@@ -3,7 +3,7 @@
  * (authenticated by http.c) content type → validate → route → model
  * allowed for the key → upstream call. The relay (relay.c) takes the
  * reply from there. Later stages (admit, settle) slot in between the
- * model check and the upstream call.
+ * model check and the upstream call: admit (rate limits) is the first.
  *
  * The upstream body is always re-serialised from the validated object,
  * with "model" replaced by the provider's own name for the model, so the
@@ -16,6 +16,7 @@
 
 #include "common/alloc.h"
 #include "common/log.h"
+#include "worker/admit.h"
 #include "worker/auth.h"
 #include "worker/conn.h"
 #include "worker/http.h"
@@ -80,6 +81,10 @@ fg_chat_handle(fg_req_t *req)
                     field, req->chat.max_tokens,
                     (long long) req->model->max_output_tokens,
                     req->model->id);
+        return;
+    }
+
+    if (fg_admit_request(req) != FG_OK) {
         return;
     }
 

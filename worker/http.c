@@ -14,6 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/buffer.h>
+
 #include "common/alloc.h"
 #include "common/log.h"
 #include "worker/conn.h"
@@ -93,6 +95,31 @@ http_set_request_id(fg_req_t *req)
              (unsigned long long) (w->request_seq & 0xffffffffULL));
 }
 
+static int64_t
+http_wall_ms(fg_worker_t *w)
+{
+    struct timeval tv;
+
+    event_base_gettimeofday_cached(w->base, &tv);
+    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
+static void
+http_client_addr(fg_req_t *req)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(req->http);
+    const char               *host = NULL;
+    ev_uint16_t               port = 0;
+
+    if (evcon != NULL) {
+        evhttp_connection_get_peer(evcon, (char **) &host, &port);
+    }
+    snprintf(req->client_addr, sizeof(req->client_addr), "%s",
+             host != NULL ? host : "");
+    req->bytes_in = (int64_t) evbuffer_get_length(
+                        evhttp_request_get_input_buffer(req->http));
+}
+
 static void
 http_request_cb(struct evhttp_request *http, void *arg)
 {
@@ -105,6 +132,8 @@ http_request_cb(struct evhttp_request *http, void *arg)
     req->worker = w;
     req->http = http;
     req->started_us = fg_now_us();
+    req->started_unix_ms = http_wall_ms(w);
+    http_client_addr(req);
     req->error = FG_E_NONE;
     fg_req_init_finish(req, w->base);
     http_set_request_id(req);

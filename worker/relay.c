@@ -29,6 +29,7 @@
 #include "worker/upstream.h"
 
 static int relay_on_event(const fg_sse_event_t *ev, void *arg);
+static int relay_is_timeout(const char *error);
 static void relay_drained(struct evhttp_connection *evcon, void *arg);
 static size_t relay_client_backlog(fg_req_t *req);
 static void relay_stream_error(fg_req_t *req, fg_error_code_t code,
@@ -62,6 +63,45 @@ fg_relay_headers(fg_req_t *req)
     req->has_sse = 1;
 }
 
+/* Takes the token counts of an OpenAI "usage" object, when there is one. */
+static void
+relay_take_usage(fg_req_t *req, json_t *root)
+{
+    json_t *usage = json_object_get(root, "usage"), *details;
+
+    if (!json_is_object(usage)) {
+        return;
+    }
+    req->has_usage = 1;
+    req->prompt_tokens = json_integer_value(
+                             json_object_get(usage, "prompt_tokens"));
+    req->completion_tokens = json_integer_value(
+                                 json_object_get(usage, "completion_tokens"));
+    details = json_object_get(usage, "prompt_tokens_details");
+    req->cached_tokens = json_integer_value(
+                             json_object_get(details, "cached_tokens"));
+    details = json_object_get(usage, "completion_tokens_details");
+    req->reasoning_tokens = json_integer_value(
+                                json_object_get(details, "reasoning_tokens"));
+}
+
+/* The kind of an upstream failure, for metrics and logs. */
+static fg_upstream_kind_t
+relay_upstream_kind(const char *error)
+{
+    if (error == fg_upstream_err_connect) {
+        return FG_UPSTREAM_CONNECT;
+    }
+    if (relay_is_timeout(error)) {
+        return FG_UPSTREAM_TIMEOUT;
+    }
+    if (error == fg_upstream_err_malformed
+        || error == fg_upstream_err_too_large) {
+        return FG_UPSTREAM_MALFORMED;
+    }
+    return FG_UPSTREAM_RESET;
+}
+
 static int
 relay_on_event(const fg_sse_event_t *ev, void *arg)
 {
@@ -80,6 +120,7 @@ relay_on_event(const fg_sse_event_t *ev, void *arg)
         req->relay_error = fg_upstream_err_malformed;
         return 1;
     }
+    relay_take_usage(req, chunk);
     json_decref(chunk);
     evbuffer_add(req->stream_out, "data: ", 6);
     evbuffer_add(req->stream_out, ev->data, ev->data_len);
@@ -144,6 +185,7 @@ fg_relay_data(fg_req_t *req, const char *data, size_t len)
     }
     rc = fg_sse_parser_feed(&req->sse, data, len, relay_on_event, req, &err);
     if (evbuffer_get_length(req->stream_out) > 0) {
+        req->bytes_out += (int64_t) evbuffer_get_length(req->stream_out);
         evhttp_send_reply_chunk_with_cb(req->http, req->stream_out,
                                         relay_drained, req);
     }
@@ -180,6 +222,7 @@ relay_stream_error(fg_req_t *req, fg_error_code_t code, const char *msg)
     evbuffer_add(req->stream_out, "data: ", 6);
     evbuffer_add(req->stream_out, body, n);
     evbuffer_add(req->stream_out, "\n\n", 2);
+    req->bytes_out += (int64_t) evbuffer_get_length(req->stream_out);
     evhttp_send_reply_chunk(req->http, req->stream_out);
     req->error = code;
 }
@@ -216,6 +259,9 @@ relay_reply_upstream_error(fg_req_t *req)
         message = json_string_value(error);
     }
 
+    req->upstream_kind = up->status == 429 ? FG_UPSTREAM_429
+                         : up->status >= 400 && up->status < 500
+                           ? FG_UPSTREAM_4XX : FG_UPSTREAM_5XX;
     if (up->status == 429) {
         if (up->retry_after[0] != '\0') {
             evhttp_add_header(evhttp_request_get_output_headers(req->http),
@@ -270,12 +316,14 @@ fg_relay_done(fg_req_t *req, const char *error)
             error = fg_upstream_err_reset;
         }
         if (error != NULL) {
+            req->upstream_kind = relay_upstream_kind(error);
             fg_log(FG_LOG_WARN, 0, "req=%s stream from %s broke: %s",
                    req->id, up->provider->id, error);
             relay_stream_error(req, relay_is_timeout(error)
                                     ? FG_E_PROVIDER_TIMEOUT
                                     : FG_E_PROVIDER_ERROR, error);
         } else if (evbuffer_get_length(req->stream_out) > 0) {
+            req->bytes_out += (int64_t) evbuffer_get_length(req->stream_out);
             evhttp_send_reply_chunk(req->http, req->stream_out);
         }
         relay_stream_end(req);
@@ -284,6 +332,7 @@ fg_relay_done(fg_req_t *req, const char *error)
     }
 
     if (error != NULL) {
+        req->upstream_kind = relay_upstream_kind(error);
         fg_log(FG_LOG_WARN, 0, "req=%s provider %s: %s", req->id,
                up->provider->id, error);
         fg_req_fail(req, relay_is_timeout(error) ? FG_E_PROVIDER_TIMEOUT
@@ -296,6 +345,7 @@ fg_relay_done(fg_req_t *req, const char *error)
         return;
     }
     if (req->chat.is_stream) {
+        req->upstream_kind = FG_UPSTREAM_MALFORMED;
         fg_req_fail(req, FG_E_PROVIDER_ERROR, NULL,
                     "provider %s: %s", up->provider->id,
                     "a stream was asked for but the reply is not "
@@ -307,12 +357,14 @@ fg_relay_done(fg_req_t *req, const char *error)
     root = json_loadb(body, len, 0, &jerr);
     if (!json_is_object(root)) {
         json_decref(root);
+        req->upstream_kind = FG_UPSTREAM_MALFORMED;
         fg_log(FG_LOG_WARN, 0, "req=%s provider %s: %s", req->id,
                up->provider->id, fg_upstream_err_malformed);
         fg_req_fail(req, FG_E_PROVIDER_ERROR, NULL, "provider %s: %s",
                     up->provider->id, fg_upstream_err_malformed);
         return;
     }
+    relay_take_usage(req, root);
     json_decref(root);
     fg_req_reply(req, 200, body, len);
 }

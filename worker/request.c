@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "common/log.h"
+#include "worker/admit.h"
 #include "worker/conn.h"
 #include "worker/relay.h"
 #include "worker/request.h"
@@ -65,6 +66,7 @@ fg_req_add_common_headers(fg_req_t *req, const char *content_type)
         /* Tell a kept-alive client not to send its next request here. */
         evhttp_add_header(out, "Connection", "close");
     }
+    fg_admit_headers(req);
 }
 
 const char *
@@ -91,6 +93,7 @@ fg_req_reply(fg_req_t *req, int status, const char *body, size_t len)
     }
     buf = evbuffer_new();
     evbuffer_add(buf, body, len);
+    req->bytes_out += (int64_t) len;
     evhttp_send_reply(req->http, status, req_reason(status), buf);
     evbuffer_free(buf);
     req->http = NULL;
@@ -173,9 +176,45 @@ fg_req_init_finish(fg_req_t *req, struct event_base *base)
 }
 
 void
+fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->request_id = req->id;
+    out->key_id = req->has_key ? req->key.kr_id : "";
+    out->model_requested = req->model_requested ? req->model_requested : "";
+    out->model_served = req->model ? req->model->id : "";
+    out->provider = req->model ? req->model->provider->id : "";
+    out->client_addr = req->client_addr;
+    out->status = req->status;
+    out->error = req->error;
+    out->is_stream = req->chat.is_stream;
+    out->is_client_gone = req->is_client_gone && req->state != FG_REQ_DONE;
+    out->limit = req->limit_kind;
+    out->upstream = req->upstream_kind;
+    out->has_usage = req->has_usage;
+    out->prompt_tokens = req->prompt_tokens;
+    out->completion_tokens = req->completion_tokens;
+    out->reasoning_tokens = req->reasoning_tokens;
+    out->cached_tokens = req->cached_tokens;
+    out->latency_us = fg_now_us() - req->started_us;
+    out->ttfb_us = req->upstream != NULL && req->upstream->first_byte_us > 0
+                   ? req->upstream->first_byte_us - req->started_us : -1;
+    out->bytes_in = req->bytes_in;
+    out->bytes_out = req->bytes_out;
+    out->started_unix_ms = req->started_unix_ms;
+    out->request_json = req->body;
+    if (req->upstream_body != NULL && !req->chat.is_stream) {
+        out->reply_len = evbuffer_get_length(req->upstream_body);
+        out->reply_body = out->reply_len
+            ? (const char *) evbuffer_pullup(req->upstream_body, -1) : NULL;
+    }
+}
+
+void
 fg_req_finish(fg_req_t *req)
 {
-    fg_worker_t *w = req->worker;
+    fg_worker_t         *w = req->worker;
+    fg_request_summary_t summary;
 
     event_del(&req->finish_ev);
     if (req->http != NULL) {
@@ -189,6 +228,15 @@ fg_req_finish(fg_req_t *req)
         req->conn->req = NULL;
         req->conn = NULL;
     }
+
+    /* Every consumer counts the same facts of the same request. */
+    fg_req_summarise(req, &summary);
+    fg_admit_settle(req, &summary);
+    fg_metrics_request_done(w->wc->shm->metrics, w->wc->slot, &summary);
+    if (w->accesslog != NULL) {
+        fg_accesslog_write(w->accesslog, &summary);
+    }
+
     fg_upstream_free(req->upstream);
     req->upstream = NULL;
     fg_relay_cleanup(req);

@@ -22,7 +22,9 @@
 #include "common/catalog.h"
 #include "common/errors.h"
 #include "common/keytable.h"
+#include "common/limiter.h"
 #include "common/sse.h"
+#include "common/summary.h"
 #include "worker/validate.h"
 
 typedef struct fg_worker_s     fg_worker_t;
@@ -61,6 +63,26 @@ typedef struct fg_req_s {
     int                       status;        /* HTTP status sent */
     fg_error_code_t           error;         /* FG_E_NONE on success */
 
+    /* admit (admit.c): what each limit took, until settled */
+    fg_admission_t            admit_key;
+    fg_admission_t            admit_model;
+    fg_admission_t            admit_provider;
+    int                       admit_taken;   /* bit per admission held */
+    int64_t                   admit_tokens;  /* the estimate charged */
+
+    /* what happened, for the summary (common/summary.h) */
+    int64_t                   started_unix_ms;
+    int64_t                   bytes_in;      /* request body bytes */
+    char                      client_addr[64];
+    fg_limit_kind_t           limit_kind;    /* set by the admit stage */
+    fg_upstream_kind_t        upstream_kind; /* set by relay.c */
+    int                       has_usage;     /* the upstream reported it */
+    int64_t                   prompt_tokens;
+    int64_t                   completion_tokens;
+    int64_t                   reasoning_tokens;
+    int64_t                   cached_tokens;
+    int64_t                   bytes_out;     /* reply body bytes sent */
+
     /* relay (relay.c) */
     struct evbuffer          *upstream_body; /* non-stream reply, owned */
     struct evbuffer          *stream_out;    /* events to send, owned */
@@ -78,6 +100,9 @@ typedef struct fg_req_s {
  * client is gone (then only the bookkeeping happens).
  */
 void fg_req_reply(fg_req_t *req, int status, const char *body, size_t len);
+
+/* Fills @out from @req (strings borrowed from @req). */
+void fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out);
 
 /* Sends the OpenAI-format error for @err and marks the request done. */
 void fg_req_reply_error(fg_req_t *req, const fg_err_t *err);

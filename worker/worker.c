@@ -3,8 +3,10 @@
  *
  * Set-up: the event_base, evhttp with its limits (http.c), one
  * evconnlistener per inherited listening socket (so accept can be paused at
- * the connection cap), the libcurl multi (upstream.c), the signal events.
- * Then the shm slot says READY and the loop runs.
+ * the connection cap), the libcurl multi (upstream.c), the access log
+ * (unless "off"), the metrics listener's evhttp (metrics_http.c), the
+ * signal events. Then the shm slot says READY and the loop runs. SIGUSR1
+ * reopens the log and the access log (logrotate).
  *
  * Drain (SIGTERM, SIGINT, SIGQUIT): listeners are closed at once so the
  * kernel hands new connections to the other workers (or, on shutdown,
@@ -15,6 +17,7 @@
  * client never sends a request on a connection we are closing.
  */
 
+#include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +30,14 @@
 #include "common/log.h"
 #include "worker/conn.h"
 #include "worker/http.h"
+#include "worker/metrics_http.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
 
 static void worker_signal_cb(evutil_socket_t sig, short what, void *arg);
 static void worker_drain(fg_worker_t *w, int close_idle);
 static void worker_deadline_cb(evutil_socket_t fd, short what, void *arg);
+static void worker_reopen_logs(fg_worker_t *w);
 static int worker_setup(fg_worker_t *w, fg_err_t *err);
 static void worker_teardown(fg_worker_t *w);
 
@@ -87,6 +92,7 @@ worker_drain(fg_worker_t *w, int close_idle)
             w->bound[i] = NULL;
             w->listeners[i] = NULL;
         }
+        fg_metrics_http_close(w);
         tv.tv_sec = w->conf->shutdown_timeout_ms / 1000;
         tv.tv_usec = (w->conf->shutdown_timeout_ms % 1000) * 1000;
         w->drain_deadline_ev = evtimer_new(w->base, worker_deadline_cb, w);
@@ -129,10 +135,32 @@ worker_signal_cb(evutil_socket_t sig, short what, void *arg)
         worker_drain(w, 1);
         break;
     case SIGUSR1:
-        if (fg_log_reopen() != 0) {
-            fg_log(FG_LOG_ERROR, errno, "reopening the log failed");
-        }
+        worker_reopen_logs(w);
         break;
+    }
+}
+
+/* SIGUSR1 (logrotate): a file that cannot be reopened stays as it was. */
+static void
+worker_reopen_logs(fg_worker_t *w)
+{
+    fg_err_t err;
+    uint64_t lost;
+
+    if (fg_log_reopen() != 0) {
+        fg_log(FG_LOG_ERROR, errno, "reopening the log failed");
+    }
+    if (w->accesslog == NULL) {
+        return;
+    }
+    if (fg_accesslog_reopen(w->accesslog, &err) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "reopening the access log failed, still "
+               "writing to the old file: %s", err.msg);
+    }
+    lost = fg_accesslog_failures(w->accesslog);
+    if (lost > 0) {
+        fg_log(FG_LOG_ERROR, 0, "%llu access-log lines could not be "
+               "written since start", (unsigned long long) lost);
     }
 }
 
@@ -159,6 +187,15 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
     if (fg_http_init(w, err) != FG_OK || fg_upstream_init(w, err) != FG_OK) {
         return FG_ERR;
     }
+    /* Each worker has its own O_APPEND descriptor: no sharing, no lock. */
+    if (strcmp(w->conf->access_log_file, "off") != 0) {
+        w->accesslog = fg_accesslog_open(w->conf->access_log_file,
+                                         (int) w->conf->access_log_content,
+                                         err);
+        if (w->accesslog == NULL) {
+            return FG_ERR;
+        }
+    }
     for (i = 0; i < wc->listen_count; i++) {
         w->listeners[i] = evconnlistener_new(w->base, NULL, NULL,
                                              LEV_OPT_CLOSE_ON_FREE
@@ -177,6 +214,9 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
     }
     w->listener_count = wc->listen_count;
     w->is_accepting = 1;
+    if (fg_metrics_http_init(w, err) != FG_OK) {
+        return FG_ERR;
+    }
     for (i = 0; i < 4; i++) {
         w->signal_evs[i] = evsignal_new(w->base, signals[i],
                                         worker_signal_cb, w);
@@ -217,8 +257,16 @@ worker_teardown(fg_worker_t *w)
             event_base_loop(w->base, EVLOOP_NONBLOCK);
         }
     }
+    fg_metrics_http_free(w);
     fg_upstream_cleanup(w);
     fg_conn_cleanup(w);
+    /* After the last finish above: every request has written its line. */
+    if (w->accesslog != NULL && fg_accesslog_failures(w->accesslog) > 0) {
+        fg_log(FG_LOG_ERROR, 0, "%llu access-log lines could not be written",
+               (unsigned long long) fg_accesslog_failures(w->accesslog));
+    }
+    fg_accesslog_close(w->accesslog);
+    w->accesslog = NULL;
     free(w->models_body);
     if (w->base != NULL) {
         event_base_free(w->base);

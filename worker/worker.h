@@ -26,6 +26,7 @@
 
 #include "common/catalog.h"
 #include "common/conf.h"
+#include "common/accesslog.h"
 #include "common/process.h"
 #include "common/shm.h"
 
@@ -59,6 +60,10 @@ typedef struct fg_worker_s {
     CURLM                    *multi;
     struct event             *curl_timer_ev;
     void                     *easy_pool;     /* upstream.c's free list */
+
+    struct evhttp            *metrics_http;  /* GET /metrics; NULL: off */
+    struct evhttp_bound_socket *metrics_bound;  /* NULL once draining */
+    fg_accesslog_t           *accesslog;     /* NULL: off; owned */
 
     char                     *models_body;   /* GET /v1/models, owned */
     size_t                    models_len;

@@ -159,6 +159,10 @@ export const FAULT_MODELS = ['500', '429', '400', 'reset', 'malformed', 'stall',
 export async function startGateway({ sim, config = {}, env = {}, providers, models,
   dir = tempDir('fg-gw-'), key = true } = {}) {
   const port = await freePort();
+  // The metrics listener gets a free port too: the default (9464) would be
+  // shared by every gateway a test run starts.
+  let metricsPort = await freePort();
+  while (metricsPort === port) metricsPort = await freePort();
   const shippedProviders = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/providers.json')));
   const shippedModels = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/models.json')));
   fs.writeFileSync(path.join(dir, 'providers.json'),
@@ -167,6 +171,7 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
     JSON.stringify(models || { models: [...shippedModels.models, ...FAULT_MODELS] }));
   const conf = merge({
     listen: `127.0.0.1:${port}`,
+    metrics: { listen: `127.0.0.1:${metricsPort}` },
     workers: 2,
     pid_file: path.join(dir, 'fluxgate.pid'),
     log: { file: 'stderr', level: 'info' },
@@ -187,6 +192,14 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
   proc.port = port;
   proc.url = `http://127.0.0.1:${port}`;
   proc.dir = dir;
+  // GET /metrics on the metrics listener (null when "off"): the text.
+  proc.metricsUrl = conf.metrics.listen === 'off' ? null
+    : `http://${conf.metrics.listen}/metrics`;
+  proc.scrape = async () => {
+    const r = await request('GET', proc.metricsUrl, undefined, {}, { timeoutMs: 5000 });
+    if (r.status !== 200) throw new Error(`GET /metrics: ${r.status} ${r.text}`);
+    return r.text;
+  };
   proc.confPath = confPath;
   proc.config = conf;
   proc.dataDir = conf.data_dir;

@@ -1,0 +1,530 @@
+/*
+ * accesslog.c: one JSON line per finished request.
+ *
+ * A line is built in a buffer the handle keeps between requests, then
+ * handed to the kernel with a single write(2) on an O_APPEND descriptor:
+ * every worker has its own descriptor on the same file, and the kernel
+ * appends each write whole, so lines from different workers never
+ * interleave. Nothing here waits but that write; a write that fails or
+ * comes up short loses the line and is counted, never retried (a retry
+ * could land half a line after another worker's).
+ *
+ * Strings are escaped here rather than through jansson because jansson
+ * refuses text that is not UTF-8, and a client's model name or request id
+ * may be anything: bytes that are not UTF-8 become U+FFFD, control bytes
+ * are escaped, and each field is cut at FG_ACCESSLOG_FIELD_MAX bytes. The
+ * content (messages and reply, only when asked for) is already parsed JSON
+ * and is dumped by jansson, bounded by FG_ACCESSLOG_CONTENT_MAX. So a line
+ * is always one valid JSON object on one line, whatever the client sent.
+ *
+ * It never sees a key's secret: the summary carries the public key id only.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "common/accesslog.h"
+#include "common/alloc.h"
+
+/* The fields other than content: at most a dozen strings of
+ * FG_ACCESSLOG_FIELD_MAX bytes, each escaped to at most 6 bytes a byte. */
+#define ACCESSLOG_FIXED_MAX  (64 * 1024)
+#define ACCESSLOG_LINE_MAX   (ACCESSLOG_FIXED_MAX + FG_ACCESSLOG_CONTENT_MAX)
+
+/* A string literal, its length counted by the compiler. */
+#define ACCESSLOG_PUT_LIT(log, lit)                                         \
+    accesslog_put((log), (lit), sizeof(lit) - 1)
+
+struct fg_accesslog_s {
+    int       fd;
+    int       is_stderr;      /* fd 2: not ours to reopen or close */
+    int       with_content;
+    char     *path;
+    char     *buf;            /* the line being built, kept for reuse */
+    size_t    len;
+    size_t    cap;
+    size_t    content_start;  /* where the content being dumped began */
+    uint64_t  failures;
+};
+
+static int accesslog_open_fd(const char *path, fg_err_t *err);
+static int accesslog_reserve(fg_accesslog_t *log, size_t n);
+static void accesslog_put(fg_accesslog_t *log, const char *s, size_t n);
+static void accesslog_putf(fg_accesslog_t *log, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static size_t accesslog_utf8_len(const unsigned char *p, size_t n);
+static void accesslog_put_str(fg_accesslog_t *log, const char *s);
+static void accesslog_put_str_or_null(fg_accesslog_t *log, const char *s);
+static void accesslog_put_ms(fg_accesslog_t *log, int64_t us);
+static void accesslog_put_time(fg_accesslog_t *log, int64_t unix_ms);
+static int accesslog_dump_cb(const char *buffer, size_t size, void *data);
+static int accesslog_put_json(fg_accesslog_t *log, const json_t *json);
+static json_t *accesslog_reply_messages(const fg_request_summary_t *s);
+static void accesslog_put_content(fg_accesslog_t *log,
+                                  const fg_request_summary_t *s);
+
+fg_accesslog_t *
+fg_accesslog_open(const char *path, int with_content, fg_err_t *err)
+{
+    fg_accesslog_t *log;
+    int             fd;
+
+    if (strcmp(path, "stderr") == 0) {
+        fd = STDERR_FILENO;
+    } else if ((fd = accesslog_open_fd(path, err)) < 0) {
+        return NULL;
+    }
+    log = fg_xcalloc(1, sizeof(*log));
+    log->fd = fd;
+    log->is_stderr = strcmp(path, "stderr") == 0;
+    log->with_content = with_content;
+    log->path = fg_xstrdup(path);
+    return log;
+}
+
+static int
+accesslog_open_fd(const char *path, fg_err_t *err)
+{
+    int fd;
+
+    /* O_NONBLOCK: opening a FIFO nobody reads fails instead of waiting,
+     * which matters when SIGUSR1 reopens in the middle of serving. */
+    fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK,
+              0640);
+    if (fd < 0) {
+        fg_err_set(err, FG_E_INTERNAL, NULL,
+                   "open(\"%s\") for the access log failed: %s", path,
+                   strerror(errno));
+    }
+    return fd;
+}
+
+int
+fg_accesslog_reopen(fg_accesslog_t *log, fg_err_t *err)
+{
+    int fd;
+
+    if (log->is_stderr) {
+        return FG_OK;
+    }
+    fd = accesslog_open_fd(log->path, err);
+    if (fd < 0) {
+        return FG_ERR;   /* the old file stays in use */
+    }
+    close(log->fd);
+    log->fd = fd;
+    return FG_OK;
+}
+
+uint64_t
+fg_accesslog_failures(const fg_accesslog_t *log)
+{
+    return log->failures;
+}
+
+void
+fg_accesslog_close(fg_accesslog_t *log)
+{
+    if (log == NULL) {
+        return;
+    }
+    if (!log->is_stderr) {
+        close(log->fd);
+    }
+    free(log->path);
+    free(log->buf);
+    free(log);
+}
+
+int
+fg_accesslog_check(const char *path, fg_err_t *err)
+{
+    char        dir[4096];
+    const char *slash;
+    struct stat st;
+    size_t      n;
+
+    if (strcmp(path, "off") == 0 || strcmp(path, "stderr") == 0) {
+        return FG_OK;
+    }
+    if (path[0] == '\0') {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "empty path (\"off\" turns the log off)");
+    }
+    slash = strrchr(path, '/');
+    if (slash == NULL) {
+        snprintf(dir, sizeof(dir), ".");
+    } else {
+        n = slash == path ? 1 : (size_t) (slash - path);
+        if (n >= sizeof(dir)) {
+            return fg_err_set(err, FG_E_OUT_OF_RANGE, NULL, "path too long");
+        }
+        memcpy(dir, path, n);
+        dir[n] = '\0';
+    }
+    if (stat(dir, &st) != 0) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "folder \"%s\": %s", dir, strerror(errno));
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "\"%s\" is not a folder", dir);
+    }
+    if (stat(path, &st) == 0) {
+        if (S_ISDIR(st.st_mode)) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                              "\"%s\" is a folder", path);
+        }
+        if (access(path, W_OK) != 0) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                              "\"%s\" is not writable: %s", path,
+                              strerror(errno));
+        }
+        return FG_OK;
+    }
+    if (errno != ENOENT) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL, "\"%s\": %s", path,
+                          strerror(errno));
+    }
+    if (access(dir, W_OK | X_OK) != 0) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "cannot create \"%s\" in \"%s\": %s", path, dir,
+                          strerror(errno));
+    }
+    return FG_OK;
+}
+
+/* Room for @n more bytes, growing up to ACCESSLOG_LINE_MAX. */
+static int
+accesslog_reserve(fg_accesslog_t *log, size_t n)
+{
+    size_t cap;
+
+    if (log->len + n <= log->cap) {
+        return FG_OK;
+    }
+    if (log->len + n > ACCESSLOG_LINE_MAX) {
+        return FG_ERR;
+    }
+    cap = log->cap ? log->cap : 4096;
+    while (cap < log->len + n) {
+        cap *= 2;
+    }
+    if (cap > ACCESSLOG_LINE_MAX) {
+        cap = ACCESSLOG_LINE_MAX;
+    }
+    log->buf = fg_xrealloc(log->buf, cap);
+    log->cap = cap;
+    return FG_OK;
+}
+
+/*
+ * The fixed fields cannot outgrow ACCESSLOG_FIXED_MAX (each is bounded), so
+ * for them a failed reservation is impossible; it is still checked, and the
+ * bytes dropped, rather than trusted.
+ */
+static void
+accesslog_put(fg_accesslog_t *log, const char *s, size_t n)
+{
+    if (accesslog_reserve(log, n) == FG_OK) {
+        memcpy(log->buf + log->len, s, n);
+        log->len += n;
+    }
+}
+
+static void
+accesslog_putf(fg_accesslog_t *log, const char *fmt, ...)
+{
+    char    tmp[256];
+    va_list ap;
+    int     n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        accesslog_put(log, tmp, (size_t) n < sizeof(tmp)
+                      ? (size_t) n : sizeof(tmp) - 1);
+    }
+}
+
+/* The length of the well-formed UTF-8 sequence at @p, or 0 if there is
+ * none (overlong forms, surrogates and values above U+10FFFF included). */
+static size_t
+accesslog_utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned char lo = 0x80, hi = 0xBF;
+
+    if (p[0] < 0x80) {
+        return 1;
+    }
+    if (p[0] < 0xC2 || p[0] > 0xF4) {
+        return 0;
+    }
+    if (p[0] < 0xE0) {
+        return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
+    }
+    if (p[0] == 0xE0) {
+        lo = 0xA0;
+    } else if (p[0] == 0xED) {
+        hi = 0x9F;
+    } else if (p[0] == 0xF0) {
+        lo = 0x90;
+    } else if (p[0] == 0xF4) {
+        hi = 0x8F;
+    }
+    if (n < 2 || p[1] < lo || p[1] > hi) {
+        return 0;
+    }
+    if (p[0] < 0xF0) {
+        return n >= 3 && (p[2] & 0xC0) == 0x80 ? 3 : 0;
+    }
+    return n >= 4 && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80 ? 4 : 0;
+}
+
+/* @s as a JSON string, cut at FG_ACCESSLOG_FIELD_MAX bytes (then "..."). */
+static void
+accesslog_put_str(fg_accesslog_t *log, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = (const unsigned char *) s;
+    size_t               total = strlen(s), i = 0, l;
+    char                *o;
+
+    if (accesslog_reserve(log, 6 * FG_ACCESSLOG_FIELD_MAX + 8) != FG_OK) {
+        return;
+    }
+    o = log->buf + log->len;
+    *o++ = '"';
+    while (i < total && i < FG_ACCESSLOG_FIELD_MAX) {
+        l = accesslog_utf8_len(p + i, total - i);
+        if (l > 1 && i + l > FG_ACCESSLOG_FIELD_MAX) {
+            break;   /* cut before a character, not inside it */
+        }
+        if (l == 0) {
+            memcpy(o, "\\ufffd", 6);
+            o += 6;
+            i++;
+            continue;
+        }
+        if (l > 1) {
+            memcpy(o, p + i, l);
+            o += l;
+            i += l;
+            continue;
+        }
+        switch (p[i]) {
+        case '"':  *o++ = '\\'; *o++ = '"';  break;
+        case '\\': *o++ = '\\'; *o++ = '\\'; break;
+        case '\n': *o++ = '\\'; *o++ = 'n';  break;
+        case '\r': *o++ = '\\'; *o++ = 'r';  break;
+        case '\t': *o++ = '\\'; *o++ = 't';  break;
+        default:
+            if (p[i] < 0x20) {
+                memcpy(o, "\\u00", 4);
+                o[4] = hex[p[i] >> 4];
+                o[5] = hex[p[i] & 0xF];
+                o += 6;
+            } else {
+                *o++ = (char) p[i];
+            }
+        }
+        i++;
+    }
+    if (i < total) {
+        memcpy(o, "...", 3);
+        o += 3;
+    }
+    *o++ = '"';
+    log->len = (size_t) (o - log->buf);
+}
+
+/* "" is "none" in a summary, and null in the line. */
+static void
+accesslog_put_str_or_null(fg_accesslog_t *log, const char *s)
+{
+    if (s == NULL || s[0] == '\0') {
+        ACCESSLOG_PUT_LIT(log, "null");
+    } else {
+        accesslog_put_str(log, s);
+    }
+}
+
+/* Microseconds as milliseconds with three decimals; null when negative. */
+static void
+accesslog_put_ms(fg_accesslog_t *log, int64_t us)
+{
+    if (us < 0) {
+        ACCESSLOG_PUT_LIT(log, "null");
+    } else {
+        accesslog_putf(log, "%" PRId64 ".%03" PRId64, us / 1000, us % 1000);
+    }
+}
+
+/* RFC 3339, UTC, milliseconds: 2026-11-23T11:52:03.114Z. */
+static void
+accesslog_put_time(fg_accesslog_t *log, int64_t unix_ms)
+{
+    time_t    sec;
+    struct tm tm;
+
+    if (unix_ms < 0) {
+        unix_ms = 0;
+    }
+    sec = (time_t) (unix_ms / 1000);
+    gmtime_r(&sec, &tm);
+    accesslog_putf(log, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"",
+                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                   tm.tm_min, tm.tm_sec, (int) (unix_ms % 1000));
+}
+
+static int
+accesslog_dump_cb(const char *buffer, size_t size, void *data)
+{
+    fg_accesslog_t *log = data;
+
+    if (log->len - log->content_start + size > FG_ACCESSLOG_CONTENT_MAX
+        || accesslog_reserve(log, size) != FG_OK) {
+        return -1;   /* jansson stops the dump */
+    }
+    memcpy(log->buf + log->len, buffer, size);
+    log->len += size;
+    return 0;
+}
+
+/* Appends @json compactly; FG_ERR (and nothing appended) past the bound. */
+static int
+accesslog_put_json(fg_accesslog_t *log, const json_t *json)
+{
+    size_t mark = log->len;
+
+    if (json == NULL) {
+        ACCESSLOG_PUT_LIT(log, "null");
+        return FG_OK;
+    }
+    if (json_dump_callback(json, accesslog_dump_cb, log,
+                           JSON_COMPACT | JSON_ENCODE_ANY) != 0) {
+        log->len = mark;
+        ACCESSLOG_PUT_LIT(log, "null");
+        return FG_ERR;
+    }
+    return FG_OK;
+}
+
+/* [choices[0].message, …] of a non-streaming reply; NULL if none. */
+static json_t *
+accesslog_reply_messages(const fg_request_summary_t *s)
+{
+    json_t *reply, *choices, *choice, *out;
+    size_t  i;
+
+    if (s->is_stream || s->reply_body == NULL || s->reply_len == 0) {
+        return NULL;
+    }
+    reply = json_loadb(s->reply_body, s->reply_len, 0, NULL);
+    choices = json_object_get(reply, "choices");
+    if (!json_is_array(choices)) {
+        json_decref(reply);
+        return NULL;
+    }
+    out = json_array();
+    json_array_foreach(choices, i, choice) {
+        json_array_append(out, json_object_get(choice, "message"));
+    }
+    json_decref(reply);
+    return out;
+}
+
+static void
+accesslog_put_content(fg_accesslog_t *log, const fg_request_summary_t *s)
+{
+    const json_t *request = s->request_json;
+    json_t       *reply;
+    int           is_cut = 0;
+
+    log->content_start = log->len;
+    ACCESSLOG_PUT_LIT(log, ",\"messages\":");
+    if (accesslog_put_json(log, json_object_get(request, "messages"))
+        != FG_OK) {
+        is_cut = 1;
+    }
+    ACCESSLOG_PUT_LIT(log, ",\"reply\":");
+    reply = accesslog_reply_messages(s);
+    if (accesslog_put_json(log, reply) != FG_OK) {
+        is_cut = 1;
+    }
+    json_decref(reply);
+    if (is_cut) {
+        ACCESSLOG_PUT_LIT(log, ",\"content_truncated\":true");
+    }
+}
+
+void
+fg_accesslog_write(fg_accesslog_t *log, const fg_request_summary_t *s)
+{
+    ssize_t     n;
+
+    log->len = 0;
+    ACCESSLOG_PUT_LIT(log, "{\"time\":");
+    accesslog_put_time(log, s->started_unix_ms);
+    ACCESSLOG_PUT_LIT(log, ",\"request_id\":");
+    accesslog_put_str_or_null(log, s->request_id);
+    ACCESSLOG_PUT_LIT(log, ",\"key_id\":");
+    accesslog_put_str_or_null(log, s->key_id);
+    ACCESSLOG_PUT_LIT(log, ",\"model_requested\":");
+    accesslog_put_str_or_null(log, s->model_requested);
+    ACCESSLOG_PUT_LIT(log, ",\"model_served\":");
+    accesslog_put_str_or_null(log, s->model_served);
+    ACCESSLOG_PUT_LIT(log, ",\"provider\":");
+    accesslog_put_str_or_null(log, s->provider);
+    accesslog_putf(log, ",\"status\":%d,\"error\":", s->status);
+    accesslog_put_str_or_null(log, s->error == FG_E_NONE
+                              ? NULL : fg_error_code_str(s->error));
+    if (s->has_usage) {
+        accesslog_putf(log, ",\"prompt_tokens\":%" PRId64
+                       ",\"completion_tokens\":%" PRId64
+                       ",\"reasoning_tokens\":%" PRId64
+                       ",\"cached_tokens\":%" PRId64,
+                       s->prompt_tokens, s->completion_tokens,
+                       s->reasoning_tokens, s->cached_tokens);
+    } else {
+        ACCESSLOG_PUT_LIT(log, ",\"prompt_tokens\":null"
+                          ",\"completion_tokens\":null"
+                          ",\"reasoning_tokens\":null,\"cached_tokens\":null");
+    }
+    ACCESSLOG_PUT_LIT(log, ",\"latency_ms\":");
+    accesslog_put_ms(log, s->latency_us);
+    ACCESSLOG_PUT_LIT(log, ",\"ttfb_ms\":");
+    accesslog_put_ms(log, s->ttfb_us);
+    accesslog_putf(log, ",\"bytes_in\":%" PRId64 ",\"bytes_out\":%" PRId64
+                   ",\"client\":", s->bytes_in, s->bytes_out);
+    accesslog_put_str_or_null(log, s->client_addr);
+    accesslog_putf(log, ",\"stream\":%s,\"client_gone\":%s,\"limit\":",
+                   s->is_stream ? "true" : "false",
+                   s->is_client_gone ? "true" : "false");
+    accesslog_put_str_or_null(log, fg_limit_kind_name(s->limit));
+    ACCESSLOG_PUT_LIT(log, ",\"upstream_error\":");
+    accesslog_put_str_or_null(log, fg_upstream_kind_name(s->upstream));
+    if (log->with_content) {
+        accesslog_put_content(log, s);
+    }
+    ACCESSLOG_PUT_LIT(log, "}\n");
+
+    /* One write: O_APPEND makes it land whole, after every other line. */
+    do {
+        n = write(log->fd, log->buf, log->len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 || (size_t) n != log->len) {
+        log->failures++;
+    }
+}
