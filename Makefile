@@ -146,7 +146,7 @@ run: deps
 	key=$$(cat $(DEMO_KEY) 2>/dev/null); \
 	if [ -z "$$key" ] || ! curl -sf -o /dev/null -H "Authorization: Bearer $$key" \
 	        http://127.0.0.1:$(PORT)/v1/models; then \
-	    key=$$($(ADMIN) --json keys create --name demo --owner demo \
+	    key=$$($(ADMIN) --json keys create --name demo --owner demo --balance 100 \
 	           | sed -n 's/.*"secret": *"\(fg-[^"]*\)".*/\1/p'); \
 	    (umask 077; echo "$$key" > $(DEMO_KEY)); \
 	fi; \

@@ -78,7 +78,10 @@
       "rate_limit_requests")                                                \
     X(FG_E_RATE_LIMIT_TOKENS, 429, "rate_limit_error", "rate_limit_tokens") \
     X(FG_E_RATE_LIMIT_CONCURRENCY, 429, "rate_limit_error",                 \
-      "rate_limit_concurrency")
+      "rate_limit_concurrency")                                             \
+    X(FG_E_INSUFFICIENT_ENERGY, 402, "insufficient_quota",                  \
+      "BILLING_INSUFFICIENT_ENERGY")                                        \
+    X(FG_E_BILLING_UNAVAILABLE, 503, "api_error", "billing_unavailable")
 
 typedef enum {
 #define FG_ERROR_ENUM(name, status, type, code) name,

@@ -25,6 +25,7 @@
 #include "common/alloc.h"
 #include "common/keyjson.h"
 #include "common/keystore.h"
+#include "common/limiter.h"
 
 typedef struct {
     fg_key_record_t rec;
@@ -49,6 +50,9 @@ struct fg_keystore_s {
     fg_store_topup_t *topups;
     uint32_t          topup_count, topup_cap;
     ks_map_t          by_hash, by_id, by_idem;
+    fg_ledger_t      *ledger;       /* NULL: no accounts kept */
+    int64_t           default_balance;
+    unsigned          ledger_owner;
 };
 
 static uint64_t
@@ -178,6 +182,57 @@ fg_keystore_new(fg_keytable_t *table, fg_store_t *store,
     memcpy(ks->server_secret, server_secret, FG_KEY_SERVER_SECRET_BYTES);
     ks->grace_ms = rotation_grace_ms;
     return ks;
+}
+
+void
+fg_keystore_set_default_balance(fg_keystore_t *ks, int64_t micro)
+{
+    ks->default_balance = micro;
+}
+
+void
+fg_keystore_set_ledger(fg_keystore_t *ks, fg_ledger_t *ledger,
+                       unsigned owner)
+{
+    ks->ledger = ledger;
+    ks->ledger_owner = owner;
+}
+
+/* @rec's balance as the ledger has it now (charges and regeneration
+ * happen there); unchanged without a ledger or an account. */
+static void
+ks_live_balance(const fg_keystore_t *ks, fg_key_record_t *rec,
+                int64_t now_ms)
+{
+    int64_t live;
+
+    if (ks->ledger == NULL) {
+        return;
+    }
+    live = fg_ledger_balance(ks->ledger, ks->ledger_owner,
+                             fg_limiter_subject(rec->kr_id), now_ms);
+    if (live >= 0) {
+        rec->kr_balance_micro = live;
+    }
+}
+
+/* Brings the account of the current record @rec in line: @delta is what
+ * the change adds to its live balance. */
+static int
+ks_ledger_put(fg_keystore_t *ks, const fg_key_record_t *rec, int64_t delta,
+              int64_t now_ms, fg_err_t *err)
+{
+    fg_energy_settings_t settings;
+
+    if (ks->ledger == NULL || rec->kr_status == FG_KEY_STATUS_ROTATED) {
+        return FG_OK;
+    }
+    settings.regen_per_hour_micro = rec->kr_regen_per_hour_micro;
+    settings.cap_micro = rec->kr_cap_micro;
+    return fg_ledger_put(ks->ledger, ks->ledger_owner,
+                         fg_limiter_subject(rec->kr_id),
+                         rec->kr_balance_micro, delta, &settings, now_ms,
+                         err);
 }
 
 void
@@ -324,12 +379,25 @@ ks_publish_all(fg_keystore_t *ks, fg_err_t *err)
 int
 fg_keystore_load(fg_keystore_t *ks, int64_t now_ms, fg_err_t *err)
 {
+    uint32_t i;
+
     (void) now_ms;
     if (fg_store_load(ks->store, ks_load_cb, ks, err) != FG_OK) {
         return FG_ERR;
     }
     ks_relink(ks);
-    return ks_publish_all(ks, err);
+    if (ks_publish_all(ks, err) != FG_OK) {
+        return FG_ERR;
+    }
+    for (i = 0; i < ks->count; i++) {
+        /* The stored balance was true when the record was written: the
+         * regeneration since then is owed, so it counts from there. */
+        if (ks_ledger_put(ks, &ks->entries[i].rec, 0,
+                          ks->entries[i].rec.kr_updated_ms, err) != FG_OK) {
+            return FG_ERR;
+        }
+    }
+    return FG_OK;
 }
 
 /* The entry of the current record of key @id, or NULL with @err set. */
@@ -368,7 +436,10 @@ ks_previous_valid_until(const fg_keystore_t *ks, const ks_entry_t *e,
 static json_t *
 ks_view(const fg_keystore_t *ks, const ks_entry_t *e, int64_t now_ms)
 {
-    return fg_keyjson_view(&e->rec, ks_previous_valid_until(ks, e, now_ms));
+    fg_key_record_t rec = e->rec;
+
+    ks_live_balance(ks, &rec, now_ms);
+    return fg_keyjson_view(&rec, ks_previous_valid_until(ks, e, now_ms));
 }
 
 /*
@@ -406,9 +477,15 @@ ks_with_siblings(const fg_keystore_t *ks, const ks_entry_t *e,
 }
 
 /* Steps 2) and 3) of every operation. */
+/*
+ * Steps 2) and 3) of every operation. @delta is what the operation adds
+ * to the key's live balance (a top-up's amount; what an admin's new
+ * balance differs from the live one by); the stored balance of the
+ * change is already the live one plus @delta.
+ */
 static int
-ks_commit(fg_keystore_t *ks, const fg_store_change_t *ch, int64_t now_ms,
-          fg_err_t *err)
+ks_commit_ex(fg_keystore_t *ks, const fg_store_change_t *ch, int64_t now_ms,
+             int64_t delta, fg_err_t *err)
 {
     size_t i;
 
@@ -431,8 +508,20 @@ ks_commit(fg_keystore_t *ks, const fg_store_change_t *ch, int64_t now_ms,
         if (fg_keytable_put(ks->table, &ch->keys[i], err) != FG_OK) {
             return FG_ERR;
         }
+        /* The account first exists, or learns the difference; a key's
+         * account is put before any worker can use the key's new state. */
+        if (ks_ledger_put(ks, &ch->keys[i], delta, now_ms, err) != FG_OK) {
+            return FG_ERR;
+        }
     }
     return FG_OK;
+}
+
+static int
+ks_commit(fg_keystore_t *ks, const fg_store_change_t *ch, int64_t now_ms,
+          fg_err_t *err)
+{
+    return ks_commit_ex(ks, ch, now_ms, 0, err);
 }
 
 static int
@@ -502,6 +591,7 @@ fg_keystore_create(fg_keystore_t *ks, const json_t *body, int64_t now_ms,
     memset(&rec, 0, sizeof(rec));
     rec.kr_status = FG_KEY_STATUS_ACTIVE;
     rec.kr_created_ms = now_ms;
+    rec.kr_balance_micro = ks->default_balance;
     /* A placeholder id so validation passes; the real one comes below. */
     memcpy(rec.kr_id, "key_0000000000000000", FG_KEY_ID_SIZE);
     if (fg_keyjson_apply(&rec, body, 1, now_ms, err) != FG_OK
@@ -614,6 +704,7 @@ fg_keystore_update(fg_keystore_t *ks, const char *id, const json_t *body,
                    int64_t now_ms, json_t **reply, fg_err_t *err)
 {
     fg_key_record_t   recs[FG_STORE_CHANGE_KEYS_MAX], cur;
+    int64_t           live;
     fg_store_change_t ch;
     ks_entry_t       *e = ks_changeable(ks, id, err);
 
@@ -621,6 +712,8 @@ fg_keystore_update(fg_keystore_t *ks, const char *id, const json_t *body,
         return FG_ERR;
     }
     cur = e->rec;
+    ks_live_balance(ks, &cur, now_ms);
+    live = cur.kr_balance_micro;
     if (fg_keyjson_apply(&cur, body, 0, now_ms, err) != FG_OK) {
         return FG_ERR;
     }
@@ -628,7 +721,9 @@ fg_keystore_update(fg_keystore_t *ks, const char *id, const json_t *body,
     ch.key_count = ks_with_siblings(ks, e, &cur, recs,
                                     FG_STORE_CHANGE_KEYS_MAX);
     ch.topup = NULL;
-    if (ks_commit(ks, &ch, now_ms, err) != FG_OK) {
+    /* A new energy.balance_micro sets the live balance. */
+    if (ks_commit_ex(ks, &ch, now_ms, cur.kr_balance_micro - live, err)
+        != FG_OK) {
         return FG_ERR;
     }
     *reply = ks_view(ks, ks_current(ks, id, err), now_ms);
@@ -722,6 +817,7 @@ fg_keystore_revoke(fg_keystore_t *ks, const char *id, int64_t now_ms,
         return FG_OK;
     }
     cur = e->rec;
+    ks_live_balance(ks, &cur, now_ms);
     cur.kr_status = FG_KEY_STATUS_REVOKED;
     cur.kr_updated_ms = now_ms;
     ch.keys = recs;
@@ -790,10 +886,13 @@ fg_keystore_topup(fg_keystore_t *ks, const char *id, int64_t amount_micro,
                           "key \"%s\" is revoked", e->rec.kr_id);
     }
     cur = e->rec;
-    cur.kr_balance_micro = cur.kr_balance_micro
-                           > FG_KEYJSON_ENERGY_MAX - amount_micro
-                           ? FG_KEYJSON_ENERGY_MAX
-                           : cur.kr_balance_micro + amount_micro;
+    ks_live_balance(ks, &cur, now_ms);
+    if (cur.kr_balance_micro > FG_KEYJSON_ENERGY_MAX - amount_micro) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, "amount_micro",
+                          "the balance would pass %lld micro-units",
+                          (long long) FG_KEYJSON_ENERGY_MAX);
+    }
+    cur.kr_balance_micro += amount_micro;
     cur.kr_updated_ms = now_ms;
     memset(&memo, 0, sizeof(memo));
     memcpy(memo.idempotency_key, idempotency_key, len + 1);
@@ -803,7 +902,7 @@ fg_keystore_topup(fg_keystore_t *ks, const char *id, int64_t amount_micro,
     ch.key_count = ks_with_siblings(ks, e, &cur, recs,
                                     FG_STORE_CHANGE_KEYS_MAX);
     ch.topup = &memo;
-    if (ks_commit(ks, &ch, now_ms, err) != FG_OK) {
+    if (ks_commit_ex(ks, &ch, now_ms, amount_micro, err) != FG_OK) {
         return FG_ERR;
     }
     *reply = json_pack("{s:o, s:b}", "key",
@@ -888,4 +987,49 @@ fg_keystore_stats(const fg_keystore_t *ks, fg_keystore_stats_t *out)
     out->secrets = st.count;
     out->capacity = st.max_keys;
     out->topups = ks->topup_count;
+}
+
+int
+fg_keystore_persist_balances(fg_keystore_t *ks, int64_t now_ms,
+                             fg_err_t *err)
+{
+    fg_key_record_t   batch[FG_STORE_CHANGE_KEYS_MAX];
+    fg_store_change_t ch;
+    uint32_t          i;
+    size_t            n = 0;
+    int               written = 0;
+
+    if (ks->ledger == NULL) {
+        return 0;
+    }
+    for (i = 0; i <= ks->count; i++) {
+        if (i < ks->count) {
+            const fg_key_record_t *r = &ks->entries[i].rec;
+            int64_t                live;
+
+            if (r->kr_status == FG_KEY_STATUS_ROTATED) {
+                continue;
+            }
+            live = fg_ledger_balance(ks->ledger, ks->ledger_owner,
+                                     fg_limiter_subject(r->kr_id), now_ms);
+            if (live < 0 || live == r->kr_balance_micro) {
+                continue;
+            }
+            batch[n] = *r;
+            batch[n].kr_balance_micro = live;
+            batch[n].kr_updated_ms = now_ms;
+            n++;
+        }
+        if (n == FG_STORE_CHANGE_KEYS_MAX || (i == ks->count && n > 0)) {
+            ch.keys = batch;
+            ch.key_count = n;
+            ch.topup = NULL;
+            if (ks_commit_ex(ks, &ch, now_ms, 0, err) != FG_OK) {
+                return FG_ERR;
+            }
+            written += (int) n;
+            n = 0;
+        }
+    }
+    return written;
 }

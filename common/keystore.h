@@ -23,6 +23,7 @@
 #include "common/errors.h"
 #include "common/keys.h"
 #include "common/keytable.h"
+#include "common/ledger.h"
 #include "common/store.h"
 
 typedef struct fg_keystore_s fg_keystore_t;
@@ -42,6 +43,28 @@ typedef struct {
 fg_keystore_t *fg_keystore_new(fg_keytable_t *table, fg_store_t *store,
                                const uint8_t server_secret[FG_KEY_SERVER_SECRET_BYTES],
                                int64_t rotation_grace_ms);
+
+/*
+ * Keeps the energy ledger (borrowed) in step with the store, as @owner:
+ * at load every key's account gets its stored balance, and every later
+ * change that alters a balance (a top-up, an admin update) reaches the
+ * live balance as a difference, so reservations in flight stay right.
+ * Call before fg_keystore_load(). Without it keys have no accounts.
+ */
+void fg_keystore_set_ledger(fg_keystore_t *ks, fg_ledger_t *ledger,
+                            unsigned owner);
+
+/* The energy balance a key created without one gets (micro-units). */
+void fg_keystore_set_default_balance(fg_keystore_t *ks, int64_t micro);
+
+/*
+ * Writes the live balances that differ from the stored ones into the
+ * store (charges and regeneration happen in shm, in the workers): a crash
+ * loses at most the charges since the last call. Returns the number of
+ * keys written, or FG_ERR (nothing lost: the ledger still has them).
+ */
+int fg_keystore_persist_balances(fg_keystore_t *ks, int64_t now_ms,
+                                 fg_err_t *err);
 
 /* Frees @ks (not the table or the store). Accepts NULL. */
 void fg_keystore_free(fg_keystore_t *ks);

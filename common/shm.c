@@ -29,7 +29,11 @@ fg_shm_create(fg_shm_t *shm, uint32_t max_keys, fg_err_t *err)
                                             FG_SHM_MAX_WORKERS);
     size_t metrics_offset = shm_align(limiter_offset + limiter_bytes);
     size_t metrics_bytes = fg_metrics_bytes();
-    size_t bytes = shm_align(metrics_offset + metrics_bytes);
+    /* Owners: every worker slot, the syncer, the master. */
+    size_t ledger_offset = shm_align(metrics_offset + metrics_bytes);
+    size_t ledger_bytes = fg_ledger_bytes(max_keys + 64,
+                                          FG_SHM_MAX_WORKERS + 2);
+    size_t bytes = shm_align(ledger_offset + ledger_bytes);
     void  *p;
 
     memset(shm, 0, sizeof(*shm));
@@ -63,6 +67,8 @@ fg_shm_create(fg_shm_t *shm, uint32_t max_keys, fg_err_t *err)
     shm->header->sh_limiter_bytes = limiter_bytes;
     shm->header->sh_metrics_offset = metrics_offset;
     shm->header->sh_metrics_bytes = metrics_bytes;
+    shm->header->sh_ledger_offset = ledger_offset;
+    shm->header->sh_ledger_bytes = ledger_bytes;
     shm->keys = fg_keytable_init((char *) p + keys_offset, keys_bytes,
                                  max_keys, err);
     if (shm->keys != NULL) {
@@ -74,7 +80,12 @@ fg_shm_create(fg_shm_t *shm, uint32_t max_keys, fg_err_t *err)
         shm->metrics = fg_metrics_init((char *) p + metrics_offset,
                                        metrics_bytes, err);
     }
-    if (shm->metrics == NULL) {
+    if (shm->metrics != NULL) {
+        shm->ledger = fg_ledger_init((char *) p + ledger_offset,
+                                     ledger_bytes, max_keys + 64,
+                                     FG_SHM_MAX_WORKERS + 2, err);
+    }
+    if (shm->ledger == NULL) {
         fg_shm_destroy(shm);
         return FG_ERR;
     }
@@ -99,7 +110,7 @@ fg_shm_check(const fg_shm_t *shm, fg_err_t *err)
         || h->sh_worker_slot_bytes != sizeof(fg_shm_worker_t)
         || h->sh_worker_slots != FG_SHM_MAX_WORKERS
         || h->sh_arena_bytes != shm->bytes
-        || h->sh_metrics_offset + h->sh_metrics_bytes > shm->bytes) {
+        || h->sh_ledger_offset + h->sh_ledger_bytes > shm->bytes) {
         return fg_err_set(err, FG_E_INTERNAL, NULL,
                           "shm arena sizes do not match this build");
     }

@@ -10,8 +10,9 @@
  *
  * After the slots come the key table (common/keytable.h), written by the
  * syncer alone, the rate limiter's state (common/limiter.h) and the
- * metrics (common/metrics.h). Later issues add reservations and the usage
- * ring as further regions; bump FG_SHM_LAYOUT_VERSION with any change.
+ * metrics (common/metrics.h) and the energy ledger (common/ledger.h:
+ * balances and reservations). The usage ring comes as a further region;
+ * bump FG_SHM_LAYOUT_VERSION with any change.
  * Only fixed-width integers and lock-free atomics live here; no pointers.
  */
 
@@ -21,11 +22,12 @@
 
 #include "common/errors.h"
 #include "common/keytable.h"
+#include "common/ledger.h"
 #include "common/limiter.h"
 #include "common/metrics.h"
 
 #define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
-#define FG_SHM_LAYOUT_VERSION  3
+#define FG_SHM_LAYOUT_VERSION  4
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
@@ -73,7 +75,9 @@ typedef struct {
     uint64_t         sh_limiter_bytes;
     uint64_t         sh_metrics_offset;
     uint64_t         sh_metrics_bytes;
-    uint8_t          sh_pad2[56];
+    uint64_t         sh_ledger_offset;
+    uint64_t         sh_ledger_bytes;
+    uint8_t          sh_pad2[40];
 } fg_shm_header_t;
 
 _Static_assert(sizeof(fg_shm_header_t) == 128 + 64,
@@ -85,6 +89,7 @@ typedef struct {
     fg_keytable_t   *keys;
     fg_limiter_t    *limiter;
     fg_metrics_t    *metrics;
+    fg_ledger_t     *ledger;
     size_t           bytes;
 } fg_shm_t;
 

@@ -59,6 +59,8 @@ typedef struct {
     int64_t            bytes_in;         /* request body */
     int64_t            bytes_out;        /* reply body sent */
     int64_t            started_unix_ms;  /* wall clock at arrival */
+    int64_t            charged_micro;    /* energy credit charged */
+    int                usage_estimated;  /* counted by the gateway */
 
     /* Content, for an access log that is told to include it; never for
      * metrics. NULL / 0 when there is none (streams: no reply text). */

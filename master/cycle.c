@@ -225,11 +225,34 @@ cycle_spawn_syncer(fg_master_t *m)
     return FG_OK;
 }
 
+static int64_t
+cycle_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A reservation of a dead process, settled by the master. */
+static void
+cycle_lost_cb(const fg_ledger_lost_t *lost, void *arg)
+{
+    (void) arg;
+    fg_log(FG_LOG_WARN, 0, "req=%s: its worker died; charged the %lld "
+           "micro-units it had reserved", lost->request_id,
+           (long long) lost->charged_micro);
+}
+
 /* The syncer died: respawn it like a worker, with the same backoff. */
 static void
-cycle_reap_syncer(int status, int is_stopping, int64_t now)
+cycle_reap_syncer(fg_master_t *m, int status, int is_stopping, int64_t now)
 {
     cycle_child_t *c = &cycle_syncer;
+
+    (void) fg_ledger_repair(m->shm.ledger,
+                            fg_ledger_owner_syncer(m->shm.ledger),
+                            cycle_wall_ms(), cycle_lost_cb, NULL);
 
     if (WIFSIGNALED(status)) {
         fg_log(FG_LOG_NOTICE, 0, "the syncer (pid %d) was killed by signal "
@@ -324,7 +347,7 @@ cycle_reap(fg_master_t *m, int is_stopping)
         }
         if (c == NULL) {
             if (pid == cycle_syncer.pid) {
-                cycle_reap_syncer(status, is_stopping, now);
+                cycle_reap_syncer(m, status, is_stopping, now);
             }
             continue;
         }
@@ -336,6 +359,12 @@ cycle_reap(fg_master_t *m, int is_stopping)
                    "%d", i, (int) pid, WEXITSTATUS(status));
         }
         /* Before the slot can be reused: what the dead worker held. */
+        held = fg_ledger_repair(m->shm.ledger, i, cycle_wall_ms(),
+                                cycle_lost_cb, NULL);
+        if (held > 0) {
+            fg_log(FG_LOG_NOTICE, 0, "worker#%u held %u energy "
+                   "reservations; settled in full", i, held);
+        }
         held = fg_limiter_release_worker(m->shm.limiter, i);
         if (held > 0) {
             fg_log(FG_LOG_NOTICE, 0, "worker#%u held %u concurrency slots; "

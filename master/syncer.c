@@ -7,7 +7,9 @@
  *      loaded (sh_keys_loaded);
  *   2) serve the admin API on its own listener (a 0600 unix socket by
  *      default), never on the public one;
- *   3) once a second, compact the store when its journal has grown.
+ *   3) once a second, write the live balances (charged by the workers in
+ *      the shm ledger) into the store, and compact the store when its
+ *      journal has grown.
  *
  * A commit that could not be made durable leaves the store failed for
  * good (a failed fsync cannot be retried honestly): the syncer then stops
@@ -76,6 +78,10 @@ syncer_tick_cb(evutil_socket_t fd, short what, void *arg)
         s->exit_code = 1;
         event_base_loopexit(s->base, NULL);
         return;
+    }
+    if (fg_keystore_persist_balances(s->keys, fg_admin_now_ms(), &err)
+        == FG_ERR) {
+        fg_log(FG_LOG_ERROR, 0, "persisting balances failed: %s", err.msg);
     }
     rc = fg_keystore_compact(s->keys,
                              (uint64_t) s->sc->conf->store_compact_after,
@@ -164,6 +170,9 @@ syncer_load(syncer_t *s, fg_err_t *err)
     s->keys = fg_keystore_new(s->sc->shm->keys, s->store,
                               s->sc->server_secret,
                               conf->keys_rotation_grace_s * 1000);
+    fg_keystore_set_ledger(s->keys, s->sc->shm->ledger,
+                           fg_ledger_owner_syncer(s->sc->shm->ledger));
+    fg_keystore_set_default_balance(s->keys, conf->keys_default_balance);
     if (fg_keystore_load(s->keys, fg_admin_now_ms(), err) != FG_OK) {
         return FG_ERR;
     }
@@ -235,6 +244,10 @@ fg_syncer_run(const fg_syncer_config_t *sc)
 
     event_base_dispatch(s.base);
     rc = s.exit_code;
+    if (rc == 0 && fg_keystore_persist_balances(s.keys, fg_admin_now_ms(),
+                                                &err) == FG_ERR) {
+        fg_log(FG_LOG_ERROR, 0, "persisting balances failed: %s", err.msg);
+    }
 
 done:
     if (s.unix_path[0] != '\0') {

@@ -196,6 +196,12 @@ fg_admit_request(fg_req_t *req)
 }
 
 void
+fg_admit_cancel(fg_req_t *req)
+{
+    admit_cancel(req, admit_now_ns());
+}
+
+void
 fg_admit_settle(fg_req_t *req, const fg_request_summary_t *s)
 {
     fg_worker_t  *w = req->worker;

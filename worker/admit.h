@@ -24,6 +24,10 @@ int fg_admit_request(fg_req_t *req);
  * usage in @s when the upstream reported it. Safe when nothing was taken. */
 void fg_admit_settle(fg_req_t *req, const fg_request_summary_t *s);
 
+/* Gives back everything fg_admit_request() took, as if the request never
+ * came (a later stage refused it). */
+void fg_admit_cancel(fg_req_t *req);
+
 /* Adds the x-ratelimit-* headers of the key's limits to the reply. */
 void fg_admit_headers(fg_req_t *req);
 

@@ -3,7 +3,8 @@
  * (authenticated by http.c) content type → validate → route → model
  * allowed for the key → upstream call. The relay (relay.c) takes the
  * reply from there. Later stages (admit, settle) slot in between the
- * model check and the upstream call: admit (rate limits) is the first.
+ * model check and the upstream call: admit (rate limits), then meter (the
+ * energy reservation).
  *
  * The upstream body is always re-serialised from the validated object,
  * with "model" replaced by the provider's own name for the model, so the
@@ -20,6 +21,7 @@
 #include "worker/auth.h"
 #include "worker/conn.h"
 #include "worker/http.h"
+#include "worker/meter.h"
 #include "worker/upstream.h"
 
 static int chat_content_type_ok(const char *ct);
@@ -86,6 +88,22 @@ fg_chat_handle(fg_req_t *req)
 
     if (fg_admit_request(req) != FG_OK) {
         return;
+    }
+    if (fg_meter_reserve(req) != FG_OK) {
+        fg_admit_cancel(req);   /* refused for its balance: no quota used */
+        return;
+    }
+    if (req->chat.is_stream && !req->chat.include_usage) {
+        /* Usage is what a stream is charged by: ask for it, and keep its
+         * chunk from a client that did not (relay.c). */
+        json_t *opts = json_object_get(req->body, "stream_options");
+
+        if (!json_is_object(opts)) {
+            opts = json_object();
+            json_object_set_new(req->body, "stream_options", opts);
+        }
+        json_object_set_new(opts, "include_usage", json_true());
+        req->strip_usage = 1;
     }
 
     /* From here req->chat.model dangles: it pointed into the old value. */

@@ -133,6 +133,7 @@ http_request_cb(struct evhttp_request *http, void *arg)
     req->http = http;
     req->started_us = fg_now_us();
     req->started_unix_ms = http_wall_ms(w);
+    req->reservation.slot = -1;
     http_client_addr(req);
     req->error = FG_E_NONE;
     fg_req_init_finish(req, w->base);

@@ -25,11 +25,13 @@
 
 #include "common/log.h"
 #include "worker/conn.h"
+#include "worker/meter.h"
 #include "worker/relay.h"
 #include "worker/upstream.h"
 
 static int relay_on_event(const fg_sse_event_t *ev, void *arg);
 static int relay_is_timeout(const char *error);
+static int relay_usage_chunk(fg_req_t *req, json_t *chunk);
 static void relay_drained(struct evhttp_connection *evcon, void *arg);
 static size_t relay_client_backlog(fg_req_t *req);
 static void relay_stream_error(fg_req_t *req, fg_error_code_t code,
@@ -85,6 +87,30 @@ relay_take_usage(fg_req_t *req, json_t *root)
                                 json_object_get(details, "reasoning_tokens"));
 }
 
+/* Adds the length of the text in @choices (each choice's @part: "delta"
+ * in a stream, "message" in a reply) to what was relayed: the estimate of
+ * a completion the upstream did not count. */
+static void
+relay_count_text(fg_req_t *req, json_t *choices, const char *part)
+{
+    static const char *const fields[] = { "content", "reasoning_content",
+                                          "reasoning" };
+    size_t                   i, f;
+    json_t                  *choice;
+
+    json_array_foreach(choices, i, choice) {
+        json_t *p = json_object_get(choice, part);
+
+        for (f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
+            json_t *text = json_object_get(p, fields[f]);
+
+            if (json_is_string(text)) {
+                req->relayed_bytes += (int64_t) json_string_length(text);
+            }
+        }
+    }
+}
+
 /* The kind of an upstream failure, for metrics and logs. */
 static fg_upstream_kind_t
 relay_upstream_kind(const char *error)
@@ -120,11 +146,49 @@ relay_on_event(const fg_sse_event_t *ev, void *arg)
         req->relay_error = fg_upstream_err_malformed;
         return 1;
     }
-    relay_take_usage(req, chunk);
+    relay_count_text(req, json_object_get(chunk, "choices"), "delta");
+    if (json_is_object(json_object_get(chunk, "usage"))) {
+        return relay_usage_chunk(req, chunk);
+    }
     json_decref(chunk);
     evbuffer_add(req->stream_out, "data: ", 6);
     evbuffer_add(req->stream_out, ev->data, ev->data_len);
     evbuffer_add(req->stream_out, "\n\n", 2);
+    return 0;
+}
+
+/*
+ * The chunk with the stream's usage: the request is charged now, and the
+ * chunk carries the charge (fluxgate_billing). A client that did not ask
+ * for usage does not see it: we asked on its behalf (chat.c).
+ */
+static int
+relay_usage_chunk(fg_req_t *req, json_t *chunk)
+{
+    json_t *billing;
+    char   *text;
+
+    relay_take_usage(req, chunk);
+    fg_meter_charge(req);
+    if (req->strip_usage) {
+        if (json_array_size(json_object_get(chunk, "choices")) == 0) {
+            json_decref(chunk);
+            return 0;
+        }
+        json_object_del(chunk, "usage");
+    } else if ((billing = fg_meter_json(req)) != NULL) {
+        json_object_set_new(chunk, "fluxgate_billing", billing);
+    }
+    text = json_dumps(chunk, JSON_COMPACT);
+    json_decref(chunk);
+    if (text == NULL) {
+        req->relay_error = fg_upstream_err_malformed;
+        return 1;
+    }
+    evbuffer_add(req->stream_out, "data: ", 6);
+    evbuffer_add(req->stream_out, text, strlen(text));
+    evbuffer_add(req->stream_out, "\n\n", 2);
+    free(text);
     return 0;
 }
 
@@ -365,7 +429,12 @@ fg_relay_done(fg_req_t *req, const char *error)
         return;
     }
     relay_take_usage(req, root);
+    if (!req->has_usage) {
+        relay_count_text(req, json_object_get(root, "choices"), "message");
+    }
     json_decref(root);
+    fg_meter_charge(req);
+    fg_meter_headers(req);
     fg_req_reply(req, 200, body, len);
 }
 

@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "worker/admit.h"
+#include "worker/meter.h"
 #include "worker/conn.h"
 #include "worker/relay.h"
 #include "worker/request.h"
@@ -202,6 +203,8 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
     out->bytes_in = req->bytes_in;
     out->bytes_out = req->bytes_out;
     out->started_unix_ms = req->started_unix_ms;
+    out->charged_micro = req->charged_micro;
+    out->usage_estimated = req->usage_estimated;
     out->request_json = req->body;
     if (req->upstream_body != NULL && !req->chat.is_stream) {
         out->reply_len = evbuffer_get_length(req->upstream_body);
@@ -230,6 +233,7 @@ fg_req_finish(fg_req_t *req)
     }
 
     /* Every consumer counts the same facts of the same request. */
+    fg_meter_charge(req);
     fg_req_summarise(req, &summary);
     fg_admit_settle(req, &summary);
     fg_metrics_request_done(w->wc->shm->metrics, w->wc->slot, &summary);

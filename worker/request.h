@@ -22,6 +22,7 @@
 #include "common/catalog.h"
 #include "common/errors.h"
 #include "common/keytable.h"
+#include "common/ledger.h"
 #include "common/limiter.h"
 #include "common/sse.h"
 #include "common/summary.h"
@@ -69,6 +70,16 @@ typedef struct fg_req_s {
     fg_admission_t            admit_provider;
     int                       admit_taken;   /* bit per admission held */
     int64_t                   admit_tokens;  /* the estimate charged */
+
+    /* meter (meter.c): the energy reservation and the charge */
+    fg_reservation_t          reservation;
+    int64_t                   prompt_estimate;   /* tokens */
+    int64_t                   relayed_bytes;     /* completion text sent */
+    int                       strip_usage;   /* we asked for it, not they */
+    int                       is_metered;    /* settled: charge is final */
+    int                       usage_estimated;
+    int64_t                   charged_micro;
+    int64_t                   balance_micro;     /* after the charge */
 
     /* what happened, for the summary (common/summary.h) */
     int64_t                   started_unix_ms;

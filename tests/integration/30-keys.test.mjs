@@ -216,9 +216,13 @@ describe('fluxgate-admin: the key lifecycle', () => {
       '--cap', '10', '--metadata', '{"a":1}');
     assert.equal((await getPublic(gw, '/v1/models/demo-reasoner', bearer(k.secret))).status, 404);
 
-    // One field: the rest is untouched.
+    // One field: the rest is untouched (but the balance regenerates, at
+    // 0.5 credit an hour, while the test runs).
     const one = await adminJson(gw, 'keys', 'update', k.id, '--rpm', '20');
+    const regen = one.energy.balance_micro - k.key.energy.balance_micro;
+    assert.ok(regen >= 0 && regen < 5000, `regenerated ${regen}`);
     assert.deepEqual(one, { ...k.key, limits: { ...k.key.limits, requests_per_min: 20 },
+      energy: { ...k.key.energy, balance_micro: one.energy.balance_micro },
       updated_at: one.updated_at });
 
     const expires = nowSec() + 86400;
@@ -236,7 +240,9 @@ describe('fluxgate-admin: the key lifecycle', () => {
     assert.deepEqual(all.energy, { balance_micro: 3250000, regen_per_hour_micro: 1000000, cap_micro: 20000000 });
     assert.deepEqual(all.metadata, { plan: 'pro', n: 2 });
     assert.equal(all.expires_at, expires);
-    assert.deepEqual(await adminJson(gw, 'keys', 'show', k.id), all);
+    const shown = await adminJson(gw, 'keys', 'show', k.id);
+    assert.ok(shown.energy.balance_micro - 3250000 < 5000, 'regeneration only');
+    assert.deepEqual({ ...shown, energy: { ...shown.energy, balance_micro: 3250000 } }, all);
 
     // The workers see the new model list; the secret is unchanged.
     assert.equal((await getPublic(gw, '/v1/models/demo-reasoner', bearer(k.secret))).status, 200);
@@ -336,8 +342,11 @@ describe('fluxgate-admin: the key lifecycle', () => {
       1, /idempotency_key_reused/);
     assertFailed(await runAdmin(gw, ['keys', 'topup', other.id, '--amount', '1', '--idempotency-key', idem]),
       1, /idempotency_key_reused/);
-    assert.equal((await adminJson(gw, 'keys', 'show', k.id)).energy.balance_micro, 1000000);
-    assert.equal((await adminJson(gw, 'keys', 'show', other.id)).energy.balance_micro, 0);
+    // Keys start with the harness's keys.default_balance_micro.
+    const start = k.key.energy.balance_micro;
+    assert.equal((await adminJson(gw, 'keys', 'show', k.id)).energy.balance_micro, start + 1000000);
+    assert.equal((await adminJson(gw, 'keys', 'show', other.id)).energy.balance_micro,
+      other.key.energy.balance_micro);
   });
 
   test('status reports the version, the workers, the key table and the store', async () => {
@@ -698,12 +707,14 @@ describe('the admin API', () => {
 
     const now = (await gw.admin('GET', `/admin/v1/keys/${k.id}`)).json();
     assert.deepEqual(now, k.key);
-    assert.equal((await chat(gw, bearer(k.secret))).status, 200, 'the refused rotate changed the secret');
+    const used = await chat(gw, bearer(k.secret));
+    assert.equal(used.status, 200, 'the refused rotate changed the secret');
     // The refused top-up did not use up its idempotency key.
     const retry = await gw.admin('POST', `/admin/v1/keys/${k.id}/topup`, { amount_micro: 5, idempotency_key: idem });
     assert.equal(retry.status, 200, retry.text);
     assert.equal(retry.json().applied, true);
-    assert.equal(retry.json().key.energy.balance_micro, 5);
+    assert.equal(retry.json().key.energy.balance_micro,
+      Number(used.headers['x-fluxgate-balance-micro']) + 5);
   });
 
   test('an unknown field is refused with code VALIDATION_FORBIDDEN_FIELD naming it', async () => {

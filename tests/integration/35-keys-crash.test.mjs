@@ -213,10 +213,18 @@ for (const variant of [
         }
       }
       assert.ok(accepted >= 3);
-      const harness = expected.secrets.get([...expected.keys.keys()][0]).current;
+      const first = [...expected.keys.keys()][0];
+      const harness = expected.secrets.get(first).current;
       const res = await plainRequest('POST', `${gw.url}/v1/chat/completions`, JSON.stringify(CHAT),
         { 'content-type': 'application/json', ...bearer(harness) });
       assert.equal(res.status, 200, res.text);
+      // A completion is metered: the key's balance is what it was less
+      // the charge the reply names.
+      const charged = Number(res.headers['x-fluxgate-charged-micro']);
+      assert.ok(charged > 0, 'the completion was not charged');
+      assert.equal(Number(res.headers['x-fluxgate-balance-micro']),
+        expected.keys.get(first).energy.balance_micro - charged);
+      expected.keys.get(first).energy.balance_micro -= charged;
     });
 
     test('a top-up applied before the crash answers applied:false when retried, and the balance does not change', async () => {

@@ -177,7 +177,9 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
     log: { file: 'stderr', level: 'info' },
     shutdown_timeout_ms: 5000,
     data_dir: path.join(dir, 'data'),
-    keys: { max_keys: 1000 },
+    // Tests about other things must not run out of energy: a million
+    // credits for every key created without a balance of its own.
+    keys: { max_keys: 1000, default_balance_micro: 1000000000000 },
   }, config);
   const confPath = path.join(dir, 'fluxgate.json');
   fs.writeFileSync(confPath, JSON.stringify(conf, null, 2));
