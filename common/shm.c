@@ -1,13 +1,21 @@
 /*
- * shm.c: the shared-memory arena. It is mapped once by the master with
- * MAP_SHARED|MAP_ANONYMOUS and inherited by every child across fork, so
- * every process sees it at the same offsets; no pointer is ever stored in
- * it. The header is written once before the first fork and never changes.
+ * shm.c: the shared-memory arena. It is mapped once by the master, from a
+ * named POSIX shared-memory object, and inherited by every child across
+ * fork, so every process sees it at the same offsets; no pointer is ever
+ * stored in it. The header is written once before the first fork.
+ *
+ * Named, not anonymous: when every process of a node is killed, the
+ * object survives with the reservations and the unsent usage records in
+ * it, and the next master finds it (same name, same layout and size) and
+ * repairs it instead of starting from nothing.
  */
 
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/shm.h"
 
@@ -17,8 +25,65 @@ shm_align(size_t n)
     return (n + 63) & ~(size_t) 63;
 }
 
+/* Maps @bytes of the object @name (NULL: anonymous memory). *@existing
+ * is set when the object already had exactly that size. */
+static void *
+shm_map(const char *name, size_t bytes, int *existing, fg_err_t *err)
+{
+    struct stat st;
+    void       *p;
+    int         fd;
+
+    *existing = 0;
+    if (name == NULL) {
+        p = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+                 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            fg_err_set(err, FG_E_INTERNAL, NULL,
+                       "mmap(MAP_SHARED|MAP_ANONYMOUS, %zu) failed: %s",
+                       bytes, strerror(errno));
+            return NULL;
+        }
+        return p;
+    }
+    fd = shm_open(name, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        fg_err_set(err, FG_E_INTERNAL, NULL, "shm_open(\"%s\") failed: %s",
+                   name, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return NULL;
+    }
+    *existing = (size_t) st.st_size == bytes;
+    /* Another size is another layout: start it anew, zeroed. */
+    if (!*existing && (ftruncate(fd, 0) != 0
+                       || ftruncate(fd, (off_t) bytes) != 0)) {
+        fg_err_set(err, FG_E_INTERNAL, NULL,
+                   "ftruncate(\"%s\", %zu) failed: %s", name, bytes,
+                   strerror(errno));
+        close(fd);
+        return NULL;
+    }
+    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+        fg_err_set(err, FG_E_INTERNAL, NULL, "mmap(\"%s\", %zu) failed: %s",
+                   name, bytes, strerror(errno));
+        return NULL;
+    }
+    return p;
+}
+
 int
-fg_shm_create(fg_shm_t *shm, uint32_t max_keys, fg_err_t *err)
+fg_shm_unlink(const char *name)
+{
+    return name != NULL ? shm_unlink(name) : 0;
+}
+
+int
+fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
+              int *recovered, fg_err_t *err)
 {
     size_t keys_offset = sizeof(fg_shm_header_t)
                          + FG_SHM_MAX_WORKERS * sizeof(fg_shm_worker_t);
@@ -35,25 +100,43 @@ fg_shm_create(fg_shm_t *shm, uint32_t max_keys, fg_err_t *err)
                                           FG_SHM_MAX_WORKERS + 2);
     size_t bytes = shm_align(ledger_offset + ledger_bytes);
     void  *p;
+    int    existing;
 
     memset(shm, 0, sizeof(*shm));
     if (keys_bytes == 0) {
         return fg_err_set(err, FG_E_OUT_OF_RANGE, "keys.max_keys",
                           "a key table of %u keys is not possible", max_keys);
     }
-    p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-             -1, 0);
-    if (p == MAP_FAILED) {
-        return fg_err_set(err, FG_E_INTERNAL, NULL,
-                          "mmap(MAP_SHARED|MAP_ANONYMOUS, %zu) failed: %s",
-                          bytes, strerror(errno));
+    p = shm_map(name, bytes, &existing, err);
+    if (p == NULL) {
+        return FG_ERR;
     }
-    /* Zero already (anonymous mapping): no memset, which would make every
-     * page of the key table resident. */
     shm->header = p;
     shm->workers = (fg_shm_worker_t *) ((char *) p
                                         + sizeof(fg_shm_header_t));
     shm->bytes = bytes;
+    *recovered = 0;
+    if (existing && fg_shm_check(shm, NULL) == FG_OK
+        && shm->header->sh_limiter_offset == limiter_offset
+        && shm->header->sh_metrics_offset == metrics_offset
+        && shm->header->sh_ledger_offset == ledger_offset) {
+        /* A previous run's arena, of this very layout: keep it. */
+        shm->keys = fg_keytable_attach((char *) p + keys_offset, keys_bytes,
+                                       err);
+        shm->limiter = (fg_limiter_t *) ((char *) p + limiter_offset);
+        shm->metrics = (fg_metrics_t *) ((char *) p + metrics_offset);
+        shm->ledger = (fg_ledger_t *) ((char *) p + ledger_offset);
+        *recovered = shm->keys != NULL;
+        if (*recovered) {
+            return FG_OK;
+        }
+    }
+    if (existing) {
+        /* Same size, other contents: zero it (a new object is zero). */
+        memset(p, 0, bytes);
+    }
+    /* Zero already (a new object): no memset, which would make every page
+     * of the key table resident. */
     shm->header->sh_magic = FG_SHM_MAGIC;
     shm->header->sh_layout_version = FG_SHM_LAYOUT_VERSION;
     shm->header->sh_header_bytes = sizeof(fg_shm_header_t);

@@ -94,14 +94,21 @@ typedef struct {
 } fg_shm_t;
 
 /*
- * Creates a new arena (shared anonymous mapping, inherited across fork)
- * with room for a key table of @max_keys keys, and initialises its header
- * and the empty table. Pages are zero from the kernel and only touched
- * when used, so a large table costs address space, not memory, until
- * keys fill it. Returns FG_OK or FG_ERR with @err set (mmap failure, bad
- * @max_keys). Master only, before forking.
+ * Maps the arena, inherited across fork, with room for a key table of
+ * @max_keys keys: from the POSIX shared-memory object @name, or anonymous
+ * memory when @name is NULL. An object of the same name, size and layout
+ * left by a previous run is kept as it is and *@recovered set to 1: the
+ * caller repairs what its dead processes held. Otherwise the header and
+ * the empty regions are initialised and *@recovered is 0. Pages are zero
+ * from the kernel and only touched when used, so a large table costs
+ * address space, not memory, until keys fill it. Returns FG_OK or FG_ERR
+ * with @err set. Master only, before forking.
  */
-int fg_shm_create(fg_shm_t *shm, uint32_t max_keys, fg_err_t *err);
+int fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
+                  int *recovered, fg_err_t *err);
+
+/* Removes the object @name (after a clean stop). Accepts NULL. */
+int fg_shm_unlink(const char *name);
 
 /*
  * Checks the header of a mapped arena: magic, layout version, sizes.

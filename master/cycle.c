@@ -244,6 +244,30 @@ cycle_lost_cb(const fg_ledger_lost_t *lost, void *arg)
            (long long) lost->charged_micro);
 }
 
+void
+fg_master_recover(fg_master_t *m)
+{
+    fg_ledger_t *l = m->shm.ledger;
+    unsigned     i, settled = 0, slots = 0;
+
+    for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
+        settled += fg_ledger_repair(l, i, cycle_wall_ms(), cycle_lost_cb,
+                                    NULL);
+        slots += fg_limiter_release_worker(m->shm.limiter, i);
+        atomic_store(&fg_shm_worker(&m->shm, i)->ws_state, FG_WORKER_FREE);
+        atomic_store(&fg_shm_worker(&m->shm, i)->ws_pid, 0);
+    }
+    settled += fg_ledger_repair(l, fg_ledger_owner_syncer(l),
+                                cycle_wall_ms(), cycle_lost_cb, NULL);
+    settled += fg_ledger_repair(l, fg_ledger_owner_master(l),
+                                cycle_wall_ms(), cycle_lost_cb, NULL);
+    atomic_store(&m->shm.header->sh_keys_loaded, 0);
+    atomic_store(&m->shm.header->sh_syncer_pid, 0);
+    fg_log(FG_LOG_WARN, 0, "found the arena of a run that did not stop "
+           "cleanly: %u energy reservations settled, %u concurrency slots "
+           "given back", settled, slots);
+}
+
 /* The syncer died: respawn it like a worker, with the same backoff. */
 static void
 cycle_reap_syncer(fg_master_t *m, int status, int is_stopping, int64_t now)

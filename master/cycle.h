@@ -30,6 +30,14 @@ typedef struct {
 int fg_master_cycle(fg_master_t *m);
 
 /*
+ * Repairs the arena of a previous run whose processes were all killed:
+ * settles every reservation a dead process held, gives back every
+ * concurrency slot, marks every worker slot free and the keys not loaded
+ * (the syncer reloads them). Logs what it did. Before forking.
+ */
+void fg_master_recover(fg_master_t *m);
+
+/*
  * Loads configuration and catalogs for @m->conf_path, applying the -l
  * override. Returns FG_OK with *@conf and *@catalog owned by the caller,
  * or FG_ERR with @err set. Used at start-up, by -t and by reload.

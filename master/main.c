@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,24 @@ main_write_pid(const char *path)
         return -1;
     }
     return close(fd);
+}
+
+/*
+ * The name of the node's shared-memory object: one per data folder, so
+ * that a restart finds its predecessor's arena and two gateways on one
+ * machine never share one.
+ */
+static void
+main_shm_name(const char *data_dir, char *out, size_t size)
+{
+    char        real[PATH_MAX];
+    const char *p = realpath(data_dir, real) != NULL ? real : data_dir;
+    uint64_t    h = 0xcbf29ce484222325ULL;
+
+    for (; *p != '\0'; p++) {
+        h = (h ^ (unsigned char) *p) * 0x100000001b3ULL;
+    }
+    snprintf(out, size, "/fluxgate-%016llx", (unsigned long long) h);
 }
 
 /* mkdir -p @path, mode 0700 for what it creates. */
@@ -121,7 +140,8 @@ main(int argc, char **argv)
     fg_err_t    err;
     const char *env;
     static char default_path[] = FG_SYSCONFDIR "/fluxgate.json";
-    int         opt, test_only = 0, rc, i;
+    int         opt, test_only = 0, rc, i, recovered = 0;
+    char        shm_name[64];
 
     memset(&m, 0, sizeof(m));
     while ((opt = getopt(argc, argv, "c:l:thv")) != -1) {
@@ -176,9 +196,14 @@ main(int argc, char **argv)
         fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
         return 1;
     }
-    if (fg_shm_create(&m.shm, (uint32_t) m.conf->keys_max, &err) != FG_OK) {
+    main_shm_name(m.conf->data_dir, shm_name, sizeof(shm_name));
+    if (fg_shm_create(&m.shm, shm_name, (uint32_t) m.conf->keys_max,
+                      &recovered, &err) != FG_OK) {
         fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
         return 1;
+    }
+    if (recovered) {
+        fg_master_recover(&m);
     }
     if (main_write_pid(m.conf->pid_file) != 0) {
         fg_log(FG_LOG_ERROR, errno, "writing the pid file \"%s\" failed",
@@ -202,6 +227,11 @@ main(int argc, char **argv)
     }
     fg_listeners_close(&m.listeners);
     fg_shm_destroy(&m.shm);
+    if (rc == 0) {
+        /* A clean stop: every child drained and settled; nothing in the
+         * arena is needed by the next run. */
+        (void) fg_shm_unlink(shm_name);
+    }
     sodium_memzero(m.server_secret, sizeof(m.server_secret));
     sodium_memzero(m.admin_token, sizeof(m.admin_token));
     fg_catalog_free(m.catalog);
