@@ -102,6 +102,8 @@ typedef struct {
     _Alignas(64) metrics_hist_t mb_duration;
     metrics_hist_t   mb_ttfb;
     _Atomic uint64_t mb_limit[FG_LIMIT__COUNT];
+    _Atomic uint64_t mb_charged_micro;      /* energy credit charged */
+    _Atomic uint64_t mb_energy_refusals;    /* 402 for the balance */
     _Atomic uint64_t mb_upstream[METRICS_NAME_IDS][FG_UPSTREAM__COUNT];
     metrics_series_t mb_series[METRICS_SERIES_ALL];
 } metrics_block_t;
@@ -441,6 +443,12 @@ fg_metrics_request_done(fg_metrics_t *m, unsigned worker_slot,
     if (s->limit > FG_LIMIT_NONE && s->limit < FG_LIMIT__COUNT) {
         metrics_add(&b->mb_limit[s->limit], 1);
     }
+    if (s->charged_micro > 0) {
+        metrics_add(&b->mb_charged_micro, (uint64_t) s->charged_micro);
+    }
+    if (s->error == FG_E_INSUFFICIENT_ENERGY) {
+        metrics_add(&b->mb_energy_refusals, 1);
+    }
     if (s->upstream > FG_UPSTREAM_OK && s->upstream < FG_UPSTREAM__COUNT) {
         metrics_add(&b->mb_upstream[provider][s->upstream], 1);
     }
@@ -472,6 +480,8 @@ typedef struct {
     uint64_t ttfb[METRICS_BUCKETS + 1];
     uint64_t ttfb_sum_us;
     uint64_t limit[FG_LIMIT__COUNT];
+    uint64_t charged_micro;
+    uint64_t energy_refusals;
     uint64_t upstream[METRICS_NAME_IDS][FG_UPSTREAM__COUNT];
     uint8_t  provider_seen[METRICS_NAME_IDS];
 } metrics_totals_t;
@@ -515,6 +525,8 @@ metrics_sum(const fg_metrics_t *m, metrics_totals_t *t)
         for (i = 0; i < FG_LIMIT__COUNT; i++) {
             t->limit[i] += metrics_load(&b->mb_limit[i]);
         }
+        t->charged_micro += metrics_load(&b->mb_charged_micro);
+        t->energy_refusals += metrics_load(&b->mb_energy_refusals);
         for (i = 0; i < METRICS_NAME_IDS; i++) {
             for (d = 0; d < FG_UPSTREAM__COUNT; d++) {
                 t->upstream[i][d] += metrics_load(&b->mb_upstream[i][d]);
@@ -771,6 +783,17 @@ fg_metrics_render(const fg_metrics_t *m, FILE *out, fg_err_t *err)
         fprintf(out, "fluxgate_rate_limit_rejections_total{limit=\"%s\"} %"
                 PRIu64 "\n", fg_limit_kind_name((fg_limit_kind_t) i), t->limit[i]);
     }
+    metrics_family(out, "fluxgate_energy_charged_credits_total", "counter",
+                   "Energy credit charged to keys (exact: micro-credit "
+                   "integers underneath).");
+    fprintf(out, "fluxgate_energy_charged_credits_total %" PRIu64 ".%06"
+            PRIu64 "\n", t->charged_micro / 1000000,
+            t->charged_micro % 1000000);
+    metrics_family(out, "fluxgate_energy_rejections_total", "counter",
+                   "Requests refused (402) because the key's balance could "
+                   "not pay for a minimal reply.");
+    fprintf(out, "fluxgate_energy_rejections_total %" PRIu64 "\n",
+            t->energy_refusals);
     metrics_render_upstream(m, out, t);
     if (atomic_load_explicit((_Atomic uint32_t *) &m->mm_per_key,
                              memory_order_relaxed)) {
