@@ -292,6 +292,7 @@ fg_catalog_free(fg_catalog_t *cat)
     if (cat == NULL) {
         return;
     }
+    fg_impact_data_free(cat->impact);
     for (i = 0; i < cat->provider_count; i++) {
         fg_provider_t *p = &cat->providers[i];
 
@@ -384,4 +385,27 @@ fg_catalog_model_json(const fg_model_t *m)
                      "completion_per_mtok_micro",
                      (json_int_t) m->completion_per_mtok_micro,
                      "unit", "micro-credits per million tokens");
+}
+
+int
+fg_catalog_attach_impact(fg_catalog_t *cat, const char *dir, unsigned flags,
+                         fg_err_t *err)
+{
+    const char **models = fg_xcalloc(cat->model_count + 1, sizeof(char *));
+    const char **providers = fg_xcalloc(cat->provider_count + 1,
+                                        sizeof(char *));
+    size_t       i;
+
+    for (i = 0; i < cat->model_count; i++) {
+        models[i] = cat->models[i].id;
+    }
+    for (i = 0; i < cat->provider_count; i++) {
+        providers[i] = cat->providers[i].id;
+    }
+    cat->impact = fg_impact_data_load(dir, models, cat->model_count,
+                                      providers, cat->provider_count, err);
+    cat->impact_flags = flags;
+    free(models);
+    free(providers);
+    return cat->impact != NULL ? FG_OK : FG_ERR;
 }

@@ -20,6 +20,7 @@
 #include <jansson.h>
 
 #include "common/errors.h"
+#include "common/impact_data.h"
 
 typedef struct {
     char       *id;
@@ -56,10 +57,12 @@ typedef struct {
 } fg_model_t;
 
 typedef struct {
-    fg_provider_t *providers;
-    size_t         provider_count;
-    fg_model_t    *models;
-    size_t         model_count;
+    fg_provider_t    *providers;
+    size_t            provider_count;
+    fg_model_t       *models;
+    size_t            model_count;
+    fg_impact_data_t *impact;          /* owned; NULL until attached */
+    unsigned          impact_flags;    /* FG_IMPACT_* */
 } fg_catalog_t;
 
 /*
@@ -70,7 +73,16 @@ typedef struct {
 fg_catalog_t *fg_catalog_load(const char *providers_path,
                               const char *models_path, fg_err_t *err);
 
+/* Frees @catalog and its impact data. */
 void fg_catalog_free(fg_catalog_t *catalog);
+
+/*
+ * Loads the impact tables of the folder @dir for every model and provider
+ * of @catalog (a model or provider without an entry is an error naming
+ * it) and attaches them to it with @flags. FG_OK, or FG_ERR with @err set.
+ */
+int fg_catalog_attach_impact(fg_catalog_t *catalog, const char *dir,
+                             unsigned flags, fg_err_t *err);
 
 /* Borrowed; NULL when unknown. */
 fg_provider_t *fg_catalog_provider(const fg_catalog_t *catalog,

@@ -115,6 +115,11 @@ static const conf_entry_t conf_table[] = {
            "one JSON line per request: a file path, \"stderr\" or \"off\""),
     CONF_I("access_log.content", access_log_content, 0, 0, 1,
            "1: include prompts and completions in the access log"),
+    CONF_S("impact.dir", impact_dir, "",
+           "folder of the impact tables (\"\": impact/ beside the model "
+           "catalog)"),
+    CONF_I("impact.prefill", impact_prefill, 1, 0, 1,
+           "1: count prompt tokens' energy too (docs/impact.md)"),
     CONF_S("catalog.providers", providers_file, "providers.json",
            "provider catalog, relative to this file's directory"),
     CONF_S("catalog.models", models_file, "models.json",

@@ -69,6 +69,9 @@ typedef struct {
     char        access_log_file[FG_CONF_PATH_MAX];
     int64_t     access_log_content;
 
+    char        impact_dir[FG_CONF_PATH_MAX];
+    int64_t     impact_prefill;
+
     char        providers_file[FG_CONF_PATH_MAX];
     char        models_file[FG_CONF_PATH_MAX];
 } fg_conf_t;

@@ -61,6 +61,11 @@ typedef struct {
     int64_t            started_unix_ms;  /* wall clock at arrival */
     int64_t            charged_micro;    /* energy credit charged */
     int                usage_estimated;  /* counted by the gateway */
+    int                has_impact;       /* the figures below are set */
+    double             energy_kwh;
+    double             carbon_g_co2;
+    double             water_liters;
+    int                impact_estimated;
 
     /* Content, for an access log that is told to include it; never for
      * metrics. NULL / 0 when there is none (streams: no reply text). */

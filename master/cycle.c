@@ -137,6 +137,7 @@ fg_master_load(const fg_master_t *m, fg_conf_t **conf_out,
     fg_catalog_t *catalog;
     fg_err_t      aerr;
     char          providers[FG_CONF_PATH_MAX + 16];
+    char          impact[FG_CONF_PATH_MAX + 16];
     char          models[FG_CONF_PATH_MAX + 16];
 
     if (conf == NULL) {
@@ -170,6 +171,23 @@ fg_master_load(const fg_master_t *m, fg_conf_t **conf_out,
     fg_conf_resolve(conf, conf->models_file, models, sizeof(models));
     catalog = fg_catalog_load(providers, models, err);
     if (catalog == NULL) {
+        free(conf);
+        return FG_ERR;
+    }
+    if (conf->impact_dir[0] != '\0') {
+        fg_conf_resolve(conf, conf->impact_dir, impact, sizeof(impact));
+    } else {
+        /* Beside the model catalog, whose models it must cover. */
+        const char *slash = strrchr(models, '/');
+
+        snprintf(impact, sizeof(impact), "%.*s/impact",
+                 slash != NULL ? (int) (slash - models) : 1,
+                 slash != NULL ? models : ".");
+    }
+    if (fg_catalog_attach_impact(catalog, impact,
+                                 conf->impact_prefill ? FG_IMPACT_PREFILL : 0,
+                                 err) != FG_OK) {
+        fg_catalog_free(catalog);
         free(conf);
         return FG_ERR;
     }

@@ -25,6 +25,7 @@
 
 #include "common/log.h"
 #include "worker/conn.h"
+#include "worker/footprint.h"
 #include "worker/meter.h"
 #include "worker/relay.h"
 #include "worker/upstream.h"
@@ -165,11 +166,15 @@ relay_on_event(const fg_sse_event_t *ev, void *arg)
 static int
 relay_usage_chunk(fg_req_t *req, json_t *chunk)
 {
-    json_t *billing;
+    json_t *billing, *impact;
     char   *text;
 
     relay_take_usage(req, chunk);
     fg_meter_charge(req);
+    fg_footprint_compute(req);
+    if ((impact = fg_footprint_json(req)) != NULL) {
+        json_object_set_new(chunk, "environment_impact", impact);
+    }
     if (req->strip_usage) {
         if (json_array_size(json_object_get(chunk, "choices")) == 0) {
             json_decref(chunk);
@@ -357,7 +362,8 @@ fg_relay_done(fg_req_t *req, const char *error)
     json_t        *root;
     json_error_t   jerr;
     const char    *body;
-    size_t         len;
+    size_t         len, spliced_len;
+    char          *spliced;
     fg_err_t       parse_err;
 
     if (req->relay_error != NULL) {
@@ -435,6 +441,13 @@ fg_relay_done(fg_req_t *req, const char *error)
     json_decref(root);
     fg_meter_charge(req);
     fg_meter_headers(req);
+    fg_footprint_compute(req);
+    spliced = fg_footprint_splice(req, body, len, &spliced_len);
+    if (spliced != NULL) {
+        fg_req_reply(req, 200, spliced, spliced_len);
+        free(spliced);
+        return;
+    }
     fg_req_reply(req, 200, body, len);
 }
 

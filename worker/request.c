@@ -17,6 +17,7 @@
 
 #include "common/log.h"
 #include "worker/admit.h"
+#include "worker/footprint.h"
 #include "worker/meter.h"
 #include "worker/conn.h"
 #include "worker/relay.h"
@@ -204,6 +205,13 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
     out->bytes_out = req->bytes_out;
     out->started_unix_ms = req->started_unix_ms;
     out->charged_micro = req->charged_micro;
+    if (req->has_impact) {
+        out->has_impact = 1;
+        out->energy_kwh = req->impact.mid.energy_kwh;
+        out->carbon_g_co2 = req->impact.mid.carbon_g_co2;
+        out->water_liters = req->impact.mid.water_liters;
+        out->impact_estimated = req->impact.is_estimated;
+    }
     out->usage_estimated = req->usage_estimated;
     out->request_json = req->body;
     if (req->upstream_body != NULL && !req->chat.is_stream) {
@@ -234,6 +242,7 @@ fg_req_finish(fg_req_t *req)
 
     /* Every consumer counts the same facts of the same request. */
     fg_meter_charge(req);
+    fg_footprint_compute(req);
     fg_req_summarise(req, &summary);
     fg_admit_settle(req, &summary);
     fg_metrics_request_done(w->wc->shm->metrics, w->wc->slot, &summary);

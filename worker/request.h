@@ -21,6 +21,7 @@
 
 #include "common/catalog.h"
 #include "common/errors.h"
+#include "common/impact.h"
 #include "common/keytable.h"
 #include "common/ledger.h"
 #include "common/limiter.h"
@@ -80,6 +81,10 @@ typedef struct fg_req_s {
     int                       usage_estimated;
     int64_t                   charged_micro;
     int64_t                   balance_micro;     /* after the charge */
+
+    /* footprint (footprint.c) */
+    fg_impact_t               impact;
+    int                       has_impact;
 
     /* what happened, for the summary (common/summary.h) */
     int64_t                   started_unix_ms;

@@ -10,7 +10,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { BIN_DIR, SRC_DIR, shippedModels, shippedProviders, tempDir } from '../lib/harness.mjs';
+import { BIN_DIR, SRC_DIR, shippedModels, shippedProviders, writeCatalogs, tempDir } from '../lib/harness.mjs';
 
 const FLUXGATE = path.join(BIN_DIR, 'fluxgate');
 
@@ -32,10 +32,8 @@ let n = 0;
 function writeConf(conf, { models, providers } = {}) {
   const d = path.join(dir, `case-${++n}`);
   fs.mkdirSync(d);
-  fs.writeFileSync(path.join(d, 'providers.json'),
-    JSON.stringify(providers || shippedProviders()));
-  fs.writeFileSync(path.join(d, 'models.json'),
-    JSON.stringify(models || { models: shippedModels() }));
+  writeCatalogs(d, { providers: providers || shippedProviders(),
+    models: models || { models: shippedModels() } });
   const p = path.join(d, 'fluxgate.json');
   fs.writeFileSync(p, typeof conf === 'string' ? conf : JSON.stringify(conf));
   return p;

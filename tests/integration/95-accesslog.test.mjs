@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  BIN_DIR, CHAT, SRC_DIR, freePort, startGateway, startSim, streamRequest, tempDir, waitFor,
+  BIN_DIR, CHAT, SRC_DIR, freePort, startGateway, startSim, streamRequest, tempDir, waitFor, writeCatalogs,
 } from '../lib/harness.mjs';
 
 const URL_PATH = '/v1/chat/completions';
@@ -321,9 +321,10 @@ describe('access_log.file', () => {
     try {
       const fifo = path.join(dir, 'fifo');
       assert.equal(spawnSync('mkfifo', [fifo]).status, 0);
-      for (const f of ['providers.json', 'models.json']) {
-        fs.copyFileSync(path.join(SRC_DIR, 'etc', f), path.join(dir, f));
-      }
+      writeCatalogs(dir, {
+        providers: JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/providers.json'))),
+        models: JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/models.json'))),
+      });
       const conf = path.join(dir, 'fluxgate.json');
       fs.writeFileSync(conf, JSON.stringify({
         listen: `127.0.0.1:${await freePort()}`, workers: 2, pid_file: '',

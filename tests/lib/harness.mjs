@@ -146,6 +146,36 @@ export const FAULT_MODELS = ['500', '429', '400', 'reset', 'malformed', 'stall',
     pricing: { prompt_per_mtok_micro: 1, completion_per_mtok_micro: 1 },
   }));
 
+// Writes providers.json, models.json and impact/ (the impact tables) into
+// @dir for a gateway whose config sits there: the shipped tables, plus a
+// size class for every model and industry averages for every provider the
+// shipped tables lack (impact is never guessed; an operator configures
+// them the same way).
+export function writeCatalogs(dir, { providers, models }) {
+  fs.writeFileSync(path.join(dir, 'providers.json'), JSON.stringify(providers));
+  fs.writeFileSync(path.join(dir, 'models.json'), JSON.stringify(models));
+  const impactDir = path.join(dir, 'impact');
+  fs.mkdirSync(impactDir, { recursive: true });
+  fs.copyFileSync(path.join(SRC_DIR, 'etc/impact/countries.json'),
+    path.join(impactDir, 'countries.json'));
+  const impactProviders = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/impact/providers.json')));
+  for (const p of providers.providers || []) {
+    if (!impactProviders.providers.some((q) => q.id === p.id)) {
+      impactProviders.providers.push({ id: p.id, pue: 1.56, wue_site_l_per_kwh: 1.8,
+        country: 'WORLD', assumed: true, source: 'a test provider' });
+    }
+  }
+  fs.writeFileSync(path.join(impactDir, 'providers.json'), JSON.stringify(impactProviders));
+  const impactModels = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/impact/models.json')));
+  const covered = new Set(impactModels.models.flatMap((m) => [m.id, ...(m.aliases || [])]));
+  for (const m of models.models || []) {
+    if (!covered.has(m.id)) {
+      impactModels.models.push({ id: m.id, size_class: 'small', source: 'a test model' });
+    }
+  }
+  fs.writeFileSync(path.join(impactDir, 'models.json'), JSON.stringify(impactModels));
+}
+
 // Starts fluxgate in front of `sim` with the shipped catalogs (demo provider
 // pointed at the simulator, plus FAULT_MODELS), two workers, short drain
 // times and the test's `config` overrides; waits for /readyz.
@@ -165,10 +195,10 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
   while (metricsPort === port) metricsPort = await freePort();
   const shippedProviders = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/providers.json')));
   const shippedModels = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/models.json')));
-  fs.writeFileSync(path.join(dir, 'providers.json'),
-    JSON.stringify(providers || shippedProviders));
-  fs.writeFileSync(path.join(dir, 'models.json'),
-    JSON.stringify(models || { models: [...shippedModels.models, ...FAULT_MODELS] }));
+  writeCatalogs(dir, {
+    providers: providers || shippedProviders,
+    models: models || { models: [...shippedModels.models, ...FAULT_MODELS] },
+  });
   const conf = merge({
     listen: `127.0.0.1:${port}`,
     metrics: { listen: `127.0.0.1:${metricsPort}` },

@@ -1,0 +1,115 @@
+/*
+ * footprint.c: environment_impact on responses. The figures are the impact
+ * model's (docs/impact.md) for the usage the request is charged for; the
+ * generation time is the upstream's, measured from the request's arrival
+ * to now, which is the upper bound the model caps its latency fit with.
+ */
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/alloc.h"
+#include "common/log.h"
+#include "worker/footprint.h"
+#include "worker/worker.h"
+
+void
+fg_footprint_compute(fg_req_t *req)
+{
+    const fg_impact_data_t *data = req->worker->catalog->impact;
+    fg_impact_usage_t       usage;
+    fg_err_t                err;
+
+    if (req->has_impact || data == NULL || req->model == NULL
+        || (!req->has_usage && req->relayed_bytes == 0)) {
+        return;
+    }
+    if (req->has_usage) {
+        usage.prompt_tokens = req->prompt_tokens;
+        usage.cached_tokens = req->cached_tokens;
+        usage.completion_tokens = req->completion_tokens;
+    } else {
+        usage.prompt_tokens = req->prompt_estimate;
+        usage.cached_tokens = 0;
+        usage.completion_tokens = (req->relayed_bytes + 3) / 4;
+    }
+    usage.measured_s = (double) (fg_now_us() - req->started_us) / 1e6;
+    if (fg_impact_data_estimate(data, req->model->id,
+                                req->model->provider->id, &usage,
+                                req->worker->catalog->impact_flags,
+                                &req->impact, &err) != FG_OK) {
+        fg_log(FG_LOG_WARN, 0, "req=%s impact not computed: %s", req->id,
+               err.msg);
+        return;
+    }
+    if (!req->has_usage) {
+        req->impact.is_estimated = 1;
+    }
+    req->has_impact = 1;
+}
+
+static const char *
+footprint_location(const fg_req_t *req)
+{
+    const fg_impact_provider_t *p;
+
+    p = fg_impact_data_provider(req->worker->catalog->impact,
+                                req->model->provider->id);
+    return p != NULL && p->country != NULL ? p->country->code : "WORLD";
+}
+
+json_t *
+fg_footprint_json(const fg_req_t *req)
+{
+    if (!req->has_impact) {
+        return NULL;
+    }
+    return fg_impact_json(&req->impact, req->model->provider->id,
+                          footprint_location(req));
+}
+
+char *
+fg_footprint_splice(const fg_req_t *req, const char *body, size_t len,
+                    size_t *out_len)
+{
+    char       *text, *out;
+    size_t      end = len, text_len, n = 0;
+    const char *sep;
+
+    if (!req->has_impact) {
+        return NULL;
+    }
+    while (end > 0 && body[end - 1] != '}') {
+        end--;
+    }
+    if (end == 0) {
+        return NULL;
+    }
+    text = fg_impact_json_text(&req->impact, req->model->provider->id,
+                               footprint_location(req));
+    if (text == NULL) {
+        return NULL;
+    }
+    text_len = strlen(text);
+    /* An empty object takes no comma: look back past the white space. */
+    {
+        size_t k = end - 1;
+
+        while (k > 0 && (body[k - 1] == ' ' || body[k - 1] == '\n'
+                         || body[k - 1] == '\r' || body[k - 1] == '\t')) {
+            k--;
+        }
+        sep = k > 0 && body[k - 1] == '{' ? "" : ",";
+    }
+    out = fg_xmalloc(len + text_len + 32);
+    memcpy(out, body, end - 1);
+    n = end - 1;
+    n += (size_t) sprintf(out + n, "%s\"environment_impact\":", sep);
+    memcpy(out + n, text, text_len);
+    n += text_len;
+    memcpy(out + n, body + end - 1, len - (end - 1));
+    n += len - (end - 1);
+    free(text);
+    *out_len = n;
+    return out;
+}
