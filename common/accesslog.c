@@ -502,6 +502,17 @@ fg_accesslog_write(fg_accesslog_t *log, const fg_request_summary_t *s)
                           ",\"completion_tokens\":null"
                           ",\"reasoning_tokens\":null,\"cached_tokens\":null");
     }
+    accesslog_putf(log, ",\"usage_estimated\":%s,\"charged_micro\":%" PRId64,
+                   s->usage_estimated ? "true" : "false", s->charged_micro);
+    if (s->has_impact) {
+        accesslog_putf(log, ",\"energy_kwh\":%.6g,\"carbon_g_co2\":%.6g"
+                       ",\"water_liters\":%.6g,\"impact_estimated\":%s",
+                       s->energy_kwh, s->carbon_g_co2, s->water_liters,
+                       s->impact_estimated ? "true" : "false");
+    } else {
+        ACCESSLOG_PUT_LIT(log, ",\"energy_kwh\":null,\"carbon_g_co2\":null"
+                          ",\"water_liters\":null,\"impact_estimated\":null");
+    }
     ACCESSLOG_PUT_LIT(log, ",\"latency_ms\":");
     accesslog_put_ms(log, s->latency_us);
     ACCESSLOG_PUT_LIT(log, ",\"ttfb_ms\":");

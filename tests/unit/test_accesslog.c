@@ -147,7 +147,9 @@ line_is_one_json_object_with_every_field(void)
     static const char   *fields[] = {
         "time", "request_id", "key_id", "model_requested", "model_served",
         "provider", "status", "error", "prompt_tokens", "completion_tokens",
-        "reasoning_tokens", "cached_tokens", "latency_ms", "ttfb_ms",
+        "reasoning_tokens", "cached_tokens", "usage_estimated",
+        "charged_micro", "energy_kwh", "carbon_g_co2", "water_liters",
+        "impact_estimated", "latency_ms", "ttfb_ms",
         "bytes_in", "bytes_out", "client", "stream", "client_gone", "limit",
         "upstream_error",
     };
@@ -294,7 +296,7 @@ a_secret_looking_model_name_is_just_data_beside_the_key_id(void)
     expect_str_eq(str_of(j, "key_id"), "key_4f3a9c");
     expect_str_eq(str_of(j, "model_requested"),
                   "fg-sk_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0");
-    expect_int_eq(json_object_size(j), 21);
+    expect_int_eq(json_object_size(j), 27);
     json_decref(j);
     free(text);
 }
