@@ -40,6 +40,7 @@ typedef struct {
 static const main_verb_t main_verbs[] = {
     { "status", fg_admin_status },
     { "keys", fg_admin_keys },
+    { "usage", fg_admin_usage },
 };
 
 static const char main_usage[] =
@@ -58,6 +59,8 @@ static const char main_usage[] =
     "  keys update ID ...          change a key\n"
     "  keys rotate ID [--grace S]  give a key a new secret\n"
     "  keys revoke ID              revoke a key at once\n"
+    "  usage [--key ID] [--from DAY] [--to DAY]\n"
+    "                              usage per key, model and day\n"
     "  keys topup ID --amount C --idempotency-key K\n"
     "                              add credits to a key's balance\n"
     "\n"
@@ -112,7 +115,7 @@ main(int argc, char **argv)
         }
     }
     if (optind == argc) {
-        return fg_admin_fail(FG_ADMIN_EXIT_USAGE, "which verb? (status or "
+        return fg_admin_fail(FG_ADMIN_EXIT_USAGE, "which verb? (status, usage or "
                              "keys; see --help)");
     }
     if (strcmp(argv[optind], "help") == 0) {
@@ -126,7 +129,7 @@ main(int argc, char **argv)
     }
     if (i == sizeof(main_verbs) / sizeof(main_verbs[0])) {
         return fg_admin_fail(FG_ADMIN_EXIT_USAGE, "unknown verb \"%s\" "
-                             "(status or keys; see --help)", argv[optind]);
+                             "(status, keys or usage; see --help)", argv[optind]);
     }
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {

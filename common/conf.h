@@ -60,6 +60,10 @@ typedef struct {
     char        admin_token[FG_CONF_PATH_MAX];
     char        admin_token_file[FG_CONF_PATH_MAX];
     int64_t     store_compact_after;
+    int64_t     usage_ring_records;
+    int64_t     usage_sync_interval_ms;
+    int64_t     usage_sync_records;
+    char        usage_node[FG_CONF_PATH_MAX];
     int64_t     keys_default_balance;
     int64_t     billing_min_reply_tokens;
 

@@ -135,7 +135,9 @@ fg_limiter_subject(const char *name)
             h = h << 4 | (uint64_t) limiter_hex(name[i]);
         }
         if (i == 20) {
-            h &= ~(1ULL << 63);
+            /* All 64 bits, so the id can be written back from it (a dead
+             * worker's usage record); that one equals a name's hash is a
+             * 2^-64 chance. */
             return h != 0 ? h : 1;
         }
     }

@@ -62,8 +62,9 @@ size_t fg_limiter_bytes(uint32_t max_subjects, unsigned workers);
 fg_limiter_t *fg_limiter_init(void *mem, size_t bytes, uint32_t max_subjects,
                               unsigned workers, fg_err_t *err);
 
-/* The subject of key id "key_<16 hex>"; of anything else, a hash of it
- * with the high bit set (so it never equals a key's). Never 0. */
+/* The subject of key id "key_<16 hex>": its 64 bits, so "key_%016llx"
+ * of it is the id again; of anything else, a hash of it with the high
+ * bit set. Never 0. */
 uint64_t fg_limiter_subject(const char *name);
 
 /*

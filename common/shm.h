@@ -11,8 +11,9 @@
  * After the slots come the key table (common/keytable.h), written by the
  * syncer alone, the rate limiter's state (common/limiter.h) and the
  * metrics (common/metrics.h) and the energy ledger (common/ledger.h:
- * balances and reservations). The usage ring comes as a further region;
- * bump FG_SHM_LAYOUT_VERSION with any change.
+ * balances and reservations) and the usage rings (common/usagering.h, one
+ * per worker slot and one for the master); bump FG_SHM_LAYOUT_VERSION
+ * with any change.
  * Only fixed-width integers and lock-free atomics live here; no pointers.
  */
 
@@ -25,9 +26,10 @@
 #include "common/ledger.h"
 #include "common/limiter.h"
 #include "common/metrics.h"
+#include "common/usagering.h"
 
 #define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
-#define FG_SHM_LAYOUT_VERSION  4
+#define FG_SHM_LAYOUT_VERSION  5
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
@@ -77,7 +79,10 @@ typedef struct {
     uint64_t         sh_metrics_bytes;
     uint64_t         sh_ledger_offset;
     uint64_t         sh_ledger_bytes;
-    uint8_t          sh_pad2[40];
+    uint64_t         sh_usage_offset;
+    uint64_t         sh_usage_bytes;
+    _Atomic uint32_t sh_usage_failed;     /* the journal cannot be written */
+    uint8_t          sh_pad2[20];
 } fg_shm_header_t;
 
 _Static_assert(sizeof(fg_shm_header_t) == 128 + 64,
@@ -90,6 +95,7 @@ typedef struct {
     fg_limiter_t    *limiter;
     fg_metrics_t    *metrics;
     fg_ledger_t     *ledger;
+    fg_usagering_t  *usage;
     size_t           bytes;
 } fg_shm_t;
 
@@ -105,7 +111,7 @@ typedef struct {
  * with @err set. Master only, before forking.
  */
 int fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
-                  int *recovered, fg_err_t *err);
+                  uint32_t usage_records, int *recovered, fg_err_t *err);
 
 /* Removes the object @name (after a clean stop). Accepts NULL. */
 int fg_shm_unlink(const char *name);

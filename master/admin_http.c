@@ -22,6 +22,7 @@
 #include <sodium.h>
 
 #include "common/json.h"
+#include "common/usagelog.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "master/admin_http.h"
@@ -262,6 +263,42 @@ admin_topup(fg_admin_http_t *a, struct evhttp_request *r, const char *id,
                              reply, err);
 }
 
+/* GET /admin/v1/usage?key=&from=&to=: the usage journal, summed. */
+static int
+admin_usage(fg_admin_http_t *a, struct evhttp_request *r, json_t **reply,
+            fg_err_t *err)
+{
+    struct evkeyvalq     q;
+    struct evkeyval     *kv;
+    fg_usagelog_filter_t filter;
+    const char          *query = evhttp_uri_get_query(
+                                     evhttp_request_get_evhttp_uri(r));
+    int                  rc = FG_ERR;
+
+    TAILQ_INIT(&q);
+    if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "the query string is malformed");
+    }
+    TAILQ_FOREACH(kv, &q, next) {
+        if (strcmp(kv->key, "key") != 0 && strcmp(kv->key, "from") != 0
+            && strcmp(kv->key, "to") != 0) {
+            fg_err_set(err, FG_E_FORBIDDEN_FIELD, kv->key,
+                       "unknown query parameter \"%.40s\"", kv->key);
+            goto done;
+        }
+    }
+    memset(&filter, 0, sizeof(filter));
+    filter.key_id = admin_query(&q, "key");
+    filter.day_from = admin_query(&q, "from");
+    filter.day_to = admin_query(&q, "to");
+    *reply = fg_usagelog_aggregate(a->usage_path, &filter, err);
+    rc = *reply != NULL ? FG_OK : FG_ERR;
+done:
+    evhttp_clear_headers(&q);
+    return rc;
+}
+
 /* Routes /admin/v1/keys/{id}[/verb]. */
 static int
 admin_key(fg_admin_http_t *a, struct evhttp_request *r, const char *rest,
@@ -365,7 +402,11 @@ admin_route(struct evhttp_request *r, void *arg)
         admin_status(a, r);
         return;
     }
-    if (strcmp(path, keys) == 0) {
+    if (strcmp(path, "/admin/v1/usage") == 0) {
+        rc = m == EVHTTP_REQ_GET
+             ? admin_usage(a, r, &reply, &err)
+             : fg_err_set(&err, FG_E_METHOD_NOT_ALLOWED, NULL, "use GET");
+    } else if (strcmp(path, keys) == 0) {
         if (m == EVHTTP_REQ_GET) {
             rc = admin_list(a, r, &reply, &err);
         } else if (m == EVHTTP_REQ_POST) {

@@ -21,6 +21,7 @@ typedef struct {
     const char     *token;          /* borrowed, NUL-terminated */
     int64_t         started_ms;     /* monotonic, for uptime */
     int             store_failed;   /* set when a commit failed for good */
+    const char     *usage_path;     /* the usage journal, borrowed */
 } fg_admin_http_t;
 
 /*

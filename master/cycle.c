@@ -73,7 +73,7 @@ static int cycle_spawn(fg_master_t *m, unsigned slot);
 static void cycle_reap(fg_master_t *m, int is_stopping);
 static int cycle_reload(fg_master_t *m);
 static void cycle_metrics_setup(fg_master_t *m);
-static void cycle_signal_children(int sig, int only_old);
+static void cycle_signal_children(int sig, int only_old, int with_syncer);
 static int cycle_children_alive(void);
 static void cycle_arm_timer(int64_t now, int64_t stop_deadline);
 
@@ -256,10 +256,30 @@ cycle_wall_ms(void)
 static void
 cycle_lost_cb(const fg_ledger_lost_t *lost, void *arg)
 {
-    (void) arg;
+    fg_master_t      *m = arg;
+    fg_usage_record_t rec;
+    char              key_id[FG_KEY_ID_SIZE];
+    uint64_t          seq;
+
     fg_log(FG_LOG_WARN, 0, "req=%s: its worker died; charged the %lld "
            "micro-units it had reserved", lost->request_id,
            (long long) lost->charged_micro);
+    /* Its record: the worker could not write one. */
+    fg_usage_init(&rec);
+    snprintf(key_id, sizeof(key_id), "key_%016llx",
+             (unsigned long long) lost->subject);
+    (void) FG_USAGE_SET(rec.request_id, lost->request_id);
+    (void) FG_USAGE_SET(rec.key_id, key_id);
+    (void) FG_USAGE_SET(rec.error_code, "worker_lost");
+    rec.started_unix_ms = cycle_wall_ms();
+    rec.charged_micro = lost->charged_micro;
+    rec.is_usage_estimated = 1;
+    rec.is_worker_lost = 1;
+    if (fg_usagering_push(m->shm.usage, fg_usagering_master(m->shm.usage),
+                          &rec, &seq) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "req=%s: the master's usage ring is full; "
+               "its record is only in this log line", lost->request_id);
+    }
 }
 
 void
@@ -270,15 +290,15 @@ fg_master_recover(fg_master_t *m)
 
     for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
         settled += fg_ledger_repair(l, i, cycle_wall_ms(), cycle_lost_cb,
-                                    NULL);
+                                    m);
         slots += fg_limiter_release_worker(m->shm.limiter, i);
         atomic_store(&fg_shm_worker(&m->shm, i)->ws_state, FG_WORKER_FREE);
         atomic_store(&fg_shm_worker(&m->shm, i)->ws_pid, 0);
     }
     settled += fg_ledger_repair(l, fg_ledger_owner_syncer(l),
-                                cycle_wall_ms(), cycle_lost_cb, NULL);
+                                cycle_wall_ms(), cycle_lost_cb, m);
     settled += fg_ledger_repair(l, fg_ledger_owner_master(l),
-                                cycle_wall_ms(), cycle_lost_cb, NULL);
+                                cycle_wall_ms(), cycle_lost_cb, m);
     atomic_store(&m->shm.header->sh_keys_loaded, 0);
     atomic_store(&m->shm.header->sh_syncer_pid, 0);
     fg_log(FG_LOG_WARN, 0, "found the arena of a run that did not stop "
@@ -294,7 +314,7 @@ cycle_reap_syncer(fg_master_t *m, int status, int is_stopping, int64_t now)
 
     (void) fg_ledger_repair(m->shm.ledger,
                             fg_ledger_owner_syncer(m->shm.ledger),
-                            cycle_wall_ms(), cycle_lost_cb, NULL);
+                            cycle_wall_ms(), cycle_lost_cb, m);
 
     if (WIFSIGNALED(status)) {
         fg_log(FG_LOG_NOTICE, 0, "the syncer (pid %d) was killed by signal "
@@ -402,7 +422,7 @@ cycle_reap(fg_master_t *m, int is_stopping)
         }
         /* Before the slot can be reused: what the dead worker held. */
         held = fg_ledger_repair(m->shm.ledger, i, cycle_wall_ms(),
-                                cycle_lost_cb, NULL);
+                                cycle_lost_cb, m);
         if (held > 0) {
             fg_log(FG_LOG_NOTICE, 0, "worker#%u held %u energy "
                    "reservations; settled in full", i, held);
@@ -446,8 +466,10 @@ cycle_reap(fg_master_t *m, int is_stopping)
     }
 }
 
+/* Signals the workers (only the old generation's when @only_old); the
+ * syncer too when @with_syncer. */
 static void
-cycle_signal_children(int sig, int only_old)
+cycle_signal_children(int sig, int only_old, int with_syncer)
 {
     unsigned i;
 
@@ -457,7 +479,7 @@ cycle_signal_children(int sig, int only_old)
             kill(cycle_children[i].pid, sig);
         }
     }
-    if (!only_old && cycle_syncer.pid > 0) {
+    if (with_syncer && cycle_syncer.pid > 0) {
         kill(cycle_syncer.pid, sig);
     }
 }
@@ -550,7 +572,7 @@ cycle_reload(fg_master_t *m)
             }
         }
     }
-    cycle_signal_children(SIGQUIT, 1);
+    cycle_signal_children(SIGQUIT, 1, 0);
     fg_log(FG_LOG_NOTICE, 0, "reloaded: generation %u, %u workers",
            cycle_generation, started);
     return FG_OK;
@@ -592,7 +614,7 @@ fg_master_cycle(fg_master_t *m)
     struct sigaction sa;
     sigset_t         blocked, empty;
     int64_t          stop_deadline = 0, now;
-    int              stopping = 0, killed = 0;
+    int              stopping = 0, killed = 0, syncer_told = 0;
     unsigned         i;
     size_t           s;
 
@@ -642,9 +664,16 @@ fg_master_cycle(fg_master_t *m)
              * connections instead of queueing them where nobody will
              * accept (and then resetting them). */
             fg_listeners_close(&m->listeners);
-            cycle_signal_children(sig, 0);
+            /* The syncer last: it must record what the draining workers
+             * still charge and refund, then drain their usage records. */
+            cycle_signal_children(sig, 0, 0);
         }
         if (stopping) {
+            if (cycle_children_alive() - (cycle_syncer.pid > 0) == 0
+                && cycle_syncer.pid > 0 && !syncer_told) {
+                kill(cycle_syncer.pid, SIGTERM);
+                syncer_told = 1;
+            }
             if (cycle_children_alive() == 0) {
                 fg_log(FG_LOG_NOTICE, 0, "all workers exited; bye");
                 return 0;
@@ -652,7 +681,7 @@ fg_master_cycle(fg_master_t *m)
             if (!killed && now >= stop_deadline) {
                 fg_log(FG_LOG_WARN, 0, "workers still running after the "
                        "shutdown deadline; killing them");
-                cycle_signal_children(SIGKILL, 0);
+                cycle_signal_children(SIGKILL, 0, 1);
                 killed = 1;
             }
             continue;
@@ -667,7 +696,7 @@ fg_master_cycle(fg_master_t *m)
             if (fg_log_reopen() != 0) {
                 fg_log(FG_LOG_ERROR, errno, "reopening the log failed");
             }
-            cycle_signal_children(SIGUSR1, 0);
+            cycle_signal_children(SIGUSR1, 0, 1);
         }
         for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
             cycle_child_t *c = &cycle_children[i];

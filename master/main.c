@@ -198,7 +198,8 @@ main(int argc, char **argv)
     }
     main_shm_name(m.conf->data_dir, shm_name, sizeof(shm_name));
     if (fg_shm_create(&m.shm, shm_name, (uint32_t) m.conf->keys_max,
-                      &recovered, &err) != FG_OK) {
+                      (uint32_t) m.conf->usage_ring_records, &recovered,
+                      &err) != FG_OK) {
         fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
         return 1;
     }

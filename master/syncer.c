@@ -7,7 +7,12 @@
  *      loaded (sh_keys_loaded);
  *   2) serve the admin API on its own listener (a 0600 unix socket by
  *      default), never on the public one;
- *   3) once a second, write the live balances (charged by the workers in
+ *   3) every 10 ms, move the workers' usage records from their rings in
+ *      shm to the usage journal, fdatasync'd in groups
+ *      (usage.sync_interval_ms, usage.sync_records), freeing ring slots
+ *      only after the sync; a failed write or sync stops billable
+ *      admission (sh_usage_failed) and restarts the syncer;
+ *   4) once a second, write the live balances (charged by the workers in
  *      the shm ledger) into the store, and compact the store when its
  *      journal has grown.
  *
@@ -23,22 +28,33 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
 
+#include "common/alloc.h"
 #include "common/keystore.h"
 #include "common/log.h"
 #include "common/store.h"
+#include "common/usagelog.h"
 #include "master/admin_http.h"
 #include "master/syncer.h"
 
 #define SYNCER_LOCK_WAIT_MS 10000
 
+#define SYNCER_DRAIN_MS     10
+#define SYNCER_DRAIN_BATCH  256
+
 typedef struct {
     const fg_syncer_config_t *sc;
+    fg_usagelog_t            *usage;
+    struct event             *drain_ev;
+    size_t                   *held;          /* per ring: written, unsynced */
+    fg_usage_record_t        *batch;
+    char                      usage_path[FG_CONF_PATH_MAX + 32];
     struct event_base        *base;
     struct evhttp            *http;
     fg_store_t               *store;
@@ -61,6 +77,126 @@ syncer_signal_cb(evutil_socket_t sig, short what, void *arg)
         return;
     }
     event_base_loopexit(s->base, NULL);
+}
+
+static int64_t
+syncer_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Moves usage records from the rings to the journal: copy what waits past
+ * what was written already, append it, and when the group commit is due,
+ * fdatasync and only then free the rings' slots. A crash anywhere leaves
+ * every record in a ring or durable in the journal (a record in both is
+ * written once: the journal skips sequences it has). Returns FG_ERR when
+ * the journal failed for good.
+ */
+static int
+syncer_drain(syncer_t *s, int force_sync)
+{
+    fg_usagering_t      *r = s->sc->shm->usage;
+    fg_usagelog_policy_t policy;
+    fg_err_t             err;
+    size_t               n, written;
+    int                  ring;
+    int64_t              wait;
+
+    for (ring = fg_usagering_next_active(r, 0); ring >= 0;
+         ring = fg_usagering_next_active(r, (unsigned) ring + 1)) {
+        for (;;) {
+            if (fg_usagering_drain(r, (unsigned) ring, s->held[ring],
+                                   s->batch, SYNCER_DRAIN_BATCH, &n)
+                != FG_OK || n == 0) {
+                break;
+            }
+            if (fg_usagelog_append(s->usage, s->batch, n, fg_admin_now_ms(),
+                                   &written, &err) != FG_OK) {
+                fg_log(FG_LOG_ERROR, 0, "usage journal: %s", err.msg);
+                return FG_ERR;
+            }
+            s->held[ring] += n;
+        }
+    }
+    policy.max_pending = (uint64_t) s->sc->conf->usage_sync_records;
+    policy.max_delay_ms = s->sc->conf->usage_sync_interval_ms;
+    wait = fg_usagelog_sync_wait_ms(s->usage, &policy, syncer_mono_ms());
+    if (wait < 0 && !force_sync) {
+        return FG_OK;
+    }
+    if (wait == 0 || force_sync) {
+        if (fg_usagelog_sync(s->usage, &err) != FG_OK) {
+            fg_log(FG_LOG_ERROR, 0, "usage journal: %s", err.msg);
+            return FG_ERR;
+        }
+        for (ring = 0; ring < (int) fg_usagering_rings(r); ring++) {
+            if (s->held[ring] > 0) {
+                if (fg_usagering_commit(r, (unsigned) ring, s->held[ring])
+                    != FG_OK) {
+                    fg_log(FG_LOG_ERROR, 0, "usage ring %d: commit "
+                           "failed", ring);
+                }
+                s->held[ring] = 0;
+            }
+        }
+    }
+    return FG_OK;
+}
+
+static void
+syncer_drain_cb(evutil_socket_t fd, short what, void *arg)
+{
+    syncer_t *s = arg;
+
+    (void) fd;
+    (void) what;
+    if (syncer_drain(s, 0) != FG_OK) {
+        /* After a failed write or fsync nothing may be trusted: billable
+         * admission stops, and a new syncer reopens the journal. */
+        atomic_store(&s->sc->shm->header->sh_usage_failed, 1);
+        s->exit_code = 1;
+        event_base_loopexit(s->base, NULL);
+    }
+}
+
+static int
+syncer_open_usage(syncer_t *s, fg_err_t *err)
+{
+    const fg_conf_t    *conf = s->sc->conf;
+    fg_usagelog_scan_t  scan;
+    char                path[FG_CONF_PATH_MAX + 32], node[64];
+
+    snprintf(path, sizeof(path), "%s/usage.journal", conf->data_dir);
+    if (conf->usage_node[0] != '\0') {
+        snprintf(node, sizeof(node), "%.63s", conf->usage_node);
+    } else if (gethostname(node, sizeof(node)) != 0 || node[0] == '\0') {
+        snprintf(node, sizeof(node), "node");
+    }
+    node[sizeof(node) - 1] = '\0';
+    snprintf(s->usage_path, sizeof(s->usage_path), "%s", path);
+    s->usage = fg_usagelog_open(path, node, &scan, err);
+    if (s->usage == NULL) {
+        return FG_ERR;
+    }
+    if (scan.has_torn_tail) {
+        fg_log(FG_LOG_WARN, 0, "usage journal: a torn last record (%llu "
+               "bytes at offset %llu, a crash during a write) was cut off",
+               (unsigned long long) scan.dropped_bytes,
+               (unsigned long long) scan.dropped_offset);
+    }
+    /* A fresh arena restarts sequences at 1; the journal would take new
+     * records for ones it has. */
+    fg_usagering_raise_seq(s->sc->shm->usage,
+                           fg_usagelog_last_seq(s->usage) + 1);
+    s->held = fg_xcalloc(fg_usagering_rings(s->sc->shm->usage),
+                         sizeof(size_t));
+    s->batch = fg_xcalloc(SYNCER_DRAIN_BATCH, sizeof(fg_usage_record_t));
+    atomic_store(&s->sc->shm->header->sh_usage_failed, 0);
+    return FG_OK;
 }
 
 static void
@@ -199,6 +335,7 @@ fg_syncer_run(const fg_syncer_config_t *sc)
     fg_err_t         err;
     sigset_t         mask;
     struct timeval   second = { 1, 0 };
+    struct timeval   drain_every = { 0, SYNCER_DRAIN_MS * 1000 };
     int              i, rc = 0;
 
     memset(&s, 0, sizeof(s));
@@ -219,6 +356,12 @@ fg_syncer_run(const fg_syncer_config_t *sc)
     sigemptyset(&mask);
     sigprocmask(SIG_SETMASK, &mask, NULL);
 
+    if (syncer_open_usage(&s, &err) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "usage journal: %s", err.msg);
+        atomic_store(&sc->shm->header->sh_usage_failed, 1);
+        rc = 1;
+        goto done;
+    }
     if (syncer_load(&s, &err) != FG_OK) {
         fg_log(FG_LOG_ERROR, 0, "key store: %s", err.msg);
         /* Locked by another process: worth a retry. Unreadable: not. */
@@ -231,6 +374,7 @@ fg_syncer_run(const fg_syncer_config_t *sc)
     s.admin.store = s.store;
     s.admin.shm = sc->shm;
     s.admin.token = sc->admin_token;
+    s.admin.usage_path = s.usage_path;
     fg_admin_http_init(s.http, &s.admin);
     if (syncer_listen(&s, &err) != FG_OK) {
         fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
@@ -239,11 +383,17 @@ fg_syncer_run(const fg_syncer_config_t *sc)
     }
     s.tick_ev = event_new(s.base, -1, EV_PERSIST, syncer_tick_cb, &s);
     event_add(s.tick_ev, &second);
+    s.drain_ev = event_new(s.base, -1, EV_PERSIST, syncer_drain_cb, &s);
+    event_add(s.drain_ev, &drain_every);
     fg_log(FG_LOG_NOTICE, 0, "syncer ready; admin API on %s",
            sc->conf->admin_listen);
 
     event_base_dispatch(s.base);
     rc = s.exit_code;
+    if (rc == 0 && syncer_drain(&s, 1) != FG_OK) {
+        atomic_store(&sc->shm->header->sh_usage_failed, 1);
+        rc = 1;
+    }
     if (rc == 0 && fg_keystore_persist_balances(s.keys, fg_admin_now_ms(),
                                                 &err) == FG_ERR) {
         fg_log(FG_LOG_ERROR, 0, "persisting balances failed: %s", err.msg);
@@ -256,6 +406,12 @@ done:
     if (s.tick_ev != NULL) {
         event_free(s.tick_ev);
     }
+    if (s.drain_ev != NULL) {
+        event_free(s.drain_ev);
+    }
+    fg_usagelog_close(s.usage);
+    free(s.held);
+    free(s.batch);
     for (i = 0; i < 4; i++) {
         if (s.signal_evs[i] != NULL) {
             event_free(s.signal_evs[i]);

@@ -151,7 +151,8 @@ fg_admit_request(fg_req_t *req)
 
     out_max = req->chat.max_tokens > 0 ? req->chat.max_tokens
                                        : m->max_output_tokens;
-    req->admit_tokens = req->bytes_in / ADMIT_BYTES_PER_TOKEN + out_max;
+    req->admit_tokens = req->bytes_in / ADMIT_BYTES_PER_TOKEN
+                        + out_max * (req->chat.n > 0 ? req->chat.n : 1);
 
     limits.requests_per_min = req->key.kr_requests_per_min;
     limits.tokens_per_min = req->key.kr_tokens_per_min;

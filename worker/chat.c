@@ -23,6 +23,7 @@
 #include "worker/http.h"
 #include "worker/meter.h"
 #include "worker/upstream.h"
+#include "worker/worker.h"
 
 static int chat_content_type_ok(const char *ct);
 
@@ -86,6 +87,18 @@ fg_chat_handle(fg_req_t *req)
         return;
     }
 
+    if (fg_worker_usage_full(w)
+        || atomic_load_explicit(&w->wc->shm->header->sh_usage_failed,
+                                memory_order_relaxed)) {
+        /* Back-pressure: a billable request must be able to leave its
+         * usage record; none is ever dropped, so none is taken. */
+        evhttp_add_header(evhttp_request_get_output_headers(req->http),
+                          "Retry-After", "1");
+        fg_req_fail(req, FG_E_BILLING_UNAVAILABLE, NULL,
+                    "usage records cannot be written right now; retry in a "
+                    "second");
+        return;
+    }
     if (fg_admit_request(req) != FG_OK) {
         return;
     }

@@ -64,6 +64,7 @@ fg_meter_reserve(fg_req_t *req)
     fg_price_t        price;
     int64_t           max_out, want, min, got, balance = 0, affordable;
     int64_t           min_reply = w->conf->billing_min_reply_tokens;
+    int64_t           choices;
 
     meter_price(m, &price);
     req->prompt_estimate = req->bytes_in / METER_BYTES_PER_TOKEN;
@@ -72,8 +73,11 @@ fg_meter_reserve(fg_req_t *req)
     if (max_out < min_reply) {
         min_reply = max_out;
     }
-    want = fg_ledger_cost(&price, req->prompt_estimate, 0, max_out);
-    min = fg_ledger_cost(&price, req->prompt_estimate, 0, min_reply);
+    /* n choices generate up to n times the output. */
+    choices = req->chat.n > 0 ? req->chat.n : 1;
+    want = fg_ledger_cost(&price, req->prompt_estimate, 0, max_out * choices);
+    min = fg_ledger_cost(&price, req->prompt_estimate, 0,
+                         min_reply * choices);
     if (want == 0) {
         return FG_OK;   /* a free model: nothing to reserve */
     }
@@ -102,7 +106,7 @@ fg_meter_reserve(fg_req_t *req)
     }
     if (got < want) {
         affordable = fg_ledger_affordable_completion(
-                         &price, req->prompt_estimate, got);
+                         &price, req->prompt_estimate, got) / choices;
         if (affordable > max_out) {
             affordable = max_out;
         }

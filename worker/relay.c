@@ -33,6 +33,7 @@
 static int relay_on_event(const fg_sse_event_t *ev, void *arg);
 static int relay_is_timeout(const char *error);
 static int relay_usage_chunk(fg_req_t *req, json_t *chunk);
+static int relay_send_chunk(fg_req_t *req, json_t *chunk);
 static void relay_drained(struct evhttp_connection *evcon, void *arg);
 static size_t relay_client_backlog(fg_req_t *req);
 static void relay_stream_error(fg_req_t *req, fg_error_code_t code,
@@ -100,13 +101,23 @@ relay_count_text(fg_req_t *req, json_t *choices, const char *part)
     json_t                  *choice;
 
     json_array_foreach(choices, i, choice) {
-        json_t *p = json_object_get(choice, part);
+        json_t *p = json_object_get(choice, part), *call;
+        size_t  c;
 
         for (f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
             json_t *text = json_object_get(p, fields[f]);
 
             if (json_is_string(text)) {
                 req->relayed_bytes += (int64_t) json_string_length(text);
+            }
+        }
+        /* Tool calls are generated text too: their arguments. */
+        json_array_foreach(json_object_get(p, "tool_calls"), c, call) {
+            json_t *args = json_object_get(json_object_get(call, "function"),
+                                           "arguments");
+
+            if (json_is_string(args)) {
+                req->relayed_bytes += (int64_t) json_string_length(args);
             }
         }
     }
@@ -151,6 +162,12 @@ relay_on_event(const fg_sse_event_t *ev, void *arg)
     if (json_is_object(json_object_get(chunk, "usage"))) {
         return relay_usage_chunk(req, chunk);
     }
+    if (req->strip_usage && json_is_null(json_object_get(chunk, "usage"))) {
+        /* The "usage": null of every chunk, there because we asked for
+         * usage: a client that did not ask sees no usage member at all. */
+        json_object_del(chunk, "usage");
+        return relay_send_chunk(req, chunk);
+    }
     json_decref(chunk);
     evbuffer_add(req->stream_out, "data: ", 6);
     evbuffer_add(req->stream_out, ev->data, ev->data_len);
@@ -167,7 +184,6 @@ static int
 relay_usage_chunk(fg_req_t *req, json_t *chunk)
 {
     json_t *billing, *impact;
-    char   *text;
 
     relay_take_usage(req, chunk);
     fg_meter_charge(req);
@@ -184,7 +200,15 @@ relay_usage_chunk(fg_req_t *req, json_t *chunk)
     } else if ((billing = fg_meter_json(req)) != NULL) {
         json_object_set_new(chunk, "fluxgate_billing", billing);
     }
-    text = json_dumps(chunk, JSON_COMPACT);
+    return relay_send_chunk(req, chunk);
+}
+
+/* Queues @chunk (its reference is taken) as one event for the client. */
+static int
+relay_send_chunk(fg_req_t *req, json_t *chunk)
+{
+    char *text = json_dumps(chunk, JSON_COMPACT);
+
     json_decref(chunk);
     if (text == NULL) {
         req->relay_error = fg_upstream_err_malformed;

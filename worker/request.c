@@ -23,6 +23,7 @@
 #include "worker/relay.h"
 #include "worker/request.h"
 #include "worker/upstream.h"
+#include "worker/worker.h"
 
 static void req_finish_cb(evutil_socket_t fd, short what, void *arg);
 
@@ -248,6 +249,13 @@ fg_req_finish(fg_req_t *req)
     fg_metrics_request_done(w->wc->shm->metrics, w->wc->slot, &summary);
     if (w->accesslog != NULL) {
         fg_accesslog_write(w->accesslog, &summary);
+    }
+    if (req->has_key) {
+        /* Exactly one usage record per authenticated request. */
+        fg_usage_record_t rec;
+
+        fg_usage_from_summary(&rec, &summary);
+        fg_worker_push_usage(w, &rec);
     }
 
     fg_upstream_free(req->upstream);

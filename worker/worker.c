@@ -234,6 +234,70 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
 }
 
 static void
+worker_usage_flush(fg_worker_t *w)
+{
+    fg_usagering_t *ring = w->wc->shm->usage;
+    size_t          i = 0;
+    uint64_t        seq;
+
+    while (i < w->usage_pending_count
+           && fg_usagering_push(ring, w->wc->slot, &w->usage_pending[i],
+                                &seq) == FG_OK) {
+        i++;
+    }
+    memmove(w->usage_pending, w->usage_pending + i,
+            (w->usage_pending_count - i) * sizeof(fg_usage_record_t));
+    w->usage_pending_count -= i;
+    if (w->usage_pending_count > 0 && w->usage_retry_ev != NULL) {
+        struct timeval tv = { 0, 20000 };
+
+        evtimer_add(w->usage_retry_ev, &tv);
+    }
+}
+
+static void
+worker_usage_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void) fd;
+    (void) what;
+    worker_usage_flush(arg);
+}
+
+void
+fg_worker_push_usage(fg_worker_t *w, const fg_usage_record_t *rec)
+{
+    uint64_t seq;
+
+    if (w->usage_pending_count == 0
+        && fg_usagering_push(w->wc->shm->usage, w->wc->slot, rec, &seq)
+           == FG_OK) {
+        return;
+    }
+    if (w->usage_pending_count == w->usage_pending_cap) {
+        w->usage_pending_cap = w->usage_pending_cap ? w->usage_pending_cap * 2
+                                                    : 16;
+        w->usage_pending = fg_xrealloc(w->usage_pending,
+                                       w->usage_pending_cap
+                                       * sizeof(fg_usage_record_t));
+    }
+    w->usage_pending[w->usage_pending_count++] = *rec;
+    if (w->usage_retry_ev == NULL) {
+        w->usage_retry_ev = evtimer_new(w->base, worker_usage_retry_cb, w);
+    }
+    worker_usage_flush(w);
+}
+
+int
+fg_worker_usage_full(const fg_worker_t *w)
+{
+    uint32_t room = fg_usagering_free(w->wc->shm->usage, w->wc->slot);
+
+    /* Every request in flight may still need a slot of its own. */
+    return w->usage_pending_count > 0
+           || (uint64_t) room <= (uint64_t) w->in_flight;
+}
+
+static void
 worker_teardown(fg_worker_t *w)
 {
     int i;
@@ -267,6 +331,22 @@ worker_teardown(fg_worker_t *w)
     }
     fg_accesslog_close(w->accesslog);
     w->accesslog = NULL;
+    /* Records still waiting for room: the syncer drains the ring, so wait
+     * for it a little, bounded, rather than take them to the grave. */
+    for (i = 0; i < 200 && w->usage_pending_count > 0; i++) {
+        struct timespec nap = { 0, 10 * 1000000L };
+
+        worker_usage_flush(w);
+        nanosleep(&nap, NULL);
+    }
+    if (w->usage_pending_count > 0) {
+        fg_log(FG_LOG_ERROR, 0, "%zu usage records could not be handed to "
+               "the syncer", w->usage_pending_count);
+    }
+    if (w->usage_retry_ev != NULL) {
+        event_free(w->usage_retry_ev);
+    }
+    free(w->usage_pending);
     free(w->models_body);
     if (w->base != NULL) {
         event_base_free(w->base);

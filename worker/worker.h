@@ -28,6 +28,7 @@
 #include "common/conf.h"
 #include "common/accesslog.h"
 #include "common/process.h"
+#include "common/usage.h"
 #include "common/shm.h"
 
 
@@ -65,6 +66,13 @@ typedef struct fg_worker_s {
     struct evhttp_bound_socket *metrics_bound;  /* NULL once draining */
     fg_accesslog_t           *accesslog;     /* NULL: off; owned */
 
+    /* Usage records the ring had no room for: pushed again as it drains
+     * (owned; the admission stage keeps this rare, see chat.c). */
+    fg_usage_record_t        *usage_pending;
+    size_t                    usage_pending_count;
+    size_t                    usage_pending_cap;
+    struct event             *usage_retry_ev;
+
     char                     *models_body;   /* GET /v1/models, owned */
     size_t                    models_len;
     uint64_t                  request_seq;
@@ -76,6 +84,16 @@ typedef struct fg_worker_s {
  * connection tracker each time a connection closes.
  */
 void fg_worker_maybe_exit(fg_worker_t *w);
+
+/*
+ * Hands the usage record of a finished request to the syncer through this
+ * worker's ring in shm; one that finds the ring full waits in the worker
+ * and is retried, never dropped.
+ */
+void fg_worker_push_usage(fg_worker_t *w, const fg_usage_record_t *rec);
+
+/* 1 when the ring cannot take one more billable request's record. */
+int fg_worker_usage_full(const fg_worker_t *w);
 
 /* Pauses or resumes accepting on every listener (connection cap). */
 void fg_worker_set_accepting(fg_worker_t *w, int on);

@@ -511,7 +511,7 @@ exposition_adds_the_gauges_of_the_arena(void)
     size_t               len = 0;
     int                  recovered;
 
-    expect_int_eq(fg_shm_create(&shm, NULL, 100, &recovered, &err), FG_OK);
+    expect_int_eq(fg_shm_create(&shm, NULL, 100, 64, &recovered, &err), FG_OK);
     atomic_store(&shm.header->sh_generation, 3);
     atomic_store(&fg_shm_worker(&shm, 0)->ws_state, FG_WORKER_READY);
     atomic_store(&fg_shm_worker(&shm, 0)->ws_generation, 3);
