@@ -218,3 +218,42 @@ describe('client.chat.completions.stream helper', () => {
     assert.equal(await stream.finalContent(), message.content);
   });
 });
+
+describe('energy and environment impact', () => {
+  test('a completion carries environment_impact, and the SDK parses it as part of the reply', async () => {
+    const { data, response } = await client.chat.completions
+      .create({ model: 'demo-chat', messages: USER, max_tokens: 8 }).withResponse();
+    const impact = data.environment_impact;
+    assert.equal(typeof impact, 'object');
+    for (const k of ['energy_kwh', 'carbon_g_co2', 'water_liters', 'renewable_percent', 'pue']) {
+      assert.equal(typeof impact[k], 'number', k);
+      assert.ok(impact[k] >= 0, k);
+    }
+    assert.ok(impact.energy_kwh > 0);
+    assert.equal(impact.provider_id, 'demo');
+    assert.equal(typeof impact.location, 'string');
+    assert.ok(Number(response.headers.get('x-fluxgate-charged-micro')) > 0);
+    assert.ok(Number(response.headers.get('x-fluxgate-balance-micro')) >= 0);
+  });
+
+  test('a stream with include_usage ends with a usage chunk carrying environment_impact and the charge', async () => {
+    const chunks = await collect(await client.chat.completions.create({
+      model: 'demo-chat', messages: USER, max_tokens: 8, stream: true,
+      stream_options: { include_usage: true },
+    }));
+    const last = chunks.at(-1);
+    assert.deepEqual(last.choices, []);
+    assert.ok(last.usage.completion_tokens > 0);
+    assert.ok(last.environment_impact.energy_kwh > 0);
+    assert.ok(last.fluxgate_billing.charged_micro > 0);
+    assert.equal(last.fluxgate_billing.estimated, false);
+  });
+
+  test('a stream without include_usage shows no usage at all, as OpenAI does', async () => {
+    const chunks = await collect(await client.chat.completions.create({
+      model: 'demo-chat', messages: USER, max_tokens: 8, stream: true,
+    }));
+    assert.ok(chunks.length > 0);
+    assert.ok(chunks.every((c) => !('usage' in c) && c.choices.length > 0));
+  });
+});
