@@ -87,6 +87,22 @@ fg_keyview_print(FILE *out, const json_t *key)
                             keyview_credits(v, buf, sizeof(buf)));
         }
     }
+    v = json_object_get(key, "totals");
+    if (json_is_object(v)) {
+        /* Since the node started: the usage verb has the whole history. */
+        snprintf(buf, sizeof(buf), "%lld",
+                 (long long) json_integer_value(json_object_get(v,
+                                                                "requests")));
+        fg_output_field(out, "requests_since_start", buf);
+        fg_output_field(out, "charged_since_start",
+                        keyview_credits(json_object_get(v, "charged_micro"),
+                                        buf, sizeof(buf)));
+        snprintf(buf, sizeof(buf), "%.6g kWh, %.6g g CO2e, %.6g L",
+                 json_number_value(json_object_get(v, "energy_kwh")),
+                 json_number_value(json_object_get(v, "carbon_g_co2")),
+                 json_number_value(json_object_get(v, "water_liters")));
+        fg_output_field(out, "impact_since_start", buf);
+    }
     v = json_object_get(key, "metadata");
     if (v != NULL && !json_is_null(v)) {
         text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -436,10 +436,24 @@ ks_previous_valid_until(const fg_keystore_t *ks, const ks_entry_t *e,
 static json_t *
 ks_view(const fg_keystore_t *ks, const ks_entry_t *e, int64_t now_ms)
 {
-    fg_key_record_t rec = e->rec;
+    fg_key_record_t    rec = e->rec;
+    fg_ledger_totals_t t;
+    json_t            *view;
 
     ks_live_balance(ks, &rec, now_ms);
-    return fg_keyjson_view(&rec, ks_previous_valid_until(ks, e, now_ms));
+    view = fg_keyjson_view(&rec, ks_previous_valid_until(ks, e, now_ms));
+    if (ks->ledger != NULL
+        && fg_ledger_totals(ks->ledger, fg_limiter_subject(rec.kr_id), &t)
+           == FG_OK) {
+        json_object_set_new(view, "totals",
+            json_pack("{s:I, s:I, s:f, s:f, s:f}",
+                      "requests", (json_int_t) t.requests,
+                      "charged_micro", (json_int_t) t.charged_micro,
+                      "energy_kwh", t.energy_kwh,
+                      "carbon_g_co2", t.carbon_g_co2,
+                      "water_liters", t.water_liters));
+    }
+    return view;
 }
 
 /*

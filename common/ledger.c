@@ -58,9 +58,15 @@ typedef struct {
     _Atomic int64_t  charged;
     int64_t          regen_per_hour;
     int64_t          cap;
+    /* Environmental totals of the key's requests, as integers. */
+    _Atomic int64_t  energy_uwh;         /* micro-watt-hours */
+    _Atomic int64_t  carbon_ug;          /* micrograms CO2e */
+    _Atomic int64_t  water_ul;           /* microlitres */
+    _Atomic int64_t  requests;
+    uint8_t          pad[32];
 } ledger_account_t;
 
-_Static_assert(sizeof(ledger_account_t) == 64, "ledger account layout");
+_Static_assert(sizeof(ledger_account_t) == 128, "ledger account layout");
 
 typedef struct {
     _Atomic uint32_t state;
@@ -71,10 +77,10 @@ typedef struct {
     int64_t          post_balance;
     int64_t          pre_regen_at, post_regen_at;
     int64_t          pre_carry, post_carry;
-    char             request_id[40];
+    char             request_id[48];     /* 40 characters kept */
 } ledger_slot_t;
 
-_Static_assert(sizeof(ledger_slot_t) == 112, "ledger slot layout");
+_Static_assert(sizeof(ledger_slot_t) == 120, "ledger slot layout");
 
 struct fg_ledger_s {
     uint64_t magic;
@@ -619,4 +625,51 @@ fg_ledger_held(const fg_ledger_t *l, unsigned owner)
              == LEDGER_HELD;
     }
     return n;
+}
+
+void
+fg_ledger_add_impact(fg_ledger_t *l, uint64_t subject, double energy_kwh,
+                     double carbon_g, double water_l)
+{
+    ledger_account_t *a;
+    uint32_t          index;
+
+    a = ledger_account(l, subject, 0, &index);
+    if (a == NULL) {
+        return;
+    }
+    atomic_fetch_add_explicit(&a->requests, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->energy_uwh,
+                              (int64_t) (energy_kwh * 1e9 + 0.5),
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->carbon_ug, (int64_t) (carbon_g * 1e6 + 0.5),
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->water_ul, (int64_t) (water_l * 1e6 + 0.5),
+                              memory_order_relaxed);
+}
+
+int
+fg_ledger_totals(const fg_ledger_t *l, uint64_t subject,
+                 fg_ledger_totals_t *out)
+{
+    ledger_account_t *a;
+    uint32_t          index;
+
+    a = ledger_account(l, subject, 0, &index);
+    if (a == NULL) {
+        return FG_ERR;
+    }
+    out->requests = atomic_load_explicit(&a->requests, memory_order_relaxed);
+    out->charged_micro = atomic_load_explicit(&a->charged,
+                                              memory_order_relaxed);
+    out->energy_kwh = (double) atomic_load_explicit(&a->energy_uwh,
+                                                    memory_order_relaxed)
+                      / 1e9;
+    out->carbon_g_co2 = (double) atomic_load_explicit(&a->carbon_ug,
+                                                      memory_order_relaxed)
+                        / 1e6;
+    out->water_liters = (double) atomic_load_explicit(&a->water_ul,
+                                                      memory_order_relaxed)
+                        / 1e6;
+    return FG_OK;
 }

@@ -140,6 +140,26 @@ int64_t fg_ledger_charged(const fg_ledger_t *l, uint64_t subject);
 unsigned fg_ledger_repair(fg_ledger_t *l, unsigned owner, int64_t now_ms,
                           fg_ledger_lost_cb cb, void *arg);
 
+/* A key's totals since the arena was made (the usage journal has the
+ * whole history): requests with an impact, credit charged, impact. */
+typedef struct {
+    int64_t requests;
+    int64_t charged_micro;
+    double  energy_kwh;
+    double  carbon_g_co2;
+    double  water_liters;
+} fg_ledger_totals_t;
+
+/* Adds one request's impact to @subject's totals (kept as integers of
+ * micro-units, so concurrent adds never lose a bit). Any process. */
+void fg_ledger_add_impact(fg_ledger_t *l, uint64_t subject,
+                          double energy_kwh, double carbon_g,
+                          double water_l);
+
+/* Fills @out; FG_ERR without an account. */
+int fg_ledger_totals(const fg_ledger_t *l, uint64_t subject,
+                     fg_ledger_totals_t *out);
+
 /* Reservations @owner holds now (for tests and metrics). */
 unsigned fg_ledger_held(const fg_ledger_t *l, unsigned owner);
 

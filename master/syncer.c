@@ -114,7 +114,8 @@ syncer_drain(syncer_t *s, int force_sync)
                 != FG_OK || n == 0) {
                 break;
             }
-            if (fg_usagelog_append(s->usage, s->batch, n, fg_admin_now_ms(),
+            /* The group-commit clock is monotonic, like sync_wait_ms's. */
+            if (fg_usagelog_append(s->usage, s->batch, n, syncer_mono_ms(),
                                    &written, &err) != FG_OK) {
                 fg_log(FG_LOG_ERROR, 0, "usage journal: %s", err.msg);
                 return FG_ERR;

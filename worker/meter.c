@@ -142,6 +142,9 @@ fg_meter_charge(fg_req_t *req)
         prompt = req->prompt_estimate;
         completion = (req->relayed_bytes + METER_BYTES_PER_TOKEN - 1)
                      / METER_BYTES_PER_TOKEN;
+        /* The record counts what was charged (marked estimated). */
+        req->prompt_tokens = prompt;
+        req->completion_tokens = completion;
         charge = fg_ledger_cost(&price, prompt, 0, completion);
     } else {
         charge = 0;

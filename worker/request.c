@@ -15,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/limiter.h"
 #include "common/log.h"
 #include "worker/admit.h"
 #include "worker/footprint.h"
@@ -244,6 +245,13 @@ fg_req_finish(fg_req_t *req)
     /* Every consumer counts the same facts of the same request. */
     fg_meter_charge(req);
     fg_footprint_compute(req);
+    if (req->has_key && req->has_impact) {
+        fg_ledger_add_impact(w->wc->shm->ledger,
+                             fg_limiter_subject(req->key.kr_id),
+                             req->impact.mid.energy_kwh,
+                             req->impact.mid.carbon_g_co2,
+                             req->impact.mid.water_liters);
+    }
     fg_req_summarise(req, &summary);
     fg_admit_settle(req, &summary);
     fg_metrics_request_done(w->wc->shm->metrics, w->wc->slot, &summary);

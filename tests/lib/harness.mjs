@@ -572,3 +572,42 @@ export function runAdmin(gw, args, { env = {}, timeoutMs = 10000 } = {}) {
     });
   });
 }
+
+// The pid of @gw's syncer: the last "started the syncer, pid N" line of its
+// log (the master logs one per syncer it starts).
+export function syncerPid(gw) {
+  const all = [...gw.log().matchAll(/started the syncer, pid (\d+)/g)];
+  if (all.length === 0) throw new Error('no "started the syncer" line in the log');
+  return Number(all[all.length - 1][1]);
+}
+
+// The usage journal <dataDir>/usage.journal (common/usagelog.h), as
+// { text, lines: [{ line, record }] } in file order: every complete line
+// (a line still being written has no newline yet and is left out) with its
+// JSON parsed. A missing file holds no line.
+export function usageJournal(dataDir) {
+  let text = '';
+  try { text = fs.readFileSync(path.join(dataDir, 'usage.journal'), 'utf8'); } catch { /* none yet */ }
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+  const lines = complete.split('\n').filter((l) => l.length > 0)
+    .map((line) => ({ line, record: JSON.parse(line) }));
+  return { text, lines };
+}
+
+// CRC-32C (Castagnoli, as common/journal.c fg_journal_crc32c) of @bytes
+// (a Buffer or a string, taken as UTF-8), as an unsigned 32-bit number.
+const CRC32C_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[i] = c >>> 0;
+  }
+  return t;
+})();
+export function crc32c(bytes) {
+  const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+  let c = 0xffffffff;
+  for (const b of buf) c = CRC32C_TABLE[(c ^ b) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}

@@ -269,8 +269,9 @@ die_inside_a_reservation(int after_the_write)
     expect_int_eq(fg_ledger_reserve(l, 3, KEY, "mid", 250, 1, T0, &r,
                                     &seen), 250);
     /* Find the account's lock and balance words by their values: the
-     * account is the only non-zero one; lock is word 1, balance word 2. */
-    for (i = 8; i < fg_ledger_bytes(64, OWNERS) / 8; i += 8) {
+     * account (128 bytes) is the only one in use; lock is word 1, balance
+     * word 2. */
+    for (i = 8; i < fg_ledger_bytes(64, OWNERS) / 8; i += 16) {
         if (words[i] == KEY) {
             break;
         }
@@ -282,9 +283,9 @@ die_inside_a_reservation(int after_the_write)
     /* The slot is in RESERVING, as between steps 2 and 4. */
     {
         uint32_t *state = (uint32_t *) ((char *) mem + 64
-                          + 64 * sizeof(uint64_t) * 8 * 2
-                          + (size_t) 3 * FG_LEDGER_SLOTS_PER_OWNER * 112
-                          + (size_t) r.slot * 112);
+                          + 128 * 128 /* 128 accounts of 128 bytes */
+                          + (size_t) 3 * FG_LEDGER_SLOTS_PER_OWNER * 120
+                          + (size_t) r.slot * 120);
 
         *state = 1;
     }
@@ -325,6 +326,26 @@ an_unknown_subject_has_no_balance_and_reserves_nothing(void)
     ledger_free(mem, 0);
 }
 
+static void
+impact_totals_add_up_exactly_per_key(void)
+{
+    void              *mem;
+    fg_ledger_t       *l = ledger_with(&mem, 1000);
+    fg_ledger_totals_t t;
+    int                i;
+
+    for (i = 0; i < 1000; i++) {
+        fg_ledger_add_impact(l, KEY, 1.5e-6, 0.000675, 1.1e-5);
+    }
+    expect_int_eq(fg_ledger_totals(l, KEY, &t), FG_OK);
+    expect_int_eq(t.requests, 1000);
+    expect_true(t.energy_kwh > 1.4999e-3 && t.energy_kwh < 1.5001e-3);
+    expect_true(t.carbon_g_co2 > 0.6749 && t.carbon_g_co2 < 0.6751);
+    expect_true(t.water_liters > 0.01099 && t.water_liters < 0.01101);
+    expect_int_eq(fg_ledger_totals(l, KEY + 1, &t), FG_ERR);
+    ledger_free(mem, 0);
+}
+
 int
 main(void)
 {
@@ -346,6 +367,7 @@ main(void)
         FG_TEST_CASE(
             death_after_the_balance_write_keeps_and_settles_the_reservation),
         FG_TEST_CASE(an_unknown_subject_has_no_balance_and_reserves_nothing),
+        FG_TEST_CASE(impact_totals_add_up_exactly_per_key),
     };
 
     return fg_test_run("ledger", cases, sizeof(cases) / sizeof(cases[0]));
