@@ -63,7 +63,7 @@ ADMIN = $(BUILD)/bin/fluxgate-admin
 BINS += $(ADMIN)
 endif
 
-.PHONY: all deps run test asan lint install clean fuzz
+.PHONY: all deps run test asan lint install clean fuzz bench
 .SECONDARY:
 
 all: $(BINS) $(UNIT_BINS) $(FUZZ_REPLAY)
@@ -165,6 +165,56 @@ test: deps
 asan:
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 test
 
+# Benchmarks, never part of `make test`: fluxgate against the upstream alone
+# and against nginx as a plain keep-alive proxy, on loopback, in one run
+# (docs/performance.md). Installs wrk and nginx if missing, builds the
+# release binaries into $(BENCH_DIR), prints one table and writes
+# $(BENCH_DIR)/results.json; exits non-zero only if a request failed.
+# MODE=throughput|capacity runs one half; PROFILE=1 adds a perf profile.
+BENCH_DIR     ?= build/bench
+BENCH_PKGS     = wrk nginx
+MODE          ?= all
+BENCH_SECONDS ?= 5
+BENCH_ROUNDS  ?= 2
+bench: deps
+	@missing=""; \
+	for p in $(BENCH_PKGS); do \
+	    dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	    echo "bench: installing$$missing"; \
+	    if [ "$$(id -u)" != 0 ]; then \
+	        echo "bench: error: missing$$missing; run as root or install them" >&2; \
+	        exit 1; \
+	    fi; \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	      apt-get install -y -qq --no-install-recommends $$missing; } \
+	      >/tmp/fluxgate-bench-deps.log 2>&1 || { \
+	        echo "bench: error: apt-get install$$missing failed; see /tmp/fluxgate-bench-deps.log" >&2; \
+	        exit 1; }; \
+	fi
+	@$(MAKE) --no-print-directory -j2 BUILD=$(BENCH_DIR) \
+	    $(BENCH_DIR)/bin/fluxgate $(BENCH_DIR)/bin/fg-sim \
+	    $(BENCH_DIR)/bin/fg-bench-client $(BENCH_DIR)/bin/nodelay.so
+	@$(MAKE) --no-print-directory BUILD=$(BENCH_DIR) $(BENCH_DIR)/bin/bench_auth \
+	    || echo "bench: tests/bench/bench_auth.c did not build; its line is skipped"
+	@ulimit -n $$(ulimit -Hn) 2>/dev/null; \
+	node tests/bench/run.mjs --bin $(BENCH_DIR)/bin --out $(BENCH_DIR) \
+	    --mode $(MODE) --seconds $(BENCH_SECONDS) --rounds $(BENCH_ROUNDS) \
+	    $(if $(filter 1,$(PROFILE)),--profile)
+
+$(BUILD)/bin/fg-bench-client: tests/bench/client.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(WARN) $(CFLAGS) -D_GNU_SOURCE $< -o $@
+
+$(BUILD)/bin/nodelay.so: tests/bench/nodelay.c
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(CFLAGS) -shared -fPIC $< -o $@ -ldl
+
+$(BUILD)/bin/bench_auth: $(BUILD)/obj/tests/bench/bench_auth.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
 # The layering rule: common/ includes nothing from worker/, master/ or
 # admin/; worker/ and master/ never include each other; admin/ only common/.
 lint:
@@ -179,12 +229,16 @@ lint:
 # so they are built apart with that directory compiled in.
 install:
 	@$(MAKE) --no-print-directory BUILD=build/install \
-	    SYSCONFDIR=$(PREFIX)/etc/fluxgate build/install/bin/fluxgate
+	    SYSCONFDIR=$(PREFIX)/etc/fluxgate build/install/bin/fluxgate \
+	    build/install/bin/fluxgate-admin
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/etc/fluxgate
 	install -m 755 build/install/bin/fluxgate $(DESTDIR)$(PREFIX)/bin/fluxgate
-	for f in etc/*.json; do \
-	    [ -e $(DESTDIR)$(PREFIX)/etc/fluxgate/$$(basename $$f) ] || \
-	    install -m 644 $$f $(DESTDIR)$(PREFIX)/etc/fluxgate/; \
+	install -m 755 build/install/bin/fluxgate-admin \
+	    $(DESTDIR)$(PREFIX)/bin/fluxgate-admin
+	install -d $(DESTDIR)$(PREFIX)/etc/fluxgate/impact
+	for f in etc/*.json etc/impact/*.json; do \
+	    d=$(DESTDIR)$(PREFIX)/etc/fluxgate/$${f#etc/}; \
+	    [ -e $$d ] || install -m 644 $$f $$d; \
 	done
 
 clean:

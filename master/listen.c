@@ -14,6 +14,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
 #include "master/listen.h"
 
 static int
@@ -43,6 +46,9 @@ listen_bind(const fg_listen_t *addr, fg_err_t *err)
         return -1;
     }
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    /* Accepted sockets inherit it: a stream's events leave at once, not
+     * after Nagle waits for the client's ACK of the previous one. */
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
     if (bind(fd, res->ai_addr, res->ai_addrlen) != 0) {
         fg_err_set(err, FG_E_INTERNAL, NULL, "bind(%s:%d) failed: %s",
                    addr->host, addr->port, strerror(errno));

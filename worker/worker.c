@@ -199,8 +199,11 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
     for (i = 0; i < wc->listen_count; i++) {
         w->listeners[i] = evconnlistener_new(w->base, NULL, NULL,
                                              LEV_OPT_CLOSE_ON_FREE
-                                             | LEV_OPT_CLOSE_ON_EXEC, -1,
-                                             wc->listen_fds[i]);
+                                             | LEV_OPT_CLOSE_ON_EXEC,
+                                             /* 0: listening already, with
+                                              * the master's backlog (-1
+                                              * would listen(fd, 128)) */
+                                             0, wc->listen_fds[i]);
         if (w->listeners[i] == NULL) {
             return fg_err_set(err, FG_E_INTERNAL, NULL,
                               "evconnlistener_new(fd %d) failed",

@@ -50,6 +50,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <event2/buffer.h>
@@ -187,6 +188,14 @@ main(int argc, char **argv)
     if (bound == NULL) {
         fg_log(FG_LOG_ERROR, errno, "bind(%s) failed", listen_arg);
         goto done;
+    }
+    {
+        /* Streams go out event by event, as a provider's do. */
+        int one = 1;
+
+        (void) setsockopt(evhttp_bound_socket_get_fd(bound), IPPROTO_TCP,
+                          TCP_NODELAY, &one, sizeof(one));
+        (void) listen(evhttp_bound_socket_get_fd(bound), 4096);
     }
     if (getsockname(evhttp_bound_socket_get_fd(bound),
                     (struct sockaddr *) &ss, &ss_len) == 0)
