@@ -183,24 +183,42 @@ relay_on_event(const fg_sse_event_t *ev, void *arg)
 static int
 relay_usage_chunk(fg_req_t *req, json_t *chunk)
 {
-    json_t *billing, *impact;
+    json_t *billing;
+    char   *text, *spliced;
+    size_t  len;
 
     relay_take_usage(req, chunk);
     fg_meter_charge(req);
     fg_footprint_compute(req);
-    if ((impact = fg_footprint_json(req)) != NULL) {
-        json_object_set_new(chunk, "environment_impact", impact);
-    }
     if (req->strip_usage) {
         if (json_array_size(json_object_get(chunk, "choices")) == 0) {
             json_decref(chunk);
             return 0;
         }
         json_object_del(chunk, "usage");
-    } else if ((billing = fg_meter_json(req)) != NULL) {
+        return relay_send_chunk(req, chunk);
+    }
+    if ((billing = fg_meter_json(req)) != NULL) {
         json_object_set_new(chunk, "fluxgate_billing", billing);
     }
-    return relay_send_chunk(req, chunk);
+    text = json_dumps(chunk, JSON_COMPACT);
+    json_decref(chunk);
+    if (text == NULL) {
+        req->relay_error = fg_upstream_err_malformed;
+        return 1;
+    }
+    /* Spliced as text, with the impact's own precision. */
+    spliced = fg_footprint_splice(req, text, strlen(text), &len);
+    evbuffer_add(req->stream_out, "data: ", 6);
+    if (spliced != NULL) {
+        evbuffer_add(req->stream_out, spliced, len);
+        free(spliced);
+    } else {
+        evbuffer_add(req->stream_out, text, strlen(text));
+    }
+    evbuffer_add(req->stream_out, "\n\n", 2);
+    free(text);
+    return 0;
 }
 
 /* Queues @chunk (its reference is taken) as one event for the client. */
