@@ -15,7 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <sodium.h>
 
 #include "common/log.h"
@@ -163,7 +162,7 @@ main(int argc, char **argv)
         m.conf_path = env != NULL && env[0] ? env : default_path;
     }
 
-    if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+    if (sodium_init() < 0) {
         fprintf(stderr, "fluxgate: library initialisation failed\n");
         return 1;
     }
@@ -237,6 +236,5 @@ main(int argc, char **argv)
     sodium_memzero(m.admin_token, sizeof(m.admin_token));
     fg_catalog_free(m.catalog);
     free(m.conf);
-    curl_global_cleanup();
     return rc;
 }

@@ -371,6 +371,13 @@ fg_worker_run(const fg_worker_config_t *wc)
     snprintf(role, sizeof(role), "worker#%u", wc->slot);
     fg_log_set_role(role);
 
+    /* Here, not in the master: libcurl's and TLS's tables then live only
+     * in the processes that use them (the master stays a few MiB). */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+        fg_log(FG_LOG_ERROR, 0, "worker start-up failed: "
+               "curl_global_init failed");
+        return 2;
+    }
     if (worker_setup(&w, &err) != FG_OK) {
         fg_log(FG_LOG_ERROR, 0, "worker start-up failed: %s", err.msg);
         worker_teardown(&w);
