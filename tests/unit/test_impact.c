@@ -618,6 +618,45 @@ json_carries_the_melious_fields_and_documented_extras(void)
 }
 
 static void
+json_text_says_what_the_json_object_says_to_six_digits(void)
+{
+    fg_impact_input_t in = input(23.6, 23.6, 400, 0, 1.16, 0.09, 35.82,
+                                 6.0315);
+    fg_impact_t       r = compute(&in);
+    json_t           *o = fg_impact_json(&r, "mistral", "SE");
+    char             *text = fg_impact_json_text(&r, "mistral", "SE");
+    json_t           *t = text ? json_loads(text, 0, NULL) : NULL;
+    const char       *key;
+    json_t           *v;
+    char             *odd;
+
+    expect_true(t != NULL);
+    expect_int_eq(json_object_size(t), json_object_size(o));
+    json_object_foreach(o, key, v) {
+        json_t *w = json_object_get(t, key);
+
+        if (json_is_real(v)) {
+            expect_rel(json_number_value(w), json_real_value(v), 1e-5);
+        } else if (json_is_string(v)) {
+            expect_str_eq(json_string_value(w), json_string_value(v));
+        } else if (json_is_boolean(v)) {
+            expect_true(json_equal(v, w));
+        }
+    }
+    /* A string that needs escaping still gives valid JSON. */
+    odd = fg_impact_json_text(&r, "we\"ird\\", "SE");
+    json_decref(t);
+    t = odd ? json_loads(odd, 0, NULL) : NULL;
+    expect_true(t != NULL);
+    expect_str_eq(json_string_value(json_object_get(t, "provider_id")),
+                  "we\"ird\\");
+    json_decref(t);
+    json_decref(o);
+    free(text);
+    free(odd);
+}
+
+static void
 json_of_a_range_has_min_and_max_and_short_reals(void)
 {
     fg_impact_input_t in = input(44, 440, 250, 4.148, 1.09, 0.999, 383.55,
@@ -681,4 +720,5 @@ FG_TEST_MAIN("impact",
     FG_TEST_CASE(ranges_report_their_midpoint_and_are_estimated),
     FG_TEST_CASE(bad_inputs_are_refused_with_the_field_named),
     FG_TEST_CASE(json_carries_the_melious_fields_and_documented_extras),
+    FG_TEST_CASE(json_text_says_what_the_json_object_says_to_six_digits),
     FG_TEST_CASE(json_of_a_range_has_min_and_max_and_short_reals))
