@@ -235,6 +235,16 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
   proc.confPath = confPath;
   proc.config = conf;
   proc.dataDir = conf.data_dir;
+  // A gateway killed without a clean stop leaves its named arena behind
+  // (on purpose: the next start recovers it); the test's stop removes it.
+  const stopProc = proc.stop.bind(proc);
+  proc.stop = async (graceMs) => {
+    const status = await stopProc(graceMs);
+    try {
+      fs.unlinkSync(`/dev/shm/${shmName(conf.data_dir)}`);
+    } catch { /* a clean stop removed it already */ }
+    return status;
+  };
   proc.adminSocket = (conf.admin && conf.admin.listen && conf.admin.listen.startsWith('unix:'))
     ? conf.admin.listen.slice(5) : path.join(conf.data_dir, 'admin.sock');
   proc.key = null;
@@ -299,6 +309,18 @@ function keyFor(url) {
   } catch {
     return null;
   }
+}
+
+// The name of the shared-memory object of the gateway whose data folder is
+// @dataDir, as master/main.c derives it: FNV-1a 64 of the folder's real path.
+export function shmName(dataDir) {
+  let real = dataDir;
+  try { real = fs.realpathSync(dataDir); } catch { /* not made yet */ }
+  let h = 0xcbf29ce484222325n;
+  for (const b of Buffer.from(real)) {
+    h = ((h ^ BigInt(b)) * 0x100000001b3n) & 0xffffffffffffffffn;
+  }
+  return `fluxgate-${h.toString(16).padStart(16, '0')}`;
 }
 
 // @headers with `authorization: Bearer <key>` added unless it names an
