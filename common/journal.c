@@ -38,7 +38,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,6 +47,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/durable.h"
 #include "common/journal.h"
 
 #define JOURNAL_READ_CHUNK  (64 * 1024)
@@ -101,7 +101,6 @@ static int journal_snapshot_deliver(const fg_journal_entry_t *e, void *arg,
                                     fg_err_t *err);
 static ssize_t journal_write_record(int fd, const uint8_t *h,
                                     const void *payload, size_t len);
-static int journal_fsync_dir(const char *path, fg_err_t *err);
 static int journal_fail(fg_journal_t *j, fg_err_t *err, const char *fmt,
                         ...) __attribute__((format(printf, 3, 4)));
 static int journal_check_failed(const fg_journal_t *j, fg_err_t *err);
@@ -432,29 +431,6 @@ journal_write_record(int fd, const uint8_t *h, const void *payload,
     return w;
 }
 
-static int
-journal_fsync_dir(const char *path, fg_err_t *err)
-{
-    char  copy[FG_JOURNAL_PATH_MAX];
-    char *dir;
-    int   fd, rc;
-
-    snprintf(copy, sizeof(copy), "%s", path);
-    dir = dirname(copy);
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        return fg_err_set(err, FG_E_INTERNAL, NULL,
-                          "open(\"%s\") failed: %s", dir, strerror(errno));
-    }
-    rc = fsync(fd);
-    if (rc != 0) {
-        fg_err_set(err, FG_E_INTERNAL, NULL, "fsync(\"%s\") failed: %s",
-                   dir, strerror(errno));
-    }
-    close(fd);
-    return rc == 0 ? FG_OK : FG_ERR;
-}
-
 /* Marks @j failed for good with the formatted reason, and reports it. */
 static int
 journal_fail(fg_journal_t *j, fg_err_t *err, const char *fmt, ...)
@@ -508,7 +484,7 @@ fg_journal_open(const char *path, fg_journal_t *j, fg_err_t *err)
         return fg_err_set(err, FG_E_INTERNAL, NULL,
                           "open(\"%s\") failed: %s", path, strerror(errno));
     }
-    if ((is_created && journal_fsync_dir(path, err) != FG_OK)
+    if ((is_created && fg_fsync_dir_of(path, err) != FG_OK)
         || journal_scan(fd, path, journal_ignore, NULL, &st, err) != FG_OK) {
         close(fd);
         return FG_ERR;
@@ -635,7 +611,7 @@ fg_journal_rotate(fg_journal_t *j, uint64_t covered_seq, fg_err_t *err)
     j->next_seq = seq + 1;
     j->size_bytes = FG_JOURNAL_HEADER_BYTES;
     j->unsynced = 0;
-    if (journal_fsync_dir(j->path, err) != FG_OK) {
+    if (fg_fsync_dir_of(j->path, err) != FG_OK) {
         return journal_fail(j, err, "directory fsync after rotation failed");
     }
     return FG_OK;
@@ -790,7 +766,7 @@ fg_journal_snapshot_commit(fg_journal_snapshot_t *s, fg_err_t *err)
         unlink(s->tmp);
         return FG_ERR;
     }
-    return journal_fsync_dir(s->path, err);
+    return fg_fsync_dir_of(s->path, err);
 }
 
 void

@@ -21,7 +21,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +29,7 @@
 
 #include <sodium.h>
 
+#include "common/durable.h"
 #include "common/keys.h"
 
 #define KEYS_HEX_LEN  (FG_KEY_SERVER_SECRET_BYTES * 2)
@@ -53,7 +53,6 @@ static int keys_secret_create(const char *path,
                               uint8_t out[FG_KEY_SERVER_SECRET_BYTES],
                               fg_err_t *err);
 static int keys_write_all(int fd, const char *p, size_t n);
-static int keys_fsync_dir(const char *path, fg_err_t *err);
 
 static int
 keys_is_token_char(int c)
@@ -201,32 +200,6 @@ keys_write_all(int fd, const char *p, size_t n)
 }
 
 static int
-keys_fsync_dir(const char *path, fg_err_t *err)
-{
-    char copy[PATH_MAX];
-    char *dir;
-    int  fd, rc;
-
-    if (snprintf(copy, sizeof(copy), "%s", path) >= (int) sizeof(copy)) {
-        return fg_err_set(err, FG_E_INTERNAL, NULL, "path too long: %s",
-                          path);
-    }
-    dir = dirname(copy);
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        return fg_err_set(err, FG_E_INTERNAL, NULL,
-                          "open(\"%s\") failed: %s", dir, strerror(errno));
-    }
-    rc = fsync(fd);
-    if (rc != 0) {
-        fg_err_set(err, FG_E_INTERNAL, NULL, "fsync(\"%s\") failed: %s",
-                   dir, strerror(errno));
-    }
-    close(fd);
-    return rc == 0 ? FG_OK : FG_ERR;
-}
-
-static int
 keys_secret_read(const char *path, int fd,
                  uint8_t out[FG_KEY_SERVER_SECRET_BYTES], fg_err_t *err)
 {
@@ -370,7 +343,7 @@ keys_secret_create(const char *path, uint8_t out[FG_KEY_SERVER_SECRET_BYTES],
                    tmp, strerror(errno));
         goto done;
     }
-    rc = keys_fsync_dir(path, err);
+    rc = fg_fsync_dir_of(path, err);
 
 done:
     sodium_memzero(hex, sizeof(hex));

@@ -38,7 +38,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,6 +47,7 @@
 #include <unistd.h>
 
 #include "common/alloc.h"
+#include "common/durable.h"
 #include "common/journal.h"
 #include "common/usagelog.h"
 
@@ -118,7 +118,6 @@ static int usagelog_parse(const char *line, size_t len, int is_full,
 static int usagelog_scan(int fd, const char *path, usagelog_rings_t *rs,
                          usagelog_line_cb cb, void *arg,
                          fg_usagelog_scan_t *st, fg_err_t *err);
-static int usagelog_fsync_dir(const char *path, fg_err_t *err);
 static int usagelog_fail(fg_usagelog_t *log, fg_err_t *err,
                          const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -513,29 +512,6 @@ done:
 
 /* ---- the journal ------------------------------------------------------ */
 
-static int
-usagelog_fsync_dir(const char *path, fg_err_t *err)
-{
-    char  copy[PATH_MAX];
-    char *dir;
-    int   fd, rc;
-
-    snprintf(copy, sizeof(copy), "%s", path);
-    dir = dirname(copy);
-    fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0) {
-        return fg_err_set(err, FG_E_INTERNAL, NULL,
-                          "open(\"%s\") failed: %s", dir, strerror(errno));
-    }
-    rc = fsync(fd);
-    if (rc != 0) {
-        fg_err_set(err, FG_E_INTERNAL, NULL, "fsync(\"%s\") failed: %s",
-                   dir, strerror(errno));
-    }
-    close(fd);
-    return rc == 0 ? FG_OK : FG_ERR;
-}
-
 /* Marks @log failed for good with the formatted reason, and reports it. */
 static int
 usagelog_fail(fg_usagelog_t *log, fg_err_t *err, const char *fmt, ...)
@@ -596,7 +572,7 @@ fg_usagelog_open(const char *path, const char *node,
     log->fd = fd;
     snprintf(log->node, sizeof(log->node), "%s", node);
     snprintf(log->path, sizeof(log->path), "%s", path);
-    if ((is_created && usagelog_fsync_dir(path, err) != FG_OK)
+    if ((is_created && fg_fsync_dir_of(path, err) != FG_OK)
         || usagelog_scan(fd, path, &log->rings, NULL, NULL, &st, err)
            != FG_OK) {
         fg_usagelog_close(log);
