@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "common/ledger.h"
+#include "common/subjects.h"
 
 #define LEDGER_MAGIC      0x31676c646b677866ULL   /* "fxgkdlg1" */
 #define LEDGER_HOUR_MS    3600000LL
@@ -106,17 +107,6 @@ ledger_slots(const fg_ledger_t *l, unsigned owner)
            + (size_t) owner * FG_LEDGER_SLOTS_PER_OWNER;
 }
 
-static uint32_t
-ledger_accounts_for(uint32_t max_accounts)
-{
-    uint32_t n = 64;
-
-    while (n < max_accounts * 2u && n < (1u << 30)) {
-        n *= 2;
-    }
-    return n;
-}
-
 size_t
 fg_ledger_bytes(uint32_t max_accounts, unsigned owners)
 {
@@ -124,7 +114,7 @@ fg_ledger_bytes(uint32_t max_accounts, unsigned owners)
         return 0;
     }
     return sizeof(fg_ledger_t)
-           + (size_t) ledger_accounts_for(max_accounts)
+           + (size_t) fg_subjects_slots_for(max_accounts)
              * sizeof(ledger_account_t)
            + (size_t) owners * FG_LEDGER_SLOTS_PER_OWNER
              * sizeof(ledger_slot_t);
@@ -145,7 +135,7 @@ fg_ledger_init(void *mem, size_t bytes, uint32_t max_accounts,
     }
     memset(l, 0, sizeof(*l));
     l->magic = LEDGER_MAGIC;
-    l->accounts = ledger_accounts_for(max_accounts);
+    l->accounts = fg_subjects_slots_for(max_accounts);
     l->owners = owners;
     l->accounts_offset = sizeof(*l);
     l->slots_offset = l->accounts_offset
@@ -203,39 +193,8 @@ static ledger_account_t *
 ledger_account(const fg_ledger_t *l, uint64_t subject, int create,
                uint32_t *index)
 {
-    ledger_account_t *a = ledger_accounts(l);
-    uint32_t          mask = l->accounts - 1, i, n;
-
-    if (subject == 0) {
-        return NULL;
-    }
-    i = (uint32_t) (subject ^ (subject >> 31)) & mask;
-    for (n = 0; n < l->accounts; n++, i = (i + 1) & mask) {
-        uint64_t cur = atomic_load_explicit(&a[i].subject,
-                                            memory_order_acquire);
-
-        if (cur == subject) {
-            *index = i;
-            return &a[i];
-        }
-        if (cur == 0) {
-            uint64_t zero = 0;
-
-            if (!create) {
-                return NULL;
-            }
-            if (atomic_compare_exchange_strong(&a[i].subject, &zero,
-                                               subject)) {
-                *index = i;
-                return &a[i];
-            }
-            if (zero == subject) {
-                *index = i;
-                return &a[i];
-            }
-        }
-    }
-    return NULL;
+    return fg_subjects_find(ledger_accounts(l), sizeof(ledger_account_t),
+                            l->accounts, subject, create, index);
 }
 
 static int

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "common/limiter.h"
+#include "common/subjects.h"
 
 #define LIMITER_MAGIC      0x316d696c6b677866ULL   /* "fxgklim1" */
 #define LIMITER_TAKING     1ULL
@@ -65,17 +66,6 @@ limiter_slots(const fg_limiter_t *l, unsigned w)
            + (size_t) w * FG_LIMITER_SLOTS_PER_WORKER;
 }
 
-static uint32_t
-limiter_states_for(uint32_t max_subjects)
-{
-    uint32_t n = 64;
-
-    while (n < max_subjects * 2u && n < (1u << 30)) {
-        n *= 2;
-    }
-    return n;
-}
-
 size_t
 fg_limiter_bytes(uint32_t max_subjects, unsigned workers)
 {
@@ -83,7 +73,7 @@ fg_limiter_bytes(uint32_t max_subjects, unsigned workers)
         return 0;
     }
     return sizeof(fg_limiter_t)
-           + (size_t) limiter_states_for(max_subjects)
+           + (size_t) fg_subjects_slots_for(max_subjects)
              * sizeof(limiter_state_t)
            + (size_t) workers * FG_LIMITER_SLOTS_PER_WORKER
              * sizeof(uint64_t);
@@ -104,7 +94,7 @@ fg_limiter_init(void *mem, size_t bytes, uint32_t max_subjects,
     }
     memset(l, 0, sizeof(*l));
     l->magic = LIMITER_MAGIC;
-    l->states = limiter_states_for(max_subjects);
+    l->states = fg_subjects_slots_for(max_subjects);
     l->workers = workers;
     l->states_offset = sizeof(*l);
     l->slots_offset = l->states_offset
@@ -152,30 +142,8 @@ fg_limiter_subject(const char *name)
 static limiter_state_t *
 limiter_state(fg_limiter_t *l, uint64_t subject, uint32_t *index)
 {
-    limiter_state_t *st = limiter_states(l);
-    uint32_t         mask = l->states - 1, i, n;
-
-    i = (uint32_t) (subject ^ (subject >> 29)) & mask;
-    for (n = 0; n < l->states; n++, i = (i + 1) & mask) {
-        uint64_t cur = atomic_load_explicit(&st[i].subject,
-                                            memory_order_acquire);
-
-        if (cur == 0) {
-            uint64_t zero = 0;
-
-            if (atomic_compare_exchange_strong(&st[i].subject, &zero,
-                                               subject)) {
-                *index = i;
-                return &st[i];
-            }
-            cur = zero;   /* someone entered a subject here meanwhile */
-        }
-        if (cur == subject) {
-            *index = i;
-            return &st[i];
-        }
-    }
-    return NULL;
+    return fg_subjects_find(limiter_states(l), sizeof(limiter_state_t),
+                            l->states, subject, 1, index);
 }
 
 /* c * W / L without overflow. */
