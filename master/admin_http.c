@@ -15,12 +15,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/queue.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/keyvalq_struct.h>
 #include <sodium.h>
 
+#include "common/clock.h"
 #include "common/json.h"
 #include "common/usagelog.h"
 #include "common/log.h"
@@ -29,24 +29,6 @@
 
 #define ADMIN_BODY_MAX   (64 * 1024)
 #define ADMIN_JSON_DEPTH 16
-
-int64_t
-fg_admin_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t
-admin_monotonic_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 admin_send(struct evhttp_request *r, int status, json_t *body)
@@ -136,7 +118,7 @@ admin_status(fg_admin_http_t *a, struct evhttp_request *r)
                   "object", "status",
                   "version", FG_VERSION,
                   "uptime_seconds",
-                  (json_int_t) ((admin_monotonic_ms() - a->started_ms)
+                  (json_int_t) ((fg_mono_ms() - a->started_ms)
                                 / 1000),
                   "workers",
                   "wanted", (int) atomic_load(
@@ -165,32 +147,52 @@ admin_query(struct evkeyvalq *q, const char *name)
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
+/*
+ * Parses the request's query string into @q (the caller clears it),
+ * refusing any parameter not in @names (NULL-terminated). On FG_ERR @q
+ * is already cleared.
+ */
+static int
+admin_parse_query(struct evhttp_request *r, const char *const *names,
+                  struct evkeyvalq *q, fg_err_t *err)
+{
+    struct evkeyval   *kv;
+    const char        *query = evhttp_uri_get_query(
+                                   evhttp_request_get_evhttp_uri(r));
+    const char *const *n;
+
+    TAILQ_INIT(q);
+    if (query != NULL && evhttp_parse_query_str(query, q) != 0) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "the query string is malformed");
+    }
+    TAILQ_FOREACH(kv, q, next) {
+        for (n = names; *n != NULL && strcmp(kv->key, *n) != 0; n++) {
+        }
+        if (*n == NULL) {
+            fg_err_set(err, FG_E_FORBIDDEN_FIELD, kv->key,
+                       "unknown query parameter \"%.40s\"", kv->key);
+            evhttp_clear_headers(q);
+            return FG_ERR;
+        }
+    }
+    return FG_OK;
+}
+
 static int
 admin_list(fg_admin_http_t *a, struct evhttp_request *r, json_t **reply,
            fg_err_t *err)
 {
+    static const char *const names[] = { "owner", "status", "limit",
+                                         "after", NULL };
     struct evkeyvalq q;
-    struct evkeyval *kv;
-    const char      *query = evhttp_uri_get_query(
-                                 evhttp_request_get_evhttp_uri(r));
     const char      *lim;
     long             limit = 100;
     char            *end;
     int              rc = FG_ERR;
 
-    TAILQ_INIT(&q);
-    if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
-        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
-                          "the query string is malformed");
-    }
-    TAILQ_FOREACH(kv, &q, next) {
-        if (strcmp(kv->key, "owner") != 0 && strcmp(kv->key, "status") != 0
-            && strcmp(kv->key, "limit") != 0
-            && strcmp(kv->key, "after") != 0) {
-            fg_err_set(err, FG_E_FORBIDDEN_FIELD, kv->key,
-                       "unknown query parameter \"%.40s\"", kv->key);
-            goto done;
-        }
+    if (admin_parse_query(r, names, &q, err) != FG_OK) {
+        return FG_ERR;
     }
     lim = admin_query(&q, "limit");
     if (lim != NULL) {
@@ -203,7 +205,7 @@ admin_list(fg_admin_http_t *a, struct evhttp_request *r, json_t **reply,
     }
     rc = fg_keystore_list(a->keys, admin_query(&q, "owner"),
                           admin_query(&q, "status"), admin_query(&q, "after"),
-                          (int) limit, fg_admin_now_ms(), reply, err);
+                          (int) limit, fg_wall_ms(), reply, err);
 done:
     evhttp_clear_headers(&q);
     return rc;
@@ -259,7 +261,7 @@ admin_topup(fg_admin_http_t *a, struct evhttp_request *r, const char *id,
                           "is required, so that a retried top-up applies "
                           "once");
     }
-    return fg_keystore_topup(a->keys, id, amount, idem, fg_admin_now_ms(),
+    return fg_keystore_topup(a->keys, id, amount, idem, fg_wall_ms(),
                              reply, err);
 }
 
@@ -268,35 +270,20 @@ static int
 admin_usage(fg_admin_http_t *a, struct evhttp_request *r, json_t **reply,
             fg_err_t *err)
 {
+    static const char *const names[] = { "key", "from", "to", NULL };
     struct evkeyvalq     q;
-    struct evkeyval     *kv;
     fg_usagelog_filter_t filter;
-    const char          *query = evhttp_uri_get_query(
-                                     evhttp_request_get_evhttp_uri(r));
-    int                  rc = FG_ERR;
 
-    TAILQ_INIT(&q);
-    if (query != NULL && evhttp_parse_query_str(query, &q) != 0) {
-        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
-                          "the query string is malformed");
-    }
-    TAILQ_FOREACH(kv, &q, next) {
-        if (strcmp(kv->key, "key") != 0 && strcmp(kv->key, "from") != 0
-            && strcmp(kv->key, "to") != 0) {
-            fg_err_set(err, FG_E_FORBIDDEN_FIELD, kv->key,
-                       "unknown query parameter \"%.40s\"", kv->key);
-            goto done;
-        }
+    if (admin_parse_query(r, names, &q, err) != FG_OK) {
+        return FG_ERR;
     }
     memset(&filter, 0, sizeof(filter));
     filter.key_id = admin_query(&q, "key");
     filter.day_from = admin_query(&q, "from");
     filter.day_to = admin_query(&q, "to");
     *reply = fg_usagelog_aggregate(a->usage_path, &filter, err);
-    rc = *reply != NULL ? FG_OK : FG_ERR;
-done:
     evhttp_clear_headers(&q);
-    return rc;
+    return *reply != NULL ? FG_OK : FG_ERR;
 }
 
 /* Routes /admin/v1/keys/{id}[/verb]. */
@@ -320,13 +307,13 @@ admin_key(fg_admin_http_t *a, struct evhttp_request *r, const char *rest,
         verb = slash + 1;
     }
     if (verb == NULL && m == EVHTTP_REQ_GET) {
-        return fg_keystore_show(a->keys, id, fg_admin_now_ms(), reply, err);
+        return fg_keystore_show(a->keys, id, fg_wall_ms(), reply, err);
     }
     if (verb == NULL && m == EVHTTP_REQ_PATCH) {
         if (admin_body(r, 0, &body, err) != FG_OK) {
             return FG_ERR;
         }
-        rc = fg_keystore_update(a->keys, id, body, fg_admin_now_ms(), reply,
+        rc = fg_keystore_update(a->keys, id, body, fg_wall_ms(), reply,
                                 err);
         json_decref(body);
         return rc;
@@ -343,7 +330,7 @@ admin_key(fg_admin_http_t *a, struct evhttp_request *r, const char *rest,
         if (admin_body(r, 1, &body, err) != FG_OK) {
             return FG_ERR;
         }
-        rc = fg_keystore_rotate(a->keys, id, body, fg_admin_now_ms(), reply,
+        rc = fg_keystore_rotate(a->keys, id, body, fg_wall_ms(), reply,
                                 err);
     } else if (strcmp(verb, "revoke") == 0) {
         if (admin_body(r, 1, &body, err) != FG_OK) {
@@ -355,7 +342,7 @@ admin_key(fg_admin_http_t *a, struct evhttp_request *r, const char *rest,
             return fg_err_set(err, FG_E_FORBIDDEN_FIELD, NULL,
                               "revoke takes no fields");
         }
-        rc = fg_keystore_revoke(a->keys, id, fg_admin_now_ms(), reply, err);
+        rc = fg_keystore_revoke(a->keys, id, fg_wall_ms(), reply, err);
     } else if (strcmp(verb, "topup") == 0) {
         if (admin_body(r, 0, &body, err) != FG_OK) {
             return FG_ERR;
@@ -412,7 +399,7 @@ admin_route(struct evhttp_request *r, void *arg)
         } else if (m == EVHTTP_REQ_POST) {
             rc = admin_body(r, 0, &body, &err);
             if (rc == FG_OK) {
-                rc = fg_keystore_create(a->keys, body, fg_admin_now_ms(),
+                rc = fg_keystore_create(a->keys, body, fg_wall_ms(),
                                         &reply, &err);
                 status = 201;
             }
@@ -448,6 +435,6 @@ fg_admin_http_init(struct evhttp *http, fg_admin_http_t *a)
     evhttp_set_timeout(http, 30);
     evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST
                                      | EVHTTP_REQ_PATCH);
-    a->started_ms = admin_monotonic_ms();
+    a->started_ms = fg_mono_ms();
     evhttp_set_gencb(http, admin_route, a);
 }

@@ -30,7 +30,4 @@ typedef struct {
  */
 void fg_admin_http_init(struct evhttp *http, fg_admin_http_t *a);
 
-/* Wall-clock Unix time in milliseconds. */
-int64_t fg_admin_now_ms(void);
-
 #endif

@@ -31,12 +31,12 @@
 #include <string.h>
 #include <sys/time.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sys/prctl.h>
 
 #include "common/accesslog.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/process.h"
 #include "master/cycle.h"
@@ -68,7 +68,6 @@ static cycle_child_t cycle_syncer;
 static uint32_t      cycle_generation = 1;
 
 static void cycle_signal_handler(int sig);
-static int64_t cycle_now_ms(void);
 static int cycle_spawn(fg_master_t *m, unsigned slot);
 static void cycle_reap(fg_master_t *m, int is_stopping);
 static int cycle_reload(fg_master_t *m);
@@ -89,15 +88,6 @@ cycle_signal_handler(int sig)
     case SIGUSR1: cycle_sig_reopen = 1; break;
     case SIGALRM: cycle_sig_alarm = 1; break;
     }
-}
-
-static int64_t
-cycle_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* metrics.listen is "off" or an address of its own: never a public
@@ -237,19 +227,10 @@ cycle_spawn_syncer(fg_master_t *m)
     }
     atomic_store(&m->shm.header->sh_syncer_pid, pid);
     cycle_syncer.pid = pid;
-    cycle_syncer.started_ms = cycle_now_ms();
+    cycle_syncer.started_ms = fg_mono_ms();
     cycle_syncer.respawn_at_ms = 0;
     fg_log(FG_LOG_NOTICE, 0, "started the syncer, pid %d", (int) pid);
     return FG_OK;
-}
-
-static int64_t
-cycle_wall_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* A reservation of a dead process, settled by the master. */
@@ -271,7 +252,7 @@ cycle_lost_cb(const fg_ledger_lost_t *lost, void *arg)
     (void) FG_USAGE_SET(rec.request_id, lost->request_id);
     (void) FG_USAGE_SET(rec.key_id, key_id);
     (void) FG_USAGE_SET(rec.error_code, "worker_lost");
-    rec.started_unix_ms = cycle_wall_ms();
+    rec.started_unix_ms = fg_wall_ms();
     rec.charged_micro = lost->charged_micro;
     rec.is_usage_estimated = 1;
     rec.is_worker_lost = 1;
@@ -289,16 +270,16 @@ fg_master_recover(fg_master_t *m)
     unsigned     i, settled = 0, slots = 0;
 
     for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
-        settled += fg_ledger_repair(l, i, cycle_wall_ms(), cycle_lost_cb,
+        settled += fg_ledger_repair(l, i, fg_wall_ms(), cycle_lost_cb,
                                     m);
         slots += fg_limiter_release_worker(m->shm.limiter, i);
         atomic_store(&fg_shm_worker(&m->shm, i)->ws_state, FG_WORKER_FREE);
         atomic_store(&fg_shm_worker(&m->shm, i)->ws_pid, 0);
     }
     settled += fg_ledger_repair(l, fg_ledger_owner_syncer(l),
-                                cycle_wall_ms(), cycle_lost_cb, m);
+                                fg_wall_ms(), cycle_lost_cb, m);
     settled += fg_ledger_repair(l, fg_ledger_owner_master(l),
-                                cycle_wall_ms(), cycle_lost_cb, m);
+                                fg_wall_ms(), cycle_lost_cb, m);
     atomic_store(&m->shm.header->sh_keys_loaded, 0);
     atomic_store(&m->shm.header->sh_syncer_pid, 0);
     fg_log(FG_LOG_WARN, 0, "found the arena of a run that did not stop "
@@ -314,7 +295,7 @@ cycle_reap_syncer(fg_master_t *m, int status, int is_stopping, int64_t now)
 
     (void) fg_ledger_repair(m->shm.ledger,
                             fg_ledger_owner_syncer(m->shm.ledger),
-                            cycle_wall_ms(), cycle_lost_cb, m);
+                            fg_wall_ms(), cycle_lost_cb, m);
 
     if (WIFSIGNALED(status)) {
         fg_log(FG_LOG_NOTICE, 0, "the syncer (pid %d) was killed by signal "
@@ -378,10 +359,10 @@ cycle_spawn(fg_master_t *m, unsigned slot)
         _exit(fg_worker_run(&wc));
     }
     atomic_store(&ws->ws_pid, pid);
-    atomic_store(&ws->ws_started_ms, cycle_now_ms());
+    atomic_store(&ws->ws_started_ms, fg_mono_ms());
     c->pid = pid;
     c->generation = cycle_generation;
-    c->started_ms = cycle_now_ms();
+    c->started_ms = fg_mono_ms();
     c->respawn_at_ms = 0;
     c->is_old = 0;
     fg_log(FG_LOG_NOTICE, 0, "started worker#%u, pid %d, generation %u",
@@ -395,7 +376,7 @@ cycle_reap(fg_master_t *m, int is_stopping)
     pid_t    pid;
     int      status;
     unsigned i;
-    int64_t  now = cycle_now_ms();
+    int64_t  now = fg_mono_ms();
 
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         cycle_child_t *c = NULL;
@@ -421,7 +402,7 @@ cycle_reap(fg_master_t *m, int is_stopping)
                    "%d", i, (int) pid, WEXITSTATUS(status));
         }
         /* Before the slot can be reused: what the dead worker held. */
-        held = fg_ledger_repair(m->shm.ledger, i, cycle_wall_ms(),
+        held = fg_ledger_repair(m->shm.ledger, i, fg_wall_ms(),
                                 cycle_lost_cb, m);
         if (held > 0) {
             fg_log(FG_LOG_NOTICE, 0, "worker#%u held %u energy "
@@ -640,10 +621,10 @@ fg_master_cycle(fg_master_t *m)
     }
 
     for (;;) {
-        now = cycle_now_ms();
+        now = fg_mono_ms();
         cycle_arm_timer(now, stopping && !killed ? stop_deadline : 0);
         sigsuspend(&empty);
-        now = cycle_now_ms();
+        now = fg_mono_ms();
         cycle_sig_alarm = 0;
 
         if (cycle_sig_reap) {

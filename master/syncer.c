@@ -28,7 +28,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -36,6 +35,7 @@
 #include <event2/listener.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/keystore.h"
 #include "common/log.h"
 #include "common/store.h"
@@ -79,15 +79,6 @@ syncer_signal_cb(evutil_socket_t sig, short what, void *arg)
     event_base_loopexit(s->base, NULL);
 }
 
-static int64_t
-syncer_mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /*
  * Moves usage records from the rings to the journal: copy what waits past
  * what was written already, append it, and when the group commit is due,
@@ -115,7 +106,7 @@ syncer_drain(syncer_t *s, int force_sync)
                 break;
             }
             /* The group-commit clock is monotonic, like sync_wait_ms's. */
-            if (fg_usagelog_append(s->usage, s->batch, n, syncer_mono_ms(),
+            if (fg_usagelog_append(s->usage, s->batch, n, fg_mono_ms(),
                                    &written, &err) != FG_OK) {
                 fg_log(FG_LOG_ERROR, 0, "usage journal: %s", err.msg);
                 return FG_ERR;
@@ -125,7 +116,7 @@ syncer_drain(syncer_t *s, int force_sync)
     }
     policy.max_pending = (uint64_t) s->sc->conf->usage_sync_records;
     policy.max_delay_ms = s->sc->conf->usage_sync_interval_ms;
-    wait = fg_usagelog_sync_wait_ms(s->usage, &policy, syncer_mono_ms());
+    wait = fg_usagelog_sync_wait_ms(s->usage, &policy, fg_mono_ms());
     if (wait < 0 && !force_sync) {
         return FG_OK;
     }
@@ -216,13 +207,13 @@ syncer_tick_cb(evutil_socket_t fd, short what, void *arg)
         event_base_loopexit(s->base, NULL);
         return;
     }
-    if (fg_keystore_persist_balances(s->keys, fg_admin_now_ms(), &err)
+    if (fg_keystore_persist_balances(s->keys, fg_wall_ms(), &err)
         == FG_ERR) {
         fg_log(FG_LOG_ERROR, 0, "persisting balances failed: %s", err.msg);
     }
     rc = fg_keystore_compact(s->keys,
                              (uint64_t) s->sc->conf->store_compact_after,
-                             fg_admin_now_ms(), &err);
+                             fg_wall_ms(), &err);
     if (rc == FG_ERR) {
         fg_log(FG_LOG_ERROR, 0, "key store compaction failed: %s", err.msg);
     } else if (rc == 1) {
@@ -310,7 +301,7 @@ syncer_load(syncer_t *s, fg_err_t *err)
     fg_keystore_set_ledger(s->keys, s->sc->shm->ledger,
                            fg_ledger_owner_syncer(s->sc->shm->ledger));
     fg_keystore_set_default_balance(s->keys, conf->keys_default_balance);
-    if (fg_keystore_load(s->keys, fg_admin_now_ms(), err) != FG_OK) {
+    if (fg_keystore_load(s->keys, fg_wall_ms(), err) != FG_OK) {
         return FG_ERR;
     }
     fg_store_info(s->store, &info);
@@ -395,7 +386,7 @@ fg_syncer_run(const fg_syncer_config_t *sc)
         atomic_store(&sc->shm->header->sh_usage_failed, 1);
         rc = 1;
     }
-    if (rc == 0 && fg_keystore_persist_balances(s.keys, fg_admin_now_ms(),
+    if (rc == 0 && fg_keystore_persist_balances(s.keys, fg_wall_ms(),
                                                 &err) == FG_ERR) {
         fg_log(FG_LOG_ERROR, 0, "persisting balances failed: %s", err.msg);
     }

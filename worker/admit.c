@@ -9,8 +9,8 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "worker/admit.h"
 #include "worker/worker.h"
@@ -18,20 +18,6 @@
 #define ADMIT_KEY       1
 #define ADMIT_MODEL     2
 #define ADMIT_PROVIDER  4
-
-/* Prompt tokens are estimated from the body's size, about four bytes a
- * token for English JSON chat bodies; the estimate is corrected to the
- * upstream's usage at settle. */
-#define ADMIT_BYTES_PER_TOKEN 4
-
-static int64_t
-admit_now_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* A duration as OpenAI writes it in x-ratelimit-reset-*: "20ms", "1.5s",
  * "6m0s". */
@@ -127,7 +113,7 @@ admit_cancel(fg_req_t *req, int64_t now)
 
     if (req->admit_taken & ADMIT_KEY) {
         fg_limiter_cancel(l, w->wc->slot, &req->admit_key);
-        fg_limiter_peek(l, fg_limiter_subject(req->key.kr_id),
+        fg_limiter_peek(l, req->key_subject,
                         &req->admit_key.limits, now, &req->admit_key);
     }
     if (req->admit_taken & ADMIT_MODEL) {
@@ -139,6 +125,36 @@ admit_cancel(fg_req_t *req, int64_t now)
     req->admit_taken = 0;
 }
 
+/*
+ * A global limit of the catalog, @kind "model" or "provider" named @name:
+ * admitted into @a (marked @bit), or refused after cancelling what the
+ * request took so far. Hashes the subject only when there is a limit.
+ */
+static int
+admit_global(fg_req_t *req, const char *kind, const char *name,
+             int64_t requests_per_min, int64_t tokens_per_min,
+             fg_admission_t *a, int bit, int64_t now)
+{
+    fg_worker_t *w = req->worker;
+    fg_limits_t  limits = { requests_per_min, tokens_per_min, 0 };
+    uint64_t     subject = 0;
+    char         whose[160];
+
+    if (requests_per_min > 0 || tokens_per_min > 0) {
+        snprintf(whose, sizeof(whose), "%s:%s", kind, name);
+        subject = fg_limiter_subject(whose);
+    }
+    if (fg_limiter_admit(w->wc->shm->limiter, w->wc->slot, subject, &limits,
+                         req->admit_tokens, now, a) != FG_OK) {
+        admit_cancel(req, now);
+        snprintf(whose, sizeof(whose), "%s %s (all keys)", kind, name);
+        admit_refuse(req, a, whose);
+        return FG_ERR;
+    }
+    req->admit_taken |= bit;
+    return FG_OK;
+}
+
 int
 fg_admit_request(fg_req_t *req)
 {
@@ -146,19 +162,17 @@ fg_admit_request(fg_req_t *req)
     fg_limiter_t      *l = w->wc->shm->limiter;
     const fg_model_t  *m = req->model;
     fg_limits_t        limits;
-    int64_t            now = admit_now_ns(), out_max;
+    int64_t            now = fg_mono_ns();
     char               whose[160];
 
-    out_max = req->chat.max_tokens > 0 ? req->chat.max_tokens
-                                       : m->max_output_tokens;
-    req->admit_tokens = req->bytes_in / ADMIT_BYTES_PER_TOKEN
-                        + out_max * (req->chat.n > 0 ? req->chat.n : 1);
+    /* The worst case now; corrected to the upstream's usage at settle. */
+    req->admit_tokens = req->prompt_estimate
+                        + req->max_output * req->choices;
 
     limits.requests_per_min = req->key.kr_requests_per_min;
     limits.tokens_per_min = req->key.kr_tokens_per_min;
     limits.max_concurrent = req->key.kr_max_concurrent;
-    if (fg_limiter_admit(l, w->wc->slot,
-                         fg_limiter_subject(req->key.kr_id), &limits,
+    if (fg_limiter_admit(l, w->wc->slot, req->key_subject, &limits,
                          req->admit_tokens, now, &req->admit_key) != FG_OK) {
         snprintf(whose, sizeof(whose), "key %s", req->key.kr_id);
         admit_refuse(req, &req->admit_key, whose);
@@ -166,40 +180,21 @@ fg_admit_request(fg_req_t *req)
     }
     req->admit_taken |= ADMIT_KEY;
 
-    limits.requests_per_min = m->requests_per_min;
-    limits.tokens_per_min = m->tokens_per_min;
-    limits.max_concurrent = 0;
-    snprintf(whose, sizeof(whose), "model:%s", m->id);
-    if (fg_limiter_admit(l, w->wc->slot, fg_limiter_subject(whose), &limits,
-                         req->admit_tokens, now, &req->admit_model)
+    if (admit_global(req, "model", m->id, m->requests_per_min,
+                     m->tokens_per_min, &req->admit_model, ADMIT_MODEL, now)
         != FG_OK) {
-        admit_cancel(req, now);
-        snprintf(whose, sizeof(whose), "model %s (all keys)", m->id);
-        admit_refuse(req, &req->admit_model, whose);
         return FG_ERR;
     }
-    req->admit_taken |= ADMIT_MODEL;
-
-    limits.requests_per_min = m->provider->requests_per_min;
-    limits.tokens_per_min = m->provider->tokens_per_min;
-    snprintf(whose, sizeof(whose), "provider:%s", m->provider->id);
-    if (fg_limiter_admit(l, w->wc->slot, fg_limiter_subject(whose), &limits,
-                         req->admit_tokens, now, &req->admit_provider)
-        != FG_OK) {
-        admit_cancel(req, now);
-        snprintf(whose, sizeof(whose), "provider %s (all keys)",
-                 m->provider->id);
-        admit_refuse(req, &req->admit_provider, whose);
-        return FG_ERR;
-    }
-    req->admit_taken |= ADMIT_PROVIDER;
-    return FG_OK;
+    return admit_global(req, "provider", m->provider->id,
+                        m->provider->requests_per_min,
+                        m->provider->tokens_per_min, &req->admit_provider,
+                        ADMIT_PROVIDER, now);
 }
 
 void
 fg_admit_cancel(fg_req_t *req)
 {
-    admit_cancel(req, admit_now_ns());
+    admit_cancel(req, fg_mono_ns());
 }
 
 void

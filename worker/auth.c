@@ -12,25 +12,12 @@
 
 #include <event2/http.h>
 
+#include "common/clock.h"
 #include "common/keys.h"
 #include "common/keytable.h"
+#include "common/limiter.h"
 #include "worker/auth.h"
 #include "worker/worker.h"
-
-/*
- * The wall clock, read fresh (vDSO, no syscall): expiry and rotation
- * instants are set by the syncer's clock_gettime(), and libevent's cached
- * time can lag it by milliseconds, enough to let a secret rotated with no
- * grace through once more.
- */
-static int64_t
-auth_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int
 fg_auth_request(fg_req_t *req)
@@ -83,9 +70,14 @@ fg_auth_request(fg_req_t *req)
                     "Incorrect API key provided.");
         return FG_ERR;
     }
-    switch (fg_key_record_check(&req->key, auth_now_ms())) {
+    /* The clock read fresh, not libevent's cached time: expiry and
+     * rotation instants come from the syncer's clock_gettime(), and the
+     * cache can lag it enough to let a secret rotated with no grace
+     * through once more. */
+    switch (fg_key_record_check(&req->key, fg_wall_ms())) {
     case FG_KEY_CHECK_OK:
         req->has_key = 1;
+        req->key_subject = fg_limiter_subject(req->key.kr_id);
         return FG_OK;
     case FG_KEY_CHECK_EXPIRED:
         fg_req_fail(req, FG_E_KEY_EXPIRED, NULL, "This API key (%s) has "

@@ -87,6 +87,11 @@ fg_chat_handle(fg_req_t *req)
         return;
     }
 
+    req->prompt_estimate = req->bytes_in / FG_BYTES_PER_TOKEN;
+    req->max_output = req->chat.max_tokens > 0 ? req->chat.max_tokens
+                                               : req->model->max_output_tokens;
+    req->choices = req->chat.n > 0 ? req->chat.n : 1;
+
     if (fg_worker_usage_full(w)
         || atomic_load_explicit(&w->wc->shm->header->sh_usage_failed,
                                 memory_order_relaxed)) {

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "worker/footprint.h"
 #include "worker/worker.h"
@@ -20,20 +21,15 @@ fg_footprint_compute(fg_req_t *req)
     fg_impact_usage_t       usage;
     fg_err_t                err;
 
+    /* The usage charged: reported, or estimated by fg_meter_charge(). */
     if (req->has_impact || data == NULL || req->model == NULL
-        || (!req->has_usage && req->relayed_bytes == 0)) {
+        || (!req->has_usage && !req->usage_estimated)) {
         return;
     }
-    if (req->has_usage) {
-        usage.prompt_tokens = req->prompt_tokens;
-        usage.cached_tokens = req->cached_tokens;
-        usage.completion_tokens = req->completion_tokens;
-    } else {
-        usage.prompt_tokens = req->prompt_estimate;
-        usage.cached_tokens = 0;
-        usage.completion_tokens = (req->relayed_bytes + 3) / 4;
-    }
-    usage.measured_s = (double) (fg_now_us() - req->started_us) / 1e6;
+    usage.prompt_tokens = req->prompt_tokens;
+    usage.cached_tokens = req->cached_tokens;
+    usage.completion_tokens = req->completion_tokens;
+    usage.measured_s = (double) (fg_mono_us() - req->started_us) / 1e6;
     if (fg_impact_data_estimate(data, req->model->id,
                                 req->model->provider->id, &usage,
                                 req->worker->catalog->impact_flags,
@@ -42,7 +38,7 @@ fg_footprint_compute(fg_req_t *req)
                err.msg);
         return;
     }
-    if (!req->has_usage) {
+    if (req->usage_estimated) {
         req->impact.is_estimated = 1;
     }
     req->has_impact = 1;

@@ -17,6 +17,7 @@
 #include <event2/buffer.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "worker/conn.h"
 #include "worker/auth.h"
@@ -131,7 +132,7 @@ http_request_cb(struct evhttp_request *http, void *arg)
     req = fg_xcalloc(1, sizeof(*req));
     req->worker = w;
     req->http = http;
-    req->started_us = fg_now_us();
+    req->started_us = fg_mono_us();
     req->started_unix_ms = http_wall_ms(w);
     req->reservation.slot = -1;
     http_client_addr(req);

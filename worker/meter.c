@@ -2,30 +2,18 @@
  * meter.c: reserve, then charge, against the key's energy balance.
  *
  * Estimates, documented in docs/api.md: a prompt is the request body's
- * bytes / 4 tokens (an over-estimate for English chat JSON, which is what
- * a reservation wants); a completion the upstream did not count is the
- * text relayed / 4 tokens. A request that never got an upstream byte is
+ * bytes / FG_BYTES_PER_TOKEN tokens, a completion the upstream did not
+ * count is the text relayed / FG_BYTES_PER_TOKEN (worker/request.h). A request that never got an upstream byte is
  * charged nothing: the tenant does not pay for a provider that failed.
  */
 
 #include <stdio.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/limiter.h"
 #include "common/log.h"
 #include "worker/meter.h"
 #include "worker/worker.h"
-
-#define METER_BYTES_PER_TOKEN 4
-
-static int64_t
-meter_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void
 meter_price(const fg_model_t *m, fg_price_t *p)
@@ -62,19 +50,15 @@ fg_meter_reserve(fg_req_t *req)
     fg_worker_t      *w = req->worker;
     const fg_model_t *m = req->model;
     fg_price_t        price;
-    int64_t           max_out, want, min, got, balance = 0, affordable;
+    int64_t           max_out = req->max_output, choices = req->choices;
+    int64_t           want, min, got, balance = 0, affordable;
     int64_t           min_reply = w->conf->billing_min_reply_tokens;
-    int64_t           choices;
 
     meter_price(m, &price);
-    req->prompt_estimate = req->bytes_in / METER_BYTES_PER_TOKEN;
-    max_out = req->chat.max_tokens > 0 ? req->chat.max_tokens
-                                       : m->max_output_tokens;
     if (max_out < min_reply) {
         min_reply = max_out;
     }
     /* n choices generate up to n times the output. */
-    choices = req->chat.n > 0 ? req->chat.n : 1;
     want = fg_ledger_cost(&price, req->prompt_estimate, 0, max_out * choices);
     min = fg_ledger_cost(&price, req->prompt_estimate, 0,
                          min_reply * choices);
@@ -82,8 +66,8 @@ fg_meter_reserve(fg_req_t *req)
         return FG_OK;   /* a free model: nothing to reserve */
     }
     got = fg_ledger_reserve(w->wc->shm->ledger, w->wc->slot,
-                            fg_limiter_subject(req->key.kr_id), req->id,
-                            want, min > 0 ? min : 1, meter_now_ms(),
+                            req->key_subject, req->id,
+                            want, min > 0 ? min : 1, fg_wall_ms(),
                             &req->reservation, &balance);
     if (got < 0) {
         evhttp_add_header(evhttp_request_get_output_headers(req->http),
@@ -120,38 +104,33 @@ fg_meter_charge(fg_req_t *req)
 {
     fg_worker_t *w = req->worker;
     fg_price_t   price;
-    int64_t      prompt, completion, cut = 0, charge;
+    int64_t      cut = 0, charge;
 
     if (req->is_metered) {
         return;
     }
     req->is_metered = 1;
+    if (!req->has_usage && req->relayed_bytes > 0) {
+        /* Generated, but not counted by the upstream: what was relayed.
+         * The charge, the impact and the record all count this. */
+        req->usage_estimated = 1;
+        req->prompt_tokens = req->prompt_estimate;
+        req->cached_tokens = 0;
+        req->completion_tokens = (req->relayed_bytes + FG_BYTES_PER_TOKEN - 1)
+                                 / FG_BYTES_PER_TOKEN;
+    }
     if (req->reservation.slot < 0 || req->model == NULL) {
         req->balance_micro = -1;
         return;
     }
     meter_price(req->model, &price);
-    if (req->has_usage) {
-        prompt = req->prompt_tokens;
-        completion = req->completion_tokens;
-        charge = fg_ledger_cost(&price, prompt, req->cached_tokens,
-                                completion);
-    } else if (req->relayed_bytes > 0) {
-        /* Generated, but not counted by the upstream: what was relayed. */
-        req->usage_estimated = 1;
-        prompt = req->prompt_estimate;
-        completion = (req->relayed_bytes + METER_BYTES_PER_TOKEN - 1)
-                     / METER_BYTES_PER_TOKEN;
-        /* The record counts what was charged (marked estimated). */
-        req->prompt_tokens = prompt;
-        req->completion_tokens = completion;
-        charge = fg_ledger_cost(&price, prompt, 0, completion);
-    } else {
-        charge = 0;
-    }
+    charge = req->has_usage || req->usage_estimated
+             ? fg_ledger_cost(&price, req->prompt_tokens, req->cached_tokens,
+                              req->completion_tokens)
+             : 0;
     req->balance_micro = fg_ledger_settle(w->wc->shm->ledger, w->wc->slot,
                                           &req->reservation, charge,
-                                          meter_now_ms(), &cut);
+                                          fg_wall_ms(), &cut);
     req->charged_micro = charge - cut;
     if (cut > 0) {
         fg_log(FG_LOG_WARN, 0, "req=%s used %lld micro-credits more than "

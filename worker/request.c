@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/limiter.h"
 #include "common/log.h"
 #include "worker/admit.h"
@@ -27,15 +27,6 @@
 #include "worker/worker.h"
 
 static void req_finish_cb(evutil_socket_t fd, short what, void *arg);
-
-int64_t
-fg_now_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static const char *
 req_reason(int status)
@@ -200,7 +191,7 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
     out->completion_tokens = req->completion_tokens;
     out->reasoning_tokens = req->reasoning_tokens;
     out->cached_tokens = req->cached_tokens;
-    out->latency_us = fg_now_us() - req->started_us;
+    out->latency_us = fg_mono_us() - req->started_us;
     out->ttfb_us = req->upstream != NULL && req->upstream->first_byte_us > 0
                    ? req->upstream->first_byte_us - req->started_us : -1;
     out->bytes_in = req->bytes_in;
@@ -247,7 +238,7 @@ fg_req_finish(fg_req_t *req)
     fg_footprint_compute(req);
     if (req->has_key && req->has_impact) {
         fg_ledger_add_impact(w->wc->shm->ledger,
-                             fg_limiter_subject(req->key.kr_id),
+                             req->key_subject,
                              req->impact.mid.energy_kwh,
                              req->impact.mid.carbon_g_co2,
                              req->impact.mid.water_liters);
@@ -275,7 +266,7 @@ fg_req_finish(fg_req_t *req)
            "latency_us=%lld%s", req->id, req->status,
            req->model_requested ? req->model_requested : "-",
            req->model ? req->model->provider->id : "-",
-           (long long) (fg_now_us() - req->started_us),
+           (long long) (fg_mono_us() - req->started_us),
            req->is_client_gone && req->state != FG_REQ_DONE
            ? " client_gone" : "");
     free(req->model_requested);

@@ -42,6 +42,14 @@ typedef enum {
     FG_REQ_DONE            /* reply handed to evhttp */
 } fg_req_state_t;
 
+/*
+ * Tokens are estimated from bytes at this rate wherever no count exists
+ * yet: a prompt from the request body, a completion the upstream did not
+ * count from the text relayed. Four bytes a token over-estimates English
+ * chat JSON a little, which is the side a reservation wants.
+ */
+#define FG_BYTES_PER_TOKEN 4
+
 typedef struct fg_req_s {
     fg_worker_t              *worker;
     fg_conn_t                *conn;          /* NULL once the client left */
@@ -54,6 +62,7 @@ typedef struct fg_req_s {
 
     /* authenticate (auth.c) */
     fg_key_record_t           key;           /* copy of the caller's key */
+    uint64_t                  key_subject;   /* fg_limiter_subject(its id) */
     int                       has_key;
 
     /* chat completions */
@@ -72,9 +81,13 @@ typedef struct fg_req_s {
     int                       admit_taken;   /* bit per admission held */
     int64_t                   admit_tokens;  /* the estimate charged */
 
+    /* the worst case the limits and the reservation count (chat.c) */
+    int64_t                   prompt_estimate;   /* tokens */
+    int64_t                   max_output;    /* tokens, per choice */
+    int64_t                   choices;       /* n */
+
     /* meter (meter.c): the energy reservation and the charge */
     fg_reservation_t          reservation;
-    int64_t                   prompt_estimate;   /* tokens */
     int64_t                   relayed_bytes;     /* completion text sent */
     int                       strip_usage;   /* we asked for it, not they */
     int                       is_metered;    /* settled: charge is final */
@@ -155,8 +168,5 @@ void fg_req_add_common_headers(fg_req_t *req, const char *content_type);
 
 /* The reason phrase for @status. */
 const char *fg_req_reason(int status);
-
-/* Monotonic microseconds. */
-int64_t fg_now_us(void);
 
 #endif

@@ -29,6 +29,7 @@
 #include <event2/event_struct.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "worker/relay.h"
 #include "worker/upstream.h"
@@ -302,7 +303,7 @@ upstream_got_first_byte(fg_upstream_t *up)
     struct timeval tv;
 
     if (up->first_byte_us == 0) {
-        up->first_byte_us = fg_now_us();
+        up->first_byte_us = fg_mono_us();
         evtimer_del(up->first_byte_ev);
     }
     if (up->is_stream) {
