@@ -35,6 +35,8 @@
 
 #include "common/accesslog.h"
 #include "common/alloc.h"
+#include "common/fmt.h"
+#include "common/jdoc.h"
 
 /* The fields other than content: at most a dozen strings of
  * FG_ACCESSLOG_FIELD_MAX bytes, each escaped to at most 6 bytes a byte. */
@@ -50,10 +52,15 @@ struct fg_accesslog_s {
     int       is_stderr;      /* fd 2: not ours to reopen or close */
     int       with_content;
     char     *path;
-    char     *buf;            /* the line being built, kept for reuse */
+    char     *buf;            /* whole lines not yet written, then the
+                                 line being built; kept for reuse */
     size_t    len;
     size_t    cap;
+    size_t    line_start;     /* where the line being built began */
     size_t    content_start;  /* where the content being dumped began */
+    uint64_t  lines_pending;  /* whole lines in buf */
+    time_t    second;         /* the second second_text shows */
+    char      second_text[64];    /* "2026-11-23T11:52:03 with its quote */
     uint64_t  failures;
 };
 
@@ -65,6 +72,8 @@ static void accesslog_putf(fg_accesslog_t *log, const char *fmt, ...)
 static size_t accesslog_utf8_len(const unsigned char *p, size_t n);
 static void accesslog_put_str(fg_accesslog_t *log, const char *s);
 static void accesslog_put_str_or_null(fg_accesslog_t *log, const char *s);
+static void accesslog_put_i64(fg_accesslog_t *log, int64_t v);
+static void accesslog_put_bool(fg_accesslog_t *log, int v);
 static void accesslog_put_ms(fg_accesslog_t *log, int64_t us);
 static void accesslog_put_time(fg_accesslog_t *log, int64_t unix_ms);
 static int accesslog_dump_cb(const char *buffer, size_t size, void *data);
@@ -89,6 +98,7 @@ fg_accesslog_open(const char *path, int with_content, fg_err_t *err)
     log->is_stderr = strcmp(path, "stderr") == 0;
     log->with_content = with_content;
     log->path = fg_xstrdup(path);
+    log->second = -1;
     return log;
 }
 
@@ -121,6 +131,7 @@ fg_accesslog_reopen(fg_accesslog_t *log, fg_err_t *err)
     if (fd < 0) {
         return FG_ERR;   /* the old file stays in use */
     }
+    fg_accesslog_flush(log);   /* lines written before go to the old file */
     close(log->fd);
     log->fd = fd;
     return FG_OK;
@@ -138,6 +149,7 @@ fg_accesslog_close(fg_accesslog_t *log)
     if (log == NULL) {
         return;
     }
+    fg_accesslog_flush(log);
     if (!log->is_stderr) {
         close(log->fd);
     }
@@ -204,7 +216,7 @@ fg_accesslog_check(const char *path, fg_err_t *err)
     return FG_OK;
 }
 
-/* Room for @n more bytes, growing up to ACCESSLOG_LINE_MAX. */
+/* Room for @n more bytes; a line grows up to ACCESSLOG_LINE_MAX. */
 static int
 accesslog_reserve(fg_accesslog_t *log, size_t n)
 {
@@ -213,15 +225,12 @@ accesslog_reserve(fg_accesslog_t *log, size_t n)
     if (log->len + n <= log->cap) {
         return FG_OK;
     }
-    if (log->len + n > ACCESSLOG_LINE_MAX) {
+    if (log->len - log->line_start + n > ACCESSLOG_LINE_MAX) {
         return FG_ERR;
     }
     cap = log->cap ? log->cap : 4096;
     while (cap < log->len + n) {
         cap *= 2;
-    }
-    if (cap > ACCESSLOG_LINE_MAX) {
-        cap = ACCESSLOG_LINE_MAX;
     }
     log->buf = fg_xrealloc(log->buf, cap);
     log->cap = cap;
@@ -360,14 +369,41 @@ accesslog_put_str_or_null(fg_accesslog_t *log, const char *s)
     }
 }
 
+/* A decimal integer, without printf: most of a line is numbers. */
+static void
+accesslog_put_i64(fg_accesslog_t *log, int64_t v)
+{
+    char digits[FG_FMT_I64_MAX];
+
+    accesslog_put(log, digits, fg_fmt_i64(digits, v));
+}
+
 /* Microseconds as milliseconds with three decimals; null when negative. */
 static void
 accesslog_put_ms(fg_accesslog_t *log, int64_t us)
 {
+    char frac[4];
+
     if (us < 0) {
         ACCESSLOG_PUT_LIT(log, "null");
+        return;
+    }
+    accesslog_put_i64(log, us / 1000);
+    frac[0] = '.';
+    frac[1] = (char) ('0' + us % 1000 / 100);
+    frac[2] = (char) ('0' + us % 100 / 10);
+    frac[3] = (char) ('0' + us % 10);
+    accesslog_put(log, frac, 4);
+}
+
+/* A JSON boolean. */
+static void
+accesslog_put_bool(fg_accesslog_t *log, int v)
+{
+    if (v) {
+        ACCESSLOG_PUT_LIT(log, "true");
     } else {
-        accesslog_putf(log, "%" PRId64 ".%03" PRId64, us / 1000, us % 1000);
+        ACCESSLOG_PUT_LIT(log, "false");
     }
 }
 
@@ -377,15 +413,31 @@ accesslog_put_time(fg_accesslog_t *log, int64_t unix_ms)
 {
     time_t    sec;
     struct tm tm;
+    char      ms[6];
+    int       frac;
 
     if (unix_ms < 0) {
         unix_ms = 0;
     }
     sec = (time_t) (unix_ms / 1000);
-    gmtime_r(&sec, &tm);
-    accesslog_putf(log, "\"%04d-%02d-%02dT%02d:%02d:%02d.%03dZ\"",
-                   tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                   tm.tm_min, tm.tm_sec, (int) (unix_ms % 1000));
+    if (sec != log->second) {
+        /* The date and time of day change once a second: format them
+         * then, not on every line. */
+        gmtime_r(&sec, &tm);
+        snprintf(log->second_text, sizeof(log->second_text),
+                 "\"%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        log->second = sec;
+    }
+    accesslog_put(log, log->second_text, strlen(log->second_text));
+    frac = (int) (unix_ms % 1000);
+    ms[0] = '.';
+    ms[1] = (char) ('0' + frac / 100);
+    ms[2] = (char) ('0' + frac / 10 % 10);
+    ms[3] = (char) ('0' + frac % 10);
+    ms[4] = 'Z';
+    ms[5] = '"';
+    accesslog_put(log, ms, 6);
 }
 
 static int
@@ -445,17 +497,35 @@ accesslog_reply_messages(const fg_request_summary_t *s)
     return out;
 }
 
+/* The request's messages, as the client sent them minus the white
+ * space between tokens (which may hold newlines); "null" past the bound. */
+static int
+accesslog_put_messages(fg_accesslog_t *log, const fg_request_summary_t *s)
+{
+    size_t n = s->request_messages_len;
+
+    if (s->request_messages == NULL || n == 0) {
+        ACCESSLOG_PUT_LIT(log, "null");
+        return FG_OK;
+    }
+    if (log->len - log->content_start + n > FG_ACCESSLOG_CONTENT_MAX
+        || accesslog_reserve(log, n) != FG_OK) {
+        ACCESSLOG_PUT_LIT(log, "null");
+        return FG_ERR;
+    }
+    log->len += fg_json_compact(s->request_messages, n, log->buf + log->len);
+    return FG_OK;
+}
+
 static void
 accesslog_put_content(fg_accesslog_t *log, const fg_request_summary_t *s)
 {
-    const json_t *request = s->request_json;
     json_t       *reply;
     int           is_cut = 0;
 
     log->content_start = log->len;
     ACCESSLOG_PUT_LIT(log, ",\"messages\":");
-    if (accesslog_put_json(log, json_object_get(request, "messages"))
-        != FG_OK) {
+    if (accesslog_put_messages(log, s) != FG_OK) {
         is_cut = 1;
     }
     ACCESSLOG_PUT_LIT(log, ",\"reply\":");
@@ -470,11 +540,42 @@ accesslog_put_content(fg_accesslog_t *log, const fg_request_summary_t *s)
 }
 
 void
+fg_accesslog_flush(fg_accesslog_t *log)
+{
+    ssize_t n;
+
+    if (log->len == 0) {
+        return;
+    }
+    /* One write of whole lines: O_APPEND lands them after every other
+     * worker's, never interleaved with one. */
+    do {
+        n = write(log->fd, log->buf, log->len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 || (size_t) n != log->len) {
+        log->failures += log->lines_pending;
+    }
+    log->len = 0;
+    log->line_start = 0;
+    log->lines_pending = 0;
+    if (log->cap > 4 * FG_ACCESSLOG_BUFFER_BYTES) {
+        /* A line with a large content: give the memory back. */
+        free(log->buf);
+        log->buf = NULL;
+        log->cap = 0;
+    }
+}
+
+size_t
+fg_accesslog_pending(const fg_accesslog_t *log)
+{
+    return log->len;
+}
+
+void
 fg_accesslog_write(fg_accesslog_t *log, const fg_request_summary_t *s)
 {
-    ssize_t     n;
-
-    log->len = 0;
+    log->line_start = log->len;
     ACCESSLOG_PUT_LIT(log, "{\"time\":");
     accesslog_put_time(log, s->started_unix_ms);
     ACCESSLOG_PUT_LIT(log, ",\"request_id\":");
@@ -487,23 +588,29 @@ fg_accesslog_write(fg_accesslog_t *log, const fg_request_summary_t *s)
     accesslog_put_str_or_null(log, s->model_served);
     ACCESSLOG_PUT_LIT(log, ",\"provider\":");
     accesslog_put_str_or_null(log, s->provider);
-    accesslog_putf(log, ",\"status\":%d,\"error\":", s->status);
+    ACCESSLOG_PUT_LIT(log, ",\"status\":");
+    accesslog_put_i64(log, s->status);
+    ACCESSLOG_PUT_LIT(log, ",\"error\":");
     accesslog_put_str_or_null(log, s->error == FG_E_NONE
                               ? NULL : fg_error_code_str(s->error));
     if (s->has_usage) {
-        accesslog_putf(log, ",\"prompt_tokens\":%" PRId64
-                       ",\"completion_tokens\":%" PRId64
-                       ",\"reasoning_tokens\":%" PRId64
-                       ",\"cached_tokens\":%" PRId64,
-                       s->prompt_tokens, s->completion_tokens,
-                       s->reasoning_tokens, s->cached_tokens);
+        ACCESSLOG_PUT_LIT(log, ",\"prompt_tokens\":");
+        accesslog_put_i64(log, s->prompt_tokens);
+        ACCESSLOG_PUT_LIT(log, ",\"completion_tokens\":");
+        accesslog_put_i64(log, s->completion_tokens);
+        ACCESSLOG_PUT_LIT(log, ",\"reasoning_tokens\":");
+        accesslog_put_i64(log, s->reasoning_tokens);
+        ACCESSLOG_PUT_LIT(log, ",\"cached_tokens\":");
+        accesslog_put_i64(log, s->cached_tokens);
     } else {
         ACCESSLOG_PUT_LIT(log, ",\"prompt_tokens\":null"
                           ",\"completion_tokens\":null"
                           ",\"reasoning_tokens\":null,\"cached_tokens\":null");
     }
-    accesslog_putf(log, ",\"usage_estimated\":%s,\"charged_micro\":%" PRId64,
-                   s->usage_estimated ? "true" : "false", s->charged_micro);
+    ACCESSLOG_PUT_LIT(log, ",\"usage_estimated\":");
+    accesslog_put_bool(log, s->usage_estimated);
+    ACCESSLOG_PUT_LIT(log, ",\"charged_micro\":");
+    accesslog_put_i64(log, s->charged_micro);
     if (s->has_impact) {
         accesslog_putf(log, ",\"energy_kwh\":%.6g,\"carbon_g_co2\":%.6g"
                        ",\"water_liters\":%.6g,\"impact_estimated\":%s",
@@ -517,12 +624,17 @@ fg_accesslog_write(fg_accesslog_t *log, const fg_request_summary_t *s)
     accesslog_put_ms(log, s->latency_us);
     ACCESSLOG_PUT_LIT(log, ",\"ttfb_ms\":");
     accesslog_put_ms(log, s->ttfb_us);
-    accesslog_putf(log, ",\"bytes_in\":%" PRId64 ",\"bytes_out\":%" PRId64
-                   ",\"client\":", s->bytes_in, s->bytes_out);
+    ACCESSLOG_PUT_LIT(log, ",\"bytes_in\":");
+    accesslog_put_i64(log, s->bytes_in);
+    ACCESSLOG_PUT_LIT(log, ",\"bytes_out\":");
+    accesslog_put_i64(log, s->bytes_out);
+    ACCESSLOG_PUT_LIT(log, ",\"client\":");
     accesslog_put_str_or_null(log, s->client_addr);
-    accesslog_putf(log, ",\"stream\":%s,\"client_gone\":%s,\"limit\":",
-                   s->is_stream ? "true" : "false",
-                   s->is_client_gone ? "true" : "false");
+    ACCESSLOG_PUT_LIT(log, ",\"stream\":");
+    accesslog_put_bool(log, s->is_stream);
+    ACCESSLOG_PUT_LIT(log, ",\"client_gone\":");
+    accesslog_put_bool(log, s->is_client_gone);
+    ACCESSLOG_PUT_LIT(log, ",\"limit\":");
     accesslog_put_str_or_null(log, fg_limit_kind_name(s->limit));
     ACCESSLOG_PUT_LIT(log, ",\"upstream_error\":");
     accesslog_put_str_or_null(log, fg_upstream_kind_name(s->upstream));
@@ -530,12 +642,9 @@ fg_accesslog_write(fg_accesslog_t *log, const fg_request_summary_t *s)
         accesslog_put_content(log, s);
     }
     ACCESSLOG_PUT_LIT(log, "}\n");
-
-    /* One write: O_APPEND makes it land whole, after every other line. */
-    do {
-        n = write(log->fd, log->buf, log->len);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0 || (size_t) n != log->len) {
-        log->failures++;
+    log->line_start = log->len;
+    log->lines_pending++;
+    if (log->len >= FG_ACCESSLOG_BUFFER_BYTES) {
+        fg_accesslog_flush(log);
     }
 }

@@ -69,7 +69,9 @@ typedef struct {
 
     /* Content, for an access log that is told to include it; never for
      * metrics. NULL / 0 when there is none (streams: no reply text). */
-    const void        *request_json;     /* a jansson json_t *, borrowed */
+    const char        *request_messages; /* the "messages" JSON text as
+                                            the client sent it, borrowed */
+    size_t             request_messages_len;
     const char        *reply_body;       /* the non-streaming reply */
     size_t             reply_len;
 } fg_request_summary_t;

@@ -14,6 +14,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "common/fmt.h"
 #include "common/usage.h"
 
 static size_t usage_utf8_len(const unsigned char *p, size_t left);
@@ -195,6 +196,133 @@ fg_usage_to_json(const fg_usage_record_t *rec)
                      "stream", (int) rec->is_stream,
                      "client_gone", (int) rec->is_client_gone,
                      "worker_lost", (int) rec->is_worker_lost);
+}
+
+/* Appends the JSON string of a record field (cleaned as usage_json_str). */
+static char *
+usage_put_str(char *o, const char *field, size_t size)
+{
+    char   buf[FG_USAGE_MODEL_MAX + 1];
+    size_t i;
+
+    usage_copy(buf, sizeof(buf), field, strnlen(field, size - 1));
+    *o++ = '"';
+    for (i = 0; buf[i] != '\0'; i++) {
+        /* usage_copy() left no control byte: only these two escape. */
+        if (buf[i] == '"' || buf[i] == '\\') {
+            *o++ = '\\';
+        }
+        *o++ = buf[i];
+    }
+    *o++ = '"';
+    return o;
+}
+
+static char *
+usage_put_i64(char *o, int64_t v)
+{
+    return o + fg_fmt_i64(o, v);
+}
+
+/* A real as jansson writes one: %.17g, always with '.' or an exponent,
+ * the exponent without '+' or leading zeros. */
+static char *
+usage_put_real(char *o, double v)
+{
+    char   buf[40], *e;
+    int    n = snprintf(buf, sizeof(buf), "%.17g", usage_finite(v));
+    size_t i, k;
+
+    if (n <= 0 || (size_t) n >= sizeof(buf)) {
+        memcpy(o, "0.0", 3);
+        return o + 3;
+    }
+    e = strchr(buf, 'e');
+    if (e == NULL && strchr(buf, '.') == NULL) {
+        memcpy(buf + n, ".0", 3);
+        n += 2;
+    }
+    if (e != NULL) {
+        k = (size_t) (e - buf) + 1;
+        i = k;
+        if (buf[i] == '+') {
+            i++;
+        } else if (buf[i] == '-') {
+            buf[k++] = '-';
+            i++;
+        }
+        while (buf[i] == '0' && buf[i + 1] != '\0') {
+            i++;
+        }
+        while (buf[i] != '\0') {
+            buf[k++] = buf[i++];
+        }
+        buf[k] = '\0';
+        n = (int) k;
+    }
+    memcpy(o, buf, (size_t) n);
+    return o + n;
+}
+
+#define USAGE_LIT(o, lit) (memcpy((o), (lit), sizeof(lit) - 1), \
+                           (o) + sizeof(lit) - 1)
+#define USAGE_PUT_STR(o, rec, f) usage_put_str((o), (rec)->f, \
+                                               sizeof((rec)->f))
+#define USAGE_PUT_BOOL(o, v) ((v) ? USAGE_LIT((o), "true") \
+                                  : USAGE_LIT((o), "false"))
+
+size_t
+fg_usage_write_members(const fg_usage_record_t *rec, char *dst)
+{
+    char *o = dst;
+
+    o = USAGE_LIT(o, ",\"request_id\":");
+    o = USAGE_PUT_STR(o, rec, request_id);
+    o = USAGE_LIT(o, ",\"key_id\":");
+    o = USAGE_PUT_STR(o, rec, key_id);
+    o = USAGE_LIT(o, ",\"model_requested\":");
+    o = USAGE_PUT_STR(o, rec, model_requested);
+    o = USAGE_LIT(o, ",\"model_served\":");
+    o = USAGE_PUT_STR(o, rec, model_served);
+    o = USAGE_LIT(o, ",\"provider\":");
+    o = USAGE_PUT_STR(o, rec, provider);
+    o = USAGE_LIT(o, ",\"status\":");
+    o = usage_put_i64(o, rec->status);
+    o = USAGE_LIT(o, ",\"error_code\":");
+    o = USAGE_PUT_STR(o, rec, error_code);
+    o = USAGE_LIT(o, ",\"started_unix_ms\":");
+    o = usage_put_i64(o, rec->started_unix_ms);
+    o = USAGE_LIT(o, ",\"latency_us\":");
+    o = usage_put_i64(o, rec->latency_us);
+    o = USAGE_LIT(o, ",\"ttfb_us\":");
+    o = usage_put_i64(o, rec->ttfb_us);
+    o = USAGE_LIT(o, ",\"prompt_tokens\":");
+    o = usage_put_i64(o, rec->prompt_tokens);
+    o = USAGE_LIT(o, ",\"completion_tokens\":");
+    o = usage_put_i64(o, rec->completion_tokens);
+    o = USAGE_LIT(o, ",\"reasoning_tokens\":");
+    o = usage_put_i64(o, rec->reasoning_tokens);
+    o = USAGE_LIT(o, ",\"cached_tokens\":");
+    o = usage_put_i64(o, rec->cached_tokens);
+    o = USAGE_LIT(o, ",\"usage_estimated\":");
+    o = USAGE_PUT_BOOL(o, rec->is_usage_estimated);
+    o = USAGE_LIT(o, ",\"charged_micro\":");
+    o = usage_put_i64(o, rec->charged_micro);
+    o = USAGE_LIT(o, ",\"energy_kwh\":");
+    o = usage_put_real(o, rec->energy_kwh);
+    o = USAGE_LIT(o, ",\"carbon_g_co2\":");
+    o = usage_put_real(o, rec->carbon_g_co2);
+    o = USAGE_LIT(o, ",\"water_liters\":");
+    o = usage_put_real(o, rec->water_liters);
+    o = USAGE_LIT(o, ",\"impact_estimated\":");
+    o = USAGE_PUT_BOOL(o, rec->is_impact_estimated);
+    o = USAGE_LIT(o, ",\"stream\":");
+    o = USAGE_PUT_BOOL(o, rec->is_stream);
+    o = USAGE_LIT(o, ",\"client_gone\":");
+    o = USAGE_PUT_BOOL(o, rec->is_client_gone);
+    o = USAGE_LIT(o, ",\"worker_lost\":");
+    o = USAGE_PUT_BOOL(o, rec->is_worker_lost);
+    return (size_t) (o - dst);
 }
 
 int

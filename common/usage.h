@@ -111,6 +111,15 @@ void fg_usage_from_summary(fg_usage_record_t *rec,
 json_t *fg_usage_to_json(const fg_usage_record_t *rec);
 
 /*
+ * Writes the members of fg_usage_to_json() after "ring", in its order and
+ * as jansson would print them, each preceded by a comma, into @dst, which
+ * must hold FG_USAGE_MEMBERS_MAX bytes; returns the length. For the usage
+ * journal's hot path: no allocation, no jansson.
+ */
+#define FG_USAGE_MEMBERS_MAX 4096
+size_t fg_usage_write_members(const fg_usage_record_t *rec, char *dst);
+
+/*
  * Fills @rec from @obj, the shape fg_usage_to_json() writes. Every member
  * must be there with its type; unknown members are ignored (a later
  * version may add some). Strings go through fg_usage_set_str(). Returns

@@ -187,53 +187,37 @@ usagelog_reserve(fg_usagelog_t *log, size_t more)
 }
 
 /*
- * Appends the line of @rec to the batch buffer. The head of the line
- * (version, node, seq, ring) is written here, not by jansson, so its
- * shape is ours and usagelog_peek() can rely on it; the other members
- * follow in fg_usage_to_json()'s order.
+ * Appends the line of @rec to the batch buffer: the head (version, node,
+ * seq, ring), whose shape usagelog_peek() relies on, then the members of
+ * fg_usage_to_json() in its order (fg_usage_write_members: no jansson,
+ * the syncer writes one line per request).
  */
 static int
 usagelog_encode(fg_usagelog_t *log, const fg_usage_record_t *rec,
                 fg_err_t *err)
 {
-    json_t  *fields;
-    char     head[FG_USAGELOG_NODE_MAX + 96];
-    size_t   need, start = log->buf_len, body;
+    size_t   start = log->buf_len, body;
     uint32_t crc;
     int      head_len;
 
-    head_len = snprintf(head, sizeof(head),
+    usagelog_reserve(log, FG_USAGELOG_NODE_MAX + 96 + FG_USAGE_MEMBERS_MAX
+                          + USAGELOG_SUFFIX_LEN + 2);
+    head_len = snprintf(log->buf + start, FG_USAGELOG_NODE_MAX + 96,
                         "{\"v\":%d,\"node\":\"%s\",\"seq\":%llu,"
                         "\"ring\":%u", FG_USAGELOG_VERSION, log->node,
                         (unsigned long long) rec->seq, rec->ring);
-    fields = fg_usage_to_json(rec);
-    if (fields == NULL || head_len <= 0 || (size_t) head_len >= sizeof(head)
-        || json_object_del(fields, "seq") != 0
-        || json_object_del(fields, "ring") != 0) {
-        json_decref(fields);
+    if (head_len <= 0 || head_len >= FG_USAGELOG_NODE_MAX + 96) {
         return fg_err_set(err, FG_E_INTERNAL, NULL,
                           "usage record %llu cannot be encoded",
                           (unsigned long long) rec->seq);
     }
-
-    /* head + the members' object, whose '{' becomes the ',' after ring
-     * and whose '}' becomes the CRC member. */
-    need = json_dumpb(fields, NULL, 0, JSON_COMPACT);
-    if (need < 3 || (size_t) head_len + need - 1 + USAGELOG_SUFFIX_LEN
-                    > FG_USAGELOG_LINE_MAX) {
-        json_decref(fields);
+    body = (size_t) head_len
+           + fg_usage_write_members(rec, log->buf + start + head_len);
+    if (body + USAGELOG_SUFFIX_LEN > FG_USAGELOG_LINE_MAX) {
         return fg_err_set(err, FG_E_INTERNAL, NULL,
                           "usage record %llu encodes to %zu bytes",
-                          (unsigned long long) rec->seq,
-                          (size_t) head_len + need);
+                          (unsigned long long) rec->seq, body);
     }
-    usagelog_reserve(log, (size_t) head_len + need + USAGELOG_SUFFIX_LEN
-                          + 2);
-    memcpy(log->buf + start, head, (size_t) head_len);
-    json_dumpb(fields, log->buf + start + head_len, need, JSON_COMPACT);
-    json_decref(fields);
-    log->buf[start + (size_t) head_len] = ',';
-    body = (size_t) head_len + need - 1;
 
     crc = fg_journal_crc32c(0, log->buf + start, body);
     snprintf(log->buf + start + body, USAGELOG_SUFFIX_LEN + 2,

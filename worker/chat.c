@@ -6,16 +6,20 @@
  * model check and the upstream call: admit (rate limits), then meter (the
  * energy reservation).
  *
- * The upstream body is always re-serialised from the validated object,
- * with "model" replaced by the provider's own name for the model, so the
- * upstream sees exactly the values the gateway checked (and will price).
+ * The upstream body is the client's own bytes, the very bytes the
+ * validator parsed and the gateway priced, with at most three edits made
+ * in the text (chat_upstream_body): "model" becomes the provider's name
+ * for the model, a stream asks for usage, and a lowered max_tokens is
+ * written in. Nothing is re-serialised: jansson never sees a request.
  */
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "common/alloc.h"
+#include "common/jdoc.h"
 #include "common/log.h"
 #include "worker/admit.h"
 #include "worker/auth.h"
@@ -25,7 +29,19 @@
 #include "worker/upstream.h"
 #include "worker/worker.h"
 
+/* One change to the client's bytes: @cut bytes at @at become @text. */
+typedef struct {
+    size_t      at;
+    size_t      cut;
+    const char *text;
+    size_t      len;
+} chat_edit_t;
+
+#define CHAT_EDITS_MAX 4
+#define CHAT_LIT(s)    s, sizeof(s) - 1
+
 static int chat_content_type_ok(const char *ct);
+static char *chat_upstream_body(fg_req_t *req, size_t *out_len);
 
 static int
 chat_content_type_ok(const char *ct)
@@ -38,12 +54,128 @@ chat_content_type_ok(const char *ct)
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
+/* Adds an edit, keeping the list in order of position (stable). */
+static void
+chat_edit(chat_edit_t *edits, size_t *n, size_t at, size_t cut,
+          const char *text, size_t len)
+{
+    size_t i = *n;
+
+    while (i > 0 && edits[i - 1].at > at) {
+        edits[i] = edits[i - 1];
+        i--;
+    }
+    edits[i].at = at;
+    edits[i].cut = cut;
+    edits[i].text = text;
+    edits[i].len = len;
+    (*n)++;
+}
+
+/*
+ * The body for the upstream: the client's bytes with the model's upstream
+ * name, include_usage for a stream that did not ask, and the lowered
+ * max_tokens (meter.c), each an edit of a value's span or a member
+ * inserted at the start of its object. Returns a malloc'd body.
+ */
+static char *
+chat_upstream_body(fg_req_t *req, size_t *out_len)
+{
+    const fg_jdoc_t *doc = &req->doc;
+    const char      *upstream_id = req->model->upstream_id;
+    size_t           id_len = strlen(upstream_id), n = 0, i, len, pos;
+    chat_edit_t      edits[CHAT_EDITS_MAX];
+    char            *model, *out, number[64], number2[64];
+    int              node, so, usage;
+    size_t           top = doc->nodes[0].start + 1;
+
+    model = fg_xmalloc(6 * id_len + 2);
+    len = fg_json_quote(upstream_id, id_len, model);
+    node = req->chat.model;
+    chat_edit(edits, &n, doc->nodes[node].start, doc->nodes[node].len,
+              model, len);
+
+    if (req->lowered_max_tokens > 0) {
+        int mct = fg_jdoc_get(doc, 0, "max_completion_tokens");
+        int mt = fg_jdoc_get(doc, 0, "max_tokens");
+        int k;
+
+        /* As OpenAI reads them: max_completion_tokens wins, max_tokens is
+         * the older name; both say the same after the edit. */
+        if (mct != FG_JNONE || mt == FG_JNONE) {
+            if (mct != FG_JNONE) {
+                k = snprintf(number, sizeof(number), "%lld",
+                             (long long) req->lowered_max_tokens);
+                chat_edit(edits, &n, doc->nodes[mct].start,
+                          doc->nodes[mct].len, number, (size_t) k);
+            } else {
+                k = snprintf(number, sizeof(number),
+                             "\"max_completion_tokens\":%lld,",
+                             (long long) req->lowered_max_tokens);
+                chat_edit(edits, &n, top, 0, number, (size_t) k);
+            }
+        }
+        if (mt != FG_JNONE) {
+            k = snprintf(number2, sizeof(number2), "%lld",
+                         (long long) req->lowered_max_tokens);
+            chat_edit(edits, &n, doc->nodes[mt].start, doc->nodes[mt].len,
+                      number2, (size_t) k);
+        }
+    }
+
+    if (req->strip_usage) {
+        so = fg_jdoc_get(doc, 0, "stream_options");
+        if (fg_jdoc_type(doc, so) == FG_JOBJECT) {
+            usage = fg_jdoc_get(doc, so, "include_usage");
+            if (usage != FG_JNONE) {
+                chat_edit(edits, &n, doc->nodes[usage].start,
+                          doc->nodes[usage].len, CHAT_LIT("true"));
+            } else if (doc->nodes[so].count > 0) {
+                chat_edit(edits, &n, doc->nodes[so].start + 1, 0,
+                          CHAT_LIT("\"include_usage\":true,"));
+            } else {
+                chat_edit(edits, &n, doc->nodes[so].start + 1, 0,
+                          CHAT_LIT("\"include_usage\":true"));
+            }
+        } else if (so != FG_JNONE) {
+            /* "stream_options": null */
+            chat_edit(edits, &n, doc->nodes[so].start, doc->nodes[so].len,
+                      CHAT_LIT("{\"include_usage\":true}"));
+        } else {
+            chat_edit(edits, &n, top, 0,
+                      CHAT_LIT("\"stream_options\":"
+                               "{\"include_usage\":true},"));
+        }
+    }
+
+    len = doc->len;
+    for (i = 0; i < n; i++) {
+        len += edits[i].len - edits[i].cut;
+    }
+    out = fg_xmalloc(len + 1);
+    len = 0;
+    pos = 0;
+    for (i = 0; i < n; i++) {
+        memcpy(out + len, doc->buf + pos, edits[i].at - pos);
+        len += edits[i].at - pos;
+        memcpy(out + len, edits[i].text, edits[i].len);
+        len += edits[i].len;
+        pos = edits[i].at + edits[i].cut;
+    }
+    memcpy(out + len, doc->buf + pos, doc->len - pos);
+    len += doc->len - pos;
+    out[len] = '\0';
+    free(model);
+    *out_len = len;
+    return out;
+}
+
 void
 fg_chat_handle(fg_req_t *req)
 {
     fg_worker_t     *w = req->worker;
     struct evbuffer *input = evhttp_request_get_input_buffer(req->http);
-    size_t           len = evbuffer_get_length(input);
+    size_t           len = evbuffer_get_length(input), upstream_len;
     const char      *ct, *field;
     fg_err_t         err;
     char            *upstream_body;
@@ -56,15 +188,25 @@ fg_chat_handle(fg_req_t *req)
                     ct ? ct : "none");
         return;
     }
-    req->body = fg_validate_chat_body((const char *) evbuffer_pullup(input,
-                                                                     -1),
-                                      len, (size_t) w->conf->max_json_depth,
-                                      &req->chat, &err);
-    if (req->body == NULL) {
+    /* The request keeps its own copy: the document points into it until
+     * the request ends (the access log reads the messages from it). */
+    req->body = fg_xmalloc(len + 1);
+    if (len > 0) {
+        evbuffer_copyout(input, req->body, len);
+    }
+    req->body[len] = '\0';
+    if (fg_validate_chat_body(req->body, len,
+                              (size_t) w->conf->max_json_depth, &req->doc,
+                              &req->chat, &err) != FG_OK) {
         fg_req_reply_error(req, &err);
         return;
     }
-    req->model_requested = fg_xstrdup(req->chat.model);
+    req->has_doc = 1;
+    req->model_requested = fg_jdoc_str_dup(&req->doc, req->chat.model);
+    if (req->model_requested == NULL) {
+        fg_req_fail(req, FG_E_INTERNAL, NULL, "out of memory");
+        return;
+    }
 
     req->model = fg_catalog_route(w->catalog, req->model_requested);
     if (req->model == NULL) {
@@ -77,8 +219,8 @@ fg_chat_handle(fg_req_t *req)
         return;
     }
     if (req->chat.max_tokens > req->model->max_output_tokens) {
-        field = json_object_get(req->body, "max_completion_tokens")
-                ? "max_completion_tokens" : "max_tokens";
+        field = fg_jdoc_get(&req->doc, 0, "max_completion_tokens")
+                != FG_JNONE ? "max_completion_tokens" : "max_tokens";
         fg_req_fail(req, FG_E_OUT_OF_RANGE, field,
                     "%s is %lld, above the %lld output tokens %s allows",
                     field, req->chat.max_tokens,
@@ -111,31 +253,13 @@ fg_chat_handle(fg_req_t *req)
         fg_admit_cancel(req);   /* refused for its balance: no quota used */
         return;
     }
-    if (req->chat.is_stream && !req->chat.include_usage) {
-        /* Usage is what a stream is charged by: ask for it, and keep its
-         * chunk from a client that did not (relay.c). */
-        json_t *opts = json_object_get(req->body, "stream_options");
+    /* Usage is what a stream is charged by: ask for it, and keep its
+     * chunk from a client that did not (relay.c). */
+    req->strip_usage = req->chat.is_stream && !req->chat.include_usage;
 
-        if (!json_is_object(opts)) {
-            opts = json_object();
-            json_object_set_new(req->body, "stream_options", opts);
-        }
-        json_object_set_new(opts, "include_usage", json_true());
-        req->strip_usage = 1;
-    }
-
-    /* From here req->chat.model dangles: it pointed into the old value. */
-    json_object_set_new(req->body, "model",
-                        json_string(req->model->upstream_id));
-    req->chat.model = NULL;
-    upstream_body = json_dumps(req->body, JSON_COMPACT);
-    if (upstream_body == NULL) {
-        fg_req_fail(req, FG_E_INTERNAL, NULL, "could not serialise the "
-                    "request");
-        return;
-    }
+    upstream_body = chat_upstream_body(req, &upstream_len);
     req->upstream = fg_upstream_start(req, req->model->provider,
-                                      upstream_body, strlen(upstream_body),
+                                      upstream_body, upstream_len,
                                       req->chat.is_stream, &err);
     if (req->upstream == NULL) {
         fg_log(FG_LOG_ERROR, 0, "req=%s upstream not started: %s", req->id,

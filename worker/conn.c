@@ -76,6 +76,8 @@ fg_conn_bevcb(struct event_base *base, void *arg)
         fg_log(FG_LOG_WARN, 0, "%lld connections, the per-worker limit: "
                "accept paused", (long long) w->connections);
         fg_worker_set_accepting(w, 0);
+    } else {
+        fg_worker_took_connection(w);
     }
     return conn->bev;
 }

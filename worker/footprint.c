@@ -54,16 +54,6 @@ footprint_location(const fg_req_t *req)
     return p != NULL && p->country != NULL ? p->country->code : "WORLD";
 }
 
-json_t *
-fg_footprint_json(const fg_req_t *req)
-{
-    if (!req->has_impact) {
-        return NULL;
-    }
-    return fg_impact_json(&req->impact, req->model->provider->id,
-                          footprint_location(req));
-}
-
 char *
 fg_footprint_splice(const fg_req_t *req, const char *body, size_t len,
                     size_t *out_len)

@@ -14,9 +14,6 @@
  * without impact tables). */
 void fg_footprint_compute(fg_req_t *req);
 
-/* The environment_impact object (a new reference), or NULL if none. */
-json_t *fg_footprint_json(const fg_req_t *req);
-
 /*
  * The non-streaming reply @body (@len bytes, a JSON object) with
  * "environment_impact" added as its last member, spliced into the text so

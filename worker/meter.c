@@ -3,8 +3,8 @@
  *
  * Estimates, documented in docs/api.md: a prompt is the request body's
  * bytes / FG_BYTES_PER_TOKEN tokens, a completion the upstream did not
- * count is the text relayed / FG_BYTES_PER_TOKEN (worker/request.h). A request that never got an upstream byte is
- * charged nothing: the tenant does not pay for a provider that failed.
+ * count is the text relayed / FG_BYTES_PER_TOKEN (worker/request.h). A
+ * request that never got an upstream byte is charged nothing: the tenant does not pay for a provider that failed.
  */
 
 #include <stdio.h>
@@ -23,21 +23,13 @@ meter_price(const fg_model_t *m, fg_price_t *p)
     p->completion_per_mtok = m->completion_per_mtok_micro;
 }
 
-/* Writes the lowered maximum into the body the upstream will get. */
+/* Records the lowered maximum; chat.c writes it into the upstream body. */
 static void
 meter_lower_max_tokens(fg_req_t *req, int64_t affordable)
 {
     char value[24];
 
-    if (json_object_get(req->body, "max_completion_tokens") != NULL
-        || json_object_get(req->body, "max_tokens") == NULL) {
-        json_object_set_new(req->body, "max_completion_tokens",
-                            json_integer(affordable));
-    }
-    if (json_object_get(req->body, "max_tokens") != NULL) {
-        json_object_set_new(req->body, "max_tokens",
-                            json_integer(affordable));
-    }
+    req->lowered_max_tokens = affordable;
     req->chat.max_tokens = affordable;
     snprintf(value, sizeof(value), "%lld", (long long) affordable);
     evhttp_add_header(evhttp_request_get_output_headers(req->http),
@@ -155,14 +147,18 @@ fg_meter_headers(fg_req_t *req)
     evhttp_add_header(h, "x-fluxgate-balance-micro", v);
 }
 
-json_t *
-fg_meter_json(const fg_req_t *req)
+size_t
+fg_meter_json_text(const fg_req_t *req, char *dst, size_t size)
 {
+    int n;
+
     if (!req->is_metered || req->balance_micro < 0) {
-        return NULL;
+        return 0;
     }
-    return json_pack("{s:I, s:I, s:b}",
-                     "charged_micro", (json_int_t) req->charged_micro,
-                     "balance_micro", (json_int_t) req->balance_micro,
-                     "estimated", req->usage_estimated);
+    n = snprintf(dst, size, "\"fluxgate_billing\":{\"charged_micro\":%lld,"
+                 "\"balance_micro\":%lld,\"estimated\":%s}",
+                 (long long) req->charged_micro,
+                 (long long) req->balance_micro,
+                 req->usage_estimated ? "true" : "false");
+    return n > 0 && (size_t) n < size ? (size_t) n : 0;
 }

@@ -28,7 +28,11 @@ void fg_meter_charge(fg_req_t *req);
 /* Adds x-fluxgate-charged-micro and x-fluxgate-balance-micro. */
 void fg_meter_headers(fg_req_t *req);
 
-/* The charge as a JSON object for a stream's usage chunk; NULL if none. */
-json_t *fg_meter_json(const fg_req_t *req);
+/*
+ * Writes the member "fluxgate_billing":{charged_micro, balance_micro,
+ * estimated} for a stream's usage chunk into @dst (@size bytes, 160 is
+ * enough) and returns its length; 0 when there is no charge to show.
+ */
+size_t fg_meter_json_text(const fg_req_t *req, char *dst, size_t size);
 
 #endif

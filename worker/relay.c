@@ -23,6 +23,8 @@
 
 #include <event2/bufferevent.h>
 
+#include "common/alloc.h"
+#include "common/jdoc.h"
 #include "common/log.h"
 #include "worker/conn.h"
 #include "worker/footprint.h"
@@ -30,10 +32,12 @@
 #include "worker/relay.h"
 #include "worker/upstream.h"
 
+/* Nesting allowed in an upstream reply: far above any real one. */
+#define FG_RELAY_MAX_DEPTH 128
+
 static int relay_on_event(const fg_sse_event_t *ev, void *arg);
 static int relay_is_timeout(const char *error);
-static int relay_usage_chunk(fg_req_t *req, json_t *chunk);
-static int relay_send_chunk(fg_req_t *req, json_t *chunk);
+static int relay_usage_chunk(fg_req_t *req, const fg_jdoc_t *doc);
 static void relay_drained(struct evhttp_connection *evcon, void *arg);
 static size_t relay_client_backlog(fg_req_t *req);
 static void relay_stream_error(fg_req_t *req, fg_error_code_t code,
@@ -67,58 +71,70 @@ fg_relay_headers(fg_req_t *req)
     req->has_sse = 1;
 }
 
+/* The integer at node @i, 0 for anything else (as json_integer_value). */
+static long long
+relay_int(const fg_jdoc_t *doc, int i)
+{
+    return fg_jdoc_type(doc, i) == FG_JINT ? doc->nodes[i].num.i : 0;
+}
+
 /* Takes the token counts of an OpenAI "usage" object, when there is one. */
 static void
-relay_take_usage(fg_req_t *req, json_t *root)
+relay_take_usage(fg_req_t *req, const fg_jdoc_t *doc)
 {
-    json_t *usage = json_object_get(root, "usage"), *details;
+    int usage = fg_jdoc_get(doc, 0, "usage"), details;
 
-    if (!json_is_object(usage)) {
+    if (fg_jdoc_type(doc, usage) != FG_JOBJECT) {
         return;
     }
     req->has_usage = 1;
-    req->prompt_tokens = json_integer_value(
-                             json_object_get(usage, "prompt_tokens"));
-    req->completion_tokens = json_integer_value(
-                                 json_object_get(usage, "completion_tokens"));
-    details = json_object_get(usage, "prompt_tokens_details");
-    req->cached_tokens = json_integer_value(
-                             json_object_get(details, "cached_tokens"));
-    details = json_object_get(usage, "completion_tokens_details");
-    req->reasoning_tokens = json_integer_value(
-                                json_object_get(details, "reasoning_tokens"));
+    req->prompt_tokens = relay_int(doc, fg_jdoc_get(doc, usage,
+                                                    "prompt_tokens"));
+    req->completion_tokens = relay_int(doc, fg_jdoc_get(doc, usage,
+                                                        "completion_tokens"));
+    details = fg_jdoc_get(doc, usage, "prompt_tokens_details");
+    req->cached_tokens = relay_int(doc, fg_jdoc_get(doc, details,
+                                                    "cached_tokens"));
+    details = fg_jdoc_get(doc, usage, "completion_tokens_details");
+    req->reasoning_tokens = relay_int(doc, fg_jdoc_get(doc, details,
+                                                       "reasoning_tokens"));
 }
 
-/* Adds the length of the text in @choices (each choice's @part: "delta"
+/* Adds the length of the text in the choices (each choice's @part: "delta"
  * in a stream, "message" in a reply) to what was relayed: the estimate of
  * a completion the upstream did not count. */
 static void
-relay_count_text(fg_req_t *req, json_t *choices, const char *part)
+relay_count_text(fg_req_t *req, const fg_jdoc_t *doc, const char *part)
 {
     static const char *const fields[] = { "content", "reasoning_content",
                                           "reasoning" };
-    size_t                   i, f;
-    json_t                  *choice;
+    int                      choices = fg_jdoc_get(doc, 0, "choices");
+    int                      choice, p, calls, call, args;
+    size_t                   f;
 
-    json_array_foreach(choices, i, choice) {
-        json_t *p = json_object_get(choice, part), *call;
-        size_t  c;
-
+    if (fg_jdoc_type(doc, choices) != FG_JARRAY) {
+        return;
+    }
+    for (choice = fg_jdoc_first(doc, choices); choice != FG_JNONE;
+         choice = fg_jdoc_next(doc, choices, choice)) {
+        p = fg_jdoc_get(doc, choice, part);
+        if (fg_jdoc_type(doc, p) != FG_JOBJECT) {
+            continue;
+        }
         for (f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
-            json_t *text = json_object_get(p, fields[f]);
-
-            if (json_is_string(text)) {
-                req->relayed_bytes += (int64_t) json_string_length(text);
-            }
+            req->relayed_bytes += (int64_t) fg_jdoc_str_len(
+                doc, fg_jdoc_get(doc, p, fields[f]));
         }
         /* Tool calls are generated text too: their arguments. */
-        json_array_foreach(json_object_get(p, "tool_calls"), c, call) {
-            json_t *args = json_object_get(json_object_get(call, "function"),
-                                           "arguments");
-
-            if (json_is_string(args)) {
-                req->relayed_bytes += (int64_t) json_string_length(args);
-            }
+        calls = fg_jdoc_get(doc, p, "tool_calls");
+        if (fg_jdoc_type(doc, calls) != FG_JARRAY) {
+            continue;
+        }
+        for (call = fg_jdoc_first(doc, calls); call != FG_JNONE;
+             call = fg_jdoc_next(doc, calls, call)) {
+            args = fg_jdoc_get(doc, fg_jdoc_get(doc, call, "function"),
+                               "arguments");
+            req->relayed_bytes += (int64_t) fg_jdoc_str_len(doc, args);
         }
     }
 }
@@ -140,101 +156,131 @@ relay_upstream_kind(const char *error)
     return FG_UPSTREAM_RESET;
 }
 
+/* Queues @len bytes of JSON as one event for the client. */
+static void
+relay_send_event(fg_req_t *req, const char *json, size_t len)
+{
+    evbuffer_add(req->stream_out, "data: ", 6);
+    evbuffer_add(req->stream_out, json, len);
+    evbuffer_add(req->stream_out, "\n\n", 2);
+}
+
+/*
+ * Queues the chunk without its member whose key is node @key: the member
+ * and one comma next to it are cut from the text, the rest passes as sent.
+ */
+static void
+relay_send_without(fg_req_t *req, const fg_jdoc_t *doc, int key)
+{
+    const char *text = doc->buf;
+    size_t      from = doc->nodes[key].start;
+    size_t      to = doc->nodes[key + 1].start + doc->nodes[key + 1].len;
+    size_t      k = to;
+
+    while (k < doc->len && (text[k] == ' ' || text[k] == '\n'
+                            || text[k] == '\r' || text[k] == '\t')) {
+        k++;
+    }
+    if (k < doc->len && text[k] == ',') {
+        to = k + 1;                      /* "usage":null, "next": ... */
+    } else {
+        k = from;
+        while (k > 0 && (text[k - 1] == ' ' || text[k - 1] == '\n'
+                         || text[k - 1] == '\r' || text[k - 1] == '\t')) {
+            k--;
+        }
+        if (k > 0 && text[k - 1] == ',') {
+            from = k - 1;                /* ..., "usage":null } */
+        }
+    }
+    evbuffer_add(req->stream_out, "data: ", 6);
+    evbuffer_add(req->stream_out, text, from);
+    evbuffer_add(req->stream_out, text + to, doc->len - to);
+    evbuffer_add(req->stream_out, "\n\n", 2);
+}
+
 static int
 relay_on_event(const fg_sse_event_t *ev, void *arg)
 {
-    fg_req_t    *req = arg;
-    json_t      *chunk;
-    json_error_t jerr;
+    fg_req_t  *req = arg;
+    fg_jdoc_t  doc;
+    int        usage, rc = 0;
 
     if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
         req->saw_done = 1;
         evbuffer_add(req->stream_out, "data: [DONE]\n\n", 14);
         return 0;
     }
-    chunk = json_loadb(ev->data, ev->data_len, 0, &jerr);
-    if (!json_is_object(chunk)) {
-        json_decref(chunk);
+    if (fg_jdoc_parse(&doc, ev->data, ev->data_len, FG_RELAY_MAX_DEPTH,
+                      NULL) != FG_OK) {
         req->relay_error = fg_upstream_err_malformed;
         return 1;
     }
-    relay_count_text(req, json_object_get(chunk, "choices"), "delta");
-    if (json_is_object(json_object_get(chunk, "usage"))) {
-        return relay_usage_chunk(req, chunk);
+    if (fg_jdoc_type(&doc, 0) != FG_JOBJECT) {
+        fg_jdoc_free(&doc);
+        req->relay_error = fg_upstream_err_malformed;
+        return 1;
     }
-    if (req->strip_usage && json_is_null(json_object_get(chunk, "usage"))) {
+    relay_count_text(req, &doc, "delta");
+    usage = fg_jdoc_get(&doc, 0, "usage");
+    if (fg_jdoc_type(&doc, usage) == FG_JOBJECT) {
+        rc = relay_usage_chunk(req, &doc);
+    } else if (req->strip_usage && usage != FG_JNONE) {
         /* The "usage": null of every chunk, there because we asked for
          * usage: a client that did not ask sees no usage member at all. */
-        json_object_del(chunk, "usage");
-        return relay_send_chunk(req, chunk);
+        relay_send_without(req, &doc, usage - 1);
+    } else {
+        relay_send_event(req, ev->data, ev->data_len);
     }
-    json_decref(chunk);
-    evbuffer_add(req->stream_out, "data: ", 6);
-    evbuffer_add(req->stream_out, ev->data, ev->data_len);
-    evbuffer_add(req->stream_out, "\n\n", 2);
-    return 0;
+    fg_jdoc_free(&doc);
+    return rc;
 }
 
 /*
  * The chunk with the stream's usage: the request is charged now, and the
- * chunk carries the charge (fluxgate_billing). A client that did not ask
- * for usage does not see it: we asked on its behalf (chat.c).
+ * chunk carries the charge (fluxgate_billing) and the environment_impact,
+ * spliced into its text. A client that did not ask for usage does not see
+ * it: we asked on its behalf (chat.c).
  */
 static int
-relay_usage_chunk(fg_req_t *req, json_t *chunk)
+relay_usage_chunk(fg_req_t *req, const fg_jdoc_t *doc)
 {
-    json_t *billing;
-    char   *text, *spliced;
-    size_t  len;
+    char    billing[160], *text, *spliced;
+    size_t  end, n, billing_len, len;
+    int     choices;
 
-    relay_take_usage(req, chunk);
+    relay_take_usage(req, doc);
     fg_meter_charge(req);
     fg_footprint_compute(req);
     if (req->strip_usage) {
-        if (json_array_size(json_object_get(chunk, "choices")) == 0) {
-            json_decref(chunk);
+        choices = fg_jdoc_get(doc, 0, "choices");
+        if (fg_jdoc_type(doc, choices) != FG_JARRAY
+            || doc->nodes[choices].count == 0) {
             return 0;
         }
-        json_object_del(chunk, "usage");
-        return relay_send_chunk(req, chunk);
+        relay_send_without(req, doc, fg_jdoc_get(doc, 0, "usage") - 1);
+        return 0;
     }
-    if ((billing = fg_meter_json(req)) != NULL) {
-        json_object_set_new(chunk, "fluxgate_billing", billing);
+    /* The root object closes at its last byte: splice before it. */
+    end = doc->nodes[0].start + doc->nodes[0].len - 1;
+    billing_len = fg_meter_json_text(req, billing, sizeof(billing));
+    text = fg_xmalloc(doc->len + billing_len + 2);
+    memcpy(text, doc->buf, end);
+    n = end;
+    if (billing_len > 0) {
+        text[n++] = ',';
+        memcpy(text + n, billing, billing_len);
+        n += billing_len;
     }
-    text = json_dumps(chunk, JSON_COMPACT);
-    json_decref(chunk);
-    if (text == NULL) {
-        req->relay_error = fg_upstream_err_malformed;
-        return 1;
-    }
-    /* Spliced as text, with the impact's own precision. */
-    spliced = fg_footprint_splice(req, text, strlen(text), &len);
-    evbuffer_add(req->stream_out, "data: ", 6);
+    memcpy(text + n, doc->buf + end, doc->len - end);
+    n += doc->len - end;
+    spliced = fg_footprint_splice(req, text, n, &len);
     if (spliced != NULL) {
-        evbuffer_add(req->stream_out, spliced, len);
+        relay_send_event(req, spliced, len);
         free(spliced);
     } else {
-        evbuffer_add(req->stream_out, text, strlen(text));
+        relay_send_event(req, text, n);
     }
-    evbuffer_add(req->stream_out, "\n\n", 2);
-    free(text);
-    return 0;
-}
-
-/* Queues @chunk (its reference is taken) as one event for the client. */
-static int
-relay_send_chunk(fg_req_t *req, json_t *chunk)
-{
-    char *text = json_dumps(chunk, JSON_COMPACT);
-
-    json_decref(chunk);
-    if (text == NULL) {
-        req->relay_error = fg_upstream_err_malformed;
-        return 1;
-    }
-    evbuffer_add(req->stream_out, "data: ", 6);
-    evbuffer_add(req->stream_out, text, strlen(text));
-    evbuffer_add(req->stream_out, "\n\n", 2);
     free(text);
     return 0;
 }
@@ -401,8 +447,7 @@ void
 fg_relay_done(fg_req_t *req, const char *error)
 {
     fg_upstream_t *up = req->upstream;
-    json_t        *root;
-    json_error_t   jerr;
+    fg_jdoc_t      doc;
     const char    *body;
     size_t         len, spliced_len;
     char          *spliced;
@@ -466,9 +511,12 @@ fg_relay_done(fg_req_t *req, const char *error)
     }
     len = req->upstream_body ? evbuffer_get_length(req->upstream_body) : 0;
     body = len ? (const char *) evbuffer_pullup(req->upstream_body, -1) : "";
-    root = json_loadb(body, len, 0, &jerr);
-    if (!json_is_object(root)) {
-        json_decref(root);
+    if (fg_jdoc_parse(&doc, body, len, FG_RELAY_MAX_DEPTH, NULL) == FG_OK
+        && fg_jdoc_type(&doc, 0) != FG_JOBJECT) {
+        fg_jdoc_free(&doc);
+        doc.nodes = NULL;
+    }
+    if (doc.nodes == NULL) {
         req->upstream_kind = FG_UPSTREAM_MALFORMED;
         fg_log(FG_LOG_WARN, 0, "req=%s provider %s: %s", req->id,
                up->provider->id, fg_upstream_err_malformed);
@@ -476,11 +524,11 @@ fg_relay_done(fg_req_t *req, const char *error)
                     up->provider->id, fg_upstream_err_malformed);
         return;
     }
-    relay_take_usage(req, root);
+    relay_take_usage(req, &doc);
     if (!req->has_usage) {
-        relay_count_text(req, json_object_get(root, "choices"), "message");
+        relay_count_text(req, &doc, "message");
     }
-    json_decref(root);
+    fg_jdoc_free(&doc);
     fg_meter_charge(req);
     fg_meter_headers(req);
     fg_footprint_compute(req);

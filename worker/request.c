@@ -206,7 +206,12 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
         out->impact_estimated = req->impact.is_estimated;
     }
     out->usage_estimated = req->usage_estimated;
-    out->request_json = req->body;
+    if (req->has_doc) {
+        int messages = fg_jdoc_get(&req->doc, 0, "messages");
+
+        out->request_messages = req->doc.buf + req->doc.nodes[messages].start;
+        out->request_messages_len = req->doc.nodes[messages].len;
+    }
     if (req->upstream_body != NULL && !req->chat.is_stream) {
         out->reply_len = evbuffer_get_length(req->upstream_body);
         out->reply_body = out->reply_len
@@ -246,9 +251,7 @@ fg_req_finish(fg_req_t *req)
     fg_req_summarise(req, &summary);
     fg_admit_settle(req, &summary);
     fg_metrics_request_done(w->wc->shm->metrics, w->wc->slot, &summary);
-    if (w->accesslog != NULL) {
-        fg_accesslog_write(w->accesslog, &summary);
-    }
+    fg_worker_log_access(w, &summary);
     if (req->has_key) {
         /* Exactly one usage record per authenticated request. */
         fg_usage_record_t rec;
@@ -260,7 +263,10 @@ fg_req_finish(fg_req_t *req)
     fg_upstream_free(req->upstream);
     req->upstream = NULL;
     fg_relay_cleanup(req);
-    json_decref(req->body);
+    if (req->has_doc) {
+        fg_jdoc_free(&req->doc);
+    }
+    free(req->body);
 
     fg_log(FG_LOG_INFO, 0, "req=%s status=%d model=%s provider=%s "
            "latency_us=%lld%s", req->id, req->status,

@@ -17,8 +17,6 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 #include <event2/http.h>
-#include <jansson.h>
-
 #include "common/catalog.h"
 #include "common/errors.h"
 #include "common/impact.h"
@@ -66,8 +64,10 @@ typedef struct fg_req_s {
     int                       has_key;
 
     /* chat completions */
-    json_t                   *body;          /* validated request, owned */
-    fg_chat_request_t         chat;          /* borrows from body */
+    char                     *body;          /* the client's body, owned */
+    fg_jdoc_t                 doc;           /* parsed body, borrows it */
+    int                       has_doc;
+    fg_chat_request_t         chat;          /* nodes of doc */
     char                     *model_requested;   /* owned copy */
     const fg_model_t         *model;         /* borrowed from the catalog */
     fg_upstream_t            *upstream;      /* owned */
@@ -90,6 +90,7 @@ typedef struct fg_req_s {
     fg_reservation_t          reservation;
     int64_t                   relayed_bytes;     /* completion text sent */
     int                       strip_usage;   /* we asked for it, not they */
+    int64_t                   lowered_max_tokens;  /* 0: not lowered */
     int                       is_metered;    /* settled: charge is final */
     int                       usage_estimated;
     int64_t                   charged_micro;

@@ -3,9 +3,9 @@
  *
  * A body goes through three gates, in order, and the first failure is the
  * answer:
- *   1) bytes to JSON (common/json): empty body, nesting deeper than the
- *      configured limit (pre-scanned, before jansson recurses), duplicate
- *      keys anywhere (so the price and the upstream can never see two
+ *   1) bytes to JSON (common/jdoc, one strict pass, no recursion): empty
+ *      body, nesting deeper than the configured limit, duplicate keys
+ *      anywhere (so the price and the upstream can never see two
  *      different "model" or "max_tokens"), invalid JSON, UTF-8 or \u0000;
  *   2) routing fields: api_base, base_url, api_key and their kin, at top
  *      level or inside extra_body, are refused. The gateway alone decides
@@ -24,8 +24,12 @@
  * null counts as absent: an optional field set to null is accepted (and
  * forwarded, as OpenAI accepts it), a required one set to null is missing.
  *
+ * Paths are built in one buffer as the walk goes down and back up, and an
+ * error message is formatted only when a check fails: a valid body costs
+ * no printf.
+ *
  * Deliberately not done: nothing is removed, renamed or defaulted (the
- * object goes upstream as sent; the admit stage may lower max_tokens);
+ * bytes go upstream as sent, with the gateway's few edits: chat.c);
  * unknown fields, provider extensions (top_k, min_p, ...) and unknown
  * content-part types pass untouched; no check depends on the model or the
  * provider (route and admit know the model's limits); no recursion into
@@ -35,15 +39,12 @@
 
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
-#include <jansson.h>
-
 #include "common/errors.h"
-#include "common/json.h"
+#include "common/jdoc.h"
 #include "worker/validate.h"
 
 #define VALIDATE_QUOTE_MAX 64   /* bytes of client input an error quotes */
@@ -100,147 +101,160 @@ static const char *const validate_roles[] = {
     "system", "developer", "user", "assistant", "tool",
 };
 
-static int validate_forbidden(json_t *obj, const char *base,
-                              fg_err_t *err);
-static int validate_model(const json_t *root, fg_err_t *err);
-static int validate_messages(const json_t *root, fg_err_t *err);
-static int validate_message(const json_t *msg, const char *path,
-                            fg_err_t *err);
-static int validate_content(const json_t *content, const char *path,
-                            fg_err_t *err);
-static int validate_part(const json_t *part, const char *path,
-                         fg_err_t *err);
-static int validate_scalar(const json_t *root, const validate_scalar_t *s,
-                           fg_err_t *err);
-static int validate_stop(const json_t *root, fg_err_t *err);
-static int validate_response_format(const json_t *root, fg_err_t *err);
-static int validate_tools(const json_t *root, fg_err_t *err);
-static int validate_tool_choice(const json_t *root, fg_err_t *err);
-static int validate_stream_options(const json_t *root, fg_err_t *err);
-static int validate_logit_bias(const json_t *root, fg_err_t *err);
-static void validate_fill(const json_t *root, fg_chat_request_t *out);
+/* The walk: the document, the error, and the path of where it stands. */
+typedef struct {
+    const fg_jdoc_t *doc;
+    fg_err_t        *err;
+    char             path[FG_ERR_PARAM_MAX];
+    size_t           len;
+} validate_t;
 
-static json_t *validate_get(const json_t *obj, const char *key);
-static int validate_require(const json_t *obj, const char *key,
-                            json_type type, const char *path,
-                            json_t **value, fg_err_t *err);
-static int validate_one_of(const char *s, const char *const *set,
-                           size_t n);
-static int validate_function_name(const char *s);
-static void validate_path(char *dst, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static int validate_forbidden(validate_t *v, int obj, int is_top);
+static int validate_model(validate_t *v, int root);
+static int validate_messages(validate_t *v, int root);
+static int validate_message(validate_t *v, int msg);
+static int validate_content(validate_t *v, int content);
+static int validate_part(validate_t *v, int part);
+static int validate_scalar(validate_t *v, int root,
+                           const validate_scalar_t *s);
+static int validate_stop(validate_t *v, int root);
+static int validate_response_format(validate_t *v, int root);
+static int validate_tools(validate_t *v, int root);
+static int validate_tool_choice(validate_t *v, int root);
+static int validate_stream_options(validate_t *v, int root);
+static int validate_logit_bias(validate_t *v, int root);
+static void validate_fill(const fg_jdoc_t *doc, fg_chat_request_t *out);
+
+static int validate_get(const fg_jdoc_t *doc, int obj, const char *key);
+static int validate_require(validate_t *v, int obj, const char *key,
+                            fg_jtype_t type, int *value);
+static int validate_one_of(const fg_jdoc_t *doc, int s,
+                           const char *const *set, size_t n);
+static int validate_function_name(const fg_jdoc_t *doc, int s);
+static size_t validate_push(validate_t *v, const char *member);
+static size_t validate_push_index(validate_t *v, size_t i);
+static void validate_pop(validate_t *v, size_t mark);
 static void validate_quote(char *dst, size_t size, const char *s);
-static const char *validate_describe(const json_t *v);
-static const char *validate_type_name(json_type type);
+static void validate_quote_node(const fg_jdoc_t *doc, int s, char *dst,
+                                size_t size);
+static const char *validate_describe(const fg_jdoc_t *doc, int node);
+static const char *validate_type_name(fg_jtype_t type);
 
-static int validate_err_required(fg_err_t *err, const char *path);
-static int validate_err_type(fg_err_t *err, const char *path,
-                             const char *expected, const json_t *got);
-static int validate_err_value(fg_err_t *err, const char *path,
-                              const char *expected, const char *got);
+static int validate_err_required(validate_t *v);
+static int validate_err_type(validate_t *v, const char *expected, int got);
+static int validate_err_value(validate_t *v, const char *expected, int got);
 
 #define VALIDATE_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
-json_t *
+int
 fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
-                      fg_chat_request_t *out, fg_err_t *err)
+                      fg_jdoc_t *doc, fg_chat_request_t *out, fg_err_t *err)
 {
-    json_t *root;
-    size_t  i;
+    validate_t v;
+    size_t     i;
 
-    root = fg_json_load_body(body, len, max_depth, err);
-    if (root == NULL) {
-        return NULL;
+    if (fg_jdoc_parse(doc, body, len, max_depth, err) != FG_OK) {
+        return FG_ERR;
     }
-    if (!json_is_object(root)) {
+    v.doc = doc;
+    v.err = err;
+    v.path[0] = '\0';
+    v.len = 0;
+    if (fg_jdoc_type(doc, 0) != FG_JOBJECT) {
         fg_err_set(err, FG_E_INVALID_TYPE, NULL,
                    "The request body must be a JSON object, got %s.",
-                   validate_describe(root));
+                   validate_describe(doc, 0));
         goto fail;
     }
 
     /* Routing fields first: they are refused whatever else is wrong. */
-    if (validate_forbidden(root, "", err) != FG_OK) {
+    if (validate_forbidden(&v, 0, 1) != FG_OK) {
         goto fail;
     }
-    if (validate_model(root, err) != FG_OK
-        || validate_messages(root, err) != FG_OK)
+    if (validate_model(&v, 0) != FG_OK || validate_messages(&v, 0) != FG_OK)
     {
         goto fail;
     }
     for (i = 0; i < VALIDATE_COUNT(validate_scalars); i++) {
-        if (validate_scalar(root, &validate_scalars[i], err) != FG_OK) {
+        if (validate_scalar(&v, 0, &validate_scalars[i]) != FG_OK) {
             goto fail;
         }
     }
-    if (validate_stop(root, err) != FG_OK
-        || validate_response_format(root, err) != FG_OK
-        || validate_tools(root, err) != FG_OK
-        || validate_tool_choice(root, err) != FG_OK
-        || validate_stream_options(root, err) != FG_OK
-        || validate_logit_bias(root, err) != FG_OK)
+    if (validate_stop(&v, 0) != FG_OK
+        || validate_response_format(&v, 0) != FG_OK
+        || validate_tools(&v, 0) != FG_OK
+        || validate_tool_choice(&v, 0) != FG_OK
+        || validate_stream_options(&v, 0) != FG_OK
+        || validate_logit_bias(&v, 0) != FG_OK)
     {
         goto fail;
     }
 
     if (out != NULL) {
-        validate_fill(root, out);
+        validate_fill(doc, out);
     }
-    return root;
+    return FG_OK;
 
 fail:
-    json_decref(root);
-    return NULL;
+    fg_jdoc_free(doc);
+    return FG_ERR;
 }
 
 /*
  * Refuses the routing keys in @obj, and in its "extra_body" object when
- * @obj is the top level (@base ""): OpenAI SDKs merge extra_body into the
- * body, and LiteLLM-style proxies honour it when it arrives as a field.
+ * @obj is the top level: OpenAI SDKs merge extra_body into the body, and
+ * LiteLLM-style proxies honour it when it arrives as a field.
  */
 static int
-validate_forbidden(json_t *obj, const char *base, fg_err_t *err)
+validate_forbidden(validate_t *v, int obj, int is_top)
 {
-    const char *key;
-    json_t     *value, *extra;
-    size_t      i;
-    char        path[FG_ERR_PARAM_MAX];
+    const fg_jdoc_t *doc = v->doc;
+    int              k, extra;
+    size_t           i, mark;
+    char             key[32];
 
-    json_object_foreach(obj, key, value) {
+    for (k = fg_jdoc_first(doc, obj); k != FG_JNONE;
+         k = fg_jdoc_next(doc, obj, k)) {
+        /* Every forbidden name is shorter than 31 bytes. */
+        if (fg_jdoc_str_copy(doc, k, key, sizeof(key)) >= sizeof(key)) {
+            continue;
+        }
         for (i = 0; i < VALIDATE_COUNT(validate_forbidden_keys); i++) {
             if (strcasecmp(key, validate_forbidden_keys[i]) != 0) {
                 continue;
             }
             /* @key equals a short ASCII name: safe to quote whole. */
-            validate_path(path, sizeof(path), "%s%s%s", base,
-                          base[0] ? "." : "", key);
-            return fg_err_set(err, FG_E_FORBIDDEN_FIELD, path,
+            mark = validate_push(v, key);
+            (void) mark;
+            return fg_err_set(v->err, FG_E_FORBIDDEN_FIELD, v->path,
                               "The parameter '%s' is not allowed: the "
                               "gateway chooses the upstream provider, its "
-                              "address and its credentials.", path);
+                              "address and its credentials.", v->path);
         }
     }
-    if (base[0] == '\0') {
-        extra = json_object_get(obj, "extra_body");
-        if (json_is_object(extra)) {
-            return validate_forbidden(extra, "extra_body", err);
+    if (is_top) {
+        extra = fg_jdoc_get(doc, obj, "extra_body");
+        if (fg_jdoc_type(doc, extra) == FG_JOBJECT) {
+            mark = validate_push(v, "extra_body");
+            if (validate_forbidden(v, extra, 0) != FG_OK) {
+                return FG_ERR;
+            }
+            validate_pop(v, mark);
         }
     }
     return FG_OK;
 }
 
 static int
-validate_model(const json_t *root, fg_err_t *err)
+validate_model(validate_t *v, int root)
 {
-    json_t *model;
+    int model;
 
-    if (validate_require(root, "model", JSON_STRING, "model", &model, err)
-        != FG_OK)
-    {
+    if (validate_require(v, root, "model", FG_JSTRING, &model) != FG_OK) {
         return FG_ERR;
     }
-    if (json_string_length(model) == 0) {
-        return fg_err_set(err, FG_E_REQUIRED_FIELD, "model",
+    if (fg_jdoc_str_len(v->doc, model) == 0) {
+        return fg_err_set(v->err, FG_E_REQUIRED_FIELD, "model",
                           "Missing required parameter: 'model' must be a "
                           "non-empty string naming the model.");
     }
@@ -248,132 +262,140 @@ validate_model(const json_t *root, fg_err_t *err)
 }
 
 static int
-validate_messages(const json_t *root, fg_err_t *err)
+validate_messages(validate_t *v, int root)
 {
-    json_t *messages, *msg;
-    size_t  i;
-    char    path[FG_ERR_PARAM_MAX];
+    const fg_jdoc_t *doc = v->doc;
+    int              messages, msg;
+    size_t           i = 0, mark, item;
 
-    if (validate_require(root, "messages", JSON_ARRAY, "messages",
-                         &messages, err) != FG_OK)
-    {
-        return FG_ERR;
-    }
-    if (json_array_size(messages) == 0) {
-        return fg_err_set(err, FG_E_REQUIRED_FIELD, "messages",
-                          "Missing required parameter: 'messages' must "
-                          "hold at least one message.");
-    }
-    json_array_foreach(messages, i, msg) {
-        validate_path(path, sizeof(path), "messages[%zu]", i);
-        if (!json_is_object(msg)) {
-            return validate_err_type(err, path, "an object", msg);
-        }
-        if (validate_message(msg, path, err) != FG_OK) {
-            return FG_ERR;
-        }
-    }
-    return FG_OK;
-}
-
-/*
- * One message at @path. Content is required except on an assistant
- * message that calls tools (tool_calls, non-empty) or a function
- * (function_call): OpenAI's "required unless tool_calls or function_call
- * is specified".
- */
-static int
-validate_message(const json_t *msg, const char *path, fg_err_t *err)
-{
-    json_t     *role, *content, *calls, *call, *id;
-    const char *r;
-    size_t      i;
-    int         calls_tools = 0;
-    char        sub[FG_ERR_PARAM_MAX], item[FG_ERR_PARAM_MAX];
-
-    validate_path(sub, sizeof(sub), "%s.role", path);
-    if (validate_require(msg, "role", JSON_STRING, sub, &role, err)
+    if (validate_require(v, root, "messages", FG_JARRAY, &messages)
         != FG_OK)
     {
         return FG_ERR;
     }
-    r = json_string_value(role);
-    if (!validate_one_of(r, validate_roles, VALIDATE_COUNT(validate_roles))) {
-        return validate_err_value(err, sub, "one of system, developer, "
-                                  "user, assistant or tool", r);
+    if (doc->nodes[messages].count == 0) {
+        return fg_err_set(v->err, FG_E_REQUIRED_FIELD, "messages",
+                          "Missing required parameter: 'messages' must "
+                          "hold at least one message.");
+    }
+    mark = validate_push(v, "messages");
+    for (msg = fg_jdoc_first(doc, messages); msg != FG_JNONE;
+         msg = fg_jdoc_next(doc, messages, msg), i++) {
+        item = validate_push_index(v, i);
+        if (fg_jdoc_type(doc, msg) != FG_JOBJECT) {
+            return validate_err_type(v, "an object", msg);
+        }
+        if (validate_message(v, msg) != FG_OK) {
+            return FG_ERR;
+        }
+        validate_pop(v, item);
+    }
+    validate_pop(v, mark);
+    return FG_OK;
+}
+
+/*
+ * One message at the current path. Content is required except on an
+ * assistant message that calls tools (tool_calls, non-empty) or a function
+ * (function_call): OpenAI's "required unless tool_calls or function_call
+ * is specified".
+ */
+static int
+validate_message(validate_t *v, int msg)
+{
+    const fg_jdoc_t *doc = v->doc;
+    int              role, content, calls, call, id;
+    size_t           i = 0, mark, item;
+    int              calls_tools = 0;
+
+    if (validate_require(v, msg, "role", FG_JSTRING, &role) != FG_OK) {
+        return FG_ERR;
+    }
+    if (!validate_one_of(doc, role, validate_roles,
+                         VALIDATE_COUNT(validate_roles))) {
+        validate_push(v, "role");
+        return validate_err_value(v, "one of system, developer, user, "
+                                  "assistant or tool", role);
     }
 
-    if (strcmp(r, "assistant") == 0) {
-        calls = validate_get(msg, "tool_calls");
-        if (calls != NULL) {
-            validate_path(sub, sizeof(sub), "%s.tool_calls", path);
-            if (!json_is_array(calls)) {
-                return validate_err_type(err, sub, "an array", calls);
+    if (fg_jdoc_str_eq(doc, role, "assistant")) {
+        calls = validate_get(doc, msg, "tool_calls");
+        if (calls != FG_JNONE) {
+            mark = validate_push(v, "tool_calls");
+            if (fg_jdoc_type(doc, calls) != FG_JARRAY) {
+                return validate_err_type(v, "an array", calls);
             }
-            json_array_foreach(calls, i, call) {
-                if (!json_is_object(call)) {
-                    validate_path(item, sizeof(item), "%s[%zu]", sub, i);
-                    return validate_err_type(err, item, "an object", call);
+            for (call = fg_jdoc_first(doc, calls); call != FG_JNONE;
+                 call = fg_jdoc_next(doc, calls, call), i++) {
+                if (fg_jdoc_type(doc, call) != FG_JOBJECT) {
+                    item = validate_push_index(v, i);
+                    (void) item;
+                    return validate_err_type(v, "an object", call);
                 }
             }
-            calls_tools = json_array_size(calls) > 0;
+            calls_tools = doc->nodes[calls].count > 0;
+            validate_pop(v, mark);
         }
-        call = validate_get(msg, "function_call");
-        if (call != NULL) {
-            validate_path(sub, sizeof(sub), "%s.function_call", path);
-            if (!json_is_object(call)) {
-                return validate_err_type(err, sub, "an object", call);
+        call = validate_get(doc, msg, "function_call");
+        if (call != FG_JNONE) {
+            if (fg_jdoc_type(doc, call) != FG_JOBJECT) {
+                validate_push(v, "function_call");
+                return validate_err_type(v, "an object", call);
             }
             calls_tools = 1;
         }
     }
 
-    if (strcmp(r, "tool") == 0) {
-        validate_path(sub, sizeof(sub), "%s.tool_call_id", path);
-        if (validate_require(msg, "tool_call_id", JSON_STRING, sub, &id,
-                             err) != FG_OK)
-        {
-            return FG_ERR;
-        }
+    if (fg_jdoc_str_eq(doc, role, "tool")
+        && validate_require(v, msg, "tool_call_id", FG_JSTRING, &id)
+           != FG_OK)
+    {
+        return FG_ERR;
     }
 
-    validate_path(sub, sizeof(sub), "%s.content", path);
-    content = validate_get(msg, "content");
-    if (content == NULL) {
-        return calls_tools ? FG_OK : validate_err_required(err, sub);
+    content = validate_get(doc, msg, "content");
+    mark = validate_push(v, "content");
+    if (content == FG_JNONE) {
+        return calls_tools ? (validate_pop(v, mark), FG_OK)
+                           : validate_err_required(v);
     }
-    return validate_content(content, sub, err);
+    if (validate_content(v, content) != FG_OK) {
+        return FG_ERR;
+    }
+    validate_pop(v, mark);
+    return FG_OK;
 }
 
 /* A string, or a non-empty array of typed parts. */
 static int
-validate_content(const json_t *content, const char *path, fg_err_t *err)
+validate_content(validate_t *v, int content)
 {
-    json_t *part;
-    size_t  i;
-    char    sub[FG_ERR_PARAM_MAX];
+    const fg_jdoc_t *doc = v->doc;
+    int              part;
+    size_t           i = 0, item;
 
-    if (json_is_string(content)) {
+    if (fg_jdoc_type(doc, content) == FG_JSTRING) {
         return FG_OK;
     }
-    if (!json_is_array(content)) {
-        return validate_err_type(err, path,
-                                 "a string or an array of content parts",
+    if (fg_jdoc_type(doc, content) != FG_JARRAY) {
+        return validate_err_type(v, "a string or an array of content parts",
                                  content);
     }
-    if (json_array_size(content) == 0) {
-        return fg_err_set(err, FG_E_OUT_OF_RANGE, path,
+    if (doc->nodes[content].count == 0) {
+        return fg_err_set(v->err, FG_E_OUT_OF_RANGE, v->path,
                           "Invalid value for '%s': expected at least one "
-                          "content part, got an empty array.", path);
+                          "content part, got an empty array.", v->path);
     }
-    json_array_foreach(content, i, part) {
-        validate_path(sub, sizeof(sub), "%s[%zu]", path, i);
-        if (!json_is_object(part)) {
-            return validate_err_type(err, sub, "an object", part);
+    for (part = fg_jdoc_first(doc, content); part != FG_JNONE;
+         part = fg_jdoc_next(doc, content, part), i++) {
+        item = validate_push_index(v, i);
+        if (fg_jdoc_type(doc, part) != FG_JOBJECT) {
+            return validate_err_type(v, "an object", part);
         }
-        if (validate_part(part, sub, err) != FG_OK) {
+        if (validate_part(v, part) != FG_OK) {
             return FG_ERR;
         }
+        validate_pop(v, item);
     }
     return FG_OK;
 }
@@ -383,79 +405,78 @@ validate_content(const json_t *content, const char *path, fg_err_t *err)
  * need; other types (provider extensions such as video_url) pass.
  */
 static int
-validate_part(const json_t *part, const char *path, fg_err_t *err)
+validate_part(validate_t *v, int part)
 {
-    json_t     *type, *obj, *v;
-    const char *t;
-    char        sub[FG_ERR_PARAM_MAX], leaf[FG_ERR_PARAM_MAX];
+    const fg_jdoc_t *doc = v->doc;
+    int              type, obj, value;
+    size_t           mark;
 
-    validate_path(sub, sizeof(sub), "%s.type", path);
-    if (validate_require(part, "type", JSON_STRING, sub, &type, err)
-        != FG_OK)
-    {
+    if (validate_require(v, part, "type", FG_JSTRING, &type) != FG_OK) {
         return FG_ERR;
     }
-    t = json_string_value(type);
-
-    if (strcmp(t, "text") == 0 || strcmp(t, "refusal") == 0) {
-        validate_path(sub, sizeof(sub), "%s.%s", path, t);
-        return validate_require(part, t, JSON_STRING, sub, &v, err);
+    if (fg_jdoc_str_eq(doc, type, "text")) {
+        return validate_require(v, part, "text", FG_JSTRING, &value);
     }
-    if (strcmp(t, "image_url") == 0) {
-        validate_path(sub, sizeof(sub), "%s.image_url", path);
-        validate_path(leaf, sizeof(leaf), "%s.url", sub);
-        if (validate_require(part, "image_url", JSON_OBJECT, sub, &obj, err)
-            != FG_OK)
-        {
+    if (fg_jdoc_str_eq(doc, type, "refusal")) {
+        return validate_require(v, part, "refusal", FG_JSTRING, &value);
+    }
+    if (fg_jdoc_str_eq(doc, type, "image_url")) {
+        if (validate_require(v, part, "image_url", FG_JOBJECT, &obj)
+            != FG_OK) {
             return FG_ERR;
         }
-        return validate_require(obj, "url", JSON_STRING, leaf, &v, err);
-    }
-    if (strcmp(t, "input_audio") == 0) {
-        validate_path(sub, sizeof(sub), "%s.input_audio", path);
-        if (validate_require(part, "input_audio", JSON_OBJECT, sub, &obj,
-                             err) != FG_OK)
-        {
+        mark = validate_push(v, "image_url");
+        if (validate_require(v, obj, "url", FG_JSTRING, &value) != FG_OK) {
             return FG_ERR;
         }
-        validate_path(leaf, sizeof(leaf), "%s.data", sub);
-        if (validate_require(obj, "data", JSON_STRING, leaf, &v, err)
-            != FG_OK)
-        {
+        validate_pop(v, mark);
+        return FG_OK;
+    }
+    if (fg_jdoc_str_eq(doc, type, "input_audio")) {
+        if (validate_require(v, part, "input_audio", FG_JOBJECT, &obj)
+            != FG_OK) {
             return FG_ERR;
         }
-        validate_path(leaf, sizeof(leaf), "%s.format", sub);
-        return validate_require(obj, "format", JSON_STRING, leaf, &v, err);
+        mark = validate_push(v, "input_audio");
+        if (validate_require(v, obj, "data", FG_JSTRING, &value) != FG_OK
+            || validate_require(v, obj, "format", FG_JSTRING, &value)
+               != FG_OK) {
+            return FG_ERR;
+        }
+        validate_pop(v, mark);
+        return FG_OK;
     }
-    if (strcmp(t, "file") == 0) {
-        validate_path(sub, sizeof(sub), "%s.file", path);
-        return validate_require(part, "file", JSON_OBJECT, sub, &obj, err);
+    if (fg_jdoc_str_eq(doc, type, "file")) {
+        return validate_require(v, part, "file", FG_JOBJECT, &obj);
     }
     return FG_OK;
 }
 
 /* One row of validate_scalars[]; absent or null passes. */
 static int
-validate_scalar(const json_t *root, const validate_scalar_t *s,
-                fg_err_t *err)
+validate_scalar(validate_t *v, int root, const validate_scalar_t *s)
 {
-    json_t    *v;
-    double     d;
-    long long  i;
+    const fg_jdoc_t *doc = v->doc;
+    int              node = validate_get(doc, root, s->key);
+    fg_jtype_t       type = fg_jdoc_type(doc, node);
+    double           d;
+    long long        i;
 
-    v = validate_get(root, s->key);
-    if (v == NULL) {
+    if (node == FG_JNONE) {
         return FG_OK;
     }
     switch (s->kind) {
     case VALIDATE_NUMBER:
-        if (!json_is_number(v)) {
-            return validate_err_type(err, s->key, "a number", v);
+        if (type != FG_JINT && type != FG_JREAL) {
+            validate_push(v, s->key);
+            return validate_err_type(v, "a number", node);
         }
-        d = json_number_value(v);
-        /* jansson refuses overflowing reals; isfinite() is the backstop. */
+        d = type == FG_JINT ? (double) doc->nodes[node].num.i
+                            : doc->nodes[node].num.d;
+        /* The parser refuses overflowing reals; isfinite() is the
+         * backstop. */
         if (!isfinite(d) || d < s->lo || d > s->hi) {
-            return fg_err_set(err, FG_E_OUT_OF_RANGE, s->key,
+            return fg_err_set(v->err, FG_E_OUT_OF_RANGE, s->key,
                               "Invalid value for '%s': expected a number "
                               "between %g and %g, got %.10g.", s->key,
                               s->lo, s->hi, d);
@@ -463,12 +484,13 @@ validate_scalar(const json_t *root, const validate_scalar_t *s,
         return FG_OK;
 
     case VALIDATE_INTEGER:
-        if (!json_is_integer(v)) {
-            return validate_err_type(err, s->key, "an integer", v);
+        if (type != FG_JINT) {
+            validate_push(v, s->key);
+            return validate_err_type(v, "an integer", node);
         }
-        i = json_integer_value(v);
+        i = doc->nodes[node].num.i;
         if (i < s->min || i > s->max) {
-            return fg_err_set(err, FG_E_OUT_OF_RANGE, s->key,
+            return fg_err_set(v->err, FG_E_OUT_OF_RANGE, s->key,
                               "Invalid value for '%s': expected an integer "
                               "between %lld and %lld, got %lld.", s->key,
                               s->min, s->max, i);
@@ -476,14 +498,16 @@ validate_scalar(const json_t *root, const validate_scalar_t *s,
         return FG_OK;
 
     case VALIDATE_BOOLEAN:
-        if (!json_is_boolean(v)) {
-            return validate_err_type(err, s->key, "a boolean", v);
+        if (type != FG_JTRUE && type != FG_JFALSE) {
+            validate_push(v, s->key);
+            return validate_err_type(v, "a boolean", node);
         }
         return FG_OK;
 
     case VALIDATE_STRING:
-        if (!json_is_string(v)) {
-            return validate_err_type(err, s->key, "a string", v);
+        if (type != FG_JSTRING) {
+            validate_push(v, s->key);
+            return validate_err_type(v, "a string", node);
         }
         return FG_OK;
     }
@@ -492,264 +516,275 @@ validate_scalar(const json_t *root, const validate_scalar_t *s,
 
 /* A string, or an array of 1..4 strings. */
 static int
-validate_stop(const json_t *root, fg_err_t *err)
+validate_stop(validate_t *v, int root)
 {
-    json_t *stop, *s;
-    size_t  i, n;
-    char    path[FG_ERR_PARAM_MAX];
+    const fg_jdoc_t *doc = v->doc;
+    int              stop, s;
+    size_t           i = 0, n;
 
-    stop = validate_get(root, "stop");
-    if (stop == NULL || json_is_string(stop)) {
+    stop = validate_get(doc, root, "stop");
+    if (stop == FG_JNONE || fg_jdoc_type(doc, stop) == FG_JSTRING) {
         return FG_OK;
     }
-    if (!json_is_array(stop)) {
-        return validate_err_type(err, "stop",
-                                 "a string or an array of strings", stop);
+    validate_push(v, "stop");
+    if (fg_jdoc_type(doc, stop) != FG_JARRAY) {
+        return validate_err_type(v, "a string or an array of strings", stop);
     }
-    n = json_array_size(stop);
+    n = doc->nodes[stop].count;
     if (n < 1 || n > VALIDATE_STOP_MAX) {
-        return fg_err_set(err, FG_E_OUT_OF_RANGE, "stop",
+        return fg_err_set(v->err, FG_E_OUT_OF_RANGE, "stop",
                           "Invalid value for 'stop': expected 1 to %d "
                           "strings, got %zu.", VALIDATE_STOP_MAX, n);
     }
-    json_array_foreach(stop, i, s) {
-        if (!json_is_string(s)) {
-            validate_path(path, sizeof(path), "stop[%zu]", i);
-            return validate_err_type(err, path, "a string", s);
+    for (s = fg_jdoc_first(doc, stop); s != FG_JNONE;
+         s = fg_jdoc_next(doc, stop, s), i++) {
+        if (fg_jdoc_type(doc, s) != FG_JSTRING) {
+            validate_push_index(v, i);
+            return validate_err_type(v, "a string", s);
         }
     }
+    validate_pop(v, 0);
     return FG_OK;
 }
 
 static int
-validate_response_format(const json_t *root, fg_err_t *err)
+validate_response_format(validate_t *v, int root)
 {
     static const char *const types[] = { "text", "json_object",
                                          "json_schema" };
-    json_t     *rf, *type, *js, *v;
-    const char *t;
+    const fg_jdoc_t *doc = v->doc;
+    int              rf, type, js, value;
 
-    rf = validate_get(root, "response_format");
-    if (rf == NULL) {
+    rf = validate_get(doc, root, "response_format");
+    if (rf == FG_JNONE) {
         return FG_OK;
     }
-    if (!json_is_object(rf)) {
-        return validate_err_type(err, "response_format", "an object", rf);
+    validate_push(v, "response_format");
+    if (fg_jdoc_type(doc, rf) != FG_JOBJECT) {
+        return validate_err_type(v, "an object", rf);
     }
-    if (validate_require(rf, "type", JSON_STRING, "response_format.type",
-                         &type, err) != FG_OK)
-    {
+    if (validate_require(v, rf, "type", FG_JSTRING, &type) != FG_OK) {
         return FG_ERR;
     }
-    t = json_string_value(type);
-    if (!validate_one_of(t, types, VALIDATE_COUNT(types))) {
-        return validate_err_value(err, "response_format.type",
-                                  "one of text, json_object or "
-                                  "json_schema", t);
+    if (!validate_one_of(doc, type, types, VALIDATE_COUNT(types))) {
+        validate_push(v, "type");
+        return validate_err_value(v, "one of text, json_object or "
+                                  "json_schema", type);
     }
-    if (strcmp(t, "json_schema") != 0) {
+    if (!fg_jdoc_str_eq(doc, type, "json_schema")) {
+        validate_pop(v, 0);
         return FG_OK;
     }
-    if (validate_require(rf, "json_schema", JSON_OBJECT,
-                         "response_format.json_schema", &js, err) != FG_OK
-        || validate_require(js, "name", JSON_STRING,
-                            "response_format.json_schema.name", &v, err)
-           != FG_OK)
-    {
+    if (validate_require(v, rf, "json_schema", FG_JOBJECT, &js) != FG_OK) {
+        return FG_ERR;
+    }
+    validate_push(v, "json_schema");
+    if (validate_require(v, js, "name", FG_JSTRING, &value) != FG_OK) {
         return FG_ERR;
     }
     /* OpenAI's schema has "schema" optional; when given it is an object. */
-    v = validate_get(js, "schema");
-    if (v != NULL && !json_is_object(v)) {
-        return validate_err_type(err, "response_format.json_schema.schema",
-                                 "an object", v);
+    value = validate_get(doc, js, "schema");
+    if (value != FG_JNONE && fg_jdoc_type(doc, value) != FG_JOBJECT) {
+        validate_push(v, "schema");
+        return validate_err_type(v, "an object", value);
     }
+    validate_pop(v, 0);
     return FG_OK;
 }
 
 /* An array of {type: "function", function: {name, parameters?}}. */
 static int
-validate_tools(const json_t *root, fg_err_t *err)
+validate_tools(validate_t *v, int root)
 {
-    json_t     *tools, *tool, *type, *fn, *name, *params;
-    const char *s;
-    size_t      i;
-    char        path[FG_ERR_PARAM_MAX], sub[FG_ERR_PARAM_MAX];
+    const fg_jdoc_t *doc = v->doc;
+    int              tools, tool, type, fn, name, params;
+    size_t           i = 0, item, mark;
 
-    tools = validate_get(root, "tools");
-    if (tools == NULL) {
+    tools = validate_get(doc, root, "tools");
+    if (tools == FG_JNONE) {
         return FG_OK;
     }
-    if (!json_is_array(tools)) {
-        return validate_err_type(err, "tools", "an array", tools);
+    validate_push(v, "tools");
+    if (fg_jdoc_type(doc, tools) != FG_JARRAY) {
+        return validate_err_type(v, "an array", tools);
     }
-    json_array_foreach(tools, i, tool) {
-        validate_path(path, sizeof(path), "tools[%zu]", i);
-        if (!json_is_object(tool)) {
-            return validate_err_type(err, path, "an object", tool);
+    for (tool = fg_jdoc_first(doc, tools); tool != FG_JNONE;
+         tool = fg_jdoc_next(doc, tools, tool), i++) {
+        item = validate_push_index(v, i);
+        if (fg_jdoc_type(doc, tool) != FG_JOBJECT) {
+            return validate_err_type(v, "an object", tool);
         }
-        validate_path(sub, sizeof(sub), "%s.type", path);
-        if (validate_require(tool, "type", JSON_STRING, sub, &type, err)
-            != FG_OK)
-        {
+        if (validate_require(v, tool, "type", FG_JSTRING, &type) != FG_OK) {
             return FG_ERR;
         }
-        s = json_string_value(type);
-        if (strcmp(s, "function") != 0) {
-            return validate_err_value(err, sub, "\"function\"", s);
+        if (!fg_jdoc_str_eq(doc, type, "function")) {
+            validate_push(v, "type");
+            return validate_err_value(v, "\"function\"", type);
         }
-        validate_path(sub, sizeof(sub), "%s.function", path);
-        if (validate_require(tool, "function", JSON_OBJECT, sub, &fn, err)
-            != FG_OK)
-        {
+        if (validate_require(v, tool, "function", FG_JOBJECT, &fn)
+            != FG_OK) {
             return FG_ERR;
         }
-        validate_path(sub, sizeof(sub), "%s.function.name", path);
-        if (validate_require(fn, "name", JSON_STRING, sub, &name, err)
-            != FG_OK)
-        {
+        mark = validate_push(v, "function");
+        if (validate_require(v, fn, "name", FG_JSTRING, &name) != FG_OK) {
             return FG_ERR;
         }
-        s = json_string_value(name);
-        if (!validate_function_name(s)) {
-            return validate_err_value(err, sub, "1 to 64 characters from "
-                                      "a-z, A-Z, 0-9, '_' and '-'", s);
+        if (!validate_function_name(doc, name)) {
+            validate_push(v, "name");
+            return validate_err_value(v, "1 to 64 characters from a-z, "
+                                      "A-Z, 0-9, '_' and '-'", name);
         }
-        params = validate_get(fn, "parameters");
-        if (params != NULL && !json_is_object(params)) {
-            validate_path(sub, sizeof(sub), "%s.function.parameters", path);
-            return validate_err_type(err, sub, "an object", params);
+        params = validate_get(doc, fn, "parameters");
+        if (params != FG_JNONE && fg_jdoc_type(doc, params) != FG_JOBJECT) {
+            validate_push(v, "parameters");
+            return validate_err_type(v, "an object", params);
         }
+        validate_pop(v, mark);
+        validate_pop(v, item);
     }
+    validate_pop(v, 0);
     return FG_OK;
 }
 
 /* "none", "auto", "required" or {type: "function", function: {name}}. */
 static int
-validate_tool_choice(const json_t *root, fg_err_t *err)
+validate_tool_choice(validate_t *v, int root)
 {
     static const char *const modes[] = { "none", "auto", "required" };
-    json_t     *tc, *type, *fn, *name;
-    const char *s;
+    const fg_jdoc_t *doc = v->doc;
+    int              tc, type, fn, name;
 
-    tc = validate_get(root, "tool_choice");
-    if (tc == NULL) {
+    tc = validate_get(doc, root, "tool_choice");
+    if (tc == FG_JNONE) {
         return FG_OK;
     }
-    if (json_is_string(tc)) {
-        s = json_string_value(tc);
-        if (!validate_one_of(s, modes, VALIDATE_COUNT(modes))) {
-            return validate_err_value(err, "tool_choice",
-                                      "one of none, auto or required, or "
-                                      "an object naming a function", s);
+    validate_push(v, "tool_choice");
+    if (fg_jdoc_type(doc, tc) == FG_JSTRING) {
+        if (!validate_one_of(doc, tc, modes, VALIDATE_COUNT(modes))) {
+            return validate_err_value(v, "one of none, auto or required, "
+                                      "or an object naming a function", tc);
         }
+        validate_pop(v, 0);
         return FG_OK;
     }
-    if (!json_is_object(tc)) {
-        return validate_err_type(err, "tool_choice",
-                                 "a string or an object", tc);
+    if (fg_jdoc_type(doc, tc) != FG_JOBJECT) {
+        return validate_err_type(v, "a string or an object", tc);
     }
-    if (validate_require(tc, "type", JSON_STRING, "tool_choice.type", &type,
-                         err) != FG_OK)
-    {
+    if (validate_require(v, tc, "type", FG_JSTRING, &type) != FG_OK) {
         return FG_ERR;
     }
-    s = json_string_value(type);
-    if (strcmp(s, "function") != 0) {
-        return validate_err_value(err, "tool_choice.type", "\"function\"",
-                                  s);
+    if (!fg_jdoc_str_eq(doc, type, "function")) {
+        validate_push(v, "type");
+        return validate_err_value(v, "\"function\"", type);
     }
-    if (validate_require(tc, "function", JSON_OBJECT, "tool_choice.function",
-                         &fn, err) != FG_OK)
-    {
+    if (validate_require(v, tc, "function", FG_JOBJECT, &fn) != FG_OK) {
         return FG_ERR;
     }
-    return validate_require(fn, "name", JSON_STRING,
-                            "tool_choice.function.name", &name, err);
+    validate_push(v, "function");
+    if (validate_require(v, fn, "name", FG_JSTRING, &name) != FG_OK) {
+        return FG_ERR;
+    }
+    validate_pop(v, 0);
+    return FG_OK;
 }
 
 /* An object, only with "stream": true; include_usage a boolean. */
 static int
-validate_stream_options(const json_t *root, fg_err_t *err)
+validate_stream_options(validate_t *v, int root)
 {
-    json_t *so, *usage;
+    const fg_jdoc_t *doc = v->doc;
+    int              so, usage;
 
-    so = validate_get(root, "stream_options");
-    if (so == NULL) {
+    so = validate_get(doc, root, "stream_options");
+    if (so == FG_JNONE) {
         return FG_OK;
     }
-    if (!json_is_true(json_object_get(root, "stream"))) {
-        return fg_err_set(err, FG_E_INVALID_VALUE, "stream_options",
+    if (fg_jdoc_type(doc, fg_jdoc_get(doc, root, "stream")) != FG_JTRUE) {
+        return fg_err_set(v->err, FG_E_INVALID_VALUE, "stream_options",
                           "Invalid value for 'stream_options': it is only "
                           "allowed when 'stream' is true.");
     }
-    if (!json_is_object(so)) {
-        return validate_err_type(err, "stream_options", "an object", so);
+    validate_push(v, "stream_options");
+    if (fg_jdoc_type(doc, so) != FG_JOBJECT) {
+        return validate_err_type(v, "an object", so);
     }
-    usage = validate_get(so, "include_usage");
-    if (usage != NULL && !json_is_boolean(usage)) {
-        return validate_err_type(err, "stream_options.include_usage",
-                                 "a boolean", usage);
+    usage = validate_get(doc, so, "include_usage");
+    if (usage != FG_JNONE && fg_jdoc_type(doc, usage) != FG_JTRUE
+        && fg_jdoc_type(doc, usage) != FG_JFALSE) {
+        validate_push(v, "include_usage");
+        return validate_err_type(v, "a boolean", usage);
     }
+    validate_pop(v, 0);
     return FG_OK;
 }
 
 /* An object mapping token ids to numbers in -100..100. */
 static int
-validate_logit_bias(const json_t *root, fg_err_t *err)
+validate_logit_bias(validate_t *v, int root)
 {
-    json_t     *lb, *v;
-    const char *key;
-    double      d;
-    char        quoted[VALIDATE_QUOTE_MAX + 4], path[FG_ERR_PARAM_MAX];
+    const fg_jdoc_t *doc = v->doc;
+    int              lb, k, value;
+    fg_jtype_t       type;
+    double           d = 0;
+    char             key[VALIDATE_QUOTE_MAX * 4], quoted[VALIDATE_QUOTE_MAX + 4];
+    char             path[FG_ERR_PARAM_MAX];
 
-    lb = validate_get(root, "logit_bias");
-    if (lb == NULL) {
+    lb = validate_get(doc, root, "logit_bias");
+    if (lb == FG_JNONE) {
         return FG_OK;
     }
-    if (!json_is_object(lb)) {
-        return validate_err_type(err, "logit_bias", "an object", lb);
+    if (fg_jdoc_type(doc, lb) != FG_JOBJECT) {
+        validate_push(v, "logit_bias");
+        return validate_err_type(v, "an object", lb);
     }
-    json_object_foreach(lb, key, v) {
-        if (json_is_number(v)) {
-            d = json_number_value(v);
+    for (k = fg_jdoc_first(doc, lb); k != FG_JNONE;
+         k = fg_jdoc_next(doc, lb, k)) {
+        value = k + 1;
+        type = fg_jdoc_type(doc, value);
+        if (type == FG_JINT || type == FG_JREAL) {
+            d = type == FG_JINT ? (double) doc->nodes[value].num.i
+                                : doc->nodes[value].num.d;
             if (isfinite(d) && d >= -100 && d <= 100) {
                 continue;
             }
         }
+        fg_jdoc_str_copy(doc, k, key, sizeof(key));
         validate_quote(quoted, sizeof(quoted), key);
-        validate_path(path, sizeof(path), "logit_bias.%s", quoted);
-        if (!json_is_number(v)) {
-            return validate_err_type(err, path, "a number", v);
+        snprintf(path, sizeof(path), "logit_bias.%s", quoted);
+        if (type != FG_JINT && type != FG_JREAL) {
+            return fg_err_set(v->err, FG_E_INVALID_TYPE, path,
+                              "Invalid type for '%s': expected a number, "
+                              "got %s.", path, validate_describe(doc, value));
         }
-        return fg_err_set(err, FG_E_OUT_OF_RANGE, path,
+        return fg_err_set(v->err, FG_E_OUT_OF_RANGE, path,
                           "Invalid value for '%s': expected a number "
-                          "between -100 and 100, got %.10g.", path,
-                          json_number_value(v));
+                          "between -100 and 100, got %.10g.", path, d);
     }
     return FG_OK;
 }
 
 /* Only after every check passed: the facts later stages need. */
 static void
-validate_fill(const json_t *root, fg_chat_request_t *out)
+validate_fill(const fg_jdoc_t *doc, fg_chat_request_t *out)
 {
-    json_t    *so, *v;
+    int        so, node;
     long long  mt = 0, mct = 0;
 
-    out->model = json_string_value(json_object_get(root, "model"));
-    out->is_stream = json_is_true(json_object_get(root, "stream"));
-    so = json_object_get(root, "stream_options");
+    out->model = fg_jdoc_get(doc, 0, "model");
+    out->is_stream = fg_jdoc_type(doc, fg_jdoc_get(doc, 0, "stream"))
+                     == FG_JTRUE;
+    so = fg_jdoc_get(doc, 0, "stream_options");
     out->include_usage = out->is_stream
-        && json_is_true(json_object_get(so, "include_usage"));
+        && fg_jdoc_type(doc, fg_jdoc_get(doc, so, "include_usage"))
+           == FG_JTRUE;
 
-    v = json_object_get(root, "max_tokens");
-    if (json_is_integer(v)) {
-        mt = json_integer_value(v);
+    node = fg_jdoc_get(doc, 0, "max_tokens");
+    if (fg_jdoc_type(doc, node) == FG_JINT) {
+        mt = doc->nodes[node].num.i;
     }
-    v = json_object_get(root, "max_completion_tokens");
-    if (json_is_integer(v)) {
-        mct = json_integer_value(v);
+    node = fg_jdoc_get(doc, 0, "max_completion_tokens");
+    if (fg_jdoc_type(doc, node) == FG_JINT) {
+        mct = doc->nodes[node].num.i;
     }
     /*
      * The larger one is the worst case: an upstream may honour either, and
@@ -757,47 +792,50 @@ validate_fill(const json_t *root, fg_chat_request_t *out)
      */
     out->max_tokens = mct > mt ? mct : mt;
 
-    v = json_object_get(root, "n");
-    out->n = json_is_integer(v) ? json_integer_value(v) : 1;
+    node = fg_jdoc_get(doc, 0, "n");
+    out->n = fg_jdoc_type(doc, node) == FG_JINT ? doc->nodes[node].num.i : 1;
 }
 
-/* The member @key of @obj, or NULL when it is missing or null. */
-static json_t *
-validate_get(const json_t *obj, const char *key)
+/* The member @key of @obj, or FG_JNONE when it is missing or null. */
+static int
+validate_get(const fg_jdoc_t *doc, int obj, const char *key)
 {
-    json_t *v = json_object_get(obj, key);
+    int v = fg_jdoc_get(doc, obj, key);
 
-    return json_is_null(v) ? NULL : v;
+    return fg_jdoc_type(doc, v) == FG_JNULL ? FG_JNONE : v;
 }
 
 /*
- * Fetches the required member @key of @obj, of jansson type @type (an
- * object, array or string), into @value. Missing or null is
- * FG_E_REQUIRED_FIELD, another type FG_E_INVALID_TYPE, both at @path.
+ * Fetches the required member @key of @obj, of type @type (an object,
+ * array or string), into @value. Missing or null is FG_E_REQUIRED_FIELD,
+ * another type FG_E_INVALID_TYPE, both at the current path + @key.
  */
 static int
-validate_require(const json_t *obj, const char *key, json_type type,
-                 const char *path, json_t **value, fg_err_t *err)
+validate_require(validate_t *v, int obj, const char *key, fg_jtype_t type,
+                 int *value)
 {
-    json_t *v = validate_get(obj, key);
+    int node = validate_get(v->doc, obj, key);
 
-    if (v == NULL) {
-        return validate_err_required(err, path);
+    if (node == FG_JNONE) {
+        validate_push(v, key);
+        return validate_err_required(v);
     }
-    if (json_typeof(v) != type) {
-        return validate_err_type(err, path, validate_type_name(type), v);
+    if (fg_jdoc_type(v->doc, node) != type) {
+        validate_push(v, key);
+        return validate_err_type(v, validate_type_name(type), node);
     }
-    *value = v;
+    *value = node;
     return FG_OK;
 }
 
 static int
-validate_one_of(const char *s, const char *const *set, size_t n)
+validate_one_of(const fg_jdoc_t *doc, int s, const char *const *set,
+                size_t n)
 {
     size_t i;
 
     for (i = 0; i < n; i++) {
-        if (strcmp(s, set[i]) == 0) {
+        if (fg_jdoc_str_eq(doc, s, set[i])) {
             return 1;
         }
     }
@@ -806,40 +844,80 @@ validate_one_of(const char *s, const char *const *set, size_t n)
 
 /* ^[a-zA-Z0-9_-]{1,64}$ */
 static int
-validate_function_name(const char *s)
+validate_function_name(const fg_jdoc_t *doc, int s)
 {
-    size_t i;
+    char   name[80];
+    size_t i, len = fg_jdoc_str_copy(doc, s, name, sizeof(name));
 
-    for (i = 0; s[i] != '\0'; i++) {
-        char c = s[i];
+    if (len < 1 || len > 64) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        char c = name[i];
 
-        if (i >= 64) {
-            return 0;
-        }
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
               || (c >= '0' && c <= '9') || c == '_' || c == '-'))
         {
             return 0;
         }
     }
-    return i > 0;
+    return 1;
+}
+
+/*
+ * Appends ".member" (or "member" at the top) to the path; returns the
+ * length to go back to. A path that would not fit is cut, never
+ * overflowed.
+ */
+static size_t
+validate_push(validate_t *v, const char *member)
+{
+    size_t mark = v->len, n = strlen(member);
+
+    if (v->len > 0 && v->len + 1 < sizeof(v->path)) {
+        v->path[v->len++] = '.';
+    }
+    if (v->len + n >= sizeof(v->path)) {
+        n = sizeof(v->path) - 1 - v->len;
+    }
+    memcpy(v->path + v->len, member, n);
+    v->len += n;
+    v->path[v->len] = '\0';
+    return mark;
+}
+
+static size_t
+validate_push_index(validate_t *v, size_t i)
+{
+    size_t mark = v->len;
+    char   digits[24];
+    int    n = 0;
+
+    digits[n++] = ']';
+    do {
+        digits[n++] = (char) ('0' + i % 10);
+        i /= 10;
+    } while (i > 0);
+    digits[n++] = '[';
+    while (n > 0 && v->len + 1 < sizeof(v->path)) {
+        v->path[v->len++] = digits[--n];
+    }
+    v->path[v->len] = '\0';
+    return mark;
 }
 
 static void
-validate_path(char *dst, size_t size, const char *fmt, ...)
+validate_pop(validate_t *v, size_t mark)
 {
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(dst, size, fmt, ap);
-    va_end(ap);
+    v->len = mark;
+    v->path[mark] = '\0';
 }
 
 /*
  * Copies client string @s into @dst for an error message: at most
  * VALIDATE_QUOTE_MAX bytes, cut before a UTF-8 sequence that would not
- * fit (jansson has already proven @s valid UTF-8), control bytes replaced
- * by '?', and "..." when cut. @size must be at least
+ * fit (the parser has already proven @s valid UTF-8), control bytes
+ * replaced by '?', and "..." when cut. @size must be at least
  * VALIDATE_QUOTE_MAX + 4.
  */
 static void
@@ -868,24 +946,35 @@ validate_quote(char *dst, size_t size, const char *s)
     dst[n] = '\0';
 }
 
-static const char *
-validate_describe(const json_t *v)
+/* validate_quote() of string node @s (decoded; long strings cut first). */
+static void
+validate_quote_node(const fg_jdoc_t *doc, int s, char *dst, size_t size)
 {
-    switch (json_typeof(v)) {
-    case JSON_OBJECT:
+    /* Room for the quoted bytes plus one more whole UTF-8 sequence. */
+    char copy[VALIDATE_QUOTE_MAX * 2];
+
+    fg_jdoc_str_copy(doc, s, copy, sizeof(copy));
+    validate_quote(dst, size, copy);
+}
+
+static const char *
+validate_describe(const fg_jdoc_t *doc, int node)
+{
+    switch (fg_jdoc_type(doc, node)) {
+    case FG_JOBJECT:
         return "an object";
-    case JSON_ARRAY:
+    case FG_JARRAY:
         return "an array";
-    case JSON_STRING:
+    case FG_JSTRING:
         return "a string";
-    case JSON_INTEGER:
+    case FG_JINT:
         return "an integer";
-    case JSON_REAL:
+    case FG_JREAL:
         return "a decimal number";
-    case JSON_TRUE:
-    case JSON_FALSE:
+    case FG_JTRUE:
+    case FG_JFALSE:
         return "a boolean";
-    case JSON_NULL:
+    case FG_JNULL:
         return "null";
     }
     return "an unknown value";
@@ -893,12 +982,12 @@ validate_describe(const json_t *v)
 
 /* The expectation for validate_require()'s @type. */
 static const char *
-validate_type_name(json_type type)
+validate_type_name(fg_jtype_t type)
 {
     switch (type) {
-    case JSON_OBJECT:
+    case FG_JOBJECT:
         return "an object";
-    case JSON_ARRAY:
+    case FG_JARRAY:
         return "an array";
     default:
         return "a string";
@@ -906,29 +995,27 @@ validate_type_name(json_type type)
 }
 
 static int
-validate_err_required(fg_err_t *err, const char *path)
+validate_err_required(validate_t *v)
 {
-    return fg_err_set(err, FG_E_REQUIRED_FIELD, path,
-                      "Missing required parameter: '%s'.", path);
+    return fg_err_set(v->err, FG_E_REQUIRED_FIELD, v->path,
+                      "Missing required parameter: '%s'.", v->path);
 }
 
 static int
-validate_err_type(fg_err_t *err, const char *path, const char *expected,
-                  const json_t *got)
+validate_err_type(validate_t *v, const char *expected, int got)
 {
-    return fg_err_set(err, FG_E_INVALID_TYPE, path,
-                      "Invalid type for '%s': expected %s, got %s.", path,
-                      expected, validate_describe(got));
+    return fg_err_set(v->err, FG_E_INVALID_TYPE, v->path,
+                      "Invalid type for '%s': expected %s, got %s.", v->path,
+                      expected, validate_describe(v->doc, got));
 }
 
 static int
-validate_err_value(fg_err_t *err, const char *path, const char *expected,
-                   const char *got)
+validate_err_value(validate_t *v, const char *expected, int got)
 {
     char quoted[VALIDATE_QUOTE_MAX + 4];
 
-    validate_quote(quoted, sizeof(quoted), got);
-    return fg_err_set(err, FG_E_INVALID_VALUE, path,
+    validate_quote_node(v->doc, got, quoted, sizeof(quoted));
+    return fg_err_set(v->err, FG_E_INVALID_VALUE, v->path,
                       "Invalid value for '%s': expected %s, got '%s'.",
-                      path, expected, quoted);
+                      v->path, expected, quoted);
 }

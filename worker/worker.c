@@ -62,6 +62,45 @@ fg_worker_set_accepting(fg_worker_t *w, int on)
     w->is_accepting = on;
 }
 
+static void
+worker_accept_turn_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fg_worker_t *w = arg;
+    int          i;
+
+    (void) fd;
+    (void) what;
+    if (!w->is_accepting) {
+        return;   /* the cap or a drain paused accepting meanwhile */
+    }
+    for (i = 0; i < w->listener_count; i++) {
+        if (w->listeners[i] != NULL) {
+            evconnlistener_enable(w->listeners[i]);
+        }
+    }
+}
+
+void
+fg_worker_took_connection(fg_worker_t *w)
+{
+    int i;
+
+    if (!w->is_accepting || w->accept_turn_ev == NULL) {
+        return;
+    }
+    /*
+     * A disabled listener leaves its accept loop after this connection;
+     * enabling it again within the same loop pass folds both changes in
+     * libevent's changelist, so epoll is never told.
+     */
+    for (i = 0; i < w->listener_count; i++) {
+        if (w->listeners[i] != NULL) {
+            evconnlistener_disable(w->listeners[i]);
+        }
+    }
+    event_active(w->accept_turn_ev, EV_TIMEOUT, 0);
+}
+
 void
 fg_worker_maybe_exit(fg_worker_t *w)
 {
@@ -164,6 +203,33 @@ worker_reopen_logs(fg_worker_t *w)
     }
 }
 
+static void
+worker_accesslog_flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fg_worker_t *w = arg;
+
+    (void) fd;
+    (void) what;
+    fg_accesslog_flush(w->accesslog);
+}
+
+void
+fg_worker_log_access(fg_worker_t *w, const fg_request_summary_t *s)
+{
+    static const struct timeval flush_after = {
+        0, FG_ACCESSLOG_FLUSH_MS * 1000
+    };
+
+    if (w->accesslog == NULL) {
+        return;
+    }
+    fg_accesslog_write(w->accesslog, s);
+    if (fg_accesslog_pending(w->accesslog) > 0
+        && !evtimer_pending(w->accesslog_flush_ev, NULL)) {
+        evtimer_add(w->accesslog_flush_ev, &flush_after);
+    }
+}
+
 static int
 worker_setup(fg_worker_t *w, fg_err_t *err)
 {
@@ -195,6 +261,8 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
         if (w->accesslog == NULL) {
             return FG_ERR;
         }
+        w->accesslog_flush_ev = evtimer_new(w->base,
+                                            worker_accesslog_flush_cb, w);
     }
     for (i = 0; i < wc->listen_count; i++) {
         w->listeners[i] = evconnlistener_new(w->base, NULL, NULL,
@@ -217,6 +285,7 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
     }
     w->listener_count = wc->listen_count;
     w->is_accepting = 1;
+    w->accept_turn_ev = event_new(w->base, -1, 0, worker_accept_turn_cb, w);
     if (fg_metrics_http_init(w, err) != FG_OK) {
         return FG_ERR;
     }
@@ -328,6 +397,17 @@ worker_teardown(fg_worker_t *w)
     fg_upstream_cleanup(w);
     fg_conn_cleanup(w);
     /* After the last finish above: every request has written its line. */
+    if (w->accesslog != NULL) {
+        fg_accesslog_flush(w->accesslog);
+    }
+    if (w->accesslog_flush_ev != NULL) {
+        event_free(w->accesslog_flush_ev);
+        w->accesslog_flush_ev = NULL;
+    }
+    if (w->accept_turn_ev != NULL) {
+        event_free(w->accept_turn_ev);
+        w->accept_turn_ev = NULL;
+    }
     if (w->accesslog != NULL && fg_accesslog_failures(w->accesslog) > 0) {
         fg_log(FG_LOG_ERROR, 0, "%llu access-log lines could not be written",
                (unsigned long long) fg_accesslog_failures(w->accesslog));

@@ -46,6 +46,7 @@ typedef struct fg_worker_s {
     struct evhttp_bound_socket *bound[FG_CONF_MAX_LISTEN];
     int                       listener_count;
     int                       is_accepting;
+    struct event             *accept_turn_ev;   /* resumes accept, below */
     int                       is_draining;   /* SIGTERM/SIGQUIT received */
     int                       close_idle;    /* SIGTERM: idle ones too */
     struct event             *drain_deadline_ev;
@@ -65,6 +66,7 @@ typedef struct fg_worker_s {
     struct evhttp            *metrics_http;  /* GET /metrics; NULL: off */
     struct evhttp_bound_socket *metrics_bound;  /* NULL once draining */
     fg_accesslog_t           *accesslog;     /* NULL: off; owned */
+    struct event             *accesslog_flush_ev;
 
     /* Usage records the ring had no room for: pushed again as it drains
      * (owned; the admission stage keeps this rare, see chat.c). */
@@ -97,5 +99,20 @@ int fg_worker_usage_full(const fg_worker_t *w);
 
 /* Pauses or resumes accepting on every listener (connection cap). */
 void fg_worker_set_accepting(fg_worker_t *w, int on);
+
+/*
+ * Called for each accepted connection: stops libevent's accept loop after
+ * this one and resumes accepting later in the same loop pass. Every
+ * worker polls the shared listening socket, so taking one connection per
+ * wakeup spreads a burst of new connections across the workers instead of
+ * handing it all to whichever woke first. Costs no system call.
+ */
+void fg_worker_took_connection(fg_worker_t *w);
+
+/*
+ * Writes the access-log line of a finished request (buffered: the lines
+ * go out together within FG_ACCESSLOG_FLUSH_MS).
+ */
+void fg_worker_log_access(fg_worker_t *w, const fg_request_summary_t *s);
 
 #endif

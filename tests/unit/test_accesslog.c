@@ -301,6 +301,23 @@ a_secret_looking_model_name_is_just_data_beside_the_key_id(void)
     free(text);
 }
 
+/*
+ * Sets @s's request messages to the "messages" of @req as a client might
+ * send them: indented over several lines (the log must compact them).
+ * The text stays valid until the next call.
+ */
+static char *test_messages;
+
+static void
+use_messages(fg_request_summary_t *s, json_t *req)
+{
+    free(test_messages);
+    test_messages = json_dumps(json_object_get(req, "messages"),
+                               JSON_INDENT(2));
+    s->request_messages = test_messages;
+    s->request_messages_len = strlen(test_messages);
+}
+
 static const char reply_body[] =
     "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"choices\":["
     "{\"index\":0,\"message\":{\"role\":\"assistant\","
@@ -316,7 +333,7 @@ content_is_absent_unless_enabled(void)
     req = json_loads("{\"model\":\"demo-chat\",\"messages\":[{\"role\":"
                      "\"user\",\"content\":\"the secret prompt\\n\\\"x\\\"\"}]}",
                      0, NULL);
-    s.request_json = req;
+    use_messages(&s, req);
     s.reply_body = reply_body;
     s.reply_len = sizeof(reply_body) - 1;
 
@@ -366,7 +383,7 @@ content_past_the_bound_is_left_out_and_said_so(void)
     big[n] = '\0';
     req = json_pack("{s:[{s:s,s:s}]}", "messages", "role", "user",
                     "content", big);
-    s.request_json = req;
+    use_messages(&s, req);
     s.reply_body = reply_body;
     s.reply_len = sizeof(reply_body) - 1;
     text = write_one("big.log", 1, &s);
@@ -456,7 +473,64 @@ a_failed_write_is_counted_not_fatal(void)
     }
     fg_accesslog_write(log, &s);
     fg_accesslog_write(log, &s);
+    /* Both lines wait in memory, then go out in one failing write. */
+    expect_int_eq(fg_accesslog_pending(log) > 0, 1);
+    fg_accesslog_flush(log);
     expect_int_eq(fg_accesslog_failures(log), 2);
+    expect_int_eq(fg_accesslog_pending(log), 0);
+    fg_accesslog_close(log);
+}
+
+static void
+lines_wait_for_a_flush_and_go_out_whole_and_in_order(void)
+{
+    fg_request_summary_t s = summary_ok();
+    char                 path[512];
+    fg_accesslog_t      *log;
+    char                *text;
+
+    snprintf(path, sizeof(path), "%s/buffered.log", test_dir);
+    unlink(path);
+    log = fg_accesslog_open(path, 0, NULL);
+    expect_true(log != NULL);
+    if (log == NULL) {
+        return;
+    }
+    s.request_id = "first";
+    fg_accesslog_write(log, &s);
+    s.request_id = "second";
+    fg_accesslog_write(log, &s);
+    text = slurp(path);
+    expect_true(text == NULL || text[0] == '\0');
+    free(text);
+    fg_accesslog_flush(log);
+    text = slurp(path);
+    expect_true(text != NULL && strstr(text, "\"first\"") != NULL
+                && strstr(text, "\"second\"") > strstr(text, "\"first\""));
+    expect_true(text != NULL && text[strlen(text) - 1] == '\n');
+    free(text);
+    fg_accesslog_close(log);
+}
+
+static void
+a_full_buffer_is_written_without_waiting(void)
+{
+    fg_request_summary_t s = summary_ok();
+    char                 path[512];
+    fg_accesslog_t      *log;
+    int                  i;
+
+    snprintf(path, sizeof(path), "%s/full.log", test_dir);
+    unlink(path);
+    log = fg_accesslog_open(path, 0, NULL);
+    expect_true(log != NULL);
+    if (log == NULL) {
+        return;
+    }
+    for (i = 0; i < 1000; i++) {
+        fg_accesslog_write(log, &s);
+        expect_true(fg_accesslog_pending(log) < FG_ACCESSLOG_BUFFER_BYTES);
+    }
     fg_accesslog_close(log);
 }
 
@@ -514,7 +588,7 @@ lines_from_several_processes_never_interleave(void)
             big[19999] = '\0';
             req = json_pack("{s:[{s:s,s:s}]}", "messages", "role", "user",
                             "content", big);
-            s.request_json = req;
+            use_messages(&s, req);
             for (i = 0; log != NULL && i < LINES; i++) {
                 fg_accesslog_write(log, &s);
             }
@@ -575,6 +649,8 @@ main(void)
         FG_TEST_CASE(reopen_after_rename_writes_to_a_new_file),
         FG_TEST_CASE(a_failed_reopen_keeps_the_old_file),
         FG_TEST_CASE(a_failed_write_is_counted_not_fatal),
+        FG_TEST_CASE(lines_wait_for_a_flush_and_go_out_whole_and_in_order),
+        FG_TEST_CASE(a_full_buffer_is_written_without_waiting),
         FG_TEST_CASE(opening_a_path_in_a_missing_folder_fails_with_the_reason),
         FG_TEST_CASE(check_accepts_off_stderr_and_writable_paths_only),
         FG_TEST_CASE(lines_from_several_processes_never_interleave),

@@ -324,7 +324,40 @@ to_json_survives_a_record_filled_by_hand(void)
     json_decref(obj);
 }
 
+static void
+members_text_is_what_jansson_prints(void)
+{
+    fg_usage_record_t rec;
+    json_t           *obj;
+    char              members[FG_USAGE_MEMBERS_MAX], *want, *got;
+    size_t            n;
+    double            reals[] = { 0, 1, 2.5e-7, 1e22, -3.25, 1e-300 };
+    size_t            i;
+
+    sample(&rec);
+    for (i = 0; i < sizeof(reals) / sizeof(reals[0]); i++) {
+        rec.energy_kwh = reals[i];
+        rec.carbon_g_co2 = reals[(i + 1) % 6];
+        obj = fg_usage_to_json(&rec);
+        json_object_del(obj, "seq");
+        json_object_del(obj, "ring");
+        want = json_dumps(obj, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        n = fg_usage_write_members(&rec, members);
+        /* The members follow "ring": a comma where jansson has '{'. */
+        got = malloc(n + 2);
+        memcpy(got, members, n);
+        got[0] = '{';
+        got[n] = '}';
+        got[n + 1] = '\0';
+        expect_str_eq(got, want);
+        free(got);
+        free(want);
+        json_decref(obj);
+    }
+}
+
 FG_TEST_MAIN("usage",
+             FG_TEST_CASE(members_text_is_what_jansson_prints),
              FG_TEST_CASE(the_record_has_a_fixed_size_and_no_pointers),
              FG_TEST_CASE(init_clears_every_field_and_marks_no_first_byte),
              FG_TEST_CASE(set_str_copies_a_short_value_whole),
