@@ -110,8 +110,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (!ok) {
         fuzz_check_rejection(&err);
-        if (err.code == FG_E_INVALID_JSON || err.code == FG_E_DUPLICATE_KEY
-            || err.code == FG_E_EMPTY_BODY) {
+        /* jansson 2.14 takes a top-level number followed by a NUL byte
+         * ("7\0") as the number; jdoc refuses the NUL, as it does
+         * everywhere else. No body with a NUL is compared. */
+        if ((err.code == FG_E_INVALID_JSON || err.code == FG_E_DUPLICATE_KEY
+             || err.code == FG_E_EMPTY_BODY)
+            && memchr(data, '\0', size) == NULL) {
             fuzz_check(root == NULL || !shallow);
         }
         if (shallow && root == NULL) {
