@@ -32,7 +32,12 @@
 #include "worker/relay.h"
 #include "worker/upstream.h"
 
-/* Nesting allowed in an upstream reply: far above any real one. */
+/*
+ * Nesting allowed in an upstream reply: far above any real one. Replies
+ * and chunks are parsed as strictly as requests: a repeated key (two
+ * "usage" members, say) makes the reply malformed rather than billed by
+ * whichever one a parser happens to keep.
+ */
 #define FG_RELAY_MAX_DEPTH 128
 
 static int relay_on_event(const fg_sse_event_t *ev, void *arg);
