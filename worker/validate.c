@@ -224,8 +224,7 @@ validate_forbidden(validate_t *v, int obj, int is_top)
                 continue;
             }
             /* @key equals a short ASCII name: safe to quote whole. */
-            mark = validate_push(v, key);
-            (void) mark;
+            validate_push(v, key);
             return fg_err_set(v->err, FG_E_FORBIDDEN_FIELD, v->path,
                               "The parameter '%s' is not allowed: the "
                               "gateway chooses the upstream provider, its "
@@ -305,7 +304,7 @@ validate_message(validate_t *v, int msg)
 {
     const fg_jdoc_t *doc = v->doc;
     int              role, content, calls, call, id;
-    size_t           i = 0, mark, item;
+    size_t           i = 0, mark;
     int              calls_tools = 0;
 
     if (validate_require(v, msg, "role", FG_JSTRING, &role) != FG_OK) {
@@ -328,8 +327,7 @@ validate_message(validate_t *v, int msg)
             for (call = fg_jdoc_first(doc, calls); call != FG_JNONE;
                  call = fg_jdoc_next(doc, calls, call), i++) {
                 if (fg_jdoc_type(doc, call) != FG_JOBJECT) {
-                    item = validate_push_index(v, i);
-                    (void) item;
+                    validate_push_index(v, i);
                     return validate_err_type(v, "an object", call);
                 }
             }
