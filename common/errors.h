@@ -44,6 +44,13 @@
       "VALIDATION_EMPTY_BODY")                                              \
     X(FG_E_BODY_TOO_LARGE, 413, "invalid_request_error",                    \
       "VALIDATION_BODY_TOO_LARGE")                                          \
+    X(FG_E_MALFORMED_HTTP, 400, "invalid_request_error", "malformed_http")  \
+    X(FG_E_HEADERS_TOO_LARGE, 431, "invalid_request_error",                 \
+      "headers_too_large")                                                  \
+    X(FG_E_NOT_IMPLEMENTED, 501, "invalid_request_error",                   \
+      "not_implemented")                                                    \
+    X(FG_E_HTTP_VERSION, 505, "invalid_request_error",                      \
+      "http_version_not_supported")                                         \
     X(FG_E_UNSUPPORTED_MEDIA_TYPE, 415, "invalid_request_error",            \
       "VALIDATION_UNSUPPORTED_MEDIA_TYPE")                                  \
     X(FG_E_NOT_FOUND, 404, "invalid_request_error", "not_found")            \

@@ -49,30 +49,28 @@ admit_duration(int64_t ms, char *out, size_t size)
 void
 fg_admit_headers(fg_req_t *req)
 {
-    struct evkeyvalq     *h;
     const fg_admission_t *a = &req->admit_key;
     char                  v[32];
 
-    if (req->http == NULL || !req->has_key
+    if (req->conn == NULL || !req->has_key
         || (a->requests_limit <= 0 && a->tokens_limit <= 0)) {
         return;
     }
-    h = evhttp_request_get_output_headers(req->http);
     if (a->requests_limit > 0) {
         snprintf(v, sizeof(v), "%lld", (long long) a->requests_limit);
-        evhttp_add_header(h, "x-ratelimit-limit-requests", v);
+        fg_req_add_header(req, "x-ratelimit-limit-requests", v);
         snprintf(v, sizeof(v), "%lld", (long long) a->requests_remaining);
-        evhttp_add_header(h, "x-ratelimit-remaining-requests", v);
+        fg_req_add_header(req, "x-ratelimit-remaining-requests", v);
         admit_duration(a->requests_reset_ms, v, sizeof(v));
-        evhttp_add_header(h, "x-ratelimit-reset-requests", v);
+        fg_req_add_header(req, "x-ratelimit-reset-requests", v);
     }
     if (a->tokens_limit > 0) {
         snprintf(v, sizeof(v), "%lld", (long long) a->tokens_limit);
-        evhttp_add_header(h, "x-ratelimit-limit-tokens", v);
+        fg_req_add_header(req, "x-ratelimit-limit-tokens", v);
         snprintf(v, sizeof(v), "%lld", (long long) a->tokens_remaining);
-        evhttp_add_header(h, "x-ratelimit-remaining-tokens", v);
+        fg_req_add_header(req, "x-ratelimit-remaining-tokens", v);
         admit_duration(a->tokens_reset_ms, v, sizeof(v));
-        evhttp_add_header(h, "x-ratelimit-reset-tokens", v);
+        fg_req_add_header(req, "x-ratelimit-reset-tokens", v);
     }
 }
 
@@ -95,8 +93,7 @@ admit_refuse(fg_req_t *req, const fg_admission_t *a, const char *whose)
 
     req->limit_kind = a->refused;
     snprintf(retry, sizeof(retry), "%lld", (long long) a->retry_after_s);
-    evhttp_add_header(evhttp_request_get_output_headers(req->http),
-                      "Retry-After", retry);
+    fg_req_add_header(req, "Retry-After", retry);
     fg_req_fail(req, code[a->refused], NULL,
                 "Rate limit reached for %s on %s: limit %lld. Please try "
                 "again in %llds.", what[a->refused], whose,

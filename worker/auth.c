@@ -23,7 +23,6 @@ int
 fg_auth_request(fg_req_t *req)
 {
     fg_worker_t            *w = req->worker;
-    struct evkeyvalq       *in = evhttp_request_get_input_headers(req->http);
     const char             *h, *secret = NULL;
     size_t                  len = 0;
     uint8_t                 hash[FG_KEY_HASH_BYTES];
@@ -32,16 +31,15 @@ fg_auth_request(fg_req_t *req)
 
     if (!atomic_load_explicit(&w->wc->shm->header->sh_keys_loaded,
                               memory_order_acquire)) {
-        evhttp_add_header(evhttp_request_get_output_headers(req->http),
-                          "Retry-After", "1");
+        fg_req_add_header(req, "Retry-After", "1");
         fg_req_fail(req, FG_E_KEY_STORE_LOADING, NULL,
                     "the gateway is loading its keys; retry in a second");
         return FG_ERR;
     }
-    h = evhttp_find_header(in, "Authorization");
+    h = fg_req_header(req, "Authorization");
     if (h != NULL) {
         parsed = fg_key_parse_bearer(h, &secret, &len);
-    } else if ((h = evhttp_find_header(in, "x-api-key")) != NULL) {
+    } else if ((h = fg_req_header(req, "x-api-key")) != NULL) {
         parsed = fg_key_parse_api_key(h, &secret, &len);
     }
     if (h == NULL) {
@@ -59,8 +57,7 @@ fg_auth_request(fg_req_t *req)
     found = fg_keytable_lookup(w->wc->shm->keys, hash, &req->key);
     if (found == FG_KEYTABLE_BUSY) {
         /* Writes kept spoiling the read: fail closed, never open. */
-        evhttp_add_header(evhttp_request_get_output_headers(req->http),
-                          "Retry-After", "1");
+        fg_req_add_header(req, "Retry-After", "1");
         fg_req_fail(req, FG_E_KEY_STORE_LOADING, NULL,
                     "the key could not be read consistently; retry");
         return FG_ERR;

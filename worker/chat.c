@@ -174,14 +174,12 @@ void
 fg_chat_handle(fg_req_t *req)
 {
     fg_worker_t     *w = req->worker;
-    struct evbuffer *input = evhttp_request_get_input_buffer(req->http);
-    size_t           len = evbuffer_get_length(input), upstream_len;
+    size_t           len = req->in_body_len, upstream_len;
     const char      *ct, *field;
     fg_err_t         err;
     char            *upstream_body;
 
-    ct = evhttp_find_header(evhttp_request_get_input_headers(req->http),
-                            "Content-Type");
+    ct = fg_req_header(req, "Content-Type");
     if (len > 0 && !chat_content_type_ok(ct)) {
         fg_req_fail(req, FG_E_UNSUPPORTED_MEDIA_TYPE, NULL,
                     "Content-Type must be application/json, got %.64s",
@@ -192,7 +190,7 @@ fg_chat_handle(fg_req_t *req)
      * the request ends (the access log reads the messages from it). */
     req->body = fg_xmalloc(len + 1);
     if (len > 0) {
-        evbuffer_copyout(input, req->body, len);
+        memcpy(req->body, req->in_body, len);
     }
     req->body[len] = '\0';
     if (fg_validate_chat_body(req->body, len,
@@ -239,8 +237,7 @@ fg_chat_handle(fg_req_t *req)
                                 memory_order_relaxed)) {
         /* Back-pressure: a billable request must be able to leave its
          * usage record; none is ever dropped, so none is taken. */
-        evhttp_add_header(evhttp_request_get_output_headers(req->http),
-                          "Retry-After", "1");
+        fg_req_add_header(req, "Retry-After", "1");
         fg_req_fail(req, FG_E_BILLING_UNAVAILABLE, NULL,
                     "usage records cannot be written right now; retry in a "
                     "second");
@@ -269,7 +266,4 @@ fg_chat_handle(fg_req_t *req)
         return;
     }
     req->state = FG_REQ_UPSTREAM;
-    if (req->conn != NULL) {
-        fg_conn_watch_close(req->conn);
-    }
 }

@@ -1,68 +1,106 @@
 /*
- * conn.c: client connection tracking around evhttp (see conn.h for the
- * design). The invariants:
+ * conn.c: client connections speaking HTTP/1.1 (see conn.h). The
+ * invariants:
  *
- *   1) w->connections counts bufferevents handed to evhttp and not yet
- *      closed; accept is paused while it is at limits.max_connections;
- *   2) a connection is in the fd table from its attach until its close
- *      callback, and fg_conn_of() checks the evcon, so a stale fd never
- *      maps to the wrong connection;
- *   3) only the close callback frees an fg_conn_t, and it tells the request
- *      being served (if any) that its client is gone before doing so.
+ *   1) w->connections counts accepted sockets not yet closed; accept is
+ *      paused while it is at limits.max_connections;
+ *   2) one request at a time is served per connection; bytes of the next
+ *      wait in conn->in, and replies go out in request order;
+ *   3) only conn_close() frees a connection, never while one of our
+ *      callbacks is using it (is_busy) and never inside a send: a failed
+ *      write marks the connection dead and the timer event, made active,
+ *      closes it on the next pass of the loop;
+ *   4) the request being served hears exactly one of: its reply sent
+ *      (it is detached), or fg_req_client_gone().
  */
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
-#include <event2/buffer.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "common/alloc.h"
+#include "common/errors.h"
+#include "common/fmt.h"
 #include "common/log.h"
 #include "worker/conn.h"
+#include "worker/http.h"
 
-static void conn_attach(evutil_socket_t fd, short what, void *arg);
-static void conn_closed(struct evhttp_connection *evcon, void *arg);
-static void conn_input(struct evbuffer *buf,
-                       const struct evbuffer_cb_info *info, void *arg);
-static void conn_deadline(evutil_socket_t fd, short what, void *arg);
-static void conn_arm_deadline(fg_conn_t *conn);
-static void conn_set_idle_timeouts(fg_conn_t *conn);
-static struct timeval conn_tv(int64_t ms);
+/*
+ * Reads land here first: a request that arrives whole is parsed and
+ * served from it without a buffer of the connection's own, so an idle
+ * kept-alive connection holds no input memory.
+ */
+#define CONN_READ_BYTES (64 * 1024)
 
-static struct timeval
-conn_tv(int64_t ms)
+/* Pipelined bytes read ahead while a request is served, at most. */
+#define CONN_READ_AHEAD_BYTES (64 * 1024)
+
+/* A closing connection reads what the client still sends this long. */
+#define CONN_LINGER_MS 2000
+
+static char conn_scratch[CONN_READ_BYTES];
+
+static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_close(fg_conn_t *conn);
+static void conn_fail(fg_conn_t *conn);
+static void conn_request_done(fg_conn_t *conn);
+static void conn_arm_timer(fg_conn_t *conn);
+static void conn_send(fg_conn_t *conn, struct iovec *iov, int iovcnt);
+
+static int64_t
+conn_now_ms(fg_conn_t *conn)
 {
     struct timeval tv;
 
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-    return tv;
+    event_base_gettimeofday_cached(conn->worker->base, &tv);
+    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-struct bufferevent *
-fg_conn_bevcb(struct event_base *base, void *arg)
+void
+fg_conn_accept(struct evconnlistener *listener, evutil_socket_t fd,
+               struct sockaddr *addr, int socklen, void *arg)
 {
     fg_worker_t *w = arg;
     fg_conn_t   *conn;
+    int          one = 1;
 
+    (void) listener;
+    (void) socklen;
     conn = fg_xcalloc(1, sizeof(*conn));
     conn->worker = w;
-    conn->fd = -1;
-    conn->state = FG_CONN_RECEIVING;
-    conn->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-    if (conn->bev == NULL) {
-        free(conn);
-        return NULL;
+    conn->fd = fd;
+    if (addr->sa_family == AF_INET) {
+        inet_ntop(AF_INET, &((struct sockaddr_in *) (void *) addr)->sin_addr,
+                  conn->addr, sizeof(conn->addr));
+    } else if (addr->sa_family == AF_INET6) {
+        inet_ntop(AF_INET6,
+                  &((struct sockaddr_in6 *) (void *) addr)->sin6_addr,
+                  conn->addr, sizeof(conn->addr));
     }
-    /*
-     * evhttp wraps the bufferevent in a connection only after this callback
-     * returns. An active event runs in this same loop iteration, before the
-     * new socket can have been polled, so no request on it can be complete
-     * before conn_attach() has registered it.
-     */
-    conn->attach_ev = event_new(base, -1, 0, conn_attach, conn);
-    conn->deadline_ev = event_new(base, -1, 0, conn_deadline, conn);
-    event_active(conn->attach_ev, EV_TIMEOUT, 0);
+    if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6) {
+        /* A stream's small chunks must not wait for the previous ACK. */
+        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    event_assign(&conn->read_ev, w->base, fd, EV_READ | EV_PERSIST,
+                 conn_read_cb, conn);
+    event_assign(&conn->write_ev, w->base, fd, EV_WRITE, conn_write_cb, conn);
+    evtimer_assign(&conn->timer_ev, w->base, conn_timer_cb, conn);
+    event_add(&conn->read_ev, NULL);
+    /* A connection that never sends a byte has a request's time. */
+    conn->state = FG_CONN_RECEIVING;
+    conn->receiving_since_ms = conn_now_ms(conn);
+    conn_arm_timer(conn);
 
     conn->next = w->conn_list;
     if (w->conn_list != NULL) {
@@ -79,91 +117,96 @@ fg_conn_bevcb(struct event_base *base, void *arg)
     } else {
         fg_worker_took_connection(w);
     }
-    return conn->bev;
 }
 
-static void
-conn_attach(evutil_socket_t fd, short what, void *arg)
+static struct timeval
+conn_tv(int64_t ms)
 {
-    fg_conn_t   *conn = arg;
-    fg_worker_t *w = conn->worker;
-    void        *cbarg = NULL;
+    struct timeval tv;
 
-    (void) fd;
-    (void) what;
-    bufferevent_getcb(conn->bev, NULL, NULL, NULL, &cbarg);
-    conn->evcon = cbarg;
-    conn->fd = bufferevent_getfd(conn->bev);
-    if (conn->evcon == NULL || conn->fd < 0) {
-        /* evhttp failed to adopt the socket and has freed it already. */
-        fg_log(FG_LOG_ERROR, 0, "evhttp did not adopt a new connection");
+    if (ms < 0) {
+        ms = 0;
+    }
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    return tv;
+}
+
+/* The one deadline that applies now, from the state and the output. */
+static void
+conn_arm_timer(fg_conn_t *conn)
+{
+    const fg_conf_t *c = conn->worker->conf;
+    struct timeval   tv;
+
+    if (conn->is_dead) {
         return;
     }
-    if (conn->fd >= w->conn_by_fd_size) {
-        int n = w->conn_by_fd_size ? w->conn_by_fd_size : 1024;
-
-        while (n <= conn->fd) {
-            n *= 2;
+    if (conn->out != NULL && evbuffer_get_length(conn->out) > 0) {
+        tv = conn_tv(c->send_timeout_ms);
+    } else {
+        switch (conn->state) {
+        case FG_CONN_IDLE:
+            tv = conn_tv(c->keepalive_timeout_ms);
+            break;
+        case FG_CONN_RECEIVING:
+            tv = conn_tv(conn->receiving_since_ms + c->request_timeout_ms
+                         - conn_now_ms(conn));
+            break;
+        case FG_CONN_CLOSING:
+            tv = conn_tv(CONN_LINGER_MS);
+            break;
+        default:
+            /* Waiting for the upstream: its own deadlines govern. */
+            event_del(&conn->timer_ev);
+            return;
         }
-        w->conn_by_fd = fg_xrealloc(w->conn_by_fd, n * sizeof(fg_conn_t *));
-        memset(w->conn_by_fd + w->conn_by_fd_size, 0,
-               (size_t) (n - w->conn_by_fd_size) * sizeof(fg_conn_t *));
-        w->conn_by_fd_size = n;
     }
-    w->conn_by_fd[conn->fd] = conn;
-    evhttp_connection_set_closecb(conn->evcon, conn_closed, conn);
-    evbuffer_add_cb(bufferevent_get_input(conn->bev), conn_input, conn);
-    conn_arm_deadline(conn);
+    event_add(&conn->timer_ev, &tv);
 }
 
 static void
-conn_arm_deadline(fg_conn_t *conn)
-{
-    struct timeval tv = conn_tv(conn->worker->conf->request_timeout_ms);
-
-    conn->state = FG_CONN_RECEIVING;
-    event_add(conn->deadline_ev, &tv);
-}
-
-static void
-conn_input(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-           void *arg)
-{
-    fg_conn_t *conn = arg;
-
-    (void) buf;
-    if (info->n_added > 0 && conn->state == FG_CONN_IDLE) {
-        conn_arm_deadline(conn);
-    }
-}
-
-static void
-conn_deadline(evutil_socket_t fd, short what, void *arg)
+conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 {
     fg_conn_t *conn = arg;
 
     (void) fd;
     (void) what;
-    if (conn->state != FG_CONN_RECEIVING || conn->evcon == NULL) {
-        return;
+    if (!conn->is_dead) {
+        if (conn->out != NULL && evbuffer_get_length(conn->out) > 0) {
+            fg_log(FG_LOG_INFO, 0, "client %s took no reply bytes for "
+                   "%lld ms, connection closed", conn->addr,
+                   (long long) conn->worker->conf->send_timeout_ms);
+        } else if (conn->state == FG_CONN_RECEIVING) {
+            fg_log(FG_LOG_INFO, 0, "request not received within %lld ms, "
+                   "connection closed",
+                   (long long) conn->worker->conf->request_timeout_ms);
+        }
     }
-    fg_log(FG_LOG_INFO, 0, "request not received within %lld ms, "
-           "connection closed",
-           (long long) conn->worker->conf->request_timeout_ms);
-    /* Frees conn through conn_closed(). */
-    evhttp_connection_free(conn->evcon);
+    conn_close(conn);
 }
 
+/* Ends the connection now, or as soon as our callback on it returns. */
 static void
-conn_closed(struct evhttp_connection *evcon, void *arg)
+conn_close(fg_conn_t *conn)
 {
-    fg_conn_t   *conn = arg;
     fg_worker_t *w = conn->worker;
 
-    (void) evcon;
+    if (conn->is_busy) {
+        conn_fail(conn);
+        return;
+    }
     if (conn->req != NULL) {
         fg_req_client_gone(conn->req);
         conn->req = NULL;
+    }
+    event_del(&conn->read_ev);
+    event_del(&conn->write_ev);
+    event_del(&conn->timer_ev);
+    close(conn->fd);
+    free(conn->in);
+    if (conn->out != NULL) {
+        evbuffer_free(conn->out);
     }
     if (conn->prev != NULL) {
         conn->prev->next = conn->next;
@@ -173,12 +216,6 @@ conn_closed(struct evhttp_connection *evcon, void *arg)
     if (conn->next != NULL) {
         conn->next->prev = conn->prev;
     }
-    if (conn->fd >= 0 && conn->fd < w->conn_by_fd_size
-        && w->conn_by_fd[conn->fd] == conn) {
-        w->conn_by_fd[conn->fd] = NULL;
-    }
-    event_free(conn->attach_ev);
-    event_free(conn->deadline_ev);
     free(conn);
 
     w->connections--;
@@ -191,72 +228,662 @@ conn_closed(struct evhttp_connection *evcon, void *arg)
     fg_worker_maybe_exit(w);
 }
 
-fg_conn_t *
-fg_conn_of(fg_worker_t *w, struct evhttp_request *http)
+/* Marks @conn for closing on the next pass of the loop (invariant 3). */
+static void
+conn_fail(fg_conn_t *conn)
 {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(http);
-    fg_conn_t                *conn;
-    int                       fd;
-
-    if (evcon == NULL) {
-        return NULL;
+    if (!conn->is_dead) {
+        conn->is_dead = 1;
+        event_del(&conn->read_ev);
+        event_del(&conn->write_ev);
+        event_del(&conn->timer_ev);
     }
-    fd = bufferevent_getfd(evhttp_connection_get_bufferevent(evcon));
-    if (fd < 0 || fd >= w->conn_by_fd_size) {
-        return NULL;
-    }
-    conn = w->conn_by_fd[fd];
-    return conn != NULL && conn->evcon == evcon ? conn : NULL;
+    event_active(&conn->timer_ev, EV_TIMEOUT, 0);
 }
 
-void
-fg_conn_request_started(fg_conn_t *conn, fg_req_t *req)
+/*
+ * The reply is out and the connection is to close. When the client may
+ * still be sending (a refused body, pipelined requests), closing with
+ * unread bytes would reset the connection and could destroy the reply
+ * in flight, so we stop writing and read until the client closes or
+ * CONN_LINGER_MS passes (nginx's lingering close).
+ */
+static void
+conn_end(fg_conn_t *conn)
 {
-    struct timeval send_tv = conn_tv(conn->worker->conf->send_timeout_ms);
+    if (conn->state != FG_CONN_RECEIVING && conn->in_len == 0
+        && !conn->has_unread) {
+        conn_close(conn);
+        return;
+    }
+    conn->state = FG_CONN_CLOSING;
+    conn->in_len = 0;
+    (void) shutdown(conn->fd, SHUT_WR);
+    conn_arm_timer(conn);
+}
 
-    conn->state = FG_CONN_ACTIVE;
-    conn->req = req;
-    event_del(conn->deadline_ev);
-    bufferevent_set_timeouts(conn->bev, NULL, &send_tv);
+/* The output buffer emptied: what waited on it goes on. */
+static void
+conn_drained(fg_conn_t *conn)
+{
+    if (conn->close_after && conn->req == NULL) {
+        conn_end(conn);   /* the last reply is out */
+    } else if (conn->req != NULL && conn->is_streaming) {
+        conn_arm_timer(conn);
+        fg_req_client_drained(conn->req);
+    } else {
+        conn_arm_timer(conn);
+    }
 }
 
 static void
-conn_set_idle_timeouts(fg_conn_t *conn)
+conn_send(fg_conn_t *conn, struct iovec *iov, int iovcnt)
 {
-    struct timeval tv = conn_tv(conn->worker->conf->keepalive_timeout_ms);
+    ssize_t n = 0;
+    int     i, was_empty = fg_conn_backlog(conn) == 0;
 
-    bufferevent_set_timeouts(conn->bev, &tv, &tv);
+    if (conn->is_dead) {
+        return;
+    }
+    if (was_empty) {
+        do {
+            n = writev(conn->fd, iov, iovcnt);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+            conn_fail(conn);
+            return;
+        }
+        if (n < 0) {
+            n = 0;
+        }
+    }
+    for (i = 0; i < iovcnt; i++) {
+        if ((size_t) n >= iov[i].iov_len) {
+            n -= (ssize_t) iov[i].iov_len;
+            continue;
+        }
+        if (conn->out == NULL) {
+            conn->out = evbuffer_new();
+        }
+        evbuffer_add(conn->out, (char *) iov[i].iov_base + n,
+                     iov[i].iov_len - (size_t) n);
+        n = 0;
+    }
+    if (was_empty && fg_conn_backlog(conn) > 0) {
+        /* The send deadline runs from here, restarted only by progress. */
+        event_add(&conn->write_ev, NULL);
+        conn_arm_timer(conn);
+    }
 }
 
-void
-fg_conn_request_done(fg_conn_t *conn)
+static void
+conn_write_cb(evutil_socket_t fd, short what, void *arg)
 {
-    conn->req = NULL;
-    conn->state = FG_CONN_IDLE;
-    conn_set_idle_timeouts(conn);
-    bufferevent_setwatermark(conn->bev, EV_READ, 0, 0);
-    if (evbuffer_get_length(bufferevent_get_input(conn->bev)) > 0) {
-        conn_arm_deadline(conn);
+    fg_conn_t *conn = arg;
+    int        n;
+
+    (void) fd;
+    (void) what;
+    n = evbuffer_write(conn->out, conn->fd);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        conn_close(conn);
+        return;
+    }
+    if (evbuffer_get_length(conn->out) > 0) {
+        event_add(&conn->write_ev, NULL);
+        if (n > 0) {
+            conn_arm_timer(conn);   /* progress: the send deadline restarts */
+        }
+        return;
+    }
+    conn_drained(conn);
+}
+
+/* The Date header's value, formatted once a second. */
+static const char *
+conn_date(fg_conn_t *conn)
+{
+    static char   date[40];
+    static time_t formatted_at = -1;
+    struct timeval tv;
+    struct tm      tm;
+
+    event_base_gettimeofday_cached(conn->worker->base, &tv);
+    if (tv.tv_sec != formatted_at) {
+        gmtime_r(&tv.tv_sec, &tm);
+        strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        formatted_at = tv.tv_sec;
+    }
+    return date;
+}
+
+/*
+ * Writes the status line and the connection's own headers into @dst
+ * (room for CONN_HEAD_OWN bytes plus @headers_len): Date, the framing
+ * (Content-Length @length, or chunked when @length is -1), Connection.
+ */
+#define CONN_HEAD_OWN 192
+
+static size_t
+conn_head(fg_conn_t *conn, char *dst, int status, int64_t length,
+          const char *headers, size_t headers_len)
+{
+    const char *reason = fg_req_reason(status);
+    size_t      n = 0, rl = strlen(reason);
+
+    memcpy(dst, "HTTP/1.1 ", 9);
+    n = 9 + fg_fmt_i64(dst + 9, status);
+    dst[n++] = ' ';
+    memcpy(dst + n, reason, rl < 40 ? rl : 40);
+    n += rl < 40 ? rl : 40;
+    memcpy(dst + n, "\r\nDate: ", 8);
+    n += 8;
+    memcpy(dst + n, conn_date(conn), 29);
+    n += 29;
+    if (length >= 0) {
+        memcpy(dst + n, "\r\nContent-Length: ", 18);
+        n += 18;
+        n += fg_fmt_i64(dst + n, length);
+    } else if (conn->minor >= 1) {
+        memcpy(dst + n, "\r\nTransfer-Encoding: chunked", 28);
+        n += 28;
+    } else {
+        conn->close_after = 1;   /* HTTP/1.0: the end of data is the close */
+    }
+    if (conn->close_after) {
+        memcpy(dst + n, "\r\nConnection: close", 19);
+        n += 19;
+    } else if (conn->minor == 0) {
+        memcpy(dst + n, "\r\nConnection: keep-alive", 24);
+        n += 24;
+    }
+    memcpy(dst + n, "\r\n", 2);
+    n += 2;
+    memcpy(dst + n, headers, headers_len);
+    n += headers_len;
+    memcpy(dst + n, "\r\n", 2);
+    return n + 2;
+}
+
+static void
+conn_decide_close(fg_conn_t *conn)
+{
+    if (!conn->keep_alive || conn->worker->is_draining) {
+        conn->close_after = 1;
     }
 }
 
 void
-fg_conn_watch_close(fg_conn_t *conn)
+fg_conn_reply(fg_conn_t *conn, int status, const char *headers,
+              size_t headers_len, const char *body, size_t body_len)
 {
-    bufferevent_data_cb  write_cb;
-    bufferevent_event_cb event_cb;
-    void                *cbarg;
+    char         stack[4096];
+    char        *head = stack;
+    struct iovec iov[2];
+    size_t       need = CONN_HEAD_OWN + headers_len;
 
-    /*
-     * The same arrangement evhttp makes while writing a reply: no read
-     * callback (bytes just wait in the input buffer, bounded by the
-     * watermark), but reading stays on so that EOF reaches evhttp's error
-     * callback, which ends the connection and calls conn_closed().
-     */
-    bufferevent_getcb(conn->bev, NULL, &write_cb, &event_cb, &cbarg);
-    bufferevent_setcb(conn->bev, NULL, write_cb, event_cb, cbarg);
-    bufferevent_setwatermark(conn->bev, EV_READ, 0, 64 * 1024);
-    bufferevent_enable(conn->bev, EV_READ);
+    conn->req = NULL;
+    conn_decide_close(conn);
+    if (need > sizeof(stack)) {
+        head = fg_xmalloc(need);
+    }
+    iov[0].iov_base = head;
+    iov[0].iov_len = conn_head(conn, head, status, (int64_t) body_len,
+                               headers, headers_len);
+    iov[1].iov_base = (void *) body;
+    iov[1].iov_len = conn->is_head ? 0 : body_len;
+    conn_send(conn, iov, 2);
+    if (head != stack) {
+        free(head);
+    }
+    conn_request_done(conn);
+}
+
+void
+fg_conn_stream_start(fg_conn_t *conn, int status, const char *headers,
+                     size_t headers_len)
+{
+    char         stack[4096];
+    char        *head = stack;
+    struct iovec iov[1];
+    size_t       need = CONN_HEAD_OWN + headers_len;
+
+    conn_decide_close(conn);
+    conn->is_streaming = 1;
+    if (need > sizeof(stack)) {
+        head = fg_xmalloc(need);
+    }
+    iov[0].iov_base = head;
+    iov[0].iov_len = conn_head(conn, head, status, -1, headers, headers_len);
+    conn_send(conn, iov, 1);
+    if (head != stack) {
+        free(head);
+    }
+}
+
+void
+fg_conn_stream_send(fg_conn_t *conn, struct evbuffer *data)
+{
+    struct evbuffer_iovec seg[8];
+    struct iovec          iov[10];
+    char                  size_line[24];
+    size_t                len = evbuffer_get_length(data), n = 0;
+    int                   i, segs, chunked = conn->minor >= 1;
+
+    if (len == 0) {
+        return;
+    }
+    segs = evbuffer_peek(data, -1, NULL, seg, 8);
+    if (segs > 8) {
+        evbuffer_pullup(data, -1);
+        segs = evbuffer_peek(data, -1, NULL, seg, 8);
+    }
+    if (chunked) {
+        static const char hex[] = "0123456789abcdef";
+        char              digits[16];
+        size_t            d = 0, v = len;
+
+        do {
+            digits[d++] = hex[v & 15];
+            v >>= 4;
+        } while (v != 0);
+        while (d > 0) {
+            size_line[n++] = digits[--d];
+        }
+        size_line[n++] = '\r';
+        size_line[n++] = '\n';
+        iov[0].iov_base = size_line;
+        iov[0].iov_len = n;
+    }
+    for (i = 0; i < segs; i++) {
+        iov[chunked + i].iov_base = seg[i].iov_base;
+        iov[chunked + i].iov_len = seg[i].iov_len;
+    }
+    if (chunked) {
+        iov[1 + segs].iov_base = (void *) "\r\n";
+        iov[1 + segs].iov_len = 2;
+    }
+    conn_send(conn, iov, segs + 2 * chunked);
+    evbuffer_drain(data, len);
+}
+
+void
+fg_conn_stream_end(fg_conn_t *conn)
+{
+    struct iovec iov[1];
+
+    conn->req = NULL;
+    if (conn->minor >= 1) {
+        iov[0].iov_base = (void *) "0\r\n\r\n";
+        iov[0].iov_len = 5;
+        conn_send(conn, iov, 1);
+    }
+    conn_request_done(conn);
+}
+
+size_t
+fg_conn_backlog(const fg_conn_t *conn)
+{
+    return conn->out != NULL ? evbuffer_get_length(conn->out) : 0;
+}
+
+/*
+ * The request on @conn is answered (its reply may still be on its way
+ * out). The connection ends, or waits for the next request: if one is
+ * already buffered, it is served on the next pass of the loop (or by
+ * the processing loop we may be inside).
+ */
+static void
+conn_request_done(fg_conn_t *conn)
+{
+    conn->is_streaming = 0;
+    conn->is_head = 0;
+    if (conn->is_dead) {
+        return;
+    }
+    if (conn->close_after) {
+        if (fg_conn_backlog(conn) == 0) {
+            conn->state = FG_CONN_IDLE;
+            conn_end(conn);
+        }
+        /* else conn_drained() ends it */
+        return;
+    }
+    conn->state = FG_CONN_IDLE;
+    conn_arm_timer(conn);
+    if (conn->in_len > 0 && !conn->is_busy) {
+        event_active(&conn->read_ev, EV_TIMEOUT, 0);
+    }
+    if (!event_pending(&conn->read_ev, EV_READ, NULL)) {
+        event_add(&conn->read_ev, NULL);   /* read-ahead had filled up */
+    }
+}
+
+/* Refuses the request being received with @status, then closes. */
+static void
+conn_refuse(fg_conn_t *conn, int status)
+{
+    fg_err_t err;
+    char     body[FG_ERROR_BODY_MAX];
+    char     headers[64];
+    size_t   n, hn;
+
+    switch (status) {
+    case 413:
+        fg_err_set(&err, FG_E_BODY_TOO_LARGE, NULL, "the request body is "
+                   "larger than the %lld bytes allowed",
+                   (long long) conn->worker->conf->max_body_bytes);
+        break;
+    case 431:
+        fg_err_set(&err, FG_E_HEADERS_TOO_LARGE, NULL, "the request line "
+                   "and headers are larger than the %lld bytes allowed, or "
+                   "more than %d header fields",
+                   (long long) conn->worker->conf->max_header_bytes,
+                   FG_HTTP_MAX_HEADERS);
+        break;
+    case 501:
+        fg_err_set(&err, FG_E_NOT_IMPLEMENTED, NULL, "the only transfer "
+                   "coding accepted is chunked");
+        break;
+    case 505:
+        fg_err_set(&err, FG_E_HTTP_VERSION, NULL, "HTTP/1.0 and HTTP/1.1 "
+                   "are the versions spoken here");
+        break;
+    default:
+        fg_err_set(&err, FG_E_MALFORMED_HTTP, NULL, "the request is not "
+                   "well-formed HTTP/1.1");
+        break;
+    }
+    fg_log(FG_LOG_INFO, 0, "client %s: %s", conn->addr, err.msg);
+    n = fg_error_render(&err, body, sizeof(body));
+    hn = (size_t) snprintf(headers, sizeof(headers),
+                           "Content-Type: application/json\r\n");
+    conn->keep_alive = 0;
+    conn->is_head = 0;
+    if (conn->minor < 0 || conn->minor > 1) {
+        conn->minor = 1;
+    }
+    conn->state = FG_CONN_RECEIVING;   /* unread bytes may follow */
+    conn->close_after = 1;
+    {
+        char         head[CONN_HEAD_OWN + 64];
+        struct iovec iov[2];
+
+        iov[0].iov_base = head;
+        iov[0].iov_len = conn_head(conn, head, fg_error_status(err.code), n,
+                                   headers, hn);
+        iov[1].iov_base = body;
+        iov[1].iov_len = n;
+        conn_send(conn, iov, 2);
+    }
+    if (fg_conn_backlog(conn) == 0 && !conn->is_dead) {
+        conn_end(conn);
+    }
+}
+
+/*
+ * The head of the request being received. One request is parsed and
+ * dispatched at a time in the process, so one head serves them all; it
+ * is valid from a parse until the next.
+ */
+static fg_http_head_t conn_head_parsed;
+
+/* The request that starts at @p is whole: serve it. @is_parsed says
+ * conn_head_parsed is its head (else the body came after the head, and
+ * another connection's request may have been parsed since). */
+static void
+conn_serve(fg_conn_t *conn, char *p, char *body, size_t body_len,
+           int is_parsed)
+{
+    fg_http_head_t *head = &conn_head_parsed;
+
+    if (!is_parsed && fg_http_parse_head(p, conn->head_len, head) != 0) {
+        conn_refuse(conn, 400);   /* cannot be: it parsed before */
+        return;
+    }
+    fg_http_head_terminate(head, p);
+    conn->state = FG_CONN_ACTIVE;
+    conn->keep_alive = head->keep_alive;
+    conn->is_head = head->method == FG_HTTP_HEAD;
+    conn->minor = head->minor;
+    conn->head_len = 0;
+    conn->scanned = 0;
+    conn->sent_continue = 0;
+    conn_arm_timer(conn);
+    fg_http_request(conn, head, body, body_len);
+}
+
+/*
+ * How much of @p (the start of a request, @n bytes) the request takes
+ * once it is whole, 0 while it is not; on a refusal, conn_refuse() has
+ * been called and the result is 0 with the state CLOSING or dead.
+ */
+static size_t
+conn_take_request(fg_conn_t *conn, char *p, size_t n)
+{
+    const fg_conf_t *c = conn->worker->conf;
+    fg_http_head_t  *head = &conn_head_parsed;
+    size_t           total, max_head = (size_t) c->max_header_bytes;
+    int              rc, is_parsed = 0;
+
+    if (conn->head_len == 0) {
+        size_t hl = fg_http_head_end(p, n < max_head + 1 ? n : max_head + 1,
+                                     &conn->scanned);
+
+        if (hl == 0) {
+            if (n > max_head) {
+                conn_refuse(conn, 431);
+            }
+            return 0;
+        }
+        rc = fg_http_parse_head(p, hl, head);
+        if (rc != 0) {
+            conn->minor = 1;
+            conn_refuse(conn, rc);
+            return 0;
+        }
+        is_parsed = 1;
+        conn->minor = head->minor;
+        if (head->content_length > c->max_body_bytes) {
+            conn_refuse(conn, 413);
+            return 0;
+        }
+        conn->head_len = hl;
+        conn->content_length = head->content_length;
+        conn->is_chunked = head->is_chunked;
+        memset(&conn->chunked, 0, sizeof(conn->chunked));
+        conn->chunk_in = conn->chunk_out = hl;
+        if (head->expect_continue && !conn->sent_continue
+            && (head->is_chunked
+                || n < hl + (size_t) (head->content_length > 0
+                                      ? head->content_length : 0))) {
+            struct iovec iov = { (void *) "HTTP/1.1 100 Continue\r\n\r\n",
+                                 25 };
+
+            conn->sent_continue = 1;
+            conn_send(conn, &iov, 1);
+        }
+    }
+    if (conn->is_chunked) {
+        rc = fg_http_chunked_decode(&conn->chunked, p, n, &conn->chunk_in,
+                                    &conn->chunk_out,
+                                    (size_t) c->max_body_bytes, max_head);
+        if (rc == 0) {
+            return 0;
+        }
+        if (rc != 1) {
+            conn_refuse(conn, rc);
+            return 0;
+        }
+        total = conn->chunk_in;
+        conn_serve(conn, p, p + conn->head_len,
+                   conn->chunk_out - conn->head_len, is_parsed);
+        return total;
+    }
+    total = conn->head_len + (size_t) (conn->content_length > 0
+                                       ? conn->content_length : 0);
+    if (n < total) {
+        return 0;
+    }
+    conn_serve(conn, p, p + conn->head_len, total - conn->head_len,
+               is_parsed);
+    return total;
+}
+
+/*
+ * Serves the requests in @buf (@len bytes, either the scratch or
+ * conn->in) one after the other while the connection is free; what is
+ * left over (a partial request, or requests behind one still served)
+ * stays in conn->in.
+ */
+static void
+conn_input(fg_conn_t *conn, char *buf, size_t len)
+{
+    size_t off = 0, took;
+
+    while (off < len && !conn->is_dead && !conn->close_after
+           && conn->state != FG_CONN_ACTIVE
+           && conn->state != FG_CONN_CLOSING) {
+        if (conn->head_len == 0 && conn->scanned == 0) {
+            /* Empty lines before a request are ignored (RFC 9112 2.2). */
+            while (off < len && (buf[off] == '\r' || buf[off] == '\n')) {
+                off++;
+            }
+            if (off == len) {
+                break;
+            }
+        }
+        if (conn->state == FG_CONN_IDLE) {
+            conn->state = FG_CONN_RECEIVING;
+            conn->receiving_since_ms = conn_now_ms(conn);
+        }
+        took = conn_take_request(conn, buf + off, len - off);
+        if (took == 0) {
+            if (conn->state == FG_CONN_RECEIVING && !conn->is_dead) {
+                conn_arm_timer(conn);   /* the request deadline */
+            }
+            break;
+        }
+        off += took;
+    }
+    if (conn->is_dead || conn->close_after
+        || conn->state == FG_CONN_CLOSING) {
+        /* Nothing more is served here; only whether bytes were left
+         * unread matters now (conn_end). */
+        conn->has_unread |= off < len;
+        conn->in_len = 0;
+        return;
+    }
+    if (buf == conn->in) {
+        memmove(conn->in, conn->in + off, len - off);
+        conn->in_len = len - off;
+    } else if (off < len) {
+        if (conn->in_cap < len - off) {
+            conn->in_cap = len - off < 4096 ? 4096 : len - off;
+            free(conn->in);
+            conn->in = fg_xmalloc(conn->in_cap);
+        }
+        memcpy(conn->in, buf + off, len - off);
+        conn->in_len = len - off;
+    }
+    if (conn->head_len > 0 && conn->is_chunked
+        && conn->chunk_in > conn->chunk_out) {
+        /* The framing already decoded is dropped, so a body in many small
+         * chunks needs no more room than its data. */
+        memmove(conn->in + conn->chunk_out, conn->in + conn->chunk_in,
+                conn->in_len - conn->chunk_in);
+        conn->in_len -= conn->chunk_in - conn->chunk_out;
+        conn->chunk_in = conn->chunk_out;
+    }
+}
+
+/* Makes room in conn->in for one more read; 0 when it may not grow. */
+static size_t
+conn_in_room(fg_conn_t *conn)
+{
+    const fg_conf_t *c = conn->worker->conf;
+    size_t           limit;
+
+    limit = conn->state == FG_CONN_ACTIVE
+            ? CONN_READ_AHEAD_BYTES
+            : (size_t) (c->max_header_bytes + c->max_body_bytes)
+              + CONN_READ_BYTES;
+    if (conn->in_cap - conn->in_len < 4096 && conn->in_cap < limit) {
+        size_t cap = conn->in_cap * 2;
+
+        if (cap < conn->in_len + 16384) {
+            cap = conn->in_len + 16384;
+        }
+        if (cap > limit) {
+            cap = limit;
+        }
+        conn->in = fg_xrealloc(conn->in, cap);
+        conn->in_cap = cap;
+    }
+    return conn->in_cap - conn->in_len;
+}
+
+static void
+conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fg_conn_t *conn = arg;
+    char      *dst;
+    size_t     room;
+    ssize_t    n;
+
+    (void) fd;
+    if (conn->is_dead) {
+        return;
+    }
+    conn->is_busy = 1;
+    if (!(what & EV_READ)) {
+        /* Made active by conn_request_done(): serve what is buffered. */
+        conn_input(conn, conn->in, conn->in_len);
+        goto out;
+    }
+    if (conn->state == FG_CONN_CLOSING) {
+        n = read(conn->fd, conn_scratch, sizeof(conn_scratch));
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            conn_fail(conn);
+        }
+        goto out;
+    }
+    if (conn->in_len == 0) {
+        dst = conn_scratch;
+        room = sizeof(conn_scratch);
+    } else {
+        room = conn_in_room(conn);
+        if (room == 0) {
+            /* Read-ahead is full: the rest waits in the kernel until the
+             * request being served is answered. */
+            event_del(&conn->read_ev);
+            goto out;
+        }
+        dst = conn->in + conn->in_len;
+    }
+    do {
+        n = read(conn->fd, dst, room);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) {
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            goto out;
+        }
+        conn_fail(conn);   /* EOF or error: a waiting request hears it */
+        goto out;
+    }
+    if (dst == conn_scratch) {
+        conn_input(conn, conn_scratch, (size_t) n);
+    } else {
+        conn->in_len += (size_t) n;
+        if (conn->state != FG_CONN_ACTIVE) {
+            conn_input(conn, conn->in, conn->in_len);
+        }
+    }
+out:
+    conn->is_busy = 0;
+    if (conn->is_dead) {
+        conn_close(conn);
+    }
 }
 
 void
@@ -266,16 +893,17 @@ fg_conn_close_idle(fg_worker_t *w)
 
     for (conn = w->conn_list; conn != NULL; conn = next) {
         next = conn->next;
-        if (conn->state != FG_CONN_ACTIVE && conn->evcon != NULL) {
-            evhttp_connection_free(conn->evcon);
+        if (conn->state != FG_CONN_ACTIVE && fg_conn_backlog(conn) == 0) {
+            conn_close(conn);
         }
     }
 }
 
 void
-fg_conn_cleanup(fg_worker_t *w)
+fg_conn_close_all(fg_worker_t *w)
 {
-    free(w->conn_by_fd);
-    w->conn_by_fd = NULL;
-    w->conn_by_fd_size = 0;
+    while (w->conn_list != NULL) {
+        w->conn_list->is_busy = 0;
+        conn_close(w->conn_list);
+    }
 }

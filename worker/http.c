@@ -1,12 +1,11 @@
 /*
- * http.c: evhttp set up with explicit limits, and the routes.
+ * http.c: the routes, and each request's entry into the pipeline.
  *
- * libevent 2.1's defaults accept unlimited headers and bodies and have no
- * total request deadline (reliability.md 3.7). Here every limit comes from
- * configuration: header and body size (evhttp answers 413 above them), the
- * keep-alive/inactivity timeout, and the methods evhttp lets through (the
- * rest get 405 in OpenAI's error format from the route table); conn.c adds
- * the receive deadline, the send-progress deadline and the connection cap.
+ * conn.c has read the request whole, within every limit of the
+ * configuration; here it becomes an fg_req_t with an id, the client's
+ * address and its counters, and goes to its handler. Known paths answer
+ * a wrong method with 405 and Allow; methods the gateway has no use for
+ * get 501; everything in OpenAI's error format.
  */
 
 #include <ctype.h>
@@ -14,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
+#include <event2/http.h>
 
 #include "common/alloc.h"
 #include "common/clock.h"
@@ -23,35 +22,11 @@
 #include "worker/auth.h"
 #include "worker/http.h"
 
-static void http_request_cb(struct evhttp_request *http, void *arg);
 static void http_route(fg_req_t *req, const char *path,
-                       enum evhttp_cmd_type method);
+                       fg_http_method_t method);
 static void http_set_request_id(fg_req_t *req);
 static void http_healthz(fg_req_t *req);
 static void http_readyz(fg_req_t *req);
-
-int
-fg_http_init(fg_worker_t *w, fg_err_t *err)
-{
-    w->http = evhttp_new(w->base);
-    if (w->http == NULL) {
-        return fg_err_set(err, FG_E_INTERNAL, NULL, "evhttp_new failed");
-    }
-    evhttp_set_max_headers_size(w->http, (size_t) w->conf->max_header_bytes);
-    evhttp_set_max_body_size(w->http, (size_t) w->conf->max_body_bytes);
-    evhttp_set_timeout_tv(w->http, &(struct timeval) {
-        .tv_sec = w->conf->keepalive_timeout_ms / 1000,
-        .tv_usec = (w->conf->keepalive_timeout_ms % 1000) * 1000 });
-    /* Methods outside this set get evhttp's 501; these reach the router. */
-    evhttp_set_allowed_methods(w->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST
-                               | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE
-                               | EVHTTP_REQ_PATCH | EVHTTP_REQ_HEAD
-                               | EVHTTP_REQ_OPTIONS);
-    evhttp_set_default_content_type(w->http, "application/json");
-    evhttp_set_bevcb(w->http, fg_conn_bevcb, w);
-    evhttp_set_gencb(w->http, http_request_cb, w);
-    return FG_OK;
-}
 
 static int
 http_request_id_ok(const char *s)
@@ -82,8 +57,7 @@ http_set_request_id(fg_req_t *req)
     fg_worker_t *w = req->worker;
     const char  *given;
 
-    given = evhttp_find_header(evhttp_request_get_input_headers(req->http),
-                               "x-request-id");
+    given = fg_req_header(req, "x-request-id");
     if (given != NULL && http_request_id_ok(given)) {
         snprintf(req->id, sizeof(req->id), "%s", given);
         return;
@@ -105,79 +79,75 @@ http_wall_ms(fg_worker_t *w)
     return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-static void
-http_client_addr(fg_req_t *req)
+void
+fg_http_request(fg_conn_t *conn, const fg_http_head_t *head,
+                const char *body, size_t body_len)
 {
-    struct evhttp_connection *evcon = evhttp_request_get_connection(req->http);
-    const char               *host = NULL;
-    ev_uint16_t               port = 0;
+    fg_worker_t *w = conn->worker;
+    fg_req_t    *req;
 
-    if (evcon != NULL) {
-        evhttp_connection_get_peer(evcon, (char **) &host, &port);
-    }
-    snprintf(req->client_addr, sizeof(req->client_addr), "%s",
-             host != NULL ? host : "");
-    req->bytes_in = (int64_t) evbuffer_get_length(
-                        evhttp_request_get_input_buffer(req->http));
-}
-
-static void
-http_request_cb(struct evhttp_request *http, void *arg)
-{
-    fg_worker_t            *w = arg;
-    fg_req_t               *req;
-    const struct evhttp_uri *uri;
-    const char             *path;
-
-    req = fg_xcalloc(1, sizeof(*req));
+    req = fg_xmalloc(sizeof(*req));
+    /* All but the reply-header room, which fills from its start. */
+    memset(req, 0, offsetof(fg_req_t, headers));
+    memset((char *) req + offsetof(fg_req_t, headers_len), 0,
+           sizeof(*req) - offsetof(fg_req_t, headers_len));
     req->worker = w;
-    req->http = http;
+    req->conn = conn;
+    conn->req = req;
+    req->head = head;
+    req->in_body = body;
+    req->in_body_len = body_len;
     req->started_us = fg_mono_us();
     req->started_unix_ms = http_wall_ms(w);
     req->reservation.slot = -1;
-    http_client_addr(req);
+    memcpy(req->client_addr, conn->addr, sizeof(req->client_addr));
+    req->bytes_in = (int64_t) body_len;
     req->error = FG_E_NONE;
     fg_req_init_finish(req, w->base);
     http_set_request_id(req);
-    req->conn = fg_conn_of(w, http);
-    if (req->conn != NULL) {
-        fg_conn_request_started(req->conn, req);
-    }
     w->in_flight++;
     atomic_store_explicit(&w->slot->ws_in_flight, (uint64_t) w->in_flight,
                           memory_order_relaxed);
     atomic_fetch_add_explicit(&w->slot->ws_requests_total, 1,
                               memory_order_relaxed);
 
-    uri = evhttp_request_get_evhttp_uri(http);
-    path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-    http_route(req, path != NULL ? path : "",
-               evhttp_request_get_command(http));
+    http_route(req, head->path, head->method);
+    /* What the handler needed of the request it has copied by now. */
+    req->head = NULL;
+    req->in_body = NULL;
+    req->in_body_len = 0;
 }
 
 static void
-http_route(fg_req_t *req, const char *path, enum evhttp_cmd_type method)
+http_route(fg_req_t *req, const char *path, fg_http_method_t method)
 {
     const char *allowed = NULL;
+
+    if (method == FG_HTTP_OTHER) {
+        fg_req_fail(req, FG_E_NOT_IMPLEMENTED, NULL,
+                    "the method %.32s is not implemented",
+                    req->head->method_name);
+        return;
+    }
 
     /* Every call under /v1/ needs a key, even one to a wrong method or path. */
     if (strncmp(path, "/v1/", 4) == 0 && fg_auth_request(req) != FG_OK) {
         return;
     }
     if (strcmp(path, "/v1/chat/completions") == 0) {
-        if (method == EVHTTP_REQ_POST) {
+        if (method == FG_HTTP_POST) {
             fg_chat_handle(req);
             return;
         }
         allowed = "POST";
     } else if (strcmp(path, "/v1/models") == 0) {
-        if (method == EVHTTP_REQ_GET) {
+        if (method == FG_HTTP_GET) {
             fg_models_handle(req, NULL);
             return;
         }
         allowed = "GET";
     } else if (strncmp(path, "/v1/models/", 11) == 0 && path[11] != '\0') {
-        if (method == EVHTTP_REQ_GET) {
+        if (method == FG_HTTP_GET) {
             char *id = evhttp_uridecode(path + 11, 0, NULL);
 
             fg_models_handle(req, id != NULL ? id : "");
@@ -186,21 +156,20 @@ http_route(fg_req_t *req, const char *path, enum evhttp_cmd_type method)
         }
         allowed = "GET";
     } else if (strcmp(path, "/healthz") == 0) {
-        if (method == EVHTTP_REQ_GET) {
+        if (method == FG_HTTP_GET) {
             http_healthz(req);
             return;
         }
         allowed = "GET";
     } else if (strcmp(path, "/readyz") == 0) {
-        if (method == EVHTTP_REQ_GET) {
+        if (method == FG_HTTP_GET) {
             http_readyz(req);
             return;
         }
         allowed = "GET";
     }
     if (allowed != NULL) {
-        evhttp_add_header(evhttp_request_get_output_headers(req->http),
-                          "Allow", allowed);
+        fg_req_add_header(req, "Allow", allowed);
         fg_req_fail(req, FG_E_METHOD_NOT_ALLOWED, NULL,
                     "%s is not allowed on %s; use %s", "this method", path,
                     allowed);

@@ -2,19 +2,26 @@
 #define FG_WORKER_HTTP_H
 
 /*
- * The HTTP front: evhttp set up with every limit from configuration, the
- * routes, and the entry of each request into the pipeline.
+ * The routes, and the entry of each request into the pipeline: conn.c
+ * reads and parses requests, this module turns each into an fg_req_t and
+ * routes it.
  *
  *   POST /v1/chat/completions   chat.c
  *   GET  /v1/models[/{id}]      models.c
  *   GET  /healthz, /readyz      here
  */
 
+#include "common/httpparse.h"
 #include "worker/request.h"
 #include "worker/worker.h"
 
-/* Creates w->http on w->base with the configured limits. FG_OK/FG_ERR. */
-int fg_http_init(fg_worker_t *w, fg_err_t *err);
+/*
+ * Serves the whole request @head (borrowed for this call) with @body
+ * (@body_len bytes, borrowed for this call) on @conn, which the request
+ * then borrows until it replies.
+ */
+void fg_http_request(fg_conn_t *conn, const fg_http_head_t *head,
+                     const char *body, size_t body_len);
 
 /* Route handlers (each takes over @req and must end it). */
 void fg_chat_handle(fg_req_t *req);

@@ -32,8 +32,7 @@ meter_lower_max_tokens(fg_req_t *req, int64_t affordable)
     req->lowered_max_tokens = affordable;
     req->chat.max_tokens = affordable;
     snprintf(value, sizeof(value), "%lld", (long long) affordable);
-    evhttp_add_header(evhttp_request_get_output_headers(req->http),
-                      "x-fluxgate-max-tokens-lowered", value);
+    fg_req_add_header(req, "x-fluxgate-max-tokens-lowered", value);
 }
 
 int
@@ -62,8 +61,7 @@ fg_meter_reserve(fg_req_t *req)
                             want, min > 0 ? min : 1, fg_wall_ms(),
                             &req->reservation, &balance);
     if (got < 0) {
-        evhttp_add_header(evhttp_request_get_output_headers(req->http),
-                          "Retry-After", "1");
+        fg_req_add_header(req, "Retry-After", "1");
         fg_req_fail(req, FG_E_BILLING_UNAVAILABLE, NULL,
                     "the energy balance of key %s cannot be read now; "
                     "retry in a second", req->key.kr_id);
@@ -134,17 +132,15 @@ fg_meter_charge(fg_req_t *req)
 void
 fg_meter_headers(fg_req_t *req)
 {
-    struct evkeyvalq *h;
-    char              v[24];
+    char v[24];
 
-    if (req->http == NULL || !req->is_metered || req->balance_micro < 0) {
+    if (req->conn == NULL || !req->is_metered || req->balance_micro < 0) {
         return;
     }
-    h = evhttp_request_get_output_headers(req->http);
     snprintf(v, sizeof(v), "%lld", (long long) req->charged_micro);
-    evhttp_add_header(h, "x-fluxgate-charged-micro", v);
+    fg_req_add_header(req, "x-fluxgate-charged-micro", v);
     snprintf(v, sizeof(v), "%lld", (long long) req->balance_micro);
-    evhttp_add_header(h, "x-fluxgate-balance-micro", v);
+    fg_req_add_header(req, "x-fluxgate-balance-micro", v);
 }
 
 size_t

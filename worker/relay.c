@@ -11,7 +11,7 @@
  * "[DONE]") and re-framed as "data: …\n\n", and what one read completed is
  * sent as one chunk: nothing waits for more. If the client's unsent bytes
  * pass limits.stream_high_water_bytes the upstream transfer is paused, and
- * resumed when evhttp reports the output drained, so a slow reader costs
+ * resumed when the connection reports the output drained, so a slow reader costs
  * bounded memory. A stream that breaks after it started cannot change its
  * status any more: it ends with an OpenAI-format error event and no
  * [DONE], which the official SDKs raise as an APIError.
@@ -20,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <event2/bufferevent.h>
 
 #include "common/alloc.h"
 #include "common/jdoc.h"
@@ -43,7 +41,6 @@
 static int relay_on_event(const fg_sse_event_t *ev, void *arg);
 static int relay_is_timeout(const char *error);
 static int relay_usage_chunk(fg_req_t *req, const fg_jdoc_t *doc);
-static void relay_drained(struct evhttp_connection *evcon, void *arg);
 static size_t relay_client_backlog(fg_req_t *req);
 static void relay_stream_error(fg_req_t *req, fg_error_code_t code,
                                const char *msg);
@@ -61,14 +58,13 @@ fg_relay_headers(fg_req_t *req)
 {
     fg_upstream_t *up = req->upstream;
 
-    if (req->http == NULL || !req->chat.is_stream || up->status < 200
+    if (req->conn == NULL || !req->chat.is_stream || up->status < 200
         || up->status > 299 || !relay_is_event_stream(up->content_type)) {
         return;
     }
     fg_req_add_common_headers(req, "text/event-stream");
-    evhttp_add_header(evhttp_request_get_output_headers(req->http),
-                      "Cache-Control", "no-cache");
-    evhttp_send_reply_start(req->http, 200, "OK");
+    fg_req_add_header(req, "Cache-Control", "no-cache");
+    fg_conn_stream_start(req->conn, 200, req->headers, req->headers_len);
     req->status = 200;
     req->state = FG_REQ_STREAMING;
     req->stream_out = evbuffer_new();
@@ -293,25 +289,7 @@ relay_usage_chunk(fg_req_t *req, const fg_jdoc_t *doc)
 static size_t
 relay_client_backlog(fg_req_t *req)
 {
-    struct evhttp_connection *evcon;
-
-    evcon = evhttp_request_get_connection(req->http);
-    if (evcon == NULL) {
-        return 0;
-    }
-    return evbuffer_get_length(
-        bufferevent_get_output(evhttp_connection_get_bufferevent(evcon)));
-}
-
-static void
-relay_drained(struct evhttp_connection *evcon, void *arg)
-{
-    fg_req_t *req = arg;
-
-    (void) evcon;
-    if (req->upstream != NULL && req->upstream->is_paused) {
-        fg_upstream_pause(req->upstream, 0);
-    }
+    return req->conn != NULL ? fg_conn_backlog(req->conn) : 0;
 }
 
 int
@@ -320,7 +298,7 @@ fg_relay_data(fg_req_t *req, const char *data, size_t len)
     fg_err_t err;
     int      rc;
 
-    if (req->is_client_gone || req->http == NULL) {
+    if (req->is_client_gone || req->conn == NULL) {
         return FG_RELAY_ABORT;
     }
     if (req->state != FG_REQ_STREAMING) {
@@ -348,8 +326,7 @@ fg_relay_data(fg_req_t *req, const char *data, size_t len)
     rc = fg_sse_parser_feed(&req->sse, data, len, relay_on_event, req, &err);
     if (evbuffer_get_length(req->stream_out) > 0) {
         req->bytes_out += (int64_t) evbuffer_get_length(req->stream_out);
-        evhttp_send_reply_chunk_with_cb(req->http, req->stream_out,
-                                        relay_drained, req);
+        fg_conn_stream_send(req->conn, req->stream_out);
     }
     if (rc != FG_OK) {
         if (req->relay_error == NULL) {
@@ -363,13 +340,14 @@ fg_relay_data(fg_req_t *req, const char *data, size_t len)
 static void
 relay_stream_end(fg_req_t *req)
 {
-    if (req->conn != NULL) {
-        fg_conn_request_done(req->conn);
-        req->conn = NULL;
-    }
-    evhttp_send_reply_end(req->http);
-    req->http = NULL;
     req->state = FG_REQ_DONE;
+    if (req->conn != NULL) {
+        fg_conn_t *conn = req->conn;
+
+        req->conn = NULL;
+        fg_req_account(req);
+        fg_conn_stream_end(conn);
+    }
 }
 
 static void
@@ -385,7 +363,7 @@ relay_stream_error(fg_req_t *req, fg_error_code_t code, const char *msg)
     evbuffer_add(req->stream_out, body, n);
     evbuffer_add(req->stream_out, "\n\n", 2);
     req->bytes_out += (int64_t) evbuffer_get_length(req->stream_out);
-    evhttp_send_reply_chunk(req->http, req->stream_out);
+    fg_conn_stream_send(req->conn, req->stream_out);
     req->error = code;
 }
 
@@ -426,8 +404,7 @@ relay_reply_upstream_error(fg_req_t *req)
                            ? FG_UPSTREAM_4XX : FG_UPSTREAM_5XX;
     if (up->status == 429) {
         if (up->retry_after[0] != '\0') {
-            evhttp_add_header(evhttp_request_get_output_headers(req->http),
-                              "Retry-After", up->retry_after);
+            fg_req_add_header(req, "Retry-After", up->retry_after);
         }
         fg_req_fail(req, FG_E_PROVIDER_RATE_LIMITED, NULL,
                     "provider %s is rate limiting requests: %.300s",
@@ -461,7 +438,7 @@ fg_relay_done(fg_req_t *req, const char *error)
     if (req->relay_error != NULL) {
         error = req->relay_error;   /* ours, not libcurl's write error */
     }
-    if (req->is_client_gone || req->http == NULL) {
+    if (req->is_client_gone || req->conn == NULL) {
         fg_req_finish_later(req);
         return;
     }
@@ -486,7 +463,7 @@ fg_relay_done(fg_req_t *req, const char *error)
                                     : FG_E_PROVIDER_ERROR, error);
         } else if (evbuffer_get_length(req->stream_out) > 0) {
             req->bytes_out += (int64_t) evbuffer_get_length(req->stream_out);
-            evhttp_send_reply_chunk(req->http, req->stream_out);
+            fg_conn_stream_send(req->conn, req->stream_out);
         }
         relay_stream_end(req);
         fg_req_finish_later(req);

@@ -6,7 +6,7 @@
  * relay buffers, updates the counters and writes the request's log line.
  * Every way a request can end (reply sent, upstream failed, client gone,
  * timeout) reaches it, usually through fg_req_finish_later() so that no
- * libcurl or evhttp callback frees what its caller still uses.
+ * libcurl or connection callback frees what its caller still uses.
  */
 
 #include <stdarg.h>
@@ -39,28 +39,60 @@ req_reason(int status)
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
     case 502: return "Bad Gateway";
     case 503: return "Service Unavailable";
     case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
     default:  return status < 400 ? "OK" : "Error";
+    }
+}
+
+void
+fg_req_add_header(fg_req_t *req, const char *name, const char *value)
+{
+    size_t nl = strlen(name), vl = strlen(value);
+    char  *p = req->headers + req->headers_len;
+
+    if (req->headers_len + nl + vl + 4 > sizeof(req->headers)) {
+        fg_log(FG_LOG_ERROR, 0, "req=%s reply header %s left out: no room",
+               req->id, name);
+        return;
+    }
+    memcpy(p, name, nl);
+    p[nl] = ':';
+    p[nl + 1] = ' ';
+    memcpy(p + nl + 2, value, vl);
+    p[nl + 2 + vl] = '\r';
+    p[nl + 3 + vl] = '\n';
+    req->headers_len += nl + vl + 4;
+}
+
+const char *
+fg_req_header(const fg_req_t *req, const char *name)
+{
+    return req->head != NULL ? fg_http_field(req->head, name, NULL) : NULL;
+}
+
+void
+fg_req_client_drained(fg_req_t *req)
+{
+    if (req->upstream != NULL && req->upstream->is_paused) {
+        fg_upstream_pause(req->upstream, 0);
     }
 }
 
 void
 fg_req_add_common_headers(fg_req_t *req, const char *content_type)
 {
-    struct evkeyvalq *out = evhttp_request_get_output_headers(req->http);
-
-    evhttp_add_header(out, "Content-Type", content_type);
-    evhttp_add_header(out, "x-request-id", req->id);
-    if (req->worker->is_draining) {
-        /* Tell a kept-alive client not to send its next request here. */
-        evhttp_add_header(out, "Connection", "close");
-    }
+    fg_req_add_header(req, "Content-Type", content_type);
+    fg_req_add_header(req, "x-request-id", req->id);
     fg_admit_headers(req);
 }
 
@@ -73,25 +105,19 @@ fg_req_reason(int status)
 void
 fg_req_reply(fg_req_t *req, int status, const char *body, size_t len)
 {
-    struct evbuffer *buf;
+    fg_conn_t *conn = req->conn;
 
     req->status = status;
     req->state = FG_REQ_DONE;
-    if (req->http == NULL) {
+    if (conn == NULL) {
         fg_req_finish_later(req);
         return;
     }
     fg_req_add_common_headers(req, "application/json");
-    if (req->conn != NULL) {
-        fg_conn_request_done(req->conn);
-        req->conn = NULL;
-    }
-    buf = evbuffer_new();
-    evbuffer_add(buf, body, len);
+    req->conn = NULL;
     req->bytes_out += (int64_t) len;
-    evhttp_send_reply(req->http, status, req_reason(status), buf);
-    evbuffer_free(buf);
-    req->http = NULL;
+    fg_req_account(req);
+    fg_conn_reply(conn, status, req->headers, req->headers_len, body, len);
     fg_req_finish_later(req);
 }
 
@@ -129,17 +155,6 @@ fg_req_client_gone(fg_req_t *req)
 {
     req->is_client_gone = 1;
     req->conn = NULL;
-    if (req->http != NULL) {
-        /*
-         * On EOF or a timeout evhttp detaches an unanswered request from
-         * its connection and leaves it to us; otherwise it frees the
-         * request itself right after the close callback.
-         */
-        if (evhttp_request_get_connection(req->http) == NULL) {
-            evhttp_request_free(req->http);
-        }
-        req->http = NULL;
-    }
     if (req->state != FG_REQ_DONE) {
         fg_log(FG_LOG_INFO, 0, "req=%s client closed the connection",
                req->id);
@@ -220,24 +235,15 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
 }
 
 void
-fg_req_finish(fg_req_t *req)
+fg_req_account(fg_req_t *req)
 {
     fg_worker_t         *w = req->worker;
     fg_request_summary_t summary;
 
-    event_del(&req->finish_ev);
-    if (req->http != NULL) {
-        /* Every path replies before finishing; this is the safety net. */
-        req->is_finishing = 0;
-        fg_req_fail(req, FG_E_INTERNAL, NULL, "the request ended without "
-                    "a reply");
-        event_del(&req->finish_ev);
+    if (req->is_accounted) {
+        return;
     }
-    if (req->conn != NULL) {
-        req->conn->req = NULL;
-        req->conn = NULL;
-    }
-
+    req->is_accounted = 1;
     /* Every consumer counts the same facts of the same request. */
     fg_meter_charge(req);
     fg_footprint_compute(req);
@@ -259,6 +265,28 @@ fg_req_finish(fg_req_t *req)
         fg_usage_from_summary(&rec, &summary);
         fg_worker_push_usage(w, &rec);
     }
+}
+
+void
+fg_req_finish(fg_req_t *req)
+{
+    fg_worker_t *w = req->worker;
+
+    event_del(&req->finish_ev);
+    if (req->conn != NULL && req->state != FG_REQ_STREAMING) {
+        /* Every path replies before finishing; this is the safety net. */
+        req->is_finishing = 0;
+        fg_req_fail(req, FG_E_INTERNAL, NULL, "the request ended without "
+                    "a reply");
+        event_del(&req->finish_ev);
+    }
+    if (req->conn != NULL) {
+        /* A stream cut short by us: its end tells the client. */
+        fg_conn_stream_end(req->conn);
+        req->conn = NULL;
+    }
+
+    fg_req_account(req);
 
     fg_upstream_free(req->upstream);
     req->upstream = NULL;

@@ -6,9 +6,10 @@
  * function that ends a request.
  *
  * Ownership: fg_req_t is created by http.c for each HTTP request and freed
- * only by fg_req_finish(). It borrows the evhttp request until the reply is
- * handed to evhttp (or the client goes away); it owns its upstream call,
- * its parsed body and its timers.
+ * only by fg_req_finish(). It borrows its connection until the reply is
+ * handed to it (or the client goes away), and the parsed request head only
+ * while http.c dispatches it; it owns its upstream call, its copy of the
+ * body, the reply headers it collects and its timers.
  */
 
 #include <stdint.h>
@@ -16,9 +17,9 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <event2/http.h>
 #include "common/catalog.h"
 #include "common/errors.h"
+#include "common/httpparse.h"
 #include "common/impact.h"
 #include "common/keytable.h"
 #include "common/ledger.h"
@@ -33,11 +34,14 @@ typedef struct fg_upstream_s   fg_upstream_t;
 
 #define FG_REQUEST_ID_MAX 128
 
+/* Room for the reply headers a request adds (ids, limits, billing). */
+#define FG_REQ_HEADERS_MAX 2048
+
 typedef enum {
     FG_REQ_RECEIVED = 0,   /* parsed, not yet answered */
     FG_REQ_UPSTREAM,       /* waiting for the upstream */
     FG_REQ_STREAMING,      /* reply started, relaying chunks */
-    FG_REQ_DONE            /* reply handed to evhttp */
+    FG_REQ_DONE            /* reply handed to the connection */
 } fg_req_state_t;
 
 /*
@@ -50,12 +54,19 @@ typedef enum {
 
 typedef struct fg_req_s {
     fg_worker_t              *worker;
-    fg_conn_t                *conn;          /* NULL once the client left */
-    struct evhttp_request    *http;          /* NULL once handed back */
+    fg_conn_t                *conn;          /* NULL once the reply is
+                                              * handed over or the client
+                                              * left */
+    const fg_http_head_t     *head;          /* NULL after dispatch */
+    const char               *in_body;       /* likewise */
+    size_t                    in_body_len;
+    char                      headers[FG_REQ_HEADERS_MAX];  /* reply's */
+    size_t                    headers_len;
     char                      id[FG_REQUEST_ID_MAX + 1];
     fg_req_state_t            state;
     int                       is_client_gone;
     int                       is_finishing;
+    int                       is_accounted;  /* fg_req_account() ran */
     int64_t                   started_us;
 
     /* authenticate (auth.c) */
@@ -149,6 +160,15 @@ void fg_req_fail(fg_req_t *req, fg_error_code_t code, const char *param,
  */
 void fg_req_finish(fg_req_t *req);
 
+/*
+ * Settles what the request counts for: the charge, its impact, the
+ * limits' correction, metrics, the access-log line and the usage record.
+ * Once per request; before its reply's last byte is written, so a client
+ * that has read a reply sees its effects in its next request (on any
+ * worker). fg_req_finish() calls it for a request that never replied.
+ */
+void fg_req_account(fg_req_t *req);
+
 /* Schedules fg_req_finish() for the next loop iteration. */
 void fg_req_finish_later(fg_req_t *req);
 
@@ -162,10 +182,25 @@ void fg_req_client_gone(fg_req_t *req);
 void fg_req_init_finish(fg_req_t *req, struct event_base *base);
 
 /*
- * Adds Content-Type, x-request-id and, while draining, Connection: close
- * to the reply headers. For replies started by hand (streams).
+ * Adds Content-Type, x-request-id and the rate-limit headers to the reply
+ * headers. For replies started by hand (streams).
  */
 void fg_req_add_common_headers(fg_req_t *req, const char *content_type);
+
+/*
+ * Adds "@name: @value" to the reply's headers. One that does not fit in
+ * FG_REQ_HEADERS_MAX is left out and logged (the headers added are all
+ * short: this does not happen).
+ */
+void fg_req_add_header(fg_req_t *req, const char *name, const char *value);
+
+/* The value of the request header @name (any case), or NULL. Only while
+ * http.c dispatches the request (req->head is set). */
+const char *fg_req_header(const fg_req_t *req, const char *name);
+
+/* The client took every byte of reply sent so far: a paused stream goes
+ * on. Called by the connection. */
+void fg_req_client_drained(fg_req_t *req);
 
 /* The reason phrase for @status. */
 const char *fg_req_reason(int status);

@@ -1,9 +1,9 @@
 /*
  * worker.c: a worker process's life: set-up, the event loop, the drain.
  *
- * Set-up: the event_base, evhttp with its limits (http.c), one
- * evconnlistener per inherited listening socket (so accept can be paused at
- * the connection cap), the libcurl multi (upstream.c), the access log
+ * Set-up: the event_base, one evconnlistener per inherited listening
+ * socket handing connections to conn.c (so accept can be paused at the
+ * connection cap), the libcurl multi (upstream.c), the access log
  * (unless "off"), the metrics listener's evhttp (metrics_http.c), the
  * signal events. Then the shm slot says READY and the loop runs. SIGUSR1
  * reopens the log and the access log (logrotate).
@@ -125,10 +125,9 @@ worker_drain(fg_worker_t *w, int close_idle)
          * goes on accepting for them.
          */
         for (i = 0; i < w->listener_count; i++) {
-            if (w->bound[i] != NULL) {
-                evhttp_del_accept_socket(w->http, w->bound[i]);
+            if (w->listeners[i] != NULL) {
+                evconnlistener_free(w->listeners[i]);
             }
-            w->bound[i] = NULL;
             w->listeners[i] = NULL;
         }
         fg_metrics_http_close(w);
@@ -241,7 +240,7 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
 
     cfg = event_config_new();
     /*
-     * The changelist folds the del+add pairs that evhttp and libcurl make
+     * The changelist folds the del+add pairs that libcurl makes
      * within one loop iteration into a single epoll_ctl (or none).
      */
     event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
@@ -250,7 +249,7 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
     if (w->base == NULL) {
         return fg_err_set(err, FG_E_INTERNAL, NULL, "event_base_new failed");
     }
-    if (fg_http_init(w, err) != FG_OK || fg_upstream_init(w, err) != FG_OK) {
+    if (fg_upstream_init(w, err) != FG_OK) {
         return FG_ERR;
     }
     /* Each worker has its own O_APPEND descriptor: no sharing, no lock. */
@@ -265,7 +264,7 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
                                             worker_accesslog_flush_cb, w);
     }
     for (i = 0; i < wc->listen_count; i++) {
-        w->listeners[i] = evconnlistener_new(w->base, NULL, NULL,
+        w->listeners[i] = evconnlistener_new(w->base, fg_conn_accept, w,
                                              LEV_OPT_CLOSE_ON_FREE
                                              | LEV_OPT_CLOSE_ON_EXEC,
                                              /* 0: listening already, with
@@ -276,11 +275,6 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
             return fg_err_set(err, FG_E_INTERNAL, NULL,
                               "evconnlistener_new(fd %d) failed",
                               wc->listen_fds[i]);
-        }
-        w->bound[i] = evhttp_bind_listener(w->http, w->listeners[i]);
-        if (w->bound[i] == NULL) {
-            return fg_err_set(err, FG_E_INTERNAL, NULL,
-                              "evhttp_bind_listener failed");
         }
     }
     w->listener_count = wc->listen_count;
@@ -382,20 +376,23 @@ worker_teardown(fg_worker_t *w)
     if (w->drain_deadline_ev != NULL) {
         event_free(w->drain_deadline_ev);
     }
-    if (w->http != NULL) {
+    for (i = 0; i < w->listener_count; i++) {
+        if (w->listeners[i] != NULL) {
+            evconnlistener_free(w->listeners[i]);
+            w->listeners[i] = NULL;
+        }
+    }
+    if (w->base != NULL) {
         /*
          * Closes the connections still open (only after the drain deadline):
          * their requests see the client gone and schedule their finish,
          * which one more pass of the loop runs, so nothing is left behind.
          */
-        evhttp_free(w->http);
-        if (w->base != NULL) {
-            event_base_loop(w->base, EVLOOP_NONBLOCK);
-        }
+        fg_conn_close_all(w);
+        event_base_loop(w->base, EVLOOP_NONBLOCK);
     }
     fg_metrics_http_free(w);
     fg_upstream_cleanup(w);
-    fg_conn_cleanup(w);
     /* After the last finish above: every request has written its line. */
     if (w->accesslog != NULL) {
         fg_accesslog_flush(w->accesslog);

@@ -2,8 +2,8 @@
 #define FG_WORKER_WORKER_H
 
 /*
- * A worker process: one libevent event_base serving HTTP with evhttp on the
- * listening sockets inherited from the master, and libcurl's multi
+ * A worker process: one libevent event_base serving HTTP/1.1 (conn.c) on
+ * the listening sockets inherited from the master, and libcurl's multi
  * interface on the same base for upstream calls. No threads, no blocking
  * calls after start-up.
  *
@@ -41,9 +41,7 @@ typedef struct fg_worker_s {
     const fg_catalog_t       *catalog;
     fg_shm_worker_t          *slot;
     struct event_base        *base;
-    struct evhttp            *http;
     struct evconnlistener    *listeners[FG_CONF_MAX_LISTEN];
-    struct evhttp_bound_socket *bound[FG_CONF_MAX_LISTEN];
     int                       listener_count;
     int                       is_accepting;
     struct event             *accept_turn_ev;   /* resumes accept, below */
@@ -52,9 +50,7 @@ typedef struct fg_worker_s {
     struct event             *drain_deadline_ev;
     struct event             *signal_evs[4];
 
-    /* connections: fd-indexed table plus a list for draining */
-    fg_conn_t               **conn_by_fd;
-    int                       conn_by_fd_size;
+    /* connections: a list for draining and exit */
     fg_conn_t                *conn_list;
     int64_t                   connections;
     int64_t                   in_flight;
