@@ -80,25 +80,65 @@ worker_accept_turn_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/*
+ * 1 when this worker holds more connections than the least loaded other
+ * worker of its generation, by more than one: it then lets the others
+ * take the next ones (nginx's accept_disabled, with the counts every
+ * worker publishes in shm).
+ */
+static int
+worker_is_ahead(fg_worker_t *w)
+{
+    uint32_t generation = atomic_load_explicit(&w->slot->ws_generation,
+                                               memory_order_relaxed);
+    uint64_t least = UINT64_MAX;
+    unsigned i;
+
+    for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
+        fg_shm_worker_t *s = fg_shm_worker(w->wc->shm, i);
+
+        if (s == w->slot
+            || atomic_load_explicit(&s->ws_state, memory_order_relaxed)
+               != FG_WORKER_READY
+            || atomic_load_explicit(&s->ws_generation, memory_order_relaxed)
+               != generation) {
+            continue;
+        }
+        uint64_t n = atomic_load_explicit(&s->ws_connections,
+                                          memory_order_relaxed);
+        if (n < least) {
+            least = n;
+        }
+    }
+    return least != UINT64_MAX && (uint64_t) w->connections > least + 1;
+}
+
 void
 fg_worker_took_connection(fg_worker_t *w)
 {
+    static const struct timeval yield = { 0, FG_ACCEPT_YIELD_MS * 1000 };
     int i;
 
     if (!w->is_accepting || w->accept_turn_ev == NULL) {
         return;
     }
     /*
-     * A disabled listener leaves its accept loop after this connection;
-     * enabling it again within the same loop pass folds both changes in
-     * libevent's changelist, so epoll is never told.
+     * A disabled listener leaves its accept loop after this connection.
+     * Enabling it again within the same loop pass folds both changes in
+     * libevent's changelist, so epoll is never told; a worker ahead of
+     * the others waits FG_ACCEPT_YIELD_MS first (two epoll_ctl, once per
+     * connection, never per request).
      */
     for (i = 0; i < w->listener_count; i++) {
         if (w->listeners[i] != NULL) {
             evconnlistener_disable(w->listeners[i]);
         }
     }
-    event_active(w->accept_turn_ev, EV_TIMEOUT, 0);
+    if (worker_is_ahead(w)) {
+        event_add(w->accept_turn_ev, &yield);
+    } else {
+        event_active(w->accept_turn_ev, EV_TIMEOUT, 0);
+    }
 }
 
 void

@@ -101,8 +101,14 @@ void fg_worker_set_accepting(fg_worker_t *w, int on);
  * this one and resumes accepting later in the same loop pass. Every
  * worker polls the shared listening socket, so taking one connection per
  * wakeup spreads a burst of new connections across the workers instead of
- * handing it all to whichever woke first. Costs no system call.
+ * handing it all to whichever woke first. Costs no system call, unless
+ * this worker holds more than one connection more than the least loaded
+ * worker: then it resumes only after FG_ACCEPT_YIELD_MS, leaving the next
+ * connections to the others (a worker that cannot take them slows the
+ * rest to one accept per yield, never to none).
  */
+#define FG_ACCEPT_YIELD_MS 1
+
 void fg_worker_took_connection(fg_worker_t *w);
 
 /*

@@ -6,6 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 
 import {
@@ -178,6 +179,54 @@ describe('SIGTERM drain', () => {
       await waitFor('the simulator to see the call end', async () => (await sim.stats()).in_flight === 0);
     } finally {
       await gw.stop();
+    }
+  });
+});
+
+// The client connections to `port` each process in `pids` holds: their
+// socket inodes matched against the established sockets in /proc/net/tcp.
+function connectionsPerProcess(pids, port) {
+  const inodes = new Set();
+  for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    if (f.length > 9 && parseInt(f[1].split(':')[1], 16) === port && f[3] === '01') inodes.add(f[9]);
+  }
+  return pids.map((pid) => fs.readdirSync(`/proc/${pid}/fd`).filter((fd) => {
+    try {
+      const m = fs.readlinkSync(`/proc/${pid}/fd/${fd}`).match(/^socket:\[(\d+)\]$/);
+      return m !== null && inodes.has(m[1]);
+    } catch { return false; }
+  }).length);
+}
+
+describe('accepting', () => {
+  let gw;
+
+  before(async () => {
+    gw = await startGateway({ sim, config: { workers: 2 } });
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('connections opened all at once are spread across the workers', async () => {
+    const socks = await Promise.all(Array.from({ length: 24 }, () => new Promise((resolve, reject) => {
+      const s = net.connect(gw.port, '127.0.0.1');
+      s.on('connect', () => resolve(s));
+      s.on('error', reject);
+    })));
+    try {
+      let counts = [];
+      await waitFor('every connection to be accepted', () => {
+        counts = connectionsPerProcess(gw.workerPids(), gw.port);
+        return counts.reduce((a, b) => a + b, 0) === 24;
+      }, { tries: 100, every: 20 });
+      // One worker taking them all was the behaviour before; each of the
+      // two now yields while it is ahead of the other.
+      assert.ok(Math.min(...counts) >= 8, `connections per worker: ${counts}`);
+    } finally {
+      for (const s of socks) s.destroy();
     }
   });
 });
