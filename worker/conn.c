@@ -68,24 +68,22 @@ conn_now_ms(fg_conn_t *conn)
 }
 
 void
-fg_conn_accept(struct evconnlistener *listener, evutil_socket_t fd,
-               struct sockaddr *addr, int socklen, void *arg)
+fg_conn_accept(fg_worker_t *w, int fd, const struct sockaddr *addr)
 {
-    fg_worker_t *w = arg;
-    fg_conn_t   *conn;
-    int          one = 1;
+    fg_conn_t *conn;
+    int        one = 1;
 
-    (void) listener;
-    (void) socklen;
     conn = fg_xcalloc(1, sizeof(*conn));
     conn->worker = w;
     conn->fd = fd;
     if (addr->sa_family == AF_INET) {
-        inet_ntop(AF_INET, &((struct sockaddr_in *) (void *) addr)->sin_addr,
+        inet_ntop(AF_INET,
+                  &((const struct sockaddr_in *) (const void *) addr)->sin_addr,
                   conn->addr, sizeof(conn->addr));
     } else if (addr->sa_family == AF_INET6) {
         inet_ntop(AF_INET6,
-                  &((struct sockaddr_in6 *) (void *) addr)->sin6_addr,
+                  &((const struct sockaddr_in6 *) (const void *) addr)
+                      ->sin6_addr,
                   conn->addr, sizeof(conn->addr));
     }
     if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6) {
@@ -114,8 +112,6 @@ fg_conn_accept(struct evconnlistener *listener, evutil_socket_t fd,
         fg_log(FG_LOG_WARN, 0, "%lld connections, the per-worker limit: "
                "accept paused", (long long) w->connections);
         fg_worker_set_accepting(w, 0);
-    } else {
-        fg_worker_took_connection(w);
     }
 }
 

@@ -33,7 +33,6 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include <event2/listener.h>
 
 #include "common/httpparse.h"
 #include "worker/request.h"
@@ -85,9 +84,8 @@ struct fg_conn_s {
     fg_conn_t          *prev, *next;
 };
 
-/* evconnlistener's callback: takes a new connection (@arg: worker). */
-void fg_conn_accept(struct evconnlistener *listener, evutil_socket_t fd,
-                    struct sockaddr *addr, int socklen, void *arg);
+/* Takes over @fd, a connection just accepted from @addr. */
+void fg_conn_accept(fg_worker_t *w, int fd, const struct sockaddr *addr);
 
 /*
  * Sends a complete reply to the request on @conn: the status line, Date,

@@ -1,9 +1,9 @@
 /*
  * worker.c: a worker process's life: set-up, the event loop, the drain.
  *
- * Set-up: the event_base, one evconnlistener per inherited listening
- * socket handing connections to conn.c (so accept can be paused at the
- * connection cap), the libcurl multi (upstream.c), the access log
+ * Set-up: the event_base, a read event on each inherited listening socket
+ * (accepting one connection per wakeup and handing it to conn.c; removed
+ * at the connection cap), the libcurl multi (upstream.c), the access log
  * (unless "off"), the metrics listener's evhttp (metrics_http.c), the
  * signal events. Then the shm slot says READY and the loop runs. SIGUSR1
  * reopens the log and the access log (logrotate).
@@ -24,9 +24,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sys/socket.h>
+
 #include <sodium.h>
 
 #include "common/alloc.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "worker/conn.h"
 #include "worker/http.h"
@@ -50,41 +53,22 @@ fg_worker_set_accepting(fg_worker_t *w, int on)
         return;
     }
     for (i = 0; i < w->listener_count; i++) {
-        if (w->listeners[i] == NULL) {
+        if (w->listen_evs[i] == NULL) {
             continue;
         }
         if (on) {
-            evconnlistener_enable(w->listeners[i]);
+            event_add(w->listen_evs[i], NULL);
         } else {
-            evconnlistener_disable(w->listeners[i]);
+            event_del(w->listen_evs[i]);
         }
     }
     w->is_accepting = on;
 }
 
-static void
-worker_accept_turn_cb(evutil_socket_t fd, short what, void *arg)
-{
-    fg_worker_t *w = arg;
-    int          i;
-
-    (void) fd;
-    (void) what;
-    if (!w->is_accepting) {
-        return;   /* the cap or a drain paused accepting meanwhile */
-    }
-    for (i = 0; i < w->listener_count; i++) {
-        if (w->listeners[i] != NULL) {
-            evconnlistener_enable(w->listeners[i]);
-        }
-    }
-}
-
 /*
  * 1 when this worker holds more connections than the least loaded other
- * worker of its generation, by more than one: it then lets the others
- * take the next ones (nginx's accept_disabled, with the counts every
- * worker publishes in shm).
+ * worker of its generation, by more than one (the counts every worker
+ * publishes in shm).
  */
 static int
 worker_is_ahead(fg_worker_t *w)
@@ -113,32 +97,70 @@ worker_is_ahead(fg_worker_t *w)
     return least != UINT64_MAX && (uint64_t) w->connections > least + 1;
 }
 
-void
-fg_worker_took_connection(fg_worker_t *w)
+static void
+worker_close_listeners(fg_worker_t *w)
 {
-    static const struct timeval yield = { 0, FG_ACCEPT_YIELD_MS * 1000 };
     int i;
 
-    if (!w->is_accepting || w->accept_turn_ev == NULL) {
-        return;
-    }
-    /*
-     * A disabled listener leaves its accept loop after this connection.
-     * Enabling it again within the same loop pass folds both changes in
-     * libevent's changelist, so epoll is never told; a worker ahead of
-     * the others waits FG_ACCEPT_YIELD_MS first (two epoll_ctl, once per
-     * connection, never per request).
-     */
     for (i = 0; i < w->listener_count; i++) {
-        if (w->listeners[i] != NULL) {
-            evconnlistener_disable(w->listeners[i]);
+        if (w->listen_evs[i] != NULL) {
+            event_free(w->listen_evs[i]);
+            w->listen_evs[i] = NULL;
+            close(w->wc->listen_fds[i]);
         }
     }
-    if (worker_is_ahead(w)) {
-        event_add(w->accept_turn_ev, &yield);
-    } else {
-        event_active(w->accept_turn_ev, EV_TIMEOUT, 0);
+}
+
+static void
+worker_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fg_worker_t *w = arg;
+
+    (void) fd;
+    (void) what;
+    if (!w->is_draining
+        && w->connections < w->conf->max_connections) {
+        fg_worker_set_accepting(w, 1);
     }
+}
+
+/* A listening socket is readable: one connection, or none (see worker.h). */
+static void
+worker_accept_cb(evutil_socket_t fd, short what, void *arg)
+{
+    static const struct timeval retry = { 0, 100 * 1000 };
+    fg_worker_t            *w = arg;
+    struct sockaddr_storage addr;
+    socklen_t               len = sizeof(addr);
+    int                     cfd;
+
+    (void) what;
+    if (worker_is_ahead(w)) {
+        int64_t now = fg_mono_us();
+
+        if (w->yielding_since_us == 0) {
+            w->yielding_since_us = now;
+        }
+        if (now - w->yielding_since_us < FG_ACCEPT_YIELD_MAX_US) {
+            return;   /* still readable: asked again on the next pass */
+        }
+    }
+    w->yielding_since_us = 0;
+    cfd = accept4(fd, (struct sockaddr *) &addr, &len,
+                  SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (cfd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
+            || errno == ENOMEM) {
+            /* The connection stays in the backlog; try again later
+             * rather than spin on a socket that stays readable. */
+            fg_log(FG_LOG_ERROR, errno, "accept failed; accepting again "
+                   "in 100 ms");
+            fg_worker_set_accepting(w, 0);
+            evtimer_add(w->accept_retry_ev, &retry);
+        }
+        return;   /* EAGAIN: another worker took it; ECONNABORTED */
+    }
+    fg_conn_accept(w, cfd, (struct sockaddr *) &addr);
 }
 
 void
@@ -153,23 +175,17 @@ static void
 worker_drain(fg_worker_t *w, int close_idle)
 {
     struct timeval tv;
-    int            i;
 
     if (!w->is_draining) {
         w->is_draining = 1;
         atomic_store(&w->slot->ws_state, FG_WORKER_DRAINING);
         fg_worker_set_accepting(w, 0);
         /*
-         * Freeing the listener closes our copy of the listening socket;
-         * the master and the other workers keep theirs open, so the kernel
-         * goes on accepting for them.
+         * Closing our copy of each listening socket leaves the master's
+         * and the other workers' open, so the kernel goes on accepting
+         * for them.
          */
-        for (i = 0; i < w->listener_count; i++) {
-            if (w->listeners[i] != NULL) {
-                evconnlistener_free(w->listeners[i]);
-            }
-            w->listeners[i] = NULL;
-        }
+        worker_close_listeners(w);
         fg_metrics_http_close(w);
         tv.tv_sec = w->conf->shutdown_timeout_ms / 1000;
         tv.tv_usec = (w->conf->shutdown_timeout_ms % 1000) * 1000;
@@ -303,23 +319,21 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
         w->accesslog_flush_ev = evtimer_new(w->base,
                                             worker_accesslog_flush_cb, w);
     }
+    /* The master made the sockets (listening, non-blocking, its backlog). */
+    w->accept_retry_ev = evtimer_new(w->base, worker_accept_retry_cb, w);
     for (i = 0; i < wc->listen_count; i++) {
-        w->listeners[i] = evconnlistener_new(w->base, fg_conn_accept, w,
-                                             LEV_OPT_CLOSE_ON_FREE
-                                             | LEV_OPT_CLOSE_ON_EXEC,
-                                             /* 0: listening already, with
-                                              * the master's backlog (-1
-                                              * would listen(fd, 128)) */
-                                             0, wc->listen_fds[i]);
-        if (w->listeners[i] == NULL) {
+        w->listen_evs[i] = event_new(w->base, wc->listen_fds[i],
+                                     EV_READ | EV_PERSIST, worker_accept_cb,
+                                     w);
+        w->listener_count = i + 1;
+        if (w->listen_evs[i] == NULL
+            || event_add(w->listen_evs[i], NULL) != 0) {
             return fg_err_set(err, FG_E_INTERNAL, NULL,
-                              "evconnlistener_new(fd %d) failed",
+                              "cannot watch listening socket %d",
                               wc->listen_fds[i]);
         }
     }
-    w->listener_count = wc->listen_count;
     w->is_accepting = 1;
-    w->accept_turn_ev = event_new(w->base, -1, 0, worker_accept_turn_cb, w);
     if (fg_metrics_http_init(w, err) != FG_OK) {
         return FG_ERR;
     }
@@ -416,12 +430,7 @@ worker_teardown(fg_worker_t *w)
     if (w->drain_deadline_ev != NULL) {
         event_free(w->drain_deadline_ev);
     }
-    for (i = 0; i < w->listener_count; i++) {
-        if (w->listeners[i] != NULL) {
-            evconnlistener_free(w->listeners[i]);
-            w->listeners[i] = NULL;
-        }
-    }
+    worker_close_listeners(w);
     if (w->base != NULL) {
         /*
          * Closes the connections still open (only after the drain deadline):
@@ -441,9 +450,9 @@ worker_teardown(fg_worker_t *w)
         event_free(w->accesslog_flush_ev);
         w->accesslog_flush_ev = NULL;
     }
-    if (w->accept_turn_ev != NULL) {
-        event_free(w->accept_turn_ev);
-        w->accept_turn_ev = NULL;
+    if (w->accept_retry_ev != NULL) {
+        event_free(w->accept_retry_ev);
+        w->accept_retry_ev = NULL;
     }
     if (w->accesslog != NULL && fg_accesslog_failures(w->accesslog) > 0) {
         fg_log(FG_LOG_ERROR, 0, "%llu access-log lines could not be written",

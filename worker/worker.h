@@ -21,7 +21,6 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 #include <event2/http.h>
-#include <event2/listener.h>
 #include <jansson.h>
 
 #include "common/catalog.h"
@@ -41,10 +40,11 @@ typedef struct fg_worker_s {
     const fg_catalog_t       *catalog;
     fg_shm_worker_t          *slot;
     struct event_base        *base;
-    struct evconnlistener    *listeners[FG_CONF_MAX_LISTEN];
+    struct event             *listen_evs[FG_CONF_MAX_LISTEN];
     int                       listener_count;
     int                       is_accepting;
-    struct event             *accept_turn_ev;   /* resumes accept, below */
+    int64_t                   yielding_since_us; /* 0: not, see below */
+    struct event             *accept_retry_ev;   /* after EMFILE */
     int                       is_draining;   /* SIGTERM/SIGQUIT received */
     int                       close_idle;    /* SIGTERM: idle ones too */
     struct event             *drain_deadline_ev;
@@ -97,19 +97,17 @@ int fg_worker_usage_full(const fg_worker_t *w);
 void fg_worker_set_accepting(fg_worker_t *w, int on);
 
 /*
- * Called for each accepted connection: stops libevent's accept loop after
- * this one and resumes accepting later in the same loop pass. Every
- * worker polls the shared listening socket, so taking one connection per
- * wakeup spreads a burst of new connections across the workers instead of
- * handing it all to whichever woke first. Costs no system call, unless
- * this worker holds more than one connection more than the least loaded
- * worker: then it resumes only after FG_ACCEPT_YIELD_MS, leaving the next
- * connections to the others (a worker that cannot take them slows the
- * rest to one accept per yield, never to none).
+ * Accepting (worker.c). Every worker polls the shared listening sockets
+ * and takes one connection per wakeup, so that a burst of new connections
+ * is not all taken by whichever worker woke first. A worker holding more
+ * than one connection more than the least loaded worker of its generation
+ * (the counts are in shm) lets the wakeup pass without accepting, for at
+ * most FG_ACCEPT_YIELD_MAX_US, so that the others take the next ones
+ * (nginx's accept_disabled). The socket stays readable meanwhile and is
+ * asked again on the next pass: nothing waits on a timer, and a worker
+ * that cannot take connections at all delays the others by the bound only.
  */
-#define FG_ACCEPT_YIELD_MS 1
-
-void fg_worker_took_connection(fg_worker_t *w);
+#define FG_ACCEPT_YIELD_MAX_US 2000
 
 /*
  * Writes the access-log line of a finished request (buffered: the lines

@@ -299,6 +299,10 @@ async function startFluxgate(name, { simPort, fixedPort, env = {} }) {
     shutdown_timeout_ms: 3000,
     limits: { max_connections: 20000, keepalive_timeout_ms: 300000 },
     upstream: { max_connections_per_host: 4096 },
+    // 20,000 requests a second fill the default 1,024-record usage rings
+    // within one slow fdatasync of the journal (then 503, by design): an
+    // operator expecting such rates sizes them up, as here.
+    usage: { ring_records: 16384 },
     metrics: { listen: `127.0.0.1:${metricsPort}` },
     access_log: { file: path.join(opt.out, `${name}-access.log`) },
     catalog: { providers: 'providers.json', models: 'models.json' },
