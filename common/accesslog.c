@@ -67,8 +67,7 @@ struct fg_accesslog_s {
 static int accesslog_open_fd(const char *path, fg_err_t *err);
 static int accesslog_reserve(fg_accesslog_t *log, size_t n);
 static void accesslog_put(fg_accesslog_t *log, const char *s, size_t n);
-static void accesslog_putf(fg_accesslog_t *log, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void accesslog_put_g6(fg_accesslog_t *log, double v);
 static size_t accesslog_utf8_len(const unsigned char *p, size_t n);
 static void accesslog_put_str(fg_accesslog_t *log, const char *s);
 static void accesslog_put_str_or_null(fg_accesslog_t *log, const char *s);
@@ -251,22 +250,6 @@ accesslog_put(fg_accesslog_t *log, const char *s, size_t n)
     }
 }
 
-static void
-accesslog_putf(fg_accesslog_t *log, const char *fmt, ...)
-{
-    char    tmp[256];
-    va_list ap;
-    int     n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
-    va_end(ap);
-    if (n > 0) {
-        accesslog_put(log, tmp, (size_t) n < sizeof(tmp)
-                      ? (size_t) n : sizeof(tmp) - 1);
-    }
-}
-
 /* The length of the well-formed UTF-8 sequence at @p, or 0 if there is
  * none (overlong forms, surrogates and values above U+10FFFF included). */
 static size_t
@@ -376,6 +359,15 @@ accesslog_put_i64(fg_accesslog_t *log, int64_t v)
     char digits[FG_FMT_I64_MAX];
 
     accesslog_put(log, digits, fg_fmt_i64(digits, v));
+}
+
+/* A real as "%.6g" writes it, without printf. */
+static void
+accesslog_put_g6(fg_accesslog_t *log, double v)
+{
+    char digits[FG_FMT_G6_MAX];
+
+    accesslog_put(log, digits, fg_fmt_g6(digits, v));
 }
 
 /* Microseconds as milliseconds with three decimals; null when negative. */
@@ -612,10 +604,14 @@ fg_accesslog_write(fg_accesslog_t *log, const fg_request_summary_t *s)
     ACCESSLOG_PUT_LIT(log, ",\"charged_micro\":");
     accesslog_put_i64(log, s->charged_micro);
     if (s->has_impact) {
-        accesslog_putf(log, ",\"energy_kwh\":%.6g,\"carbon_g_co2\":%.6g"
-                       ",\"water_liters\":%.6g,\"impact_estimated\":%s",
-                       s->energy_kwh, s->carbon_g_co2, s->water_liters,
-                       s->impact_estimated ? "true" : "false");
+        ACCESSLOG_PUT_LIT(log, ",\"energy_kwh\":");
+        accesslog_put_g6(log, s->energy_kwh);
+        ACCESSLOG_PUT_LIT(log, ",\"carbon_g_co2\":");
+        accesslog_put_g6(log, s->carbon_g_co2);
+        ACCESSLOG_PUT_LIT(log, ",\"water_liters\":");
+        accesslog_put_g6(log, s->water_liters);
+        ACCESSLOG_PUT_LIT(log, ",\"impact_estimated\":");
+        accesslog_put_bool(log, s->impact_estimated);
     } else {
         ACCESSLOG_PUT_LIT(log, ",\"energy_kwh\":null,\"carbon_g_co2\":null"
                           ",\"water_liters\":null,\"impact_estimated\":null");

@@ -35,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fmt.h"
 #include "common/impact.h"
 
 /* EcoLogits impacts/llm.py, full precision. */
@@ -290,21 +291,47 @@ fg_impact_json_text(const fg_impact_t *im, const char *provider_id,
         && isfinite(im->mid.water_liters) && isfinite(im->renewable_percent)
         && isfinite(im->pue) && isfinite(im->mid.embodied_carbon_g_co2)
         && isfinite(im->active_b) && isfinite(im->total_b)) {
-        s = malloc(512 + strlen(provider_id) + strlen(location));
+        size_t pl = strlen(provider_id), ll = strlen(location);
+
+        s = malloc(512 + pl + ll);
         if (s == NULL) {
             return NULL;
         }
-        n = sprintf(s, "{\"energy_kwh\":%.6g,\"carbon_g_co2\":%.6g,"
-                    "\"water_liters\":%.6g,\"renewable_percent\":%.6g,"
-                    "\"pue\":%.6g,\"provider_id\":\"%s\",\"location\":\"%s\","
-                    "\"embodied_carbon_g_co2\":%.6g,\"estimated\":%s,"
-                    "\"model_parameters_b\":{\"active\":%.6g,\"total\":%.6g}}",
-                    im->mid.energy_kwh, im->mid.carbon_g_co2,
-                    im->mid.water_liters, im->renewable_percent, im->pue,
-                    provider_id, location, im->mid.embodied_carbon_g_co2,
-                    im->is_estimated ? "true" : "false", im->active_b,
-                    im->total_b);
-        (void) n;
+        n = 0;
+#define PUT_LIT(lit) (memcpy(s + n, lit, sizeof(lit) - 1), \
+                      n += (int) sizeof(lit) - 1)
+#define PUT_G6(v) (n += (int) fg_fmt_g6(s + n, (v)))
+        PUT_LIT("{\"energy_kwh\":");
+        PUT_G6(im->mid.energy_kwh);
+        PUT_LIT(",\"carbon_g_co2\":");
+        PUT_G6(im->mid.carbon_g_co2);
+        PUT_LIT(",\"water_liters\":");
+        PUT_G6(im->mid.water_liters);
+        PUT_LIT(",\"renewable_percent\":");
+        PUT_G6(im->renewable_percent);
+        PUT_LIT(",\"pue\":");
+        PUT_G6(im->pue);
+        PUT_LIT(",\"provider_id\":\"");
+        memcpy(s + n, provider_id, pl);
+        n += (int) pl;
+        PUT_LIT("\",\"location\":\"");
+        memcpy(s + n, location, ll);
+        n += (int) ll;
+        PUT_LIT("\",\"embodied_carbon_g_co2\":");
+        PUT_G6(im->mid.embodied_carbon_g_co2);
+        if (im->is_estimated) {
+            PUT_LIT(",\"estimated\":true");
+        } else {
+            PUT_LIT(",\"estimated\":false");
+        }
+        PUT_LIT(",\"model_parameters_b\":{\"active\":");
+        PUT_G6(im->active_b);
+        PUT_LIT(",\"total\":");
+        PUT_G6(im->total_b);
+        PUT_LIT("}}");
+#undef PUT_LIT
+#undef PUT_G6
+        s[n] = '\0';
         return s;
     }
     o = fg_impact_json(im, provider_id, location);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/fmt.h"
 #include "common/log.h"
 #include "worker/admit.h"
 #include "worker/worker.h"
@@ -57,17 +58,17 @@ fg_admit_headers(fg_req_t *req)
         return;
     }
     if (a->requests_limit > 0) {
-        snprintf(v, sizeof(v), "%lld", (long long) a->requests_limit);
+        v[fg_fmt_i64(v, a->requests_limit)] = '\0';
         fg_req_add_header(req, "x-ratelimit-limit-requests", v);
-        snprintf(v, sizeof(v), "%lld", (long long) a->requests_remaining);
+        v[fg_fmt_i64(v, a->requests_remaining)] = '\0';
         fg_req_add_header(req, "x-ratelimit-remaining-requests", v);
         admit_duration(a->requests_reset_ms, v, sizeof(v));
         fg_req_add_header(req, "x-ratelimit-reset-requests", v);
     }
     if (a->tokens_limit > 0) {
-        snprintf(v, sizeof(v), "%lld", (long long) a->tokens_limit);
+        v[fg_fmt_i64(v, a->tokens_limit)] = '\0';
         fg_req_add_header(req, "x-ratelimit-limit-tokens", v);
-        snprintf(v, sizeof(v), "%lld", (long long) a->tokens_remaining);
+        v[fg_fmt_i64(v, a->tokens_remaining)] = '\0';
         fg_req_add_header(req, "x-ratelimit-remaining-tokens", v);
         admit_duration(a->tokens_reset_ms, v, sizeof(v));
         fg_req_add_header(req, "x-ratelimit-reset-tokens", v);
