@@ -85,6 +85,9 @@ static const conf_entry_t conf_table[] = {
            64 * KiB, 1024 * MiB, "largest non-streaming upstream reply"),
     CONF_I("upstream.max_connections_per_host", upstream_max_connections,
            256, 1, 100000, "upstream connections per host, per worker"),
+    CONF_I("upstream.native_http", upstream_native_http, 1, 0, 1,
+           "1: plain http:// to an IP address or localhost without "
+           "libcurl (0: libcurl for every provider)"),
     CONF_S("data_dir", data_dir, "/var/lib/fluxgate",
            "durable state (key store, secrets), relative to this file"),
     CONF_I("keys.max_keys", keys_max, 100000, 1, (1 << 24) - 2,

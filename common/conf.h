@@ -50,6 +50,8 @@ typedef struct {
     /* Upstream client. */
     int64_t     upstream_max_body_bytes;
     int64_t     upstream_max_connections;  /* per host, per worker */
+    int64_t     upstream_native_http;      /* 1: upstream_h1.c serves
+                                            * http://<IP or localhost> */
 
     /* Keys, the admin API and the embedded store (docs/admin-api.md). */
     char        data_dir[FG_CONF_PATH_MAX];

@@ -229,28 +229,31 @@ http_take_field(const fg_http_field_t *f, fg_http_head_t *out,
     return 0;
 }
 
-int
-fg_http_parse_head(const char *buf, size_t head_len, fg_http_head_t *out)
+/* The status line of a response. Returns 0 or 400. */
+static int
+http_status_line(const char *p, const char *le, fg_http_head_t *out)
 {
-    const char      *p = buf, *end = buf + head_len, *le, *next, *v;
-    fg_http_field_t *f;
-    int              rc, saw_te = 0, closed_by_client = 0;
-
-    /* Not the field array: only the fields counted are ever read. */
-    memset(out, 0, offsetof(fg_http_head_t, fields));
-    out->field_count = 0;
-    out->head_len = head_len;
-    out->content_length = -1;
-    out->is_chunked = 0;
-    out->expect_continue = 0;
-    if ((le = http_line(p, end, &next)) == NULL) {
+    if (le - p < 12 || memcmp(p, "HTTP/1.", 7) != 0 || p[7] < '0'
+        || p[7] > '9' || p[8] != ' ' || p[9] < '1' || p[9] > '5'
+        || p[10] < '0' || p[10] > '9' || p[11] < '0' || p[11] > '9'
+        || (le - p > 12 && p[12] != ' ')) {
         return 400;
     }
-    if ((rc = http_request_line(p, le, out)) != 0) {
-        return rc;
-    }
-    out->keep_alive = out->minor >= 1;
-    for (p = next; p < end; p = next) {
+    out->minor = p[7] == '0' ? 0 : 1;
+    out->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+    return 0;
+}
+
+/* The fields after the first line, from @p; 0 or a refusal status. */
+static int
+http_fields(const char *p, const char *end, fg_http_head_t *out,
+            int *closed)
+{
+    const char      *le, *next, *v;
+    fg_http_field_t *f;
+    int              rc, saw_te = 0;
+
+    for (; p < end; p = next) {
         if ((le = http_line(p, end, &next)) == NULL) {
             return 400;
         }
@@ -293,8 +296,41 @@ fg_http_parse_head(const char *buf, size_t head_len, fg_http_head_t *out)
         }
         if (f->name_len == 10 && strncasecmp(f->name, "connection", 10) == 0
             && http_list_has(f->value, f->value_len, "close")) {
-            closed_by_client = 1;
+            *closed = 1;
         }
+    }
+    return 0;
+}
+
+/* Every field of a head before its first line is read. */
+static void
+http_head_reset(fg_http_head_t *out, size_t head_len)
+{
+    /* Not the field array: only the fields counted are ever read. */
+    memset(out, 0, offsetof(fg_http_head_t, fields));
+    out->field_count = 0;
+    out->head_len = head_len;
+    out->content_length = -1;
+    out->is_chunked = 0;
+    out->expect_continue = 0;
+}
+
+int
+fg_http_parse_head(const char *buf, size_t head_len, fg_http_head_t *out)
+{
+    const char *p = buf, *end = buf + head_len, *le, *next;
+    int         rc, closed_by_client = 0;
+
+    http_head_reset(out, head_len);
+    if ((le = http_line(p, end, &next)) == NULL) {
+        return 400;
+    }
+    if ((rc = http_request_line(p, le, out)) != 0) {
+        return rc;
+    }
+    out->keep_alive = out->minor >= 1;
+    if ((rc = http_fields(next, end, out, &closed_by_client)) != 0) {
+        return rc;
     }
     if (out->is_chunked && (out->content_length >= 0 || out->minor == 0)) {
         return 400;   /* two framings: the classic smuggling vector */
@@ -305,6 +341,30 @@ fg_http_parse_head(const char *buf, size_t head_len, fg_http_head_t *out)
     if (out->minor == 0) {
         out->expect_continue = 0;
     }
+    return 0;
+}
+
+int
+fg_http_parse_response_head(const char *buf, size_t head_len,
+                            fg_http_head_t *out)
+{
+    const char *p = buf, *end = buf + head_len, *le, *next;
+    int         closed = 0;
+
+    http_head_reset(out, head_len);
+    if ((le = http_line(p, end, &next)) == NULL
+        || http_status_line(p, le, out) != 0) {
+        return 400;
+    }
+    out->keep_alive = out->minor >= 1;
+    if (http_fields(next, end, out, &closed) != 0
+        || (out->is_chunked && out->content_length >= 0)) {
+        return 400;
+    }
+    if (closed) {
+        out->keep_alive = 0;
+    }
+    out->expect_continue = 0;
     return 0;
 }
 

@@ -47,6 +47,7 @@ typedef struct {
     const char      *path;           /* the target up to '?', absolute-form */
     size_t           path_len;       /* reduced to its path */
     int              minor;          /* HTTP/1.<minor>: 0 or 1 */
+    int              status;         /* a response's status code */
     fg_http_field_t  fields[FG_HTTP_MAX_HEADERS];
     int              field_count;
     size_t           head_len;       /* bytes up to and with the blank line */
@@ -73,6 +74,17 @@ size_t fg_http_head_end(const char *buf, size_t len, size_t *from);
  * @out is filled on success.
  */
 int fg_http_parse_head(const char *buf, size_t head_len, fg_http_head_t *out);
+
+/*
+ * Parses a complete response head (a status line, then fields as in a
+ * request) of @head_len bytes into @out: status, minor, fields,
+ * content_length, is_chunked, keep_alive. Returns 0, or 400 when it is
+ * not well-formed, names a transfer coding other than chunked, or frames
+ * its body two ways (no response of that shape is relayed: the client
+ * could be told something else than what the upstream meant).
+ */
+int fg_http_parse_response_head(const char *buf, size_t head_len,
+                                fg_http_head_t *out);
 
 /*
  * NUL-terminates the method, path, names and values of a parsed head in

@@ -67,6 +67,16 @@ node --test --test-reporter=tap --test-concurrency=1 \
 cat "$out" | grep -vE '^\s+(duration_ms|\.\.\.|---|type:)' 
 count_tap integration
 
+# Every test above reaches fg-sim at http://127.0.0.1, which fluxgate's
+# own HTTP/1.1 client serves; the upstream and streaming tests run once
+# more through libcurl, the client of every https:// provider.
+echo "== integration, upstreams through libcurl"
+FG_TEST_UPSTREAM_CLIENT=libcurl node --test --test-reporter=tap \
+    --test-concurrency=1 tests/integration/50-upstream.test.mjs \
+    tests/integration/60-streaming.test.mjs >"$out" 2>&1
+cat "$out" | grep -vE '^\s+(duration_ms|\.\.\.|---|type:)'
+count_tap "integration (libcurl)"
+
 echo "== compat (official openai SDK)"
 if [ ! -d tests/compat/node_modules ]; then
     (cd tests/compat && npm ci --no-audit --no-fund --silent) || {

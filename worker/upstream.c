@@ -33,6 +33,7 @@
 #include "common/log.h"
 #include "worker/relay.h"
 #include "worker/upstream.h"
+#include "worker/upstream_h1.h"
 
 const char fg_upstream_err_connect[] = "could not connect to the provider";
 const char fg_upstream_err_connect_timeout[] =
@@ -103,6 +104,7 @@ fg_upstream_init(fg_worker_t *w, fg_err_t *err)
 void
 fg_upstream_cleanup(fg_worker_t *w)
 {
+    fg_upstream_h1_cleanup(w);
     upstream_pool_t *pool = w->easy_pool;
     int              i;
 
@@ -297,6 +299,12 @@ upstream_check_done(fg_worker_t *w)
     }
 }
 
+void
+fg_upstream_progress(fg_upstream_t *up)
+{
+    upstream_got_first_byte(up);
+}
+
 static void
 upstream_got_first_byte(fg_upstream_t *up)
 {
@@ -398,7 +406,9 @@ upstream_abort(fg_upstream_t *up, const char *error)
 {
     fg_worker_t *w = up->req->worker;
 
-    if (up->is_running) {
+    if (up->h1 != NULL) {
+        fg_upstream_h1_cancel(up);
+    } else if (up->is_running) {
         curl_multi_remove_handle(w->multi, up->easy);
         up->is_running = 0;
     }
@@ -425,6 +435,18 @@ fg_upstream_start(fg_req_t *req, const fg_provider_t *p, char *body,
     up->body = body;
     up->body_len = len;
     up->is_stream = is_stream;
+    up->first_byte_ev = evtimer_new(w->base, upstream_deadline_cb, up);
+    up->idle_ev = evtimer_new(w->base, upstream_deadline_cb, up);
+    tv.tv_sec = p->first_byte_timeout_ms / 1000;
+    tv.tv_usec = (p->first_byte_timeout_ms % 1000) * 1000;
+    evtimer_add(up->first_byte_ev, &tv);
+    if (fg_upstream_h1_serves(w, p)) {
+        if (fg_upstream_h1_start(up, err) != FG_OK) {
+            fg_upstream_free(up);
+            return NULL;
+        }
+        return up;
+    }
     up->easy = upstream_easy_get(w);
     if (up->easy == NULL) {
         fg_upstream_free(up);
@@ -477,12 +499,6 @@ fg_upstream_start(fg_req_t *req, const fg_provider_t *p, char *body,
                          (curl_off_t) w->conf->upstream_max_body_bytes);
     }
 
-    up->first_byte_ev = evtimer_new(w->base, upstream_deadline_cb, up);
-    up->idle_ev = evtimer_new(w->base, upstream_deadline_cb, up);
-    tv.tv_sec = p->first_byte_timeout_ms / 1000;
-    tv.tv_usec = (p->first_byte_timeout_ms % 1000) * 1000;
-    evtimer_add(up->first_byte_ev, &tv);
-
     mrc = curl_multi_add_handle(w->multi, up->easy);
     if (mrc != CURLM_OK) {
         fg_err_set(err, FG_E_INTERNAL, NULL, "curl_multi_add_handle: %s",
@@ -498,6 +514,10 @@ void
 fg_upstream_pause(fg_upstream_t *up, int on)
 {
     if (up == NULL || !up->is_running || up->is_paused == on) {
+        return;
+    }
+    if (up->h1 != NULL) {
+        fg_upstream_h1_pause(up, on);
         return;
     }
     up->is_paused = on;
@@ -519,6 +539,7 @@ fg_upstream_free(fg_upstream_t *up)
         return;
     }
     w = up->req->worker;
+    fg_upstream_h1_cancel(up);
     if (up->easy != NULL) {
         if (up->is_running) {
             curl_multi_remove_handle(w->multi, up->easy);

@@ -20,6 +20,9 @@
 
 #include <stddef.h>
 
+#include <curl/curl.h>
+#include <event2/event.h>
+
 #include "common/catalog.h"
 #include "common/errors.h"
 #include "worker/request.h"
@@ -53,6 +56,8 @@ struct fg_upstream_s {
     struct event      *first_byte_ev;
     struct event      *idle_ev;
     char               curl_error[256];
+    struct h1_xfer_s  *h1;                /* plain HTTP/1.1, or NULL:
+                                           * libcurl (upstream_h1.c) */
 };
 
 /* Sets up the multi handle on w->base. FG_OK or FG_ERR with @err set. */
@@ -69,6 +74,12 @@ void fg_upstream_cleanup(fg_worker_t *w);
 fg_upstream_t *fg_upstream_start(fg_req_t *req, const fg_provider_t *p,
                                  char *body, size_t len, int is_stream,
                                  fg_err_t *err);
+
+/*
+ * A byte of the reply arrived: the first-byte deadline is met and the
+ * idle deadline of a stream restarts. For upstream_h1.c.
+ */
+void fg_upstream_progress(fg_upstream_t *up);
 
 /* Pauses or resumes receiving (stream back-pressure). */
 void fg_upstream_pause(fg_upstream_t *up, int on);

@@ -32,6 +32,7 @@
 
 
 typedef struct fg_conn_s fg_conn_t;
+struct h1_pool_s;
 
 /* The worker's state, shared by its modules; one per process. */
 typedef struct fg_worker_s {
@@ -55,6 +56,7 @@ typedef struct fg_worker_s {
     int64_t                   connections;
     int64_t                   in_flight;
 
+    struct h1_pool_s         *h1_pools;     /* upstream_h1.c's, owned */
     CURLM                    *multi;
     struct event             *curl_timer_ev;
     void                     *easy_pool;     /* upstream.c's free list */

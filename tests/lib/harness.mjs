@@ -210,6 +210,9 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
     // Tests about other things must not run out of energy: a million
     // credits for every key created without a balance of its own.
     keys: { max_keys: 1000, default_balance_micro: 1000000000000 },
+    // FG_TEST_UPSTREAM_CLIENT=libcurl: the upstream tests once more with
+    // libcurl instead of fluxgate's own HTTP/1.1 client (tests/run.sh).
+    ...(process.env.FG_TEST_UPSTREAM_CLIENT === 'libcurl' ? { upstream: { native_http: 0 } } : {}),
   }, config);
   const confPath = path.join(dir, 'fluxgate.json');
   fs.writeFileSync(confPath, JSON.stringify(conf, null, 2));

@@ -1,0 +1,943 @@
+/*
+ * upstream_h1.c: plain HTTP/1.1 to an upstream on the worker's loop (see
+ * upstream_h1.h for what it serves and why).
+ *
+ * A transfer goes WAITING (for a connection) -> CONNECTING -> SENDING
+ * (one writev of the head and body) -> HEAD -> BODY -> DONE. Reply bytes
+ * are read into the transfer's buffer, the head parsed by
+ * common/httpparse, and the body handed to the relay as it comes: by
+ * Content-Length, decoded from chunks in place, or up to the close.
+ *
+ * The rules that keep it re-entrant:
+ *   1) a connection belongs to at most one transfer, and the transfer
+ *      points back to it; idle ones sit in their pool's stack with a
+ *      read event on, so a close by the upstream is seen;
+ *   2) fg_relay_done() is called once per transfer, from our own event
+ *      callbacks only, and after it the transfer holds no connection;
+ *   3) work that could end another request (handing a freed connection to
+ *      a waiting transfer, offering held data on resume) runs from an
+ *      event made active, never inside the call that made it possible.
+ */
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <event2/event.h>
+#include <event2/event_struct.h>
+
+#include "common/alloc.h"
+#include "common/clock.h"
+#include "common/fmt.h"
+#include "common/httpparse.h"
+#include "common/log.h"
+#include "worker/relay.h"
+#include "worker/upstream_h1.h"
+
+/* A reply head larger than this is malformed; so is a chunk-size line. */
+#define H1_MAX_HEAD   (64 * 1024)
+#define H1_MAX_LINE   4096
+#define H1_READ_BYTES (16 * 1024)
+
+typedef struct h1_pool_s h1_pool_t;
+typedef struct h1_conn_s h1_conn_t;
+typedef struct h1_xfer_s h1_xfer_t;
+
+typedef enum {
+    H1_WAITING = 0, H1_CONNECTING, H1_SENDING, H1_HEAD, H1_BODY, H1_DONE
+} h1_state_t;
+
+struct h1_conn_s {
+    int           fd;
+    h1_pool_t    *pool;
+    h1_xfer_t    *xfer;          /* NULL while idle */
+    struct event  read_ev;       /* on for the connection's life */
+    struct event  write_ev;      /* connect, and writes the kernel defers */
+    h1_conn_t    *next;          /* in the idle stack */
+    int           replies;       /* carried so far: reused when > 0 */
+};
+
+struct h1_pool_s {
+    const fg_provider_t    *provider;
+    struct sockaddr_storage addr;
+    socklen_t               addr_len;
+    char                    host[300];     /* the Host header's value */
+    char                    path[1100];    /* ".../chat/completions" */
+    int                     is_served;     /* the address was usable */
+    h1_conn_t              *idle;
+    int                     idle_count;
+    int                     open;          /* idle and busy */
+    h1_xfer_t              *wait_head;
+    h1_xfer_t              *wait_tail;
+    h1_pool_t              *next;
+};
+
+struct h1_xfer_s {
+    fg_upstream_t     *up;
+    fg_worker_t       *worker;
+    h1_pool_t         *pool;
+    h1_conn_t         *conn;
+    h1_state_t         state;
+    char              *head;          /* the request head, owned */
+    size_t             head_len;
+    size_t             sent;          /* of head and body */
+    char              *buf;           /* reply bytes not yet relayed */
+    size_t             len;
+    size_t             cap;
+    size_t             scanned;       /* fg_http_head_end's resume */
+    int64_t            left;          /* body bytes due; -1: to the close */
+    int                is_chunked;
+    fg_http_chunked_t  chunked;
+    size_t             chunk_in;
+    size_t             chunk_out;
+    size_t             delivered;     /* decoded bytes relayed */
+    int                keep_alive;
+    int                got_byte;
+    int                is_retry;
+    int                wants_new;     /* a fresh connection, not a pooled */
+    int                is_paused;
+    int64_t            deadline_us;   /* the total deadline */
+    struct event       deadline_ev;   /* connect, then total */
+    struct event       kick_ev;       /* deferred work, rule 3 */
+    h1_xfer_t         *wait_next;
+};
+
+/* One reply head is parsed at a time in the process. */
+static fg_http_head_t h1_head;
+
+static void h1_conn_read_cb(evutil_socket_t fd, short what, void *arg);
+static void h1_conn_write_cb(evutil_socket_t fd, short what, void *arg);
+static void h1_deadline_cb(evutil_socket_t fd, short what, void *arg);
+static void h1_kick_cb(evutil_socket_t fd, short what, void *arg);
+static void h1_attach(h1_xfer_t *x);
+static void h1_send(h1_xfer_t *x);
+static void h1_process(h1_xfer_t *x);
+static void h1_fail(h1_xfer_t *x, const char *error);
+static void h1_conn_close(h1_conn_t *c);
+static void h1_pool_wake(h1_pool_t *pool);
+
+/* ---- pools --------------------------------------------------------- */
+
+/*
+ * Reads "http://host[:port][/path]" with host an IPv4 literal, a
+ * bracketed IPv6 literal or "localhost". 0 when the URL is anything else.
+ */
+static int
+h1_pool_address(h1_pool_t *pool, const char *url)
+{
+    const char *p, *host_end, *path;
+    char        host[64];
+    long        port = 80;
+    size_t      hl;
+
+    if (strncasecmp(url, "http://", 7) != 0) {
+        return 0;
+    }
+    p = url + 7;
+    path = strchr(p, '/');
+    if (path == NULL) {
+        path = p + strlen(p);
+    }
+    if (*p == '[') {
+        host_end = memchr(p, ']', (size_t) (path - p));
+        if (host_end == NULL) {
+            return 0;
+        }
+        hl = (size_t) (host_end - p - 1);
+        if (hl == 0 || hl >= sizeof(host)) {
+            return 0;
+        }
+        memcpy(host, p + 1, hl);
+        host_end++;
+    } else {
+        host_end = p;
+        while (host_end < path && *host_end != ':') {
+            host_end++;
+        }
+        hl = (size_t) (host_end - p);
+        if (hl == 0 || hl >= sizeof(host)) {
+            return 0;
+        }
+        memcpy(host, p, hl);
+    }
+    host[hl] = '\0';
+    if (host_end < path) {
+        char *end;
+
+        if (*host_end != ':') {
+            return 0;
+        }
+        port = strtol(host_end + 1, &end, 10);
+        if (end != path || port < 1 || port > 65535) {
+            return 0;
+        }
+    }
+    memset(&pool->addr, 0, sizeof(pool->addr));
+    if (strcasecmp(host, "localhost") == 0) {
+        snprintf(host, sizeof(host), "127.0.0.1");
+    }
+    if (strchr(host, ':') != NULL) {
+        struct sockaddr_in6 *a6 = (struct sockaddr_in6 *) &pool->addr;
+
+        if (inet_pton(AF_INET6, host, &a6->sin6_addr) != 1) {
+            return 0;
+        }
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t) port);
+        pool->addr_len = sizeof(*a6);
+    } else {
+        struct sockaddr_in *a4 = (struct sockaddr_in *) &pool->addr;
+
+        if (inet_pton(AF_INET, host, &a4->sin_addr) != 1) {
+            return 0;
+        }
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t) port);
+        pool->addr_len = sizeof(*a4);
+    }
+    /* The Host header is the authority as the URL wrote it. */
+    if ((size_t) (path - p) >= sizeof(pool->host)
+        || strlen(path) + sizeof("/chat/completions") > sizeof(pool->path)) {
+        return 0;
+    }
+    memcpy(pool->host, p, (size_t) (path - p));
+    pool->host[path - p] = '\0';
+    snprintf(pool->path, sizeof(pool->path), "%s/chat/completions",
+             *path != '\0' ? path : "");
+    return 1;
+}
+
+static h1_pool_t *
+h1_pool_of(fg_worker_t *w, const fg_provider_t *p)
+{
+    h1_pool_t *pool;
+
+    for (pool = w->h1_pools; pool != NULL; pool = pool->next) {
+        if (pool->provider == p) {
+            return pool;
+        }
+    }
+    pool = fg_xcalloc(1, sizeof(*pool));
+    pool->provider = p;
+    pool->is_served = h1_pool_address(pool, p->base_url);
+    pool->next = w->h1_pools;
+    w->h1_pools = pool;
+    return pool;
+}
+
+int
+fg_upstream_h1_serves(fg_worker_t *w, const fg_provider_t *p)
+{
+    return w->conf->upstream_native_http && h1_pool_of(w, p)->is_served;
+}
+
+static void
+h1_wait_remove(h1_pool_t *pool, h1_xfer_t *x)
+{
+    h1_xfer_t **pp;
+
+    for (pp = &pool->wait_head; *pp != NULL; pp = &(*pp)->wait_next) {
+        if (*pp == x) {
+            *pp = x->wait_next;
+            break;
+        }
+    }
+    pool->wait_tail = NULL;
+    for (x = pool->wait_head; x != NULL; x = x->wait_next) {
+        pool->wait_tail = x;
+    }
+}
+
+/* A connection was freed or closed: the first waiting transfer goes on. */
+static void
+h1_pool_wake(h1_pool_t *pool)
+{
+    h1_xfer_t *x = pool->wait_head;
+
+    if (x == NULL) {
+        return;
+    }
+    pool->wait_head = x->wait_next;
+    if (pool->wait_head == NULL) {
+        pool->wait_tail = NULL;
+    }
+    x->wait_next = NULL;
+    event_active(&x->kick_ev, EV_TIMEOUT, 0);
+}
+
+/* ---- connections --------------------------------------------------- */
+
+static void
+h1_conn_close(h1_conn_t *c)
+{
+    h1_pool_t *pool = c->pool;
+
+    event_del(&c->read_ev);
+    event_del(&c->write_ev);
+    close(c->fd);
+    pool->open--;
+    free(c);
+    h1_pool_wake(pool);
+}
+
+/* The transfer on @c is over with a whole reply: keep @c for the next. */
+static void
+h1_conn_release(h1_conn_t *c, fg_worker_t *w)
+{
+    h1_pool_t *pool = c->pool;
+
+    c->xfer = NULL;
+    c->replies++;
+    event_del(&c->write_ev);
+    if (pool->idle_count >= w->conf->upstream_max_connections) {
+        h1_conn_close(c);
+        return;
+    }
+    if (!event_pending(&c->read_ev, EV_READ, NULL)) {
+        event_add(&c->read_ev, NULL);   /* a pause had taken it off */
+    }
+    c->next = pool->idle;
+    pool->idle = c;
+    pool->idle_count++;
+    h1_pool_wake(pool);
+}
+
+static void
+h1_idle_remove(h1_conn_t *c)
+{
+    h1_conn_t **pp;
+
+    for (pp = &c->pool->idle; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            c->pool->idle_count--;
+            return;
+        }
+    }
+}
+
+static h1_conn_t *
+h1_conn_new(h1_xfer_t *x)
+{
+    h1_pool_t *pool = x->pool;
+    h1_conn_t *c;
+    int        fd, one = 1;
+
+    fd = socket(pool->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK
+                | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return NULL;
+    }
+    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    c = fg_xcalloc(1, sizeof(*c));
+    c->fd = fd;
+    c->pool = pool;
+    event_assign(&c->read_ev, x->worker->base, fd, EV_READ | EV_PERSIST,
+                 h1_conn_read_cb, c);
+    event_assign(&c->write_ev, x->worker->base, fd, EV_WRITE,
+                 h1_conn_write_cb, c);
+    pool->open++;
+    return c;
+}
+
+/* ---- a transfer ---------------------------------------------------- */
+
+static void
+h1_arm_deadline(h1_xfer_t *x)
+{
+    int64_t        now = fg_mono_us(), until = x->deadline_us;
+    struct timeval tv;
+
+    if (x->state == H1_CONNECTING) {
+        int64_t connect = now + x->up->provider->connect_timeout_ms * 1000;
+
+        if (connect < until) {
+            until = connect;
+        }
+    }
+    until = until > now ? until - now : 0;
+    tv.tv_sec = until / 1000000;
+    tv.tv_usec = until % 1000000;
+    event_add(&x->deadline_ev, &tv);
+}
+
+/* Builds the request head once; the body is sent from up->body. */
+static void
+h1_build_head(h1_xfer_t *x)
+{
+    fg_upstream_t       *up = x->up;
+    const fg_provider_t *p = up->provider;
+    size_t               need = 512 + strlen(x->pool->path)
+                                + strlen(x->pool->host)
+                                + strlen(up->req->id)
+                                + (p->api_key ? strlen(p->api_key) : 0);
+    char               **h;
+    size_t               n = 0;
+
+#define PUT(s, l) (memcpy(x->head + n, (s), (l)), n += (l))
+#define PUT_STR(s) PUT((s), strlen(s))
+#define PUT_LIT(s) PUT((s), sizeof(s) - 1)
+    for (h = p->headers; h != NULL && *h != NULL; h++) {
+        need += strlen(*h) + 2;
+    }
+    x->head = fg_xmalloc(need);
+    PUT_LIT("POST ");
+    PUT_STR(x->pool->path);
+    PUT_LIT(" HTTP/1.1\r\nHost: ");
+    PUT_STR(x->pool->host);
+    PUT_LIT("\r\nContent-Type: application/json\r\nAccept: ");
+    if (up->is_stream) {
+        PUT_LIT("text/event-stream");
+    } else {
+        PUT_LIT("application/json");
+    }
+    PUT_LIT("\r\nX-Request-Id: ");
+    PUT_STR(up->req->id);
+    if (p->api_key != NULL) {
+        PUT_LIT("\r\nAuthorization: Bearer ");
+        PUT_STR(p->api_key);
+    }
+    for (h = p->headers; h != NULL && *h != NULL; h++) {
+        PUT_LIT("\r\n");
+        PUT_STR(*h);
+    }
+    PUT_LIT("\r\nContent-Length: ");
+    n += fg_fmt_i64(x->head + n, (int64_t) up->body_len);
+    PUT_LIT("\r\n\r\n");
+#undef PUT
+#undef PUT_STR
+#undef PUT_LIT
+    x->head_len = n;
+}
+
+int
+fg_upstream_h1_start(fg_upstream_t *up, fg_err_t *err)
+{
+    fg_worker_t *w = up->req->worker;
+    h1_xfer_t   *x;
+
+    (void) err;
+    x = fg_xcalloc(1, sizeof(*x));
+    x->up = up;
+    x->worker = w;
+    x->pool = h1_pool_of(w, up->provider);
+    x->left = -1;
+    x->deadline_us = fg_mono_us() + up->provider->total_timeout_ms * 1000;
+    evtimer_assign(&x->deadline_ev, w->base, h1_deadline_cb, x);
+    evtimer_assign(&x->kick_ev, w->base, h1_kick_cb, x);
+    h1_build_head(x);
+    up->h1 = x;
+    up->is_running = 1;
+    h1_arm_deadline(x);
+    /* Attached on this same pass of the loop, but after the caller has
+     * taken @up: a connect that fails at once must find it in place. */
+    x->state = H1_WAITING;
+    event_active(&x->kick_ev, EV_TIMEOUT, 0);
+    return FG_OK;
+}
+
+/* Finds @x a connection: a pooled one, a new one, or a place in line. */
+static void
+h1_attach(h1_xfer_t *x)
+{
+    h1_pool_t *pool = x->pool;
+    h1_conn_t *c;
+
+    if (!x->wants_new && pool->idle != NULL) {
+        c = pool->idle;
+        pool->idle = c->next;
+        pool->idle_count--;
+        c->xfer = x;
+        x->conn = c;
+        x->state = H1_SENDING;
+        h1_send(x);
+        return;
+    }
+    if (pool->open >= x->worker->conf->upstream_max_connections) {
+        if (pool->idle != NULL) {
+            /* Room for the fresh one a retry wants: that room is ours,
+             * so no waiting transfer is woken for it. */
+            c = pool->idle;
+            h1_idle_remove(c);
+            event_del(&c->read_ev);
+            close(c->fd);
+            pool->open--;
+            free(c);
+        } else {
+            x->state = H1_WAITING;
+            if (pool->wait_tail != NULL) {
+                pool->wait_tail->wait_next = x;
+            } else {
+                pool->wait_head = x;
+            }
+            pool->wait_tail = x;
+            return;
+        }
+    }
+    c = h1_conn_new(x);
+    if (c == NULL) {
+        h1_fail(x, fg_upstream_err_connect);
+        return;
+    }
+    c->xfer = x;
+    x->conn = c;
+    x->state = H1_CONNECTING;
+    event_add(&c->read_ev, NULL);
+    if (connect(c->fd, (struct sockaddr *) &pool->addr, pool->addr_len) == 0) {
+        x->state = H1_SENDING;
+        h1_arm_deadline(x);
+        h1_send(x);
+        return;
+    }
+    if (errno != EINPROGRESS) {
+        fg_log(FG_LOG_INFO, errno, "upstream \"%s\": connect",
+               pool->provider->id);
+        h1_fail(x, fg_upstream_err_connect);
+        return;
+    }
+    h1_arm_deadline(x);
+    event_add(&c->write_ev, NULL);
+}
+
+/*
+ * The connection failed before any byte of the reply. A pooled one may
+ * simply have been closed by the upstream while idle: then the request
+ * goes again, once, on a new connection.
+ */
+static void
+h1_conn_broke(h1_xfer_t *x, int err)
+{
+    h1_conn_t *c = x->conn;
+
+    if (c != NULL && c->replies > 0 && !x->got_byte && !x->is_retry) {
+        x->is_retry = 1;
+        x->wants_new = 1;
+        x->conn = NULL;
+        c->xfer = NULL;
+        h1_conn_close(c);
+        x->sent = 0;
+        x->len = 0;
+        x->scanned = 0;
+        x->state = H1_WAITING;
+        h1_attach(x);
+        return;
+    }
+    if (err != 0) {
+        fg_log(FG_LOG_INFO, err, "upstream \"%s\"", x->pool->provider->id);
+    }
+    h1_fail(x, x->state == H1_CONNECTING ? fg_upstream_err_connect
+                                         : fg_upstream_err_reset);
+}
+
+static void
+h1_send(h1_xfer_t *x)
+{
+    fg_upstream_t *up = x->up;
+    size_t         total = x->head_len + up->body_len;
+    struct iovec   iov[2];
+    ssize_t        n;
+    int            cnt;
+
+    while (x->sent < total) {
+        if (x->sent < x->head_len) {
+            iov[0].iov_base = x->head + x->sent;
+            iov[0].iov_len = x->head_len - x->sent;
+            iov[1].iov_base = up->body;
+            iov[1].iov_len = up->body_len;
+            cnt = 2;
+        } else {
+            iov[0].iov_base = up->body + (x->sent - x->head_len);
+            iov[0].iov_len = total - x->sent;
+            cnt = 1;
+        }
+        n = writev(x->conn->fd, iov, cnt);
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                event_add(&x->conn->write_ev, NULL);
+                return;
+            }
+            h1_conn_broke(x, errno);
+            return;
+        }
+        x->sent += (size_t) n;
+    }
+    if (x->state == H1_SENDING) {
+        x->state = H1_HEAD;
+    }
+}
+
+static void
+h1_conn_write_cb(evutil_socket_t fd, short what, void *arg)
+{
+    h1_conn_t *c = arg;
+    h1_xfer_t *x = c->xfer;
+    int        err = 0;
+    socklen_t  len = sizeof(err);
+
+    (void) fd;
+    (void) what;
+    if (x == NULL) {
+        return;
+    }
+    if (x->state == H1_CONNECTING) {
+        if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0
+            || err != 0) {
+            fg_log(FG_LOG_INFO, err, "upstream \"%s\": connect",
+                   x->pool->provider->id);
+            h1_fail(x, fg_upstream_err_connect);
+            return;
+        }
+        x->state = H1_SENDING;
+        h1_arm_deadline(x);   /* the connect deadline is met */
+    }
+    h1_send(x);
+}
+
+/* Ends @x: its connection closed, the relay told (rule 2). */
+static void
+h1_fail(h1_xfer_t *x, const char *error)
+{
+    fg_upstream_t *up = x->up;
+
+    if (x->conn != NULL) {
+        x->conn->xfer = NULL;
+        h1_conn_close(x->conn);
+        x->conn = NULL;
+    }
+    x->state = H1_DONE;
+    up->is_running = 0;
+    event_del(&x->deadline_ev);
+    evtimer_del(up->first_byte_ev);
+    evtimer_del(up->idle_ev);
+    fg_log(FG_LOG_INFO, 0, "upstream \"%s\": %s", up->provider->id, error);
+    fg_relay_done(up->req, error);
+}
+
+static void
+h1_complete(h1_xfer_t *x)
+{
+    fg_upstream_t *up = x->up;
+    h1_conn_t     *c = x->conn;
+
+    x->conn = NULL;
+    x->state = H1_DONE;
+    up->is_running = 0;
+    event_del(&x->deadline_ev);
+    evtimer_del(up->first_byte_ev);
+    evtimer_del(up->idle_ev);
+    if (c != NULL) {
+        if (x->keep_alive && x->len == 0 && x->sent == x->head_len
+                                                      + up->body_len) {
+            h1_conn_release(c, x->worker);
+        } else {
+            c->xfer = NULL;
+            h1_conn_close(c);
+        }
+    }
+    fg_relay_done(up->req, NULL);
+}
+
+/*
+ * Offers @len bytes to the relay. 1: taken; 0: the relay paused (they
+ * stay, and are offered again on resume); -1: the transfer has ended.
+ */
+static int
+h1_deliver(h1_xfer_t *x, const char *data, size_t len)
+{
+    if (len == 0) {
+        return 1;
+    }
+    switch (fg_relay_data(x->up->req, data, len)) {
+    case FG_RELAY_PAUSE:
+        /* The client is slow, not the provider: no idle deadline now. */
+        x->is_paused = 1;
+        x->up->is_paused = 1;
+        evtimer_del(x->up->idle_ev);
+        if (x->conn != NULL) {
+            event_del(&x->conn->read_ev);   /* back-pressure upstream */
+        }
+        return 0;
+    case FG_RELAY_ABORT:
+        h1_fail(x, fg_upstream_err_reset);   /* the relay's error wins */
+        return -1;
+    default:
+        return 1;
+    }
+}
+
+/* Takes the reply's head from the buffer; 0 when it is not all in. */
+static int
+h1_take_head(h1_xfer_t *x)
+{
+    fg_upstream_t  *up = x->up;
+    fg_http_head_t *head = &h1_head;
+    const char     *v;
+    size_t          hl, vl;
+
+    for (;;) {
+        hl = fg_http_head_end(x->buf, x->len, &x->scanned);
+        if (hl == 0) {
+            if (x->len > H1_MAX_HEAD) {
+                h1_fail(x, fg_upstream_err_malformed);
+                return -1;
+            }
+            return 0;
+        }
+        if (fg_http_parse_response_head(x->buf, hl, head) != 0) {
+            h1_fail(x, fg_upstream_err_malformed);
+            return -1;
+        }
+        if (head->status >= 200) {
+            break;
+        }
+        /* 1xx: informational, a real head follows. */
+        memmove(x->buf, x->buf + hl, x->len - hl);
+        x->len -= hl;
+        x->scanned = 0;
+    }
+    up->status = head->status;
+    up->content_type[0] = '\0';
+    up->retry_after[0] = '\0';
+    if ((v = fg_http_field(head, "content-type", &vl)) != NULL) {
+        vl = vl < sizeof(up->content_type) - 1 ? vl
+                                               : sizeof(up->content_type) - 1;
+        memcpy(up->content_type, v, vl);
+        up->content_type[vl] = '\0';
+    }
+    if ((v = fg_http_field(head, "retry-after", &vl)) != NULL) {
+        size_t j = 0;
+
+        while (j < vl && j < sizeof(up->retry_after) - 1 && v[j] >= '0'
+               && v[j] <= '9') {
+            up->retry_after[j] = v[j];
+            j++;
+        }
+        up->retry_after[j] = '\0';
+    }
+    x->keep_alive = head->keep_alive;
+    if (head->status == 204 || head->status == 304) {
+        x->left = 0;
+    } else if (head->is_chunked) {
+        x->is_chunked = 1;
+    } else if (head->content_length >= 0) {
+        x->left = head->content_length;
+    } else {
+        x->left = -1;
+        x->keep_alive = 0;   /* the body ends with the connection */
+    }
+    memmove(x->buf, x->buf + hl, x->len - hl);
+    x->len -= hl;
+    x->state = H1_BODY;
+    up->has_headers = 1;
+    fg_relay_headers(up->req);
+    return 1;
+}
+
+/* Relays what the buffer holds; ends the transfer when the body is in. */
+static void
+h1_process(h1_xfer_t *x)
+{
+    size_t n;
+    int    rc;
+
+    if (x->state == H1_HEAD || x->state == H1_SENDING) {
+        if (h1_take_head(x) <= 0) {
+            return;
+        }
+    }
+    if (x->state != H1_BODY || x->is_paused) {
+        return;
+    }
+    if (x->is_chunked) {
+        rc = fg_http_chunked_decode(&x->chunked, x->buf, x->len,
+                                    &x->chunk_in, &x->chunk_out,
+                                    (size_t) INT64_MAX, H1_MAX_LINE);
+        if (rc != 0 && rc != 1) {
+            h1_fail(x, fg_upstream_err_malformed);
+            return;
+        }
+        if (h1_deliver(x, x->buf + x->delivered,
+                       x->chunk_out - x->delivered) <= 0) {
+            return;
+        }
+        /* Decoded and relayed: only the undecoded rest stays. */
+        memmove(x->buf, x->buf + x->chunk_in, x->len - x->chunk_in);
+        x->len -= x->chunk_in;
+        x->chunk_in = x->chunk_out = x->delivered = 0;
+        if (rc == 1) {
+            h1_complete(x);
+        }
+        return;
+    }
+    n = x->left >= 0 && (int64_t) x->len > x->left ? (size_t) x->left
+                                                   : x->len;
+    if (h1_deliver(x, x->buf, n) <= 0) {
+        return;
+    }
+    memmove(x->buf, x->buf + n, x->len - n);
+    x->len -= n;
+    if (x->left >= 0) {
+        x->left -= (int64_t) n;
+        if (x->left == 0) {
+            h1_complete(x);
+        }
+    }
+}
+
+static void
+h1_conn_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    h1_conn_t *c = arg;
+    h1_xfer_t *x = c->xfer;
+    ssize_t    n;
+
+    (void) fd;
+    (void) what;
+    if (x == NULL) {
+        /* Idle: the upstream closed it (or sent what it should not). */
+        h1_idle_remove(c);
+        h1_conn_close(c);
+        return;
+    }
+    if (x->state == H1_CONNECTING) {
+        return;   /* the write event reports how the connect went */
+    }
+    if (x->cap - x->len < 4096) {
+        x->cap = x->cap ? x->cap * 2 : H1_READ_BYTES;
+        x->buf = fg_xrealloc(x->buf, x->cap);
+    }
+    do {
+        n = read(c->fd, x->buf + x->len, x->cap - x->len);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return;
+    }
+    if (n <= 0) {
+        if (x->state == H1_BODY && x->left < 0 && !x->is_chunked) {
+            x->keep_alive = 0;
+            h1_complete(x);   /* a body delimited by the close */
+            return;
+        }
+        h1_conn_broke(x, n < 0 ? errno : 0);
+        return;
+    }
+    x->len += (size_t) n;
+    if (!x->got_byte) {
+        x->got_byte = 1;
+    }
+    fg_upstream_progress(x->up);
+    h1_process(x);
+}
+
+static void
+h1_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+    h1_xfer_t *x = arg;
+
+    (void) fd;
+    (void) what;
+    h1_fail(x, x->state == H1_CONNECTING ? fg_upstream_err_connect_timeout
+                                         : fg_upstream_err_total_timeout);
+}
+
+/* Deferred work (rule 3): a connection freed for us, or a resume. */
+static void
+h1_kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    h1_xfer_t *x = arg;
+
+    (void) fd;
+    (void) what;
+    if (x->state == H1_WAITING) {
+        h1_attach(x);
+        return;
+    }
+    if (x->state == H1_DONE || x->is_paused) {
+        return;
+    }
+    if (x->conn != NULL && !event_pending(&x->conn->read_ev, EV_READ, NULL)) {
+        event_add(&x->conn->read_ev, NULL);
+    }
+    h1_process(x);
+}
+
+void
+fg_upstream_h1_pause(fg_upstream_t *up, int on)
+{
+    h1_xfer_t *x = up->h1;
+
+    if (x == NULL || x->state == H1_DONE) {
+        return;
+    }
+    x->is_paused = on;
+    up->is_paused = on;
+    if (on) {
+        evtimer_del(up->idle_ev);
+        if (x->conn != NULL) {
+            event_del(&x->conn->read_ev);
+        }
+        return;
+    }
+    if (up->first_byte_us != 0) {
+        fg_upstream_progress(up);   /* the idle deadline again */
+    }
+    event_active(&x->kick_ev, EV_TIMEOUT, 0);
+}
+
+void
+fg_upstream_h1_cancel(fg_upstream_t *up)
+{
+    h1_xfer_t *x = up->h1;
+
+    if (x == NULL) {
+        return;
+    }
+    if (x->state == H1_WAITING) {
+        h1_wait_remove(x->pool, x);
+    }
+    if (x->conn != NULL) {
+        x->conn->xfer = NULL;
+        h1_conn_close(x->conn);   /* mid-reply: the upstream stops */
+        x->conn = NULL;
+    }
+    event_del(&x->deadline_ev);
+    event_del(&x->kick_ev);
+    up->is_running = 0;
+    free(x->head);
+    free(x->buf);
+    free(x);
+    up->h1 = NULL;
+}
+
+void
+fg_upstream_h1_cleanup(fg_worker_t *w)
+{
+    h1_pool_t *pool, *next;
+
+    for (pool = w->h1_pools; pool != NULL; pool = next) {
+        next = pool->next;
+        while (pool->idle != NULL) {
+            h1_conn_t *c = pool->idle;
+
+            pool->idle = c->next;
+            event_del(&c->read_ev);
+            event_del(&c->write_ev);
+            close(c->fd);
+            free(c);
+        }
+        free(pool);
+    }
+    w->h1_pools = NULL;
+}
