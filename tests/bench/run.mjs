@@ -302,7 +302,7 @@ async function startFluxgate(name, { simPort, fixedPort, env = {} }) {
     // 20,000 requests a second fill the default 1,024-record usage rings
     // within one slow fdatasync of the journal (then 503, by design): an
     // operator expecting such rates sizes them up, as here.
-    usage: { ring_records: 16384 },
+    usage: { ring_records: 8192 },
     metrics: { listen: `127.0.0.1:${metricsPort}` },
     access_log: { file: path.join(opt.out, `${name}-access.log`) },
     catalog: { providers: 'providers.json', models: 'models.json' },
