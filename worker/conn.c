@@ -23,7 +23,6 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
@@ -71,7 +70,6 @@ void
 fg_conn_accept(fg_worker_t *w, int fd, const struct sockaddr *addr)
 {
     fg_conn_t *conn;
-    int        one = 1;
 
     conn = fg_xcalloc(1, sizeof(*conn));
     conn->worker = w;
@@ -86,10 +84,8 @@ fg_conn_accept(fg_worker_t *w, int fd, const struct sockaddr *addr)
                       ->sin6_addr,
                   conn->addr, sizeof(conn->addr));
     }
-    if (addr->sa_family == AF_INET || addr->sa_family == AF_INET6) {
-        /* A stream's small chunks must not wait for the previous ACK. */
-        (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    }
+    /* TCP_NODELAY comes with the socket: the master set it on the
+     * listening socket (master/listen.c), and Linux copies it over. */
     event_assign(&conn->read_ev, w->base, fd, EV_READ | EV_PERSIST,
                  conn_read_cb, conn);
     event_assign(&conn->write_ev, w->base, fd, EV_WRITE, conn_write_cb, conn);
