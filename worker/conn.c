@@ -556,9 +556,6 @@ static void
 conn_refuse(fg_conn_t *conn, int status)
 {
     fg_err_t err;
-    char     body[FG_ERROR_BODY_MAX];
-    char     headers[64];
-    size_t   n, hn;
 
     switch (status) {
     case 413:
@@ -586,31 +583,17 @@ conn_refuse(fg_conn_t *conn, int status)
                    "well-formed HTTP/1.1");
         break;
     }
-    fg_log(FG_LOG_INFO, 0, "client %s: %s", conn->addr, err.msg);
-    n = fg_error_render(&err, body, sizeof(body));
-    hn = (size_t) snprintf(headers, sizeof(headers),
-                           "Content-Type: application/json\r\n");
     conn->keep_alive = 0;
     conn->is_head = 0;
     if (conn->minor < 0 || conn->minor > 1) {
         conn->minor = 1;
     }
-    conn->state = FG_CONN_RECEIVING;   /* unread bytes may follow */
+    /* The reply says Connection: close; the bytes the client may still
+     * be sending are read out before the close (conn_end). */
     conn->close_after = 1;
-    {
-        char         head[CONN_HEAD_OWN + 64];
-        struct iovec iov[2];
-
-        iov[0].iov_base = head;
-        iov[0].iov_len = conn_head(conn, head, fg_error_status(err.code), n,
-                                   headers, hn);
-        iov[1].iov_base = body;
-        iov[1].iov_len = n;
-        conn_send(conn, iov, 2);
-    }
-    if (fg_conn_backlog(conn) == 0 && !conn->is_dead) {
-        conn_end(conn);
-    }
+    conn->has_unread = 1;
+    conn->state = FG_CONN_ACTIVE;
+    fg_http_refuse(conn, &err);
 }
 
 /*

@@ -79,9 +79,9 @@ http_wall_ms(fg_worker_t *w)
     return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
 }
 
-void
-fg_http_request(fg_conn_t *conn, const fg_http_head_t *head,
-                const char *body, size_t body_len)
+/* A request on @conn, counted in flight; its body not yet set. */
+static fg_req_t *
+http_req_new(fg_conn_t *conn, const fg_http_head_t *head, size_t body_len)
 {
     fg_worker_t *w = conn->worker;
     fg_req_t    *req;
@@ -95,8 +95,6 @@ fg_http_request(fg_conn_t *conn, const fg_http_head_t *head,
     req->conn = conn;
     conn->req = req;
     req->head = head;
-    req->in_body = body;
-    req->in_body_len = body_len;
     req->started_us = fg_mono_us();
     req->started_unix_ms = http_wall_ms(w);
     req->reservation.slot = -1;
@@ -110,7 +108,17 @@ fg_http_request(fg_conn_t *conn, const fg_http_head_t *head,
                           memory_order_relaxed);
     atomic_fetch_add_explicit(&w->slot->ws_requests_total, 1,
                               memory_order_relaxed);
+    return req;
+}
 
+void
+fg_http_request(fg_conn_t *conn, const fg_http_head_t *head,
+                const char *body, size_t body_len)
+{
+    fg_req_t *req = http_req_new(conn, head, body_len);
+
+    req->in_body = body;
+    req->in_body_len = body_len;
     http_route(req, head->path, head->method);
     /* What the handler needed of the request it has copied by now. */
     req->head = NULL;
@@ -204,4 +212,12 @@ http_readyz(fg_req_t *req)
                  is_ready ? "ready" : "not_ready", ready, wanted,
                  generation);
     fg_req_reply(req, is_ready ? 200 : 503, body, (size_t) n);
+}
+
+void
+fg_http_refuse(fg_conn_t *conn, const fg_err_t *err)
+{
+    fg_req_t *req = http_req_new(conn, NULL, 0);
+
+    fg_req_reply_error(req, err);
 }

@@ -23,6 +23,14 @@
 void fg_http_request(fg_conn_t *conn, const fg_http_head_t *head,
                      const char *body, size_t body_len);
 
+/*
+ * Answers the request being received on @conn with @err (a protocol
+ * error conn.c found: it is not well-formed, too large, ...). It is a
+ * request like any other for the logs and metrics: an id, an access-log
+ * line, a count by status and code.
+ */
+void fg_http_refuse(fg_conn_t *conn, const fg_err_t *err);
+
 /* Route handlers (each takes over @req and must end it). */
 void fg_chat_handle(fg_req_t *req);
 void fg_models_handle(fg_req_t *req, const char *id);

@@ -228,6 +228,7 @@ describe('protocol errors', () => {
     const [res] = responses(r.text);
     assert.ok(res, `no reply to ${JSON.stringify(bytes.slice(0, 80))}`);
     const error = openAIError(res, status, code);
+    assert.match(res.headers['x-request-id'], /^req_[0-9a-f]{24}$/);
     assert.equal(res.headers.connection, 'close');
     assert.equal(r.closed, true, 'the connection stayed open');
     return error;

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  BIN_DIR, CHAT, SRC_DIR, freePort, startGateway, startSim, streamRequest, tempDir, waitFor, writeCatalogs,
+  BIN_DIR, CHAT, SRC_DIR, freePort, rawHttp, startGateway, startSim, streamRequest, tempDir, waitFor, writeCatalogs,
 } from '../lib/harness.mjs';
 
 const URL_PATH = '/v1/chat/completions';
@@ -122,6 +122,17 @@ describe('the access log', () => {
     assert.equal(l.provider, null);
     assert.equal(l.prompt_tokens, null);
     assert.equal(l.ttfb_ms, null, 'no upstream byte: ttfb is null');
+  });
+
+  test('a request that is not well-formed HTTP is logged with its status and code', async () => {
+    const r = await rawHttp(gw.port, 'POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n'
+      + 'Content-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n{}');
+    const id = (r.text.match(/\r\nx-request-id: (\S+)\r\n/) || [])[1];
+    const l = await lineFor(file, id);
+    assert.equal(l.status, 400);
+    assert.equal(l.error, 'malformed_http');
+    assert.equal(l.client, '127.0.0.1');
+    assert.equal(l.key_id, null);
   });
 
   test('an unknown model is logged 404 model_not_found, requested but not served', async () => {
