@@ -251,7 +251,20 @@ conn_end(fg_conn_t *conn)
     conn->state = FG_CONN_CLOSING;
     conn->in_len = 0;
     (void) shutdown(conn->fd, SHUT_WR);
+    if (!event_pending(&conn->read_ev, EV_READ, NULL)) {
+        event_add(&conn->read_ev, NULL);   /* read-ahead had filled up */
+    }
     conn_arm_timer(conn);
+}
+
+/* Nothing of a request is here or on its way out: nothing to lose. */
+static int
+conn_is_quiet(const fg_conn_t *conn)
+{
+    return conn->req == NULL && conn->in_len == 0 && conn->head_len == 0
+           && conn->scanned == 0 && fg_conn_backlog(conn) == 0
+           && (conn->state == FG_CONN_IDLE
+               || conn->state == FG_CONN_RECEIVING);
 }
 
 /* The output buffer emptied: what waited on it goes on. */
@@ -260,6 +273,8 @@ conn_drained(fg_conn_t *conn)
 {
     if (conn->close_after && conn->req == NULL) {
         conn_end(conn);   /* the last reply is out */
+    } else if (conn->worker->close_idle && conn_is_quiet(conn)) {
+        conn_close(conn);   /* SIGTERM came while this reply went out */
     } else if (conn->req != NULL && conn->is_streaming) {
         conn_arm_timer(conn);
         fg_req_client_drained(conn->req);
@@ -677,6 +692,9 @@ conn_take_request(fg_conn_t *conn, char *p, size_t n)
 
             conn->sent_continue = 1;
             conn_send(conn, &iov, 1);
+            if (conn->is_dead) {
+                return 0;   /* the client is gone: serve nothing */
+            }
         }
     }
     if (conn->is_chunked) {
@@ -752,6 +770,13 @@ conn_input(fg_conn_t *conn, char *buf, size_t len)
     if (buf == conn->in) {
         memmove(conn->in, conn->in + off, len - off);
         conn->in_len = len - off;
+        if (conn->in_len == 0) {
+            /* Served: an idle connection holds no input memory, however
+             * large its last request was. */
+            free(conn->in);
+            conn->in = NULL;
+            conn->in_cap = 0;
+        }
     } else if (off < len) {
         if (conn->in_cap < len - off) {
             conn->in_cap = len - off < 4096 ? 4096 : len - off;
@@ -866,9 +891,12 @@ fg_conn_close_idle(fg_worker_t *w)
 {
     fg_conn_t *conn, *next;
 
+    /* A request partly received, buffered or being answered is let
+     * finish (its reply closes the connection: the worker is draining);
+     * lingering connections end on their own within CONN_LINGER_MS. */
     for (conn = w->conn_list; conn != NULL; conn = next) {
         next = conn->next;
-        if (conn->state != FG_CONN_ACTIVE && fg_conn_backlog(conn) == 0) {
+        if (conn_is_quiet(conn)) {
             conn_close(conn);
         }
     }

@@ -76,6 +76,9 @@ struct h1_pool_s {
     h1_conn_t              *idle;
     int                     idle_count;
     int                     open;          /* idle and busy */
+    int                     max_open;      /* max_connections_per_host */
+    int                     woken;         /* taken from the queue, their
+                                            * kick not yet run */
     h1_xfer_t              *wait_head;
     h1_xfer_t              *wait_tail;
     h1_pool_t              *next;
@@ -105,6 +108,8 @@ struct h1_xfer_s {
     int                is_retry;
     int                wants_new;     /* a fresh connection, not a pooled */
     int                is_paused;
+    int                is_queued;     /* in its pool's queue */
+    int                is_woken;      /* out of it, kick pending */
     int64_t            deadline_us;   /* the total deadline */
     struct event       deadline_ev;   /* connect, then total */
     struct event       kick_ev;       /* deferred work, rule 3 */
@@ -228,6 +233,7 @@ h1_pool_of(fg_worker_t *w, const fg_provider_t *p)
     }
     pool = fg_xcalloc(1, sizeof(*pool));
     pool->provider = p;
+    pool->max_open = (int) w->conf->upstream_max_connections;
     pool->is_served = h1_pool_address(pool, p->base_url);
     pool->next = w->h1_pools;
     w->h1_pools = pool;
@@ -241,37 +247,70 @@ fg_upstream_h1_serves(fg_worker_t *w, const fg_provider_t *p)
 }
 
 static void
-h1_wait_remove(h1_pool_t *pool, h1_xfer_t *x)
+h1_enqueue(h1_pool_t *pool, h1_xfer_t *x)
 {
-    h1_xfer_t **pp;
-
-    for (pp = &pool->wait_head; *pp != NULL; pp = &(*pp)->wait_next) {
-        if (*pp == x) {
-            *pp = x->wait_next;
-            break;
-        }
+    x->state = H1_WAITING;
+    x->is_queued = 1;
+    x->wait_next = NULL;
+    if (pool->wait_tail != NULL) {
+        pool->wait_tail->wait_next = x;
+    } else {
+        pool->wait_head = x;
     }
-    pool->wait_tail = NULL;
-    for (x = pool->wait_head; x != NULL; x = x->wait_next) {
-        pool->wait_tail = x;
-    }
+    pool->wait_tail = x;
 }
 
-/* A connection was freed or closed: the first waiting transfer goes on. */
+/*
+ * Wakes as many waiting transfers as there are connections for them (idle
+ * ones, and room for new ones), counting those woken already. Each goes
+ * on from its kick event (rule 3), first come first served: newcomers
+ * queue behind them (h1_attach).
+ */
 static void
 h1_pool_wake(h1_pool_t *pool)
 {
-    h1_xfer_t *x = pool->wait_head;
+    int        room = pool->idle_count + (pool->max_open - pool->open)
+                      - pool->woken;
+    h1_xfer_t *x;
 
-    if (x == NULL) {
-        return;
+    while (room-- > 0 && (x = pool->wait_head) != NULL) {
+        pool->wait_head = x->wait_next;
+        if (pool->wait_head == NULL) {
+            pool->wait_tail = NULL;
+        }
+        x->wait_next = NULL;
+        x->is_queued = 0;
+        x->is_woken = 1;
+        pool->woken++;
+        event_active(&x->kick_ev, EV_TIMEOUT, 0);
     }
-    pool->wait_head = x->wait_next;
-    if (pool->wait_head == NULL) {
+}
+
+/* @x ends before it got a connection: out of line, its turn passed on. */
+static void
+h1_leave_queue(h1_xfer_t *x)
+{
+    h1_pool_t  *pool = x->pool;
+    h1_xfer_t **pp;
+
+    if (x->is_queued) {
+        for (pp = &pool->wait_head; *pp != NULL; pp = &(*pp)->wait_next) {
+            if (*pp == x) {
+                *pp = x->wait_next;
+                break;
+            }
+        }
         pool->wait_tail = NULL;
+        for (pp = &pool->wait_head; *pp != NULL; pp = &(*pp)->wait_next) {
+            pool->wait_tail = *pp;
+        }
+        x->is_queued = 0;
     }
-    x->wait_next = NULL;
-    event_active(&x->kick_ev, EV_TIMEOUT, 0);
+    if (x->is_woken) {
+        x->is_woken = 0;
+        pool->woken--;
+        h1_pool_wake(pool);
+    }
 }
 
 /* ---- connections --------------------------------------------------- */
@@ -452,6 +491,15 @@ h1_attach(h1_xfer_t *x)
     h1_pool_t *pool = x->pool;
     h1_conn_t *c;
 
+    if (x->is_woken) {
+        x->is_woken = 0;
+        pool->woken--;
+    } else if (pool->wait_head != NULL || pool->woken > 0) {
+        /* First come, first served: behind those already waiting. */
+        h1_enqueue(pool, x);
+        h1_pool_wake(pool);
+        return;
+    }
     if (!x->wants_new && pool->idle != NULL) {
         c = pool->idle;
         pool->idle = c->next;
@@ -473,13 +521,7 @@ h1_attach(h1_xfer_t *x)
             pool->open--;
             free(c);
         } else {
-            x->state = H1_WAITING;
-            if (pool->wait_tail != NULL) {
-                pool->wait_tail->wait_next = x;
-            } else {
-                pool->wait_head = x;
-            }
-            pool->wait_tail = x;
+            h1_enqueue(pool, x);
             return;
         }
     }
@@ -611,6 +653,7 @@ h1_fail(h1_xfer_t *x, const char *error)
 {
     fg_upstream_t *up = x->up;
 
+    h1_leave_queue(x);
     if (x->conn != NULL) {
         x->conn->xfer = NULL;
         h1_conn_close(x->conn);
@@ -904,9 +947,7 @@ fg_upstream_h1_cancel(fg_upstream_t *up)
     if (x == NULL) {
         return;
     }
-    if (x->state == H1_WAITING) {
-        h1_wait_remove(x->pool, x);
-    }
+    h1_leave_queue(x);
     if (x->conn != NULL) {
         x->conn->xfer = NULL;
         h1_conn_close(x->conn);   /* mid-reply: the upstream stops */

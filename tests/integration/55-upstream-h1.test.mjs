@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 
-import { CHAT, sleep, sseData, startGateway } from '../lib/harness.mjs';
+import { CHAT, request, shippedProviders, sleep, sseData, startGateway } from '../lib/harness.mjs';
 
 const COMPLETION = JSON.stringify({
   id: 'chatcmpl-h1', object: 'chat.completion', created: 1, model: 'raw',
@@ -70,6 +70,10 @@ async function reply(sock, head) {
       return;
     case 'slow':
       await sleep(150);
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${COMPLETION.length}\r\n\r\n${COMPLETION}`);
+      return;
+    case 'slow250':
+      await sleep(250);
       sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${COMPLETION.length}\r\n\r\n${COMPLETION}`);
       return;
     case 'cut-mid-body':
@@ -219,5 +223,49 @@ describe('the plain-HTTP/1.1 upstream client', () => {
     const results = await Promise.all(Array.from({ length: 6 }, () => chat()));
     for (const res of results) assert.equal(res.status, 200, res.text);
     assert.ok(up.maxOpen <= 2, `${up.maxOpen} upstream connections at once, above the 2 allowed`);
+  });
+});
+
+describe('the upstream client\'s queue, one connection allowed', () => {
+  let qgw;
+
+  before(async () => {
+    qgw = await startGateway({
+      env: { FG_DEMO_BASE_URL: `http://127.0.0.1:${up.port}/v1` },
+      providers: shippedProviders({
+        demo: { timeouts: { connect_ms: 1000, first_byte_ms: 5000, idle_ms: 5000, total_ms: 300 } },
+      }),
+      config: { workers: 1, upstream: { max_connections_per_host: 1 } },
+    });
+  });
+
+  after(async () => {
+    await qgw?.stop();
+  });
+
+  const qchat = (opts) => request('POST', `${qgw.url}/v1/chat/completions`, JSON.stringify(CHAT),
+    { 'content-type': 'application/json' }, opts);
+
+  test('a request whose total deadline passes while it waits in line is a 504, and the line goes on', async () => {
+    // 250 ms a reply, 300 ms allowed, one connection: the first is served,
+    // the second times out on the connection, the third while in line.
+    up.mode = 'slow250';
+    const statuses = (await Promise.all([qchat(), qchat(), qchat()])).map((r) => r.status).sort();
+    assert.deepEqual(statuses, [200, 504, 504]);
+    up.mode = 'slow';     // 150 ms
+    assert.equal((await qchat()).status, 200);
+    assert.equal((await qchat()).status, 200);
+  });
+
+  test('a client that leaves while its request waits in line holds up no one behind it', async () => {
+    up.mode = 'slow';
+    const first = qchat();
+    await sleep(20);
+    const leaving = qchat({ timeoutMs: 60 }).catch((e) => e);
+    await sleep(20);
+    const third = qchat();
+    assert.ok((await leaving) instanceof Error, 'the leaving client got a reply');
+    assert.equal((await first).status, 200);
+    assert.equal((await third).status, 200);
   });
 });
