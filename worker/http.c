@@ -130,6 +130,8 @@ static void
 http_route(fg_req_t *req, const char *path, fg_http_method_t method)
 {
     const char *allowed = NULL;
+    /* HEAD is GET without the body (RFC 9110 9.3.2): conn.c drops it. */
+    int         is_get = method == FG_HTTP_GET || method == FG_HTTP_HEAD;
 
     if (method == FG_HTTP_OTHER) {
         fg_req_fail(req, FG_E_NOT_IMPLEMENTED, NULL,
@@ -149,32 +151,32 @@ http_route(fg_req_t *req, const char *path, fg_http_method_t method)
         }
         allowed = "POST";
     } else if (strcmp(path, "/v1/models") == 0) {
-        if (method == FG_HTTP_GET) {
+        if (is_get) {
             fg_models_handle(req, NULL);
             return;
         }
-        allowed = "GET";
+        allowed = "GET, HEAD";
     } else if (strncmp(path, "/v1/models/", 11) == 0 && path[11] != '\0') {
-        if (method == FG_HTTP_GET) {
+        if (is_get) {
             char *id = evhttp_uridecode(path + 11, 0, NULL);
 
             fg_models_handle(req, id != NULL ? id : "");
             free(id);
             return;
         }
-        allowed = "GET";
+        allowed = "GET, HEAD";
     } else if (strcmp(path, "/healthz") == 0) {
-        if (method == FG_HTTP_GET) {
+        if (is_get) {
             http_healthz(req);
             return;
         }
-        allowed = "GET";
+        allowed = "GET, HEAD";
     } else if (strcmp(path, "/readyz") == 0) {
-        if (method == FG_HTTP_GET) {
+        if (is_get) {
             http_readyz(req);
             return;
         }
-        allowed = "GET";
+        allowed = "GET, HEAD";
     }
     if (allowed != NULL) {
         fg_req_add_header(req, "Allow", allowed);

@@ -135,7 +135,7 @@ describe('routing errors', () => {
   test('POST on /v1/models answers 405 with Allow: GET', async () => {
     const res = await gw.post('/v1/models', {});
     assertOpenAIError(res, 405, 'method_not_allowed');
-    assert.equal(res.headers.allow, 'GET');
+    assert.equal(res.headers.allow, 'GET, HEAD');
   });
 
   test('a query string does not change the route', async () => {

@@ -193,13 +193,23 @@ describe('framing and keep-alive', () => {
     assert.match(res.body, /data: \[DONE\]\n\n\r\n0\r\n\r\n$/);
   });
 
-  test('HEAD gets the head of the reply and no body', async () => {
+  test('HEAD gets the head of the reply GET would get, and no body', async () => {
     const r = await rawHttp(gw.port, 'HEAD /v1/models HTTP/1.1\r\nHost: x\r\n'
       + `${auth()}Connection: close\r\n\r\n`);
     const end = r.text.indexOf('\r\n\r\n');
     assert.ok(end > 0, r.text);
+    assert.match(r.text, /^HTTP\/1\.1 200 /);
+    const get = await gw.get('/v1/models');
+    assert.match(r.text, new RegExp(`\\r\\nContent-Length: ${Buffer.byteLength(get.text)}\\r\\n`));
+    assert.equal(r.text.length, end + 4, 'a body followed the head');
+  });
+
+  test('HEAD on a path that only takes POST is 405, with no body', async () => {
+    const r = await rawHttp(gw.port, 'HEAD /v1/chat/completions HTTP/1.1\r\nHost: x\r\n'
+      + `${auth()}Connection: close\r\n\r\n`);
+    const end = r.text.indexOf('\r\n\r\n');
     assert.match(r.text, /^HTTP\/1\.1 405 /);
-    assert.match(r.text, /\r\nContent-Length: [1-9]\d*\r\n/);
+    assert.match(r.text, /\r\nAllow: POST\r\n/);
     assert.equal(r.text.length, end + 4, 'a body followed the head');
   });
 
