@@ -258,7 +258,7 @@ $(BUILD)/tests/fuzz_replay_%: $(BUILD)/obj/tests/fuzz/replay.o \
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c worker/validate.c common/jdoc.c \
+$(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c worker/validate.c common/jdoc.c common/utf8.c \
                              common/json.c common/errors.c common/alloc.c
 $(BUILD)/fuzz/fuzz_sse: tests/fuzz/fuzz_sse.c common/sse.c common/errors.c \
                         common/alloc.c

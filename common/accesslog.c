@@ -37,6 +37,7 @@
 #include "common/alloc.h"
 #include "common/fmt.h"
 #include "common/jdoc.h"
+#include "common/utf8.h"
 
 /* The fields other than content: at most a dozen strings of
  * FG_ACCESSLOG_FIELD_MAX bytes, each escaped to at most 6 bytes a byte. */
@@ -68,7 +69,6 @@ static int accesslog_open_fd(const char *path, fg_err_t *err);
 static int accesslog_reserve(fg_accesslog_t *log, size_t n);
 static void accesslog_put(fg_accesslog_t *log, const char *s, size_t n);
 static void accesslog_put_g6(fg_accesslog_t *log, double v);
-static size_t accesslog_utf8_len(const unsigned char *p, size_t n);
 static void accesslog_put_str(fg_accesslog_t *log, const char *s);
 static void accesslog_put_str_or_null(fg_accesslog_t *log, const char *s);
 static void accesslog_put_i64(fg_accesslog_t *log, int64_t v);
@@ -250,40 +250,6 @@ accesslog_put(fg_accesslog_t *log, const char *s, size_t n)
     }
 }
 
-/* The length of the well-formed UTF-8 sequence at @p, or 0 if there is
- * none (overlong forms, surrogates and values above U+10FFFF included). */
-static size_t
-accesslog_utf8_len(const unsigned char *p, size_t n)
-{
-    unsigned char lo = 0x80, hi = 0xBF;
-
-    if (p[0] < 0x80) {
-        return 1;
-    }
-    if (p[0] < 0xC2 || p[0] > 0xF4) {
-        return 0;
-    }
-    if (p[0] < 0xE0) {
-        return n >= 2 && (p[1] & 0xC0) == 0x80 ? 2 : 0;
-    }
-    if (p[0] == 0xE0) {
-        lo = 0xA0;
-    } else if (p[0] == 0xED) {
-        hi = 0x9F;
-    } else if (p[0] == 0xF0) {
-        lo = 0x90;
-    } else if (p[0] == 0xF4) {
-        hi = 0x8F;
-    }
-    if (n < 2 || p[1] < lo || p[1] > hi) {
-        return 0;
-    }
-    if (p[0] < 0xF0) {
-        return n >= 3 && (p[2] & 0xC0) == 0x80 ? 3 : 0;
-    }
-    return n >= 4 && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80 ? 4 : 0;
-}
-
 /* @s as a JSON string, cut at FG_ACCESSLOG_FIELD_MAX bytes (then "..."). */
 static void
 accesslog_put_str(fg_accesslog_t *log, const char *s)
@@ -299,7 +265,7 @@ accesslog_put_str(fg_accesslog_t *log, const char *s)
     o = log->buf + log->len;
     *o++ = '"';
     while (i < total && i < FG_ACCESSLOG_FIELD_MAX) {
-        l = accesslog_utf8_len(p + i, total - i);
+        l = fg_utf8_len(p + i, total - i);
         if (l > 1 && i + l > FG_ACCESSLOG_FIELD_MAX) {
             break;   /* cut before a character, not inside it */
         }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "common/jdoc.h"
+#include "common/utf8.h"
 
 #define JDOC_QUOTE_MAX     32   /* bytes of input an error may quote */
 #define JDOC_PAIRWISE_MAX  8    /* objects up to this size: no sort */
@@ -360,42 +361,13 @@ jdoc_string(jdoc_parser_t *jp)
         }
         /* UTF-8: the shortest form, no surrogates, at most U+10FFFF. */
         {
-            unsigned char c = *p;
-            size_t        need;
-            unsigned char lo1 = 0x80, hi1 = 0xbf;
-            size_t        k;
+            size_t len = fg_utf8_len(p, (size_t) (e - p));
 
-            if (c >= 0xc2 && c <= 0xdf) {
-                need = 1;
-            } else if (c >= 0xe0 && c <= 0xef) {
-                need = 2;
-                if (c == 0xe0) {
-                    lo1 = 0xa0;
-                } else if (c == 0xed) {
-                    hi1 = 0x9f;
-                }
-            } else if (c >= 0xf0 && c <= 0xf4) {
-                need = 3;
-                if (c == 0xf0) {
-                    lo1 = 0x90;
-                } else if (c == 0xf4) {
-                    hi1 = 0x8f;
-                }
-            } else {
+            if (len == 0) {
                 jp->p = p;
                 return jdoc_fail(jp, "invalid UTF-8");
             }
-            if ((size_t) (e - p) <= need || p[1] < lo1 || p[1] > hi1) {
-                jp->p = p;
-                return jdoc_fail(jp, "invalid UTF-8");
-            }
-            for (k = 2; k <= need; k++) {
-                if (p[k] < 0x80 || p[k] > 0xbf) {
-                    jp->p = p;
-                    return jdoc_fail(jp, "invalid UTF-8");
-                }
-            }
-            p += need + 1;
+            p += len;
         }
     }
     p++;   /* the closing quote */

@@ -16,53 +16,11 @@
 
 #include "common/fmt.h"
 #include "common/usage.h"
+#include "common/utf8.h"
 
-static size_t usage_utf8_len(const unsigned char *p, size_t left);
 static int usage_copy(char *dst, size_t size, const char *src, size_t len);
 static json_t *usage_json_str(const char *field, size_t size);
 static double usage_finite(double v);
-
-/*
- * The length of the valid UTF-8 character at @p (at most @left bytes
- * there), or 0 when it is not one: overlong forms, surrogates and code
- * points above U+10FFFF are invalid (RFC 3629).
- */
-static size_t
-usage_utf8_len(const unsigned char *p, size_t left)
-{
-    uint32_t cp;
-    size_t   n, i;
-
-    if (p[0] < 0x80) {
-        return 1;
-    }
-    if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-        n = 2;
-        cp = p[0] & 0x1f;
-    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-        n = 3;
-        cp = p[0] & 0x0f;
-    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-        n = 4;
-        cp = p[0] & 0x07;
-    } else {
-        return 0;
-    }
-    if (left < n) {
-        return 0;
-    }
-    for (i = 1; i < n; i++) {
-        if ((p[i] & 0xc0) != 0x80) {
-            return 0;
-        }
-        cp = cp << 6 | (p[i] & 0x3f);
-    }
-    if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000)
-        || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
-        return 0;
-    }
-    return n;
-}
 
 static int
 usage_copy(char *dst, size_t size, const char *src, size_t len)
@@ -72,7 +30,7 @@ usage_copy(char *dst, size_t size, const char *src, size_t len)
     int                  is_cut = 0;
 
     while (i < len) {
-        n = usage_utf8_len(s + i, len - i);
+        n = fg_utf8_len(s + i, len - i);
         out = n == 0 ? 1 : n;
         if (o + out > size - 1) {
             is_cut = 1;
