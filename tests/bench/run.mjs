@@ -19,6 +19,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
+import { shmName } from '../lib/harness.mjs';
+
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SRC = path.resolve(HERE, '../..');
 
@@ -331,6 +333,10 @@ async function startFluxgate(name, { simPort, fixedPort, env = {} }) {
   }
   fs.writeFileSync(path.join(dir, 'fluxgate.json'), JSON.stringify(conf, null, 2));
   fs.rmSync(conf.access_log.file, { force: true });
+  // A fluxgate of an earlier run that was killed leaves its shared-memory
+  // arena behind, and the next master would adopt it and scan its usage
+  // rings (hundreds of MiB in the master's RSS): start from none.
+  fs.rmSync(`/dev/shm/${shmName(conf.data_dir)}`, { force: true });
   const child = start(name, path.join(opt.bin, 'fluxgate'), ['-c', path.join(dir, 'fluxgate.json')],
     { env: { FG_BENCH_UPSTREAM_KEY: 'bench', ...env } });
   await waitFor(`${name} /readyz`, async () => (await request({ port, path: '/readyz' })).status === 200);
