@@ -57,15 +57,6 @@ static void conn_request_done(fg_conn_t *conn);
 static void conn_arm_timer(fg_conn_t *conn);
 static void conn_send(fg_conn_t *conn, struct iovec *iov, int iovcnt);
 
-static int64_t
-conn_now_ms(fg_conn_t *conn)
-{
-    struct timeval tv;
-
-    event_base_gettimeofday_cached(conn->worker->base, &tv);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 void
 fg_conn_accept(fg_worker_t *w, int fd, const struct sockaddr *addr)
 {
@@ -93,7 +84,7 @@ fg_conn_accept(fg_worker_t *w, int fd, const struct sockaddr *addr)
     event_add(&conn->read_ev, NULL);
     /* A connection that never sends a byte has a request's time. */
     conn->state = FG_CONN_RECEIVING;
-    conn->receiving_since_ms = conn_now_ms(conn);
+    conn->receiving_since_ms = fg_worker_now_ms(conn->worker);
     conn_arm_timer(conn);
 
     conn->next = w->conn_list;
@@ -143,7 +134,7 @@ conn_arm_timer(fg_conn_t *conn)
             break;
         case FG_CONN_RECEIVING:
             tv = conn_tv(conn->receiving_since_ms + c->request_timeout_ms
-                         - conn_now_ms(conn));
+                         - fg_worker_now_ms(conn->worker));
             break;
         case FG_CONN_CLOSING:
             tv = conn_tv(CONN_LINGER_MS);
@@ -748,7 +739,7 @@ conn_input(fg_conn_t *conn, char *buf, size_t len)
         }
         if (conn->state == FG_CONN_IDLE) {
             conn->state = FG_CONN_RECEIVING;
-            conn->receiving_since_ms = conn_now_ms(conn);
+            conn->receiving_since_ms = fg_worker_now_ms(conn->worker);
         }
         took = conn_take_request(conn, buf + off, len - off);
         if (took == 0) {

@@ -70,15 +70,6 @@ http_set_request_id(fg_req_t *req)
              (unsigned long long) (w->request_seq & 0xffffffffULL));
 }
 
-static int64_t
-http_wall_ms(fg_worker_t *w)
-{
-    struct timeval tv;
-
-    event_base_gettimeofday_cached(w->base, &tv);
-    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
-}
-
 /* A request on @conn, counted in flight; its body not yet set. */
 static fg_req_t *
 http_req_new(fg_conn_t *conn, const fg_http_head_t *head, size_t body_len)
@@ -86,17 +77,13 @@ http_req_new(fg_conn_t *conn, const fg_http_head_t *head, size_t body_len)
     fg_worker_t *w = conn->worker;
     fg_req_t    *req;
 
-    req = fg_xmalloc(sizeof(*req));
-    /* All but the reply-header room, which fills from its start. */
-    memset(req, 0, offsetof(fg_req_t, headers));
-    memset((char *) req + offsetof(fg_req_t, headers_len), 0,
-           sizeof(*req) - offsetof(fg_req_t, headers_len));
+    req = fg_xcalloc(1, sizeof(*req));
     req->worker = w;
     req->conn = conn;
     conn->req = req;
     req->head = head;
     req->started_us = fg_mono_us();
-    req->started_unix_ms = http_wall_ms(w);
+    req->started_unix_ms = fg_worker_now_ms(w);
     req->reservation.slot = -1;
     memcpy(req->client_addr, conn->addr, sizeof(req->client_addr));
     req->bytes_in = (int64_t) body_len;

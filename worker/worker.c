@@ -163,6 +163,15 @@ worker_accept_cb(evutil_socket_t fd, short what, void *arg)
     fg_conn_accept(w, cfd, (struct sockaddr *) &addr);
 }
 
+int64_t
+fg_worker_now_ms(fg_worker_t *w)
+{
+    struct timeval tv;
+
+    event_base_gettimeofday_cached(w->base, &tv);
+    return (int64_t) tv.tv_sec * 1000 + tv.tv_usec / 1000;
+}
+
 void
 fg_worker_maybe_exit(fg_worker_t *w)
 {

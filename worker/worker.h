@@ -95,6 +95,12 @@ void fg_worker_push_usage(fg_worker_t *w, const fg_usage_record_t *rec);
 /* 1 when the ring cannot take one more billable request's record. */
 int fg_worker_usage_full(const fg_worker_t *w);
 
+/*
+ * Wall-clock milliseconds as of this pass of the loop (libevent's cached
+ * time: no system call). For timestamps and deadlines counted in ms.
+ */
+int64_t fg_worker_now_ms(fg_worker_t *w);
+
 /* Pauses or resumes accepting on every listener (connection cap). */
 void fg_worker_set_accepting(fg_worker_t *w, int on);
 
