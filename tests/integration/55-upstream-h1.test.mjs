@@ -24,7 +24,7 @@ const chunkEvent = (content, extra = {}) => `data: ${JSON.stringify({
 // The hand-written upstream. `mode` says how the next replies are sent;
 // it counts connections, requests and the most connections open at once.
 const up = {
-  mode: 'keepalive', connections: 0, open: 0, maxOpen: 0, requests: 0, heads: [], server: null, port: 0,
+  mode: 'keepalive', slowerMs: 400, connections: 0, open: 0, maxOpen: 0, requests: 0, heads: [], server: null, port: 0,
 };
 
 const hexChunk = (s) => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
@@ -72,8 +72,8 @@ async function reply(sock, head) {
       await sleep(150);
       sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${COMPLETION.length}\r\n\r\n${COMPLETION}`);
       return;
-    case 'slow250':
-      await sleep(250);
+    case 'slower':
+      await sleep(up.slowerMs);
       sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${COMPLETION.length}\r\n\r\n${COMPLETION}`);
       return;
     case 'cut-mid-body':
@@ -226,6 +226,9 @@ describe('the plain-HTTP/1.1 upstream client', () => {
   });
 });
 
+// The queue's tests leave wide margins around every deadline: a loaded
+// machine stretches each step by tens of milliseconds, and the behaviour
+// under test is the order of events, never their speed.
 describe('the upstream client\'s queue, one connection allowed', () => {
   let qgw;
 
@@ -233,7 +236,7 @@ describe('the upstream client\'s queue, one connection allowed', () => {
     qgw = await startGateway({
       env: { FG_DEMO_BASE_URL: `http://127.0.0.1:${up.port}/v1` },
       providers: shippedProviders({
-        demo: { timeouts: { connect_ms: 1000, first_byte_ms: 5000, idle_ms: 5000, total_ms: 300 } },
+        demo: { timeouts: { connect_ms: 1000, first_byte_ms: 5000, idle_ms: 5000, total_ms: 1000 } },
       }),
       config: { workers: 1, upstream: { max_connections_per_host: 1 } },
     });
@@ -246,10 +249,17 @@ describe('the upstream client\'s queue, one connection allowed', () => {
   const qchat = (opts) => request('POST', `${qgw.url}/v1/chat/completions`, JSON.stringify(CHAT),
     { 'content-type': 'application/json' }, opts);
 
+  // Waits, for at most 5 s, until the upstream has read `n` requests.
+  async function upstreamSaw(n) {
+    for (let i = 0; i < 500 && up.requests < n; i++) await sleep(10);
+    assert.ok(up.requests >= n, `the upstream read ${up.requests} requests, expected ${n}`);
+  }
+
   test('a request whose total deadline passes while it waits in line is a 504, and the line goes on', async () => {
-    // 250 ms a reply, 300 ms allowed, one connection: the first is served,
+    // 600 ms a reply, 1000 ms allowed, one connection: the first is served,
     // the second times out on the connection, the third while in line.
-    up.mode = 'slow250';
+    up.mode = 'slower';
+    up.slowerMs = 600;
     const statuses = (await Promise.all([qchat(), qchat(), qchat()])).map((r) => r.status).sort();
     assert.deepEqual(statuses, [200, 504, 504]);
     up.mode = 'slow';     // 150 ms
@@ -258,14 +268,20 @@ describe('the upstream client\'s queue, one connection allowed', () => {
   });
 
   test('a client that leaves while its request waits in line holds up no one behind it', async () => {
-    up.mode = 'slow';
+    // The first holds the one connection for 300 ms. The second leaves
+    // after 100 ms in line; the third, queued behind it, must be the next
+    // request the upstream sees.
+    up.mode = 'slower';
+    up.slowerMs = 300;
+    const seen = up.requests;
     const first = qchat();
-    await sleep(20);
-    const leaving = qchat({ timeoutMs: 60 }).catch((e) => e);
-    await sleep(20);
+    await upstreamSaw(seen + 1);
+    const leaving = qchat({ timeoutMs: 100 }).catch((e) => e);
+    await sleep(30);
     const third = qchat();
     assert.ok((await leaving) instanceof Error, 'the leaving client got a reply');
     assert.equal((await first).status, 200);
     assert.equal((await third).status, 200);
+    assert.equal(up.requests, seen + 2, 'the request of the client that left reached the upstream');
   });
 });
