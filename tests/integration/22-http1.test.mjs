@@ -147,7 +147,8 @@ describe('framing and keep-alive', () => {
   });
 
   test('HTTP/1.1 keeps the connection open after a reply', async () => {
-    const r = await rawHttp(gw.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 500 });
+    // Still open 1.5 s on: long after the reply, long before the keep-alive timeout.
+    const r = await rawHttp(gw.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n', { timeoutMs: 1500 });
     const [res] = responses(r.text);
     assert.equal(res.status, 200);
     assert.equal(res.headers.connection, undefined);
@@ -164,7 +165,7 @@ describe('framing and keep-alive', () => {
 
   test('HTTP/1.0 with Connection: keep-alive is answered with keep-alive and kept open', async () => {
     const r = await rawHttp(gw.port, 'GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n',
-      { timeoutMs: 500 });
+      { timeoutMs: 1500 });
     const [res] = responses(r.text);
     assert.equal(res.status, 200);
     assert.equal(res.headers.connection, 'keep-alive');

@@ -34,6 +34,8 @@ const MODELS = {
     // Holds every request 2 s before its first token: a burst is all in
     // flight (all reserved) at once.
     simModel('held-chat', 'sim-ttft-2000', { pricing: PRICE }),
+    // Held long enough for four admin calls, fdatasync'd, on a slow machine.
+    simModel('longer-held-chat', 'sim-ttft-6000', { pricing: PRICE }),
     // One token every 50 ms: a stream a client can leave half-way.
     simModel('drip-chat', 'sim-delay-50', { pricing: PRICE }),
     // Never answers: requests stay in flight until their worker dies.
@@ -355,7 +357,7 @@ describe('under concurrency', () => {
   });
 
   test('a top-up while requests are in flight lands in the live balance exactly once', async () => {
-    const body = chatBody({ model: 'held-chat', max_tokens: 500 });
+    const body = chatBody({ model: 'longer-held-chat', max_tokens: 500 });
     const worst = worstCase(body);
     const initial = 1000000;
     const topup = 123457;

@@ -778,16 +778,13 @@ describe('back-pressure: a full ring (usage.ring_records 16) with the syncer sto
     const res = await waitFor('a request admitted again', async () => {
       const r = await gw.post(URL_PATH, chatBody(), { 'x-request-id': `bp-again-${n++}` });
       return r.status === 200 && r;
-    }, { tries: 25, every: 100 });
+    }, { tries: 100, every: 100 });
     assert.equal(res.status, 200);
   });
 
   test('after SIGCONT, the refused requests\' records reach the journal too', async () => {
     process.kill(spid, 'SIGCONT');
     const no = refused();
-    exactlyOne(await waitFor('the refused requests\' records', () => {
-      const m = recordsById(gw, no);
-      return [...m.values()].every((rs) => rs.length > 0) && m;
-    }, { tries: 20, every: 50 }), no);
+    exactlyOne(await waitRecords(gw, no, 'refused requests\' records'), no);
   });
 });

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 
-import { CHAT, request, shippedProviders, sleep, sseData, startGateway } from '../lib/harness.mjs';
+import { CHAT, request, shippedProviders, sleep, sseData, startGateway, waitFor } from '../lib/harness.mjs';
 
 const COMPLETION = JSON.stringify({
   id: 'chatcmpl-h1', object: 'chat.completion', created: 1, model: 'raw',
@@ -24,7 +24,7 @@ const chunkEvent = (content, extra = {}) => `data: ${JSON.stringify({
 // The hand-written upstream. `mode` says how the next replies are sent;
 // it counts connections, requests and the most connections open at once.
 const up = {
-  mode: 'keepalive', slowerMs: 400, connections: 0, open: 0, maxOpen: 0, requests: 0, heads: [], server: null, port: 0,
+  mode: 'keepalive', slowerMs: 1300, held: null, release: () => {}, connections: 0, open: 0, maxOpen: 0, requests: 0, heads: [], server: null, port: 0,
 };
 
 const hexChunk = (s) => `${Buffer.byteLength(s).toString(16)}\r\n${s}\r\n`;
@@ -70,6 +70,11 @@ async function reply(sock, head) {
       return;
     case 'slow':
       await sleep(150);
+      sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${COMPLETION.length}\r\n\r\n${COMPLETION}`);
+      return;
+    case 'held':
+      // Until the test calls up.release().
+      await up.held;
       sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ${COMPLETION.length}\r\n\r\n${COMPLETION}`);
       return;
     case 'slower':
@@ -236,7 +241,7 @@ describe('the upstream client\'s queue, one connection allowed', () => {
     qgw = await startGateway({
       env: { FG_DEMO_BASE_URL: `http://127.0.0.1:${up.port}/v1` },
       providers: shippedProviders({
-        demo: { timeouts: { connect_ms: 1000, first_byte_ms: 5000, idle_ms: 5000, total_ms: 1000 } },
+        demo: { timeouts: { connect_ms: 1000, first_byte_ms: 5000, idle_ms: 5000, total_ms: 2000 } },
       }),
       config: { workers: 1, upstream: { max_connections_per_host: 1 } },
     });
@@ -256,10 +261,11 @@ describe('the upstream client\'s queue, one connection allowed', () => {
   }
 
   test('a request whose total deadline passes while it waits in line is a 504, and the line goes on', async () => {
-    // 600 ms a reply, 1000 ms allowed, one connection: the first is served,
-    // the second times out on the connection, the third while in line.
+    // 1300 ms a reply, 2000 ms allowed, one connection: the first is
+    // served, the second times out on the connection, the third while in
+    // line.
     up.mode = 'slower';
-    up.slowerMs = 600;
+    up.slowerMs = 1300;
     const statuses = (await Promise.all([qchat(), qchat(), qchat()])).map((r) => r.status).sort();
     assert.deepEqual(statuses, [200, 504, 504]);
     up.mode = 'slow';     // 150 ms
@@ -268,20 +274,29 @@ describe('the upstream client\'s queue, one connection allowed', () => {
   });
 
   test('a client that leaves while its request waits in line holds up no one behind it', async () => {
-    // The first holds the one connection for 300 ms. The second leaves
-    // after 100 ms in line; the third, queued behind it, must be the next
-    // request the upstream sees.
-    up.mode = 'slower';
-    up.slowerMs = 300;
+    // The first holds the one connection until the second, in line, has
+    // left and its request has ended; the third, queued behind it, must be
+    // the next request the upstream sees.
+    up.mode = 'held';
+    up.held = new Promise((resolve) => { up.release = resolve; });
     const seen = up.requests;
-    const first = qchat();
-    await upstreamSaw(seen + 1);
-    const leaving = qchat({ timeoutMs: 100 }).catch((e) => e);
-    await sleep(30);
-    const third = qchat();
-    assert.ok((await leaving) instanceof Error, 'the leaving client got a reply');
-    assert.equal((await first).status, 200);
-    assert.equal((await third).status, 200);
-    assert.equal(up.requests, seen + 2, 'the request of the client that left reached the upstream');
+    try {
+      const first = qchat();
+      await upstreamSaw(seen + 1);
+      const leaving = request('POST', `${qgw.url}/v1/chat/completions`, JSON.stringify(CHAT),
+        { 'content-type': 'application/json', 'x-request-id': 'leaving-1' }, { timeoutMs: 100 })
+        .catch((e) => e);
+      await sleep(30);
+      const third = qchat();
+      assert.ok((await leaving) instanceof Error, 'the leaving client got a reply');
+      await waitFor('the request of the client that left to end',
+        () => qgw.log().includes('req=leaving-1 status='), { tries: 250, every: 20 });
+      up.release();
+      assert.equal((await first).status, 200);
+      assert.equal((await third).status, 200);
+      assert.equal(up.requests, seen + 2, 'the request of the client that left reached the upstream');
+    } finally {
+      up.release();
+    }
   });
 });

@@ -141,7 +141,9 @@ describe('SIGTERM drain', () => {
     });
 
   test('an idle keep-alive connection does not hold up the SIGTERM drain', async () => {
-    const gw = await startGateway({ sim });
+    // A drain that waited for the idle connection would take the whole
+    // shutdown_timeout_ms, 30 s, far beyond a slow machine's exit time.
+    const gw = await startGateway({ sim, config: { shutdown_timeout_ms: 30000 } });
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
     try {
       const res = await request('GET', `${gw.url}/healthz`, undefined, {}, { agent });
@@ -149,11 +151,9 @@ describe('SIGTERM drain', () => {
       assert.notEqual(res.headers.connection, 'close');
       const t0 = Date.now();
       gw.signal('SIGTERM');
-      const status = await exitStatus(gw, 4000);
+      const status = await exitStatus(gw, 15000);
       assert.deepEqual(status, { code: 0, signal: null });
-      // shutdown_timeout_ms is 5000 in the harness: an idle connection is
-      // closed at once, not waited for.
-      assert.ok(Date.now() - t0 < 2000, `exited after ${Date.now() - t0} ms`);
+      assert.ok(Date.now() - t0 < 10000, `exited after ${Date.now() - t0} ms`);
     } finally {
       agent.destroy();
       await gw.stop();
@@ -184,12 +184,13 @@ describe('SIGTERM drain', () => {
 });
 
 // The client connections to `port` each process in `pids` holds: their
-// socket inodes matched against the established sockets in /proc/net/tcp.
-function connectionsPerProcess(pids, port) {
+// socket inodes matched against the sockets in /proc/net/tcp: established
+// ones, or with `anyState` all but the listening one.
+function connectionsPerProcess(pids, port, { anyState = false } = {}) {
   const inodes = new Set();
   for (const line of fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
     const f = line.trim().split(/\s+/);
-    if (f.length > 9 && parseInt(f[1].split(':')[1], 16) === port && f[3] === '01') inodes.add(f[9]);
+    if (f.length > 9 && parseInt(f[1].split(':')[1], 16) === port && (anyState ? f[3] !== '0A' : f[3] === '01')) inodes.add(f[9]);
   }
   return pids.map((pid) => fs.readdirSync(`/proc/${pid}/fd`).filter((fd) => {
     try {
@@ -211,23 +212,34 @@ describe('accepting', () => {
   });
 
   test('connections opened all at once are spread across the workers', async () => {
-    const socks = await Promise.all(Array.from({ length: 24 }, () => new Promise((resolve, reject) => {
-      const s = net.connect(gw.port, '127.0.0.1');
-      s.on('connect', () => resolve(s));
-      s.on('error', reject);
-    })));
-    try {
-      let counts = [];
-      await waitFor('every connection to be accepted', () => {
-        counts = connectionsPerProcess(gw.workerPids(), gw.port);
-        return counts.reduce((a, b) => a + b, 0) === 24;
-      }, { tries: 100, every: 20 });
-      // One worker taking them all was the behaviour before; each of the
-      // two now yields while it is ahead of the other.
-      assert.ok(Math.min(...counts) >= 8, `connections per worker: ${counts}`);
-    } finally {
-      for (const s of socks) s.destroy();
+    // One worker taking them all was the behaviour before; each of the
+    // two now yields while it is ahead of the other. A worker that gets no
+    // CPU for a while cannot take its share, so a loaded machine has up to
+    // three rounds to show the spread.
+    const spreads = [];
+    for (let round = 0; round < 3; round++) {
+      const socks = await Promise.all(Array.from({ length: 24 }, () => new Promise((resolve, reject) => {
+        const s = net.connect(gw.port, '127.0.0.1');
+        s.on('connect', () => resolve(s));
+        s.on('error', reject);
+      })));
+      try {
+        let counts = [];
+        await waitFor('every connection to be accepted', () => {
+          counts = connectionsPerProcess(gw.workerPids(), gw.port);
+          return counts.reduce((a, b) => a + b, 0) === 24;
+        }, { tries: 250, every: 20 });
+        spreads.push(counts.join('/'));
+        if (Math.min(...counts) >= 8) return;
+      } finally {
+        for (const s of socks) s.destroy();
+      }
+      // The workers' counts, which the spreading reads, fall as they close.
+      await waitFor('the workers to close the connections', () =>
+        connectionsPerProcess(gw.workerPids(), gw.port, { anyState: true }).reduce((a, b) => a + b, 0) === 0,
+      { tries: 250, every: 20 });
     }
+    assert.fail(`no round spread the connections: per worker ${spreads.join(', ')}`);
   });
 });
 
@@ -274,10 +286,10 @@ describe('worker supervision', () => {
     await waitFor('a replacement worker', () => {
       const now = gw.workerPids();
       return now.length === 2 && !now.includes(victim) && now.some((p) => !before.includes(p));
-    }, { tries: 40, every: 50 });
-    assert.ok(Date.now() - t0 < 1500, `respawned after ${Date.now() - t0} ms`);
+    }, { tries: 100, every: 50 });
+    assert.ok(Date.now() - t0 < 3000, `respawned after ${Date.now() - t0} ms`);
     await waitFor('/readyz 200', async () => (await gw.get('/readyz')).status === 200,
-      { tries: 40, every: 50 });
+      { tries: 100, every: 50 });
     assert.ok(!isAlive(victim));
   });
 
