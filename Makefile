@@ -40,7 +40,7 @@ else
 Q =
 endif
 
-COMMON_SRCS  = $(sort $(wildcard common/*.c))
+COMMON_SRCS  = $(sort $(wildcard common/*/*.c))
 WORKER_SRCS  = $(sort $(wildcard worker/*.c))
 MASTER_SRCS  = $(sort $(wildcard master/*.c))
 ADMIN_SRCS   = $(sort $(wildcard admin/*.c))
@@ -215,13 +215,24 @@ $(BUILD)/bin/bench_auth: $(BUILD)/obj/tests/bench/bench_auth.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
-# The layering rule: common/ includes nothing from worker/, master/ or
-# admin/; worker/ and master/ never include each other; admin/ only common/.
+# The layering rules. Between folders: common/ includes nothing from
+# worker/, master/ or admin/; worker/ and master/ never include each other;
+# admin/ only common/. Inside common/, grouped by what a module knows:
+# base/ (allocation, clock, log, configuration, errors, the shm arena,
+# metrics, catalog), wire/ (HTTP, JSON, SSE, UTF-8, number formatting),
+# accounts/ (keys, ledger, limiter, usage rings, impact) and store/
+# (journals, key store, usage log, access log). The wire knows nothing of
+# money or disk: it includes only wire/ and base/'s alloc, errors, clock and
+# log. accounts/ never includes store/ or the wire's HTTP server.
+WIRE_MAY = common/wire/|common/base/(alloc|errors|clock|log)\.h
 lint:
-	@bad=$$(grep -n '#include "\(worker\|master\|admin\)/' common/*.[ch]; \
+	@bad=$$(grep -n '#include "\(worker\|master\|admin\)/' common/*/*.[ch]; \
 	        grep -n '#include "master/' worker/*.[ch]; \
 	        grep -n '#include "worker/' master/*.[ch] admin/*.[ch] 2>/dev/null; \
-	        grep -n '#include "master/' admin/*.[ch] 2>/dev/null; true); \
+	        grep -n '#include "master/' admin/*.[ch] 2>/dev/null; \
+	        grep -n '#include "common/' common/wire/*.[ch] | grep -Ev '"($(WIRE_MAY))'; \
+	        grep -n '#include "common/\(store\|wire/http\)' common/accounts/*.[ch]; \
+	        ls common/*.[ch] 2>/dev/null; true); \
 	if [ -n "$$bad" ]; then echo "lint: layering violation:"; echo "$$bad"; exit 1; fi
 	@echo "lint: layering ok"
 
@@ -258,11 +269,11 @@ $(BUILD)/tests/fuzz_replay_%: $(BUILD)/obj/tests/fuzz/replay.o \
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c worker/validate.c common/jdoc.c common/utf8.c \
-                             common/json.c common/errors.c common/alloc.c
-$(BUILD)/fuzz/fuzz_sse: tests/fuzz/fuzz_sse.c common/sse.c common/errors.c \
-                        common/alloc.c
-$(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c common/httpparse.c
+$(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c worker/validate.c common/wire/jdoc.c common/wire/utf8.c \
+                             common/wire/json.c common/base/errors.c common/base/alloc.c
+$(BUILD)/fuzz/fuzz_sse: tests/fuzz/fuzz_sse.c common/wire/sse.c common/base/errors.c \
+                        common/base/alloc.c
+$(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c common/wire/httpparse.c
 $(BUILD)/fuzz/fuzz_%:
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) -ljansson -lm -o $@

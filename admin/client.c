@@ -23,9 +23,9 @@
 #include <jansson.h>
 
 #include "admin/client.h"
-#include "common/alloc.h"
-#include "common/errors.h"
-#include "common/json.h"
+#include "common/base/alloc.h"
+#include "common/base/errors.h"
+#include "common/wire/json.h"
 
 /*
  * Deep enough for any key object with its 511-byte metadata, shallow

@@ -16,7 +16,7 @@
 #include <time.h>
 
 #include "admin/keyfields.h"
-#include "common/json.h"
+#include "common/wire/json.h"
 
 /* The server allows 16 levels; this only keeps jansson's recursion safe. */
 #define KEYFIELDS_METADATA_DEPTH   32

@@ -24,7 +24,7 @@
 #include "admin/keyview.h"
 #include "admin/output.h"
 #include "admin/verbs.h"
-#include "common/alloc.h"
+#include "common/base/alloc.h"
 
 #define KEYS_ID_MAX           64
 #define KEYS_PAGES_MAX        10000

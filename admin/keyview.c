@@ -15,7 +15,7 @@
 #include "admin/amount.h"
 #include "admin/keyview.h"
 #include "admin/output.h"
-#include "common/alloc.h"
+#include "common/base/alloc.h"
 
 #define KEYVIEW_COLS 9
 #define KEYVIEW_CELL 64

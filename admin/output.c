@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "admin/output.h"
-#include "common/alloc.h"
+#include "common/base/alloc.h"
 
 #define OUTPUT_PATH_MAX 256
 

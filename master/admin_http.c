@@ -20,11 +20,11 @@
 #include <event2/keyvalq_struct.h>
 #include <sodium.h>
 
-#include "common/clock.h"
-#include "common/json.h"
-#include "common/usagelog.h"
-#include "common/log.h"
-#include "common/version.h"
+#include "common/base/clock.h"
+#include "common/wire/json.h"
+#include "common/store/usagelog.h"
+#include "common/base/log.h"
+#include "common/base/version.h"
 #include "master/admin_http.h"
 
 #define ADMIN_BODY_MAX   (64 * 1024)

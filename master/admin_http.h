@@ -11,8 +11,8 @@
 
 #include <event2/http.h>
 
-#include "common/keystore.h"
-#include "common/shm.h"
+#include "common/store/keystore.h"
+#include "common/base/shm.h"
 
 typedef struct {
     fg_keystore_t  *keys;           /* borrowed */

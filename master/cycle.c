@@ -35,10 +35,10 @@
 
 #include <sys/prctl.h>
 
-#include "common/accesslog.h"
-#include "common/clock.h"
-#include "common/log.h"
-#include "common/process.h"
+#include "common/store/accesslog.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
+#include "common/base/process.h"
 #include "master/cycle.h"
 #include "master/syncer.h"
 
@@ -478,7 +478,7 @@ cycle_children_alive(void)
 }
 
 /* The catalog's ids become label values before a worker can serve them;
- * the master is the name table's only writer (common/metrics.h). */
+ * the master is the name table's only writer (common/base/metrics.h). */
 static void
 cycle_metrics_setup(fg_master_t *m)
 {

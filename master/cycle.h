@@ -6,10 +6,10 @@
  * SIGHUP, drain on SIGTERM. See cycle.c for the state diagram.
  */
 
-#include "common/catalog.h"
-#include "common/conf.h"
-#include "common/keys.h"
-#include "common/shm.h"
+#include "common/base/catalog.h"
+#include "common/base/conf.h"
+#include "common/accounts/keys.h"
+#include "common/base/shm.h"
 #include "master/listen.h"
 
 typedef struct {

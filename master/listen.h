@@ -9,8 +9,8 @@
  * from the public ones: workers serve only GET /metrics on it.
  */
 
-#include "common/conf.h"
-#include "common/errors.h"
+#include "common/base/conf.h"
+#include "common/base/errors.h"
 
 typedef struct {
     fg_listen_t addr[FG_CONF_MAX_LISTEN];

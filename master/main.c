@@ -17,8 +17,8 @@
 
 #include <sodium.h>
 
-#include "common/log.h"
-#include "common/version.h"
+#include "common/base/log.h"
+#include "common/base/version.h"
 #include "master/cycle.h"
 
 #ifndef FG_SYSCONFDIR

@@ -34,12 +34,12 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
-#include "common/alloc.h"
-#include "common/clock.h"
-#include "common/keystore.h"
-#include "common/log.h"
-#include "common/store.h"
-#include "common/usagelog.h"
+#include "common/base/alloc.h"
+#include "common/base/clock.h"
+#include "common/store/keystore.h"
+#include "common/base/log.h"
+#include "common/store/store.h"
+#include "common/store/usagelog.h"
 #include "master/admin_http.h"
 #include "master/syncer.h"
 

@@ -11,9 +11,9 @@
 
 #include <stdint.h>
 
-#include "common/conf.h"
-#include "common/keys.h"
-#include "common/shm.h"
+#include "common/base/conf.h"
+#include "common/accounts/keys.h"
+#include "common/base/shm.h"
 
 typedef struct {
     const fg_conf_t *conf;                  /* borrowed */

@@ -10,9 +10,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "common/clock.h"
-#include "common/fmt.h"
-#include "common/log.h"
+#include "common/base/clock.h"
+#include "common/wire/fmt.h"
+#include "common/base/log.h"
 #include "worker/admit.h"
 #include "worker/worker.h"
 

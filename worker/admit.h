@@ -4,13 +4,13 @@
 /*
  * The admit stage: the key's rate limits (requests and tokens per minute,
  * concurrent requests) and the catalog's global limits of the model and
- * its provider, all in shm and exact across workers (common/limiter.h).
+ * its provider, all in shm and exact across workers (common/accounts/limiter.h).
  * Every response to a keyed request carries OpenAI's x-ratelimit-*
  * headers for the key's limits; a refusal is a 429 with the limit's code
  * and a Retry-After to the second, before any upstream call.
  */
 
-#include "common/summary.h"
+#include "common/base/summary.h"
 #include "worker/request.h"
 
 /*

@@ -12,10 +12,10 @@
 
 #include <event2/http.h>
 
-#include "common/clock.h"
-#include "common/keys.h"
-#include "common/keytable.h"
-#include "common/limiter.h"
+#include "common/base/clock.h"
+#include "common/accounts/keys.h"
+#include "common/accounts/keytable.h"
+#include "common/accounts/limiter.h"
 #include "worker/auth.h"
 #include "worker/worker.h"
 

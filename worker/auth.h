@@ -9,7 +9,7 @@
  * a rejected request never reaches a provider.
  */
 
-#include "common/catalog.h"
+#include "common/base/catalog.h"
 #include "worker/request.h"
 
 /*

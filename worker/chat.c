@@ -18,9 +18,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/alloc.h"
-#include "common/jdoc.h"
-#include "common/log.h"
+#include "common/base/alloc.h"
+#include "common/wire/jdoc.h"
+#include "common/base/log.h"
 #include "worker/admit.h"
 #include "worker/auth.h"
 #include "worker/conn.h"

@@ -26,10 +26,10 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 
-#include "common/alloc.h"
-#include "common/errors.h"
-#include "common/fmt.h"
-#include "common/log.h"
+#include "common/base/alloc.h"
+#include "common/base/errors.h"
+#include "common/wire/fmt.h"
+#include "common/base/log.h"
 #include "worker/conn.h"
 #include "worker/http.h"
 

@@ -34,7 +34,7 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
-#include "common/httpparse.h"
+#include "common/wire/httpparse.h"
 #include "worker/request.h"
 #include "worker/worker.h"
 

@@ -3,7 +3,7 @@
 
 /*
  * The environmental footprint of a completion: the impact model
- * (common/impact.h) applied to the request's usage, its model, its
+ * (common/accounts/impact.h) applied to the request's usage, its model, its
  * provider's data centre and the measured upstream time, and the
  * "environment_impact" object it adds to the response.
  */

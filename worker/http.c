@@ -15,9 +15,9 @@
 
 #include <event2/http.h>
 
-#include "common/alloc.h"
-#include "common/clock.h"
-#include "common/log.h"
+#include "common/base/alloc.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
 #include "worker/conn.h"
 #include "worker/auth.h"
 #include "worker/http.h"

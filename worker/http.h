@@ -11,7 +11,7 @@
  *   GET  /healthz, /readyz      here
  */
 
-#include "common/httpparse.h"
+#include "common/wire/httpparse.h"
 #include "worker/request.h"
 #include "worker/worker.h"
 

@@ -9,9 +9,9 @@
 
 #include <stdio.h>
 
-#include "common/clock.h"
-#include "common/limiter.h"
-#include "common/log.h"
+#include "common/base/clock.h"
+#include "common/accounts/limiter.h"
+#include "common/base/log.h"
 #include "worker/meter.h"
 #include "worker/worker.h"
 

@@ -3,7 +3,7 @@
 
 /*
  * The energy stages: reserve before the upstream call, charge when the
- * usage is known (common/ledger.h has the balance and the protocol).
+ * usage is known (common/accounts/ledger.h has the balance and the protocol).
  *
  *   reserve  the worst case (prompt estimate + the request's maximum
  *            output, at the model's prices) from the key's balance; a

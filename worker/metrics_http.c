@@ -17,8 +17,8 @@
 #include <event2/buffer.h>
 #include <event2/http.h>
 
-#include "common/exposition.h"
-#include "common/log.h"
+#include "common/base/exposition.h"
+#include "common/base/log.h"
 #include "worker/metrics_http.h"
 
 #define METRICS_HTTP_MAX_HEADERS 16384

@@ -6,10 +6,10 @@
  * public one: a second evhttp on the worker's event base, bound to the
  * socket the master opened and passed in fg_worker_config_t. Every worker
  * accepts on it; whichever answers renders the sum over all workers from
- * shm (common/exposition.h), so a scraper sees one target.
+ * shm (common/base/exposition.h), so a scraper sees one target.
  */
 
-#include "common/errors.h"
+#include "common/base/errors.h"
 #include "worker/worker.h"
 
 /*

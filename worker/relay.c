@@ -21,9 +21,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
-#include "common/jdoc.h"
-#include "common/log.h"
+#include "common/base/alloc.h"
+#include "common/wire/jdoc.h"
+#include "common/base/log.h"
 #include "worker/conn.h"
 #include "worker/footprint.h"
 #include "worker/meter.h"

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/clock.h"
-#include "common/limiter.h"
-#include "common/log.h"
+#include "common/base/clock.h"
+#include "common/accounts/limiter.h"
+#include "common/base/log.h"
 #include "worker/admit.h"
 #include "worker/footprint.h"
 #include "worker/meter.h"

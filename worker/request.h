@@ -17,15 +17,15 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/event_struct.h>
-#include "common/catalog.h"
-#include "common/errors.h"
-#include "common/httpparse.h"
-#include "common/impact.h"
-#include "common/keytable.h"
-#include "common/ledger.h"
-#include "common/limiter.h"
-#include "common/sse.h"
-#include "common/summary.h"
+#include "common/base/catalog.h"
+#include "common/base/errors.h"
+#include "common/wire/httpparse.h"
+#include "common/accounts/impact.h"
+#include "common/accounts/keytable.h"
+#include "common/accounts/ledger.h"
+#include "common/accounts/limiter.h"
+#include "common/wire/sse.h"
+#include "common/base/summary.h"
 #include "worker/validate.h"
 
 typedef struct fg_worker_s     fg_worker_t;
@@ -111,7 +111,7 @@ typedef struct fg_req_s {
     fg_impact_t               impact;
     int                       has_impact;
 
-    /* what happened, for the summary (common/summary.h) */
+    /* what happened, for the summary (common/base/summary.h) */
     int64_t                   started_unix_ms;
     int64_t                   bytes_in;      /* request body bytes */
     char                      client_addr[64];

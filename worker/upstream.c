@@ -28,9 +28,9 @@
 
 #include <event2/event_struct.h>
 
-#include "common/alloc.h"
-#include "common/clock.h"
-#include "common/log.h"
+#include "common/base/alloc.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
 #include "worker/relay.h"
 #include "worker/upstream.h"
 #include "worker/upstream_h1.h"

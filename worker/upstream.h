@@ -23,8 +23,8 @@
 #include <curl/curl.h>
 #include <event2/event.h>
 
-#include "common/catalog.h"
-#include "common/errors.h"
+#include "common/base/catalog.h"
+#include "common/base/errors.h"
 #include "worker/request.h"
 #include "worker/worker.h"
 

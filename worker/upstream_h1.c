@@ -35,11 +35,11 @@
 #include <event2/event.h>
 #include <event2/event_struct.h>
 
-#include "common/alloc.h"
-#include "common/clock.h"
-#include "common/fmt.h"
-#include "common/httpparse.h"
-#include "common/log.h"
+#include "common/base/alloc.h"
+#include "common/base/clock.h"
+#include "common/wire/fmt.h"
+#include "common/wire/httpparse.h"
+#include "common/base/log.h"
 #include "worker/relay.h"
 #include "worker/upstream_h1.h"
 

@@ -24,8 +24,8 @@
  * data the relay refuses is held and offered again on resume.
  */
 
-#include "common/catalog.h"
-#include "common/errors.h"
+#include "common/base/catalog.h"
+#include "common/base/errors.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
 

@@ -43,8 +43,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/errors.h"
-#include "common/jdoc.h"
+#include "common/base/errors.h"
+#include "common/wire/jdoc.h"
 #include "worker/validate.h"
 
 #define VALIDATE_QUOTE_MAX 64   /* bytes of client input an error quotes */

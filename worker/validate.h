@@ -12,8 +12,8 @@
 
 #include <stddef.h>
 
-#include "common/errors.h"
-#include "common/jdoc.h"
+#include "common/base/errors.h"
+#include "common/wire/jdoc.h"
 
 #define FG_VALIDATE_N_MAX           128          /* choices per request */
 #define FG_VALIDATE_MAX_TOKENS_MAX  2147483647LL /* no model comes close;

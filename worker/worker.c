@@ -28,9 +28,9 @@
 
 #include <sodium.h>
 
-#include "common/alloc.h"
-#include "common/clock.h"
-#include "common/log.h"
+#include "common/base/alloc.h"
+#include "common/base/clock.h"
+#include "common/base/log.h"
 #include "worker/conn.h"
 #include "worker/http.h"
 #include "worker/metrics_http.h"

@@ -23,12 +23,12 @@
 #include <event2/http.h>
 #include <jansson.h>
 
-#include "common/catalog.h"
-#include "common/conf.h"
-#include "common/accesslog.h"
-#include "common/process.h"
-#include "common/usage.h"
-#include "common/shm.h"
+#include "common/base/catalog.h"
+#include "common/base/conf.h"
+#include "common/store/accesslog.h"
+#include "common/base/process.h"
+#include "common/accounts/usage.h"
+#include "common/base/shm.h"
 
 
 typedef struct fg_conn_s fg_conn_t;

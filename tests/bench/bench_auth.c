@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "common/keys.h"
-#include "common/keytable.h"
+#include "common/accounts/keys.h"
+#include "common/accounts/keytable.h"
 
 #define KEYS   100000
 #define ROUNDS 1000000

@@ -1,6 +1,6 @@
 // Errors through the official openai SDK: every gateway error must surface
 // as the SDK's typed error class with the status, code, param and type of
-// the gateway's OpenAI-format error body (common/errors.h), and a stream
+// the gateway's OpenAI-format error body (common/base/errors.h), and a stream
 // that breaks after it started must make the SDK throw, not end silently.
 // Upstream failures come from fg-sim's fault modes (the harness's
 // FAULT_MODELS: fault-500, fault-429, fault-reset, ...).

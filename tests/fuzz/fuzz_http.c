@@ -1,6 +1,6 @@
 /*
  * fuzz_http.c: libFuzzer target for the HTTP/1.x request parser
- * (common/httpparse.c): the head and the chunked body.
+ * (common/wire/httpparse.c): the head and the chunked body.
  *
  * Input layout: byte 0 picks max_body for the chunked decoder (SIZE_MAX,
  * 1 MiB, or 0..63 bytes so 413 is hit often), byte 1 max_line (4096, or
@@ -39,7 +39,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "common/httpparse.h"
+#include "common/wire/httpparse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

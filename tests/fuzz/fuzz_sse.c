@@ -1,5 +1,5 @@
 /*
- * fuzz_sse.c: libFuzzer target for the upstream SSE parser (common/sse.c).
+ * fuzz_sse.c: libFuzzer target for the upstream SSE parser (common/wire/sse.c).
  *
  * Input layout: byte 0 picks the limit (default 1 MiB, or 1..63 bytes so
  * the limit is hit often), byte 1 the event after which the callback asks
@@ -18,8 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/errors.h"
-#include "common/sse.h"
+#include "common/base/errors.h"
+#include "common/wire/sse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,6 +1,6 @@
 /*
  * fuzz_validate.c: libFuzzer target for the chat-completions validator
- * (worker/validate.c, common/json.c).
+ * (worker/validate.c, common/wire/json.c).
  *
  * Beyond "no crash, no sanitizer report, no leak", it checks the
  * properties of reliability.md 4.1:
@@ -27,9 +27,9 @@
 
 #include <jansson.h>
 
-#include "common/errors.h"
-#include "common/jdoc.h"
-#include "common/json.h"
+#include "common/base/errors.h"
+#include "common/wire/jdoc.h"
+#include "common/wire/json.h"
 #include "worker/validate.h"
 
 #define FUZZ_DEPTH 64

@@ -1,8 +1,8 @@
 // Configuration checking through the real binary: `fluxgate -t` loads the
 // configuration and both catalogs exactly as a start would, prints
 // "configuration OK" and exits 0, or exits non-zero with a message that
-// names the file and the offending key or entry (common/conf.c,
-// common/catalog.c).
+// names the file and the offending key or entry (common/base/conf.c,
+// common/base/catalog.c).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

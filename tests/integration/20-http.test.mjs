@@ -1,6 +1,6 @@
 // The HTTP surface that is not chat: health and readiness, request ids,
 // routing errors in OpenAI's format, and the model list built from the
-// catalogs (worker/http.c, worker/models.c, common/catalog.c).
+// catalogs (worker/http.c, worker/models.c, common/base/catalog.c).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';

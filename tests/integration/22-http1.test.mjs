@@ -1,5 +1,5 @@
 // HTTP/1.x as the gateway speaks it on the socket (worker/conn.c,
-// common/httpparse.c): framing, keep-alive by version, Expect, HEAD,
+// common/wire/httpparse.c): framing, keep-alive by version, Expect, HEAD,
 // pipelining behind a request that waits for its upstream, and the
 // protocol errors, each answered in OpenAI's error format before the
 // connection is closed.

@@ -1,5 +1,5 @@
 // Request validation through the real gateway (worker/chat.c,
-// worker/validate.c, common/json.c): every class of error answers the
+// worker/validate.c, common/wire/json.c): every class of error answers the
 // OpenAI error shape with the right status, code and param, and never
 // reaches the upstream; what is accepted reaches the upstream re-serialised,
 // with the catalog's upstream model id and every unknown field unchanged.

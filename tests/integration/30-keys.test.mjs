@@ -2,7 +2,7 @@
 // every authentication error of the public API, revocation seen by every
 // worker, the admin API's own protections, and the promise that a secret
 // is never stored (docs/admin-api.md; worker/auth.c, master/admin_http.c,
-// common/keystore.c, admin/).
+// common/store/keystore.c, admin/).
 //
 // Rejected requests must never reach the upstream: the tests compare
 // fg-sim's request counter (GET /sim/stats) before and after.

@@ -1,4 +1,4 @@
-// The durable key store (issue 3; common/store_file.c, common/journal.c,
+// The durable key store (issue 3; common/store/store_file.c, common/store/journal.c,
 // master/syncer.c): every admin change acknowledged before a crash is
 // there after it, exactly once, and a journal whose last record was torn
 // by a crash in the middle of a write is cut back with a warning.

@@ -1,4 +1,4 @@
-// Rate limits (worker/admit.c, common/limiter.c; docs/api.md "Rate limits"):
+// Rate limits (worker/admit.c, common/accounts/limiter.c; docs/api.md "Rate limits"):
 // a key's requests_per_min, max_concurrent and tokens_per_min, and a model's
 // global limit from the catalog, each hit by many concurrent clients on
 // fresh connections across both workers. The limits must hold exactly

@@ -1,4 +1,4 @@
-// Energy: prepaid credit per key (issue 4; worker/meter.c, common/ledger.c,
+// Energy: prepaid credit per key (issue 4; worker/meter.c, common/accounts/ledger.c,
 // docs/api.md "Energy"). Before its upstream call a request reserves its
 // worst case from the key's balance: the prompt estimated as the body's
 // bytes / 4 tokens plus its max_tokens, at the model's prices. A balance

@@ -1,4 +1,4 @@
-// Usage records (common/usage.h, common/usagering.h, common/usagelog.h;
+// Usage records (common/accounts/usage.h, common/accounts/usagering.h, common/store/usagelog.h;
 // worker/request.c fg_req_finish, master/syncer.c syncer_drain): every
 // request that passed authentication leaves exactly one record: its key,
 // models, status, error code, tokens, credit charged, environmental impact
@@ -101,7 +101,7 @@ const INT_SUMS = ['requests', 'prompt_tokens', 'completion_tokens', 'reasoning_t
 const FLOAT_SUMS = ['energy_kwh', 'carbon_g_co2', 'water_liters'];
 
 // What GET /admin/v1/usage should answer for @records and @filter, as
-// common/usagelog.h fg_usagelog_aggregate() documents it: rows per UTC
+// common/store/usagelog.h fg_usagelog_aggregate() documents it: rows per UTC
 // day, key and model (the served one, else the requested one), sorted.
 function aggregate(records, { key, from, to } = {}) {
   const rows = new Map();

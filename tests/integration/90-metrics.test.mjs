@@ -1,4 +1,4 @@
-// Prometheus metrics (common/metrics.c, common/exposition.c,
+// Prometheus metrics (common/base/metrics.c, common/base/exposition.c,
 // worker/metrics_http.c; docs/operations.md "Metrics"): GET /metrics on its
 // own listener, never the public one; output that `promtool check metrics`
 // accepts; counters that move by exactly the requests of known outcomes

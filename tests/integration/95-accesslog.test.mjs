@@ -1,4 +1,4 @@
-// The access log (issue 5; common/accesslog.c, worker/worker.c): one JSON
+// The access log (issue 5; common/store/accesslog.c, worker/worker.c): one JSON
 // line per request, written by the worker's finish path, for every outcome;
 // never a key's secret; prompts and completions only with
 // access_log.content 1; SIGUSR1 reopens the file for logrotate; "off"

@@ -606,7 +606,7 @@ export function syncerPid(gw) {
   return Number(all[all.length - 1][1]);
 }
 
-// The usage journal <dataDir>/usage.journal (common/usagelog.h), as
+// The usage journal <dataDir>/usage.journal (common/store/usagelog.h), as
 // { text, lines: [{ line, record }] } in file order: every complete line
 // (a line still being written has no newline yet and is left out) with its
 // JSON parsed. A missing file holds no line.
@@ -619,7 +619,7 @@ export function usageJournal(dataDir) {
   return { text, lines };
 }
 
-// CRC-32C (Castagnoli, as common/journal.c fg_journal_crc32c) of @bytes
+// CRC-32C (Castagnoli, as common/store/journal.c fg_journal_crc32c) of @bytes
 // (a Buffer or a string, taken as UTF-8), as an unsigned 32-bit number.
 const CRC32C_TABLE = (() => {
   const t = new Uint32Array(256);

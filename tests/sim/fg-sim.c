@@ -59,8 +59,8 @@
 #include <event2/keyvalq_struct.h>
 #include <jansson.h>
 
-#include "common/alloc.h"
-#include "common/log.h"
+#include "common/base/alloc.h"
+#include "common/base/log.h"
 #include "tests/sim/plan.h"
 #include "tests/sim/sim.h"
 

@@ -44,7 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/alloc.h"
+#include "common/base/alloc.h"
 #include "tests/sim/plan.h"
 
 typedef struct {

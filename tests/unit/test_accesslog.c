@@ -3,7 +3,7 @@
  * reopen, and the configuration check.
  */
 
-#include "common/accesslog.h"
+#include "common/store/accesslog.h"
 
 #include <fcntl.h>
 #include <jansson.h>

@@ -3,7 +3,7 @@
  * providers by their key variable, and routing requested model ids.
  */
 
-#include "common/catalog.h"
+#include "common/base/catalog.h"
 
 #include <stdio.h>
 #include <stdlib.h>

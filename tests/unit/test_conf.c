@@ -3,7 +3,7 @@
  * and one clear error per kind of mistake, naming file and key.
  */
 
-#include "common/conf.h"
+#include "common/base/conf.h"
 
 #include <stdio.h>
 #include <unistd.h>

@@ -2,7 +2,7 @@
  * test_errors.c: the error table and the OpenAI error body.
  */
 
-#include "common/errors.h"
+#include "common/base/errors.h"
 
 #include <jansson.h>
 

@@ -5,7 +5,7 @@
  * form) and on two million pseudo-random ones of four shapes.
  */
 
-#include "common/fmt.h"
+#include "common/wire/fmt.h"
 
 #include <math.h>
 #include <stdint.h>

@@ -6,7 +6,7 @@
  * time, and both ways must give the same bytes.
  */
 
-#include "common/httpparse.h"
+#include "common/wire/httpparse.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * bands, and the properties the formulas must keep.
  */
 
-#include "common/impact.h"
+#include "common/accounts/impact.h"
 
 #include <math.h>
 #include <stdio.h>

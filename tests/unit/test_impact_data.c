@@ -7,7 +7,7 @@
  * Runs from the repository root, or wherever FG_SRC_DIR points.
  */
 
-#include "common/impact_data.h"
+#include "common/accounts/impact_data.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -16,7 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/catalog.h"
+#include "common/base/catalog.h"
 #include "tests/unit/fg_test.h"
 
 #define expect_rel(got, want, tol)                                          \

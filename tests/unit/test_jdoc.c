@@ -5,7 +5,7 @@
  * are compared node by node. Then the accessors, one behaviour each.
  */
 
-#include "common/jdoc.h"
+#include "common/wire/jdoc.h"
 
 #include <math.h>
 #include <stdlib.h>

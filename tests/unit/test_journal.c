@@ -1,6 +1,6 @@
 /*
  * test_journal.c: the append-only journal and its snapshots
- * (common/journal.h). CRC-32C against published vectors and a bitwise
+ * (common/store/journal.h). CRC-32C against published vectors and a bitwise
  * reference; the record layout byte by byte; append, sync, replay and
  * reopen; the torn-tail rule at every truncation offset and every
  * corrupt byte of the last record, and its limit (damage followed by a
@@ -13,7 +13,7 @@
  * own bitwise CRC, from the layout the header documents.
  */
 
-#include "common/journal.h"
+#include "common/store/journal.h"
 
 #include <dirent.h>
 #include <errno.h>

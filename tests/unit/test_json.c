@@ -5,7 +5,7 @@
  * read past it, whatever state the scan is in).
  */
 
-#include "common/json.h"
+#include "common/wire/json.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -3,7 +3,7 @@
  * server secret file and log redaction.
  */
 
-#include "common/keys.h"
+#include "common/accounts/keys.h"
 
 #include <fcntl.h>
 #include <sodium.h>

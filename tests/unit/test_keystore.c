@@ -5,7 +5,7 @@
  * from disk rebuilds exactly the same state.
  */
 
-#include "common/keystore.h"
+#include "common/store/keystore.h"
 
 #include <sodium.h>
 #include <stdio.h>
@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "common/keyjson.h"
+#include "common/store/keyjson.h"
 #include "tests/unit/fg_test.h"
 
 #define NOW 1800000000000LL   /* a fixed wall clock, ms */

@@ -1,5 +1,5 @@
 /*
- * test_keytable.c: the shared-memory key table (common/keytable.h). The
+ * test_keytable.c: the shared-memory key table (common/accounts/keytable.h). The
  * single-process tests pin the block checks, the open-addressing edge
  * cases (colliding homes, wrap-around, tombstones, compaction, exact
  * capacity), recovery after a writer died, and the record rules. The
@@ -18,7 +18,7 @@
  * collision tests aim several keys at one slot.
  */
 
-#include "common/keytable.h"
+#include "common/accounts/keytable.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -33,7 +33,7 @@
 
 #include "tests/unit/fg_test.h"
 
-/* Bits below a word's stamp (common/keytable.c: stamp:38 | version:24 |
+/* Bits below a word's stamp (common/accounts/keytable.c: stamp:38 | version:24 |
  * state:2); the recovery test reads published words to check stamps. */
 #define STAMP_SHIFT 26
 

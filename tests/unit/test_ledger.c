@@ -6,7 +6,7 @@
  * each step of the protocol leaves the ledger exact.
  */
 
-#include "common/ledger.h"
+#include "common/accounts/ledger.h"
 
 #include <stdint.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /*
- * test_limiter.c: the rate limiter (common/limiter.h). Time is simulated:
+ * test_limiter.c: the rate limiter (common/accounts/limiter.h). Time is simulated:
  * fg_limiter_admit() takes the monotonic clock as an argument, so every
  * test states the exact instants it means and none of them sleeps.
  *
@@ -15,7 +15,7 @@
  * than N requests held at once. Nothing depends on how they interleave.
  */
 
-#include "common/limiter.h"
+#include "common/accounts/limiter.h"
 
 #include <errno.h>
 #include <sched.h>

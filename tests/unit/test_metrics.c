@@ -5,14 +5,14 @@
  * whole exposition over a real arena.
  */
 
-#include "common/metrics.h"
+#include "common/base/metrics.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/exposition.h"
-#include "common/shm.h"
+#include "common/base/exposition.h"
+#include "common/base/shm.h"
 #include "tests/unit/fg_test.h"
 
 static fg_metrics_t *

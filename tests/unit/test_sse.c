@@ -5,7 +5,7 @@
  * and every two positions must give the same transcript.
  */
 
-#include "common/sse.h"
+#include "common/wire/sse.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -1,12 +1,12 @@
 /*
- * test_usage.c: the usage record (common/usage.h). Its fixed layout and
+ * test_usage.c: the usage record (common/accounts/usage.h). Its fixed layout and
  * defaults; the string setter's cuts at character boundaries, its
  * cleaning of invalid UTF-8 and control characters, and its bounds on
  * every field; filling from a request summary; and the JSON shape, both
  * ways, exact for every field, strict on input.
  */
 
-#include "common/usage.h"
+#include "common/accounts/usage.h"
 
 #include <math.h>
 #include <stddef.h>

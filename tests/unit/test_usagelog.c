@@ -1,5 +1,5 @@
 /*
- * test_usagelog.c: the usage journal (common/usagelog.h). Append, sync
+ * test_usagelog.c: the usage journal (common/store/usagelog.h). Append, sync
  * and reopen, the records read back byte for byte; the line format (JSON
  * a tool reads, CRC over the line before it); the torn-tail rule at every
  * truncation offset and every corrupt byte of the last line, and its
@@ -12,7 +12,7 @@
  * Files live in one mkdtemp(3) directory under /tmp, removed at the end.
  */
 
-#include "common/usagelog.h"
+#include "common/store/usagelog.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,8 +27,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/journal.h"
-#include "common/usagering.h"
+#include "common/store/journal.h"
+#include "common/accounts/usagering.h"
 #include "tests/unit/fg_test.h"
 
 #define DAY1  1767225600000LL     /* 2026-01-01T00:00:00Z */

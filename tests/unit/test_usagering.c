@@ -1,6 +1,6 @@
 /*
  * test_usagering.c: the per-worker usage rings in shm
- * (common/usagering.h). Sizes and arguments; fill, full, drain, commit;
+ * (common/accounts/usagering.h). Sizes and arguments; fill, full, drain, commit;
  * the two-step drain re-delivering until committed; wrap-around over
  * many laps; sequence numbers unique and raised, never lowered; untouched
  * rings costing no memory; a producer that died in the middle of a push
@@ -13,7 +13,7 @@
  * would not check.
  */
 
-#include "common/usagering.h"
+#include "common/accounts/usagering.h"
 
 #include <errno.h>
 #include <sched.h>

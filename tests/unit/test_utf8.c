@@ -3,7 +3,7 @@
  * sequences of RFC 3629, at the edges of each range.
  */
 
-#include "common/utf8.h"
+#include "common/wire/utf8.h"
 
 #include "tests/unit/fg_test.h"
 

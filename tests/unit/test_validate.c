@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/errors.h"
+#include "common/base/errors.h"
 #include "tests/unit/fg_test.h"
 
 /* A valid request to which a test appends its fields: REQ(",'n':2"). */

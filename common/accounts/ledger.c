@@ -1,0 +1,634 @@
+/*
+ * ledger.c: balances and reservations, crash-exact.
+ *
+ * Each account (one per key) has a lock word that holds its owner's index
+ * + 1, never a pid, so the master knows whose it is after waitpid(). All
+ * changes of a balance happen under the lock, in one shape:
+ *
+ *   1) lock; compute the new balance, regeneration time and carry into
+ *      locals;
+ *   2) write the owner's slot: the pre-images (balance, regeneration time
+ *      and carry before) and the post-images (after), then its state
+ *      (RESERVING, SETTLING or PUTTING), with release order;
+ *   3) store regeneration time and carry, then the balance;
+ *   4) set the slot's next state (HELD after a reservation, FREE after a
+ *      settle or a put); unlock.
+ *
+ * A plain compare-and-swap on the balance cannot be repaired: after a
+ * SIGKILL between "record the intent" and "swap", nobody knows whether the
+ * debit happened. Here the master, finding the lock held by a dead owner,
+ * reads that owner's slot: a balance equal to the post-image means step 3
+ * completed, equal to the pre-image means it did not (then the
+ * regeneration fields are restored from their pre-images too); the slot's
+ * state then says what to finish. A reservation still HELD by a dead owner
+ * is settled by charging all of it: the request may have generated up to
+ * its reserved worst case, and a charge is never more than what was
+ * reserved, so a balance never goes below zero.
+ *
+ * The lock is held for a handful of loads and stores: no syscall, no
+ * allocation. A waiter spins, then yields; if the holder died it waits
+ * for the master's repair (the reap latency), and gives up after a bound.
+ */
+
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "common/accounts/ledger.h"
+#include "common/accounts/subjects.h"
+
+#define LEDGER_MAGIC      0x31676c646b677866ULL   /* "fxgkdlg1" */
+#define LEDGER_HOUR_MS    3600000LL
+#define LEDGER_SPINS      1000000
+#define LEDGER_SETTLE_TRIES 30      /* of LEDGER_SPINS each: many seconds */
+
+enum {
+    LEDGER_FREE = 0,
+    LEDGER_RESERVING,
+    LEDGER_HELD,
+    LEDGER_SETTLING,
+    LEDGER_PUTTING
+};
+
+typedef struct {
+    _Atomic uint64_t subject;            /* 0: free */
+    _Atomic uint64_t lock;               /* 0, or owner + 1 */
+    _Atomic int64_t  balance;            /* written under the lock */
+    _Atomic int64_t  regen_at_ms;
+    _Atomic int64_t  regen_carry;        /* remainder, micro * ms */
+    _Atomic int64_t  charged;
+    int64_t          regen_per_hour;
+    int64_t          cap;
+    /* Environmental totals of the key's requests, as integers. */
+    _Atomic int64_t  energy_uwh;         /* micro-watt-hours */
+    _Atomic int64_t  carbon_ug;          /* micrograms CO2e */
+    _Atomic int64_t  water_ul;           /* microlitres */
+    _Atomic int64_t  requests;
+    uint8_t          pad[32];
+} ledger_account_t;
+
+_Static_assert(sizeof(ledger_account_t) == 128, "ledger account layout");
+
+typedef struct {
+    _Atomic uint32_t state;
+    uint32_t         account;
+    int64_t          amount;             /* reserved */
+    int64_t          charge;             /* SETTLING: what is taken */
+    int64_t          pre_balance;
+    int64_t          post_balance;
+    int64_t          pre_regen_at, post_regen_at;
+    int64_t          pre_carry, post_carry;
+    char             request_id[48];     /* 40 characters kept */
+} ledger_slot_t;
+
+_Static_assert(sizeof(ledger_slot_t) == 120, "ledger slot layout");
+
+struct fg_ledger_s {
+    uint64_t magic;
+    uint32_t accounts;                   /* a power of two */
+    uint32_t owners;                     /* workers + syncer + master */
+    uint64_t accounts_offset;
+    uint64_t slots_offset;
+    uint8_t  pad[32];
+};
+
+_Static_assert(sizeof(struct fg_ledger_s) == 64, "ledger header layout");
+
+static ledger_account_t *
+ledger_accounts(const fg_ledger_t *l)
+{
+    return (ledger_account_t *) ((char *) l + l->accounts_offset);
+}
+
+static ledger_slot_t *
+ledger_slots(const fg_ledger_t *l, unsigned owner)
+{
+    return (ledger_slot_t *) ((char *) l + l->slots_offset)
+           + (size_t) owner * FG_LEDGER_SLOTS_PER_OWNER;
+}
+
+size_t
+fg_ledger_bytes(uint32_t max_accounts, unsigned owners)
+{
+    if (max_accounts == 0 || max_accounts > (1u << 28) || owners < 3) {
+        return 0;
+    }
+    return sizeof(fg_ledger_t)
+           + (size_t) fg_subjects_slots_for(max_accounts)
+             * sizeof(ledger_account_t)
+           + (size_t) owners * FG_LEDGER_SLOTS_PER_OWNER
+             * sizeof(ledger_slot_t);
+}
+
+fg_ledger_t *
+fg_ledger_init(void *mem, size_t bytes, uint32_t max_accounts,
+               unsigned owners, fg_err_t *err)
+{
+    fg_ledger_t *l = mem;
+    size_t       need = fg_ledger_bytes(max_accounts, owners);
+
+    if (need == 0 || bytes < need || ((uintptr_t) mem & 63) != 0) {
+        fg_err_set(err, FG_E_INTERNAL, NULL,
+                   "ledger region of %zu bytes, need %zu, 64-byte aligned",
+                   bytes, need);
+        return NULL;
+    }
+    memset(l, 0, sizeof(*l));
+    l->magic = LEDGER_MAGIC;
+    l->accounts = fg_subjects_slots_for(max_accounts);
+    l->owners = owners;
+    l->accounts_offset = sizeof(*l);
+    l->slots_offset = l->accounts_offset
+                      + (uint64_t) l->accounts * sizeof(ledger_account_t);
+    return l;
+}
+
+unsigned
+fg_ledger_owner_syncer(const fg_ledger_t *l)
+{
+    return l->owners - 2;
+}
+
+unsigned
+fg_ledger_owner_master(const fg_ledger_t *l)
+{
+    return l->owners - 1;
+}
+
+int64_t
+fg_ledger_cost(const fg_price_t *price, int64_t prompt, int64_t cached,
+               int64_t completion)
+{
+    __int128 sum;
+
+    if (cached > prompt) {
+        cached = prompt;
+    }
+    sum = (__int128) (prompt - cached) * price->prompt_per_mtok
+          + (__int128) cached * price->cached_prompt_per_mtok
+          + (__int128) completion * price->completion_per_mtok;
+    sum = (sum + 999999) / 1000000;
+    return sum > INT64_MAX ? INT64_MAX : (int64_t) sum;
+}
+
+int64_t
+fg_ledger_affordable_completion(const fg_price_t *price, int64_t prompt,
+                                int64_t budget_micro)
+{
+    __int128 room = (__int128) budget_micro * 1000000
+                    - (__int128) prompt * price->prompt_per_mtok;
+
+    if (room < 0) {
+        return 0;
+    }
+    if (price->completion_per_mtok <= 0) {
+        return INT64_MAX;
+    }
+    room /= price->completion_per_mtok;
+    return room > INT64_MAX ? INT64_MAX : (int64_t) room;
+}
+
+/* The account of @subject; entered when @create. NULL if none or full. */
+static ledger_account_t *
+ledger_account(const fg_ledger_t *l, uint64_t subject, int create,
+               uint32_t *index)
+{
+    return fg_subjects_find(ledger_accounts(l), sizeof(ledger_account_t),
+                            l->accounts, subject, create, index);
+}
+
+static int
+ledger_lock(ledger_account_t *a, unsigned owner)
+{
+    uint64_t expected;
+    long     spins;
+
+    for (spins = 0; spins < LEDGER_SPINS; spins++) {
+        expected = 0;
+        if (atomic_compare_exchange_weak_explicit(&a->lock, &expected,
+                                                  owner + 1ULL,
+                                                  memory_order_acquire,
+                                                  memory_order_relaxed)) {
+            return FG_OK;
+        }
+        if (spins > 64) {
+            sched_yield();   /* the holder may be off-CPU, or dead */
+        }
+    }
+    return FG_ERR;
+}
+
+static void
+ledger_unlock(ledger_account_t *a)
+{
+    atomic_store_explicit(&a->lock, 0, memory_order_release);
+}
+
+/* Regeneration up to @now_ms into the slot's post-images, from the
+ * account's current values (the pre-images). */
+static void
+ledger_regenerate(const ledger_account_t *a, ledger_slot_t *s, int64_t now)
+{
+    int64_t  balance = atomic_load_explicit(&a->balance,
+                                            memory_order_relaxed);
+    int64_t  at = atomic_load_explicit(&a->regen_at_ms,
+                                       memory_order_relaxed);
+    int64_t  carry = atomic_load_explicit(&a->regen_carry,
+                                          memory_order_relaxed);
+    __int128 num, add;
+
+    s->pre_balance = balance;
+    s->pre_regen_at = at;
+    s->pre_carry = carry;
+    s->post_regen_at = now > at ? now : at;
+    s->post_carry = carry;
+    s->post_balance = balance;
+    if (a->regen_per_hour <= 0 || now <= at) {
+        return;
+    }
+    if (balance >= a->cap) {
+        s->post_carry = 0;
+        return;
+    }
+    num = (__int128) a->regen_per_hour * (now - at) + carry;
+    add = num / LEDGER_HOUR_MS;
+    s->post_carry = (int64_t) (num % LEDGER_HOUR_MS);
+    if ((__int128) balance + add >= a->cap) {
+        s->post_balance = a->cap;
+        s->post_carry = 0;
+    } else {
+        s->post_balance = balance + (int64_t) add;
+    }
+}
+
+/* Steps 2) and 3): publish the images, then write the account. */
+static void
+ledger_apply(ledger_account_t *a, ledger_slot_t *s, uint32_t state)
+{
+    atomic_store_explicit(&s->state, state, memory_order_release);
+    atomic_store_explicit(&a->regen_at_ms, s->post_regen_at,
+                          memory_order_relaxed);
+    atomic_store_explicit(&a->regen_carry, s->post_carry,
+                          memory_order_relaxed);
+    atomic_store_explicit(&a->balance, s->post_balance, memory_order_release);
+}
+
+/* A free slot of @owner, or NULL. The owner is single-threaded. */
+static ledger_slot_t *
+ledger_free_slot(fg_ledger_t *l, unsigned owner, int32_t *index)
+{
+    static uint32_t hint;   /* per process: one owner per process */
+    ledger_slot_t  *slots = ledger_slots(l, owner);
+    uint32_t        n, i;
+
+    for (n = 0; n < FG_LEDGER_SLOTS_PER_OWNER; n++) {
+        i = (hint + n) % FG_LEDGER_SLOTS_PER_OWNER;
+        if (atomic_load_explicit(&slots[i].state, memory_order_relaxed)
+            == LEDGER_FREE) {
+            hint = i + 1;
+            *index = (int32_t) i;
+            return &slots[i];
+        }
+    }
+    return NULL;
+}
+
+int
+fg_ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
+              int64_t initial_micro, int64_t delta_micro,
+              const fg_energy_settings_t *settings, int64_t now_ms,
+              fg_err_t *err)
+{
+    ledger_account_t *a;
+    ledger_slot_t    *s;
+    uint32_t          index;
+    int32_t           slot;
+    int               is_new;
+
+    if (owner >= l->owners) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL, "bad ledger owner");
+    }
+    is_new = ledger_account(l, subject, 0, &index) == NULL;
+    a = ledger_account(l, subject, 1, &index);
+    s = ledger_free_slot(l, owner, &slot);
+    if (a == NULL || s == NULL) {
+        return fg_err_set(err, FG_E_KEY_TABLE_FULL, NULL,
+                          "the energy ledger is full");
+    }
+    if (ledger_lock(a, owner) != FG_OK) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "the energy ledger is locked");
+    }
+    s->account = index;
+    s->amount = 0;
+    s->charge = 0;
+    s->request_id[0] = '\0';
+    if (is_new && atomic_load_explicit(&a->regen_at_ms,
+                                       memory_order_relaxed) == 0) {
+        s->pre_balance = atomic_load_explicit(&a->balance,
+                                              memory_order_relaxed);
+        s->pre_regen_at = 0;
+        s->pre_carry = 0;
+        s->post_balance = initial_micro > 0 ? initial_micro : 0;
+        s->post_regen_at = now_ms;
+        s->post_carry = 0;
+    } else {
+        ledger_regenerate(a, s, now_ms);
+        s->post_balance = s->post_balance + delta_micro < 0
+                          ? 0 : s->post_balance + delta_micro;
+    }
+    a->regen_per_hour = settings->regen_per_hour_micro;
+    a->cap = settings->cap_micro;
+    ledger_apply(a, s, LEDGER_PUTTING);
+    atomic_store_explicit(&s->state, LEDGER_FREE, memory_order_release);
+    ledger_unlock(a);
+    return FG_OK;
+}
+
+int64_t
+fg_ledger_reserve(fg_ledger_t *l, unsigned owner, uint64_t subject,
+                  const char *request_id, int64_t want_micro,
+                  int64_t min_micro, int64_t now_ms, fg_reservation_t *r,
+                  int64_t *balance_out)
+{
+    ledger_account_t *a;
+    ledger_slot_t    *s;
+    uint32_t          index;
+    int32_t           slot;
+    int64_t           take;
+
+    r->slot = -1;
+    r->amount_micro = 0;
+    if (owner >= l->owners
+        || (a = ledger_account(l, subject, 0, &index)) == NULL
+        || (s = ledger_free_slot(l, owner, &slot)) == NULL
+        || ledger_lock(a, owner) != FG_OK) {
+        return -1;
+    }
+    s->account = index;
+    s->charge = 0;
+    snprintf(s->request_id, sizeof(s->request_id), "%s", request_id);
+    ledger_regenerate(a, s, now_ms);
+    *balance_out = s->post_balance;
+    take = s->post_balance >= want_micro ? want_micro : s->post_balance;
+    if (take < min_micro || take <= 0) {
+        /* Refused: only the regeneration is written. */
+        s->amount = 0;
+        ledger_apply(a, s, LEDGER_PUTTING);
+        atomic_store_explicit(&s->state, LEDGER_FREE, memory_order_release);
+        ledger_unlock(a);
+        return 0;
+    }
+    s->amount = take;
+    s->post_balance -= take;
+    ledger_apply(a, s, LEDGER_RESERVING);
+    atomic_store_explicit(&s->state, LEDGER_HELD, memory_order_release);
+    ledger_unlock(a);
+    r->slot = slot;
+    r->account = index;
+    r->amount_micro = take;
+    return take;
+}
+
+int64_t
+fg_ledger_settle(fg_ledger_t *l, unsigned owner, fg_reservation_t *r,
+                 int64_t charge_micro, int64_t now_ms, int64_t *uncharged)
+{
+    ledger_account_t *a;
+    ledger_slot_t    *s;
+    int64_t           after;
+    int               tries;
+
+    *uncharged = 0;
+    if (r->slot < 0 || owner >= l->owners) {
+        return -1;
+    }
+    a = &ledger_accounts(l)[r->account];
+    s = &ledger_slots(l, owner)[r->slot];
+    if (charge_micro < 0) {
+        charge_micro = 0;
+    }
+    if (charge_micro > s->amount) {
+        *uncharged = charge_micro - s->amount;
+        charge_micro = s->amount;
+    }
+    for (tries = 0; ledger_lock(a, owner) != FG_OK; tries++) {
+        /* Only a dead holder keeps it this long, until the master's
+         * repair; past the bound the reservation stays held, and is
+         * settled in full when this owner's process ends. */
+        if (tries == LEDGER_SETTLE_TRIES) {
+            return -1;
+        }
+    }
+    s->charge = charge_micro;
+    /* The pre-images of the settle overwrite those of the reservation;
+     * SETTLING is published before the account changes. */
+    ledger_regenerate(a, s, now_ms);
+    s->post_balance += s->amount - charge_micro;
+    ledger_apply(a, s, LEDGER_SETTLING);
+    atomic_fetch_add_explicit(&a->charged, charge_micro,
+                              memory_order_relaxed);
+    after = s->post_balance;
+    atomic_store_explicit(&s->state, LEDGER_FREE, memory_order_release);
+    ledger_unlock(a);
+    r->slot = -1;
+    return after;
+}
+
+int64_t
+fg_ledger_balance(fg_ledger_t *l, unsigned owner, uint64_t subject,
+                  int64_t now_ms)
+{
+    ledger_account_t *a;
+    ledger_slot_t     tmp;
+    uint32_t          index;
+
+    (void) owner;
+    a = ledger_account(l, subject, 0, &index);
+    if (a == NULL) {
+        return -1;
+    }
+    /* What regeneration would give now, without writing it. */
+    ledger_regenerate(a, &tmp, now_ms);
+    return tmp.post_balance;
+}
+
+int64_t
+fg_ledger_charged(const fg_ledger_t *l, uint64_t subject)
+{
+    ledger_account_t *a;
+    uint32_t          index;
+
+    a = ledger_account(l, subject, 0, &index);
+    return a == NULL ? -1 : atomic_load_explicit(&a->charged,
+                                                 memory_order_relaxed);
+}
+
+/* Makes an account whose lock @owner held consistent with its slot. */
+static void
+ledger_repair_locked(fg_ledger_t *l, unsigned owner, ledger_account_t *a,
+                     uint32_t index)
+{
+    ledger_slot_t *slots = ledger_slots(l, owner);
+    uint32_t       i;
+
+    for (i = 0; i < FG_LEDGER_SLOTS_PER_OWNER; i++) {
+        ledger_slot_t *s = &slots[i];
+        uint32_t       state = atomic_load_explicit(&s->state,
+                                                    memory_order_acquire);
+        int64_t        balance;
+
+        if (state == LEDGER_FREE || state == LEDGER_HELD
+            || s->account != index) {
+            continue;
+        }
+        balance = atomic_load_explicit(&a->balance, memory_order_acquire);
+        if (balance != s->post_balance) {
+            /* Step 3 did not complete: nothing was applied. */
+            atomic_store(&a->regen_at_ms, s->pre_regen_at);
+            atomic_store(&a->regen_carry, s->pre_carry);
+            atomic_store(&a->balance, s->pre_balance);
+            /* A reservation not made is no reservation; a settle not made
+             * is still a held reservation, settled below. */
+            atomic_store(&s->state, state == LEDGER_SETTLING ? LEDGER_HELD
+                                                             : LEDGER_FREE);
+        } else {
+            atomic_store(&a->regen_at_ms, s->post_regen_at);
+            atomic_store(&a->regen_carry, s->post_carry);
+            if (state == LEDGER_SETTLING) {
+                atomic_fetch_add(&a->charged, s->charge);
+            }
+            atomic_store(&s->state, state == LEDGER_RESERVING ? LEDGER_HELD
+                                                              : LEDGER_FREE);
+        }
+    }
+    ledger_unlock(a);
+}
+
+unsigned
+fg_ledger_repair(fg_ledger_t *l, unsigned owner, int64_t now_ms,
+                 fg_ledger_lost_cb cb, void *arg)
+{
+    ledger_account_t *accounts = ledger_accounts(l);
+    ledger_slot_t    *slots;
+    unsigned          settled = 0;
+    uint32_t          i;
+
+    if (owner >= l->owners) {
+        return 0;
+    }
+    for (i = 0; i < l->accounts; i++) {
+        if (atomic_load_explicit(&accounts[i].lock, memory_order_acquire)
+            == owner + 1ULL) {
+            ledger_repair_locked(l, owner, &accounts[i], i);
+        }
+    }
+    slots = ledger_slots(l, owner);
+    for (i = 0; i < FG_LEDGER_SLOTS_PER_OWNER; i++) {
+        fg_reservation_t r;
+        fg_ledger_lost_t lost;
+        int64_t          cut;
+        unsigned         master = fg_ledger_owner_master(l);
+
+        if (atomic_load_explicit(&slots[i].state, memory_order_acquire)
+            != LEDGER_HELD) {
+            continue;
+        }
+        /* Settle it from the master's own slot, by the normal path. */
+        memset(&lost, 0, sizeof(lost));
+        snprintf(lost.request_id, sizeof(lost.request_id), "%s",
+                 slots[i].request_id);
+        lost.subject = atomic_load(&accounts[slots[i].account].subject);
+        lost.reserved_micro = slots[i].amount;
+        lost.charged_micro = slots[i].amount;
+        {
+            ledger_slot_t *ms;
+            int32_t        mslot;
+
+            ms = ledger_free_slot(l, master, &mslot);
+            if (ms == NULL) {
+                continue;
+            }
+            ms->account = slots[i].account;
+            ms->amount = slots[i].amount;
+            memcpy(ms->request_id, slots[i].request_id,
+                   sizeof(ms->request_id));
+            atomic_store(&ms->state, LEDGER_HELD);
+            atomic_store(&slots[i].state, LEDGER_FREE);
+            r.slot = mslot;
+            r.account = ms->account;
+            r.amount_micro = ms->amount;
+        }
+        (void) fg_ledger_settle(l, master, &r, lost.charged_micro, now_ms,
+                                &cut);
+        if (cb != NULL) {
+            cb(&lost, arg);
+        }
+        settled++;
+    }
+    return settled;
+}
+
+unsigned
+fg_ledger_held(const fg_ledger_t *l, unsigned owner)
+{
+    ledger_slot_t *slots;
+    unsigned       i, n = 0;
+
+    if (owner >= l->owners) {
+        return 0;
+    }
+    slots = ledger_slots(l, owner);
+    for (i = 0; i < FG_LEDGER_SLOTS_PER_OWNER; i++) {
+        n += atomic_load_explicit(&slots[i].state, memory_order_relaxed)
+             == LEDGER_HELD;
+    }
+    return n;
+}
+
+void
+fg_ledger_add_impact(fg_ledger_t *l, uint64_t subject, double energy_kwh,
+                     double carbon_g, double water_l)
+{
+    ledger_account_t *a;
+    uint32_t          index;
+
+    a = ledger_account(l, subject, 0, &index);
+    if (a == NULL) {
+        return;
+    }
+    atomic_fetch_add_explicit(&a->requests, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->energy_uwh,
+                              (int64_t) (energy_kwh * 1e9 + 0.5),
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->carbon_ug, (int64_t) (carbon_g * 1e6 + 0.5),
+                              memory_order_relaxed);
+    atomic_fetch_add_explicit(&a->water_ul, (int64_t) (water_l * 1e6 + 0.5),
+                              memory_order_relaxed);
+}
+
+int
+fg_ledger_totals(const fg_ledger_t *l, uint64_t subject,
+                 fg_ledger_totals_t *out)
+{
+    ledger_account_t *a;
+    uint32_t          index;
+
+    a = ledger_account(l, subject, 0, &index);
+    if (a == NULL) {
+        return FG_ERR;
+    }
+    out->requests = atomic_load_explicit(&a->requests, memory_order_relaxed);
+    out->charged_micro = atomic_load_explicit(&a->charged,
+                                              memory_order_relaxed);
+    out->energy_kwh = (double) atomic_load_explicit(&a->energy_uwh,
+                                                    memory_order_relaxed)
+                      / 1e9;
+    out->carbon_g_co2 = (double) atomic_load_explicit(&a->carbon_ug,
+                                                      memory_order_relaxed)
+                        / 1e6;
+    out->water_liters = (double) atomic_load_explicit(&a->water_ul,
+                                                      memory_order_relaxed)
+                        / 1e6;
+    return FG_OK;
+}

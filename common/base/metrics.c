@@ -1,0 +1,808 @@
+/*
+ * metrics.c: the counters behind /metrics, in one region of the shm arena.
+ *
+ * The region is one struct, fixed at compile time, holding no pointer:
+ *
+ *   header   magic, the per-key switch, and one "has counted" flag per
+ *            worker slot, so that a scrape reads only the blocks in use and
+ *            never faults in the pages of slots nobody ever ran in;
+ *   names    FG_METRICS_NAMES catalog ids (models and providers share the
+ *            table), written by the master alone;
+ *   series   FG_METRICS_SERIES label sets (model, provider, status class,
+ *            error code), each packed whole into one 64-bit word;
+ *   keys     FG_METRICS_KEYS per-key counters, shared by all workers;
+ *   blocks   one per worker slot: the histograms, the rate-limit and
+ *            upstream-error counters, and requests and tokens per series.
+ *
+ * Names. Only the master enters names, from the catalog it loaded, before
+ * it forks the workers that may serve them. So a worker only reads the
+ * table (a slot is empty or complete, published by a release store), no
+ * worker ever waits on another, and a label value can never be a string
+ * a client chose. A name the table has no room for counts as "other";
+ * "" (a request that was not routed) is its own label value.
+ *
+ * Series. A worker enters a label set with one compare-and-swap of its
+ * word into a free slot. The word is the whole content, so a slot is free
+ * or complete at every instruction, and a worker killed anywhere leaves
+ * nothing half-written. Two workers racing for the same label set: the
+ * loser's CAS hands back the winner's word, equal to its own, and it uses
+ * that slot; so every label set has one slot and no series is rendered
+ * twice. When the table is full (no free slot within METRICS_PROBES), the
+ * request counts in a fixed overflow entry per (status class, code),
+ * rendered with model and provider "other"; a label set whose model and
+ * provider are both "other" always goes there, for the same uniqueness.
+ * Totals stay exact; only attribution coarsens.
+ *
+ * Counting. A block has one writer: the worker in its slot (a respawned
+ * worker only after the master reaped the dead one), so a relaxed load
+ * and store does (no locked instruction on the request path). Readers see
+ * a sum a few requests old, never a torn value. Per-key counters are
+ * shared, hence fetch_add, and only kept when metrics.per_key is on.
+ * Histograms keep per-bucket counts; the render accumulates them and takes
+ * _count from the last bucket, so _count equals the +Inf bucket in every
+ * scrape even while workers count.
+ */
+
+#include <inttypes.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/base/alloc.h"
+#include "common/accounts/keys.h"
+#include "common/base/metrics.h"
+
+#define METRICS_MAGIC        0x317274656d676678ULL   /* "xfgmetr1" */
+#define METRICS_NAME_NONE    FG_METRICS_NAMES        /* "": not routed */
+#define METRICS_NAME_OTHER   (FG_METRICS_NAMES + 1)
+#define METRICS_NAME_IDS     (FG_METRICS_NAMES + 2)
+#define METRICS_CLASSES      6                       /* none, 1xx .. 5xx */
+#define METRICS_DIRS         4
+#define METRICS_BUCKETS      14                      /* and +Inf */
+#define METRICS_OVERFLOW     (METRICS_CLASSES * FG_E__COUNT)
+#define METRICS_SERIES_ALL   (FG_METRICS_SERIES + METRICS_OVERFLOW)
+#define METRICS_PROBES       128
+#define METRICS_KEY_PROBES   64
+#define METRICS_KEY_OTHER    FG_METRICS_KEYS
+
+_Static_assert(FG_E__COUNT <= 256, "an error code fits a byte of a series");
+_Static_assert((FG_METRICS_SERIES & (FG_METRICS_SERIES - 1)) == 0
+               && (FG_METRICS_KEYS & (FG_METRICS_KEYS - 1)) == 0
+               && (FG_METRICS_NAMES & (FG_METRICS_NAMES - 1)) == 0,
+               "table sizes are powers of two");
+/* A new limit or upstream failure kind needs its label value below. */
+_Static_assert(FG_LIMIT__COUNT == 4, "label every fg_limit_kind_t");
+_Static_assert(FG_UPSTREAM__COUNT == 8, "label every fg_upstream_kind_t");
+
+typedef struct {
+    _Atomic uint32_t mn_state;             /* 0 free, 1 set; master only */
+    uint32_t         mn_len;
+    char             mn_name[FG_METRICS_NAME_MAX];
+} metrics_name_t;
+
+typedef struct {
+    _Atomic uint64_t ms_requests;
+    _Atomic uint64_t ms_tokens[METRICS_DIRS];
+} metrics_series_t;
+
+typedef struct {
+    _Atomic uint64_t mk_id;                /* key id's 64 bits; 0 free */
+    _Atomic uint64_t mk_requests;
+    _Atomic uint64_t mk_tokens[METRICS_DIRS];
+    uint8_t          mk_pad[16];
+} metrics_key_t;
+
+typedef struct {
+    _Atomic uint64_t mh_buckets[METRICS_BUCKETS + 1];   /* not cumulative */
+    _Atomic uint64_t mh_sum_us;
+} metrics_hist_t;
+
+typedef struct {
+    _Alignas(64) metrics_hist_t mb_duration;
+    metrics_hist_t   mb_ttfb;
+    _Atomic uint64_t mb_limit[FG_LIMIT__COUNT];
+    _Atomic uint64_t mb_charged_micro;      /* energy credit charged */
+    _Atomic uint64_t mb_energy_refusals;    /* 402 for the balance */
+    _Atomic uint64_t mb_upstream[METRICS_NAME_IDS][FG_UPSTREAM__COUNT];
+    metrics_series_t mb_series[METRICS_SERIES_ALL];
+} metrics_block_t;
+
+struct fg_metrics_s {
+    uint64_t         mm_magic;
+    _Atomic uint32_t mm_per_key;           /* metrics.per_key; master */
+    uint32_t         mm_pad;
+    _Atomic uint32_t mm_used[FG_METRICS_WORKERS];   /* once, by the worker */
+    metrics_name_t   mm_names[FG_METRICS_NAMES];
+    _Atomic uint64_t mm_series[FG_METRICS_SERIES];  /* packed label sets */
+    _Alignas(64) metrics_key_t mm_keys[FG_METRICS_KEYS + 1];   /* +other */
+    metrics_block_t  mm_blocks[FG_METRICS_WORKERS];
+};
+
+_Static_assert(sizeof(metrics_key_t) == 64, "a key's counters: one line");
+_Static_assert(sizeof(metrics_block_t) % 64 == 0, "blocks share no line");
+
+/* Upper bounds of the latency buckets, in microseconds and as labels. */
+static const int64_t metrics_bound_us[METRICS_BUCKETS] = {
+    5000, 10000, 25000, 50000, 100000, 250000, 500000,
+    1000000, 2500000, 5000000, 10000000, 30000000, 60000000, 120000000
+};
+static const char *const metrics_le[METRICS_BUCKETS + 1] = {
+    "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
+    "1", "2.5", "5", "10", "30", "60", "120", "+Inf"
+};
+static const char *const metrics_class[METRICS_CLASSES] = {
+    "none", "1xx", "2xx", "3xx", "4xx", "5xx"
+};
+static const char *const metrics_dir[METRICS_DIRS] = {
+    "prompt", "completion", "reasoning", "cached"
+};
+
+static uint64_t
+metrics_mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    return x ^ (x >> 33);
+}
+
+static uint64_t
+metrics_hash(const char *s, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;     /* FNV-1a */
+    size_t   i;
+
+    for (i = 0; i < n; i++) {
+        h = (h ^ (unsigned char) s[i]) * 0x100000001b3ULL;
+    }
+    return metrics_mix(h);
+}
+
+/* The slot of @name, METRICS_NAME_NONE for "", or METRICS_NAME_OTHER. */
+static unsigned
+metrics_name_find(const fg_metrics_t *m, const char *name)
+{
+    const metrics_name_t *n;
+    size_t                len;
+    unsigned              i, probes;
+
+    if (name == NULL || name[0] == '\0') {
+        return METRICS_NAME_NONE;
+    }
+    len = strlen(name);
+    /* A catalog id "other" is the overflow label anyway: one series. */
+    if (len >= FG_METRICS_NAME_MAX || strcmp(name, "other") == 0) {
+        return METRICS_NAME_OTHER;
+    }
+    i = (unsigned) metrics_hash(name, len) & (FG_METRICS_NAMES - 1);
+    for (probes = 0; probes < FG_METRICS_NAMES; probes++) {
+        n = &m->mm_names[i];
+        if (atomic_load_explicit(&n->mn_state, memory_order_acquire) == 0) {
+            break;
+        }
+        if (n->mn_len == len && memcmp(n->mn_name, name, len) == 0) {
+            return i;
+        }
+        i = (i + 1) & (FG_METRICS_NAMES - 1);
+    }
+    return METRICS_NAME_OTHER;
+}
+
+static const char *
+metrics_name_str(const fg_metrics_t *m, unsigned id)
+{
+    if (id == METRICS_NAME_NONE) {
+        return "";
+    }
+    if (id >= FG_METRICS_NAMES
+        || atomic_load_explicit(&m->mm_names[id].mn_state,
+                                memory_order_acquire) == 0) {
+        return "other";
+    }
+    return m->mm_names[id].mn_name;
+}
+
+size_t
+fg_metrics_bytes(void)
+{
+    return (sizeof(fg_metrics_t) + 63) & ~(size_t) 63;
+}
+
+fg_metrics_t *
+fg_metrics_init(void *mem, size_t bytes, fg_err_t *err)
+{
+    fg_metrics_t *m = mem;
+
+    if (mem == NULL || bytes < sizeof(fg_metrics_t)
+        || ((uintptr_t) mem & 63) != 0) {
+        fg_err_set(err, FG_E_INTERNAL, NULL, "the metrics region needs %zu "
+                   "aligned bytes, got %zu", sizeof(fg_metrics_t), bytes);
+        return NULL;
+    }
+    m->mm_magic = METRICS_MAGIC;
+    return m;
+}
+
+int
+fg_metrics_name_add(fg_metrics_t *m, const char *name, fg_err_t *err)
+{
+    metrics_name_t *n;
+    size_t          len = strlen(name);
+    unsigned        i, probes;
+
+    if (len >= FG_METRICS_NAME_MAX) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, NULL, "metrics: \"%s\" is "
+                          "longer than %d bytes; counted as \"other\"", name,
+                          FG_METRICS_NAME_MAX - 1);
+    }
+    if (metrics_name_find(m, name) != METRICS_NAME_OTHER
+        || strcmp(name, "other") == 0) {
+        return FG_OK;
+    }
+    i = (unsigned) metrics_hash(name, len) & (FG_METRICS_NAMES - 1);
+    for (probes = 0; probes < FG_METRICS_NAMES; probes++) {
+        n = &m->mm_names[i];
+        if (atomic_load_explicit(&n->mn_state, memory_order_relaxed) == 0) {
+            /* The name first, then the release store that publishes it. */
+            memcpy(n->mn_name, name, len + 1);
+            n->mn_len = (uint32_t) len;
+            atomic_store_explicit(&n->mn_state, 1, memory_order_release);
+            return FG_OK;
+        }
+        i = (i + 1) & (FG_METRICS_NAMES - 1);
+    }
+    return fg_err_set(err, FG_E_OUT_OF_RANGE, NULL, "metrics: more than %d "
+                      "model and provider ids; \"%s\" is counted as "
+                      "\"other\"", FG_METRICS_NAMES, name);
+}
+
+void
+fg_metrics_set_per_key(fg_metrics_t *m, int on)
+{
+    atomic_store_explicit(&m->mm_per_key, on ? 1 : 0, memory_order_relaxed);
+}
+
+/* Single writer per block (file comment): no locked instruction needed. */
+static void
+metrics_add(_Atomic uint64_t *c, uint64_t n)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed)
+                             + n, memory_order_relaxed);
+}
+
+static void
+metrics_observe(metrics_hist_t *h, int64_t us)
+{
+    unsigned b = 0;
+
+    if (us < 0) {
+        us = 0;
+    }
+    while (b < METRICS_BUCKETS && us > metrics_bound_us[b]) {
+        b++;
+    }
+    metrics_add(&h->mh_buckets[b], 1);
+    metrics_add(&h->mh_sum_us, (uint64_t) us);
+}
+
+static unsigned
+metrics_status_class(int status)
+{
+    return status >= 100 && status <= 599 ? (unsigned) status / 100 : 0;
+}
+
+/* Two table entries may share a code string (key_revoked): one series. */
+static unsigned
+metrics_code(fg_error_code_t e)
+{
+    unsigned i;
+
+    if ((unsigned) e >= FG_E__COUNT) {
+        return FG_E_INTERNAL;
+    }
+    for (i = 0; i < (unsigned) e; i++) {
+        if (strcmp(fg_error_code_str((fg_error_code_t) i),
+                   fg_error_code_str(e)) == 0) {
+            return i;
+        }
+    }
+    return (unsigned) e;
+}
+
+static uint64_t
+metrics_series_word(unsigned model, unsigned provider, unsigned cls,
+                    unsigned code)
+{
+    return 1ULL << 63 | (uint64_t) model << 32 | (uint64_t) provider << 16
+           | (uint64_t) cls << 8 | code;
+}
+
+static unsigned
+metrics_series_index(fg_metrics_t *m, unsigned model, unsigned provider,
+                     unsigned cls, unsigned code)
+{
+    uint64_t word, seen;
+    unsigned i, probes;
+
+    if (model != METRICS_NAME_OTHER || provider != METRICS_NAME_OTHER) {
+        word = metrics_series_word(model, provider, cls, code);
+        i = (unsigned) metrics_mix(word) & (FG_METRICS_SERIES - 1);
+        for (probes = 0; probes < METRICS_PROBES; probes++) {
+            seen = atomic_load_explicit(&m->mm_series[i],
+                                        memory_order_relaxed);
+            if (seen == 0) {
+                /* On failure, seen is the winner's word. */
+                if (atomic_compare_exchange_strong_explicit(
+                        &m->mm_series[i], &seen, word, memory_order_relaxed,
+                        memory_order_relaxed)) {
+                    return i;
+                }
+            }
+            if (seen == word) {
+                return i;
+            }
+            i = (i + 1) & (FG_METRICS_SERIES - 1);
+        }
+    }
+    return FG_METRICS_SERIES + cls * FG_E__COUNT + code;
+}
+
+/* "key_<16 hex>" to its 64 bits; 0 for anything else (counted as other). */
+static uint64_t
+metrics_key_id(const char *s)
+{
+    uint64_t id = 0;
+    int      i, c;
+
+    if (strncmp(s, FG_KEY_ID_PREFIX, FG_KEY_ID_PREFIX_LEN) != 0
+        || strlen(s) != FG_KEY_ID_LEN) {
+        return 0;
+    }
+    for (i = FG_KEY_ID_PREFIX_LEN; i < FG_KEY_ID_LEN; i++) {
+        c = s[i];
+        if (c >= '0' && c <= '9') {
+            c -= '0';
+        } else if (c >= 'a' && c <= 'f') {
+            c -= 'a' - 10;
+        } else {
+            return 0;
+        }
+        id = id << 4 | (uint64_t) c;
+    }
+    return id;
+}
+
+static metrics_key_t *
+metrics_key_slot(fg_metrics_t *m, uint64_t id)
+{
+    uint64_t seen;
+    unsigned i, probes;
+
+    if (id == 0) {
+        return &m->mm_keys[METRICS_KEY_OTHER];
+    }
+    i = (unsigned) metrics_mix(id) & (FG_METRICS_KEYS - 1);
+    for (probes = 0; probes < METRICS_KEY_PROBES; probes++) {
+        seen = atomic_load_explicit(&m->mm_keys[i].mk_id,
+                                    memory_order_relaxed);
+        if (seen == 0
+            && atomic_compare_exchange_strong_explicit(
+                   &m->mm_keys[i].mk_id, &seen, id, memory_order_relaxed,
+                   memory_order_relaxed)) {
+            return &m->mm_keys[i];
+        }
+        if (seen == id) {
+            return &m->mm_keys[i];
+        }
+        i = (i + 1) & (FG_METRICS_KEYS - 1);
+    }
+    return &m->mm_keys[METRICS_KEY_OTHER];
+}
+
+void
+fg_metrics_request_done(fg_metrics_t *m, unsigned worker_slot,
+                        const fg_request_summary_t *s)
+{
+    metrics_block_t  *b;
+    metrics_series_t *se;
+    metrics_key_t    *k;
+    int64_t           tokens[METRICS_DIRS];
+    unsigned          model, provider, cls, d;
+
+    if (m == NULL || worker_slot >= FG_METRICS_WORKERS) {
+        return;
+    }
+    b = &m->mm_blocks[worker_slot];
+    if (atomic_load_explicit(&m->mm_used[worker_slot],
+                             memory_order_relaxed) == 0) {
+        atomic_store_explicit(&m->mm_used[worker_slot], 1,
+                              memory_order_relaxed);
+    }
+    model = metrics_name_find(m, s->model_served);
+    provider = metrics_name_find(m, s->provider);
+    cls = metrics_status_class(s->status);
+    se = &b->mb_series[metrics_series_index(m, model, provider, cls,
+                                            metrics_code(s->error))];
+    tokens[0] = s->prompt_tokens;
+    tokens[1] = s->completion_tokens;
+    tokens[2] = s->reasoning_tokens;
+    tokens[3] = s->cached_tokens;
+
+    metrics_add(&se->ms_requests, 1);
+    for (d = 0; d < METRICS_DIRS; d++) {
+        if (tokens[d] > 0) {
+            metrics_add(&se->ms_tokens[d], (uint64_t) tokens[d]);
+        }
+    }
+    metrics_observe(&b->mb_duration, s->latency_us);
+    if (s->ttfb_us >= 0) {
+        metrics_observe(&b->mb_ttfb, s->ttfb_us);
+    }
+    if (s->limit > FG_LIMIT_NONE && s->limit < FG_LIMIT__COUNT) {
+        metrics_add(&b->mb_limit[s->limit], 1);
+    }
+    if (s->charged_micro > 0) {
+        metrics_add(&b->mb_charged_micro, (uint64_t) s->charged_micro);
+    }
+    if (s->error == FG_E_INSUFFICIENT_ENERGY) {
+        metrics_add(&b->mb_energy_refusals, 1);
+    }
+    if (s->upstream > FG_UPSTREAM_OK && s->upstream < FG_UPSTREAM__COUNT) {
+        metrics_add(&b->mb_upstream[provider][s->upstream], 1);
+    }
+
+    if (atomic_load_explicit(&m->mm_per_key, memory_order_relaxed) == 0
+        || s->key_id == NULL || s->key_id[0] == '\0') {
+        return;
+    }
+    /* Shared by every worker serving the key: fetch_add. */
+    k = metrics_key_slot(m, metrics_key_id(s->key_id));
+    atomic_fetch_add_explicit(&k->mk_requests, 1, memory_order_relaxed);
+    for (d = 0; d < METRICS_DIRS; d++) {
+        if (tokens[d] > 0) {
+            atomic_fetch_add_explicit(&k->mk_tokens[d], (uint64_t) tokens[d],
+                                      memory_order_relaxed);
+        }
+    }
+}
+
+/* ---- rendering ---------------------------------------------------- */
+
+/* The region summed over the blocks in use, private to one render. */
+typedef struct {
+    uint64_t word[METRICS_SERIES_ALL];          /* 0: no such series */
+    uint64_t requests[METRICS_SERIES_ALL];
+    uint64_t tokens[METRICS_SERIES_ALL][METRICS_DIRS];
+    uint64_t duration[METRICS_BUCKETS + 1];
+    uint64_t duration_sum_us;
+    uint64_t ttfb[METRICS_BUCKETS + 1];
+    uint64_t ttfb_sum_us;
+    uint64_t limit[FG_LIMIT__COUNT];
+    uint64_t charged_micro;
+    uint64_t energy_refusals;
+    uint64_t upstream[METRICS_NAME_IDS][FG_UPSTREAM__COUNT];
+    uint8_t  provider_seen[METRICS_NAME_IDS];
+} metrics_totals_t;
+
+static uint64_t
+metrics_load(const _Atomic uint64_t *c)
+{
+    return atomic_load_explicit((_Atomic uint64_t *) c, memory_order_relaxed);
+}
+
+static void
+metrics_sum(const fg_metrics_t *m, metrics_totals_t *t)
+{
+    const metrics_block_t *b;
+    unsigned               w, i, d, cls, code;
+
+    /* Label sets first: a series entered after this is counted below but
+     * shown from the next scrape on; no count is ever lost. */
+    for (i = 0; i < FG_METRICS_SERIES; i++) {
+        t->word[i] = metrics_load(&m->mm_series[i]);
+    }
+    for (cls = 0; cls < METRICS_CLASSES; cls++) {
+        for (code = 0; code < FG_E__COUNT; code++) {
+            t->word[FG_METRICS_SERIES + cls * FG_E__COUNT + code] =
+                metrics_series_word(METRICS_NAME_OTHER, METRICS_NAME_OTHER,
+                                    cls, code);
+        }
+    }
+    for (w = 0; w < FG_METRICS_WORKERS; w++) {
+        if (atomic_load_explicit((_Atomic uint32_t *) &m->mm_used[w],
+                                 memory_order_relaxed) == 0) {
+            continue;
+        }
+        b = &m->mm_blocks[w];
+        for (i = 0; i <= METRICS_BUCKETS; i++) {
+            t->duration[i] += metrics_load(&b->mb_duration.mh_buckets[i]);
+            t->ttfb[i] += metrics_load(&b->mb_ttfb.mh_buckets[i]);
+        }
+        t->duration_sum_us += metrics_load(&b->mb_duration.mh_sum_us);
+        t->ttfb_sum_us += metrics_load(&b->mb_ttfb.mh_sum_us);
+        for (i = 0; i < FG_LIMIT__COUNT; i++) {
+            t->limit[i] += metrics_load(&b->mb_limit[i]);
+        }
+        t->charged_micro += metrics_load(&b->mb_charged_micro);
+        t->energy_refusals += metrics_load(&b->mb_energy_refusals);
+        for (i = 0; i < METRICS_NAME_IDS; i++) {
+            for (d = 0; d < FG_UPSTREAM__COUNT; d++) {
+                t->upstream[i][d] += metrics_load(&b->mb_upstream[i][d]);
+            }
+        }
+        for (i = 0; i < METRICS_SERIES_ALL; i++) {
+            if (t->word[i] == 0) {
+                continue;
+            }
+            t->requests[i] += metrics_load(&b->mb_series[i].ms_requests);
+            for (d = 0; d < METRICS_DIRS; d++) {
+                t->tokens[i][d] += metrics_load(&b->mb_series[i].ms_tokens[d]);
+            }
+        }
+    }
+}
+
+static void
+metrics_label(FILE *out, const char *name, const char *value)
+{
+    fprintf(out, "%s=\"", name);
+    for (; *value != '\0'; value++) {
+        switch (*value) {
+        case '\\': fputs("\\\\", out); break;
+        case '"':  fputs("\\\"", out); break;
+        case '\n': fputs("\\n", out); break;
+        default:   fputc(*value, out); break;
+        }
+    }
+    fputc('"', out);
+}
+
+static void
+metrics_family(FILE *out, const char *name, const char *type,
+               const char *help)
+{
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void
+metrics_histogram(FILE *out, const char *name, const char *help,
+                  const uint64_t *buckets, uint64_t sum_us)
+{
+    uint64_t cum = 0;
+    unsigned i;
+
+    metrics_family(out, name, "histogram", help);
+    for (i = 0; i <= METRICS_BUCKETS; i++) {
+        cum += buckets[i];
+        fprintf(out, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name,
+                metrics_le[i], cum);
+    }
+    fprintf(out, "%s_sum %" PRIu64 ".%06" PRIu64 "\n", name,
+            sum_us / 1000000, sum_us % 1000000);
+    fprintf(out, "%s_count %" PRIu64 "\n", name, cum);
+}
+
+static unsigned
+metrics_word_model(uint64_t w)
+{
+    return (unsigned) (w >> 32) & 0xffff;
+}
+
+static unsigned
+metrics_word_provider(uint64_t w)
+{
+    return (unsigned) (w >> 16) & 0xffff;
+}
+
+/* A series' (model, provider) pair, to group its tokens by. */
+typedef struct {
+    uint64_t pair;
+    unsigned index;
+} metrics_pair_t;
+
+static int
+metrics_by_pair(const void *a, const void *b)
+{
+    const metrics_pair_t *pa = a, *pb = b;
+
+    if (pa->pair != pb->pair) {
+        return pa->pair < pb->pair ? -1 : 1;
+    }
+    return pa->index < pb->index ? -1 : pa->index > pb->index;
+}
+
+static void
+metrics_render_requests(const fg_metrics_t *m, FILE *out,
+                        metrics_totals_t *t)
+{
+    uint64_t w;
+    unsigned i;
+
+    metrics_family(out, "fluxgate_requests_total", "counter",
+                   "Requests answered, by model and provider served, status "
+                   "class and error code.");
+    for (i = 0; i < METRICS_SERIES_ALL; i++) {
+        w = t->word[i];
+        /* Overflow entries are shown once something counted in them. */
+        if (w == 0 || (i >= FG_METRICS_SERIES && t->requests[i] == 0)) {
+            continue;
+        }
+        t->provider_seen[metrics_word_provider(w)] = 1;
+        fputs("fluxgate_requests_total{", out);
+        metrics_label(out, "model", metrics_name_str(m, metrics_word_model(w)));
+        fputc(',', out);
+        metrics_label(out, "provider",
+                      metrics_name_str(m, metrics_word_provider(w)));
+        fprintf(out, ",status_class=\"%s\",",
+                metrics_class[(w >> 8) & 0xff]);
+        metrics_label(out, "code",
+                      fg_error_code_str((fg_error_code_t) (w & 0xff)));
+        fprintf(out, "} %" PRIu64 "\n", t->requests[i]);
+    }
+}
+
+static void
+metrics_render_tokens(const fg_metrics_t *m, FILE *out,
+                      const metrics_totals_t *t)
+{
+    metrics_pair_t *order = fg_xmalloc(METRICS_SERIES_ALL * sizeof(*order));
+    uint64_t        sum[METRICS_DIRS], w;
+    unsigned        n = 0, i, j, d;
+
+    for (i = 0; i < METRICS_SERIES_ALL; i++) {
+        w = t->word[i];
+        if (w != 0 && metrics_word_model(w) != METRICS_NAME_NONE
+            && (i < FG_METRICS_SERIES || t->requests[i] > 0)) {
+            order[n].pair = w >> 16 & 0xffffffffULL;
+            order[n++].index = i;
+        }
+    }
+    qsort(order, n, sizeof(*order), metrics_by_pair);
+
+    metrics_family(out, "fluxgate_tokens_total", "counter",
+                   "Tokens the upstreams reported, by model, provider and "
+                   "direction (cached is part of prompt, reasoning part of "
+                   "completion).");
+    for (i = 0; i < n; i = j) {
+        memset(sum, 0, sizeof(sum));
+        for (j = i; j < n && order[j].pair == order[i].pair; j++) {
+            for (d = 0; d < METRICS_DIRS; d++) {
+                sum[d] += t->tokens[order[j].index][d];
+            }
+        }
+        w = t->word[order[i].index];
+        for (d = 0; d < METRICS_DIRS; d++) {
+            fputs("fluxgate_tokens_total{", out);
+            metrics_label(out, "model",
+                          metrics_name_str(m, metrics_word_model(w)));
+            fputc(',', out);
+            metrics_label(out, "provider",
+                          metrics_name_str(m, metrics_word_provider(w)));
+            fprintf(out, ",direction=\"%s\"} %" PRIu64 "\n", metrics_dir[d],
+                    sum[d]);
+        }
+    }
+    free(order);
+}
+
+static void
+metrics_render_upstream(const fg_metrics_t *m, FILE *out,
+                        const metrics_totals_t *t)
+{
+    unsigned p, k;
+
+    metrics_family(out, "fluxgate_upstream_errors_total", "counter",
+                   "Requests an upstream failed, by provider and kind of "
+                   "failure.");
+    for (p = 0; p < METRICS_NAME_IDS; p++) {
+        int any = t->provider_seen[p] && p != METRICS_NAME_NONE;
+
+        for (k = 1; k < FG_UPSTREAM__COUNT; k++) {
+            any |= t->upstream[p][k] != 0;
+        }
+        if (!any) {
+            continue;
+        }
+        for (k = 1; k < FG_UPSTREAM__COUNT; k++) {
+            fputs("fluxgate_upstream_errors_total{", out);
+            metrics_label(out, "provider", metrics_name_str(m, p));
+            fprintf(out, ",kind=\"%s\"} %" PRIu64 "\n", fg_upstream_kind_name((fg_upstream_kind_t) k),
+                    t->upstream[p][k]);
+        }
+    }
+}
+
+static void
+metrics_render_keys(const fg_metrics_t *m, FILE *out)
+{
+    const metrics_key_t *k;
+    uint64_t             id;
+    unsigned             i, d, pass;
+    char                 label[FG_KEY_ID_SIZE];
+
+    /* Pass 0: requests, pass 1: tokens; a family's samples together. */
+    for (pass = 0; pass < 2; pass++) {
+        if (pass == 0) {
+            metrics_family(out, "fluxgate_key_requests_total", "counter",
+                           "Requests made with each API key "
+                           "(metrics.per_key).");
+        } else {
+            metrics_family(out, "fluxgate_key_tokens_total", "counter",
+                           "Tokens of each API key's requests, by direction "
+                           "(metrics.per_key).");
+        }
+        for (i = 0; i <= FG_METRICS_KEYS; i++) {
+            k = &m->mm_keys[i];
+            id = metrics_load(&k->mk_id);
+            if (i == FG_METRICS_KEYS) {
+                /* Keys beyond the table's room: shown once there is one. */
+                if (metrics_load(&k->mk_requests) == 0) {
+                    continue;
+                }
+                snprintf(label, sizeof(label), "other");
+            } else if (id == 0) {
+                continue;
+            } else {
+                snprintf(label, sizeof(label), FG_KEY_ID_PREFIX "%016" PRIx64,
+                         id);
+            }
+            if (pass == 0) {
+                fprintf(out, "fluxgate_key_requests_total{key=\"%s\"} %"
+                        PRIu64 "\n", label, metrics_load(&k->mk_requests));
+                continue;
+            }
+            for (d = 0; d < METRICS_DIRS; d++) {
+                fprintf(out, "fluxgate_key_tokens_total{key=\"%s\","
+                        "direction=\"%s\"} %" PRIu64 "\n", label,
+                        metrics_dir[d], metrics_load(&k->mk_tokens[d]));
+            }
+        }
+    }
+}
+
+int
+fg_metrics_render(const fg_metrics_t *m, FILE *out, fg_err_t *err)
+{
+    metrics_totals_t *t = fg_xcalloc(1, sizeof(*t));
+    unsigned          i;
+
+    metrics_sum(m, t);
+    metrics_render_requests(m, out, t);
+    metrics_histogram(out, "fluxgate_request_duration_seconds",
+                      "Time from a request's arrival to its end.",
+                      t->duration, t->duration_sum_us);
+    metrics_histogram(out, "fluxgate_upstream_time_to_first_byte_seconds",
+                      "Time from a request's arrival to the first byte of "
+                      "its upstream's reply.", t->ttfb, t->ttfb_sum_us);
+    metrics_render_tokens(m, out, t);
+    metrics_family(out, "fluxgate_rate_limit_rejections_total", "counter",
+                   "Requests refused by a rate limit, by limit.");
+    for (i = 1; i < FG_LIMIT__COUNT; i++) {
+        fprintf(out, "fluxgate_rate_limit_rejections_total{limit=\"%s\"} %"
+                PRIu64 "\n", fg_limit_kind_name((fg_limit_kind_t) i), t->limit[i]);
+    }
+    metrics_family(out, "fluxgate_energy_charged_credits_total", "counter",
+                   "Energy credit charged to keys (exact: micro-credit "
+                   "integers underneath).");
+    fprintf(out, "fluxgate_energy_charged_credits_total %" PRIu64 ".%06"
+            PRIu64 "\n", t->charged_micro / 1000000,
+            t->charged_micro % 1000000);
+    metrics_family(out, "fluxgate_energy_rejections_total", "counter",
+                   "Requests refused (402) because the key's balance could "
+                   "not pay for a minimal reply.");
+    fprintf(out, "fluxgate_energy_rejections_total %" PRIu64 "\n",
+            t->energy_refusals);
+    metrics_render_upstream(m, out, t);
+    if (atomic_load_explicit((_Atomic uint32_t *) &m->mm_per_key,
+                             memory_order_relaxed)) {
+        metrics_render_keys(m, out);
+    }
+    free(t);
+    if (fflush(out) != 0 || ferror(out)) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL, "writing the metrics "
+                          "failed");
+    }
+    return FG_OK;
+}

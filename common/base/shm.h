@@ -1,0 +1,134 @@
+#ifndef FG_COMMON_SHM_H
+#define FG_COMMON_SHM_H
+
+/*
+ * The shared-memory arena the master creates before forking and every
+ * worker inherits. It starts with a header (magic, layout version, sizes)
+ * that fg_shm_attach() checks, then one cache-line-aligned slot per worker.
+ * Each slot is written only by its worker (state, counters) or by the
+ * master while the worker is dead (spawn and reap); readers sum slots.
+ *
+ * After the slots come the key table (common/accounts/keytable.h), written by the
+ * syncer alone, the rate limiter's state (common/accounts/limiter.h) and the
+ * metrics (common/base/metrics.h) and the energy ledger (common/accounts/ledger.h:
+ * balances and reservations) and the usage rings (common/accounts/usagering.h, one
+ * per worker slot and one for the master); bump FG_SHM_LAYOUT_VERSION
+ * with any change.
+ * Only fixed-width integers and lock-free atomics live here; no pointers.
+ */
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/base/errors.h"
+#include "common/accounts/keytable.h"
+#include "common/accounts/ledger.h"
+#include "common/accounts/limiter.h"
+#include "common/base/metrics.h"
+#include "common/accounts/usagering.h"
+
+#define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
+#define FG_SHM_LAYOUT_VERSION  6
+#define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
+
+_Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
+               "shm needs lock-free 64-bit atomics");
+
+enum {
+    FG_WORKER_FREE = 0,      /* slot unused */
+    FG_WORKER_STARTING,      /* forked, not yet serving */
+    FG_WORKER_READY,         /* accepting requests */
+    FG_WORKER_DRAINING       /* finishing in-flight requests, then exits */
+};
+
+typedef struct {
+    _Atomic uint32_t ws_state;           /* FG_WORKER_*; worker or master */
+    _Atomic uint32_t ws_generation;      /* config generation it serves */
+    _Atomic int64_t  ws_pid;
+    _Atomic int64_t  ws_started_ms;
+    _Atomic uint64_t ws_requests_total;  /* written by the worker only */
+    _Atomic uint64_t ws_in_flight;       /* written by the worker only */
+    _Atomic uint64_t ws_connections;     /* written by the worker only */
+    uint8_t          ws_pad[16];
+} fg_shm_worker_t;
+
+_Static_assert(sizeof(fg_shm_worker_t) == 64, "worker slot is a cache line");
+
+typedef struct {
+    uint64_t         sh_magic;
+    uint32_t         sh_layout_version;
+    uint32_t         sh_header_bytes;
+    uint64_t         sh_arena_bytes;
+    uint32_t         sh_worker_slots;
+    uint32_t         sh_worker_slot_bytes;
+    uint64_t         sh_workers_offset;
+    _Atomic uint32_t sh_generation;       /* current config generation */
+    _Atomic uint32_t sh_workers_wanted;   /* of the current generation */
+    _Atomic int64_t  sh_started_ms;
+    uint8_t          sh_pad[8];
+    uint64_t         sh_keys_offset;
+    uint64_t         sh_keys_bytes;
+    _Atomic uint32_t sh_keys_loaded;      /* 1 once the syncer loaded keys */
+    _Atomic uint32_t sh_syncer_state;     /* FG_WORKER_*, for the syncer */
+    _Atomic int64_t  sh_syncer_pid;
+    _Atomic uint64_t sh_worker_restarts;  /* respawns after a death */
+    uint64_t         sh_limiter_offset;
+    uint64_t         sh_limiter_bytes;
+    uint64_t         sh_metrics_offset;
+    uint64_t         sh_metrics_bytes;
+    uint64_t         sh_ledger_offset;
+    uint64_t         sh_ledger_bytes;
+    uint64_t         sh_usage_offset;
+    uint64_t         sh_usage_bytes;
+    _Atomic uint32_t sh_usage_failed;     /* the journal cannot be written */
+    uint8_t          sh_pad2[20];
+} fg_shm_header_t;
+
+_Static_assert(sizeof(fg_shm_header_t) == 128 + 64,
+               "header is three cache lines");
+
+typedef struct {
+    fg_shm_header_t *header;
+    fg_shm_worker_t *workers;
+    fg_keytable_t   *keys;
+    fg_limiter_t    *limiter;
+    fg_metrics_t    *metrics;
+    fg_ledger_t     *ledger;
+    fg_usagering_t  *usage;
+    size_t           bytes;
+} fg_shm_t;
+
+/*
+ * Maps the arena, inherited across fork, with room for a key table of
+ * @max_keys keys: from the POSIX shared-memory object @name, or anonymous
+ * memory when @name is NULL. An object of the same name, size and layout
+ * left by a previous run is kept as it is and *@recovered set to 1: the
+ * caller repairs what its dead processes held. Otherwise the header and
+ * the empty regions are initialised and *@recovered is 0. Pages are zero
+ * from the kernel and only touched when used, so a large table costs
+ * address space, not memory, until keys fill it. Returns FG_OK or FG_ERR
+ * with @err set. Master only, before forking.
+ */
+int fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
+                  uint32_t usage_records, int *recovered, fg_err_t *err);
+
+/* Removes the object @name (after a clean stop). Accepts NULL. */
+int fg_shm_unlink(const char *name);
+
+/*
+ * Checks the header of a mapped arena: magic, layout version, sizes.
+ * Returns FG_OK, or FG_ERR with @err naming the first mismatch.
+ */
+int fg_shm_check(const fg_shm_t *shm, fg_err_t *err);
+
+/* Unmaps the arena. Accepts an unmapped fg_shm_t. */
+void fg_shm_destroy(fg_shm_t *shm);
+
+/* Borrowed slot @i (0 <= i < FG_SHM_MAX_WORKERS). */
+fg_shm_worker_t *fg_shm_worker(const fg_shm_t *shm, unsigned i);
+
+/* Number of READY slots of @generation. Any process; never blocks. */
+unsigned fg_shm_workers_ready(const fg_shm_t *shm, uint32_t generation);
+
+#endif

@@ -1,0 +1,121 @@
+#ifndef FG_COMMON_KEYSTORE_H
+#define FG_COMMON_KEYSTORE_H
+
+/*
+ * The key administration: every admin operation on keys (create, list,
+ * show, update, rotate, revoke, top-up), each made durable in the store
+ * before it is published in the shared-memory key table and answered.
+ *
+ * It keeps its own copy of every record (the table is for readers; this
+ * copy gives lookups by id and ordered listings) and the memos of past
+ * top-ups. One process owns it, the syncer; nothing here is thread-safe
+ * or called from a worker. Library code: no logging.
+ *
+ * Replies are admin API JSON (docs/admin-api.md): new references the
+ * caller decrefs. On FG_ERR nothing changed anywhere and @err says why
+ * (its code maps to the HTTP status).
+ */
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "common/base/errors.h"
+#include "common/accounts/keys.h"
+#include "common/accounts/keytable.h"
+#include "common/accounts/ledger.h"
+#include "common/store/store.h"
+
+typedef struct fg_keystore_s fg_keystore_t;
+
+typedef struct {
+    uint32_t keys;          /* current records (one per key id) */
+    uint32_t secrets;       /* records in the table, rotated-out included */
+    uint32_t capacity;      /* of the table */
+    uint64_t topups;        /* memos kept */
+} fg_keystore_stats_t;
+
+/*
+ * A key store over @table and @store (both borrowed; they outlive it),
+ * hashing secrets with @server_secret (copied). @rotation_grace_ms is the
+ * default grace of a rotated-out secret. Never NULL (aborts on OOM).
+ */
+fg_keystore_t *fg_keystore_new(fg_keytable_t *table, fg_store_t *store,
+                               const uint8_t server_secret[FG_KEY_SERVER_SECRET_BYTES],
+                               int64_t rotation_grace_ms);
+
+/*
+ * Keeps the energy ledger (borrowed) in step with the store, as @owner:
+ * at load every key's account gets its stored balance, and every later
+ * change that alters a balance (a top-up, an admin update) reaches the
+ * live balance as a difference, so reservations in flight stay right.
+ * Call before fg_keystore_load(). Without it keys have no accounts.
+ */
+void fg_keystore_set_ledger(fg_keystore_t *ks, fg_ledger_t *ledger,
+                            unsigned owner);
+
+/* The energy balance a key created without one gets (micro-units). */
+void fg_keystore_set_default_balance(fg_keystore_t *ks, int64_t micro);
+
+/*
+ * Writes the live balances that differ from the stored ones into the
+ * store (charges and regeneration happen in shm, in the workers): a crash
+ * loses at most the charges since the last call. Returns the number of
+ * keys written, or FG_ERR (nothing lost: the ledger still has them).
+ */
+int fg_keystore_persist_balances(fg_keystore_t *ks, int64_t now_ms,
+                                 fg_err_t *err);
+
+/* Frees @ks (not the table or the store). Accepts NULL. */
+void fg_keystore_free(fg_keystore_t *ks);
+
+/*
+ * Loads the store's state and makes the table hold exactly it: records
+ * put, and anything the table had that the store does not, removed (the
+ * table may hold a previous syncer's writes). Call once, first.
+ */
+int fg_keystore_load(fg_keystore_t *ks, int64_t now_ms, fg_err_t *err);
+
+int fg_keystore_create(fg_keystore_t *ks, const json_t *body, int64_t now_ms,
+                       json_t **reply, fg_err_t *err);
+
+/* @owner, @status, @after may be NULL; @limit 1..1000. */
+int fg_keystore_list(fg_keystore_t *ks, const char *owner,
+                     const char *status, const char *after, int limit,
+                     int64_t now_ms, json_t **reply, fg_err_t *err);
+
+int fg_keystore_show(fg_keystore_t *ks, const char *id, int64_t now_ms,
+                     json_t **reply, fg_err_t *err);
+
+int fg_keystore_update(fg_keystore_t *ks, const char *id, const json_t *body,
+                       int64_t now_ms, json_t **reply, fg_err_t *err);
+
+/* @body may be NULL; it may hold "grace_seconds". */
+int fg_keystore_rotate(fg_keystore_t *ks, const char *id, const json_t *body,
+                       int64_t now_ms, json_t **reply, fg_err_t *err);
+
+int fg_keystore_revoke(fg_keystore_t *ks, const char *id, int64_t now_ms,
+                       json_t **reply, fg_err_t *err);
+
+/*
+ * Adds @amount_micro to the key's balance (capped at
+ * FG_KEYJSON_ENERGY_MAX) once per @idempotency_key: a repeat with the same
+ * key and amount changes nothing and replies "applied": false; with
+ * another key or amount it is FG_E_IDEMPOTENCY_REUSED.
+ */
+int fg_keystore_topup(fg_keystore_t *ks, const char *id, int64_t amount_micro,
+                      const char *idempotency_key, int64_t now_ms,
+                      json_t **reply, fg_err_t *err);
+
+/*
+ * When the store holds more than @after_records journal records, writes a
+ * snapshot of the current state, dropping rotated-out secrets whose grace
+ * ended (they leave the table too). 1 when it compacted, 0 when not
+ * needed, FG_ERR on failure (the state is unchanged and still durable).
+ */
+int fg_keystore_compact(fg_keystore_t *ks, uint64_t after_records,
+                        int64_t now_ms, fg_err_t *err);
+
+void fg_keystore_stats(const fg_keystore_t *ks, fg_keystore_stats_t *out);
+
+#endif

@@ -1,0 +1,985 @@
+/*
+ * usagelog.c: the usage journal (JSON lines with a CRC-32C each), its
+ * group commit, its recovery at open, and the reader and aggregation.
+ *
+ * One writer, the syncer, appends batches of lines with one write(2) on
+ * an O_APPEND descriptor and syncs when its policy says. Recovery is
+ * journal.c's rule applied to lines:
+ *
+ * 1) A crash while appending leaves the last lines incomplete: a line
+ *    without its newline, or a tail of zeros where the file grew but the
+ *    data never reached the disk. No valid line follows the first invalid
+ *    byte, so open cuts the file there (Redis's aof-load-truncated) and
+ *    reports how much; the next append follows a valid line.
+ * 2) An invalid line with a valid one after it cannot come from a crash
+ *    of an append-only writer: it is damage, and open refuses rather than
+ *    guess which lines to trust. So is a seq that does not increase
+ *    within its ring, which the appender below never writes.
+ *
+ * Exactly once: the syncer copies records from a ring, appends them, and
+ * only then commits the ring (usagering.h), so a syncer killed in between
+ * re-delivers records the file already has. The journal keeps the last
+ * seq it wrote per ring (rebuilt by the scan at open) and skips any
+ * record not above it: seqs increase within a ring, so "not above" means
+ * "already written".
+ *
+ * A write or fdatasync failure is sticky (reliability.md 3.3): after EIO
+ * the kernel may drop the dirty pages and a retried fsync "succeeds"; a
+ * short write may leave half a line that nothing may follow. The syncer
+ * stops and the master stops billable admission; the records stay in the
+ * rings if the syncer commits only after the sync.
+ *
+ * The CRC covers the line up to `,"crc":`, so a line stays plain JSON
+ * that any tool reads, and the check needs no second parse. Open checks
+ * every line by its CRC and takes seq and ring from the head the writer
+ * puts first (no JSON parse: the journal only grows, and open is on the
+ * syncer's start-up path); the reader parses every line in full.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/base/alloc.h"
+#include "common/base/durable.h"
+#include "common/store/journal.h"
+#include "common/store/usagelog.h"
+
+#define USAGELOG_CHUNK        (64 * 1024)    /* > FG_USAGELOG_LINE_MAX */
+#define USAGELOG_SUFFIX       ",\"crc\":\""
+#define USAGELOG_SUFFIX_LEN   18             /* ,"crc":"xxxxxxxx"} */
+#define USAGELOG_FAILURE_MAX  256
+#define USAGELOG_NONE         UINT64_MAX
+
+_Static_assert(FG_USAGELOG_VERSION == 1, "usagelog_peek reads version 1");
+
+/* The last seq written per ring: the dedupe state. */
+typedef struct {
+    uint64_t *last;
+    size_t    n;
+} usagelog_rings_t;
+
+struct fg_usagelog_s {
+    int              fd;
+    int              has_failed;              /* sticky */
+    uint64_t         last_seq;
+    uint64_t         pending;                 /* appended, not synced */
+    int64_t          first_pending_ms;
+    uint64_t         duplicates;
+    usagelog_rings_t rings;
+    char            *buf;                     /* one batch of lines */
+    size_t           buf_len, buf_cap;
+    char             node[FG_USAGELOG_NODE_MAX + 1];
+    char             path[PATH_MAX];
+    char             failure[USAGELOG_FAILURE_MAX];
+};
+
+typedef int (*usagelog_line_cb)(const fg_usage_record_t *rec,
+                                const char *node, void *arg, fg_err_t *err);
+
+typedef struct {
+    char     key_id[FG_USAGE_KEY_ID_MAX + 1];
+    char     model[FG_USAGE_MODEL_MAX + 1];
+    char     day[11];
+    int64_t  requests, prompt, completion, reasoning, cached, charged;
+    int64_t  estimated, errors;
+    double   energy_kwh, carbon_g_co2, water_liters;
+} usagelog_row_t;
+
+typedef struct {
+    const fg_usagelog_filter_t *filter;
+    json_t                     *index;       /* "day\nkey\nmodel" → row */
+    usagelog_row_t             *rows;
+    size_t                      n, cap;
+    uint64_t                    records;
+} usagelog_agg_t;
+
+static int usagelog_node_char(char c);
+static int usagelog_node_ok(const char *node);
+static int usagelog_rings_put(usagelog_rings_t *rs, unsigned ring);
+static void usagelog_reserve(fg_usagelog_t *log, size_t more);
+static int usagelog_encode(fg_usagelog_t *log, const fg_usage_record_t *rec,
+                           fg_err_t *err);
+static int usagelog_hex8(const char *p, uint32_t *out);
+static int usagelog_crc_ok(const char *line, size_t len);
+static int usagelog_number(const char **p, const char *end, uint64_t *v);
+static int usagelog_literal(const char **p, const char *end,
+                            const char *lit);
+static int usagelog_peek(const char *line, size_t len, uint64_t *seq,
+                         uint32_t *ring);
+static int usagelog_parse(const char *line, size_t len, int is_full,
+                          fg_usage_record_t *rec, char *node);
+static int usagelog_scan(int fd, const char *path, usagelog_rings_t *rs,
+                         usagelog_line_cb cb, void *arg,
+                         fg_usagelog_scan_t *st, fg_err_t *err);
+static int usagelog_fail(fg_usagelog_t *log, fg_err_t *err,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int usagelog_check(const fg_usagelog_t *log, fg_err_t *err);
+static int usagelog_day_ok(const char *day);
+static void usagelog_digits(char *p, unsigned v, int width);
+static void usagelog_day(int64_t unix_ms, char day[11]);
+static int64_t usagelog_add(int64_t a, int64_t b);
+static int usagelog_agg_add(const fg_usage_record_t *rec, const char *node,
+                            void *arg, fg_err_t *err);
+static int usagelog_row_cmp(const void *a, const void *b);
+static json_t *usagelog_row_json(const usagelog_row_t *row, int with_ids);
+
+/* ---- lines ----------------------------------------------------------- */
+
+static int
+usagelog_node_char(char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+           || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+}
+
+static int
+usagelog_node_ok(const char *node)
+{
+    size_t i, n = strlen(node);
+
+    if (n == 0 || n > FG_USAGELOG_NODE_MAX) {
+        return 0;
+    }
+    for (i = 0; i < n; i++) {
+        if (!usagelog_node_char(node[i])) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Makes room for @ring in @rs. FG_ERR when it is out of range. */
+static int
+usagelog_rings_put(usagelog_rings_t *rs, unsigned ring)
+{
+    size_t n;
+
+    if (ring >= FG_USAGELOG_RINGS_MAX) {
+        return FG_ERR;
+    }
+    if (ring >= rs->n) {
+        n = rs->n == 0 ? 64 : rs->n;
+        while (n <= ring) {
+            n *= 2;
+        }
+        rs->last = fg_xrealloc(rs->last, n * sizeof(rs->last[0]));
+        memset(rs->last + rs->n, 0, (n - rs->n) * sizeof(rs->last[0]));
+        rs->n = n;
+    }
+    return FG_OK;
+}
+
+static void
+usagelog_reserve(fg_usagelog_t *log, size_t more)
+{
+    if (log->buf_len + more > log->buf_cap) {
+        log->buf_cap = (log->buf_len + more) * 2;
+        log->buf = fg_xrealloc(log->buf, log->buf_cap);
+    }
+}
+
+/*
+ * Appends the line of @rec to the batch buffer: the head (version, node,
+ * seq, ring), whose shape usagelog_peek() relies on, then the members of
+ * fg_usage_to_json() in its order (fg_usage_write_members: no jansson,
+ * the syncer writes one line per request).
+ */
+static int
+usagelog_encode(fg_usagelog_t *log, const fg_usage_record_t *rec,
+                fg_err_t *err)
+{
+    size_t   start = log->buf_len, body;
+    uint32_t crc;
+    int      head_len;
+
+    usagelog_reserve(log, FG_USAGELOG_NODE_MAX + 96 + FG_USAGE_MEMBERS_MAX
+                          + USAGELOG_SUFFIX_LEN + 2);
+    head_len = snprintf(log->buf + start, FG_USAGELOG_NODE_MAX + 96,
+                        "{\"v\":%d,\"node\":\"%s\",\"seq\":%llu,"
+                        "\"ring\":%u", FG_USAGELOG_VERSION, log->node,
+                        (unsigned long long) rec->seq, rec->ring);
+    if (head_len <= 0 || head_len >= FG_USAGELOG_NODE_MAX + 96) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "usage record %llu cannot be encoded",
+                          (unsigned long long) rec->seq);
+    }
+    body = (size_t) head_len
+           + fg_usage_write_members(rec, log->buf + start + head_len);
+    if (body + USAGELOG_SUFFIX_LEN > FG_USAGELOG_LINE_MAX) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "usage record %llu encodes to %zu bytes",
+                          (unsigned long long) rec->seq, body);
+    }
+
+    crc = fg_journal_crc32c(0, log->buf + start, body);
+    snprintf(log->buf + start + body, USAGELOG_SUFFIX_LEN + 2,
+             USAGELOG_SUFFIX "%08x\"}\n", crc);
+    log->buf_len = start + body + USAGELOG_SUFFIX_LEN + 1;
+    return FG_OK;
+}
+
+static int
+usagelog_hex8(const char *p, uint32_t *out)
+{
+    uint32_t v = 0;
+    int      i;
+
+    for (i = 0; i < 8; i++) {
+        if (p[i] >= '0' && p[i] <= '9') {
+            v = v << 4 | (uint32_t) (p[i] - '0');
+        } else if (p[i] >= 'a' && p[i] <= 'f') {
+            v = v << 4 | (uint32_t) (p[i] - 'a' + 10);
+        } else {
+            return FG_ERR;
+        }
+    }
+    *out = v;
+    return FG_OK;
+}
+
+/* 1 when the line ends with a CRC member that matches what precedes it. */
+static int
+usagelog_crc_ok(const char *line, size_t len)
+{
+    const char *suffix;
+    uint32_t    want;
+
+    if (len < USAGELOG_SUFFIX_LEN + 2 || len > FG_USAGELOG_LINE_MAX) {
+        return 0;
+    }
+    suffix = line + len - USAGELOG_SUFFIX_LEN;
+    return memcmp(suffix, USAGELOG_SUFFIX, sizeof(USAGELOG_SUFFIX) - 1) == 0
+           && suffix[16] == '"' && suffix[17] == '}'
+           && usagelog_hex8(suffix + 8, &want) == FG_OK
+           && fg_journal_crc32c(0, line, len - USAGELOG_SUFFIX_LEN) == want;
+}
+
+/* Reads a decimal at *@p (no sign, no leading zero but "0") into @v. */
+static int
+usagelog_number(const char **p, const char *end, uint64_t *v)
+{
+    const char *q = *p;
+    uint64_t    n = 0;
+
+    if (q >= end || *q < '0' || *q > '9' || (*q == '0' && q + 1 < end
+                                             && q[1] >= '0' && q[1] <= '9')) {
+        return FG_ERR;
+    }
+    for (; q < end && *q >= '0' && *q <= '9'; q++) {
+        if (n > (UINT64_MAX - 9) / 10) {
+            return FG_ERR;
+        }
+        n = n * 10 + (uint64_t) (*q - '0');
+    }
+    *p = q;
+    *v = n;
+    return FG_OK;
+}
+
+static int
+usagelog_literal(const char **p, const char *end, const char *lit)
+{
+    size_t n = strlen(lit);
+
+    if ((size_t) (end - *p) < n || memcmp(*p, lit, n) != 0) {
+        return FG_ERR;
+    }
+    *p += n;
+    return FG_OK;
+}
+
+/*
+ * The seq and ring of a line whose CRC is good, from the head that
+ * usagelog_encode() writes, without a JSON parse: open reads every line
+ * of a journal that only grows, and this makes it several times faster.
+ * FG_ERR when the head is not that shape (the caller then parses).
+ */
+static int
+usagelog_peek(const char *line, size_t len, uint64_t *seq, uint32_t *ring)
+{
+    const char *p = line, *end = line + len, *node;
+    uint64_t    s, r;
+
+    if (usagelog_literal(&p, end, "{\"v\":1,\"node\":\"") != FG_OK) {
+        return FG_ERR;
+    }
+    for (node = p; p < end && *p != '"'; p++) {
+        if (!usagelog_node_char(*p)) {
+            return FG_ERR;
+        }
+    }
+    if (p == node || p - node > FG_USAGELOG_NODE_MAX
+        || usagelog_literal(&p, end, "\",\"seq\":") != FG_OK
+        || usagelog_number(&p, end, &s) != FG_OK
+        || usagelog_literal(&p, end, ",\"ring\":") != FG_OK
+        || usagelog_number(&p, end, &r) != FG_OK
+        || usagelog_literal(&p, end, ",") != FG_OK
+        || s == 0 || s > INT64_MAX || r >= FG_USAGELOG_RINGS_MAX) {
+        return FG_ERR;
+    }
+    *seq = s;
+    *ring = (uint32_t) r;
+    return FG_OK;
+}
+
+/*
+ * Checks one line (@len bytes, no newline): the CRC first, then, when
+ * @is_full or when the head is not the usual one, the JSON, the format
+ * version, the node and every field. Fills @rec (all of it when
+ * @is_full, else at least seq and ring) and @node (FG_USAGELOG_NODE_MAX
+ * + 1 bytes; only when @is_full) when the line is valid.
+ */
+static int
+usagelog_parse(const char *line, size_t len, int is_full,
+               fg_usage_record_t *rec, char *node)
+{
+    const char  *n;
+    json_t      *obj, *v;
+    int          rc;
+
+    if (!usagelog_crc_ok(line, len)) {
+        return FG_ERR;
+    }
+    if (!is_full && usagelog_peek(line, len, &rec->seq, &rec->ring)
+                    == FG_OK) {
+        return FG_OK;
+    }
+    obj = json_loadb(line, len, JSON_REJECT_DUPLICATES, NULL);
+    if (obj == NULL) {
+        return FG_ERR;
+    }
+    v = json_object_get(obj, "v");
+    n = json_string_value(json_object_get(obj, "node"));
+    if (!json_is_integer(v) || json_integer_value(v) != FG_USAGELOG_VERSION
+        || n == NULL || !usagelog_node_ok(n)) {
+        json_decref(obj);
+        return FG_ERR;
+    }
+    snprintf(node, FG_USAGELOG_NODE_MAX + 1, "%s", n);
+    rc = fg_usage_from_json(rec, obj, NULL);
+    json_decref(obj);
+    if (rc != FG_OK || rec->seq == 0 || rec->ring >= FG_USAGELOG_RINGS_MAX) {
+        return FG_ERR;
+    }
+    return FG_OK;
+}
+
+/*
+ * Reads @fd from its start and hands every valid line to @cb, keeping
+ * the per-ring last seq in @rs. Without @cb (open) a line is checked by
+ * its CRC and its head; with one, in full. Fills @st (the torn-tail
+ * verdict: invalid lines with no valid line after them). FG_ERR on a
+ * read error, damage (an invalid line before a valid one, a seq that
+ * does not increase within its ring) or an error from @cb.
+ */
+static int
+usagelog_scan(int fd, const char *path, usagelog_rings_t *rs,
+              usagelog_line_cb cb, void *arg, fg_usagelog_scan_t *st,
+              fg_err_t *err)
+{
+    fg_usage_record_t rec;
+    char              node[FG_USAGELOG_NODE_MAX + 1];
+    char             *buf = fg_xmalloc(USAGELOG_CHUNK), *nl;
+    size_t            len = 0, pos, llen;
+    uint64_t          buf_off = 0, bad_off = USAGELOG_NONE, off;
+    ssize_t           got;
+    int               is_eof = 0, is_skipping = 0, rc = FG_OK;
+
+    memset(st, 0, sizeof(*st));
+    if (lseek(fd, 0, SEEK_SET) != 0) {
+        free(buf);
+        return fg_err_set(err, FG_E_INTERNAL, NULL, "lseek(\"%s\") failed: "
+                          "%s", path, strerror(errno));
+    }
+    for (;;) {
+        for (pos = 0; pos < len; pos += llen + 1) {
+            nl = memchr(buf + pos, '\n', len - pos);
+            if (nl == NULL) {
+                break;
+            }
+            llen = (size_t) (nl - (buf + pos));
+            off = buf_off + pos;
+            if (is_skipping) {
+                /* The end of an over-long line, counted as bad already. */
+                is_skipping = 0;
+                continue;
+            }
+            if (usagelog_parse(buf + pos, llen, cb != NULL, &rec, node)
+                != FG_OK) {
+                if (bad_off == USAGELOG_NONE) {
+                    bad_off = off;
+                }
+                continue;
+            }
+            if (bad_off != USAGELOG_NONE) {
+                rc = fg_err_set(err, FG_E_INTERNAL, NULL,
+                                "usage journal %s is damaged: an invalid "
+                                "line at offset %llu is followed by valid "
+                                "ones (at %llu)", path,
+                                (unsigned long long) bad_off,
+                                (unsigned long long) off);
+                goto done;
+            }
+            if (usagelog_rings_put(rs, rec.ring) != FG_OK
+                || rec.seq <= rs->last[rec.ring]) {
+                rc = fg_err_set(err, FG_E_INTERNAL, NULL,
+                                "usage journal %s is damaged: seq %llu of "
+                                "ring %u at offset %llu does not increase",
+                                path, (unsigned long long) rec.seq,
+                                rec.ring, (unsigned long long) off);
+                goto done;
+            }
+            rs->last[rec.ring] = rec.seq;
+            if (cb != NULL && cb(&rec, node, arg, err) != FG_OK) {
+                rc = FG_ERR;
+                goto done;
+            }
+            st->records++;
+            if (rec.seq > st->last_seq) {
+                st->last_seq = rec.seq;
+            }
+        }
+        memmove(buf, buf + pos, len - pos);
+        buf_off += pos;
+        len -= pos;
+        if (len > FG_USAGELOG_LINE_MAX) {
+            /* No newline within a line's maximum: not a record. Drop the
+             * bytes, not the verdict, and look for the line's end. */
+            if (!is_skipping && bad_off == USAGELOG_NONE) {
+                bad_off = buf_off;
+            }
+            is_skipping = 1;
+            buf_off += len;
+            len = 0;
+        }
+        if (is_eof) {
+            break;
+        }
+        got = read(fd, buf + len, USAGELOG_CHUNK - len);
+        if (got < 0 && errno == EINTR) {
+            continue;
+        }
+        if (got < 0) {
+            rc = fg_err_set(err, FG_E_INTERNAL, NULL, "read(\"%s\") failed: "
+                            "%s", path, strerror(errno));
+            goto done;
+        }
+        if (got == 0) {
+            is_eof = 1;
+        }
+        len += (size_t) got;
+    }
+
+    /* What is left has no newline: a line cut short. */
+    if ((len > 0 || is_skipping) && bad_off == USAGELOG_NONE) {
+        bad_off = buf_off;
+    }
+    st->valid_bytes = bad_off != USAGELOG_NONE ? bad_off : buf_off + len;
+    if (bad_off != USAGELOG_NONE) {
+        st->has_torn_tail = 1;
+        st->dropped_offset = bad_off;
+        st->dropped_bytes = buf_off + len - bad_off;
+    }
+
+done:
+    free(buf);
+    return rc;
+}
+
+/* ---- the journal ------------------------------------------------------ */
+
+/* Marks @log failed for good with the formatted reason, and reports it. */
+static int
+usagelog_fail(fg_usagelog_t *log, fg_err_t *err, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(log->failure, sizeof(log->failure), fmt, ap);
+    va_end(ap);
+    log->has_failed = 1;
+    return fg_err_set(err, FG_E_INTERNAL, NULL, "usage journal %s: %s",
+                      log->path, log->failure);
+}
+
+static int
+usagelog_check(const fg_usagelog_t *log, fg_err_t *err)
+{
+    if (log->has_failed) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "usage journal %s is unusable after an earlier "
+                          "failure (%s); restart to recover it", log->path,
+                          log->failure);
+    }
+    return FG_OK;
+}
+
+fg_usagelog_t *
+fg_usagelog_open(const char *path, const char *node,
+                 fg_usagelog_scan_t *scan, fg_err_t *err)
+{
+    fg_usagelog_t     *log;
+    fg_usagelog_scan_t st;
+    int                fd, is_created = 0;
+
+    if (node == NULL || !usagelog_node_ok(node)) {
+        fg_err_set(err, FG_E_INVALID_VALUE, "node",
+                   "node id \"%s\" must be 1..%d of [A-Za-z0-9._-]",
+                   node != NULL ? node : "", FG_USAGELOG_NODE_MAX);
+        return NULL;
+    }
+    if (strlen(path) >= PATH_MAX) {
+        fg_err_set(err, FG_E_INTERNAL, NULL, "path too long: %s", path);
+        return NULL;
+    }
+    fd = open(path, O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT) {
+        fd = open(path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC
+                        | O_NOFOLLOW, 0600);
+        is_created = 1;
+    }
+    if (fd < 0) {
+        fg_err_set(err, FG_E_INTERNAL, NULL, "open(\"%s\") failed: %s",
+                   path, strerror(errno));
+        return NULL;
+    }
+
+    log = fg_xcalloc(1, sizeof(*log));
+    log->fd = fd;
+    snprintf(log->node, sizeof(log->node), "%s", node);
+    snprintf(log->path, sizeof(log->path), "%s", path);
+    if ((is_created && fg_fsync_dir_of(path, err) != FG_OK)
+        || usagelog_scan(fd, path, &log->rings, NULL, NULL, &st, err)
+           != FG_OK) {
+        fg_usagelog_close(log);
+        return NULL;
+    }
+    if (st.has_torn_tail
+        && (ftruncate(fd, (off_t) st.dropped_offset) != 0
+            || fsync(fd) != 0)) {
+        fg_err_set(err, FG_E_INTERNAL, NULL,
+                   "truncating %s to %llu bytes failed: %s", path,
+                   (unsigned long long) st.dropped_offset, strerror(errno));
+        fg_usagelog_close(log);
+        return NULL;
+    }
+    log->last_seq = st.last_seq;
+    if (scan != NULL) {
+        *scan = st;
+    }
+    return log;
+}
+
+void
+fg_usagelog_close(fg_usagelog_t *log)
+{
+    if (log == NULL) {
+        return;
+    }
+    if (log->fd >= 0) {
+        close(log->fd);
+    }
+    free(log->rings.last);
+    free(log->buf);
+    free(log);
+}
+
+int
+fg_usagelog_append(fg_usagelog_t *log, const fg_usage_record_t *recs,
+                   size_t n, int64_t now_ms, size_t *written, fg_err_t *err)
+{
+    size_t  i, count = 0, off = 0;
+    ssize_t w;
+
+    if (written != NULL) {
+        *written = 0;
+    }
+    if (usagelog_check(log, err) != FG_OK) {
+        return FG_ERR;
+    }
+    for (i = 0; i < n; i++) {
+        if (recs[i].seq == 0 || recs[i].ring >= FG_USAGELOG_RINGS_MAX) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                              "usage record with seq %llu on ring %u",
+                              (unsigned long long) recs[i].seq,
+                              recs[i].ring);
+        }
+    }
+
+    /* From here on a failure is sticky, so the dedupe state may move
+     * ahead of the file: nothing is appended after a failure. */
+    log->buf_len = 0;
+    for (i = 0; i < n; i++) {
+        const fg_usage_record_t *rec = &recs[i];
+
+        usagelog_rings_put(&log->rings, rec->ring);
+        if (rec->seq <= log->rings.last[rec->ring]) {
+            log->duplicates++;
+            continue;
+        }
+        if (usagelog_encode(log, rec, err) != FG_OK) {
+            return usagelog_fail(log, NULL, "%s", err != NULL ? err->msg
+                                                             : "encoding");
+        }
+        log->rings.last[rec->ring] = rec->seq;
+        if (rec->seq > log->last_seq) {
+            log->last_seq = rec->seq;
+        }
+        count++;
+    }
+
+    while (off < log->buf_len) {
+        w = write(log->fd, log->buf + off, log->buf_len - off);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return usagelog_fail(log, err, "write failed after %zu of %zu "
+                                 "bytes: %s", off, log->buf_len,
+                                 w < 0 ? strerror(errno) : "no progress");
+        }
+        off += (size_t) w;
+    }
+    if (count > 0 && log->pending == 0) {
+        log->first_pending_ms = now_ms;
+    }
+    log->pending += count;
+    if (written != NULL) {
+        *written = count;
+    }
+    return FG_OK;
+}
+
+int
+fg_usagelog_sync(fg_usagelog_t *log, fg_err_t *err)
+{
+    if (usagelog_check(log, err) != FG_OK) {
+        return FG_ERR;
+    }
+    if (log->pending == 0) {
+        return FG_OK;
+    }
+    if (fdatasync(log->fd) != 0) {
+        return usagelog_fail(log, err, "fdatasync failed: %s",
+                             strerror(errno));
+    }
+    log->pending = 0;
+    return FG_OK;
+}
+
+int64_t
+fg_usagelog_sync_wait_ms(const fg_usagelog_t *log,
+                         const fg_usagelog_policy_t *policy, int64_t now_ms)
+{
+    int64_t waited;
+
+    if (log->pending == 0) {
+        return -1;
+    }
+    if (log->pending >= policy->max_pending) {
+        return 0;
+    }
+    waited = now_ms - log->first_pending_ms;
+    return waited >= policy->max_delay_ms ? 0
+                                          : policy->max_delay_ms - waited;
+}
+
+uint64_t
+fg_usagelog_pending(const fg_usagelog_t *log)
+{
+    return log->pending;
+}
+
+uint64_t
+fg_usagelog_last_seq(const fg_usagelog_t *log)
+{
+    return log->last_seq;
+}
+
+uint64_t
+fg_usagelog_ring_seq(const fg_usagelog_t *log, unsigned ring)
+{
+    return ring < log->rings.n ? log->rings.last[ring] : 0;
+}
+
+uint64_t
+fg_usagelog_duplicates(const fg_usagelog_t *log)
+{
+    return log->duplicates;
+}
+
+int
+fg_usagelog_has_failed(const fg_usagelog_t *log)
+{
+    return log->has_failed;
+}
+
+int
+fg_usagelog_fd(const fg_usagelog_t *log)
+{
+    return log->fd;
+}
+
+int
+fg_usagelog_read(const char *path, fg_usagelog_read_cb cb, void *arg,
+                 fg_usagelog_scan_t *scan, fg_err_t *err)
+{
+    usagelog_rings_t   rs = { NULL, 0 };
+    fg_usagelog_scan_t st;
+    int                fd, rc;
+
+    memset(&st, 0, sizeof(st));
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT) {
+        if (scan != NULL) {
+            *scan = st;
+        }
+        return FG_OK;
+    }
+    if (fd < 0) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "open(\"%s\") failed: %s", path, strerror(errno));
+    }
+    rc = usagelog_scan(fd, path, &rs, cb, arg, &st, err);
+    close(fd);
+    free(rs.last);
+    if (scan != NULL) {
+        *scan = st;
+    }
+    return rc;
+}
+
+/* ---- aggregation ------------------------------------------------------ */
+
+/* "YYYY-MM-DD" with a month 01..12 and a day 01..31. */
+static int
+usagelog_day_ok(const char *day)
+{
+    int i, month, mday;
+
+    if (strlen(day) != 10 || day[4] != '-' || day[7] != '-') {
+        return 0;
+    }
+    for (i = 0; i < 10; i++) {
+        if (i != 4 && i != 7 && (day[i] < '0' || day[i] > '9')) {
+            return 0;
+        }
+    }
+    month = (day[5] - '0') * 10 + (day[6] - '0');
+    mday = (day[8] - '0') * 10 + (day[9] - '0');
+    return month >= 1 && month <= 12 && mday >= 1 && mday <= 31;
+}
+
+/* @v as exactly @width decimal digits at @p (no NUL). */
+static void
+usagelog_digits(char *p, unsigned v, int width)
+{
+    while (width-- > 0) {
+        p[width] = (char) ('0' + v % 10);
+        v /= 10;
+    }
+}
+
+/* The UTC day of @unix_ms as "YYYY-MM-DD". */
+static void
+usagelog_day(int64_t unix_ms, char day[11])
+{
+    int64_t   secs = unix_ms / 1000 - (unix_ms % 1000 < 0);
+    time_t    t = (time_t) secs;
+    struct tm tm;
+
+    if (gmtime_r(&t, &tm) == NULL || tm.tm_year + 1900 > 9999
+        || tm.tm_year + 1900 < 0) {
+        snprintf(day, 11, "0000-00-00");
+        return;
+    }
+    /* By hand: the ranges are checked, but snprintf's checker cannot
+     * know tm's fields are small. */
+    usagelog_digits(day, (unsigned) (tm.tm_year + 1900), 4);
+    day[4] = '-';
+    usagelog_digits(day + 5, (unsigned) (tm.tm_mon + 1), 2);
+    day[7] = '-';
+    usagelog_digits(day + 8, (unsigned) tm.tm_mday, 2);
+    day[10] = '\0';
+}
+
+static int64_t
+usagelog_add(int64_t a, int64_t b)
+{
+    int64_t sum;
+
+    if (__builtin_add_overflow(a, b, &sum)) {
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    }
+    return sum;
+}
+
+static int
+usagelog_agg_add(const fg_usage_record_t *rec, const char *node, void *arg,
+                 fg_err_t *err)
+{
+    usagelog_agg_t             *agg = arg;
+    const fg_usagelog_filter_t *f = agg->filter;
+    const char                 *model;
+    usagelog_row_t             *row;
+    json_t                     *at;
+    char                        day[11];
+    char                        id[11 + sizeof(rec->key_id)
+                                   + sizeof(rec->model_served) + 2];
+
+    (void) node;
+    (void) err;
+    usagelog_day(rec->started_unix_ms, day);
+    if (f != NULL
+        && ((f->key_id != NULL && f->key_id[0] != '\0'
+             && strcmp(f->key_id, rec->key_id) != 0)
+            || (f->day_from != NULL && f->day_from[0] != '\0'
+                && strcmp(day, f->day_from) < 0)
+            || (f->day_to != NULL && f->day_to[0] != '\0'
+                && strcmp(day, f->day_to) > 0))) {
+        return FG_OK;
+    }
+    model = rec->model_served[0] != '\0' ? rec->model_served
+                                         : rec->model_requested;
+
+    /* Strings are clean (no control characters): '\n' separates. */
+    snprintf(id, sizeof(id), "%s\n%s\n%s", day, rec->key_id, model);
+    at = json_object_get(agg->index, id);
+    if (at != NULL) {
+        row = &agg->rows[json_integer_value(at)];
+    } else {
+        if (agg->n == agg->cap) {
+            agg->cap = agg->cap == 0 ? 16 : agg->cap * 2;
+            agg->rows = fg_xrealloc(agg->rows,
+                                    agg->cap * sizeof(agg->rows[0]));
+        }
+        row = &agg->rows[agg->n];
+        memset(row, 0, sizeof(*row));
+        snprintf(row->key_id, sizeof(row->key_id), "%s", rec->key_id);
+        snprintf(row->model, sizeof(row->model), "%s", model);
+        memcpy(row->day, day, sizeof(row->day));
+        json_object_set_new(agg->index, id,
+                            json_integer((json_int_t) agg->n));
+        agg->n++;
+    }
+    row->requests = usagelog_add(row->requests, 1);
+    row->prompt = usagelog_add(row->prompt, rec->prompt_tokens);
+    row->completion = usagelog_add(row->completion, rec->completion_tokens);
+    row->reasoning = usagelog_add(row->reasoning, rec->reasoning_tokens);
+    row->cached = usagelog_add(row->cached, rec->cached_tokens);
+    row->charged = usagelog_add(row->charged, rec->charged_micro);
+    row->estimated += rec->is_usage_estimated != 0;
+    row->errors += rec->error_code[0] != '\0';
+    row->energy_kwh += rec->energy_kwh;
+    row->carbon_g_co2 += rec->carbon_g_co2;
+    row->water_liters += rec->water_liters;
+    agg->records++;
+    return FG_OK;
+}
+
+static int
+usagelog_row_cmp(const void *a, const void *b)
+{
+    const usagelog_row_t *x = a, *y = b;
+    int                   c;
+
+    c = strcmp(x->day, y->day);
+    if (c == 0) {
+        c = strcmp(x->key_id, y->key_id);
+    }
+    return c != 0 ? c : strcmp(x->model, y->model);
+}
+
+static json_t *
+usagelog_row_json(const usagelog_row_t *row, int with_ids)
+{
+    json_t *obj = json_object();
+
+    if (with_ids) {
+        json_object_set_new(obj, "key_id", json_string(row->key_id));
+        json_object_set_new(obj, "model", json_string(row->model));
+        json_object_set_new(obj, "day", json_string(row->day));
+    }
+    json_object_set_new(obj, "requests", json_integer(row->requests));
+    json_object_set_new(obj, "prompt_tokens", json_integer(row->prompt));
+    json_object_set_new(obj, "completion_tokens",
+                        json_integer(row->completion));
+    json_object_set_new(obj, "reasoning_tokens",
+                        json_integer(row->reasoning));
+    json_object_set_new(obj, "cached_tokens", json_integer(row->cached));
+    json_object_set_new(obj, "charged_micro", json_integer(row->charged));
+    json_object_set_new(obj, "energy_kwh", json_real(row->energy_kwh));
+    json_object_set_new(obj, "carbon_g_co2", json_real(row->carbon_g_co2));
+    json_object_set_new(obj, "water_liters", json_real(row->water_liters));
+    json_object_set_new(obj, "estimated", json_integer(row->estimated));
+    json_object_set_new(obj, "errors", json_integer(row->errors));
+    return obj;
+}
+
+json_t *
+fg_usagelog_aggregate(const char *path, const fg_usagelog_filter_t *filter,
+                      fg_err_t *err)
+{
+    usagelog_agg_t     agg;
+    usagelog_row_t     total;
+    fg_usagelog_scan_t st;
+    json_t            *rows, *out;
+    size_t             i;
+
+    if (filter != NULL
+        && ((filter->day_from != NULL && filter->day_from[0] != '\0'
+             && !usagelog_day_ok(filter->day_from))
+            || (filter->day_to != NULL && filter->day_to[0] != '\0'
+                && !usagelog_day_ok(filter->day_to)))) {
+        fg_err_set(err, FG_E_INVALID_VALUE, "day",
+                   "a day is written YYYY-MM-DD");
+        return NULL;
+    }
+    memset(&agg, 0, sizeof(agg));
+    agg.filter = filter;
+    agg.index = json_object();
+    if (fg_usagelog_read(path, usagelog_agg_add, &agg, &st, err) != FG_OK) {
+        json_decref(agg.index);
+        free(agg.rows);
+        return NULL;
+    }
+    json_decref(agg.index);
+    if (agg.n > 1) {
+        qsort(agg.rows, agg.n, sizeof(agg.rows[0]), usagelog_row_cmp);
+    }
+
+    memset(&total, 0, sizeof(total));
+    rows = json_array();
+    for (i = 0; i < agg.n; i++) {
+        const usagelog_row_t *row = &agg.rows[i];
+
+        json_array_append_new(rows, usagelog_row_json(row, 1));
+        total.requests = usagelog_add(total.requests, row->requests);
+        total.prompt = usagelog_add(total.prompt, row->prompt);
+        total.completion = usagelog_add(total.completion, row->completion);
+        total.reasoning = usagelog_add(total.reasoning, row->reasoning);
+        total.cached = usagelog_add(total.cached, row->cached);
+        total.charged = usagelog_add(total.charged, row->charged);
+        total.estimated += row->estimated;
+        total.errors += row->errors;
+        total.energy_kwh += row->energy_kwh;
+        total.carbon_g_co2 += row->carbon_g_co2;
+        total.water_liters += row->water_liters;
+    }
+    free(agg.rows);
+    out = json_object();
+    json_object_set_new(out, "rows", rows);
+    json_object_set_new(out, "totals", usagelog_row_json(&total, 0));
+    json_object_set_new(out, "records", json_integer((json_int_t) agg.records));
+    json_object_set_new(out, "has_torn_tail",
+                        json_boolean(st.has_torn_tail));
+    return out;
+}
