@@ -7,7 +7,7 @@
  *   POST  /admin/v1/keys/{id}/rotate|revoke|topup
  *
  * Every request must carry the admin token; it is compared in constant
- * time. Errors are OpenAI-format bodies from common/errors.
+ * time. Errors are OpenAI-format bodies from common/base/errors.h.
  */
 
 #include <stdio.h>

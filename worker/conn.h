@@ -3,7 +3,7 @@
 
 /*
  * Client connections: HTTP/1.1 spoken on the socket itself. A request is
- * read with one read(2) when it fits, parsed in place (common/httpparse),
+ * read with one read(2) when it fits, parsed in place (common/wire/httpparse),
  * handed to http.c, and its reply written with one writev(2) straight
  * from the request's pieces; only what the kernel does not take waits in
  * an output buffer for the socket to become writable. No read event is

@@ -3,7 +3,8 @@
  *
  * Non-streaming: the body is collected (bounded by
  * upstream.max_body_bytes), checked to be a JSON object, and passed on as
- * the upstream sent it, so the client sees the model the upstream served.
+ * the upstream sent it with environment_impact spliced in as its last
+ * member (footprint.c), so the client sees the model the upstream served.
  *
  * Streaming: the client's reply starts as soon as the upstream's 2xx
  * headers arrive. Each read from the upstream goes through the SSE parser;

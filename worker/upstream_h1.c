@@ -5,7 +5,7 @@
  * A transfer goes WAITING (for a connection) -> CONNECTING -> SENDING
  * (one writev of the head and body) -> HEAD -> BODY -> DONE. Reply bytes
  * are read into the transfer's buffer, the head parsed by
- * common/httpparse, and the body handed to the relay as it comes: by
+ * common/wire/httpparse, and the body handed to the relay as it comes: by
  * Content-Length, decoded from chunks in place, or up to the close.
  *
  * The rules that keep it re-entrant:

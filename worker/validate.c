@@ -3,7 +3,7 @@
  *
  * A body goes through three gates, in order, and the first failure is the
  * answer:
- *   1) bytes to JSON (common/jdoc, one strict pass, no recursion): empty
+ *   1) bytes to JSON (common/wire/jdoc, one strict pass, no recursion): empty
  *      body, nesting deeper than the configured limit, duplicate keys
  *      anywhere (so the price and the upstream can never see two
  *      different "model" or "max_tokens"), invalid JSON, UTF-8 or \u0000;

@@ -3,7 +3,7 @@
 
 /*
  * The first pipeline stage of POST /v1/chat/completions: the body's bytes
- * become a validated document (common/jdoc) plus the few facts the later
+ * become a validated document (common/wire/jdoc) plus the few facts the later
  * stages need (model, streaming, token limits). The bytes that were
  * checked are the bytes the worker forwards, with only its own edits
  * (chat.c). Unknown fields and provider extensions are kept; fields that

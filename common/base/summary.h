@@ -3,7 +3,7 @@
 
 /*
  * What one finished request was: the facts the worker's finish path hands
- * to every consumer (metrics, the access log, later the usage record), so
+ * to every consumer (metrics, the access log, the usage record), so
  * that each counts the same request the same way. Filled once, in
  * worker/request.c, from the request context; borrowed by consumers for
  * the length of one call.

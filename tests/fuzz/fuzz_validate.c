@@ -11,7 +11,7 @@
  *      field at top level or in extra_body, and its facts are in range
  *      (non-empty model, 1 <= n <= 128, max_tokens within bounds,
  *      include_usage only when streaming);
- *   3) the parser (common/jdoc) accepts exactly what jansson accepts with
+ *   3) the parser (common/wire/jdoc) accepts exactly what jansson accepts with
  *      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, and the facts it reads
  *      (model, stream, n, token limits) are the ones jansson reads from
  *      the same bytes: what goes upstream is what was priced.

@@ -1,5 +1,5 @@
 /*
- * test_fmt.c: number formatting without printf (common/fmt) writes what
+ * test_fmt.c: number formatting without printf (common/wire/fmt) writes what
  * printf writes: integers at their limits, and "%.6g" compared with
  * snprintf on chosen values (ties, decade edges, the switch to exponent
  * form) and on two million pseudo-random ones of four shapes.

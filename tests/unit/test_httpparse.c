@@ -1,6 +1,6 @@
 /*
  * test_httpparse.c: the HTTP/1.x request head and the chunked body
- * decoder (common/httpparse). Heads are found with fg_http_head_end the
+ * decoder (common/wire/httpparse). Heads are found with fg_http_head_end the
  * way the server finds them, then parsed; every refusal names the status
  * the header documents. Chunked bodies are decoded whole and a byte at a
  * time, and both ways must give the same bytes.

@@ -1,5 +1,5 @@
 /*
- * test_jdoc.c: the flat JSON document (common/jdoc) accepts exactly what
+ * test_jdoc.c: the flat JSON document (common/wire/jdoc) accepts exactly what
  * jansson accepts with JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, and reads
  * the same values: every input below goes through both and the results
  * are compared node by node. Then the accessors, one behaviour each.

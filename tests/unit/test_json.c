@@ -1,6 +1,6 @@
 /*
  * test_json.c: the nesting pre-scan and the untrusted-body loader of
- * common/json. The scan's edge cases are strings (brackets inside them do
+ * common/wire/json. The scan's edge cases are strings (brackets inside them do
  * not count, escapes decide where they end) and the buffer's end (never
  * read past it, whatever state the scan is in).
  */
