@@ -65,7 +65,7 @@ static const conf_entry_t conf_table[] = {
     CONF_I("shutdown_timeout_ms", shutdown_timeout_ms, 30000, 0, 3600000,
            "SIGTERM drain deadline for in-flight requests"),
     CONF_I("limits.max_header_bytes", max_header_bytes, 16 * KiB, 1 * KiB,
-           1 * MiB, "request line and headers, larger gets 413"),
+           1 * MiB, "request line and headers, larger gets 431"),
     CONF_I("limits.max_body_bytes", max_body_bytes, 4 * MiB, 1 * KiB,
            256 * MiB, "request body, larger gets 413"),
     CONF_I("limits.max_json_depth", max_json_depth, 64, 4, 1024,
