@@ -26,8 +26,6 @@ static const char *keyview_int(const json_t *v, char *buf, size_t size,
                                const char *zero);
 static const char *keyview_credits(const json_t *v, char *buf,
                                    size_t size);
-static const char *keyview_decimal(const json_t *v, int places, char *buf,
-                                   size_t size);
 static void keyview_time(FILE *out, const char *name, const json_t *v,
                          const char *if_null);
 static char *keyview_models(const json_t *models, const char *sep);
@@ -104,11 +102,11 @@ fg_keyview_print(FILE *out, const json_t *key)
 
             /* Nano-unit integers underneath (ledger.h): their decimals. */
             snprintf(buf, sizeof(buf), "%s kWh, %s g CO2e, %s L",
-                     keyview_decimal(json_object_get(v, "energy_kwh"), 12,
+                     fg_output_decimal(json_object_get(v, "energy_kwh"), 12,
                                      kwh, sizeof(kwh)),
-                     keyview_decimal(json_object_get(v, "carbon_g_co2"), 9,
+                     fg_output_decimal(json_object_get(v, "carbon_g_co2"), 9,
                                      g, sizeof(g)),
-                     keyview_decimal(json_object_get(v, "water_liters"), 9,
+                     fg_output_decimal(json_object_get(v, "water_liters"), 9,
                                      l, sizeof(l)));
         }
         fg_output_field(out, "impact_since_start", buf);
@@ -199,32 +197,6 @@ keyview_credits(const json_t *v, char *buf, size_t size)
         return "?";
     }
     return fg_amount_format((int64_t) json_integer_value(v), buf, size);
-}
-
-/*
- * @v, a number the API holds as an integer of 10^-@places units, as that
- * fixed decimal with its trailing zeros cut ("0.000000532", "12.5", "0"):
- * never an exponent, never a binary expansion. "?" when not a number.
- */
-static const char *
-keyview_decimal(const json_t *v, int places, char *buf, size_t size)
-{
-    size_t n;
-
-    if (!json_is_number(v) || size < 2) {
-        return "?";
-    }
-    snprintf(buf, size, "%.*f", places, json_number_value(v));
-    if (strchr(buf, '.') != NULL) {
-        n = strlen(buf);
-        while (n > 0 && buf[n - 1] == '0') {
-            buf[--n] = '\0';
-        }
-        if (n > 0 && buf[n - 1] == '.') {
-            buf[--n] = '\0';
-        }
-    }
-    return buf;
 }
 
 /* "2026-11-20 12:53:20 UTC (1795400000)"; @if_null when null. */

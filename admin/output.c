@@ -134,6 +134,27 @@ fg_output_field(FILE *out, const char *name, const char *value)
     free(clean);
 }
 
+const char *
+fg_output_decimal(const json_t *v, int places, char *buf, size_t size)
+{
+    size_t n;
+
+    if (!json_is_number(v) || size < 2) {
+        return "?";
+    }
+    snprintf(buf, size, "%.*f", places, json_number_value(v));
+    if (strchr(buf, '.') != NULL) {
+        n = strlen(buf);
+        while (n > 0 && buf[n - 1] == '0') {
+            buf[--n] = '\0';
+        }
+        if (n > 0 && buf[n - 1] == '.') {
+            buf[--n] = '\0';
+        }
+    }
+    return buf;
+}
+
 void
 fg_output_fields_flat(FILE *out, const json_t *obj)
 {

@@ -179,5 +179,10 @@ describe('fluxgate-admin keys show: totals', () => {
     assert.match(text.stdout, /^requests_since_start: 4$/m, text.stdout);
     assert.match(text.stdout, /^impact_since_start: \d+(\.\d+)? kWh, \d+(\.\d+)? g CO2e, \d+(\.\d+)? L$/m,
       text.stdout);
+    // The usage table too: a short request's 5e-7 kWh, not "5.3e-07".
+    const table = await runAdmin(gw, ['usage', '--key', k.id]);
+    assertOk(table, 'usage');
+    assert.match(table.stdout, /^total +4 +\d+ +\d+ +\d+\.\d+ +\d+\.\d+ +\d+\.\d+$/m, table.stdout);
+    assert.doesNotMatch(table.stdout, /\de-\d/, table.stdout);
   });
 });
