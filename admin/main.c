@@ -433,16 +433,28 @@ main_ready(fg_admin_ctx_t *ctx)
     const char *where = NULL;
     char        errbuf[FG_ADMIN_ERR_MAX];
     fg_conf_t  *conf = fg_xcalloc(1, sizeof(*conf));
-    int         has_conf, rc = 0;
+    int         has_conf, has_token_env = 0, rc = 0;
 
-    has_conf = main_conf(ctx, conf, &where);
-    if (has_conf > 1) {
-        rc = has_conf;
-        goto done;
-    }
     if (addr == NULL) {
         env = getenv("FLUXGATE_ADMIN");
         addr = env != NULL && env[0] != '\0' ? env : NULL;
+    }
+    if (ctx->token == NULL && file == NULL) {
+        env = getenv("FLUXGATE_ADMIN_TOKEN");
+        has_token_env = env != NULL && env[0] != '\0';
+        env = getenv("FLUXGATE_ADMIN_TOKEN_FILE");
+        has_token_env |= env != NULL && env[0] != '\0';
+    }
+    /* The configuration only when something is still missing: a broken
+     * FLUXGATE_CONF does not stop a command that names all it needs. */
+    has_conf = 0;
+    if (addr == NULL || (ctx->token == NULL && file == NULL
+                         && !has_token_env)) {
+        has_conf = main_conf(ctx, conf, &where);
+        if (has_conf > 1) {
+            rc = has_conf;
+            goto done;
+        }
     }
     if (addr == NULL && has_conf) {
         if (strcmp(conf->admin_listen, "off") == 0) {
@@ -454,8 +466,8 @@ main_ready(fg_admin_ctx_t *ctx)
         addr = conf->admin_listen;
     }
     if (addr == NULL) {
-        rc = fg_admin_fail(FG_ADMIN_EXIT_UNREACHABLE, "where is the admin "
-                           "API? pass --admin ADDR (or set FLUXGATE_ADMIN), "
+        rc = fg_admin_fail(FG_ADMIN_EXIT_UNREACHABLE, "no admin API address: "
+                           "pass --admin ADDR (or set FLUXGATE_ADMIN), "
                            "or --config FILE (or FLUXGATE_CONF) naming the "
                            "gateway's configuration");
         goto done;
@@ -504,9 +516,10 @@ main_ready(fg_admin_ctx_t *ctx)
     if (ctx->token == NULL && file == NULL) {
         rc = fg_admin_fail(FG_ADMIN_EXIT_UNREACHABLE, "no admin token: pass "
                            "--token or --token-file (or set "
-                           "FLUXGATE_ADMIN_TOKEN or FLUXGATE_ADMIN_TOKEN_FILE), "
-                           "or --config FILE (or FLUXGATE_CONF) naming the "
-                           "gateway's configuration");
+                           "FLUXGATE_ADMIN_TOKEN or "
+                           "FLUXGATE_ADMIN_TOKEN_FILE), or --config FILE (or "
+                           "FLUXGATE_CONF) naming the gateway's "
+                           "configuration");
         goto done;
     }
     if (ctx->token == NULL) {

@@ -100,6 +100,13 @@ describe('fluxgate-admin: where the admin API is', () => {
       'FLUXGATE_ADMIN with the configuration\'s token');
   });
 
+  test('the configuration is read only when the address or the token is still missing', async () => {
+    // Address and token from the environment: a broken FLUXGATE_CONF is
+    // never opened.
+    assertOk(await runAdmin(gw, ['status'], { env: { FLUXGATE_CONF: path.join(gw.dir, 'missing.json') } }),
+      'a broken FLUXGATE_CONF, unused');
+  });
+
   test('a token given beats the configuration\'s', async () => {
     const wrong = path.join(gw.dir, 'wrong.token');
     fs.writeFileSync(wrong, `${'0'.repeat(64)}\n`, { mode: 0o600 });
