@@ -157,6 +157,12 @@ describe('fluxgate-admin: numbers are the integers or fixed decimals they are', 
     assertOk(t, 'status');
     assert.match(t.stdout, /^keys\.used_percent: \d+(\.\d{1,2})?$/m, t.stdout);
   });
+
+  test('the admin API itself writes used_percent as the decimal it is', async () => {
+    const r = await gw.admin('GET', '/admin/v1/status');
+    assert.equal(r.status, 200, r.text);
+    assert.match(r.text, /"used_percent":\d+(\.\d{1,2})?[,}]/, r.text);
+  });
 });
 
 describe('fluxgate-admin keys show: totals', () => {
