@@ -106,7 +106,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBWORKER) $(LIBCOMMON)
 # installed. node and npm are checked as commands because a machine may
 # carry them from elsewhere than Debian's nodejs package.
 DEB_PKGS = gcc make pkg-config libevent-dev libcurl4-openssl-dev \
-           libjansson-dev libhiredis-dev libsodium-dev curl prometheus
+           libjansson-dev libhiredis-dev libsodium-dev curl prometheus jq
 
 deps:
 	@missing=""; \
@@ -132,28 +132,66 @@ deps:
 # and a first API key, created once through the admin API and kept in
 # $(DEMO_KEY) (the gateway itself stores only its hash) so that the README's
 # curl works: export FLUXGATE_KEY=$$(cat $(DEMO_KEY)).
-DEMO_KEY ?= /tmp/fluxgate-demo.key
+#
+# Everything a demo writes is in $(RUN_DIR), one folder per PORT: its
+# configuration (etc/fluxgate.json with the paths and the metrics port
+# moved there), data folder (key store, lock, admin socket; the shm name
+# follows it), pid file and demo key. So two `make run PORT=… SIM_PORT=…`
+# on one machine share nothing, and a second run reuses its own key.
+# The key is replaced only when the gateway answers 401 for it: never
+# while it is still starting (503 key_store_loading, no answer yet).
+RUN_DIR      ?= /tmp/fluxgate-$(PORT)
+DEMO_KEY     ?= $(RUN_DIR)/demo.key
+METRICS_PORT ?= $(shell echo $$(( $(PORT) + 1384 )))
+RUN_CONF      = $(RUN_DIR)/fluxgate.json
+RUN_JQ        = def abs: if startswith("/") then . else $$etc + "/" + . end; \
+                .listen = $$listen | .data_dir = $$dir + "/data" \
+                | .pid_file = $$dir + "/fluxgate.pid" \
+                | .admin.listen = "unix:" + $$dir + "/data/admin.sock" \
+                | .metrics.listen = $$metrics \
+                | .catalog.providers |= abs | .catalog.models |= abs
+
 run: deps
 	@$(MAKE) --no-print-directory all
+	@mkdir -p $(RUN_DIR) && chmod 700 $(RUN_DIR)
+	@jq --arg dir '$(RUN_DIR)' --arg etc '$(CURDIR)/etc' \
+	    --arg listen '127.0.0.1:$(PORT)' --arg metrics '127.0.0.1:$(METRICS_PORT)' \
+	    '$(RUN_JQ)' etc/fluxgate.json > $(RUN_CONF).tmp && mv $(RUN_CONF).tmp $(RUN_CONF)
 	@$(SIM) -l 127.0.0.1:$(SIM_PORT) & sim=$$!; \
 	FG_DEMO_BASE_URL=http://127.0.0.1:$(SIM_PORT)/v1 FG_DEMO_API_KEY=demo \
-	    $(FLUXGATE) -c etc/fluxgate.json -l 127.0.0.1:$(PORT) & gw=$$!; \
+	    $(FLUXGATE) -c $(RUN_CONF) & gw=$$!; \
 	trap 'kill $$gw $$sim 2>/dev/null; wait $$gw 2>/dev/null' EXIT INT TERM; \
-	export FLUXGATE_ADMIN=unix:/tmp/fluxgate/admin.sock \
-	       FLUXGATE_ADMIN_TOKEN_FILE=/tmp/fluxgate/admin.token; \
-	for i in $$(seq 100); do \
-	    $(ADMIN) status >/dev/null 2>&1 && break; sleep 0.1; done; \
-	key=$$(cat $(DEMO_KEY) 2>/dev/null); \
-	if [ -z "$$key" ] || ! curl -sf -o /dev/null -H "Authorization: Bearer $$key" \
-	        http://127.0.0.1:$(PORT)/v1/models; then \
-	    key=$$($(ADMIN) --json keys create --name demo --owner demo --balance 100 \
-	           | sed -n 's/.*"secret": *"\(fg-[^"]*\)".*/\1/p'); \
+	unset FLUXGATE_ADMIN FLUXGATE_ADMIN_TOKEN FLUXGATE_ADMIN_TOKEN_FILE; \
+	export FLUXGATE_CONF=$(RUN_CONF); \
+	key=$$(cat $(DEMO_KEY) 2>/dev/null); code=000; \
+	for i in $$(seq 300); do \
+	    kill -0 $$gw 2>/dev/null || { \
+	        echo "fluxgate: the gateway stopped (see above)" >&2; exit 1; }; \
+	    code=$$(curl -s -o /dev/null -w '%{http_code}' \
+	        -H "Authorization: Bearer $${key:-none}" \
+	        http://127.0.0.1:$(PORT)/v1/models); \
+	    case $$code in 200|401) break;; esac; sleep 0.1; \
+	done; \
+	if [ "$$code" = 401 ]; then \
+	    for i in $$(seq 50); do \
+	        key=$$($(ADMIN) --json keys create --name demo --owner demo \
+	               --balance 100 2>/dev/null \
+	               | sed -n 's/.*"secret": *"\(fg-[^"]*\)".*/\1/p'); \
+	        [ -n "$$key" ] && break; sleep 0.1; \
+	    done; \
+	    [ -n "$$key" ] || { echo "fluxgate: could not create the demo key" >&2; exit 1; }; \
 	    (umask 077; echo "$$key" > $(DEMO_KEY)); \
+	elif [ "$$code" != 200 ]; then \
+	    echo "fluxgate: no answer on 127.0.0.1:$(PORT) (HTTP $$code)" >&2; exit 1; \
 	fi; \
 	echo; \
 	echo "fluxgate: demo gateway on http://127.0.0.1:$(PORT) (Ctrl-C stops it)"; \
+	echo "fluxgate: metrics on http://127.0.0.1:$(METRICS_PORT)/metrics"; \
 	echo "fluxgate: demo API key (also in $(DEMO_KEY)):"; \
 	echo "  export FLUXGATE_KEY=$$key"; \
+	echo "fluxgate: administer it with:"; \
+	echo "  export FLUXGATE_CONF=$(RUN_CONF)"; \
+	echo "  $(ADMIN) status"; \
 	echo; \
 	wait $$gw
 

@@ -15,9 +15,6 @@
 
 #include <jansson.h>
 
-#define FG_ADMIN_ADDR_DEFAULT        "unix:/tmp/fluxgate/admin.sock"
-#define FG_ADMIN_TOKEN_FILE_DEFAULT  "/tmp/fluxgate/admin.token"
-
 #define FG_ADMIN_URL_MAX        512
 #define FG_ADMIN_TOKEN_MAX      512
 #define FG_ADMIN_ERR_MAX        512

@@ -97,10 +97,18 @@ fg_keyview_print(FILE *out, const json_t *key)
         fg_output_field(out, "charged_since_start",
                         keyview_credits(json_object_get(v, "charged_micro"),
                                         buf, sizeof(buf)));
-        snprintf(buf, sizeof(buf), "%.6g kWh, %.6g g CO2e, %.6g L",
-                 json_number_value(json_object_get(v, "energy_kwh")),
-                 json_number_value(json_object_get(v, "carbon_g_co2")),
-                 json_number_value(json_object_get(v, "water_liters")));
+        {
+            char kwh[48], g[48], l[48];
+
+            /* Nano-unit integers underneath (ledger.h): their decimals. */
+            snprintf(buf, sizeof(buf), "%s kWh, %s g CO2e, %s L",
+                     fg_output_decimal(json_object_get(v, "energy_kwh"), 12,
+                                     kwh, sizeof(kwh)),
+                     fg_output_decimal(json_object_get(v, "carbon_g_co2"), 9,
+                                     g, sizeof(g)),
+                     fg_output_decimal(json_object_get(v, "water_liters"), 9,
+                                     l, sizeof(l)));
+        }
         fg_output_field(out, "impact_since_start", buf);
     }
     v = json_object_get(key, "metadata");

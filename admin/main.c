@@ -2,22 +2,27 @@
  * main.c: fluxgate-admin's entry point. Reads the global options, picks
  * the verb from the command table and hands it the rest of the line; also
  * home of what every verb shares (verbs.h): option and number parsing,
- * the one error line, and fg_admin_request(), which turns an admin API
- * call into a parsed reply or an exit code.
+ * the one error line (or, with --json, the one JSON error on stdout), and
+ * fg_admin_request(), which turns an admin API call into a parsed reply
+ * or an exit code.
  *
  * Order of failure is deliberate: the whole command line is checked
  * before anything else (exit 2), so a typo never costs a network call;
  * the address and the token are resolved only when the first call is
- * made (exit 2 for a malformed address, 3 for a missing token), so --help
- * and usage errors work on a machine without a gateway.
+ * made (exit 2 for a malformed address or configuration, 3 for none or a
+ * missing token), so --help and usage errors work on a machine without a
+ * gateway.
  *
- * Where the token comes from, first match wins: --token, --token-file,
- * $FLUXGATE_ADMIN_TOKEN, $FLUXGATE_ADMIN_TOKEN_FILE, then
- * /tmp/fluxgate/admin.token. The command line beats the environment, the
- * usual rule, so an exported token never silently overrides an explicit
- * --token-file. The token is never printed; a --token given on the
- * command line is wiped from argv once copied, which shortens (but cannot
- * close) the window in which `ps` shows it.
+ * Where the admin API is, first match wins: --admin, $FLUXGATE_ADMIN,
+ * then the gateway's own configuration named by --config or
+ * $FLUXGATE_CONF (its admin.listen). The token: --token, --token-file,
+ * $FLUXGATE_ADMIN_TOKEN, $FLUXGATE_ADMIN_TOKEN_FILE, then that
+ * configuration (admin.token, else admin.token_file, by default beside
+ * data_dir). With none, a clear error: there is no default address, so a
+ * command meant for one gateway can never reach another (the demo's)
+ * silently. The token is never printed; a --token given on the command
+ * line is wiped from argv once copied, which shortens (but cannot close)
+ * the window in which `ps` shows it.
  */
 
 #include <errno.h>
@@ -29,8 +34,14 @@
 #include <curl/curl.h>
 
 #include "admin/amount.h"
+#include "common/base/alloc.h"
 #include "admin/output.h"
 #include "admin/verbs.h"
+#include "common/base/conf.h"
+
+/* --json anywhere on the line: errors go to stdout as JSON. Set before
+ * the options are parsed, so that even their errors follow it. */
+static int main_json_errors;
 
 typedef struct {
     const char        *name;
@@ -44,8 +55,9 @@ static const main_verb_t main_verbs[] = {
 };
 
 static const char main_usage[] =
-    "usage: fluxgate-admin [--admin ADDR] [--token T | --token-file F] "
-    "[--json] VERB ...\n"
+    "usage: fluxgate-admin [--admin ADDR | --config FILE] "
+    "[--token T | --token-file F]\n"
+    "                      [--json] VERB ...\n"
     "\n"
     "Administers a fluxgate gateway through its admin API.\n"
     "\n"
@@ -67,13 +79,17 @@ static const char main_usage[] =
     "global options (also accepted after the verb):\n"
     "  --admin ADDR       the admin API: unix:/path/admin.sock or "
     "http://127.0.0.1:PORT\n"
-    "                     (default $FLUXGATE_ADMIN, else "
-    FG_ADMIN_ADDR_DEFAULT ")\n"
+    "                     (default $FLUXGATE_ADMIN)\n"
+    "  --config FILE      else the gateway's configuration (default "
+    "$FLUXGATE_CONF):\n"
+    "                     its admin.listen, and its admin token\n"
     "  --token T          the admin token (default $FLUXGATE_ADMIN_TOKEN)\n"
     "  --token-file F     read the token from F (default "
     "$FLUXGATE_ADMIN_TOKEN_FILE,\n"
-    "                     else " FG_ADMIN_TOKEN_FILE_DEFAULT ")\n"
-    "  --json             print the API's JSON reply instead of text\n"
+    "                     else the configuration's)\n"
+    "  --json             print the API's JSON reply instead of text, and "
+    "errors as\n"
+    "                     {\"error\": {...}} on stdout\n"
     "  --help             this help; `fluxgate-admin VERB --help` for a "
     "verb\n"
     "\n"
@@ -100,6 +116,11 @@ main(int argc, char **argv)
     int            opt, rc;
 
     memset(&ctx, 0, sizeof(ctx));
+    for (i = 1; i < (size_t) argc && strcmp(argv[i], "--") != 0; i++) {
+        if (strcmp(argv[i], "--json") == 0) {
+            main_json_errors = 1;
+        }
+    }
     opterr = 0;
     /* '+': stop at the verb; its options belong to it. */
     while ((opt = getopt_long(argc, argv, "+" FG_ADMIN_SHORT_OPTIONS, opts,
@@ -151,17 +172,79 @@ main(int argc, char **argv)
     return rc;
 }
 
+/* The JSON error's type and code for an exit code (docs/admin-api.md). */
+static void
+main_error_kind(int code, const char **type, const char **name)
+{
+    switch (code) {
+    case FG_ADMIN_EXIT_REFUSED:
+        *type = "invalid_request_error";
+        *name = "admin_refused";
+        return;
+    case FG_ADMIN_EXIT_USAGE:
+        *type = "invalid_request_error";
+        *name = "invalid_command_line";
+        return;
+    case FG_ADMIN_EXIT_UNREACHABLE:
+        *type = "connection_error";
+        *name = "admin_unreachable";
+        return;
+    default:
+        *type = "api_error";
+        *name = "admin_failed";
+        return;
+    }
+}
+
+/* Prints {"error": @error} on stdout, @error borrowed. */
+static void
+main_json_error(json_t *error)
+{
+    json_t *root = json_pack("{s:O}", "error", error);
+
+    if (root != NULL) {
+        (void) fg_output_json(stdout, root);
+        json_decref(root);
+    }
+    fflush(stdout);
+}
+
 int
 fg_admin_fail(int code, const char *fmt, ...)
 {
-    va_list ap;
+    va_list     ap;
+    char        msg[FG_ADMIN_ERR_MAX * 2];
+    const char *type, *name;
+    json_t     *error;
 
-    fflush(stdout);
-    fputs(FG_ADMIN_PROG ": ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
+    if (main_json_errors) {
+        json_t *text = json_string(msg);
+        size_t  i;
+
+        if (text == NULL) {
+            /* Not UTF-8 (a path from the command line): keep it readable
+             * rather than lose the message. */
+            for (i = 0; msg[i] != '\0'; i++) {
+                if ((unsigned char) msg[i] >= 0x80) {
+                    msg[i] = '?';
+                }
+            }
+            text = json_string(msg);
+        }
+        main_error_kind(code, &type, &name);
+        error = json_pack("{s:o*, s:s, s:n, s:s}", "message", text,
+                          "type", type, "param", "code", name);
+        if (error != NULL) {
+            main_json_error(error);
+            json_decref(error);
+        }
+        return code;
+    }
+    fflush(stdout);
+    fprintf(stderr, FG_ADMIN_PROG ": %s\n", msg);
     return code;
 }
 
@@ -215,6 +298,10 @@ fg_admin_opt_common(fg_admin_ctx_t *ctx, const char *verb, int opt,
 
     case FG_ADMIN_OPT_JSON:
         ctx->is_json = 1;
+        return 0;
+
+    case FG_ADMIN_OPT_CONFIG:
+        ctx->conf_path = optarg;
         return 0;
 
     case ':':
@@ -312,53 +399,146 @@ fg_admin_print_json(const json_t *root)
     return FG_ADMIN_EXIT_OK;
 }
 
+/*
+ * The gateway's configuration named by --config or $FLUXGATE_CONF, loaded
+ * into @conf; 0 when none is named (*@conf untouched), 1 when loaded, or
+ * the exit code of the error printed. @where gets how it was named.
+ */
+static int
+main_conf(const fg_admin_ctx_t *ctx, fg_conf_t *conf, const char **where)
+{
+    const char *path = ctx->conf_path;
+    fg_err_t    err;
+
+    *where = "--config";
+    if (path == NULL) {
+        path = getenv("FLUXGATE_CONF");
+        *where = "FLUXGATE_CONF";
+        if (path == NULL || path[0] == '\0') {
+            return 0;
+        }
+    }
+    if (fg_conf_load(conf, path, &err) != FG_OK) {
+        return fg_admin_fail(FG_ADMIN_EXIT_USAGE, "%s: %s", *where,
+                             err.msg);
+    }
+    return 1;
+}
+
 /* Resolves the address and the token for the first call. */
 static int
 main_ready(fg_admin_ctx_t *ctx)
 {
     const char *addr = ctx->addr_text, *env, *file = ctx->token_file;
+    const char *where = NULL;
     char        errbuf[FG_ADMIN_ERR_MAX];
+    fg_conf_t  *conf = fg_xcalloc(1, sizeof(*conf));
+    int         has_conf, has_token_env = 0, rc = 0;
 
     if (addr == NULL) {
         env = getenv("FLUXGATE_ADMIN");
-        addr = env != NULL && env[0] != '\0' ? env : FG_ADMIN_ADDR_DEFAULT;
+        addr = env != NULL && env[0] != '\0' ? env : NULL;
+    }
+    if (ctx->token == NULL && file == NULL) {
+        env = getenv("FLUXGATE_ADMIN_TOKEN");
+        has_token_env = env != NULL && env[0] != '\0';
+        env = getenv("FLUXGATE_ADMIN_TOKEN_FILE");
+        has_token_env |= env != NULL && env[0] != '\0';
+    }
+    /* The configuration only when something is still missing: a broken
+     * FLUXGATE_CONF does not stop a command that names all it needs. */
+    has_conf = 0;
+    if (addr == NULL || (ctx->token == NULL && file == NULL
+                         && !has_token_env)) {
+        has_conf = main_conf(ctx, conf, &where);
+        if (has_conf > 1) {
+            rc = has_conf;
+            goto done;
+        }
+    }
+    if (addr == NULL && has_conf) {
+        if (strcmp(conf->admin_listen, "off") == 0) {
+            rc = fg_admin_fail(FG_ADMIN_EXIT_UNREACHABLE, "%s: %s turns the "
+                               "admin API off (admin.listen \"off\")",
+                               where, conf->path);
+            goto done;
+        }
+        addr = conf->admin_listen;
+    }
+    if (addr == NULL) {
+        rc = fg_admin_fail(FG_ADMIN_EXIT_UNREACHABLE, "no admin API address: "
+                           "pass --admin ADDR (or set FLUXGATE_ADMIN), "
+                           "or --config FILE (or FLUXGATE_CONF) naming the "
+                           "gateway's configuration");
+        goto done;
     }
     if (fg_admin_addr_parse(addr, &ctx->addr, errbuf, sizeof(errbuf))
         != 0)
     {
-        return fg_admin_fail(FG_ADMIN_EXIT_USAGE, "%s", errbuf);
+        rc = fg_admin_fail(FG_ADMIN_EXIT_USAGE, "%s", errbuf);
+        goto done;
     }
 
     if (ctx->token == NULL && file == NULL) {
         env = getenv("FLUXGATE_ADMIN_TOKEN");
         if (env != NULL && env[0] != '\0') {
             if (!fg_admin_token_is_valid(env)) {
-                return fg_admin_fail(FG_ADMIN_EXIT_UNREACHABLE,
-                                     "FLUXGATE_ADMIN_TOKEN is not a usable "
-                                     "token (1 to %d visible ASCII "
-                                     "characters)", FG_ADMIN_TOKEN_MAX - 1);
+                rc = fg_admin_fail(FG_ADMIN_EXIT_UNREACHABLE,
+                                   "FLUXGATE_ADMIN_TOKEN is not a usable "
+                                   "token (1 to %d visible ASCII "
+                                   "characters)", FG_ADMIN_TOKEN_MAX - 1);
+                goto done;
             }
             snprintf(ctx->token_buf, sizeof(ctx->token_buf), "%s", env);
             ctx->token = ctx->token_buf;
         }
     }
-    if (ctx->token == NULL) {
-        if (file == NULL) {
-            env = getenv("FLUXGATE_ADMIN_TOKEN_FILE");
-            file = env != NULL && env[0] != '\0'
-                   ? env : FG_ADMIN_TOKEN_FILE_DEFAULT;
+    if (ctx->token == NULL && file == NULL) {
+        env = getenv("FLUXGATE_ADMIN_TOKEN_FILE");
+        file = env != NULL && env[0] != '\0' ? env : NULL;
+    }
+    if (ctx->token == NULL && file == NULL && has_conf) {
+        if (conf->admin_token[0] != '\0') {
+            if (!fg_admin_token_is_valid(conf->admin_token)) {
+                rc = fg_admin_fail(FG_ADMIN_EXIT_UNREACHABLE, "%s: "
+                                   "admin.token is not a usable token",
+                                   where);
+                goto done;
+            }
+            /* Valid: shorter than the buffer. */
+            memcpy(ctx->token_buf, conf->admin_token,
+                   strlen(conf->admin_token) + 1);
+            ctx->token = ctx->token_buf;
+        } else {
+            file = conf->admin_token_file;
         }
+    }
+    if (ctx->token == NULL && file == NULL) {
+        rc = fg_admin_fail(FG_ADMIN_EXIT_UNREACHABLE, "no admin token: pass "
+                           "--token or --token-file (or set "
+                           "FLUXGATE_ADMIN_TOKEN or "
+                           "FLUXGATE_ADMIN_TOKEN_FILE), or --config FILE (or "
+                           "FLUXGATE_CONF) naming the gateway's "
+                           "configuration");
+        goto done;
+    }
+    if (ctx->token == NULL) {
         if (fg_admin_token_read(file, ctx->token_buf, sizeof(ctx->token_buf),
                                 errbuf, sizeof(errbuf)) != 0)
         {
-            return fg_admin_fail(FG_ADMIN_EXIT_UNREACHABLE, "%s%s", errbuf,
-                                 ctx->token_file == NULL
-                                 ? "; pass --token or --token-file" : "");
+            rc = fg_admin_fail(FG_ADMIN_EXIT_UNREACHABLE, "%s%s", errbuf,
+                               ctx->token_file == NULL
+                               ? "; pass --token or --token-file" : "");
+            goto done;
         }
         ctx->token = ctx->token_buf;
     }
     ctx->is_ready = 1;
-    return 0;
+
+done:
+    explicit_bzero(conf->admin_token, sizeof(conf->admin_token));
+    free(conf);
+    return rc;
 }
 
 /*
@@ -381,6 +561,11 @@ main_reply_error(const fg_admin_reply_t *r)
     }
     rc = r->status >= 400 && r->status < 500 ? FG_ADMIN_EXIT_REFUSED
                                              : FG_ADMIN_EXIT_FAILED;
+    /* --json: the API's own error object, as it sent it. */
+    if (main_json_errors && json_is_object(error) && json_is_string(msg)) {
+        main_json_error((json_t *) error);
+        return rc;
+    }
     if (!json_is_string(msg) || json_string_length(msg) == 0) {
         if (r->status < 400 || r->status > 599) {
             return fg_admin_fail(rc, "the admin API answered an unexpected "

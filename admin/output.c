@@ -134,6 +134,27 @@ fg_output_field(FILE *out, const char *name, const char *value)
     free(clean);
 }
 
+const char *
+fg_output_decimal(const json_t *v, int places, char *buf, size_t size)
+{
+    size_t n;
+
+    if (!json_is_number(v) || size < 2) {
+        return "?";
+    }
+    snprintf(buf, size, "%.*f", places, json_number_value(v));
+    if (strchr(buf, '.') != NULL) {
+        n = strlen(buf);
+        while (n > 0 && buf[n - 1] == '0') {
+            buf[--n] = '\0';
+        }
+        if (n > 0 && buf[n - 1] == '.') {
+            buf[--n] = '\0';
+        }
+    }
+    return buf;
+}
+
 void
 fg_output_fields_flat(FILE *out, const json_t *obj)
 {
@@ -143,7 +164,10 @@ fg_output_fields_flat(FILE *out, const json_t *obj)
 int
 fg_output_json(FILE *out, const json_t *root)
 {
-    if (json_dumpf(root, out, JSON_INDENT(2)) != 0 || fputc('\n', out) == EOF) {
+    /* 15 digits: the decimal a real stands for, not its binary
+     * expansion (jansson's default 17 print 0.3 as 0.29999999999999999). */
+    if (json_dumpf(root, out, JSON_INDENT(2) | JSON_REAL_PRECISION(15)) != 0
+        || fputc('\n', out) == EOF) {
         return -1;
     }
     return 0;
@@ -199,7 +223,7 @@ output_value(FILE *out, const char *path, const json_t *v)
                  json_integer_value(v));
         break;
     case JSON_REAL:
-        snprintf(num, sizeof(num), "%g", json_real_value(v));
+        snprintf(num, sizeof(num), "%.15g", json_real_value(v));
         break;
     case JSON_TRUE:
         snprintf(num, sizeof(num), "true");

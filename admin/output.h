@@ -57,6 +57,16 @@ void fg_output_field(FILE *out, const char *name, const char *value);
 void fg_output_fields_flat(FILE *out, const json_t *obj);
 
 /*
+ * Writes the number @v into @buf (@size bytes) as a fixed decimal of at
+ * most @places places, trailing zeros cut ("0.000000532", "12.5", "3"):
+ * never an exponent, never a binary expansion (0.30000000000000004).
+ * For figures that are integers of 10^-@places units underneath, or sums
+ * of them. Returns @buf, or "?" when @v is not a number.
+ */
+const char *fg_output_decimal(const json_t *v, int places, char *buf,
+                              size_t size);
+
+/*
  * Prints @root as indented JSON and a newline: --json output. Returns 0,
  * or -1 when the write failed.
  */

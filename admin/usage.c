@@ -31,8 +31,8 @@ static void
 usage_row(fg_table_t *t, json_t *row, int is_total)
 {
     char        req[24], prompt[24], completion[24], credit[40];
-    char        kwh[32], co2[32], water[32];
-    const char *cells[9];
+    char        kwh[64], co2[64];
+    const char *cells[9], *energy, *carbon;
 
     snprintf(req, sizeof(req), "%lld", (long long) json_integer_value(
                  json_object_get(row, "requests")));
@@ -44,12 +44,11 @@ usage_row(fg_table_t *t, json_t *row, int is_total)
     fg_amount_format(json_integer_value(json_object_get(row,
                                                         "charged_micro")),
                      credit, sizeof(credit));
-    snprintf(kwh, sizeof(kwh), "%.6g",
-             json_number_value(json_object_get(row, "energy_kwh")));
-    snprintf(co2, sizeof(co2), "%.6g",
-             json_number_value(json_object_get(row, "carbon_g_co2")));
-    snprintf(water, sizeof(water), "%.6g",
-             json_number_value(json_object_get(row, "water_liters")));
+    /* Fixed decimals, as /metrics and keys show have them. */
+    energy = fg_output_decimal(json_object_get(row, "energy_kwh"), 12, kwh,
+                               sizeof(kwh));
+    carbon = fg_output_decimal(json_object_get(row, "carbon_g_co2"), 9, co2,
+                               sizeof(co2));
     cells[0] = is_total ? "total" : json_string_value(
                                         json_object_get(row, "day"));
     cells[1] = is_total ? "" : json_string_value(
@@ -60,10 +59,9 @@ usage_row(fg_table_t *t, json_t *row, int is_total)
     cells[4] = prompt;
     cells[5] = completion;
     cells[6] = credit;
-    cells[7] = kwh;
-    cells[8] = co2;
+    cells[7] = energy;
+    cells[8] = carbon;
     fg_table_add_row(t, cells);
-    (void) water;
 }
 
 int

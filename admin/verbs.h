@@ -36,6 +36,7 @@ enum {
     FG_ADMIN_OPT_TOKEN,
     FG_ADMIN_OPT_TOKEN_FILE,
     FG_ADMIN_OPT_JSON,
+    FG_ADMIN_OPT_CONFIG,
     FG_ADMIN_OPT_VERB               /* first value free for a verb */
 };
 
@@ -45,13 +46,15 @@ enum {
     { "token", required_argument, NULL, FG_ADMIN_OPT_TOKEN },               \
     { "token-file", required_argument, NULL, FG_ADMIN_OPT_TOKEN_FILE },     \
     { "json", no_argument, NULL, FG_ADMIN_OPT_JSON },                       \
+    { "config", required_argument, NULL, FG_ADMIN_OPT_CONFIG },             \
     { "help", no_argument, NULL, 'h' }
 
 /* The getopt_long short options of every table: -h, and ':' reporting. */
 #define FG_ADMIN_SHORT_OPTIONS ":h"
 
 typedef struct {
-    const char       *addr_text;    /* --admin, else $FLUXGATE_ADMIN */
+    const char       *addr_text;    /* --admin */
+    const char       *conf_path;    /* --config: the gateway's own */
     const char       *token;        /* --token, borrowed from argv */
     const char       *token_file;   /* --token-file */
     int               is_json;      /* --json */
@@ -71,7 +74,9 @@ int fg_admin_usage(fg_admin_ctx_t *ctx, int argc, char **argv);
 
 /*
  * Prints "fluxgate-admin: <message>" to stderr and returns @code, so a verb
- * can `return fg_admin_fail(...)`.
+ * can `return fg_admin_fail(...)`. With --json anywhere on the command
+ * line, prints instead {"error": {"message", "type", "param": null,
+ * "code"}} on stdout, type and code named by @code (docs/admin-api.md).
  */
 int fg_admin_fail(int code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

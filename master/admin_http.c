@@ -34,7 +34,10 @@ static void
 admin_send(struct evhttp_request *r, int status, json_t *body)
 {
     struct evbuffer *buf = evbuffer_new();
-    char            *text = json_dumps(body, JSON_COMPACT);
+    /* 15 digits: a real prints as the decimal it stands for (0.3), not
+     * as its binary expansion (jansson's 17: 0.29999999999999999). */
+    char            *text = json_dumps(body, JSON_COMPACT
+                                             | JSON_REAL_PRECISION(15));
 
     evhttp_add_header(evhttp_request_get_output_headers(r), "Content-Type",
                       "application/json");
@@ -102,6 +105,16 @@ admin_body(struct evhttp_request *r, int may_be_empty, json_t **out,
     return *out != NULL ? FG_OK : FG_ERR;
 }
 
+/* @part of @whole in percent, rounded to two decimals (0 for none). */
+static double
+admin_percent(uint64_t part, uint64_t whole)
+{
+    if (whole == 0) {
+        return 0.0;
+    }
+    return (double) ((part * 10000 + whole / 2) / whole) / 100.0;
+}
+
 static void
 admin_status(fg_admin_http_t *a, struct evhttp_request *r)
 {
@@ -128,8 +141,7 @@ admin_status(fg_admin_http_t *a, struct evhttp_request *r)
                   "count", (int) ks.keys,
                   "secrets", (int) ks.secrets,
                   "capacity", (int) ks.capacity,
-                  "used_percent", ks.capacity
-                                  ? 100.0 * ks.secrets / ks.capacity : 0.0,
+                  "used_percent", admin_percent(ks.secrets, ks.capacity),
                   "store",
                   "kind", si.kind,
                   "journal_records", (json_int_t) si.journal_records,

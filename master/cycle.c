@@ -256,6 +256,7 @@ cycle_lost_cb(const fg_ledger_lost_t *lost, void *arg)
     rec.charged_micro = lost->charged_micro;
     rec.is_usage_estimated = 1;
     rec.is_worker_lost = 1;
+    fg_ledger_add_request(m->shm.ledger, lost->subject, 0, 0, 0);
     if (fg_usagering_push(m->shm.usage, fg_usagering_master(m->shm.usage),
                           &rec, &seq) != FG_OK) {
         fg_log(FG_LOG_ERROR, 0, "req=%s: the master's usage ring is full; "

@@ -121,9 +121,16 @@ syncer_drain(syncer_t *s, int force_sync)
         return FG_OK;
     }
     if (wait == 0 || force_sync) {
+        int64_t started_us = fg_mono_us();
+
         if (fg_usagelog_sync(s->usage, &err) != FG_OK) {
             fg_log(FG_LOG_ERROR, 0, "usage journal: %s", err.msg);
             return FG_ERR;
+        }
+        /* Only a sync that had lines to make durable is a sync. */
+        if (wait >= 0) {
+            fg_metrics_journal_synced(s->sc->shm->metrics,
+                                      fg_mono_us() - started_us);
         }
         for (ring = 0; ring < (int) fg_usagering_rings(r); ring++) {
             if (s->held[ring] > 0) {

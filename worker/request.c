@@ -247,12 +247,15 @@ fg_req_account(fg_req_t *req)
     /* Every consumer counts the same facts of the same request. */
     fg_meter_charge(req);
     fg_footprint_compute(req);
-    if (req->has_key && req->has_impact) {
-        fg_ledger_add_impact(w->wc->shm->ledger,
-                             req->key_subject,
-                             req->impact.mid.energy_kwh,
-                             req->impact.mid.carbon_g_co2,
-                             req->impact.mid.water_liters);
+    if (req->has_key) {
+        /* The key's totals count what its usage records count. */
+        fg_ledger_add_request(w->wc->shm->ledger, req->key_subject,
+                              req->has_impact ? req->impact.mid.energy_kwh
+                                              : 0,
+                              req->has_impact ? req->impact.mid.carbon_g_co2
+                                              : 0,
+                              req->has_impact ? req->impact.mid.water_liters
+                                              : 0);
     }
     fg_req_summarise(req, &summary);
     fg_admit_settle(req, &summary);

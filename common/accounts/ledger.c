@@ -60,9 +60,9 @@ typedef struct {
     int64_t          regen_per_hour;
     int64_t          cap;
     /* Environmental totals of the key's requests, as integers. */
-    _Atomic int64_t  energy_uwh;         /* micro-watt-hours */
-    _Atomic int64_t  carbon_ug;          /* micrograms CO2e */
-    _Atomic int64_t  water_ul;           /* microlitres */
+    _Atomic int64_t  energy_nwh;         /* nano-watt-hours */
+    _Atomic int64_t  carbon_ng;          /* nanograms CO2e */
+    _Atomic int64_t  water_nl;           /* nanolitres */
     _Atomic int64_t  requests;
     uint8_t          pad[32];
 } ledger_account_t;
@@ -586,9 +586,26 @@ fg_ledger_held(const fg_ledger_t *l, unsigned owner)
     return n;
 }
 
+/*
+ * @v in integer nano-units (@per_unit to the unit), rounded: nano, as a
+ * short request uses 5e-7 kWh and 2e-6 L, which micro-units would round
+ * by a tenth to a half. 0 for a negative or NaN figure, at most 2^52.
+ */
+static int64_t
+ledger_nano(double v, double per_unit)
+{
+    double x = v * per_unit;
+
+    if (!(x > 0)) {
+        return 0;
+    }
+    return x > 4503599627370496.0 ? INT64_C(4503599627370496)
+                                  : (int64_t) (x + 0.5);
+}
+
 void
-fg_ledger_add_impact(fg_ledger_t *l, uint64_t subject, double energy_kwh,
-                     double carbon_g, double water_l)
+fg_ledger_add_request(fg_ledger_t *l, uint64_t subject, double energy_kwh,
+                      double carbon_g, double water_l)
 {
     ledger_account_t *a;
     uint32_t          index;
@@ -598,12 +615,11 @@ fg_ledger_add_impact(fg_ledger_t *l, uint64_t subject, double energy_kwh,
         return;
     }
     atomic_fetch_add_explicit(&a->requests, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&a->energy_uwh,
-                              (int64_t) (energy_kwh * 1e9 + 0.5),
+    atomic_fetch_add_explicit(&a->energy_nwh, ledger_nano(energy_kwh, 1e12),
                               memory_order_relaxed);
-    atomic_fetch_add_explicit(&a->carbon_ug, (int64_t) (carbon_g * 1e6 + 0.5),
+    atomic_fetch_add_explicit(&a->carbon_ng, ledger_nano(carbon_g, 1e9),
                               memory_order_relaxed);
-    atomic_fetch_add_explicit(&a->water_ul, (int64_t) (water_l * 1e6 + 0.5),
+    atomic_fetch_add_explicit(&a->water_nl, ledger_nano(water_l, 1e9),
                               memory_order_relaxed);
 }
 
@@ -621,14 +637,14 @@ fg_ledger_totals(const fg_ledger_t *l, uint64_t subject,
     out->requests = atomic_load_explicit(&a->requests, memory_order_relaxed);
     out->charged_micro = atomic_load_explicit(&a->charged,
                                               memory_order_relaxed);
-    out->energy_kwh = (double) atomic_load_explicit(&a->energy_uwh,
+    out->energy_kwh = (double) atomic_load_explicit(&a->energy_nwh,
                                                     memory_order_relaxed)
-                      / 1e9;
-    out->carbon_g_co2 = (double) atomic_load_explicit(&a->carbon_ug,
+                      / 1e12;
+    out->carbon_g_co2 = (double) atomic_load_explicit(&a->carbon_ng,
                                                       memory_order_relaxed)
-                        / 1e6;
-    out->water_liters = (double) atomic_load_explicit(&a->water_ul,
+                        / 1e9;
+    out->water_liters = (double) atomic_load_explicit(&a->water_nl,
                                                       memory_order_relaxed)
-                        / 1e6;
+                        / 1e9;
     return FG_OK;
 }

@@ -140,21 +140,30 @@ int64_t fg_ledger_charged(const fg_ledger_t *l, uint64_t subject);
 unsigned fg_ledger_repair(fg_ledger_t *l, unsigned owner, int64_t now_ms,
                           fg_ledger_lost_cb cb, void *arg);
 
-/* A key's totals since the arena was made (the usage journal has the
- * whole history): requests with an impact, credit charged, impact. */
+/*
+ * A key's totals since the arena was made (the usage journal has the
+ * whole history), counting what its usage records count: every request
+ * that left a record (served, refused after authentication, failed,
+ * cancelled, or settled by the master for a dead worker), the credit
+ * charged, and the impact of those that had one.
+ */
 typedef struct {
     int64_t requests;
     int64_t charged_micro;
-    double  energy_kwh;
-    double  carbon_g_co2;
-    double  water_liters;
+    double  energy_kwh;             /* nano-watt-hour integers, shown */
+    double  carbon_g_co2;           /* nanograms */
+    double  water_liters;           /* nanolitres */
 } fg_ledger_totals_t;
 
-/* Adds one request's impact to @subject's totals (kept as integers of
- * micro-units, so concurrent adds never lose a bit). Any process. */
-void fg_ledger_add_impact(fg_ledger_t *l, uint64_t subject,
-                          double energy_kwh, double carbon_g,
-                          double water_l);
+/*
+ * Counts one request of @subject that leaves a usage record, with its
+ * impact (0, 0, 0 when it had none), kept as integers of nano-units so
+ * concurrent adds never lose a bit. Call it where the record is made,
+ * once per record. Any process; never blocks.
+ */
+void fg_ledger_add_request(fg_ledger_t *l, uint64_t subject,
+                           double energy_kwh, double carbon_g,
+                           double water_l);
 
 /* Fills @out; FG_ERR without an account. */
 int fg_ledger_totals(const fg_ledger_t *l, uint64_t subject,

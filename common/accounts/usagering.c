@@ -282,6 +282,30 @@ fg_usagering_depth_total(const fg_usagering_t *r)
 }
 
 int
+fg_usagering_oldest(const fg_usagering_t *r, unsigned ring,
+                    fg_usage_record_t *out)
+{
+    usagering_ctl_t *c;
+    uint64_t         head, tail;
+
+    if (ring >= r->hdr.ur_rings || !usagering_is_active(r, ring)) {
+        return 0;
+    }
+    c = usagering_ctl(r, ring);
+    tail = atomic_load_explicit(&c->rc_tail, memory_order_acquire);
+    head = atomic_load_explicit(&c->rc_head, memory_order_acquire);
+    if (head <= tail || head - tail > r->hdr.ur_capacity) {
+        return 0;
+    }
+    memcpy(out, usagering_slots(c) + tail % r->hdr.ur_capacity,
+           sizeof(*out));
+    /* The producer reuses the slot only after the consumer moved the tail
+     * past it: an unchanged tail means the copy is whole. */
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&c->rc_tail, memory_order_relaxed) == tail;
+}
+
+int
 fg_usagering_next_active(const fg_usagering_t *r, unsigned from)
 {
     _Atomic uint64_t *bits = usagering_bitmap(r);

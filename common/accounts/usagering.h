@@ -93,6 +93,16 @@ uint32_t fg_usagering_depth(const fg_usagering_t *r, unsigned ring);
 uint64_t fg_usagering_depth_total(const fg_usagering_t *r);
 
 /*
+ * Copies the oldest record waiting on @ring (pushed, not yet committed by
+ * the consumer) into @out: for a reader that is neither side (the
+ * metrics' backlog age). Returns 1 with @out whole, or 0 when the ring is
+ * empty, bad, or the consumer freed the record while it was copied (read
+ * again for the new oldest). Any process; never blocks.
+ */
+int fg_usagering_oldest(const fg_usagering_t *r, unsigned ring,
+                        fg_usage_record_t *out);
+
+/*
  * The first ring at or after @from that was ever pushed to, or -1: the
  * consumer's walk over the rings worth draining, touching no other.
  *   for (i = fg_usagering_next_active(r, 0); i >= 0;

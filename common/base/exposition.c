@@ -9,7 +9,11 @@
  *   restarts       sh_worker_restarts, counted by the master;
  *   key table      capacity and keys held (keytable stats);
  *   concurrency    limiter slots held by live workers (the master gives
- *                  back a dead worker's before freeing its slot).
+ *                  back a dead worker's before freeing its slot);
+ *   usage backlog  records waiting in the usage rings (pushed, not yet
+ *                  durable in the journal: the syncer frees a slot only
+ *                  after the fdatasync), and the age of the oldest one,
+ *                  by the wall clock from the end of its request.
  *
  * Only live slots are read, so a scrape never faults in the pages of
  * slots that never ran a worker.
@@ -20,7 +24,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "common/base/clock.h"
 #include "common/base/exposition.h"
+
+/* Reads of one ring's oldest record that the syncer may overtake. */
+#define EXPOSITION_OLDEST_TRIES 4
 
 _Static_assert(FG_METRICS_WORKERS == FG_SHM_MAX_WORKERS,
                "one metrics block per shm worker slot");
@@ -31,6 +39,63 @@ exposition_gauge(FILE *out, const char *name, const char *type,
 {
     fprintf(out, "# HELP %s %s\n# TYPE %s %s\n%s %" PRIu64 "\n", name, help,
             name, type, name, value);
+}
+
+/*
+ * The wall-clock ms at which the oldest record waiting in any ring
+ * ended, or -1 when none waits. Only rings ever pushed to are read.
+ */
+static int64_t
+exposition_oldest_pending_ms(const fg_usagering_t *r)
+{
+    fg_usage_record_t rec;
+    int64_t           oldest = -1, end;
+    int               ring, tries;
+
+    for (ring = fg_usagering_next_active(r, 0); ring >= 0;
+         ring = fg_usagering_next_active(r, (unsigned) ring + 1)) {
+        for (tries = 0; tries < EXPOSITION_OLDEST_TRIES; tries++) {
+            if (fg_usagering_oldest(r, (unsigned) ring, &rec)) {
+                end = rec.started_unix_ms + rec.latency_us / 1000;
+                if (oldest < 0 || end < oldest) {
+                    oldest = end;
+                }
+                break;
+            }
+            if (fg_usagering_depth(r, (unsigned) ring) == 0) {
+                break;
+            }
+        }
+    }
+    return oldest;
+}
+
+static void
+exposition_backlog(FILE *out, const fg_usagering_t *r)
+{
+    int64_t oldest, age_ms = 0;
+
+    if (r == NULL) {
+        return;                 /* an arena made without rings (tests) */
+    }
+    oldest = exposition_oldest_pending_ms(r);
+
+    exposition_gauge(out, "fluxgate_usage_records_pending", "gauge",
+                     "Usage records waiting in the shared-memory rings: "
+                     "not yet durable in the usage journal.",
+                     fg_usagering_depth_total(r));
+    if (oldest >= 0) {
+        age_ms = fg_wall_ms() - oldest;
+        if (age_ms < 0) {
+            age_ms = 0;         /* the wall clock stepped back */
+        }
+    }
+    fprintf(out, "# HELP fluxgate_usage_oldest_pending_age_seconds Age of "
+            "the oldest usage record waiting in the rings, from the end of "
+            "its request; 0 when none waits.\n"
+            "# TYPE fluxgate_usage_oldest_pending_age_seconds gauge\n"
+            "fluxgate_usage_oldest_pending_age_seconds %" PRId64 ".%03"
+            PRId64 "\n", age_ms / 1000, age_ms % 1000);
 }
 
 char *
@@ -83,6 +148,7 @@ fg_exposition_render(const fg_shm_t *shm, size_t *len, fg_err_t *err)
     exposition_gauge(out, "fluxgate_concurrency_slots_held", "gauge",
                      "Concurrent-request limiter slots held by requests in "
                      "flight.", held);
+    exposition_backlog(out, shm->usage);
 
     if (fclose(out) != 0 && rc == FG_OK) {
         rc = fg_err_set(err, FG_E_INTERNAL, NULL, "writing the metrics "

@@ -12,7 +12,10 @@
  *            error code), each packed whole into one 64-bit word;
  *   keys     FG_METRICS_KEYS per-key counters, shared by all workers;
  *   blocks   one per worker slot: the histograms, the rate-limit and
- *            upstream-error counters, and requests and tokens per series.
+ *            upstream-error counters, and requests, tokens and impact
+ *            (nano-unit integers) per series;
+ *   journal  the syncer's histogram of the usage journal's fdatasync,
+ *            next to the header (one writer: the syncer).
  *
  * Names. Only the master enters names, from the catalog it loaded, before
  * it forks the workers that may serve them. So a worker only reads the
@@ -81,9 +84,23 @@ typedef struct {
     char             mn_name[FG_METRICS_NAME_MAX];
 } metrics_name_t;
 
+/*
+ * Impact, as integers of fixed nano-units, rendered in the unit. Nano,
+ * not micro: a short request uses 5e-7 kWh and 2e-6 L, which micro-units
+ * would round by a tenth to a half. 2^64 nano-units are still 1.8e7 kWh,
+ * 18 000 t CO2e or 1.8e10 L in one worker's block of one series.
+ */
+enum {
+    METRICS_ENERGY_NWH = 0,      /* nano-watt-hours: 1e-12 kWh */
+    METRICS_CARBON_NG,           /* nanograms CO2e */
+    METRICS_WATER_NL,            /* nanolitres */
+    METRICS_IMPACTS
+};
+
 typedef struct {
     _Atomic uint64_t ms_requests;
     _Atomic uint64_t ms_tokens[METRICS_DIRS];
+    _Atomic uint64_t ms_impact[METRICS_IMPACTS];
 } metrics_series_t;
 
 typedef struct {
@@ -110,6 +127,9 @@ typedef struct {
 
 struct fg_metrics_s {
     uint64_t         mm_magic;
+    /* Written by the syncer alone (one at a time: the master starts the
+     * next only after the last one died). */
+    _Alignas(64) metrics_hist_t mm_journal_sync;
     _Atomic uint32_t mm_per_key;           /* metrics.per_key; master */
     uint32_t         mm_pad;
     _Atomic uint32_t mm_used[FG_METRICS_WORKERS];   /* once, by the worker */
@@ -120,9 +140,11 @@ struct fg_metrics_s {
 };
 
 _Static_assert(sizeof(metrics_key_t) == 64, "a key's counters: one line");
+_Static_assert(sizeof(metrics_series_t) == 64, "a series: one line");
 _Static_assert(sizeof(metrics_block_t) % 64 == 0, "blocks share no line");
 
-/* Upper bounds of the latency buckets, in microseconds and as labels. */
+/* Upper bounds of the request latency buckets, in microseconds and as
+ * labels. */
 static const int64_t metrics_bound_us[METRICS_BUCKETS] = {
     5000, 10000, 25000, 50000, 100000, 250000, 500000,
     1000000, 2500000, 5000000, 10000000, 30000000, 60000000, 120000000
@@ -130,6 +152,35 @@ static const int64_t metrics_bound_us[METRICS_BUCKETS] = {
 static const char *const metrics_le[METRICS_BUCKETS + 1] = {
     "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5",
     "1", "2.5", "5", "10", "30", "60", "120", "+Inf"
+};
+/* The journal's fdatasync: a disk's time, from 0.5 ms (cached) to 10 s. */
+static const int64_t metrics_sync_bound_us[METRICS_BUCKETS] = {
+    500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000,
+    500000, 1000000, 2500000, 5000000, 10000000
+};
+static const char *const metrics_sync_le[METRICS_BUCKETS + 1] = {
+    "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025", "0.05", "0.1",
+    "0.25", "0.5", "1", "2.5", "5", "10", "+Inf"
+};
+/* The impact families: name, help, nano-units per unit, decimals. */
+static const struct {
+    const char *name;
+    const char *help;
+    uint64_t    per_unit;
+    int         decimals;
+} metrics_impact[METRICS_IMPACTS] = {
+    { "fluxgate_energy_kwh_total",
+      "Energy the requests used at the data centre's meter (PUE included), "
+      "by the impact model, in kWh (nano-watt-hour integers underneath).",
+      1000000000000ULL, 12 },
+    { "fluxgate_carbon_grams_total",
+      "Carbon the requests emitted (usage phase, grid of the data centre's "
+      "country), in grams CO2e (nanogram integers underneath).",
+      1000000000, 9 },
+    { "fluxgate_water_liters_total",
+      "Water the requests consumed (on-site cooling and power generation), "
+      "in litres (nanolitre integers underneath).",
+      1000000000, 9 },
 };
 static const char *const metrics_class[METRICS_CLASSES] = {
     "none", "1xx", "2xx", "3xx", "4xx", "5xx"
@@ -273,14 +324,14 @@ metrics_add(_Atomic uint64_t *c, uint64_t n)
 }
 
 static void
-metrics_observe(metrics_hist_t *h, int64_t us)
+metrics_observe(metrics_hist_t *h, const int64_t *bound_us, int64_t us)
 {
     unsigned b = 0;
 
     if (us < 0) {
         us = 0;
     }
-    while (b < METRICS_BUCKETS && us > metrics_bound_us[b]) {
+    while (b < METRICS_BUCKETS && us > bound_us[b]) {
         b++;
     }
     metrics_add(&h->mh_buckets[b], 1);
@@ -401,6 +452,25 @@ metrics_key_slot(fg_metrics_t *m, uint64_t id)
     return &m->mm_keys[METRICS_KEY_OTHER];
 }
 
+/*
+ * @v units in integer nano-units (@per_unit to the unit), rounded; 0 for
+ * what no request can have used (negative, NaN), and at most 2^52 (4 500
+ * kWh in one request), so that no one figure can wrap a counter.
+ */
+static uint64_t
+metrics_nano(double v, uint64_t per_unit)
+{
+    double x = v * (double) per_unit;
+
+    if (!(x > 0)) {
+        return 0;
+    }
+    if (x > (double) (1ULL << 52)) {
+        return 1ULL << 52;
+    }
+    return (uint64_t) (x + 0.5);
+}
+
 void
 fg_metrics_request_done(fg_metrics_t *m, unsigned worker_slot,
                         const fg_request_summary_t *s)
@@ -436,9 +506,24 @@ fg_metrics_request_done(fg_metrics_t *m, unsigned worker_slot,
             metrics_add(&se->ms_tokens[d], (uint64_t) tokens[d]);
         }
     }
-    metrics_observe(&b->mb_duration, s->latency_us);
+    if (s->has_impact) {
+        uint64_t nano[METRICS_IMPACTS];
+
+        nano[METRICS_ENERGY_NWH] = metrics_nano(s->energy_kwh,
+            metrics_impact[METRICS_ENERGY_NWH].per_unit);
+        nano[METRICS_CARBON_NG] = metrics_nano(s->carbon_g_co2,
+            metrics_impact[METRICS_CARBON_NG].per_unit);
+        nano[METRICS_WATER_NL] = metrics_nano(s->water_liters,
+            metrics_impact[METRICS_WATER_NL].per_unit);
+        for (d = 0; d < METRICS_IMPACTS; d++) {
+            if (nano[d] > 0) {
+                metrics_add(&se->ms_impact[d], nano[d]);
+            }
+        }
+    }
+    metrics_observe(&b->mb_duration, metrics_bound_us, s->latency_us);
     if (s->ttfb_us >= 0) {
-        metrics_observe(&b->mb_ttfb, s->ttfb_us);
+        metrics_observe(&b->mb_ttfb, metrics_bound_us, s->ttfb_us);
     }
     if (s->limit > FG_LIMIT_NONE && s->limit < FG_LIMIT__COUNT) {
         metrics_add(&b->mb_limit[s->limit], 1);
@@ -468,6 +553,14 @@ fg_metrics_request_done(fg_metrics_t *m, unsigned worker_slot,
     }
 }
 
+void
+fg_metrics_journal_synced(fg_metrics_t *m, int64_t us)
+{
+    if (m != NULL) {
+        metrics_observe(&m->mm_journal_sync, metrics_sync_bound_us, us);
+    }
+}
+
 /* ---- rendering ---------------------------------------------------- */
 
 /* The region summed over the blocks in use, private to one render. */
@@ -475,6 +568,7 @@ typedef struct {
     uint64_t word[METRICS_SERIES_ALL];          /* 0: no such series */
     uint64_t requests[METRICS_SERIES_ALL];
     uint64_t tokens[METRICS_SERIES_ALL][METRICS_DIRS];
+    uint64_t impact[METRICS_SERIES_ALL][METRICS_IMPACTS];
     uint64_t duration[METRICS_BUCKETS + 1];
     uint64_t duration_sum_us;
     uint64_t ttfb[METRICS_BUCKETS + 1];
@@ -540,6 +634,9 @@ metrics_sum(const fg_metrics_t *m, metrics_totals_t *t)
             for (d = 0; d < METRICS_DIRS; d++) {
                 t->tokens[i][d] += metrics_load(&b->mb_series[i].ms_tokens[d]);
             }
+            for (d = 0; d < METRICS_IMPACTS; d++) {
+                t->impact[i][d] += metrics_load(&b->mb_series[i].ms_impact[d]);
+            }
         }
     }
 }
@@ -568,7 +665,8 @@ metrics_family(FILE *out, const char *name, const char *type,
 
 static void
 metrics_histogram(FILE *out, const char *name, const char *help,
-                  const uint64_t *buckets, uint64_t sum_us)
+                  const char *const *le, const uint64_t *buckets,
+                  uint64_t sum_us)
 {
     uint64_t cum = 0;
     unsigned i;
@@ -577,7 +675,7 @@ metrics_histogram(FILE *out, const char *name, const char *help,
     for (i = 0; i <= METRICS_BUCKETS; i++) {
         cum += buckets[i];
         fprintf(out, "%s_bucket{le=\"%s\"} %" PRIu64 "\n", name,
-                metrics_le[i], cum);
+                le[i], cum);
     }
     fprintf(out, "%s_sum %" PRIu64 ".%06" PRIu64 "\n", name,
             sum_us / 1000000, sum_us % 1000000);
@@ -643,13 +741,15 @@ metrics_render_requests(const fg_metrics_t *m, FILE *out,
     }
 }
 
-static void
-metrics_render_tokens(const fg_metrics_t *m, FILE *out,
-                      const metrics_totals_t *t)
+/*
+ * The routed series in @order (METRICS_SERIES_ALL entries), grouped by
+ * their (model, provider) pair; returns how many.
+ */
+static unsigned
+metrics_pairs(const metrics_totals_t *t, metrics_pair_t *order)
 {
-    metrics_pair_t *order = fg_xmalloc(METRICS_SERIES_ALL * sizeof(*order));
-    uint64_t        sum[METRICS_DIRS], w;
-    unsigned        n = 0, i, j, d;
+    uint64_t w;
+    unsigned n = 0, i;
 
     for (i = 0; i < METRICS_SERIES_ALL; i++) {
         w = t->word[i];
@@ -660,6 +760,25 @@ metrics_render_tokens(const fg_metrics_t *m, FILE *out,
         }
     }
     qsort(order, n, sizeof(*order), metrics_by_pair);
+    return n;
+}
+
+static void
+metrics_pair_labels(const fg_metrics_t *m, FILE *out, uint64_t w)
+{
+    metrics_label(out, "model", metrics_name_str(m, metrics_word_model(w)));
+    fputc(',', out);
+    metrics_label(out, "provider",
+                  metrics_name_str(m, metrics_word_provider(w)));
+}
+
+static void
+metrics_render_tokens(const fg_metrics_t *m, FILE *out,
+                      const metrics_totals_t *t, const metrics_pair_t *order,
+                      unsigned n)
+{
+    uint64_t sum[METRICS_DIRS], w;
+    unsigned i, j, d;
 
     metrics_family(out, "fluxgate_tokens_total", "counter",
                    "Tokens the upstreams reported, by model, provider and "
@@ -675,16 +794,38 @@ metrics_render_tokens(const fg_metrics_t *m, FILE *out,
         w = t->word[order[i].index];
         for (d = 0; d < METRICS_DIRS; d++) {
             fputs("fluxgate_tokens_total{", out);
-            metrics_label(out, "model",
-                          metrics_name_str(m, metrics_word_model(w)));
-            fputc(',', out);
-            metrics_label(out, "provider",
-                          metrics_name_str(m, metrics_word_provider(w)));
+            metrics_pair_labels(m, out, w);
             fprintf(out, ",direction=\"%s\"} %" PRIu64 "\n", metrics_dir[d],
                     sum[d]);
         }
     }
-    free(order);
+}
+
+/* One family per figure, each sample the exact integer sum shown as a
+ * fixed decimal of the unit: no float ever adds up. */
+static void
+metrics_render_impact(const fg_metrics_t *m, FILE *out,
+                      const metrics_totals_t *t, const metrics_pair_t *order,
+                      unsigned n)
+{
+    uint64_t sum, per;
+    unsigned f, i, j;
+
+    for (f = 0; f < METRICS_IMPACTS; f++) {
+        per = metrics_impact[f].per_unit;
+        metrics_family(out, metrics_impact[f].name, "counter",
+                       metrics_impact[f].help);
+        for (i = 0; i < n; i = j) {
+            sum = 0;
+            for (j = i; j < n && order[j].pair == order[i].pair; j++) {
+                sum += t->impact[order[j].index][f];
+            }
+            fprintf(out, "%s{", metrics_impact[f].name);
+            metrics_pair_labels(m, out, t->word[order[i].index]);
+            fprintf(out, "} %" PRIu64 ".%0*" PRIu64 "\n", sum / per,
+                    metrics_impact[f].decimals, sum % per);
+        }
+    }
 }
 
 static void
@@ -766,17 +907,30 @@ int
 fg_metrics_render(const fg_metrics_t *m, FILE *out, fg_err_t *err)
 {
     metrics_totals_t *t = fg_xcalloc(1, sizeof(*t));
-    unsigned          i;
+    metrics_pair_t   *order = fg_xmalloc(METRICS_SERIES_ALL * sizeof(*order));
+    uint64_t          sync[METRICS_BUCKETS + 1];
+    unsigned          i, npairs;
 
     metrics_sum(m, t);
     metrics_render_requests(m, out, t);
     metrics_histogram(out, "fluxgate_request_duration_seconds",
                       "Time from a request's arrival to its end.",
-                      t->duration, t->duration_sum_us);
+                      metrics_le, t->duration, t->duration_sum_us);
     metrics_histogram(out, "fluxgate_upstream_time_to_first_byte_seconds",
                       "Time from a request's arrival to the first byte of "
-                      "its upstream's reply.", t->ttfb, t->ttfb_sum_us);
-    metrics_render_tokens(m, out, t);
+                      "its upstream's reply.", metrics_le, t->ttfb,
+                      t->ttfb_sum_us);
+    npairs = metrics_pairs(t, order);
+    metrics_render_tokens(m, out, t, order, npairs);
+    metrics_render_impact(m, out, t, order, npairs);
+    free(order);
+    for (i = 0; i <= METRICS_BUCKETS; i++) {
+        sync[i] = metrics_load(&m->mm_journal_sync.mh_buckets[i]);
+    }
+    metrics_histogram(out, "fluxgate_usage_journal_sync_duration_seconds",
+                      "Time the syncer's fdatasync of the usage journal "
+                      "took, for each group commit.", metrics_sync_le, sync,
+                      metrics_load(&m->mm_journal_sync.mh_sum_us));
     metrics_family(out, "fluxgate_rate_limit_rejections_total", "counter",
                    "Requests refused by a rate limit, by limit.");
     for (i = 1; i < FG_LIMIT__COUNT; i++) {

@@ -60,11 +60,21 @@ int fg_metrics_name_add(fg_metrics_t *m, const char *name, fg_err_t *err);
 void fg_metrics_set_per_key(fg_metrics_t *m, int on);
 
 /*
- * Counts one finished request of the worker in shm slot @worker_slot.
+ * Counts one finished request of the worker in shm slot @worker_slot: its
+ * series, tokens, latencies, and, when @s has them, its impact figures
+ * (added as integer nano-units: nano-watt-hours, nanograms CO2e,
+ * nanolitres; rendered as fixed decimals of kWh, grams and litres).
  * Any worker; never blocks, no syscalls, no allocation.
  */
 void fg_metrics_request_done(fg_metrics_t *m, unsigned worker_slot,
                              const fg_request_summary_t *s);
+
+/*
+ * Counts one group commit of the usage journal whose fdatasync took @us
+ * microseconds (fluxgate_usage_journal_sync_duration_seconds). The
+ * syncer only: the histogram has that one writer. Never blocks.
+ */
+void fg_metrics_journal_synced(fg_metrics_t *m, int64_t us);
 
 /*
  * Writes every series of the region, summed over all worker blocks, to

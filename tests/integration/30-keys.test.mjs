@@ -217,12 +217,14 @@ describe('fluxgate-admin: the key lifecycle', () => {
     assert.equal((await getPublic(gw, '/v1/models/demo-reasoner', bearer(k.secret))).status, 404);
 
     // One field: the rest is untouched (but the balance regenerates, at
-    // 0.5 credit an hour, while the test runs).
+    // 0.5 credit an hour, while the test runs, and the totals count the
+    // GET above: it left a usage record).
     const one = await adminJson(gw, 'keys', 'update', k.id, '--rpm', '20');
     const regen = one.energy.balance_micro - k.key.energy.balance_micro;
     assert.ok(regen >= 0 && regen < 5000, `regenerated ${regen}`);
     assert.deepEqual(one, { ...k.key, limits: { ...k.key.limits, requests_per_min: 20 },
       energy: { ...k.key.energy, balance_micro: one.energy.balance_micro },
+      totals: { ...k.key.totals, requests: 1 },
       updated_at: one.updated_at });
 
     const expires = nowSec() + 86400;
@@ -377,7 +379,11 @@ describe('fluxgate-admin: exit codes and errors', () => {
       ['keys', 'revoke', 'key_0000000000000000'],
       ['keys', 'topup', 'key_0000000000000000', '--amount', '1', '--idempotency-key', 'nf']]) {
       assertFailed(await runAdmin(gw, args), 1, /key_not_found/);
-      assertFailed(await runAdmin(gw, ['--json', ...args]), 1, /key_not_found/);
+      // --json: the same exit code, the error as JSON on stdout.
+      const j = await runAdmin(gw, ['--json', ...args]);
+      assert.equal(j.code, 1);
+      assert.equal(j.stderr, '');
+      assert.equal(j.json().error.code, 'key_not_found');
     }
   });
 

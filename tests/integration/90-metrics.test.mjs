@@ -1,8 +1,9 @@
 // Prometheus metrics (common/base/metrics.c, common/base/exposition.c,
 // worker/metrics_http.c; docs/operations.md "Metrics"): GET /metrics on its
 // own listener, never the public one; output that `promtool check metrics`
-// accepts; counters that move by exactly the requests of known outcomes
-// sent; histograms that are cumulative; counts that outlive the workers
+// accepts; every family docs/operations.md lists, and no other; counters
+// that move by exactly the requests of known outcomes sent, impact totals
+// by the replies' environment_impact, a usage backlog that drains; histograms that are cumulative; counts that outlive the workers
 // that made them; the listener's life across reloads, its "off" switch and
 // its start-up error.
 
@@ -129,7 +130,10 @@ describe('GET /metrics', () => {
       'fluxgate_rate_limit_rejections_total', 'fluxgate_upstream_errors_total',
       'fluxgate_requests_in_flight', 'fluxgate_workers_up', 'fluxgate_worker_restarts_total',
       'fluxgate_key_table_capacity', 'fluxgate_key_table_used',
-      'fluxgate_concurrency_slots_held']) {
+      'fluxgate_concurrency_slots_held', 'fluxgate_energy_kwh_total',
+      'fluxgate_carbon_grams_total', 'fluxgate_water_liters_total',
+      'fluxgate_usage_records_pending', 'fluxgate_usage_oldest_pending_age_seconds',
+      'fluxgate_usage_journal_sync_duration_seconds']) {
       assert.match(r.text, new RegExp(`^# TYPE ${name} `, 'm'), name);
     }
     const s = parse(r.text);
@@ -198,6 +202,67 @@ describe('GET /metrics', () => {
       fluxgate_upstream_time_to_first_byte_seconds_count: 5,
     });
     assert.equal(after.get('fluxgate_requests_in_flight'), 0);
+  });
+
+  test('impact totals move by the environment_impact of the replies, by model and provider', async () => {
+    const before = parse(await gw.scrape());
+    const sum = { energy_kwh: 0, carbon_g_co2: 0, water_liters: 0 };
+    for (let i = 0; i < 3; i++) {
+      const r = await gw.post('/v1/chat/completions', { ...CHAT, max_tokens: 6 + i });
+      assert.equal(r.status, 200, r.text);
+      const impact = r.json().environment_impact;
+      for (const k of Object.keys(sum)) sum[k] += impact[k];
+    }
+    const after = parse(await gw.scrape());
+    const labels = '{model="demo-chat",provider="demo"}';
+    const families = {
+      fluxgate_energy_kwh_total: sum.energy_kwh,
+      fluxgate_carbon_grams_total: sum.carbon_g_co2,
+      fluxgate_water_liters_total: sum.water_liters,
+    };
+    for (const [family, want] of Object.entries(families)) {
+      const got = after.get(`${family}${labels}`) - (before.get(`${family}${labels}`) ?? 0);
+      assert.ok(want > 0, family);
+      // The replies carry 6 significant digits; the counters round each
+      // request to a nano-unit (energy: 1e-12 kWh).
+      const nano = family === 'fluxgate_energy_kwh_total' ? 1e-12 : 1e-9;
+      assert.ok(Math.abs(got - want) <= want * 1e-5 + 3 * nano, `${family}: ${got}, replies say ${want}`);
+    }
+    // Fixed decimals of the unit, never an exponent.
+    assert.match(await gw.scrape(), /^fluxgate_energy_kwh_total\{model="demo-chat",provider="demo"\} \d+\.\d{12}$/m);
+  });
+
+  test('the usage backlog drains to zero, and each journal sync is timed', async () => {
+    const before = parse(await gw.scrape());
+    for (let i = 0; i < 3; i++) {
+      const r = await gw.post('/v1/chat/completions', CHAT);
+      assert.equal(r.status, 200, r.text);
+    }
+    const after = await waitFor('the usage records to reach the journal', async () => {
+      const s = parse(await gw.scrape());
+      return s.get('fluxgate_usage_records_pending') === 0 ? s : null;
+    });
+    assert.equal(after.get('fluxgate_usage_oldest_pending_age_seconds'), 0);
+    const h = 'fluxgate_usage_journal_sync_duration_seconds';
+    assert.ok(after.get(`${h}_count`) > (before.get(`${h}_count`) ?? 0), 'a sync was timed');
+    assert.equal(after.get(`${h}_bucket{le="+Inf"}`), after.get(`${h}_count`));
+  });
+
+  test('every family docs/operations.md lists is exported, and every exported family is listed', async () => {
+    const doc = fs.readFileSync(path.join(SRC_DIR, 'docs/operations.md'), 'utf8');
+    const section = doc.slice(doc.indexOf('\n## Metrics'), doc.indexOf('\n## ', doc.indexOf('\n## Metrics') + 1));
+    const listed = new Map();
+    for (const m of section.matchAll(/^\| `(fluxgate_[a-z_]+)` \| (\w+) \|[^|]*\|([^\n]*)$/gm)) {
+      listed.set(m[1], { type: m[2], perKey: /metrics\.per_key/.test(m[3]) });
+    }
+    assert.ok(listed.size >= 20, `the table lists ${listed.size} families`);
+    const exported = new Map();
+    for (const m of (await gw.scrape()).matchAll(/^# TYPE (\S+) (\S+)$/gm)) exported.set(m[1], m[2]);
+    for (const [name, { type, perKey }] of listed) {
+      if (perKey) continue;           // only with metrics.per_key 1: below
+      assert.equal(exported.get(name), type, `${name} is listed as a ${type}`);
+    }
+    for (const name of exported.keys()) assert.ok(listed.has(name), `${name} is not in docs/operations.md`);
   });
 
   test('histogram buckets are cumulative, +Inf equals _count, and _count equals the requests', async () => {
@@ -284,6 +349,9 @@ describe('metrics.per_key', () => {
         u.completion);
       const check = promtool(text);
       assert.equal(check.status, 0, `${check.stdout}${check.stderr}`);
+      for (const name of ['fluxgate_key_requests_total', 'fluxgate_key_tokens_total']) {
+        assert.match(text, new RegExp(`^# TYPE ${name} counter$`, 'm'), name);
+      }
     } finally {
       await gw.stop();
     }

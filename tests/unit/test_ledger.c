@@ -335,7 +335,7 @@ impact_totals_add_up_exactly_per_key(void)
     int                i;
 
     for (i = 0; i < 1000; i++) {
-        fg_ledger_add_impact(l, KEY, 1.5e-6, 0.000675, 1.1e-5);
+        fg_ledger_add_request(l, KEY, 1.5e-6, 0.000675, 1.1e-5);
     }
     expect_int_eq(fg_ledger_totals(l, KEY, &t), FG_OK);
     expect_int_eq(t.requests, 1000);
@@ -343,6 +343,28 @@ impact_totals_add_up_exactly_per_key(void)
     expect_true(t.carbon_g_co2 > 0.6749 && t.carbon_g_co2 < 0.6751);
     expect_true(t.water_liters > 0.01099 && t.water_liters < 0.01101);
     expect_int_eq(fg_ledger_totals(l, KEY + 1, &t), FG_ERR);
+    ledger_free(mem, 0);
+}
+
+static void
+every_request_counts_and_tiny_impacts_are_kept(void)
+{
+    void              *mem;
+    fg_ledger_t       *l = ledger_with(&mem, 1000);
+    fg_ledger_totals_t t;
+    int                i;
+
+    /* A refusal, a failure: a usage record each, no impact. */
+    fg_ledger_add_request(l, KEY, 0, 0, 0);
+    fg_ledger_add_request(l, KEY, -1, 0, 0);
+    /* A short request: 2e-6 L would be 2 microlitres, rounded by a half. */
+    for (i = 0; i < 1000; i++) {
+        fg_ledger_add_request(l, KEY, 5.32e-7, 2.5e-4, 1.6e-6);
+    }
+    expect_int_eq(fg_ledger_totals(l, KEY, &t), FG_OK);
+    expect_int_eq(t.requests, 1002);
+    expect_true(t.energy_kwh > 5.3199e-4 && t.energy_kwh < 5.3201e-4);
+    expect_true(t.water_liters > 1.5999e-3 && t.water_liters < 1.6001e-3);
     ledger_free(mem, 0);
 }
 
@@ -368,6 +390,7 @@ main(void)
             death_after_the_balance_write_keeps_and_settles_the_reservation),
         FG_TEST_CASE(an_unknown_subject_has_no_balance_and_reserves_nothing),
         FG_TEST_CASE(impact_totals_add_up_exactly_per_key),
+        FG_TEST_CASE(every_request_counts_and_tiny_impacts_are_kept),
     };
 
     return fg_test_run("ledger", cases, sizeof(cases) / sizeof(cases[0]));

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/base/clock.h"
 #include "common/base/exposition.h"
 #include "common/base/shm.h"
 #include "tests/unit/fg_test.h"
@@ -501,6 +502,135 @@ label_values_are_escaped(void)
     free(m);
 }
 
+/* 1 when @line is a whole line of @text. */
+static int
+has_line(const char *text, const char *line)
+{
+    size_t      n = strlen(line);
+    const char *p = text;
+
+    while ((p = strstr(p, line)) != NULL) {
+        if ((p == text || p[-1] == '\n') && p[n] == '\n') {
+            return 1;
+        }
+        p += n;
+    }
+    return 0;
+}
+
+static void
+impact_is_summed_exactly_by_model_and_provider_as_fixed_decimals(void)
+{
+    fg_metrics_t        *m = region_with_names();
+    fg_request_summary_t s = summary("a", "p", 200, FG_E_NONE);
+    char                *t;
+
+    s.has_impact = 1;
+    s.energy_kwh = 0.1;             /* no binary double is exactly 0.1 */
+    s.carbon_g_co2 = 0.2;
+    s.water_liters = 0.0000000015;
+    fg_metrics_request_done(m, 0, &s);
+    /* Another worker, another series of the same pair. */
+    s.status = 500;
+    s.error = FG_E_PROVIDER_ERROR;
+    s.energy_kwh = 0.2;
+    s.carbon_g_co2 = 1.5;
+    s.water_liters = 2;
+    fg_metrics_request_done(m, 1, &s);
+    /* No impact: nothing added, and no garbage read. */
+    s.has_impact = 0;
+    s.energy_kwh = -1;
+    fg_metrics_request_done(m, 1, &s);
+    t = render(m);
+    expect_true(has_line(t, "# TYPE fluxgate_energy_kwh_total counter"));
+    expect_true(has_line(t, "fluxgate_energy_kwh_total{model=\"a\","
+                         "provider=\"p\"} 0.300000000000"));
+    expect_true(has_line(t, "fluxgate_carbon_grams_total{model=\"a\","
+                         "provider=\"p\"} 1.700000000"));
+    expect_true(has_line(t, "fluxgate_water_liters_total{model=\"a\","
+                         "provider=\"p\"} 2.000000002"));
+    /* b served nothing: no sample for it. */
+    expect_int_eq(count_lines(t, "fluxgate_energy_kwh_total{model=\"b\""),
+                  0);
+    free(t);
+    free(m);
+}
+
+static void
+journal_sync_histogram_counts_each_sync_in_its_bucket(void)
+{
+    fg_metrics_t *m = region_new();
+    char         *t;
+
+    fg_metrics_journal_synced(m, 300);          /* le 0.0005 */
+    fg_metrics_journal_synced(m, 1000);         /* le 0.001, inclusive */
+    fg_metrics_journal_synced(m, 20000000);     /* +Inf */
+    t = render(m);
+    expect_int_eq(sample(t, "fluxgate_usage_journal_sync_duration_seconds_"
+                         "bucket{le=\"0.0005\"}"), 1);
+    expect_int_eq(sample(t, "fluxgate_usage_journal_sync_duration_seconds_"
+                         "bucket{le=\"0.001\"}"), 2);
+    expect_int_eq(sample(t, "fluxgate_usage_journal_sync_duration_seconds_"
+                         "bucket{le=\"10\"}"), 2);
+    expect_int_eq(sample(t, "fluxgate_usage_journal_sync_duration_seconds_"
+                         "bucket{le=\"+Inf\"}"), 3);
+    expect_int_eq(sample(t, "fluxgate_usage_journal_sync_duration_seconds_"
+                         "count"), 3);
+    expect_true(has_line(t, "fluxgate_usage_journal_sync_duration_seconds_"
+                         "sum 20.001300"));
+    free(t);
+    free(m);
+}
+
+static void
+exposition_reports_the_usage_backlog_and_its_oldest_age(void)
+{
+    fg_shm_t          shm;
+    fg_err_t          err;
+    fg_usage_record_t rec, out[4];
+    char             *t, *age;
+    size_t            len = 0, n = 0;
+    int               recovered;
+
+    expect_int_eq(fg_shm_create(&shm, NULL, 100, 64, &recovered, &err), FG_OK);
+    t = fg_exposition_render(&shm, &len, &err);
+    expect_int_eq(sample(t, "fluxgate_usage_records_pending"), 0);
+    expect_true(has_line(t, "fluxgate_usage_oldest_pending_age_seconds "
+                         "0.000"));
+    free(t);
+
+    /* Ended 90 s ago (started 100 s ago, 10 s long), then one just now. */
+    fg_usage_init(&rec);
+    rec.started_unix_ms = fg_wall_ms() - 100000;
+    rec.latency_us = 10000000;
+    expect_int_eq(fg_usagering_push(shm.usage, 1, &rec, NULL), FG_OK);
+    rec.started_unix_ms = fg_wall_ms();
+    rec.latency_us = 0;
+    expect_int_eq(fg_usagering_push(shm.usage, 0, &rec, NULL), FG_OK);
+    t = fg_exposition_render(&shm, &len, &err);
+    expect_int_eq(sample(t, "fluxgate_usage_records_pending"), 2);
+    age = strstr(t, "\nfluxgate_usage_oldest_pending_age_seconds ");
+    expect_true(age != NULL);
+    if (age != NULL) {
+        double secs = strtod(strchr(age + 1, ' '), NULL);
+
+        expect_true(secs >= 90.0 && secs < 120.0);
+    }
+    free(t);
+
+    /* Synced: the journal has them, the rings are empty again. */
+    expect_int_eq(fg_usagering_drain(shm.usage, 1, 0, out, 4, &n), FG_OK);
+    expect_int_eq(fg_usagering_commit(shm.usage, 1, n), FG_OK);
+    expect_int_eq(fg_usagering_drain(shm.usage, 0, 0, out, 4, &n), FG_OK);
+    expect_int_eq(fg_usagering_commit(shm.usage, 0, n), FG_OK);
+    t = fg_exposition_render(&shm, &len, &err);
+    expect_int_eq(sample(t, "fluxgate_usage_records_pending"), 0);
+    expect_true(has_line(t, "fluxgate_usage_oldest_pending_age_seconds "
+                         "0.000"));
+    free(t);
+    fg_shm_destroy(&shm);
+}
+
 static void
 exposition_adds_the_gauges_of_the_arena(void)
 {
@@ -554,4 +684,7 @@ FG_TEST_MAIN("metrics",
     FG_TEST_CASE(per_key_series_only_when_switched_on),
     FG_TEST_CASE(full_series_table_keeps_totals_under_other),
     FG_TEST_CASE(label_values_are_escaped),
+    FG_TEST_CASE(impact_is_summed_exactly_by_model_and_provider_as_fixed_decimals),
+    FG_TEST_CASE(journal_sync_histogram_counts_each_sync_in_its_bucket),
+    FG_TEST_CASE(exposition_reports_the_usage_backlog_and_its_oldest_age),
     FG_TEST_CASE(exposition_adds_the_gauges_of_the_arena))

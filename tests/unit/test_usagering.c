@@ -181,6 +181,35 @@ a_ring_fills_refuses_when_full_and_frees_on_commit(void)
 }
 
 static void
+oldest_is_the_record_at_the_tail_until_committed(void)
+{
+    ring_fixture_t    f;
+    fg_usage_record_t rec, got;
+    unsigned          i;
+
+    fixture_new(&f, 2, 4);
+    expect_int_eq(fg_usagering_oldest(f.r, 0, &got), 0);    /* empty */
+    expect_int_eq(fg_usagering_oldest(f.r, 9, &got), 0);    /* bad ring */
+    /* Past a wrap, so the tail is not slot 0. */
+    for (i = 0; i < 6; i++) {
+        make(&rec, 0, i);
+        expect_int_eq(fg_usagering_push(f.r, 0, &rec, NULL), FG_OK);
+        if (i >= 2) {
+            expect_int_eq(fg_usagering_commit(f.r, 0, 1), FG_OK);
+        }
+    }
+    expect_int_eq(fg_usagering_oldest(f.r, 0, &got), 1);
+    expect_true(whole(&got, 0));
+    expect_int_eq(got.prompt_tokens, 4);
+    expect_int_eq(fg_usagering_commit(f.r, 0, 1), FG_OK);
+    expect_int_eq(fg_usagering_oldest(f.r, 0, &got), 1);
+    expect_int_eq(got.prompt_tokens, 5);
+    expect_int_eq(fg_usagering_commit(f.r, 0, 1), FG_OK);
+    expect_int_eq(fg_usagering_oldest(f.r, 0, &got), 0);
+    fixture_free(&f);
+}
+
+static void
 drain_redelivers_until_commit_skip_passes_the_uncommitted(void)
 {
     ring_fixture_t    f;
@@ -626,7 +655,8 @@ main(void)
     static const fg_test_case_t cases[] = {
         FG_TEST_CASE(sizes_and_arguments_are_checked),
         FG_TEST_CASE(a_ring_fills_refuses_when_full_and_frees_on_commit),
-        FG_TEST_CASE(drain_redelivers_until_commit_skip_passes_the_uncommitted),
+        FG_TEST_CASE(oldest_is_the_record_at_the_tail_until_committed),
+    FG_TEST_CASE(drain_redelivers_until_commit_skip_passes_the_uncommitted),
         FG_TEST_CASE(a_bad_ring_index_is_refused_everywhere),
         FG_TEST_CASE(records_stay_whole_and_in_order_over_many_laps),
         FG_TEST_CASE(seqs_are_unique_across_rings_and_raised_never_lowered),
