@@ -203,6 +203,10 @@ fg_admit_request(fg_req_t *req, fg_verdict_t *v)
     limits.max_concurrent = key->kr_max_concurrent;
     if (fg_limiter_admit(l, w->wc->slot, req->auth.subject, &limits,
                          ad->tokens, now, &ad->key) != FG_OK) {
+        /* The limiter reports no room left in the limit that refused,
+         * though a request smaller than this one may still fit: the
+         * headers say what the key has left as it stands. */
+        fg_limiter_peek(l, req->auth.subject, &limits, now, &ad->key);
         snprintf(whose, sizeof(whose), "key %s", key->kr_id);
         return admit_refuse(req, &ad->key, whose, v);
     }
