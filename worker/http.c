@@ -128,7 +128,8 @@ http_route(fg_req_t *req, const char *path, fg_http_method_t method)
     }
 
     /* Every call under /v1/ needs a key, even one to a wrong method or path. */
-    if (strncmp(path, "/v1/", 4) == 0 && fg_pipeline_authenticate(req) != FG_OK) {
+    if (strncmp(path, "/v1/", 4) == 0
+        && fg_pipeline_authenticate(req) != FG_OK) {
         return;
     }
     if (strcmp(path, "/v1/chat/completions") == 0) {

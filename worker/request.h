@@ -163,7 +163,8 @@ typedef struct {
 /* ---- the request ------------------------------------------------------ */
 
 typedef struct fg_req_s {
-    /* core: http.c at creation, then request.c */
+    /* core: http.c at creation, then request.c; pipeline.c sets state
+     * FG_REQ_UPSTREAM and error from a verdict */
     fg_worker_t              *worker;
     fg_conn_t                *conn;          /* NULL once the reply is
                                               * handed over or the client

@@ -13,8 +13,9 @@
  *      relay may ask for a pause (CURL_WRITEFUNC_PAUSE) but ends a request
  *      only through fg_req_finish_later();
  *   2) fg_pipeline_upstream_done() is called only from
- *      upstream_check_done(), outside every libcurl callback, and after it the transfer is out of the
- *      multi, so fg_upstream_free() may run at once.
+ *      upstream_check_done(), outside every libcurl callback, and after
+ *      it the transfer is out of the multi, so fg_upstream_free() may run
+ *      at once.
  *
  * Easy handles are recycled through a small free list; curl_easy_reset()
  * keeps the multi's connection cache, which is what makes keep-alive to

@@ -29,12 +29,16 @@
  * no printf.
  *
  * Deliberately not done: nothing is removed, renamed or defaulted (the
- * bytes go upstream as sent, with the gateway's few edits: chat.c);
- * unknown fields, provider extensions (top_k, min_p, ...) and unknown
- * content-part types pass untouched; no check depends on the model or the
- * provider (route and admit know the model's limits); no recursion into
- * client-chosen depth (tool parameter schemas are only checked to be
- * objects).
+ * bytes go upstream as sent, with the gateway's few edits made by
+ * upstream_body.c); unknown fields, provider extensions (top_k, min_p,
+ * ...) and unknown content-part types pass untouched; no check depends on
+ * the model or the provider (route and admit know the model's limits); no
+ * recursion into client-chosen depth (tool parameter schemas are only
+ * checked to be objects).
+ *
+ * fg_validate_request() is the stage around the validator: content type,
+ * the request's own copy of the body, and req->validated (its only
+ * writer).
  */
 
 #include <limits.h>

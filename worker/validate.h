@@ -6,13 +6,12 @@
  * become a validated document (common/jdoc) plus the few facts the later
  * stages need (model, streaming, token limits). The bytes that were
  * checked are the bytes the worker forwards, with only its own edits
- * (chat.c). Unknown fields and provider extensions are kept; fields that
- * would steer the gateway's provider credentials are refused.
+ * (upstream_body.c). Unknown fields and provider extensions are kept;
+ * fields that would steer the gateway's provider credentials are refused.
  *
  * Validation records which token limit the client named and where its
- * value sits in the body, so the one edit the meter may need (a lowered
- * max_tokens) is made at that span without looking the field up again
- * (upstream_body.c).
+ * value sits in the body, so a lowered max_tokens (meter.c) is written at
+ * that span without looking the field up again.
  */
 
 #include <stddef.h>
