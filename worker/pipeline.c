@@ -370,12 +370,5 @@ fg_pipeline_release(fg_req_t *req)
     fg_upstream_free(req->attempt.upstream);
     req->attempt.upstream = NULL;
     fg_relay_cleanup(req);
-    if (req->validated.has_doc) {
-        fg_jdoc_free(&req->validated.doc);
-        req->validated.has_doc = 0;
-    }
-    free(req->validated.body);
-    req->validated.body = NULL;
-    free(req->validated.model_requested);
-    req->validated.model_requested = NULL;
+    fg_validate_release(req);
 }

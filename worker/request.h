@@ -99,7 +99,8 @@ typedef struct {
 
 /* meter.c (fg_meter_reserve): the energy held for the worst case. */
 typedef struct {
-    fg_reservation_t          held;          /* slot -1: nothing held */
+    fg_reservation_t          held;          /* slot -1: nothing held (as
+                                              * http.c creates it) */
     int64_t                   max_output;    /* effective max output tokens
                                               * per choice: route's, or
                                               * lower when the balance is

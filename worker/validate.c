@@ -44,6 +44,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -199,6 +200,21 @@ fg_validate_request(fg_req_t *req, fg_verdict_t *v)
                                  "out of memory");
     }
     return FG_VERDICT_CONTINUE;
+}
+
+void
+fg_validate_release(fg_req_t *req)
+{
+    fg_req_validated_t *in = &req->validated;
+
+    if (in->has_doc) {
+        fg_jdoc_free(&in->doc);
+        in->has_doc = 0;
+    }
+    free(in->body);
+    in->body = NULL;
+    free(in->model_requested);
+    in->model_requested = NULL;
 }
 
 int

@@ -93,6 +93,10 @@ const char *fg_tokens_field_name(fg_tokens_field_t f);
  */
 fg_verdict_kind_t fg_validate_request(fg_req_t *req, fg_verdict_t *v);
 
+/* Frees what fg_validate_request() kept (body, document, model name).
+ * Accepts a request it never saw; idempotent. */
+void fg_validate_release(fg_req_t *req);
+
 int fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
                           fg_jdoc_t *doc, fg_chat_request_t *out,
                           fg_err_t *err);
