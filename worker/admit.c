@@ -4,7 +4,12 @@
  * (the catalog's global limits, which keep the gateway under a provider's
  * own quota). They are taken in that order; when one refuses, the ones
  * already taken are cancelled, so a refused request costs nothing on any
- * limit.
+ * limit. Before any limit, the usage ring must have room for the
+ * request's record: none is ever dropped, so none is taken.
+ *
+ * admit.c is the only writer of req->admission. It answers nothing
+ * itself: a refusal is a verdict, and the x-ratelimit-* headers are
+ * rendered for the pipeline to add (fg_admit_headers).
  */
 
 #include <stdio.h>
@@ -14,6 +19,7 @@
 #include "common/wire/fmt.h"
 #include "common/base/log.h"
 #include "worker/admit.h"
+#include "worker/request.h"
 #include "worker/worker.h"
 
 #define ADMIT_KEY       1
@@ -47,36 +53,48 @@ admit_duration(int64_t ms, char *out, size_t size)
     }
 }
 
-void
-fg_admit_headers(fg_req_t *req)
+/* Adds "@name: @value" to @out. */
+static char *
+admit_header(fg_admit_headers_t *out, const char *name)
 {
-    const fg_admission_t *a = &req->admit_key;
-    char                  v[32];
+    out->name[out->count] = name;
+    return out->value[out->count++];
+}
 
-    if (req->conn == NULL || !req->has_key
+void
+fg_admit_headers(const fg_req_t *req, fg_admit_headers_t *out)
+{
+    const fg_admission_t *a = &req->admission.key;
+    char                 *v;
+
+    out->count = 0;
+    if (!req->auth.has_key
         || (a->requests_limit <= 0 && a->tokens_limit <= 0)) {
         return;
     }
     if (a->requests_limit > 0) {
+        v = admit_header(out, "x-ratelimit-limit-requests");
         v[fg_fmt_i64(v, a->requests_limit)] = '\0';
-        fg_req_add_header(req, "x-ratelimit-limit-requests", v);
+        v = admit_header(out, "x-ratelimit-remaining-requests");
         v[fg_fmt_i64(v, a->requests_remaining)] = '\0';
-        fg_req_add_header(req, "x-ratelimit-remaining-requests", v);
-        admit_duration(a->requests_reset_ms, v, sizeof(v));
-        fg_req_add_header(req, "x-ratelimit-reset-requests", v);
+        admit_duration(a->requests_reset_ms,
+                       admit_header(out, "x-ratelimit-reset-requests"),
+                       FG_ADMIT_HEADER_VALUE_MAX);
     }
     if (a->tokens_limit > 0) {
+        v = admit_header(out, "x-ratelimit-limit-tokens");
         v[fg_fmt_i64(v, a->tokens_limit)] = '\0';
-        fg_req_add_header(req, "x-ratelimit-limit-tokens", v);
+        v = admit_header(out, "x-ratelimit-remaining-tokens");
         v[fg_fmt_i64(v, a->tokens_remaining)] = '\0';
-        fg_req_add_header(req, "x-ratelimit-remaining-tokens", v);
-        admit_duration(a->tokens_reset_ms, v, sizeof(v));
-        fg_req_add_header(req, "x-ratelimit-reset-tokens", v);
+        admit_duration(a->tokens_reset_ms,
+                       admit_header(out, "x-ratelimit-reset-tokens"),
+                       FG_ADMIT_HEADER_VALUE_MAX);
     }
 }
 
-static void
-admit_refuse(fg_req_t *req, const fg_admission_t *a, const char *whose)
+static fg_verdict_kind_t
+admit_refuse(fg_req_t *req, const fg_admission_t *a, const char *whose,
+             fg_verdict_t *v)
 {
     static const char *const what[FG_LIMIT__COUNT] = {
         "", "requests per minute", "tokens per minute",
@@ -92,13 +110,13 @@ admit_refuse(fg_req_t *req, const fg_admission_t *a, const char *whose)
                     : a->limits.max_concurrent;
     char    retry[24];
 
-    req->limit_kind = a->refused;
+    req->admission.refused_by = a->refused;
     snprintf(retry, sizeof(retry), "%lld", (long long) a->retry_after_s);
-    fg_req_add_header(req, "Retry-After", retry);
-    fg_req_fail(req, code[a->refused], NULL,
-                "Rate limit reached for %s on %s: limit %lld. Please try "
-                "again in %llds.", what[a->refused], whose,
-                (long long) limit, (long long) a->retry_after_s);
+    return fg_verdict_refuse(v, retry, code[a->refused], NULL,
+                             "Rate limit reached for %s on %s: limit %lld. "
+                             "Please try again in %llds.", what[a->refused],
+                             whose, (long long) limit,
+                             (long long) a->retry_after_s);
 }
 
 /* Cancels every admission taken so far; the key's report then shows its
@@ -106,21 +124,22 @@ admit_refuse(fg_req_t *req, const fg_admission_t *a, const char *whose)
 static void
 admit_cancel(fg_req_t *req, int64_t now)
 {
-    fg_worker_t  *w = req->worker;
-    fg_limiter_t *l = w->wc->shm->limiter;
+    fg_worker_t        *w = req->worker;
+    fg_limiter_t       *l = w->wc->shm->limiter;
+    fg_req_admission_t *ad = &req->admission;
 
-    if (req->admit_taken & ADMIT_KEY) {
-        fg_limiter_cancel(l, w->wc->slot, &req->admit_key);
-        fg_limiter_peek(l, req->key_subject,
-                        &req->admit_key.limits, now, &req->admit_key);
+    if (ad->taken & ADMIT_KEY) {
+        fg_limiter_cancel(l, w->wc->slot, &ad->key);
+        fg_limiter_peek(l, req->auth.subject, &ad->key.limits, now,
+                        &ad->key);
     }
-    if (req->admit_taken & ADMIT_MODEL) {
-        fg_limiter_cancel(l, w->wc->slot, &req->admit_model);
+    if (ad->taken & ADMIT_MODEL) {
+        fg_limiter_cancel(l, w->wc->slot, &ad->model);
     }
-    if (req->admit_taken & ADMIT_PROVIDER) {
-        fg_limiter_cancel(l, w->wc->slot, &req->admit_provider);
+    if (ad->taken & ADMIT_PROVIDER) {
+        fg_limiter_cancel(l, w->wc->slot, &ad->provider);
     }
-    req->admit_taken = 0;
+    ad->taken = 0;
 }
 
 /*
@@ -128,10 +147,10 @@ admit_cancel(fg_req_t *req, int64_t now)
  * admitted into @a (marked @bit), or refused after cancelling what the
  * request took so far. Hashes the subject only when there is a limit.
  */
-static int
+static fg_verdict_kind_t
 admit_global(fg_req_t *req, const char *kind, const char *name,
              int64_t requests_per_min, int64_t tokens_per_min,
-             fg_admission_t *a, int bit, int64_t now)
+             fg_admission_t *a, int bit, int64_t now, fg_verdict_t *v)
 {
     fg_worker_t *w = req->worker;
     fg_limits_t  limits = { requests_per_min, tokens_per_min, 0 };
@@ -143,50 +162,65 @@ admit_global(fg_req_t *req, const char *kind, const char *name,
         subject = fg_limiter_subject(whose);
     }
     if (fg_limiter_admit(w->wc->shm->limiter, w->wc->slot, subject, &limits,
-                         req->admit_tokens, now, a) != FG_OK) {
+                         req->admission.tokens, now, a) != FG_OK) {
         admit_cancel(req, now);
         snprintf(whose, sizeof(whose), "%s %s (all keys)", kind, name);
-        admit_refuse(req, a, whose);
-        return FG_ERR;
+        return admit_refuse(req, a, whose, v);
     }
-    req->admit_taken |= bit;
-    return FG_OK;
+    req->admission.taken |= bit;
+    return FG_VERDICT_CONTINUE;
 }
 
-int
-fg_admit_request(fg_req_t *req)
+fg_verdict_kind_t
+fg_admit_request(fg_req_t *req, fg_verdict_t *v)
 {
-    fg_worker_t       *w = req->worker;
-    fg_limiter_t      *l = w->wc->shm->limiter;
-    const fg_model_t  *m = req->model;
-    fg_limits_t        limits;
-    int64_t            now = fg_mono_ns();
-    char               whose[160];
+    fg_worker_t        *w = req->worker;
+    fg_limiter_t       *l = w->wc->shm->limiter;
+    fg_req_admission_t *ad = &req->admission;
+    const fg_model_t   *m = req->route.model;
+    const fg_key_record_t *key = &req->auth.key;
+    fg_limits_t         limits;
+    int64_t             now;
+    char                whose[160];
+
+    if (fg_worker_usage_full(w)
+        || atomic_load_explicit(&w->wc->shm->header->sh_usage_failed,
+                                memory_order_relaxed)) {
+        /* Back-pressure: a billable request must be able to leave its
+         * usage record; none is ever dropped, so none is taken. */
+        return fg_verdict_refuse(v, "1", FG_E_BILLING_UNAVAILABLE, NULL,
+                                 "usage records cannot be written right "
+                                 "now; retry in a second");
+    }
 
     /* The worst case now; corrected to the upstream's usage at settle. */
-    req->admit_tokens = req->prompt_estimate
-                        + req->max_output * req->choices;
+    now = fg_mono_ns();
+    ad->tokens = req->route.prompt_estimate
+                 + req->route.max_output * req->route.choices;
 
-    limits.requests_per_min = req->key.kr_requests_per_min;
-    limits.tokens_per_min = req->key.kr_tokens_per_min;
-    limits.max_concurrent = req->key.kr_max_concurrent;
-    if (fg_limiter_admit(l, w->wc->slot, req->key_subject, &limits,
-                         req->admit_tokens, now, &req->admit_key) != FG_OK) {
-        snprintf(whose, sizeof(whose), "key %s", req->key.kr_id);
-        admit_refuse(req, &req->admit_key, whose);
-        return FG_ERR;
+    limits.requests_per_min = key->kr_requests_per_min;
+    limits.tokens_per_min = key->kr_tokens_per_min;
+    limits.max_concurrent = key->kr_max_concurrent;
+    if (fg_limiter_admit(l, w->wc->slot, req->auth.subject, &limits,
+                         ad->tokens, now, &ad->key) != FG_OK) {
+        /* The limiter reports no room left in the limit that refused,
+         * though a request smaller than this one may still fit: the
+         * headers say what the key has left as it stands. */
+        fg_limiter_peek(l, req->auth.subject, &limits, now, &ad->key);
+        snprintf(whose, sizeof(whose), "key %s", key->kr_id);
+        return admit_refuse(req, &ad->key, whose, v);
     }
-    req->admit_taken |= ADMIT_KEY;
+    ad->taken |= ADMIT_KEY;
 
     if (admit_global(req, "model", m->id, m->requests_per_min,
-                     m->tokens_per_min, &req->admit_model, ADMIT_MODEL, now)
-        != FG_OK) {
-        return FG_ERR;
+                     m->tokens_per_min, &ad->model, ADMIT_MODEL, now, v)
+        != FG_VERDICT_CONTINUE) {
+        return FG_VERDICT_REFUSE;
     }
     return admit_global(req, "provider", m->provider->id,
                         m->provider->requests_per_min,
-                        m->provider->tokens_per_min, &req->admit_provider,
-                        ADMIT_PROVIDER, now);
+                        m->provider->tokens_per_min, &ad->provider,
+                        ADMIT_PROVIDER, now, v);
 }
 
 void
@@ -198,11 +232,12 @@ fg_admit_cancel(fg_req_t *req)
 void
 fg_admit_settle(fg_req_t *req, const fg_request_summary_t *s)
 {
-    fg_worker_t  *w = req->worker;
-    fg_limiter_t *l = w->wc->shm->limiter;
-    int64_t       actual = -1;
+    fg_worker_t        *w = req->worker;
+    fg_limiter_t       *l = w->wc->shm->limiter;
+    fg_req_admission_t *ad = &req->admission;
+    int64_t             actual = -1;
 
-    if (req->admit_taken == 0) {
+    if (ad->taken == 0) {
         return;
     }
     /* What the upstream says was used; a request that got no usage keeps
@@ -210,14 +245,14 @@ fg_admit_settle(fg_req_t *req, const fg_request_summary_t *s)
     if (s->has_usage) {
         actual = s->prompt_tokens + s->completion_tokens;
     }
-    if (req->admit_taken & ADMIT_KEY) {
-        fg_limiter_settle(l, w->wc->slot, &req->admit_key, actual);
+    if (ad->taken & ADMIT_KEY) {
+        fg_limiter_settle(l, w->wc->slot, &ad->key, actual);
     }
-    if (req->admit_taken & ADMIT_MODEL) {
-        fg_limiter_settle(l, w->wc->slot, &req->admit_model, actual);
+    if (ad->taken & ADMIT_MODEL) {
+        fg_limiter_settle(l, w->wc->slot, &ad->model, actual);
     }
-    if (req->admit_taken & ADMIT_PROVIDER) {
-        fg_limiter_settle(l, w->wc->slot, &req->admit_provider, actual);
+    if (ad->taken & ADMIT_PROVIDER) {
+        fg_limiter_settle(l, w->wc->slot, &ad->provider, actual);
     }
-    req->admit_taken = 0;
+    ad->taken = 0;
 }

@@ -13,12 +13,25 @@
 #include "common/base/summary.h"
 #include "worker/request.h"
 
+#define FG_ADMIT_HEADERS_MAX       6
+#define FG_ADMIT_HEADER_VALUE_MAX  32
+
+/* The x-ratelimit-* headers of a reply: names static, values inline. */
+typedef struct {
+    const char *name[FG_ADMIT_HEADERS_MAX];
+    char        value[FG_ADMIT_HEADERS_MAX][FG_ADMIT_HEADER_VALUE_MAX];
+    int         count;
+} fg_admit_headers_t;
+
 /*
- * Admits @req (authenticated and routed) or answers it 429. FG_OK: the
- * request holds what it took until fg_admit_settle(). The token cost is
- * the prompt estimate plus the request's maximum output.
+ * Admits @req (authenticated and routed: req->route has its worst case)
+ * or refuses it: 429 with the limit's code and Retry-After, or 503
+ * billing_unavailable with Retry-After 1 when the usage ring is full.
+ * On FG_VERDICT_CONTINUE the request holds what it took until
+ * fg_admit_settle(). The token cost is the prompt estimate plus the
+ * request's maximum output.
  */
-int fg_admit_request(fg_req_t *req);
+fg_verdict_kind_t fg_admit_request(fg_req_t *req, fg_verdict_t *v);
 
 /* Gives back what fg_admit_request() took, correcting the tokens to the
  * usage in @s when the upstream reported it. Safe when nothing was taken. */
@@ -28,7 +41,9 @@ void fg_admit_settle(fg_req_t *req, const fg_request_summary_t *s);
  * came (a later stage refused it). */
 void fg_admit_cancel(fg_req_t *req);
 
-/* Adds the x-ratelimit-* headers of the key's limits to the reply. */
-void fg_admit_headers(fg_req_t *req);
+/* The x-ratelimit-* headers of the key's limits as the admission left
+ * them (none for a key without limits, or before admission). Cannot
+ * fail. */
+void fg_admit_headers(const fg_req_t *req, fg_admit_headers_t *out);
 
 #endif

@@ -19,95 +19,98 @@
 #include "worker/auth.h"
 #include "worker/worker.h"
 
-int
-fg_auth_request(fg_req_t *req)
+/* A request header, or NULL (also once the head is gone). */
+static const char *
+auth_header(const fg_req_t *req, const char *name)
+{
+    return req->head != NULL ? fg_http_field(req->head, name, NULL) : NULL;
+}
+
+fg_verdict_kind_t
+fg_auth_request(fg_req_t *req, fg_verdict_t *v)
 {
     fg_worker_t            *w = req->worker;
     const char             *h, *secret = NULL;
     size_t                  len = 0;
     uint8_t                 hash[FG_KEY_HASH_BYTES];
+    fg_req_auth_t          *a = &req->auth;
     fg_keytable_result_t    found;
     int                     parsed = FG_ERR;
 
     if (!atomic_load_explicit(&w->wc->shm->header->sh_keys_loaded,
                               memory_order_acquire)) {
-        fg_req_add_header(req, "Retry-After", "1");
-        fg_req_fail(req, FG_E_KEY_STORE_LOADING, NULL,
-                    "the gateway is loading its keys; retry in a second");
-        return FG_ERR;
+        return fg_verdict_refuse(v, "1", FG_E_KEY_STORE_LOADING, NULL,
+                                 "the gateway is loading its keys; retry "
+                                 "in a second");
     }
-    h = fg_req_header(req, "Authorization");
+    h = auth_header(req, "Authorization");
     if (h != NULL) {
         parsed = fg_key_parse_bearer(h, &secret, &len);
-    } else if ((h = fg_req_header(req, "x-api-key")) != NULL) {
+    } else if ((h = auth_header(req, "x-api-key")) != NULL) {
         parsed = fg_key_parse_api_key(h, &secret, &len);
     }
     if (h == NULL) {
-        fg_req_fail(req, FG_E_INVALID_API_KEY, NULL,
-                    "You didn't provide an API key. Pass it in the "
-                    "Authorization header (Authorization: Bearer YOUR_KEY).");
-        return FG_ERR;
+        return fg_verdict_refuse(v, NULL, FG_E_INVALID_API_KEY, NULL,
+                                 "You didn't provide an API key. Pass it in "
+                                 "the Authorization header (Authorization: "
+                                 "Bearer YOUR_KEY).");
     }
     if (parsed != FG_OK || !fg_key_secret_is_well_formed(secret, len)) {
-        fg_req_fail(req, FG_E_INVALID_API_KEY, NULL,
-                    "Incorrect API key provided.");
-        return FG_ERR;
+        return fg_verdict_refuse(v, NULL, FG_E_INVALID_API_KEY, NULL,
+                                 "Incorrect API key provided.");
     }
     fg_key_hash(w->wc->server_secret, secret, len, hash);
-    found = fg_keytable_lookup(w->wc->shm->keys, hash, &req->key);
+    found = fg_keytable_lookup(w->wc->shm->keys, hash, &a->key);
     if (found == FG_KEYTABLE_BUSY) {
         /* Writes kept spoiling the read: fail closed, never open. */
-        fg_req_add_header(req, "Retry-After", "1");
-        fg_req_fail(req, FG_E_KEY_STORE_LOADING, NULL,
-                    "the key could not be read consistently; retry");
-        return FG_ERR;
+        return fg_verdict_refuse(v, "1", FG_E_KEY_STORE_LOADING, NULL,
+                                 "the key could not be read consistently; "
+                                 "retry");
     }
     if (found != FG_KEYTABLE_FOUND) {
-        fg_req_fail(req, FG_E_INVALID_API_KEY, NULL,
-                    "Incorrect API key provided.");
-        return FG_ERR;
+        return fg_verdict_refuse(v, NULL, FG_E_INVALID_API_KEY, NULL,
+                                 "Incorrect API key provided.");
     }
     /* The clock read fresh, not libevent's cached time: expiry and
      * rotation instants come from the syncer's clock_gettime(), and the
      * cache can lag it enough to let a secret rotated with no grace
      * through once more. */
-    switch (fg_key_record_check(&req->key, fg_wall_ms())) {
+    switch (fg_key_record_check(&a->key, fg_wall_ms())) {
     case FG_KEY_CHECK_OK:
-        req->has_key = 1;
-        req->key_subject = fg_limiter_subject(req->key.kr_id);
-        return FG_OK;
+        a->has_key = 1;
+        a->subject = fg_limiter_subject(a->key.kr_id);
+        return FG_VERDICT_CONTINUE;
     case FG_KEY_CHECK_EXPIRED:
-        fg_req_fail(req, FG_E_KEY_EXPIRED, NULL, "This API key (%s) has "
-                    "expired.", req->key.kr_id);
-        return FG_ERR;
+        return fg_verdict_refuse(v, NULL, FG_E_KEY_EXPIRED, NULL,
+                                 "This API key (%s) has expired.",
+                                 a->key.kr_id);
     case FG_KEY_CHECK_ROTATED:
-        fg_req_fail(req, FG_E_KEY_ROTATED, NULL, "This API key (%s) was "
-                    "replaced by a new secret and its grace period is over.",
-                    req->key.kr_id);
-        return FG_ERR;
+        return fg_verdict_refuse(v, NULL, FG_E_KEY_ROTATED, NULL,
+                                 "This API key (%s) was replaced by a new "
+                                 "secret and its grace period is over.",
+                                 a->key.kr_id);
     default:
-        fg_req_fail(req, FG_E_KEY_REVOKED, NULL, "This API key (%s) has "
-                    "been revoked.", req->key.kr_id);
-        return FG_ERR;
+        return fg_verdict_refuse(v, NULL, FG_E_KEY_REVOKED, NULL,
+                                 "This API key (%s) has been revoked.",
+                                 a->key.kr_id);
     }
 }
 
 int
 fg_auth_allows(const fg_req_t *req, const fg_model_t *model)
 {
-    return req->has_key
-           && fg_keytable_matches_model(&req->key, model->id,
+    return req->auth.has_key
+           && fg_keytable_matches_model(&req->auth.key, model->id,
                                         model->provider->id);
 }
 
-int
-fg_auth_model(fg_req_t *req, const fg_model_t *model)
+fg_verdict_kind_t
+fg_auth_model(const fg_req_t *req, const fg_model_t *model, fg_verdict_t *v)
 {
     if (fg_auth_allows(req, model)) {
-        return FG_OK;
+        return FG_VERDICT_CONTINUE;
     }
-    fg_req_fail(req, FG_E_MODEL_NOT_ALLOWED, "model",
-                "This API key (%s) may not use the model '%.128s'.",
-                req->key.kr_id, model->id);
-    return FG_ERR;
+    return fg_verdict_refuse(v, NULL, FG_E_MODEL_NOT_ALLOWED, "model",
+                             "This API key (%s) may not use the model "
+                             "'%.128s'.", req->auth.key.kr_id, model->id);
 }

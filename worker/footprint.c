@@ -3,6 +3,7 @@
  * model's (docs/impact.md) for the usage the request is charged for; the
  * generation time is the upstream's, measured from the request's arrival
  * to now, which is the upper bound the model caps its latency fit with.
+ * footprint.c is the only writer of req->footprint.
  */
 
 #include <stdlib.h>
@@ -12,36 +13,39 @@
 #include "common/base/clock.h"
 #include "common/base/log.h"
 #include "worker/footprint.h"
+#include "worker/request.h"
 #include "worker/worker.h"
 
 void
 fg_footprint_compute(fg_req_t *req)
 {
-    const fg_impact_data_t *data = req->worker->catalog->impact;
-    fg_impact_usage_t       usage;
-    fg_err_t                err;
+    const fg_impact_data_t    *data = req->worker->catalog->impact;
+    const fg_req_settlement_t *st = &req->settlement;
+    const fg_model_t          *m = req->route.model;
+    fg_req_footprint_t        *fp = &req->footprint;
+    fg_impact_usage_t          usage;
+    fg_err_t                   err;
 
     /* The usage charged: reported, or estimated by fg_meter_charge(). */
-    if (req->has_impact || data == NULL || req->model == NULL
-        || (!req->has_usage && !req->usage_estimated)) {
+    if (fp->has_impact || data == NULL || m == NULL
+        || (!req->relay.has_usage && !st->usage_estimated)) {
         return;
     }
-    usage.prompt_tokens = req->prompt_tokens;
-    usage.cached_tokens = req->cached_tokens;
-    usage.completion_tokens = req->completion_tokens;
+    usage.prompt_tokens = st->prompt_tokens;
+    usage.cached_tokens = st->cached_tokens;
+    usage.completion_tokens = st->completion_tokens;
     usage.measured_s = (double) (fg_mono_us() - req->started_us) / 1e6;
-    if (fg_impact_data_estimate(data, req->model->id,
-                                req->model->provider->id, &usage,
+    if (fg_impact_data_estimate(data, m->id, m->provider->id, &usage,
                                 req->worker->catalog->impact_flags,
-                                &req->impact, &err) != FG_OK) {
+                                &fp->impact, &err) != FG_OK) {
         fg_log(FG_LOG_WARN, 0, "req=%s impact not computed: %s", req->id,
                err.msg);
         return;
     }
-    if (req->usage_estimated) {
-        req->impact.is_estimated = 1;
+    if (st->usage_estimated) {
+        fp->impact.is_estimated = 1;
     }
-    req->has_impact = 1;
+    fp->has_impact = 1;
 }
 
 static const char *
@@ -50,7 +54,7 @@ footprint_location(const fg_req_t *req)
     const fg_impact_provider_t *p;
 
     p = fg_impact_data_provider(req->worker->catalog->impact,
-                                req->model->provider->id);
+                                req->route.model->provider->id);
     return p != NULL && p->country != NULL ? p->country->code : "WORLD";
 }
 
@@ -62,7 +66,7 @@ fg_footprint_splice(const fg_req_t *req, const char *body, size_t len,
     size_t      end = len, text_len, n = 0;
     const char *sep;
 
-    if (!req->has_impact) {
+    if (!req->footprint.has_impact) {
         return NULL;
     }
     while (end > 0 && body[end - 1] != '}') {
@@ -71,7 +75,8 @@ fg_footprint_splice(const fg_req_t *req, const char *body, size_t len,
     if (end == 0) {
         return NULL;
     }
-    text = fg_impact_json_text(&req->impact, req->model->provider->id,
+    text = fg_impact_json_text(&req->footprint.impact,
+                               req->route.model->provider->id,
                                footprint_location(req));
     if (text == NULL) {
         return NULL;

@@ -19,8 +19,8 @@
 #include "common/base/clock.h"
 #include "common/base/log.h"
 #include "worker/conn.h"
-#include "worker/auth.h"
 #include "worker/http.h"
+#include "worker/pipeline.h"
 
 static void http_route(fg_req_t *req, const char *path,
                        fg_http_method_t method);
@@ -84,7 +84,7 @@ http_req_new(fg_conn_t *conn, const fg_http_head_t *head, size_t body_len)
     req->head = head;
     req->started_us = fg_mono_us();
     req->started_unix_ms = fg_worker_now_ms(w);
-    req->reservation.slot = -1;
+    req->reservation.held.slot = -1;
     memcpy(req->client_addr, conn->addr, sizeof(req->client_addr));
     req->bytes_in = (int64_t) body_len;
     req->error = FG_E_NONE;
@@ -128,12 +128,13 @@ http_route(fg_req_t *req, const char *path, fg_http_method_t method)
     }
 
     /* Every call under /v1/ needs a key, even one to a wrong method or path. */
-    if (strncmp(path, "/v1/", 4) == 0 && fg_auth_request(req) != FG_OK) {
+    if (strncmp(path, "/v1/", 4) == 0
+        && fg_pipeline_authenticate(req) != FG_OK) {
         return;
     }
     if (strcmp(path, "/v1/chat/completions") == 0) {
         if (method == FG_HTTP_POST) {
-            fg_chat_handle(req);
+            fg_pipeline_chat(req);
             return;
         }
         allowed = "POST";

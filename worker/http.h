@@ -6,7 +6,7 @@
  * reads and parses requests, this module turns each into an fg_req_t and
  * routes it.
  *
- *   POST /v1/chat/completions   chat.c
+ *   POST /v1/chat/completions   pipeline.c
  *   GET  /v1/models[/{id}]      models.c
  *   GET  /healthz, /readyz      here
  */
@@ -32,7 +32,6 @@ void fg_http_request(fg_conn_t *conn, const fg_http_head_t *head,
 void fg_http_refuse(fg_conn_t *conn, const fg_err_t *err);
 
 /* Route handlers (each takes over @req and must end it). */
-void fg_chat_handle(fg_req_t *req);
 void fg_models_handle(fg_req_t *req, const char *id);
 
 /* Builds w->models_body from the catalog. Cannot fail. */

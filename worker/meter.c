@@ -4,7 +4,13 @@
  * Estimates, documented in docs/api.md: a prompt is the request body's
  * bytes / FG_BYTES_PER_TOKEN tokens, a completion the upstream did not
  * count is the text relayed / FG_BYTES_PER_TOKEN (worker/request.h). A
- * request that never got an upstream byte is charged nothing: the tenant does not pay for a provider that failed.
+ * request that never got an upstream byte is charged nothing: the tenant
+ * does not pay for a provider that failed.
+ *
+ * meter.c is the only writer of req->reservation (reserve) and
+ * req->settlement (charge). It never touches what validation read: a
+ * lowered maximum is reservation.max_output, and the pipeline writes it
+ * into the upstream body at the span validation recorded.
  */
 
 #include <stdio.h>
@@ -13,6 +19,7 @@
 #include "common/accounts/limiter.h"
 #include "common/base/log.h"
 #include "worker/meter.h"
+#include "worker/request.h"
 #include "worker/worker.h"
 
 static void
@@ -23,105 +30,103 @@ meter_price(const fg_model_t *m, fg_price_t *p)
     p->completion_per_mtok = m->completion_per_mtok_micro;
 }
 
-/* Records the lowered maximum; chat.c writes it into the upstream body. */
-static void
-meter_lower_max_tokens(fg_req_t *req, int64_t affordable)
+fg_verdict_kind_t
+fg_meter_reserve(fg_req_t *req, fg_verdict_t *v)
 {
-    char value[24];
+    fg_worker_t          *w = req->worker;
+    const fg_model_t     *m = req->route.model;
+    fg_req_reservation_t *r = &req->reservation;
+    fg_price_t            price;
+    int64_t               max_out = req->route.max_output;
+    int64_t               choices = req->route.choices;
+    int64_t               prompt = req->route.prompt_estimate;
+    int64_t               want, min, got, balance = 0, affordable;
+    int64_t               min_reply = w->conf->billing_min_reply_tokens;
 
-    req->lowered_max_tokens = affordable;
-    req->chat.max_tokens = affordable;
-    snprintf(value, sizeof(value), "%lld", (long long) affordable);
-    fg_req_add_header(req, "x-fluxgate-max-tokens-lowered", value);
-}
-
-int
-fg_meter_reserve(fg_req_t *req)
-{
-    fg_worker_t      *w = req->worker;
-    const fg_model_t *m = req->model;
-    fg_price_t        price;
-    int64_t           max_out = req->max_output, choices = req->choices;
-    int64_t           want, min, got, balance = 0, affordable;
-    int64_t           min_reply = w->conf->billing_min_reply_tokens;
-
+    r->max_output = max_out;
     meter_price(m, &price);
     if (max_out < min_reply) {
         min_reply = max_out;
     }
     /* n choices generate up to n times the output. */
-    want = fg_ledger_cost(&price, req->prompt_estimate, 0, max_out * choices);
-    min = fg_ledger_cost(&price, req->prompt_estimate, 0,
-                         min_reply * choices);
+    want = fg_ledger_cost(&price, prompt, 0, max_out * choices);
+    min = fg_ledger_cost(&price, prompt, 0, min_reply * choices);
     if (want == 0) {
-        return FG_OK;   /* a free model: nothing to reserve */
+        return FG_VERDICT_CONTINUE;   /* a free model: nothing to reserve */
     }
     got = fg_ledger_reserve(w->wc->shm->ledger, w->wc->slot,
-                            req->key_subject, req->id,
+                            req->auth.subject, req->id,
                             want, min > 0 ? min : 1, fg_wall_ms(),
-                            &req->reservation, &balance);
+                            &r->held, &balance);
     if (got < 0) {
-        fg_req_add_header(req, "Retry-After", "1");
-        fg_req_fail(req, FG_E_BILLING_UNAVAILABLE, NULL,
-                    "the energy balance of key %s cannot be read now; "
-                    "retry in a second", req->key.kr_id);
-        return FG_ERR;
+        return fg_verdict_refuse(v, "1", FG_E_BILLING_UNAVAILABLE, NULL,
+                                 "the energy balance of key %s cannot be "
+                                 "read now; retry in a second",
+                                 req->auth.key.kr_id);
     }
     if (got == 0) {
-        fg_req_fail(req, FG_E_INSUFFICIENT_ENERGY, NULL,
-                    "Insufficient energy: the balance of key %s is %lld "
-                    "micro-credits, and this request needs at least %lld "
-                    "(an estimated %lld prompt tokens and %lld output "
-                    "tokens of %s); the full request would need %lld.",
-                    req->key.kr_id, (long long) balance, (long long) min,
-                    (long long) req->prompt_estimate, (long long) min_reply,
-                    m->id, (long long) want);
-        return FG_ERR;
+        return fg_verdict_refuse(v, NULL, FG_E_INSUFFICIENT_ENERGY, NULL,
+                                 "Insufficient energy: the balance of key %s "
+                                 "is %lld micro-credits, and this request "
+                                 "needs at least %lld (an estimated %lld "
+                                 "prompt tokens and %lld output tokens of "
+                                 "%s); the full request would need %lld.",
+                                 req->auth.key.kr_id, (long long) balance,
+                                 (long long) min, (long long) prompt,
+                                 (long long) min_reply, m->id,
+                                 (long long) want);
     }
     if (got < want) {
-        affordable = fg_ledger_affordable_completion(
-                         &price, req->prompt_estimate, got) / choices;
+        affordable = fg_ledger_affordable_completion(&price, prompt, got)
+                     / choices;
         if (affordable > max_out) {
             affordable = max_out;
         }
-        meter_lower_max_tokens(req, affordable);
+        r->max_output = affordable;
+        r->is_lowered = 1;
     }
-    return FG_OK;
+    return FG_VERDICT_CONTINUE;
 }
 
 void
 fg_meter_charge(fg_req_t *req)
 {
-    fg_worker_t *w = req->worker;
-    fg_price_t   price;
-    int64_t      cut = 0, charge;
+    fg_worker_t         *w = req->worker;
+    const fg_req_relay_t *got = &req->relay;
+    fg_req_settlement_t *st = &req->settlement;
+    fg_price_t           price;
+    int64_t              cut = 0, charge;
 
-    if (req->is_metered) {
+    if (st->is_metered) {
         return;
     }
-    req->is_metered = 1;
-    if (!req->has_usage && req->relayed_bytes > 0) {
+    st->is_metered = 1;
+    if (got->has_usage) {
+        st->prompt_tokens = got->prompt_tokens;
+        st->completion_tokens = got->completion_tokens;
+        st->reasoning_tokens = got->reasoning_tokens;
+        st->cached_tokens = got->cached_tokens;
+    } else if (got->relayed_bytes > 0) {
         /* Generated, but not counted by the upstream: what was relayed.
          * The charge, the impact and the record all count this. */
-        req->usage_estimated = 1;
-        req->prompt_tokens = req->prompt_estimate;
-        req->cached_tokens = 0;
-        req->completion_tokens = (req->relayed_bytes + FG_BYTES_PER_TOKEN - 1)
-                                 / FG_BYTES_PER_TOKEN;
+        st->usage_estimated = 1;
+        st->prompt_tokens = req->route.prompt_estimate;
+        st->completion_tokens = (got->relayed_bytes + FG_BYTES_PER_TOKEN - 1)
+                                / FG_BYTES_PER_TOKEN;
     }
-    if (req->reservation.slot < 0 || req->model == NULL) {
-        req->balance_micro = -1;
+    if (req->reservation.held.slot < 0 || req->route.model == NULL) {
+        st->balance_micro = -1;
         return;
     }
-    meter_price(req->model, &price);
-    charge = req->has_usage || req->usage_estimated
-             ? fg_ledger_cost(&price, req->prompt_tokens, req->cached_tokens,
-                              req->completion_tokens)
+    meter_price(req->route.model, &price);
+    charge = got->has_usage || st->usage_estimated
+             ? fg_ledger_cost(&price, st->prompt_tokens, st->cached_tokens,
+                              st->completion_tokens)
              : 0;
-    req->balance_micro = fg_ledger_settle(w->wc->shm->ledger, w->wc->slot,
-                                          &req->reservation, charge,
-                                          fg_wall_ms(), &cut);
-    req->charged_micro = charge - cut;
+    st->balance_micro = fg_ledger_settle(w->wc->shm->ledger, w->wc->slot,
+                                         &req->reservation.held, charge,
+                                         fg_wall_ms(), &cut);
+    st->charged_micro = charge - cut;
     if (cut > 0) {
         fg_log(FG_LOG_WARN, 0, "req=%s used %lld micro-credits more than "
                "it reserved (the provider ignored max_tokens); not charged",
@@ -130,31 +135,34 @@ fg_meter_charge(fg_req_t *req)
 }
 
 void
-fg_meter_headers(fg_req_t *req)
+fg_meter_headers(const fg_req_t *req, fg_meter_headers_t *out)
 {
-    char v[24];
+    const fg_req_settlement_t *st = &req->settlement;
 
-    if (req->conn == NULL || !req->is_metered || req->balance_micro < 0) {
-        return;
+    out->count = 0;
+    if (st->is_metered && st->balance_micro >= 0) {
+        out->name[out->count] = "x-fluxgate-charged-micro";
+        snprintf(out->value[out->count++], sizeof(out->value[0]), "%lld",
+                 (long long) st->charged_micro);
+        out->name[out->count] = "x-fluxgate-balance-micro";
+        snprintf(out->value[out->count++], sizeof(out->value[0]), "%lld",
+                 (long long) st->balance_micro);
     }
-    snprintf(v, sizeof(v), "%lld", (long long) req->charged_micro);
-    fg_req_add_header(req, "x-fluxgate-charged-micro", v);
-    snprintf(v, sizeof(v), "%lld", (long long) req->balance_micro);
-    fg_req_add_header(req, "x-fluxgate-balance-micro", v);
 }
 
 size_t
 fg_meter_json_text(const fg_req_t *req, char *dst, size_t size)
 {
-    int n;
+    const fg_req_settlement_t *st = &req->settlement;
+    int                        n;
 
-    if (!req->is_metered || req->balance_micro < 0) {
+    if (!st->is_metered || st->balance_micro < 0) {
         return 0;
     }
     n = snprintf(dst, size, "\"fluxgate_billing\":{\"charged_micro\":%lld,"
                  "\"balance_micro\":%lld,\"estimated\":%s}",
-                 (long long) req->charged_micro,
-                 (long long) req->balance_micro,
-                 req->usage_estimated ? "true" : "false");
+                 (long long) st->charged_micro,
+                 (long long) st->balance_micro,
+                 st->usage_estimated ? "true" : "false");
     return n > 0 && (size_t) n < size ? (size_t) n : 0;
 }

@@ -17,16 +17,30 @@
 
 #include "worker/request.h"
 
-/* FG_OK: reserved (and the body's max_tokens maybe lowered); FG_ERR: the
- * request was answered (402, or 503 when the ledger cannot be used). */
-int fg_meter_reserve(fg_req_t *req);
+/* The charge headers of a completion: names static, values inline. */
+typedef struct {
+    const char *name[2];
+    char        value[2][24];
+    int         count;
+} fg_meter_headers_t;
 
-/* Charges @req once: from its usage if the upstream reported it, else
- * from the estimate. Sets req->charged_micro and req->balance_micro. */
+/*
+ * Reserves the worst case from the key's balance into req->reservation.
+ * FG_VERDICT_CONTINUE: reserved, with reservation.max_output the output
+ * the balance affords (is_lowered when below route.max_output); or
+ * FG_VERDICT_REFUSE in @v: 402 insufficient energy, or 503 with
+ * Retry-After when the ledger cannot be used.
+ */
+fg_verdict_kind_t fg_meter_reserve(fg_req_t *req, fg_verdict_t *v);
+
+/* Charges @req once into req->settlement: from its usage if the upstream
+ * reported it (req->relay), else from the estimate of what was relayed;
+ * the rest of the reservation is refunded. */
 void fg_meter_charge(fg_req_t *req);
 
-/* Adds x-fluxgate-charged-micro and x-fluxgate-balance-micro. */
-void fg_meter_headers(fg_req_t *req);
+/* x-fluxgate-charged-micro and x-fluxgate-balance-micro, once charged
+ * (none before, or for a request that reserved nothing). */
+void fg_meter_headers(const fg_req_t *req, fg_meter_headers_t *out);
 
 /*
  * Writes the member "fluxgate_billing":{charged_micro, balance_micro,

@@ -62,7 +62,7 @@ fg_models_handle(fg_req_t *req, const char *id)
     json_t           *obj;
     char             *body;
 
-    if (id == NULL && req->key.kr_models_count == 0) {
+    if (id == NULL && req->auth.key.kr_models_count == 0) {
         fg_req_reply(req, 200, req->worker->models_body,
                      req->worker->models_len);
         return;

@@ -16,6 +16,10 @@
  * bounded memory. A stream that breaks after it started cannot change its
  * status any more: it ends with an OpenAI-format error event and no
  * [DONE], which the official SDKs raise as an APIError.
+ *
+ * The relay sends nothing itself and answers nothing: it fills
+ * req->relay (its only writer) and returns verdicts; the pipeline sends
+ * what it queued, settles, and replies.
  */
 
 #include <stdio.h>
@@ -25,11 +29,10 @@
 #include "common/base/alloc.h"
 #include "common/wire/jdoc.h"
 #include "common/base/log.h"
-#include "worker/conn.h"
-#include "worker/footprint.h"
-#include "worker/meter.h"
 #include "worker/relay.h"
+#include "worker/request.h"
 #include "worker/upstream.h"
+#include "worker/worker.h"
 
 /*
  * Nesting allowed in an upstream reply: far above any real one. Replies
@@ -42,11 +45,11 @@
 static int relay_on_event(const fg_sse_event_t *ev, void *arg);
 static int relay_is_timeout(const char *error);
 static int relay_usage_chunk(fg_req_t *req, const fg_jdoc_t *doc);
-static size_t relay_client_backlog(fg_req_t *req);
-static void relay_stream_error(fg_req_t *req, fg_error_code_t code,
-                               const char *msg);
-static void relay_reply_upstream_error(fg_req_t *req);
-static void relay_stream_end(fg_req_t *req);
+static fg_verdict_kind_t relay_stream_error(fg_req_t *req,
+                                            fg_error_code_t code,
+                                            const char *msg, fg_verdict_t *v);
+static fg_verdict_kind_t relay_upstream_error(fg_req_t *req,
+                                              fg_verdict_t *v);
 
 static int
 relay_is_event_stream(const char *ct)
@@ -54,23 +57,24 @@ relay_is_event_stream(const char *ct)
     return strncmp(ct, "text/event-stream", 17) == 0;
 }
 
-void
-fg_relay_headers(fg_req_t *req)
+int
+fg_relay_stream_begins(const fg_req_t *req)
 {
-    fg_upstream_t *up = req->upstream;
+    const fg_upstream_t *up = req->attempt.upstream;
 
-    if (req->conn == NULL || !req->chat.is_stream || up->status < 200
-        || up->status > 299 || !relay_is_event_stream(up->content_type)) {
-        return;
-    }
-    fg_req_add_common_headers(req, "text/event-stream");
-    fg_req_add_header(req, "Cache-Control", "no-cache");
-    fg_conn_stream_start(req->conn, 200, req->headers, req->headers_len);
-    req->status = 200;
-    req->state = FG_REQ_STREAMING;
-    req->stream_out = evbuffer_new();
-    fg_sse_parser_init(&req->sse, FG_SSE_MAX_BYTES_DEFAULT);
-    req->has_sse = 1;
+    return req->validated.chat.is_stream && up->status >= 200
+           && up->status <= 299 && relay_is_event_stream(up->content_type);
+}
+
+void
+fg_relay_stream_init(fg_req_t *req, fg_relay_settle_pt settle)
+{
+    fg_req_relay_t *r = &req->relay;
+
+    r->settle = settle;
+    r->stream_out = evbuffer_new();
+    fg_sse_parser_init(&r->sse, FG_SSE_MAX_BYTES_DEFAULT);
+    r->has_sse = 1;
 }
 
 /* The integer at node @i, 0 for anything else (as json_integer_value). */
@@ -84,22 +88,23 @@ relay_int(const fg_jdoc_t *doc, int i)
 static void
 relay_take_usage(fg_req_t *req, const fg_jdoc_t *doc)
 {
-    int usage = fg_jdoc_get(doc, 0, "usage"), details;
+    fg_req_relay_t *r = &req->relay;
+    int             usage = fg_jdoc_get(doc, 0, "usage"), details;
 
     if (fg_jdoc_type(doc, usage) != FG_JOBJECT) {
         return;
     }
-    req->has_usage = 1;
-    req->prompt_tokens = relay_int(doc, fg_jdoc_get(doc, usage,
-                                                    "prompt_tokens"));
-    req->completion_tokens = relay_int(doc, fg_jdoc_get(doc, usage,
-                                                        "completion_tokens"));
+    r->has_usage = 1;
+    r->prompt_tokens = relay_int(doc, fg_jdoc_get(doc, usage,
+                                                  "prompt_tokens"));
+    r->completion_tokens = relay_int(doc, fg_jdoc_get(doc, usage,
+                                                      "completion_tokens"));
     details = fg_jdoc_get(doc, usage, "prompt_tokens_details");
-    req->cached_tokens = relay_int(doc, fg_jdoc_get(doc, details,
-                                                    "cached_tokens"));
+    r->cached_tokens = relay_int(doc, fg_jdoc_get(doc, details,
+                                                  "cached_tokens"));
     details = fg_jdoc_get(doc, usage, "completion_tokens_details");
-    req->reasoning_tokens = relay_int(doc, fg_jdoc_get(doc, details,
-                                                       "reasoning_tokens"));
+    r->reasoning_tokens = relay_int(doc, fg_jdoc_get(doc, details,
+                                                     "reasoning_tokens"));
 }
 
 /* Adds the length of the text in the choices (each choice's @part: "delta"
@@ -124,7 +129,7 @@ relay_count_text(fg_req_t *req, const fg_jdoc_t *doc, const char *part)
             continue;
         }
         for (f = 0; f < sizeof(fields) / sizeof(fields[0]); f++) {
-            req->relayed_bytes += (int64_t) fg_jdoc_str_len(
+            req->relay.relayed_bytes += (int64_t) fg_jdoc_str_len(
                 doc, fg_jdoc_get(doc, p, fields[f]));
         }
         /* Tool calls are generated text too: their arguments. */
@@ -136,7 +141,7 @@ relay_count_text(fg_req_t *req, const fg_jdoc_t *doc, const char *part)
              call = fg_jdoc_next(doc, calls, call)) {
             args = fg_jdoc_get(doc, fg_jdoc_get(doc, call, "function"),
                                "arguments");
-            req->relayed_bytes += (int64_t) fg_jdoc_str_len(doc, args);
+            req->relay.relayed_bytes += (int64_t) fg_jdoc_str_len(doc, args);
         }
     }
 }
@@ -162,9 +167,9 @@ relay_upstream_kind(const char *error)
 static void
 relay_send_event(fg_req_t *req, const char *json, size_t len)
 {
-    evbuffer_add(req->stream_out, "data: ", 6);
-    evbuffer_add(req->stream_out, json, len);
-    evbuffer_add(req->stream_out, "\n\n", 2);
+    evbuffer_add(req->relay.stream_out, "data: ", 6);
+    evbuffer_add(req->relay.stream_out, json, len);
+    evbuffer_add(req->relay.stream_out, "\n\n", 2);
 }
 
 /*
@@ -195,10 +200,10 @@ relay_send_without(fg_req_t *req, const fg_jdoc_t *doc, int key)
             from = k - 1;                /* ..., "usage":null } */
         }
     }
-    evbuffer_add(req->stream_out, "data: ", 6);
-    evbuffer_add(req->stream_out, text, from);
-    evbuffer_add(req->stream_out, text + to, doc->len - to);
-    evbuffer_add(req->stream_out, "\n\n", 2);
+    evbuffer_add(req->relay.stream_out, "data: ", 6);
+    evbuffer_add(req->relay.stream_out, text, from);
+    evbuffer_add(req->relay.stream_out, text + to, doc->len - to);
+    evbuffer_add(req->relay.stream_out, "\n\n", 2);
 }
 
 static int
@@ -209,25 +214,25 @@ relay_on_event(const fg_sse_event_t *ev, void *arg)
     int        usage, rc = 0;
 
     if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
-        req->saw_done = 1;
-        evbuffer_add(req->stream_out, "data: [DONE]\n\n", 14);
+        req->relay.saw_done = 1;
+        evbuffer_add(req->relay.stream_out, "data: [DONE]\n\n", 14);
         return 0;
     }
     if (fg_jdoc_parse(&doc, ev->data, ev->data_len, FG_RELAY_MAX_DEPTH,
                       NULL) != FG_OK) {
-        req->relay_error = fg_upstream_err_malformed;
+        req->relay.error = fg_upstream_err_malformed;
         return 1;
     }
     if (fg_jdoc_type(&doc, 0) != FG_JOBJECT) {
         fg_jdoc_free(&doc);
-        req->relay_error = fg_upstream_err_malformed;
+        req->relay.error = fg_upstream_err_malformed;
         return 1;
     }
     relay_count_text(req, &doc, "delta");
     usage = fg_jdoc_get(&doc, 0, "usage");
     if (fg_jdoc_type(&doc, usage) == FG_JOBJECT) {
         rc = relay_usage_chunk(req, &doc);
-    } else if (req->strip_usage && usage != FG_JNONE) {
+    } else if (req->attempt.strip_usage && usage != FG_JNONE) {
         /* The "usage": null of every chunk, there because we asked for
          * usage: a client that did not ask sees no usage member at all. */
         relay_send_without(req, &doc, usage - 1);
@@ -239,22 +244,21 @@ relay_on_event(const fg_sse_event_t *ev, void *arg)
 }
 
 /*
- * The chunk with the stream's usage: the request is charged now, and the
- * chunk carries the charge (fluxgate_billing) and the environment_impact,
- * spliced into its text. A client that did not ask for usage does not see
- * it: we asked on its behalf (chat.c).
+ * The chunk with the stream's usage: the request is settled now, and the
+ * chunk carries the charge and the environment_impact (the pipeline's
+ * settle splices them into its text). A client that did not ask for
+ * usage does not see it: we asked on its behalf (pipeline.c).
  */
 static int
 relay_usage_chunk(fg_req_t *req, const fg_jdoc_t *doc)
 {
-    char    billing[160], *text, *spliced;
-    size_t  end, n, billing_len, len;
+    char   *spliced;
+    size_t  len;
     int     choices;
 
     relay_take_usage(req, doc);
-    fg_meter_charge(req);
-    fg_footprint_compute(req);
-    if (req->strip_usage) {
+    if (req->attempt.strip_usage) {
+        (void) req->relay.settle(req, NULL, 0, &len);
         choices = fg_jdoc_get(doc, 0, "choices");
         if (fg_jdoc_type(doc, choices) != FG_JARRAY
             || doc->nodes[choices].count == 0) {
@@ -263,109 +267,60 @@ relay_usage_chunk(fg_req_t *req, const fg_jdoc_t *doc)
         relay_send_without(req, doc, fg_jdoc_get(doc, 0, "usage") - 1);
         return 0;
     }
-    /* The root object closes at its last byte: splice before it. */
-    end = doc->nodes[0].start + doc->nodes[0].len - 1;
-    billing_len = fg_meter_json_text(req, billing, sizeof(billing));
-    text = fg_xmalloc(doc->len + billing_len + 2);
-    memcpy(text, doc->buf, end);
-    n = end;
-    if (billing_len > 0) {
-        text[n++] = ',';
-        memcpy(text + n, billing, billing_len);
-        n += billing_len;
-    }
-    memcpy(text + n, doc->buf + end, doc->len - end);
-    n += doc->len - end;
-    spliced = fg_footprint_splice(req, text, n, &len);
-    if (spliced != NULL) {
-        relay_send_event(req, spliced, len);
-        free(spliced);
-    } else {
-        relay_send_event(req, text, n);
-    }
-    free(text);
+    spliced = req->relay.settle(req, doc->buf, doc->len, &len);
+    relay_send_event(req, spliced, len);
+    free(spliced);
     return 0;
 }
 
-static size_t
-relay_client_backlog(fg_req_t *req)
-{
-    return req->conn != NULL ? fg_conn_backlog(req->conn) : 0;
-}
-
 int
-fg_relay_data(fg_req_t *req, const char *data, size_t len)
+fg_relay_collect(fg_req_t *req, const char *data, size_t len)
 {
-    fg_err_t err;
-    int      rc;
+    fg_req_relay_t *r = &req->relay;
 
-    if (req->is_client_gone || req->conn == NULL) {
+    if (r->upstream_body == NULL) {
+        r->upstream_body = evbuffer_new();
+    }
+    if (evbuffer_get_length(r->upstream_body) + len
+        > (size_t) req->worker->conf->upstream_max_body_bytes) {
+        r->error = fg_upstream_err_too_large;
         return FG_RELAY_ABORT;
     }
-    if (req->state != FG_REQ_STREAMING) {
-        if (req->upstream_body == NULL) {
-            req->upstream_body = evbuffer_new();
-        }
-        if (evbuffer_get_length(req->upstream_body) + len
-            > (size_t) req->worker->conf->upstream_max_body_bytes) {
-            req->relay_error = fg_upstream_err_too_large;
-            return FG_RELAY_ABORT;
-        }
-        evbuffer_add(req->upstream_body, data, len);
-        return FG_RELAY_CONTINUE;
-    }
-
-    /*
-     * Decide before consuming: CURL_WRITEFUNC_PAUSE makes libcurl keep this
-     * very buffer and hand it to us again on resume, so a paused call must
-     * leave no trace. The overshoot is at most one write of libcurl's.
-     */
-    if (relay_client_backlog(req)
-        > (size_t) req->worker->conf->stream_high_water_bytes) {
-        return FG_RELAY_PAUSE;
-    }
-    rc = fg_sse_parser_feed(&req->sse, data, len, relay_on_event, req, &err);
-    if (evbuffer_get_length(req->stream_out) > 0) {
-        req->bytes_out += (int64_t) evbuffer_get_length(req->stream_out);
-        fg_conn_stream_send(req->conn, req->stream_out);
-    }
-    if (rc != FG_OK) {
-        if (req->relay_error == NULL) {
-            req->relay_error = fg_upstream_err_malformed;
-        }
-        return FG_RELAY_ABORT;
-    }
+    evbuffer_add(r->upstream_body, data, len);
     return FG_RELAY_CONTINUE;
 }
 
-static void
-relay_stream_end(fg_req_t *req)
+int
+fg_relay_feed(fg_req_t *req, const char *data, size_t len)
 {
-    req->state = FG_REQ_DONE;
-    if (req->conn != NULL) {
-        fg_conn_t *conn = req->conn;
+    fg_req_relay_t *r = &req->relay;
+    fg_err_t        err;
 
-        req->conn = NULL;
-        fg_req_account(req);
-        fg_conn_stream_end(conn);
+    if (fg_sse_parser_feed(&r->sse, data, len, relay_on_event, req, &err)
+        != FG_OK) {
+        if (r->error == NULL) {
+            r->error = fg_upstream_err_malformed;
+        }
+        return FG_ERR;
     }
+    return FG_OK;
 }
 
-static void
-relay_stream_error(fg_req_t *req, fg_error_code_t code, const char *msg)
+/* Queues the error event that ends a broken stream. */
+static fg_verdict_kind_t
+relay_stream_error(fg_req_t *req, fg_error_code_t code, const char *msg,
+                   fg_verdict_t *v)
 {
-    fg_err_t err;
-    char     body[FG_ERROR_BODY_MAX];
-    size_t   n;
+    char   body[FG_ERROR_BODY_MAX];
+    size_t n;
 
-    fg_err_set(&err, code, NULL, "%s", msg);
-    n = fg_error_render(&err, body, sizeof(body));
-    evbuffer_add(req->stream_out, "data: ", 6);
-    evbuffer_add(req->stream_out, body, n);
-    evbuffer_add(req->stream_out, "\n\n", 2);
-    req->bytes_out += (int64_t) evbuffer_get_length(req->stream_out);
-    fg_conn_stream_send(req->conn, req->stream_out);
-    req->error = code;
+    fg_err_set(&v->err, code, NULL, "%s", msg);
+    n = fg_error_render(&v->err, body, sizeof(body));
+    evbuffer_add(req->relay.stream_out, "data: ", 6);
+    evbuffer_add(req->relay.stream_out, body, n);
+    evbuffer_add(req->relay.stream_out, "\n\n", 2);
+    v->kind = FG_VERDICT_STREAM_END;
+    return FG_VERDICT_STREAM_END;
 }
 
 static int
@@ -378,19 +333,20 @@ relay_is_timeout(const char *error)
 }
 
 /* The upstream answered with an error status: map it for the client. */
-static void
-relay_reply_upstream_error(fg_req_t *req)
+static fg_verdict_kind_t
+relay_upstream_error(fg_req_t *req, fg_verdict_t *v)
 {
-    fg_upstream_t *up = req->upstream;
-    const char    *body = NULL;
-    size_t         len = 0;
-    json_t        *root = NULL, *error;
-    json_error_t   jerr;
-    const char    *message = NULL;
+    fg_req_relay_t *r = &req->relay;
+    fg_upstream_t  *up = req->attempt.upstream;
+    const char     *body = NULL;
+    size_t          len = 0;
+    json_t         *root = NULL, *error;
+    json_error_t    jerr;
+    const char     *message = NULL;
 
-    if (req->upstream_body != NULL) {
-        len = evbuffer_get_length(req->upstream_body);
-        body = (const char *) evbuffer_pullup(req->upstream_body, -1);
+    if (r->upstream_body != NULL) {
+        len = evbuffer_get_length(r->upstream_body);
+        body = (const char *) evbuffer_pullup(r->upstream_body, -1);
         root = json_loadb(body, len, 0, &jerr);
     }
     error = json_object_get(root, "error");
@@ -400,143 +356,134 @@ relay_reply_upstream_error(fg_req_t *req)
         message = json_string_value(error);
     }
 
-    req->upstream_kind = up->status == 429 ? FG_UPSTREAM_429
-                         : up->status >= 400 && up->status < 500
-                           ? FG_UPSTREAM_4XX : FG_UPSTREAM_5XX;
+    r->upstream_kind = up->status == 429 ? FG_UPSTREAM_429
+                       : up->status >= 400 && up->status < 500
+                         ? FG_UPSTREAM_4XX : FG_UPSTREAM_5XX;
     if (up->status == 429) {
-        if (up->retry_after[0] != '\0') {
-            fg_req_add_header(req, "Retry-After", up->retry_after);
-        }
-        fg_req_fail(req, FG_E_PROVIDER_RATE_LIMITED, NULL,
-                    "provider %s is rate limiting requests: %.300s",
-                    up->provider->id, message ? message : "try again later");
+        fg_verdict_refuse(v, up->retry_after, FG_E_PROVIDER_RATE_LIMITED,
+                          NULL, "provider %s is rate limiting requests: "
+                          "%.300s", up->provider->id,
+                          message ? message : "try again later");
     } else if (up->status >= 400 && up->status < 500
                && json_is_object(error) && message != NULL) {
         /* The tenant's request was refused: its own error, as sent. */
-        req->error = FG_E_PROVIDER_ERROR;
         fg_log(FG_LOG_INFO, 0, "req=%s provider %s answered %ld", req->id,
                up->provider->id, up->status);
-        fg_req_reply(req, (int) up->status, body, len);
+        v->kind = FG_VERDICT_FORWARD;
+        v->err.code = FG_E_PROVIDER_ERROR;
+        v->status = (int) up->status;
+        v->body = body;
+        v->body_len = len;
     } else {
-        fg_req_fail(req, FG_E_PROVIDER_ERROR, NULL,
-                    "provider %s answered HTTP %ld: %.300s",
-                    up->provider->id, up->status,
-                    message ? message : "no error message");
+        fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
+                          "provider %s answered HTTP %ld: %.300s",
+                          up->provider->id, up->status,
+                          message ? message : "no error message");
     }
     json_decref(root);
+    return v->kind;
 }
 
-void
-fg_relay_done(fg_req_t *req, const char *error)
+fg_verdict_kind_t
+fg_relay_end(fg_req_t *req, const char *error, fg_verdict_t *v)
 {
-    fg_upstream_t *up = req->upstream;
-    fg_jdoc_t      doc;
-    const char    *body;
-    size_t         len, spliced_len;
-    char          *spliced;
-    fg_err_t       parse_err;
+    fg_req_relay_t *r = &req->relay;
+    fg_upstream_t  *up = req->attempt.upstream;
+    fg_jdoc_t       doc;
+    const char     *body;
+    size_t          len;
+    fg_err_t        parse_err;
 
-    if (req->relay_error != NULL) {
-        error = req->relay_error;   /* ours, not libcurl's write error */
-    }
-    if (req->is_client_gone || req->conn == NULL) {
-        fg_req_finish_later(req);
-        return;
+    if (r->error != NULL) {
+        error = r->error;   /* ours, not libcurl's write error */
     }
 
-    if (req->state == FG_REQ_STREAMING) {
-        if (error == NULL && !req->saw_done) {
-            (void) fg_sse_parser_finish(&req->sse, relay_on_event, req,
+    if (r->has_sse) {
+        if (error == NULL && !r->saw_done) {
+            (void) fg_sse_parser_finish(&r->sse, relay_on_event, req,
                                         &parse_err);
-            if (req->relay_error != NULL) {
-                error = req->relay_error;
+            if (r->error != NULL) {
+                error = r->error;
             }
         }
-        if (error == NULL && !req->saw_done) {
+        if (error == NULL && !r->saw_done) {
             error = fg_upstream_err_reset;
         }
         if (error != NULL) {
-            req->upstream_kind = relay_upstream_kind(error);
+            r->upstream_kind = relay_upstream_kind(error);
             fg_log(FG_LOG_WARN, 0, "req=%s stream from %s broke: %s",
                    req->id, up->provider->id, error);
-            relay_stream_error(req, relay_is_timeout(error)
-                                    ? FG_E_PROVIDER_TIMEOUT
-                                    : FG_E_PROVIDER_ERROR, error);
-        } else if (evbuffer_get_length(req->stream_out) > 0) {
-            req->bytes_out += (int64_t) evbuffer_get_length(req->stream_out);
-            fg_conn_stream_send(req->conn, req->stream_out);
+            return relay_stream_error(req, relay_is_timeout(error)
+                                           ? FG_E_PROVIDER_TIMEOUT
+                                           : FG_E_PROVIDER_ERROR, error, v);
         }
-        relay_stream_end(req);
-        fg_req_finish_later(req);
-        return;
+        v->kind = FG_VERDICT_STREAM_END;
+        v->err.code = FG_E_NONE;
+        return FG_VERDICT_STREAM_END;
     }
 
     if (error != NULL) {
-        req->upstream_kind = relay_upstream_kind(error);
+        r->upstream_kind = relay_upstream_kind(error);
         fg_log(FG_LOG_WARN, 0, "req=%s provider %s: %s", req->id,
                up->provider->id, error);
-        fg_req_fail(req, relay_is_timeout(error) ? FG_E_PROVIDER_TIMEOUT
-                                                 : FG_E_PROVIDER_ERROR,
-                    NULL, "provider %s: %s", up->provider->id, error);
-        return;
+        return fg_verdict_refuse(v, NULL, relay_is_timeout(error)
+                                          ? FG_E_PROVIDER_TIMEOUT
+                                          : FG_E_PROVIDER_ERROR,
+                                 NULL, "provider %s: %s", up->provider->id,
+                                 error);
     }
     if (up->status < 200 || up->status > 299) {
-        relay_reply_upstream_error(req);
-        return;
+        return relay_upstream_error(req, v);
     }
-    if (req->chat.is_stream) {
-        req->upstream_kind = FG_UPSTREAM_MALFORMED;
-        fg_req_fail(req, FG_E_PROVIDER_ERROR, NULL,
-                    "provider %s: %s", up->provider->id,
-                    "a stream was asked for but the reply is not "
-                    "text/event-stream");
-        return;
+    if (req->validated.chat.is_stream) {
+        r->upstream_kind = FG_UPSTREAM_MALFORMED;
+        return fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
+                                 "provider %s: %s", up->provider->id,
+                                 "a stream was asked for but the reply is "
+                                 "not text/event-stream");
     }
-    len = req->upstream_body ? evbuffer_get_length(req->upstream_body) : 0;
-    body = len ? (const char *) evbuffer_pullup(req->upstream_body, -1) : "";
+    len = r->upstream_body ? evbuffer_get_length(r->upstream_body) : 0;
+    body = len ? (const char *) evbuffer_pullup(r->upstream_body, -1) : "";
     if (fg_jdoc_parse(&doc, body, len, FG_RELAY_MAX_DEPTH, NULL) == FG_OK
         && fg_jdoc_type(&doc, 0) != FG_JOBJECT) {
         fg_jdoc_free(&doc);
         doc.nodes = NULL;
     }
     if (doc.nodes == NULL) {
-        req->upstream_kind = FG_UPSTREAM_MALFORMED;
+        r->upstream_kind = FG_UPSTREAM_MALFORMED;
         fg_log(FG_LOG_WARN, 0, "req=%s provider %s: %s", req->id,
                up->provider->id, fg_upstream_err_malformed);
-        fg_req_fail(req, FG_E_PROVIDER_ERROR, NULL, "provider %s: %s",
-                    up->provider->id, fg_upstream_err_malformed);
-        return;
+        return fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
+                                 "provider %s: %s", up->provider->id,
+                                 fg_upstream_err_malformed);
     }
     relay_take_usage(req, &doc);
-    if (!req->has_usage) {
+    if (!r->has_usage) {
         relay_count_text(req, &doc, "message");
     }
     fg_jdoc_free(&doc);
-    fg_meter_charge(req);
-    fg_meter_headers(req);
-    fg_footprint_compute(req);
-    spliced = fg_footprint_splice(req, body, len, &spliced_len);
-    if (spliced != NULL) {
-        fg_req_reply(req, 200, spliced, spliced_len);
-        free(spliced);
-        return;
-    }
-    fg_req_reply(req, 200, body, len);
+    v->kind = FG_VERDICT_COMPLETE;
+    v->err.code = FG_E_NONE;
+    v->body = body;
+    v->body_len = len;
+    return FG_VERDICT_COMPLETE;
 }
 
 void
 fg_relay_cleanup(fg_req_t *req)
 {
-    if (req->upstream_body != NULL) {
-        evbuffer_free(req->upstream_body);
-        req->upstream_body = NULL;
+    fg_req_relay_t *r = &req->relay;
+
+    if (r->upstream_body != NULL) {
+        evbuffer_free(r->upstream_body);
+        r->upstream_body = NULL;
     }
-    if (req->stream_out != NULL) {
-        evbuffer_free(req->stream_out);
-        req->stream_out = NULL;
+    if (r->stream_out != NULL) {
+        evbuffer_free(r->stream_out);
+        r->stream_out = NULL;
     }
-    if (req->has_sse) {
-        fg_sse_parser_cleanup(&req->sse);
-        req->has_sse = 0;
+    if (r->has_sse) {
+        fg_sse_parser_cleanup(&r->sse);
+        r->has_sse = 0;
     }
 }

@@ -1,9 +1,12 @@
 /*
- * request.c: the request's replies and its one finish path.
+ * request.c: the request's core: its replies, its stream to the client,
+ * and its one finish path.
  *
  * fg_req_finish() is the only place a request is freed (httpd's
- * server_close): it cancels the upstream call, frees the parsed body and
- * relay buffers, updates the counters and writes the request's log line.
+ * server_close): it settles the request if nothing did yet, has the
+ * pipeline release what the stages hold (the upstream call, the parsed
+ * body, relay buffers), updates the counters and writes the request's
+ * log line.
  * Every way a request can end (reply sent, upstream failed, client gone,
  * timeout) reaches it, usually through fg_req_finish_later() so that no
  * libcurl or connection callback frees what its caller still uses.
@@ -15,13 +18,9 @@
 #include <string.h>
 
 #include "common/base/clock.h"
-#include "common/accounts/limiter.h"
 #include "common/base/log.h"
-#include "worker/admit.h"
-#include "worker/footprint.h"
-#include "worker/meter.h"
 #include "worker/conn.h"
-#include "worker/relay.h"
+#include "worker/pipeline.h"
 #include "worker/request.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
@@ -83,17 +82,15 @@ fg_req_header(const fg_req_t *req, const char *name)
 void
 fg_req_client_drained(fg_req_t *req)
 {
-    if (req->upstream != NULL && req->upstream->is_paused) {
-        fg_upstream_pause(req->upstream, 0);
-    }
+    fg_pipeline_client_drained(req);
 }
 
-void
-fg_req_add_common_headers(fg_req_t *req, const char *content_type)
+/* The headers every reply carries; the pipeline added the others. */
+static void
+req_add_common_headers(fg_req_t *req, const char *content_type)
 {
     fg_req_add_header(req, "Content-Type", content_type);
     fg_req_add_header(req, "x-request-id", req->id);
-    fg_admit_headers(req);
 }
 
 const char *
@@ -113,7 +110,7 @@ fg_req_reply(fg_req_t *req, int status, const char *body, size_t len)
         fg_req_finish_later(req);
         return;
     }
-    fg_req_add_common_headers(req, "application/json");
+    req_add_common_headers(req, "application/json");
     req->conn = NULL;
     req->bytes_out += (int64_t) len;
     fg_req_account(req);
@@ -148,6 +145,44 @@ fg_req_fail(fg_req_t *req, fg_error_code_t code, const char *param,
     va_end(ap);
     snprintf(err.param, sizeof(err.param), "%s", param ? param : "");
     fg_req_reply_error(req, &err);
+}
+
+void
+fg_req_stream_start(fg_req_t *req, const char *content_type)
+{
+    req_add_common_headers(req, content_type);
+    fg_conn_stream_start(req->conn, 200, req->headers, req->headers_len);
+    req->status = 200;
+    req->state = FG_REQ_STREAMING;
+}
+
+void
+fg_req_stream_send(fg_req_t *req, struct evbuffer *out)
+{
+    if (req->conn == NULL) {
+        return;
+    }
+    req->bytes_out += (int64_t) evbuffer_get_length(out);
+    fg_conn_stream_send(req->conn, out);
+}
+
+void
+fg_req_stream_end(fg_req_t *req)
+{
+    fg_conn_t *conn = req->conn;
+
+    req->state = FG_REQ_DONE;
+    if (conn != NULL) {
+        req->conn = NULL;
+        fg_req_account(req);
+        fg_conn_stream_end(conn);
+    }
+}
+
+size_t
+fg_req_client_backlog(const fg_req_t *req)
+{
+    return req->conn != NULL ? fg_conn_backlog(req->conn) : 0;
 }
 
 void
@@ -188,86 +223,68 @@ fg_req_init_finish(fg_req_t *req, struct event_base *base)
 void
 fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
 {
+    const fg_req_validated_t  *in = &req->validated;
+    const fg_model_t          *model = req->route.model;
+    const fg_req_settlement_t *st = &req->settlement;
+    const fg_upstream_t       *up = req->attempt.upstream;
+
     memset(out, 0, sizeof(*out));
     out->request_id = req->id;
-    out->key_id = req->has_key ? req->key.kr_id : "";
-    out->model_requested = req->model_requested ? req->model_requested : "";
-    out->model_served = req->model ? req->model->id : "";
-    out->provider = req->model ? req->model->provider->id : "";
+    out->key_id = req->auth.has_key ? req->auth.key.kr_id : "";
+    out->model_requested = in->model_requested ? in->model_requested : "";
+    out->model_served = model ? model->id : "";
+    out->provider = model ? model->provider->id : "";
     out->client_addr = req->client_addr;
     out->status = req->status;
     out->error = req->error;
-    out->is_stream = req->chat.is_stream;
+    out->is_stream = in->chat.is_stream;
     out->is_client_gone = req->is_client_gone && req->state != FG_REQ_DONE;
-    out->limit = req->limit_kind;
-    out->upstream = req->upstream_kind;
-    out->has_usage = req->has_usage;
-    out->prompt_tokens = req->prompt_tokens;
-    out->completion_tokens = req->completion_tokens;
-    out->reasoning_tokens = req->reasoning_tokens;
-    out->cached_tokens = req->cached_tokens;
+    out->limit = req->admission.refused_by;
+    out->upstream = req->relay.upstream_kind;
+    out->has_usage = req->relay.has_usage;
+    out->prompt_tokens = st->prompt_tokens;
+    out->completion_tokens = st->completion_tokens;
+    out->reasoning_tokens = st->reasoning_tokens;
+    out->cached_tokens = st->cached_tokens;
     out->latency_us = fg_mono_us() - req->started_us;
-    out->ttfb_us = req->upstream != NULL && req->upstream->first_byte_us > 0
-                   ? req->upstream->first_byte_us - req->started_us : -1;
+    out->ttfb_us = up != NULL && up->first_byte_us > 0
+                   ? up->first_byte_us - req->started_us : -1;
     out->bytes_in = req->bytes_in;
     out->bytes_out = req->bytes_out;
     out->started_unix_ms = req->started_unix_ms;
-    out->charged_micro = req->charged_micro;
-    if (req->has_impact) {
-        out->has_impact = 1;
-        out->energy_kwh = req->impact.mid.energy_kwh;
-        out->carbon_g_co2 = req->impact.mid.carbon_g_co2;
-        out->water_liters = req->impact.mid.water_liters;
-        out->impact_estimated = req->impact.is_estimated;
-    }
-    out->usage_estimated = req->usage_estimated;
-    if (req->has_doc) {
-        int messages = fg_jdoc_get(&req->doc, 0, "messages");
+    out->charged_micro = st->charged_micro;
+    if (req->footprint.has_impact) {
+        const fg_impact_t *impact = &req->footprint.impact;
 
-        out->request_messages = req->doc.buf + req->doc.nodes[messages].start;
-        out->request_messages_len = req->doc.nodes[messages].len;
+        out->has_impact = 1;
+        out->energy_kwh = impact->mid.energy_kwh;
+        out->carbon_g_co2 = impact->mid.carbon_g_co2;
+        out->water_liters = impact->mid.water_liters;
+        out->impact_estimated = impact->is_estimated;
     }
-    if (req->upstream_body != NULL && !req->chat.is_stream) {
-        out->reply_len = evbuffer_get_length(req->upstream_body);
+    out->usage_estimated = st->usage_estimated;
+    if (in->has_doc) {
+        int messages = fg_jdoc_get(&in->doc, 0, "messages");
+
+        out->request_messages = in->doc.buf + in->doc.nodes[messages].start;
+        out->request_messages_len = in->doc.nodes[messages].len;
+    }
+    if (req->relay.upstream_body != NULL && !in->chat.is_stream) {
+        out->reply_len = evbuffer_get_length(req->relay.upstream_body);
         out->reply_body = out->reply_len
-            ? (const char *) evbuffer_pullup(req->upstream_body, -1) : NULL;
+            ? (const char *) evbuffer_pullup(req->relay.upstream_body, -1)
+            : NULL;
     }
 }
 
 void
 fg_req_account(fg_req_t *req)
 {
-    fg_worker_t         *w = req->worker;
-    fg_request_summary_t summary;
-
     if (req->is_accounted) {
         return;
     }
     req->is_accounted = 1;
-    /* Every consumer counts the same facts of the same request. */
-    fg_meter_charge(req);
-    fg_footprint_compute(req);
-    if (req->has_key) {
-        /* The key's totals count what its usage records count. */
-        fg_ledger_add_request(w->wc->shm->ledger, req->key_subject,
-                              req->has_impact ? req->impact.mid.energy_kwh
-                                              : 0,
-                              req->has_impact ? req->impact.mid.carbon_g_co2
-                                              : 0,
-                              req->has_impact ? req->impact.mid.water_liters
-                                              : 0);
-    }
-    fg_req_summarise(req, &summary);
-    fg_admit_settle(req, &summary);
-    fg_metrics_request_done(w->wc->shm->metrics, w->wc->slot, &summary);
-    fg_worker_log_access(w, &summary);
-    if (req->has_key) {
-        /* Exactly one usage record per authenticated request. */
-        fg_usage_record_t rec;
-
-        fg_usage_from_summary(&rec, &summary);
-        fg_worker_push_usage(w, &rec);
-    }
+    fg_pipeline_settle(req);
 }
 
 void
@@ -291,22 +308,15 @@ fg_req_finish(fg_req_t *req)
 
     fg_req_account(req);
 
-    fg_upstream_free(req->upstream);
-    req->upstream = NULL;
-    fg_relay_cleanup(req);
-    if (req->has_doc) {
-        fg_jdoc_free(&req->doc);
-    }
-    free(req->body);
-
     fg_log(FG_LOG_INFO, 0, "req=%s status=%d model=%s provider=%s "
            "latency_us=%lld%s", req->id, req->status,
-           req->model_requested ? req->model_requested : "-",
-           req->model ? req->model->provider->id : "-",
+           req->validated.model_requested ? req->validated.model_requested
+                                          : "-",
+           req->route.model ? req->route.model->provider->id : "-",
            (long long) (fg_mono_us() - req->started_us),
            req->is_client_gone && req->state != FG_REQ_DONE
            ? " client_gone" : "");
-    free(req->model_requested);
+    fg_pipeline_release(req);
     free(req);
 
     w->in_flight--;

@@ -2,8 +2,15 @@
 #define FG_WORKER_REQUEST_H
 
 /*
- * The request context that threads through the pipeline stages, and the one
- * function that ends a request.
+ * The request context that threads through the pipeline, the verdict its
+ * stages return, and the one function that ends a request.
+ *
+ * fg_req_t is a small core (ids, connection, timing, the reply's headers,
+ * its final status and error), written by http.c at creation and by this
+ * module, plus one part per pipeline stage. Each part has exactly one
+ * writer, named beside it; every other module only reads it. A stage
+ * never fails a request or adds a reply header itself: it returns an
+ * fg_verdict_t and the pipeline (pipeline.c) alone acts on it.
  *
  * Ownership: fg_req_t is created by http.c for each HTTP request and freed
  * only by fg_req_finish(). It borrows its connection until the reply is
@@ -27,6 +34,7 @@
 #include "common/wire/sse.h"
 #include "common/base/summary.h"
 #include "worker/validate.h"
+#include "worker/verdict.h"
 
 typedef struct fg_worker_s     fg_worker_t;
 typedef struct fg_conn_s       fg_conn_t;
@@ -52,7 +60,112 @@ typedef enum {
  */
 #define FG_BYTES_PER_TOKEN 4
 
+/* ---- each stage's part of the request --------------------------------- */
+
+/* validate.c (fg_validate_request): the client's body and what it says. */
+typedef struct {
+    char                     *body;          /* the client's body, owned */
+    fg_jdoc_t                 doc;           /* parsed body, borrows it */
+    int                       has_doc;
+    fg_chat_request_t         chat;          /* nodes of doc, token field */
+    char                     *model_requested;   /* owned copy */
+} fg_req_validated_t;
+
+/* auth.c (fg_auth_request): the caller's key. */
+typedef struct {
+    fg_key_record_t           key;           /* copy of the caller's key */
+    uint64_t                  subject;       /* fg_limiter_subject(its id) */
+    int                       has_key;
+} fg_req_auth_t;
+
+/* pipeline.c (route): where the request goes and its worst case. */
+typedef struct {
+    const fg_model_t         *model;         /* borrowed from the catalog */
+    int64_t                   prompt_estimate;   /* tokens */
+    int64_t                   max_output;    /* tokens per choice, as asked
+                                              * (or the model's maximum) */
+    int64_t                   choices;       /* n */
+} fg_req_route_t;
+
+/* admit.c (fg_admit_request, fg_admit_settle): what each limit took. */
+typedef struct {
+    fg_admission_t            key;
+    fg_admission_t            model;
+    fg_admission_t            provider;
+    int                       taken;         /* bit per admission held */
+    int64_t                   tokens;        /* the estimate charged */
+    fg_limit_kind_t           refused_by;    /* FG_LIMIT_NONE: admitted */
+} fg_req_admission_t;
+
+/* meter.c (fg_meter_reserve): the energy held for the worst case. */
+typedef struct {
+    fg_reservation_t          held;          /* slot -1: nothing held (as
+                                              * http.c creates it) */
+    int64_t                   max_output;    /* effective max output tokens
+                                              * per choice: route's, or
+                                              * lower when the balance is
+                                              * short of it */
+    int                       is_lowered;    /* max_output < route's */
+} fg_req_reservation_t;
+
+/* pipeline.c (attempt): the upstream call. */
+typedef struct {
+    fg_upstream_t            *upstream;      /* owned */
+    int                       strip_usage;   /* we asked for usage, not
+                                              * the client */
+} fg_req_attempt_t;
+
+/*
+ * What the relay asks of the pipeline when a stream's usage arrives: the
+ * request is settled now (its charge goes into this very chunk). Returns
+ * @json (@len bytes, a JSON object) with the settlement's members spliced
+ * in, malloc'd (the caller frees it), in *@out_len; NULL when @json is
+ * NULL (settle only).
+ */
+typedef char *(*fg_relay_settle_pt)(struct fg_req_s *req, const char *json,
+                                    size_t len, size_t *out_len);
+
+/* relay.c: what the upstream sent, and what it said it used. */
+typedef struct {
+    fg_relay_settle_pt        settle;        /* set at fg_relay_stream_init */
+    struct evbuffer          *upstream_body; /* non-stream reply, owned */
+    struct evbuffer          *stream_out;    /* events to send, owned */
+    fg_sse_parser_t           sse;
+    int                       has_sse;
+    int                       saw_done;
+    const char               *error;         /* an fg_upstream_err_* */
+    fg_upstream_kind_t        upstream_kind; /* how the upstream failed */
+    int64_t                   relayed_bytes; /* completion text sent */
+    int                       has_usage;     /* the upstream reported it */
+    int64_t                   prompt_tokens;
+    int64_t                   completion_tokens;
+    int64_t                   reasoning_tokens;
+    int64_t                   cached_tokens;
+} fg_req_relay_t;
+
+/* meter.c (fg_meter_charge): the usage charged and what it cost. */
+typedef struct {
+    int                       is_metered;    /* the charge is final */
+    int                       usage_estimated;   /* from relayed bytes */
+    int64_t                   prompt_tokens;
+    int64_t                   completion_tokens;
+    int64_t                   reasoning_tokens;
+    int64_t                   cached_tokens;
+    int64_t                   charged_micro;
+    int64_t                   balance_micro;     /* after; -1 unknown */
+} fg_req_settlement_t;
+
+/* footprint.c (fg_footprint_compute): the charged usage's impact. */
+typedef struct {
+    fg_impact_t               impact;
+    int                       has_impact;
+} fg_req_footprint_t;
+
+/* ---- the request ------------------------------------------------------ */
+
 typedef struct fg_req_s {
+    /* core: http.c at creation, then request.c; pipeline.c sets state
+     * FG_REQ_UPSTREAM and error from a verdict */
     fg_worker_t              *worker;
     fg_conn_t                *conn;          /* NULL once the reply is
                                               * handed over or the client
@@ -68,71 +181,24 @@ typedef struct fg_req_s {
     int                       is_finishing;
     int                       is_accounted;  /* fg_req_account() ran */
     int64_t                   started_us;
-
-    /* authenticate (auth.c) */
-    fg_key_record_t           key;           /* copy of the caller's key */
-    uint64_t                  key_subject;   /* fg_limiter_subject(its id) */
-    int                       has_key;
-
-    /* chat completions */
-    char                     *body;          /* the client's body, owned */
-    fg_jdoc_t                 doc;           /* parsed body, borrows it */
-    int                       has_doc;
-    fg_chat_request_t         chat;          /* nodes of doc */
-    char                     *model_requested;   /* owned copy */
-    const fg_model_t         *model;         /* borrowed from the catalog */
-    fg_upstream_t            *upstream;      /* owned */
-    int                       status;        /* HTTP status sent */
-    fg_error_code_t           error;         /* FG_E_NONE on success */
-
-    /* admit (admit.c): what each limit took, until settled */
-    fg_admission_t            admit_key;
-    fg_admission_t            admit_model;
-    fg_admission_t            admit_provider;
-    int                       admit_taken;   /* bit per admission held */
-    int64_t                   admit_tokens;  /* the estimate charged */
-
-    /* the worst case the limits and the reservation count (chat.c) */
-    int64_t                   prompt_estimate;   /* tokens */
-    int64_t                   max_output;    /* tokens, per choice */
-    int64_t                   choices;       /* n */
-
-    /* meter (meter.c): the energy reservation and the charge */
-    fg_reservation_t          reservation;
-    int64_t                   relayed_bytes;     /* completion text sent */
-    int                       strip_usage;   /* we asked for it, not they */
-    int64_t                   lowered_max_tokens;  /* 0: not lowered */
-    int                       is_metered;    /* settled: charge is final */
-    int                       usage_estimated;
-    int64_t                   charged_micro;
-    int64_t                   balance_micro;     /* after the charge */
-
-    /* footprint (footprint.c) */
-    fg_impact_t               impact;
-    int                       has_impact;
-
-    /* what happened, for the summary (common/base/summary.h) */
     int64_t                   started_unix_ms;
     int64_t                   bytes_in;      /* request body bytes */
-    char                      client_addr[64];
-    fg_limit_kind_t           limit_kind;    /* set by the admit stage */
-    fg_upstream_kind_t        upstream_kind; /* set by relay.c */
-    int                       has_usage;     /* the upstream reported it */
-    int64_t                   prompt_tokens;
-    int64_t                   completion_tokens;
-    int64_t                   reasoning_tokens;
-    int64_t                   cached_tokens;
     int64_t                   bytes_out;     /* reply body bytes sent */
-
-    /* relay (relay.c) */
-    struct evbuffer          *upstream_body; /* non-stream reply, owned */
-    struct evbuffer          *stream_out;    /* events to send, owned */
-    fg_sse_parser_t           sse;
-    int                       has_sse;
-    int                       saw_done;
-    const char               *relay_error;   /* an fg_upstream_err_* */
-
+    char                      client_addr[64];
+    int                       status;        /* HTTP status sent */
+    fg_error_code_t           error;         /* FG_E_NONE on success */
     struct event              finish_ev;     /* deferred finish */
+
+    /* the stages' parts, in pipeline order; one writer each (above) */
+    fg_req_validated_t        validated;
+    fg_req_auth_t             auth;
+    fg_req_route_t            route;
+    fg_req_admission_t        admission;
+    fg_req_reservation_t      reservation;
+    fg_req_attempt_t          attempt;
+    fg_req_relay_t            relay;
+    fg_req_settlement_t       settlement;
+    fg_req_footprint_t        footprint;
 } fg_req_t;
 
 /*
@@ -148,9 +214,27 @@ void fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out);
 /* Sends the OpenAI-format error for @err and marks the request done. */
 void fg_req_reply_error(fg_req_t *req, const fg_err_t *err);
 
-/* Shorthand: an error built from a code and a message. */
+/* Shorthand: an error built from a code and a message. For the routes
+ * (http.c, models.c); pipeline stages return a verdict instead. */
 void fg_req_fail(fg_req_t *req, fg_error_code_t code, const char *param,
                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Starts a streamed reply: status 200 and the reply headers with
+ * @content_type and x-request-id. The request is then STREAMING.
+ */
+void fg_req_stream_start(fg_req_t *req, const char *content_type);
+
+/* Sends (and drains) @out to the client of a streaming request; counts
+ * its bytes. A no-op once the client is gone. */
+void fg_req_stream_send(fg_req_t *req, struct evbuffer *out);
+
+/* Ends a streamed reply: settles the request, then writes the stream's
+ * end. The request is DONE. */
+void fg_req_stream_end(fg_req_t *req);
+
+/* Bytes of reply the client has not taken yet (0 once it is gone). */
+size_t fg_req_client_backlog(const fg_req_t *req);
 
 /*
  * Ends the request: cancels the upstream call, releases everything the
@@ -161,11 +245,12 @@ void fg_req_fail(fg_req_t *req, fg_error_code_t code, const char *param,
 void fg_req_finish(fg_req_t *req);
 
 /*
- * Settles what the request counts for: the charge, its impact, the
- * limits' correction, metrics, the access-log line and the usage record.
- * Once per request; before its reply's last byte is written, so a client
- * that has read a reply sees its effects in its next request (on any
- * worker). fg_req_finish() calls it for a request that never replied.
+ * Settles what the request counts for (pipeline.c's settle stage: the
+ * charge, its impact, the limits' correction, metrics, the access-log
+ * line and the usage record). Once per request; before its reply's last
+ * byte is written, so a client that has read a reply sees its effects in
+ * its next request (on any worker). fg_req_finish() calls it for a
+ * request that never replied.
  */
 void fg_req_account(fg_req_t *req);
 
@@ -180,12 +265,6 @@ void fg_req_client_gone(fg_req_t *req);
 
 /* Prepares the deferred-finish event; http.c calls it once per request. */
 void fg_req_init_finish(fg_req_t *req, struct event_base *base);
-
-/*
- * Adds Content-Type, x-request-id and the rate-limit headers to the reply
- * headers. For replies started by hand (streams).
- */
-void fg_req_add_common_headers(fg_req_t *req, const char *content_type);
 
 /*
  * Adds "@name: @value" to the reply's headers. One that does not fit in

@@ -12,9 +12,10 @@
  *   1) nothing called from a libcurl callback removes an easy handle: the
  *      relay may ask for a pause (CURL_WRITEFUNC_PAUSE) but ends a request
  *      only through fg_req_finish_later();
- *   2) fg_relay_done() is called only from upstream_check_done(), outside
- *      every libcurl callback, and after it the transfer is out of the
- *      multi, so fg_upstream_free() may run at once.
+ *   2) fg_pipeline_upstream_done() is called only from
+ *      upstream_check_done(), outside every libcurl callback, and after
+ *      it the transfer is out of the multi, so fg_upstream_free() may run
+ *      at once.
  *
  * Easy handles are recycled through a small free list; curl_easy_reset()
  * keeps the multi's connection cache, which is what makes keep-alive to
@@ -31,7 +32,7 @@
 #include "common/base/alloc.h"
 #include "common/base/clock.h"
 #include "common/base/log.h"
-#include "worker/relay.h"
+#include "worker/pipeline.h"
 #include "worker/upstream.h"
 #include "worker/upstream_h1.h"
 
@@ -284,9 +285,9 @@ upstream_check_done(fg_worker_t *w)
             double connect_s = 0;
 
             curl_easy_getinfo(up->easy, CURLINFO_CONNECT_TIME, &connect_s);
-            fg_relay_done(up->req, connect_s > 0
-                                   ? fg_upstream_err_total_timeout
-                                   : fg_upstream_err_connect_timeout);
+            fg_pipeline_upstream_done(up->req, connect_s > 0
+                                      ? fg_upstream_err_total_timeout
+                                      : fg_upstream_err_connect_timeout);
         } else {
             if (msg->data.result != CURLE_OK) {
                 fg_log(FG_LOG_INFO, 0, "upstream \"%s\": %s",
@@ -294,7 +295,9 @@ upstream_check_done(fg_worker_t *w)
                        ? up->curl_error
                        : curl_easy_strerror(msg->data.result));
             }
-            fg_relay_done(up->req, upstream_error_of(up, msg->data.result));
+            fg_pipeline_upstream_done(up->req,
+                                      upstream_error_of(up,
+                                                        msg->data.result));
         }
     }
 }
@@ -338,7 +341,7 @@ upstream_header_cb(char *data, size_t size, size_t n, void *arg)
         curl_easy_getinfo(up->easy, CURLINFO_RESPONSE_CODE, &up->status);
         if (up->status >= 200) {
             up->has_headers = 1;
-            fg_relay_headers(up->req);
+            fg_pipeline_upstream_headers(up->req);
         }
         return len;
     }
@@ -375,7 +378,7 @@ upstream_write_cb(char *data, size_t size, size_t n, void *arg)
     size_t         len = size * n;
 
     upstream_got_first_byte(up);
-    switch (fg_relay_data(up->req, data, len)) {
+    switch (fg_pipeline_upstream_data(up->req, data, len)) {
     case FG_RELAY_PAUSE:
         /* The client is slow, not the provider: no idle deadline now. */
         up->is_paused = 1;
@@ -415,7 +418,7 @@ upstream_abort(fg_upstream_t *up, const char *error)
     evtimer_del(up->first_byte_ev);
     evtimer_del(up->idle_ev);
     fg_log(FG_LOG_INFO, 0, "upstream \"%s\": %s", up->provider->id, error);
-    fg_relay_done(up->req, error);
+    fg_pipeline_upstream_done(up->req, error);
 }
 
 fg_upstream_t *

@@ -10,12 +10,13 @@
  *
  * Every transfer has four deadlines: connect (libcurl), first byte and
  * idle-between-chunks (our timers, re-armed by data), and total (libcurl).
- * The relay hears about a transfer through three calls, always from the
- * event loop and never after fg_upstream_cancel():
- *   fg_relay_headers(req)            status and headers are known;
- *   fg_relay_data(req, data, len)    body bytes; may ask for a pause;
- *   fg_relay_done(req, error)        the transfer ended; @error is NULL
- *                                    or one of the identities below.
+ * The pipeline hears about a transfer through three calls, always from
+ * the event loop and never after fg_upstream_cancel():
+ *   fg_pipeline_upstream_headers(req)          status and headers known;
+ *   fg_pipeline_upstream_data(req, data, len)  body bytes; may pause;
+ *   fg_pipeline_upstream_done(req, error)      the transfer ended; @error
+ *                                              is NULL or one of the
+ *                                              identities below.
  */
 
 #include <stddef.h>

@@ -12,8 +12,9 @@
  *   1) a connection belongs to at most one transfer, and the transfer
  *      points back to it; idle ones sit in their pool's stack with a
  *      read event on, so a close by the upstream is seen;
- *   2) fg_relay_done() is called once per transfer, from our own event
- *      callbacks only, and after it the transfer holds no connection;
+ *   2) fg_pipeline_upstream_done() is called once per transfer, from our
+ *      own event callbacks only, and after it the transfer holds no
+ *      connection;
  *   3) work that could end another request (handing a freed connection to
  *      a waiting transfer, offering held data on resume) runs from an
  *      event made active, never inside the call that made it possible.
@@ -40,7 +41,7 @@
 #include "common/wire/fmt.h"
 #include "common/wire/httpparse.h"
 #include "common/base/log.h"
-#include "worker/relay.h"
+#include "worker/pipeline.h"
 #include "worker/upstream_h1.h"
 
 /* A reply head larger than this is malformed; so is a chunk-size line. */
@@ -665,7 +666,7 @@ h1_fail(h1_xfer_t *x, const char *error)
     evtimer_del(up->first_byte_ev);
     evtimer_del(up->idle_ev);
     fg_log(FG_LOG_INFO, 0, "upstream \"%s\": %s", up->provider->id, error);
-    fg_relay_done(up->req, error);
+    fg_pipeline_upstream_done(up->req, error);
 }
 
 static void
@@ -689,7 +690,7 @@ h1_complete(h1_xfer_t *x)
             h1_conn_close(c);
         }
     }
-    fg_relay_done(up->req, NULL);
+    fg_pipeline_upstream_done(up->req, NULL);
 }
 
 /*
@@ -702,7 +703,7 @@ h1_deliver(h1_xfer_t *x, const char *data, size_t len)
     if (len == 0) {
         return 1;
     }
-    switch (fg_relay_data(x->up->req, data, len)) {
+    switch (fg_pipeline_upstream_data(x->up->req, data, len)) {
     case FG_RELAY_PAUSE:
         /* The client is slow, not the provider: no idle deadline now. */
         x->is_paused = 1;
@@ -784,7 +785,7 @@ h1_take_head(h1_xfer_t *x)
     x->len -= hl;
     x->state = H1_BODY;
     up->has_headers = 1;
-    fg_relay_headers(up->req);
+    fg_pipeline_upstream_headers(up->req);
     return 1;
 }
 

@@ -18,7 +18,7 @@
  * sent again once, on a new connection (as libcurl does).
  *
  * The transfer keeps upstream.c's contract with the relay exactly: the
- * same three calls (fg_relay_headers, fg_relay_data, fg_relay_done), the
+ * same three calls (fg_pipeline_upstream_headers, _data, _done), the
  * same deadlines (connect and total here; first byte and idle by
  * upstream.c's timers), the same failure identities, and the same pause:
  * data the relay refuses is held and offered again on resume.

@@ -29,23 +29,31 @@
  * no printf.
  *
  * Deliberately not done: nothing is removed, renamed or defaulted (the
- * bytes go upstream as sent, with the gateway's few edits: chat.c);
- * unknown fields, provider extensions (top_k, min_p, ...) and unknown
- * content-part types pass untouched; no check depends on the model or the
- * provider (route and admit know the model's limits); no recursion into
- * client-chosen depth (tool parameter schemas are only checked to be
- * objects).
+ * bytes go upstream as sent, with the gateway's few edits made by
+ * upstream_body.c); unknown fields, provider extensions (top_k, min_p,
+ * ...) and unknown content-part types pass untouched; no check depends on
+ * the model or the provider (route and admit know the model's limits); no
+ * recursion into client-chosen depth (tool parameter schemas are only
+ * checked to be objects).
+ *
+ * fg_validate_request() is the stage around the validator: content type,
+ * the request's own copy of the body, and req->validated (its only
+ * writer).
  */
 
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/base/alloc.h"
 #include "common/base/errors.h"
 #include "common/wire/jdoc.h"
 #include "worker/validate.h"
+#include "worker/request.h"
+#include "worker/worker.h"
 
 #define VALIDATE_QUOTE_MAX 64   /* bytes of client input an error quotes */
 #define VALIDATE_STOP_MAX  4
@@ -124,6 +132,7 @@ static int validate_tool_choice(validate_t *v, int root);
 static int validate_stream_options(validate_t *v, int root);
 static int validate_logit_bias(validate_t *v, int root);
 static void validate_fill(const fg_jdoc_t *doc, fg_chat_request_t *out);
+static fg_span_t validate_span(const fg_jdoc_t *doc, int node);
 
 static int validate_get(const fg_jdoc_t *doc, int obj, const char *key);
 static int validate_require(validate_t *v, int obj, const char *key,
@@ -145,6 +154,68 @@ static int validate_err_type(validate_t *v, const char *expected, int got);
 static int validate_err_value(validate_t *v, const char *expected, int got);
 
 #define VALIDATE_COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* "application/json", with or without parameters. */
+static int
+validate_content_type_ok(const char *ct)
+{
+    size_t n = strlen("application/json");
+
+    if (ct == NULL || strncasecmp(ct, "application/json", n) != 0) {
+        return 0;
+    }
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+fg_verdict_kind_t
+fg_validate_request(fg_req_t *req, fg_verdict_t *v)
+{
+    fg_req_validated_t *out = &req->validated;
+    size_t              len = req->in_body_len;
+    const char         *ct;
+
+    ct = req->head != NULL ? fg_http_field(req->head, "Content-Type", NULL)
+                           : NULL;
+    if (len > 0 && !validate_content_type_ok(ct)) {
+        return fg_verdict_refuse(v, NULL, FG_E_UNSUPPORTED_MEDIA_TYPE, NULL,
+                                 "Content-Type must be application/json, "
+                                 "got %.64s", ct ? ct : "none");
+    }
+    out->body = fg_xmalloc(len + 1);
+    if (len > 0) {
+        memcpy(out->body, req->in_body, len);
+    }
+    out->body[len] = '\0';
+    if (fg_validate_chat_body(out->body, len,
+                              (size_t) req->worker->conf->max_json_depth,
+                              &out->doc, &out->chat, &v->err) != FG_OK) {
+        v->kind = FG_VERDICT_REFUSE;
+        v->retry_after[0] = '\0';
+        return FG_VERDICT_REFUSE;
+    }
+    out->has_doc = 1;
+    out->model_requested = fg_jdoc_str_dup(&out->doc, out->chat.model);
+    if (out->model_requested == NULL) {
+        return fg_verdict_refuse(v, NULL, FG_E_INTERNAL, NULL,
+                                 "out of memory");
+    }
+    return FG_VERDICT_CONTINUE;
+}
+
+void
+fg_validate_release(fg_req_t *req)
+{
+    fg_req_validated_t *in = &req->validated;
+
+    if (in->has_doc) {
+        fg_jdoc_free(&in->doc);
+        in->has_doc = 0;
+    }
+    free(in->body);
+    in->body = NULL;
+    free(in->model_requested);
+    in->model_requested = NULL;
+}
 
 int
 fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
@@ -761,6 +832,26 @@ validate_logit_bias(validate_t *v, int root)
     return FG_OK;
 }
 
+const char *
+fg_tokens_field_name(fg_tokens_field_t f)
+{
+    return f == FG_TOKENS_FIELD_MAX_COMPLETION_TOKENS
+           ? "max_completion_tokens" : "max_tokens";
+}
+
+/* The bytes of node @node's value in the body; absent when FG_JNONE. */
+static fg_span_t
+validate_span(const fg_jdoc_t *doc, int node)
+{
+    fg_span_t span = { 0, 0 };
+
+    if (node != FG_JNONE) {
+        span.at = doc->nodes[node].start;
+        span.len = doc->nodes[node].len;
+    }
+    return span;
+}
+
 /* Only after every check passed: the facts later stages need. */
 static void
 validate_fill(const fg_jdoc_t *doc, fg_chat_request_t *out)
@@ -777,13 +868,21 @@ validate_fill(const fg_jdoc_t *doc, fg_chat_request_t *out)
            == FG_JTRUE;
 
     node = fg_jdoc_get(doc, 0, "max_tokens");
+    out->max_tokens_span = validate_span(doc, node);
     if (fg_jdoc_type(doc, node) == FG_JINT) {
         mt = doc->nodes[node].num.i;
     }
     node = fg_jdoc_get(doc, 0, "max_completion_tokens");
+    out->max_completion_tokens_span = validate_span(doc, node);
     if (fg_jdoc_type(doc, node) == FG_JINT) {
         mct = doc->nodes[node].num.i;
     }
+    /* A member present, even as null, is the name the client used. */
+    out->tokens_field = out->max_completion_tokens_span.len > 0
+                        ? FG_TOKENS_FIELD_MAX_COMPLETION_TOKENS
+                        : out->max_tokens_span.len > 0
+                          ? FG_TOKENS_FIELD_MAX_TOKENS
+                          : FG_TOKENS_FIELD_NONE;
     /*
      * The larger one is the worst case: an upstream may honour either, and
      * the reservation must cover what it could produce.

@@ -6,19 +6,41 @@
  * become a validated document (common/wire/jdoc) plus the few facts the later
  * stages need (model, streaming, token limits). The bytes that were
  * checked are the bytes the worker forwards, with only its own edits
- * (chat.c). Unknown fields and provider extensions are kept; fields that
- * would steer the gateway's provider credentials are refused.
+ * (upstream_body.c). Unknown fields and provider extensions are kept;
+ * fields that would steer the gateway's provider credentials are refused.
+ *
+ * Validation records which token limit the client named and where its
+ * value sits in the body, so a lowered max_tokens (meter.c) is written at
+ * that span without looking the field up again.
  */
 
 #include <stddef.h>
 
 #include "common/base/errors.h"
 #include "common/wire/jdoc.h"
+#include "worker/verdict.h"
+
+typedef struct fg_req_s fg_req_t;
 
 #define FG_VALIDATE_N_MAX           128          /* choices per request */
 #define FG_VALIDATE_MAX_TOKENS_MAX  2147483647LL /* no model comes close;
                                                     keeps n * max_tokens
                                                     far from overflow */
+
+/* The token limit the client named; OpenAI reads max_completion_tokens
+ * when both are given. */
+typedef enum {
+    FG_TOKENS_FIELD_NONE = 0,
+    FG_TOKENS_FIELD_MAX_TOKENS,             /* "max_tokens" only */
+    FG_TOKENS_FIELD_MAX_COMPLETION_TOKENS   /* "max_completion_tokens"
+                                               (max_tokens maybe too) */
+} fg_tokens_field_t;
+
+/* Where a value is in the body: @len bytes from @at; len 0 = absent. */
+typedef struct {
+    size_t      at;
+    size_t      len;
+} fg_span_t;
 
 typedef struct {
     int         model;          /* node of the "model" string in the doc */
@@ -28,8 +50,17 @@ typedef struct {
     long long   max_tokens;     /* the larger of max_completion_tokens and
                                    max_tokens when both are given, else the
                                    one given; 0 if neither */
+    fg_tokens_field_t tokens_field;     /* the name the error and the
+                                           upstream go by */
+    fg_span_t   max_tokens_span;        /* value of "max_tokens" (null
+                                           included), or absent */
+    fg_span_t   max_completion_tokens_span;     /* likewise */
     long long   n;              /* 1 when absent */
 } fg_chat_request_t;
+
+/* "max_tokens" or "max_completion_tokens": the field @f names (NONE reads
+ * as max_tokens, the older name). Static storage. */
+const char *fg_tokens_field_name(fg_tokens_field_t f);
 
 /*
  * Parses @len bytes of @body (no NUL needed) and validates them as an
@@ -52,6 +83,20 @@ typedef struct {
  * Never crashes and never recurses on client input deeper than the
  * schema's own shape. Worker process; does not block.
  */
+/*
+ * The validate stage of POST /v1/chat/completions: checks the content
+ * type, copies the body (the document points into the copy until the
+ * request ends: the access log reads the messages from it), validates it
+ * with fg_validate_chat_body() and fills req->validated, its only writer.
+ * FG_VERDICT_CONTINUE, or FG_VERDICT_REFUSE with @v set (415, the 400s
+ * above, 500 when out of memory). Only while http.c dispatches @req.
+ */
+fg_verdict_kind_t fg_validate_request(fg_req_t *req, fg_verdict_t *v);
+
+/* Frees what fg_validate_request() kept (body, document, model name).
+ * Accepts a request it never saw; idempotent. */
+void fg_validate_release(fg_req_t *req);
+
 int fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
                           fg_jdoc_t *doc, fg_chat_request_t *out,
                           fg_err_t *err);

@@ -67,7 +67,7 @@ typedef struct fg_worker_s {
     struct event             *accesslog_flush_ev;
 
     /* Usage records the ring had no room for: pushed again as it drains
-     * (owned; the admission stage keeps this rare, see chat.c). */
+     * (owned; the admission stage keeps this rare, see admit.c). */
     fg_usage_record_t        *usage_pending;
     size_t                    usage_pending_count;
     size_t                    usage_pending_cap;

@@ -283,6 +283,27 @@ describe('x-ratelimit headers', () => {
     }
   });
 
+  test('a request refused for tokens reports the tokens the key has left, not 0', async () => {
+    // 2000 tokens a minute; the first request uses 1000 (4 prompt + 996
+    // completion), so about 1000 remain (more as the minute refills).
+    // The next asks for 1500 and is refused: what remains is still there
+    // for a smaller request, and the header says so.
+    const secret = await keyWith('headers-tokens-refused', { tokens_per_min: 2000 });
+    const first = await chat(secret, {
+      max_tokens: 996, messages: [{ role: 'user', content: 'abcdefghijklmnop' }],
+    });
+    assert.equal(first.status, 200, first.text);
+    assert.equal(first.json().usage.total_tokens, 1000);
+    const over = { max_tokens: 1500 };
+    const estimate = Math.floor(Buffer.byteLength(JSON.stringify({ ...CHAT, ...over })) / 4) + 1500;
+    const res = await chat(secret, over);
+    assertRefused(res, 'rate_limit_tokens');
+    assert.equal(res.headers['x-ratelimit-limit-tokens'], '2000');
+    const remaining = Number(res.headers['x-ratelimit-remaining-tokens']);
+    assert.ok(Number.isInteger(remaining) && remaining >= 1000 && remaining < estimate,
+      `remaining ${res.headers['x-ratelimit-remaining-tokens']}, estimate ${estimate}`);
+  });
+
   test('reset-tokens stays a well-formed duration when usage exceeded the estimate', async () => {
     // 100 tokens a minute. The request's estimate is capped at the whole
     // quota, but the upstream reports 200 tokens (4 prompt + 196 completion):

@@ -8,6 +8,7 @@
 
 #include "worker/validate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -1334,6 +1335,93 @@ validate_model_is_the_node_of_the_model_string(void)
     validate_done(root);
 }
 
+/* ---- the token field, for the meter's one edit ------------------------- */
+
+/* The bytes of @span in the last accepted body. */
+static const char *
+validate_span_text(fg_span_t span)
+{
+    static char text[64];
+
+    snprintf(text, sizeof(text), "%.*s", (int) span.len,
+             validate_body + span.at);
+    return text;
+}
+
+static void
+validate_records_no_token_field_when_none_is_given(void)
+{
+    fg_jdoc_t *root = validate_run(REQ(""));
+
+    expect_true(root != NULL);
+    expect_int_eq(validate_req.tokens_field, FG_TOKENS_FIELD_NONE);
+    expect_int_eq(validate_req.max_tokens_span.len, 0);
+    expect_int_eq(validate_req.max_completion_tokens_span.len, 0);
+    validate_done(root);
+}
+
+static void
+validate_records_max_tokens_and_the_span_of_its_value(void)
+{
+    fg_jdoc_t *root = validate_run(REQ(",'max_tokens': 1234 "));
+
+    expect_true(root != NULL);
+    expect_int_eq(validate_req.tokens_field, FG_TOKENS_FIELD_MAX_TOKENS);
+    expect_str_eq(fg_tokens_field_name(validate_req.tokens_field),
+                  "max_tokens");
+    expect_int_eq(validate_req.max_tokens, 1234);
+    expect_str_eq(validate_span_text(validate_req.max_tokens_span), "1234");
+    expect_int_eq(validate_req.max_completion_tokens_span.len, 0);
+    validate_done(root);
+}
+
+static void
+validate_records_max_completion_tokens_and_the_span_of_its_value(void)
+{
+    fg_jdoc_t *root = validate_run(REQ(",'max_completion_tokens':77"));
+
+    expect_true(root != NULL);
+    expect_int_eq(validate_req.tokens_field,
+                  FG_TOKENS_FIELD_MAX_COMPLETION_TOKENS);
+    expect_str_eq(fg_tokens_field_name(validate_req.tokens_field),
+                  "max_completion_tokens");
+    expect_int_eq(validate_req.max_tokens, 77);
+    expect_str_eq(validate_span_text(
+                      validate_req.max_completion_tokens_span), "77");
+    expect_int_eq(validate_req.max_tokens_span.len, 0);
+    validate_done(root);
+}
+
+static void
+validate_records_both_token_fields_with_max_completion_tokens_first(void)
+{
+    fg_jdoc_t *root = validate_run(
+        REQ(",'max_tokens':500,'max_completion_tokens':30"));
+
+    expect_true(root != NULL);
+    expect_int_eq(validate_req.tokens_field,
+                  FG_TOKENS_FIELD_MAX_COMPLETION_TOKENS);
+    expect_int_eq(validate_req.max_tokens, 500);   /* the worst case */
+    expect_str_eq(validate_span_text(validate_req.max_tokens_span), "500");
+    expect_str_eq(validate_span_text(
+                      validate_req.max_completion_tokens_span), "30");
+    validate_done(root);
+}
+
+static void
+validate_records_a_null_token_field_as_the_name_used(void)
+{
+    fg_jdoc_t *root = validate_run(REQ(",'max_completion_tokens':null"));
+
+    expect_true(root != NULL);
+    expect_int_eq(validate_req.tokens_field,
+                  FG_TOKENS_FIELD_MAX_COMPLETION_TOKENS);
+    expect_int_eq(validate_req.max_tokens, 0);
+    expect_str_eq(validate_span_text(
+                      validate_req.max_completion_tokens_span), "null");
+    validate_done(root);
+}
+
 FG_TEST_MAIN("validate",
     FG_TEST_CASE(validate_rejects_empty_body),
     FG_TEST_CASE(validate_rejects_whitespace_only_body),
@@ -1460,4 +1548,11 @@ FG_TEST_MAIN("validate",
     FG_TEST_CASE(validate_clips_long_logit_bias_key_in_param),
     FG_TEST_CASE(validate_keeps_unknown_fields_and_provider_extensions),
     FG_TEST_CASE(validate_document_spans_the_body_as_sent),
-    FG_TEST_CASE(validate_model_is_the_node_of_the_model_string))
+    FG_TEST_CASE(validate_model_is_the_node_of_the_model_string),
+    FG_TEST_CASE(validate_records_no_token_field_when_none_is_given),
+    FG_TEST_CASE(validate_records_max_tokens_and_the_span_of_its_value),
+    FG_TEST_CASE(
+        validate_records_max_completion_tokens_and_the_span_of_its_value),
+    FG_TEST_CASE(
+        validate_records_both_token_fields_with_max_completion_tokens_first),
+    FG_TEST_CASE(validate_records_a_null_token_field_as_the_name_used))

@@ -1,0 +1,60 @@
+#ifndef FG_WORKER_PIPELINE_H
+#define FG_WORKER_PIPELINE_H
+
+/*
+ * The request pipeline of POST /v1/chat/completions: the one place that
+ * calls the stages, in order, and acts on their verdicts.
+ *
+ *   validate → authenticate (http.c, for every /v1/ path) → route →
+ *   admit → reserve → attempt ⇢ relay (the upstream's events) →
+ *   settle → log/metrics
+ *
+ * A stage owns its part of the request (request.h) and returns a verdict;
+ * only the pipeline fails a request, adds reply headers (Retry-After,
+ * x-ratelimit-*, x-fluxgate-*) and moves on. Stages do not call each
+ * other. Worker process, event-loop thread; nothing here blocks.
+ */
+
+#include <stddef.h>
+
+#include "worker/relay.h"
+#include "worker/request.h"
+
+/* Serves a chat completion: runs the stages up to the upstream call, or
+ * answers the request. Takes over @req (as every route handler). */
+void fg_pipeline_chat(fg_req_t *req);
+
+/* The authenticate stage for a /v1/ path: FG_OK, or FG_ERR when the
+ * request was answered (401, or 503 while the keys load). */
+int fg_pipeline_authenticate(fg_req_t *req);
+
+/*
+ * The upstream's events (upstream.c, upstream_h1.c), always from the
+ * event loop and never after the transfer is freed:
+ *   headers  status and headers are known: a stream may start;
+ *   data     body bytes: FG_RELAY_CONTINUE, FG_RELAY_PAUSE (the client
+ *            is behind: hand the same bytes again on resume) or
+ *            FG_RELAY_ABORT;
+ *   done     the transfer ended; @error is NULL or one of upstream.h's
+ *            failure identities.
+ */
+void fg_pipeline_upstream_headers(fg_req_t *req);
+int fg_pipeline_upstream_data(fg_req_t *req, const char *data, size_t len);
+void fg_pipeline_upstream_done(fg_req_t *req, const char *error);
+
+/* The client took its backlog: a paused upstream goes on. */
+void fg_pipeline_client_drained(fg_req_t *req);
+
+/*
+ * The settle stage, then log and metrics: charge (meter.c), impact
+ * (footprint.c), the limits' correction (admit.c), the request counters,
+ * the access-log line and the one usage record. For fg_req_account(),
+ * which runs it once per request.
+ */
+void fg_pipeline_settle(fg_req_t *req);
+
+/* Frees what the stages hold (the upstream call, relay buffers, the
+ * parsed body). For fg_req_finish(); accepts a request at any stage. */
+void fg_pipeline_release(fg_req_t *req);
+
+#endif

@@ -1,0 +1,53 @@
+#ifndef FG_WORKER_VERDICT_H
+#define FG_WORKER_VERDICT_H
+
+/*
+ * What a pipeline stage tells the pipeline: go on, refuse with an error
+ * (and the Retry-After it needs), wait for the upstream, or, from the
+ * relay, how the reply ends. Stages never answer a request themselves;
+ * the pipeline (pipeline.c) alone acts on a verdict. Plain values: the
+ * verdict lives on its caller's stack.
+ */
+
+#include <stddef.h>
+
+#include "common/base/errors.h"
+
+typedef enum {
+    FG_VERDICT_CONTINUE = 0,   /* passed: on to the next stage */
+    FG_VERDICT_REFUSE,         /* answer with err (+ Retry-After), stop */
+    FG_VERDICT_PENDING,        /* waiting for the upstream: its events
+                                * take the request on (pipeline.c) */
+    FG_VERDICT_FORWARD,        /* relay: answer with the upstream's own
+                                * error reply (status, body), as sent */
+    FG_VERDICT_COMPLETE,       /* relay: answer 200 with the completion
+                                * (body), once settled */
+    FG_VERDICT_STREAM_END      /* relay: the stream is over; err.code is
+                                * FG_E_NONE or what broke it */
+} fg_verdict_kind_t;
+
+/*
+ * A stage's verdict. Lives on the pipeline's stack; a stage fills it only
+ * when it does not continue. Strings are borrowed: body from the request's
+ * relay buffers, valid until the request is freed.
+ */
+typedef struct fg_verdict_s {
+    fg_verdict_kind_t kind;
+    fg_err_t          err;              /* REFUSE; STREAM_END's code */
+    char              retry_after[32];  /* REFUSE: Retry-After, "" none */
+    int               status;           /* FORWARD */
+    const char       *body;             /* FORWARD, COMPLETE */
+    size_t            body_len;
+} fg_verdict_t;
+
+/*
+ * Fills @v as a refusal: @code, @param (NULL: none), the message, and a
+ * Retry-After of @retry_after (NULL: none). Returns FG_VERDICT_REFUSE, so
+ * a stage can `return fg_verdict_refuse(...)`. Cannot fail.
+ */
+fg_verdict_kind_t fg_verdict_refuse(fg_verdict_t *v, const char *retry_after,
+                                    fg_error_code_t code, const char *param,
+                                    const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
+#endif
