@@ -57,7 +57,8 @@ fg_meter_reserve(fg_req_t *req)
         return FG_OK;   /* a free model: nothing to reserve */
     }
     got = fg_ledger_reserve(w->wc->shm->ledger, w->wc->slot,
-                            req->key_subject, req->id,
+                            req->key_subject, req->gateway_id,
+                            req->is_client_id ? req->id : NULL,
                             want, min > 0 ? min : 1, fg_wall_ms(),
                             &req->reservation, &balance);
     if (got < 0) {
@@ -122,6 +123,7 @@ fg_meter_charge(fg_req_t *req)
                                           &req->reservation, charge,
                                           fg_wall_ms(), &cut);
     req->charged_micro = charge - cut;
+    req->uncharged_micro = cut;
     if (cut > 0) {
         fg_log(FG_LOG_WARN, 0, "req=%s used %lld micro-credits more than "
                "it reserved (the provider ignored max_tokens); not charged",

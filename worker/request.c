@@ -24,6 +24,7 @@
 #include "worker/relay.h"
 #include "worker/request.h"
 #include "worker/upstream.h"
+#include "worker/usagerec.h"
 #include "worker/worker.h"
 
 static void req_finish_cb(evutil_socket_t fd, short what, void *arg);
@@ -262,7 +263,7 @@ fg_req_account(fg_req_t *req)
         /* Exactly one usage record per authenticated request. */
         fg_usage_record_t rec;
 
-        fg_usage_from_summary(&rec, &summary);
+        fg_req_usage_record(req, &summary, &rec);
         fg_worker_push_usage(w, &rec);
     }
 }

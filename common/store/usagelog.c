@@ -57,7 +57,8 @@
 #define USAGELOG_FAILURE_MAX  256
 #define USAGELOG_NONE         UINT64_MAX
 
-_Static_assert(FG_USAGELOG_VERSION == 1, "usagelog_peek reads version 1");
+_Static_assert(FG_USAGELOG_VERSION == 2, "usagelog_peek reads versions 1 "
+               "and 2");
 
 /* The last seq written per ring: the dedupe state. */
 typedef struct {
@@ -88,6 +89,7 @@ typedef struct {
     char     model[FG_USAGE_MODEL_MAX + 1];
     char     day[11];
     int64_t  requests, prompt, completion, reasoning, cached, charged;
+    int64_t  uncharged;
     int64_t  estimated, errors;
     double   energy_kwh, carbon_g_co2, water_liters;
 } usagelog_row_t;
@@ -308,7 +310,8 @@ usagelog_peek(const char *line, size_t len, uint64_t *seq, uint32_t *ring)
     const char *p = line, *end = line + len, *node;
     uint64_t    s, r;
 
-    if (usagelog_literal(&p, end, "{\"v\":1,\"node\":\"") != FG_OK) {
+    if ((usagelog_literal(&p, end, "{\"v\":2,\"node\":\"") != FG_OK
+         && usagelog_literal(&p, end, "{\"v\":1,\"node\":\"") != FG_OK)) {
         return FG_ERR;
     }
     for (node = p; p < end && *p != '"'; p++) {
@@ -358,13 +361,15 @@ usagelog_parse(const char *line, size_t len, int is_full,
     }
     v = json_object_get(obj, "v");
     n = json_string_value(json_object_get(obj, "node"));
-    if (!json_is_integer(v) || json_integer_value(v) != FG_USAGELOG_VERSION
+    if (!json_is_integer(v) || json_integer_value(v) < 1
+        || json_integer_value(v) > FG_USAGELOG_VERSION
         || n == NULL || !usagelog_node_ok(n)) {
         json_decref(obj);
         return FG_ERR;
     }
     snprintf(node, FG_USAGELOG_NODE_MAX + 1, "%s", n);
-    rc = fg_usage_from_json(rec, obj, NULL);
+    /* The line format is the record's JSON version (1 and 2 alike). */
+    rc = fg_usage_from_json(rec, obj, (int) json_integer_value(v), NULL);
     json_decref(obj);
     if (rc != FG_OK || rec->seq == 0 || rec->ring >= FG_USAGELOG_RINGS_MAX) {
         return FG_ERR;
@@ -876,7 +881,8 @@ usagelog_agg_add(const fg_usage_record_t *rec, const char *node, void *arg,
     row->reasoning = usagelog_add(row->reasoning, rec->reasoning_tokens);
     row->cached = usagelog_add(row->cached, rec->cached_tokens);
     row->charged = usagelog_add(row->charged, rec->charged_micro);
-    row->estimated += rec->is_usage_estimated != 0;
+    row->uncharged = usagelog_add(row->uncharged, rec->uncharged_micro);
+    row->estimated += (rec->flags & FG_USAGE_ESTIMATED) != 0;
     row->errors += rec->error_code[0] != '\0';
     row->energy_kwh += rec->energy_kwh;
     row->carbon_g_co2 += rec->carbon_g_co2;
@@ -916,6 +922,8 @@ usagelog_row_json(const usagelog_row_t *row, int with_ids)
                         json_integer(row->reasoning));
     json_object_set_new(obj, "cached_tokens", json_integer(row->cached));
     json_object_set_new(obj, "charged_micro", json_integer(row->charged));
+    json_object_set_new(obj, "uncharged_micro",
+                        json_integer(row->uncharged));
     json_object_set_new(obj, "energy_kwh", json_real(row->energy_kwh));
     json_object_set_new(obj, "carbon_g_co2", json_real(row->carbon_g_co2));
     json_object_set_new(obj, "water_liters", json_real(row->water_liters));
@@ -968,6 +976,7 @@ fg_usagelog_aggregate(const char *path, const fg_usagelog_filter_t *filter,
         total.reasoning = usagelog_add(total.reasoning, row->reasoning);
         total.cached = usagelog_add(total.cached, row->cached);
         total.charged = usagelog_add(total.charged, row->charged);
+        total.uncharged = usagelog_add(total.uncharged, row->uncharged);
         total.estimated += row->estimated;
         total.errors += row->errors;
         total.energy_kwh += row->energy_kwh;
