@@ -11,7 +11,7 @@
  *
  * "v" is the line format, "node" the node that wrote it, then every
  * member of fg_usage_to_json(), then "crc": the CRC-32C
- * (fg_journal_crc32c) of every byte of the line before `,"crc":`, as
+ * (fg_frame_crc32c) of every byte of the line before `,"crc":`, as
  * eight lowercase hex digits. (node, seq) names a record: seq is unique
  * per node and increases within a ring, not across rings, so lines of
  * different rings interleave in the file out of numeric order.

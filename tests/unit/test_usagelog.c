@@ -30,7 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/store/journal.h"
+#include "common/store/frame.h"
 #include "common/accounts/usagering.h"
 #include "tests/unit/fg_test.h"
 
@@ -263,7 +263,7 @@ each_line_is_json_with_a_crc_of_what_precedes_it(void)
         expect_true(crc != NULL && at != NULL);
         if (crc != NULL && at != NULL) {
             snprintf(want, sizeof(want), "%08x",
-                     fg_journal_crc32c(0, line, (size_t) (at - line)));
+                     fg_frame_crc32c(0, line, (size_t) (at - line)));
             expect_str_eq(crc, want);
         }
         json_decref(obj);
@@ -497,7 +497,7 @@ a_line_in_another_member_order_is_still_a_record(void)
     n = json_dumpb(obj, line, sizeof(line), JSON_COMPACT);
     json_decref(obj);
     snprintf(line + n - 1, sizeof(line) - (n - 1), ",\"crc\":\"%08x\"}\n",
-             fg_journal_crc32c(0, line, n - 1));
+             fg_frame_crc32c(0, line, n - 1));
     f = fopen(path, "ab");
     fputs(line, f);
     fclose(f);
