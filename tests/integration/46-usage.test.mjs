@@ -18,11 +18,12 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  crc32c, isAlive, plainRequest, runAdmin, shippedModels, simModel, sseData, startGateway,
+  BIN_DIR, SRC_DIR, crc32c, isAlive, plainRequest, runAdmin, shippedModels, shmName, simModel, sseData, startGateway,
   startSim, streamRequest, syncerPid, tempDir, usageJournal, waitFor,
 } from '../lib/harness.mjs';
 
@@ -754,6 +755,55 @@ describe('a worker SIGKILLed with requests in flight', () => {
       .find((r) => r.worker_lost && r.client_request_id.startsWith(id.slice(0, 39))), { tries: 200, every: 25 });
     assert.equal(lost.client_request_id, id);
     assert.match(lost.request_id, /^req_[0-9a-f]{24}$/);
+  });
+});
+
+// A usage record's size is part of the shm layout (FG_SHM_LAYOUT_VERSION):
+// an arena that a crashed run of another layout left may hold records and
+// reservations this build cannot read, so the start is refused, the arena
+// untouched (docs/operations.md, Upgrades).
+describe('an arena left by a crashed run of another layout', () => {
+  let gw;
+  let arena;
+  let run;
+  const LAYOUT_AT = 8;   // fg_shm_header_t: magic (8 bytes), then the version
+
+  before(async () => {
+    gw = await startGateway({ sim, models: MODELS });
+    assert.equal((await gw.post(URL_PATH, chatBody(), { 'x-request-id': 'old-layout' })).status, 200);
+    await crash(gw);
+    arena = `/dev/shm/${shmName(gw.dataDir)}`;
+    const fd = fs.openSync(arena, 'r+');
+    const version = Buffer.alloc(4);
+    fs.readSync(fd, version, 0, 4, LAYOUT_AT);
+    version.writeUInt32LE(version.readUInt32LE(0) - 1, 0);
+    fs.writeSync(fd, version, 0, 4, LAYOUT_AT);
+    fs.closeSync(fd);
+    run = spawnSync(path.join(BIN_DIR, 'fluxgate'), ['-c', gw.confPath], {
+      env: { ...process.env, FG_DEMO_BASE_URL: `${sim.url}/v1`, FG_DEMO_API_KEY: 'sim-key' },
+      encoding: 'utf8', timeout: 20000,
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('the gateway does not start, and says which layout it found and what to do', () => {
+    assert.equal(run.signal, null, run.stderr);
+    assert.notEqual(run.status, 0, run.stderr);
+    assert.match(run.stderr, /layout version \d+, this build \d+/, run.stderr);
+    assert.match(run.stderr, /stop it with SIGTERM, or remove \/dev\/shm\/fluxgate-/, run.stderr);
+  });
+
+  test('the arena is left as it was', () => {
+    const version = Buffer.alloc(4);
+    const fd = fs.openSync(arena, 'r');
+    fs.readSync(fd, version, 0, 4, LAYOUT_AT);
+    fs.closeSync(fd);
+    const ours = fs.readFileSync(path.join(SRC_DIR, 'common/base/shm.h'), 'utf8')
+      .match(/#define FG_SHM_LAYOUT_VERSION\s+(\d+)/)[1];
+    assert.equal(version.readUInt32LE(0), Number(ours) - 1);
   });
 });
 
