@@ -515,14 +515,15 @@ describe('one record per authenticated request', () => {
       const api = await adminUsage(gw);
       const out = (await cliUsage(gw, [])).stdout;
       const lines = out.split('\n').filter((l) => l.trim() !== '');
-      assert.match(lines[0], /^DAY\s+KEY\s+MODEL\s+REQUESTS\s+PROMPT\s+COMPLETION\s+CREDITS\s+KWH\s+G_CO2E\s*$/);
+      assert.match(lines[0], /^DAY\s+KEY\s+MODEL\s+REQUESTS\s+PROMPT\s+COMPLETION\s+CREDITS\s+UNCHARGED\s+KWH\s+G_CO2E\s*$/);
       assert.equal(lines.length, 1 + api.rows.length + 1, out);
       const total = lines[lines.length - 1].trim().split(/\s+/);
       const t = api.totals;
-      const credits = `${Math.floor(t.charged_micro / 1e6)}.${String(t.charged_micro % 1e6).padStart(6, '0')}`;
-      assert.deepEqual(total.slice(0, 5),
-        ['total', String(t.requests), String(t.prompt_tokens), String(t.completion_tokens), credits], out);
-      assert.equal(total.length, 7, out);
+      const amount = (micro) => `${Math.floor(micro / 1e6)}.${String(micro % 1e6).padStart(6, '0')}`;
+      assert.deepEqual(total.slice(0, 6),
+        ['total', String(t.requests), String(t.prompt_tokens), String(t.completion_tokens),
+          amount(t.charged_micro), amount(t.uncharged_micro)], out);
+      assert.equal(total.length, 8, out);
     });
   });
 });
