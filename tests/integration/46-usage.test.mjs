@@ -34,7 +34,9 @@ const MODELS = {
     // One token every 50 ms: a stream a client can leave half-way.
     simModel('drip-chat', 'sim-delay-50', { pricing: PRICE }),
     // Never answers: a request stays in flight until its worker dies.
-    simModel('stall-chat', 'sim-fault-stall', { pricing: PRICE })],
+    simModel('stall-chat', 'sim-fault-stall', { pricing: PRICE }),
+    // Bills ten times the completion it sent: more than was reserved.
+    simModel('overcount-chat', 'sim-overcount-10', { pricing: PRICE })],
 };
 
 let sim;
@@ -756,6 +758,43 @@ describe('a worker SIGKILLed with requests in flight', () => {
       .find((r) => r.worker_lost && r.client_request_id.startsWith(id.slice(0, 39))), { tries: 200, every: 25 });
     assert.equal(lost.client_request_id, id);
     assert.match(lost.request_id, /^req_[0-9a-f]{24}$/);
+  });
+});
+
+// fg_ledger_settle never takes more than was reserved; what the provider's
+// usage cost beyond it is recorded as uncharged_micro. overcount-chat's
+// provider reports ten times the completion tokens it sent.
+describe('usage priced beyond the reservation', () => {
+  let gw;
+  let r;
+  let body;
+
+  before(async () => {
+    gw = await startGateway({ sim, models: MODELS });
+    body = chatBody({ model: 'overcount-chat', max_tokens: 5 });
+    const res = await gw.post(URL_PATH, body, { 'x-request-id': 'over-reservation' });
+    assert.equal(res.status, 200, res.text);
+    const { usage } = res.json();
+    r = exactlyOne(await waitRecords(gw, ['over-reservation']), ['over-reservation'])
+      .get('over-reservation');
+    r.reported = usage;
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('is charged up to the reservation and records the rest as uncharged_micro', () => {
+    const priced = cost(r.reported.prompt_tokens, 0, r.reported.completion_tokens);
+    // The reservation: worstCase() up to how the body was serialised.
+    assert.ok(r.charged_micro > 0 && r.charged_micro <= worstCase(body), JSON.stringify(r));
+    assert.ok(r.uncharged_micro > 0, JSON.stringify(r));
+    assert.equal(r.charged_micro + r.uncharged_micro, priced);
+  });
+
+  test('the sums count it', async () => {
+    const got = await adminUsage(gw);
+    assert.equal(got.totals.uncharged_micro, r.uncharged_micro);
   });
 });
 
