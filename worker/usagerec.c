@@ -9,9 +9,19 @@
  * this file takes those whole instead.
  */
 
+#include "common/accounts/ledger.h"
 #include "common/base/clock.h"
 #include "worker/upstream.h"
 #include "worker/usagerec.h"
+
+/* Every id the worker accepts fits the record and a reservation whole:
+ * nothing is cut on the way to the journal. */
+_Static_assert(FG_REQUEST_ID_MAX <= FG_USAGE_REQUEST_ID_MAX,
+               "a client's x-request-id fits the usage record");
+_Static_assert(FG_REQUEST_ID_MAX <= FG_LEDGER_ID_MAX,
+               "a client's x-request-id fits a reservation");
+_Static_assert(FG_GATEWAY_ID_SIZE - 1 <= FG_USAGE_REQUEST_ID_MAX,
+               "the gateway's id fits the usage record");
 
 static fg_attempt_outcome_t usagerec_outcome(const fg_req_t *req,
                                              const fg_upstream_t *up);
@@ -64,6 +74,7 @@ fg_req_usage_record(const fg_req_t *req, const fg_request_summary_t *s,
     res.is_request_sent = res.outcome != FG_ATTEMPT_CONNECT_FAILED;
     res.status = (int) up->status;
     res.retry_after_ms = -1;
+    /* The transfer's end is not kept: the request's end stands for it. */
     res.latency_us = fg_mono_us() - up->started_us;
     res.first_byte_us = up->first_byte_us > 0
                         ? up->first_byte_us - up->started_us : 0;
