@@ -10,7 +10,6 @@
  */
 
 #include "common/accounts/ledger.h"
-#include "common/base/clock.h"
 #include "worker/upstream.h"
 #include "worker/usagerec.h"
 
@@ -74,8 +73,9 @@ fg_req_usage_record(const fg_req_t *req, const fg_request_summary_t *s,
     res.is_request_sent = res.outcome != FG_ATTEMPT_CONNECT_FAILED;
     res.status = (int) up->status;
     res.retry_after_ms = -1;
-    /* The transfer's end is not kept: the request's end stands for it. */
-    res.latency_us = fg_mono_us() - up->started_us;
+    /* The transfer's end is not kept: the request's end (the summary's
+     * clock reading) stands for it. */
+    res.latency_us = s->latency_us - (up->started_us - req->started_us);
     res.first_byte_us = up->first_byte_us > 0
                         ? up->first_byte_us - up->started_us : 0;
     fg_usage_add_attempt(rec, up->provider->id, req->model->upstream_id,

@@ -761,6 +761,47 @@ describe('a worker SIGKILLed with requests in flight', () => {
   });
 });
 
+// Each upstream call is an attempt in its record (worker/usagerec.c): how
+// it ended, as common/wire/attempt.h names it, read from what the relay
+// saw. One gateway, one request per ending.
+describe('attempts: how each upstream call ended', () => {
+  let gw;
+  let recs;
+  const ENDINGS = {
+    'att-500': ['fault-500', {}, 'status', 500],
+    'att-reset': ['fault-reset', {}, 'sent_no_reply', 0],
+    'att-reset-stream': ['fault-reset', { stream: true }, 'broke_after_bytes', 200],
+    'att-malformed': ['fault-malformed', {}, 'broke_after_bytes', 200],
+    'att-client-left': ['stall-chat', {}, 'cancelled', 0],
+  };
+
+  before(async () => {
+    gw = await startGateway({ sim, models: MODELS });
+    for (const [id, [model, over]] of Object.entries(ENDINGS)) {
+      const headers = { 'content-type': 'application/json', 'x-request-id': id, ...bearer(gw.key) };
+      const body = JSON.stringify(chatBody({ model, max_tokens: 20, ...over }));
+      // The stalled one: the client gives up after a second.
+      await plainRequest('POST', gw.url + URL_PATH, body, headers,
+        { timeoutMs: model === 'stall-chat' ? 1000 : 15000 }).catch((e) => e);
+    }
+    recs = exactlyOne(await waitRecords(gw, Object.keys(ENDINGS)), Object.keys(ENDINGS));
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  for (const [id, [model, over, outcome, status]] of Object.entries(ENDINGS)) {
+    test(`${model}${over.stream ? ' (stream)' : ''}: one attempt, ${outcome}, status ${status}`, () => {
+      const r = recs.get(id);
+      assert.equal(r.attempts.length, 1, JSON.stringify(r));
+      const [a] = r.attempts;
+      assert.deepEqual([a.provider, a.outcome, a.status], ['demo', outcome, status], JSON.stringify(a));
+      assert.ok(a.latency_us > 0 && a.latency_us <= r.latency_us, JSON.stringify(r));
+    });
+  }
+});
+
 // fg_ledger_settle never takes more than was reserved; what the provider's
 // usage cost beyond it is recorded as uncharged_micro. overcount-chat's
 // provider reports ten times the completion tokens it sent.
