@@ -15,9 +15,10 @@
  *       32     n  payload (the callers put JSON there)
  *
  * The CRC is fg_frame_crc32c() (common/store/frame.h, shared with the
- * usage journal), not libsodium's. A snapshot uses the same framing: a SNAPSHOT_BEGIN record
- * (payload: the journal sequence it covers), the entries numbered from 1,
- * and a SNAPSHOT_END record (payload: the entry count); it is written to
+ * usage journal), not libsodium's. A snapshot uses the same framing: a
+ * SNAPSHOT_BEGIN record (payload: the journal sequence it covers), the
+ * entries numbered from 1, and a SNAPSHOT_END record (payload: the entry
+ * count); it is written to
  * "<path>.tmp", fsync'd, renamed over <path>, and the directory fsync'd,
  * so a crash leaves the old snapshot or the new one. Recovery is: read the
  * snapshot, then replay the journal records whose sequence is above the

@@ -345,7 +345,7 @@ entries_cb(const fg_journal_entry_t *e, void *arg, fg_err_t *err)
 }
 
 static void
-the_store_journal_of_before_reads_and_writes_byte_for_byte(void)
+the_old_store_journal_reads_and_writes_byte_for_byte(void)
 {
     char              path[128];
     uint8_t          *want, *got;
@@ -387,7 +387,7 @@ the_store_journal_of_before_reads_and_writes_byte_for_byte(void)
 }
 
 static void
-the_store_snapshot_of_before_reads_and_writes_byte_for_byte(void)
+the_old_store_snapshot_reads_and_writes_byte_for_byte(void)
 {
     char               path[128];
     uint8_t           *want, *got;
@@ -453,8 +453,8 @@ main(void)
         FG_TEST_CASE(an_invalid_record_before_a_valid_one_is_refused),
         FG_TEST_CASE(a_callback_error_stops_the_scan_with_it),
         FG_TEST_CASE(an_empty_file_has_no_record_and_no_tail),
-        FG_TEST_CASE(the_store_journal_of_before_reads_and_writes_byte_for_byte),
-        FG_TEST_CASE(the_store_snapshot_of_before_reads_and_writes_byte_for_byte),
+        FG_TEST_CASE(the_old_store_journal_reads_and_writes_byte_for_byte),
+        FG_TEST_CASE(the_old_store_snapshot_reads_and_writes_byte_for_byte),
     };
     int rc;
 

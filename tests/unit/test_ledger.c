@@ -88,11 +88,13 @@ a_short_balance_reserves_what_is_left_if_it_covers_the_minimum(void)
     fg_reservation_t r;
     int64_t          seen;
 
-    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "a", NULL, 300, 10, T0, &r, &seen),
+    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "a", NULL, 300, 10, T0, &r,
+                                    &seen),
                   50);
     expect_int_eq(fg_ledger_balance(l, 0, KEY, T0), 0);
     /* Nothing left: refused, and the refusal changes nothing. */
-    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "b", NULL, 300, 10, T0, &r, &seen),
+    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "b", NULL, 300, 10, T0, &r,
+                                    &seen),
                   0);
     expect_int_eq(seen, 0);
     expect_int_eq(r.slot, -1);
@@ -134,7 +136,8 @@ regeneration_is_exact_to_the_micro_unit_and_stops_at_the_cap(void)
         fg_reservation_t r;
         int64_t          seen;
 
-        (void) fg_ledger_reserve(l, 0, KEY, "tick", NULL, 1000000, 1000000, t, &r,
+        (void) fg_ledger_reserve(l, 0, KEY, "tick", NULL, 1000000, 1000000,
+                                 t, &r,
                                  &seen);
     }
     expect_int_eq(fg_ledger_balance(l, 0, KEY, T0 + 10003), 10);
@@ -199,7 +202,8 @@ racing_processes_never_overspend_and_the_ledger_balances(void)
                 fg_reservation_t r;
                 int64_t          seen, cut, got;
 
-                got = fg_ledger_reserve(l, (unsigned) w, KEY, "race", NULL, 7, 3,
+                got = fg_ledger_reserve(l, (unsigned) w, KEY, "race", NULL,
+                                        7, 3,
                                         T0, &r, &seen);
                 if (got > 0) {
                     int64_t charge = got - (i % 3);
@@ -247,6 +251,41 @@ a_dead_owners_held_reservation_is_settled_in_full_by_the_repair(void)
     expect_int_eq(fg_ledger_charged(l, KEY), 300);
     /* The master's own slot is free again. */
     expect_int_eq(fg_ledger_held(l, fg_ledger_owner_master(l)), 0);
+    ledger_free(mem, 0);
+}
+
+static void
+lost_ids_cb(const fg_ledger_lost_t *lost, void *arg)
+{
+    *(fg_ledger_lost_t *) arg = *lost;
+}
+
+static void
+a_dead_owners_reservation_hands_both_ids_back_whole(void)
+{
+    void            *mem;
+    fg_ledger_t     *l = ledger_with(&mem, 1000);
+    fg_reservation_t r;
+    fg_ledger_lost_t lost;
+    int64_t          seen;
+    char             client[FG_LEDGER_ID_MAX + 1];
+
+    memset(client, 'c', FG_LEDGER_ID_MAX);
+    client[FG_LEDGER_ID_MAX] = '\0';
+    expect_int_eq(fg_ledger_reserve(l, 2, KEY, "req_00112233445566778899aabb",
+                                    client, 300, 1, T0, &r, &seen), 300);
+    memset(&lost, 0, sizeof(lost));
+    expect_int_eq(fg_ledger_repair(l, 2, T0, lost_ids_cb, &lost), 1);
+    expect_str_eq(lost.request_id, "req_00112233445566778899aabb");
+    expect_str_eq(lost.client_request_id, client);
+    expect_int_eq(lost.charged_micro, 300);
+
+    /* No client id: an empty one. */
+    expect_int_eq(fg_ledger_reserve(l, 2, KEY, "req_2", NULL, 10, 1, T0, &r,
+                                    &seen), 10);
+    expect_int_eq(fg_ledger_repair(l, 2, T0, lost_ids_cb, &lost), 1);
+    expect_str_eq(lost.request_id, "req_2");
+    expect_str_eq(lost.client_request_id, "");
     ledger_free(mem, 0);
 }
 
@@ -368,6 +407,7 @@ main(void)
             death_after_the_balance_write_keeps_and_settles_the_reservation),
         FG_TEST_CASE(an_unknown_subject_has_no_balance_and_reserves_nothing),
         FG_TEST_CASE(impact_totals_add_up_exactly_per_key),
+        FG_TEST_CASE(a_dead_owners_reservation_hands_both_ids_back_whole),
     };
 
     return fg_test_run("ledger", cases, sizeof(cases) / sizeof(cases[0]));

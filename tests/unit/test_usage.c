@@ -254,7 +254,8 @@ json_round_trip_is_exact_for_every_field(void)
                   "demo/chat-large \"q4\"");
     expect_true(json_is_true(json_object_get(obj, "worker_lost")));
     expect_true(json_is_false(json_object_get(obj, "client_gone")));
-    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION, &err), FG_OK);
+    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION,
+                                     &err), FG_OK);
     expect_true(memcmp(&rec, &back, sizeof(rec)) == 0);
     json_decref(obj);
 
@@ -287,24 +288,28 @@ from_json_refuses_a_missing_or_mistyped_member(void)
     sample(&rec);
     obj = fg_usage_to_json(&rec);
     json_object_del(obj, "charged_micro");
-    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION, &err), FG_ERR);
+    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION,
+                                     &err), FG_ERR);
     expect_true(strstr(err.msg, "charged_micro") != NULL);
     json_decref(obj);
 
     obj = fg_usage_to_json(&rec);
     json_object_set_new(obj, "stream", json_integer(1));
-    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION, &err), FG_ERR);
+    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION,
+                                     &err), FG_ERR);
     json_decref(obj);
 
     obj = fg_usage_to_json(&rec);
     json_object_set_new(obj, "seq", json_integer(-1));
-    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION, &err), FG_ERR);
+    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION,
+                                     &err), FG_ERR);
     json_decref(obj);
 
     /* Unknown members are a later version's; they are ignored. */
     obj = fg_usage_to_json(&rec);
     json_object_set_new(obj, "renewable_percent", json_real(42.0));
-    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION, &err), FG_OK);
+    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION,
+                                     &err), FG_OK);
     expect_true(memcmp(&rec, &back, sizeof(rec)) == 0);
     json_decref(obj);
 }
@@ -485,7 +490,7 @@ static const char usage_v1_line[] =
     "\"stream\":true,\"client_gone\":false,\"worker_lost\":true}";
 
 static void
-version_1_reads_with_the_new_fields_at_their_defaults(void)
+version_1_reads_with_new_fields_at_their_defaults(void)
 {
     fg_usage_record_t rec;
     fg_err_t          err;
@@ -547,7 +552,7 @@ FG_TEST_MAIN("usage",
              FG_TEST_CASE(a_fifth_attempt_is_not_kept_and_is_flagged),
              FG_TEST_CASE(attempts_and_flags_are_written_by_name),
              FG_TEST_CASE(from_json_ignores_a_flag_of_a_later_build),
-             FG_TEST_CASE(version_1_reads_with_the_new_fields_at_their_defaults),
+             FG_TEST_CASE(version_1_reads_with_new_fields_at_their_defaults),
              FG_TEST_CASE(the_record_has_a_fixed_size_and_no_pointers),
              FG_TEST_CASE(init_clears_every_field_and_marks_no_first_byte),
              FG_TEST_CASE(set_str_copies_a_short_value_whole),
