@@ -58,6 +58,11 @@
 #define USAGELOG_SUFFIX_LEN   18             /* ,"crc":"xxxxxxxx"} */
 #define USAGELOG_FAILURE_MAX  256
 
+/* The longest record encodes to a line within the maximum (test_usage.c
+ * measures the members of the longest one). */
+_Static_assert(FG_USAGELOG_NODE_MAX + 96 + FG_USAGE_MEMBERS_MAX
+               + USAGELOG_SUFFIX_LEN + 1 <= FG_USAGELOG_LINE_MAX,
+               "every record fits a journal line");
 _Static_assert(FG_USAGELOG_VERSION == 2, "usagelog_peek reads versions 1 "
                "and 2");
 
