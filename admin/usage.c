@@ -24,6 +24,7 @@ static const char usage_usage[] =
     "\n"
     "Sums the usage records per key, model and day (days are UTC,\n"
     "YYYY-MM-DD, both ends included): requests, tokens, credit charged,\n"
+    "credit the provider's usage cost beyond a reservation (uncharged),\n"
     "energy (kWh), carbon (g CO2e) and water (L). With --json, the API's\n"
     "reply.\n";
 
@@ -31,8 +32,8 @@ static void
 usage_row(fg_table_t *t, json_t *row, int is_total)
 {
     char        req[24], prompt[24], completion[24], credit[40];
-    char        kwh[64], co2[64];
-    const char *cells[9], *energy, *carbon;
+    char        uncharged[40], kwh[64], co2[64];
+    const char *cells[10], *energy, *carbon;
 
     snprintf(req, sizeof(req), "%lld", (long long) json_integer_value(
                  json_object_get(row, "requests")));
@@ -44,6 +45,10 @@ usage_row(fg_table_t *t, json_t *row, int is_total)
     fg_amount_format(json_integer_value(json_object_get(row,
                                                         "charged_micro")),
                      credit, sizeof(credit));
+    /* A journal of line format 1 has none: the server sums it as 0. */
+    fg_amount_format(json_integer_value(json_object_get(row,
+                                                        "uncharged_micro")),
+                     uncharged, sizeof(uncharged));
     /* Fixed decimals, as /metrics and keys show have them. */
     energy = fg_output_decimal(json_object_get(row, "energy_kwh"), 12, kwh,
                                sizeof(kwh));
@@ -59,8 +64,9 @@ usage_row(fg_table_t *t, json_t *row, int is_total)
     cells[4] = prompt;
     cells[5] = completion;
     cells[6] = credit;
-    cells[7] = energy;
-    cells[8] = carbon;
+    cells[7] = uncharged;
+    cells[8] = energy;
+    cells[9] = carbon;
     fg_table_add_row(t, cells);
 }
 
@@ -76,7 +82,7 @@ fg_admin_usage(fg_admin_ctx_t *ctx, int argc, char **argv)
     };
     static const char *const headers[] = {
         "DAY", "KEY", "MODEL", "REQUESTS", "PROMPT", "COMPLETION", "CREDITS",
-        "KWH", "G_CO2E"
+        "UNCHARGED", "KWH", "G_CO2E"
     };
     const char *key = NULL, *from = NULL, *to = NULL;
     char        path[512];
@@ -141,7 +147,7 @@ fg_admin_usage(fg_admin_ctx_t *ctx, int argc, char **argv)
         json_decref(reply);
         return rc;
     }
-    t = fg_table_new(9, headers);
+    t = fg_table_new(10, headers);
     json_array_foreach(json_object_get(reply, "rows"), i, row) {
         usage_row(t, row, 0);
     }

@@ -250,12 +250,12 @@ cycle_lost_cb(const fg_ledger_lost_t *lost, void *arg)
     snprintf(key_id, sizeof(key_id), "key_%016llx",
              (unsigned long long) lost->subject);
     (void) FG_USAGE_SET(rec.request_id, lost->request_id);
+    (void) FG_USAGE_SET(rec.client_request_id, lost->client_request_id);
     (void) FG_USAGE_SET(rec.key_id, key_id);
     (void) FG_USAGE_SET(rec.error_code, "worker_lost");
     rec.started_unix_ms = fg_wall_ms();
     rec.charged_micro = lost->charged_micro;
-    rec.is_usage_estimated = 1;
-    rec.is_worker_lost = 1;
+    rec.flags = FG_USAGE_ESTIMATED | FG_USAGE_WORKER_LOST;
     fg_ledger_add_request(m->shm.ledger, lost->subject, 0, 0, 0);
     if (fg_usagering_push(m->shm.usage, fg_usagering_master(m->shm.usage),
                           &rec, &seq) != FG_OK) {

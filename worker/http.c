@@ -57,17 +57,18 @@ http_set_request_id(fg_req_t *req)
     fg_worker_t *w = req->worker;
     const char  *given;
 
-    given = fg_req_header(req, "x-request-id");
-    if (given != NULL && http_request_id_ok(given)) {
-        snprintf(req->id, sizeof(req->id), "%s", given);
-        return;
-    }
-    /* Unique without a syscall: a per-worker random seed and a counter. */
+    /* Ours always, for the usage record; unique without a syscall: a
+     * per-worker random seed and a counter. */
     w->request_seq++;
-    snprintf(req->id, sizeof(req->id), "req_%016llx%08llx",
+    snprintf(req->gateway_id, sizeof(req->gateway_id), "req_%016llx%08llx",
              (unsigned long long) http_splitmix64(w->id_seed
                                                   + w->request_seq),
              (unsigned long long) (w->request_seq & 0xffffffffULL));
+    /* The client's, when valid, is the one the reply and logs carry. */
+    given = fg_req_header(req, "x-request-id");
+    req->is_client_id = given != NULL && http_request_id_ok(given);
+    snprintf(req->id, sizeof(req->id), "%s",
+             req->is_client_id ? given : req->gateway_id);
 }
 
 /* A request on @conn, counted in flight; its body not yet set. */

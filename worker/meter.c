@@ -55,7 +55,8 @@ fg_meter_reserve(fg_req_t *req, fg_verdict_t *v)
         return FG_VERDICT_CONTINUE;   /* a free model: nothing to reserve */
     }
     got = fg_ledger_reserve(w->wc->shm->ledger, w->wc->slot,
-                            req->auth.subject, req->id,
+                            req->auth.subject, req->gateway_id,
+                            req->is_client_id ? req->id : NULL,
                             want, min > 0 ? min : 1, fg_wall_ms(),
                             &r->held, &balance);
     if (got < 0) {
@@ -127,6 +128,7 @@ fg_meter_charge(fg_req_t *req)
                                          &req->reservation.held, charge,
                                          fg_wall_ms(), &cut);
     st->charged_micro = charge - cut;
+    st->uncharged_micro = cut;
     if (cut > 0) {
         fg_log(FG_LOG_WARN, 0, "req=%s used %lld micro-credits more than "
                "it reserved (the provider ignored max_tokens); not charged",

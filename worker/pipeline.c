@@ -40,6 +40,7 @@
 #include "worker/pipeline.h"
 #include "worker/relay.h"
 #include "worker/upstream.h"
+#include "worker/usagerec.h"
 #include "worker/upstream_body.h"
 #include "worker/validate.h"
 #include "worker/worker.h"
@@ -363,7 +364,7 @@ fg_pipeline_settle(fg_req_t *req)
         /* Exactly one usage record per authenticated request. */
         fg_usage_record_t rec;
 
-        fg_usage_from_summary(&rec, &summary);
+        fg_req_usage_record(req, &summary, &rec);
         fg_worker_push_usage(w, &rec);
     }
 }

@@ -41,6 +41,7 @@ typedef struct fg_conn_s       fg_conn_t;
 typedef struct fg_upstream_s   fg_upstream_t;
 
 #define FG_REQUEST_ID_MAX 128
+#define FG_GATEWAY_ID_SIZE 32    /* "req_" + 24 hex digits + NUL, rounded */
 
 /* Room for the reply headers a request adds (ids, limits, billing). */
 #define FG_REQ_HEADERS_MAX 2048
@@ -152,6 +153,8 @@ typedef struct {
     int64_t                   reasoning_tokens;
     int64_t                   cached_tokens;
     int64_t                   charged_micro;
+    int64_t                   uncharged_micro;   /* priced beyond the
+                                                  * reservation, not taken */
     int64_t                   balance_micro;     /* after; -1 unknown */
 } fg_req_settlement_t;
 
@@ -175,7 +178,11 @@ typedef struct fg_req_s {
     size_t                    in_body_len;
     char                      headers[FG_REQ_HEADERS_MAX];  /* reply's */
     size_t                    headers_len;
-    char                      id[FG_REQUEST_ID_MAX + 1];
+    char                      id[FG_REQUEST_ID_MAX + 1];   /* returned
+                                              * in x-request-id: the
+                                              * client's, else gateway_id */
+    char                      gateway_id[FG_GATEWAY_ID_SIZE];  /* ours */
+    int                       is_client_id;  /* id is the client's */
     fg_req_state_t            state;
     int                       is_client_gone;
     int                       is_finishing;

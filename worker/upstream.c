@@ -434,6 +434,7 @@ fg_upstream_start(fg_req_t *req, const fg_provider_t *p, char *body,
 
     up = fg_xcalloc(1, sizeof(*up));
     up->req = req;
+    up->started_us = fg_mono_us();
     up->provider = p;
     up->body = body;
     up->body_len = len;

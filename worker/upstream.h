@@ -53,6 +53,7 @@ struct fg_upstream_s {
     int                has_headers;
     int                is_paused;
     int                is_running;        /* in the multi */
+    int64_t            started_us;        /* when the attempt began */
     int64_t            first_byte_us;     /* 0 until the first byte */
     struct event      *first_byte_ev;
     struct event      *idle_ev;

@@ -78,10 +78,12 @@ typedef struct {
     int64_t          post_balance;
     int64_t          pre_regen_at, post_regen_at;
     int64_t          pre_carry, post_carry;
-    char             request_id[48];     /* 40 characters kept */
+    char             request_id[FG_LEDGER_ID_MAX + 1];
+    char             client_request_id[FG_LEDGER_ID_MAX + 1];
+    uint8_t          pad[6];
 } ledger_slot_t;
 
-_Static_assert(sizeof(ledger_slot_t) == 120, "ledger slot layout");
+_Static_assert(sizeof(ledger_slot_t) == 336, "ledger slot layout");
 
 struct fg_ledger_s {
     uint64_t magic;
@@ -323,6 +325,7 @@ fg_ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
     s->amount = 0;
     s->charge = 0;
     s->request_id[0] = '\0';
+    s->client_request_id[0] = '\0';
     if (is_new && atomic_load_explicit(&a->regen_at_ms,
                                        memory_order_relaxed) == 0) {
         s->pre_balance = atomic_load_explicit(&a->balance,
@@ -347,8 +350,9 @@ fg_ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
 
 int64_t
 fg_ledger_reserve(fg_ledger_t *l, unsigned owner, uint64_t subject,
-                  const char *request_id, int64_t want_micro,
-                  int64_t min_micro, int64_t now_ms, fg_reservation_t *r,
+                  const char *request_id, const char *client_request_id,
+                  int64_t want_micro, int64_t min_micro, int64_t now_ms,
+                  fg_reservation_t *r,
                   int64_t *balance_out)
 {
     ledger_account_t *a;
@@ -368,6 +372,8 @@ fg_ledger_reserve(fg_ledger_t *l, unsigned owner, uint64_t subject,
     s->account = index;
     s->charge = 0;
     snprintf(s->request_id, sizeof(s->request_id), "%s", request_id);
+    snprintf(s->client_request_id, sizeof(s->client_request_id), "%s",
+             client_request_id != NULL ? client_request_id : "");
     ledger_regenerate(a, s, now_ms);
     *balance_out = s->post_balance;
     take = s->post_balance >= want_micro ? want_micro : s->post_balance;
@@ -536,8 +542,12 @@ fg_ledger_repair(fg_ledger_t *l, unsigned owner, int64_t now_ms,
         }
         /* Settle it from the master's own slot, by the normal path. */
         memset(&lost, 0, sizeof(lost));
-        snprintf(lost.request_id, sizeof(lost.request_id), "%s",
-                 slots[i].request_id);
+        memcpy(lost.request_id, slots[i].request_id,
+               sizeof(lost.request_id));
+        memcpy(lost.client_request_id, slots[i].client_request_id,
+               sizeof(lost.client_request_id));
+        lost.request_id[FG_LEDGER_ID_MAX] = '\0';
+        lost.client_request_id[FG_LEDGER_ID_MAX] = '\0';
         lost.subject = atomic_load(&accounts[slots[i].account].subject);
         lost.reserved_micro = slots[i].amount;
         lost.charged_micro = slots[i].amount;
@@ -553,6 +563,8 @@ fg_ledger_repair(fg_ledger_t *l, unsigned owner, int64_t now_ms,
             ms->amount = slots[i].amount;
             memcpy(ms->request_id, slots[i].request_id,
                    sizeof(ms->request_id));
+            memcpy(ms->client_request_id, slots[i].client_request_id,
+                   sizeof(ms->client_request_id));
             atomic_store(&ms->state, LEDGER_HELD);
             atomic_store(&slots[i].state, LEDGER_FREE);
             r.slot = mslot;

@@ -25,6 +25,7 @@
 #include "common/base/errors.h"
 
 #define FG_LEDGER_SLOTS_PER_OWNER 4096
+#define FG_LEDGER_ID_MAX          128     /* bytes of a request id kept */
 
 typedef struct fg_ledger_s fg_ledger_t;
 
@@ -50,7 +51,8 @@ typedef struct {
 
 /* What a dead owner's repair did, for the usage records of its requests. */
 typedef struct {
-    char     request_id[48];
+    char     request_id[FG_LEDGER_ID_MAX + 1];         /* the gateway's */
+    char     client_request_id[FG_LEDGER_ID_MAX + 1];  /* "" if none */
     uint64_t subject;
     int64_t  reserved_micro;
     int64_t  charged_micro;
@@ -100,7 +102,9 @@ int fg_ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
                   fg_err_t *err);
 
 /*
- * Reserves for @request_id of @subject: @want_micro if the balance
+ * Reserves for @request_id of @subject (with @client_request_id, may be
+ * NULL: both kept, up to FG_LEDGER_ID_MAX bytes, for the record of a
+ * worker that dies holding it): @want_micro if the balance
  * covers it, else everything that is left if that is at least
  * @min_micro, else nothing. Returns the amount reserved (> 0) with @r
  * filled, 0 when refused (the balance is less than @min_micro; then
@@ -108,7 +112,8 @@ int fg_ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
  * or the owner's slot table is full. Never blocks; no syscalls.
  */
 int64_t fg_ledger_reserve(fg_ledger_t *l, unsigned owner, uint64_t subject,
-                          const char *request_id, int64_t want_micro,
+                          const char *request_id,
+                          const char *client_request_id, int64_t want_micro,
                           int64_t min_micro, int64_t now_ms,
                           fg_reservation_t *r, int64_t *balance_out);
 

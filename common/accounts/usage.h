@@ -28,13 +28,70 @@
 
 #include "common/base/errors.h"
 #include "common/base/summary.h"
+#include "common/wire/attempt.h"
 
-/* Longest value of each string field, in bytes (not counting the NUL). */
-#define FG_USAGE_REQUEST_ID_MAX  40
+/* Longest value of each string field, in bytes (not counting the NUL).
+ * The two ids take what the worker accepts whole (FG_REQUEST_ID_MAX):
+ * nothing that reaches a record is cut. */
+#define FG_USAGE_REQUEST_ID_MAX  128
 #define FG_USAGE_KEY_ID_MAX      23
 #define FG_USAGE_MODEL_MAX       63
 #define FG_USAGE_PROVIDER_MAX    31
 #define FG_USAGE_ERROR_MAX       47
+
+/*
+ * The upstream attempts a record keeps: the cap of the future
+ * routing.max_attempts (a router that tries more keeps the first ones
+ * and says so with FG_USAGE_ATTEMPTS_CUT).
+ */
+#define FG_USAGE_MAX_ATTEMPTS    4
+
+/* What the record says about itself: bits of fg_usage_record_t.flags. A
+ * new bit gets a name in fg_usage_flag_name() and nothing else changes:
+ * the journal writes the names of the bits that are set. */
+#define FG_USAGE_ESTIMATED                 (1u << 0)  /* tokens counted by
+                                                         the gateway, not
+                                                         the provider */
+#define FG_USAGE_IMPACT_ESTIMATED          (1u << 1)  /* model's parameters
+                                                         not known */
+#define FG_USAGE_STREAM                    (1u << 2)
+#define FG_USAGE_CLIENT_GONE               (1u << 3)  /* left before the
+                                                         end */
+#define FG_USAGE_WORKER_LOST               (1u << 4)  /* written by the
+                                                         master: its worker
+                                                         was killed */
+#define FG_USAGE_PROVIDER_USAGE_MALFORMED  (1u << 5)  /* the provider's
+                                                         usage was there
+                                                         but unusable */
+#define FG_USAGE_JSON_REPAIRED             (1u << 6)  /* the reply's JSON
+                                                         was repaired */
+#define FG_USAGE_COMPRESSED                (1u << 7)  /* the prompt was
+                                                         compressed */
+#define FG_USAGE_ATTEMPTS_CUT              (1u << 8)  /* more attempts
+                                                         than kept */
+#define FG_USAGE_FLAG_BITS                 9
+
+/* The API a request was served on. */
+typedef enum {
+    FG_USAGE_API_CHAT = 0,         /* /v1/chat/completions */
+    FG_USAGE_API_RESPONSES,        /* /v1/responses */
+    FG_USAGE_API_EMBEDDINGS,       /* /v1/embeddings */
+    FG_USAGE_API_COMPLETIONS,      /* /v1/completions */
+    FG_USAGE_API_COUNT
+} fg_usage_api_t;
+
+/* One upstream attempt: where it went and how it ended. */
+typedef struct {
+    char     provider[FG_USAGE_PROVIDER_MAX + 1];  /* catalog provider id */
+    char     model[FG_USAGE_MODEL_MAX + 1];        /* the provider's model
+                                                      id */
+    int32_t  status;               /* provider's HTTP status; 0 if none */
+    uint8_t  outcome;              /* fg_attempt_outcome_t */
+    uint8_t  pad[3];
+    int64_t  latency_us;           /* start to end of the attempt */
+} fg_usage_attempt_t;
+
+_Static_assert(sizeof(fg_usage_attempt_t) == 112, "usage attempt layout");
 
 typedef struct {
     /* Set by fg_usagering_push(), not by the filler. */
@@ -51,30 +108,40 @@ typedef struct {
     int64_t  reasoning_tokens;
     int64_t  cached_tokens;
     int64_t  charged_micro;        /* credit taken from the balance */
+    int64_t  uncharged_micro;      /* the provider's usage priced beyond
+                                      the reservation: counted, not
+                                      charged */
     double   energy_kwh;
     double   carbon_g_co2;
     double   water_liters;
 
-    /* Predicates, 0 or 1 (bytes, not bool: the record lives in shm). */
-    uint8_t  is_usage_estimated;   /* counted by the gateway, not reported
-                                      by the upstream */
-    uint8_t  is_impact_estimated;  /* the model's parameters were not known */
-    uint8_t  is_stream;
-    uint8_t  is_client_gone;       /* the client left before the end */
-    uint8_t  is_worker_lost;       /* written by the master for a request
-                                      whose worker was killed */
-    uint8_t  pad[3];
+    uint32_t flags;                /* FG_USAGE_* bits */
+    uint8_t  api;                  /* fg_usage_api_t */
+    uint8_t  attempts_n;           /* attempts[] in use, at most
+                                      FG_USAGE_MAX_ATTEMPTS */
+    uint8_t  pad[2];
 
-    char     request_id[FG_USAGE_REQUEST_ID_MAX + 1];
+    char     request_id[FG_USAGE_REQUEST_ID_MAX + 1];   /* the gateway's */
+    char     client_request_id[FG_USAGE_REQUEST_ID_MAX + 1];  /* the
+                                      client's x-request-id; "" if none */
     char     key_id[FG_USAGE_KEY_ID_MAX + 1];
     char     model_requested[FG_USAGE_MODEL_MAX + 1];
     char     model_served[FG_USAGE_MODEL_MAX + 1];  /* "" if not routed */
     char     provider[FG_USAGE_PROVIDER_MAX + 1];   /* "" if not routed */
     char     error_code[FG_USAGE_ERROR_MAX + 1];    /* "" on success */
-    uint8_t  pad2[7];
+    uint8_t  pad2[6];
+
+    fg_usage_attempt_t attempts[FG_USAGE_MAX_ATTEMPTS];  /* in order */
 } fg_usage_record_t;
 
-_Static_assert(sizeof(fg_usage_record_t) == 392, "usage record layout");
+/* A change of size or layout is a shm layout change: bump
+ * FG_SHM_LAYOUT_VERSION (common/base/shm.h) with it. */
+_Static_assert(sizeof(fg_usage_record_t) == 1064, "usage record layout");
+
+/* The stable name of a flag bit ("estimated", …; NULL for a bit with no
+ * name) and of an API ("chat", …; "chat" when out of range). */
+const char *fg_usage_flag_name(unsigned bit);
+const char *fg_usage_api_name(unsigned api);
 
 /*
  * Copies the C string @src (NULL: "") into @dst of @size bytes (> 0),
@@ -88,23 +155,39 @@ int fg_usage_set_str(char *dst, size_t size, const char *src);
 #define FG_USAGE_SET(field, src)                                            \
     fg_usage_set_str((field), sizeof(field), (src))
 
-/* Clears @rec: every field zero or "", ttfb_us -1. Cannot fail. */
+/* Clears @rec: every field zero or "", ttfb_us -1, api chat, no
+ * attempt. Cannot fail. */
 void fg_usage_init(fg_usage_record_t *rec);
 
 /*
- * Clears @rec and fills it from the request summary @s: ids, models,
- * provider, status, error code string (fg_error_code_str(), "" for
- * FG_E_NONE), tokens, the usage-estimated flag, credit, latencies, start
- * time, stream and client-gone flags. The impact figures and their flag
- * come from the summary too when it has them; seq and ring are the
- * ring's. Cannot fail.
+ * Clears @rec and fills what the request summary @s has: the gateway's
+ * request id, key, models, provider, status, error code string
+ * (fg_error_code_str(), "" for FG_E_NONE), tokens, credit, latencies,
+ * start time, and the estimated, stream and client-gone flags; the
+ * impact figures and their flag when it has them. The client's id,
+ * uncharged_micro, the API and the attempts are the worker's to add
+ * (worker/usagerec.c); seq and ring are the ring's. Cannot fail.
  */
 void fg_usage_from_summary(fg_usage_record_t *rec,
                            const fg_request_summary_t *s);
 
 /*
- * The record as a JSON object, one member per field named as the field
- * (booleans without their "is_" prefix: "usage_estimated", "stream", …).
+ * Appends an attempt to @rec: @provider and @model (the provider's id for
+ * it) and how @res says it ended. Past FG_USAGE_MAX_ATTEMPTS the attempt
+ * is not kept and FG_USAGE_ATTEMPTS_CUT is set. Cannot fail.
+ */
+void fg_usage_add_attempt(fg_usage_record_t *rec, const char *provider,
+                          const char *model, const fg_attempt_result_t *res);
+
+/*
+ * The record as a JSON object (line format 2 of the usage journal), one
+ * member per field named as the field, and:
+ *   "api":     fg_usage_api_name();
+ *   "flags":   the names of the bits set, in bit order;
+ *   "usage_estimated", "impact_estimated", "stream", "client_gone",
+ *   "worker_lost": booleans of those bits, as format 1 wrote them;
+ *   "attempts": [{"provider", "model", "outcome" (fg_attempt_outcome_name),
+ *                 "status", "latency_us"}, …].
  * Non-finite impact figures are written as 0. Returns a new reference
  * (the caller owns it); never NULL (allocation failure aborts).
  */
@@ -113,20 +196,32 @@ json_t *fg_usage_to_json(const fg_usage_record_t *rec);
 /*
  * Writes the members of fg_usage_to_json() after "ring", in its order and
  * as jansson would print them, each preceded by a comma, into @dst, which
- * must hold FG_USAGE_MEMBERS_MAX bytes; returns the length. For the usage
+ * must hold FG_USAGE_MEMBERS_MAX bytes (enough for every string at its
+ * longest and made of quotes); returns the length. For the usage
  * journal's hot path: no allocation, no jansson.
  */
-#define FG_USAGE_MEMBERS_MAX 4096
+#define FG_USAGE_MEMBERS_MAX 6144
 size_t fg_usage_write_members(const fg_usage_record_t *rec, char *dst);
 
 /*
- * Fills @rec from @obj, the shape fg_usage_to_json() writes. Every member
- * must be there with its type; unknown members are ignored (a later
- * version may add some). Strings go through fg_usage_set_str(). Returns
- * FG_OK, or FG_ERR with @err naming the member (FG_E_INVALID_VALUE), and
- * @rec then holds no meaning.
+ * The versions of the record's JSON shape that fg_usage_from_json()
+ * reads: 1, the members of the 392-byte record (one id, no flags word,
+ * api, uncharged_micro or attempts), and 2, fg_usage_to_json()'s.
+ */
+#define FG_USAGE_JSON_V1       1
+#define FG_USAGE_JSON_VERSION  2
+
+/*
+ * Fills @rec from @obj, the shape of @version. Every member of that
+ * version must be there with its type; unknown members, and flag names
+ * this build does not know, are ignored (a later version may add some).
+ * A version 1 object reads as: its one id ("request_id", the id the
+ * response returned) into request_id, client_request_id "", api chat,
+ * uncharged_micro 0, no attempt, the flags from its booleans. Strings go
+ * through fg_usage_set_str(). Returns FG_OK, or FG_ERR with @err naming
+ * the member (FG_E_INVALID_VALUE), and @rec then holds no meaning.
  */
 int fg_usage_from_json(fg_usage_record_t *rec, const json_t *obj,
-                       fg_err_t *err);
+                       int version, fg_err_t *err);
 
 #endif

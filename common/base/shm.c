@@ -27,6 +27,41 @@ shm_align(size_t n)
 
 /* Maps @bytes of the object @name (NULL: anonymous memory). *@existing
  * is set when the object already had exactly that size. */
+/*
+ * An arena of another layout that a run left behind (a clean stop unlinks
+ * it; a crash, a SIGKILL or a power cut does not) may hold usage records
+ * not yet journaled and reservations not yet settled, in a layout this
+ * build cannot read. Zeroing it would lose them without a word, so the
+ * start is refused, naming the way out.
+ */
+static int
+shm_refuse_other_layout(const char *name, fg_err_t *err)
+{
+    fg_shm_header_t h;
+    ssize_t         n;
+    int             fd;
+
+    fd = shm_open(name, O_RDONLY | O_CLOEXEC, 0);
+    if (fd < 0) {
+        return FG_OK;                /* none: a clean stop, or a first run */
+    }
+    n = pread(fd, &h, sizeof(h), 0);
+    close(fd);
+    if (n != (ssize_t) sizeof(h) || h.sh_magic != FG_SHM_MAGIC
+        || h.sh_layout_version == FG_SHM_LAYOUT_VERSION) {
+        return FG_OK;
+    }
+    return fg_err_set(err, FG_E_INTERNAL, NULL,
+                      "the shm arena /dev/shm%s has layout version %u, this "
+                      "build %u: it was left by a run that did not stop "
+                      "cleanly and may hold usage records and reservations "
+                      "this build cannot read. Start the build that left "
+                      "it and stop it with SIGTERM, or remove /dev/shm%s "
+                      "to discard them (docs/operations.md, Upgrades)",
+                      name, h.sh_layout_version, FG_SHM_LAYOUT_VERSION,
+                      name);
+}
+
 static void *
 shm_map(const char *name, size_t bytes, int *existing, fg_err_t *err)
 {
@@ -109,6 +144,9 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
     if (keys_bytes == 0) {
         return fg_err_set(err, FG_E_OUT_OF_RANGE, "keys.max_keys",
                           "a key table of %u keys is not possible", max_keys);
+    }
+    if (name != NULL && shm_refuse_other_layout(name, err) != FG_OK) {
+        return FG_ERR;
     }
     p = shm_map(name, bytes, &existing, err);
     if (p == NULL) {

@@ -13,7 +13,9 @@
  * metrics (common/base/metrics.h) and the energy ledger (common/accounts/ledger.h:
  * balances and reservations) and the usage rings (common/accounts/usagering.h, one
  * per worker slot and one for the master); bump FG_SHM_LAYOUT_VERSION
- * with any change.
+ * with any change (of these regions' records too: the usage record's
+ * size is one). An arena a crashed run of another layout left is refused
+ * at start-up, never reused or zeroed.
  * Only fixed-width integers and lock-free atomics live here; no pointers.
  */
 
@@ -29,7 +31,8 @@
 #include "common/accounts/usagering.h"
 
 #define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
-#define FG_SHM_LAYOUT_VERSION  7
+#define FG_SHM_LAYOUT_VERSION  8       /* 8: the 1064-byte usage record,
+                                        * 64-byte metrics series */
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
@@ -104,8 +107,11 @@ typedef struct {
  * @max_keys keys: from the POSIX shared-memory object @name, or anonymous
  * memory when @name is NULL. An object of the same name, size and layout
  * left by a previous run is kept as it is and *@recovered set to 1: the
- * caller repairs what its dead processes held. Otherwise the header and
- * the empty regions are initialised and *@recovered is 0. Pages are zero
+ * caller repairs what its dead processes held. An object of another
+ * layout version (FG_SHM_LAYOUT_VERSION) is refused: FG_ERR, untouched,
+ * since what it holds cannot be read here (docs/operations.md,
+ * Upgrades). Otherwise (none, or another size of this layout) the header
+ * and the empty regions are initialised and *@recovered is 0. Pages are zero
  * from the kernel and only touched when used, so a large table costs
  * address space, not memory, until keys fill it. Returns FG_OK or FG_ERR
  * with @err set. Master only, before forking.

@@ -14,10 +14,11 @@
  *       24     8  time, Unix milliseconds (passed in by the caller)
  *       32     n  payload (the callers put JSON there)
  *
- * The CRC is computed by a table-driven CRC-32C in journal.c, not by
- * libsodium. A snapshot uses the same framing: a SNAPSHOT_BEGIN record
- * (payload: the journal sequence it covers), the entries numbered from 1,
- * and a SNAPSHOT_END record (payload: the entry count); it is written to
+ * The CRC is fg_frame_crc32c() (common/store/frame.h, shared with the
+ * usage journal), not libsodium's. A snapshot uses the same framing: a
+ * SNAPSHOT_BEGIN record (payload: the journal sequence it covers), the
+ * entries numbered from 1, and a SNAPSHOT_END record (payload: the entry
+ * count); it is written to
  * "<path>.tmp", fsync'd, renamed over <path>, and the directory fsync'd,
  * so a crash leaves the old snapshot or the new one. Recovery is: read the
  * snapshot, then replay the journal records whose sequence is above the
@@ -101,13 +102,6 @@ typedef struct {
     char     path[FG_JOURNAL_PATH_MAX];
     char     tmp[FG_JOURNAL_PATH_MAX];
 } fg_journal_snapshot_t;
-
-/*
- * CRC-32C (Castagnoli, reflected polynomial 0x82f63b78) of @n bytes at
- * @p, continuing from @crc (0 to start): chaining two calls gives the CRC
- * of the concatenation. Cannot fail.
- */
-uint32_t fg_journal_crc32c(uint32_t crc, const void *p, size_t n);
 
 /*
  * Opens the journal @path for appending (O_APPEND, created 0600 with the

@@ -29,6 +29,9 @@
  * stops and the master stops billable admission; the records stay in the
  * rings if the syncer commits only after the sync.
  *
+ * The scan, the CRC-32C and the torn-tail cut are common/store/frame.h's,
+ * shared with the store's journal; this file says what a line is.
+ *
  * The CRC covers the line up to `,"crc":`, so a line stays plain JSON
  * that any tool reads, and the check needs no second parse. Open checks
  * every line by its CRC and takes seq and ring from the head the writer
@@ -48,16 +51,20 @@
 
 #include "common/base/alloc.h"
 #include "common/base/durable.h"
-#include "common/store/journal.h"
+#include "common/store/frame.h"
 #include "common/store/usagelog.h"
 
-#define USAGELOG_CHUNK        (64 * 1024)    /* > FG_USAGELOG_LINE_MAX */
 #define USAGELOG_SUFFIX       ",\"crc\":\""
 #define USAGELOG_SUFFIX_LEN   18             /* ,"crc":"xxxxxxxx"} */
 #define USAGELOG_FAILURE_MAX  256
-#define USAGELOG_NONE         UINT64_MAX
 
-_Static_assert(FG_USAGELOG_VERSION == 1, "usagelog_peek reads version 1");
+/* The longest record encodes to a line within the maximum (test_usage.c
+ * measures the members of the longest one). */
+_Static_assert(FG_USAGELOG_NODE_MAX + 96 + FG_USAGE_MEMBERS_MAX
+               + USAGELOG_SUFFIX_LEN + 1 <= FG_USAGELOG_LINE_MAX,
+               "every record fits a journal line");
+_Static_assert(FG_USAGELOG_VERSION == 2, "usagelog_peek reads versions 1 "
+               "and 2");
 
 /* The last seq written per ring: the dedupe state. */
 typedef struct {
@@ -83,11 +90,23 @@ struct fg_usagelog_s {
 typedef int (*usagelog_line_cb)(const fg_usage_record_t *rec,
                                 const char *node, void *arg, fg_err_t *err);
 
+/* One scan: the line the check decoded, handed on by the delivery. */
+typedef struct {
+    usagelog_rings_t   *rings;
+    usagelog_line_cb    cb;
+    void               *arg;
+    fg_usagelog_scan_t *st;
+    const char         *path;
+    fg_usage_record_t   rec;
+    char                node[FG_USAGELOG_NODE_MAX + 1];
+} usagelog_scan_ctx_t;
+
 typedef struct {
     char     key_id[FG_USAGE_KEY_ID_MAX + 1];
     char     model[FG_USAGE_MODEL_MAX + 1];
     char     day[11];
     int64_t  requests, prompt, completion, reasoning, cached, charged;
+    int64_t  uncharged;
     int64_t  estimated, errors;
     double   energy_kwh, carbon_g_co2, water_liters;
 } usagelog_row_t;
@@ -115,6 +134,11 @@ static int usagelog_peek(const char *line, size_t len, uint64_t *seq,
                          uint32_t *ring);
 static int usagelog_parse(const char *line, size_t len, int is_full,
                           fg_usage_record_t *rec, char *node);
+static fg_frame_verdict_t usagelog_check_line(const uint8_t *p,
+                                              size_t avail, int is_eof,
+                                              size_t *len, void *arg);
+static int usagelog_deliver(const uint8_t *line, size_t len, uint64_t off,
+                            void *arg, fg_err_t *err);
 static int usagelog_scan(int fd, const char *path, usagelog_rings_t *rs,
                          usagelog_line_cb cb, void *arg,
                          fg_usagelog_scan_t *st, fg_err_t *err);
@@ -219,7 +243,7 @@ usagelog_encode(fg_usagelog_t *log, const fg_usage_record_t *rec,
                           (unsigned long long) rec->seq, body);
     }
 
-    crc = fg_journal_crc32c(0, log->buf + start, body);
+    crc = fg_frame_crc32c(0, log->buf + start, body);
     snprintf(log->buf + start + body, USAGELOG_SUFFIX_LEN + 2,
              USAGELOG_SUFFIX "%08x\"}\n", crc);
     log->buf_len = start + body + USAGELOG_SUFFIX_LEN + 1;
@@ -259,7 +283,7 @@ usagelog_crc_ok(const char *line, size_t len)
     return memcmp(suffix, USAGELOG_SUFFIX, sizeof(USAGELOG_SUFFIX) - 1) == 0
            && suffix[16] == '"' && suffix[17] == '}'
            && usagelog_hex8(suffix + 8, &want) == FG_OK
-           && fg_journal_crc32c(0, line, len - USAGELOG_SUFFIX_LEN) == want;
+           && fg_frame_crc32c(0, line, len - USAGELOG_SUFFIX_LEN) == want;
 }
 
 /* Reads a decimal at *@p (no sign, no leading zero but "0") into @v. */
@@ -308,7 +332,8 @@ usagelog_peek(const char *line, size_t len, uint64_t *seq, uint32_t *ring)
     const char *p = line, *end = line + len, *node;
     uint64_t    s, r;
 
-    if (usagelog_literal(&p, end, "{\"v\":1,\"node\":\"") != FG_OK) {
+    if ((usagelog_literal(&p, end, "{\"v\":2,\"node\":\"") != FG_OK
+         && usagelog_literal(&p, end, "{\"v\":1,\"node\":\"") != FG_OK)) {
         return FG_ERR;
     }
     for (node = p; p < end && *p != '"'; p++) {
@@ -358,16 +383,81 @@ usagelog_parse(const char *line, size_t len, int is_full,
     }
     v = json_object_get(obj, "v");
     n = json_string_value(json_object_get(obj, "node"));
-    if (!json_is_integer(v) || json_integer_value(v) != FG_USAGELOG_VERSION
+    if (!json_is_integer(v) || json_integer_value(v) < 1
+        || json_integer_value(v) > FG_USAGELOG_VERSION
         || n == NULL || !usagelog_node_ok(n)) {
         json_decref(obj);
         return FG_ERR;
     }
     snprintf(node, FG_USAGELOG_NODE_MAX + 1, "%s", n);
-    rc = fg_usage_from_json(rec, obj, NULL);
+    /* The line format is the record's JSON version (1 and 2 alike). */
+    rc = fg_usage_from_json(rec, obj, (int) json_integer_value(v), NULL);
     json_decref(obj);
     if (rc != FG_OK || rec->seq == 0 || rec->ring >= FG_USAGELOG_RINGS_MAX) {
         return FG_ERR;
+    }
+    return FG_OK;
+}
+
+static const fg_frame_format_t usagelog_format = {
+    "line", FG_USAGELOG_LINE_MAX + 1, usagelog_check_line
+};
+
+/*
+ * A line at @p: a newline within FG_USAGELOG_LINE_MAX bytes, and a line
+ * before it that usagelog_parse() takes (the CRC, then the head or, when
+ * a callback wants the record, every field). Anything else is not a
+ * record, and the next candidate starts after its newline, or after the
+ * longest a line can be when there is none.
+ */
+static fg_frame_verdict_t
+usagelog_check_line(const uint8_t *p, size_t avail, int is_eof, size_t *len,
+                    void *arg)
+{
+    usagelog_scan_ctx_t *ctx = arg;
+    size_t               window = avail < FG_USAGELOG_LINE_MAX + 1
+                                  ? avail : FG_USAGELOG_LINE_MAX + 1;
+    const uint8_t       *nl = memchr(p, '\n', window);
+
+    if (nl == NULL) {
+        if (!is_eof && avail <= FG_USAGELOG_LINE_MAX) {
+            *len = FG_USAGELOG_LINE_MAX + 1;
+            return FG_FRAME_MORE;
+        }
+        *len = window;
+        return FG_FRAME_INVALID;
+    }
+    *len = (size_t) (nl - p) + 1;
+    return usagelog_parse((const char *) p, (size_t) (nl - p),
+                          ctx->cb != NULL, &ctx->rec, ctx->node) == FG_OK
+           ? FG_FRAME_VALID : FG_FRAME_INVALID;
+}
+
+/* A valid line: its seq must increase within its ring (the dedupe state
+ * is rebuilt here); then the caller's turn. */
+static int
+usagelog_deliver(const uint8_t *line, size_t len, uint64_t off, void *arg,
+                 fg_err_t *err)
+{
+    usagelog_scan_ctx_t     *ctx = arg;
+    const fg_usage_record_t *rec = &ctx->rec;
+
+    (void) line;
+    (void) len;
+    if (usagelog_rings_put(ctx->rings, rec->ring) != FG_OK
+        || rec->seq <= ctx->rings->last[rec->ring]) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "usage journal %s is damaged: seq %llu of ring %u "
+                          "at offset %llu does not increase", ctx->path,
+                          (unsigned long long) rec->seq, rec->ring,
+                          (unsigned long long) off);
+    }
+    ctx->rings->last[rec->ring] = rec->seq;
+    if (ctx->cb != NULL && ctx->cb(rec, ctx->node, ctx->arg, err) != FG_OK) {
+        return FG_ERR;
+    }
+    if (rec->seq > ctx->st->last_seq) {
+        ctx->st->last_seq = rec->seq;
     }
     return FG_OK;
 }
@@ -376,122 +466,37 @@ usagelog_parse(const char *line, size_t len, int is_full,
  * Reads @fd from its start and hands every valid line to @cb, keeping
  * the per-ring last seq in @rs. Without @cb (open) a line is checked by
  * its CRC and its head; with one, in full. Fills @st (the torn-tail
- * verdict: invalid lines with no valid line after them). FG_ERR on a
- * read error, damage (an invalid line before a valid one, a seq that
- * does not increase within its ring) or an error from @cb.
+ * verdict of frame.h: invalid lines with no valid line after them).
+ * FG_ERR on a read error, damage (an invalid line before a valid one, a
+ * seq that does not increase within its ring) or an error from @cb.
  */
 static int
 usagelog_scan(int fd, const char *path, usagelog_rings_t *rs,
               usagelog_line_cb cb, void *arg, fg_usagelog_scan_t *st,
               fg_err_t *err)
 {
-    fg_usage_record_t rec;
-    char              node[FG_USAGELOG_NODE_MAX + 1];
-    char             *buf = fg_xmalloc(USAGELOG_CHUNK), *nl;
-    size_t            len = 0, pos, llen;
-    uint64_t          buf_off = 0, bad_off = USAGELOG_NONE, off;
-    ssize_t           got;
-    int               is_eof = 0, is_skipping = 0, rc = FG_OK;
+    usagelog_scan_ctx_t *ctx = fg_xcalloc(1, sizeof(*ctx));
+    fg_frame_scan_t      fs;
+    int                  rc;
 
     memset(st, 0, sizeof(*st));
-    if (lseek(fd, 0, SEEK_SET) != 0) {
-        free(buf);
-        return fg_err_set(err, FG_E_INTERNAL, NULL, "lseek(\"%s\") failed: "
-                          "%s", path, strerror(errno));
+    ctx->rings = rs;
+    ctx->cb = cb;
+    ctx->arg = arg;
+    ctx->st = st;
+    ctx->path = path;
+    rc = fg_frame_scan(fd, path, &usagelog_format, usagelog_deliver, ctx,
+                       &fs, err);
+    free(ctx);
+    if (rc != FG_OK) {
+        return FG_ERR;
     }
-    for (;;) {
-        for (pos = 0; pos < len; pos += llen + 1) {
-            nl = memchr(buf + pos, '\n', len - pos);
-            if (nl == NULL) {
-                break;
-            }
-            llen = (size_t) (nl - (buf + pos));
-            off = buf_off + pos;
-            if (is_skipping) {
-                /* The end of an over-long line, counted as bad already. */
-                is_skipping = 0;
-                continue;
-            }
-            if (usagelog_parse(buf + pos, llen, cb != NULL, &rec, node)
-                != FG_OK) {
-                if (bad_off == USAGELOG_NONE) {
-                    bad_off = off;
-                }
-                continue;
-            }
-            if (bad_off != USAGELOG_NONE) {
-                rc = fg_err_set(err, FG_E_INTERNAL, NULL,
-                                "usage journal %s is damaged: an invalid "
-                                "line at offset %llu is followed by valid "
-                                "ones (at %llu)", path,
-                                (unsigned long long) bad_off,
-                                (unsigned long long) off);
-                goto done;
-            }
-            if (usagelog_rings_put(rs, rec.ring) != FG_OK
-                || rec.seq <= rs->last[rec.ring]) {
-                rc = fg_err_set(err, FG_E_INTERNAL, NULL,
-                                "usage journal %s is damaged: seq %llu of "
-                                "ring %u at offset %llu does not increase",
-                                path, (unsigned long long) rec.seq,
-                                rec.ring, (unsigned long long) off);
-                goto done;
-            }
-            rs->last[rec.ring] = rec.seq;
-            if (cb != NULL && cb(&rec, node, arg, err) != FG_OK) {
-                rc = FG_ERR;
-                goto done;
-            }
-            st->records++;
-            if (rec.seq > st->last_seq) {
-                st->last_seq = rec.seq;
-            }
-        }
-        memmove(buf, buf + pos, len - pos);
-        buf_off += pos;
-        len -= pos;
-        if (len > FG_USAGELOG_LINE_MAX) {
-            /* No newline within a line's maximum: not a record. Drop the
-             * bytes, not the verdict, and look for the line's end. */
-            if (!is_skipping && bad_off == USAGELOG_NONE) {
-                bad_off = buf_off;
-            }
-            is_skipping = 1;
-            buf_off += len;
-            len = 0;
-        }
-        if (is_eof) {
-            break;
-        }
-        got = read(fd, buf + len, USAGELOG_CHUNK - len);
-        if (got < 0 && errno == EINTR) {
-            continue;
-        }
-        if (got < 0) {
-            rc = fg_err_set(err, FG_E_INTERNAL, NULL, "read(\"%s\") failed: "
-                            "%s", path, strerror(errno));
-            goto done;
-        }
-        if (got == 0) {
-            is_eof = 1;
-        }
-        len += (size_t) got;
-    }
-
-    /* What is left has no newline: a line cut short. */
-    if ((len > 0 || is_skipping) && bad_off == USAGELOG_NONE) {
-        bad_off = buf_off;
-    }
-    st->valid_bytes = bad_off != USAGELOG_NONE ? bad_off : buf_off + len;
-    if (bad_off != USAGELOG_NONE) {
-        st->has_torn_tail = 1;
-        st->dropped_offset = bad_off;
-        st->dropped_bytes = buf_off + len - bad_off;
-    }
-
-done:
-    free(buf);
-    return rc;
+    st->records = fs.records;
+    st->valid_bytes = fs.valid_bytes;
+    st->has_torn_tail = fs.has_torn_tail;
+    st->dropped_offset = fs.dropped_offset;
+    st->dropped_bytes = fs.dropped_bytes;
+    return FG_OK;
 }
 
 /* ---- the journal ------------------------------------------------------ */
@@ -562,14 +567,14 @@ fg_usagelog_open(const char *path, const char *node,
         fg_usagelog_close(log);
         return NULL;
     }
-    if (st.has_torn_tail
-        && (ftruncate(fd, (off_t) st.dropped_offset) != 0
-            || fsync(fd) != 0)) {
-        fg_err_set(err, FG_E_INTERNAL, NULL,
-                   "truncating %s to %llu bytes failed: %s", path,
-                   (unsigned long long) st.dropped_offset, strerror(errno));
-        fg_usagelog_close(log);
-        return NULL;
+    if (st.has_torn_tail) {
+        fg_frame_scan_t cut = { st.records, st.valid_bytes, 1,
+                                st.dropped_offset, st.dropped_bytes };
+
+        if (fg_frame_cut(fd, path, &cut, err) != FG_OK) {
+            fg_usagelog_close(log);
+            return NULL;
+        }
     }
     log->last_seq = st.last_seq;
     if (scan != NULL) {
@@ -876,7 +881,8 @@ usagelog_agg_add(const fg_usage_record_t *rec, const char *node, void *arg,
     row->reasoning = usagelog_add(row->reasoning, rec->reasoning_tokens);
     row->cached = usagelog_add(row->cached, rec->cached_tokens);
     row->charged = usagelog_add(row->charged, rec->charged_micro);
-    row->estimated += rec->is_usage_estimated != 0;
+    row->uncharged = usagelog_add(row->uncharged, rec->uncharged_micro);
+    row->estimated += (rec->flags & FG_USAGE_ESTIMATED) != 0;
     row->errors += rec->error_code[0] != '\0';
     row->energy_kwh += rec->energy_kwh;
     row->carbon_g_co2 += rec->carbon_g_co2;
@@ -916,6 +922,8 @@ usagelog_row_json(const usagelog_row_t *row, int with_ids)
                         json_integer(row->reasoning));
     json_object_set_new(obj, "cached_tokens", json_integer(row->cached));
     json_object_set_new(obj, "charged_micro", json_integer(row->charged));
+    json_object_set_new(obj, "uncharged_micro",
+                        json_integer(row->uncharged));
     json_object_set_new(obj, "energy_kwh", json_real(row->energy_kwh));
     json_object_set_new(obj, "carbon_g_co2", json_real(row->carbon_g_co2));
     json_object_set_new(obj, "water_liters", json_real(row->water_liters));
@@ -968,6 +976,7 @@ fg_usagelog_aggregate(const char *path, const fg_usagelog_filter_t *filter,
         total.reasoning = usagelog_add(total.reasoning, row->reasoning);
         total.cached = usagelog_add(total.cached, row->cached);
         total.charged = usagelog_add(total.charged, row->charged);
+        total.uncharged = usagelog_add(total.uncharged, row->uncharged);
         total.estimated += row->estimated;
         total.errors += row->errors;
         total.energy_kwh += row->energy_kwh;

@@ -6,15 +6,23 @@
  * appends the drained usage records (common/accounts/usage.h) to, and that the
  * admin "usage" aggregation reads. One record per line, JSON:
  *
- *   {"v":1,"node":"n1","seq":42,"ring":3,"request_id":"req_…",…,
+ *   {"v":2,"node":"n1","seq":42,"ring":3,"request_id":"req_…",…,
  *    "crc":"1a2b3c4d"}\n
  *
- * "v" is the line format (1), "node" the node that wrote it, then every
+ * "v" is the line format, "node" the node that wrote it, then every
  * member of fg_usage_to_json(), then "crc": the CRC-32C
- * (fg_journal_crc32c) of every byte of the line before `,"crc":`, as
+ * (fg_frame_crc32c) of every byte of the line before `,"crc":`, as
  * eight lowercase hex digits. (node, seq) names a record: seq is unique
  * per node and increases within a ring, not across rings, so lines of
  * different rings interleave in the file out of numeric order.
+ *
+ * Versions: the writer writes FG_USAGELOG_VERSION (2, the record with
+ * two ids, flags, api, uncharged_micro and attempts); the readers (open,
+ * fg_usagelog_read, the aggregation) take every line of version 1 too,
+ * the 392-byte record's format (fg_usage_from_json() says how its fields
+ * read), so a journal written before an upgrade stays readable and new
+ * lines are appended after the old ones. The framing (a CRC per line,
+ * the torn-tail rule) is the same for every version.
  *
  * Durability is the caller's to pace: fg_usagelog_append() writes a batch
  * with one write(2), fg_usagelog_sync() makes everything appended
@@ -42,7 +50,7 @@
 #define FG_MUST_USE __attribute__((warn_unused_result))
 #endif
 
-#define FG_USAGELOG_VERSION    1
+#define FG_USAGELOG_VERSION    FG_USAGE_JSON_VERSION  /* written */
 #define FG_USAGELOG_NODE_MAX   63        /* bytes of a node id */
 #define FG_USAGELOG_LINE_MAX   8192      /* longer is not a record */
 #define FG_USAGELOG_RINGS_MAX  65536     /* ring indexes accepted */
@@ -175,8 +183,8 @@ FG_MUST_USE int fg_usagelog_read(const char *path, fg_usagelog_read_cb cb,
  *
  *   {"rows": [{"key_id", "model", "day", "requests", "prompt_tokens",
  *              "completion_tokens", "reasoning_tokens", "cached_tokens",
- *              "charged_micro", "energy_kwh", "carbon_g_co2",
- *              "water_liters", "estimated", "errors"}, …],
+ *              "charged_micro", "uncharged_micro", "energy_kwh",
+ *              "carbon_g_co2", "water_liters", "estimated", "errors"}, …],
  *    "totals": {the same sums over every row},
  *    "records": n, "has_torn_tail": bool}
  *

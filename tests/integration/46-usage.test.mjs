@@ -12,17 +12,18 @@
 // GET /admin/v1/usage and `fluxgate-admin usage` sum the journal per key,
 // model and UTC day.
 //
-// Records are matched to requests by request_id: every request here sends
-// an x-request-id of its own (1 to 128 of [A-Za-z0-9._:-]; a record keeps
-// the first 40 characters).
+// Records are matched to requests by client_request_id: every request here
+// sends an x-request-id of its own (1 to 128 of [A-Za-z0-9._:-]), which the
+// record keeps whole beside the gateway's own id (request_id).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  crc32c, isAlive, plainRequest, runAdmin, shippedModels, simModel, sseData, startGateway,
+  BIN_DIR, SRC_DIR, crc32c, isAlive, plainRequest, runAdmin, shippedModels, shmName, simModel, sseData, startGateway,
   startSim, streamRequest, syncerPid, tempDir, usageJournal, waitFor,
 } from '../lib/harness.mjs';
 
@@ -33,7 +34,9 @@ const MODELS = {
     // One token every 50 ms: a stream a client can leave half-way.
     simModel('drip-chat', 'sim-delay-50', { pricing: PRICE }),
     // Never answers: a request stays in flight until its worker dies.
-    simModel('stall-chat', 'sim-fault-stall', { pricing: PRICE })],
+    simModel('stall-chat', 'sim-fault-stall', { pricing: PRICE }),
+    // Bills ten times the completion it sent: more than was reserved.
+    simModel('overcount-chat', 'sim-overcount-10', { pricing: PRICE })],
 };
 
 let sim;
@@ -54,11 +57,12 @@ const chatBody = (over = {}) => ({
 // The records of @g's journal, in file order.
 const recordsOf = (g) => usageJournal(g.dataDir).lines.map((l) => l.record);
 
-// The records of @g's journal whose request_id is one of @ids: id → [records].
+// The records of @g's journal whose client_request_id is one of @ids:
+// id → [records].
 function recordsById(g, ids) {
   const want = new Set(ids);
   const out = new Map(ids.map((id) => [id, []]));
-  for (const r of recordsOf(g)) if (want.has(r.request_id)) out.get(r.request_id).push(r);
+  for (const r of recordsOf(g)) if (want.has(r.client_request_id)) out.get(r.client_request_id).push(r);
   return out;
 }
 
@@ -97,7 +101,7 @@ const dayOf = (r) => new Date(r.started_unix_ms).toISOString().slice(0, 10);
 const dayAfter = (day, n) => new Date(Date.parse(`${day}T00:00:00Z`) + n * 86400000).toISOString().slice(0, 10);
 
 const INT_SUMS = ['requests', 'prompt_tokens', 'completion_tokens', 'reasoning_tokens',
-  'cached_tokens', 'charged_micro', 'estimated', 'errors'];
+  'cached_tokens', 'charged_micro', 'uncharged_micro', 'estimated', 'errors'];
 const FLOAT_SUMS = ['energy_kwh', 'carbon_g_co2', 'water_liters'];
 
 // What GET /admin/v1/usage should answer for @records and @filter, as
@@ -115,8 +119,9 @@ function aggregate(records, { key, from, to } = {}) {
     if (!rows.has(id)) rows.set(id, { key_id: r.key_id, model, day, ...zero() });
     for (const sums of [rows.get(id), totals]) {
       sums.requests += 1;
+      // A line of format 1 has no uncharged_micro: it read as 0.
       for (const f of ['prompt_tokens', 'completion_tokens', 'reasoning_tokens', 'cached_tokens',
-        'charged_micro', ...FLOAT_SUMS]) sums[f] += r[f];
+        'charged_micro', 'uncharged_micro', ...FLOAT_SUMS]) sums[f] += r[f] ?? 0;
       sums.estimated += r.usage_estimated ? 1 : 0;
       sums.errors += r.error_code !== '' ? 1 : 0;
     }
@@ -188,7 +193,7 @@ describe('one record per authenticated request', () => {
   const LONG_ID = `long-id-${'x'.repeat(120)}`;   // 128 characters
   const NO_KEY_ID = 'mix-no-key';
   let keyed;
-  let byId;   // request id (40 characters at most) → [records]
+  let byId;   // client's request id → [records]
 
   async function send(id, { key = keys.harness, body = chatBody(), upstream = true } = {}) {
     const t0 = Date.now();
@@ -248,7 +253,7 @@ describe('one record per authenticated request', () => {
     sent.set('mix-client-gone', { id: 'mix-client-gone', keyId: keys.leaver.id, res: s, t0,
       upstream: true, body: goneBody, events: s.events.length });
 
-    keyed = [...sent.keys()].map((id) => id.slice(0, 40));
+    keyed = [...sent.keys()];
     byId = await waitRecords(gw, keyed);
   });
 
@@ -257,15 +262,15 @@ describe('one record per authenticated request', () => {
   });
 
   // The record of request @id (the first, if a test above found more).
-  const rec = (id) => byId.get(id.slice(0, 40))[0];
+  const rec = (id) => byId.get(id)[0];
 
   test('each authenticated request has exactly one record, whatever its outcome', () => {
     exactlyOne(byId, keyed);
-    const statuses = Object.fromEntries([...sent.values()].map((s) => [s.id.slice(0, 40), rec(s.id).status]));
+    const statuses = Object.fromEntries([...sent.values()].map((s) => [s.id, rec(s.id).status]));
     assert.deepEqual(statuses, {
       'mix-ok': 200, 'mix-stream': 200, 'mix-unknown-model': 404, 'mix-invalid-body': 400,
       'mix-provider-500': 502, 'mix-limited-ok': 200, 'mix-limited-429': 429, 'mix-balance-402': 402,
-      [LONG_ID.slice(0, 40)]: 200, 'mix-client-gone': 200,
+      [LONG_ID]: 200, 'mix-client-gone': 200,
     });
     assert.equal(recordsOf(gw).length, sent.size, 'a record no request of this test made');
   });
@@ -406,16 +411,46 @@ describe('one record per authenticated request', () => {
     assert.equal(r.charged_micro, cost(r.prompt_tokens, 0, r.completion_tokens));
   });
 
-  test('a request id of 128 characters is kept whole in the reply and as its first 40 in the record', () => {
+  test('a request id of 128 characters is kept whole in the reply and in the record', () => {
     assert.equal(sent.get(LONG_ID).res.headers['x-request-id'], LONG_ID);
-    assert.equal(rec(LONG_ID).request_id, LONG_ID.slice(0, 40));
+    assert.equal(rec(LONG_ID).client_request_id, LONG_ID);
   });
 
-  test('every line is {"v":1,"node",…,"crc"} and its crc is the CRC-32C of the bytes before ,"crc":', () => {
+  test('request_id is the gateway\'s own id, one per request, beside the client\'s', () => {
+    const ids = keyed.map((id) => rec(id).request_id);
+    for (const id of ids) assert.match(id, /^req_[0-9a-f]{24}$/);
+    assert.equal(new Set(ids).size, ids.length);
+  });
+
+  test('the api is chat; a request that reached the provider has one attempt, the others none', () => {
+    for (const s of sent.values()) {
+      const r = rec(s.id);
+      assert.equal(r.api, 'chat', s.id);
+      assert.equal(r.attempts.length, s.upstream ? 1 : 0, `${s.id}: ${JSON.stringify(r.attempts)}`);
+    }
+    const [ok] = rec('mix-ok').attempts;
+    assert.deepEqual([ok.provider, ok.outcome, ok.status], [rec('mix-ok').provider, 'status', 200]);
+    assert.ok(ok.model.length > 0 && ok.latency_us > 0, JSON.stringify(ok));
+    const [bad] = rec('mix-provider-500').attempts;
+    assert.deepEqual([bad.outcome, bad.status], ['status', 500]);
+  });
+
+  test('flags name what the booleans say; nothing priced beyond a reservation here', () => {
+    for (const s of sent.values()) {
+      const r = rec(s.id);
+      assert.equal(r.flags.includes('estimated'), r.usage_estimated, s.id);
+      assert.equal(r.flags.includes('stream'), r.stream, s.id);
+      assert.equal(r.flags.includes('client_gone'), r.client_gone, s.id);
+      assert.equal(r.uncharged_micro, 0, s.id);
+    }
+    assert.ok(rec('mix-client-gone').flags.includes('estimated'));
+  });
+
+  test('every line is {"v":2,"node",…,"crc"} and its crc is the CRC-32C of the bytes before ,"crc":', () => {
     const { lines } = usageJournal(gw.dataDir);
     assert.equal(lines.length, sent.size);
     for (const { line, record } of lines) {
-      assert.ok(line.startsWith('{"v":1,"node":'), line);
+      assert.ok(line.startsWith('{"v":2,"node":'), line);
       assert.equal(typeof record.node, 'string');
       assert.ok(record.node.length > 0);
       assert.ok(Number.isInteger(record.seq) && record.seq > 0);
@@ -482,14 +517,15 @@ describe('one record per authenticated request', () => {
       const api = await adminUsage(gw);
       const out = (await cliUsage(gw, [])).stdout;
       const lines = out.split('\n').filter((l) => l.trim() !== '');
-      assert.match(lines[0], /^DAY\s+KEY\s+MODEL\s+REQUESTS\s+PROMPT\s+COMPLETION\s+CREDITS\s+KWH\s+G_CO2E\s*$/);
+      assert.match(lines[0], /^DAY\s+KEY\s+MODEL\s+REQUESTS\s+PROMPT\s+COMPLETION\s+CREDITS\s+UNCHARGED\s+KWH\s+G_CO2E\s*$/);
       assert.equal(lines.length, 1 + api.rows.length + 1, out);
       const total = lines[lines.length - 1].trim().split(/\s+/);
       const t = api.totals;
-      const credits = `${Math.floor(t.charged_micro / 1e6)}.${String(t.charged_micro % 1e6).padStart(6, '0')}`;
-      assert.deepEqual(total.slice(0, 5),
-        ['total', String(t.requests), String(t.prompt_tokens), String(t.completion_tokens), credits], out);
-      assert.equal(total.length, 7, out);
+      const amount = (micro) => `${Math.floor(micro / 1e6)}.${String(micro % 1e6).padStart(6, '0')}`;
+      assert.deepEqual(total.slice(0, 6),
+        ['total', String(t.requests), String(t.prompt_tokens), String(t.completion_tokens),
+          amount(t.charged_micro), amount(t.uncharged_micro)], out);
+      assert.equal(total.length, 8, out);
     });
   });
 });
@@ -706,10 +742,10 @@ describe('a worker SIGKILLed with requests in flight', () => {
   });
 
   // The master's record of a lost request (master/cycle.c cycle_lost_cb)
-  // takes the id the reservation kept: all 40 characters a record has.
-  test('a request in flight with a 40-character id gets its worker_lost record under that id', async () => {
-    const id = `wk-forty-${'y'.repeat(31)}`;
-    assert.equal(id.length, 40);
+  // takes the ids the reservation kept: both, whole.
+  test('a request in flight with a 128-character id gets its worker_lost record under that id', async () => {
+    const id = `wk-long-${'y'.repeat(120)}`;
+    assert.equal(id.length, 128);
     const inFlightBefore = (await sim.stats()).in_flight;
     const pending = gw.post(URL_PATH, chatBody({ model: 'stall-chat', max_tokens: 50 }),
       { 'x-request-id': id }).catch((e) => e);
@@ -719,8 +755,136 @@ describe('a worker SIGKILLed with requests in flight', () => {
     process.kill(pid, 'SIGKILL');
     await pending;
     const lost = await waitFor('its worker_lost record', () => recordsOf(gw)
-      .find((r) => r.worker_lost && r.request_id.startsWith(id.slice(0, 39))), { tries: 200, every: 25 });
-    assert.equal(lost.request_id, id);
+      .find((r) => r.worker_lost && r.client_request_id.startsWith(id.slice(0, 39))), { tries: 200, every: 25 });
+    assert.equal(lost.client_request_id, id);
+    assert.match(lost.request_id, /^req_[0-9a-f]{24}$/);
+  });
+});
+
+// Each upstream call is an attempt in its record (worker/usagerec.c): how
+// it ended, as common/wire/attempt.h names it, read from what the relay
+// saw. One gateway, one request per ending.
+describe('attempts: how each upstream call ended', () => {
+  let gw;
+  let recs;
+  const ENDINGS = {
+    'att-500': ['fault-500', {}, 'status', 500],
+    'att-reset': ['fault-reset', {}, 'sent_no_reply', 0],
+    'att-reset-stream': ['fault-reset', { stream: true }, 'broke_after_bytes', 200],
+    'att-malformed': ['fault-malformed', {}, 'broke_after_bytes', 200],
+    'att-client-left': ['stall-chat', {}, 'cancelled', 0],
+  };
+
+  before(async () => {
+    gw = await startGateway({ sim, models: MODELS });
+    for (const [id, [model, over]] of Object.entries(ENDINGS)) {
+      const headers = { 'content-type': 'application/json', 'x-request-id': id, ...bearer(gw.key) };
+      const body = JSON.stringify(chatBody({ model, max_tokens: 20, ...over }));
+      // The stalled one: the client gives up after a second.
+      await plainRequest('POST', gw.url + URL_PATH, body, headers,
+        { timeoutMs: model === 'stall-chat' ? 1000 : 15000 }).catch((e) => e);
+    }
+    recs = exactlyOne(await waitRecords(gw, Object.keys(ENDINGS)), Object.keys(ENDINGS));
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  for (const [id, [model, over, outcome, status]] of Object.entries(ENDINGS)) {
+    test(`${model}${over.stream ? ' (stream)' : ''}: one attempt, ${outcome}, status ${status}`, () => {
+      const r = recs.get(id);
+      assert.equal(r.attempts.length, 1, JSON.stringify(r));
+      const [a] = r.attempts;
+      assert.deepEqual([a.provider, a.outcome, a.status], ['demo', outcome, status], JSON.stringify(a));
+      assert.ok(a.latency_us > 0 && a.latency_us <= r.latency_us, JSON.stringify(r));
+    });
+  }
+});
+
+// fg_ledger_settle never takes more than was reserved; what the provider's
+// usage cost beyond it is recorded as uncharged_micro. overcount-chat's
+// provider reports ten times the completion tokens it sent.
+describe('usage priced beyond the reservation', () => {
+  let gw;
+  let r;
+  let body;
+
+  before(async () => {
+    gw = await startGateway({ sim, models: MODELS });
+    body = chatBody({ model: 'overcount-chat', max_tokens: 5 });
+    const res = await gw.post(URL_PATH, body, { 'x-request-id': 'over-reservation' });
+    assert.equal(res.status, 200, res.text);
+    const { usage } = res.json();
+    r = exactlyOne(await waitRecords(gw, ['over-reservation']), ['over-reservation'])
+      .get('over-reservation');
+    r.reported = usage;
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('is charged up to the reservation and records the rest as uncharged_micro', () => {
+    const priced = cost(r.reported.prompt_tokens, 0, r.reported.completion_tokens);
+    // The reservation: worstCase() up to how the body was serialised.
+    assert.ok(r.charged_micro > 0 && r.charged_micro <= worstCase(body), JSON.stringify(r));
+    assert.ok(r.uncharged_micro > 0, JSON.stringify(r));
+    assert.equal(r.charged_micro + r.uncharged_micro, priced);
+  });
+
+  test('the sums count it', async () => {
+    const got = await adminUsage(gw);
+    assert.equal(got.totals.uncharged_micro, r.uncharged_micro);
+  });
+});
+
+// A usage record's size is part of the shm layout (FG_SHM_LAYOUT_VERSION):
+// an arena that a crashed run of another layout left may hold records and
+// reservations this build cannot read, so the start is refused, the arena
+// untouched (docs/operations.md, Upgrades).
+describe('an arena left by a crashed run of another layout', () => {
+  let gw;
+  let arena;
+  let run;
+  const LAYOUT_AT = 8;   // fg_shm_header_t: magic (8 bytes), then the version
+
+  before(async () => {
+    gw = await startGateway({ sim, models: MODELS });
+    assert.equal((await gw.post(URL_PATH, chatBody(), { 'x-request-id': 'old-layout' })).status, 200);
+    await crash(gw);
+    arena = `/dev/shm/${shmName(gw.dataDir)}`;
+    const fd = fs.openSync(arena, 'r+');
+    const version = Buffer.alloc(4);
+    fs.readSync(fd, version, 0, 4, LAYOUT_AT);
+    version.writeUInt32LE(version.readUInt32LE(0) - 1, 0);
+    fs.writeSync(fd, version, 0, 4, LAYOUT_AT);
+    fs.closeSync(fd);
+    run = spawnSync(path.join(BIN_DIR, 'fluxgate'), ['-c', gw.confPath], {
+      env: { ...process.env, FG_DEMO_BASE_URL: `${sim.url}/v1`, FG_DEMO_API_KEY: 'sim-key' },
+      encoding: 'utf8', timeout: 20000,
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('the gateway does not start, and says which layout it found and what to do', () => {
+    assert.equal(run.signal, null, run.stderr);
+    assert.notEqual(run.status, 0, run.stderr);
+    assert.match(run.stderr, /layout version \d+, this build \d+/, run.stderr);
+    assert.match(run.stderr, /stop it with SIGTERM, or remove \/dev\/shm\/fluxgate-/, run.stderr);
+  });
+
+  test('the arena is left as it was', () => {
+    const version = Buffer.alloc(4);
+    const fd = fs.openSync(arena, 'r');
+    fs.readSync(fd, version, 0, 4, LAYOUT_AT);
+    fs.closeSync(fd);
+    const ours = fs.readFileSync(path.join(SRC_DIR, 'common/base/shm.h'), 'utf8')
+      .match(/#define FG_SHM_LAYOUT_VERSION\s+(\d+)/)[1];
+    assert.equal(version.readUInt32LE(0), Number(ours) - 1);
   });
 });
 

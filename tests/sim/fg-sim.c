@@ -30,6 +30,9 @@
  * x-sim-ttft-ms and x-sim-token-delay-ms, or "ttft-<ms>" and "delay-<ms>"
  * in the model name, set them per request (header first). The model-name
  * forms exist because the gateway forwards the model but not our headers.
+ * "overcount-<k>" in the model name (k 1 to 1000) reports k times the
+ * completion tokens generated, as a provider that ignored max_tokens in
+ * its bill would.
  *
  * Design. One process, one event_base, no threads, no sleeps: evhttp serves
  * keep-alive HTTP/1.1 and every delay is a libevent timer. A reply with no
@@ -375,6 +378,7 @@ sim_chat(fg_sim_t *sim, struct evhttp_request *req)
     json_t *body;
     json_error_t jerr;
     fg_sim_plan_t plan;
+    const char *overcount;
     fg_sim_fault_t fault;
     unsigned ttft_ms, token_delay_ms;
     char err[256];
@@ -415,6 +419,14 @@ sim_chat(fg_sim_t *sim, struct evhttp_request *req)
                     sizeof(err)) != 0)
     {
         goto reject;
+    }
+    if ((overcount = strstr(plan.model, "overcount-")) != NULL) {
+        unsigned long k = strtoul(overcount + sizeof("overcount-") - 1,
+                                  NULL, 10);
+
+        if (k >= 1 && k <= 1000) {
+            plan.completion_tokens *= k;
+        }
     }
 
     status = 200;

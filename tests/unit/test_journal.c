@@ -14,6 +14,7 @@
  */
 
 #include "common/store/journal.h"
+#include "common/store/frame.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -282,7 +283,7 @@ three_records(const char *path, uint8_t **bytes, size_t *e2)
 static void
 crc32c_of_123456789_is_the_check_value(void)
 {
-    expect_int_eq(fg_journal_crc32c(0, "123456789", 9), 0xe3069283u);
+    expect_int_eq(fg_frame_crc32c(0, "123456789", 9), 0xe3069283u);
 }
 
 /* RFC 3720 (iSCSI), B.4. */
@@ -293,25 +294,25 @@ crc32c_matches_the_rfc3720_vectors(void)
     int     i;
 
     memset(b, 0, sizeof(b));
-    expect_int_eq(fg_journal_crc32c(0, b, 32), 0x8a9136aau);
+    expect_int_eq(fg_frame_crc32c(0, b, 32), 0x8a9136aau);
     memset(b, 0xff, sizeof(b));
-    expect_int_eq(fg_journal_crc32c(0, b, 32), 0x62a8ab43u);
+    expect_int_eq(fg_frame_crc32c(0, b, 32), 0x62a8ab43u);
     for (i = 0; i < 32; i++) {
         b[i] = (uint8_t) i;
     }
-    expect_int_eq(fg_journal_crc32c(0, b, 32), 0x46dd794eu);
+    expect_int_eq(fg_frame_crc32c(0, b, 32), 0x46dd794eu);
     for (i = 0; i < 32; i++) {
         b[i] = (uint8_t) (31 - i);
     }
-    expect_int_eq(fg_journal_crc32c(0, b, 32), 0x113fdb5cu);
+    expect_int_eq(fg_frame_crc32c(0, b, 32), 0x113fdb5cu);
 }
 
 static void
 crc32c_of_no_bytes_is_the_value_it_continues(void)
 {
-    expect_int_eq(fg_journal_crc32c(0, "", 0), 0);
-    expect_int_eq(fg_journal_crc32c(0, NULL, 0), 0);
-    expect_int_eq(fg_journal_crc32c(0xe3069283u, "x", 0), 0xe3069283u);
+    expect_int_eq(fg_frame_crc32c(0, "", 0), 0);
+    expect_int_eq(fg_frame_crc32c(0, NULL, 0), 0);
+    expect_int_eq(fg_frame_crc32c(0xe3069283u, "x", 0), 0xe3069283u);
 }
 
 static void
@@ -323,15 +324,15 @@ crc32c_chains_across_every_split(void)
     size_t      i;
 
     for (i = 0; i <= 9; i++) {
-        expect_int_eq(fg_journal_crc32c(fg_journal_crc32c(0, s, i), s + i,
+        expect_int_eq(fg_frame_crc32c(fg_frame_crc32c(0, s, i), s + i,
                                         9 - i), 0xe3069283u);
     }
     for (i = 0; i < sizeof(b); i++) {
         b[i] = (uint8_t) (i * 131 + 7);
     }
-    whole = fg_journal_crc32c(0, b, sizeof(b));
+    whole = fg_frame_crc32c(0, b, sizeof(b));
     for (i = 0; i <= sizeof(b); i += 37) {
-        expect_int_eq(fg_journal_crc32c(fg_journal_crc32c(0, b, i), b + i,
+        expect_int_eq(fg_frame_crc32c(fg_frame_crc32c(0, b, i), b + i,
                                         sizeof(b) - i), whole);
     }
 }
@@ -346,8 +347,8 @@ crc32c_agrees_with_a_bitwise_reference(void)
 
     for (i = 0; i < 256; i++) {
         b[0] = (uint8_t) i;
-        bad += fg_journal_crc32c(0, b, 1) != ref_crc32c(0, b, 1);
-        bad += fg_journal_crc32c(0xdeadbeef, b, 1)
+        bad += fg_frame_crc32c(0, b, 1) != ref_crc32c(0, b, 1);
+        bad += fg_frame_crc32c(0xdeadbeef, b, 1)
                != ref_crc32c(0xdeadbeef, b, 1);
     }
     for (i = 0; i < sizeof(b); i++) {
@@ -355,7 +356,7 @@ crc32c_agrees_with_a_bitwise_reference(void)
         b[i] = (uint8_t) (x >> 16);
     }
     for (n = 0; n <= sizeof(b); n += 7) {
-        bad += fg_journal_crc32c(0, b, n) != ref_crc32c(0, b, n);
+        bad += fg_frame_crc32c(0, b, n) != ref_crc32c(0, b, n);
     }
     expect_int_eq(bad, 0);
 }

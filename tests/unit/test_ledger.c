@@ -69,7 +69,7 @@ a_reservation_takes_the_worst_case_and_settle_refunds_the_rest(void)
     fg_reservation_t r;
     int64_t          seen, cut;
 
-    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "req-1", 300, 10, T0, &r,
+    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "req-1", NULL, 300, 10, T0, &r,
                                     &seen), 300);
     expect_int_eq(fg_ledger_balance(l, 0, KEY, T0), 700);
     expect_int_eq(fg_ledger_held(l, 0), 1);
@@ -88,11 +88,13 @@ a_short_balance_reserves_what_is_left_if_it_covers_the_minimum(void)
     fg_reservation_t r;
     int64_t          seen;
 
-    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "a", 300, 10, T0, &r, &seen),
+    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "a", NULL, 300, 10, T0, &r,
+                                    &seen),
                   50);
     expect_int_eq(fg_ledger_balance(l, 0, KEY, T0), 0);
     /* Nothing left: refused, and the refusal changes nothing. */
-    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "b", 300, 10, T0, &r, &seen),
+    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "b", NULL, 300, 10, T0, &r,
+                                    &seen),
                   0);
     expect_int_eq(seen, 0);
     expect_int_eq(r.slot, -1);
@@ -108,7 +110,7 @@ a_charge_above_the_reservation_is_cut_to_it(void)
     fg_reservation_t r;
     int64_t          seen, cut;
 
-    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "a", 40, 1, T0, &r, &seen),
+    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "a", NULL, 40, 1, T0, &r, &seen),
                   40);
     expect_int_eq(fg_ledger_settle(l, 0, &r, 75, T0, &cut), 60);
     expect_int_eq(cut, 35);
@@ -134,7 +136,8 @@ regeneration_is_exact_to_the_micro_unit_and_stops_at_the_cap(void)
         fg_reservation_t r;
         int64_t          seen;
 
-        (void) fg_ledger_reserve(l, 0, KEY, "tick", 1000000, 1000000, t, &r,
+        (void) fg_ledger_reserve(l, 0, KEY, "tick", NULL, 1000000, 1000000,
+                                 t, &r,
                                  &seen);
     }
     expect_int_eq(fg_ledger_balance(l, 0, KEY, T0 + 10003), 10);
@@ -151,7 +154,7 @@ a_topup_adds_to_the_live_balance_and_keeps_reservations_right(void)
     fg_err_t         err;
     int64_t          seen, cut;
 
-    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "a", 80, 1, T0, &r, &seen),
+    expect_int_eq(fg_ledger_reserve(l, 0, KEY, "a", NULL, 80, 1, T0, &r, &seen),
                   80);
     expect_int_eq(fg_ledger_put(l, fg_ledger_owner_syncer(l), KEY, 100, 500,
                                 &no_regen, T0, &err), FG_OK);
@@ -199,7 +202,8 @@ racing_processes_never_overspend_and_the_ledger_balances(void)
                 fg_reservation_t r;
                 int64_t          seen, cut, got;
 
-                got = fg_ledger_reserve(l, (unsigned) w, KEY, "race", 7, 3,
+                got = fg_ledger_reserve(l, (unsigned) w, KEY, "race", NULL,
+                                        7, 3,
                                         T0, &r, &seen);
                 if (got > 0) {
                     int64_t charge = got - (i % 3);
@@ -238,7 +242,7 @@ a_dead_owners_held_reservation_is_settled_in_full_by_the_repair(void)
     fg_reservation_t r;
     int64_t          seen;
 
-    expect_int_eq(fg_ledger_reserve(l, 2, KEY, "lost", 300, 1, T0, &r,
+    expect_int_eq(fg_ledger_reserve(l, 2, KEY, "lost", NULL, 300, 1, T0, &r,
                                     &seen), 300);
     /* Owner 2 dies holding it. */
     expect_int_eq(fg_ledger_repair(l, 2, T0, NULL, NULL), 1);
@@ -247,6 +251,41 @@ a_dead_owners_held_reservation_is_settled_in_full_by_the_repair(void)
     expect_int_eq(fg_ledger_charged(l, KEY), 300);
     /* The master's own slot is free again. */
     expect_int_eq(fg_ledger_held(l, fg_ledger_owner_master(l)), 0);
+    ledger_free(mem, 0);
+}
+
+static void
+lost_ids_cb(const fg_ledger_lost_t *lost, void *arg)
+{
+    *(fg_ledger_lost_t *) arg = *lost;
+}
+
+static void
+a_dead_owners_reservation_hands_both_ids_back_whole(void)
+{
+    void            *mem;
+    fg_ledger_t     *l = ledger_with(&mem, 1000);
+    fg_reservation_t r;
+    fg_ledger_lost_t lost;
+    int64_t          seen;
+    char             client[FG_LEDGER_ID_MAX + 1];
+
+    memset(client, 'c', FG_LEDGER_ID_MAX);
+    client[FG_LEDGER_ID_MAX] = '\0';
+    expect_int_eq(fg_ledger_reserve(l, 2, KEY, "req_00112233445566778899aabb",
+                                    client, 300, 1, T0, &r, &seen), 300);
+    memset(&lost, 0, sizeof(lost));
+    expect_int_eq(fg_ledger_repair(l, 2, T0, lost_ids_cb, &lost), 1);
+    expect_str_eq(lost.request_id, "req_00112233445566778899aabb");
+    expect_str_eq(lost.client_request_id, client);
+    expect_int_eq(lost.charged_micro, 300);
+
+    /* No client id: an empty one. */
+    expect_int_eq(fg_ledger_reserve(l, 2, KEY, "req_2", NULL, 10, 1, T0, &r,
+                                    &seen), 10);
+    expect_int_eq(fg_ledger_repair(l, 2, T0, lost_ids_cb, &lost), 1);
+    expect_str_eq(lost.request_id, "req_2");
+    expect_str_eq(lost.client_request_id, "");
     ledger_free(mem, 0);
 }
 
@@ -266,7 +305,7 @@ die_inside_a_reservation(int after_the_write)
     uint64_t        *words = mem;
     size_t           i;
 
-    expect_int_eq(fg_ledger_reserve(l, 3, KEY, "mid", 250, 1, T0, &r,
+    expect_int_eq(fg_ledger_reserve(l, 3, KEY, "mid", NULL, 250, 1, T0, &r,
                                     &seen), 250);
     /* Find the account's lock and balance words by their values: the
      * account (128 bytes) is the only one in use; lock is word 1, balance
@@ -284,8 +323,8 @@ die_inside_a_reservation(int after_the_write)
     {
         uint32_t *state = (uint32_t *) ((char *) mem + 64
                           + 128 * 128 /* 128 accounts of 128 bytes */
-                          + (size_t) 3 * FG_LEDGER_SLOTS_PER_OWNER * 120
-                          + (size_t) r.slot * 120);
+                          + (size_t) 3 * FG_LEDGER_SLOTS_PER_OWNER * 336
+                          + (size_t) r.slot * 336);  /* slots of 336 */
 
         *state = 1;
     }
@@ -295,7 +334,7 @@ die_inside_a_reservation(int after_the_write)
                   after_the_write ? 750 : 1000);
     expect_int_eq(fg_ledger_held(l, 3), 0);
     /* And the lock is free: another owner gets through at once. */
-    expect_int_eq(fg_ledger_reserve(l, 4, KEY, "next", 10, 1, T0, &r,
+    expect_int_eq(fg_ledger_reserve(l, 4, KEY, "next", NULL, 10, 1, T0, &r,
                                     &seen), 10);
     ledger_free(mem, 0);
 }
@@ -320,7 +359,7 @@ an_unknown_subject_has_no_balance_and_reserves_nothing(void)
     fg_reservation_t r;
     int64_t          seen;
 
-    expect_int_eq(fg_ledger_reserve(l, 0, KEY + 1, "x", 10, 1, T0, &r,
+    expect_int_eq(fg_ledger_reserve(l, 0, KEY + 1, "x", NULL, 10, 1, T0, &r,
                                     &seen), -1);
     expect_int_eq(fg_ledger_balance(l, 0, KEY + 1, T0), -1);
     ledger_free(mem, 0);
@@ -391,6 +430,7 @@ main(void)
         FG_TEST_CASE(an_unknown_subject_has_no_balance_and_reserves_nothing),
         FG_TEST_CASE(impact_totals_add_up_exactly_per_key),
         FG_TEST_CASE(every_request_counts_and_tiny_impacts_are_kept),
+        FG_TEST_CASE(a_dead_owners_reservation_hands_both_ids_back_whole),
     };
 
     return fg_test_run("ledger", cases, sizeof(cases) / sizeof(cases[0]));

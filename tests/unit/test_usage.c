@@ -2,8 +2,10 @@
  * test_usage.c: the usage record (common/accounts/usage.h). Its fixed layout and
  * defaults; the string setter's cuts at character boundaries, its
  * cleaning of invalid UTF-8 and control characters, and its bounds on
- * every field; filling from a request summary; and the JSON shape, both
- * ways, exact for every field, strict on input.
+ * every field; filling from a request summary; the attempts and their
+ * cap; and the JSON shape, both ways, exact for every field (ids at
+ * their longest, every attempt), strict on input, and version 1 read as
+ * the 392-byte record wrote it.
  */
 
 #include "common/accounts/usage.h"
@@ -33,12 +35,13 @@ sample(fg_usage_record_t *rec)
     rec->energy_kwh = 0.000123456789;
     rec->carbon_g_co2 = 0.0421;
     rec->water_liters = 1e-7;
-    rec->is_usage_estimated = 1;
-    rec->is_impact_estimated = 1;
-    rec->is_stream = 1;
-    rec->is_client_gone = 0;
-    rec->is_worker_lost = 1;
+    rec->uncharged_micro = 4242;
+    rec->flags = FG_USAGE_ESTIMATED | FG_USAGE_IMPACT_ESTIMATED
+                 | FG_USAGE_STREAM | FG_USAGE_WORKER_LOST
+                 | FG_USAGE_JSON_REPAIRED;
+    rec->api = FG_USAGE_API_EMBEDDINGS;
     FG_USAGE_SET(rec->request_id, "req_0123456789abcdef01234567");
+    FG_USAGE_SET(rec->client_request_id, "client:42");
     FG_USAGE_SET(rec->key_id, "key_0011223344556677");
     FG_USAGE_SET(rec->model_requested, "demo-chat");
     FG_USAGE_SET(rec->model_served, "demo/chat-large \"q4\"");
@@ -51,9 +54,15 @@ the_record_has_a_fixed_size_and_no_pointers(void)
 {
     fg_usage_record_t rec;
 
-    expect_int_eq(sizeof(fg_usage_record_t), 392);
+    expect_int_eq(sizeof(fg_usage_record_t), 1064);
     expect_int_eq(offsetof(fg_usage_record_t, seq), 0);
+    expect_int_eq(offsetof(fg_usage_record_t, attempts) % 8, 0);
     expect_int_eq(sizeof(rec.request_id), FG_USAGE_REQUEST_ID_MAX + 1);
+    expect_int_eq(sizeof(rec.client_request_id),
+                  FG_USAGE_REQUEST_ID_MAX + 1);
+    expect_int_eq(FG_USAGE_REQUEST_ID_MAX, 128);
+    expect_int_eq(sizeof(rec.attempts) / sizeof(rec.attempts[0]),
+                  FG_USAGE_MAX_ATTEMPTS);
     expect_int_eq(sizeof(rec.key_id), FG_USAGE_KEY_ID_MAX + 1);
     expect_int_eq(sizeof(rec.model_requested), FG_USAGE_MODEL_MAX + 1);
     expect_int_eq(sizeof(rec.model_served), FG_USAGE_MODEL_MAX + 1);
@@ -74,7 +83,9 @@ init_clears_every_field_and_marks_no_first_byte(void)
     expect_true(rec.energy_kwh == 0.0);
     expect_str_eq(rec.request_id, "");
     expect_str_eq(rec.error_code, "");
-    expect_int_eq(rec.is_worker_lost, 0);
+    expect_int_eq(rec.flags, 0);
+    expect_int_eq(rec.api, FG_USAGE_API_CHAT);
+    expect_int_eq(rec.attempts_n, 0);
 }
 
 static void
@@ -150,20 +161,23 @@ the_setter_bounds_every_field_of_a_record(void)
     longer[sizeof(longer) - 1] = '\0';
     fg_usage_init(&rec);
     expect_int_eq(FG_USAGE_SET(rec.request_id, longer), 1);
+    expect_int_eq(FG_USAGE_SET(rec.client_request_id, longer), 1);
     expect_int_eq(FG_USAGE_SET(rec.key_id, longer), 1);
     expect_int_eq(FG_USAGE_SET(rec.model_requested, longer), 1);
     expect_int_eq(FG_USAGE_SET(rec.model_served, longer), 1);
     expect_int_eq(FG_USAGE_SET(rec.provider, longer), 1);
     expect_int_eq(FG_USAGE_SET(rec.error_code, longer), 1);
     expect_int_eq(strlen(rec.request_id), FG_USAGE_REQUEST_ID_MAX);
+    expect_int_eq(strlen(rec.client_request_id), FG_USAGE_REQUEST_ID_MAX);
     expect_int_eq(strlen(rec.key_id), FG_USAGE_KEY_ID_MAX);
     expect_int_eq(strlen(rec.model_requested), FG_USAGE_MODEL_MAX);
     expect_int_eq(strlen(rec.model_served), FG_USAGE_MODEL_MAX);
     expect_int_eq(strlen(rec.provider), FG_USAGE_PROVIDER_MAX);
     expect_int_eq(strlen(rec.error_code), FG_USAGE_ERROR_MAX);
     /* Neighbours untouched. */
-    expect_int_eq(rec.is_worker_lost, 0);
+    expect_int_eq(rec.flags, 0);
     expect_int_eq(rec.pad2[0], 0);
+    expect_int_eq(rec.attempts[0].provider[0], 0);
 }
 
 static void
@@ -193,20 +207,17 @@ from_summary_takes_every_fact_of_the_request(void)
     s.usage_estimated = 1;
 
     fg_usage_from_summary(&rec, &s);
-    expect_int_eq(strlen(rec.request_id), FG_USAGE_REQUEST_ID_MAX);
-    expect_true(strncmp(rec.request_id, s.request_id,
-                        FG_USAGE_REQUEST_ID_MAX) == 0);
+    expect_str_eq(rec.request_id, s.request_id);
     expect_str_eq(rec.key_id, "key_00112233aabbccdd");
     expect_str_eq(rec.model_requested, "gpt-4o");
     expect_str_eq(rec.model_served, "demo/gpt-4o");
     expect_str_eq(rec.provider, "demo");
     expect_str_eq(rec.error_code, "rate_limit_tokens");
     expect_int_eq(rec.status, 429);
-    expect_int_eq(rec.is_stream, 1);
-    expect_int_eq(rec.is_client_gone, 1);
-    expect_int_eq(rec.is_usage_estimated, 1);
-    expect_int_eq(rec.is_impact_estimated, 0);
-    expect_int_eq(rec.is_worker_lost, 0);
+    expect_int_eq(rec.flags, FG_USAGE_STREAM | FG_USAGE_CLIENT_GONE
+                             | FG_USAGE_ESTIMATED);
+    expect_int_eq(rec.api, FG_USAGE_API_CHAT);
+    expect_str_eq(rec.client_request_id, "");
     expect_int_eq(rec.prompt_tokens, 10);
     expect_int_eq(rec.completion_tokens, 20);
     expect_int_eq(rec.reasoning_tokens, 5);
@@ -243,7 +254,8 @@ json_round_trip_is_exact_for_every_field(void)
                   "demo/chat-large \"q4\"");
     expect_true(json_is_true(json_object_get(obj, "worker_lost")));
     expect_true(json_is_false(json_object_get(obj, "client_gone")));
-    expect_int_eq(fg_usage_from_json(&back, obj, &err), FG_OK);
+    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION,
+                                     &err), FG_OK);
     expect_true(memcmp(&rec, &back, sizeof(rec)) == 0);
     json_decref(obj);
 
@@ -255,7 +267,8 @@ json_round_trip_is_exact_for_every_field(void)
         obj = fg_usage_to_json(&rec);
         text = json_dumps(obj, JSON_COMPACT);
         again = json_loads(text, 0, NULL);
-        expect_int_eq(fg_usage_from_json(&back, again, &err), FG_OK);
+        expect_int_eq(fg_usage_from_json(&back, again, FG_USAGE_JSON_VERSION,
+                                         &err), FG_OK);
         expect_true(back.energy_kwh == rec.energy_kwh);
         expect_true(back.water_liters == rec.water_liters);
         expect_true(memcmp(&rec, &back, sizeof(rec)) == 0);
@@ -275,24 +288,28 @@ from_json_refuses_a_missing_or_mistyped_member(void)
     sample(&rec);
     obj = fg_usage_to_json(&rec);
     json_object_del(obj, "charged_micro");
-    expect_int_eq(fg_usage_from_json(&back, obj, &err), FG_ERR);
+    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION,
+                                     &err), FG_ERR);
     expect_true(strstr(err.msg, "charged_micro") != NULL);
     json_decref(obj);
 
     obj = fg_usage_to_json(&rec);
     json_object_set_new(obj, "stream", json_integer(1));
-    expect_int_eq(fg_usage_from_json(&back, obj, &err), FG_ERR);
+    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION,
+                                     &err), FG_ERR);
     json_decref(obj);
 
     obj = fg_usage_to_json(&rec);
     json_object_set_new(obj, "seq", json_integer(-1));
-    expect_int_eq(fg_usage_from_json(&back, obj, &err), FG_ERR);
+    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION,
+                                     &err), FG_ERR);
     json_decref(obj);
 
     /* Unknown members are a later version's; they are ignored. */
     obj = fg_usage_to_json(&rec);
     json_object_set_new(obj, "renewable_percent", json_real(42.0));
-    expect_int_eq(fg_usage_from_json(&back, obj, &err), FG_OK);
+    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION,
+                                     &err), FG_OK);
     expect_true(memcmp(&rec, &back, sizeof(rec)) == 0);
     json_decref(obj);
 }
@@ -321,6 +338,178 @@ to_json_survives_a_record_filled_by_hand(void)
     expect_true(json_real_value(json_object_get(obj, "energy_kwh")) == 0.0);
     expect_true(json_real_value(json_object_get(obj, "carbon_g_co2"))
                 == 0.0);
+    json_decref(obj);
+}
+
+/* Every string at its longest and made of quotes (each escapes to two
+ * bytes), every attempt used: the worst case of the journal's line. */
+static void
+longest(fg_usage_record_t *rec)
+{
+    fg_attempt_result_t res = { FG_ATTEMPT_STATUS, 1, 503, -1, 7000, 900 };
+    char                q[FG_USAGE_REQUEST_ID_MAX + 1];
+    unsigned            i;
+
+    sample(rec);
+    memset(q, '"', sizeof(q) - 1);
+    q[sizeof(q) - 1] = '\0';
+    FG_USAGE_SET(rec->request_id, q);
+    FG_USAGE_SET(rec->client_request_id, q);
+    FG_USAGE_SET(rec->key_id, q);
+    FG_USAGE_SET(rec->model_requested, q);
+    FG_USAGE_SET(rec->model_served, q);
+    FG_USAGE_SET(rec->provider, q);
+    FG_USAGE_SET(rec->error_code, q);
+    rec->flags = (1u << FG_USAGE_FLAG_BITS) - 1;
+    for (i = 0; i < FG_USAGE_MAX_ATTEMPTS; i++) {
+        res.outcome = (fg_attempt_outcome_t) (i + 1);
+        res.latency_us = INT64_MIN + i;
+        fg_usage_add_attempt(rec, q, q, &res);
+    }
+}
+
+static void
+round_trip_keeps_longest_ids_and_every_attempt(void)
+{
+    fg_usage_record_t rec, back;
+    fg_err_t          err;
+    char             *text;
+    json_t           *obj, *again;
+
+    longest(&rec);
+    expect_int_eq(strlen(rec.request_id), 128);
+    expect_int_eq(rec.attempts_n, FG_USAGE_MAX_ATTEMPTS);
+    obj = fg_usage_to_json(&rec);
+    text = json_dumps(obj, JSON_COMPACT);
+    again = json_loads(text, 0, NULL);
+    expect_int_eq(fg_usage_from_json(&back, again, FG_USAGE_JSON_VERSION,
+                                     &err), FG_OK);
+    expect_true(memcmp(&rec, &back, sizeof(rec)) == 0);
+    expect_str_eq(back.client_request_id, rec.client_request_id);
+    expect_int_eq(back.attempts[3].outcome, FG_ATTEMPT_SENT_NO_REPLY + 1);
+    free(text);
+    json_decref(again);
+    json_decref(obj);
+}
+
+static void
+the_longest_record_fits_the_members_buffer(void)
+{
+    fg_usage_record_t rec;
+    static char       members[FG_USAGE_MEMBERS_MAX + 1024];
+    size_t            n;
+
+    longest(&rec);
+    rec.seq = UINT64_MAX;
+    rec.status = INT32_MIN;
+    rec.started_unix_ms = rec.latency_us = rec.ttfb_us = INT64_MIN;
+    rec.prompt_tokens = rec.completion_tokens = INT64_MIN;
+    rec.reasoning_tokens = rec.cached_tokens = INT64_MIN;
+    rec.charged_micro = rec.uncharged_micro = INT64_MIN;
+    rec.energy_kwh = rec.carbon_g_co2 = rec.water_liters = -1.2345678e-300;
+    n = fg_usage_write_members(&rec, members);
+    expect_true(n < FG_USAGE_MEMBERS_MAX);
+}
+
+static void
+a_fifth_attempt_is_not_kept_and_is_flagged(void)
+{
+    fg_usage_record_t   rec;
+    fg_attempt_result_t res = { FG_ATTEMPT_CONNECT_FAILED, 0, 0, -1, 5, 0 };
+    unsigned            i;
+
+    fg_usage_init(&rec);
+    for (i = 0; i < FG_USAGE_MAX_ATTEMPTS; i++) {
+        fg_usage_add_attempt(&rec, "p", "m", &res);
+    }
+    expect_int_eq(rec.flags & FG_USAGE_ATTEMPTS_CUT, 0);
+    fg_usage_add_attempt(&rec, "p5", "m5", &res);
+    expect_int_eq(rec.attempts_n, FG_USAGE_MAX_ATTEMPTS);
+    expect_int_eq(rec.flags & FG_USAGE_ATTEMPTS_CUT, FG_USAGE_ATTEMPTS_CUT);
+    expect_str_eq(rec.attempts[FG_USAGE_MAX_ATTEMPTS - 1].provider, "p");
+}
+
+static void
+attempts_and_flags_are_written_by_name(void)
+{
+    fg_usage_record_t   rec;
+    fg_attempt_result_t res = { FG_ATTEMPT_FIRST_BYTE_TIMEOUT, 1, 0, -1,
+                                30000000, 0 };
+    json_t             *obj, *a;
+
+    fg_usage_init(&rec);
+    rec.flags = FG_USAGE_ESTIMATED | FG_USAGE_COMPRESSED;
+    rec.api = FG_USAGE_API_RESPONSES;
+    fg_usage_add_attempt(&rec, "demo", "chat-v2", &res);
+    obj = fg_usage_to_json(&rec);
+    a = json_object_get(obj, "flags");
+    expect_int_eq(json_array_size(a), 2);
+    expect_str_eq(json_string_value(json_array_get(a, 0)), "estimated");
+    expect_str_eq(json_string_value(json_array_get(a, 1)), "compressed");
+    expect_str_eq(json_string_value(json_object_get(obj, "api")),
+                  "responses");
+    a = json_array_get(json_object_get(obj, "attempts"), 0);
+    expect_str_eq(json_string_value(json_object_get(a, "outcome")),
+                  "first_byte_timeout");
+    expect_str_eq(json_string_value(json_object_get(a, "model")), "chat-v2");
+    expect_int_eq(json_integer_value(json_object_get(a, "latency_us")),
+                  30000000);
+    json_decref(obj);
+}
+
+static void
+from_json_ignores_a_flag_of_a_later_build(void)
+{
+    fg_usage_record_t rec, back;
+    fg_err_t          err;
+    json_t           *obj;
+
+    sample(&rec);
+    obj = fg_usage_to_json(&rec);
+    json_array_append_new(json_object_get(obj, "flags"),
+                          json_string("quantum_routed"));
+    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION,
+                                     &err), FG_OK);
+    expect_int_eq(back.flags, rec.flags);
+    json_object_set_new(obj, "api", json_string("telepathy"));
+    expect_int_eq(fg_usage_from_json(&back, obj, FG_USAGE_JSON_VERSION,
+                                     &err), FG_ERR);
+    json_decref(obj);
+}
+
+/* A line of version 1, as the 392-byte record's build wrote it. */
+static const char usage_v1_line[] =
+    "{\"seq\":3,\"ring\":2,\"request_id\":\"client-id-40-bytes\","
+    "\"key_id\":\"key_fedcba9876543210\",\"model_requested\":\"m\","
+    "\"model_served\":\"\",\"provider\":\"\",\"status\":0,"
+    "\"error_code\":\"worker_lost\",\"started_unix_ms\":1767225602000,"
+    "\"latency_us\":0,\"ttfb_us\":-1,\"prompt_tokens\":0,"
+    "\"completion_tokens\":0,\"reasoning_tokens\":0,\"cached_tokens\":0,"
+    "\"usage_estimated\":true,\"charged_micro\":5000,\"energy_kwh\":0.0,"
+    "\"carbon_g_co2\":0.0,\"water_liters\":0.0,\"impact_estimated\":false,"
+    "\"stream\":true,\"client_gone\":false,\"worker_lost\":true}";
+
+static void
+version_1_reads_with_new_fields_at_their_defaults(void)
+{
+    fg_usage_record_t rec;
+    fg_err_t          err;
+    json_t           *obj = json_loads(usage_v1_line, 0, NULL);
+
+    expect_int_eq(fg_usage_from_json(&rec, obj, FG_USAGE_JSON_V1, &err),
+                  FG_OK);
+    expect_str_eq(rec.request_id, "client-id-40-bytes");
+    expect_str_eq(rec.client_request_id, "");
+    expect_int_eq(rec.flags, FG_USAGE_ESTIMATED | FG_USAGE_STREAM
+                             | FG_USAGE_WORKER_LOST);
+    expect_int_eq(rec.api, FG_USAGE_API_CHAT);
+    expect_int_eq(rec.uncharged_micro, 0);
+    expect_int_eq(rec.attempts_n, 0);
+    expect_int_eq(rec.charged_micro, 5000);
+    /* The same object is not a version 2 one: its members are missing. */
+    expect_int_eq(fg_usage_from_json(&rec, obj, FG_USAGE_JSON_VERSION,
+                                     &err), FG_ERR);
+    expect_int_eq(fg_usage_from_json(&rec, obj, 3, &err), FG_ERR);
     json_decref(obj);
 }
 
@@ -358,6 +547,12 @@ members_text_is_what_jansson_prints(void)
 
 FG_TEST_MAIN("usage",
              FG_TEST_CASE(members_text_is_what_jansson_prints),
+             FG_TEST_CASE(round_trip_keeps_longest_ids_and_every_attempt),
+             FG_TEST_CASE(the_longest_record_fits_the_members_buffer),
+             FG_TEST_CASE(a_fifth_attempt_is_not_kept_and_is_flagged),
+             FG_TEST_CASE(attempts_and_flags_are_written_by_name),
+             FG_TEST_CASE(from_json_ignores_a_flag_of_a_later_build),
+             FG_TEST_CASE(version_1_reads_with_new_fields_at_their_defaults),
              FG_TEST_CASE(the_record_has_a_fixed_size_and_no_pointers),
              FG_TEST_CASE(init_clears_every_field_and_marks_no_first_byte),
              FG_TEST_CASE(set_str_copies_a_short_value_whole),

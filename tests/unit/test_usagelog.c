@@ -7,7 +7,10 @@
  * was); write and fdatasync failures that stay failed; the dedupe of
  * re-delivered records, also across a reopen and end to end through a
  * ring with a syncer that dies between write and commit; the group-commit
- * clock; and the aggregation per key, model and day with its filters.
+ * clock; the aggregation per key, model and day with its filters; and
+ * a journal of line format 1 (tests/fixtures/usage-v1.journal, written
+ * by the build before format 2) read as it was written, continued with
+ * format 2 lines, and its torn tail cut in either format.
  *
  * Files live in one mkdtemp(3) directory under /tmp, removed at the end.
  */
@@ -27,7 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "common/store/journal.h"
+#include "common/store/frame.h"
 #include "common/accounts/usagering.h"
 #include "tests/unit/fg_test.h"
 
@@ -115,7 +118,7 @@ rec_make(fg_usage_record_t *rec, unsigned ring, uint64_t seq)
     rec->completion_tokens = 20;
     rec->charged_micro = 300;
     rec->energy_kwh = 0.001 * (double) seq;
-    rec->is_stream = (uint8_t) (seq & 1);
+    rec->flags = (seq & 1) ? FG_USAGE_STREAM : 0;
 }
 
 /* Opens @path as node "n1"; fails the test when it cannot. */
@@ -252,7 +255,7 @@ each_line_is_json_with_a_crc_of_what_precedes_it(void)
 
         lines++;
         expect_true(obj != NULL);
-        expect_int_eq(json_integer_value(json_object_get(obj, "v")), 1);
+        expect_int_eq(json_integer_value(json_object_get(obj, "v")), 2);
         expect_str_eq(json_string_value(json_object_get(obj, "node")), "n1");
         expect_int_eq(json_integer_value(json_object_get(obj, "seq")), lines);
         crc = json_string_value(json_object_get(obj, "crc"));
@@ -260,7 +263,7 @@ each_line_is_json_with_a_crc_of_what_precedes_it(void)
         expect_true(crc != NULL && at != NULL);
         if (crc != NULL && at != NULL) {
             snprintf(want, sizeof(want), "%08x",
-                     fg_journal_crc32c(0, line, (size_t) (at - line)));
+                     fg_frame_crc32c(0, line, (size_t) (at - line)));
             expect_str_eq(crc, want);
         }
         json_decref(obj);
@@ -494,7 +497,7 @@ a_line_in_another_member_order_is_still_a_record(void)
     n = json_dumpb(obj, line, sizeof(line), JSON_COMPACT);
     json_decref(obj);
     snprintf(line + n - 1, sizeof(line) - (n - 1), ",\"crc\":\"%08x\"}\n",
-             fg_journal_crc32c(0, line, n - 1));
+             fg_frame_crc32c(0, line, n - 1));
     f = fopen(path, "ab");
     fputs(line, f);
     fclose(f);
@@ -844,7 +847,7 @@ agg_fixture(const char *path)
     recs[2].started_unix_ms = DAY1 + DAY + 5;
     FG_USAGE_SET(recs[3].key_id, "key_b");
     FG_USAGE_SET(recs[3].model_served, "demo/y");
-    recs[3].is_usage_estimated = 1;
+    recs[3].flags = FG_USAGE_ESTIMATED;
     FG_USAGE_SET(recs[4].key_id, "key_b");
     FG_USAGE_SET(recs[4].model_served, "");
     FG_USAGE_SET(recs[4].model_requested, "wanted-z");
@@ -999,6 +1002,159 @@ aggregation_filters_by_key_and_day_range(void)
     json_decref(out);
 }
 
+/* ---- a journal of format 1 ------------------------------------------- */
+
+/* The fixture copied into the test directory as @name; its bytes in
+ * *@orig (malloc'd) and *@orig_len. */
+static const char *
+v1_copy(char *path, size_t size, const char *name, char **orig,
+        size_t *orig_len)
+{
+    const char *root = getenv("FG_SRC_DIR");
+    char        src[512];
+
+    snprintf(src, sizeof(src), "%s%stests/fixtures/usage-v1.journal",
+             root ? root : "", root ? "/" : "");
+    *orig = slurp(src, orig_len);
+    if (*orig == NULL || *orig_len == 0) {
+        FG_TEST_FAIL("cannot read the fixture %s", src);
+    }
+    fresh(path, size, name);
+    spit(path, *orig, *orig_len);
+    return path;
+}
+
+static void
+a_version_1_journal_reads_as_it_was_written(void)
+{
+    char               path[128], *orig;
+    size_t             orig_len;
+    collect_t          c;
+    fg_usagelog_scan_t scan;
+    fg_err_t           err;
+    json_t            *agg;
+
+    v1_copy(path, sizeof(path), "v1-read.journal", &orig, &orig_len);
+    memset(&c, 0, sizeof(c));
+    expect_int_eq(fg_usagelog_read(path, collect_cb, &c, &scan, &err), FG_OK);
+    expect_int_eq(c.n, 4);
+    expect_int_eq(scan.has_torn_tail, 0);
+    expect_int_eq(scan.last_seq, 4);
+    expect_str_eq(c.node, "n1");
+    /* The one id of format 1 (the client's, cut at 40 bytes then). */
+    expect_str_eq(c.recs[0].request_id,
+                  "client-id-0123456789-0123456789-01234567");
+    expect_str_eq(c.recs[0].client_request_id, "");
+    expect_int_eq(c.recs[0].charged_micro, 1234);
+    expect_int_eq(c.recs[0].cached_tokens, 2);
+    expect_true(c.recs[0].energy_kwh == 2.31e-05);
+    expect_int_eq(c.recs[0].flags, FG_USAGE_IMPACT_ESTIMATED);
+    expect_int_eq(c.recs[0].api, FG_USAGE_API_CHAT);
+    expect_int_eq(c.recs[0].attempts_n, 0);
+    expect_str_eq(c.recs[1].model_requested, "we\"ird\\mod\xc3\xa9l");
+    expect_int_eq(c.recs[1].flags, FG_USAGE_ESTIMATED | FG_USAGE_STREAM
+                                   | FG_USAGE_CLIENT_GONE);
+    expect_int_eq(c.recs[2].ring, 2);
+    expect_int_eq(c.recs[2].flags, FG_USAGE_WORKER_LOST);
+    expect_int_eq(c.recs[2].charged_micro, 5000);
+
+    /* The aggregation counts it the same as before the upgrade. */
+    agg = fg_usagelog_aggregate(path, NULL, &err);
+    expect_true(agg != NULL);
+    expect_int_eq(json_integer_value(json_object_get(
+                      json_object_get(agg, "totals"), "charged_micro")),
+                  1234 + 55 + 5000 + 2);
+    expect_int_eq(json_integer_value(json_object_get(agg, "records")), 4);
+    json_decref(agg);
+    free(orig);
+}
+
+static void
+format_2_lines_follow_a_version_1_journal_untouched(void)
+{
+    char               path[128], *orig, *now;
+    size_t             orig_len, now_len, written;
+    fg_usage_record_t  recs[2];
+    fg_usagelog_scan_t scan;
+    fg_usagelog_t     *log;
+    collect_t          c;
+    fg_err_t           err;
+
+    v1_copy(path, sizeof(path), "v1-append.journal", &orig, &orig_len);
+    log = log_open(path, &scan);
+    expect_int_eq(scan.records, 4);
+    expect_int_eq(scan.has_torn_tail, 0);
+    expect_int_eq(fg_usagelog_last_seq(log), 4);
+    expect_int_eq(fg_usagelog_ring_seq(log, 0), 4);
+    /* A re-delivery of ring 0's seq 4 is still known as one. */
+    rec_make(&recs[0], 0, 4);
+    rec_make(&recs[1], 0, 5);
+    FG_USAGE_SET(recs[1].client_request_id, "client-after-upgrade");
+    recs[1].uncharged_micro = 17;
+    expect_int_eq(fg_usagelog_append(log, recs, 2, 0, &written, &err),
+                  FG_OK);
+    expect_int_eq(written, 1);
+    expect_int_eq(fg_usagelog_sync(log, &err), FG_OK);
+    fg_usagelog_close(log);
+
+    now = slurp(path, &now_len);
+    expect_true(now_len > orig_len);
+    expect_true(memcmp(now, orig, orig_len) == 0);
+    expect_true(strncmp(now + orig_len, "{\"v\":2,", 7) == 0);
+
+    memset(&c, 0, sizeof(c));
+    expect_int_eq(fg_usagelog_read(path, collect_cb, &c, &scan, &err), FG_OK);
+    expect_int_eq(c.n, 5);
+    expect_true(memcmp(&c.recs[4], &recs[1], sizeof(recs[1])) == 0);
+    log = log_open(path, &scan);
+    expect_int_eq(scan.records, 5);
+    fg_usagelog_close(log);
+    free(orig);
+    free(now);
+}
+
+static void
+a_torn_tail_is_cut_in_either_format(void)
+{
+    char               path[128], *orig, *now;
+    size_t             orig_len, now_len, written, cut;
+    fg_usage_record_t  rec;
+    fg_usagelog_scan_t scan;
+    fg_usagelog_t     *log;
+    fg_err_t           err;
+
+    /* Format 1: the last line cut in its middle. */
+    v1_copy(path, sizeof(path), "v1-torn.journal", &orig, &orig_len);
+    cut = last_line_start(orig, orig_len);
+    expect_int_eq(truncate(path, (off_t) (cut + 40)), 0);
+    log = log_open(path, &scan);
+    expect_int_eq(scan.has_torn_tail, 1);
+    expect_int_eq(scan.records, 3);
+    expect_int_eq(scan.dropped_offset, cut);
+    expect_int_eq(file_size(path), (long) cut);
+    fg_usagelog_close(log);
+
+    /* Format 2 after format 1: the new line cut short of its newline. */
+    spit(path, orig, orig_len);
+    log = log_open(path, &scan);
+    rec_make(&rec, 1, 9);
+    expect_int_eq(fg_usagelog_append(log, &rec, 1, 0, &written, &err),
+                  FG_OK);
+    fg_usagelog_close(log);
+    expect_int_eq(truncate(path, file_size(path) - 1), 0);
+    log = log_open(path, &scan);
+    expect_int_eq(scan.has_torn_tail, 1);
+    expect_int_eq(scan.records, 4);
+    expect_int_eq(scan.dropped_offset, orig_len);
+    fg_usagelog_close(log);
+    now = slurp(path, &now_len);
+    expect_int_eq(now_len, orig_len);
+    expect_true(memcmp(now, orig, orig_len) == 0);
+    free(orig);
+    free(now);
+}
+
+
 /* ---- main ------------------------------------------------------------- */
 
 static void
@@ -1042,6 +1198,9 @@ main(void)
         FG_TEST_CASE(the_reader_leaves_a_line_being_written_alone),
         FG_TEST_CASE(aggregation_sums_per_key_model_and_day),
         FG_TEST_CASE(aggregation_filters_by_key_and_day_range),
+        FG_TEST_CASE(a_version_1_journal_reads_as_it_was_written),
+        FG_TEST_CASE(format_2_lines_follow_a_version_1_journal_untouched),
+        FG_TEST_CASE(a_torn_tail_is_cut_in_either_format),
     };
     int rc;
 

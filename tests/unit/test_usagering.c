@@ -78,7 +78,7 @@ make(fg_usage_record_t *rec, unsigned who, uint64_t n)
            sizeof(rec->model_served) - 1);
     memset(rec->error_code, 'A' + (int) (n % 26),
            sizeof(rec->error_code) - 1);
-    rec->pad2[6] = (uint8_t) n;
+    rec->attempts[FG_USAGE_MAX_ATTEMPTS - 1].latency_us = (int64_t) n;
 }
 
 /* 1 when @rec is whole: every field agrees with prompt_tokens. */
