@@ -195,7 +195,7 @@ describe('fluxgate-admin keys show: totals', () => {
     // The usage table too: a short request's 5e-7 kWh, not "5.3e-07".
     const table = await runAdmin(gw, ['usage', '--key', k.id]);
     assertOk(table, 'usage');
-    assert.match(table.stdout, /^total +4 +\d+ +\d+ +\d+\.\d+ +\d+\.\d+ +\d+\.\d+$/m, table.stdout);
+    assert.match(table.stdout, /^total +4 +\d+ +\d+ +\d+\.\d+ +\d+\.\d+ +\d+\.\d+ +\d+\.\d+$/m, table.stdout);
     assert.doesNotMatch(table.stdout, /\de-\d/, table.stdout);
   });
 });
