@@ -26,6 +26,7 @@
 #include "worker/conn.h"
 #include "worker/http.h"
 #include "worker/meter.h"
+#include "worker/relay.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
 
@@ -178,6 +179,7 @@ fg_chat_handle(fg_req_t *req)
     const char      *ct, *field;
     fg_err_t         err;
     char            *upstream_body;
+    fg_upstream_target_t target;
 
     ct = fg_req_header(req, "Content-Type");
     if (len > 0 && !chat_content_type_ok(ct)) {
@@ -255,9 +257,11 @@ fg_chat_handle(fg_req_t *req)
     req->strip_usage = req->chat.is_stream && !req->chat.include_usage;
 
     upstream_body = chat_upstream_body(req, &upstream_len);
-    req->upstream = fg_upstream_start(req, req->model->provider,
-                                      upstream_body, upstream_len,
-                                      req->chat.is_stream, &err);
+    target.provider = req->model->provider;
+    target.request_id = req->id;
+    req->upstream = fg_upstream_start(w, &target, upstream_body,
+                                      upstream_len, req->chat.is_stream,
+                                      &fg_relay_upstream_handler, req, &err);
     if (req->upstream == NULL) {
         fg_log(FG_LOG_ERROR, 0, "req=%s upstream not started: %s", req->id,
                err.msg);

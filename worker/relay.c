@@ -44,8 +44,17 @@ static int relay_usage_chunk(fg_req_t *req, const fg_jdoc_t *doc);
 static size_t relay_client_backlog(fg_req_t *req);
 static void relay_stream_error(fg_req_t *req, fg_error_code_t code,
                                const char *msg);
-static void relay_reply_upstream_error(fg_req_t *req);
+static void relay_reply_upstream_error(fg_req_t *req,
+                                       const fg_attempt_result_t *result);
 static void relay_stream_end(fg_req_t *req);
+static void relay_headers(void *owner);
+static int relay_data(void *owner, const char *data, size_t len);
+static void relay_done(void *owner, const fg_attempt_result_t *result,
+                       const char *error);
+
+const fg_upstream_handler_t fg_relay_upstream_handler = {
+    relay_headers, relay_data, relay_done
+};
 
 static int
 relay_is_event_stream(const char *ct)
@@ -53,9 +62,10 @@ relay_is_event_stream(const char *ct)
     return strncmp(ct, "text/event-stream", 17) == 0;
 }
 
-void
-fg_relay_headers(fg_req_t *req)
+static void
+relay_headers(void *owner)
 {
+    fg_req_t      *req = owner;
     fg_upstream_t *up = req->upstream;
 
     if (req->conn == NULL || !req->chat.is_stream || up->status < 200
@@ -292,14 +302,20 @@ relay_client_backlog(fg_req_t *req)
     return req->conn != NULL ? fg_conn_backlog(req->conn) : 0;
 }
 
-int
-fg_relay_data(fg_req_t *req, const char *data, size_t len)
+static int
+relay_data(void *owner, const char *data, size_t len)
 {
-    fg_err_t err;
-    int      rc;
+    fg_req_t *req = owner;
+    fg_err_t  err;
+    int       rc;
 
-    if (req->is_client_gone || req->conn == NULL) {
-        return FG_RELAY_ABORT;
+    if (req->is_client_gone) {
+        /* Its finish is on the way and cancels the attempt: an abort
+         * here would call a gateway decision a provider failure. */
+        return FG_UPSTREAM_PAUSE;
+    }
+    if (req->conn == NULL) {
+        return FG_UPSTREAM_ABORT;
     }
     if (req->state != FG_REQ_STREAMING) {
         if (req->upstream_body == NULL) {
@@ -308,10 +324,10 @@ fg_relay_data(fg_req_t *req, const char *data, size_t len)
         if (evbuffer_get_length(req->upstream_body) + len
             > (size_t) req->worker->conf->upstream_max_body_bytes) {
             req->relay_error = fg_upstream_err_too_large;
-            return FG_RELAY_ABORT;
+            return FG_UPSTREAM_ABORT;
         }
         evbuffer_add(req->upstream_body, data, len);
-        return FG_RELAY_CONTINUE;
+        return FG_UPSTREAM_CONTINUE;
     }
 
     /*
@@ -321,7 +337,7 @@ fg_relay_data(fg_req_t *req, const char *data, size_t len)
      */
     if (relay_client_backlog(req)
         > (size_t) req->worker->conf->stream_high_water_bytes) {
-        return FG_RELAY_PAUSE;
+        return FG_UPSTREAM_PAUSE;
     }
     rc = fg_sse_parser_feed(&req->sse, data, len, relay_on_event, req, &err);
     if (evbuffer_get_length(req->stream_out) > 0) {
@@ -332,9 +348,9 @@ fg_relay_data(fg_req_t *req, const char *data, size_t len)
         if (req->relay_error == NULL) {
             req->relay_error = fg_upstream_err_malformed;
         }
-        return FG_RELAY_ABORT;
+        return FG_UPSTREAM_ABORT;
     }
-    return FG_RELAY_CONTINUE;
+    return FG_UPSTREAM_CONTINUE;
 }
 
 static void
@@ -378,7 +394,7 @@ relay_is_timeout(const char *error)
 
 /* The upstream answered with an error status: map it for the client. */
 static void
-relay_reply_upstream_error(fg_req_t *req)
+relay_reply_upstream_error(fg_req_t *req, const fg_attempt_result_t *result)
 {
     fg_upstream_t *up = req->upstream;
     const char    *body = NULL;
@@ -403,8 +419,13 @@ relay_reply_upstream_error(fg_req_t *req)
                          : up->status >= 400 && up->status < 500
                            ? FG_UPSTREAM_4XX : FG_UPSTREAM_5XX;
     if (up->status == 429) {
-        if (up->retry_after[0] != '\0') {
-            fg_req_add_header(req, "Retry-After", up->retry_after);
+        if (result->retry_after_ms >= 0) {
+            char secs[24];
+
+            /* In whole seconds, rounded up: never sooner than asked. */
+            snprintf(secs, sizeof(secs), "%lld",
+                     (long long) (result->retry_after_ms + 999) / 1000);
+            fg_req_add_header(req, "Retry-After", secs);
         }
         fg_req_fail(req, FG_E_PROVIDER_RATE_LIMITED, NULL,
                     "provider %s is rate limiting requests: %.300s",
@@ -425,9 +446,10 @@ relay_reply_upstream_error(fg_req_t *req)
     json_decref(root);
 }
 
-void
-fg_relay_done(fg_req_t *req, const char *error)
+static void
+relay_done(void *owner, const fg_attempt_result_t *result, const char *error)
 {
+    fg_req_t      *req = owner;
     fg_upstream_t *up = req->upstream;
     fg_jdoc_t      doc;
     const char    *body;
@@ -480,7 +502,7 @@ fg_relay_done(fg_req_t *req, const char *error)
         return;
     }
     if (up->status < 200 || up->status > 299) {
-        relay_reply_upstream_error(req);
+        relay_reply_upstream_error(req, result);
         return;
     }
     if (req->chat.is_stream) {

@@ -13,15 +13,11 @@
 #include <stddef.h>
 
 #include "worker/request.h"
+#include "worker/upstream.h"
 
-#define FG_RELAY_CONTINUE 0
-#define FG_RELAY_PAUSE    1
-#define FG_RELAY_ABORT    2
-
-/* Called by upstream.c; see upstream.h. */
-void fg_relay_headers(fg_req_t *req);
-int fg_relay_data(fg_req_t *req, const char *data, size_t len);
-void fg_relay_done(fg_req_t *req, const char *error);
+/* The handler a request's upstream attempt reports to (upstream.h); its
+ * owner is the fg_req_t. */
+extern const fg_upstream_handler_t fg_relay_upstream_handler;
 
 /* Frees the relay state of @req (parser, buffers). Accepts a fresh req. */
 void fg_relay_cleanup(fg_req_t *req);

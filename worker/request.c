@@ -201,6 +201,10 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
     out->is_client_gone = req->is_client_gone && req->state != FG_REQ_DONE;
     out->limit = req->limit_kind;
     out->upstream = req->upstream_kind;
+    if (req->upstream != NULL) {
+        out->upstream_outcome = req->upstream->result.outcome;
+        out->upstream_status = req->upstream->result.status;
+    }
     out->has_usage = req->has_usage;
     out->prompt_tokens = req->prompt_tokens;
     out->completion_tokens = req->completion_tokens;
@@ -286,6 +290,8 @@ fg_req_finish(fg_req_t *req)
         req->conn = NULL;
     }
 
+    /* Before the accounting: the attempt's result must be final. */
+    fg_upstream_cancel(req->upstream);
     fg_req_account(req);
 
     fg_upstream_free(req->upstream);
