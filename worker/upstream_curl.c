@@ -69,6 +69,7 @@ typedef struct {
     CURL              *easy;
     struct curl_slist *headers;
     size_t             body_taken;    /* handed to libcurl so far */
+    int                is_rewind_asked;   /* the seek callback ran */
     int                is_in_multi;
     char               error[CURL_ERROR_SIZE];
 } upstream_curl_xfer_t;
@@ -258,15 +259,34 @@ upstream_curl_take_marks(fg_upstream_t *up)
     upstream_curl_xfer_t *x = up->client;
     curl_off_t   sent = 0, connect_us = 0;
 
-    /* Bytes of the body written to the connection (libcurl counts them
-     * as its writes succeed), not merely read from us. */
+    /*
+     * Bytes of the body written to the connection: libcurl counts them as
+     * its writes succeed, not as it reads them from us. Its retry
+     * machinery zeroes that count, though, before it asks to rewind; but
+     * it asks only when it had written some of the body, so then all of
+     * it that libcurl took may have gone, and the request counts as sent
+     * once libcurl had taken it whole. Erring that way can only cost a
+     * fallback, never send a request twice.
+     */
     curl_easy_getinfo(x->easy, CURLINFO_SIZE_UPLOAD_T, &sent);
     curl_easy_getinfo(x->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
-    if (connect_us > 0 || sent > 0) {
+    if (connect_us > 0 || sent > 0 || x->is_rewind_asked) {
         up->is_connected = 1;
     }
-    if (sent > 0 && (size_t) sent >= up->body_len) {
+    if ((sent > 0 && (size_t) sent >= up->body_len)
+        || (x->is_rewind_asked && x->body_taken == up->body_len)) {
         up->is_request_sent = 1;
+    }
+    if (!up->has_headers) {
+        long status = 0;
+
+        /* A reply refused in its head (too large by its Content-Length)
+         * still had a status line. */
+        curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+        if (status >= 200) {
+            up->status = status;
+            up->has_headers = 1;
+        }
     }
 }
 
@@ -343,10 +363,12 @@ upstream_curl_read_cb(char *buf, size_t size, size_t n, void *arg)
 static int
 upstream_curl_seek_cb(void *arg, curl_off_t offset, int origin)
 {
-    fg_upstream_t *up = arg;
+    fg_upstream_t        *up = arg;
+    upstream_curl_xfer_t *x = up->client;
 
     (void) offset;
     (void) origin;
+    x->is_rewind_asked = 1;
     fg_log(FG_LOG_INFO, 0, "upstream \"%s\": libcurl wanted to send the "
            "request again; refused", up->provider->id);
     return CURL_SEEKFUNC_FAIL;
