@@ -53,6 +53,10 @@ typedef struct {
     const char          *detail;
     char                 data[1024];
     size_t               len;
+    fg_upstream_t       *up;          /* for a failover from done */
+    fg_upstream_target_t failover;    /* reinit there once, if set */
+    int                  has_failover;
+    fg_attempt_outcome_t first_outcome;
 } owner_t;
 
 /* ---- the servers ---------------------------------------------------- */
@@ -198,6 +202,18 @@ owner_done(void *arg, const fg_attempt_result_t *result, const char *detail)
     o->done++;
     o->result = *result;
     o->detail = detail;
+    if (o->has_failover && fg_attempt_never_arrived(result)) {
+        fg_err_t err;
+
+        /* What a router does: the request never arrived, so the next
+         * endpoint may have it, from inside this very call. */
+        o->has_failover = 0;
+        o->first_outcome = result->outcome;
+        if (fg_upstream_reinit(o->up, &o->failover, strdup("{\"n\":3}"), 7,
+                               &err) == FG_OK) {
+            return;
+        }
+    }
     event_base_loopbreak(o->base);
 }
 
@@ -383,6 +399,50 @@ reinit_chooses_the_client_anew_from_the_target(void)
     fixture_cleanup();
 }
 
+/* The owner may fail over from inside its done handler. */
+static void
+reinit_from_the_done_handler_starts_the_next_attempt(int native_http)
+{
+    server_t             b;
+    fg_upstream_target_t ta;
+    fg_err_t             err;
+
+    fixture_init(native_http);
+    server_start(&b, fx.worker.base, SERVER_REPLY);
+    ta = target_at(0, "http", 1);   /* nothing listens on port 1 */
+    fx.owner.failover = target_at(1, "http", b.port);
+    fx.owner.has_failover = 1;
+
+    fx.owner.up = fg_upstream_start(&fx.worker, &ta, strdup("{}"), 2, 0,
+                                    &owner_handler, &fx.owner, &err);
+    expect_true(fx.owner.up != NULL);
+    run_until_done();
+    expect_int_eq(fx.owner.done, 2);
+    expect_str_eq(fg_attempt_outcome_name(fx.owner.first_outcome),
+                  "connect_failed");
+    expect_str_eq(fg_attempt_outcome_name(fx.owner.result.outcome),
+                  "status");
+    expect_int_eq(fx.owner.result.status, 200);
+    expect_int_eq(b.requests, 1);
+    expect_str_eq(b.body, "{\"n\":3}");
+
+    fg_upstream_free(fx.owner.up);
+    server_stop(&b);
+    fixture_cleanup();
+}
+
+static void
+reinit_from_the_done_handler_starts_the_next_attempt_natively(void)
+{
+    reinit_from_the_done_handler_starts_the_next_attempt(1);
+}
+
+static void
+reinit_from_the_done_handler_starts_the_next_attempt_through_libcurl(void)
+{
+    reinit_from_the_done_handler_starts_the_next_attempt(0);
+}
+
 /* A cancelled attempt: its result says so, with what was known, and the
  * owner hears nothing more. */
 static void
@@ -429,5 +489,7 @@ FG_TEST_MAIN("upstream",
     FG_TEST_CASE(reinit_goes_to_the_new_target_with_the_new_body_natively),
     FG_TEST_CASE(reinit_goes_to_the_new_target_with_the_new_body_through_libcurl),
     FG_TEST_CASE(reinit_chooses_the_client_anew_from_the_target),
+    FG_TEST_CASE(reinit_from_the_done_handler_starts_the_next_attempt_natively),
+    FG_TEST_CASE(reinit_from_the_done_handler_starts_the_next_attempt_through_libcurl),
     FG_TEST_CASE(cancel_ends_an_attempt_as_cancelled_with_no_done_call_natively),
     FG_TEST_CASE(cancel_ends_an_attempt_as_cancelled_with_no_done_call_through_libcurl))
