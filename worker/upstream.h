@@ -76,6 +76,10 @@ typedef struct {
 /*
  * A client: the operations the shared code calls, one table per client.
  * Each sees only the attempt it is given; up->client is its own state.
+ * Reinitialising an attempt is free, then start, with the client chosen
+ * anew (fg_upstream_reinit): a failover may change client, and what is
+ * worth keeping across attempts (connections, easy handles) is pooled
+ * per worker, not per attempt.
  */
 typedef struct {
     const char *name;                       /* "http1", "libcurl" */
