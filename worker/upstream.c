@@ -58,6 +58,8 @@ static int upstream_begin(fg_upstream_t *up,
                           const fg_upstream_target_t *target, char *body,
                           size_t len, fg_err_t *err);
 static void upstream_stop_timers(fg_upstream_t *up);
+static const fg_upstream_ops_t *upstream_client_for(
+    fg_worker_t *w, const fg_upstream_target_t *target);
 static fg_attempt_outcome_t upstream_outcome_of(const fg_upstream_t *up,
                                                 const char *detail);
 
@@ -103,10 +105,22 @@ fg_upstream_reinit(fg_upstream_t *up, const fg_upstream_target_t *target,
 {
     fg_upstream_cancel(up);
     if (up->ops != NULL) {
-        up->ops->free(up);
-        up->ops = NULL;
+        if (up->ops == upstream_client_for(up->worker, target)) {
+            up->ops->reinit(up);
+        } else {
+            up->ops->free(up);
+            up->ops = NULL;
+        }
     }
     return upstream_begin(up, target, body, len, err);
+}
+
+/* The one choice of a client an attempt gets. */
+static const fg_upstream_ops_t *
+upstream_client_for(fg_worker_t *w, const fg_upstream_target_t *target)
+{
+    return fg_upstream_h1_serves(w, target->provider) ? &fg_upstream_h1_ops
+                                                      : &fg_upstream_curl_ops;
 }
 
 /* Forgets the last attempt of @up and starts one at @target. */
@@ -121,7 +135,6 @@ upstream_begin(fg_upstream_t *up, const fg_upstream_target_t *target,
     up->body_len = len;
     up->target = *target;
     up->provider = p;
-    up->client = NULL;
     up->status = 0;
     up->content_type[0] = '\0';
     up->retry_after_ms = -1;
@@ -135,9 +148,7 @@ upstream_begin(fg_upstream_t *up, const fg_upstream_target_t *target,
     up->result.retry_after_ms = -1;
     up->started_us = fg_mono_us();
 
-    /* The one choice of a client this attempt gets. */
-    up->ops = fg_upstream_h1_serves(up->worker, p) ? &fg_upstream_h1_ops
-                                                   : &fg_upstream_curl_ops;
+    up->ops = upstream_client_for(up->worker, target);
     upstream_arm(up->first_byte_ev, p->first_byte_timeout_ms);
     upstream_arm(up->total_ev, p->total_timeout_ms);
     up->is_running = 1;

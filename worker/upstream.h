@@ -76,15 +76,12 @@ typedef struct {
 /*
  * A client: the operations the shared code calls, one table per client.
  * Each sees only the attempt it is given; up->client is its own state.
- * Reinitialising an attempt is free, then start, with the client chosen
- * anew (fg_upstream_reinit): a failover may change client, and what is
- * worth keeping across attempts (connections, easy handles) is pooled
- * per worker, not per attempt.
  */
 typedef struct {
     const char *name;                       /* "http1", "libcurl" */
-    /* Begins the attempt @up describes. FG_OK, or FG_ERR with @err set
-     * when nothing was started (no done call follows). */
+    /* Begins the attempt @up describes, on up->client when reinit left
+     * one. FG_OK, or FG_ERR with @err set when nothing was started (no
+     * done call follows). */
     int  (*start)(fg_upstream_t *up, fg_err_t *err);
     /* Stops or resumes receiving (the marks in @up are the shared
      * code's; the client only holds the bytes back). */
@@ -93,6 +90,11 @@ typedef struct {
      * mid-way; updates up->is_connected and up->is_request_sent first.
      * No done call follows. A no-op on an ended attempt. */
     void (*cancel)(fg_upstream_t *up);
+    /* Readies the client's state of an ended attempt for another start
+     * by the same client, keeping what serves again (the easy handle,
+     * the read buffer) and forgetting the rest. When a new target calls
+     * for the other client, free is called instead. */
+    void (*reinit)(fg_upstream_t *up);
     /* Releases the client's state of an ended attempt. Accepts one
      * never started. */
     void (*free)(fg_upstream_t *up);

@@ -77,6 +77,7 @@ typedef struct {
 static int upstream_curl_start(fg_upstream_t *up, fg_err_t *err);
 static void upstream_curl_pause(fg_upstream_t *up, int on);
 static void upstream_curl_cancel(fg_upstream_t *up);
+static void upstream_curl_reinit(fg_upstream_t *up);
 static void upstream_curl_free(fg_upstream_t *up);
 static int upstream_curl_socket_cb(CURL *easy, curl_socket_t s, int what,
                           void *userp, void *socketp);
@@ -94,7 +95,8 @@ static CURL *upstream_curl_easy_get(fg_worker_t *w);
 static void upstream_curl_easy_put(fg_worker_t *w, CURL *easy);
 
 const fg_upstream_ops_t fg_upstream_curl_ops = {
-    "libcurl", upstream_curl_start, upstream_curl_pause, upstream_curl_cancel, upstream_curl_free
+    "libcurl", upstream_curl_start, upstream_curl_pause, upstream_curl_cancel,
+    upstream_curl_reinit, upstream_curl_free
 };
 
 int
@@ -431,9 +433,12 @@ upstream_curl_start(fg_upstream_t *up, fg_err_t *err)
     char               **h;
     CURLMcode            mrc;
 
-    x = fg_xcalloc(1, sizeof(*x));
-    up->client = x;
-    x->easy = upstream_curl_easy_get(w);
+    x = up->client;
+    if (x == NULL) {
+        x = fg_xcalloc(1, sizeof(*x));
+        up->client = x;
+        x->easy = upstream_curl_easy_get(w);
+    }
     if (x->easy == NULL) {
         return fg_err_set(err, FG_E_INTERNAL, NULL, "curl_easy_init failed");
     }
@@ -515,6 +520,24 @@ upstream_curl_cancel(fg_upstream_t *up)
     /* Out of the multi mid-transfer: libcurl closes the connection. */
     curl_multi_remove_handle(up->worker->multi, x->easy);
     x->is_in_multi = 0;
+}
+
+static void
+upstream_curl_reinit(fg_upstream_t *up)
+{
+    upstream_curl_xfer_t *x = up->client;
+
+    if (x == NULL) {
+        return;
+    }
+    upstream_curl_cancel(up);
+    /* The handle stays ours; its connection stays in the multi's cache. */
+    curl_easy_reset(x->easy);
+    curl_slist_free_all(x->headers);
+    x->headers = NULL;
+    x->body_taken = 0;
+    x->is_rewind_asked = 0;
+    x->error[0] = '\0';
 }
 
 static void

@@ -140,10 +140,11 @@ static void h1_fail(h1_xfer_t *x, const char *error);
 static int h1_start(fg_upstream_t *up, fg_err_t *err);
 static void h1_pause(fg_upstream_t *up, int on);
 static void h1_cancel(fg_upstream_t *up);
+static void h1_reinit(fg_upstream_t *up);
 static void h1_free(fg_upstream_t *up);
 
 const fg_upstream_ops_t fg_upstream_h1_ops = {
-    "http1", h1_start, h1_pause, h1_cancel, h1_free
+    "http1", h1_start, h1_pause, h1_cancel, h1_reinit, h1_free
 };
 static void h1_conn_close(h1_conn_t *c);
 static void h1_pool_wake(h1_pool_t *pool);
@@ -476,7 +477,10 @@ h1_start(fg_upstream_t *up, fg_err_t *err)
     h1_xfer_t   *x;
 
     (void) err;
-    x = fg_xcalloc(1, sizeof(*x));
+    x = up->client;
+    if (x == NULL) {
+        x = fg_xcalloc(1, sizeof(*x));
+    }
     x->up = up;
     x->worker = w;
     x->pool = h1_pool_of(w, up->provider);
@@ -926,6 +930,28 @@ h1_cancel(fg_upstream_t *up)
     if (x != NULL && x->state != H1_DONE) {
         h1_stop(x);
     }
+}
+
+static void
+h1_reinit(fg_upstream_t *up)
+{
+    h1_xfer_t *x = up->client;
+    char      *buf;
+    size_t     cap;
+
+    if (x == NULL) {
+        return;
+    }
+    h1_cancel(up);
+    event_del(&x->deadline_ev);
+    event_del(&x->kick_ev);
+    free(x->head);
+    /* The read buffer serves again; everything else starts afresh. */
+    buf = x->buf;
+    cap = x->cap;
+    memset(x, 0, sizeof(*x));
+    x->buf = buf;
+    x->cap = cap;
 }
 
 static void
