@@ -11,7 +11,8 @@ import net from 'node:net';
 import path from 'node:path';
 
 import {
-  CHAT, shippedModels, shippedProviders, simModel, startGateway, startSim, tempDir, waitFor,
+  CHAT, shippedModels, shippedProviders, simModel, startGateway, startSim, streamRequest, tempDir,
+  waitFor,
 } from '../lib/harness.mjs';
 
 const URL_PATH = '/v1/chat/completions';
@@ -115,6 +116,18 @@ describe('attempts against fg-sim', () => {
     const l = await lineOf(file, res);
     assert.equal(l.upstream_outcome, 'broke_after_bytes');
     assert.equal(l.upstream_error, 'timeout');
+  });
+
+  test('an attempt the gateway stops because its client left is "cancelled"', async () => {
+    const s = await streamRequest(gw.url + URL_PATH,
+      { ...CHAT, model: 'fault-slow', stream: true, max_tokens: 30 });
+    assert.equal(s.status, 200);
+    await waitFor('two tokens', () => s.events.length >= 3, { tries: 60, every: 50 });
+    s.destroy();
+    const l = await lineOf(file, s);
+    assert.equal(l.client_gone, true);
+    assert.equal(l.upstream_outcome, 'cancelled');
+    assert.equal(l.upstream_status, 200);
   });
 
   test('a reply larger than upstream.max_body_bytes is "broke_after_bytes"', async () => {
