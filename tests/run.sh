@@ -73,6 +73,7 @@ count_tap integration
 echo "== integration, upstreams through libcurl"
 FG_TEST_UPSTREAM_CLIENT=libcurl node --test --test-reporter=tap \
     --test-concurrency=1 tests/integration/50-upstream.test.mjs \
+    tests/integration/57-upstream-outcome.test.mjs \
     tests/integration/60-streaming.test.mjs >"$out" 2>&1
 cat "$out" | grep -vE '^\s+(duration_ms|\.\.\.|---|type:)'
 count_tap "integration (libcurl)"

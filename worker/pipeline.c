@@ -10,7 +10,7 @@
  *               ├─► meter.c      req->reservation (402, 503)
  *               └─► attempt      req->attempt     upstream_body.c, then
  *                                                 fg_upstream_start()
- *   upstream ── fg_pipeline_upstream_headers/data/done
+ *   upstream ── fg_pipeline_upstream_handler: headers/data/done
  *               └─► relay.c      req->relay       (stream, JSON, errors)
  *   request.c ── fg_req_account ──► fg_pipeline_settle
  *               ├─► meter.c      req->settlement  (the charge)
@@ -47,6 +47,16 @@
 
 static char *pipeline_settle_chunk(fg_req_t *req, const char *json,
                                    size_t len, size_t *out_len);
+static void pipeline_upstream_headers(void *owner);
+static int pipeline_upstream_data(void *owner, const char *data,
+                                  size_t len);
+static void pipeline_upstream_done(void *owner,
+                                   const fg_attempt_result_t *result,
+                                   const char *error);
+
+const fg_upstream_handler_t fg_pipeline_upstream_handler = {
+    pipeline_upstream_headers, pipeline_upstream_data, pipeline_upstream_done
+};
 
 /* Answers @req with a refusal's error and the Retry-After it asks for. */
 static void
@@ -127,6 +137,7 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
     size_t                   len;
     char                    *body;
     fg_err_t                 err;
+    fg_upstream_target_t     target;
 
     /* Usage is what a stream is charged by: ask for it, and keep its
      * chunk from a client that did not (relay.c). */
@@ -136,8 +147,12 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
     }
     body = fg_upstream_body(&req->validated.doc, chat, m->upstream_id,
                             lowered, at->strip_usage, &len);
-    at->upstream = fg_upstream_start(req, m->provider, body, len,
-                                     chat->is_stream, &err);
+    target.provider = m->provider;
+    target.request_id = req->id;
+    at->upstream = fg_upstream_start(req->worker, &target, body, len,
+                                     chat->is_stream,
+                                     &fg_pipeline_upstream_handler, req,
+                                     &err);
     if (at->upstream == NULL) {
         fg_log(FG_LOG_ERROR, 0, "req=%s upstream not started: %s", req->id,
                err.msg);
@@ -182,9 +197,11 @@ fg_pipeline_chat(fg_req_t *req)
     }
 }
 
-void
-fg_pipeline_upstream_headers(fg_req_t *req)
+static void
+pipeline_upstream_headers(void *owner)
 {
+    fg_req_t *req = owner;
+
     if (req->conn == NULL || !fg_relay_stream_begins(req)) {
         return;
     }
@@ -203,13 +220,19 @@ pipeline_send(fg_req_t *req)
     }
 }
 
-int
-fg_pipeline_upstream_data(fg_req_t *req, const char *data, size_t len)
+static int
+pipeline_upstream_data(void *owner, const char *data, size_t len)
 {
-    int rc;
+    fg_req_t *req = owner;
+    int       rc;
 
-    if (req->is_client_gone || req->conn == NULL) {
-        return FG_RELAY_ABORT;
+    if (req->is_client_gone) {
+        /* Its finish is on the way and cancels the attempt: an abort
+         * here would call a gateway decision a provider failure. */
+        return FG_UPSTREAM_PAUSE;
+    }
+    if (req->conn == NULL) {
+        return FG_UPSTREAM_ABORT;
     }
     if (req->state != FG_REQ_STREAMING) {
         return fg_relay_collect(req, data, len);
@@ -221,11 +244,11 @@ fg_pipeline_upstream_data(fg_req_t *req, const char *data, size_t len)
      */
     if (fg_req_client_backlog(req)
         > (size_t) req->worker->conf->stream_high_water_bytes) {
-        return FG_RELAY_PAUSE;
+        return FG_UPSTREAM_PAUSE;
     }
     rc = fg_relay_feed(req, data, len);
     pipeline_send(req);
-    return rc == FG_OK ? FG_RELAY_CONTINUE : FG_RELAY_ABORT;
+    return rc == FG_OK ? FG_UPSTREAM_CONTINUE : FG_UPSTREAM_ABORT;
 }
 
 /* A completion: settled now, so its reply carries the charge (headers)
@@ -253,16 +276,18 @@ pipeline_complete(fg_req_t *req, const fg_verdict_t *v)
     fg_req_reply(req, 200, v->body, v->body_len);
 }
 
-void
-fg_pipeline_upstream_done(fg_req_t *req, const char *error)
+static void
+pipeline_upstream_done(void *owner, const fg_attempt_result_t *result,
+                       const char *error)
 {
+    fg_req_t    *req = owner;
     fg_verdict_t v;
 
     if (req->is_client_gone || req->conn == NULL) {
         fg_req_finish_later(req);
         return;
     }
-    switch (fg_relay_end(req, error, &v)) {
+    switch (fg_relay_end(req, result, error, &v)) {
     case FG_VERDICT_STREAM_END:
         if (v.err.code != FG_E_NONE) {
             req->error = v.err.code;

@@ -19,6 +19,7 @@
 
 #include "worker/relay.h"
 #include "worker/request.h"
+#include "worker/upstream.h"
 
 /* Serves a chat completion: runs the stages up to the upstream call, or
  * answers the request. Takes over @req (as every route handler). */
@@ -29,18 +30,12 @@ void fg_pipeline_chat(fg_req_t *req);
 int fg_pipeline_authenticate(fg_req_t *req);
 
 /*
- * The upstream's events (upstream.c, upstream_h1.c), always from the
- * event loop and never after the transfer is freed:
- *   headers  status and headers are known: a stream may start;
- *   data     body bytes: FG_RELAY_CONTINUE, FG_RELAY_PAUSE (the client
- *            is behind: hand the same bytes again on resume) or
- *            FG_RELAY_ABORT;
- *   done     the transfer ended; @error is NULL or one of upstream.h's
- *            failure identities.
+ * The handler a request's upstream attempt reports to (upstream.h); its
+ * owner is the fg_req_t. headers may start a stream; data relays or
+ * collects body bytes, pausing while the client is behind; done takes the
+ * attempt's result to the relay's verdict and answers the client.
  */
-void fg_pipeline_upstream_headers(fg_req_t *req);
-int fg_pipeline_upstream_data(fg_req_t *req, const char *data, size_t len);
-void fg_pipeline_upstream_done(fg_req_t *req, const char *error);
+extern const fg_upstream_handler_t fg_pipeline_upstream_handler;
 
 /* The client took its backlog: a paused upstream goes on. */
 void fg_pipeline_client_drained(fg_req_t *req);

@@ -48,8 +48,8 @@ static int relay_usage_chunk(fg_req_t *req, const fg_jdoc_t *doc);
 static fg_verdict_kind_t relay_stream_error(fg_req_t *req,
                                             fg_error_code_t code,
                                             const char *msg, fg_verdict_t *v);
-static fg_verdict_kind_t relay_upstream_error(fg_req_t *req,
-                                              fg_verdict_t *v);
+static fg_verdict_kind_t relay_upstream_error(
+    fg_req_t *req, const fg_attempt_result_t *result, fg_verdict_t *v);
 
 static int
 relay_is_event_stream(const char *ct)
@@ -284,10 +284,10 @@ fg_relay_collect(fg_req_t *req, const char *data, size_t len)
     if (evbuffer_get_length(r->upstream_body) + len
         > (size_t) req->worker->conf->upstream_max_body_bytes) {
         r->error = fg_upstream_err_too_large;
-        return FG_RELAY_ABORT;
+        return FG_UPSTREAM_ABORT;
     }
     evbuffer_add(r->upstream_body, data, len);
-    return FG_RELAY_CONTINUE;
+    return FG_UPSTREAM_CONTINUE;
 }
 
 int
@@ -334,8 +334,10 @@ relay_is_timeout(const char *error)
 
 /* The upstream answered with an error status: map it for the client. */
 static fg_verdict_kind_t
-relay_upstream_error(fg_req_t *req, fg_verdict_t *v)
+relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
+                     fg_verdict_t *v)
 {
+    char            retry[24] = "";
     fg_req_relay_t *r = &req->relay;
     fg_upstream_t  *up = req->attempt.upstream;
     const char     *body = NULL;
@@ -360,7 +362,13 @@ relay_upstream_error(fg_req_t *req, fg_verdict_t *v)
                        : up->status >= 400 && up->status < 500
                          ? FG_UPSTREAM_4XX : FG_UPSTREAM_5XX;
     if (up->status == 429) {
-        fg_verdict_refuse(v, up->retry_after, FG_E_PROVIDER_RATE_LIMITED,
+        if (result->retry_after_ms >= 0) {
+            /* In whole seconds, rounded up: never sooner than asked. */
+            snprintf(retry, sizeof(retry), "%lld",
+                     (long long) (result->retry_after_ms + 999) / 1000);
+        }
+        fg_verdict_refuse(v, retry[0] != '\0' ? retry : NULL,
+                          FG_E_PROVIDER_RATE_LIMITED,
                           NULL, "provider %s is rate limiting requests: "
                           "%.300s", up->provider->id,
                           message ? message : "try again later");
@@ -385,7 +393,8 @@ relay_upstream_error(fg_req_t *req, fg_verdict_t *v)
 }
 
 fg_verdict_kind_t
-fg_relay_end(fg_req_t *req, const char *error, fg_verdict_t *v)
+fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
+             const char *error, fg_verdict_t *v)
 {
     fg_req_relay_t *r = &req->relay;
     fg_upstream_t  *up = req->attempt.upstream;
@@ -433,7 +442,7 @@ fg_relay_end(fg_req_t *req, const char *error, fg_verdict_t *v)
                                  error);
     }
     if (up->status < 200 || up->status > 299) {
-        return relay_upstream_error(req, v);
+        return relay_upstream_error(req, result, v);
     }
     if (req->validated.chat.is_stream) {
         r->upstream_kind = FG_UPSTREAM_MALFORMED;

@@ -16,10 +16,6 @@
 
 #include "worker/request.h"
 
-#define FG_RELAY_CONTINUE 0
-#define FG_RELAY_PAUSE    1
-#define FG_RELAY_ABORT    2
-
 /* 1 when the upstream's headers start a streamed reply: the client asked
  * for a stream and the upstream answered 2xx text/event-stream. */
 int fg_relay_stream_begins(const fg_req_t *req);
@@ -28,8 +24,8 @@ int fg_relay_stream_begins(const fg_req_t *req);
  * stream's usage arrives. Once, when fg_relay_stream_begins(). */
 void fg_relay_stream_init(fg_req_t *req, fg_relay_settle_pt settle);
 
-/* Collects @len bytes of a non-streamed reply: FG_RELAY_CONTINUE, or
- * FG_RELAY_ABORT past upstream.max_body_bytes. */
+/* Collects @len bytes of a non-streamed reply: FG_UPSTREAM_CONTINUE, or
+ * FG_UPSTREAM_ABORT past upstream.max_body_bytes. */
 int fg_relay_collect(fg_req_t *req, const char *data, size_t len);
 
 /*
@@ -41,15 +37,17 @@ int fg_relay_collect(fg_req_t *req, const char *data, size_t len);
 int fg_relay_feed(fg_req_t *req, const char *data, size_t len);
 
 /*
- * The transfer ended, with @error NULL or one of upstream.h's failure
- * identities. The verdict, in @v: for a stream, FG_VERDICT_STREAM_END
+ * The attempt ended as @result says (its Retry-After is passed on with a
+ * provider's 429), with @error NULL or one of upstream.h's failure
+ * details. The verdict, in @v: for a stream, FG_VERDICT_STREAM_END
  * (an error event queued when it broke, err.code saying what);
  * otherwise FG_VERDICT_COMPLETE (the upstream's JSON body, its usage
  * taken), FG_VERDICT_FORWARD (the upstream's own 4xx) or
  * FG_VERDICT_REFUSE (the error to answer).
  */
-fg_verdict_kind_t fg_relay_end(fg_req_t *req, const char *error,
-                               fg_verdict_t *v);
+fg_verdict_kind_t fg_relay_end(fg_req_t *req,
+                               const fg_attempt_result_t *result,
+                               const char *error, fg_verdict_t *v);
 
 /* Frees the relay state of @req (parser, buffers). Accepts a fresh req. */
 void fg_relay_cleanup(fg_req_t *req);

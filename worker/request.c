@@ -241,6 +241,10 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
     out->is_client_gone = req->is_client_gone && req->state != FG_REQ_DONE;
     out->limit = req->admission.refused_by;
     out->upstream = req->relay.upstream_kind;
+    if (up != NULL) {
+        out->upstream_outcome = up->result.outcome;
+        out->upstream_status = up->result.status;
+    }
     out->has_usage = req->relay.has_usage;
     out->prompt_tokens = st->prompt_tokens;
     out->completion_tokens = st->completion_tokens;
@@ -306,6 +310,8 @@ fg_req_finish(fg_req_t *req)
         req->conn = NULL;
     }
 
+    /* Before the accounting: the attempt's result must be final. */
+    fg_upstream_cancel(req->attempt.upstream);
     fg_req_account(req);
 
     fg_log(FG_LOG_INFO, 0, "req=%s status=%d model=%s provider=%s "

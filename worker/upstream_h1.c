@@ -1,20 +1,34 @@
 /*
- * upstream_h1.c: plain HTTP/1.1 to an upstream on the worker's loop (see
- * upstream_h1.h for what it serves and why).
+ * upstream_h1.c: the native HTTP/1.1 client of the upstream interface,
+ * plain HTTP/1.1 on the worker's loop, for providers at an http://
+ * address given as an IP literal or "localhost" (a vLLM, llama.cpp or
+ * Ollama server beside the gateway, a sidecar that holds the TLS).
+ * Everything else (https, HTTP/2, names to resolve) goes to libcurl
+ * (upstream_curl.c), which this client replaces only where it can do the
+ * whole job: it costs a request one writev(2) and the reads of its
+ * reply, where libcurl adds two poll(2) and some 80,000 instructions.
+ *
+ * Connections are kept alive per provider and reused last-in first-out,
+ * at most upstream.max_connections_per_host of them per worker; a
+ * transfer that finds them all busy waits in a queue, in order. An idle
+ * connection the upstream closes is noticed and dropped, and one taken
+ * from the pool is checked first (a peek that sees its close): a request
+ * is never sent on a connection known dead. One that dies anyway is the
+ * attempt's end, never a silent second send: no retry here.
  *
  * A transfer goes WAITING (for a connection) -> CONNECTING -> SENDING
  * (one writev of the head and body) -> HEAD -> BODY -> DONE. Reply bytes
  * are read into the transfer's buffer, the head parsed by
- * common/wire/httpparse, and the body handed to the relay as it comes: by
- * Content-Length, decoded from chunks in place, or up to the close.
+ * common/httpparse, and the body handed to the owner as it comes: by
+ * Content-Length, decoded from chunks in place, or up to the close. The
+ * connect deadline is ours; first byte, idle and total are upstream.c's.
  *
  * The rules that keep it re-entrant:
  *   1) a connection belongs to at most one transfer, and the transfer
  *      points back to it; idle ones sit in their pool's stack with a
  *      read event on, so a close by the upstream is seen;
- *   2) fg_pipeline_upstream_done() is called once per transfer, from our
- *      own event callbacks only, and after it the transfer holds no
- *      connection;
+ *   2) fg_upstream_end() is called once per transfer, from our own event
+ *      callbacks only, and after it the transfer holds no connection;
  *   3) work that could end another request (handing a freed connection to
  *      a waiting transfer, offering held data on resume) runs from an
  *      event made active, never inside the call that made it possible.
@@ -41,8 +55,7 @@
 #include "common/wire/fmt.h"
 #include "common/wire/httpparse.h"
 #include "common/base/log.h"
-#include "worker/pipeline.h"
-#include "worker/upstream_h1.h"
+#include "worker/upstream.h"
 
 /* A reply head larger than this is malformed; so is a chunk-size line. */
 #define H1_MAX_HEAD   (64 * 1024)
@@ -105,14 +118,10 @@ struct h1_xfer_s {
     size_t             chunk_out;
     size_t             delivered;     /* decoded bytes relayed */
     int                keep_alive;
-    int                got_byte;
-    int                is_retry;
-    int                wants_new;     /* a fresh connection, not a pooled */
     int                is_paused;
     int                is_queued;     /* in its pool's queue */
     int                is_woken;      /* out of it, kick pending */
-    int64_t            deadline_us;   /* the total deadline */
-    struct event       deadline_ev;   /* connect, then total */
+    struct event       deadline_ev;   /* connect */
     struct event       kick_ev;       /* deferred work, rule 3 */
     h1_xfer_t         *wait_next;
 };
@@ -128,6 +137,15 @@ static void h1_attach(h1_xfer_t *x);
 static void h1_send(h1_xfer_t *x);
 static void h1_process(h1_xfer_t *x);
 static void h1_fail(h1_xfer_t *x, const char *error);
+static int h1_start(fg_upstream_t *up, fg_err_t *err);
+static void h1_pause(fg_upstream_t *up, int on);
+static void h1_cancel(fg_upstream_t *up);
+static void h1_reinit(fg_upstream_t *up);
+static void h1_free(fg_upstream_t *up);
+
+const fg_upstream_ops_t fg_upstream_h1_ops = {
+    "http1", h1_start, h1_pause, h1_cancel, h1_reinit, h1_free
+};
 static void h1_conn_close(h1_conn_t *c);
 static void h1_pool_wake(h1_pool_t *pool);
 
@@ -391,22 +409,15 @@ h1_conn_new(h1_xfer_t *x)
 
 /* ---- a transfer ---------------------------------------------------- */
 
+/* The connect deadline; the others are upstream.c's. */
 static void
-h1_arm_deadline(h1_xfer_t *x)
+h1_arm_connect_deadline(h1_xfer_t *x)
 {
-    int64_t        now = fg_mono_us(), until = x->deadline_us;
+    int64_t        ms = x->up->provider->connect_timeout_ms;
     struct timeval tv;
 
-    if (x->state == H1_CONNECTING) {
-        int64_t connect = now + x->up->provider->connect_timeout_ms * 1000;
-
-        if (connect < until) {
-            until = connect;
-        }
-    }
-    until = until > now ? until - now : 0;
-    tv.tv_sec = until / 1000000;
-    tv.tv_usec = until % 1000000;
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
     event_add(&x->deadline_ev, &tv);
 }
 
@@ -418,7 +429,7 @@ h1_build_head(h1_xfer_t *x)
     const fg_provider_t *p = up->provider;
     size_t               need = 512 + strlen(x->pool->path)
                                 + strlen(x->pool->host)
-                                + strlen(up->req->id)
+                                + strlen(up->target.request_id)
                                 + (p->api_key ? strlen(p->api_key) : 0);
     char               **h;
     size_t               n = 0;
@@ -441,7 +452,7 @@ h1_build_head(h1_xfer_t *x)
         PUT_LIT("application/json");
     }
     PUT_LIT("\r\nX-Request-Id: ");
-    PUT_STR(up->req->id);
+    PUT_STR(up->target.request_id);
     if (p->api_key != NULL) {
         PUT_LIT("\r\nAuthorization: Bearer ");
         PUT_STR(p->api_key);
@@ -459,30 +470,44 @@ h1_build_head(h1_xfer_t *x)
     x->head_len = n;
 }
 
-int
-fg_upstream_h1_start(fg_upstream_t *up, fg_err_t *err)
+static int
+h1_start(fg_upstream_t *up, fg_err_t *err)
 {
-    fg_worker_t *w = up->req->worker;
+    fg_worker_t *w = up->worker;
     h1_xfer_t   *x;
 
     (void) err;
-    x = fg_xcalloc(1, sizeof(*x));
+    x = up->client;
+    if (x == NULL) {
+        x = fg_xcalloc(1, sizeof(*x));
+    }
     x->up = up;
     x->worker = w;
     x->pool = h1_pool_of(w, up->provider);
     x->left = -1;
-    x->deadline_us = fg_mono_us() + up->provider->total_timeout_ms * 1000;
     evtimer_assign(&x->deadline_ev, w->base, h1_deadline_cb, x);
     evtimer_assign(&x->kick_ev, w->base, h1_kick_cb, x);
     h1_build_head(x);
-    up->h1 = x;
-    up->is_running = 1;
-    h1_arm_deadline(x);
+    up->client = x;
     /* Attached on this same pass of the loop, but after the caller has
      * taken @up: a connect that fails at once must find it in place. */
     x->state = H1_WAITING;
     event_active(&x->kick_ev, EV_TIMEOUT, 0);
     return FG_OK;
+}
+
+/*
+ * 1 when the idle connection @c may carry a request: the upstream has
+ * neither closed it nor sent anything on it. A close that reached us but
+ * not yet our loop is caught here, before a byte is sent.
+ */
+static int
+h1_conn_alive(h1_conn_t *c)
+{
+    char    b;
+    ssize_t n = recv(c->fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 /* Finds @x a connection: a pooled one, a new one, or a place in line. */
@@ -501,30 +526,26 @@ h1_attach(h1_xfer_t *x)
         h1_pool_wake(pool);
         return;
     }
-    if (!x->wants_new && pool->idle != NULL) {
-        c = pool->idle;
+    while ((c = pool->idle) != NULL) {
         pool->idle = c->next;
         pool->idle_count--;
-        c->xfer = x;
-        x->conn = c;
-        x->state = H1_SENDING;
-        h1_send(x);
-        return;
-    }
-    if (pool->open >= x->worker->conf->upstream_max_connections) {
-        if (pool->idle != NULL) {
-            /* Room for the fresh one a retry wants: that room is ours,
-             * so no waiting transfer is woken for it. */
-            c = pool->idle;
-            h1_idle_remove(c);
+        if (!h1_conn_alive(c)) {
             event_del(&c->read_ev);
             close(c->fd);
             pool->open--;
             free(c);
-        } else {
-            h1_enqueue(pool, x);
-            return;
+            continue;
         }
+        c->xfer = x;
+        x->conn = c;
+        x->state = H1_SENDING;
+        x->up->is_connected = 1;
+        h1_send(x);
+        return;
+    }
+    if (pool->open >= x->worker->conf->upstream_max_connections) {
+        h1_enqueue(pool, x);
+        return;
     }
     c = h1_conn_new(x);
     if (c == NULL) {
@@ -537,7 +558,7 @@ h1_attach(h1_xfer_t *x)
     event_add(&c->read_ev, NULL);
     if (connect(c->fd, (struct sockaddr *) &pool->addr, pool->addr_len) == 0) {
         x->state = H1_SENDING;
-        h1_arm_deadline(x);
+        x->up->is_connected = 1;
         h1_send(x);
         return;
     }
@@ -547,33 +568,18 @@ h1_attach(h1_xfer_t *x)
         h1_fail(x, fg_upstream_err_connect);
         return;
     }
-    h1_arm_deadline(x);
+    h1_arm_connect_deadline(x);
     event_add(&c->write_ev, NULL);
 }
 
 /*
- * The connection failed before any byte of the reply. A pooled one may
- * simply have been closed by the upstream while idle: then the request
- * goes again, once, on a new connection.
+ * The connection failed. Never sent again here, even on a pooled
+ * connection that may simply have been closed idle: the request may have
+ * arrived, and only the owner may decide to send it twice.
  */
 static void
 h1_conn_broke(h1_xfer_t *x, int err)
 {
-    h1_conn_t *c = x->conn;
-
-    if (c != NULL && c->replies > 0 && !x->got_byte && !x->is_retry) {
-        x->is_retry = 1;
-        x->wants_new = 1;
-        x->conn = NULL;
-        c->xfer = NULL;
-        h1_conn_close(c);
-        x->sent = 0;
-        x->len = 0;
-        x->scanned = 0;
-        x->state = H1_WAITING;
-        h1_attach(x);
-        return;
-    }
     if (err != 0) {
         fg_log(FG_LOG_INFO, err, "upstream \"%s\"", x->pool->provider->id);
     }
@@ -616,6 +622,7 @@ h1_send(h1_xfer_t *x)
         }
         x->sent += (size_t) n;
     }
+    up->is_request_sent = 1;
     if (x->state == H1_SENDING) {
         x->state = H1_HEAD;
     }
@@ -643,30 +650,33 @@ h1_conn_write_cb(evutil_socket_t fd, short what, void *arg)
             return;
         }
         x->state = H1_SENDING;
-        h1_arm_deadline(x);   /* the connect deadline is met */
+        x->up->is_connected = 1;
+        event_del(&x->deadline_ev);   /* the connect deadline is met */
     }
     h1_send(x);
 }
 
-/* Ends @x: its connection closed, the relay told (rule 2). */
+/* Stops @x: out of its queue, its connection closed, its events off. */
 static void
-h1_fail(h1_xfer_t *x, const char *error)
+h1_stop(h1_xfer_t *x)
 {
-    fg_upstream_t *up = x->up;
-
     h1_leave_queue(x);
     if (x->conn != NULL) {
         x->conn->xfer = NULL;
-        h1_conn_close(x->conn);
+        h1_conn_close(x->conn);   /* mid-reply: the upstream stops */
         x->conn = NULL;
     }
     x->state = H1_DONE;
-    up->is_running = 0;
     event_del(&x->deadline_ev);
-    evtimer_del(up->first_byte_ev);
-    evtimer_del(up->idle_ev);
-    fg_log(FG_LOG_INFO, 0, "upstream \"%s\": %s", up->provider->id, error);
-    fg_pipeline_upstream_done(up->req, error);
+    event_del(&x->kick_ev);
+}
+
+/* Ends @x: its connection closed, the owner told (rule 2). */
+static void
+h1_fail(h1_xfer_t *x, const char *error)
+{
+    h1_stop(x);
+    fg_upstream_end(x->up, error);
 }
 
 static void
@@ -677,10 +687,7 @@ h1_complete(h1_xfer_t *x)
 
     x->conn = NULL;
     x->state = H1_DONE;
-    up->is_running = 0;
     event_del(&x->deadline_ev);
-    evtimer_del(up->first_byte_ev);
-    evtimer_del(up->idle_ev);
     if (c != NULL) {
         if (x->keep_alive && x->len == 0 && x->sent == x->head_len
                                                       + up->body_len) {
@@ -690,11 +697,11 @@ h1_complete(h1_xfer_t *x)
             h1_conn_close(c);
         }
     }
-    fg_pipeline_upstream_done(up->req, NULL);
+    fg_upstream_end(up, NULL);
 }
 
 /*
- * Offers @len bytes to the relay. 1: taken; 0: the relay paused (they
+ * Offers @len bytes to the owner. 1: taken; 0: the relay paused (they
  * stay, and are offered again on resume); -1: the transfer has ended.
  */
 static int
@@ -703,18 +710,15 @@ h1_deliver(h1_xfer_t *x, const char *data, size_t len)
     if (len == 0) {
         return 1;
     }
-    switch (fg_pipeline_upstream_data(x->up->req, data, len)) {
-    case FG_RELAY_PAUSE:
-        /* The client is slow, not the provider: no idle deadline now. */
+    switch (fg_upstream_deliver(x->up, data, len)) {
+    case FG_UPSTREAM_PAUSE:
         x->is_paused = 1;
-        x->up->is_paused = 1;
-        evtimer_del(x->up->idle_ev);
         if (x->conn != NULL) {
             event_del(&x->conn->read_ev);   /* back-pressure upstream */
         }
         return 0;
-    case FG_RELAY_ABORT:
-        h1_fail(x, fg_upstream_err_reset);   /* the relay's error wins */
+    case FG_UPSTREAM_ABORT:
+        h1_fail(x, fg_upstream_err_reset);   /* the owner's error wins */
         return -1;
     default:
         return 1;
@@ -751,24 +755,12 @@ h1_take_head(h1_xfer_t *x)
         x->len -= hl;
         x->scanned = 0;
     }
-    up->status = head->status;
-    up->content_type[0] = '\0';
-    up->retry_after[0] = '\0';
+    fg_upstream_head_begin(up);
     if ((v = fg_http_field(head, "content-type", &vl)) != NULL) {
-        vl = vl < sizeof(up->content_type) - 1 ? vl
-                                               : sizeof(up->content_type) - 1;
-        memcpy(up->content_type, v, vl);
-        up->content_type[vl] = '\0';
+        fg_upstream_head_field(up, "content-type", 12, v, vl);
     }
     if ((v = fg_http_field(head, "retry-after", &vl)) != NULL) {
-        size_t j = 0;
-
-        while (j < vl && j < sizeof(up->retry_after) - 1 && v[j] >= '0'
-               && v[j] <= '9') {
-            up->retry_after[j] = v[j];
-            j++;
-        }
-        up->retry_after[j] = '\0';
+        fg_upstream_head_field(up, "retry-after", 11, v, vl);
     }
     x->keep_alive = head->keep_alive;
     if (head->status == 204 || head->status == 304) {
@@ -784,8 +776,7 @@ h1_take_head(h1_xfer_t *x)
     memmove(x->buf, x->buf + hl, x->len - hl);
     x->len -= hl;
     x->state = H1_BODY;
-    up->has_headers = 1;
-    fg_pipeline_upstream_headers(up->req);
+    fg_upstream_head_done(up, head->status);
     return 1;
 }
 
@@ -878,9 +869,6 @@ h1_conn_read_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     x->len += (size_t) n;
-    if (!x->got_byte) {
-        x->got_byte = 1;
-    }
     fg_upstream_progress(x->up);
     h1_process(x);
 }
@@ -892,8 +880,7 @@ h1_deadline_cb(evutil_socket_t fd, short what, void *arg)
 
     (void) fd;
     (void) what;
-    h1_fail(x, x->state == H1_CONNECTING ? fg_upstream_err_connect_timeout
-                                         : fg_upstream_err_total_timeout);
+    h1_fail(x, fg_upstream_err_connect_timeout);
 }
 
 /* Deferred work (rule 3): a connection freed for us, or a resume. */
@@ -917,50 +904,69 @@ h1_kick_cb(evutil_socket_t fd, short what, void *arg)
     h1_process(x);
 }
 
-void
-fg_upstream_h1_pause(fg_upstream_t *up, int on)
+static void
+h1_pause(fg_upstream_t *up, int on)
 {
-    h1_xfer_t *x = up->h1;
+    h1_xfer_t *x = up->client;
 
     if (x == NULL || x->state == H1_DONE) {
         return;
     }
     x->is_paused = on;
-    up->is_paused = on;
     if (on) {
-        evtimer_del(up->idle_ev);
         if (x->conn != NULL) {
             event_del(&x->conn->read_ev);
         }
         return;
     }
-    if (up->first_byte_us != 0) {
-        fg_upstream_progress(up);   /* the idle deadline again */
-    }
     event_active(&x->kick_ev, EV_TIMEOUT, 0);
 }
 
-void
-fg_upstream_h1_cancel(fg_upstream_t *up)
+static void
+h1_cancel(fg_upstream_t *up)
 {
-    h1_xfer_t *x = up->h1;
+    h1_xfer_t *x = up->client;
+
+    if (x != NULL && x->state != H1_DONE) {
+        h1_stop(x);
+    }
+}
+
+static void
+h1_reinit(fg_upstream_t *up)
+{
+    h1_xfer_t *x = up->client;
+    char      *buf;
+    size_t     cap;
 
     if (x == NULL) {
         return;
     }
-    h1_leave_queue(x);
-    if (x->conn != NULL) {
-        x->conn->xfer = NULL;
-        h1_conn_close(x->conn);   /* mid-reply: the upstream stops */
-        x->conn = NULL;
-    }
+    h1_cancel(up);
     event_del(&x->deadline_ev);
     event_del(&x->kick_ev);
-    up->is_running = 0;
+    free(x->head);
+    /* The read buffer serves again; everything else starts afresh. */
+    buf = x->buf;
+    cap = x->cap;
+    memset(x, 0, sizeof(*x));
+    x->buf = buf;
+    x->cap = cap;
+}
+
+static void
+h1_free(fg_upstream_t *up)
+{
+    h1_xfer_t *x = up->client;
+
+    if (x == NULL) {
+        return;
+    }
+    h1_cancel(up);
     free(x->head);
     free(x->buf);
     free(x);
-    up->h1 = NULL;
+    up->client = NULL;
 }
 
 void

@@ -3,7 +3,7 @@
  *
  * Set-up: the event_base, a read event on each inherited listening socket
  * (accepting one connection per wakeup and handing it to conn.c; removed
- * at the connection cap), the libcurl multi (upstream.c), the access log
+ * at the connection cap), the upstream clients (upstream.c), the access log
  * (unless "off"), the metrics listener's evhttp (metrics_http.c), the
  * signal events. Then the shm slot says READY and the loop runs. SIGUSR1
  * reopens the log and the access log (logrotate).

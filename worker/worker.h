@@ -59,7 +59,7 @@ typedef struct fg_worker_s {
     struct h1_pool_s         *h1_pools;     /* upstream_h1.c's, owned */
     CURLM                    *multi;
     struct event             *curl_timer_ev;
-    void                     *easy_pool;     /* upstream.c's free list */
+    void                     *easy_pool;     /* upstream_curl.c's free list */
 
     struct evhttp            *metrics_http;  /* GET /metrics; NULL: off */
     struct evhttp_bound_socket *metrics_bound;  /* NULL once draining */

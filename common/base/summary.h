@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "common/base/errors.h"
+#include "common/wire/attempt.h"
 
 /* Which limit refused the request, if one did. */
 typedef enum {
@@ -48,6 +49,10 @@ typedef struct {
     int                is_client_gone;   /* left before the reply ended */
     fg_limit_kind_t    limit;            /* FG_LIMIT_NONE unless refused */
     fg_upstream_kind_t upstream;         /* FG_UPSTREAM_OK unless failed */
+    fg_attempt_outcome_t upstream_outcome;  /* how the upstream attempt
+                                            ended; NONE: no attempt */
+    int                upstream_status;  /* the provider's HTTP status;
+                                            0 if none came */
     int                has_usage;        /* the upstream reported usage */
     int64_t            prompt_tokens;
     int64_t            completion_tokens;

@@ -600,6 +600,16 @@ fg_accesslog_write(fg_accesslog_t *log, const fg_request_summary_t *s)
     accesslog_put_str_or_null(log, fg_limit_kind_name(s->limit));
     ACCESSLOG_PUT_LIT(log, ",\"upstream_error\":");
     accesslog_put_str_or_null(log, fg_upstream_kind_name(s->upstream));
+    ACCESSLOG_PUT_LIT(log, ",\"upstream_outcome\":");
+    accesslog_put_str_or_null(log, s->upstream_outcome == FG_ATTEMPT_NONE
+                              ? NULL
+                              : fg_attempt_outcome_name(s->upstream_outcome));
+    ACCESSLOG_PUT_LIT(log, ",\"upstream_status\":");
+    if (s->upstream_status > 0) {
+        accesslog_put_i64(log, s->upstream_status);
+    } else {
+        ACCESSLOG_PUT_LIT(log, "null");
+    }
     if (log->with_content) {
         accesslog_put_content(log, s);
     }

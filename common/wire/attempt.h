@@ -24,7 +24,9 @@ typedef enum {
                                     * (see status; 2xx is success) */
     FG_ATTEMPT_FIRST_BYTE_TIMEOUT, /* written; no byte before the deadline */
     FG_ATTEMPT_BROKE_AFTER_BYTES,  /* reply started, then failed (reset,
-                                    * idle or total timeout, malformed) */
+                                    * idle or total timeout, a malformed
+                                    * stream, too large); a whole reply
+                                    * whose body is bad is STATUS */
     FG_ATTEMPT_CANCELLED,          /* the gateway stopped it (client left) */
     FG_ATTEMPT_OUTCOME_COUNT
 } fg_attempt_outcome_t;

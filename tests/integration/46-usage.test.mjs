@@ -762,8 +762,10 @@ describe('a worker SIGKILLed with requests in flight', () => {
 });
 
 // Each upstream call is an attempt in its record (worker/usagerec.c): how
-// it ended, as common/wire/attempt.h names it, read from what the relay
-// saw. One gateway, one request per ending.
+// it ended, as common/wire/attempt.h names it, as the upstream client
+// filled it. One gateway, one request per ending. A non-streamed reply
+// that arrived whole but is not JSON ended as a transfer with its status:
+// the relay, not the attempt, refuses its body (the record's error says so).
 describe('attempts: how each upstream call ended', () => {
   let gw;
   let recs;
@@ -771,7 +773,7 @@ describe('attempts: how each upstream call ended', () => {
     'att-500': ['fault-500', {}, 'status', 500],
     'att-reset': ['fault-reset', {}, 'sent_no_reply', 0],
     'att-reset-stream': ['fault-reset', { stream: true }, 'broke_after_bytes', 200],
-    'att-malformed': ['fault-malformed', {}, 'broke_after_bytes', 200],
+    'att-malformed': ['fault-malformed', {}, 'status', 200],
     'att-client-left': ['stall-chat', {}, 'cancelled', 0],
   };
 

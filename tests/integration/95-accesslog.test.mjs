@@ -20,7 +20,7 @@ const FIELDS = [
   'status', 'error', 'prompt_tokens', 'completion_tokens', 'reasoning_tokens',
   'cached_tokens', 'usage_estimated', 'charged_micro', 'energy_kwh', 'carbon_g_co2',
   'water_liters', 'impact_estimated', 'latency_ms', 'ttfb_ms', 'bytes_in', 'bytes_out', 'client',
-  'stream', 'client_gone', 'limit', 'upstream_error',
+  'stream', 'client_gone', 'limit', 'upstream_error', 'upstream_outcome', 'upstream_status',
 ];
 const RFC3339_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 

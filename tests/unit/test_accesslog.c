@@ -42,6 +42,8 @@ summary_ok(void)
     s.ttfb_us = 1002;
     s.bytes_in = 321;
     s.bytes_out = 654;
+    s.upstream_outcome = FG_ATTEMPT_STATUS;
+    s.upstream_status = 200;
     s.started_unix_ms = 1735689600123LL;   /* 2025-01-01T00:00:00.123Z */
     return s;
 }
@@ -151,7 +153,7 @@ line_is_one_json_object_with_every_field(void)
         "charged_micro", "energy_kwh", "carbon_g_co2", "water_liters",
         "impact_estimated", "latency_ms", "ttfb_ms",
         "bytes_in", "bytes_out", "client", "stream", "client_gone", "limit",
-        "upstream_error",
+        "upstream_error", "upstream_outcome", "upstream_status",
     };
     char   *text = write_one("every.log", 0, &s);
     json_t *j = parse_line(text);
@@ -182,9 +184,31 @@ line_is_one_json_object_with_every_field(void)
     expect_true(json_is_false(json_object_get(j, "client_gone")));
     expect_true(json_is_null(json_object_get(j, "limit")));
     expect_true(json_is_null(json_object_get(j, "upstream_error")));
+    expect_str_eq(str_of(j, "upstream_outcome"), "status");
+    expect_int_eq(int_of(j, "upstream_status"), 200);
     /* Milliseconds with exactly three decimals, as written. */
     expect_true(text != NULL && strstr(text, "\"latency_ms\":12.345,"));
     expect_true(text != NULL && strstr(text, "\"ttfb_ms\":1.002,"));
+    json_decref(j);
+    free(text);
+}
+
+static void
+an_attempt_that_got_no_reply_names_its_outcome_and_has_no_status(void)
+{
+    fg_request_summary_t s = summary_ok();
+    char                *text;
+    json_t              *j;
+
+    s.status = 502;
+    s.error = FG_E_PROVIDER_ERROR;
+    s.upstream = FG_UPSTREAM_RESET;
+    s.upstream_outcome = FG_ATTEMPT_SENT_NO_REPLY;
+    s.upstream_status = 0;
+    text = write_one("noreply.log", 0, &s);
+    j = parse_line(text);
+    expect_str_eq(str_of(j, "upstream_outcome"), "sent_no_reply");
+    expect_true(json_is_null(json_object_get(j, "upstream_status")));
     json_decref(j);
     free(text);
 }
@@ -204,6 +228,8 @@ failures_are_named_and_missing_facts_are_null(void)
     s.error = FG_E_RATE_LIMIT_CONCURRENCY;
     s.limit = FG_LIMIT_CONCURRENCY;
     s.upstream = FG_UPSTREAM_5XX;
+    s.upstream_outcome = FG_ATTEMPT_NONE;   /* refused before any attempt */
+    s.upstream_status = 0;
     s.has_usage = 0;
     s.ttfb_us = -1;
     s.is_stream = 1;
@@ -223,6 +249,8 @@ failures_are_named_and_missing_facts_are_null(void)
     expect_true(json_is_null(json_object_get(j, "ttfb_ms")));
     expect_true(json_is_true(json_object_get(j, "stream")));
     expect_true(json_is_true(json_object_get(j, "client_gone")));
+    expect_true(json_is_null(json_object_get(j, "upstream_outcome")));
+    expect_true(json_is_null(json_object_get(j, "upstream_status")));
     json_decref(j);
     free(text);
 }
@@ -296,7 +324,7 @@ a_secret_looking_model_name_is_just_data_beside_the_key_id(void)
     expect_str_eq(str_of(j, "key_id"), "key_4f3a9c");
     expect_str_eq(str_of(j, "model_requested"),
                   "fg-sk_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0");
-    expect_int_eq(json_object_size(j), 27);
+    expect_int_eq(json_object_size(j), 29);
     json_decref(j);
     free(text);
 }
@@ -641,6 +669,7 @@ main(void)
     static const fg_test_case_t cases[] = {
         FG_TEST_CASE(line_is_one_json_object_with_every_field),
         FG_TEST_CASE(failures_are_named_and_missing_facts_are_null),
+        FG_TEST_CASE(an_attempt_that_got_no_reply_names_its_outcome_and_has_no_status),
         FG_TEST_CASE(quotes_newlines_and_bytes_that_are_not_utf8_are_escaped),
         FG_TEST_CASE(a_long_field_is_cut_whole_characters_first),
         FG_TEST_CASE(a_secret_looking_model_name_is_just_data_beside_the_key_id),
