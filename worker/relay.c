@@ -64,7 +64,7 @@ fg_relay_headers(fg_req_t *req)
     }
     fg_req_add_common_headers(req, "text/event-stream");
     fg_req_add_header(req, "Cache-Control", "no-cache");
-    fg_conn_stream_start(req->conn, 200, req->headers, req->headers_len);
+    fg_httpconn_stream_start(req->conn, 200, req->headers, req->headers_len);
     req->status = 200;
     req->state = FG_REQ_STREAMING;
     req->stream_out = evbuffer_new();
@@ -289,7 +289,7 @@ relay_usage_chunk(fg_req_t *req, const fg_jdoc_t *doc)
 static size_t
 relay_client_backlog(fg_req_t *req)
 {
-    return req->conn != NULL ? fg_conn_backlog(req->conn) : 0;
+    return req->conn != NULL ? fg_httpconn_backlog(req->conn) : 0;
 }
 
 int
@@ -326,7 +326,7 @@ fg_relay_data(fg_req_t *req, const char *data, size_t len)
     rc = fg_sse_parser_feed(&req->sse, data, len, relay_on_event, req, &err);
     if (evbuffer_get_length(req->stream_out) > 0) {
         req->bytes_out += (int64_t) evbuffer_get_length(req->stream_out);
-        fg_conn_stream_send(req->conn, req->stream_out);
+        fg_httpconn_stream_send(req->conn, req->stream_out);
     }
     if (rc != FG_OK) {
         if (req->relay_error == NULL) {
@@ -342,11 +342,11 @@ relay_stream_end(fg_req_t *req)
 {
     req->state = FG_REQ_DONE;
     if (req->conn != NULL) {
-        fg_conn_t *conn = req->conn;
+        fg_httpconn_t *conn = req->conn;
 
         req->conn = NULL;
         fg_req_account(req);
-        fg_conn_stream_end(conn);
+        fg_httpconn_stream_end(conn);
     }
 }
 
@@ -363,7 +363,7 @@ relay_stream_error(fg_req_t *req, fg_error_code_t code, const char *msg)
     evbuffer_add(req->stream_out, body, n);
     evbuffer_add(req->stream_out, "\n\n", 2);
     req->bytes_out += (int64_t) evbuffer_get_length(req->stream_out);
-    fg_conn_stream_send(req->conn, req->stream_out);
+    fg_httpconn_stream_send(req->conn, req->stream_out);
     req->error = code;
 }
 
@@ -463,7 +463,7 @@ fg_relay_done(fg_req_t *req, const char *error)
                                     : FG_E_PROVIDER_ERROR, error);
         } else if (evbuffer_get_length(req->stream_out) > 0) {
             req->bytes_out += (int64_t) evbuffer_get_length(req->stream_out);
-            fg_conn_stream_send(req->conn, req->stream_out);
+            fg_httpconn_stream_send(req->conn, req->stream_out);
         }
         relay_stream_end(req);
         fg_req_finish_later(req);

@@ -28,32 +28,6 @@
 
 static void req_finish_cb(evutil_socket_t fd, short what, void *arg);
 
-static const char *
-req_reason(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default:  return status < 400 ? "OK" : "Error";
-    }
-}
-
 void
 fg_req_add_header(fg_req_t *req, const char *name, const char *value)
 {
@@ -96,16 +70,10 @@ fg_req_add_common_headers(fg_req_t *req, const char *content_type)
     fg_admit_headers(req);
 }
 
-const char *
-fg_req_reason(int status)
-{
-    return req_reason(status);
-}
-
 void
 fg_req_reply(fg_req_t *req, int status, const char *body, size_t len)
 {
-    fg_conn_t *conn = req->conn;
+    fg_httpconn_t *conn = req->conn;
 
     req->status = status;
     req->state = FG_REQ_DONE;
@@ -117,7 +85,7 @@ fg_req_reply(fg_req_t *req, int status, const char *body, size_t len)
     req->conn = NULL;
     req->bytes_out += (int64_t) len;
     fg_req_account(req);
-    fg_conn_reply(conn, status, req->headers, req->headers_len, body, len);
+    fg_httpconn_reply(conn, status, req->headers, req->headers_len, body, len);
     fg_req_finish_later(req);
 }
 
@@ -282,7 +250,7 @@ fg_req_finish(fg_req_t *req)
     }
     if (req->conn != NULL) {
         /* A stream cut short by us: its end tells the client. */
-        fg_conn_stream_end(req->conn);
+        fg_httpconn_stream_end(req->conn);
         req->conn = NULL;
     }
 
