@@ -2,8 +2,9 @@
  * http.c: the routes, and each request's entry into the pipeline.
  *
  * The server (common/wire/httpserver, set up by conn.c) has read the
- * request whole, within every limit of the configuration; here it becomes an fg_req_t with an id, the client's
- * address and its counters, and goes to its handler. Known paths answer
+ * request whole, within every limit of the configuration; here it
+ * becomes an fg_req_t with an id, the client's address and its
+ * counters, and goes to its handler. Known paths answer
  * a wrong method with 405 and Allow; methods the gateway has no use for
  * get 501; everything in OpenAI's error format.
  */

@@ -4,8 +4,8 @@
  * Set-up: the event_base, the public listener's HTTP server on the
  * inherited listening sockets (conn.c), the libcurl multi (upstream.c),
  * the access log (unless "off"), the metrics listener's server
- * (metrics_http.c), the signal events. Then the shm slot says READY and the loop runs. SIGUSR1
- * reopens the log and the access log (logrotate).
+ * (metrics_http.c), the signal events. Then the shm slot says READY and
+ * the loop runs. SIGUSR1 reopens the log and the access log (logrotate).
  *
  * Drain (SIGTERM, SIGINT, SIGQUIT): listeners are closed at once so the
  * kernel hands new connections to the other workers (or, on shutdown,

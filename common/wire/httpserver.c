@@ -270,7 +270,8 @@ fg_httpserver_adopt(fg_httpserver_t *srv, int fd, const struct sockaddr *addr)
     conn->fd = fd;
     if (addr->sa_family == AF_INET) {
         inet_ntop(AF_INET,
-                  &((const struct sockaddr_in *) (const void *) addr)->sin_addr,
+                  &((const struct sockaddr_in *) (const void *) addr)
+                      ->sin_addr,
                   conn->addr, sizeof(conn->addr));
     } else if (addr->sa_family == AF_INET6) {
         inet_ntop(AF_INET6,
@@ -611,8 +612,10 @@ conn_head(fg_httpconn_t *conn, char *dst, int status, int64_t length,
     }
     memcpy(dst + n, "\r\n", 2);
     n += 2;
-    memcpy(dst + n, headers, headers_len);
-    n += headers_len;
+    if (headers_len > 0) {
+        memcpy(dst + n, headers, headers_len);
+        n += headers_len;
+    }
     memcpy(dst + n, "\r\n", 2);
     return n + 2;
 }
