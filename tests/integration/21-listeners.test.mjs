@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 
-import { rawHttp, request, startGateway } from '../lib/harness.mjs';
+import { freePort, rawHttp, request, startGateway, waitFor } from '../lib/harness.mjs';
 
 let gw;
 let metricsPort;
@@ -159,5 +159,34 @@ describe('the admin API', () => {
     const r = await gw.admin('GET', '/admin/v1/keys?owner=team%20a%2Fb');
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(r.json().data.map((x) => x.owner), ['team a/b']);
+  });
+});
+
+describe('the admin API on TCP (admin.listen "host:port")', () => {
+  let tcp;
+  let port;
+
+  before(async () => {
+    port = await freePort();
+    tcp = await startGateway({ key: false, config: { admin: { listen: `127.0.0.1:${port}` } } });
+  });
+
+  after(async () => {
+    await tcp?.stop();
+  });
+
+  test('serves the same routes and JSON errors as on the unix socket', async () => {
+    const auth = { authorization: `Bearer ${tcp.adminToken()}` };
+    await waitFor('the admin API on TCP', async () => {
+      try {
+        return (await request('GET', `http://127.0.0.1:${port}/admin/v1/status`, undefined, auth)).status === 200;
+      } catch {
+        return false;
+      }
+    }, { tries: 200, every: 50 });
+    const status = await request('GET', `http://127.0.0.1:${port}/admin/v1/status`, undefined, auth);
+    assert.equal(status.json().object, 'status');
+    assertJsonError(await request('GET', `http://127.0.0.1:${port}/admin/v1/nope`, undefined, auth), 404, 'not_found');
+    assertJsonError(await request('GET', `http://127.0.0.1:${port}/admin/v1/status`), 401, 'invalid_admin_token');
   });
 });
