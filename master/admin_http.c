@@ -20,6 +20,7 @@
 
 #include <sodium.h>
 
+#include "common/base/alloc.h"
 #include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/version.h"
@@ -55,7 +56,7 @@ admin_send(admin_req_t *r, int status, json_t *body)
 {
     static const char headers[] = "Content-Type: application/json\r\n"
                                   "Cache-Control: no-store\r\n";
-    char             *text = json_dumps(body, JSON_COMPACT);
+    char             *text = json_dumps(body, JSON_COMPACT), *out;
     size_t            len;
 
     if (text == NULL) {
@@ -65,19 +66,17 @@ admin_send(admin_req_t *r, int status, json_t *body)
         fg_httpconn_reply_error(r->conn, &err, NULL, 0);
         return;
     }
+    /* Create and rotate replies hold a secret: every copy is wiped. */
     len = strlen(text);
-    text = realloc(text, len + 2);
-    if (text == NULL) {
-        fg_log(FG_LOG_ERROR, 0, "admin API: out of memory");
-        abort();
-    }
-    text[len++] = '\n';
-    text[len] = '\0';
-    fg_httpconn_reply(r->conn, status, headers, sizeof(headers) - 1, text,
-                      len);
-    /* Create and rotate replies hold a secret. */
+    out = fg_xmalloc(len + 1);
+    memcpy(out, text, len);
+    out[len] = '\n';
     sodium_memzero(text, len);
     free(text);
+    fg_httpconn_reply(r->conn, status, headers, sizeof(headers) - 1, out,
+                      len + 1);
+    sodium_memzero(out, len + 1);
+    free(out);
 }
 
 static void
@@ -153,18 +152,27 @@ admin_status(fg_admin_http_t *a, admin_req_t *r)
     json_decref(o);
 }
 
-/* Query parameter @name of @q, or NULL (also when it is empty). */
-static const char *
-admin_query(const admin_query_t *q, const char *name)
+/* The index of parameter @name in @q, or -1. */
+static int
+admin_query_find(const admin_query_t *q, const char *name)
 {
     int i;
 
     for (i = 0; i < q->count; i++) {
         if (strcmp(q->name[i], name) == 0) {
-            return q->value[i][0] != '\0' ? q->value[i] : NULL;
+            return i;
         }
     }
-    return NULL;
+    return -1;
+}
+
+/* Query parameter @name of @q, or NULL (also when it is empty). */
+static const char *
+admin_query(const admin_query_t *q, const char *name)
+{
+    int i = admin_query_find(q, name);
+
+    return i >= 0 && q->value[i][0] != '\0' ? q->value[i] : NULL;
 }
 
 /*
@@ -192,7 +200,7 @@ admin_parse_query(const admin_req_t *r, const char *const *names,
             return fg_err_set(err, FG_E_FORBIDDEN_FIELD, name,
                               "unknown query parameter \"%.31s\"", name);
         }
-        if (admin_query(q, name) != NULL) {
+        if (admin_query_find(q, name) >= 0) {
             continue;
         }
         if (q->count == ADMIN_QUERY_MAX) {

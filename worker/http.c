@@ -84,8 +84,9 @@ http_req_new(fg_worker_t *w, fg_httpconn_t *conn, const fg_http_head_t *head,
     req->started_us = fg_mono_us();
     req->started_unix_ms = fg_worker_now_ms(w);
     req->reservation.slot = -1;
-    snprintf(req->client_addr, sizeof(req->client_addr), "%s",
-             fg_httpconn_peer(conn));
+    _Static_assert(sizeof(req->client_addr) == FG_HTTPCONN_PEER_MAX,
+                   "the peer's address is copied whole");
+    memcpy(req->client_addr, fg_httpconn_peer(conn), FG_HTTPCONN_PEER_MAX);
     req->bytes_in = (int64_t) body_len;
     req->error = FG_E_NONE;
     fg_req_init_finish(req, w->base);

@@ -65,7 +65,7 @@ struct fg_httpconn_s {
     struct event        read_ev;         /* always on until closing */
     struct event        write_ev;        /* on while output waits */
     struct event        timer_ev;        /* the one deadline in force */
-    char                addr[64];        /* the peer, for the logs */
+    char                addr[FG_HTTPCONN_PEER_MAX];   /* the peer */
 
     /* input: bytes of requests not yet served (NULL while none) */
     char               *in;

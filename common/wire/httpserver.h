@@ -147,7 +147,13 @@ fg_httpserver_limits(const fg_httpserver_t *srv);
  */
 void fg_httpconn_attach(fg_httpconn_t *conn, void *ctx);
 
-/* The peer's address as text ("127.0.0.1", "unix"); borrowed. */
+/*
+ * The peer's address as text ("127.0.0.1", "unix"; "" when unknown), in
+ * FG_HTTPCONN_PEER_MAX bytes NUL-padded, so that it may be copied whole;
+ * borrowed.
+ */
+#define FG_HTTPCONN_PEER_MAX 64
+
 const char *fg_httpconn_peer(const fg_httpconn_t *conn);
 
 /*

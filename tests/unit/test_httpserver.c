@@ -523,6 +523,40 @@ accept_pauses_at_max_connections(void)
     event_base_free(base);
 }
 
+static void
+drain_closes_idle_connections_and_ends_busy_ones_after_their_reply(void)
+{
+    struct event_base      *base = event_base_new();
+    fg_httpserver_limits_t  l = small_limits();
+    served_t                s = { 0 };
+    fg_httpserver_t        *srv;
+    char                    buf[4096], idle_buf[64];
+    size_t                  len = 0, idle_len = 0;
+    int                     idle, busy;
+
+    s.hold = 1;
+    srv = fg_httpserver_new(base, &l, &echo_handler, &s);
+    idle = connect_pair(srv);
+    busy = connect_pair(srv);
+    send_all(busy, "GET /busy HTTP/1.1\r\n\r\n");
+    settle(base, busy, buf, sizeof(buf), &len);
+    expect_int_eq(s.requests, 1);
+    fg_httpserver_drain(srv, 1);
+    expect_true(pump(base, idle, idle_buf, sizeof(idle_buf), &idle_len,
+                     NULL, 0));
+    expect_int_eq(idle_len, 0);
+    expect_int_eq(fg_httpserver_connections(srv), 1);
+    fg_httpconn_reply(s.conn, 200, NULL, 0, "done<END>", 9);
+    expect_true(pump(base, busy, buf, sizeof(buf), &len, NULL, 0));
+    expect_true(strstr(buf, "Connection: close\r\n") != NULL);
+    expect_true(strstr(buf, "done<END>") != NULL);
+    expect_int_eq(fg_httpserver_connections(srv), 0);
+    close(idle);
+    close(busy);
+    fg_httpserver_free(srv);
+    event_base_free(base);
+}
+
 FG_TEST_MAIN("httpserver",
              FG_TEST_CASE(pipelined_requests_are_answered_in_order),
              FG_TEST_CASE(chunked_body_reaches_the_handler_decoded),
@@ -537,4 +571,6 @@ FG_TEST_MAIN("httpserver",
              FG_TEST_CASE(reply_error_renders_the_openai_body),
              FG_TEST_CASE(client_leaving_tells_the_attached_request),
              FG_TEST_CASE(silent_client_is_closed_at_the_header_timeout),
-             FG_TEST_CASE(accept_pauses_at_max_connections))
+             FG_TEST_CASE(accept_pauses_at_max_connections),
+             FG_TEST_CASE(
+                 drain_closes_idle_connections_and_ends_busy_ones_after_their_reply))
