@@ -350,7 +350,8 @@ conn_arm_timer(fg_httpconn_t *conn)
             tv = conn_tv(CONN_LINGER_MS);
             break;
         default:
-            /* Waiting for the upstream: its own deadlines govern. */
+            /* A request is being served: its handler's deadlines
+             * govern (the worker's upstream timeouts). */
             event_del(&conn->timer_ev);
             return;
         }
@@ -1162,12 +1163,6 @@ int64_t
 fg_httpserver_connections(const fg_httpserver_t *srv)
 {
     return srv->connections;
-}
-
-const fg_httpserver_limits_t *
-fg_httpserver_limits(const fg_httpserver_t *srv)
-{
-    return &srv->limits;
 }
 
 void

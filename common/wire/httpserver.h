@@ -137,10 +137,6 @@ void fg_httpserver_free(fg_httpserver_t *srv);
 /* Connections open now. */
 int64_t fg_httpserver_connections(const fg_httpserver_t *srv);
 
-/* The limits the server runs with (borrowed). */
-const fg_httpserver_limits_t *
-fg_httpserver_limits(const fg_httpserver_t *srv);
-
 /*
  * Attaches @ctx to the request being served on @conn: it hears
  * client_gone or client_drained until a reply ends the request.
