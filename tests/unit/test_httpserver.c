@@ -26,6 +26,7 @@
 typedef struct {
     int   requests;       /* served by the handler */
     int   gone;           /* client_gone calls */
+    int   drained;        /* client_drained calls */
     int   refused;        /* refuse calls */
     int   hold;           /* 1: attach and do not reply */
     int   count;          /* the last count_changed */
@@ -59,6 +60,12 @@ count_gone(void *ctx)
 }
 
 static void
+count_drained(void *ctx)
+{
+    ((served_t *) ctx)->drained++;
+}
+
+static void
 count_changed(void *arg, int64_t connections)
 {
     ((served_t *) arg)->count = (int) connections;
@@ -77,6 +84,7 @@ refuse_with_teapot(void *arg, fg_httpconn_t *conn, const fg_err_t *err)
 static const fg_httpserver_handler_t echo_handler = {
     .request = echo_request,
     .client_gone = count_gone,
+    .client_drained = count_drained,
     .count_changed = count_changed,
 };
 
@@ -430,6 +438,53 @@ reply_error_renders_the_openai_body(void)
 }
 
 static void
+stream_goes_out_in_chunks_and_tells_when_its_backlog_drained(void)
+{
+    struct event_base      *base = event_base_new();
+    fg_httpserver_limits_t  l = small_limits();
+    served_t                s = { 0 };
+    fg_httpserver_t        *srv;
+    struct evbuffer        *data = evbuffer_new();
+    static char             buf[4 << 20];
+    static char             big[2 << 20];
+    size_t                  len = 0;
+    int                     fd;
+
+    s.hold = 1;
+    srv = fg_httpserver_new(base, &l, &echo_handler, &s);
+    fd = connect_pair(srv);
+    send_all(fd, "GET /stream HTTP/1.1\r\n\r\n");
+    settle(base, fd, buf, sizeof(buf), &len);
+    expect_int_eq(s.requests, 1);
+    fg_httpconn_stream_start(s.conn, 200, "Content-Type: text/event-stream"
+                             "\r\n", 33);
+    evbuffer_add(data, "data: 1\n\n", 9);
+    fg_httpconn_stream_send(s.conn, data);
+    expect_int_eq(evbuffer_get_length(data), 0);
+    /* More than a socketpair's buffer: the rest waits in the backlog. */
+    memset(big, 'x', sizeof(big));
+    evbuffer_add(data, big, sizeof(big));
+    fg_httpconn_stream_send(s.conn, data);
+    expect_true(fg_httpconn_backlog(s.conn) > 0);
+    expect_int_eq(s.drained, 0);
+    pump(base, fd, buf, sizeof(buf), &len, "xx\r\n", 1);
+    settle(base, fd, buf, sizeof(buf), &len);
+    expect_int_eq(fg_httpconn_backlog(s.conn), 0);
+    expect_true(s.drained >= 1);
+    fg_httpconn_stream_end(s.conn);
+    pump(base, fd, buf, sizeof(buf), &len, "0\r\n\r\n", 1);
+    expect_true(strstr(buf, "Transfer-Encoding: chunked\r\n") != NULL);
+    expect_true(strstr(buf, "\r\n9\r\ndata: 1\n\n\r\n200000\r\nxxx") != NULL);
+    expect_true(len > sizeof(big));
+    expect_int_eq(memcmp(buf + len - 5, "0\r\n\r\n", 5), 0);
+    expect_int_eq(s.gone, 0);
+    evbuffer_free(data);
+    close(fd);
+    fg_httpserver_free(srv);
+    event_base_free(base);
+}
+
+static void
 client_leaving_tells_the_attached_request(void)
 {
     struct event_base      *base = event_base_new();
@@ -524,7 +579,7 @@ accept_pauses_at_max_connections(void)
 }
 
 static void
-drain_closes_idle_connections_and_ends_busy_ones_after_their_reply(void)
+drain_closes_idle_connections_then_busy_ones_after_reply(void)
 {
     struct event_base      *base = event_base_new();
     fg_httpserver_limits_t  l = small_limits();
@@ -569,8 +624,9 @@ FG_TEST_MAIN("httpserver",
              FG_TEST_CASE(limits_belong_to_each_server),
              FG_TEST_CASE(refuse_hook_answers_instead_of_the_server),
              FG_TEST_CASE(reply_error_renders_the_openai_body),
+             FG_TEST_CASE(
+                 stream_goes_out_in_chunks_and_tells_when_its_backlog_drained),
              FG_TEST_CASE(client_leaving_tells_the_attached_request),
              FG_TEST_CASE(silent_client_is_closed_at_the_header_timeout),
              FG_TEST_CASE(accept_pauses_at_max_connections),
-             FG_TEST_CASE(
-                 drain_closes_idle_connections_and_ends_busy_ones_after_their_reply))
+             FG_TEST_CASE(drain_closes_idle_connections_then_busy_ones_after_reply))
