@@ -579,7 +579,7 @@ accept_pauses_at_max_connections(void)
 }
 
 static void
-drain_closes_idle_connections_then_busy_ones_after_reply(void)
+drain_closes_idle_then_busy_connections_after_reply(void)
 {
     struct event_base      *base = event_base_new();
     fg_httpserver_limits_t  l = small_limits();
@@ -629,4 +629,4 @@ FG_TEST_MAIN("httpserver",
              FG_TEST_CASE(client_leaving_tells_the_attached_request),
              FG_TEST_CASE(silent_client_is_closed_at_the_header_timeout),
              FG_TEST_CASE(accept_pauses_at_max_connections),
-             FG_TEST_CASE(drain_closes_idle_connections_then_busy_ones_after_reply))
+             FG_TEST_CASE(drain_closes_idle_then_busy_connections_after_reply))
