@@ -94,15 +94,16 @@ int fg_worker_usage_full(const fg_worker_t *w);
 int64_t fg_worker_now_ms(fg_worker_t *w);
 
 /*
- * Accepting (worker.c). Every worker polls the shared listening sockets
- * and takes one connection per wakeup, so that a burst of new connections
- * is not all taken by whichever worker woke first. A worker holding more
- * than one connection more than the least loaded worker of its generation
- * (the counts are in shm) lets the wakeup pass without accepting, for at
- * most FG_ACCEPT_YIELD_MAX_US, so that the others take the next ones
- * (nginx's accept_disabled). The socket stays readable meanwhile and is
- * asked again on the next pass: nothing waits on a timer, and a worker
- * that cannot take connections at all delays the others by the bound only.
+ * Accepting (conn.c, through the server's may_accept hook). Every worker
+ * polls the shared listening sockets and takes one connection per wakeup,
+ * so that a burst of new connections is not all taken by whichever worker
+ * woke first. A worker holding more than one connection more than the
+ * least loaded worker of its generation (the counts are in shm) lets the
+ * wakeup pass without accepting, for at most FG_ACCEPT_YIELD_MAX_US, so
+ * that the others take the next ones (nginx's accept_disabled). The
+ * socket stays readable meanwhile and is asked again on the next pass:
+ * nothing waits on a timer, and a worker that cannot take connections at
+ * all delays the others by the bound only.
  */
 #define FG_ACCEPT_YIELD_MAX_US 2000
 
