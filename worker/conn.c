@@ -11,6 +11,9 @@
 #include "worker/http.h"
 #include "worker/request.h"
 
+_Static_assert(FG_CONF_MAX_LISTEN <= FG_HTTPSERVER_MAX_LISTENERS,
+               "one server accepts on every public listening socket");
+
 void
 fg_conn_limits(const fg_conf_t *conf, fg_httpserver_limits_t *out)
 {
