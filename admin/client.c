@@ -243,7 +243,8 @@ fg_admin_call(const fg_admin_addr_t *addr, const char *token,
     headers = curl_slist_append(headers, line);
     explicit_bzero(line, sizeof(line));
     headers = curl_slist_append(headers, "Accept: application/json");
-    /* evhttp answers no 100-continue; don't wait for one. */
+    /* The bodies are small: send them at once, without waiting for a
+     * 100-continue. */
     headers = curl_slist_append(headers, "Expect:");
 
     if (body != NULL) {

@@ -5,74 +5,94 @@
  *   GET   /admin/v1/keys                  POST /admin/v1/keys
  *   GET   /admin/v1/keys/{id}             PATCH /admin/v1/keys/{id}
  *   POST  /admin/v1/keys/{id}/rotate|revoke|topup
+ *   GET   /admin/v1/usage?key=&from=&to=
  *
  * Every request must carry the admin token; it is compared in constant
- * time. Errors are OpenAI-format bodies from common/base/errors.h.
+ * time. Methods other than GET, POST and PATCH are 501 before the token
+ * is looked at. Errors are OpenAI-format bodies from common/base/errors,
+ * the server's own (malformed, too large, timeouts) included.
  */
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/queue.h>
 
-#include <event2/buffer.h>
-#include <event2/keyvalq_struct.h>
 #include <sodium.h>
 
+#include "common/base/alloc.h"
 #include "common/base/clock.h"
-#include "common/wire/json.h"
-#include "common/store/usagelog.h"
 #include "common/base/log.h"
 #include "common/base/version.h"
+#include "common/store/usagelog.h"
+#include "common/wire/json.h"
+#include "common/wire/uri.h"
 #include "master/admin_http.h"
 
-#define ADMIN_BODY_MAX   (64 * 1024)
 #define ADMIN_JSON_DEPTH 16
 
+/* Query parameters: how many one request may carry, and their sizes. */
+#define ADMIN_QUERY_MAX  8
+#define ADMIN_QUERY_NAME 32
+#define ADMIN_QUERY_VALUE 256
+
+/* One admin request, borrowed from the server for the dispatch. */
+typedef struct {
+    fg_httpconn_t        *conn;
+    const fg_http_head_t *head;
+    const char           *body;
+    size_t                body_len;
+} admin_req_t;
+
+/* A parsed query string: the parameters the route accepts, decoded. */
+typedef struct {
+    char name[ADMIN_QUERY_MAX][ADMIN_QUERY_NAME];
+    char value[ADMIN_QUERY_MAX][ADMIN_QUERY_VALUE];
+    int  count;
+} admin_query_t;
+
 static void
-admin_send(struct evhttp_request *r, int status, json_t *body)
+admin_send(admin_req_t *r, int status, json_t *body)
 {
-    struct evbuffer *buf = evbuffer_new();
+    static const char headers[] = "Content-Type: application/json\r\n"
+                                  "Cache-Control: no-store\r\n";
     /* 15 digits: a real prints as the decimal it stands for (0.3), not
      * as its binary expansion (jansson's 17: 0.29999999999999999). */
-    char            *text = json_dumps(body, JSON_COMPACT
-                                             | JSON_REAL_PRECISION(15));
+    char             *text = json_dumps(body, JSON_COMPACT
+                                              | JSON_REAL_PRECISION(15));
+    char             *out;
+    size_t            len;
 
-    evhttp_add_header(evhttp_request_get_output_headers(r), "Content-Type",
-                      "application/json");
-    evhttp_add_header(evhttp_request_get_output_headers(r), "Cache-Control",
-                      "no-store");
-    if (text != NULL) {
-        evbuffer_add(buf, text, strlen(text));
-        evbuffer_add(buf, "\n", 1);
-        /* Create and rotate replies hold a secret. */
-        sodium_memzero(text, strlen(text));
-        free(text);
+    if (text == NULL) {
+        fg_err_t err;
+
+        fg_err_set(&err, FG_E_INTERNAL, NULL, "cannot serialise the reply");
+        fg_httpconn_reply_error(r->conn, &err, NULL, 0);
+        return;
     }
-    evhttp_send_reply(r, status, status < 300 ? "OK" : "Error", buf);
-    evbuffer_free(buf);
+    /* Create and rotate replies hold a secret: every copy is wiped. */
+    len = strlen(text);
+    out = fg_xmalloc(len + 1);
+    memcpy(out, text, len);
+    out[len] = '\n';
+    sodium_memzero(text, len);
+    free(text);
+    fg_httpconn_reply(r->conn, status, headers, sizeof(headers) - 1, out,
+                      len + 1);
+    sodium_memzero(out, len + 1);
+    free(out);
 }
 
 static void
-admin_send_error(struct evhttp_request *r, const fg_err_t *err)
+admin_send_error(admin_req_t *r, const fg_err_t *err)
 {
-    struct evbuffer *buf = evbuffer_new();
-    char             body[FG_ERROR_BODY_MAX];
-    size_t           n = fg_error_render(err, body, sizeof(body));
-
-    evhttp_add_header(evhttp_request_get_output_headers(r), "Content-Type",
-                      "application/json");
-    evbuffer_add(buf, body, n);
-    evhttp_send_reply(r, fg_error_status(err->code), "Error", buf);
-    evbuffer_free(buf);
+    fg_httpconn_reply_error(r->conn, err, NULL, 0);
 }
 
 static int
-admin_token_ok(const fg_admin_http_t *a, struct evhttp_request *r)
+admin_token_ok(const fg_admin_http_t *a, const admin_req_t *r)
 {
-    const char *h = evhttp_find_header(evhttp_request_get_input_headers(r),
-                                       "Authorization");
+    const char *h = fg_http_field(r->head, "Authorization", NULL);
     size_t      len = strlen(a->token);
 
     if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0) {
@@ -85,23 +105,18 @@ admin_token_ok(const fg_admin_http_t *a, struct evhttp_request *r)
 /* The request's JSON body; an empty body is NULL without error when
  * @may_be_empty. */
 static int
-admin_body(struct evhttp_request *r, int may_be_empty, json_t **out,
+admin_body(const admin_req_t *r, int may_be_empty, json_t **out,
            fg_err_t *err)
 {
-    struct evbuffer *in = evhttp_request_get_input_buffer(r);
-    size_t           len = evbuffer_get_length(in);
-    char            *buf;
-
     *out = NULL;
-    if (len == 0) {
+    if (r->body_len == 0) {
         if (may_be_empty) {
             return FG_OK;
         }
         return fg_err_set(err, FG_E_EMPTY_BODY, NULL,
                           "the request needs a JSON body");
     }
-    buf = (char *) evbuffer_pullup(in, (ev_ssize_t) len);
-    *out = fg_json_load_body(buf, len, ADMIN_JSON_DEPTH, err);
+    *out = fg_json_load_body(r->body, r->body_len, ADMIN_JSON_DEPTH, err);
     return *out != NULL ? FG_OK : FG_ERR;
 }
 
@@ -116,7 +131,7 @@ admin_percent(uint64_t part, uint64_t whole)
 }
 
 static void
-admin_status(fg_admin_http_t *a, struct evhttp_request *r)
+admin_status(fg_admin_http_t *a, admin_req_t *r)
 {
     fg_keystore_stats_t ks;
     fg_store_info_t     si;
@@ -150,58 +165,82 @@ admin_status(fg_admin_http_t *a, struct evhttp_request *r)
     json_decref(o);
 }
 
-/* Query parameter @name of @q, or NULL. */
-static const char *
-admin_query(struct evkeyvalq *q, const char *name)
+/* The index of parameter @name in @q, or -1. */
+static int
+admin_query_find(const admin_query_t *q, const char *name)
 {
-    const char *v = evhttp_find_header(q, name);
+    int i;
 
-    return v != NULL && v[0] != '\0' ? v : NULL;
+    for (i = 0; i < q->count; i++) {
+        if (strcmp(q->name[i], name) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* Query parameter @name of @q, or NULL (also when it is empty). */
+static const char *
+admin_query(const admin_query_t *q, const char *name)
+{
+    int i = admin_query_find(q, name);
+
+    return i >= 0 && q->value[i][0] != '\0' ? q->value[i] : NULL;
 }
 
 /*
- * Parses the request's query string into @q (the caller clears it),
- * refusing any parameter not in @names (NULL-terminated). On FG_ERR @q
- * is already cleared.
+ * Parses the request's query string into @q, refusing any parameter not
+ * in @names (NULL-terminated). A parameter given twice keeps its first
+ * value.
  */
 static int
-admin_parse_query(struct evhttp_request *r, const char *const *names,
-                  struct evkeyvalq *q, fg_err_t *err)
+admin_parse_query(const admin_req_t *r, const char *const *names,
+                  admin_query_t *q, fg_err_t *err)
 {
-    struct evkeyval   *kv;
-    const char        *query = evhttp_uri_get_query(
-                                   evhttp_request_get_evhttp_uri(r));
+    fg_uri_query_t     walk;
     const char *const *n;
+    char               name[ADMIN_QUERY_NAME];
+    char               value[ADMIN_QUERY_VALUE];
+    int                rc;
 
-    TAILQ_INIT(q);
-    if (query != NULL && evhttp_parse_query_str(query, q) != 0) {
-        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
-                          "the query string is malformed");
-    }
-    TAILQ_FOREACH(kv, q, next) {
-        for (n = names; *n != NULL && strcmp(kv->key, *n) != 0; n++) {
+    q->count = 0;
+    fg_uri_query_init(&walk, r->head->query, r->head->query_len);
+    while ((rc = fg_uri_query_next(&walk, name, sizeof(name), value,
+                                   sizeof(value))) == 1) {
+        for (n = names; *n != NULL && strcmp(name, *n) != 0; n++) {
         }
         if (*n == NULL) {
-            fg_err_set(err, FG_E_FORBIDDEN_FIELD, kv->key,
-                       "unknown query parameter \"%.40s\"", kv->key);
-            evhttp_clear_headers(q);
-            return FG_ERR;
+            return fg_err_set(err, FG_E_FORBIDDEN_FIELD, name,
+                              "unknown query parameter \"%.31s\"", name);
         }
+        if (admin_query_find(q, name) >= 0) {
+            continue;
+        }
+        if (q->count == ADMIN_QUERY_MAX) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, NULL, "more than %d "
+                              "query parameters", ADMIN_QUERY_MAX);
+        }
+        memcpy(q->name[q->count], name, sizeof(name));
+        memcpy(q->value[q->count], value, sizeof(value));
+        q->count++;
+    }
+    if (rc < 0) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "the query string is malformed");
     }
     return FG_OK;
 }
 
 static int
-admin_list(fg_admin_http_t *a, struct evhttp_request *r, json_t **reply,
+admin_list(fg_admin_http_t *a, admin_req_t *r, json_t **reply,
            fg_err_t *err)
 {
     static const char *const names[] = { "owner", "status", "limit",
                                          "after", NULL };
-    struct evkeyvalq q;
-    const char      *lim;
-    long             limit = 100;
-    char            *end;
-    int              rc = FG_ERR;
+    admin_query_t      q;
+    const char        *lim;
+    long               limit = 100;
+    char              *end;
 
     if (admin_parse_query(r, names, &q, err) != FG_OK) {
         return FG_ERR;
@@ -210,26 +249,21 @@ admin_list(fg_admin_http_t *a, struct evhttp_request *r, json_t **reply,
     if (lim != NULL) {
         limit = strtol(lim, &end, 10);
         if (*end != '\0' || limit < 1 || limit > 1000) {
-            fg_err_set(err, FG_E_OUT_OF_RANGE, "limit",
-                       "limit must be an integer from 1 to 1000");
-            goto done;
+            return fg_err_set(err, FG_E_OUT_OF_RANGE, "limit",
+                              "limit must be an integer from 1 to 1000");
         }
     }
-    rc = fg_keystore_list(a->keys, admin_query(&q, "owner"),
-                          admin_query(&q, "status"), admin_query(&q, "after"),
-                          (int) limit, fg_wall_ms(), reply, err);
-done:
-    evhttp_clear_headers(&q);
-    return rc;
+    return fg_keystore_list(a->keys, admin_query(&q, "owner"),
+                            admin_query(&q, "status"),
+                            admin_query(&q, "after"), (int) limit,
+                            fg_wall_ms(), reply, err);
 }
 
 static int
-admin_topup(fg_admin_http_t *a, struct evhttp_request *r, const char *id,
+admin_topup(fg_admin_http_t *a, admin_req_t *r, const char *id,
             json_t *body, json_t **reply, fg_err_t *err)
 {
-    const char *header = evhttp_find_header(
-                             evhttp_request_get_input_headers(r),
-                             "Idempotency-Key");
+    const char *header = fg_http_field(r->head, "Idempotency-Key", NULL);
     const char *idem = header, *k;
     json_int_t  amount = 0;
     int         has_amount = 0;
@@ -279,11 +313,11 @@ admin_topup(fg_admin_http_t *a, struct evhttp_request *r, const char *id,
 
 /* GET /admin/v1/usage?key=&from=&to=: the usage journal, summed. */
 static int
-admin_usage(fg_admin_http_t *a, struct evhttp_request *r, json_t **reply,
+admin_usage(fg_admin_http_t *a, admin_req_t *r, json_t **reply,
             fg_err_t *err)
 {
     static const char *const names[] = { "key", "from", "to", NULL };
-    struct evkeyvalq     q;
+    admin_query_t        q;
     fg_usagelog_filter_t filter;
 
     if (admin_parse_query(r, names, &q, err) != FG_OK) {
@@ -294,21 +328,20 @@ admin_usage(fg_admin_http_t *a, struct evhttp_request *r, json_t **reply,
     filter.day_from = admin_query(&q, "from");
     filter.day_to = admin_query(&q, "to");
     *reply = fg_usagelog_aggregate(a->usage_path, &filter, err);
-    evhttp_clear_headers(&q);
     return *reply != NULL ? FG_OK : FG_ERR;
 }
 
 /* Routes /admin/v1/keys/{id}[/verb]. */
 static int
-admin_key(fg_admin_http_t *a, struct evhttp_request *r, const char *rest,
+admin_key(fg_admin_http_t *a, admin_req_t *r, const char *rest,
           int *status, json_t **reply, fg_err_t *err)
 {
-    enum evhttp_cmd_type m = evhttp_request_get_command(r);
-    char                 id[64];
-    const char          *slash = strchr(rest, '/'), *verb = NULL;
-    size_t               len = slash ? (size_t) (slash - rest) : strlen(rest);
-    json_t              *body = NULL;
-    int                  rc;
+    fg_http_method_t m = r->head->method;
+    char             id[64];
+    const char      *slash = strchr(rest, '/'), *verb = NULL;
+    size_t           len = slash ? (size_t) (slash - rest) : strlen(rest);
+    json_t          *body = NULL;
+    int              rc;
 
     if (len == 0 || len >= sizeof(id)) {
         return fg_err_set(err, FG_E_KEY_NOT_FOUND, "id", "no such key");
@@ -318,10 +351,10 @@ admin_key(fg_admin_http_t *a, struct evhttp_request *r, const char *rest,
     if (slash != NULL) {
         verb = slash + 1;
     }
-    if (verb == NULL && m == EVHTTP_REQ_GET) {
+    if (verb == NULL && m == FG_HTTP_GET) {
         return fg_keystore_show(a->keys, id, fg_wall_ms(), reply, err);
     }
-    if (verb == NULL && m == EVHTTP_REQ_PATCH) {
+    if (verb == NULL && m == FG_HTTP_PATCH) {
         if (admin_body(r, 0, &body, err) != FG_OK) {
             return FG_ERR;
         }
@@ -334,7 +367,7 @@ admin_key(fg_admin_http_t *a, struct evhttp_request *r, const char *rest,
         return fg_err_set(err, FG_E_METHOD_NOT_ALLOWED, NULL,
                           "use GET or PATCH on a key");
     }
-    if (m != EVHTTP_REQ_POST) {
+    if (m != FG_HTTP_POST) {
         return fg_err_set(err, FG_E_METHOD_NOT_ALLOWED, NULL,
                           "use POST for %s", verb);
     }
@@ -370,18 +403,27 @@ admin_key(fg_admin_http_t *a, struct evhttp_request *r, const char *rest,
 }
 
 static void
-admin_route(struct evhttp_request *r, void *arg)
+admin_request(void *arg, fg_httpconn_t *conn, const fg_http_head_t *head,
+              const char *in, size_t in_len)
 {
-    fg_admin_http_t     *a = arg;
-    const char          *path = evhttp_uri_get_path(
-                                    evhttp_request_get_evhttp_uri(r));
-    enum evhttp_cmd_type m = evhttp_request_get_command(r);
-    json_t              *reply = NULL, *body = NULL;
-    fg_err_t             err;
-    int                  status = 200, rc;
-    static const char    keys[] = "/admin/v1/keys";
+    fg_admin_http_t  *a = arg;
+    admin_req_t       req = { conn, head, in, in_len };
+    admin_req_t      *r = &req;
+    const char       *path = head->path;
+    fg_http_method_t  m = head->method;
+    json_t           *reply = NULL, *body = NULL;
+    fg_err_t          err;
+    int               status = 200, rc;
+    static const char keys[] = "/admin/v1/keys";
 
     memset(&err, 0, sizeof(err));
+    if (m != FG_HTTP_GET && m != FG_HTTP_POST && m != FG_HTTP_PATCH) {
+        fg_err_set(&err, FG_E_NOT_IMPLEMENTED, NULL, "the method %.32s is "
+                   "not implemented by the admin API; use GET, POST or "
+                   "PATCH", head->method_name);
+        admin_send_error(r, &err);
+        return;
+    }
     if (!admin_token_ok(a, r)) {
         fg_err_set(&err, FG_E_INVALID_ADMIN_TOKEN, NULL,
                    "a valid admin token is required (Authorization: Bearer "
@@ -389,11 +431,8 @@ admin_route(struct evhttp_request *r, void *arg)
         admin_send_error(r, &err);
         return;
     }
-    if (path == NULL) {
-        path = "/";
-    }
     if (strcmp(path, "/admin/v1/status") == 0) {
-        if (m != EVHTTP_REQ_GET) {
+        if (m != FG_HTTP_GET) {
             fg_err_set(&err, FG_E_METHOD_NOT_ALLOWED, NULL, "use GET");
             admin_send_error(r, &err);
             return;
@@ -402,13 +441,13 @@ admin_route(struct evhttp_request *r, void *arg)
         return;
     }
     if (strcmp(path, "/admin/v1/usage") == 0) {
-        rc = m == EVHTTP_REQ_GET
+        rc = m == FG_HTTP_GET
              ? admin_usage(a, r, &reply, &err)
              : fg_err_set(&err, FG_E_METHOD_NOT_ALLOWED, NULL, "use GET");
     } else if (strcmp(path, keys) == 0) {
-        if (m == EVHTTP_REQ_GET) {
+        if (m == FG_HTTP_GET) {
             rc = admin_list(a, r, &reply, &err);
-        } else if (m == EVHTTP_REQ_POST) {
+        } else if (m == FG_HTTP_POST) {
             rc = admin_body(r, 0, &body, &err);
             if (rc == FG_OK) {
                 rc = fg_keystore_create(a->keys, body, fg_wall_ms(),
@@ -440,13 +479,27 @@ admin_route(struct evhttp_request *r, void *arg)
 }
 
 void
-fg_admin_http_init(struct evhttp *http, fg_admin_http_t *a)
+fg_admin_http_limits(fg_httpserver_limits_t *out)
 {
-    evhttp_set_max_body_size(http, ADMIN_BODY_MAX);
-    evhttp_set_max_headers_size(http, 16 * 1024);
-    evhttp_set_timeout(http, 30);
-    evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST
-                                     | EVHTTP_REQ_PATCH);
+    out->name = "admin";
+    out->max_connections = FG_ADMIN_MAX_CONNECTIONS;
+    out->max_header_bytes = FG_ADMIN_MAX_HEADER_BYTES;
+    out->max_body_bytes = FG_ADMIN_MAX_BODY_BYTES;
+    out->header_timeout_ms = FG_ADMIN_TIMEOUT_MS;
+    out->body_timeout_ms = FG_ADMIN_TIMEOUT_MS;
+    out->keepalive_timeout_ms = FG_ADMIN_TIMEOUT_MS;
+    out->send_timeout_ms = FG_ADMIN_TIMEOUT_MS;
+}
+
+fg_httpserver_t *
+fg_admin_http_new(struct event_base *base, fg_admin_http_t *a)
+{
+    static const fg_httpserver_handler_t handler = {
+        .request = admin_request,
+    };
+    fg_httpserver_limits_t limits;
+
+    fg_admin_http_limits(&limits);
     a->started_ms = fg_mono_ms();
-    evhttp_set_gencb(http, admin_route, a);
+    return fg_httpserver_new(base, &limits, &handler, a);
 }

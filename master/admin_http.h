@@ -4,15 +4,25 @@
 /*
  * The admin API's HTTP layer (docs/admin-api.md): routes, the admin token,
  * JSON bodies in and out. The work is the key store's; this file only
- * translates. Runs in the syncer process, on its event loop.
+ * translates. Runs in the syncer process, on its event loop, on the same
+ * HTTP server as the public and metrics listeners
+ * (common/wire/httpserver.h) with limits of its own (docs/operations.md,
+ * "Listeners and their limits").
  */
 
 #include <stdint.h>
 
-#include <event2/http.h>
+#include <event2/event.h>
 
-#include "common/store/keystore.h"
 #include "common/base/shm.h"
+#include "common/store/keystore.h"
+#include "common/wire/httpserver.h"
+
+/* The admin listener's limits. */
+#define FG_ADMIN_MAX_CONNECTIONS     64
+#define FG_ADMIN_MAX_HEADER_BYTES    (16 * 1024)
+#define FG_ADMIN_MAX_BODY_BYTES      (64 * 1024)
+#define FG_ADMIN_TIMEOUT_MS          30000   /* each of the four */
 
 typedef struct {
     fg_keystore_t  *keys;           /* borrowed */
@@ -24,10 +34,15 @@ typedef struct {
     const char     *usage_path;     /* the usage journal, borrowed */
 } fg_admin_http_t;
 
+/* The admin listener's limits (FG_ADMIN_*). */
+void fg_admin_http_limits(fg_httpserver_limits_t *out);
+
 /*
- * Serves the admin API on @http with @a (borrowed; it outlives @http).
- * Sets the body limit and the allowed methods. Cannot fail.
+ * A server on @base serving the admin API with @a (borrowed; it outlives
+ * the server), not yet listening (fg_httpserver_listen). Returns an owned
+ * server, freed with fg_httpserver_free(). Cannot fail.
  */
-void fg_admin_http_init(struct evhttp *http, fg_admin_http_t *a);
+fg_httpserver_t *fg_admin_http_new(struct event_base *base,
+                                   fg_admin_http_t *a);
 
 #endif

@@ -1,6 +1,6 @@
 /*
  * listen.c: binding the public listeners and the metrics listener.
- * Sockets are non-blocking (the workers' evconnlistener needs that) and
+ * Sockets are non-blocking (the HTTP server's accept needs that) and
  * close-on-exec; workers get them across fork, not exec. The metrics
  * socket is a member of the same set so that whatever closes the public
  * sockets (the syncer at its start, the master on shutdown) closes it too.
@@ -19,8 +19,8 @@
 
 #include "master/listen.h"
 
-static int
-listen_bind(const fg_listen_t *addr, fg_err_t *err)
+int
+fg_listen_bind(const fg_listen_t *addr, fg_err_t *err)
 {
     struct addrinfo hints, *res = NULL;
     char            port[16];
@@ -91,7 +91,7 @@ listen_metrics(fg_listeners_t *out, const fg_conf_t *conf,
         *reused = 1;
         return FG_OK;
     }
-    out->metrics_fd = listen_bind(&out->metrics_addr, &e);
+    out->metrics_fd = fg_listen_bind(&out->metrics_addr, &e);
     if (out->metrics_fd < 0) {
         return fg_err_set(err, FG_E_INTERNAL, "metrics.listen",
                           "metrics.listen: %s", e.msg);
@@ -120,7 +120,7 @@ fg_listeners_open(fg_listeners_t *out, const fg_conf_t *conf,
             }
         }
         if (out->fd[i] < 0) {
-            out->fd[i] = listen_bind(&conf->listen[i], err);
+            out->fd[i] = fg_listen_bind(&conf->listen[i], err);
             if (out->fd[i] < 0) {
                 for (j = 0; j < i; j++) {
                     if (reused[j] < 0) {

@@ -30,6 +30,13 @@ typedef struct {
 int fg_listeners_open(fg_listeners_t *out, const fg_conf_t *conf,
                       fg_listeners_t *old, fg_err_t *err);
 
+/*
+ * A TCP socket bound to @addr, listening, non-blocking, close-on-exec,
+ * with TCP_NODELAY for the connections it accepts. Returns the socket,
+ * or -1 with @err naming the call that failed.
+ */
+int fg_listen_bind(const fg_listen_t *addr, fg_err_t *err);
+
 /* Closes every socket in @l, the metrics listener's too. */
 void fg_listeners_close(fg_listeners_t *l);
 

@@ -31,8 +31,6 @@
 #include <unistd.h>
 
 #include <event2/event.h>
-#include <event2/http.h>
-#include <event2/listener.h>
 
 #include "common/base/alloc.h"
 #include "common/base/clock.h"
@@ -40,7 +38,9 @@
 #include "common/base/log.h"
 #include "common/store/store.h"
 #include "common/store/usagelog.h"
+#include "common/wire/httpserver.h"
 #include "master/admin_http.h"
+#include "master/listen.h"
 #include "master/syncer.h"
 
 #define SYNCER_LOCK_WAIT_MS 10000
@@ -56,7 +56,7 @@ typedef struct {
     fg_usage_record_t        *batch;
     char                      usage_path[FG_CONF_PATH_MAX + 32];
     struct event_base        *base;
-    struct evhttp            *http;
+    fg_httpserver_t          *http;          /* the admin API's, owned */
     fg_store_t               *store;
     fg_keystore_t            *keys;
     fg_admin_http_t           admin;
@@ -232,11 +232,11 @@ syncer_tick_cb(evutil_socket_t fd, short what, void *arg)
 static int
 syncer_listen(syncer_t *s, fg_err_t *err)
 {
-    const char             *where = s->sc->conf->admin_listen;
-    struct sockaddr_un      sun;
-    struct evconnlistener  *l;
-    evutil_socket_t         fd;
-    fg_listen_t             tcp;
+    const char         *where = s->sc->conf->admin_listen;
+    struct sockaddr_un  sun;
+    fg_err_t            bind_err;
+    int                 fd;
+    fg_listen_t         tcp;
 
     if (strcmp(where, "off") == 0) {
         return FG_OK;
@@ -245,11 +245,14 @@ syncer_listen(syncer_t *s, fg_err_t *err)
         if (fg_conf_parse_listen(where, &tcp, err) != FG_OK) {
             return FG_ERR;
         }
-        if (evhttp_bind_socket_with_handle(s->http, tcp.host,
-                                           (ev_uint16_t) tcp.port) == NULL) {
-            return fg_err_set(err, FG_E_INTERNAL, NULL,
-                              "admin API: bind(%s) failed: %s", where,
-                              strerror(errno));
+        fd = fg_listen_bind(&tcp, &bind_err);
+        if (fd < 0) {
+            return fg_err_set(err, FG_E_INTERNAL, NULL, "admin API: %s",
+                              bind_err.msg);
+        }
+        if (fg_httpserver_listen(s->http, fd, err) != FG_OK) {
+            close(fd);
+            return FG_ERR;
         }
         return FG_OK;
     }
@@ -275,17 +278,9 @@ syncer_listen(syncer_t *s, fg_err_t *err)
                           "admin API: bind(%s) failed: %s", where,
                           strerror(e));
     }
-    l = evconnlistener_new(s->base, NULL, NULL,
-                           LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1,
-                           fd);
-    if (l == NULL || evhttp_bind_listener(s->http, l) == NULL) {
-        if (l != NULL) {
-            evconnlistener_free(l);
-        } else {
-            close(fd);
-        }
-        return fg_err_set(err, FG_E_INTERNAL, NULL,
-                          "admin API: cannot listen on %s", where);
+    if (fg_httpserver_listen(s->http, fd, err) != FG_OK) {
+        close(fd);
+        return FG_ERR;
     }
     return FG_OK;
 }
@@ -340,8 +335,7 @@ fg_syncer_run(const fg_syncer_config_t *sc)
     memset(&s, 0, sizeof(s));
     s.sc = sc;
     s.base = event_base_new();
-    s.http = s.base != NULL ? evhttp_new(s.base) : NULL;
-    if (s.http == NULL) {
+    if (s.base == NULL) {
         fg_log(FG_LOG_ERROR, 0, "syncer: libevent set-up failed");
         return 1;
     }
@@ -374,7 +368,7 @@ fg_syncer_run(const fg_syncer_config_t *sc)
     s.admin.shm = sc->shm;
     s.admin.token = sc->admin_token;
     s.admin.usage_path = s.usage_path;
-    fg_admin_http_init(s.http, &s.admin);
+    s.http = fg_admin_http_new(s.base, &s.admin);
     if (syncer_listen(&s, &err) != FG_OK) {
         fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
         rc = 1;
@@ -416,7 +410,7 @@ done:
             event_free(s.signal_evs[i]);
         }
     }
-    evhttp_free(s.http);
+    fg_httpserver_free(s.http);
     fg_keystore_free(s.keys);
     fg_store_close(s.store);
     event_base_free(s.base);

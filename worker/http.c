@@ -1,9 +1,10 @@
 /*
  * http.c: the routes, and each request's entry into the pipeline.
  *
- * conn.c has read the request whole, within every limit of the
- * configuration; here it becomes an fg_req_t with an id, the client's
- * address and its counters, and goes to its handler. Known paths answer
+ * The server (common/wire/httpserver, set up by conn.c) has read the
+ * request whole, within every limit of the configuration; here it
+ * becomes an fg_req_t with an id, the client's address and its
+ * counters, and goes to its handler. Known paths answer
  * a wrong method with 405 and Allow; methods the gateway has no use for
  * get 501; everything in OpenAI's error format.
  */
@@ -13,11 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/http.h>
-
 #include "common/base/alloc.h"
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/wire/uri.h"
 #include "worker/conn.h"
 #include "worker/http.h"
 #include "worker/pipeline.h"
@@ -73,20 +73,22 @@ http_set_request_id(fg_req_t *req)
 
 /* A request on @conn, counted in flight; its body not yet set. */
 static fg_req_t *
-http_req_new(fg_conn_t *conn, const fg_http_head_t *head, size_t body_len)
+http_req_new(fg_worker_t *w, fg_httpconn_t *conn, const fg_http_head_t *head,
+             size_t body_len)
 {
-    fg_worker_t *w = conn->worker;
-    fg_req_t    *req;
+    fg_req_t *req;
 
     req = fg_xcalloc(1, sizeof(*req));
     req->worker = w;
     req->conn = conn;
-    conn->req = req;
+    fg_httpconn_attach(conn, req);
     req->head = head;
     req->started_us = fg_mono_us();
     req->started_unix_ms = fg_worker_now_ms(w);
     req->reservation.held.slot = -1;
-    memcpy(req->client_addr, conn->addr, sizeof(req->client_addr));
+    _Static_assert(sizeof(req->client_addr) == FG_HTTPCONN_PEER_MAX,
+                   "the peer's address is copied whole");
+    memcpy(req->client_addr, fg_httpconn_peer(conn), FG_HTTPCONN_PEER_MAX);
     req->bytes_in = (int64_t) body_len;
     req->error = FG_E_NONE;
     fg_req_init_finish(req, w->base);
@@ -100,10 +102,11 @@ http_req_new(fg_conn_t *conn, const fg_http_head_t *head, size_t body_len)
 }
 
 void
-fg_http_request(fg_conn_t *conn, const fg_http_head_t *head,
-                const char *body, size_t body_len)
+fg_http_request(void *worker, fg_httpconn_t *conn,
+                const fg_http_head_t *head, const char *body,
+                size_t body_len)
 {
-    fg_req_t *req = http_req_new(conn, head, body_len);
+    fg_req_t *req = http_req_new(worker, conn, head, body_len);
 
     req->in_body = body;
     req->in_body_len = body_len;
@@ -118,7 +121,7 @@ static void
 http_route(fg_req_t *req, const char *path, fg_http_method_t method)
 {
     const char *allowed = NULL;
-    /* HEAD is GET without the body (RFC 9110 9.3.2): conn.c drops it. */
+    /* HEAD is GET without the body (RFC 9110 9.3.2): the server drops it. */
     int         is_get = method == FG_HTTP_GET || method == FG_HTTP_HEAD;
 
     if (method == FG_HTTP_OTHER) {
@@ -147,10 +150,16 @@ http_route(fg_req_t *req, const char *path, fg_http_method_t method)
         allowed = "GET, HEAD";
     } else if (strncmp(path, "/v1/models/", 11) == 0 && path[11] != '\0') {
         if (is_get) {
-            char *id = evhttp_uridecode(path + 11, 0, NULL);
+            char id[256];
 
-            fg_models_handle(req, id != NULL ? id : "");
-            free(id);
+            if (fg_uri_decode(path + 11, strlen(path + 11), id, sizeof(id),
+                              0) < 0) {
+                fg_req_fail(req, FG_E_MODEL_NOT_FOUND, "model",
+                            "The model '%.128s' does not exist",
+                            path + 11);
+                return;
+            }
+            fg_models_handle(req, id);
             return;
         }
         allowed = "GET, HEAD";
@@ -206,9 +215,9 @@ http_readyz(fg_req_t *req)
 }
 
 void
-fg_http_refuse(fg_conn_t *conn, const fg_err_t *err)
+fg_http_refuse(void *worker, fg_httpconn_t *conn, const fg_err_t *err)
 {
-    fg_req_t *req = http_req_new(conn, NULL, 0);
+    fg_req_t *req = http_req_new(worker, conn, NULL, 0);
 
     fg_req_reply_error(req, err);
 }

@@ -2,9 +2,9 @@
 #define FG_WORKER_HTTP_H
 
 /*
- * The routes, and the entry of each request into the pipeline: conn.c
- * reads and parses requests, this module turns each into an fg_req_t and
- * routes it.
+ * The routes, and the entry of each request into the pipeline: the
+ * public listener's server (conn.h) reads and parses requests, this
+ * module turns each into an fg_req_t and routes it.
  *
  *   POST /v1/chat/completions   pipeline.c
  *   GET  /v1/models[/{id}]      models.c
@@ -12,24 +12,27 @@
  */
 
 #include "common/wire/httpparse.h"
+#include "common/wire/httpserver.h"
 #include "worker/request.h"
 #include "worker/worker.h"
 
 /*
- * Serves the whole request @head (borrowed for this call) with @body
- * (@body_len bytes, borrowed for this call) on @conn, which the request
- * then borrows until it replies.
+ * The public listener's dispatch (fg_httpserver_handler_t.request): serves
+ * the whole request @head (borrowed for this call) with @body (@body_len
+ * bytes, borrowed for this call) on @conn, for @worker (an fg_worker_t).
+ * The request attaches itself to @conn until it replies.
  */
-void fg_http_request(fg_conn_t *conn, const fg_http_head_t *head,
-                     const char *body, size_t body_len);
+void fg_http_request(void *worker, fg_httpconn_t *conn,
+                     const fg_http_head_t *head, const char *body,
+                     size_t body_len);
 
 /*
  * Answers the request being received on @conn with @err (a protocol
- * error conn.c found: it is not well-formed, too large, ...). It is a
- * request like any other for the logs and metrics: an id, an access-log
- * line, a count by status and code.
+ * error the server found: it is not well-formed, too large, ...). It is
+ * a request like any other for the logs and metrics: an id, an
+ * access-log line, a count by status and code.
  */
-void fg_http_refuse(fg_conn_t *conn, const fg_err_t *err);
+void fg_http_refuse(void *worker, fg_httpconn_t *conn, const fg_err_t *err);
 
 /* Route handlers (each takes over @req and must end it). */
 void fg_models_handle(fg_req_t *req, const char *id);

@@ -1,147 +1,95 @@
 /*
- * metrics_http.c: the metrics listener's evhttp. It answers GET (and
- * HEAD) /metrics with the exposition rendered from shm at that moment,
- * 404 elsewhere and 405 to other methods, in plain text: this port talks
- * to Prometheus, not to OpenAI clients.
+ * metrics_http.c: the metrics listener's dispatch. It answers GET (and
+ * HEAD) /metrics with the exposition rendered from shm at that moment.
+ * Anything else is an OpenAI-format JSON error like every other listener's
+ * (404 elsewhere, 405 with Allow to another method, and the server's own
+ * 400/413/431 for requests it cannot take).
  *
- * Deliberately apart from the public evhttp (http.c): no API key, no
- * connection cap, no request pipeline and no request counting (a scrape
- * is not a request of the API), and its socket is not the public one, so
- * the public port never serves /metrics. Its protection is its address:
- * loopback by default; put it on a network only Prometheus reaches.
+ * Deliberately apart from the public listener (http.c): no API key, no
+ * request pipeline and no request counting (a scrape is not a request of
+ * the API), and its socket is not the public one, so the public port
+ * never serves /metrics. Its protection is its address: loopback by
+ * default; put it on a network only Prometheus reaches.
  */
 
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/buffer.h>
-#include <event2/http.h>
-
 #include "common/base/exposition.h"
 #include "common/base/log.h"
 #include "worker/metrics_http.h"
 
-#define METRICS_HTTP_MAX_HEADERS 16384
-#define METRICS_HTTP_MAX_BODY    4096
-
-static void metrics_http_cb(struct evhttp_request *r, void *arg);
-
 static void
-metrics_http_free_body(const void *data, size_t len, void *arg)
+metrics_http_request(void *arg, fg_httpconn_t *conn,
+                     const fg_http_head_t *head, const char *body,
+                     size_t body_len)
 {
-    (void) len;
-    (void) arg;
-    free((void *) data);
-}
+    static const char allow[] = "Allow: GET, HEAD\r\n";
+    static const char type[] = "Content-Type: " FG_EXPOSITION_CONTENT_TYPE
+                               "\r\n";
+    fg_worker_t      *w = arg;
+    fg_err_t          err;
+    char             *text;
+    size_t            len;
 
-static void
-metrics_http_text(struct evhttp_request *r, int status, const char *reason,
-                  const char *text)
-{
-    struct evbuffer *body = evbuffer_new();
-
-    evhttp_add_header(evhttp_request_get_output_headers(r), "Content-Type",
-                      "text/plain; charset=utf-8");
-    if (body != NULL) {
-        evbuffer_add(body, text, strlen(text));
-    }
-    evhttp_send_reply(r, status, reason, body);
-    if (body != NULL) {
-        evbuffer_free(body);
-    }
-}
-
-static void
-metrics_http_cb(struct evhttp_request *r, void *arg)
-{
-    fg_worker_t          *w = arg;
-    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(r);
-    const char           *path = uri != NULL ? evhttp_uri_get_path(uri) : NULL;
-    enum evhttp_cmd_type  cmd = evhttp_request_get_command(r);
-    struct evbuffer      *body;
-    fg_err_t              err;
-    char                 *text;
-    size_t                len;
-
-    if (path == NULL || strcmp(path, "/metrics") != 0) {
-        metrics_http_text(r, 404, "Not Found", "not found: try /metrics\n");
+    (void) body;
+    (void) body_len;
+    if (strcmp(head->path, "/metrics") != 0) {
+        fg_err_set(&err, FG_E_NOT_FOUND, NULL, "no such endpoint: %.128s; "
+                   "this listener serves GET /metrics", head->path);
+        fg_httpconn_reply_error(conn, &err, NULL, 0);
         return;
     }
-    if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-        evhttp_add_header(evhttp_request_get_output_headers(r), "Allow",
-                          "GET, HEAD");
-        metrics_http_text(r, 405, "Method Not Allowed",
-                          "method not allowed: use GET\n");
+    if (head->method != FG_HTTP_GET && head->method != FG_HTTP_HEAD) {
+        fg_err_set(&err, FG_E_METHOD_NOT_ALLOWED, NULL, "%.32s is not "
+                   "allowed on /metrics; use GET", head->method_name);
+        fg_httpconn_reply_error(conn, &err, allow, sizeof(allow) - 1);
         return;
     }
     text = fg_exposition_render(w->wc->shm, &len, &err);
-    body = text != NULL ? evbuffer_new() : NULL;
-    if (body == NULL
-        || evbuffer_add_reference(body, text, len, metrics_http_free_body,
-                                  NULL) != 0) {
-        fg_log(FG_LOG_ERROR, 0, "rendering /metrics failed: %s",
-               text == NULL ? err.msg : "out of memory");
-        free(text);
-        if (body != NULL) {
-            evbuffer_free(body);
-        }
-        metrics_http_text(r, 500, "Internal Server Error",
-                          "rendering the metrics failed\n");
+    if (text == NULL) {
+        fg_log(FG_LOG_ERROR, 0, "rendering /metrics failed: %s", err.msg);
+        fg_err_set(&err, FG_E_INTERNAL, NULL, "rendering the metrics "
+                   "failed");
+        fg_httpconn_reply_error(conn, &err, NULL, 0);
         return;
     }
-    evhttp_add_header(evhttp_request_get_output_headers(r), "Content-Type",
-                      FG_EXPOSITION_CONTENT_TYPE);
-    evhttp_send_reply(r, 200, "OK", body);
-    evbuffer_free(body);
+    fg_httpconn_reply(conn, 200, type, sizeof(type) - 1, text, len);
+    free(text);
+}
+
+void
+fg_metrics_http_limits(const fg_conf_t *conf, fg_httpserver_limits_t *out)
+{
+    out->name = "metrics";
+    out->max_connections = FG_METRICS_MAX_CONNECTIONS;
+    out->max_header_bytes = FG_METRICS_MAX_HEADER_BYTES;
+    out->max_body_bytes = FG_METRICS_MAX_BODY_BYTES;
+    out->header_timeout_ms = FG_METRICS_REQUEST_TIMEOUT_MS;
+    out->body_timeout_ms = FG_METRICS_REQUEST_TIMEOUT_MS;
+    out->keepalive_timeout_ms = conf->keepalive_timeout_ms;
+    out->send_timeout_ms = conf->send_timeout_ms;
 }
 
 int
 fg_metrics_http_init(fg_worker_t *w, fg_err_t *err)
 {
-    int fd = w->wc->metrics_fd;
+    static const fg_httpserver_handler_t handler = {
+        .request = metrics_http_request,
+    };
+    fg_httpserver_limits_t limits;
 
-    if (fd < 0) {
+    if (w->wc->metrics_fd < 0) {
         return FG_OK;
     }
-    w->metrics_http = evhttp_new(w->base);
-    if (w->metrics_http == NULL) {
-        return fg_err_set(err, FG_E_INTERNAL, NULL, "evhttp_new failed for "
-                          "the metrics listener");
-    }
-    evhttp_set_max_headers_size(w->metrics_http, METRICS_HTTP_MAX_HEADERS);
-    evhttp_set_max_body_size(w->metrics_http, METRICS_HTTP_MAX_BODY);
-    evhttp_set_timeout_tv(w->metrics_http, &(struct timeval) {
-        .tv_sec = w->conf->keepalive_timeout_ms / 1000,
-        .tv_usec = (w->conf->keepalive_timeout_ms % 1000) * 1000 });
-    /* Methods outside the set get evhttp's 501; these reach our 405. */
-    evhttp_set_allowed_methods(w->metrics_http, EVHTTP_REQ_GET
-                               | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST
-                               | EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE
-                               | EVHTTP_REQ_PATCH | EVHTTP_REQ_OPTIONS);
-    evhttp_set_gencb(w->metrics_http, metrics_http_cb, w);
-    w->metrics_bound = evhttp_accept_socket_with_handle(w->metrics_http, fd);
-    if (w->metrics_bound == NULL) {
-        return fg_err_set(err, FG_E_INTERNAL, NULL, "evhttp_accept_socket("
-                          "fd %d) failed for the metrics listener", fd);
-    }
-    return FG_OK;
-}
-
-void
-fg_metrics_http_close(fg_worker_t *w)
-{
-    if (w->metrics_bound != NULL) {
-        evhttp_del_accept_socket(w->metrics_http, w->metrics_bound);
-        w->metrics_bound = NULL;
-    }
+    fg_metrics_http_limits(w->conf, &limits);
+    w->metrics = fg_httpserver_new(w->base, &limits, &handler, w);
+    return fg_httpserver_listen(w->metrics, w->wc->metrics_fd, err);
 }
 
 void
 fg_metrics_http_free(fg_worker_t *w)
 {
-    if (w->metrics_http != NULL) {
-        evhttp_free(w->metrics_http);
-        w->metrics_http = NULL;
-        w->metrics_bound = NULL;
-    }
+    fg_httpserver_free(w->metrics);
+    w->metrics = NULL;
 }

@@ -27,32 +27,6 @@
 
 static void req_finish_cb(evutil_socket_t fd, short what, void *arg);
 
-static const char *
-req_reason(int status)
-{
-    switch (status) {
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 402: return "Payment Required";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 409: return "Conflict";
-    case 413: return "Payload Too Large";
-    case 415: return "Unsupported Media Type";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default:  return status < 400 ? "OK" : "Error";
-    }
-}
-
 void
 fg_req_add_header(fg_req_t *req, const char *name, const char *value)
 {
@@ -93,16 +67,10 @@ req_add_common_headers(fg_req_t *req, const char *content_type)
     fg_req_add_header(req, "x-request-id", req->id);
 }
 
-const char *
-fg_req_reason(int status)
-{
-    return req_reason(status);
-}
-
 void
 fg_req_reply(fg_req_t *req, int status, const char *body, size_t len)
 {
-    fg_conn_t *conn = req->conn;
+    fg_httpconn_t *conn = req->conn;
 
     req->status = status;
     req->state = FG_REQ_DONE;
@@ -114,7 +82,7 @@ fg_req_reply(fg_req_t *req, int status, const char *body, size_t len)
     req->conn = NULL;
     req->bytes_out += (int64_t) len;
     fg_req_account(req);
-    fg_conn_reply(conn, status, req->headers, req->headers_len, body, len);
+    fg_httpconn_reply(conn, status, req->headers, req->headers_len, body, len);
     fg_req_finish_later(req);
 }
 
@@ -151,7 +119,7 @@ void
 fg_req_stream_start(fg_req_t *req, const char *content_type)
 {
     req_add_common_headers(req, content_type);
-    fg_conn_stream_start(req->conn, 200, req->headers, req->headers_len);
+    fg_httpconn_stream_start(req->conn, 200, req->headers, req->headers_len);
     req->status = 200;
     req->state = FG_REQ_STREAMING;
 }
@@ -163,26 +131,26 @@ fg_req_stream_send(fg_req_t *req, struct evbuffer *out)
         return;
     }
     req->bytes_out += (int64_t) evbuffer_get_length(out);
-    fg_conn_stream_send(req->conn, out);
+    fg_httpconn_stream_send(req->conn, out);
 }
 
 void
 fg_req_stream_end(fg_req_t *req)
 {
-    fg_conn_t *conn = req->conn;
+    fg_httpconn_t *conn = req->conn;
 
     req->state = FG_REQ_DONE;
     if (conn != NULL) {
         req->conn = NULL;
         fg_req_account(req);
-        fg_conn_stream_end(conn);
+        fg_httpconn_stream_end(conn);
     }
 }
 
 size_t
 fg_req_client_backlog(const fg_req_t *req)
 {
-    return req->conn != NULL ? fg_conn_backlog(req->conn) : 0;
+    return req->conn != NULL ? fg_httpconn_backlog(req->conn) : 0;
 }
 
 void
@@ -306,7 +274,7 @@ fg_req_finish(fg_req_t *req)
     }
     if (req->conn != NULL) {
         /* A stream cut short by us: its end tells the client. */
-        fg_conn_stream_end(req->conn);
+        fg_httpconn_stream_end(req->conn);
         req->conn = NULL;
     }
 

@@ -27,6 +27,7 @@
 #include "common/base/catalog.h"
 #include "common/base/errors.h"
 #include "common/wire/httpparse.h"
+#include "common/wire/httpserver.h"
 #include "common/accounts/impact.h"
 #include "common/accounts/keytable.h"
 #include "common/accounts/ledger.h"
@@ -37,7 +38,6 @@
 #include "worker/verdict.h"
 
 typedef struct fg_worker_s     fg_worker_t;
-typedef struct fg_conn_s       fg_conn_t;
 typedef struct fg_upstream_s   fg_upstream_t;
 
 #define FG_REQUEST_ID_MAX 128
@@ -170,7 +170,7 @@ typedef struct fg_req_s {
     /* core: http.c at creation, then request.c; pipeline.c sets state
      * FG_REQ_UPSTREAM and error from a verdict */
     fg_worker_t              *worker;
-    fg_conn_t                *conn;          /* NULL once the reply is
+    fg_httpconn_t            *conn;          /* NULL once the reply is
                                               * handed over or the client
                                               * left */
     const fg_http_head_t     *head;          /* NULL after dispatch */
@@ -287,8 +287,5 @@ const char *fg_req_header(const fg_req_t *req, const char *name);
 /* The client took every byte of reply sent so far: a paused stream goes
  * on. Called by the connection. */
 void fg_req_client_drained(fg_req_t *req);
-
-/* The reason phrase for @status. */
-const char *fg_req_reason(int status);
 
 #endif

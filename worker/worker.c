@@ -1,12 +1,11 @@
 /*
  * worker.c: a worker process's life: set-up, the event loop, the drain.
  *
- * Set-up: the event_base, a read event on each inherited listening socket
- * (accepting one connection per wakeup and handing it to conn.c; removed
- * at the connection cap), the upstream clients (upstream.c), the access log
- * (unless "off"), the metrics listener's evhttp (metrics_http.c), the
- * signal events. Then the shm slot says READY and the loop runs. SIGUSR1
- * reopens the log and the access log (logrotate).
+ * Set-up: the event_base, the public listener's HTTP server on the
+ * inherited listening sockets (conn.c), the upstream clients (upstream.c),
+ * the access log (unless "off"), the metrics listener's server
+ * (metrics_http.c), the signal events. Then the shm slot says READY and
+ * the loop runs. SIGUSR1 reopens the log and the access log (logrotate).
  *
  * Drain (SIGTERM, SIGINT, SIGQUIT): listeners are closed at once so the
  * kernel hands new connections to the other workers (or, on shutdown,
@@ -44,125 +43,6 @@ static void worker_reopen_logs(fg_worker_t *w);
 static int worker_setup(fg_worker_t *w, fg_err_t *err);
 static void worker_teardown(fg_worker_t *w);
 
-void
-fg_worker_set_accepting(fg_worker_t *w, int on)
-{
-    int i;
-
-    if (w->is_accepting == on) {
-        return;
-    }
-    for (i = 0; i < w->listener_count; i++) {
-        if (w->listen_evs[i] == NULL) {
-            continue;
-        }
-        if (on) {
-            event_add(w->listen_evs[i], NULL);
-        } else {
-            event_del(w->listen_evs[i]);
-        }
-    }
-    w->is_accepting = on;
-}
-
-/*
- * 1 when this worker holds more connections than the least loaded other
- * worker of its generation, by more than one (the counts every worker
- * publishes in shm).
- */
-static int
-worker_is_ahead(fg_worker_t *w)
-{
-    uint32_t generation = atomic_load_explicit(&w->slot->ws_generation,
-                                               memory_order_relaxed);
-    uint64_t least = UINT64_MAX;
-    unsigned i;
-
-    for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
-        fg_shm_worker_t *s = fg_shm_worker(w->wc->shm, i);
-
-        if (s == w->slot
-            || atomic_load_explicit(&s->ws_state, memory_order_relaxed)
-               != FG_WORKER_READY
-            || atomic_load_explicit(&s->ws_generation, memory_order_relaxed)
-               != generation) {
-            continue;
-        }
-        uint64_t n = atomic_load_explicit(&s->ws_connections,
-                                          memory_order_relaxed);
-        if (n < least) {
-            least = n;
-        }
-    }
-    return least != UINT64_MAX && (uint64_t) w->connections > least + 1;
-}
-
-static void
-worker_close_listeners(fg_worker_t *w)
-{
-    int i;
-
-    for (i = 0; i < w->listener_count; i++) {
-        if (w->listen_evs[i] != NULL) {
-            event_free(w->listen_evs[i]);
-            w->listen_evs[i] = NULL;
-            close(w->wc->listen_fds[i]);
-        }
-    }
-}
-
-static void
-worker_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
-{
-    fg_worker_t *w = arg;
-
-    (void) fd;
-    (void) what;
-    if (!w->is_draining
-        && w->connections < w->conf->max_connections) {
-        fg_worker_set_accepting(w, 1);
-    }
-}
-
-/* A listening socket is readable: one connection, or none (see worker.h). */
-static void
-worker_accept_cb(evutil_socket_t fd, short what, void *arg)
-{
-    static const struct timeval retry = { 0, 100 * 1000 };
-    fg_worker_t            *w = arg;
-    struct sockaddr_storage addr;
-    socklen_t               len = sizeof(addr);
-    int                     cfd;
-
-    (void) what;
-    if (worker_is_ahead(w)) {
-        int64_t now = fg_mono_us();
-
-        if (w->yielding_since_us == 0) {
-            w->yielding_since_us = now;
-        }
-        if (now - w->yielding_since_us < FG_ACCEPT_YIELD_MAX_US) {
-            return;   /* still readable: asked again on the next pass */
-        }
-    }
-    w->yielding_since_us = 0;
-    cfd = accept4(fd, (struct sockaddr *) &addr, &len,
-                  SOCK_NONBLOCK | SOCK_CLOEXEC);
-    if (cfd < 0) {
-        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
-            || errno == ENOMEM) {
-            /* The connection stays in the backlog; try again later
-             * rather than spin on a socket that stays readable. */
-            fg_log(FG_LOG_ERROR, errno, "accept failed; accepting again "
-                   "in 100 ms");
-            fg_worker_set_accepting(w, 0);
-            evtimer_add(w->accept_retry_ev, &retry);
-        }
-        return;   /* EAGAIN: another worker took it; ECONNABORTED */
-    }
-    fg_conn_accept(w, cfd, (struct sockaddr *) &addr);
-}
-
 int64_t
 fg_worker_now_ms(fg_worker_t *w)
 {
@@ -175,7 +55,8 @@ fg_worker_now_ms(fg_worker_t *w)
 void
 fg_worker_maybe_exit(fg_worker_t *w)
 {
-    if (w->is_draining && w->connections == 0 && w->in_flight == 0) {
+    if (w->is_draining && w->in_flight == 0
+        && (w->http == NULL || fg_httpserver_connections(w->http) == 0)) {
         event_base_loopexit(w->base, NULL);
     }
 }
@@ -188,25 +69,26 @@ worker_drain(fg_worker_t *w, int close_idle)
     if (!w->is_draining) {
         w->is_draining = 1;
         atomic_store(&w->slot->ws_state, FG_WORKER_DRAINING);
-        fg_worker_set_accepting(w, 0);
         /*
-         * Closing our copy of each listening socket leaves the master's
-         * and the other workers' open, so the kernel goes on accepting
-         * for them.
+         * The servers close their copies of the listening sockets; the
+         * master's and the other workers' stay open, so the kernel goes
+         * on accepting for them.
          */
-        worker_close_listeners(w);
-        fg_metrics_http_close(w);
+        fg_httpserver_drain(w->http, 0);
+        if (w->metrics != NULL) {
+            fg_httpserver_drain(w->metrics, 1);
+        }
         tv.tv_sec = w->conf->shutdown_timeout_ms / 1000;
         tv.tv_usec = (w->conf->shutdown_timeout_ms % 1000) * 1000;
         w->drain_deadline_ev = evtimer_new(w->base, worker_deadline_cb, w);
         evtimer_add(w->drain_deadline_ev, &tv);
         fg_log(FG_LOG_NOTICE, 0, "draining: %lld requests in flight, "
                "%lld connections", (long long) w->in_flight,
-               (long long) w->connections);
+               (long long) fg_httpserver_connections(w->http));
     }
     if (close_idle && !w->close_idle) {
         w->close_idle = 1;
-        fg_conn_close_idle(w);
+        fg_httpserver_drain(w->http, 1);
     }
     fg_worker_maybe_exit(w);
 }
@@ -298,7 +180,6 @@ static int
 worker_setup(fg_worker_t *w, fg_err_t *err)
 {
     static const int signals[] = { SIGQUIT, SIGTERM, SIGINT, SIGUSR1 };
-    const fg_worker_config_t *wc = w->wc;
     struct event_config        *cfg;
     sigset_t                    mask;
     int                         i;
@@ -329,20 +210,9 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
                                             worker_accesslog_flush_cb, w);
     }
     /* The master made the sockets (listening, non-blocking, its backlog). */
-    w->accept_retry_ev = evtimer_new(w->base, worker_accept_retry_cb, w);
-    for (i = 0; i < wc->listen_count; i++) {
-        w->listen_evs[i] = event_new(w->base, wc->listen_fds[i],
-                                     EV_READ | EV_PERSIST, worker_accept_cb,
-                                     w);
-        w->listener_count = i + 1;
-        if (w->listen_evs[i] == NULL
-            || event_add(w->listen_evs[i], NULL) != 0) {
-            return fg_err_set(err, FG_E_INTERNAL, NULL,
-                              "cannot watch listening socket %d",
-                              wc->listen_fds[i]);
-        }
+    if (fg_conn_listen(w, err) != FG_OK) {
+        return FG_ERR;
     }
-    w->is_accepting = 1;
     if (fg_metrics_http_init(w, err) != FG_OK) {
         return FG_ERR;
     }
@@ -439,16 +309,17 @@ worker_teardown(fg_worker_t *w)
     if (w->drain_deadline_ev != NULL) {
         event_free(w->drain_deadline_ev);
     }
-    worker_close_listeners(w);
-    if (w->base != NULL) {
+    if (w->http != NULL) {
         /*
          * Closes the connections still open (only after the drain deadline):
          * their requests see the client gone and schedule their finish,
          * which one more pass of the loop runs, so nothing is left behind.
          */
-        fg_conn_close_all(w);
+        fg_httpserver_close_all(w->http);
         event_base_loop(w->base, EVLOOP_NONBLOCK);
     }
+    fg_httpserver_free(w->http);
+    w->http = NULL;
     fg_metrics_http_free(w);
     fg_upstream_cleanup(w);
     /* After the last finish above: every request has written its line. */
@@ -458,10 +329,6 @@ worker_teardown(fg_worker_t *w)
     if (w->accesslog_flush_ev != NULL) {
         event_free(w->accesslog_flush_ev);
         w->accesslog_flush_ev = NULL;
-    }
-    if (w->accept_retry_ev != NULL) {
-        event_free(w->accept_retry_ev);
-        w->accept_retry_ev = NULL;
     }
     if (w->accesslog != NULL && fg_accesslog_failures(w->accesslog) > 0) {
         fg_log(FG_LOG_ERROR, 0, "%llu access-log lines could not be written",

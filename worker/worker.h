@@ -2,8 +2,10 @@
 #define FG_WORKER_WORKER_H
 
 /*
- * A worker process: one libevent event_base serving HTTP/1.1 (conn.c) on
- * the listening sockets inherited from the master, and libcurl's multi
+ * A worker process: one libevent event_base serving HTTP/1.1 (the server
+ * of common/wire/httpserver.h, set up by conn.c for the public listener
+ * and by metrics_http.c for the metrics one) on the listening sockets
+ * inherited from the master, and libcurl's multi
  * interface on the same base for upstream calls. No threads, no blocking
  * calls after start-up.
  *
@@ -20,7 +22,6 @@
 
 #include <curl/curl.h>
 #include <event2/event.h>
-#include <event2/http.h>
 #include <jansson.h>
 
 #include "common/base/catalog.h"
@@ -29,9 +30,8 @@
 #include "common/base/process.h"
 #include "common/accounts/usage.h"
 #include "common/base/shm.h"
+#include "common/wire/httpserver.h"
 
-
-typedef struct fg_conn_s fg_conn_t;
 struct h1_pool_s;
 
 /* The worker's state, shared by its modules; one per process. */
@@ -41,19 +41,13 @@ typedef struct fg_worker_s {
     const fg_catalog_t       *catalog;
     fg_shm_worker_t          *slot;
     struct event_base        *base;
-    struct event             *listen_evs[FG_CONF_MAX_LISTEN];
-    int                       listener_count;
-    int                       is_accepting;
+    fg_httpserver_t          *http;          /* the public listener, owned */
+    fg_httpserver_t          *metrics;       /* GET /metrics; NULL: off */
     int64_t                   yielding_since_us; /* 0: not, see below */
-    struct event             *accept_retry_ev;   /* after EMFILE */
     int                       is_draining;   /* SIGTERM/SIGQUIT received */
     int                       close_idle;    /* SIGTERM: idle ones too */
     struct event             *drain_deadline_ev;
     struct event             *signal_evs[4];
-
-    /* connections: a list for draining and exit */
-    fg_conn_t                *conn_list;
-    int64_t                   connections;
     int64_t                   in_flight;
 
     struct h1_pool_s         *h1_pools;     /* upstream_h1.c's, owned */
@@ -61,8 +55,6 @@ typedef struct fg_worker_s {
     struct event             *curl_timer_ev;
     void                     *easy_pool;     /* upstream_curl.c's free list */
 
-    struct evhttp            *metrics_http;  /* GET /metrics; NULL: off */
-    struct evhttp_bound_socket *metrics_bound;  /* NULL once draining */
     fg_accesslog_t           *accesslog;     /* NULL: off; owned */
     struct event             *accesslog_flush_ev;
 
@@ -80,8 +72,8 @@ typedef struct fg_worker_s {
 } fg_worker_t;
 
 /*
- * The worker stops when draining and no connection is left; called by the
- * connection tracker each time a connection closes.
+ * The worker stops when draining and no public connection nor request is
+ * left; called each time a connection closes or a request ends.
  */
 void fg_worker_maybe_exit(fg_worker_t *w);
 
@@ -101,19 +93,17 @@ int fg_worker_usage_full(const fg_worker_t *w);
  */
 int64_t fg_worker_now_ms(fg_worker_t *w);
 
-/* Pauses or resumes accepting on every listener (connection cap). */
-void fg_worker_set_accepting(fg_worker_t *w, int on);
-
 /*
- * Accepting (worker.c). Every worker polls the shared listening sockets
- * and takes one connection per wakeup, so that a burst of new connections
- * is not all taken by whichever worker woke first. A worker holding more
- * than one connection more than the least loaded worker of its generation
- * (the counts are in shm) lets the wakeup pass without accepting, for at
- * most FG_ACCEPT_YIELD_MAX_US, so that the others take the next ones
- * (nginx's accept_disabled). The socket stays readable meanwhile and is
- * asked again on the next pass: nothing waits on a timer, and a worker
- * that cannot take connections at all delays the others by the bound only.
+ * Accepting (conn.c, through the server's may_accept hook). Every worker
+ * polls the shared listening sockets and takes one connection per wakeup,
+ * so that a burst of new connections is not all taken by whichever worker
+ * woke first. A worker holding more than one connection more than the
+ * least loaded worker of its generation (the counts are in shm) lets the
+ * wakeup pass without accepting, for at most FG_ACCEPT_YIELD_MAX_US, so
+ * that the others take the next ones (nginx's accept_disabled). The
+ * socket stays readable meanwhile and is asked again on the next pass:
+ * nothing waits on a timer, and a worker that cannot take connections at
+ * all delays the others by the bound only.
  */
 #define FG_ACCEPT_YIELD_MAX_US 2000
 

@@ -143,6 +143,8 @@ http_request_line(const char *p, const char *le, fg_http_head_t *out)
         t++;
     }
     out->path_len = (size_t) (t - out->path);
+    out->query = t < p ? t + 1 : NULL;
+    out->query_len = t < p ? (size_t) (p - t - 1) : 0;
     p++;
     if (le - p != 8 || memcmp(p, "HTTP/", 5) != 0
         || p[5] < '0' || p[5] > '9' || p[6] != '.'
@@ -376,6 +378,9 @@ fg_http_head_terminate(fg_http_head_t *head, char *buf)
     /* The slices point into @buf; writing through it is writing there. */
     buf[head->method_name - buf + head->method_len] = '\0';
     buf[head->path - buf + head->path_len] = '\0';
+    if (head->query != NULL) {
+        buf[head->query - buf + head->query_len] = '\0';
+    }
     for (i = 0; i < head->field_count; i++) {
         fg_http_field_t *f = &head->fields[i];
 

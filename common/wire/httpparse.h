@@ -46,6 +46,8 @@ typedef struct {
     size_t           method_len;
     const char      *path;           /* the target up to '?', absolute-form */
     size_t           path_len;       /* reduced to its path */
+    const char      *query;          /* after '?', undecoded; NULL: none */
+    size_t           query_len;
     int              minor;          /* HTTP/1.<minor>: 0 or 1 */
     int              status;         /* a response's status code */
     fg_http_field_t  fields[FG_HTTP_MAX_HEADERS];
@@ -87,10 +89,10 @@ int fg_http_parse_response_head(const char *buf, size_t head_len,
                                 fg_http_head_t *out);
 
 /*
- * NUL-terminates the method, path, names and values of a parsed head in
- * place, writing only over the delimiter after each (a space, '?', ':',
- * white space or a line end), so the slices become C strings. @buf is
- * the buffer the head was parsed from; parse no more after this.
+ * NUL-terminates the method, path, query, names and values of a parsed
+ * head in place, writing only over the delimiter after each (a space,
+ * '?', ':', white space or a line end), so the slices become C strings.
+ * @buf is the buffer the head was parsed from; parse no more after this.
  */
 void fg_http_head_terminate(fg_http_head_t *head, char *buf);
 

@@ -1,4 +1,4 @@
-// HTTP/1.x as the gateway speaks it on the socket (worker/conn.c,
+// HTTP/1.x as the gateway speaks it on the socket (common/wire/httpserver.c,
 // common/wire/httpparse.c): framing, keep-alive by version, Expect, HEAD,
 // pipelining behind a request that waits for its upstream, and the
 // protocol errors, each answered in OpenAI's error format before the

@@ -295,6 +295,22 @@ the_path_stops_before_the_query_string(void)
 }
 
 static void
+the_query_string_is_the_slice_after_the_question_mark(void)
+{
+    fg_http_head_t h;
+
+    expect_int_eq(parse("GET /v1/models?limit=2&x=%20 HTTP/1.1\r\n\r\n", &h),
+                  0);
+    expect_str_eq(slice(h.query, h.query_len), "limit=2&x=%20");
+    expect_int_eq(parse("GET /p? HTTP/1.1\r\n\r\n", &h), 0);
+    expect_true(h.query != NULL);
+    expect_int_eq(h.query_len, 0);
+    expect_int_eq(parse("GET /v1/models HTTP/1.1\r\n\r\n", &h), 0);
+    expect_true(h.query == NULL);
+    expect_int_eq(h.query_len, 0);
+}
+
+static void
 an_absolute_form_target_is_reduced_to_its_path(void)
 {
     fg_http_head_t h;
@@ -778,6 +794,7 @@ terminate_makes_every_slice_a_c_string(void)
     fg_http_head_terminate(&h, buf);
     expect_str_eq(h.method_name, "PATCH");
     expect_str_eq(h.path, "/v1/things");
+    expect_str_eq(h.query, "id=7");
     expect_int_eq(h.field_count, 4);
     expect_str_eq(h.fields[0].name, "Host");
     expect_str_eq(h.fields[0].value, "api.example.com");
@@ -1083,6 +1100,7 @@ FG_TEST_MAIN("httpparse",
     FG_TEST_CASE(a_bare_lf_head_fed_a_byte_at_a_time_is_found_once_complete),
     FG_TEST_CASE(a_head_mixing_crlf_and_lf_fed_a_byte_at_a_time_is_found),
     FG_TEST_CASE(methods_are_mapped_to_their_enum),
+    FG_TEST_CASE(the_query_string_is_the_slice_after_the_question_mark),
     FG_TEST_CASE(a_well_formed_unknown_method_is_other),
     FG_TEST_CASE(methods_are_case_sensitive_so_lowercase_get_is_other),
     FG_TEST_CASE(a_method_of_other_than_token_characters_is_refused),
