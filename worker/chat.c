@@ -20,6 +20,7 @@
 
 #include "common/base/alloc.h"
 #include "common/wire/jdoc.h"
+#include "common/wire/json.h"
 #include "common/base/log.h"
 #include "worker/admit.h"
 #include "worker/auth.h"

@@ -1,11 +1,19 @@
 /*
- * json.c: jansson helpers for untrusted input.
+ * json.c: JSON text helpers, and the loader of untrusted bodies.
  *
- * fg_json_depth_exceeds() is a one-pass scanner with three states (outside
- * a string, inside one, just after a backslash inside one). It exists
- * because jansson 2.14 parses recursively up to its own cap of 2048 levels
- * and dumps, compares and copies recursively with no cap at all, so a body
- * must be proven shallow before jansson touches it (reliability.md 3.7).
+ * fg_json_string_end() is the one lax string scanner: a backslash takes
+ * the next byte, a quote ends the string, and nothing else is looked at.
+ * fg_json_depth_exceeds() and fg_json_compact() are one pass each over
+ * the text with it: outside a string they look at one byte at a time,
+ * inside one the scanner jumps from quote to quote. The strict scanner
+ * that validates escapes and UTF-8 is jdoc's, apart on purpose: the
+ * pre-scan runs before anything has validated the bytes, so it must walk
+ * through an invalid string, not stop at it.
+ *
+ * fg_json_depth_exceeds() exists because jansson 2.14 parses recursively
+ * up to its own cap of 2048 levels and dumps, compares and copies
+ * recursively with no cap at all, so a body must be proven shallow before
+ * jansson touches it (reliability.md 3.7).
  *
  * fg_json_load_body() is the one way a client body becomes a json_t: the
  * pre-scan, then json_loadb() with JSON_REJECT_DUPLICATES (a repeated
@@ -29,40 +37,47 @@
 
 #define JSON_QUOTE_MAX 32   /* bytes of client input an error may quote */
 
-static int json_is_blank(const char *buf, size_t len);
-static void json_clean(char *dst, size_t size, const char *src,
-                       size_t src_len);
 static void json_split_error(const json_error_t *jerr, int is_key,
                              char *reason, size_t reason_size, char *near,
                              size_t near_size);
 
+size_t
+fg_json_string_end(const char *buf, size_t len, size_t i)
+{
+    const char *start = buf + i, *q, *b;
+
+    /*
+     * Quote to quote with memchr, not byte by byte: a string is mostly
+     * plain bytes, and the message contents of a chat body run to
+     * hundreds (3 to 9 times faster there; 5 % slower on one-letter
+     * strings). A quote ends the string unless an odd run of backslashes
+     * stands right before it. Counting that run backwards is exact
+     * because it cannot begin inside an escape: the byte before it is no
+     * backslash, or the run begins at @start, where no escape is open.
+     * Each backslash is counted once: linear.
+     */
+    while (i < len && (q = memchr(buf + i, '"', len - i)) != NULL) {
+        i = (size_t) (q - buf) + 1;
+        b = q;
+        while (b > start && b[-1] == '\\') {
+            b--;
+        }
+        if ((q - b) % 2 == 0) {
+            return i;
+        }
+    }
+    return len;
+}
+
 int
 fg_json_depth_exceeds(const char *buf, size_t len, size_t max_depth)
 {
-    size_t i, depth = 0;
-    int    in_string = 0, escaped = 0;
+    size_t i = 0, depth = 0;
 
-    for (i = 0; i < len; i++) {
-        char c = buf[i];
-
-        if (in_string) {
-            /*
-             * A backslash consumes exactly the next byte, so "\\" followed
-             * by '"' ends the string while "\"" does not. \uXXXX needs no
-             * care: its hex digits are never quotes or brackets.
-             */
-            if (escaped) {
-                escaped = 0;
-            } else if (c == '\\') {
-                escaped = 1;
-            } else if (c == '"') {
-                in_string = 0;
-            }
-            continue;
-        }
-        switch (c) {
+    while (i < len) {
+        switch (buf[i++]) {
         case '"':
-            in_string = 1;
+            i = fg_json_string_end(buf, len, i);
             break;
         case '[':
         case '{':
@@ -84,6 +99,93 @@ fg_json_depth_exceeds(const char *buf, size_t len, size_t max_depth)
     return 0;
 }
 
+size_t
+fg_json_compact(const char *src, size_t len, char *dst)
+{
+    size_t i = 0, n = 0, end;
+
+    while (i < len) {
+        char c = src[i];
+
+        if (c == '"') {
+            /* A string is copied whole, its white space with it. */
+            end = fg_json_string_end(src, len, i + 1);
+            memcpy(dst + n, src + i, end - i);
+            n += end - i;
+            i = end;
+            continue;
+        }
+        if (c != ' ' && c != '\n' && c != '\r' && c != '\t') {
+            dst[n++] = c;
+        }
+        i++;
+    }
+    return n;
+}
+
+size_t
+fg_json_quote(const char *s, size_t len, char *dst)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t            i, n = 0;
+
+    dst[n++] = '"';
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) s[i];
+
+        if (c == '"' || c == '\\') {
+            dst[n++] = '\\';
+            dst[n++] = (char) c;
+        } else if (c < 0x20) {
+            switch (c) {
+            case '\n': dst[n++] = '\\'; dst[n++] = 'n'; break;
+            case '\r': dst[n++] = '\\'; dst[n++] = 'r'; break;
+            case '\t': dst[n++] = '\\'; dst[n++] = 't'; break;
+            default:
+                memcpy(dst + n, "\\u00", 4);
+                dst[n + 4] = hex[c >> 4];
+                dst[n + 5] = hex[c & 15];
+                n += 6;
+                break;
+            }
+        } else {
+            dst[n++] = (char) c;
+        }
+    }
+    dst[n++] = '"';
+    return n;
+}
+
+int
+fg_json_is_blank(const char *buf, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n'
+            && buf[i] != '\r') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+void
+fg_json_clip(char *dst, size_t size, const char *src, size_t len)
+{
+    size_t i, n = 0;
+
+    for (i = 0; i < len && n + 1 < size; i++) {
+        unsigned char c = (unsigned char) src[i];
+
+        dst[n++] = (c >= 0x20 && c < 0x7f) ? (char) c : '?';
+    }
+    if (i < len && n >= 3) {
+        memcpy(dst + n - 3, "...", 3);
+    }
+    dst[n] = '\0';
+}
+
 json_t *
 fg_json_load_body(const char *buf, size_t len, size_t max_depth,
                   fg_err_t *err)
@@ -94,7 +196,7 @@ fg_json_load_body(const char *buf, size_t len, size_t max_depth,
     char                    reason[JSON_ERROR_TEXT_LENGTH];
     char                    near[JSON_QUOTE_MAX + 4];
 
-    if (buf == NULL || json_is_blank(buf, len)) {
+    if (buf == NULL || fg_json_is_blank(buf, len)) {
         fg_err_set(err, FG_E_EMPTY_BODY, NULL,
                    "The request body is empty; expected a JSON object.");
         return NULL;
@@ -144,47 +246,6 @@ fg_json_load_body(const char *buf, size_t len, size_t max_depth,
     return NULL;
 }
 
-/* JSON's four whitespace bytes only (RFC 8259, section 2). */
-static int
-json_is_blank(const char *buf, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n'
-            && buf[i] != '\r')
-        {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/*
- * Copies @src_len bytes of @src into @dst as printable ASCII (anything else
- * becomes '?'), truncated to fit @size with "..." marking the cut.
- */
-static void
-json_clean(char *dst, size_t size, const char *src, size_t src_len)
-{
-    size_t i, n = 0;
-
-    if (size == 0) {
-        return;
-    }
-    for (i = 0; i < src_len && n + 1 < size; i++) {
-        unsigned char c = (unsigned char) src[i];
-
-        dst[n++] = (c >= 0x20 && c < 0x7f) ? (char) c : '?';
-    }
-    if (i < src_len && size >= 4) {
-        n = n >= 3 ? n - 3 : 0;
-        memcpy(dst + n, "...", 3);
-        n += 3;
-    }
-    dst[n] = '\0';
-}
-
 /*
  * jansson's text is "<reason>" or "<reason> near '<token>'", the token
  * being raw client bytes. Splits it into the reason and a cleaned, clipped
@@ -209,11 +270,11 @@ json_split_error(const json_error_t *jerr, int is_key, char *reason,
         }
     }
     if (mark == NULL) {
-        json_clean(reason, reason_size, text, text_len);
+        fg_json_clip(reason, reason_size, text, text_len);
         near[0] = '\0';
         return;
     }
-    json_clean(reason, reason_size, text, (size_t) (mark - text));
+    fg_json_clip(reason, reason_size, text, (size_t) (mark - text));
 
     tok = mark + 7;
     tok_end = text + text_len;
@@ -224,6 +285,6 @@ json_split_error(const json_error_t *jerr, int is_key, char *reason,
         tok++;
         tok_end--;
     }
-    json_clean(quoted, sizeof(quoted), tok, (size_t) (tok_end - tok));
+    fg_json_clip(quoted, sizeof(quoted), tok, (size_t) (tok_end - tok));
     snprintf(near, near_size, "'%s'", quoted);
 }
