@@ -2,13 +2,13 @@
 #define FG_COMMON_JSON_H
 
 /*
- * JSON text helpers, all named fg_json_*: a lax string scanner and the two
- * passes built on it (a nesting pre-scan that runs before jansson ever
- * sees the bytes, jansson 2.14 recursing on parse, dump, equal and deep
- * copy; a whitespace compactor), a string quoter, the clipped quote of
- * client input that every body-parse error shows, and a loader that turns
- * every way a client body can fail to parse into one fg_err_t code.
- * The strict, validating parser is common/wire/jdoc.h.
+ * JSON text helpers, all named fg_json_*: one lax string scanner and the
+ * two passes built on it (the nesting pre-scan, which proves a body
+ * shallow before jansson, recursive in 2.14, ever sees it; a whitespace
+ * compactor), a string quoter, the blank test and the clip of client
+ * input that every body-parse error uses (here and in jdoc), and the
+ * loader that turns every way a client body can fail to parse into one
+ * fg_err_t code. The strict, validating parser is common/wire/jdoc.h.
  *
  * Ownership: functions returning json_t * return a new reference (jansson's
  * convention); output buffers are the caller's, sized as each contract
@@ -60,8 +60,10 @@ json_t *fg_json_load_body(const char *buf, size_t len, size_t max_depth,
                           fg_err_t *err);
 
 /*
- * Copies the JSON text of @len bytes at @src (valid JSON) to @dst without
- * the whitespace between tokens, and returns the bytes written (<= @len).
+ * Copies the JSON text of @len bytes at @src (valid JSON) to @dst, which
+ * must hold @len bytes, without the whitespace between tokens, and returns
+ * the bytes written (<= @len). Strings are copied whole, by
+ * fg_json_string_end().
  */
 size_t fg_json_compact(const char *src, size_t len, char *dst);
 
