@@ -2,9 +2,9 @@
  * idindex.c: a string-keyed hash index, filled once at load.
  *
  * FNV-1a over the name picks the home slot; a collision walks to the next
- * slot. The table doubles before it is half full, so a look-up that
- * misses meets an empty slot within a few probes, and the walk is bounded
- * by the table's size anyway. Names come from configuration, not from
+ * slot, at most once round the table. The table doubles before it is
+ * more than half full, so every walk ends at the name or an empty slot,
+ * and a look-up that misses meets one within a few probes. Names come from configuration, not from
  * clients: a client only looks up, so it can at worst pick a name whose
  * probe walk is as long as the longest the loaded ids made.
  *
@@ -27,9 +27,8 @@ struct fg_idindex_slot_s {
 };
 
 static uint64_t idindex_hash(const char *name, size_t len);
-static fg_idindex_slot_t *idindex_slot(const fg_idindex_slot_t *slots,
-                                       size_t slot_count, const char *name,
-                                       size_t len);
+static size_t idindex_slot(const fg_idindex_slot_t *slots,
+                           size_t slot_count, const char *name, size_t len);
 static void idindex_grow(fg_idindex_t *ix);
 
 static uint64_t
@@ -45,8 +44,12 @@ idindex_hash(const char *name, size_t len)
     return h;
 }
 
-/* The slot holding @name, or the empty slot where it would go. */
-static fg_idindex_slot_t *
+/*
+ * The position of the slot holding @name, or of the empty slot where it
+ * would go; @slot_count when there is neither, which the table, never
+ * more than half full, cannot reach.
+ */
+static size_t
 idindex_slot(const fg_idindex_slot_t *slots, size_t slot_count,
              const char *name, size_t len)
 {
@@ -54,14 +57,12 @@ idindex_slot(const fg_idindex_slot_t *slots, size_t slot_count,
 
     i = (size_t) idindex_hash(name, len) & mask;
     for (probes = 0; probes < slot_count; probes++, i = (i + 1) & mask) {
-        const fg_idindex_slot_t *s = &slots[i];
-
-        if (s->name == NULL
-            || (s->len == len && memcmp(s->name, name, len) == 0)) {
-            return (fg_idindex_slot_t *) s;
+        if (slots[i].name == NULL
+            || (slots[i].len == len && memcmp(slots[i].name, name, len) == 0)) {
+            return i;
         }
     }
-    return NULL;    /* full: never, the table stays at most half full */
+    return slot_count;
 }
 
 static void
@@ -75,7 +76,8 @@ idindex_grow(fg_idindex_t *ix)
         fg_idindex_slot_t *old = &ix->slots[i];
 
         if (old->name != NULL) {
-            *idindex_slot(slots, n, old->name, old->len) = *old;
+            /* Twice the slots: an empty one for each old name. */
+            slots[idindex_slot(slots, n, old->name, old->len)] = *old;
         }
     }
     free(ix->slots);
@@ -104,13 +106,17 @@ fg_idindex_cleanup(fg_idindex_t *ix)
 int
 fg_idindex_add(fg_idindex_t *ix, const char *name, size_t entry)
 {
-    size_t             len = strlen(name);
+    size_t             len = strlen(name), k;
     fg_idindex_slot_t *s;
 
     if ((ix->count + 1) * 2 > ix->slot_count) {
         idindex_grow(ix);
     }
-    s = idindex_slot(ix->slots, ix->slot_count, name, len);
+    k = idindex_slot(ix->slots, ix->slot_count, name, len);
+    if (k == ix->slot_count) {
+        abort();    /* cannot be: the table was just made half empty */
+    }
+    s = &ix->slots[k];
     if (s->name != NULL) {
         return 0;
     }
@@ -124,13 +130,14 @@ fg_idindex_add(fg_idindex_t *ix, const char *name, size_t entry)
 size_t
 fg_idindex_find_len(const fg_idindex_t *ix, const char *name, size_t len)
 {
-    const fg_idindex_slot_t *s;
+    size_t k;
 
     if (ix->count == 0) {
         return FG_IDINDEX_NONE;
     }
-    s = idindex_slot(ix->slots, ix->slot_count, name, len);
-    return s != NULL && s->name != NULL ? s->entry : FG_IDINDEX_NONE;
+    k = idindex_slot(ix->slots, ix->slot_count, name, len);
+    return k < ix->slot_count && ix->slots[k].name != NULL
+           ? ix->slots[k].entry : FG_IDINDEX_NONE;
 }
 
 size_t
