@@ -60,10 +60,10 @@ json_t *fg_json_load_body(const char *buf, size_t len, size_t max_depth,
                           fg_err_t *err);
 
 /*
- * Copies the JSON text of @len bytes at @src (valid JSON) to @dst, which
- * must hold @len bytes, without the whitespace between tokens, and returns
- * the bytes written (<= @len). Strings are copied whole, by
- * fg_json_string_end().
+ * Copies the JSON text of @len bytes at @src (valid JSON) to @dst without
+ * the whitespace between tokens, and returns the length of the result
+ * (<= @len). @dst must hold @len bytes: bytes past the result's length
+ * may be written too. Strings are copied whole (fg_json_string_end()).
  */
 size_t fg_json_compact(const char *src, size_t len, char *dst);
 

@@ -317,6 +317,73 @@ json_string_end_counts_backslash_runs_by_parity(void)
 }
 
 static void
+json_string_end_is_right_with_an_escape_at_every_position(void)
+{
+    char   s[128];
+    size_t pos, wrong = 0;
+
+    /* Short strings are read byte by byte, long ones quote to quote: an
+     * escape at each offset, across the change-over, must end right. */
+    for (pos = 0; pos < 64; pos++) {
+        memset(s, 'a', sizeof(s));
+        s[0] = '"';
+        memcpy(s + 1 + pos, "\\\"b\"", 4);        /* escaped quote */
+        s[1 + pos + 4] = '\0';
+        wrong += string_end(s) != 1 + pos + 4;
+        memcpy(s + 1 + pos, "\\\\\"", 3);          /* escaped backslash */
+        s[1 + pos + 3] = 'x';
+        s[1 + pos + 4] = '"';
+        s[1 + pos + 5] = '\0';
+        wrong += string_end(s) != 1 + pos + 3;
+    }
+    expect_int_eq(wrong, 0);
+}
+
+/* The scanner's definition, one byte at a time: the end of the string
+ * whose contents start at @i, or @len. */
+static size_t
+reference_string_end(const char *s, size_t len, size_t i)
+{
+    int escaped = 0;
+
+    for (; i < len; i++) {
+        if (escaped) {
+            escaped = 0;
+        } else if (s[i] == '\\') {
+            escaped = 1;
+        } else if (s[i] == '"') {
+            return i + 1;
+        }
+    }
+    return len;
+}
+
+static void
+json_string_end_agrees_with_its_definition_on_random_text(void)
+{
+    static const char alphabet[] = "\"\\\\a[]{} \n\x01";
+    char              s[96];
+    unsigned          seed = 12345, n, k, wrong = 0;
+    size_t            len, i;
+
+    /* Quotes and backslashes in every arrangement, strings short and
+     * long, cut anywhere. */
+    for (n = 0; n < 20000; n++) {
+        len = (seed = seed * 1103515245u + 12345u) >> 16 & 63;
+        len += n % 2 ? 32 : 0;
+        for (k = 0; k < len; k++) {
+            seed = seed * 1103515245u + 12345u;
+            s[k] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+        }
+        for (i = 0; i <= len; i++) {
+            wrong += fg_json_string_end(s, len, i)
+                     != reference_string_end(s, len, i);
+        }
+    }
+    expect_int_eq(wrong, 0);
+}
+
+static void
 json_string_end_passes_unicode_escapes_and_surrogates_as_they_are(void)
 {
     expect_int_eq(string_end("\"\\u0022\\ud83d\\ude00\""), 20);
@@ -393,6 +460,28 @@ json_compact_copies_an_unterminated_string_to_the_end(void)
 }
 
 static void
+json_compact_copies_strings_of_every_length_exactly(void)
+{
+    char   src[160], out[160], want[160];
+    size_t len, n, wrong = 0;
+
+    /* Around the 16 bytes a short string is copied as. */
+    for (len = 0; len < 40; len++) {
+        memset(src, 0, sizeof(src));
+        memcpy(src, "[ \"", 3);
+        memset(src + 3, 's', len);
+        memcpy(src + 3 + len, "\" , 1 ]", 7);
+        memcpy(want, "[\"", 2);
+        memset(want + 2, 's', len);
+        memcpy(want + 2 + len, "\",1]", 5);
+        n = fg_json_compact(src, strlen(src), out);
+        out[n] = '\0';
+        wrong += strcmp(out, want) != 0;
+    }
+    expect_int_eq(wrong, 0);
+}
+
+static void
 json_is_blank_takes_only_the_four_json_white_space_bytes(void)
 {
     expect_int_eq(fg_json_is_blank(" \t\r\n", 4), 1);
@@ -447,6 +536,8 @@ FG_TEST_MAIN("json",
     FG_TEST_CASE(json_string_end_passes_over_an_escaped_quote),
     FG_TEST_CASE(json_string_end_ends_after_an_escaped_backslash),
     FG_TEST_CASE(json_string_end_counts_backslash_runs_by_parity),
+    FG_TEST_CASE(json_string_end_is_right_with_an_escape_at_every_position),
+    FG_TEST_CASE(json_string_end_agrees_with_its_definition_on_random_text),
     FG_TEST_CASE(json_string_end_passes_unicode_escapes_and_surrogates_as_they_are),
     FG_TEST_CASE(json_string_end_passes_control_bytes_and_invalid_utf8),
     FG_TEST_CASE(json_string_end_runs_to_len_when_unterminated),
@@ -454,6 +545,7 @@ FG_TEST_MAIN("json",
     FG_TEST_CASE(json_compact_drops_whitespace_between_tokens_only),
     FG_TEST_CASE(json_compact_ends_a_string_after_an_escaped_backslash),
     FG_TEST_CASE(json_compact_copies_an_unterminated_string_to_the_end),
+    FG_TEST_CASE(json_compact_copies_strings_of_every_length_exactly),
     FG_TEST_CASE(json_quote_escapes_quotes_backslashes_and_controls),
     FG_TEST_CASE(json_is_blank_takes_only_the_four_json_white_space_bytes),
     FG_TEST_CASE(json_clip_keeps_printable_ascii_and_marks_a_cut))
