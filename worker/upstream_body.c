@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/base/alloc.h"
+#include "common/wire/json.h"
 #include "worker/upstream_body.h"
 
 /* One change to the client's bytes: @cut bytes at @at become @text. */

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "common/base/alloc.h"
+#include "common/base/idindex.h"
 #include "common/accounts/impact_data.h"
 
 #define IMPACT_DATA_MAX_PARAMS_B  100000.0   /* 100 T: a typo, not a model */
@@ -31,6 +32,9 @@ struct fg_impact_data_s {
     size_t                provider_count;
     fg_impact_model_t    *models;
     size_t                model_count;
+    fg_idindex_t          countries_by_code;
+    fg_idindex_t          providers_by_id;
+    fg_idindex_t          models_by_id;      /* ids and aliases */
 };
 
 /* Size classes: documented parameter ranges for a model nobody has
@@ -201,7 +205,7 @@ impact_data_load_countries(fg_impact_data_t *d, const char *dir,
                        "alpha-2 (two capitals) or \"WORLD\"", path, i, code);
             goto fail;
         }
-        if (fg_impact_data_country(d, code) != NULL) {
+        if (!fg_idindex_add(&d->countries_by_code, code, i)) {
             fg_err_set(err, FG_E_INVALID_VALUE, NULL,
                        "%s: countries[%zu]: duplicate code \"%s\"", path, i,
                        code);
@@ -268,7 +272,7 @@ impact_data_load_providers(fg_impact_data_t *d, const char *dir,
                        "%s: providers[%zu]: %s", path, i, jerr.text);
             goto fail;
         }
-        if (fg_impact_data_provider(d, id) != NULL) {
+        if (!fg_idindex_add(&d->providers_by_id, id, i)) {
             fg_err_set(err, FG_E_INVALID_VALUE, NULL,
                        "%s: providers[%zu]: duplicate id \"%s\"", path, i,
                        id);
@@ -430,10 +434,14 @@ impact_data_load_model(fg_impact_data_t *d, const char *path, size_t i,
                           id);
     }
 
+    /* Indexed only now that it is whole: the checks above looked only at
+     * the entries before it. */
     m->id = fg_xstrdup(id);
+    (void) fg_idindex_add(&d->models_by_id, id, i);
     m->aliases = fg_xcalloc(json_array_size(aliases) + 1, sizeof(char *));
     json_array_foreach(aliases, k, a) {
         m->aliases[k] = fg_xstrdup(json_string_value(a));
+        (void) fg_idindex_add(&d->models_by_id, m->aliases[k], i);
     }
     m->quant_bits = quant_bits;
     m->is_demo = demo;
@@ -531,52 +539,34 @@ fg_impact_data_free(fg_impact_data_t *d)
     free(d->countries);
     free(d->providers);
     free(d->models);
+    fg_idindex_cleanup(&d->countries_by_code);
+    fg_idindex_cleanup(&d->providers_by_id);
+    fg_idindex_cleanup(&d->models_by_id);
     free(d);
 }
 
 const fg_impact_model_t *
 fg_impact_data_model(const fg_impact_data_t *d, const char *id)
 {
-    size_t i;
-    char **a;
+    size_t i = fg_idindex_find(&d->models_by_id, id);
 
-    for (i = 0; i < d->model_count; i++) {
-        if (strcmp(d->models[i].id, id) == 0) {
-            return &d->models[i];
-        }
-        for (a = d->models[i].aliases; *a != NULL; a++) {
-            if (strcmp(*a, id) == 0) {
-                return &d->models[i];
-            }
-        }
-    }
-    return NULL;
+    return i == FG_IDINDEX_NONE ? NULL : &d->models[i];
 }
 
 const fg_impact_provider_t *
 fg_impact_data_provider(const fg_impact_data_t *d, const char *id)
 {
-    size_t i;
+    size_t i = fg_idindex_find(&d->providers_by_id, id);
 
-    for (i = 0; i < d->provider_count; i++) {
-        if (strcmp(d->providers[i].id, id) == 0) {
-            return &d->providers[i];
-        }
-    }
-    return NULL;
+    return i == FG_IDINDEX_NONE ? NULL : &d->providers[i];
 }
 
 const fg_impact_country_t *
 fg_impact_data_country(const fg_impact_data_t *d, const char *code)
 {
-    size_t i;
+    size_t i = fg_idindex_find(&d->countries_by_code, code);
 
-    for (i = 0; i < d->country_count; i++) {
-        if (strcmp(d->countries[i].code, code) == 0) {
-            return &d->countries[i];
-        }
-    }
-    return NULL;
+    return i == FG_IDINDEX_NONE ? NULL : &d->countries[i];
 }
 
 fg_impact_size_class_t

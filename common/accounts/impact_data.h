@@ -20,7 +20,7 @@
  * model share one line of data.
  *
  * The loaded tables are immutable; fg_impact_data_free() releases them.
- * Look-ups are linear scans (tens of entries) and allocate nothing.
+ * Look-ups are hashed (common/base/idindex.h) and allocate nothing.
  */
 
 #include <stddef.h>

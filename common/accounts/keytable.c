@@ -112,6 +112,9 @@ static uint32_t keytable_word_version(uint64_t w);
 static void keytable_load_words(const _Atomic uint64_t *src, uint64_t *dst,
                                 size_t n);
 static int keytable_words_equal(const uint64_t *a, const uint64_t *b);
+static int keytable_read_held(const fg_keytable_t *t,
+                              const _Atomic uint64_t *idx, uint32_t i,
+                              uint64_t w, uint64_t gen);
 static int keytable_find(fg_keytable_t *t, const uint64_t *want,
                          const uint8_t *hash, uint32_t *slot,
                          uint32_t *tombstone);
@@ -208,6 +211,22 @@ keytable_words_equal(const uint64_t *a, const uint64_t *b)
         diff |= a[i] ^ b[i];
     }
     return diff == 0;
+}
+
+/*
+ * The reload after a copy: words were read through index word @w at slot
+ * @i of the index of generation @gen. 1 when that word and the generation
+ * are still the same, so the copy is one whole version (2) and 3) of the
+ * file comment); 0 when it must be discarded and the read started again.
+ */
+static int
+keytable_read_held(const fg_keytable_t *t, const _Atomic uint64_t *idx,
+                   uint32_t i, uint64_t w, uint64_t gen)
+{
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&idx[i], memory_order_relaxed) == w
+           && atomic_load_explicit(&t->kt_index_gen,
+                                   memory_order_relaxed) == gen;
 }
 
 size_t
@@ -545,10 +564,7 @@ fg_keytable_lookup(const fg_keytable_t *t,
 
             /* The hash words first: most probes stop at a mismatch. */
             keytable_load_words(ver, words, KT_HASH_WORDS);
-            atomic_thread_fence(memory_order_acquire);
-            if (atomic_load_explicit(&idx[i], memory_order_relaxed) != w
-                || atomic_load_explicit(&t->kt_index_gen,
-                                        memory_order_relaxed) != gen) {
+            if (!keytable_read_held(t, idx, i, w, gen)) {
                 goto restart;
             }
             if (!keytable_words_equal(want, words)) {
@@ -556,10 +572,7 @@ fg_keytable_lookup(const fg_keytable_t *t,
             }
 
             keytable_load_words(ver, words, KT_RECORD_WORDS);
-            atomic_thread_fence(memory_order_acquire);
-            if (atomic_load_explicit(&idx[i], memory_order_relaxed) != w
-                || atomic_load_explicit(&t->kt_index_gen,
-                                        memory_order_relaxed) != gen) {
+            if (!keytable_read_held(t, idx, i, w, gen)) {
                 goto restart;
             }
             memcpy(out, words, sizeof(*out));
@@ -595,10 +608,7 @@ fg_keytable_next(const fg_keytable_t *t, uint32_t *cursor,
             }
             keytable_load_words(keytable_version(t, v), words,
                                 KT_RECORD_WORDS);
-            atomic_thread_fence(memory_order_acquire);
-            if (atomic_load_explicit(&idx[i], memory_order_relaxed) != w
-                || atomic_load_explicit(&t->kt_index_gen,
-                                        memory_order_relaxed) != gen) {
+            if (!keytable_read_held(t, idx, i, w, gen)) {
                 break;
             }
             memcpy(out, words, sizeof(*out));

@@ -85,76 +85,59 @@ typedef struct {
 
 _Static_assert(sizeof(ledger_slot_t) == 336, "ledger slot layout");
 
+/* The region: accounts are its entries, each owner's reservation slots
+ * its slot tables (common/accounts/subjects.h). */
 struct fg_ledger_s {
-    uint64_t magic;
-    uint32_t accounts;                   /* a power of two */
-    uint32_t owners;                     /* workers + syncer + master */
-    uint64_t accounts_offset;
-    uint64_t slots_offset;
-    uint8_t  pad[32];
+    fg_subjects_region_t r;              /* owners: workers + syncer +
+                                            master */
 };
 
 _Static_assert(sizeof(struct fg_ledger_s) == 64, "ledger header layout");
 
+static const fg_subjects_layout_t ledger_layout = {
+    .name = "ledger",
+    .magic = LEDGER_MAGIC,
+    .entry_bytes = sizeof(ledger_account_t),
+    .owner_bytes = FG_LEDGER_SLOTS_PER_OWNER * sizeof(ledger_slot_t),
+    .min_owners = 3,                     /* a worker, syncer, master */
+};
+
 static ledger_account_t *
 ledger_accounts(const fg_ledger_t *l)
 {
-    return (ledger_account_t *) ((char *) l + l->accounts_offset);
+    return fg_subjects_region_entries(&l->r);
 }
 
 static ledger_slot_t *
 ledger_slots(const fg_ledger_t *l, unsigned owner)
 {
-    return (ledger_slot_t *) ((char *) l + l->slots_offset)
-           + (size_t) owner * FG_LEDGER_SLOTS_PER_OWNER;
+    return fg_subjects_region_slots(&l->r, owner, ledger_layout.owner_bytes);
 }
 
 size_t
 fg_ledger_bytes(uint32_t max_accounts, unsigned owners)
 {
-    if (max_accounts == 0 || max_accounts > (1u << 28) || owners < 3) {
-        return 0;
-    }
-    return sizeof(fg_ledger_t)
-           + (size_t) fg_subjects_slots_for(max_accounts)
-             * sizeof(ledger_account_t)
-           + (size_t) owners * FG_LEDGER_SLOTS_PER_OWNER
-             * sizeof(ledger_slot_t);
+    return fg_subjects_region_bytes(&ledger_layout, max_accounts, owners);
 }
 
 fg_ledger_t *
 fg_ledger_init(void *mem, size_t bytes, uint32_t max_accounts,
                unsigned owners, fg_err_t *err)
 {
-    fg_ledger_t *l = mem;
-    size_t       need = fg_ledger_bytes(max_accounts, owners);
-
-    if (need == 0 || bytes < need || ((uintptr_t) mem & 63) != 0) {
-        fg_err_set(err, FG_E_INTERNAL, NULL,
-                   "ledger region of %zu bytes, need %zu, 64-byte aligned",
-                   bytes, need);
-        return NULL;
-    }
-    memset(l, 0, sizeof(*l));
-    l->magic = LEDGER_MAGIC;
-    l->accounts = fg_subjects_slots_for(max_accounts);
-    l->owners = owners;
-    l->accounts_offset = sizeof(*l);
-    l->slots_offset = l->accounts_offset
-                      + (uint64_t) l->accounts * sizeof(ledger_account_t);
-    return l;
+    return (fg_ledger_t *) fg_subjects_region_init(&ledger_layout, mem, bytes,
+                                                   max_accounts, owners, err);
 }
 
 unsigned
 fg_ledger_owner_syncer(const fg_ledger_t *l)
 {
-    return l->owners - 2;
+    return l->r.owners - 2;
 }
 
 unsigned
 fg_ledger_owner_master(const fg_ledger_t *l)
 {
-    return l->owners - 1;
+    return l->r.owners - 1;
 }
 
 int64_t
@@ -196,7 +179,7 @@ ledger_account(const fg_ledger_t *l, uint64_t subject, int create,
                uint32_t *index)
 {
     return fg_subjects_find(ledger_accounts(l), sizeof(ledger_account_t),
-                            l->accounts, subject, create, index);
+                            l->r.entries, subject, create, index);
 }
 
 static int
@@ -307,7 +290,7 @@ fg_ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
     int32_t           slot;
     int               is_new;
 
-    if (owner >= l->owners) {
+    if (owner >= l->r.owners) {
         return fg_err_set(err, FG_E_INTERNAL, NULL, "bad ledger owner");
     }
     is_new = ledger_account(l, subject, 0, &index) == NULL;
@@ -363,7 +346,7 @@ fg_ledger_reserve(fg_ledger_t *l, unsigned owner, uint64_t subject,
 
     r->slot = -1;
     r->amount_micro = 0;
-    if (owner >= l->owners
+    if (owner >= l->r.owners
         || (a = ledger_account(l, subject, 0, &index)) == NULL
         || (s = ledger_free_slot(l, owner, &slot)) == NULL
         || ledger_lock(a, owner) != FG_OK) {
@@ -406,7 +389,7 @@ fg_ledger_settle(fg_ledger_t *l, unsigned owner, fg_reservation_t *r,
     int               tries;
 
     *uncharged = 0;
-    if (r->slot < 0 || owner >= l->owners) {
+    if (r->slot < 0 || owner >= l->r.owners) {
         return -1;
     }
     a = &ledger_accounts(l)[r->account];
@@ -520,10 +503,10 @@ fg_ledger_repair(fg_ledger_t *l, unsigned owner, int64_t now_ms,
     unsigned          settled = 0;
     uint32_t          i;
 
-    if (owner >= l->owners) {
+    if (owner >= l->r.owners) {
         return 0;
     }
-    for (i = 0; i < l->accounts; i++) {
+    for (i = 0; i < l->r.entries; i++) {
         if (atomic_load_explicit(&accounts[i].lock, memory_order_acquire)
             == owner + 1ULL) {
             ledger_repair_locked(l, owner, &accounts[i], i);
@@ -587,7 +570,7 @@ fg_ledger_held(const fg_ledger_t *l, unsigned owner)
     ledger_slot_t *slots;
     unsigned       i, n = 0;
 
-    if (owner >= l->owners) {
+    if (owner >= l->r.owners) {
         return 0;
     }
     slots = ledger_slots(l, owner);

@@ -41,65 +41,48 @@ typedef struct {
 
 _Static_assert(sizeof(limiter_state_t) == 32, "limiter state layout");
 
+/* The region: subject states are its entries, each worker's concurrency
+ * slots its slot tables (common/accounts/subjects.h). */
 struct fg_limiter_s {
-    uint64_t magic;
-    uint32_t states;                     /* a power of two */
-    uint32_t workers;
-    uint64_t states_offset;
-    uint64_t slots_offset;
-    uint8_t  pad[32];
+    fg_subjects_region_t r;              /* owners: the workers */
 };
 
 _Static_assert(sizeof(struct fg_limiter_s) == 64, "limiter header layout");
 
+static const fg_subjects_layout_t limiter_layout = {
+    .name = "limiter",
+    .magic = LIMITER_MAGIC,
+    .entry_bytes = sizeof(limiter_state_t),
+    .owner_bytes = FG_LIMITER_SLOTS_PER_WORKER * sizeof(uint64_t),
+    .min_owners = 1,
+};
+
 static limiter_state_t *
 limiter_states(const fg_limiter_t *l)
 {
-    return (limiter_state_t *) ((char *) l + l->states_offset);
+    return fg_subjects_region_entries(&l->r);
 }
 
 /* Worker @w's slot words: (kind << 32) | (state index + 1); 0 = free. */
 static _Atomic uint64_t *
 limiter_slots(const fg_limiter_t *l, unsigned w)
 {
-    return (_Atomic uint64_t *) ((char *) l + l->slots_offset)
-           + (size_t) w * FG_LIMITER_SLOTS_PER_WORKER;
+    return fg_subjects_region_slots(&l->r, w, limiter_layout.owner_bytes);
 }
 
 size_t
 fg_limiter_bytes(uint32_t max_subjects, unsigned workers)
 {
-    if (max_subjects == 0 || max_subjects > (1u << 28) || workers == 0) {
-        return 0;
-    }
-    return sizeof(fg_limiter_t)
-           + (size_t) fg_subjects_slots_for(max_subjects)
-             * sizeof(limiter_state_t)
-           + (size_t) workers * FG_LIMITER_SLOTS_PER_WORKER
-             * sizeof(uint64_t);
+    return fg_subjects_region_bytes(&limiter_layout, max_subjects, workers);
 }
 
 fg_limiter_t *
 fg_limiter_init(void *mem, size_t bytes, uint32_t max_subjects,
                 unsigned workers, fg_err_t *err)
 {
-    fg_limiter_t *l = mem;
-    size_t        need = fg_limiter_bytes(max_subjects, workers);
-
-    if (need == 0 || bytes < need || ((uintptr_t) mem & 63) != 0) {
-        fg_err_set(err, FG_E_INTERNAL, NULL,
-                   "limiter region of %zu bytes, need %zu, 64-byte aligned",
-                   bytes, need);
-        return NULL;
-    }
-    memset(l, 0, sizeof(*l));
-    l->magic = LIMITER_MAGIC;
-    l->states = fg_subjects_slots_for(max_subjects);
-    l->workers = workers;
-    l->states_offset = sizeof(*l);
-    l->slots_offset = l->states_offset
-                      + (uint64_t) l->states * sizeof(limiter_state_t);
-    return l;
+    return (fg_limiter_t *) fg_subjects_region_init(&limiter_layout, mem,
+                                                    bytes, max_subjects,
+                                                    workers, err);
 }
 
 static int
@@ -143,7 +126,7 @@ static limiter_state_t *
 limiter_state(fg_limiter_t *l, uint64_t subject, uint32_t *index)
 {
     return fg_subjects_find(limiter_states(l), sizeof(limiter_state_t),
-                            l->states, subject, 1, index);
+                            l->r.entries, subject, 1, index);
 }
 
 /* c * W / L without overflow. */
@@ -297,7 +280,7 @@ fg_limiter_admit(fg_limiter_t *l, unsigned worker, uint64_t subject,
         && limits->max_concurrent <= 0) {
         return FG_OK;
     }
-    st = worker < l->workers ? limiter_state(l, subject, &index) : NULL;
+    st = worker < l->r.owners ? limiter_state(l, subject, &index) : NULL;
     if (st == NULL) {
         out->refused = FG_LIMIT_CONCURRENCY;
         out->retry_after_s = 1;
@@ -435,7 +418,7 @@ fg_limiter_release_worker(fg_limiter_t *l, unsigned worker)
     _Atomic uint64_t *slots;
     unsigned          s, freed = 0;
 
-    if (worker >= l->workers) {
+    if (worker >= l->r.owners) {
         return 0;
     }
     slots = limiter_slots(l, worker);
@@ -447,7 +430,7 @@ fg_limiter_release_worker(fg_limiter_t *l, unsigned worker)
         if (word == 0) {
             continue;
         }
-        if (index >= 1 && index <= l->states) {
+        if (index >= 1 && index <= l->r.entries) {
             limiter_give_back(&limiter_states(l)[index - 1].in_flight);
         }
         atomic_store_explicit(&slots[s], 0, memory_order_release);
@@ -462,7 +445,7 @@ fg_limiter_held(const fg_limiter_t *l, unsigned worker)
     _Atomic uint64_t *slots;
     unsigned          s, held = 0;
 
-    if (worker >= l->workers) {
+    if (worker >= l->r.owners) {
         return 0;
     }
     slots = limiter_slots(l, worker);

@@ -1,8 +1,10 @@
 /*
- * subjects.c: the lookup the limiter's and the ledger's tables share.
+ * subjects.c: the lookup the limiter's and the ledger's tables share, and
+ * the layout of the regions they live in.
  */
 
 #include <stdatomic.h>
+#include <string.h>
 
 #include "common/accounts/subjects.h"
 
@@ -49,4 +51,42 @@ fg_subjects_find(void *base, size_t stride, uint32_t n, uint64_t subject,
         }
     }
     return NULL;
+}
+
+size_t
+fg_subjects_region_bytes(const fg_subjects_layout_t *layout,
+                         uint32_t max_subjects, unsigned owners)
+{
+    if (max_subjects == 0 || max_subjects > (1u << 28)
+        || owners < layout->min_owners) {
+        return 0;
+    }
+    return sizeof(fg_subjects_region_t)
+           + (size_t) fg_subjects_slots_for(max_subjects)
+             * layout->entry_bytes
+           + (size_t) owners * layout->owner_bytes;
+}
+
+fg_subjects_region_t *
+fg_subjects_region_init(const fg_subjects_layout_t *layout, void *mem,
+                        size_t bytes, uint32_t max_subjects, unsigned owners,
+                        fg_err_t *err)
+{
+    fg_subjects_region_t *r = mem;
+    size_t need = fg_subjects_region_bytes(layout, max_subjects, owners);
+
+    if (need == 0 || bytes < need || ((uintptr_t) mem & 63) != 0) {
+        fg_err_set(err, FG_E_INTERNAL, NULL,
+                   "%s region of %zu bytes, need %zu, 64-byte aligned",
+                   layout->name, bytes, need);
+        return NULL;
+    }
+    memset(r, 0, sizeof(*r));
+    r->magic = layout->magic;
+    r->entries = fg_subjects_slots_for(max_subjects);
+    r->owners = owners;
+    r->entries_offset = sizeof(*r);
+    r->slots_offset = r->entries_offset
+                      + (uint64_t) r->entries * layout->entry_bytes;
+    return r;
 }

@@ -7,9 +7,11 @@
  * variable the catalog names: the catalog file itself holds no secret, and a
  * tenant can never name a base URL (validate refuses such fields).
  *
- * Routing here is a linear scan over a few hundred models at most; the
- * worker resolves each request once, so a hash table would buy nothing
- * measurable yet.
+ * Look-ups go through hash indexes built as the files load: providers by
+ * id, models by id, and models by "provider/id" and "provider/upstream_id",
+ * the very text of a request that names a model through its provider. So
+ * routing costs one or two hashes of the requested name, however large
+ * the catalog.
  */
 
 #include <stdio.h>
@@ -25,6 +27,9 @@ static int catalog_load_models(fg_catalog_t *cat, const char *path,
                                fg_err_t *err);
 static json_t *catalog_load_array(const char *path, const char *key,
                                   fg_err_t *err);
+static void catalog_index_model(fg_catalog_t *cat, size_t i);
+static const fg_model_t *catalog_model_at(const fg_catalog_t *cat,
+                                          size_t i);
 
 static json_t *
 catalog_load_array(const char *path, const char *key, fg_err_t *err)
@@ -99,7 +104,7 @@ catalog_load_providers(fg_catalog_t *cat, const char *path, fg_err_t *err)
                        path, i, jerr.text);
             goto fail;
         }
-        if (fg_catalog_provider(cat, id) != NULL) {
+        if (!fg_idindex_add(&cat->providers_by_id, id, i)) {
             fg_err_set(err, FG_E_INVALID_VALUE, NULL,
                        "%s: providers[%zu]: duplicate id \"%s\"", path, i, id);
             goto fail;
@@ -260,6 +265,7 @@ catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
         m->cached_prompt_per_mtok_micro = p_cached < 0 ? p_prompt : p_cached;
         m->completion_per_mtok_micro = p_completion;
         cat->model_count = i + 1;
+        catalog_index_model(cat, i);
     }
     json_decref(arr);
     return FG_OK;
@@ -267,6 +273,43 @@ catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
 fail:
     json_decref(arr);
     return FG_ERR;
+}
+
+/*
+ * Enters model @i in the indexes. A name already there keeps the model
+ * that came first, as a scan in catalog order would find it: both names
+ * of a model go in before the next model's. A provider whose id holds a
+ * slash is never named by a "provider/model" request (its name ends at
+ * the first slash), so its models get no qualified names: one could only
+ * shadow another provider's.
+ */
+static void
+catalog_index_model(fg_catalog_t *cat, size_t i)
+{
+    const fg_model_t *m = &cat->models[i];
+    const char       *names[2] = { m->id, m->upstream_id };
+    size_t            plen = strlen(m->provider->id), k, nlen;
+    char             *qualified;
+
+    (void) fg_idindex_add(&cat->models_by_id, m->id, i);
+    if (strchr(m->provider->id, '/') != NULL) {
+        return;
+    }
+    for (k = 0; k < 2; k++) {
+        nlen = strlen(names[k]);
+        qualified = fg_xmalloc(plen + 1 + nlen + 1);
+        memcpy(qualified, m->provider->id, plen);
+        qualified[plen] = '/';
+        memcpy(qualified + plen + 1, names[k], nlen + 1);
+        (void) fg_idindex_add(&cat->models_by_qualified, qualified, i);
+        free(qualified);
+    }
+}
+
+static const fg_model_t *
+catalog_model_at(const fg_catalog_t *cat, size_t i)
+{
+    return i == FG_IDINDEX_NONE ? NULL : &cat->models[i];
 }
 
 fg_catalog_t *
@@ -317,50 +360,32 @@ fg_catalog_free(fg_catalog_t *cat)
     }
     free(cat->providers);
     free(cat->models);
+    fg_idindex_cleanup(&cat->providers_by_id);
+    fg_idindex_cleanup(&cat->models_by_id);
+    fg_idindex_cleanup(&cat->models_by_qualified);
     free(cat);
 }
 
 fg_provider_t *
 fg_catalog_provider(const fg_catalog_t *cat, const char *id)
 {
-    size_t i;
+    size_t i = fg_idindex_find(&cat->providers_by_id, id);
 
-    for (i = 0; i < cat->provider_count; i++) {
-        if (strcmp(cat->providers[i].id, id) == 0) {
-            return &cat->providers[i];
-        }
-    }
-    return NULL;
+    return i == FG_IDINDEX_NONE ? NULL : &cat->providers[i];
 }
 
 const fg_model_t *
 fg_catalog_route(const fg_catalog_t *cat, const char *requested)
 {
-    const char *slash;
-    size_t      i, plen;
+    const fg_model_t *m;
 
-    for (i = 0; i < cat->model_count; i++) {
-        if (strcmp(cat->models[i].id, requested) == 0) {
-            return cat->models[i].provider->is_enabled ? &cat->models[i]
-                                                       : NULL;
-        }
+    m = catalog_model_at(cat, fg_idindex_find(&cat->models_by_id,
+                                              requested));
+    if (m == NULL && strchr(requested, '/') != NULL) {
+        m = catalog_model_at(cat, fg_idindex_find(&cat->models_by_qualified,
+                                                  requested));
     }
-    slash = strchr(requested, '/');
-    if (slash == NULL) {
-        return NULL;
-    }
-    plen = (size_t) (slash - requested);
-    for (i = 0; i < cat->model_count; i++) {
-        const fg_model_t *m = &cat->models[i];
-
-        if (strlen(m->provider->id) == plen
-            && strncmp(m->provider->id, requested, plen) == 0
-            && (strcmp(m->id, slash + 1) == 0
-                || strcmp(m->upstream_id, slash + 1) == 0)) {
-            return m->provider->is_enabled ? m : NULL;
-        }
-    }
-    return NULL;
+    return m != NULL && m->provider->is_enabled ? m : NULL;
 }
 
 json_t *

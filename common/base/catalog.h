@@ -12,6 +12,8 @@
  * the provider's own model name, with its capabilities and prices.
  *
  * The catalog is immutable after load; fg_catalog_free() releases it.
+ * Look-ups by id are hashed (common/base/idindex.h), built at load, and
+ * allocate nothing.
  */
 
 #include <stddef.h>
@@ -20,6 +22,7 @@
 #include <jansson.h>
 
 #include "common/base/errors.h"
+#include "common/base/idindex.h"
 #include "common/accounts/impact_data.h"
 
 typedef struct {
@@ -63,6 +66,12 @@ typedef struct {
     size_t            model_count;
     fg_impact_data_t *impact;          /* owned; NULL until attached */
     unsigned          impact_flags;    /* FG_IMPACT_* */
+    /* Private to catalog.c: the look-ups of fg_catalog_provider() and
+     * fg_catalog_route(), built at load. */
+    fg_idindex_t      providers_by_id;
+    fg_idindex_t      models_by_id;
+    fg_idindex_t      models_by_qualified; /* "provider/id" and
+                                              "provider/upstream_id" */
 } fg_catalog_t;
 
 /*
@@ -90,8 +99,10 @@ fg_provider_t *fg_catalog_provider(const fg_catalog_t *catalog,
 
 /*
  * Resolves a requested model id: an exact catalog id, or "provider/model"
- * naming a provider and one of its models by public or upstream id. Only
- * models of enabled providers are found. Borrowed; NULL when none.
+ * naming a provider and one of its models by public or upstream id (the
+ * first such model in catalog order). When two models share an id, the
+ * first is found. Only models of enabled providers are found. Borrowed;
+ * NULL when none. A few hash look-ups, no allocation.
  */
 const fg_model_t *fg_catalog_route(const fg_catalog_t *catalog,
                                    const char *requested);

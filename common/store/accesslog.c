@@ -36,7 +36,7 @@
 #include "common/store/accesslog.h"
 #include "common/base/alloc.h"
 #include "common/wire/fmt.h"
-#include "common/wire/jdoc.h"
+#include "common/wire/json.h"
 #include "common/wire/utf8.h"
 
 /* The fields other than content: at most a dozen strings of

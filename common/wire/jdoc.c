@@ -7,8 +7,8 @@
  * keys are looked for when an object closes: pairwise for small objects,
  * sorted for large ones, so a hostile 100,000-key object costs n log n.
  *
- * Error texts follow common/wire/json.c's: a reason, a clipped printable quote
- * of the input where it failed, line and column.
+ * Error texts are common/wire/json.c's: a reason, a quote of the input
+ * where it failed clipped by fg_json_clip(), line and column.
  */
 
 #include <errno.h>
@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "common/wire/jdoc.h"
+#include "common/wire/json.h"
 #include "common/wire/utf8.h"
 
 #define JDOC_QUOTE_MAX     32   /* bytes of input an error may quote */
@@ -55,8 +56,6 @@ static void jdoc_report(jdoc_parser_t *jp);
 static size_t jdoc_decode(const char *raw, size_t len, char *out);
 static int jdoc_hex4(const unsigned char *p, unsigned *out);
 static int jdoc_key_cmp(const void *a, const void *b, void *arg);
-static void jdoc_clean(char *dst, size_t size, const unsigned char *src,
-                       size_t len);
 
 static void
 jdoc_init_tables(void)
@@ -109,7 +108,7 @@ fg_jdoc_parse(fg_jdoc_t *doc, const char *buf, size_t len,
 {
     jdoc_parser_t  jp;
     uint32_t       local[JDOC_STACK_LOCAL], *stack = local;
-    size_t         depth = 0, i;
+    size_t         depth = 0;
     int            idx;
 
     memset(doc, 0, sizeof(*doc));
@@ -122,13 +121,7 @@ fg_jdoc_parse(fg_jdoc_t *doc, const char *buf, size_t len,
         jdoc_init_tables();
     }
 
-    for (i = 0; buf != NULL && i < len; i++) {
-        if (buf[i] != ' ' && buf[i] != '\t' && buf[i] != '\n'
-            && buf[i] != '\r') {
-            break;
-        }
-    }
-    if (buf == NULL || i == len) {
+    if (buf == NULL || fg_json_is_blank(buf, len)) {
         fg_err_set(err, FG_E_EMPTY_BODY, NULL,
                    "The request body is empty; expected a JSON object.");
         return FG_ERR;
@@ -591,8 +584,8 @@ jdoc_check_duplicates(jdoc_parser_t *jp, uint32_t obj)
         size_t len = fg_jdoc_str_copy(doc, (int) dup, decoded,
                                       sizeof(decoded));
 
-        jdoc_clean(jp->dup, sizeof(jp->dup), (const unsigned char *) decoded,
-                   len < sizeof(decoded) ? len : sizeof(decoded) - 1);
+        fg_json_clip(jp->dup, sizeof(jp->dup), decoded,
+                     len < sizeof(decoded) ? len : sizeof(decoded) - 1);
         if (len >= sizeof(decoded)) {
             size_t l = strlen(jp->dup);
 
@@ -650,8 +643,8 @@ jdoc_report(jdoc_parser_t *jp)
         return;
     }
     n = (size_t) (jp->e - jp->at);
-    jdoc_clean(near, sizeof(near), jp->at,
-               n > JDOC_QUOTE_MAX ? JDOC_QUOTE_MAX + 1 : n);
+    fg_json_clip(near, sizeof(near), (const char *) jp->at,
+                 n > JDOC_QUOTE_MAX ? JDOC_QUOTE_MAX + 1 : n);
     if (near[0] != '\0') {
         fg_err_set(jp->err, FG_E_INVALID_JSON, NULL,
                    "The request body is not valid JSON: %s near '%s' "
@@ -661,21 +654,6 @@ jdoc_report(jdoc_parser_t *jp)
                    "The request body is not valid JSON: %s (line %d, "
                    "column %d).", jp->reason, line, column);
     }
-}
-
-/* Printable ASCII only, "..." when cut. */
-static void
-jdoc_clean(char *dst, size_t size, const unsigned char *src, size_t len)
-{
-    size_t i, n = 0;
-
-    for (i = 0; i < len && n + 1 < size; i++) {
-        dst[n++] = (src[i] >= 0x20 && src[i] < 0x7f) ? (char) src[i] : '?';
-    }
-    if (i < len && n >= 3) {
-        memcpy(dst + n - 3, "...", 3);
-    }
-    dst[n] = '\0';
 }
 
 static int
@@ -935,64 +913,4 @@ fg_jdoc_str_dup(const fg_jdoc_t *doc, int i)
         fg_jdoc_str_copy(doc, i, s, len + 1);
     }
     return s;
-}
-
-size_t
-fg_json_compact(const char *src, size_t len, char *dst)
-{
-    size_t i, n = 0;
-    int    in_string = 0, escaped = 0;
-
-    for (i = 0; i < len; i++) {
-        char c = src[i];
-
-        if (in_string) {
-            if (escaped) {
-                escaped = 0;
-            } else if (c == '\\') {
-                escaped = 1;
-            } else if (c == '"') {
-                in_string = 0;
-            }
-        } else if (c == ' ' || c == '\n' || c == '\r' || c == '\t') {
-            continue;
-        } else if (c == '"') {
-            in_string = 1;
-        }
-        dst[n++] = c;
-    }
-    return n;
-}
-
-size_t
-fg_json_quote(const char *s, size_t len, char *dst)
-{
-    static const char hex[] = "0123456789abcdef";
-    size_t            i, n = 0;
-
-    dst[n++] = '"';
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char) s[i];
-
-        if (c == '"' || c == '\\') {
-            dst[n++] = '\\';
-            dst[n++] = (char) c;
-        } else if (c < 0x20) {
-            switch (c) {
-            case '\n': dst[n++] = '\\'; dst[n++] = 'n'; break;
-            case '\r': dst[n++] = '\\'; dst[n++] = 'r'; break;
-            case '\t': dst[n++] = '\\'; dst[n++] = 't'; break;
-            default:
-                memcpy(dst + n, "\\u00", 4);
-                dst[n + 4] = hex[c >> 4];
-                dst[n + 5] = hex[c & 15];
-                n += 6;
-                break;
-            }
-        } else {
-            dst[n++] = (char) c;
-        }
-    }
-    dst[n++] = '"';
-    return n;
 }

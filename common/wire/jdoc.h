@@ -115,16 +115,4 @@ size_t fg_jdoc_str_copy(const fg_jdoc_t *doc, int i, char *dst, size_t size);
 /* A malloc'd decoded copy of string node @i (freed by the caller). */
 char *fg_jdoc_str_dup(const fg_jdoc_t *doc, int i);
 
-/*
- * Copies the JSON text of @len bytes at @src (valid JSON) to @dst without
- * the whitespace between tokens, and returns the bytes written (≤ @len).
- */
-size_t fg_json_compact(const char *src, size_t len, char *dst);
-
-/*
- * Writes @s (@len bytes, valid UTF-8) as a JSON string, quotes included,
- * into @dst, which must hold 6 * @len + 2 bytes. Returns the length.
- */
-size_t fg_json_quote(const char *s, size_t len, char *dst);
-
 #endif

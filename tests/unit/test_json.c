@@ -1,8 +1,9 @@
 /*
- * test_json.c: the nesting pre-scan and the untrusted-body loader of
- * common/wire/json. The scan's edge cases are strings (brackets inside them do
- * not count, escapes decide where they end) and the buffer's end (never
- * read past it, whatever state the scan is in).
+ * test_json.c: common/wire/json: the lax string scanner, the nesting
+ * pre-scan and the compactor built on it, the quoter, the error clip and
+ * the untrusted-body loader. The scans' edge cases are strings (brackets
+ * inside them do not count, escapes decide where they end) and the
+ * buffer's end (never read past it, whatever state the scan is in).
  */
 
 #include "common/wire/json.h"
@@ -279,6 +280,231 @@ json_load_accepts_null_err(void)
     expect_true(fg_json_load_body("", 0, 64, NULL) == NULL);
 }
 
+/* The scanner's answer for a string literal @s (its opening quote first). */
+static size_t
+string_end(const char *s)
+{
+    return fg_json_string_end(s, strlen(s), 1);
+}
+
+static void
+json_string_end_is_just_past_the_closing_quote(void)
+{
+    expect_int_eq(string_end("\"abc\" tail"), 5);
+    expect_int_eq(string_end("\"\""), 2);
+}
+
+static void
+json_string_end_passes_over_an_escaped_quote(void)
+{
+    expect_int_eq(string_end("\"a\\\"b\""), 6);
+}
+
+static void
+json_string_end_ends_after_an_escaped_backslash(void)
+{
+    /* "a\\" then a quote: the backslash escapes the backslash only. */
+    expect_int_eq(string_end("\"a\\\\\"b\""), 5);
+}
+
+static void
+json_string_end_counts_backslash_runs_by_parity(void)
+{
+    /* Three backslashes escape the quote, four do not. */
+    expect_int_eq(string_end("\"\\\\\\\"x\\\\\\\\\"y\""), 11);
+    /* A run at the very start of the contents counts too. */
+    expect_int_eq(string_end("\"\\\"\""), 4);
+}
+
+static void
+json_string_end_is_right_with_an_escape_at_every_position(void)
+{
+    char   s[128];
+    size_t pos, wrong = 0;
+
+    /* Short strings are read byte by byte, long ones quote to quote: an
+     * escape at each offset, across the change-over, must end right. */
+    for (pos = 0; pos < 64; pos++) {
+        memset(s, 'a', sizeof(s));
+        s[0] = '"';
+        memcpy(s + 1 + pos, "\\\"b\"", 4);        /* escaped quote */
+        s[1 + pos + 4] = '\0';
+        wrong += string_end(s) != 1 + pos + 4;
+        memcpy(s + 1 + pos, "\\\\\"", 3);          /* escaped backslash */
+        s[1 + pos + 3] = 'x';
+        s[1 + pos + 4] = '"';
+        s[1 + pos + 5] = '\0';
+        wrong += string_end(s) != 1 + pos + 3;
+    }
+    expect_int_eq(wrong, 0);
+}
+
+/* The scanner's definition, one byte at a time: the end of the string
+ * whose contents start at @i, or @len. */
+static size_t
+reference_string_end(const char *s, size_t len, size_t i)
+{
+    int escaped = 0;
+
+    for (; i < len; i++) {
+        if (escaped) {
+            escaped = 0;
+        } else if (s[i] == '\\') {
+            escaped = 1;
+        } else if (s[i] == '"') {
+            return i + 1;
+        }
+    }
+    return len;
+}
+
+static void
+json_string_end_agrees_with_its_definition_on_random_text(void)
+{
+    static const char alphabet[] = "\"\\\\a[]{} \n\x01";
+    char              s[96];
+    unsigned          seed = 12345, n, k, wrong = 0;
+    size_t            len, i;
+
+    /* Quotes and backslashes in every arrangement, strings short and
+     * long, cut anywhere. */
+    for (n = 0; n < 20000; n++) {
+        len = (seed = seed * 1103515245u + 12345u) >> 16 & 63;
+        len += n % 2 ? 32 : 0;
+        for (k = 0; k < len; k++) {
+            seed = seed * 1103515245u + 12345u;
+            s[k] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+        }
+        for (i = 0; i <= len; i++) {
+            wrong += fg_json_string_end(s, len, i)
+                     != reference_string_end(s, len, i);
+        }
+    }
+    expect_int_eq(wrong, 0);
+}
+
+static void
+json_string_end_passes_unicode_escapes_and_surrogates_as_they_are(void)
+{
+    expect_int_eq(string_end("\"\\u0022\\ud83d\\ude00\""), 20);
+    /* A lone surrogate is not its business: jdoc refuses it, not this. */
+    expect_int_eq(string_end("\"\\udc00\""), 8);
+}
+
+static void
+json_string_end_passes_control_bytes_and_invalid_utf8(void)
+{
+    expect_int_eq(string_end("\"a\nb\x01\xff\xc0\" x"), 8);
+}
+
+static void
+json_string_end_runs_to_len_when_unterminated(void)
+{
+    const char s[] = "\"abc\"";
+
+    expect_int_eq(fg_json_string_end(s, 4, 1), 4);   /* quote not read */
+    expect_int_eq(fg_json_string_end(s, 1, 1), 1);   /* nothing to read */
+}
+
+static void
+json_string_end_runs_to_len_when_cut_inside_an_escape(void)
+{
+    const char s[] = "\"ab\\\"";
+
+    /* The backslash is the last byte in reach: the quote is not read. */
+    expect_int_eq(fg_json_string_end(s, 4, 1), 4);
+    expect_int_eq(fg_json_string_end(s, 5, 1), 5);
+}
+
+static void
+json_compact_drops_whitespace_between_tokens_only(void)
+{
+    const char *s = "{ \"a b\" :\n [ 1 ,\t\"x \\\" y\" ] }";
+    char        out[64];
+    size_t      n = fg_json_compact(s, strlen(s), out);
+
+    out[n] = '\0';
+    expect_str_eq(out, "{\"a b\":[1,\"x \\\" y\"]}");
+}
+
+static void
+json_quote_escapes_quotes_backslashes_and_controls(void)
+{
+    char   out[64];
+    size_t n = fg_json_quote("a\"b\\c\n\x01", 7, out);
+
+    out[n] = '\0';
+    expect_str_eq(out, "\"a\\\"b\\\\c\\n\\u0001\"");
+}
+
+static void
+json_compact_ends_a_string_after_an_escaped_backslash(void)
+{
+    const char *s = "[\"a\\\\\" , \"b \"]";
+    char        out[64];
+    size_t      n = fg_json_compact(s, strlen(s), out);
+
+    out[n] = '\0';
+    expect_str_eq(out, "[\"a\\\\\",\"b \"]");
+}
+
+static void
+json_compact_copies_an_unterminated_string_to_the_end(void)
+{
+    const char *s = "[ \"a , b";
+    char        out[64];
+    size_t      n = fg_json_compact(s, strlen(s), out);
+
+    out[n] = '\0';
+    expect_str_eq(out, "[\"a , b");
+}
+
+static void
+json_compact_copies_strings_of_every_length_exactly(void)
+{
+    char   src[160], out[160], want[160];
+    size_t len, n, wrong = 0;
+
+    /* Around the 16 bytes a short string is copied as. */
+    for (len = 0; len < 40; len++) {
+        memset(src, 0, sizeof(src));
+        memcpy(src, "[ \"", 3);
+        memset(src + 3, 's', len);
+        memcpy(src + 3 + len, "\" , 1 ]", 7);
+        memcpy(want, "[\"", 2);
+        memset(want + 2, 's', len);
+        memcpy(want + 2 + len, "\",1]", 5);
+        n = fg_json_compact(src, strlen(src), out);
+        out[n] = '\0';
+        wrong += strcmp(out, want) != 0;
+    }
+    expect_int_eq(wrong, 0);
+}
+
+static void
+json_is_blank_takes_only_the_four_json_white_space_bytes(void)
+{
+    expect_int_eq(fg_json_is_blank(" \t\r\n", 4), 1);
+    expect_int_eq(fg_json_is_blank("", 0), 1);
+    expect_int_eq(fg_json_is_blank(" \v", 2), 0);
+    expect_int_eq(fg_json_is_blank(" x", 2), 0);
+}
+
+static void
+json_clip_keeps_printable_ascii_and_marks_a_cut(void)
+{
+    char out[8];
+
+    fg_json_clip(out, sizeof(out), "ab\x01\xc3\xa9", 5);
+    expect_str_eq(out, "ab???");
+    fg_json_clip(out, sizeof(out), "abcdefghij", 10);
+    expect_str_eq(out, "abcd...");
+    fg_json_clip(out, sizeof(out), "abcdefg", 7);
+    expect_str_eq(out, "abcdefg");
+    fg_json_clip(out, 3, "abcdefg", 7);
+    expect_str_eq(out, "ab");
+}
+
 FG_TEST_MAIN("json",
     FG_TEST_CASE(json_depth_accepts_nesting_equal_to_the_limit),
     FG_TEST_CASE(json_depth_rejects_nesting_one_past_the_limit),
@@ -305,4 +531,21 @@ FG_TEST_MAIN("json",
     FG_TEST_CASE(json_load_never_quotes_a_long_token),
     FG_TEST_CASE(json_load_rejects_trailing_bytes),
     FG_TEST_CASE(json_load_rejects_numbers_that_overflow),
-    FG_TEST_CASE(json_load_accepts_null_err))
+    FG_TEST_CASE(json_load_accepts_null_err),
+    FG_TEST_CASE(json_string_end_is_just_past_the_closing_quote),
+    FG_TEST_CASE(json_string_end_passes_over_an_escaped_quote),
+    FG_TEST_CASE(json_string_end_ends_after_an_escaped_backslash),
+    FG_TEST_CASE(json_string_end_counts_backslash_runs_by_parity),
+    FG_TEST_CASE(json_string_end_is_right_with_an_escape_at_every_position),
+    FG_TEST_CASE(json_string_end_agrees_with_its_definition_on_random_text),
+    FG_TEST_CASE(json_string_end_passes_unicode_escapes_and_surrogates_as_they_are),
+    FG_TEST_CASE(json_string_end_passes_control_bytes_and_invalid_utf8),
+    FG_TEST_CASE(json_string_end_runs_to_len_when_unterminated),
+    FG_TEST_CASE(json_string_end_runs_to_len_when_cut_inside_an_escape),
+    FG_TEST_CASE(json_compact_drops_whitespace_between_tokens_only),
+    FG_TEST_CASE(json_compact_ends_a_string_after_an_escaped_backslash),
+    FG_TEST_CASE(json_compact_copies_an_unterminated_string_to_the_end),
+    FG_TEST_CASE(json_compact_copies_strings_of_every_length_exactly),
+    FG_TEST_CASE(json_quote_escapes_quotes_backslashes_and_controls),
+    FG_TEST_CASE(json_is_blank_takes_only_the_four_json_white_space_bytes),
+    FG_TEST_CASE(json_clip_keeps_printable_ascii_and_marks_a_cut))
