@@ -82,6 +82,9 @@ static usagering_ctl_t *usagering_ctl(const fg_usagering_t *r,
 static fg_usage_record_t *usagering_slots(usagering_ctl_t *c);
 static void usagering_activate(fg_usagering_t *r, unsigned ring);
 static int usagering_is_active(const fg_usagering_t *r, unsigned ring);
+static usagering_ctl_t *usagering_ends(const fg_usagering_t *r,
+                                       unsigned ring, uint64_t *head,
+                                       uint64_t *tail);
 
 static size_t
 usagering_align(size_t n)
@@ -238,21 +241,33 @@ fg_usagering_push(fg_usagering_t *r, unsigned ring,
     return FG_OK;
 }
 
+/*
+ * The control block of an active @ring and its two ends, tail loaded
+ * first, or NULL for an inactive or unknown ring. Two loads, not one
+ * snapshot: a reader that is neither side may see a tail newer than the
+ * head it loaded, and must clamp rather than wrap.
+ */
+static usagering_ctl_t *
+usagering_ends(const fg_usagering_t *r, unsigned ring, uint64_t *head,
+               uint64_t *tail)
+{
+    usagering_ctl_t *c;
+
+    if (ring >= r->hdr.ur_rings || !usagering_is_active(r, ring)) {
+        return NULL;
+    }
+    c = usagering_ctl(r, ring);
+    *tail = atomic_load_explicit(&c->rc_tail, memory_order_acquire);
+    *head = atomic_load_explicit(&c->rc_head, memory_order_acquire);
+    return c;
+}
+
 uint32_t
 fg_usagering_depth(const fg_usagering_t *r, unsigned ring)
 {
-    usagering_ctl_t *c;
-    uint64_t         head, tail;
+    uint64_t head, tail;
 
-    if (ring >= r->hdr.ur_rings || !usagering_is_active(r, ring)) {
-        return 0;
-    }
-    c = usagering_ctl(r, ring);
-    tail = atomic_load_explicit(&c->rc_tail, memory_order_acquire);
-    head = atomic_load_explicit(&c->rc_head, memory_order_acquire);
-    /* Two loads, not one snapshot: a reader that is neither side may see
-     * a tail newer than the head it loaded; clamp rather than wrap. */
-    if (head < tail) {
+    if (usagering_ends(r, ring, &head, &tail) == NULL || head < tail) {
         return 0;
     }
     return head - tail > r->hdr.ur_capacity ? r->hdr.ur_capacity
@@ -288,13 +303,8 @@ fg_usagering_oldest(const fg_usagering_t *r, unsigned ring,
     usagering_ctl_t *c;
     uint64_t         head, tail;
 
-    if (ring >= r->hdr.ur_rings || !usagering_is_active(r, ring)) {
-        return 0;
-    }
-    c = usagering_ctl(r, ring);
-    tail = atomic_load_explicit(&c->rc_tail, memory_order_acquire);
-    head = atomic_load_explicit(&c->rc_head, memory_order_acquire);
-    if (head <= tail || head - tail > r->hdr.ur_capacity) {
+    c = usagering_ends(r, ring, &head, &tail);
+    if (c == NULL || head <= tail || head - tail > r->hdr.ur_capacity) {
         return 0;
     }
     memcpy(out, usagering_slots(c) + tail % r->hdr.ur_capacity,
