@@ -62,6 +62,22 @@ usage_copy(char *dst, size_t size, const char *src, size_t len)
     int                  is_cut = 0;
 
     while (i < len) {
+        /* Ids and names are printable ASCII: copy such a run at once. */
+        for (n = 0; i + n < len && s[i + n] >= 0x20 && s[i + n] < 0x7f; n++) {
+        }
+        if (n > 0) {
+            if (o + n > size - 1) {
+                n = size - 1 - o;
+                is_cut = 1;
+            }
+            memcpy(dst + o, s + i, n);
+            o += n;
+            i += n;
+            if (is_cut) {
+                break;
+            }
+            continue;
+        }
         n = fg_utf8_len(s + i, len - i);
         out = n == 0 ? 1 : n;
         if (o + out > size - 1) {
