@@ -1,8 +1,11 @@
 /*
  * http.c: the routes, and each request's entry into the pipeline.
  *
- * The server (common/wire/httpserver, set up by conn.c) has read the
- * request whole, within every limit of the configuration; here it
+ * A request whose body is still to come is first looked at from its head
+ * alone (fg_http_head): a path no handler takes or a key that is not good
+ * is refused before a byte of its body is read. The server
+ * (common/wire/httpserver, set up by conn.c) then reads the request
+ * whole, within every limit of the configuration; here it
  * becomes an fg_req_t with an id, the client's address and its
  * counters, and goes to its handler. Known paths answer
  * a wrong method with 405 and Allow; methods the gateway has no use for
@@ -117,6 +120,61 @@ fg_http_request(void *worker, fg_httpconn_t *conn,
     req->in_body_len = 0;
 }
 
+/*
+ * Whether a request for @method on @path would reach a handler (1), or
+ * is refused whatever its body (0: 404, 405, 501).
+ */
+static int
+http_route_exists(const char *path, fg_http_method_t method)
+{
+    int is_get = method == FG_HTTP_GET || method == FG_HTTP_HEAD;
+
+    if (strcmp(path, "/v1/chat/completions") == 0) {
+        return method == FG_HTTP_POST;
+    }
+    if (strcmp(path, "/v1/models") == 0
+        || (strncmp(path, "/v1/models/", 11) == 0 && path[11] != '\0')
+        || strcmp(path, "/healthz") == 0 || strcmp(path, "/readyz") == 0) {
+        return is_get;
+    }
+    return 0;
+}
+
+int
+fg_http_head(void *worker, fg_httpconn_t *conn, const fg_http_head_t *head)
+{
+    fg_worker_t  *w = worker;
+    fg_req_t     *req, *probe;
+    fg_verdict_t  v;
+    int           rc;
+
+    if (!http_route_exists(head->path, head->method)) {
+        /* Refused whatever the body says: answered as a whole request
+         * would be (auth first under /v1/, then 404, 405 or 501). */
+        req = http_req_new(w, conn, head, 0);
+        http_route(req, head->path, head->method);
+        req->head = NULL;
+        return 0;
+    }
+    if (strncmp(head->path, "/v1/", 4) != 0) {
+        return 1;
+    }
+    /* A probe that is never answered nor counted: a good key leaves no
+     * trace, and the whole request is authenticated again. */
+    probe = fg_xcalloc(1, sizeof(*probe));
+    probe->worker = w;
+    probe->head = head;
+    rc = fg_pipeline_authenticate_head(probe, &v);
+    free(probe);
+    if (rc == FG_OK) {
+        return 1;
+    }
+    req = http_req_new(w, conn, head, 0);
+    fg_pipeline_refuse(req, &v);
+    req->head = NULL;
+    return 0;
+}
+
 static void
 http_route(fg_req_t *req, const char *path, fg_http_method_t method)
 {
@@ -219,5 +277,8 @@ fg_http_refuse(void *worker, fg_httpconn_t *conn, const fg_err_t *err)
 {
     fg_req_t *req = http_req_new(worker, conn, NULL, 0);
 
+    if (err->code == FG_E_BODY_BUFFER_FULL) {
+        fg_req_add_header(req, "Retry-After", "1");
+    }
     fg_req_reply_error(req, err);
 }
