@@ -170,6 +170,17 @@ describe('request bodies', () => {
     assert.equal(res.headers.connection, 'close');
   });
 
+  test('a body to a known path with the wrong method gets 405 before it is sent', async () => {
+    const h = await holdOpen(`PUT /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.key}\r\n`
+      + `Content-Type: application/json\r\nContent-Length: ${MAX_BODY}\r\n\r\n`, '{"a":');
+    await waitUntil(() => h.text.includes('\r\n\r\n'), 10000);
+    h.sock.destroy();
+    const res = firstResponse(h.text);
+    assert.equal(res?.status, 405, h.text.slice(0, 300));
+    assert.equal(res.headers.allow, 'POST');
+    assert.equal(res.headers.connection, 'close');
+  });
+
   test('bodies past limits.body_buffer_budget_bytes get 503 body_buffer_full and the worker stays under the budget', async (t) => {
     const head = `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${gw.key}\r\n`
       + `Content-Type: application/json\r\nContent-Length: ${MAX_BODY}\r\n\r\n`;

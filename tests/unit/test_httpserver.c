@@ -418,9 +418,11 @@ pipelined_client_that_never_reads_is_read_no_more(void)
         buf[got] = '\0';
         for (p = buf; (p = strstr(p, "<END>")) != NULL; p += 5) {
             ends++;
-            got = (size_t) (buf + got - (p + 5));
-            memmove(buf, p + 5, got + 1);
-            p = buf - 5;
+        }
+        /* Keep the last 4 bytes: a marker may span two reads. */
+        if (got > 4) {
+            memmove(buf, buf + got - 4, 5);
+            got = 4;
         }
     }
     expect_int_eq(ends, want);
