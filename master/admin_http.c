@@ -489,6 +489,7 @@ fg_admin_http_limits(fg_httpserver_limits_t *out)
     out->body_timeout_ms = FG_ADMIN_TIMEOUT_MS;
     out->keepalive_timeout_ms = FG_ADMIN_TIMEOUT_MS;
     out->send_timeout_ms = FG_ADMIN_TIMEOUT_MS;
+    out->body_budget_bytes = 0;   /* bounded by connections x body size */
 }
 
 fg_httpserver_t *

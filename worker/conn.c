@@ -25,6 +25,7 @@ fg_conn_limits(const fg_conf_t *conf, fg_httpserver_limits_t *out)
     out->body_timeout_ms = conf->request_timeout_ms;
     out->keepalive_timeout_ms = conf->keepalive_timeout_ms;
     out->send_timeout_ms = conf->send_timeout_ms;
+    out->body_budget_bytes = conf->body_buffer_budget_bytes;
 }
 
 /*
@@ -111,6 +112,7 @@ fg_conn_listen(fg_worker_t *w, fg_err_t *err)
     static const fg_httpserver_handler_t handler = {
         .request = fg_http_request,
         .refuse = fg_http_refuse,
+        .head = fg_http_head,
         .client_gone = conn_client_gone,
         .client_drained = conn_client_drained,
         .may_accept = conn_may_accept,

@@ -1,8 +1,11 @@
 /*
  * http.c: the routes, and each request's entry into the pipeline.
  *
- * The server (common/wire/httpserver, set up by conn.c) has read the
- * request whole, within every limit of the configuration; here it
+ * A request whose body is still to come is first looked at from its head
+ * alone (fg_http_head): a path no handler takes or a key that is not good
+ * is refused before a byte of its body is read. The server
+ * (common/wire/httpserver, set up by conn.c) then reads the request
+ * whole, within every limit of the configuration; here it
  * becomes an fg_req_t with an id, the client's address and its
  * counters, and goes to its handler. Known paths answer
  * a wrong method with 405 and Allow; methods the gateway has no use for
@@ -117,12 +120,92 @@ fg_http_request(void *worker, fg_httpconn_t *conn,
     req->in_body_len = 0;
 }
 
+/* What serves a path. */
+typedef enum {
+    HTTP_NONE = 0,
+    HTTP_CHAT,
+    HTTP_MODELS,
+    HTTP_MODEL,
+    HTTP_HEALTHZ,
+    HTTP_READYZ
+} http_target_t;
+
+/*
+ * The route table: what serves @method on @path, or HTTP_NONE with
+ * *@allowed the methods the path takes (NULL: no such path).
+ */
+static http_target_t
+http_find(const char *path, fg_http_method_t method, const char **allowed)
+{
+    /* HEAD is GET without the body (RFC 9110 9.3.2): the server drops it. */
+    int is_get = method == FG_HTTP_GET || method == FG_HTTP_HEAD;
+
+    *allowed = NULL;
+    if (strcmp(path, "/v1/chat/completions") == 0) {
+        *allowed = "POST";
+        return method == FG_HTTP_POST ? HTTP_CHAT : HTTP_NONE;
+    }
+    if (strcmp(path, "/v1/models") == 0) {
+        *allowed = "GET, HEAD";
+        return is_get ? HTTP_MODELS : HTTP_NONE;
+    }
+    if (strncmp(path, "/v1/models/", 11) == 0 && path[11] != '\0') {
+        *allowed = "GET, HEAD";
+        return is_get ? HTTP_MODEL : HTTP_NONE;
+    }
+    if (strcmp(path, "/healthz") == 0) {
+        *allowed = "GET, HEAD";
+        return is_get ? HTTP_HEALTHZ : HTTP_NONE;
+    }
+    if (strcmp(path, "/readyz") == 0) {
+        *allowed = "GET, HEAD";
+        return is_get ? HTTP_READYZ : HTTP_NONE;
+    }
+    return HTTP_NONE;
+}
+
+int
+fg_http_head(void *worker, fg_httpconn_t *conn, const fg_http_head_t *head)
+{
+    fg_worker_t  *w = worker;
+    fg_req_t     *req, *probe;
+    fg_verdict_t  v;
+    const char   *allowed;
+    int           rc;
+
+    if (head->method == FG_HTTP_OTHER
+        || http_find(head->path, head->method, &allowed) == HTTP_NONE) {
+        /* Refused whatever the body says: answered as a whole request
+         * would be (the key first under /v1/, then 404, 405 or 501). */
+        req = http_req_new(w, conn, head, 0);
+        http_route(req, head->path, head->method);
+        req->head = NULL;
+        return 0;
+    }
+    if (strncmp(head->path, "/v1/", 4) != 0) {
+        return 1;
+    }
+    /* A probe that is never answered nor counted: a good key leaves no
+     * trace, and the whole request is authenticated again. */
+    probe = fg_xcalloc(1, sizeof(*probe));
+    probe->worker = w;
+    probe->head = head;
+    rc = fg_pipeline_authenticate_head(probe, &v);
+    free(probe);
+    if (rc == FG_OK) {
+        return 1;
+    }
+    req = http_req_new(w, conn, head, 0);
+    fg_pipeline_refuse(req, &v);
+    req->head = NULL;
+    return 0;
+}
+
 static void
 http_route(fg_req_t *req, const char *path, fg_http_method_t method)
 {
-    const char *allowed = NULL;
-    /* HEAD is GET without the body (RFC 9110 9.3.2): the server drops it. */
-    int         is_get = method == FG_HTTP_GET || method == FG_HTTP_HEAD;
+    const char *allowed;
+    char        id[256];
 
     if (method == FG_HTTP_OTHER) {
         fg_req_fail(req, FG_E_NOT_IMPLEMENTED, NULL,
@@ -136,45 +219,30 @@ http_route(fg_req_t *req, const char *path, fg_http_method_t method)
         && fg_pipeline_authenticate(req) != FG_OK) {
         return;
     }
-    if (strcmp(path, "/v1/chat/completions") == 0) {
-        if (method == FG_HTTP_POST) {
-            fg_pipeline_chat(req);
+    switch (http_find(path, method, &allowed)) {
+    case HTTP_CHAT:
+        fg_pipeline_chat(req);
+        return;
+    case HTTP_MODELS:
+        fg_models_handle(req, NULL);
+        return;
+    case HTTP_MODEL:
+        if (fg_uri_decode(path + 11, strlen(path + 11), id, sizeof(id), 0)
+            < 0) {
+            fg_req_fail(req, FG_E_MODEL_NOT_FOUND, "model",
+                        "The model '%.128s' does not exist", path + 11);
             return;
         }
-        allowed = "POST";
-    } else if (strcmp(path, "/v1/models") == 0) {
-        if (is_get) {
-            fg_models_handle(req, NULL);
-            return;
-        }
-        allowed = "GET, HEAD";
-    } else if (strncmp(path, "/v1/models/", 11) == 0 && path[11] != '\0') {
-        if (is_get) {
-            char id[256];
-
-            if (fg_uri_decode(path + 11, strlen(path + 11), id, sizeof(id),
-                              0) < 0) {
-                fg_req_fail(req, FG_E_MODEL_NOT_FOUND, "model",
-                            "The model '%.128s' does not exist",
-                            path + 11);
-                return;
-            }
-            fg_models_handle(req, id);
-            return;
-        }
-        allowed = "GET, HEAD";
-    } else if (strcmp(path, "/healthz") == 0) {
-        if (is_get) {
-            http_healthz(req);
-            return;
-        }
-        allowed = "GET, HEAD";
-    } else if (strcmp(path, "/readyz") == 0) {
-        if (is_get) {
-            http_readyz(req);
-            return;
-        }
-        allowed = "GET, HEAD";
+        fg_models_handle(req, id);
+        return;
+    case HTTP_HEALTHZ:
+        http_healthz(req);
+        return;
+    case HTTP_READYZ:
+        http_readyz(req);
+        return;
+    case HTTP_NONE:
+        break;
     }
     if (allowed != NULL) {
         fg_req_add_header(req, "Allow", allowed);
@@ -219,5 +287,8 @@ fg_http_refuse(void *worker, fg_httpconn_t *conn, const fg_err_t *err)
 {
     fg_req_t *req = http_req_new(worker, conn, NULL, 0);
 
+    if (err->code == FG_E_BODY_BUFFER_FULL) {
+        fg_req_add_header(req, "Retry-After", "1");
+    }
     fg_req_reply_error(req, err);
 }

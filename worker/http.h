@@ -27,6 +27,16 @@ void fg_http_request(void *worker, fg_httpconn_t *conn,
                      size_t body_len);
 
 /*
+ * The public listener's head hook (fg_httpserver_handler_t.head): 1 when
+ * the body of the request @head (borrowed for this call) is worth
+ * reading, 0 once @conn has been answered from the head alone, as the
+ * whole request would have been (404, 405, 501, or the authenticate
+ * stage's 401 or 503 under /v1/).
+ */
+int fg_http_head(void *worker, fg_httpconn_t *conn,
+                 const fg_http_head_t *head);
+
+/*
  * Answers the request being received on @conn with @err (a protocol
  * error the server found: it is not well-formed, too large, ...). It is
  * a request like any other for the logs and metrics: an id, an

@@ -69,6 +69,7 @@ fg_metrics_http_limits(const fg_conf_t *conf, fg_httpserver_limits_t *out)
     out->body_timeout_ms = FG_METRICS_REQUEST_TIMEOUT_MS;
     out->keepalive_timeout_ms = conf->keepalive_timeout_ms;
     out->send_timeout_ms = conf->send_timeout_ms;
+    out->body_budget_bytes = 0;   /* bounded by connections x body size */
 }
 
 int

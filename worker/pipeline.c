@@ -93,6 +93,19 @@ fg_pipeline_authenticate(fg_req_t *req)
     return FG_OK;
 }
 
+int
+fg_pipeline_authenticate_head(fg_req_t *probe, fg_verdict_t *v)
+{
+    return fg_auth_request(probe, v) == FG_VERDICT_CONTINUE ? FG_OK
+                                                           : FG_ERR;
+}
+
+void
+fg_pipeline_refuse(fg_req_t *req, const fg_verdict_t *v)
+{
+    pipeline_refuse(req, v);
+}
+
 /* The model asked for, whether the key may use it, and the worst case. */
 static fg_verdict_kind_t
 pipeline_route(fg_req_t *req, fg_verdict_t *v)

@@ -30,6 +30,18 @@ void fg_pipeline_chat(fg_req_t *req);
 int fg_pipeline_authenticate(fg_req_t *req);
 
 /*
+ * The authenticate stage on a head whose body has not been read
+ * (httpserver's head hook): @probe is a request that is never answered,
+ * with its worker and head set. FG_OK, or FG_ERR with @v the refusal to
+ * answer with fg_pipeline_refuse() on the real request. The whole request
+ * is authenticated again once its body is in.
+ */
+int fg_pipeline_authenticate_head(fg_req_t *probe, fg_verdict_t *v);
+
+/* Answers @req with the refusal @v and the Retry-After it asks for. */
+void fg_pipeline_refuse(fg_req_t *req, const fg_verdict_t *v);
+
+/*
  * The handler a request's upstream attempt reports to (upstream.h); its
  * owner is the fg_req_t. headers may start a stream; data relays or
  * collects body bytes, pausing while the client is behind; done takes the

@@ -81,6 +81,10 @@ static const conf_entry_t conf_table[] = {
     CONF_I("limits.stream_high_water_bytes", stream_high_water_bytes,
            256 * KiB, 4 * KiB, 64 * MiB,
            "unsent stream bytes above which the upstream is paused"),
+    CONF_I("limits.body_buffer_budget_bytes", body_buffer_budget_bytes,
+           128 * MiB, 64 * KiB, 64 * 1024 * MiB,
+           "request bodies being received at once, per worker; a body "
+           "that would pass it gets 503 before it is read"),
     CONF_I("upstream.max_body_bytes", upstream_max_body_bytes, 32 * MiB,
            64 * KiB, 1024 * MiB, "largest non-streaming upstream reply"),
     CONF_I("upstream.max_connections_per_host", upstream_max_connections,
@@ -502,6 +506,15 @@ conf_derive(fg_conf_t *conf, fg_err_t *err)
         return fg_err_set(err, FG_E_OUT_OF_RANGE, "admin.listen",
                           "%s: \"admin.listen\": a unix socket path has at "
                           "most 107 bytes", where);
+    }
+    if (conf->body_buffer_budget_bytes < conf->max_body_bytes) {
+        /* Else a body of the size allowed could never be received. */
+        return fg_err_set(err, FG_E_OUT_OF_RANGE,
+                          "limits.body_buffer_budget_bytes",
+                          "%s: \"limits.body_buffer_budget_bytes\" (%lld) "
+                          "is less than \"limits.max_body_bytes\" (%lld)",
+                          where, (long long) conf->body_buffer_budget_bytes,
+                          (long long) conf->max_body_bytes);
     }
     return FG_OK;
 }

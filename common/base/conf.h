@@ -46,6 +46,8 @@ typedef struct {
     int64_t     send_timeout_ms;           /* no write progress for this long */
     int64_t     max_connections;           /* per worker */
     int64_t     stream_high_water_bytes;   /* pause upstream above this */
+    int64_t     body_buffer_budget_bytes;  /* bodies being received, all
+                                            * together; 503 above */
 
     /* Upstream client. */
     int64_t     upstream_max_body_bytes;

@@ -64,6 +64,7 @@
     X(FG_E_PROVIDER_RATE_LIMITED, 429, "rate_limit_error",                  \
       "INFERENCE_PROVIDER_RATE_LIMITED")                                    \
     X(FG_E_SHUTTING_DOWN, 503, "api_error", "service_unavailable")        \
+    X(FG_E_BODY_BUFFER_FULL, 503, "api_error", "body_buffer_full")        \
     X(FG_E_INVALID_API_KEY, 401, "authentication_error",                    \
       "invalid_api_key")                                                    \
     X(FG_E_KEY_REVOKED, 401, "authentication_error", "key_revoked")         \

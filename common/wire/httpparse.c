@@ -66,6 +66,24 @@ fg_http_head_end(const char *buf, size_t len, size_t *from)
     return 0;
 }
 
+int
+fg_http_head_has_bare_cr(const char *buf, size_t len, size_t from)
+{
+    const char *p = buf + from, *end = buf + len, *cr;
+
+    /* Bounded: each pass moves past one CR. */
+    while (p < end && (cr = memchr(p, '\r', (size_t) (end - p))) != NULL) {
+        if (cr + 1 >= end) {
+            return 0;
+        }
+        if (cr[1] != '\n') {
+            return 1;
+        }
+        p = cr + 2;
+    }
+    return 0;
+}
+
 /* The end of the line starting at @p (before "\r\n" or "\n"), or NULL
  * for a CR anywhere but right before the LF. @next gets the next line. */
 static const char *

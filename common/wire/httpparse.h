@@ -69,6 +69,15 @@ typedef struct {
 size_t fg_http_head_end(const char *buf, size_t len, size_t *from);
 
 /*
+ * 1 when the bytes in @buf[@from, @len) already show that the head being
+ * received is malformed: a CR followed by anything but LF (a bare CR, as
+ * nginx refuses at once). fg_http_parse_head would refuse it too, but only
+ * once the head has ended, and a client that ends its lines with a bare
+ * CR never ends it. A CR as the last byte is not decided yet (0).
+ */
+int fg_http_head_has_bare_cr(const char *buf, size_t len, size_t from);
+
+/*
  * Parses a complete head of @head_len bytes (as fg_http_head_end found).
  * Returns 0, or the HTTP status to refuse it with: 400 malformed, 431
  * too many fields, 501 a transfer coding other than chunked, 505 a major

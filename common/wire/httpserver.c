@@ -11,7 +11,14 @@
  *      write marks the connection dead and the timer event, made active,
  *      closes it on the next pass of the loop;
  *   4) the context attached to the request being served hears exactly
- *      one of: its reply sent (it is detached), or client_gone.
+ *      one of: its reply sent (it is detached), or client_gone;
+ *   5) a connection whose unsent output is over
+ *      FG_HTTPSERVER_MAX_UNSENT_BYTES serves and reads nothing more until
+ *      its client takes some (the read event is off, is_read_paused);
+ *   6) srv->body_reserved is the sum of its connections' body_reserved,
+ *      never over limits.body_budget_bytes (when set): a connection
+ *      receiving a body reserves what its buffer may grow to before it
+ *      grows, and gives it back once the request is served or refused.
  *
  * A request is read with one read(2) into a scratch buffer when it fits,
  * and served from there: an idle kept-alive connection holds no input
@@ -80,6 +87,7 @@ struct fg_httpconn_s {
     size_t              chunk_out;
     int                 sent_continue;
     int64_t             receiving_since_ms;
+    int64_t             body_reserved;   /* of srv->limits.body_budget_bytes */
 
     /* the request being served */
     int                 keep_alive;      /* the client allows another */
@@ -89,6 +97,9 @@ struct fg_httpconn_s {
 
     /* output not yet taken by the kernel (NULL while none) */
     struct evbuffer    *out;
+    int64_t             sent_at_ms;      /* output began waiting, or last
+                                          * moved: the send deadline's start */
+    int                 is_read_paused;  /* FG_HTTPSERVER_MAX_UNSENT_BYTES */
     int                 close_after;     /* close once the output is out */
     int                 has_unread;      /* bytes we will never serve */
     int                 is_busy;         /* inside our own callback */
@@ -110,6 +121,7 @@ struct fg_httpserver_s {
     struct event            *accept_retry_ev;
     fg_httpconn_t           *conns;
     int64_t                  connections;
+    int64_t                  body_reserved;   /* the conns' body_reserved */
 };
 
 static char server_scratch[CONN_READ_BYTES];
@@ -122,6 +134,8 @@ static void conn_fail(fg_httpconn_t *conn);
 static void conn_request_done(fg_httpconn_t *conn);
 static void conn_arm_timer(fg_httpconn_t *conn);
 static void conn_send(fg_httpconn_t *conn, struct iovec *iov, int iovcnt);
+static void conn_budget_release(fg_httpconn_t *conn);
+static void conn_refuse(fg_httpconn_t *conn, int status);
 
 /* Wall-clock ms as of this pass of the loop (no system call). */
 static int64_t
@@ -334,7 +348,10 @@ conn_arm_timer(fg_httpconn_t *conn)
         return;
     }
     if (conn->out != NULL && evbuffer_get_length(conn->out) > 0) {
-        tv = conn_tv(l->send_timeout_ms);
+        /* Only progress moves this deadline (conn_send, conn_write_cb):
+         * serving another request does not. */
+        tv = conn_tv(conn->sent_at_ms + l->send_timeout_ms
+                     - server_now_ms(conn->srv));
     } else {
         switch (conn->state) {
         case CONN_IDLE:
@@ -357,6 +374,65 @@ conn_arm_timer(fg_httpconn_t *conn)
         }
     }
     event_add(&conn->timer_ev, &tv);
+}
+
+/* Whether the client has left more reply bytes untaken than a
+ * connection may hold (invariant 5). */
+static int
+conn_output_full(const fg_httpconn_t *conn)
+{
+    return fg_httpconn_backlog(conn) > FG_HTTPSERVER_MAX_UNSENT_BYTES;
+}
+
+static void
+conn_pause_reading(fg_httpconn_t *conn)
+{
+    conn->is_read_paused = 1;
+    event_del(&conn->read_ev);
+}
+
+/* The client took enough output: read again, and serve what waits. */
+static void
+conn_resume_reading(fg_httpconn_t *conn)
+{
+    conn->is_read_paused = 0;
+    if (conn->is_dead || conn->state == CONN_CLOSING) {
+        return;
+    }
+    if (!event_pending(&conn->read_ev, EV_READ, NULL)) {
+        event_add(&conn->read_ev, NULL);
+    }
+    if (conn->in_len > 0 && conn->state != CONN_ACTIVE) {
+        event_active(&conn->read_ev, EV_TIMEOUT, 0);
+    }
+}
+
+/*
+ * Lets the body buffer of @conn grow to @bytes within the server's body
+ * budget (invariant 6). Returns 1, or 0 when the budget has no room.
+ */
+static int
+conn_budget_reserve(fg_httpconn_t *conn, int64_t bytes)
+{
+    fg_httpserver_t *srv = conn->srv;
+    int64_t          budget = srv->limits.body_budget_bytes;
+
+    if (budget <= 0 || bytes <= conn->body_reserved) {
+        return 1;
+    }
+    if (srv->body_reserved - conn->body_reserved + bytes > budget) {
+        return 0;
+    }
+    srv->body_reserved += bytes - conn->body_reserved;
+    conn->body_reserved = bytes;
+    return 1;
+}
+
+static void
+conn_budget_release(fg_httpconn_t *conn)
+{
+    conn->srv->body_reserved -= conn->body_reserved;
+    conn->body_reserved = 0;
 }
 
 static void
@@ -401,6 +477,7 @@ conn_close(fg_httpconn_t *conn)
     event_del(&conn->read_ev);
     event_del(&conn->write_ev);
     event_del(&conn->timer_ev);
+    conn_budget_release(conn);
     close(conn->fd);
     free(conn->in);
     if (conn->out != NULL) {
@@ -525,6 +602,7 @@ conn_send(fg_httpconn_t *conn, struct iovec *iov, int iovcnt)
     }
     if (was_empty && fg_httpconn_backlog(conn) > 0) {
         /* The send deadline runs from here, restarted only by progress. */
+        conn->sent_at_ms = server_now_ms(conn->srv);
         event_add(&conn->write_ev, NULL);
         conn_arm_timer(conn);
     }
@@ -543,10 +621,15 @@ conn_write_cb(evutil_socket_t fd, short what, void *arg)
         conn_close(conn);
         return;
     }
+    if (conn->is_read_paused && !conn_output_full(conn)) {
+        conn_resume_reading(conn);
+    }
     if (evbuffer_get_length(conn->out) > 0) {
         event_add(&conn->write_ev, NULL);
         if (n > 0) {
-            conn_arm_timer(conn);   /* progress: the send deadline restarts */
+            /* progress: the send deadline restarts */
+            conn->sent_at_ms = server_now_ms(conn->srv);
+            conn_arm_timer(conn);
         }
         return;
     }
@@ -767,6 +850,10 @@ conn_request_done(fg_httpconn_t *conn)
     }
     conn->state = CONN_IDLE;
     conn_arm_timer(conn);
+    if (conn_output_full(conn)) {
+        conn_pause_reading(conn);   /* invariant 5; the write resumes it */
+        return;
+    }
     if (conn->in_len > 0 && !conn->is_busy) {
         event_active(&conn->read_ev, EV_TIMEOUT, 0);
     }
@@ -802,6 +889,12 @@ conn_refuse(fg_httpconn_t *conn, int status)
         fg_err_set(&err, FG_E_HTTP_VERSION, NULL, "HTTP/1.0 and HTTP/1.1 "
                    "are the versions spoken here");
         break;
+    case 503:
+        fg_err_set(&err, FG_E_BODY_BUFFER_FULL, NULL, "the gateway is "
+                   "receiving as many request bodies as it buffers at once "
+                   "(%lld bytes); retry in a second",
+                   (long long) conn->srv->limits.body_budget_bytes);
+        break;
     default:
         fg_err_set(&err, FG_E_MALFORMED_HTTP, NULL, "the request is not "
                    "well-formed HTTP/1.1");
@@ -817,8 +910,11 @@ conn_refuse(fg_httpconn_t *conn, int status)
     conn->close_after = 1;
     conn->has_unread = 1;
     conn->state = CONN_ACTIVE;
+    conn_budget_release(conn);   /* the body will not be read */
     if (conn->srv->handler.refuse != NULL) {
         conn->srv->handler.refuse(conn->srv->arg, conn, &err);
+    } else if (status == 503) {
+        fg_httpconn_reply_error(conn, &err, "Retry-After: 1\r\n", 16);
     } else {
         fg_httpconn_reply_error(conn, &err, NULL, 0);
     }
@@ -852,8 +948,76 @@ conn_serve(fg_httpconn_t *conn, char *p, char *body, size_t body_len,
     conn->head_len = 0;
     conn->scanned = 0;
     conn->sent_continue = 0;
+    conn_budget_release(conn);   /* the body is whole: no more growth */
     conn_arm_timer(conn);
     conn->srv->handler.request(conn->srv->arg, conn, head, body, body_len);
+}
+
+/*
+ * The head of the request at @p, parsed into @head (slices of @p), has
+ * come without all of its body: the handler's head hook may refuse it
+ * from the head alone; the body's room is reserved in the budget (all of
+ * it for a Content-Length, the first read's for a chunked body, which
+ * reserves the rest as it grows); then the client that expects it is
+ * told to continue. Returns 1 to read the body, 0 when refused (replied)
+ * or the client is gone.
+ */
+static fg_http_head_t server_head_early;
+
+static int
+conn_await_body(fg_httpconn_t *conn, const char *p, const fg_http_head_t *head)
+{
+    fg_httpserver_t *srv = conn->srv;
+
+    if (srv->handler.head != NULL) {
+        /* The hook sees C strings; @p must stay as received, since the
+         * head is parsed again once the body is in (conn_serve), so a
+         * copy is terminated. */
+        char *copy = fg_xmalloc(conn->head_len);
+        int   go_on;
+
+        memcpy(copy, p, conn->head_len);
+        if (fg_http_parse_head(copy, conn->head_len, &server_head_early)
+            != 0) {
+            free(copy);
+            conn_refuse(conn, 400);   /* cannot be: it parsed before */
+            return 0;
+        }
+        fg_http_head_terminate(&server_head_early, copy);
+        /* As for a refusal: a reply now closes the connection, without
+         * reading the body (conn_end lingers over what still comes). */
+        conn->state = CONN_ACTIVE;
+        conn->keep_alive = 0;
+        conn->is_head = head->method == FG_HTTP_HEAD;
+        conn->has_unread = 1;
+        go_on = srv->handler.head(srv->arg, conn, &server_head_early);
+        free(copy);
+        if (!go_on) {
+            return 0;
+        }
+        conn->state = CONN_RECEIVING;
+        conn->is_head = 0;
+        conn->has_unread = 0;
+    }
+    if (!conn_budget_reserve(conn, conn->is_chunked
+                                   ? CONN_READ_BYTES
+                                   : (int64_t) conn->head_len
+                                     + conn->content_length)) {
+        fg_log(FG_LOG_WARN, 0, "%s listener: request bodies being received "
+               "fill the %lld bytes of their budget; a body of %lld bytes "
+               "from %s refused", srv->limits.name,
+               (long long) srv->limits.body_budget_bytes,
+               (long long) conn->content_length, conn->addr);
+        conn_refuse(conn, 503);
+        return 0;
+    }
+    if (head->expect_continue && !conn->sent_continue) {
+        struct iovec iov = { (void *) "HTTP/1.1 100 Continue\r\n\r\n", 25 };
+
+        conn->sent_continue = 1;
+        conn_send(conn, &iov, 1);
+    }
+    return !conn->is_dead;   /* dead: the client is gone, serve nothing */
 }
 
 /*
@@ -871,11 +1035,15 @@ conn_take_request(fg_httpconn_t *conn, char *p, size_t n)
     int                           rc, is_parsed = 0;
 
     if (conn->head_len == 0) {
-        size_t hl = fg_http_head_end(p, n < max_head + 1 ? n : max_head + 1,
-                                     &conn->scanned);
+        size_t from = conn->scanned;
+        size_t seen = n < max_head + 1 ? n : max_head + 1;
+        size_t hl = fg_http_head_end(p, seen, &conn->scanned);
 
         if (hl == 0) {
-            if (n > max_head) {
+            if (fg_http_head_has_bare_cr(p, seen, from > 0 ? from - 1 : 0)) {
+                conn->minor = 1;
+                conn_refuse(conn, 400);   /* its head would never end */
+            } else if (n > max_head) {
                 conn_refuse(conn, 431);
             }
             return 0;
@@ -897,25 +1065,15 @@ conn_take_request(fg_httpconn_t *conn, char *p, size_t n)
         conn->is_chunked = head->is_chunked;
         memset(&conn->chunked, 0, sizeof(conn->chunked));
         conn->chunk_in = conn->chunk_out = hl;
-        if (head->expect_continue && !conn->sent_continue
-            && (head->is_chunked
-                || n < hl + (size_t) (head->content_length > 0
-                                      ? head->content_length : 0))) {
-            struct iovec iov = { (void *) "HTTP/1.1 100 Continue\r\n\r\n",
-                                 25 };
-
-            conn->sent_continue = 1;
-            conn_send(conn, &iov, 1);
-            if (conn->is_dead) {
-                return 0;   /* the client is gone: serve nothing */
-            }
-        }
     }
     if (conn->is_chunked) {
         rc = fg_http_chunked_decode(&conn->chunked, p, n, &conn->chunk_in,
                                     &conn->chunk_out,
                                     (size_t) c->max_body_bytes, max_head);
         if (rc == 0) {
+            if (is_parsed) {
+                (void) conn_await_body(conn, p, head);
+            }
             return 0;
         }
         if (rc != 1) {
@@ -930,6 +1088,9 @@ conn_take_request(fg_httpconn_t *conn, char *p, size_t n)
     total = conn->head_len + (size_t) (conn->content_length > 0
                                        ? conn->content_length : 0);
     if (n < total) {
+        if (is_parsed) {
+            (void) conn_await_body(conn, p, head);
+        }
         return 0;
     }
     conn_serve(conn, p, p + conn->head_len, total - conn->head_len,
@@ -950,7 +1111,7 @@ conn_input(fg_httpconn_t *conn, char *buf, size_t len)
 
     while (off < len && !conn->is_dead && !conn->close_after
            && conn->state != CONN_ACTIVE
-           && conn->state != CONN_CLOSING) {
+           && conn->state != CONN_CLOSING && !conn_output_full(conn)) {
         if (conn->head_len == 0 && conn->scanned == 0) {
             /* Empty lines before a request are ignored (RFC 9112 2.2). */
             while (off < len && (buf[off] == '\r' || buf[off] == '\n')) {
@@ -1018,10 +1179,17 @@ conn_in_room(fg_httpconn_t *conn)
     const fg_httpserver_limits_t *c = &conn->srv->limits;
     size_t                        limit;
 
-    limit = conn->state == CONN_ACTIVE
-            ? CONN_READ_AHEAD_BYTES
-            : (size_t) (c->max_header_bytes + c->max_body_bytes)
-              + CONN_READ_BYTES;
+    if (conn->state == CONN_ACTIVE) {
+        limit = CONN_READ_AHEAD_BYTES;
+    } else if (conn->head_len > 0 && !conn->is_chunked) {
+        /* The request exactly, as reserved (conn_await_body): bytes of
+         * the next wait in the kernel. */
+        limit = conn->head_len + (size_t) (conn->content_length > 0
+                                           ? conn->content_length : 0);
+    } else {
+        limit = (size_t) (c->max_header_bytes + c->max_body_bytes)
+                + CONN_READ_BYTES;
+    }
     if (conn->in_cap - conn->in_len < 4096 && conn->in_cap < limit) {
         size_t cap = conn->in_cap * 2;
 
@@ -1030,6 +1198,11 @@ conn_in_room(fg_httpconn_t *conn)
         }
         if (cap > limit) {
             cap = limit;
+        }
+        if (conn->head_len > 0 && conn->state == CONN_RECEIVING
+            && !conn_budget_reserve(conn, (int64_t) cap)) {
+            conn_refuse(conn, 503);   /* a chunked body outgrew the budget */
+            return 0;
         }
         conn->in = fg_xrealloc(conn->in, cap);
         conn->in_cap = cap;
@@ -1050,6 +1223,9 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     conn->is_busy = 1;
+    if (conn->is_read_paused && (what & EV_READ)) {
+        goto out;   /* invariant 5: the write resumes reading */
+    }
     if (!(what & EV_READ)) {
         /* Made active by conn_request_done(): serve what is buffered. */
         conn_input(conn, conn->in, conn->in_len);
@@ -1068,6 +1244,9 @@ conn_read_cb(evutil_socket_t fd, short what, void *arg)
     } else {
         room = conn_in_room(conn);
         if (room == 0) {
+            if (conn->close_after || conn->is_dead) {
+                goto out;   /* refused: over the body budget */
+            }
             /* Read-ahead is full: the rest waits in the kernel until the
              * request being served is answered. */
             event_del(&conn->read_ev);

@@ -17,14 +17,21 @@
  *     the end of its head, body_timeout_ms from its first byte to its
  *     last: a slow or silent client is closed;
  *   - keepalive_timeout_ms between requests;
- *   - send_timeout_ms without write progress while output waits.
+ *   - send_timeout_ms without write progress while output waits (only
+ *     progress restarts it, never another request served);
+ *   - body_budget_bytes: the buffers of all bodies being received at
+ *     once; a body that would pass it is refused with 503
+ *     body_buffer_full (Retry-After: 1) before it is read.
+ * A connection is not read while its unsent output is over
+ * FG_HTTPSERVER_MAX_UNSENT_BYTES.
  * A request the server cannot take (malformed, too large, a version or a
  * transfer coding not spoken) is answered in OpenAI's error format
  * (common/base/errors.h), never HTML, and the connection is closed after
  * a lingering read, so that the client sees the reply, not a reset.
  *
  * One request at a time is served per connection; pipelined requests wait
- * in the input buffer (bounded) and are answered in order. While one is
+ * in the input buffer (bounded) and are answered in order, as long as
+ * their replies are taken (FG_HTTPSERVER_MAX_UNSENT_BYTES). While one is
  * served the connection keeps reading, so a client that closes is seen at
  * once: the context attached to the request (fg_httpconn_attach) hears
  * client_gone. A streamed reply tells it client_drained whenever its
@@ -65,7 +72,15 @@ typedef struct {
     int64_t     body_timeout_ms;     /* first byte to the body's end */
     int64_t     keepalive_timeout_ms;   /* idle between requests */
     int64_t     send_timeout_ms;     /* output waiting without progress */
+    int64_t     body_budget_bytes;   /* all partly received bodies; 0: none */
 } fg_httpserver_limits_t;
+
+/*
+ * Reading a connection pauses while more reply bytes than this wait for
+ * its client (a few socket buffers): a client that pipelines requests and
+ * never reads their replies is read no more, and costs no more than this.
+ */
+#define FG_HTTPSERVER_MAX_UNSENT_BYTES (256 * 1024)
 
 /*
  * What the server calls. Only request is required; @arg is the one given
@@ -87,6 +102,16 @@ typedef struct {
      * body; when NULL the server replies with @err itself.
      */
     void (*refuse)(void *arg, fg_httpconn_t *conn, const fg_err_t *err);
+    /*
+     * The head of a request whose body has not all arrived, before any
+     * of the rest is read (and before "100 Continue"), so that a request
+     * the head alone condemns (no such route, no valid key) costs no
+     * body. @head is borrowed for this call only. Return 1 to read the
+     * body (request is called once it is in); 0 after replying now with
+     * fg_httpconn_reply*(): the body is not read and the connection
+     * closes after the reply. NULL: every body is read.
+     */
+    int  (*head)(void *arg, fg_httpconn_t *conn, const fg_http_head_t *head);
     /* The client left before the reply @ctx waits on was sent; @ctx must
      * not use its connection again. */
     void (*client_gone)(void *ctx);

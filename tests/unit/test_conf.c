@@ -6,6 +6,7 @@
 #include "common/base/conf.h"
 
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "tests/unit/fg_test.h"
@@ -66,6 +67,24 @@ load_overrides_nested_keys(void)
     expect_str_eq(conf.listen[1].host, "::1");
     expect_int_eq(conf.listen[1].port, 9001);
     expect_int_eq(conf.max_header_bytes, 16384);
+}
+
+static void
+body_buffer_budget_defaults_to_128_mib_and_holds_one_body(void)
+{
+    fg_conf_t conf;
+    fg_err_t  err;
+    int       rc;
+
+    expect_int_eq(fg_conf_load(&conf, NULL, &err), FG_OK);
+    expect_int_eq(conf.body_buffer_budget_bytes, 128 * 1024 * 1024);
+    /* A budget smaller than one body allowed could never receive it. */
+    rc = fg_conf_load(&conf, write_conf(
+        "{\"limits\": {\"max_body_bytes\": 2097152,"
+        " \"body_buffer_budget_bytes\": 1048576}}"), &err);
+    expect_int_eq(rc, FG_ERR);
+    expect_true(strstr(err.msg, "limits.body_buffer_budget_bytes") != NULL);
+    expect_true(strstr(err.msg, "limits.max_body_bytes") != NULL);
 }
 
 static void
@@ -194,6 +213,7 @@ FG_TEST_MAIN("conf",
     FG_TEST_CASE(defaults_listen_on_loopback_8080),
     FG_TEST_CASE(load_without_a_file_gives_the_defaults),
     FG_TEST_CASE(load_overrides_nested_keys),
+    FG_TEST_CASE(body_buffer_budget_defaults_to_128_mib_and_holds_one_body),
     FG_TEST_CASE(workers_auto_means_one_per_core),
     FG_TEST_CASE(unknown_key_is_an_error_naming_its_path),
     FG_TEST_CASE(wrong_type_is_an_error),

@@ -170,6 +170,25 @@ a_head_without_its_blank_line_has_not_ended(void)
 }
 
 static void
+a_bare_cr_shows_an_unended_head_malformed(void)
+{
+    const char *cr_lines = "GET / HTTP/1.1\rHost: a\r";
+    const char *crlf = "GET / HTTP/1.1\r\nHost: a\r\n";
+
+    /* A CR followed by anything but LF: the head can never be good. */
+    expect_int_eq(fg_http_head_has_bare_cr(cr_lines, strlen(cr_lines), 0),
+                  1);
+    expect_int_eq(fg_http_head_has_bare_cr("GET / HTTP/1.1\r\nA: b\rc",
+                                           24, 0), 1);
+    /* CRLF line ends, and a CR that is the last byte so far, are not. */
+    expect_int_eq(fg_http_head_has_bare_cr(crlf, strlen(crlf), 0), 0);
+    expect_int_eq(fg_http_head_has_bare_cr("GET / HTTP/1.1\r", 15, 0), 0);
+    expect_int_eq(fg_http_head_has_bare_cr("", 0, 0), 0);
+    /* Only from @from on. */
+    expect_int_eq(fg_http_head_has_bare_cr("a\rbc\r\n", 7, 2), 0);
+}
+
+static void
 body_bytes_after_the_head_are_not_counted(void)
 {
     char   buf[256];
@@ -1095,7 +1114,8 @@ FG_TEST_MAIN("httpparse",
     FG_TEST_CASE(a_crlf_head_ends_after_its_blank_line),
     FG_TEST_CASE(a_bare_lf_head_ends_after_its_blank_line),
     FG_TEST_CASE(a_head_without_its_blank_line_has_not_ended),
-    FG_TEST_CASE(body_bytes_after_the_head_are_not_counted),
+    FG_TEST_CASE(a_bare_cr_shows_an_unended_head_malformed),
+             FG_TEST_CASE(body_bytes_after_the_head_are_not_counted),
     FG_TEST_CASE(a_crlf_head_fed_a_byte_at_a_time_is_found_once_complete),
     FG_TEST_CASE(a_bare_lf_head_fed_a_byte_at_a_time_is_found_once_complete),
     FG_TEST_CASE(a_head_mixing_crlf_and_lf_fed_a_byte_at_a_time_is_found),

@@ -347,6 +347,267 @@ http_2_request_line_is_a_json_505(void)
 }
 
 static void
+bare_cr_in_the_head_is_a_json_400_at_once(void)
+{
+    /* Lines ended by a bare CR never end the head: before, the client
+     * waited for the header timeout (10 s here) with no answer. */
+    expect_refusal("GET /x HTTP/1.1\rHost: x\r\r",
+                   "HTTP/1.1 400 Bad Request\r\n", "malformed_http");
+}
+
+/* ---- output the client does not take ------------------------------- */
+
+/* Writes pipelined GETs on @fd, never reading, while the server runs,
+ * until @max bytes are written or the server stops taking them (no
+ * progress for 200 passes). Returns the bytes written. */
+static size_t
+pipeline_without_reading(struct event_base *base, int fd, size_t max)
+{
+    static const char req[] = "GET /p HTTP/1.1\r\n\r\n";
+    struct timeval    ms = { 0, 1000 };
+    size_t            sent = 0, off = 0;
+    int               idle = 0;
+
+    while (sent < max && idle < 200) {
+        ssize_t n = write(fd, req + off, sizeof(req) - 1 - off);
+
+        if (n > 0) {
+            sent += (size_t) n;
+            off = (off + (size_t) n) % (sizeof(req) - 1);
+            idle = 0;
+            continue;
+        }
+        idle++;
+        event_base_loopexit(base, &ms);
+        event_base_loop(base, 0);
+    }
+    return sent;
+}
+
+static void
+pipelined_client_that_never_reads_is_read_no_more(void)
+{
+    struct event_base      *base = event_base_new();
+    fg_httpserver_limits_t  l = small_limits();
+    served_t                s = { 0 };
+    fg_httpserver_t        *srv = fg_httpserver_new(base, &l, &echo_handler,
+                                                    &s);
+    int                     fd = connect_pair(srv);
+    size_t                  sent, got = 0, ends = 0, want;
+    char                    buf[65536];
+    int                     pass;
+
+    /* 16 MiB of requests would be 880,000 replies held in memory. */
+    sent = pipeline_without_reading(base, fd, 16u << 20);
+    expect_true(sent < (4u << 20));
+    expect_true(s.requests < 40000);
+    /* Once the client reads, the rest is served, in order, to the last. */
+    want = sent / (sizeof("GET /p HTTP/1.1\r\n\r\n") - 1);
+    for (pass = 0; pass < 200000 && ends < want; pass++) {
+        struct timeval ms = { 0, 1000 };
+        ssize_t        n;
+        char          *p;
+
+        event_base_loopexit(base, &ms);
+        event_base_loop(base, EVLOOP_NONBLOCK);
+        n = read(fd, buf + got, sizeof(buf) - 1 - got);
+        if (n <= 0) {
+            continue;
+        }
+        got += (size_t) n;
+        buf[got] = '\0';
+        for (p = buf; (p = strstr(p, "<END>")) != NULL; p += 5) {
+            ends++;
+        }
+        /* Keep the last 4 bytes: a marker may span two reads. */
+        if (got > 4) {
+            memmove(buf, buf + got - 4, 5);
+            got = 4;
+        }
+    }
+    expect_int_eq(ends, want);
+    expect_int_eq(s.requests, (int) want);
+    close(fd);
+    fg_httpserver_free(srv);
+    event_base_free(base);
+}
+
+/* Replies with 4 KiB, so that a reader that takes nothing soon leaves
+ * output waiting. */
+static void
+reply_4k(void *arg, fg_httpconn_t *conn, const fg_http_head_t *head,
+         const char *body, size_t body_len)
+{
+    static char out[4096];
+
+    (void) head;
+    (void) body;
+    (void) body_len;
+    ((served_t *) arg)->requests++;
+    memset(out, 'x', sizeof(out));
+    fg_httpconn_reply(conn, 200, NULL, 0, out, sizeof(out));
+}
+
+static void
+send_deadline_is_not_restarted_by_serving_requests(void)
+{
+    fg_httpserver_handler_t h = echo_handler;
+    struct event_base      *base = event_base_new();
+    fg_httpserver_limits_t  l = small_limits();
+    served_t                s = { 0 };
+    fg_httpserver_t        *srv;
+    struct sockaddr_un      addr = { .sun_family = AF_UNIX };
+    int                     sv[2], sndbuf = 4096, pass;
+
+    h.request = reply_4k;
+    l.send_timeout_ms = 300;
+    srv = fg_httpserver_new(base, &l, &h, &s);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv) != 0) {
+        perror("socketpair");
+        exit(2);
+    }
+    setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+    fg_httpserver_adopt(srv, sv[0], (struct sockaddr *) &addr);
+    /* A request every ~20 ms for up to 3 s, none of the replies read:
+     * output waits from the first ones on, and takes no progress. */
+    for (pass = 0; pass < 3000 && fg_httpserver_connections(srv) > 0;
+         pass++) {
+        struct timeval ms = { 0, 1000 };
+
+        if (pass % 20 == 0) {
+            (void) write(sv[1], "GET /p HTTP/1.1\r\n\r\n", 19);
+        }
+        event_base_loopexit(base, &ms);
+        event_base_loop(base, 0);
+    }
+    expect_int_eq(fg_httpserver_connections(srv), 0);
+    expect_true(s.requests > 2);
+    close(sv[1]);
+    fg_httpserver_free(srv);
+    event_base_free(base);
+}
+
+/* ---- the head hook and the body budget ------------------------------ */
+
+/* Refuses /no from its head with 401; lets any other body be read. */
+static int
+head_refuses_no(void *arg, fg_httpconn_t *conn, const fg_http_head_t *head)
+{
+    static const char body[] = "no key<END>";
+
+    (void) arg;
+    if (strcmp(head->path, "/no") != 0) {
+        return 1;
+    }
+    fg_httpconn_reply(conn, 401, NULL, 0, body, sizeof(body) - 1);
+    return 0;
+}
+
+static void
+head_hook_refuses_before_the_body_is_read(void)
+{
+    fg_httpserver_handler_t h = echo_handler;
+    struct event_base      *base = event_base_new();
+    fg_httpserver_limits_t  l = small_limits();
+    served_t                s = { 0 };
+    fg_httpserver_t        *srv;
+    char                    buf[4096];
+    size_t                  len = 0;
+    int                     fd, closed;
+
+    h.head = head_refuses_no;
+    srv = fg_httpserver_new(base, &l, &h, &s);
+    fd = connect_pair(srv);
+    send_all(fd, "POST /no HTTP/1.1\r\nContent-Length: 1000\r\n"
+                 "Expect: 100-continue\r\n\r\n");
+    closed = pump(base, fd, buf, sizeof(buf), &len, NULL, 0);
+    expect_true(closed);
+    expect_true(strncmp(buf, "HTTP/1.1 401 ", 13) == 0);
+    expect_true(strstr(buf, "100 Continue") == NULL);
+    expect_true(strstr(buf, "Connection: close\r\n") != NULL);
+    expect_int_eq(s.requests, 0);
+    close(fd);
+    fg_httpserver_free(srv);
+    event_base_free(base);
+}
+
+static void
+head_hook_lets_a_good_head_read_its_body(void)
+{
+    fg_httpserver_handler_t h = echo_handler;
+    struct event_base      *base = event_base_new();
+    fg_httpserver_limits_t  l = small_limits();
+    served_t                s = { 0 };
+    fg_httpserver_t        *srv;
+    char                    buf[4096];
+    size_t                  len = 0;
+    int                     fd;
+
+    h.head = head_refuses_no;
+    srv = fg_httpserver_new(base, &l, &h, &s);
+    fd = connect_pair(srv);
+    send_all(fd, "POST /yes HTTP/1.1\r\nContent-Length: 5\r\n"
+                 "Expect: 100-continue\r\n\r\n");
+    pump(base, fd, buf, sizeof(buf), &len, "100 Continue\r\n\r\n", 1);
+    expect_true(strncmp(buf, "HTTP/1.1 100 Continue\r\n\r\n", 25) == 0);
+    send_all(fd, "hello");
+    pump(base, fd, buf, sizeof(buf), &len, "<END>", 1);
+    expect_true(strstr(buf, "path=/yes body=hello<END>") != NULL);
+    expect_int_eq(fg_httpserver_connections(srv), 1);   /* kept alive */
+    close(fd);
+    fg_httpserver_free(srv);
+    event_base_free(base);
+}
+
+static void
+bodies_over_the_budget_are_refused_with_503(void)
+{
+    static const char head[] = "POST /b HTTP/1.1\r\nContent-Length: 1000"
+                               "\r\n\r\n0123456789";
+    struct event_base      *base = event_base_new();
+    fg_httpserver_limits_t  l = small_limits();
+    served_t                s = { 0 };
+    fg_httpserver_t        *srv;
+    char                    buf[4096], rest[1001];
+    size_t                  len = 0;
+    int                     a, b, c, d;
+
+    l.body_budget_bytes = 2500;   /* two bodies of 1000 and their heads */
+    srv = fg_httpserver_new(base, &l, &echo_handler, &s);
+    a = connect_pair(srv);
+    b = connect_pair(srv);
+    c = connect_pair(srv);
+    send_all(a, head);
+    send_all(b, head);
+    settle(base, a, buf, sizeof(buf), &len);
+    expect_int_eq(len, 0);   /* both wait for the rest of their bodies */
+    send_all(c, head);
+    expect_true(pump(base, c, buf, sizeof(buf), &len, NULL, 0));
+    expect_true(strncmp(buf, "HTTP/1.1 503 ", 13) == 0);
+    expect_true(strstr(buf, "Retry-After: 1\r\n") != NULL);
+    expect_true(strstr(buf, "\"code\":\"body_buffer_full\"") != NULL);
+    /* A body served gives its room back. */
+    memset(rest, 'z', 990);
+    rest[990] = '\0';
+    send_all(a, rest);
+    len = 0;
+    pump(base, a, buf, sizeof(buf), &len, "<END>", 1);
+    expect_true(strncmp(buf, "HTTP/1.1 200 ", 13) == 0);
+    d = connect_pair(srv);
+    send_all(d, head);
+    len = 0;
+    settle(base, d, buf, sizeof(buf), &len);
+    expect_int_eq(len, 0);   /* d waits for its body: it had room */
+    expect_int_eq(s.requests, 1);
+    close(a);
+    close(b);
+    close(c);
+    close(d);
+    fg_httpserver_free(srv);
+    event_base_free(base);
+}
+
+static void
 limits_belong_to_each_server(void)
 {
     struct event_base      *base = event_base_new();
@@ -621,6 +882,12 @@ FG_TEST_MAIN("httpserver",
              FG_TEST_CASE(body_over_the_limit_is_a_json_413),
              FG_TEST_CASE(chunked_body_over_the_limit_is_a_json_413),
              FG_TEST_CASE(http_2_request_line_is_a_json_505),
+             FG_TEST_CASE(bare_cr_in_the_head_is_a_json_400_at_once),
+             FG_TEST_CASE(pipelined_client_that_never_reads_is_read_no_more),
+             FG_TEST_CASE(send_deadline_is_not_restarted_by_serving_requests),
+             FG_TEST_CASE(head_hook_refuses_before_the_body_is_read),
+             FG_TEST_CASE(head_hook_lets_a_good_head_read_its_body),
+             FG_TEST_CASE(bodies_over_the_budget_are_refused_with_503),
              FG_TEST_CASE(limits_belong_to_each_server),
              FG_TEST_CASE(refuse_hook_answers_instead_of_the_server),
              FG_TEST_CASE(reply_error_renders_the_openai_body),
