@@ -81,10 +81,11 @@ $(LIBWORKER): $(call obj,$(WORKER_SRCS))
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# -rdynamic: a crash report's backtrace names the exported functions.
 $(FLUXGATE): $(call obj,$(MASTER_SRCS)) $(LIBWORKER) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -rdynamic $^ $(LDLIBS) -o $@
 
 $(SIM): $(call obj,$(SIM_SRCS)) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
