@@ -54,7 +54,7 @@ LIBWORKER = $(BUILD)/lib/libfgworker.a
 FLUXGATE  = $(BUILD)/bin/fluxgate
 SIM       = $(BUILD)/bin/fg-sim
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-FUZZ_TARGETS = validate sse http
+FUZZ_TARGETS = validate sse http conn h1head h1chunked
 FUZZ_REPLAY  = $(patsubst %,$(BUILD)/tests/fuzz_replay_%,$(FUZZ_TARGETS))
 
 BINS = $(FLUXGATE) $(SIM)
@@ -63,7 +63,7 @@ ADMIN = $(BUILD)/bin/fluxgate-admin
 BINS += $(ADMIN)
 endif
 
-.PHONY: all deps run test asan lint install clean fuzz bench
+.PHONY: all deps run test asan lint install clean fuzz fuzz-ready bench
 .SECONDARY:
 
 all: $(BINS) $(UNIT_BINS) $(FUZZ_REPLAY)
@@ -81,10 +81,11 @@ $(LIBWORKER): $(call obj,$(WORKER_SRCS))
 	@mkdir -p $(dir $@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
+# -rdynamic: a crash report's backtrace names the exported functions.
 $(FLUXGATE): $(call obj,$(MASTER_SRCS)) $(LIBWORKER) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(CC) $(ALL_LDFLAGS) -rdynamic $^ $(LDLIBS) -o $@
 
 $(SIM): $(call obj,$(SIM_SRCS)) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
@@ -294,12 +295,19 @@ clean:
 	rm -rf build
 
 # Fuzzing. The corpus replay builds with any compiler and runs in
-# `make test`; `make fuzz` runs libFuzzer (clang, installed if missing) for
-# FUZZ_TIME seconds per target, writing new inputs under $(BUILD)/fuzz/work.
+# `make test`; `make fuzz` runs libFuzzer (clang, installed from Debian if
+# missing) under ASan and UBSan for FUZZ_TIME seconds per target, writing
+# new inputs under $(BUILD)/fuzz/work and any crash under $(BUILD)/fuzz/.
+# `make fuzz-ready` only checks (and installs) clang with libFuzzer: .ci/run
+# skips fuzzing, never fails, when it says no.
 FUZZ_CC     ?= clang
 FUZZ_TIME   ?= 60
 FUZZ_FLAGS   = $(WARN) -D_GNU_SOURCE -I. -g -O1 \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_PROBE   = printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, \
+               unsigned long n) { (void) d; (void) n; return 0; }\n' \
+               | $(FUZZ_CC) -x c -fsanitize=fuzzer -o /dev/null - \
+               >/dev/null 2>&1
 
 $(BUILD)/tests/fuzz_replay_%: $(BUILD)/obj/tests/fuzz/replay.o \
                              $(BUILD)/obj/tests/fuzz/fuzz_%.o \
@@ -307,25 +315,41 @@ $(BUILD)/tests/fuzz_replay_%: $(BUILD)/obj/tests/fuzz/replay.o \
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c worker/validate.c common/wire/jdoc.c common/wire/utf8.c \
+$(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c worker/validate.c worker/verdict.c \
+                             common/wire/httpparse.c common/wire/jdoc.c common/wire/utf8.c \
                              common/wire/json.c common/base/errors.c common/base/alloc.c
 $(BUILD)/fuzz/fuzz_sse: tests/fuzz/fuzz_sse.c common/wire/sse.c common/base/errors.c \
                         common/base/alloc.c
 $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c common/wire/httpparse.c
+$(BUILD)/fuzz/fuzz_conn: tests/fuzz/fuzz_conn.c common/wire/httpserver.c \
+                         common/wire/httpparse.c common/wire/fmt.c \
+                         common/base/errors.c common/base/alloc.c \
+                         common/base/log.c
+$(BUILD)/fuzz/fuzz_h1head: tests/fuzz/fuzz_h1head.c worker/upstream_h1_reply.c \
+                           common/wire/httpparse.c
+$(BUILD)/fuzz/fuzz_h1chunked: tests/fuzz/fuzz_h1chunked.c \
+                              worker/upstream_h1_reply.c common/wire/httpparse.c
 $(BUILD)/fuzz/fuzz_%:
 	@mkdir -p $(dir $@)
-	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) -ljansson -lm -o $@
+	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) $(LDLIBS) -o $@
 
-fuzz:
-	@command -v $(FUZZ_CC) >/dev/null 2>&1 || { \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clang \
-	    >/tmp/fluxgate-deps.log 2>&1 || { \
-	    echo "fuzz: error: clang is missing and could not be installed" >&2; \
-	    exit 1; }; }
+fuzz-ready:
+	@$(FUZZ_PROBE) || { [ "$$(id -u)" = 0 ] \
+	    && { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	         apt-get install -y -qq --no-install-recommends clang \
+	         libclang-rt-dev; } >/tmp/fluxgate-fuzz-deps.log 2>&1 \
+	    && $(FUZZ_PROBE); } || { \
+	    echo "fuzz: clang with libFuzzer is missing and could not be" \
+	         "installed (root and Debian's archive are needed; see" \
+	         "/tmp/fluxgate-fuzz-deps.log)" >&2; exit 1; }
+
+fuzz: fuzz-ready
 	@$(MAKE) --no-print-directory \
 	    $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
 	@for t in $(FUZZ_TARGETS); do mkdir -p $(BUILD)/fuzz/work/$$t; \
-	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) \
+	    echo "fuzz: $$t for $(FUZZ_TIME) s"; \
+	    $(BUILD)/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -timeout=25 \
+	        -artifact_prefix=$(BUILD)/fuzz/$$t- -print_final_stats=1 \
 	        -dict=tests/fuzz/$$t.dict $(BUILD)/fuzz/work/$$t \
 	        tests/fuzz/corpus/$$t || exit 1; done
 

@@ -17,6 +17,7 @@
 
 #include <sodium.h>
 
+#include "common/base/crash.h"
 #include "common/base/log.h"
 #include "common/base/version.h"
 #include "master/cycle.h"
@@ -187,6 +188,8 @@ main(int argc, char **argv)
                 m.conf->log_file, strerror(errno));
         return 1;
     }
+    /* Before any fork: the workers and the syncer inherit the handlers. */
+    fg_crash_install();
     if (fg_listeners_open(&m.listeners, m.conf, NULL, &err) != FG_OK) {
         fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
         return 1;

@@ -334,6 +334,7 @@ fg_syncer_run(const fg_syncer_config_t *sc)
 
     memset(&s, 0, sizeof(s));
     s.sc = sc;
+    fg_log_set_role("syncer");
     s.base = event_base_new();
     if (s.base == NULL) {
         fg_log(FG_LOG_ERROR, 0, "syncer: libevent set-up failed");

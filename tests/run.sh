@@ -53,9 +53,10 @@ done
 
 if [ -x "$BUILD/tests/fuzz_replay_validate" ]; then
     echo "== fuzz corpus replay"
-    for target in validate sse http; do
-        "$BUILD/tests/fuzz_replay_$target" "tests/fuzz/corpus/$target" \
-            >"$out" 2>&1
+    # Every target the Makefile builds (FUZZ_TARGETS), each on its corpus.
+    for bin in "$BUILD"/tests/fuzz_replay_*; do
+        target=${bin##*/fuzz_replay_}
+        "$bin" "tests/fuzz/corpus/$target" >"$out" 2>&1
         cat "$out"
         count_c "fuzz replay $target"
     done

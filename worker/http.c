@@ -96,6 +96,7 @@ http_req_new(fg_worker_t *w, fg_httpconn_t *conn, const fg_http_head_t *head,
     req->error = FG_E_NONE;
     fg_req_init_finish(req, w->base);
     http_set_request_id(req);
+    fg_worker_track_request(w, req);
     w->in_flight++;
     atomic_store_explicit(&w->slot->ws_in_flight, (uint64_t) w->in_flight,
                           memory_order_relaxed);

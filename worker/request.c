@@ -291,6 +291,7 @@ fg_req_finish(fg_req_t *req)
            req->is_client_gone && req->state != FG_REQ_DONE
            ? " client_gone" : "");
     fg_pipeline_release(req);
+    fg_worker_untrack_request(w, req);
     free(req);
 
     w->in_flight--;

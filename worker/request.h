@@ -183,6 +183,10 @@ typedef struct fg_req_s {
                                               * client's, else gateway_id */
     char                      gateway_id[FG_GATEWAY_ID_SIZE];  /* ours */
     int                       is_client_id;  /* id is the client's */
+    int                       crash_slot;    /* in the worker's list of
+                                              * requests in flight, for a
+                                              * crash report (worker.c);
+                                              * -1: not listed */
     fg_req_state_t            state;
     int                       is_client_gone;
     int                       is_finishing;

@@ -56,10 +56,8 @@
 #include "common/wire/httpparse.h"
 #include "common/base/log.h"
 #include "worker/upstream.h"
+#include "worker/upstream_h1_reply.h"
 
-/* A reply head larger than this is malformed; so is a chunk-size line. */
-#define H1_MAX_HEAD   (64 * 1024)
-#define H1_MAX_LINE   4096
 #define H1_READ_BYTES (16 * 1024)
 
 typedef struct h1_pool_s h1_pool_t;
@@ -112,13 +110,7 @@ struct h1_xfer_s {
     size_t             len;
     size_t             cap;
     size_t             scanned;       /* fg_http_head_end's resume */
-    int64_t            left;          /* body bytes due; -1: to the close */
-    int                is_chunked;
-    fg_http_chunked_t  chunked;
-    size_t             chunk_in;
-    size_t             chunk_out;
-    size_t             delivered;     /* decoded bytes relayed */
-    int                keep_alive;
+    fg_h1_body_t       body;          /* its framing; upstream_h1_reply */
     int                is_paused;
     int                is_queued;     /* in its pool's queue */
     int                is_woken;      /* out of it, kick pending */
@@ -486,7 +478,7 @@ h1_start(fg_upstream_t *up, fg_err_t *err)
     x->up = up;
     x->worker = w;
     x->pool = h1_pool_of(w, up->provider);
-    x->left = -1;
+    x->body.left = -1;
     evtimer_assign(&x->deadline_ev, w->base, h1_deadline_cb, x);
     evtimer_assign(&x->kick_ev, w->base, h1_kick_cb, x);
     h1_build_head(x);
@@ -706,7 +698,7 @@ h1_complete(h1_xfer_t *x)
     x->state = H1_DONE;
     event_del(&x->deadline_ev);
     if (c != NULL) {
-        if (x->keep_alive && x->len == 0 && x->sent == x->head_len
+        if (x->body.keep_alive && x->len == 0 && x->sent == x->head_len
                                                       + up->body_len) {
             h1_conn_release(c, x->worker);
         } else {
@@ -749,28 +741,15 @@ h1_take_head(h1_xfer_t *x)
     fg_upstream_t  *up = x->up;
     fg_http_head_t *head = &h1_head;
     const char     *v;
-    size_t          hl, vl;
+    size_t          hl = 0, vl;
+    int             rc;
 
-    for (;;) {
-        hl = fg_http_head_end(x->buf, x->len, &x->scanned);
-        if (hl == 0) {
-            if (x->len > H1_MAX_HEAD) {
-                h1_fail(x, fg_upstream_err_malformed);
-                return -1;
-            }
-            return 0;
-        }
-        if (fg_http_parse_response_head(x->buf, hl, head) != 0) {
+    rc = fg_h1_reply_head(x->buf, &x->len, &x->scanned, head, &hl);
+    if (rc <= 0) {
+        if (rc < 0) {
             h1_fail(x, fg_upstream_err_malformed);
-            return -1;
         }
-        if (head->status >= 200) {
-            break;
-        }
-        /* 1xx: informational, a real head follows. */
-        memmove(x->buf, x->buf + hl, x->len - hl);
-        x->len -= hl;
-        x->scanned = 0;
+        return rc;
     }
     fg_upstream_head_begin(up);
     if ((v = fg_http_field(head, "content-type", &vl)) != NULL) {
@@ -779,17 +758,7 @@ h1_take_head(h1_xfer_t *x)
     if ((v = fg_http_field(head, "retry-after", &vl)) != NULL) {
         fg_upstream_head_field(up, "retry-after", 11, v, vl);
     }
-    x->keep_alive = head->keep_alive;
-    if (head->status == 204 || head->status == 304) {
-        x->left = 0;
-    } else if (head->is_chunked) {
-        x->is_chunked = 1;
-    } else if (head->content_length >= 0) {
-        x->left = head->content_length;
-    } else {
-        x->left = -1;
-        x->keep_alive = 0;   /* the body ends with the connection */
-    }
+    fg_h1_body_init(&x->body, head);
     memmove(x->buf, x->buf + hl, x->len - hl);
     x->len -= hl;
     x->state = H1_BODY;
@@ -801,7 +770,7 @@ h1_take_head(h1_xfer_t *x)
 static void
 h1_process(h1_xfer_t *x)
 {
-    size_t n;
+    size_t ready, used;
     int    rc;
 
     if (x->state == H1_HEAD || x->state == H1_SENDING) {
@@ -812,39 +781,20 @@ h1_process(h1_xfer_t *x)
     if (x->state != H1_BODY || x->is_paused) {
         return;
     }
-    if (x->is_chunked) {
-        rc = fg_http_chunked_decode(&x->chunked, x->buf, x->len,
-                                    &x->chunk_in, &x->chunk_out,
-                                    (size_t) INT64_MAX, H1_MAX_LINE);
-        if (rc != 0 && rc != 1) {
-            h1_fail(x, fg_upstream_err_malformed);
-            return;
-        }
-        if (h1_deliver(x, x->buf + x->delivered,
-                       x->chunk_out - x->delivered) <= 0) {
-            return;
-        }
-        /* Decoded and relayed: only the undecoded rest stays. */
-        memmove(x->buf, x->buf + x->chunk_in, x->len - x->chunk_in);
-        x->len -= x->chunk_in;
-        x->chunk_in = x->chunk_out = x->delivered = 0;
-        if (rc == 1) {
-            h1_complete(x);
-        }
+    rc = fg_h1_body_ready(&x->body, x->buf, x->len, &ready, &used);
+    if (rc < 0) {
+        h1_fail(x, fg_upstream_err_malformed);
         return;
     }
-    n = x->left >= 0 && (int64_t) x->len > x->left ? (size_t) x->left
-                                                   : x->len;
-    if (h1_deliver(x, x->buf, n) <= 0) {
+    if (h1_deliver(x, x->buf, ready) <= 0) {
         return;
     }
-    memmove(x->buf, x->buf + n, x->len - n);
-    x->len -= n;
-    if (x->left >= 0) {
-        x->left -= (int64_t) n;
-        if (x->left == 0) {
-            h1_complete(x);
-        }
+    /* Relayed: only what is not body yet (or a next reply) stays. */
+    memmove(x->buf, x->buf + used, x->len - used);
+    x->len -= used;
+    fg_h1_body_consumed(&x->body, ready);
+    if (rc == 1) {
+        h1_complete(x);
     }
 }
 
@@ -877,8 +827,9 @@ h1_conn_read_cb(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (n <= 0) {
-        if (x->state == H1_BODY && x->left < 0 && !x->is_chunked) {
-            x->keep_alive = 0;
+        if (x->state == H1_BODY && x->body.left < 0
+            && !x->body.is_chunked) {
+            x->body.keep_alive = 0;
             h1_complete(x);   /* a body delimited by the close */
             return;
         }

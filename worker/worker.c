@@ -29,10 +29,12 @@
 
 #include "common/base/alloc.h"
 #include "common/base/clock.h"
+#include "common/base/crash.h"
 #include "common/base/log.h"
 #include "worker/conn.h"
 #include "worker/http.h"
 #include "worker/metrics_http.h"
+#include "worker/request.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
 
@@ -42,6 +44,7 @@ static void worker_deadline_cb(evutil_socket_t fd, short what, void *arg);
 static void worker_reopen_logs(fg_worker_t *w);
 static int worker_setup(fg_worker_t *w, fg_err_t *err);
 static void worker_teardown(fg_worker_t *w);
+static void worker_crash_context(int fd, void *arg);
 
 int64_t
 fg_worker_now_ms(fg_worker_t *w)
@@ -176,6 +179,82 @@ fg_worker_log_access(fg_worker_t *w, const fg_request_summary_t *s)
     }
 }
 
+/*
+ * The list is changed so that a signal handler interrupting any line of
+ * it reads only valid pointers: an entry is written before the length
+ * grows, and the length shrinks only after the last entry has moved into
+ * the hole. The fences keep the compiler from reordering the stores.
+ */
+void
+fg_worker_track_request(fg_worker_t *w, fg_req_t *req)
+{
+    size_t len = w->crash_reqs_len;
+
+    req->crash_slot = -1;
+    if (len == w->crash_reqs_cap) {
+        return;   /* counted in the report, not listed */
+    }
+    w->crash_reqs[len] = req;
+    atomic_signal_fence(memory_order_seq_cst);
+    w->crash_reqs_len = len + 1;
+    req->crash_slot = (int) len;
+}
+
+void
+fg_worker_untrack_request(fg_worker_t *w, fg_req_t *req)
+{
+    size_t   len = w->crash_reqs_len;
+    fg_req_t *last;
+
+    if (req->crash_slot < 0 || len == 0) {
+        return;
+    }
+    last = w->crash_reqs[len - 1];
+    w->crash_reqs[req->crash_slot] = last;
+    last->crash_slot = req->crash_slot;
+    atomic_signal_fence(memory_order_seq_cst);
+    w->crash_reqs_len = len - 1;
+    req->crash_slot = -1;
+}
+
+/*
+ * The worker's part of a crash report: how many requests were in flight
+ * and the gateway's ids of those listed, a dozen a line. Ids only: they
+ * name the requests in the access log and the usage journal, and carry
+ * nothing of the client's.
+ */
+static void
+worker_crash_context(int fd, void *arg)
+{
+    fg_worker_t     *w = arg;
+    fg_crash_line_t  line;
+    size_t           len = w->crash_reqs_len, i, on_line = 0;
+
+    fg_crash_line_start(&line);
+    fg_crash_line_dec(&line, w->in_flight);
+    fg_crash_line_str(&line, " requests in flight");
+    if ((int64_t) len < w->in_flight) {
+        fg_crash_line_str(&line, ", ");
+        fg_crash_line_dec(&line, (int64_t) len);
+        fg_crash_line_str(&line, " listed");
+    }
+    fg_crash_line_write(&line, fd);
+    for (i = 0; i < len && i < w->crash_reqs_cap; i++) {
+        if (on_line == 0) {
+            fg_crash_line_start(&line);
+            fg_crash_line_str(&line, "in flight: ");
+        } else {
+            fg_crash_line_str(&line, " ");
+        }
+        /* gateway_id is always a NUL-terminated string of its array. */
+        fg_crash_line_str(&line, w->crash_reqs[i]->gateway_id);
+        if (++on_line == 12 || i + 1 == len) {
+            fg_crash_line_write(&line, fd);
+            on_line = 0;
+        }
+    }
+}
+
 static int
 worker_setup(fg_worker_t *w, fg_err_t *err)
 {
@@ -229,6 +308,11 @@ worker_setup(fg_worker_t *w, fg_err_t *err)
 
     fg_models_prepare(w);
     randombytes_buf(&w->id_seed, sizeof(w->id_seed));
+    w->crash_reqs_cap = (size_t) w->conf->max_connections
+                        + FG_WORKER_CRASH_LIST_SLACK;
+    w->crash_reqs = fg_xcalloc(w->crash_reqs_cap, sizeof(*w->crash_reqs));
+    fg_crash_install();
+    fg_crash_set_context(worker_crash_context, w);
     return FG_OK;
 }
 
@@ -353,6 +437,8 @@ worker_teardown(fg_worker_t *w)
     }
     free(w->usage_pending);
     free(w->models_body);
+    fg_crash_set_context(NULL, NULL);
+    free(w->crash_reqs);
     if (w->base != NULL) {
         event_base_free(w->base);
     }

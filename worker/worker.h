@@ -33,6 +33,7 @@
 #include "common/wire/httpserver.h"
 
 struct h1_pool_s;
+struct fg_req_s;
 
 /* The worker's state, shared by its modules; one per process. */
 typedef struct fg_worker_s {
@@ -65,6 +66,16 @@ typedef struct fg_worker_s {
     size_t                    usage_pending_cap;
     struct event             *usage_retry_ev;
 
+    /*
+     * The requests in flight, for the crash report (common/base/crash.h):
+     * a signal handler reads this list, so it is a fixed array, made at
+     * start-up and never moved; at most max_connections +
+     * FG_WORKER_CRASH_LIST_SLACK are listed, the report counts the rest.
+     */
+    struct fg_req_s         **crash_reqs;    /* owned */
+    size_t                    crash_reqs_cap;
+    volatile size_t           crash_reqs_len;
+
     char                     *models_body;   /* GET /v1/models, owned */
     size_t                    models_len;
     uint64_t                  request_seq;
@@ -86,6 +97,20 @@ void fg_worker_push_usage(fg_worker_t *w, const fg_usage_record_t *rec);
 
 /* 1 when the ring cannot take one more billable request's record. */
 int fg_worker_usage_full(const fg_worker_t *w);
+
+/*
+ * Room in the crash report's list beyond max_connections: requests whose
+ * client has gone still run until they are settled.
+ */
+#define FG_WORKER_CRASH_LIST_SLACK 64
+
+/*
+ * Lists @req among the requests in flight that a crash report names (by
+ * its gateway id, set before this call), and takes it off again; called
+ * as a request is created (http.c) and freed (request.c).
+ */
+void fg_worker_track_request(fg_worker_t *w, struct fg_req_s *req);
+void fg_worker_untrack_request(fg_worker_t *w, struct fg_req_s *req);
 
 /*
  * Wall-clock milliseconds as of this pass of the loop (libevent's cached

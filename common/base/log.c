@@ -78,6 +78,18 @@ fg_log_set_role(const char *role)
 }
 
 int
+fg_log_fd(void)
+{
+    return log_fd;
+}
+
+const char *
+fg_log_role(void)
+{
+    return log_role;
+}
+
+int
 fg_log_level_parse(const char *name)
 {
     size_t i;

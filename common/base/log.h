@@ -45,6 +45,13 @@ int fg_log_reopen(void);
 /* Sets the role shown on each line ("master", "worker#2", "syncer"). */
 void fg_log_set_role(const char *role);
 
+/*
+ * The descriptor lines go to and the role they carry, for the crash
+ * report (common/base/crash.h): plain reads, async-signal-safe.
+ */
+int fg_log_fd(void);
+const char *fg_log_role(void);
+
 /* Parses "error", "warn", "notice", "info", "debug". Returns -1 if unknown. */
 int fg_log_level_parse(const char *name);
 
