@@ -57,8 +57,7 @@
 #include "common/base/log.h"
 #include "worker/upstream.h"
 
-/* A reply head larger than this is malformed; so is a chunk-size line. */
-#define H1_MAX_HEAD   (64 * 1024)
+/* A chunk-size line longer than this is malformed. */
 #define H1_MAX_LINE   4096
 #define H1_READ_BYTES (16 * 1024)
 
@@ -111,6 +110,7 @@ struct h1_xfer_s {
     size_t             len;
     size_t             cap;
     size_t             scanned;       /* fg_http_head_end's resume */
+    size_t             head_seen;     /* bytes of 1xx heads taken */
     int64_t            left;          /* body bytes due; -1: to the close */
     int                is_chunked;
     fg_http_chunked_t  chunked;
@@ -737,13 +737,19 @@ h1_take_head(h1_xfer_t *x)
     for (;;) {
         hl = fg_http_head_end(x->buf, x->len, &x->scanned);
         if (hl == 0) {
-            if (x->len > H1_MAX_HEAD) {
+            if (x->head_seen + x->len > FG_UPSTREAM_HEAD_MAX) {
                 h1_fail(x, fg_upstream_err_malformed);
                 return -1;
             }
             return 0;
         }
-        if (fg_http_parse_response_head(x->buf, hl, head) != 0) {
+        /*
+         * The limit holds however the head arrived: a whole oversized
+         * head in one read is as malformed as one that trickles in, and
+         * 1xx heads count towards it so they cannot go on forever.
+         */
+        if (x->head_seen + hl > FG_UPSTREAM_HEAD_MAX
+            || fg_http_parse_response_head(x->buf, hl, head) != 0) {
             h1_fail(x, fg_upstream_err_malformed);
             return -1;
         }
@@ -751,6 +757,7 @@ h1_take_head(h1_xfer_t *x)
             break;
         }
         /* 1xx: informational, a real head follows. */
+        x->head_seen += hl;
         memmove(x->buf, x->buf + hl, x->len - hl);
         x->len -= hl;
         x->scanned = 0;

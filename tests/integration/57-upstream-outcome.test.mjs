@@ -202,3 +202,53 @@ describe('an upstream that resets the connection before the body is in', () => {
     assert.equal(l.upstream_status, null);
   });
 });
+
+describe('an upstream whose reply head is over the 64 KiB limit', () => {
+  let server;
+  let gw;
+  let file;
+
+  before(async () => {
+    // Reads the request, then writes a 100 KiB head and a small body in
+    // one write: the limit must hold however the head arrives.
+    const body = JSON.stringify({
+      id: 'chatcmpl-big-head', object: 'chat.completion', created: 1, model: 'raw',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+    });
+    const filler = Array.from({ length: 20 }, (_, i) => `X-Filler-${i}: ${'f'.repeat(5000)}\r\n`).join('');
+    server = net.createServer((sock) => {
+      let buf = Buffer.alloc(0);
+      sock.on('error', () => {});
+      sock.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const len = Number((buf.subarray(0, end).toString('latin1').match(/\r\ncontent-length: *(\d+)/i) || [])[1] || 0);
+        if (buf.length < end + 4 + len) return;
+        buf = Buffer.alloc(0);
+        sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n${filler}`
+          + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    ({ gw, file } = await gatewayWithLog({
+      env: { FG_DEMO_BASE_URL: `http://127.0.0.1:${server.address().port}/v1` },
+      config: { workers: 1 },
+    }));
+  });
+
+  after(async () => {
+    await gw?.stop();
+    server?.close();
+  });
+
+  test('a reply head over 64 KiB sent in one write is refused as malformed (502)', async () => {
+    const res = await gw.post(URL_PATH, { ...CHAT, max_tokens: 3 });
+    assert.equal(res.status, 502, res.text.slice(0, 300));
+    assert.equal(res.json().error.code, 'INFERENCE_PROVIDER_ERROR');
+    assert.match(res.json().error.message, /malformed/);
+    const l = await lineOf(file, res);
+    assert.equal(l.status, 502);
+  });
+});
