@@ -64,11 +64,16 @@ http_set_request_id(fg_req_t *req)
              (unsigned long long) http_splitmix64(w->id_seed
                                                   + w->request_seq),
              (unsigned long long) (w->request_seq & 0xffffffffULL));
-    /* The client's, when valid, is the one the reply and logs carry. */
+    req->id = req->gateway_id;
+    /*
+     * The client's, when valid, is kept beside ours, never instead: clients
+     * reuse ids, and a billing sink deduplicating on request_id would then
+     * drop records.
+     */
     given = fg_req_header(req, "x-request-id");
-    req->is_client_id = given != NULL && http_request_id_ok(given);
-    snprintf(req->id, sizeof(req->id), "%s",
-             req->is_client_id ? given : req->gateway_id);
+    if (given != NULL && http_request_id_ok(given)) {
+        snprintf(req->client_id, sizeof(req->client_id), "%s", given);
+    }
 }
 
 /* A request on @conn, counted in flight; its body not yet set. */

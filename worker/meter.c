@@ -56,7 +56,8 @@ fg_meter_reserve(fg_req_t *req, fg_verdict_t *v)
     }
     got = fg_ledger_reserve(w->wc->shm->ledger, w->wc->slot,
                             req->auth.subject, req->gateway_id,
-                            req->is_client_id ? req->id : NULL,
+                            req->client_id[0] != '\0' ? req->client_id
+                                                       : NULL,
                             want, min > 0 ? min : 1, fg_wall_ms(),
                             &r->held, &balance);
     if (got < 0) {

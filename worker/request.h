@@ -178,11 +178,16 @@ typedef struct fg_req_s {
     size_t                    in_body_len;
     char                      headers[FG_REQ_HEADERS_MAX];  /* reply's */
     size_t                    headers_len;
-    char                      id[FG_REQUEST_ID_MAX + 1];   /* returned
-                                              * in x-request-id: the
-                                              * client's, else gateway_id */
-    char                      gateway_id[FG_GATEWAY_ID_SIZE];  /* ours */
-    int                       is_client_id;  /* id is the client's */
+    const char               *id;            /* = gateway_id: the reply's
+                                              * x-request-id, logs, the
+                                              * record's key */
+    char                      gateway_id[FG_GATEWAY_ID_SIZE];  /* ours,
+                                              * unique */
+    char                      client_id[FG_REQUEST_ID_MAX + 1];  /* the
+                                              * client's valid x-request-id,
+                                              * whole, echoed in
+                                              * x-client-request-id; ""
+                                              * when none */
     fg_req_state_t            state;
     int                       is_client_gone;
     int                       is_finishing;

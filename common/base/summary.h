@@ -37,7 +37,8 @@ typedef enum {
 } fg_upstream_kind_t;
 
 typedef struct {
-    const char        *request_id;
+    const char        *request_id;       /* the gateway's */
+    const char        *client_request_id;  /* the client's; "" when none */
     const char        *key_id;           /* "" when not authenticated */
     const char        *model_requested;  /* "" when none */
     const char        *model_served;     /* catalog id; "" when not routed */
