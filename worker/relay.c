@@ -81,11 +81,22 @@ fg_relay_stream_init(fg_req_t *req, fg_relay_settle_pt settle)
     r->has_sse = 1;
 }
 
-/* The integer at node @i, 0 for anything else (as json_integer_value). */
+/*
+ * The count at node @i: 0 when absent or null; -1 (which the meter takes
+ * as malformed usage) for anything but an integer, so a count sent as
+ * 1e9 or "5" is never read as a free 0.
+ */
 static long long
 relay_int(const fg_jdoc_t *doc, int i)
 {
-    return fg_jdoc_type(doc, i) == FG_JINT ? doc->nodes[i].num.i : 0;
+    switch (fg_jdoc_type(doc, i)) {
+    case FG_JNULL:
+        return 0;
+    case FG_JINT:
+        return doc->nodes[i].num.i;
+    default:
+        return -1;
+    }
 }
 
 /* Takes the token counts of an OpenAI "usage" object, when there is one. */

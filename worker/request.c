@@ -239,6 +239,7 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
         out->impact_estimated = impact->is_estimated;
     }
     out->usage_estimated = st->usage_estimated;
+    out->is_usage_invalid = st->is_usage_invalid;
     if (in->has_doc) {
         int messages = fg_jdoc_get(&in->doc, 0, "messages");
 

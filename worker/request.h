@@ -148,6 +148,9 @@ typedef struct {
 typedef struct {
     int                       is_metered;    /* the charge is final */
     int                       usage_estimated;   /* from relayed bytes */
+    int                       is_usage_invalid;  /* the provider's usage
+                                                  * was impossible: the
+                                                  * worst case charged */
     int64_t                   prompt_tokens;
     int64_t                   completion_tokens;
     int64_t                   reasoning_tokens;

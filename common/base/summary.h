@@ -55,6 +55,8 @@ typedef struct {
     int                upstream_status;  /* the provider's HTTP status;
                                             0 if none came */
     int                has_usage;        /* the upstream reported usage */
+    int                is_usage_invalid; /* ... usage it could not have:
+                                            charged the reservation */
     int64_t            prompt_tokens;
     int64_t            completion_tokens;
     int64_t            reasoning_tokens;

@@ -35,8 +35,10 @@ const MODELS = {
     simModel('drip-chat', 'sim-delay-50', { pricing: PRICE }),
     // Never answers: a request stays in flight until its worker dies.
     simModel('stall-chat', 'sim-fault-stall', { pricing: PRICE }),
-    // Bills ten times the completion it sent: more than was reserved.
-    simModel('overcount-chat', 'sim-overcount-10', { pricing: PRICE })],
+    // Bills ten times the prompt it read: more than was reserved, yet a
+    // count a reply could have (ten times the completion would be
+    // malformed: 47-usage-invalid).
+    simModel('overcount-chat', 'sim-overprompt-10', { pricing: PRICE })],
 };
 
 let sim;
@@ -812,7 +814,7 @@ describe('attempts: how each upstream call ended', () => {
 
 // fg_ledger_settle never takes more than was reserved; what the provider's
 // usage cost beyond it is recorded as uncharged_micro. overcount-chat's
-// provider reports ten times the completion tokens it sent.
+// provider reports ten times the prompt tokens it read.
 describe('usage priced beyond the reservation', () => {
   let gw;
   let r;
