@@ -54,7 +54,11 @@ describe('attempts against fg-sim', () => {
       // One worker: its kept-alive connection is the one the next request
       // reuses, which is where a client might be tempted to send again.
       config: { workers: 1, upstream: { max_body_bytes: 65536 } },
-      models: { models: [...shippedModels(), simModel('stall-mid', 'sim-delay-3000')] },
+      models: {
+        models: [...shippedModels(), simModel('stall-mid', 'sim-delay-3000'),
+          // Reads the whole request, works 500 ms, drops the connection.
+          simModel('reset-after-work', 'sim-fault-reset-ttft-500')],
+      },
     }));
   });
 
@@ -92,6 +96,23 @@ describe('attempts against fg-sim', () => {
     assert.equal(l.upstream_status, null);
     assert.equal((await sim.stats()).requests - before, 1,
       'the request reached the provider once: no client sent it again');
+  });
+
+  // Issue 12, item 10: a POST is never sent twice. A request fully written
+  // on a reused connection that the provider drops after working on it
+  // may have run: neither client may resend it on its own.
+  test('a reused connection dropped after the provider worked on the request: 502, and the provider saw it once', async () => {
+    const warm = await chat({ max_tokens: 1 });
+    assert.equal(warm.status, 200, warm.text);
+    const before = (await sim.stats()).requests;
+    const res = await chat({ model: 'reset-after-work' });
+    assert.equal(res.status, 502, res.text);
+    const l = await lineOf(file, res);
+    assert.equal(l.upstream_outcome, 'sent_no_reply');
+    // Long enough for a resend to have reached the provider too.
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal((await sim.stats()).requests - before, 1,
+      'the provider got the request once: no client sent it again');
   });
 
   test('no byte before first_byte_ms is "first_byte_timeout"', async () => {
