@@ -240,11 +240,9 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
     }
     out->usage_estimated = st->usage_estimated;
     out->is_usage_invalid = st->is_usage_invalid;
-    if (in->has_doc) {
-        int messages = fg_jdoc_get(&in->doc, 0, "messages");
-
-        out->request_messages = in->doc.buf + in->doc.nodes[messages].start;
-        out->request_messages_len = in->doc.nodes[messages].len;
+    if (in->body != NULL && in->messages_len > 0) {
+        out->request_messages = in->body + in->messages_start;
+        out->request_messages_len = in->messages_len;
     }
     if (req->relay.upstream_body != NULL && !in->chat.is_stream) {
         out->reply_len = evbuffer_get_length(req->relay.upstream_body);

@@ -65,11 +65,21 @@ typedef enum {
 
 /* validate.c (fg_validate_request): the client's body and what it says. */
 typedef struct {
-    char                     *body;          /* the client's body, owned */
-    fg_jdoc_t                 doc;           /* parsed body, borrows it */
+    char                     *body;          /* the client's body, owned;
+                                              * NULL once the upstream's is
+                                              * built, unless the access log
+                                              * keeps content */
+    fg_jdoc_t                 doc;           /* parsed body, borrows it;
+                                              * freed once the upstream
+                                              * body is built */
     int                       has_doc;
-    fg_chat_request_t         chat;          /* nodes of doc, token field */
+    fg_chat_request_t         chat;          /* nodes of doc (valid while
+                                              * has_doc), token field */
     char                     *model_requested;   /* owned copy */
+    size_t                    messages_start;    /* "messages" in body */
+    size_t                    messages_len;
+    int64_t                   held_bytes;    /* counted in the worker's
+                                              * request_bytes */
 } fg_req_validated_t;
 
 /* auth.c (fg_auth_request): the caller's key. */
