@@ -54,6 +54,7 @@ static fg_verdict_kind_t relay_stream_error(fg_req_t *req,
                                             const char *msg, fg_verdict_t *v);
 static fg_verdict_kind_t relay_upstream_error(
     fg_req_t *req, const fg_attempt_result_t *result, fg_verdict_t *v);
+static void relay_scrub(const fg_req_t *req, char *text, size_t len);
 
 static int
 relay_is_event_stream(const char *ct)
@@ -251,6 +252,14 @@ relay_on_event(const fg_sse_event_t *ev, void *arg)
         /* The "usage": null of every chunk, there because we asked for
          * usage: a client that did not ask sees no usage member at all. */
         relay_send_without(req, &doc, usage - 1);
+    } else if (fg_jdoc_get(&doc, 0, "error") != FG_JNONE) {
+        /* A provider's error event may echo credentials: masked. */
+        char *copy = fg_xmalloc(ev->data_len);
+
+        memcpy(copy, ev->data, ev->data_len);
+        relay_scrub(req, copy, ev->data_len);
+        relay_send_event(req, copy, ev->data_len);
+        free(copy);
     } else {
         relay_send_event(req, ev->data, ev->data_len);
     }
@@ -370,6 +379,23 @@ relay_scrub(const fg_req_t *req, char *text, size_t len)
 }
 
 /*
+ * Up to @size - 1 bytes of provider text for one log line: control bytes
+ * become spaces, so a provider cannot forge log lines. Returns @out.
+ */
+static const char *
+relay_log_excerpt(const char *text, size_t len, char *out, size_t size)
+{
+    size_t i, n = len < size - 1 ? len : size - 1;
+
+    for (i = 0; i < n; i++) {
+        out[i] = (unsigned char) text[i] < 0x20 || text[i] == 0x7f
+                 ? ' ' : text[i];
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/*
  * The upstream answered with an error status: map it for the client.
  * What a provider says about its own side (its credentials refused, a 5xx
  * with its internals) is the operator's business: logged, scrubbed, and
@@ -388,13 +414,12 @@ relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
     json_t         *root = NULL, *error;
     json_error_t    jerr;
     const char     *message = NULL;
-    int             shown = 0;   /* of the body, when logged */
+    char            said[301];   /* what the provider said, for the log */
 
     if (r->upstream_body != NULL) {
         len = evbuffer_get_length(r->upstream_body);
         body = (char *) evbuffer_pullup(r->upstream_body, -1);
         relay_scrub(req, body, len);
-        shown = len > 300 ? 300 : (int) len;
         root = json_loadb(body, len, 0, &jerr);
     }
     error = json_object_get(root, "error");
@@ -403,6 +428,8 @@ relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
     } else if (json_is_string(error)) {
         message = json_string_value(error);
     }
+    relay_log_excerpt(message ? message : body ? body : "",
+                      message ? strlen(message) : len, said, sizeof(said));
 
     r->upstream_kind = up->status == 429 ? FG_UPSTREAM_429
                        : up->status >= 400 && up->status < 500
@@ -422,9 +449,8 @@ relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
         /* Not the tenant's key: an SDK must not blame it. */
         r->upstream_kind = FG_UPSTREAM_5XX;
         fg_log(FG_LOG_ERROR, 0, "req=%s provider %s refused the gateway's "
-               "credentials (HTTP %ld): %.*s", req->id, up->provider->id,
-               up->status, message ? 300 : shown,
-               message ? message : body ? body : "");
+               "credentials (HTTP %ld): %s", req->id, up->provider->id,
+               up->status, said);
         fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
                           "provider %s is unavailable: the provider "
                           "refused the gateway's credentials",
@@ -446,9 +472,8 @@ relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
                           message ? message : "no error message");
     } else {
         /* A 5xx (or anything else): its body stays in the log. */
-        fg_log(FG_LOG_WARN, 0, "req=%s provider %s answered HTTP %ld: "
-               "%.*s", req->id, up->provider->id, up->status,
-               message ? 300 : shown, message ? message : body ? body : "");
+        fg_log(FG_LOG_WARN, 0, "req=%s provider %s answered HTTP %ld: %s",
+               req->id, up->provider->id, up->status, said);
         fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
                           "provider %s failed to answer: it returned "
                           "HTTP %ld", up->provider->id, up->status);

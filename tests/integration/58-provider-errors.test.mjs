@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 
-import { CHAT, shippedModels, simModel, startGateway } from '../lib/harness.mjs';
+import { CHAT, shippedModels, simModel, startGateway, waitFor } from '../lib/harness.mjs';
 
 const DEMO_KEY = 'prov-demo-key-7f3c9a81b2e4';
 const OTHER_KEY = 'other-provider-key-5d6e7f8091';   // OPENAI_API_KEY
@@ -28,6 +28,11 @@ const REPLIES = {
   'p-500-trace': () => [500, provErr('Traceback (most recent call last): File "/srv/llm/app.py", line 42, '
     + 'in forward: ConnectionError: 10.20.30.40:8080 refused', { type: 'server_error' })],
   'p-503-text': () => [503, 'upstream connect error at 10.20.30.41:9000; stack: at Router.handle (/srv/x.js:12)'],
+  'p-500-forge': () => [500, 'oops\n2030-01-01T00:00:00.000Z notice master[1] FORGED-LINE'],
+  'p-stream-error': (req) => [200, `data: ${JSON.stringify({
+    id: 'c', object: 'chat.completion.chunk', created: 1, model: 'x',
+    choices: [{ index: 0, delta: { content: 'hi' }, finish_reason: null }],
+  })}\n\ndata: ${JSON.stringify({ error: { message: `upstream auth ${req.headers.authorization} failed` } })}\n\n`],
 };
 
 function startProvider() {
@@ -35,9 +40,10 @@ function startProvider() {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
-      const model = JSON.parse(Buffer.concat(chunks).toString()).model;
+      const { model } = JSON.parse(Buffer.concat(chunks).toString());
       const [status, body] = REPLIES[model](req);
-      res.writeHead(status, { 'content-type': body.startsWith('{') ? 'application/json' : 'text/plain' });
+      const type = body.startsWith('{') ? 'application/json' : body.startsWith('data:') ? 'text/event-stream' : 'text/plain';
+      res.writeHead(status, { 'content-type': type });
       res.end(body);
     });
   });
@@ -115,5 +121,19 @@ describe('provider errors reaching tenants', () => {
     assert.match(res.json().error.message, /HTTP 503/);
     assert.ok(!/10\.20\.30\.41|Router\.handle/.test(res.text), res.text);
     assert.match(gw.log(), /answered HTTP 503: upstream connect error/);
+  });
+
+  test('a provider\'s error body cannot forge a log line', async () => {
+    const res = await chat('p-500-forge');
+    assert.equal(res.status, 502, res.text);
+    await waitFor('the provider\'s body in the log', () => gw.log().includes('FORGED-LINE'));
+    assert.ok(!/^2030-01-01T00:00:00.000Z notice master\[1\] FORGED-LINE/m.test(gw.log()), 'a forged line');
+  });
+
+  test('an error event inside a stream is relayed without the provider key', async () => {
+    const res = await gw.post(URL_PATH, { ...CHAT, model: 'p-stream-error', stream: true });
+    assert.equal(res.status, 200, res.text);
+    assert.match(res.text, /upstream auth Bearer \*+ failed/);
+    noSecret(res.text);
   });
 });
