@@ -56,7 +56,8 @@ fg_meter_reserve(fg_req_t *req, fg_verdict_t *v)
     }
     got = fg_ledger_reserve(w->wc->shm->ledger, w->wc->slot,
                             req->auth.subject, req->gateway_id,
-                            req->is_client_id ? req->id : NULL,
+                            req->client_id[0] != '\0' ? req->client_id
+                                                       : NULL,
                             want, min > 0 ? min : 1, fg_wall_ms(),
                             &r->held, &balance);
     if (got < 0) {
@@ -89,6 +90,32 @@ fg_meter_reserve(fg_req_t *req, fg_verdict_t *v)
     return FG_VERDICT_CONTINUE;
 }
 
+/*
+ * Whether a reply to @req could have the usage @got reports: no count is
+ * negative, cached tokens are part of the prompt, the completion (and its
+ * reasoning) fits the output limit the provider was sent times n, and the
+ * prompt fits the model's context window (FG_METER_PROMPT_TOKENS_MAX when
+ * the catalog gives none).
+ */
+static int
+meter_usage_is_possible(const fg_req_t *req, const fg_req_relay_t *got)
+{
+    const fg_model_t *m = req->route.model;
+    int64_t           out_max, in_max;
+
+    out_max = (req->reservation.max_output > 0 ? req->reservation.max_output
+                                               : req->route.max_output)
+              * req->route.choices;
+    in_max = m != NULL && m->context_window > 0 ? m->context_window
+                                                : FG_METER_PROMPT_TOKENS_MAX;
+    return got->prompt_tokens >= 0 && got->completion_tokens >= 0
+           && got->reasoning_tokens >= 0 && got->cached_tokens >= 0
+           && got->cached_tokens <= got->prompt_tokens
+           && got->prompt_tokens <= in_max
+           && got->completion_tokens <= out_max
+           && got->reasoning_tokens <= out_max;
+}
+
 void
 fg_meter_charge(fg_req_t *req)
 {
@@ -102,7 +129,27 @@ fg_meter_charge(fg_req_t *req)
         return;
     }
     st->is_metered = 1;
-    if (got->has_usage) {
+    if (got->has_usage && !meter_usage_is_possible(req, got)) {
+        /*
+         * A malformed reply: charged the worst case it was sent for, the
+         * tokens the reservation was made of, so the record, the reply's
+         * charge and the balance agree (never a negative charge).
+         */
+        st->is_usage_invalid = 1;
+        st->prompt_tokens = req->route.prompt_estimate;
+        st->completion_tokens = (req->reservation.max_output > 0
+                                 ? req->reservation.max_output
+                                 : req->route.max_output)
+                                * req->route.choices;
+        fg_log(FG_LOG_WARN, 0, "req=%s provider %s reported impossible "
+               "usage (prompt %lld, completion %lld, reasoning %lld, cached "
+               "%lld); charged the worst case", req->id,
+               req->route.model ? req->route.model->provider->id : "-",
+               (long long) got->prompt_tokens,
+               (long long) got->completion_tokens,
+               (long long) got->reasoning_tokens,
+               (long long) got->cached_tokens);
+    } else if (got->has_usage) {
         st->prompt_tokens = got->prompt_tokens;
         st->completion_tokens = got->completion_tokens;
         st->reasoning_tokens = got->reasoning_tokens;

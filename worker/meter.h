@@ -12,10 +12,20 @@
  *            billing.min_reply_tokens answers 402 before any upstream call;
  *   charge   the actual usage (the upstream's, or the documented estimate
  *            of what was relayed, marked estimated), the rest refunded:
- *            once, on whichever path the request ends.
+ *            once, on whichever path the request ends. Usage no reply to
+ *            the request could have (negative, beyond the output limit
+ *            sent times n, beyond the context window) is a malformed
+ *            reply: charged the worst case reserved, flagged.
  */
 
 #include "worker/request.h"
+
+/*
+ * The most prompt tokens a reply may report for a model whose catalog
+ * entry gives no context window: above every model's window there is
+ * (16 Mi tokens); more is a malformed reply.
+ */
+#define FG_METER_PROMPT_TOKENS_MAX (16LL * 1024 * 1024)
 
 /* The charge headers of a completion: names static, values inline. */
 typedef struct {

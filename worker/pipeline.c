@@ -160,6 +160,8 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
     }
     body = fg_upstream_body(&req->validated.doc, chat, m->upstream_id,
                             lowered, at->strip_usage, &len);
+    /* Nothing reads the parsed document from here on. */
+    fg_validate_drop_doc(req);
     target.provider = m->provider;
     target.request_id = req->id;
     at->upstream = fg_upstream_start(req->worker, &target, body, len,

@@ -28,6 +28,7 @@
 
 #include "common/base/alloc.h"
 #include "common/wire/jdoc.h"
+#include "common/wire/scrub.h"
 #include "common/base/log.h"
 #include "worker/relay.h"
 #include "worker/request.h"
@@ -42,6 +43,9 @@
  */
 #define FG_RELAY_MAX_DEPTH 128
 
+/* Provider keys scrubbed per pass (a pass per this many providers). */
+#define RELAY_SCRUB_BATCH 32
+
 static int relay_on_event(const fg_sse_event_t *ev, void *arg);
 static int relay_is_timeout(const char *error);
 static int relay_usage_chunk(fg_req_t *req, const fg_jdoc_t *doc);
@@ -50,6 +54,7 @@ static fg_verdict_kind_t relay_stream_error(fg_req_t *req,
                                             const char *msg, fg_verdict_t *v);
 static fg_verdict_kind_t relay_upstream_error(
     fg_req_t *req, const fg_attempt_result_t *result, fg_verdict_t *v);
+static void relay_scrub(const fg_req_t *req, char *text, size_t len);
 
 static int
 relay_is_event_stream(const char *ct)
@@ -77,11 +82,22 @@ fg_relay_stream_init(fg_req_t *req, fg_relay_settle_pt settle)
     r->has_sse = 1;
 }
 
-/* The integer at node @i, 0 for anything else (as json_integer_value). */
+/*
+ * The count at node @i: 0 when absent or null; -1 (which the meter takes
+ * as malformed usage) for anything but an integer, so a count sent as
+ * 1e9 or "5" is never read as a free 0.
+ */
 static long long
 relay_int(const fg_jdoc_t *doc, int i)
 {
-    return fg_jdoc_type(doc, i) == FG_JINT ? doc->nodes[i].num.i : 0;
+    switch (fg_jdoc_type(doc, i)) {
+    case FG_JNULL:
+        return 0;
+    case FG_JINT:
+        return doc->nodes[i].num.i;
+    default:
+        return -1;
+    }
 }
 
 /* Takes the token counts of an OpenAI "usage" object, when there is one. */
@@ -236,6 +252,14 @@ relay_on_event(const fg_sse_event_t *ev, void *arg)
         /* The "usage": null of every chunk, there because we asked for
          * usage: a client that did not ask sees no usage member at all. */
         relay_send_without(req, &doc, usage - 1);
+    } else if (fg_jdoc_get(&doc, 0, "error") != FG_JNONE) {
+        /* A provider's error event may echo credentials: masked. */
+        char *copy = fg_xmalloc(ev->data_len);
+
+        memcpy(copy, ev->data, ev->data_len);
+        relay_scrub(req, copy, ev->data_len);
+        relay_send_event(req, copy, ev->data_len);
+        free(copy);
     } else {
         relay_send_event(req, ev->data, ev->data_len);
     }
@@ -332,7 +356,52 @@ relay_is_timeout(const char *error)
            || error == fg_upstream_err_total_timeout;
 }
 
-/* The upstream answered with an error status: map it for the client. */
+/*
+ * Masks every credential the gateway knows (each provider's API key) and
+ * any credential-shaped word in @text: provider text never carries a key
+ * to a tenant or into a log.
+ */
+static void
+relay_scrub(const fg_req_t *req, char *text, size_t len)
+{
+    const fg_catalog_t *cat = req->worker->catalog;
+    const char         *keys[RELAY_SCRUB_BATCH];
+    size_t              i, n = 0;
+
+    for (i = 0; i < cat->provider_count; i++) {
+        if (n == RELAY_SCRUB_BATCH) {
+            (void) fg_scrub_credentials(text, len, keys, n);
+            n = 0;
+        }
+        keys[n++] = cat->providers[i].api_key;
+    }
+    (void) fg_scrub_credentials(text, len, keys, n);
+}
+
+/*
+ * Up to @size - 1 bytes of provider text for one log line: control bytes
+ * become spaces, so a provider cannot forge log lines. Returns @out.
+ */
+static const char *
+relay_log_excerpt(const char *text, size_t len, char *out, size_t size)
+{
+    size_t i, n = len < size - 1 ? len : size - 1;
+
+    for (i = 0; i < n; i++) {
+        out[i] = (unsigned char) text[i] < 0x20 || text[i] == 0x7f
+                 ? ' ' : text[i];
+    }
+    out[n] = '\0';
+    return out;
+}
+
+/*
+ * The upstream answered with an error status: map it for the client.
+ * What a provider says about its own side (its credentials refused, a 5xx
+ * with its internals) is the operator's business: logged, scrubbed, and
+ * answered with the gateway's own words. Only a 4xx about the tenant's
+ * request (and a 429's message) reaches the tenant, scrubbed too.
+ */
 static fg_verdict_kind_t
 relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
                      fg_verdict_t *v)
@@ -340,15 +409,17 @@ relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
     char            retry[24] = "";
     fg_req_relay_t *r = &req->relay;
     fg_upstream_t  *up = req->attempt.upstream;
-    const char     *body = NULL;
+    char           *body = NULL;
     size_t          len = 0;
     json_t         *root = NULL, *error;
     json_error_t    jerr;
     const char     *message = NULL;
+    char            said[301];   /* what the provider said, for the log */
 
     if (r->upstream_body != NULL) {
         len = evbuffer_get_length(r->upstream_body);
-        body = (const char *) evbuffer_pullup(r->upstream_body, -1);
+        body = (char *) evbuffer_pullup(r->upstream_body, -1);
+        relay_scrub(req, body, len);
         root = json_loadb(body, len, 0, &jerr);
     }
     error = json_object_get(root, "error");
@@ -357,6 +428,8 @@ relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
     } else if (json_is_string(error)) {
         message = json_string_value(error);
     }
+    relay_log_excerpt(message ? message : body ? body : "",
+                      message ? strlen(message) : len, said, sizeof(said));
 
     r->upstream_kind = up->status == 429 ? FG_UPSTREAM_429
                        : up->status >= 400 && up->status < 500
@@ -372,9 +445,19 @@ relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
                           NULL, "provider %s is rate limiting requests: "
                           "%.300s", up->provider->id,
                           message ? message : "try again later");
+    } else if (up->status == 401 || up->status == 403) {
+        /* Not the tenant's key: an SDK must not blame it. */
+        r->upstream_kind = FG_UPSTREAM_5XX;
+        fg_log(FG_LOG_ERROR, 0, "req=%s provider %s refused the gateway's "
+               "credentials (HTTP %ld): %s", req->id, up->provider->id,
+               up->status, said);
+        fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
+                          "provider %s is unavailable: the provider "
+                          "refused the gateway's credentials",
+                          up->provider->id);
     } else if (up->status >= 400 && up->status < 500
                && json_is_object(error) && message != NULL) {
-        /* The tenant's request was refused: its own error, as sent. */
+        /* The tenant's request was refused: its own error, scrubbed. */
         fg_log(FG_LOG_INFO, 0, "req=%s provider %s answered %ld", req->id,
                up->provider->id, up->status);
         v->kind = FG_VERDICT_FORWARD;
@@ -382,11 +465,18 @@ relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
         v->status = (int) up->status;
         v->body = body;
         v->body_len = len;
-    } else {
+    } else if (up->status >= 400 && up->status < 500) {
         fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
                           "provider %s answered HTTP %ld: %.300s",
                           up->provider->id, up->status,
                           message ? message : "no error message");
+    } else {
+        /* A 5xx (or anything else): its body stays in the log. */
+        fg_log(FG_LOG_WARN, 0, "req=%s provider %s answered HTTP %ld: %s",
+               req->id, up->provider->id, up->status, said);
+        fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
+                          "provider %s failed to answer: it returned "
+                          "HTTP %ld", up->provider->id, up->status);
     }
     json_decref(root);
     return v->kind;

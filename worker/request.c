@@ -65,6 +65,9 @@ req_add_common_headers(fg_req_t *req, const char *content_type)
 {
     fg_req_add_header(req, "Content-Type", content_type);
     fg_req_add_header(req, "x-request-id", req->id);
+    if (req->client_id[0] != '\0') {
+        fg_req_add_header(req, "x-client-request-id", req->client_id);
+    }
 }
 
 void
@@ -198,6 +201,7 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
 
     memset(out, 0, sizeof(*out));
     out->request_id = req->id;
+    out->client_request_id = req->client_id;
     out->key_id = req->auth.has_key ? req->auth.key.kr_id : "";
     out->model_requested = in->model_requested ? in->model_requested : "";
     out->model_served = model ? model->id : "";
@@ -235,11 +239,10 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
         out->impact_estimated = impact->is_estimated;
     }
     out->usage_estimated = st->usage_estimated;
-    if (in->has_doc) {
-        int messages = fg_jdoc_get(&in->doc, 0, "messages");
-
-        out->request_messages = in->doc.buf + in->doc.nodes[messages].start;
-        out->request_messages_len = in->doc.nodes[messages].len;
+    out->is_usage_invalid = st->is_usage_invalid;
+    if (in->body != NULL && in->messages_len > 0) {
+        out->request_messages = in->body + in->messages_start;
+        out->request_messages_len = in->messages_len;
     }
     if (req->relay.upstream_body != NULL && !in->chat.is_stream) {
         out->reply_len = evbuffer_get_length(req->relay.upstream_body);
@@ -283,13 +286,14 @@ fg_req_finish(fg_req_t *req)
     fg_req_account(req);
 
     fg_log(FG_LOG_INFO, 0, "req=%s status=%d model=%s provider=%s "
-           "latency_us=%lld%s", req->id, req->status,
+           "latency_us=%lld%s%s%s", req->id, req->status,
            req->validated.model_requested ? req->validated.model_requested
                                           : "-",
            req->route.model ? req->route.model->provider->id : "-",
            (long long) (fg_mono_us() - req->started_us),
            req->is_client_gone && req->state != FG_REQ_DONE
-           ? " client_gone" : "");
+           ? " client_gone" : "",
+           req->client_id[0] != '\0' ? " client_id=" : "", req->client_id);
     fg_pipeline_release(req);
     fg_worker_untrack_request(w, req);
     free(req);

@@ -65,11 +65,21 @@ typedef enum {
 
 /* validate.c (fg_validate_request): the client's body and what it says. */
 typedef struct {
-    char                     *body;          /* the client's body, owned */
-    fg_jdoc_t                 doc;           /* parsed body, borrows it */
+    char                     *body;          /* the client's body, owned;
+                                              * NULL once the upstream's is
+                                              * built, unless the access log
+                                              * keeps content */
+    fg_jdoc_t                 doc;           /* parsed body, borrows it;
+                                              * freed once the upstream
+                                              * body is built */
     int                       has_doc;
-    fg_chat_request_t         chat;          /* nodes of doc, token field */
+    fg_chat_request_t         chat;          /* nodes of doc (valid while
+                                              * has_doc), token field */
     char                     *model_requested;   /* owned copy */
+    size_t                    messages_start;    /* "messages" in body */
+    size_t                    messages_len;
+    int64_t                   held_bytes;    /* counted in the worker's
+                                              * request_bytes */
 } fg_req_validated_t;
 
 /* auth.c (fg_auth_request): the caller's key. */
@@ -148,6 +158,9 @@ typedef struct {
 typedef struct {
     int                       is_metered;    /* the charge is final */
     int                       usage_estimated;   /* from relayed bytes */
+    int                       is_usage_invalid;  /* the provider's usage
+                                                  * was impossible: the
+                                                  * worst case charged */
     int64_t                   prompt_tokens;
     int64_t                   completion_tokens;
     int64_t                   reasoning_tokens;
@@ -178,11 +191,16 @@ typedef struct fg_req_s {
     size_t                    in_body_len;
     char                      headers[FG_REQ_HEADERS_MAX];  /* reply's */
     size_t                    headers_len;
-    char                      id[FG_REQUEST_ID_MAX + 1];   /* returned
-                                              * in x-request-id: the
-                                              * client's, else gateway_id */
-    char                      gateway_id[FG_GATEWAY_ID_SIZE];  /* ours */
-    int                       is_client_id;  /* id is the client's */
+    const char               *id;            /* = gateway_id: the reply's
+                                              * x-request-id, logs, the
+                                              * record's key */
+    char                      gateway_id[FG_GATEWAY_ID_SIZE];  /* ours,
+                                              * unique */
+    char                      client_id[FG_REQUEST_ID_MAX + 1];  /* the
+                                              * client's valid x-request-id,
+                                              * whole, echoed in
+                                              * x-client-request-id; ""
+                                              * when none */
     int                       crash_slot;    /* in the worker's list of
                                               * requests in flight, for a
                                               * crash report (worker.c);

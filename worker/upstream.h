@@ -48,6 +48,12 @@
 #define FG_UPSTREAM_PAUSE    1
 #define FG_UPSTREAM_ABORT    2
 
+/*
+ * A reply head (status line, fields, and any 1xx heads before it) larger
+ * than this is malformed, with either client and however it arrives.
+ */
+#define FG_UPSTREAM_HEAD_MAX (64 * 1024)
+
 /* Failure details, compared by pointer and printable as they are. */
 extern const char fg_upstream_err_connect[];
 extern const char fg_upstream_err_connect_timeout[];

@@ -70,6 +70,8 @@ typedef struct {
     struct curl_slist *headers;
     size_t             body_taken;    /* handed to libcurl so far */
     int                is_rewind_asked;   /* the seek callback ran */
+    size_t             head_bytes;    /* of the reply's heads so far */
+    int                is_head_too_large;
     int                is_in_multi;
     char               error[CURL_ERROR_SIZE];
 } upstream_curl_xfer_t;
@@ -341,7 +343,9 @@ upstream_curl_check_done(fg_worker_t *w)
                    up->provider->id, x->error[0] != '\0'
                    ? x->error : curl_easy_strerror(rc));
         }
-        fg_upstream_end(up, upstream_curl_detail_of(rc));
+        fg_upstream_end(up, x->is_head_too_large
+                        ? fg_upstream_err_malformed
+                        : upstream_curl_detail_of(rc));
     }
 }
 
@@ -386,6 +390,12 @@ upstream_curl_header_cb(char *data, size_t size, size_t n, void *arg)
     long           status = 0;
 
     fg_upstream_progress(up);
+    /* libcurl's own bound (300 KiB in 7.88) is not the gateway's. */
+    x->head_bytes += len;
+    if (x->head_bytes > FG_UPSTREAM_HEAD_MAX) {
+        x->is_head_too_large = 1;
+        return 0;   /* libcurl ends the transfer with CURLE_WRITE_ERROR */
+    }
     if (len >= 5 && strncmp(data, "HTTP/", 5) == 0) {
         /* A new status line (after 100-continue). */
         fg_upstream_head_begin(up);
@@ -537,6 +547,8 @@ upstream_curl_reinit(fg_upstream_t *up)
     x->headers = NULL;
     x->body_taken = 0;
     x->is_rewind_asked = 0;
+    x->head_bytes = 0;
+    x->is_head_too_large = 0;
     x->error[0] = '\0';
 }
 

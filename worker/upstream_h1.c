@@ -111,6 +111,7 @@ struct h1_xfer_s {
     size_t             cap;
     size_t             scanned;       /* fg_http_head_end's resume */
     fg_h1_body_t       body;          /* its framing; upstream_h1_reply */
+    size_t             head_seen;     /* bytes of 1xx heads dropped */
     int                is_paused;
     int                is_queued;     /* in its pool's queue */
     int                is_woken;      /* out of it, kick pending */
@@ -744,7 +745,8 @@ h1_take_head(h1_xfer_t *x)
     size_t          hl = 0, vl;
     int             rc;
 
-    rc = fg_h1_reply_head(x->buf, &x->len, &x->scanned, head, &hl);
+    rc = fg_h1_reply_head(x->buf, &x->len, &x->scanned, &x->head_seen, head,
+                          &hl);
     if (rc <= 0) {
         if (rc < 0) {
             h1_fail(x, fg_upstream_err_malformed);

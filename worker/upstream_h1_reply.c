@@ -9,7 +9,7 @@
 #include "worker/upstream_h1_reply.h"
 
 int
-fg_h1_reply_head(char *buf, size_t *len, size_t *scanned,
+fg_h1_reply_head(char *buf, size_t *len, size_t *scanned, size_t *seen,
                  fg_http_head_t *head, size_t *head_len)
 {
     size_t hl;
@@ -17,9 +17,13 @@ fg_h1_reply_head(char *buf, size_t *len, size_t *scanned,
     for (;;) {
         hl = fg_http_head_end(buf, *len, scanned);
         if (hl == 0) {
-            return *len > FG_H1_MAX_HEAD ? -1 : 0;
+            return *seen + *len > FG_H1_MAX_HEAD ? -1 : 0;
         }
-        if (fg_http_parse_response_head(buf, hl, head) != 0) {
+        /* The limit holds however the head arrived: a whole oversized
+         * head in one read is as malformed as one that trickles in, and
+         * 1xx heads count towards it so they cannot go on for ever. */
+        if (*seen + hl > FG_H1_MAX_HEAD
+            || fg_http_parse_response_head(buf, hl, head) != 0) {
             return -1;
         }
         if (head->status >= 200) {
@@ -27,6 +31,7 @@ fg_h1_reply_head(char *buf, size_t *len, size_t *scanned,
             return 1;
         }
         /* 1xx: informational, a real head follows. */
+        *seen += hl;
         memmove(buf, buf + hl, *len - hl);
         *len -= hl;
         *scanned = 0;

@@ -24,14 +24,15 @@
 
 /*
  * The reply's head at the start of @buf, *@len bytes read so far;
- * *@scanned carries fg_http_head_end's resume between calls (0 at first).
- * An informational (1xx) head is dropped from @buf (*@len shrinks) and
- * the next one read. Returns 1 with the final head parsed into @head and
+ * *@scanned carries fg_http_head_end's resume between calls (0 at first),
+ * *@seen the bytes of informational (1xx) heads already dropped (0 at
+ * first): such a head is dropped from @buf (*@len shrinks), counted, and
+ * the next one read; all of them count towards FG_H1_MAX_HEAD. Returns 1 with the final head parsed into @head and
  * its length in *@head_len (still at @buf's start: the caller drops it
  * when done with @head); 0 when it is not all in; -1 when it is malformed
- * or passes FG_H1_MAX_HEAD unfinished.
+ * or passes FG_H1_MAX_HEAD, finished or not.
  */
-int fg_h1_reply_head(char *buf, size_t *len, size_t *scanned,
+int fg_h1_reply_head(char *buf, size_t *len, size_t *scanned, size_t *seen,
                      fg_http_head_t *head, size_t *head_len);
 
 /* How a reply's body is framed, and where its reading stands. */

@@ -28,8 +28,7 @@ fg_req_usage_record(const fg_req_t *req, const fg_request_summary_t *s,
 
     fg_usage_from_summary(rec, s);
     (void) FG_USAGE_SET(rec->request_id, req->gateway_id);
-    (void) FG_USAGE_SET(rec->client_request_id,
-                        req->is_client_id ? req->id : "");
+    (void) FG_USAGE_SET(rec->client_request_id, req->client_id);
     rec->api = FG_USAGE_API_CHAT;
     rec->uncharged_micro = req->settlement.uncharged_micro;
     if (up == NULL || req->route.model == NULL) {

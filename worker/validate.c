@@ -171,8 +171,10 @@ fg_verdict_kind_t
 fg_validate_request(fg_req_t *req, fg_verdict_t *v)
 {
     fg_req_validated_t *out = &req->validated;
+    fg_worker_t        *w = req->worker;
     size_t              len = req->in_body_len;
     const char         *ct;
+    int                 messages;
 
     ct = req->head != NULL ? fg_http_field(req->head, "Content-Type", NULL)
                            : NULL;
@@ -181,25 +183,60 @@ fg_validate_request(fg_req_t *req, fg_verdict_t *v)
                                  "Content-Type must be application/json, "
                                  "got %.64s", ct ? ct : "none");
     }
+    /*
+     * The body is held twice while the request waits on its provider (its
+     * copy here, the upstream's), and parsing it costs up to 16 times more
+     * for a moment, within this call. The worker's budget bounds what all
+     * its waiting requests hold together.
+     */
+    if (w->request_bytes + 2 * (int64_t) len > w->conf->worker_request_bytes) {
+        return fg_verdict_refuse(v, "1", FG_E_WORKER_BUSY, NULL,
+                                 "this server holds as many request bodies "
+                                 "as it may (limits.worker_request_bytes); "
+                                 "retry in a second");
+    }
+    out->held_bytes = 2 * (int64_t) len;
+    w->request_bytes += out->held_bytes;
     out->body = fg_xmalloc(len + 1);
     if (len > 0) {
         memcpy(out->body, req->in_body, len);
     }
     out->body[len] = '\0';
     if (fg_validate_chat_body(out->body, len,
-                              (size_t) req->worker->conf->max_json_depth,
+                              (size_t) w->conf->max_json_depth,
                               &out->doc, &out->chat, &v->err) != FG_OK) {
         v->kind = FG_VERDICT_REFUSE;
         v->retry_after[0] = '\0';
         return FG_VERDICT_REFUSE;
     }
     out->has_doc = 1;
+    messages = fg_jdoc_get(&out->doc, 0, "messages");
+    if (messages != FG_JNONE) {
+        out->messages_start = out->doc.nodes[messages].start;
+        out->messages_len = out->doc.nodes[messages].len;
+    }
     out->model_requested = fg_jdoc_str_dup(&out->doc, out->chat.model);
     if (out->model_requested == NULL) {
         return fg_verdict_refuse(v, NULL, FG_E_INTERNAL, NULL,
                                  "out of memory");
     }
     return FG_VERDICT_CONTINUE;
+}
+
+void
+fg_validate_drop_doc(fg_req_t *req)
+{
+    fg_req_validated_t *in = &req->validated;
+
+    if (in->has_doc) {
+        fg_jdoc_free(&in->doc);
+        in->has_doc = 0;
+    }
+    if (!req->worker->conf->access_log_content) {
+        free(in->body);
+        in->body = NULL;
+        in->messages_len = 0;
+    }
 }
 
 void
@@ -211,6 +248,8 @@ fg_validate_release(fg_req_t *req)
         fg_jdoc_free(&in->doc);
         in->has_doc = 0;
     }
+    req->worker->request_bytes -= in->held_bytes;
+    in->held_bytes = 0;
     free(in->body);
     in->body = NULL;
     free(in->model_requested);

@@ -89,9 +89,20 @@ const char *fg_tokens_field_name(fg_tokens_field_t f);
  * request ends: the access log reads the messages from it), validates it
  * with fg_validate_chat_body() and fills req->validated, its only writer.
  * FG_VERDICT_CONTINUE, or FG_VERDICT_REFUSE with @v set (415, the 400s
- * above, 500 when out of memory). Only while http.c dispatches @req.
+ * above, 500 when out of memory, 503 service_unavailable when the bodies
+ * the worker's requests hold would pass limits.worker_request_bytes).
+ * Only while http.c dispatches @req.
  */
 fg_verdict_kind_t fg_validate_request(fg_req_t *req, fg_verdict_t *v);
+
+/*
+ * Frees the parsed document (and the body, unless the access log keeps
+ * content) once nothing reads them any more: the pipeline calls it when
+ * the upstream body is built. The nodes of a body of small values cost
+ * 16 times its bytes; a request waiting on its provider keeps none.
+ * Idempotent.
+ */
+void fg_validate_drop_doc(fg_req_t *req);
 
 /* Frees what fg_validate_request() kept (body, document, model name).
  * Accepts a request it never saw; idempotent. */

@@ -41,6 +41,10 @@ typedef struct fg_worker_s {
     const fg_conf_t          *conf;
     const fg_catalog_t       *catalog;
     fg_shm_worker_t          *slot;
+    int64_t                   request_bytes; /* held by its requests'
+                                              * bodies (validate.c), at
+                                              * most limits.worker_request_
+                                              * bytes */
     struct event_base        *base;
     fg_httpserver_t          *http;          /* the public listener, owned */
     fg_httpserver_t          *metrics;       /* GET /metrics; NULL: off */

@@ -145,11 +145,19 @@ int
 fg_key_parse_bearer(const char *header_value, const char **secret,
                     size_t *len)
 {
+    const char *p;
+
     if (header_value == NULL
-        || strncasecmp(header_value, "Bearer ", 7) != 0) {
+        || strncasecmp(header_value, "Bearer", 6) != 0
+        || (header_value[6] != ' ' && header_value[6] != '\t')) {
         return FG_ERR;
     }
-    return keys_parse_token(header_value + 7, secret, len);
+    /* RFC 9110 11.4: one or more spaces (tabs, as nginx takes) after it. */
+    p = header_value + 7;
+    while (*p == ' ' || *p == '\t') {
+        p++;
+    }
+    return keys_parse_token(p, secret, len);
 }
 
 int

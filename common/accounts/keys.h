@@ -84,7 +84,7 @@ int fg_key_hash_equal(const uint8_t a[FG_KEY_HASH_BYTES],
 
 /*
  * Parses an Authorization header value, strictly "Bearer <token>": the
- * scheme in any case, exactly one space, then a token of 1 to
+ * scheme in any case, one or more spaces or tabs, then a token of 1 to
  * FG_KEY_TOKEN_MAX printable non-space ASCII bytes (0x21-0x7e) and nothing
  * after it (no trailing space). On FG_OK, *@secret and *@len are a slice of
  * @header_value (borrowed; valid as long as it is). On FG_ERR nothing is

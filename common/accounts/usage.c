@@ -140,6 +140,9 @@ fg_usage_from_summary(fg_usage_record_t *rec, const fg_request_summary_t *s)
     if (s->usage_estimated) {
         rec->flags |= FG_USAGE_ESTIMATED;
     }
+    if (s->is_usage_invalid) {
+        rec->flags |= FG_USAGE_PROVIDER_USAGE_MALFORMED;
+    }
     if (s->has_impact) {
         rec->energy_kwh = s->energy_kwh;
         rec->carbon_g_co2 = s->carbon_g_co2;

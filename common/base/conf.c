@@ -68,6 +68,10 @@ static const conf_entry_t conf_table[] = {
            1 * MiB, "request line and headers, larger gets 431"),
     CONF_I("limits.max_body_bytes", max_body_bytes, 4 * MiB, 1 * KiB,
            256 * MiB, "request body, larger gets 413"),
+    CONF_I("limits.worker_request_bytes", worker_request_bytes, 256 * MiB,
+           1 * MiB, 64LL * 1024 * MiB,
+           "request bodies a worker's requests hold together (each counted "
+           "twice: its copy and the upstream's); above it, 503"),
     CONF_I("limits.max_json_depth", max_json_depth, 64, 4, 1024,
            "nesting of the JSON body, deeper gets 400"),
     CONF_I("limits.request_timeout_ms", request_timeout_ms, 10000, 100,

@@ -40,6 +40,8 @@ typedef struct {
     /* Client-side limits, per worker (reliability.md 3.7). */
     int64_t     max_header_bytes;
     int64_t     max_body_bytes;
+    int64_t     worker_request_bytes;      /* bodies held by a worker's
+                                            * requests, together */
     int64_t     max_json_depth;
     int64_t     request_timeout_ms;        /* whole request received by then */
     int64_t     keepalive_timeout_ms;      /* idle connection closed after */

@@ -89,7 +89,8 @@
       "rate_limit_concurrency")                                             \
     X(FG_E_INSUFFICIENT_ENERGY, 402, "insufficient_quota",                  \
       "BILLING_INSUFFICIENT_ENERGY")                                        \
-    X(FG_E_BILLING_UNAVAILABLE, 503, "api_error", "billing_unavailable")
+    X(FG_E_BILLING_UNAVAILABLE, 503, "api_error", "billing_unavailable")  \
+    X(FG_E_WORKER_BUSY, 503, "api_error", "service_unavailable")
 
 typedef enum {
 #define FG_ERROR_ENUM(name, status, type, code) name,

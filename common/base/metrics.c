@@ -122,6 +122,7 @@ typedef struct {
     _Atomic uint64_t mb_charged_micro;      /* energy credit charged */
     _Atomic uint64_t mb_energy_refusals;    /* 402 for the balance */
     _Atomic uint64_t mb_upstream[METRICS_NAME_IDS][FG_UPSTREAM__COUNT];
+    _Atomic uint64_t mb_usage_invalid[METRICS_SERIES_ALL];  /* by series */
     metrics_series_t mb_series[METRICS_SERIES_ALL];
 } metrics_block_t;
 
@@ -479,7 +480,7 @@ fg_metrics_request_done(fg_metrics_t *m, unsigned worker_slot,
     metrics_series_t *se;
     metrics_key_t    *k;
     int64_t           tokens[METRICS_DIRS];
-    unsigned          model, provider, cls, d;
+    unsigned          model, provider, cls, d, series;
 
     if (m == NULL || worker_slot >= FG_METRICS_WORKERS) {
         return;
@@ -493,8 +494,12 @@ fg_metrics_request_done(fg_metrics_t *m, unsigned worker_slot,
     model = metrics_name_find(m, s->model_served);
     provider = metrics_name_find(m, s->provider);
     cls = metrics_status_class(s->status);
-    se = &b->mb_series[metrics_series_index(m, model, provider, cls,
-                                            metrics_code(s->error))];
+    series = metrics_series_index(m, model, provider, cls,
+                                  metrics_code(s->error));
+    se = &b->mb_series[series];
+    if (s->is_usage_invalid) {
+        metrics_add(&b->mb_usage_invalid[series], 1);
+    }
     tokens[0] = s->prompt_tokens;
     tokens[1] = s->completion_tokens;
     tokens[2] = s->reasoning_tokens;
@@ -577,6 +582,7 @@ typedef struct {
     uint64_t charged_micro;
     uint64_t energy_refusals;
     uint64_t upstream[METRICS_NAME_IDS][FG_UPSTREAM__COUNT];
+    uint64_t usage_invalid[METRICS_SERIES_ALL];
     uint8_t  provider_seen[METRICS_NAME_IDS];
 } metrics_totals_t;
 
@@ -631,6 +637,7 @@ metrics_sum(const fg_metrics_t *m, metrics_totals_t *t)
                 continue;
             }
             t->requests[i] += metrics_load(&b->mb_series[i].ms_requests);
+            t->usage_invalid[i] += metrics_load(&b->mb_usage_invalid[i]);
             for (d = 0; d < METRICS_DIRS; d++) {
                 t->tokens[i][d] += metrics_load(&b->mb_series[i].ms_tokens[d]);
             }
@@ -829,6 +836,29 @@ metrics_render_impact(const fg_metrics_t *m, FILE *out,
 }
 
 static void
+metrics_render_usage_invalid(const fg_metrics_t *m, FILE *out,
+                             const metrics_totals_t *t,
+                             const metrics_pair_t *order, unsigned n)
+{
+    uint64_t sum;
+    unsigned i, j;
+
+    metrics_family(out, "fluxgate_provider_usage_invalid_total", "counter",
+                   "Replies whose usage no reply to the request could have "
+                   "(negative, or beyond its output limit or the model's "
+                   "context window): charged the reservation in full.");
+    for (i = 0; i < n; i = j) {
+        sum = 0;
+        for (j = i; j < n && order[j].pair == order[i].pair; j++) {
+            sum += t->usage_invalid[order[j].index];
+        }
+        fputs("fluxgate_provider_usage_invalid_total{", out);
+        metrics_pair_labels(m, out, t->word[order[i].index]);
+        fprintf(out, "} %" PRIu64 "\n", sum);
+    }
+}
+
+static void
 metrics_render_upstream(const fg_metrics_t *m, FILE *out,
                         const metrics_totals_t *t)
 {
@@ -923,6 +953,7 @@ fg_metrics_render(const fg_metrics_t *m, FILE *out, fg_err_t *err)
     npairs = metrics_pairs(t, order);
     metrics_render_tokens(m, out, t, order, npairs);
     metrics_render_impact(m, out, t, order, npairs);
+    metrics_render_usage_invalid(m, out, t, order, npairs);
     free(order);
     for (i = 0; i <= METRICS_BUCKETS; i++) {
         sync[i] = metrics_load(&m->mm_journal_sync.mh_buckets[i]);

@@ -31,8 +31,9 @@
 #include "common/accounts/usagering.h"
 
 #define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
-#define FG_SHM_LAYOUT_VERSION  8       /* 8: the 1064-byte usage record,
-                                        * 64-byte metrics series */
+#define FG_SHM_LAYOUT_VERSION  9       /* 8: the 1064-byte usage record,
+                                        * 64-byte metrics series; 9: the
+                                        * invalid-usage counters */
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,

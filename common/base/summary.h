@@ -37,7 +37,8 @@ typedef enum {
 } fg_upstream_kind_t;
 
 typedef struct {
-    const char        *request_id;
+    const char        *request_id;       /* the gateway's */
+    const char        *client_request_id;  /* the client's; "" when none */
     const char        *key_id;           /* "" when not authenticated */
     const char        *model_requested;  /* "" when none */
     const char        *model_served;     /* catalog id; "" when not routed */
@@ -54,6 +55,8 @@ typedef struct {
     int                upstream_status;  /* the provider's HTTP status;
                                             0 if none came */
     int                has_usage;        /* the upstream reported usage */
+    int                is_usage_invalid; /* ... usage it could not have:
+                                            charged the reservation */
     int64_t            prompt_tokens;
     int64_t            completion_tokens;
     int64_t            reasoning_tokens;

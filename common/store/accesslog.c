@@ -538,6 +538,8 @@ fg_accesslog_write(fg_accesslog_t *log, const fg_request_summary_t *s)
     accesslog_put_time(log, s->started_unix_ms);
     ACCESSLOG_PUT_LIT(log, ",\"request_id\":");
     accesslog_put_str_or_null(log, s->request_id);
+    ACCESSLOG_PUT_LIT(log, ",\"client_request_id\":");
+    accesslog_put_str_or_null(log, s->client_request_id);
     ACCESSLOG_PUT_LIT(log, ",\"key_id\":");
     accesslog_put_str_or_null(log, s->key_id);
     ACCESSLOG_PUT_LIT(log, ",\"model_requested\":");

@@ -102,7 +102,7 @@ fuzz_by_reads(const char *stream, size_t size, uint32_t seed,
 {
     fg_http_head_t *head = malloc(sizeof(*head));
     char           *buf = malloc(size + 1);
-    size_t          len = 0, fed = 0, scanned = 0, n, hl = 0;
+    size_t          len = 0, fed = 0, scanned = 0, seen = 0, n, hl = 0;
 
     fuzz_check(head != NULL && buf != NULL);
     memset(r, 0, sizeof(*r));
@@ -113,7 +113,7 @@ fuzz_by_reads(const char *stream, size_t size, uint32_t seed,
         memcpy(buf + len, stream + fed, n);
         len += n;
         fed += n;
-        r->rc = fg_h1_reply_head(buf, &len, &scanned, head, &hl);
+        r->rc = fg_h1_reply_head(buf, &len, &scanned, &seen, head, &hl);
         fuzz_check(r->rc == -1 || r->rc == 0 || r->rc == 1);
         fuzz_check(len <= fed);
         if (r->rc == 0) {
@@ -139,12 +139,13 @@ fuzz_at_once(const char *stream, size_t size, fuzz_result_t *r)
 {
     fg_http_head_t *head = malloc(sizeof(*head));
     char           *buf = malloc(size + 1);
-    size_t          len = size, scanned = 0, hl = 0;
+    size_t          len = size, scanned = 0, seen = 0, hl = 0;
 
     fuzz_check(head != NULL && buf != NULL);
     memset(r, 0, sizeof(*r));
     memcpy(buf, stream, size);
-    r->rc = size == 0 ? 0 : fg_h1_reply_head(buf, &len, &scanned, head, &hl);
+    r->rc = size == 0 ? 0 : fg_h1_reply_head(buf, &len, &scanned, &seen,
+                                             head, &hl);
     if (r->rc == 1) {
         r->status = head->status;
         r->head_len = hl;

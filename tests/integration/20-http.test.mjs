@@ -65,33 +65,48 @@ describe('x-request-id', () => {
     assert.equal(ids.size, 20);
   });
 
-  test('a valid client x-request-id is echoed back', async () => {
+  test('a valid client x-request-id is echoed in x-client-request-id; x-request-id stays the gateway\'s', async () => {
     const id = 'client-Req_42.trace:7';
     const res = await gw.get('/healthz', { 'x-request-id': id });
-    assert.equal(res.headers['x-request-id'], id);
+    assert.equal(res.headers['x-client-request-id'], id);
+    assert.match(res.headers['x-request-id'], GENERATED_ID);
   });
 
-  test('a valid client x-request-id is echoed on a chat completion', async () => {
-    const id = 'chat-request-0001';
+  test('a client id of 60 characters comes back whole on a chat completion', async () => {
+    const id = `chat-request-${'0'.repeat(47)}`;
     const res = await gw.post('/v1/chat/completions', CHAT, { 'x-request-id': id });
     assert.equal(res.status, 200, res.text);
-    assert.equal(res.headers['x-request-id'], id);
+    assert.equal(res.headers['x-client-request-id'], id);
+    assert.match(res.headers['x-request-id'], GENERATED_ID);
   });
 
-  test('an x-request-id with spaces is replaced by a generated one', async () => {
+  test('requests that reuse one client id each get their own x-request-id', async () => {
+    const ids = new Set();
+    for (let i = 0; i < 3; i++) {
+      const res = await gw.post('/v1/chat/completions', CHAT, { 'x-request-id': 'reused-id' });
+      assert.equal(res.headers['x-client-request-id'], 'reused-id');
+      ids.add(res.headers['x-request-id']);
+    }
+    assert.equal(ids.size, 3);
+  });
+
+  test('an x-request-id with spaces is ignored', async () => {
     const res = await gw.get('/healthz', { 'x-request-id': 'has some spaces' });
     assert.match(res.headers['x-request-id'], GENERATED_ID);
+    assert.equal(res.headers['x-client-request-id'], undefined);
   });
 
-  test('an x-request-id of 200 characters is replaced by a generated one', async () => {
+  test('an x-request-id of 200 characters is ignored', async () => {
     const res = await gw.get('/healthz', { 'x-request-id': 'a'.repeat(200) });
     assert.match(res.headers['x-request-id'], GENERATED_ID);
+    assert.equal(res.headers['x-client-request-id'], undefined);
   });
 
-  test('an x-request-id with a quote or a slash is replaced by a generated one', async () => {
+  test('an x-request-id with a quote or a slash is ignored', async () => {
     for (const bad of ['x"y', 'a/b', 'a;b']) {
       const res = await gw.get('/healthz', { 'x-request-id': bad });
       assert.match(res.headers['x-request-id'], GENERATED_ID, bad);
+      assert.equal(res.headers['x-client-request-id'], undefined, bad);
     }
   });
 

@@ -224,10 +224,10 @@ describe('framing and keep-alive', () => {
       + `Content-Type: application/json\r\nContent-Length: ${BODY.length}\r\nX-Request-Id: chat-1\r\n\r\n${BODY}`
       + 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: health-2\r\nConnection: close\r\n\r\n');
     const [first, second] = responses(r.text);
-    assert.equal(first.headers['x-request-id'], 'chat-1');
+    assert.equal(first.headers['x-client-request-id'], 'chat-1');
     assert.equal(first.status, 200);
     assert.equal(JSON.parse(first.body).object, 'chat.completion');
-    assert.equal(second.headers['x-request-id'], 'health-2');
+    assert.equal(second.headers['x-client-request-id'], 'health-2');
     assert.equal(second.status, 200);
     assert.equal(r.closed, true);
   });

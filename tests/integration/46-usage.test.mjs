@@ -35,8 +35,10 @@ const MODELS = {
     simModel('drip-chat', 'sim-delay-50', { pricing: PRICE }),
     // Never answers: a request stays in flight until its worker dies.
     simModel('stall-chat', 'sim-fault-stall', { pricing: PRICE }),
-    // Bills ten times the completion it sent: more than was reserved.
-    simModel('overcount-chat', 'sim-overcount-10', { pricing: PRICE })],
+    // Bills ten times the prompt it read: more than was reserved, yet a
+    // count a reply could have (ten times the completion would be
+    // malformed: 47-usage-invalid).
+    simModel('overcount-chat', 'sim-overprompt-10', { pricing: PRICE })],
 };
 
 let sim;
@@ -199,7 +201,7 @@ describe('one record per authenticated request', () => {
     const t0 = Date.now();
     const res = await gw.post(URL_PATH, body, { 'x-request-id': id, ...bearer(key.secret) });
     const t1 = Date.now();
-    assert.equal(res.headers['x-request-id'], id);
+    assert.equal(res.headers['x-client-request-id'], id);
     let usage;
     let charged = res.headers['x-fluxgate-charged-micro'];
     let impact;
@@ -228,7 +230,7 @@ describe('one record per authenticated request', () => {
     const anon = await plainRequest('POST', gw.url + URL_PATH, JSON.stringify(chatBody()),
       { 'content-type': 'application/json', 'x-request-id': NO_KEY_ID });
     assert.equal(anon.status, 401, anon.text);
-    assert.equal(anon.headers['x-request-id'], NO_KEY_ID);
+    assert.equal(anon.headers['x-client-request-id'], NO_KEY_ID);
 
     assert.equal((await send('mix-ok')).status, 200);
     assert.equal((await send('mix-stream', {
@@ -412,8 +414,14 @@ describe('one record per authenticated request', () => {
   });
 
   test('a request id of 128 characters is kept whole in the reply and in the record', () => {
-    assert.equal(sent.get(LONG_ID).res.headers['x-request-id'], LONG_ID);
+    assert.equal(sent.get(LONG_ID).res.headers['x-client-request-id'], LONG_ID);
     assert.equal(rec(LONG_ID).client_request_id, LONG_ID);
+  });
+
+  test('the reply\'s x-request-id is the gateway\'s id its record is keyed by', () => {
+    for (const id of keyed) {
+      assert.equal(sent.get(id).res.headers['x-request-id'], rec(id).request_id, id);
+    }
   });
 
   test('request_id is the gateway\'s own id, one per request, beside the client\'s', () => {
@@ -806,7 +814,7 @@ describe('attempts: how each upstream call ended', () => {
 
 // fg_ledger_settle never takes more than was reserved; what the provider's
 // usage cost beyond it is recorded as uncharged_micro. overcount-chat's
-// provider reports ten times the completion tokens it sent.
+// provider reports ten times the prompt tokens it read.
 describe('usage priced beyond the reservation', () => {
   let gw;
   let r;

@@ -290,7 +290,7 @@ describe('the upstream client\'s queue, one connection allowed', () => {
       const third = qchat();
       assert.ok((await leaving) instanceof Error, 'the leaving client got a reply');
       await waitFor('the request of the client that left to end',
-        () => qgw.log().includes('req=leaving-1 status='), { tries: 250, every: 20 });
+        () => / req=\S+ status=[^\n]* client_id=leaving-1$/m.test(qgw.log()), { tries: 250, every: 20 });
       up.release();
       assert.equal((await first).status, 200);
       assert.equal((await third).status, 200);

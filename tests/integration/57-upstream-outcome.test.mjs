@@ -54,7 +54,11 @@ describe('attempts against fg-sim', () => {
       // One worker: its kept-alive connection is the one the next request
       // reuses, which is where a client might be tempted to send again.
       config: { workers: 1, upstream: { max_body_bytes: 65536 } },
-      models: { models: [...shippedModels(), simModel('stall-mid', 'sim-delay-3000')] },
+      models: {
+        models: [...shippedModels(), simModel('stall-mid', 'sim-delay-3000'),
+          // Reads the whole request, works 500 ms, drops the connection.
+          simModel('reset-after-work', 'sim-fault-reset-ttft-500')],
+      },
     }));
   });
 
@@ -92,6 +96,23 @@ describe('attempts against fg-sim', () => {
     assert.equal(l.upstream_status, null);
     assert.equal((await sim.stats()).requests - before, 1,
       'the request reached the provider once: no client sent it again');
+  });
+
+  // Issue 12, item 10: a POST is never sent twice. A request fully written
+  // on a reused connection that the provider drops after working on it
+  // may have run: neither client may resend it on its own.
+  test('a reused connection dropped after the provider worked on the request: 502, and the provider saw it once', async () => {
+    const warm = await chat({ max_tokens: 1 });
+    assert.equal(warm.status, 200, warm.text);
+    const before = (await sim.stats()).requests;
+    const res = await chat({ model: 'reset-after-work' });
+    assert.equal(res.status, 502, res.text);
+    const l = await lineOf(file, res);
+    assert.equal(l.upstream_outcome, 'sent_no_reply');
+    // Long enough for a resend to have reached the provider too.
+    await new Promise((r) => setTimeout(r, 700));
+    assert.equal((await sim.stats()).requests - before, 1,
+      'the provider got the request once: no client sent it again');
   });
 
   test('no byte before first_byte_ms is "first_byte_timeout"', async () => {
@@ -200,5 +221,55 @@ describe('an upstream that resets the connection before the body is in', () => {
     const l = await lineOf(file, res);
     assert.equal(l.upstream_outcome, 'not_sent');
     assert.equal(l.upstream_status, null);
+  });
+});
+
+describe('an upstream whose reply head is over the 64 KiB limit', () => {
+  let server;
+  let gw;
+  let file;
+
+  before(async () => {
+    // Reads the request, then writes a 100 KiB head and a small body in
+    // one write: the limit must hold however the head arrives.
+    const body = JSON.stringify({
+      id: 'chatcmpl-big-head', object: 'chat.completion', created: 1, model: 'raw',
+      choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+      usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+    });
+    const filler = Array.from({ length: 20 }, (_, i) => `X-Filler-${i}: ${'f'.repeat(5000)}\r\n`).join('');
+    server = net.createServer((sock) => {
+      let buf = Buffer.alloc(0);
+      sock.on('error', () => {});
+      sock.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        const end = buf.indexOf('\r\n\r\n');
+        if (end < 0) return;
+        const len = Number((buf.subarray(0, end).toString('latin1').match(/\r\ncontent-length: *(\d+)/i) || [])[1] || 0);
+        if (buf.length < end + 4 + len) return;
+        buf = Buffer.alloc(0);
+        sock.write(`HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n${filler}`
+          + `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      });
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    ({ gw, file } = await gatewayWithLog({
+      env: { FG_DEMO_BASE_URL: `http://127.0.0.1:${server.address().port}/v1` },
+      config: { workers: 1 },
+    }));
+  });
+
+  after(async () => {
+    await gw?.stop();
+    server?.close();
+  });
+
+  test('a reply head over 64 KiB sent in one write is refused as malformed (502)', async () => {
+    const res = await gw.post(URL_PATH, { ...CHAT, max_tokens: 3 });
+    assert.equal(res.status, 502, res.text.slice(0, 300));
+    assert.equal(res.json().error.code, 'INFERENCE_PROVIDER_ERROR');
+    assert.match(res.json().error.message, /malformed/);
+    const l = await lineOf(file, res);
+    assert.equal(l.status, 502);
   });
 });

@@ -115,8 +115,8 @@ describe('oversized and malformed requests', () => {
     const r = await rawHttp(gw.port, 'GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: first-1\r\n\r\n'
       + 'GET /readyz HTTP/1.1\r\nHost: x\r\nX-Request-Id: second-2\r\nConnection: close\r\n\r\n',
     { timeoutMs: 3000 });
-    const first = r.text.indexOf('x-request-id: first-1');
-    const second = r.text.indexOf('x-request-id: second-2');
+    const first = r.text.indexOf('x-client-request-id: first-1');
+    const second = r.text.indexOf('x-client-request-id: second-2');
     assert.ok(first >= 0 && second > first, r.text);
   });
 });

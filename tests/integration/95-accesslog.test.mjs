@@ -16,7 +16,7 @@ import {
 
 const URL_PATH = '/v1/chat/completions';
 const FIELDS = [
-  'time', 'request_id', 'key_id', 'model_requested', 'model_served', 'provider',
+  'time', 'request_id', 'client_request_id', 'key_id', 'model_requested', 'model_served', 'provider',
   'status', 'error', 'prompt_tokens', 'completion_tokens', 'reasoning_tokens',
   'cached_tokens', 'usage_estimated', 'charged_micro', 'energy_kwh', 'carbon_g_co2',
   'water_liters', 'impact_estimated', 'latency_ms', 'ttfb_ms', 'bytes_in', 'bytes_out', 'client',
@@ -83,10 +83,11 @@ describe('the access log', () => {
   test('a 200 has the key id, models, provider, usage, timings and sizes', async () => {
     const t0 = Date.now();
     const body = JSON.stringify({ ...CHAT, messages: [{ role: 'user', content: 'access log probe 7f3c' }] });
-    const res = await gw.post(URL_PATH, body);
+    const res = await gw.post(URL_PATH, body, { 'x-request-id': 'probe-7f3c' });
     assert.equal(res.status, 200, res.text);
     const l = await lineFor(file, res.headers['x-request-id']);
     const usage = res.json().usage;
+    assert.equal(l.client_request_id, 'probe-7f3c');
     assert.equal(l.status, 200);
     assert.equal(l.error, null);
     assert.equal(l.key_id, gw.keyId);

@@ -32,7 +32,9 @@
  * forms exist because the gateway forwards the model but not our headers.
  * "overcount-<k>" in the model name (k 1 to 1000) reports k times the
  * completion tokens generated, as a provider that ignored max_tokens in
- * its bill would.
+ * its bill would; "overprompt-<k>" k times the prompt tokens (a tokenizer
+ * that counts more than the gateway's estimate); "negative-usage" reports
+ * completion_tokens -5000000, as a lying provider did.
  *
  * Design. One process, one event_base, no threads, no sleeps: evhttp serves
  * keep-alive HTTP/1.1 and every delay is a libevent timer. A reply with no
@@ -427,6 +429,18 @@ sim_chat(fg_sim_t *sim, struct evhttp_request *req)
         if (k >= 1 && k <= 1000) {
             plan.completion_tokens *= k;
         }
+    }
+    if ((overcount = strstr(plan.model, "overprompt-")) != NULL) {
+        unsigned long k = strtoul(overcount + sizeof("overprompt-") - 1,
+                                  NULL, 10);
+
+        if (k >= 1 && k <= 1000) {
+            plan.prompt_tokens *= k;
+        }
+    }
+    if (strstr(plan.model, "negative-usage") != NULL) {
+        /* Rendered through json_int_t: the two's complement reads back. */
+        plan.completion_tokens = (uint64_t) -5000000LL;
     }
 
     status = 200;

@@ -26,6 +26,7 @@ summary_ok(void)
 
     memset(&s, 0, sizeof(s));
     s.request_id = "req_0123456789abcdef";
+    s.client_request_id = "client-42";
     s.key_id = "key_4f3a9c";
     s.model_requested = "demo-chat";
     s.model_served = "demo-chat";
@@ -147,7 +148,7 @@ line_is_one_json_object_with_every_field(void)
 {
     fg_request_summary_t s = summary_ok();
     static const char   *fields[] = {
-        "time", "request_id", "key_id", "model_requested", "model_served",
+        "time", "request_id", "client_request_id", "key_id", "model_requested", "model_served",
         "provider", "status", "error", "prompt_tokens", "completion_tokens",
         "reasoning_tokens", "cached_tokens", "usage_estimated",
         "charged_micro", "energy_kwh", "carbon_g_co2", "water_liters",
@@ -167,6 +168,7 @@ line_is_one_json_object_with_every_field(void)
     expect_int_eq(json_object_size(j), sizeof(fields) / sizeof(fields[0]));
     expect_str_eq(str_of(j, "time"), "2025-01-01T00:00:00.123Z");
     expect_str_eq(str_of(j, "request_id"), "req_0123456789abcdef");
+    expect_str_eq(str_of(j, "client_request_id"), "client-42");
     expect_str_eq(str_of(j, "key_id"), "key_4f3a9c");
     expect_str_eq(str_of(j, "model_requested"), "demo-chat");
     expect_str_eq(str_of(j, "model_served"), "demo-chat");
@@ -324,7 +326,7 @@ a_secret_looking_model_name_is_just_data_beside_the_key_id(void)
     expect_str_eq(str_of(j, "key_id"), "key_4f3a9c");
     expect_str_eq(str_of(j, "model_requested"),
                   "fg-sk_live_9f8e7d6c5b4a39281706f5e4d3c2b1a0");
-    expect_int_eq(json_object_size(j), 29);
+    expect_int_eq(json_object_size(j), 30);
     json_decref(j);
     free(text);
 }

@@ -130,12 +130,33 @@ bearer_accepts_any_case_of_the_scheme(void)
     expect_int_eq(n, 1);
 }
 
+/* RFC 9110 11.4: credentials = auth-scheme [ 1*SP token68 ] (tabs too). */
+static void
+bearer_accepts_several_spaces_or_tabs_before_the_token(void)
+{
+    static const char *good[] = {
+        "Bearer  fg-abc", "Bearer\tfg-abc", "Bearer \t  fg-abc",
+        "bearer     fg-abc"
+    };
+    const char *s;
+    size_t      i, n;
+
+    for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        s = NULL;
+        n = 0;
+        if (fg_key_parse_bearer(good[i], &s, &n) != FG_OK
+            || n != 6 || strncmp(s, "fg-abc", n) != 0) {
+            FG_TEST_FAIL("refused \"%s\"", good[i]);
+        }
+    }
+}
+
 static void
 bearer_rejects_malformed_values(void)
 {
     static const char *bad[] = {
-        "", "Bearer", "Bearer ", "Bearer  x", "Bearerx", "Basic x",
-        "Bearer x y", "Bearer x ", "Bearer\tx", "Bearer x\ty", " Bearer x",
+        "", "Bearer", "Bearer ", "Bearer  ", "Bearer \t", "Bearerx",
+        "Basic x", "Bearer x y", "Bearer x ", "Bearer x\ty", " Bearer x",
         "Bearer x\r", "Bearer \xc3\xa9", "Token x"
     };
     const char *s = NULL;
@@ -324,6 +345,7 @@ main(void)
         FG_TEST_CASE(hash_is_deterministic_and_keyed_by_the_server_secret),
         FG_TEST_CASE(hash_matches_libsodium_keyed_blake2b),
         FG_TEST_CASE(bearer_accepts_any_case_of_the_scheme),
+        FG_TEST_CASE(bearer_accepts_several_spaces_or_tabs_before_the_token),
         FG_TEST_CASE(bearer_rejects_malformed_values),
         FG_TEST_CASE(bearer_token_is_capped_at_256_bytes),
         FG_TEST_CASE(api_key_header_takes_the_whole_value_as_the_token),
