@@ -24,7 +24,7 @@ import path from 'node:path';
 
 import {
   BIN_DIR, SRC_DIR, crc32c, isAlive, plainRequest, runAdmin, shippedModels, shmName, simModel, sseData, startGateway,
-  startSim, streamRequest, syncerPid, tempDir, usageJournal, waitFor,
+  reservationLog, startSim, streamRequest, syncerPid, tempDir, usageJournal, waitFor,
 } from '../lib/harness.mjs';
 
 const URL_PATH = '/v1/chat/completions';
@@ -56,6 +56,11 @@ const chatBody = (over = {}) => ({
 
 // The records of @g's journal, in file order.
 const recordsOf = (g) => usageJournal(g.dataDir).lines.map((l) => l.record);
+
+// Every seq the node handed out: its usage records' and its reservation
+// records' (they share the sequence), sorted.
+const allSeqs = (g) => [...recordsOf(g), ...reservationLog(g.dataDir)]
+  .map((r) => r.seq).sort((a, b) => a - b);
 
 // The records of @g's journal whose client_request_id is one of @ids:
 // id → [records].
@@ -276,7 +281,7 @@ describe('one record per authenticated request', () => {
   });
 
   test('sequence numbers have no gap: no record is missing anywhere', () => {
-    const seqs = recordsOf(gw).map((r) => r.seq).sort((a, b) => a - b);
+    const seqs = allSeqs(gw);
     assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
   });
 
@@ -628,7 +633,12 @@ for (const variant of [
     let journalAtCrash;
 
     before(async () => {
-      first = await startGateway({ sim, models: MODELS });
+      // With the syncer stopped nothing becomes durable: the requests are
+      // let through at once (docs/operations.md usage.reservation_wait_ms).
+      first = await startGateway({
+        sim, models: MODELS,
+        config: variant.stopSyncer ? { usage: { reservation_wait_ms: 0 } } : {},
+      });
       try {
         if (variant.stopSyncer) process.kill(syncerPid(first), 'SIGSTOP');
         replies = await Promise.all(ids.map((id, i) => first.post(URL_PATH,
@@ -657,7 +667,7 @@ for (const variant of [
       exactlyOne(byId, ids);
       const all = recordsOf(gw);
       assert.equal(all.length, N);
-      const seqs = all.map((r) => r.seq).sort((a, b) => a - b);
+      const seqs = allSeqs(gw);
       assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'a gap or a repeat in the sequence');
     });
 
@@ -899,7 +909,9 @@ describe('back-pressure: a full ring (usage.ring_records 16) with the syncer sto
 
   before(async () => {
     // One worker: its ring is the one every request needs room in.
-    gw = await startGateway({ sim, config: { workers: 1, usage: { ring_records: 16 } } });
+    // reservation_wait_ms 0: with the syncer stopped no reservation becomes
+    // durable, and this is about the ring's room, not that wait.
+    gw = await startGateway({ sim, config: { workers: 1, usage: { ring_records: 16, reservation_wait_ms: 0 } } });
     spid = syncerPid(gw);
     process.kill(spid, 'SIGSTOP');
     const upstreamBefore = (await sim.stats()).requests;
