@@ -57,6 +57,7 @@ typedef struct {
     const fg_syncer_config_t *sc;
     fg_usagelog_t            *usage;
     struct event             *drain_ev;
+    struct event             *wake_ev;       /* a worker's reservation */
     size_t                   *held;          /* per ring: written, unsynced */
     fg_usage_record_t        *batch;
     fg_usage_record_t        *bills;         /* the batch's usage records */
@@ -248,6 +249,16 @@ syncer_drain_cb(evutil_socket_t fd, short what, void *arg)
         s->exit_code = 1;
         event_base_loopexit(s->base, NULL);
     }
+}
+
+/* A worker pushed a reservation: drain (and sync) now. */
+static void
+syncer_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    uint64_t n;
+
+    (void) !read(fd, &n, sizeof(n));
+    syncer_drain_cb(fd, what, arg);
 }
 
 static int
@@ -598,6 +609,11 @@ fg_syncer_run(const fg_syncer_config_t *sc)
     event_add(s.tick_ev, &second);
     s.drain_ev = event_new(s.base, -1, EV_PERSIST, syncer_drain_cb, &s);
     event_add(s.drain_ev, &drain_every);
+    if (sc->wake_fd >= 0) {
+        s.wake_ev = event_new(s.base, sc->wake_fd, EV_READ | EV_PERSIST,
+                              syncer_wake_cb, &s);
+        event_add(s.wake_ev, NULL);
+    }
     fg_log(FG_LOG_NOTICE, 0, "syncer ready; admin API on %s",
            sc->conf->admin_listen);
 
@@ -621,6 +637,9 @@ done:
     }
     if (s.drain_ev != NULL) {
         event_free(s.drain_ev);
+    }
+    if (s.wake_ev != NULL) {
+        event_free(s.wake_ev);
     }
     fg_usagelog_close(s.usage);
     free(s.held);

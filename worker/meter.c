@@ -14,6 +14,7 @@
  */
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "common/base/clock.h"
 #include "common/accounts/limiter.h"
@@ -59,6 +60,12 @@ meter_journal_reservation(fg_req_t *req, int64_t amount)
         return FG_ERR;
     }
     req->reservation.durable_at = fg_usagering_pushed(ring, w->wc->slot);
+    if (w->wc->syncer_wake_fd >= 0 && w->conf->usage_reservation_wait_ms > 0) {
+        uint64_t one = 1;
+
+        /* Non-blocking, no disk: the syncer syncs now, not at its tick. */
+        (void) !write(w->wc->syncer_wake_fd, &one, sizeof(one));
+    }
     return FG_OK;
 }
 
