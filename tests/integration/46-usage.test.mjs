@@ -851,6 +851,41 @@ describe('usage priced beyond the reservation', () => {
   });
 });
 
+// The same on a stream (issue 12 item 8): the usage chunk settles the
+// request mid-stream (relay.c), by the same settle, so a provider's usage
+// beyond the reservation is cut to it there too, and recorded.
+describe('streamed usage priced beyond the reservation', () => {
+  let gw;
+  let r;
+  let body;
+  let usage;
+
+  before(async () => {
+    gw = await startGateway({ sim, models: MODELS });
+    body = chatBody({ model: 'overcount-chat', max_tokens: 5, stream: true,
+      stream_options: { include_usage: true } });
+    const s = await streamRequest(gw.url + URL_PATH, body, { headers: { 'x-request-id': 'over-stream' } });
+    assert.equal(s.status, 200);
+    await s.done;
+    usage = s.events.map((e) => (e.data === '[DONE]' ? null : JSON.parse(e.data)))
+      .find((c) => c && c.usage)?.usage;
+    assert.ok(usage, 'a usage chunk');
+    r = exactlyOne(await waitRecords(gw, ['over-stream']), ['over-stream']).get('over-stream');
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('is charged up to the reservation and records the rest as uncharged_micro', () => {
+    const priced = cost(usage.prompt_tokens, 0, usage.completion_tokens);
+    assert.ok(r.flags.includes('stream'), JSON.stringify(r));
+    assert.ok(r.charged_micro > 0 && r.charged_micro <= worstCase(body), JSON.stringify(r));
+    assert.ok(r.uncharged_micro > 0, JSON.stringify(r));
+    assert.equal(r.charged_micro + r.uncharged_micro, priced);
+  });
+});
+
 // A usage record's size is part of the shm layout (FG_SHM_LAYOUT_VERSION):
 // an arena that a crashed run of another layout left may hold records and
 // reservations this build cannot read, so the start is refused, the arena
