@@ -176,3 +176,46 @@ describe('after a power loss with requests in flight, right after a burst of ans
       balanceAfter - Number(r.headers['x-fluxgate-charged-micro']));
   });
 });
+
+// The wait is bounded (usage.reservation_wait_ms): with the syncer stopped
+// no reservation becomes durable, so the request is refused before its
+// provider is called, and its record follows once the syncer runs again.
+describe('a reservation that cannot be made durable in time', () => {
+  let g;
+  let spid;
+  let res;
+  let upstreamSaw;
+
+  before(async () => {
+    g = await startGateway({ sim, models: MODELS, config: { usage: { reservation_wait_ms: 300 } } });
+    spid = syncerPid(g);
+    process.kill(spid, 'SIGSTOP');
+    const before = (await sim.stats()).requests;
+    res = await g.post(URL_PATH, chatBody(), { 'x-request-id': 'not-durable' });
+    upstreamSaw = (await sim.stats()).requests - before;
+  });
+
+  after(async () => {
+    try { process.kill(spid, 'SIGCONT'); } catch { /* gone */ }
+    await g?.stop();
+  });
+
+  test('gets 503 billing_unavailable with Retry-After, and reaches no upstream', () => {
+    assert.equal(res.status, 503, res.text);
+    assert.equal(res.json().error.code, 'billing_unavailable');
+    assert.match(res.headers['retry-after'] ?? '', /^[1-9]\d*$/);
+    assert.equal(upstreamSaw, 0);
+  });
+
+  test('its usage record, charging nothing, reaches the journal once the syncer runs', async () => {
+    process.kill(spid, 'SIGCONT');
+    const mine = await waitFor('its record', () => {
+      const r = usageJournal(g.dataDir).lines.map((l) => l.record)
+        .filter((rec) => rec.client_request_id === 'not-durable');
+      return r.length > 0 && r;
+    }, { tries: 200, every: 25 });
+    assert.equal(mine.length, 1);
+    assert.equal(mine[0].charged_micro, 0);
+    assert.equal(mine[0].status, 503);
+  });
+});
