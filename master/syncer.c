@@ -41,7 +41,7 @@
 #include "common/wire/httpserver.h"
 #include "master/admin_http.h"
 #include "master/listen.h"
-#include "master/reservations.h"
+#include "common/store/reslog.h"
 #include "master/syncer.h"
 
 #define SYNCER_LOCK_WAIT_MS 10000

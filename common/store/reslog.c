@@ -1,5 +1,5 @@
 /*
- * reservations.c: the reservation log (reservations.h says why).
+ * reslog.c: the reservation log (reslog.h says why).
  *
  * The open set is an array of records with an open-addressed index by the
  * gateway's request id (unique per request): a close swaps the last
@@ -19,7 +19,7 @@
 #include "common/base/durable.h"
 #include "common/base/clock.h"
 #include "common/store/usagelog.h"
-#include "master/reservations.h"
+#include "common/store/reslog.h"
 
 #define RESLOG_EMPTY  (-1)
 #define RESLOG_TOMB   (-2)

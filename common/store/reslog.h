@@ -1,5 +1,5 @@
-#ifndef FG_MASTER_RESERVATIONS_H
-#define FG_MASTER_RESERVATIONS_H
+#ifndef FG_STORE_RESLOG_H
+#define FG_STORE_RESLOG_H
 
 /*
  * The reservation log: what makes a reservation held when the machine
@@ -16,7 +16,8 @@
  * FG_RESLOG_COMPACT_BYTES. Same line format as the usage journal
  * (common/store/usagelog.h), so the same torn-tail rule and dedupe.
  *
- * The syncer's alone: it blocks on disk.
+ * Library code: errors through fg_err_t, no logging. The syncer's alone
+ * (master/syncer.c): it blocks on disk.
  */
 
 #include <stddef.h>
