@@ -147,7 +147,11 @@ syncer_sync_logs(syncer_t *s, fg_err_t *err)
                                                             : FG_ERR;
 }
 
-/* The keystore's hook: what the balances it writes next include. */
+static int syncer_drain(syncer_t *s, int force_sync);
+
+/* The keystore's hook: what the balances it writes next include. The
+ * rings are drained first, so a charge a reply has announced is in the
+ * balance written with an admin change. */
 static int
 syncer_usage_sync(void *arg, uint64_t *file_id, uint64_t *offset,
                   fg_err_t *err)
@@ -155,6 +159,13 @@ syncer_usage_sync(void *arg, uint64_t *file_id, uint64_t *offset,
     syncer_t         *s = arg;
     fg_usagelog_pos_t pos;
 
+    /* Not before the replay is over (sh_keys_loaded): a record drained
+     * then would be counted twice. */
+    if (atomic_load(&s->sc->shm->header->sh_keys_loaded)
+        && syncer_drain(s, 1) != FG_OK) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "the usage journal failed (logged)");
+    }
     if (syncer_sync_logs(s, err) != FG_OK) {
         return FG_ERR;
     }

@@ -175,6 +175,27 @@ describe('after a power loss with requests in flight, right after a burst of ans
     assert.equal(Number(r.headers['x-fluxgate-balance-micro']),
       balanceAfter - Number(r.headers['x-fluxgate-charged-micro']));
   });
+
+  // The replay counts each record once: a second power loss, right after
+  // a top-up and a request, rebuilds the same balance from the same
+  // journal.
+  test('a second power loss rebuilds the same exact balance', async () => {
+    const top = await g2.admin('POST', `/admin/v1/keys/${keyId}/topup`,
+      { amount_micro: 1000, idempotency_key: 'cold-topup-2' });
+    assert.equal(top.status, 200, top.text);
+    const live = (await g2.admin('GET', `/admin/v1/keys/${keyId}`)).json().energy.balance_micro;
+    await powerLoss(g2);
+    const g3 = await restart(g2);
+    try {
+      const again = (await g3.admin('GET', `/admin/v1/keys/${keyId}`)).json().energy.balance_micro;
+      const charged = usageJournal(g.dataDir).lines.map((l) => l.record)
+        .filter((rec) => rec.key_id === keyId).reduce((n, rec) => n + rec.charged_micro, 0);
+      assert.equal(again, INITIAL + TOPUP + 1000 - charged, `again ${again} live ${live} formula ${INITIAL + TOPUP + 1000 - charged}\n${g3.log()}`);
+      assert.equal(again, live);
+    } finally {
+      await g3.stop();
+    }
+  });
 });
 
 // The wait is bounded (usage.reservation_wait_ms): with the syncer stopped
