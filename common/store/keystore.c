@@ -449,6 +449,23 @@ fg_keystore_replay_from(const fg_keystore_t *ks, uint64_t file_id)
     return from;
 }
 
+uint64_t
+fg_keystore_oldest_usage_file(const fg_keystore_t *ks)
+{
+    uint64_t oldest = UINT64_MAX;
+    uint32_t i;
+
+    for (i = 0; i < ks->count; i++) {
+        const fg_key_record_t *r = &ks->entries[i].rec;
+
+        if (r->kr_status != FG_KEY_STATUS_ROTATED
+            && r->kr_usage_file < oldest) {
+            oldest = r->kr_usage_file;
+        }
+    }
+    return oldest;
+}
+
 /* Does the stored balance of @r include the record ending at @end_offset
  * of file @file_id? */
 static int

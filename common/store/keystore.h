@@ -82,6 +82,13 @@ void fg_keystore_set_usage(fg_keystore_t *ks, fg_keystore_usage_sync_fn sync,
 uint64_t fg_keystore_replay_from(const fg_keystore_t *ks, uint64_t file_id);
 
 /*
+ * The id of the oldest usage file a stored balance names (UINT64_MAX:
+ * none): journal retention must keep that file and every later one, or a
+ * cold start could not replay what those balances do not include.
+ */
+uint64_t fg_keystore_oldest_usage_file(const fg_keystore_t *ks);
+
+/*
  * Takes usage record @rec, which ends at @end_offset of usage file
  * @file_id, into its key's journal balance, unless the stored balance
  * includes it: regeneration up to the record's end, then its charge. The

@@ -566,6 +566,7 @@ a_cold_start_replays_the_records_after_the_stored_position_with_regeneration(voi
     usage_end = 100;
     fg_keystore_apply_usage(f.ks, &r1, 7, 100);
     expect_int_eq(fg_keystore_persist_balances(f.ks, NOW + 1000, &err), 1);
+    expect_true(fg_keystore_oldest_usage_file(f.ks) == 7);
     /* r2 and r3 are journaled; the machine stops before the next write. */
     fg_keystore_apply_usage(f.ks, &r2, 7, 200);
     fg_keystore_apply_usage(f.ks, &r3, 7, 300);
