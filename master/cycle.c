@@ -223,6 +223,7 @@ cycle_spawn_syncer(fg_master_t *m)
         sc.shm = &m->shm;
         sc.server_secret = m->server_secret;
         sc.admin_token = m->admin_token;
+        sc.wake_fd = m->syncer_wake_fd;
         _exit(fg_syncer_run(&sc));
     }
     atomic_store(&m->shm.header->sh_syncer_pid, pid);
@@ -357,6 +358,7 @@ cycle_spawn(fg_master_t *m, unsigned slot)
         wc.slot = slot;
         wc.generation = cycle_generation;
         wc.server_secret = m->server_secret;
+        wc.syncer_wake_fd = m->syncer_wake_fd;
         _exit(fg_worker_run(&wc));
     }
     atomic_store(&ws->ws_pid, pid);

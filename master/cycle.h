@@ -21,6 +21,7 @@ typedef struct {
     const char     *listen_override;   /* -l, borrowed; NULL if none */
     uint8_t         server_secret[FG_KEY_SERVER_SECRET_BYTES];
     char            admin_token[FG_CONF_PATH_MAX];
+    int             syncer_wake_fd; /* eventfd: workers wake the syncer */
 } fg_master_t;
 
 /*

@@ -41,6 +41,7 @@
 #include "common/wire/httpserver.h"
 #include "master/admin_http.h"
 #include "master/listen.h"
+#include "common/store/reslog.h"
 #include "master/syncer.h"
 
 #define SYNCER_LOCK_WAIT_MS 10000
@@ -48,12 +49,20 @@
 #define SYNCER_DRAIN_MS     10
 #define SYNCER_DRAIN_BATCH  256
 
+/* The ring index of the usage records the syncer itself writes: those of
+ * reservations settled after a cold start. No ring has it. */
+#define SYNCER_RING         (FG_USAGELOG_RINGS_MAX - 1)
+
 typedef struct {
     const fg_syncer_config_t *sc;
     fg_usagelog_t            *usage;
     struct event             *drain_ev;
+    struct event             *wake_ev;       /* a worker's reservation */
     size_t                   *held;          /* per ring: written, unsynced */
     fg_usage_record_t        *batch;
+    fg_usage_record_t        *bills;         /* the batch's usage records */
+    fg_reslog_t              *reservations;
+    fg_usagelog_scan_t        usage_scan;    /* the journal at open */
     char                      usage_path[FG_CONF_PATH_MAX + 32];
     struct event_base        *base;
     fg_httpserver_t          *http;          /* the admin API's, owned */
@@ -87,14 +96,102 @@ syncer_signal_cb(evutil_socket_t sig, short what, void *arg)
  * written once: the journal skips sequences it has). Returns FG_ERR when
  * the journal failed for good.
  */
+/*
+ * One drained batch: reservation records to the reservation log; usage
+ * records to the journal, each closing its reservation and taken into its
+ * key's journal balance (the one the store gets: cold start). Returns
+ * the number of reservation records (they want a sync at once: a worker
+ * waits for it before its upstream call), or -1 on failure.
+ */
+static int
+syncer_route(syncer_t *s, const fg_usage_record_t *batch, size_t n,
+             fg_err_t *err)
+{
+    fg_usagelog_pos_t pos;
+    size_t            i, bills = 0;
+    int               reserved = 0;
+
+    for (i = 0; i < n; i++) {
+        if (batch[i].flags & FG_USAGE_RESERVATION) {
+            fg_reslog_reserve(s->reservations, &batch[i]);
+            reserved++;
+            continue;
+        }
+        (void) fg_reslog_settle(s->reservations, &batch[i]);
+        /* A re-delivery the journal has already is not charged twice. */
+        if (batch[i].seq > fg_usagelog_ring_seq(s->usage, batch[i].ring)) {
+            s->bills[bills] = batch[i];
+            bills++;
+        }
+    }
+    if (bills > 0) {
+        if (fg_usagelog_append(s->usage, s->bills, bills, fg_mono_ms(),
+                               NULL, err) != FG_OK) {
+            return -1;
+        }
+        fg_usagelog_position(s->usage, &pos);
+        for (i = 0; i < bills; i++) {
+            fg_keystore_apply_usage(s->keys, &s->bills[i], pos.file_id,
+                                    pos.offset);
+        }
+    }
+    return fg_reslog_flush(s->reservations, err) == FG_OK ? reserved : -1;
+}
+
+/* Both logs durable. */
+static int
+syncer_sync_logs(syncer_t *s, fg_err_t *err)
+{
+    return fg_usagelog_sync(s->usage, err) == FG_OK
+           && fg_reslog_sync(s->reservations, err) == FG_OK ? FG_OK
+                                                            : FG_ERR;
+}
+
+static int syncer_drain(syncer_t *s, int force_sync);
+
+/* The keystore's hook: what the balances it writes next include. The
+ * rings are drained first, so a charge a reply has announced is in the
+ * balance written with an admin change. */
+static int
+syncer_usage_sync(void *arg, uint64_t *file_id, uint64_t *offset,
+                  fg_err_t *err)
+{
+    syncer_t         *s = arg;
+    fg_usagelog_pos_t pos;
+
+    /* Not before the replay is over (sh_keys_loaded): a record drained
+     * then would be counted twice. */
+    if (atomic_load(&s->sc->shm->header->sh_keys_loaded)
+        && syncer_drain(s, 1) != FG_OK) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "the usage journal failed (logged)");
+    }
+    if (syncer_sync_logs(s, err) != FG_OK) {
+        return FG_ERR;
+    }
+    fg_usagelog_position(s->usage, &pos);
+    *file_id = pos.file_id;
+    *offset = pos.offset;
+    return FG_OK;
+}
+
+/*
+ * Moves usage records from the rings to the journal: copy what waits past
+ * what was written already, append it, and when the group commit is due,
+ * fdatasync and only then free the rings' slots. A crash anywhere leaves
+ * every record in a ring or durable in the journal (a record in both is
+ * written once: the journal skips sequences it has). Reservation records
+ * go to the reservation log and are synced at once. Returns FG_ERR when
+ * a log failed for good.
+ */
 static int
 syncer_drain(syncer_t *s, int force_sync)
 {
     fg_usagering_t      *r = s->sc->shm->usage;
     fg_usagelog_policy_t policy;
     fg_err_t             err;
-    size_t               n, written;
-    int                  ring;
+    size_t               n;
+    int                  ring, reserved;
     int64_t              wait;
 
     for (ring = fg_usagering_next_active(r, 0); ring >= 0;
@@ -105,25 +202,26 @@ syncer_drain(syncer_t *s, int force_sync)
                 != FG_OK || n == 0) {
                 break;
             }
-            /* The group-commit clock is monotonic, like sync_wait_ms's. */
-            if (fg_usagelog_append(s->usage, s->batch, n, fg_mono_ms(),
-                                   &written, &err) != FG_OK) {
+            reserved = syncer_route(s, s->batch, n, &err);
+            if (reserved < 0) {
                 fg_log(FG_LOG_ERROR, 0, "usage journal: %s", err.msg);
                 return FG_ERR;
             }
+            force_sync |= reserved > 0;
             s->held[ring] += n;
         }
     }
     policy.max_pending = (uint64_t) s->sc->conf->usage_sync_records;
     policy.max_delay_ms = s->sc->conf->usage_sync_interval_ms;
     wait = fg_usagelog_sync_wait_ms(s->usage, &policy, fg_mono_ms());
-    if (wait < 0 && !force_sync) {
+    if (wait > 0 && !force_sync) {
         return FG_OK;
     }
-    if (wait == 0 || force_sync) {
+    {
         int64_t started_us = fg_mono_us();
 
-        if (fg_usagelog_sync(s->usage, &err) != FG_OK) {
+        /* Nothing to do for a log with nothing pending. */
+        if (syncer_sync_logs(s, &err) != FG_OK) {
             fg_log(FG_LOG_ERROR, 0, "usage journal: %s", err.msg);
             return FG_ERR;
         }
@@ -132,15 +230,17 @@ syncer_drain(syncer_t *s, int force_sync)
             fg_metrics_journal_synced(s->sc->shm->metrics,
                                       fg_mono_us() - started_us);
         }
-        for (ring = 0; ring < (int) fg_usagering_rings(r); ring++) {
-            if (s->held[ring] > 0) {
-                if (fg_usagering_commit(r, (unsigned) ring, s->held[ring])
-                    != FG_OK) {
-                    fg_log(FG_LOG_ERROR, 0, "usage ring %d: commit "
-                           "failed", ring);
-                }
-                s->held[ring] = 0;
+    }
+    /* Everything appended is durable (here, or by the keystore's sync):
+     * the rings' slots may go. */
+    for (ring = 0; ring < (int) fg_usagering_rings(r); ring++) {
+        if (s->held[ring] > 0) {
+            if (fg_usagering_commit(r, (unsigned) ring, s->held[ring])
+                != FG_OK) {
+                fg_log(FG_LOG_ERROR, 0, "usage ring %d: commit "
+                       "failed", ring);
             }
+            s->held[ring] = 0;
         }
     }
     return FG_OK;
@@ -162,6 +262,16 @@ syncer_drain_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* A worker pushed a reservation: drain (and sync) now. */
+static void
+syncer_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+    uint64_t n;
+
+    (void) !read(fd, &n, sizeof(n));
+    syncer_drain_cb(fd, what, arg);
+}
+
 static int
 syncer_open_usage(syncer_t *s, fg_err_t *err)
 {
@@ -181,6 +291,16 @@ syncer_open_usage(syncer_t *s, fg_err_t *err)
     if (s->usage == NULL) {
         return FG_ERR;
     }
+    s->usage_scan = scan;
+    snprintf(path, sizeof(path), "%s/reservations.journal", conf->data_dir);
+    s->reservations = fg_reslog_open(path, node,
+                                     (size_t) FG_LEDGER_SLOTS_PER_OWNER
+                                     * (fg_ledger_owner_master(
+                                            s->sc->shm->ledger) + 1),
+                                     err);
+    if (s->reservations == NULL) {
+        return FG_ERR;
+    }
     if (scan.has_torn_tail) {
         fg_log(FG_LOG_WARN, 0, "usage journal: a torn last record (%llu "
                "bytes at offset %llu, a crash during a write) was cut off",
@@ -191,11 +311,28 @@ syncer_open_usage(syncer_t *s, fg_err_t *err)
      * records for ones it has. */
     fg_usagering_raise_seq(s->sc->shm->usage,
                            fg_usagelog_last_seq(s->usage) + 1);
+    fg_usagering_raise_seq(s->sc->shm->usage,
+                           fg_reslog_last_seq(s->reservations) + 1);
     s->held = fg_xcalloc(fg_usagering_rings(s->sc->shm->usage),
                          sizeof(size_t));
     s->batch = fg_xcalloc(SYNCER_DRAIN_BATCH, sizeof(fg_usage_record_t));
+    s->bills = fg_xcalloc(SYNCER_DRAIN_BATCH, sizeof(fg_usage_record_t));
     atomic_store(&s->sc->shm->header->sh_usage_failed, 0);
     return FG_OK;
+}
+
+/* 1 when no drained record waits for its ring commit. */
+static int
+syncer_rings_committed(const syncer_t *s)
+{
+    unsigned i;
+
+    for (i = 0; i < fg_usagering_rings(s->sc->shm->usage); i++) {
+        if (s->held[i] > 0) {
+            return 0;
+        }
+    }
+    return fg_usagelog_pending(s->usage) == 0;
 }
 
 static void
@@ -217,6 +354,14 @@ syncer_tick_cb(evutil_socket_t fd, short what, void *arg)
     if (fg_keystore_persist_balances(s->keys, fg_wall_ms(), &err)
         == FG_ERR) {
         fg_log(FG_LOG_ERROR, 0, "persisting balances failed: %s", err.msg);
+    }
+    if (syncer_rings_committed(s)) {
+        /* Everything is durable and freed: the open set is the truth. */
+        rc = fg_reslog_compact(s->reservations, &err);
+        if (rc == FG_ERR) {
+            fg_log(FG_LOG_ERROR, 0, "reservation log compaction failed: %s",
+                   err.msg);
+        }
     }
     rc = fg_keystore_compact(s->keys,
                              (uint64_t) s->sc->conf->store_compact_after,
@@ -286,6 +431,97 @@ syncer_listen(syncer_t *s, fg_err_t *err)
 }
 
 static int
+syncer_replay_cb(const fg_usage_record_t *rec, const char *node,
+                 uint64_t end_offset, void *arg, fg_err_t *err)
+{
+    syncer_t *s = arg;
+
+    (void) node;
+    (void) err;
+    /* A usage record there is settled, whatever the reservation log
+     * missed (its close was not durable yet). */
+    (void) fg_reslog_settle(s->reservations, rec);
+    fg_keystore_apply_usage(s->keys, rec, s->usage_scan.first_seq,
+                            end_offset);
+    return FG_OK;
+}
+
+/*
+ * The balances the store has, plus the journal after their positions
+ * (docs/architecture.md, "cold start"); then, on a cold start (a new
+ * arena: every process and the memory of the last run are gone), every
+ * reservation still open is settled as the master settles a dead
+ * worker's: charged in full, with a worker_lost record.
+ */
+static int
+syncer_replay(syncer_t *s, fg_err_t *err)
+{
+    fg_usagelog_pos_t pos;
+    fg_usage_record_t rec;
+    uint64_t          from, seq;
+    size_t            settled = 0;
+    int64_t           now = fg_wall_ms();
+
+    from = fg_keystore_replay_from(s->keys, s->usage_scan.first_seq);
+    if (from != UINT64_MAX
+        && fg_usagelog_replay(s->usage_path, from, syncer_replay_cb, s, NULL,
+                              err) != FG_OK) {
+        return FG_ERR;
+    }
+    if (atomic_load(&s->sc->shm->header->sh_ledger_loaded)) {
+        return FG_OK;   /* warm: the ledger and the workers hold them */
+    }
+    seq = fg_usagelog_last_seq(s->usage);
+    if (fg_reslog_last_seq(s->reservations) > seq) {
+        seq = fg_reslog_last_seq(s->reservations);
+    }
+    if (fg_usagelog_ring_seq(s->usage, SYNCER_RING) > seq) {
+        seq = fg_usagelog_ring_seq(s->usage, SYNCER_RING);
+    }
+    while (fg_reslog_open_count(s->reservations) > 0) {
+        const fg_usage_record_t *held = fg_reslog_open_at(s->reservations,
+                                                          0);
+
+        fg_usage_init(&rec);
+        memcpy(rec.request_id, held->request_id, sizeof(rec.request_id));
+        memcpy(rec.client_request_id, held->client_request_id,
+               sizeof(rec.client_request_id));
+        memcpy(rec.key_id, held->key_id, sizeof(rec.key_id));
+        memcpy(rec.model_requested, held->model_requested,
+               sizeof(rec.model_requested));
+        (void) FG_USAGE_SET(rec.error_code, "worker_lost");
+        rec.started_unix_ms = now;
+        rec.charged_micro = held->charged_micro;   /* the amount held */
+        rec.flags = FG_USAGE_ESTIMATED | FG_USAGE_WORKER_LOST
+                    | (held->flags & FG_USAGE_STREAM);
+        rec.api = held->api;
+        rec.seq = ++seq;
+        rec.ring = SYNCER_RING;
+        fg_log(FG_LOG_WARN, 0, "req=%s: held %lld micro-units of key %s "
+               "when the node stopped; charged in full", rec.request_id,
+               (long long) rec.charged_micro, rec.key_id);
+        (void) fg_reslog_settle(s->reservations, &rec);
+        if (fg_usagelog_append(s->usage, &rec, 1, fg_mono_ms(), NULL, err)
+            != FG_OK) {
+            return FG_ERR;
+        }
+        fg_usagelog_position(s->usage, &pos);
+        fg_keystore_apply_usage(s->keys, &rec, pos.file_id, pos.offset);
+        settled++;
+    }
+    if (fg_reslog_flush(s->reservations, err) != FG_OK
+        || syncer_sync_logs(s, err) != FG_OK) {
+        return FG_ERR;
+    }
+    fg_usagering_raise_seq(s->sc->shm->usage, seq + 1);
+    if (settled > 0) {
+        fg_log(FG_LOG_WARN, 0, "cold start: %zu reservations held when the "
+               "node stopped were settled", settled);
+    }
+    return FG_OK;
+}
+
+static int
 syncer_load(syncer_t *s, fg_err_t *err)
 {
     const fg_conf_t *conf = s->sc->conf;
@@ -303,7 +539,12 @@ syncer_load(syncer_t *s, fg_err_t *err)
     fg_keystore_set_ledger(s->keys, s->sc->shm->ledger,
                            fg_ledger_owner_syncer(s->sc->shm->ledger));
     fg_keystore_set_default_balance(s->keys, conf->keys_default_balance);
-    if (fg_keystore_load(s->keys, fg_wall_ms(), err) != FG_OK) {
+    fg_keystore_set_usage(s->keys, syncer_usage_sync, s,
+                          s->usage_scan.first_seq,
+                          s->usage_scan.valid_bytes);
+    if (fg_keystore_load(s->keys, fg_wall_ms(), err) != FG_OK
+        || syncer_replay(s, err) != FG_OK
+        || fg_keystore_rebuild_ledger(s->keys, err) != FG_OK) {
         return FG_ERR;
     }
     fg_store_info(s->store, &info);
@@ -362,6 +603,7 @@ fg_syncer_run(const fg_syncer_config_t *sc)
         rc = s.store == NULL ? 1 : 2;
         goto done;
     }
+    atomic_store(&sc->shm->header->sh_ledger_loaded, 1);
     atomic_store(&sc->shm->header->sh_keys_loaded, 1);
 
     s.admin.keys = s.keys;
@@ -379,6 +621,11 @@ fg_syncer_run(const fg_syncer_config_t *sc)
     event_add(s.tick_ev, &second);
     s.drain_ev = event_new(s.base, -1, EV_PERSIST, syncer_drain_cb, &s);
     event_add(s.drain_ev, &drain_every);
+    if (sc->wake_fd >= 0) {
+        s.wake_ev = event_new(s.base, sc->wake_fd, EV_READ | EV_PERSIST,
+                              syncer_wake_cb, &s);
+        event_add(s.wake_ev, NULL);
+    }
     fg_log(FG_LOG_NOTICE, 0, "syncer ready; admin API on %s",
            sc->conf->admin_listen);
 
@@ -403,9 +650,14 @@ done:
     if (s.drain_ev != NULL) {
         event_free(s.drain_ev);
     }
+    if (s.wake_ev != NULL) {
+        event_free(s.wake_ev);
+    }
     fg_usagelog_close(s.usage);
     free(s.held);
     free(s.batch);
+    free(s.bills);
+    fg_reslog_close(s.reservations);
     for (i = 0; i < 4; i++) {
         if (s.signal_evs[i] != NULL) {
             event_free(s.signal_evs[i]);

@@ -20,6 +20,8 @@ typedef struct {
     fg_shm_t        *shm;                   /* borrowed */
     const uint8_t   *server_secret;         /* FG_KEY_SERVER_SECRET_BYTES */
     const char      *admin_token;           /* NUL-terminated */
+    int              wake_fd;               /* eventfd the workers write
+                                               to; -1: none */
 } fg_syncer_config_t;
 
 /*

@@ -14,9 +14,11 @@
  */
 
 #include <stdio.h>
+#include <unistd.h>
 
 #include "common/base/clock.h"
 #include "common/accounts/limiter.h"
+#include "common/accounts/usagering.h"
 #include "common/base/log.h"
 #include "worker/meter.h"
 #include "worker/request.h"
@@ -28,6 +30,42 @@ meter_price(const fg_model_t *m, fg_price_t *p)
     p->prompt_per_mtok = m->prompt_per_mtok_micro;
     p->cached_prompt_per_mtok = m->cached_prompt_per_mtok_micro;
     p->completion_per_mtok = m->completion_per_mtok_micro;
+}
+
+/*
+ * The reservation's record, for the syncer's reservation log: what lets
+ * a machine restart settle it (docs/architecture.md, "cold start"). The
+ * upstream is called once the ring's commit passes it (pipeline.c).
+ */
+static int
+meter_journal_reservation(fg_req_t *req, int64_t amount)
+{
+    fg_worker_t      *w = req->worker;
+    fg_usagering_t   *ring = w->wc->shm->usage;
+    fg_usage_record_t rec;
+    uint64_t          seq;
+
+    fg_usage_init(&rec);
+    (void) FG_USAGE_SET(rec.request_id, req->gateway_id);
+    (void) FG_USAGE_SET(rec.client_request_id, req->client_id);
+    (void) FG_USAGE_SET(rec.key_id, req->auth.key.kr_id);
+    (void) FG_USAGE_SET(rec.model_requested,
+                        req->validated.model_requested);
+    rec.started_unix_ms = fg_wall_ms();
+    rec.charged_micro = amount;          /* held, not charged */
+    rec.flags = FG_USAGE_RESERVATION
+                | (req->validated.chat.is_stream ? FG_USAGE_STREAM : 0);
+    if (fg_usagering_push(ring, w->wc->slot, &rec, &seq) != FG_OK) {
+        return FG_ERR;
+    }
+    req->reservation.durable_at = fg_usagering_pushed(ring, w->wc->slot);
+    if (w->wc->syncer_wake_fd >= 0 && w->conf->usage_reservation_wait_ms > 0) {
+        uint64_t one = 1;
+
+        /* Non-blocking, no disk: the syncer syncs now, not at its tick. */
+        (void) !write(w->wc->syncer_wake_fd, &one, sizeof(one));
+    }
+    return FG_OK;
 }
 
 fg_verdict_kind_t
@@ -77,6 +115,11 @@ fg_meter_reserve(fg_req_t *req, fg_verdict_t *v)
                                  (long long) min, (long long) prompt,
                                  (long long) min_reply, m->id,
                                  (long long) want);
+    }
+    if (meter_journal_reservation(req, got) != FG_OK) {
+        return fg_verdict_refuse(v, "1", FG_E_BILLING_UNAVAILABLE, NULL,
+                                 "usage records cannot be written now; "
+                                 "retry in a second");
     }
     if (got < want) {
         affordable = fg_ledger_affordable_completion(&price, prompt, got)

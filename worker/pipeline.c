@@ -30,8 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #include "common/base/alloc.h"
+#include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/accounts/usagering.h"
 #include "common/wire/fmt.h"
 #include "worker/admit.h"
 #include "worker/auth.h"
@@ -180,6 +184,105 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
     return FG_VERDICT_PENDING;
 }
 
+/*
+ * The durable-reservation wait (docs/architecture.md, "cold start"): the
+ * reservation's record must be in the syncer's reservation log before
+ * the provider may start generating, so that a machine that stops now
+ * settles it at its next start. The syncer syncs a reservation in its
+ * next drain pass (10 ms); the worker looks every millisecond while any
+ * request waits, and answers 503 after usage.reservation_wait_ms.
+ */
+#define PIPELINE_DURABLE_POLL_MS 1
+
+static void
+pipeline_wait_unlink(fg_req_t *req)
+{
+    fg_worker_t      *w = req->worker;
+    fg_req_attempt_t *at = &req->attempt;
+
+    if (at->wait_prev != NULL) {
+        at->wait_prev->attempt.wait_next = at->wait_next;
+    } else {
+        w->durable_head = at->wait_next;
+    }
+    if (at->wait_next != NULL) {
+        at->wait_next->attempt.wait_prev = at->wait_prev;
+    } else {
+        w->durable_tail = at->wait_prev;
+    }
+    at->wait_prev = at->wait_next = NULL;
+    at->wait_until_ms = 0;
+}
+
+static void
+pipeline_durable_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fg_worker_t     *w = arg;
+    fg_req_t        *req, *next;
+    fg_verdict_t     v;
+    uint64_t         committed;
+    int64_t          now = fg_mono_ms();
+    struct timeval   tv = { 0, PIPELINE_DURABLE_POLL_MS * 1000 };
+
+    (void) fd;
+    (void) what;
+    committed = fg_usagering_committed(w->wc->shm->usage, w->wc->slot);
+    for (req = w->durable_head; req != NULL; req = next) {
+        next = req->attempt.wait_next;
+        if (req->reservation.durable_at <= committed) {
+            pipeline_wait_unlink(req);
+            if (pipeline_attempt(req, &v) != FG_VERDICT_PENDING) {
+                pipeline_refuse(req, &v);
+            }
+        } else if (now >= req->attempt.wait_until_ms) {
+            pipeline_wait_unlink(req);
+            fg_log(FG_LOG_ERROR, 0, "req=%s: its reservation was not made "
+                   "durable within usage.reservation_wait_ms; is the "
+                   "syncer running?", req->id);
+            (void) fg_verdict_refuse(&v, "1", FG_E_BILLING_UNAVAILABLE, NULL,
+                                     "usage records cannot be written now; "
+                                     "retry in a second");
+            pipeline_refuse(req, &v);
+        }
+    }
+    if (w->durable_head != NULL) {
+        evtimer_add(w->durable_ev, &tv);
+    }
+}
+
+/* 1 when @req waits for its reservation to be durable (the attempt then
+ * starts from the timer), 0 to go on now. */
+static int
+pipeline_durable_wait(fg_req_t *req)
+{
+    fg_worker_t     *w = req->worker;
+    fg_req_attempt_t *at = &req->attempt;
+    struct timeval   tv = { 0, PIPELINE_DURABLE_POLL_MS * 1000 };
+
+    if (req->reservation.durable_at == 0
+        || w->conf->usage_reservation_wait_ms == 0
+        || fg_usagering_committed(w->wc->shm->usage, w->wc->slot)
+           >= req->reservation.durable_at) {
+        return 0;
+    }
+    at->wait_until_ms = fg_mono_ms() + w->conf->usage_reservation_wait_ms;
+    at->wait_next = NULL;
+    at->wait_prev = w->durable_tail;
+    if (w->durable_tail != NULL) {
+        w->durable_tail->attempt.wait_next = req;
+    } else {
+        w->durable_head = req;
+    }
+    w->durable_tail = req;
+    if (w->durable_ev == NULL) {
+        w->durable_ev = evtimer_new(w->base, pipeline_durable_cb, w);
+    }
+    if (!evtimer_pending(w->durable_ev, NULL)) {
+        evtimer_add(w->durable_ev, &tv);
+    }
+    return 1;
+}
+
 void
 fg_pipeline_chat(fg_req_t *req)
 {
@@ -206,6 +309,9 @@ fg_pipeline_chat(fg_req_t *req)
     if (req->reservation.is_lowered) {
         value[fg_fmt_i64(value, req->reservation.max_output)] = '\0';
         fg_req_add_header(req, "x-fluxgate-max-tokens-lowered", value);
+    }
+    if (pipeline_durable_wait(req)) {
+        return;
     }
     if (pipeline_attempt(req, &v) != FG_VERDICT_PENDING) {
         pipeline_refuse(req, &v);
@@ -412,6 +518,9 @@ fg_pipeline_settle(fg_req_t *req)
 void
 fg_pipeline_release(fg_req_t *req)
 {
+    if (req->attempt.wait_until_ms != 0) {
+        pipeline_wait_unlink(req);
+    }
     fg_upstream_free(req->attempt.upstream);
     req->attempt.upstream = NULL;
     fg_relay_cleanup(req);

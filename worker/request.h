@@ -117,6 +117,10 @@ typedef struct {
                                               * lower when the balance is
                                               * short of it */
     int                       is_lowered;    /* max_output < route's */
+    uint64_t                  durable_at;    /* the ring holds its record
+                                              * once its committed count
+                                              * reaches this; 0: nothing
+                                              * to wait for */
 } fg_req_reservation_t;
 
 /* pipeline.c (attempt): the upstream call. */
@@ -124,6 +128,9 @@ typedef struct {
     fg_upstream_t            *upstream;      /* owned */
     int                       strip_usage;   /* we asked for usage, not
                                               * the client */
+    /* Waiting for the reservation to be durable (the worker's list). */
+    struct fg_req_s          *wait_prev, *wait_next;
+    int64_t                   wait_until_ms; /* monotonic; 0: not waiting */
 } fg_req_attempt_t;
 
 /*

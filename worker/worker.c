@@ -375,15 +375,20 @@ fg_worker_usage_full(const fg_worker_t *w)
 {
     uint32_t room = fg_usagering_free(w->wc->shm->usage, w->wc->slot);
 
-    /* Every request in flight may still need a slot of its own. */
+    /* Every request in flight may still need two slots of its own: its
+     * reservation's record and its usage record. */
     return w->usage_pending_count > 0
-           || (uint64_t) room <= (uint64_t) w->in_flight;
+           || (uint64_t) room <= 2 * (uint64_t) w->in_flight;
 }
 
 static void
 worker_teardown(fg_worker_t *w)
 {
     int i;
+
+    if (w->durable_ev != NULL) {
+        event_free(w->durable_ev);
+    }
 
     for (i = 0; i < 4; i++) {
         if (w->signal_evs[i] != NULL) {

@@ -80,6 +80,11 @@ typedef struct fg_worker_s {
     size_t                    crash_reqs_cap;
     volatile size_t           crash_reqs_len;
 
+    /* Requests whose reservation the syncer has not yet made durable
+     * (pipeline.c), oldest first, and the timer that looks again. */
+    struct fg_req_s          *durable_head, *durable_tail;
+    struct event             *durable_ev;
+
     char                     *models_body;   /* GET /v1/models, owned */
     size_t                    models_len;
     uint64_t                  request_seq;

@@ -28,7 +28,7 @@
 #endif
 
 #define FG_KEYTABLE_MAGIC          0x31626174796b6766ULL   /* "fgkytab1" */
-#define FG_KEYTABLE_LAYOUT_VERSION 1
+#define FG_KEYTABLE_LAYOUT_VERSION 2     /* 2: the usage position */
 #define FG_KEYTABLE_MAX_KEYS       ((1u << 24) - 2)
 /* Reader restarts before a lookup gives up with FG_KEYTABLE_BUSY. */
 #define FG_KEYTABLE_READ_RETRIES   64
@@ -70,11 +70,24 @@ typedef struct {
     int64_t  kr_balance_micro;                 /* energy, micro-units */
     int64_t  kr_regen_per_hour_micro;
     int64_t  kr_cap_micro;                     /* regeneration stops here */
+    /* What kr_balance_micro includes (the store's copy; docs/architecture.md
+     * "cold start"): every usage-journal record before this position, and
+     * regeneration up to kr_regen_at_ms with the remainder kr_regen_carry
+     * (micro * ms). A position of 0/0 is a record from before positions. */
+    uint64_t kr_usage_file;                    /* fg_usagelog_pos_t;
+                                                  FG_KEY_USAGE_LEGACY */
+    uint64_t kr_usage_offset;
+    int64_t  kr_regen_at_ms;
+    int64_t  kr_regen_carry;
     char     kr_models[FG_KEY_RECORD_MODELS_MAX][FG_KEY_RECORD_MODEL_SIZE];
     char     kr_metadata[FG_KEY_RECORD_METADATA_SIZE];   /* JSON text */
 } fg_key_record_t;
 
-_Static_assert(sizeof(fg_key_record_t) == 1296, "key record layout");
+/* kr_usage_file of a record stored before positions: it includes what
+ * the journal held when it was loaded. */
+#define FG_KEY_USAGE_LEGACY UINT64_MAX
+
+_Static_assert(sizeof(fg_key_record_t) == 1328, "key record layout");
 _Static_assert(sizeof(fg_key_record_t) % 8 == 0,
                "key record copies as whole 64-bit words");
 _Static_assert(FG_KEY_RECORD_ID_SIZE >= FG_KEY_ID_SIZE, "id fits");

@@ -209,41 +209,51 @@ ledger_unlock(ledger_account_t *a)
     atomic_store_explicit(&a->lock, 0, memory_order_release);
 }
 
+int64_t
+fg_ledger_regen(int64_t balance, int64_t *at, int64_t *carry,
+                const fg_energy_settings_t *settings, int64_t now_ms)
+{
+    __int128 num, add;
+    int64_t  from = *at;
+
+    if (now_ms <= from) {
+        return balance;
+    }
+    *at = now_ms;
+    if (settings->regen_per_hour_micro <= 0) {
+        return balance;
+    }
+    if (balance >= settings->cap_micro) {
+        *carry = 0;
+        return balance;
+    }
+    num = (__int128) settings->regen_per_hour_micro * (now_ms - from)
+          + *carry;
+    add = num / LEDGER_HOUR_MS;
+    *carry = (int64_t) (num % LEDGER_HOUR_MS);
+    if ((__int128) balance + add >= settings->cap_micro) {
+        *carry = 0;
+        return settings->cap_micro;
+    }
+    return balance + (int64_t) add;
+}
+
 /* Regeneration up to @now_ms into the slot's post-images, from the
  * account's current values (the pre-images). */
 static void
 ledger_regenerate(const ledger_account_t *a, ledger_slot_t *s, int64_t now)
 {
-    int64_t  balance = atomic_load_explicit(&a->balance,
-                                            memory_order_relaxed);
-    int64_t  at = atomic_load_explicit(&a->regen_at_ms,
-                                       memory_order_relaxed);
-    int64_t  carry = atomic_load_explicit(&a->regen_carry,
-                                          memory_order_relaxed);
-    __int128 num, add;
+    fg_energy_settings_t settings = { a->regen_per_hour, a->cap };
 
-    s->pre_balance = balance;
-    s->pre_regen_at = at;
-    s->pre_carry = carry;
-    s->post_regen_at = now > at ? now : at;
-    s->post_carry = carry;
-    s->post_balance = balance;
-    if (a->regen_per_hour <= 0 || now <= at) {
-        return;
-    }
-    if (balance >= a->cap) {
-        s->post_carry = 0;
-        return;
-    }
-    num = (__int128) a->regen_per_hour * (now - at) + carry;
-    add = num / LEDGER_HOUR_MS;
-    s->post_carry = (int64_t) (num % LEDGER_HOUR_MS);
-    if ((__int128) balance + add >= a->cap) {
-        s->post_balance = a->cap;
-        s->post_carry = 0;
-    } else {
-        s->post_balance = balance + (int64_t) add;
-    }
+    s->pre_balance = atomic_load_explicit(&a->balance, memory_order_relaxed);
+    s->pre_regen_at = atomic_load_explicit(&a->regen_at_ms,
+                                           memory_order_relaxed);
+    s->pre_carry = atomic_load_explicit(&a->regen_carry,
+                                        memory_order_relaxed);
+    s->post_regen_at = s->pre_regen_at;
+    s->post_carry = s->pre_carry;
+    s->post_balance = fg_ledger_regen(s->pre_balance, &s->post_regen_at,
+                                      &s->post_carry, &settings, now);
 }
 
 /* Steps 2) and 3): publish the images, then write the account. */
@@ -278,11 +288,11 @@ ledger_free_slot(fg_ledger_t *l, unsigned owner, int32_t *index)
     return NULL;
 }
 
-int
-fg_ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
-              int64_t initial_micro, int64_t delta_micro,
-              const fg_energy_settings_t *settings, int64_t now_ms,
-              fg_err_t *err)
+static int
+ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
+           int64_t initial_micro, int64_t initial_carry,
+           int64_t delta_micro, const fg_energy_settings_t *settings,
+           int64_t now_ms, fg_err_t *err)
 {
     ledger_account_t *a;
     ledger_slot_t    *s;
@@ -317,7 +327,7 @@ fg_ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
         s->pre_carry = 0;
         s->post_balance = initial_micro > 0 ? initial_micro : 0;
         s->post_regen_at = now_ms;
-        s->post_carry = 0;
+        s->post_carry = initial_carry;
     } else {
         ledger_regenerate(a, s, now_ms);
         s->post_balance = s->post_balance + delta_micro < 0
@@ -329,6 +339,26 @@ fg_ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
     atomic_store_explicit(&s->state, LEDGER_FREE, memory_order_release);
     ledger_unlock(a);
     return FG_OK;
+}
+
+int
+fg_ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
+              int64_t initial_micro, int64_t delta_micro,
+              const fg_energy_settings_t *settings, int64_t now_ms,
+              fg_err_t *err)
+{
+    return ledger_put(l, owner, subject, initial_micro, 0, delta_micro,
+                      settings, now_ms, err);
+}
+
+int
+fg_ledger_put_state(fg_ledger_t *l, unsigned owner, uint64_t subject,
+                    int64_t balance_micro, int64_t regen_at_ms,
+                    int64_t regen_carry,
+                    const fg_energy_settings_t *settings, fg_err_t *err)
+{
+    return ledger_put(l, owner, subject, balance_micro, regen_carry, 0,
+                      settings, regen_at_ms, err);
 }
 
 int64_t

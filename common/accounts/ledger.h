@@ -102,6 +102,29 @@ int fg_ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
                   fg_err_t *err);
 
 /*
+ * fg_ledger_put() for a key whose balance was rebuilt from the store and
+ * the usage journal (a cold start): a new account gets @balance_micro,
+ * regenerating from @regen_at_ms with @regen_carry; an existing one (the
+ * arena outlived the syncer) keeps its live balance and only takes the
+ * settings. FG_ERR when the account table is full.
+ */
+int fg_ledger_put_state(fg_ledger_t *l, unsigned owner, uint64_t subject,
+                        int64_t balance_micro, int64_t regen_at_ms,
+                        int64_t regen_carry,
+                        const fg_energy_settings_t *settings, fg_err_t *err);
+
+/*
+ * Regeneration, the one formula: @balance regenerated from *@at_ms (with
+ * the remainder *@carry, micro * ms) up to @now_ms at @settings' rate,
+ * never past the cap; *@at_ms and *@carry move on. Returns the balance.
+ * Pure: the ledger uses it under its lock, the syncer to replay the
+ * usage journal on a cold start.
+ */
+int64_t fg_ledger_regen(int64_t balance, int64_t *at_ms, int64_t *carry,
+                        const fg_energy_settings_t *settings,
+                        int64_t now_ms);
+
+/*
  * Reserves for @request_id of @subject (with @client_request_id, may be
  * NULL: both kept, up to FG_LEDGER_ID_MAX bytes, for the record of a
  * worker that dies holding it): @want_micro if the balance

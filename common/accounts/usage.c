@@ -35,7 +35,7 @@ static int usage_attempts_from_json(fg_usage_record_t *rec, const json_t *a,
 static const char *const usage_flag_names[FG_USAGE_FLAG_BITS] = {
     "estimated", "impact_estimated", "stream", "client_gone",
     "worker_lost", "provider_usage_malformed", "json_repaired",
-    "compressed", "attempts_cut"
+    "compressed", "attempts_cut", "reservation", "reservation_end"
 };
 
 static const char *const usage_api_names[FG_USAGE_API_COUNT] = {

@@ -69,7 +69,13 @@
                                                          compressed */
 #define FG_USAGE_ATTEMPTS_CUT              (1u << 8)  /* more attempts
                                                          than kept */
-#define FG_USAGE_FLAG_BITS                 9
+/* The next two mark entries of the reservation log (master/syncer.c),
+ * never lines of the usage journal: a request's reservation, taken
+ * before its upstream call (charged_micro is the amount held), and the
+ * syncer's note that the request's usage record is in the journal. */
+#define FG_USAGE_RESERVATION               (1u << 9)
+#define FG_USAGE_RESERVATION_END           (1u << 10)
+#define FG_USAGE_FLAG_BITS                 11
 
 /* The API a request was served on. */
 typedef enum {

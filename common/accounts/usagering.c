@@ -284,6 +284,26 @@ fg_usagering_free(const fg_usagering_t *r, unsigned ring)
 }
 
 uint64_t
+fg_usagering_pushed(const fg_usagering_t *r, unsigned ring)
+{
+    if (ring >= r->hdr.ur_rings) {
+        return 0;
+    }
+    return atomic_load_explicit(&usagering_ctl(r, ring)->rc_head,
+                                memory_order_acquire);
+}
+
+uint64_t
+fg_usagering_committed(const fg_usagering_t *r, unsigned ring)
+{
+    if (ring >= r->hdr.ur_rings) {
+        return 0;
+    }
+    return atomic_load_explicit(&usagering_ctl(r, ring)->rc_tail,
+                                memory_order_acquire);
+}
+
+uint64_t
 fg_usagering_depth_total(const fg_usagering_t *r)
 {
     uint64_t sum = 0;

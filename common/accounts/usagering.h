@@ -87,6 +87,16 @@ FG_MUST_USE int fg_usagering_push(fg_usagering_t *r, unsigned ring,
 /* Records @ring can take now (0 for a bad ring). Any process. */
 uint32_t fg_usagering_free(const fg_usagering_t *r, unsigned ring);
 
+/*
+ * Positions of @ring (0 for a bad ring): records ever pushed, and records
+ * the consumer committed (durable in the journal). A producer that wants
+ * to know when its record is durable keeps fg_usagering_pushed() after
+ * its push and waits for fg_usagering_committed() to reach it. Any
+ * process; never blocks.
+ */
+uint64_t fg_usagering_pushed(const fg_usagering_t *r, unsigned ring);
+uint64_t fg_usagering_committed(const fg_usagering_t *r, unsigned ring);
+
 /* Records waiting on @ring (0 for a bad ring), and on every ring. Any
  * process; only rings that were ever pushed to are read. */
 uint32_t fg_usagering_depth(const fg_usagering_t *r, unsigned ring);

@@ -69,6 +69,7 @@ typedef struct {
     int64_t     usage_ring_records;
     int64_t     usage_sync_interval_ms;
     int64_t     usage_sync_records;
+    int64_t     usage_reservation_wait_ms;   /* 0: the upstream at once */
     char        usage_node[FG_CONF_PATH_MAX];
     int64_t     keys_default_balance;
     int64_t     billing_min_reply_tokens;

@@ -24,6 +24,8 @@ typedef struct {
     unsigned            slot;          /* this worker's shm slot */
     uint32_t            generation;    /* config generation served */
     const uint8_t      *server_secret; /* key hashing; 32 bytes, borrowed */
+    int                 syncer_wake_fd; /* eventfd to wake the syncer with
+                                         * a reservation to sync; -1 */
 } fg_worker_config_t;
 
 /*

@@ -31,9 +31,11 @@
 #include "common/accounts/usagering.h"
 
 #define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
-#define FG_SHM_LAYOUT_VERSION  9       /* 8: the 1064-byte usage record,
+#define FG_SHM_LAYOUT_VERSION  10      /* 8: the 1064-byte usage record,
                                         * 64-byte metrics series; 9: the
-                                        * invalid-usage counters */
+                                        * invalid-usage counters; 10: the
+                                        * key record's usage position,
+                                        * sh_ledger_loaded */
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
@@ -86,7 +88,9 @@ typedef struct {
     uint64_t         sh_usage_offset;
     uint64_t         sh_usage_bytes;
     _Atomic uint32_t sh_usage_failed;     /* the journal cannot be written */
-    uint8_t          sh_pad2[20];
+    _Atomic uint32_t sh_ledger_loaded;    /* 1 once a syncer rebuilt the
+                                             balances into this arena */
+    uint8_t          sh_pad2[16];
 } fg_shm_header_t;
 
 _Static_assert(sizeof(fg_shm_header_t) == 128 + 64,

@@ -41,7 +41,8 @@ fg_keyjson_store(const fg_key_record_t *rec)
         json_array_append_new(models, json_string(rec->kr_models[i]));
     }
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:o, "
-                     "s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+                     "s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, "
+                     "s:I}",
                      "hash", hex,
                      "id", rec->kr_id,
                      "name", rec->kr_name,
@@ -59,7 +60,11 @@ fg_keyjson_store(const fg_key_record_t *rec)
                      "regen_per_hour_micro",
                      (json_int_t) rec->kr_regen_per_hour_micro,
                      "cap_micro", (json_int_t) rec->kr_cap_micro,
-                     "metadata", rec->kr_metadata);
+                     "metadata", rec->kr_metadata,
+                     "usage_file", (json_int_t) rec->kr_usage_file,
+                     "usage_offset", (json_int_t) rec->kr_usage_offset,
+                     "regen_at_ms", (json_int_t) rec->kr_regen_at_ms,
+                     "regen_carry", (json_int_t) rec->kr_regen_carry);
 }
 
 int
@@ -68,6 +73,8 @@ fg_keyjson_from_store(const json_t *obj, fg_key_record_t *rec, fg_err_t *err)
     const char  *hash, *id, *name, *owner, *metadata;
     json_int_t   created, updated, expires, grace, rpm, tpm, conc;
     json_int_t   balance, regen, cap;
+    json_int_t   usage_file = -1, usage_offset = 0, regen_at = -1;
+    json_int_t   regen_carry = 0;
     int          status;
     json_t      *models, *m;
     json_error_t jerr;
@@ -76,7 +83,8 @@ fg_keyjson_from_store(const json_t *obj, fg_key_record_t *rec, fg_err_t *err)
     memset(rec, 0, sizeof(*rec));
     if (json_unpack_ex((json_t *) obj, &jerr, JSON_STRICT,
                        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:o, "
-                       "s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+                       "s:I, s:I, s:I, s:I, s:I, s:I, s:s, s?I, s?I, "
+                       "s?I, s?I}",
                        "hash", &hash, "id", &id, "name", &name,
                        "owner", &owner, "created_ms", &created,
                        "updated_ms", &updated, "expires_ms", &expires,
@@ -85,7 +93,12 @@ fg_keyjson_from_store(const json_t *obj, fg_key_record_t *rec, fg_err_t *err)
                        "tokens_per_min", &tpm, "max_concurrent", &conc,
                        "balance_micro", &balance,
                        "regen_per_hour_micro", &regen, "cap_micro", &cap,
-                       "metadata", &metadata) != 0) {
+                       "metadata", &metadata,
+                       /* since the cold-start replay; absent before */
+                       "usage_file", &usage_file,
+                       "usage_offset", &usage_offset,
+                       "regen_at_ms", &regen_at,
+                       "regen_carry", &regen_carry) != 0) {
         return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
                           "key record: %s", jerr.text);
     }
@@ -124,6 +137,17 @@ fg_keyjson_from_store(const json_t *obj, fg_key_record_t *rec, fg_err_t *err)
     rec->kr_balance_micro = balance;
     rec->kr_regen_per_hour_micro = regen;
     rec->kr_cap_micro = cap;
+    if (usage_file < -1 || usage_offset < 0 || regen_carry < 0
+        || regen_carry >= 3600000) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, "usage_offset",
+                          "key record: a bad usage position");
+    }
+    rec->kr_usage_file = usage_file < 0 ? FG_KEY_USAGE_LEGACY
+                                        : (uint64_t) usage_file;
+    rec->kr_usage_offset = (uint64_t) usage_offset;
+    /* Before positions, the balance was regenerated up to updated_ms. */
+    rec->kr_regen_at_ms = regen_at > 0 ? regen_at : updated;
+    rec->kr_regen_carry = regen_carry;
     return fg_key_record_validate(rec, err);
 }
 

@@ -30,7 +30,14 @@
 typedef struct {
     fg_key_record_t rec;
     int32_t         next_sibling;   /* -1: none */
+    /* The balance as the usage journal has it now: the stored one, with
+     * every record appended since the stored position (cold start). */
+    int64_t         sh_balance, sh_regen_at, sh_carry;
 } ks_entry_t;
+
+/* A stored position this far behind the journal's end is written again
+ * even unchanged, so a cold start replays at most this much. */
+#define KS_USAGE_REPLAY_MAX (16u << 20)
 
 typedef enum { KS_BY_HASH, KS_BY_ID, KS_BY_IDEM } ks_kind_t;
 
@@ -53,6 +60,9 @@ struct fg_keystore_s {
     fg_ledger_t      *ledger;       /* NULL: no accounts kept */
     int64_t           default_balance;
     unsigned          ledger_owner;
+    fg_keystore_usage_sync_fn usage_sync;  /* NULL: no positions kept */
+    void             *usage_arg;
+    uint64_t          usage_file, usage_end;   /* the journal at load */
 };
 
 static uint64_t
@@ -293,6 +303,9 @@ ks_take(fg_keystore_t *ks, const fg_key_record_t *rec)
         ks->entries[i].next_sibling = -1;
     }
     ks->entries[i].rec = *rec;
+    ks->entries[i].sh_balance = rec->kr_balance_micro;
+    ks->entries[i].sh_regen_at = rec->kr_regen_at_ms;
+    ks->entries[i].sh_carry = rec->kr_regen_carry;
     if (at < 0) {
         ks_map_set(ks, &ks->by_hash, KS_BY_HASH, i);
     }
@@ -390,14 +403,135 @@ fg_keystore_load(fg_keystore_t *ks, int64_t now_ms, fg_err_t *err)
         return FG_ERR;
     }
     for (i = 0; i < ks->count; i++) {
-        /* The stored balance was true when the record was written: the
-         * regeneration since then is owed, so it counts from there. */
-        if (ks_ledger_put(ks, &ks->entries[i].rec, 0,
-                          ks->entries[i].rec.kr_updated_ms, err) != FG_OK) {
+        fg_key_record_t *r = &ks->entries[i].rec;
+
+        if (r->kr_usage_file == FG_KEY_USAGE_LEGACY) {
+            /* Written before positions: it held what the journal had. */
+            r->kr_usage_file = ks->usage_file;
+            r->kr_usage_offset = ks->usage_end;
+        }
+    }
+    /* With positions the syncer replays the journal first, then calls
+     * fg_keystore_rebuild_ledger() itself. */
+    return ks->usage_sync == NULL ? fg_keystore_rebuild_ledger(ks, err)
+                                  : FG_OK;
+}
+
+void
+fg_keystore_set_usage(fg_keystore_t *ks, fg_keystore_usage_sync_fn sync,
+                      void *arg, uint64_t file_id, uint64_t end_offset)
+{
+    ks->usage_sync = sync;
+    ks->usage_arg = arg;
+    ks->usage_file = file_id;
+    ks->usage_end = end_offset;
+}
+
+uint64_t
+fg_keystore_replay_from(const fg_keystore_t *ks, uint64_t file_id)
+{
+    uint64_t from = UINT64_MAX;
+    uint32_t i;
+
+    for (i = 0; i < ks->count; i++) {
+        const fg_key_record_t *r = &ks->entries[i].rec;
+
+        if (r->kr_status == FG_KEY_STATUS_ROTATED) {
+            continue;
+        }
+        if (r->kr_usage_file != file_id) {
+            return 0;   /* an older file: all of this one is owed */
+        }
+        if (r->kr_usage_offset < from) {
+            from = r->kr_usage_offset;
+        }
+    }
+    return from;
+}
+
+uint64_t
+fg_keystore_oldest_usage_file(const fg_keystore_t *ks)
+{
+    uint64_t oldest = UINT64_MAX;
+    uint32_t i;
+
+    for (i = 0; i < ks->count; i++) {
+        const fg_key_record_t *r = &ks->entries[i].rec;
+
+        if (r->kr_status != FG_KEY_STATUS_ROTATED
+            && r->kr_usage_file < oldest) {
+            oldest = r->kr_usage_file;
+        }
+    }
+    return oldest;
+}
+
+/* Does the stored balance of @r include the record ending at @end_offset
+ * of file @file_id? */
+static int
+ks_includes(const fg_key_record_t *r, uint64_t file_id, uint64_t end_offset)
+{
+    return file_id < r->kr_usage_file
+           || (file_id == r->kr_usage_file && end_offset <= r->kr_usage_offset);
+}
+
+void
+fg_keystore_apply_usage(fg_keystore_t *ks, const fg_usage_record_t *rec,
+                        uint64_t file_id, uint64_t end_offset)
+{
+    int64_t              at = ks_map_find(ks, &ks->by_id, KS_BY_ID,
+                                          rec->key_id);
+    ks_entry_t          *e;
+    fg_energy_settings_t settings;
+    int64_t              end_ms;
+
+    if (at < 0) {
+        return;
+    }
+    e = &ks->entries[at];
+    if (ks_includes(&e->rec, file_id, end_offset)) {
+        return;
+    }
+    settings.regen_per_hour_micro = e->rec.kr_regen_per_hour_micro;
+    settings.cap_micro = e->rec.kr_cap_micro;
+    end_ms = rec->started_unix_ms + rec->latency_us / 1000;
+    e->sh_balance = fg_ledger_regen(e->sh_balance, &e->sh_regen_at,
+                                    &e->sh_carry, &settings, end_ms);
+    e->sh_balance -= rec->charged_micro;
+}
+
+int
+fg_keystore_rebuild_ledger(fg_keystore_t *ks, fg_err_t *err)
+{
+    uint32_t i;
+
+    for (i = 0; i < ks->count; i++) {
+        const ks_entry_t    *e = &ks->entries[i];
+        fg_energy_settings_t settings;
+
+        if (ks->ledger == NULL || e->rec.kr_status == FG_KEY_STATUS_ROTATED) {
+            continue;
+        }
+        settings.regen_per_hour_micro = e->rec.kr_regen_per_hour_micro;
+        settings.cap_micro = e->rec.kr_cap_micro;
+        /* A live account (the arena outlived the syncer) is kept. */
+        if (fg_ledger_put_state(ks->ledger, ks->ledger_owner,
+                                fg_limiter_subject(e->rec.kr_id),
+                                e->sh_balance, e->sh_regen_at, e->sh_carry,
+                                &settings, err) != FG_OK) {
             return FG_ERR;
         }
     }
     return FG_OK;
+}
+
+int64_t
+fg_keystore_journal_balance(const fg_keystore_t *ks, const char *id)
+{
+    int64_t at = ks_map_find((fg_keystore_t *) ks,
+                             &((fg_keystore_t *) ks)->by_id, KS_BY_ID, id);
+
+    return at < 0 ? -1 : ks->entries[at].sh_balance;
 }
 
 /* The entry of the current record of key @id, or NULL with @err set. */
@@ -497,9 +631,92 @@ ks_with_siblings(const fg_keystore_t *ks, const ks_entry_t *e,
  * balance differs from the live one by); the stored balance of the
  * change is already the live one plus @delta.
  */
+static int ks_commit_change(fg_keystore_t *ks, const fg_store_change_t *ch,
+                            int64_t now_ms, int64_t delta, fg_err_t *err);
+
+/*
+ * With positions kept: makes the journal durable, then writes each current
+ * record's balance as the journal has it (regenerated to @now_ms, plus
+ * @delta) with the journal's position, so that a cold start replays
+ * exactly the records after it. @fill 0 (persisting) writes the journal
+ * balance as it is.
+ */
 static int
-ks_commit_ex(fg_keystore_t *ks, const fg_store_change_t *ch, int64_t now_ms,
+ks_fill_durable(fg_keystore_t *ks, fg_key_record_t *recs, size_t n,
+                int64_t now_ms, int64_t delta, int fill, fg_err_t *err)
+{
+    uint64_t file_id, offset;
+    size_t   i;
+
+    if (ks->usage_sync == NULL) {
+        return FG_OK;
+    }
+    if (ks->usage_sync(ks->usage_arg, &file_id, &offset, err) != FG_OK) {
+        return FG_ERR;
+    }
+    for (i = 0; i < n; i++) {
+        fg_key_record_t     *r = &recs[i];
+        int64_t              at;
+
+        if (r->kr_status == FG_KEY_STATUS_ROTATED) {
+            continue;
+        }
+        r->kr_usage_file = file_id;
+        r->kr_usage_offset = offset;
+        if (!fill) {
+            continue;
+        }
+        at = ks_map_find(ks, &ks->by_id, KS_BY_ID, r->kr_id);
+        if (at < 0) {
+            /* A new key: what the caller set, from now. */
+            r->kr_regen_at_ms = now_ms;
+            r->kr_regen_carry = 0;
+        } else {
+            const ks_entry_t    *e = &ks->entries[at];
+            fg_energy_settings_t settings;
+            int64_t              b, rat = e->sh_regen_at, carry = e->sh_carry;
+
+            settings.regen_per_hour_micro = e->rec.kr_regen_per_hour_micro;
+            settings.cap_micro = e->rec.kr_cap_micro;
+            b = fg_ledger_regen(e->sh_balance, &rat, &carry, &settings,
+                                now_ms) + delta;
+            r->kr_balance_micro = b < 0 ? 0 : b;
+            r->kr_regen_at_ms = rat;
+            r->kr_regen_carry = carry;
+        }
+    }
+    return FG_OK;
+}
+
+static int
+ks_commit_ex(fg_keystore_t *ks, const fg_store_change_t *in, int64_t now_ms,
              int64_t delta, fg_err_t *err)
+{
+    fg_store_change_t ch_copy = *in;
+    fg_store_change_t *ch = &ch_copy;
+    fg_key_record_t   *recs = NULL;
+    int                rc;
+
+    if (ks->usage_sync != NULL && in->key_count > 0) {
+        recs = fg_xcalloc(in->key_count, sizeof(*recs));
+        memcpy(recs, in->keys, in->key_count * sizeof(*recs));
+        if (ks_fill_durable(ks, recs, in->key_count, now_ms, delta,
+                            1, err) != FG_OK) {
+            free(recs);
+            return fg_err_set(err, FG_E_STORE_UNAVAILABLE, NULL,
+                              "the usage journal could not be made "
+                              "durable");
+        }
+        ch->keys = recs;
+    }
+    rc = ks_commit_change(ks, ch, now_ms, delta, err);
+    free(recs);
+    return rc;
+}
+
+static int
+ks_commit_change(fg_keystore_t *ks, const fg_store_change_t *ch,
+                 int64_t now_ms, int64_t delta, fg_err_t *err)
 {
     size_t i;
 
@@ -1009,6 +1226,7 @@ fg_keystore_persist_balances(fg_keystore_t *ks, int64_t now_ms,
 {
     fg_key_record_t   batch[FG_STORE_CHANGE_KEYS_MAX];
     fg_store_change_t ch;
+    uint64_t          file_id = 0, offset = 0;
     uint32_t          i;
     size_t            n = 0;
     int               written = 0;
@@ -1016,29 +1234,56 @@ fg_keystore_persist_balances(fg_keystore_t *ks, int64_t now_ms,
     if (ks->ledger == NULL) {
         return 0;
     }
+    /* With positions: the journal's balances, once the journal that
+     * they include is durable; without: the live ones. */
+    if (ks->usage_sync != NULL
+        && ks->usage_sync(ks->usage_arg, &file_id, &offset, err) != FG_OK) {
+        return FG_ERR;
+    }
     for (i = 0; i <= ks->count; i++) {
         if (i < ks->count) {
-            const fg_key_record_t *r = &ks->entries[i].rec;
+            const ks_entry_t      *e = &ks->entries[i];
+            const fg_key_record_t *r = &e->rec;
             int64_t                live;
 
             if (r->kr_status == FG_KEY_STATUS_ROTATED) {
                 continue;
             }
-            live = fg_ledger_balance(ks->ledger, ks->ledger_owner,
-                                     fg_limiter_subject(r->kr_id), now_ms);
-            if (live < 0 || live == r->kr_balance_micro) {
-                continue;
+            if (ks->usage_sync != NULL) {
+                if (e->sh_balance == r->kr_balance_micro
+                    && e->sh_regen_at == r->kr_regen_at_ms
+                    && e->sh_carry == r->kr_regen_carry
+                    && r->kr_usage_file == file_id
+                    && offset - r->kr_usage_offset < KS_USAGE_REPLAY_MAX) {
+                    continue;
+                }
+                batch[n] = *r;
+                batch[n].kr_balance_micro = e->sh_balance;
+                batch[n].kr_regen_at_ms = e->sh_regen_at;
+                batch[n].kr_regen_carry = e->sh_carry;
+                batch[n].kr_usage_file = file_id;
+                batch[n].kr_usage_offset = offset;
+                batch[n].kr_updated_ms = now_ms;
+                n++;
+            } else {
+                live = fg_ledger_balance(ks->ledger, ks->ledger_owner,
+                                         fg_limiter_subject(r->kr_id),
+                                         now_ms);
+                if (live < 0 || live == r->kr_balance_micro) {
+                    continue;
+                }
+                batch[n] = *r;
+                batch[n].kr_balance_micro = live;
+                batch[n].kr_regen_at_ms = now_ms;
+                batch[n].kr_updated_ms = now_ms;
+                n++;
             }
-            batch[n] = *r;
-            batch[n].kr_balance_micro = live;
-            batch[n].kr_updated_ms = now_ms;
-            n++;
         }
         if (n == FG_STORE_CHANGE_KEYS_MAX || (i == ks->count && n > 0)) {
             ch.keys = batch;
             ch.key_count = n;
             ch.topup = NULL;
-            if (ks_commit_ex(ks, &ch, now_ms, 0, err) != FG_OK) {
+            if (ks_commit_change(ks, &ch, now_ms, 0, err) != FG_OK) {
                 return FG_ERR;
             }
             written += (int) n;

@@ -24,6 +24,7 @@
 #include "common/accounts/keys.h"
 #include "common/accounts/keytable.h"
 #include "common/accounts/ledger.h"
+#include "common/accounts/usage.h"
 #include "common/store/store.h"
 
 typedef struct fg_keystore_s fg_keystore_t;
@@ -54,14 +55,69 @@ fg_keystore_t *fg_keystore_new(fg_keytable_t *table, fg_store_t *store,
 void fg_keystore_set_ledger(fg_keystore_t *ks, fg_ledger_t *ledger,
                             unsigned owner);
 
+/*
+ * Makes the usage journal (and whatever must be durable with it) durable
+ * and says where it ends: the position the balances written next
+ * include. FG_ERR: nothing may be written.
+ */
+typedef int (*fg_keystore_usage_sync_fn)(void *arg, uint64_t *file_id,
+                                         uint64_t *offset, fg_err_t *err);
+
+/*
+ * Cold-start exactness (docs/architecture.md): every balance the store
+ * gets is the balance as the usage journal has it (the stored one minus
+ * every record appended after its position, each after regeneration up
+ * to its end) with @sync's position. @file_id and @end_offset are where
+ * the journal ended when it was opened: what a record stored before
+ * positions includes. Call before fg_keystore_load(); then load, replay
+ * the journal from fg_keystore_replay_from() through
+ * fg_keystore_apply_usage(), and fg_keystore_rebuild_ledger(). Without
+ * it (tests, tools), balances are written as the ledger has them.
+ */
+void fg_keystore_set_usage(fg_keystore_t *ks, fg_keystore_usage_sync_fn sync,
+                           void *arg, uint64_t file_id, uint64_t end_offset);
+
+/* The offset of usage file @file_id from which a replay must read (0:
+ * all of it; UINT64_MAX: none, no key). */
+uint64_t fg_keystore_replay_from(const fg_keystore_t *ks, uint64_t file_id);
+
+/*
+ * The id of the oldest usage file a stored balance names (UINT64_MAX:
+ * none): journal retention must keep that file and every later one, or a
+ * cold start could not replay what those balances do not include.
+ */
+uint64_t fg_keystore_oldest_usage_file(const fg_keystore_t *ks);
+
+/*
+ * Takes usage record @rec, which ends at @end_offset of usage file
+ * @file_id, into its key's journal balance, unless the stored balance
+ * includes it: regeneration up to the record's end, then its charge. The
+ * syncer calls it for every record it appends, and for every record of
+ * the replay. Unknown keys are ignored.
+ */
+void fg_keystore_apply_usage(fg_keystore_t *ks, const fg_usage_record_t *rec,
+                             uint64_t file_id, uint64_t end_offset);
+
+/*
+ * Gives every key an account in the ledger with its journal balance; an
+ * account that exists (the arena outlived the syncer) keeps its live one.
+ */
+int fg_keystore_rebuild_ledger(fg_keystore_t *ks, fg_err_t *err);
+
+/* Key @id's balance as the journal has it (-1: no such key). For tests. */
+int64_t fg_keystore_journal_balance(const fg_keystore_t *ks, const char *id);
+
 /* The energy balance a key created without one gets (micro-units). */
 void fg_keystore_set_default_balance(fg_keystore_t *ks, int64_t micro);
 
 /*
- * Writes the live balances that differ from the stored ones into the
- * store (charges and regeneration happen in shm, in the workers): a crash
- * loses at most the charges since the last call. Returns the number of
- * keys written, or FG_ERR (nothing lost: the ledger still has them).
+ * Writes the balances that differ from the stored ones into the store:
+ * with fg_keystore_set_usage(), the journal's balances with the position
+ * they include (and any whose position is far behind, bounding a cold
+ * start's replay); without, the live ones of the ledger (charges and
+ * regeneration happen in shm, in the workers), and a crash loses at
+ * most the charges since the last call. Returns the number of keys
+ * written, or FG_ERR (nothing lost).
  */
 int fg_keystore_persist_balances(fg_keystore_t *ks, int64_t now_ms,
                                  fg_err_t *err);

@@ -79,6 +79,8 @@ struct fg_usagelog_s {
     uint64_t         pending;                 /* appended, not synced */
     int64_t          first_pending_ms;
     uint64_t         duplicates;
+    uint64_t         size;                    /* bytes of valid lines */
+    uint64_t         file_id;                 /* seq of its first line */
     usagelog_rings_t rings;
     char            *buf;                     /* one batch of lines */
     size_t           buf_len, buf_cap;
@@ -95,6 +97,9 @@ typedef struct {
     usagelog_rings_t   *rings;
     usagelog_line_cb    cb;
     void               *arg;
+    fg_usagelog_replay_cb replay_cb;         /* lines from replay_from */
+    uint64_t            replay_from;
+    uint64_t            pos;                 /* end of the last line */
     fg_usagelog_scan_t *st;
     const char         *path;
     fg_usage_record_t   rec;
@@ -429,7 +434,10 @@ usagelog_check_line(const uint8_t *p, size_t avail, int is_eof, size_t *len,
     }
     *len = (size_t) (nl - p) + 1;
     return usagelog_parse((const char *) p, (size_t) (nl - p),
-                          ctx->cb != NULL, &ctx->rec, ctx->node) == FG_OK
+                          ctx->cb != NULL
+                          || (ctx->replay_cb != NULL
+                              && ctx->pos >= ctx->replay_from),
+                          &ctx->rec, ctx->node) == FG_OK
            ? FG_FRAME_VALID : FG_FRAME_INVALID;
 }
 
@@ -443,7 +451,6 @@ usagelog_deliver(const uint8_t *line, size_t len, uint64_t off, void *arg,
     const fg_usage_record_t *rec = &ctx->rec;
 
     (void) line;
-    (void) len;
     if (usagelog_rings_put(ctx->rings, rec->ring) != FG_OK
         || rec->seq <= ctx->rings->last[rec->ring]) {
         return fg_err_set(err, FG_E_INTERNAL, NULL,
@@ -453,7 +460,16 @@ usagelog_deliver(const uint8_t *line, size_t len, uint64_t off, void *arg,
                           (unsigned long long) off);
     }
     ctx->rings->last[rec->ring] = rec->seq;
+    ctx->pos = off + len;
+    if (ctx->st->first_seq == 0) {
+        ctx->st->first_seq = rec->seq;
+    }
     if (ctx->cb != NULL && ctx->cb(rec, ctx->node, ctx->arg, err) != FG_OK) {
+        return FG_ERR;
+    }
+    if (ctx->replay_cb != NULL && off >= ctx->replay_from
+        && ctx->replay_cb(rec, ctx->node, off + len, ctx->arg, err)
+           != FG_OK) {
         return FG_ERR;
     }
     if (rec->seq > ctx->st->last_seq) {
@@ -471,9 +487,10 @@ usagelog_deliver(const uint8_t *line, size_t len, uint64_t off, void *arg,
  * seq that does not increase within its ring) or an error from @cb.
  */
 static int
-usagelog_scan(int fd, const char *path, usagelog_rings_t *rs,
-              usagelog_line_cb cb, void *arg, fg_usagelog_scan_t *st,
-              fg_err_t *err)
+usagelog_scan_ex(int fd, const char *path, usagelog_rings_t *rs,
+                 usagelog_line_cb cb, fg_usagelog_replay_cb replay_cb,
+                 uint64_t replay_from, void *arg, fg_usagelog_scan_t *st,
+                 fg_err_t *err)
 {
     usagelog_scan_ctx_t *ctx = fg_xcalloc(1, sizeof(*ctx));
     fg_frame_scan_t      fs;
@@ -482,6 +499,8 @@ usagelog_scan(int fd, const char *path, usagelog_rings_t *rs,
     memset(st, 0, sizeof(*st));
     ctx->rings = rs;
     ctx->cb = cb;
+    ctx->replay_cb = replay_cb;
+    ctx->replay_from = replay_from;
     ctx->arg = arg;
     ctx->st = st;
     ctx->path = path;
@@ -497,6 +516,14 @@ usagelog_scan(int fd, const char *path, usagelog_rings_t *rs,
     st->dropped_offset = fs.dropped_offset;
     st->dropped_bytes = fs.dropped_bytes;
     return FG_OK;
+}
+
+static int
+usagelog_scan(int fd, const char *path, usagelog_rings_t *rs,
+              usagelog_line_cb cb, void *arg, fg_usagelog_scan_t *st,
+              fg_err_t *err)
+{
+    return usagelog_scan_ex(fd, path, rs, cb, NULL, 0, arg, st, err);
 }
 
 /* ---- the journal ------------------------------------------------------ */
@@ -577,6 +604,8 @@ fg_usagelog_open(const char *path, const char *node,
         }
     }
     log->last_seq = st.last_seq;
+    log->size = st.valid_bytes;
+    log->file_id = st.first_seq;
     if (scan != NULL) {
         *scan = st;
     }
@@ -656,6 +685,10 @@ fg_usagelog_append(fg_usagelog_t *log, const fg_usage_record_t *recs,
     if (count > 0 && log->pending == 0) {
         log->first_pending_ms = now_ms;
     }
+    if (log->file_id == 0 && count > 0) {
+        log->file_id = recs[0].seq;   /* an empty file skips nothing */
+    }
+    log->size += log->buf_len;
     log->pending += count;
     if (written != NULL) {
         *written = count;
@@ -731,6 +764,44 @@ int
 fg_usagelog_fd(const fg_usagelog_t *log)
 {
     return log->fd;
+}
+
+void
+fg_usagelog_position(const fg_usagelog_t *log, fg_usagelog_pos_t *pos)
+{
+    pos->file_id = log->file_id;
+    pos->offset = log->size;
+}
+
+int
+fg_usagelog_replay(const char *path, uint64_t from_offset,
+                   fg_usagelog_replay_cb cb, void *arg,
+                   fg_usagelog_scan_t *scan, fg_err_t *err)
+{
+    usagelog_rings_t   rs = { NULL, 0 };
+    fg_usagelog_scan_t st;
+    int                fd, rc;
+
+    memset(&st, 0, sizeof(st));
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0 && errno == ENOENT) {
+        if (scan != NULL) {
+            *scan = st;
+        }
+        return FG_OK;
+    }
+    if (fd < 0) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "open(\"%s\") failed: %s", path, strerror(errno));
+    }
+    rc = usagelog_scan_ex(fd, path, &rs, NULL, cb, from_offset, arg, &st,
+                          err);
+    close(fd);
+    free(rs.last);
+    if (scan != NULL) {
+        *scan = st;
+    }
+    return rc;
 }
 
 int

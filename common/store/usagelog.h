@@ -66,7 +66,22 @@ typedef struct {
                                   after them */
     uint64_t dropped_offset;   /* where that tail starts */
     uint64_t dropped_bytes;    /* its length */
+    uint64_t first_seq;        /* seq of the first valid line; 0 if none */
 } fg_usagelog_scan_t;
+
+/*
+ * A position in the usage journal: the file, and the bytes of it that
+ * come before. A file's id is the seq of its first line (seqs are unique
+ * per node and never reused, so a rotated file keeps its id whatever it
+ * is renamed to); 0 names a file that was empty then, i.e. the one that
+ * followed the last file with lines. The persisted balances name the
+ * position whose records they include (docs/architecture.md, "cold
+ * start"): retention must keep every file from that one on.
+ */
+typedef struct {
+    uint64_t file_id;
+    uint64_t offset;
+} fg_usagelog_pos_t;
 
 /* Group commit: sync once this many records wait, or once the oldest
  * unsynced one has waited this long (e.g. 256 and 50 ms). */
@@ -145,6 +160,9 @@ int64_t fg_usagelog_sync_wait_ms(const fg_usagelog_t *log,
                                  const fg_usagelog_policy_t *policy,
                                  int64_t now_ms);
 
+/* The end of what was appended (durable after the next sync). */
+void fg_usagelog_position(const fg_usagelog_t *log, fg_usagelog_pos_t *pos);
+
 /* Lines appended since the last sync. */
 uint64_t fg_usagelog_pending(const fg_usagelog_t *log);
 
@@ -175,6 +193,25 @@ int fg_usagelog_fd(const fg_usagelog_t *log);
 FG_MUST_USE int fg_usagelog_read(const char *path, fg_usagelog_read_cb cb,
                                  void *arg, fg_usagelog_scan_t *scan,
                                  fg_err_t *err);
+
+/*
+ * Called for every valid line at or after the replay's offset, in file
+ * order, with the offset just after it (the position that includes it).
+ */
+typedef int (*fg_usagelog_replay_cb)(const fg_usage_record_t *rec,
+                                     const char *node, uint64_t end_offset,
+                                     void *arg, fg_err_t *err);
+
+/*
+ * fg_usagelog_read() from @from_offset on: the lines before it are
+ * checked (CRC and head: damage before the offset is still an error) but
+ * not decoded, so a replay of the last second of a large journal costs a
+ * CRC pass, not a parse. @scan covers the whole file (first_seq is the
+ * file's id).
+ */
+FG_MUST_USE int fg_usagelog_replay(const char *path, uint64_t from_offset,
+                                   fg_usagelog_replay_cb cb, void *arg,
+                                   fg_usagelog_scan_t *scan, fg_err_t *err);
 
 /*
  * Totals of the records of @path that pass @filter (may be NULL), per

@@ -24,7 +24,7 @@ import path from 'node:path';
 
 import {
   BIN_DIR, SRC_DIR, crc32c, isAlive, plainRequest, runAdmin, shippedModels, shmName, simModel, sseData, startGateway,
-  startSim, streamRequest, syncerPid, tempDir, usageJournal, waitFor,
+  reservationLog, startSim, streamRequest, syncerPid, tempDir, usageJournal, waitFor,
 } from '../lib/harness.mjs';
 
 const URL_PATH = '/v1/chat/completions';
@@ -58,6 +58,11 @@ const chatBody = (over = {}) => ({
 
 // The records of @g's journal, in file order.
 const recordsOf = (g) => usageJournal(g.dataDir).lines.map((l) => l.record);
+
+// Every seq the node handed out: its usage records' and its reservation
+// records' (they share the sequence), sorted.
+const allSeqs = (g) => [...recordsOf(g), ...reservationLog(g.dataDir)]
+  .map((r) => r.seq).sort((a, b) => a - b);
 
 // The records of @g's journal whose client_request_id is one of @ids:
 // id → [records].
@@ -278,7 +283,7 @@ describe('one record per authenticated request', () => {
   });
 
   test('sequence numbers have no gap: no record is missing anywhere', () => {
-    const seqs = recordsOf(gw).map((r) => r.seq).sort((a, b) => a - b);
+    const seqs = allSeqs(gw);
     assert.deepEqual(seqs, seqs.map((_, i) => i + 1));
   });
 
@@ -636,7 +641,12 @@ for (const variant of [
     let journalAtCrash;
 
     before(async () => {
-      first = await startGateway({ sim, models: MODELS });
+      // With the syncer stopped nothing becomes durable: the requests are
+      // let through at once (docs/operations.md usage.reservation_wait_ms).
+      first = await startGateway({
+        sim, models: MODELS,
+        config: variant.stopSyncer ? { usage: { reservation_wait_ms: 0 } } : {},
+      });
       try {
         if (variant.stopSyncer) process.kill(syncerPid(first), 'SIGSTOP');
         replies = await Promise.all(ids.map((id, i) => first.post(URL_PATH,
@@ -665,7 +675,7 @@ for (const variant of [
       exactlyOne(byId, ids);
       const all = recordsOf(gw);
       assert.equal(all.length, N);
-      const seqs = all.map((r) => r.seq).sort((a, b) => a - b);
+      const seqs = allSeqs(gw);
       assert.deepEqual(seqs, seqs.map((_, i) => i + 1), 'a gap or a repeat in the sequence');
     });
 
@@ -849,6 +859,41 @@ describe('usage priced beyond the reservation', () => {
   });
 });
 
+// The same on a stream (issue 12 item 8): the usage chunk settles the
+// request mid-stream (relay.c), by the same settle, so a provider's usage
+// beyond the reservation is cut to it there too, and recorded.
+describe('streamed usage priced beyond the reservation', () => {
+  let gw;
+  let r;
+  let body;
+  let usage;
+
+  before(async () => {
+    gw = await startGateway({ sim, models: MODELS });
+    body = chatBody({ model: 'overcount-chat', max_tokens: 5, stream: true,
+      stream_options: { include_usage: true } });
+    const s = await streamRequest(gw.url + URL_PATH, body, { headers: { 'x-request-id': 'over-stream' } });
+    assert.equal(s.status, 200);
+    await s.done;
+    usage = s.events.map((e) => (e.data === '[DONE]' ? null : JSON.parse(e.data)))
+      .find((c) => c && c.usage)?.usage;
+    assert.ok(usage, 'a usage chunk');
+    r = exactlyOne(await waitRecords(gw, ['over-stream']), ['over-stream']).get('over-stream');
+  });
+
+  after(async () => {
+    await gw?.stop();
+  });
+
+  test('is charged up to the reservation and records the rest as uncharged_micro', () => {
+    const priced = cost(usage.prompt_tokens, 0, usage.completion_tokens);
+    assert.ok(r.flags.includes('stream'), JSON.stringify(r));
+    assert.ok(r.charged_micro > 0 && r.charged_micro <= worstCase(body), JSON.stringify(r));
+    assert.ok(r.uncharged_micro > 0, JSON.stringify(r));
+    assert.equal(r.charged_micro + r.uncharged_micro, priced);
+  });
+});
+
 // A usage record's size is part of the shm layout (FG_SHM_LAYOUT_VERSION):
 // an arena that a crashed run of another layout left may hold records and
 // reservations this build cannot read, so the start is refused, the arena
@@ -907,7 +952,9 @@ describe('back-pressure: a full ring (usage.ring_records 16) with the syncer sto
 
   before(async () => {
     // One worker: its ring is the one every request needs room in.
-    gw = await startGateway({ sim, config: { workers: 1, usage: { ring_records: 16 } } });
+    // reservation_wait_ms 0: with the syncer stopped no reservation becomes
+    // durable, and this is about the ring's room, not that wait.
+    gw = await startGateway({ sim, config: { workers: 1, usage: { ring_records: 16, reservation_wait_ms: 0 } } });
     spid = syncerPid(gw);
     process.kill(spid, 'SIGSTOP');
     const upstreamBefore = (await sim.stats()).requests;

@@ -619,6 +619,18 @@ export function usageJournal(dataDir) {
   return { text, lines };
 }
 
+// The reservation log <dataDir>/reservations.journal (master/reservations.h):
+// the records of the reservations the workers took (flag "reservation"),
+// in file order, as usageJournal() reads the journal. Their seqs come from
+// the same node-wide sequence as the usage records'.
+export function reservationLog(dataDir) {
+  let text = '';
+  try { text = fs.readFileSync(path.join(dataDir, 'reservations.journal'), 'utf8'); } catch { /* none yet */ }
+  const complete = text.slice(0, text.lastIndexOf('\n') + 1);
+  return complete.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l))
+    .filter((r) => r.flags.includes('reservation'));
+}
+
 // CRC-32C (Castagnoli, as common/store/journal.c fg_journal_crc32c) of @bytes
 // (a Buffer or a string, taken as UTF-8), as an unsigned 32-bit number.
 const CRC32C_TABLE = (() => {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/store/keyjson.h"
+#include "common/accounts/limiter.h"
 #include "tests/unit/fg_test.h"
 
 #define NOW 1800000000000LL   /* a fixed wall clock, ms */
@@ -483,6 +484,118 @@ a_journal_lost_beside_its_snapshot_does_not_hide_later_changes(void)
     fixture_remove(&f);
 }
 
+/* The usage journal, as the keystore's sync hook sees it: file 7, ending
+ * at usage_end. */
+static uint64_t usage_end;
+
+static int
+fake_usage_sync(void *arg, uint64_t *file_id, uint64_t *offset,
+                fg_err_t *err)
+{
+    (void) arg;
+    (void) err;
+    *file_id = 7;
+    *offset = usage_end;
+    return FG_OK;
+}
+
+/* A keystore with positions and a ledger of its own, loaded and replayed
+ * up to nothing (the caller replays). */
+static void
+positions_open(fixture_t *f, void **ledger_mem, fg_ledger_t **ledger)
+{
+    fg_err_t err;
+    size_t   bytes = fg_keytable_bytes(16);
+    size_t   lbytes = fg_ledger_bytes(16, 3);
+
+    f->mem = aligned_alloc(64, bytes);
+    memset(f->mem, 0, bytes);
+    f->table = fg_keytable_init(f->mem, bytes, 16, &err);
+    f->store = fg_store_file_open(f->dir, 0, &err);
+    expect_true(f->store != NULL);
+    *ledger_mem = aligned_alloc(64, lbytes);
+    memset(*ledger_mem, 0, lbytes);
+    *ledger = fg_ledger_init(*ledger_mem, lbytes, 16, 3, &err);
+    expect_true(*ledger != NULL);
+    f->ks = fg_keystore_new(f->table, f->store, server, 60000);
+    fg_keystore_set_ledger(f->ks, *ledger, fg_ledger_owner_syncer(*ledger));
+    fg_keystore_set_usage(f->ks, fake_usage_sync, NULL, 7, usage_end);
+    expect_int_eq(fg_keystore_load(f->ks, NOW, &err), FG_OK);
+}
+
+static fg_usage_record_t
+charge_at(const char *id, int64_t end_ms, int64_t micro)
+{
+    fg_usage_record_t rec;
+
+    fg_usage_init(&rec);
+    FG_USAGE_SET(rec.key_id, id);
+    rec.started_unix_ms = end_ms - 10;
+    rec.latency_us = 10000;
+    rec.charged_micro = micro;
+    return rec;
+}
+
+static void
+a_cold_start_replays_the_records_after_the_stored_position_with_regeneration(void)
+{
+    fixture_t         f;
+    fg_ledger_t      *ledger;
+    void             *lmem;
+    fg_err_t          err;
+    fg_usage_record_t r1, r2, r3;
+    char              id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+
+    snprintf(f.dir, sizeof(f.dir), "/tmp/fg-test-ks-XXXXXX");
+    if (mkdtemp(f.dir) == NULL) {
+        FG_TEST_FAIL("mkdtemp failed");
+    }
+    usage_end = 0;
+    positions_open(&f, &lmem, &ledger);
+    expect_true(fg_keystore_replay_from(f.ks, 7) == UINT64_MAX);
+    expect_int_eq(fg_keystore_rebuild_ledger(f.ks, &err), FG_OK);
+    /* 3,600,000 micro an hour: one a millisecond. */
+    create(&f, "{\"name\":\"cold\",\"energy\":{\"balance_micro\":1000000,"
+               "\"regen_per_hour_micro\":3600000,\"cap_micro\":10000000}}",
+           id, secret);
+    r1 = charge_at(id, NOW + 1000, 500);
+    r2 = charge_at(id, NOW + 3000, 200);
+    r3 = charge_at(id, NOW + 3500, 50);
+
+    /* r1 is journaled, then the balances are written: they include it. */
+    usage_end = 100;
+    fg_keystore_apply_usage(f.ks, &r1, 7, 100);
+    expect_int_eq(fg_keystore_persist_balances(f.ks, NOW + 1000, &err), 1);
+    expect_true(fg_keystore_oldest_usage_file(f.ks) == 7);
+    /* r2 and r3 are journaled; the machine stops before the next write. */
+    fg_keystore_apply_usage(f.ks, &r2, 7, 200);
+    fg_keystore_apply_usage(f.ks, &r3, 7, 300);
+    expect_int_eq(fg_keystore_journal_balance(f.ks, id),
+                  1000000 + 3500 - 750);
+    fg_keystore_free(f.ks);
+    fg_store_close(f.store);
+    free(f.mem);
+    free(lmem);
+
+    /* The cold start: the store, then every record from the earliest
+     * position on, as the syncer's replay hands them over. */
+    usage_end = 300;
+    positions_open(&f, &lmem, &ledger);
+    expect_int_eq(fg_keystore_replay_from(f.ks, 7), 100);
+    fg_keystore_apply_usage(f.ks, &r1, 7, 100);   /* included: skipped */
+    fg_keystore_apply_usage(f.ks, &r2, 7, 200);
+    fg_keystore_apply_usage(f.ks, &r3, 7, 300);
+    expect_int_eq(fg_keystore_rebuild_ledger(f.ks, &err), FG_OK);
+    /* initial + regeneration to the last record - every charge. */
+    expect_int_eq(fg_keystore_journal_balance(f.ks, id),
+                  1000000 + 3500 - 750);
+    expect_int_eq(fg_ledger_balance(ledger, 0, fg_limiter_subject(id),
+                                    NOW + 3500), 1000000 + 3500 - 750);
+    fixture_close(&f);
+    free(lmem);
+    fixture_remove(&f);
+}
+
 int
 main(void)
 {
@@ -499,6 +612,8 @@ main(void)
         FG_TEST_CASE(list_pages_by_id_and_filters_by_owner_and_status),
         FG_TEST_CASE(
             a_journal_lost_beside_its_snapshot_does_not_hide_later_changes),
+        FG_TEST_CASE(
+            a_cold_start_replays_the_records_after_the_stored_position_with_regeneration),
     };
 
     if (sodium_init() < 0) {
