@@ -38,7 +38,10 @@ const MODELS = {
     // Bills ten times the prompt it read: more than was reserved, yet a
     // count a reply could have (ten times the completion would be
     // malformed: 47-usage-invalid).
-    simModel('overcount-chat', 'sim-overprompt-10', { pricing: PRICE })],
+    simModel('overcount-chat', 'sim-overprompt-10', { pricing: PRICE }),
+    // The same for a stream, whose body (stream_options) makes a larger
+    // reservation: a hundred times the prompt passes it.
+    simModel('overcount-stream', 'sim-overprompt-100', { pricing: PRICE })],
 };
 
 let sim;
@@ -870,7 +873,7 @@ describe('streamed usage priced beyond the reservation', () => {
 
   before(async () => {
     gw = await startGateway({ sim, models: MODELS });
-    body = chatBody({ model: 'overcount-chat', max_tokens: 5, stream: true,
+    body = chatBody({ model: 'overcount-stream', max_tokens: 5, stream: true,
       stream_options: { include_usage: true } });
     const s = await streamRequest(gw.url + URL_PATH, body, { headers: { 'x-request-id': 'over-stream' } });
     assert.equal(s.status, 200);
