@@ -122,7 +122,7 @@ static const conf_entry_t conf_table[] = {
            "group commit: fdatasync the usage journal at least this often"),
     CONF_I("usage.sync_records", usage_sync_records, 256, 1, 1000000,
            "group commit: or as soon as this many records wait"),
-    CONF_I("usage.reservation_wait_ms", usage_reservation_wait_ms, 2000,
+    CONF_I("usage.reservation_wait_ms", usage_reservation_wait_ms, 0,
            0, 60000, "wait this long for a reservation to be durable "
            "before the upstream call, then 503 (0: do not wait)"),
     CONF_S("usage.node", usage_node, "",

@@ -62,8 +62,13 @@ async function powerLoss(g) {
   fs.unlinkSync(`/dev/shm/${shmName(g.dataDir)}`);
 }
 
+// Strict durability (usage.reservation_wait_ms > 0; the default, 0, calls
+// the provider before the reservation's record is synced): every request in
+// flight at the power loss is then settled at the next start.
+const STRICT = { usage: { reservation_wait_ms: 2000 } };
+
 async function restart(g) {
-  const g2 = await startGateway({ sim, models: MODELS, dir: g.dir, key: false });
+  const g2 = await startGateway({ sim, models: MODELS, dir: g.dir, key: false, config: STRICT });
   await waitFor('the admin API after the restart', async () => {
     try {
       return (await g2.admin('GET', '/admin/v1/status')).status === 200;
@@ -87,7 +92,7 @@ describe('after a power loss with requests in flight, right after a burst of ans
   let records;
 
   before(async () => {
-    g = await startGateway({ sim, models: MODELS, key: false });
+    g = await startGateway({ sim, models: MODELS, key: false, config: STRICT });
     const k = await g.createKey({ name: 'cold', energy: { balance_micro: INITIAL } });
     keyId = k.id;
     const top = await g.admin('POST', `/admin/v1/keys/${keyId}/topup`,
