@@ -327,7 +327,8 @@ cycle_syncer_gives_up(fg_master_t *m, int64_t now)
            "same reason (%s); not restarting it. Keyed requests get 503 "
            "and /readyz says why until an operator acts "
            "(docs/operations.md, \"A syncer that keeps failing\") and "
-           "fluxgate is restarted", cycle_syncer_same_failures, reason);
+           "fluxgate is restarted or sent SIGHUP",
+           cycle_syncer_same_failures, reason);
     return 1;
 }
 
@@ -355,7 +356,7 @@ cycle_reap_syncer(fg_master_t *m, int status, int is_stopping, int64_t now)
     if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
         fg_log(FG_LOG_ERROR, 0, "the key store cannot be loaded; not "
                "restarting the syncer. Keyed requests get 503 until it is "
-               "repaired and fluxgate restarted");
+               "repaired and fluxgate restarted (or sent SIGHUP)");
         return;
     }
     if (cycle_syncer_gives_up(m, now)) {
@@ -601,6 +602,14 @@ cycle_reload(fg_master_t *m)
         }
     }
     cycle_signal_children(SIGQUIT, 1, 0);
+    /* A syncer given up on (its cause repaired, we are told) gets a new
+     * chance: the operator's way back without a restart. */
+    if (cycle_syncer.pid == 0 && cycle_syncer.respawn_at_ms == 0) {
+        cycle_syncer_same_failures = 0;
+        cycle_syncer.backoff_ms = 0;
+        fg_log(FG_LOG_NOTICE, 0, "reload: starting the syncer again");
+        cycle_spawn_syncer(m);
+    }
     fg_log(FG_LOG_NOTICE, 0, "reloaded: generation %u, %u workers",
            cycle_generation, started);
     return FG_OK;
