@@ -48,6 +48,7 @@
 #define SYNCER_DRAIN_MS     10
 #define SYNCER_DRAIN_BATCH  256
 #define SYNCER_RETAIN_TICKS 3600    /* seconds between retention passes */
+#define SYNCER_ROLL_RETRY_MS 60000  /* after a roll that changed nothing */
 
 typedef struct {
     const fg_syncer_config_t *sc;
@@ -66,6 +67,7 @@ typedef struct {
     struct event             *signal_evs[4];
     int                       exit_code;
     uint64_t                  ticks;         /* of tick_ev, one a second */
+    int64_t                   roll_retry_ms; /* monotonic; no roll before */
     char                      unix_path[FG_CONF_PATH_MAX];
 } syncer_t;
 
@@ -227,7 +229,8 @@ syncer_roll(syncer_t *s)
 
     if (fg_usagelog_bytes(s->usage)
         < (uint64_t) s->sc->conf->usage_journal_max_bytes
-        || fg_usagelog_pending(s->usage) > 0) {
+        || fg_usagelog_pending(s->usage) > 0
+        || fg_mono_ms() < s->roll_retry_ms) {
         return FG_OK;
     }
     if (fg_usagelog_roll(s->usage, &err) != FG_OK) {
@@ -235,7 +238,11 @@ syncer_roll(syncer_t *s)
             syncer_failed(s, "usage journal", err.msg);
             return FG_ERR;
         }
-        fg_log(FG_LOG_ERROR, 0, "usage journal: roll failed: %s", err.msg);
+        /* Nothing changed (the rename failed): the journal goes on in
+         * the same file; try again in a minute, not at every drain. */
+        fg_log(FG_LOG_ERROR, 0, "usage journal: roll failed: %s; retrying "
+               "in %d s", err.msg, SYNCER_ROLL_RETRY_MS / 1000);
+        s->roll_retry_ms = fg_mono_ms() + SYNCER_ROLL_RETRY_MS;
         return FG_OK;
     }
     fg_log(FG_LOG_INFO, 0, "usage journal rolled to %s.%06llu",
