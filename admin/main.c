@@ -52,6 +52,7 @@ static const main_verb_t main_verbs[] = {
     { "status", fg_admin_status },
     { "keys", fg_admin_keys },
     { "usage", fg_admin_usage },
+    { "store", fg_admin_store },
 };
 
 static const char main_usage[] =
@@ -75,6 +76,10 @@ static const char main_usage[] =
     "                              usage per key, model and day\n"
     "  keys topup ID --amount C --idempotency-key K\n"
     "                              add credits to a key's balance\n"
+    "  store check|repair [--data-dir DIR]\n"
+    "                              the usage journal's files, read "
+    "directly: damage,\n"
+    "                              and its repair (gateway stopped)\n"
     "\n"
     "global options (also accepted after the verb):\n"
     "  --admin ADDR       the admin API: unix:/path/admin.sock or "
@@ -136,8 +141,8 @@ main(int argc, char **argv)
         }
     }
     if (optind == argc) {
-        return fg_admin_fail(FG_ADMIN_EXIT_USAGE, "which verb? (status, usage or "
-                             "keys; see --help)");
+        return fg_admin_fail(FG_ADMIN_EXIT_USAGE, "which verb? (status, usage, "
+                             "keys or store; see --help)");
     }
     if (strcmp(argv[optind], "help") == 0) {
         fputs(main_usage, stdout);
@@ -150,7 +155,7 @@ main(int argc, char **argv)
     }
     if (i == sizeof(main_verbs) / sizeof(main_verbs[0])) {
         return fg_admin_fail(FG_ADMIN_EXIT_USAGE, "unknown verb \"%s\" "
-                             "(status, keys or usage; see --help)", argv[optind]);
+                             "(status, keys, usage or store; see --help)", argv[optind]);
     }
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {

@@ -71,6 +71,7 @@ typedef int (*fg_admin_verb_fn)(fg_admin_ctx_t *ctx, int argc, char **argv);
 int fg_admin_status(fg_admin_ctx_t *ctx, int argc, char **argv);
 int fg_admin_keys(fg_admin_ctx_t *ctx, int argc, char **argv);
 int fg_admin_usage(fg_admin_ctx_t *ctx, int argc, char **argv);
+int fg_admin_store(fg_admin_ctx_t *ctx, int argc, char **argv);
 
 /*
  * Prints "fluxgate-admin: <message>" to stderr and returns @code, so a verb

@@ -311,10 +311,13 @@ admin_topup(fg_admin_http_t *a, admin_req_t *r, const char *id,
                              reply, err);
 }
 
-/* GET /admin/v1/usage?key=&from=&to=: the usage journal, summed. */
+/*
+ * GET /admin/v1/usage?key=&from=&to=: the usage journal, summed, in a
+ * child process (usage_query.h) that answers later; FG_ERR with @err set
+ * when it cannot start (a bad filter, too many queries).
+ */
 static int
-admin_usage(fg_admin_http_t *a, admin_req_t *r, json_t **reply,
-            fg_err_t *err)
+admin_usage(fg_admin_http_t *a, admin_req_t *r, fg_err_t *err)
 {
     static const char *const names[] = { "key", "from", "to", NULL };
     admin_query_t        q;
@@ -327,8 +330,10 @@ admin_usage(fg_admin_http_t *a, admin_req_t *r, json_t **reply,
     filter.key_id = admin_query(&q, "key");
     filter.day_from = admin_query(&q, "from");
     filter.day_to = admin_query(&q, "to");
-    *reply = fg_usagelog_aggregate(a->usage_path, &filter, err);
-    return *reply != NULL ? FG_OK : FG_ERR;
+    if (fg_usagelog_filter_check(&filter, err) != FG_OK) {
+        return FG_ERR;
+    }
+    return fg_usage_query_start(a->queries, r->conn, &filter, err);
 }
 
 /* Routes /admin/v1/keys/{id}[/verb]. */
@@ -441,10 +446,20 @@ admin_request(void *arg, fg_httpconn_t *conn, const fg_http_head_t *head,
         return;
     }
     if (strcmp(path, "/admin/v1/usage") == 0) {
-        rc = m == FG_HTTP_GET
-             ? admin_usage(a, r, &reply, &err)
-             : fg_err_set(&err, FG_E_METHOD_NOT_ALLOWED, NULL, "use GET");
-    } else if (strcmp(path, keys) == 0) {
+        if (m != FG_HTTP_GET) {
+            fg_err_set(&err, FG_E_METHOD_NOT_ALLOWED, NULL, "use GET");
+            admin_send_error(r, &err);
+        } else if (admin_usage(a, r, &err) != FG_OK) {
+            if (err.code == FG_E_USAGE_QUERY_BUSY) {
+                fg_httpconn_reply_error(conn, &err, "Retry-After: 1\r\n",
+                                        sizeof("Retry-After: 1\r\n") - 1);
+            } else {
+                admin_send_error(r, &err);
+            }
+        }
+        return;
+    }
+    if (strcmp(path, keys) == 0) {
         if (m == FG_HTTP_GET) {
             rc = admin_list(a, r, &reply, &err);
         } else if (m == FG_HTTP_POST) {
@@ -497,6 +512,8 @@ fg_admin_http_new(struct event_base *base, fg_admin_http_t *a)
 {
     static const fg_httpserver_handler_t handler = {
         .request = admin_request,
+        /* Only a usage query answers later and attaches itself. */
+        .client_gone = fg_usage_query_gone,
     };
     fg_httpserver_limits_t limits;
 

@@ -17,6 +17,7 @@
 #include "common/base/shm.h"
 #include "common/store/keystore.h"
 #include "common/wire/httpserver.h"
+#include "master/usage_query.h"
 
 /* The admin listener's limits. */
 #define FG_ADMIN_MAX_CONNECTIONS     64
@@ -32,6 +33,7 @@ typedef struct {
     int64_t         started_ms;     /* monotonic, for uptime */
     int             store_failed;   /* set when a commit failed for good */
     const char     *usage_path;     /* the usage journal, borrowed */
+    fg_usage_queries_t *queries;    /* GET /admin/v1/usage, borrowed */
 } fg_admin_http_t;
 
 /* The admin listener's limits (FG_ADMIN_*). */

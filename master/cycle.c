@@ -46,6 +46,11 @@
 #define CYCLE_BACKOFF_MAX_MS   5000
 #define CYCLE_STABLE_MS        10000
 #define CYCLE_KILL_GRACE_MS    2000
+/* A syncer that fails this many times in a row, each within
+ * CYCLE_STABLE_MS of its start and for the same reason, is not started
+ * again: the cause is in the data or the host, and a restart loop would
+ * only hide it (docs/operations.md, "A syncer that keeps failing"). */
+#define CYCLE_SYNCER_SAME_FAILURES 5
 
 typedef struct {
     pid_t       pid;            /* 0: slot free */
@@ -65,6 +70,8 @@ static volatile sig_atomic_t cycle_sig_alarm;
 
 static cycle_child_t cycle_children[FG_SHM_MAX_WORKERS];
 static cycle_child_t cycle_syncer;
+static char          cycle_syncer_failure[FG_SHM_FAILURE_MAX];
+static unsigned      cycle_syncer_same_failures;
 static uint32_t      cycle_generation = 1;
 
 static void cycle_signal_handler(int sig);
@@ -284,9 +291,46 @@ fg_master_recover(fg_master_t *m)
                                 fg_wall_ms(), cycle_lost_cb, m);
     atomic_store(&m->shm.header->sh_keys_loaded, 0);
     atomic_store(&m->shm.header->sh_syncer_pid, 0);
+    fg_shm_set_syncer_failure(&m->shm, NULL);
     fg_log(FG_LOG_WARN, 0, "found the arena of a run that did not stop "
            "cleanly: %u energy reservations settled, %u concurrency slots "
            "given back", settled, slots);
+}
+
+/*
+ * Counts quick syncer failures with the same reason (the one it left in
+ * shm); returns 1, having logged why, when the syncer must not be started
+ * again. A syncer that ran CYCLE_STABLE_MS, or failed for another reason,
+ * starts the count anew.
+ */
+static int
+cycle_syncer_gives_up(fg_master_t *m, int64_t now)
+{
+    char reason[FG_SHM_FAILURE_MAX];
+
+    if (!fg_shm_syncer_failure(&m->shm, reason)
+        || now - cycle_syncer.started_ms >= CYCLE_STABLE_MS) {
+        cycle_syncer_same_failures = 0;
+        cycle_syncer_failure[0] = '\0';
+        return 0;
+    }
+    if (cycle_syncer_same_failures > 0
+        && strcmp(reason, cycle_syncer_failure) == 0) {
+        cycle_syncer_same_failures++;
+    } else {
+        cycle_syncer_same_failures = 1;
+        memcpy(cycle_syncer_failure, reason, sizeof(reason));
+    }
+    if (cycle_syncer_same_failures < CYCLE_SYNCER_SAME_FAILURES) {
+        return 0;
+    }
+    fg_log(FG_LOG_ERROR, 0, "the syncer failed %u times in a row for the "
+           "same reason (%s); not restarting it. Keyed requests get 503 "
+           "and /readyz says why until an operator acts "
+           "(docs/operations.md, \"A syncer that keeps failing\") and "
+           "fluxgate is restarted or sent SIGHUP",
+           cycle_syncer_same_failures, reason);
+    return 1;
 }
 
 /* The syncer died: respawn it like a worker, with the same backoff. */
@@ -313,7 +357,10 @@ cycle_reap_syncer(fg_master_t *m, int status, int is_stopping, int64_t now)
     if (WIFEXITED(status) && WEXITSTATUS(status) == 2) {
         fg_log(FG_LOG_ERROR, 0, "the key store cannot be loaded; not "
                "restarting the syncer. Keyed requests get 503 until it is "
-               "repaired and fluxgate restarted");
+               "repaired and fluxgate restarted (or sent SIGHUP)");
+        return;
+    }
+    if (cycle_syncer_gives_up(m, now)) {
         return;
     }
     if (now - c->started_ms >= CYCLE_STABLE_MS || c->backoff_ms == 0) {
@@ -557,6 +604,14 @@ cycle_reload(fg_master_t *m)
         }
     }
     cycle_signal_children(SIGQUIT, 1, 0);
+    /* A syncer given up on (its cause repaired, we are told) gets a new
+     * chance: the operator's way back without a restart. */
+    if (cycle_syncer.pid == 0 && cycle_syncer.respawn_at_ms == 0) {
+        cycle_syncer_same_failures = 0;
+        cycle_syncer.backoff_ms = 0;
+        fg_log(FG_LOG_NOTICE, 0, "reload: starting the syncer again");
+        cycle_spawn_syncer(m);
+    }
     fg_log(FG_LOG_NOTICE, 0, "reloaded: generation %u, %u workers",
            cycle_generation, started);
     return FG_OK;

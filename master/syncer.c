@@ -48,6 +48,8 @@
 
 #define SYNCER_DRAIN_MS     10
 #define SYNCER_DRAIN_BATCH  256
+#define SYNCER_RETAIN_TICKS 3600    /* seconds between retention passes */
+#define SYNCER_ROLL_RETRY_MS 60000  /* after a roll that changed nothing */
 
 /* The ring index of the usage records the syncer itself writes: those of
  * reservations settled after a cold start. No ring has it. */
@@ -66,12 +68,15 @@ typedef struct {
     char                      usage_path[FG_CONF_PATH_MAX + 32];
     struct event_base        *base;
     fg_httpserver_t          *http;          /* the admin API's, owned */
+    fg_usage_queries_t       *queries;       /* GET /admin/v1/usage, owned */
     fg_store_t               *store;
     fg_keystore_t            *keys;
     fg_admin_http_t           admin;
     struct event             *tick_ev;
     struct event             *signal_evs[4];
     int                       exit_code;
+    uint64_t                  ticks;         /* of tick_ev, one a second */
+    int64_t                   roll_retry_ms; /* monotonic; no roll before */
     char                      unix_path[FG_CONF_PATH_MAX];
 } syncer_t;
 
@@ -86,6 +91,36 @@ syncer_signal_cb(evutil_socket_t sig, short what, void *arg)
         return;
     }
     event_base_loopexit(s->base, NULL);
+}
+
+/*
+ * Says why this syncer cannot go on: in shm, where every worker's /readyz
+ * reports it (503) and the master compares it with the last syncer's
+ * (cycle.c stops respawning after a few identical failures), and in the
+ * log, once: a respawned syncer failing for the same cause adds a short
+ * line, not the whole story again.
+ */
+static void
+syncer_failed(syncer_t *s, const char *what, const char *why)
+{
+    char   reason[FG_SHM_FAILURE_MAX], standing[FG_SHM_FAILURE_MAX];
+    size_t i;
+
+    snprintf(reason, sizeof(reason), "%s: %s", what, why);
+    for (i = 0; reason[i] != '\0'; i++) {
+        if ((unsigned char) reason[i] < 0x20
+            || (unsigned char) reason[i] > 0x7e) {
+            reason[i] = '?';
+        }
+    }
+    if (fg_shm_syncer_failure(s->sc->shm, standing)
+        && strcmp(standing, reason) == 0) {
+        fg_log(FG_LOG_ERROR, 0, "syncer: failed again for the same cause "
+               "(%s)", what);
+    } else {
+        fg_log(FG_LOG_ERROR, 0, "%s: %s", what, why);
+    }
+    fg_shm_set_syncer_failure(s->sc->shm, reason);
 }
 
 /*
@@ -204,7 +239,7 @@ syncer_drain(syncer_t *s, int force_sync)
             }
             reserved = syncer_route(s, s->batch, n, &err);
             if (reserved < 0) {
-                fg_log(FG_LOG_ERROR, 0, "usage journal: %s", err.msg);
+                syncer_failed(s, "usage journal", err.msg);
                 return FG_ERR;
             }
             force_sync |= reserved > 0;
@@ -222,7 +257,7 @@ syncer_drain(syncer_t *s, int force_sync)
 
         /* Nothing to do for a log with nothing pending. */
         if (syncer_sync_logs(s, &err) != FG_OK) {
-            fg_log(FG_LOG_ERROR, 0, "usage journal: %s", err.msg);
+            syncer_failed(s, "usage journal", err.msg);
             return FG_ERR;
         }
         /* Only a sync that had lines to make durable is a sync. */
@@ -246,6 +281,89 @@ syncer_drain(syncer_t *s, int force_sync)
     return FG_OK;
 }
 
+/*
+ * The oldest usage journal file retention must keep: the file holding
+ * the first record after the position the persisted balances include,
+ * which a cold start replays. Every balance is persisted at the
+ * journal's end before a roll (syncer_roll), so no position names a
+ * record in a rolled file: the current file is that file.
+ */
+static uint64_t
+syncer_oldest_needed_file_id(const syncer_t *s)
+{
+    return fg_usagelog_file_id(s->usage);
+}
+
+/* Deletes the rolled journals usage.retention_* allows. */
+static void
+syncer_retain(syncer_t *s)
+{
+    const fg_conf_t        *conf = s->sc->conf;
+    fg_usagelog_retention_t r;
+    fg_err_t                err;
+    unsigned                deleted = 0;
+
+    r.max_age_s = conf->usage_retention_days * 86400;
+    r.max_bytes = (uint64_t) conf->usage_retention_bytes;
+    r.keep_from_id = syncer_oldest_needed_file_id(s);
+    if (fg_usagelog_retain(s->usage, &r, fg_wall_ms() / 1000, &deleted,
+                           &err) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "usage journal retention: %s", err.msg);
+    }
+    if (deleted > 0) {
+        fg_log(FG_LOG_NOTICE, 0, "usage journal retention: deleted %u "
+               "rolled file(s)", deleted);
+    }
+}
+
+/*
+ * Rolls the usage journal once it reached usage.journal_max_bytes, with
+ * nothing pending and every ring slot it holds committed, so that no
+ * record is ever delivered again across a roll. FG_ERR when the journal
+ * failed for good.
+ */
+static int
+syncer_roll(syncer_t *s)
+{
+    fg_err_t err;
+    uint64_t id = fg_usagelog_file_id(s->usage);
+
+    if (fg_usagelog_bytes(s->usage)
+        < (uint64_t) s->sc->conf->usage_journal_max_bytes
+        || fg_usagelog_pending(s->usage) > 0
+        || fg_mono_ms() < s->roll_retry_ms) {
+        return FG_OK;
+    }
+    /* Every balance at the end of this file first: a cold start replays
+     * the current file only, and retention may delete rolled ones. */
+    if (fg_keystore_persist_all_balances(s->keys, fg_wall_ms(), &err) < 0) {
+        fg_log(FG_LOG_ERROR, 0, "usage journal: no roll, the balances "
+               "could not be persisted first: %s; retrying in %d s",
+               err.msg, SYNCER_ROLL_RETRY_MS / 1000);
+        s->roll_retry_ms = fg_mono_ms() + SYNCER_ROLL_RETRY_MS;
+        return FG_OK;
+    }
+    if (fg_usagelog_pending(s->usage) > 0) {
+        return FG_OK;   /* the persist drained more: roll at the next pass */
+    }
+    if (fg_usagelog_roll(s->usage, &err) != FG_OK) {
+        if (fg_usagelog_has_failed(s->usage)) {
+            syncer_failed(s, "usage journal", err.msg);
+            return FG_ERR;
+        }
+        /* Nothing changed (the rename failed): the journal goes on in
+         * the same file; try again in a minute, not at every drain. */
+        fg_log(FG_LOG_ERROR, 0, "usage journal: roll failed: %s; retrying "
+               "in %d s", err.msg, SYNCER_ROLL_RETRY_MS / 1000);
+        s->roll_retry_ms = fg_mono_ms() + SYNCER_ROLL_RETRY_MS;
+        return FG_OK;
+    }
+    fg_log(FG_LOG_INFO, 0, "usage journal rolled to %s.%06llu",
+           s->usage_path, (unsigned long long) id);
+    syncer_retain(s);
+    return FG_OK;
+}
+
 static void
 syncer_drain_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -253,7 +371,7 @@ syncer_drain_cb(evutil_socket_t fd, short what, void *arg)
 
     (void) fd;
     (void) what;
-    if (syncer_drain(s, 0) != FG_OK) {
+    if (syncer_drain(s, 0) != FG_OK || syncer_roll(s) != FG_OK) {
         /* After a failed write or fsync nothing may be trusted: billable
          * admission stops, and a new syncer reopens the journal. */
         atomic_store(&s->sc->shm->header->sh_usage_failed, 1);
@@ -344,9 +462,13 @@ syncer_tick_cb(evutil_socket_t fd, short what, void *arg)
 
     (void) fd;
     (void) what;
+    /* Age-based retention needs a clock, not only rolls: hourly. */
+    if (++s->ticks % SYNCER_RETAIN_TICKS == 0) {
+        syncer_retain(s);
+    }
     if (s->admin.store_failed) {
-        fg_log(FG_LOG_ERROR, 0, "the key store failed; restarting the "
-               "syncer to reload it");
+        syncer_failed(s, "key store", "a commit could not be made durable; "
+                      "restarting the syncer to reload it");
         s->exit_code = 1;
         event_base_loopexit(s->base, NULL);
         return;
@@ -592,28 +714,33 @@ fg_syncer_run(const fg_syncer_config_t *sc)
     sigprocmask(SIG_SETMASK, &mask, NULL);
 
     if (syncer_open_usage(&s, &err) != FG_OK) {
-        fg_log(FG_LOG_ERROR, 0, "usage journal: %s", err.msg);
+        syncer_failed(&s, "usage journal", err.msg);
         atomic_store(&sc->shm->header->sh_usage_failed, 1);
         rc = 1;
         goto done;
     }
     if (syncer_load(&s, &err) != FG_OK) {
-        fg_log(FG_LOG_ERROR, 0, "key store: %s", err.msg);
+        syncer_failed(&s, "key store", err.msg);
         /* Locked by another process: worth a retry. Unreadable: not. */
         rc = s.store == NULL ? 1 : 2;
         goto done;
     }
     atomic_store(&sc->shm->header->sh_ledger_loaded, 1);
     atomic_store(&sc->shm->header->sh_keys_loaded, 1);
+    fg_shm_set_syncer_failure(sc->shm, NULL);
+    syncer_retain(&s);
 
     s.admin.keys = s.keys;
     s.admin.store = s.store;
     s.admin.shm = sc->shm;
     s.admin.token = sc->admin_token;
     s.admin.usage_path = s.usage_path;
+    s.queries = fg_usage_queries_new(s.base, s.usage_path,
+                                     sc->conf->usage_query_timeout_ms);
+    s.admin.queries = s.queries;
     s.http = fg_admin_http_new(s.base, &s.admin);
     if (syncer_listen(&s, &err) != FG_OK) {
-        fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
+        syncer_failed(&s, "admin API", err.msg);
         rc = 1;
         goto done;
     }
@@ -664,6 +791,7 @@ done:
         }
     }
     fg_httpserver_free(s.http);
+    fg_usage_queries_free(s.queries);
     fg_keystore_free(s.keys);
     fg_store_close(s.store);
     event_base_free(s.base);

@@ -20,6 +20,7 @@
 #include "common/base/alloc.h"
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/wire/json.h"
 #include "common/wire/uri.h"
 #include "worker/conn.h"
 #include "worker/http.h"
@@ -293,18 +294,32 @@ http_readyz(fg_req_t *req)
 {
     fg_worker_t *w = req->worker;
     uint32_t     generation, wanted, ready;
-    char         body[256];
-    int          n, is_ready;
+    char         failure[FG_SHM_FAILURE_MAX];
+    char         reason[6 * FG_SHM_FAILURE_MAX + 16];
+    char         body[sizeof(reason) + 256];
+    int          n, is_ready, has_failure;
 
     generation = atomic_load(&w->wc->shm->header->sh_generation);
     wanted = atomic_load(&w->wc->shm->header->sh_workers_wanted);
     ready = fg_shm_workers_ready(w->wc->shm, generation);
-    is_ready = !w->is_draining && ready >= wanted && wanted > 0;
+    /* A syncer that cannot run leaves keyed requests without keys or
+     * billing: not ready, and the reason is the operator's first clue. */
+    has_failure = fg_shm_syncer_failure(w->wc->shm, failure);
+    is_ready = !w->is_draining && ready >= wanted && wanted > 0
+               && !has_failure;
+    reason[0] = '\0';
+    if (has_failure) {
+        size_t q;
+
+        memcpy(reason, ",\"reason\":", 10);
+        q = fg_json_quote(failure, strlen(failure), reason + 10);
+        reason[10 + q] = '\0';
+    }
     n = snprintf(body, sizeof(body),
                  "{\"status\":\"%s\",\"workers_ready\":%u,"
-                 "\"workers_configured\":%u,\"config_generation\":%u}",
+                 "\"workers_configured\":%u,\"config_generation\":%u%s}",
                  is_ready ? "ready" : "not_ready", ready, wanted,
-                 generation);
+                 generation, reason);
     fg_req_reply(req, is_ready ? 200 : 503, body, (size_t) n);
 }
 

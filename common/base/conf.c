@@ -125,6 +125,17 @@ static const conf_entry_t conf_table[] = {
     CONF_I("usage.reservation_wait_ms", usage_reservation_wait_ms, 0,
            0, 60000, "wait this long for a reservation to be durable "
            "before the upstream call, then 503 (0: do not wait)"),
+    CONF_I("usage.journal_max_bytes", usage_journal_max_bytes, 256 * MiB,
+           4 * KiB, 1024LL * 1024 * MiB,
+           "roll usage.journal to usage.journal.<id> at this size"),
+    CONF_I("usage.retention_days", usage_retention_days, 0, 0, 36500,
+           "delete rolled usage journals older than this (0: keep all)"),
+    CONF_I("usage.retention_bytes", usage_retention_bytes, 0, 0,
+           INT64_MAX / 2,
+           "delete the oldest rolled usage journals beyond this total "
+           "(0: keep all)"),
+    CONF_I("usage.query_timeout_ms", usage_query_timeout_ms, 120000, 100,
+           3600000, "GET /admin/v1/usage: kill a query running longer"),
     CONF_S("usage.node", usage_node, "",
            "this node's name in usage records (\"\": the host name)"),
     CONF_I("store.compact_after", store_compact_after, 10000, 10, 100000000,

@@ -70,6 +70,10 @@ typedef struct {
     int64_t     usage_sync_interval_ms;
     int64_t     usage_sync_records;
     int64_t     usage_reservation_wait_ms;   /* 0: the upstream at once */
+    int64_t     usage_journal_max_bytes;
+    int64_t     usage_retention_days;
+    int64_t     usage_retention_bytes;
+    int64_t     usage_query_timeout_ms;
     char        usage_node[FG_CONF_PATH_MAX];
     int64_t     keys_default_balance;
     int64_t     billing_min_reply_tokens;

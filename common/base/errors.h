@@ -90,7 +90,9 @@
     X(FG_E_INSUFFICIENT_ENERGY, 402, "insufficient_quota",                  \
       "BILLING_INSUFFICIENT_ENERGY")                                        \
     X(FG_E_BILLING_UNAVAILABLE, 503, "api_error", "billing_unavailable")  \
-    X(FG_E_WORKER_BUSY, 503, "api_error", "service_unavailable")
+    X(FG_E_WORKER_BUSY, 503, "api_error", "service_unavailable")         \
+    X(FG_E_USAGE_QUERY_BUSY, 503, "api_error", "usage_query_busy")         \
+    X(FG_E_USAGE_QUERY_TIMEOUT, 503, "api_error", "usage_query_timeout")
 
 typedef enum {
 #define FG_ERROR_ENUM(name, status, type, code) name,

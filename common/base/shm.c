@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -283,4 +284,55 @@ fg_shm_workers_ready(const fg_shm_t *shm, uint32_t generation)
         }
     }
     return n;
+}
+
+void
+fg_shm_set_syncer_failure(const fg_shm_t *shm, const char *reason)
+{
+    fg_shm_header_t *h = shm->header;
+    uint32_t         seq;
+
+    if (reason == NULL) {
+        atomic_store_explicit(&h->sh_failure_set, 0, memory_order_release);
+        return;
+    }
+    /* A seqlock with one writer (the syncer): odd while writing, even
+     * after, whatever a writer killed mid-write left. */
+    seq = atomic_load_explicit(&h->sh_failure_seq, memory_order_relaxed)
+          | 1u;
+    atomic_store_explicit(&h->sh_failure_seq, seq, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    snprintf(h->sh_failure, sizeof(h->sh_failure), "%s", reason);
+    atomic_store_explicit(&h->sh_failure_seq, seq + 1, memory_order_release);
+    atomic_store_explicit(&h->sh_failure_set, 1, memory_order_release);
+}
+
+int
+fg_shm_syncer_failure(const fg_shm_t *shm, char *out)
+{
+    const fg_shm_header_t *h = shm->header;
+    uint32_t               before, after;
+    int                    tries;
+
+    if (!atomic_load_explicit(&h->sh_failure_set, memory_order_acquire)) {
+        return 0;
+    }
+    /* Bounded: a writer killed mid-write leaves the count odd for good. */
+    for (tries = 0; tries < 8; tries++) {
+        before = atomic_load_explicit(&h->sh_failure_seq,
+                                      memory_order_acquire);
+        if (before & 1u) {
+            continue;
+        }
+        memcpy(out, h->sh_failure, FG_SHM_FAILURE_MAX);
+        atomic_thread_fence(memory_order_acquire);
+        after = atomic_load_explicit(&h->sh_failure_seq,
+                                     memory_order_relaxed);
+        if (before == after) {
+            out[FG_SHM_FAILURE_MAX - 1] = '\0';
+            return 1;
+        }
+    }
+    snprintf(out, FG_SHM_FAILURE_MAX, "the syncer failed");
+    return 1;
 }

@@ -31,12 +31,15 @@
 #include "common/accounts/usagering.h"
 
 #define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
-#define FG_SHM_LAYOUT_VERSION  10      /* 8: the 1064-byte usage record,
+#define FG_SHM_LAYOUT_VERSION  11      /* 8: the 1064-byte usage record,
                                         * 64-byte metrics series; 9: the
                                         * invalid-usage counters; 10: the
                                         * key record's usage position,
-                                        * sh_ledger_loaded */
+                                        * sh_ledger_loaded; 11: the
+                                        * syncer's failure reason */
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
+#define FG_SHM_FAILURE_MAX     248     /* bytes of the syncer's failure
+                                        * reason, NUL included */
 
 _Static_assert(ATOMIC_LLONG_LOCK_FREE == 2,
                "shm needs lock-free 64-bit atomics");
@@ -91,10 +94,17 @@ typedef struct {
     _Atomic uint32_t sh_ledger_loaded;    /* 1 once a syncer rebuilt the
                                              balances into this arena */
     uint8_t          sh_pad2[16];
+    /* Why the last syncer could not start or had to stop ("" while one
+     * runs well): written by the syncer alone, read by /readyz through
+     * fg_shm_syncer_failure(). An even sh_failure_seq means the text is
+     * whole; odd, that a write is under way. */
+    _Atomic uint32_t sh_failure_seq;
+    _Atomic uint32_t sh_failure_set;      /* 1 while a failure stands */
+    char             sh_failure[FG_SHM_FAILURE_MAX];
 } fg_shm_header_t;
 
-_Static_assert(sizeof(fg_shm_header_t) == 128 + 64,
-               "header is three cache lines");
+_Static_assert(sizeof(fg_shm_header_t) == 128 + 64 + 8 + FG_SHM_FAILURE_MAX,
+               "header: three cache lines and the failure reason");
 
 typedef struct {
     fg_shm_header_t *header;
@@ -138,6 +148,20 @@ void fg_shm_destroy(fg_shm_t *shm);
 
 /* Borrowed slot @i (0 <= i < FG_SHM_MAX_WORKERS). */
 fg_shm_worker_t *fg_shm_worker(const fg_shm_t *shm, unsigned i);
+
+/*
+ * Publishes why the syncer failed (@reason, cut to FG_SHM_FAILURE_MAX - 1
+ * bytes), or clears it (@reason NULL). The syncer only: one writer.
+ */
+void fg_shm_set_syncer_failure(const fg_shm_t *shm, const char *reason);
+
+/*
+ * Copies the syncer's standing failure into @out (FG_SHM_FAILURE_MAX
+ * bytes) and returns 1, or returns 0 when none stands. A copy that keeps
+ * racing the writer gives a generic reason rather than spin. Any
+ * process; never blocks.
+ */
+int fg_shm_syncer_failure(const fg_shm_t *shm, char *out);
 
 /* Number of READY slots of @generation. Any process; never blocks. */
 unsigned fg_shm_workers_ready(const fg_shm_t *shm, uint32_t generation);

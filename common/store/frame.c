@@ -195,6 +195,10 @@ fg_frame_scan(int fd, const char *path, const fg_frame_format_t *fmt,
             continue;
         }
         if (bad != FRAME_NONE) {
+            st->is_damaged = 1;
+            st->damaged_offset = bad;
+            st->resumed_offset = off;
+            st->valid_bytes = bad;
             fg_err_set(err, FG_E_INTERNAL, NULL,
                        "%s is damaged: an invalid %s at offset %llu is "
                        "followed by a valid one at offset %llu; refusing "

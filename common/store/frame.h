@@ -71,6 +71,11 @@ typedef struct {
                                   record after them */
     uint64_t dropped_offset;   /* where that tail starts */
     uint64_t dropped_bytes;    /* its length */
+    int      is_damaged;       /* the scan stopped at damage (FG_ERR):
+                                  records and valid_bytes say what came
+                                  before it */
+    uint64_t damaged_offset;   /* the first invalid byte */
+    uint64_t resumed_offset;   /* the valid record found after it */
 } fg_frame_scan_t;
 
 /*

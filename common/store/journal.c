@@ -503,8 +503,10 @@ fg_journal_replay(const char *path, fg_journal_replay_cb cb, void *arg,
     }
     rc = journal_scan(fd, path, journal_replay_deliver, &ctx, &st, err);
     if (rc == FG_OK && st.has_torn_tail) {
-        fg_frame_scan_t cut = { 0, st.valid_bytes, 1, st.dropped_offset,
-                                st.dropped_bytes };
+        fg_frame_scan_t cut = { .valid_bytes = st.valid_bytes,
+                                .has_torn_tail = 1,
+                                .dropped_offset = st.dropped_offset,
+                                .dropped_bytes = st.dropped_bytes };
 
         rc = fg_frame_cut(fd, path, &cut, err);
     }

@@ -1220,9 +1220,26 @@ fg_keystore_stats(const fg_keystore_t *ks, fg_keystore_stats_t *out)
     out->topups = ks->topup_count;
 }
 
+static int ks_persist(fg_keystore_t *ks, int64_t now_ms, int all,
+                      fg_err_t *err);
+
 int
 fg_keystore_persist_balances(fg_keystore_t *ks, int64_t now_ms,
                              fg_err_t *err)
+{
+    return ks_persist(ks, now_ms, 0, err);
+}
+
+int
+fg_keystore_persist_all_balances(fg_keystore_t *ks, int64_t now_ms,
+                                 fg_err_t *err)
+{
+    return ks_persist(ks, now_ms, 1, err);
+}
+
+/* @all: every key whose stored position is not the journal's end now. */
+static int
+ks_persist(fg_keystore_t *ks, int64_t now_ms, int all, fg_err_t *err)
 {
     fg_key_record_t   batch[FG_STORE_CHANGE_KEYS_MAX];
     fg_store_change_t ch;
@@ -1254,7 +1271,9 @@ fg_keystore_persist_balances(fg_keystore_t *ks, int64_t now_ms,
                     && e->sh_regen_at == r->kr_regen_at_ms
                     && e->sh_carry == r->kr_regen_carry
                     && r->kr_usage_file == file_id
-                    && offset - r->kr_usage_offset < KS_USAGE_REPLAY_MAX) {
+                    && (all ? r->kr_usage_offset == offset
+                            : offset - r->kr_usage_offset
+                              < KS_USAGE_REPLAY_MAX)) {
                     continue;
                 }
                 batch[n] = *r;

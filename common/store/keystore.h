@@ -122,6 +122,16 @@ void fg_keystore_set_default_balance(fg_keystore_t *ks, int64_t micro);
 int fg_keystore_persist_balances(fg_keystore_t *ks, int64_t now_ms,
                                  fg_err_t *err);
 
+/*
+ * The same, for every key whose stored position is not the journal's end
+ * now: all positions then name that end. The syncer calls it before it
+ * rolls the usage journal, so that no position names a record in a
+ * rolled file (a cold start replays the current file only, and retention
+ * may delete rolled ones). Returns the number of keys written, or FG_ERR.
+ */
+int fg_keystore_persist_all_balances(fg_keystore_t *ks, int64_t now_ms,
+                                     fg_err_t *err);
+
 /* Frees @ks (not the table or the store). Accepts NULL. */
 void fg_keystore_free(fg_keystore_t *ks);
 

@@ -39,6 +39,7 @@
  * syncer's start-up path); the reader parses every line in full.
  */
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -47,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/base/alloc.h"
@@ -79,8 +81,12 @@ struct fg_usagelog_s {
     uint64_t         pending;                 /* appended, not synced */
     int64_t          first_pending_ms;
     uint64_t         duplicates;
-    uint64_t         size;                    /* bytes of valid lines */
-    uint64_t         file_id;                 /* seq of its first line */
+    uint64_t         file_id;                 /* of the current file, for
+                                               * rotation: usage.journal.<id> */
+    uint64_t         first_seq;               /* seq of its first line: the
+                                               * id positions name (0: none
+                                               * yet) */
+    uint64_t         bytes;                   /* its size: valid lines */
     usagelog_rings_t rings;
     char            *buf;                     /* one batch of lines */
     size_t           buf_len, buf_cap;
@@ -151,6 +157,14 @@ static int usagelog_fail(fg_usagelog_t *log, fg_err_t *err,
                          const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int usagelog_check(const fg_usagelog_t *log, fg_err_t *err);
+static int usagelog_open_rolled(fg_usagelog_t *log, int is_empty,
+                                fg_err_t *err);
+static int usagelog_read_all(const char *path, fg_usagelog_read_cb cb,
+                             void *arg, fg_usagelog_scan_t *st,
+                             size_t *files, fg_err_t *err);
+static int usagelog_read_fd(int fd, const char *path,
+                            fg_usagelog_read_cb cb, void *arg,
+                            fg_usagelog_scan_t *scan, fg_err_t *err);
 static int usagelog_day_ok(const char *day);
 static void usagelog_digits(char *p, unsigned v, int width);
 static void usagelog_day(int64_t unix_ms, char day[11]);
@@ -453,6 +467,8 @@ usagelog_deliver(const uint8_t *line, size_t len, uint64_t off, void *arg,
     (void) line;
     if (usagelog_rings_put(ctx->rings, rec->ring) != FG_OK
         || rec->seq <= ctx->rings->last[rec->ring]) {
+        ctx->st->is_damaged = 1;
+        ctx->st->damaged_offset = off;
         return fg_err_set(err, FG_E_INTERNAL, NULL,
                           "usage journal %s is damaged: seq %llu of ring %u "
                           "at offset %llu does not increase", ctx->path,
@@ -508,6 +524,13 @@ usagelog_scan_ex(int fd, const char *path, usagelog_rings_t *rs,
                        &fs, err);
     free(ctx);
     if (rc != FG_OK) {
+        /* What precedes the damage, for `fluxgate-admin store check`. */
+        st->records = fs.records;
+        if (fs.is_damaged) {
+            st->is_damaged = 1;
+            st->damaged_offset = fs.damaged_offset;
+        }
+        st->valid_bytes = st->is_damaged ? st->damaged_offset : 0;
         return FG_ERR;
     }
     st->records = fs.records;
@@ -554,6 +577,42 @@ usagelog_check(const fg_usagelog_t *log, fg_err_t *err)
     return FG_OK;
 }
 
+/*
+ * The current file's id, from the rolled files beside it; and, when the
+ * current file holds no record (a roll just happened), the last seq from
+ * the newest rolled file, so that a fresh arena's sequence starts above
+ * every journaled record (fg_usagering_raise_seq). Records drained after
+ * a roll were pushed after the rolled file's were committed, so the
+ * newest rolled file holds the highest seq of all rolled files.
+ */
+static int
+usagelog_open_rolled(fg_usagelog_t *log, int is_empty, fg_err_t *err)
+{
+    fg_usagelog_file_t *files = NULL;
+    fg_usagelog_scan_t  st;
+    char                rolled[PATH_MAX];
+    size_t              n = 0;
+    int                 rc = FG_OK;
+
+    if (fg_usagelog_list_rolled(log->path, &files, &n, err) != FG_OK) {
+        return FG_ERR;
+    }
+    log->file_id = n > 0 ? files[n - 1].id + 1 : 1;
+    if (is_empty && n > 0) {
+        if (fg_usagelog_rolled_path(log->path, files[n - 1].id, rolled,
+                                    sizeof(rolled)) != FG_OK) {
+            rc = fg_err_set(err, FG_E_INTERNAL, NULL, "path too long: %s",
+                            log->path);
+        } else if (fg_usagelog_read(rolled, NULL, NULL, &st, err) != FG_OK) {
+            rc = FG_ERR;
+        } else if (st.last_seq > log->last_seq) {
+            log->last_seq = st.last_seq;
+        }
+    }
+    free(files);
+    return rc;
+}
+
 fg_usagelog_t *
 fg_usagelog_open(const char *path, const char *node,
                  fg_usagelog_scan_t *scan, fg_err_t *err)
@@ -595,8 +654,11 @@ fg_usagelog_open(const char *path, const char *node,
         return NULL;
     }
     if (st.has_torn_tail) {
-        fg_frame_scan_t cut = { st.records, st.valid_bytes, 1,
-                                st.dropped_offset, st.dropped_bytes };
+        fg_frame_scan_t cut = { .records = st.records,
+                                .valid_bytes = st.valid_bytes,
+                                .has_torn_tail = 1,
+                                .dropped_offset = st.dropped_offset,
+                                .dropped_bytes = st.dropped_bytes };
 
         if (fg_frame_cut(fd, path, &cut, err) != FG_OK) {
             fg_usagelog_close(log);
@@ -604,8 +666,12 @@ fg_usagelog_open(const char *path, const char *node,
         }
     }
     log->last_seq = st.last_seq;
-    log->size = st.valid_bytes;
-    log->file_id = st.first_seq;
+    log->bytes = st.valid_bytes;
+    log->first_seq = st.first_seq;
+    if (usagelog_open_rolled(log, st.records == 0, err) != FG_OK) {
+        fg_usagelog_close(log);
+        return NULL;
+    }
     if (scan != NULL) {
         *scan = st;
     }
@@ -682,13 +748,13 @@ fg_usagelog_append(fg_usagelog_t *log, const fg_usage_record_t *recs,
         }
         off += (size_t) w;
     }
+    log->bytes += log->buf_len;
     if (count > 0 && log->pending == 0) {
         log->first_pending_ms = now_ms;
     }
-    if (log->file_id == 0 && count > 0) {
-        log->file_id = recs[0].seq;   /* an empty file skips nothing */
+    if (log->first_seq == 0 && count > 0) {
+        log->first_seq = recs[0].seq;   /* an empty file skips nothing */
     }
-    log->size += log->buf_len;
     log->pending += count;
     if (written != NULL) {
         *written = count;
@@ -769,8 +835,8 @@ fg_usagelog_fd(const fg_usagelog_t *log)
 void
 fg_usagelog_position(const fg_usagelog_t *log, fg_usagelog_pos_t *pos)
 {
-    pos->file_id = log->file_id;
-    pos->offset = log->size;
+    pos->file_id = log->first_seq;
+    pos->offset = log->bytes;
 }
 
 int
@@ -808,7 +874,6 @@ int
 fg_usagelog_read(const char *path, fg_usagelog_read_cb cb, void *arg,
                  fg_usagelog_scan_t *scan, fg_err_t *err)
 {
-    usagelog_rings_t   rs = { NULL, 0 };
     fg_usagelog_scan_t st;
     int                fd, rc;
 
@@ -824,12 +889,289 @@ fg_usagelog_read(const char *path, fg_usagelog_read_cb cb, void *arg,
         return fg_err_set(err, FG_E_INTERNAL, NULL,
                           "open(\"%s\") failed: %s", path, strerror(errno));
     }
-    rc = usagelog_scan(fd, path, &rs, cb, arg, &st, err);
+    rc = usagelog_read_fd(fd, path, cb, arg, scan, err);
     close(fd);
+    return rc;
+}
+
+static int
+usagelog_read_fd(int fd, const char *path, fg_usagelog_read_cb cb,
+                 void *arg, fg_usagelog_scan_t *scan, fg_err_t *err)
+{
+    usagelog_rings_t   rs = { NULL, 0 };
+    fg_usagelog_scan_t st;
+    int                rc;
+
+    rc = usagelog_scan(fd, path, &rs, cb, arg, &st, err);
     free(rs.last);
     if (scan != NULL) {
         *scan = st;
     }
+    return rc;
+}
+
+/* ---- rotation and retention ------------------------------------------ */
+
+int
+fg_usagelog_rolled_path(const char *path, uint64_t id, char *out,
+                        size_t size)
+{
+    int n = snprintf(out, size, "%s.%06llu", path, (unsigned long long) id);
+
+    return n > 0 && (size_t) n < size ? FG_OK : FG_ERR;
+}
+
+static int
+usagelog_file_cmp(const void *a, const void *b)
+{
+    const fg_usagelog_file_t *x = a, *y = b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+int
+fg_usagelog_list_rolled(const char *path, fg_usagelog_file_t **files,
+                        size_t *n, fg_err_t *err)
+{
+    char           dir[PATH_MAX];
+    const char    *base, *slash = strrchr(path, '/');
+    size_t         base_len, cap = 0;
+    DIR           *d;
+    struct dirent *e;
+    struct stat    sb;
+
+    *files = NULL;
+    *n = 0;
+    if (slash == NULL) {
+        snprintf(dir, sizeof(dir), ".");
+        base = path;
+    } else {
+        snprintf(dir, sizeof(dir), "%.*s", (int) (slash - path), path);
+        base = slash + 1;
+    }
+    base_len = strlen(base);
+    d = opendir(dir[0] != '\0' ? dir : "/");
+    if (d == NULL) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL, "opendir(\"%s\") "
+                          "failed: %s", dir, strerror(errno));
+    }
+    while ((e = readdir(d)) != NULL) {
+        const char *p = e->d_name + base_len + 1;
+        uint64_t    id = 0;
+        size_t      digits = 0;
+
+        if (strncmp(e->d_name, base, base_len) != 0
+            || e->d_name[base_len] != '.') {
+            continue;
+        }
+        for (; p[digits] >= '0' && p[digits] <= '9' && digits < 19;
+             digits++) {
+            id = id * 10 + (uint64_t) (p[digits] - '0');
+        }
+        if (digits < 6 || p[digits] != '\0' || id == 0) {
+            continue;
+        }
+        if (*n == FG_USAGELOG_ROLLED_MAX) {
+            closedir(d);
+            free(*files);
+            *files = NULL;
+            *n = 0;
+            return fg_err_set(err, FG_E_INTERNAL, NULL, "more than %d rolled "
+                              "usage journals beside %s", FG_USAGELOG_ROLLED_MAX,
+                              path);
+        }
+        if (fstatat(dirfd(d), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0
+            || !S_ISREG(sb.st_mode)) {
+            continue;
+        }
+        if (*n == cap) {
+            cap = cap == 0 ? 16 : cap * 2;
+            *files = fg_xrealloc(*files, cap * sizeof(**files));
+        }
+        (*files)[*n].id = id;
+        (*files)[*n].bytes = (uint64_t) sb.st_size;
+        (*files)[*n].mtime_unix_s = (int64_t) sb.st_mtime;
+        (*n)++;
+    }
+    closedir(d);
+    if (*n > 1) {
+        qsort(*files, *n, sizeof(**files), usagelog_file_cmp);
+    }
+    return FG_OK;
+}
+
+uint64_t
+fg_usagelog_file_id(const fg_usagelog_t *log)
+{
+    return log->file_id;
+}
+
+uint64_t
+fg_usagelog_bytes(const fg_usagelog_t *log)
+{
+    return log->bytes;
+}
+
+int
+fg_usagelog_roll(fg_usagelog_t *log, fg_err_t *err)
+{
+    char rolled[PATH_MAX];
+    int  fd;
+
+    if (usagelog_check(log, err) != FG_OK) {
+        return FG_ERR;
+    }
+    if (log->pending > 0) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL, "a roll needs every "
+                          "line synced first");
+    }
+    if (fg_usagelog_rolled_path(log->path, log->file_id, rolled,
+                                sizeof(rolled)) != FG_OK) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL, "path too long: %s",
+                          log->path);
+    }
+    /* A crash after the rename leaves no current file: the next open
+     * creates one, with the next id. */
+    if (rename(log->path, rolled) != 0) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL, "rename(\"%s\", \"%s\") "
+                          "failed: %s", log->path, rolled, strerror(errno));
+    }
+    fd = open(log->path, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC
+                         | O_NOFOLLOW, 0600);
+    if (fd < 0) {
+        return usagelog_fail(log, err, "open(\"%s\") after a roll failed: %s",
+                             log->path, strerror(errno));
+    }
+    close(log->fd);
+    log->fd = fd;
+    log->file_id++;
+    log->first_seq = 0;
+    log->bytes = 0;
+    if (fg_fsync_dir_of(log->path, err) != FG_OK) {
+        return usagelog_fail(log, NULL, "fsync of the folder after a roll "
+                             "failed");
+    }
+    return FG_OK;
+}
+
+int
+fg_usagelog_retain(const fg_usagelog_t *log, const fg_usagelog_retention_t *r,
+                   int64_t now_unix_s, unsigned *deleted, fg_err_t *err)
+{
+    fg_usagelog_file_t *files = NULL;
+    char                rolled[PATH_MAX];
+    uint64_t            total = log->bytes;
+    size_t              i, n = 0;
+    unsigned            gone = 0;
+    int                 rc = FG_OK;
+
+    if (deleted != NULL) {
+        *deleted = 0;
+    }
+    if (r->max_age_s <= 0 && r->max_bytes == 0) {
+        return FG_OK;
+    }
+    if (fg_usagelog_list_rolled(log->path, &files, &n, err) != FG_OK) {
+        return FG_ERR;
+    }
+    for (i = 0; i < n; i++) {
+        total += files[i].bytes;
+    }
+    for (i = 0; i < n; i++) {
+        int is_old = r->max_age_s > 0
+                     && files[i].mtime_unix_s < now_unix_s - r->max_age_s;
+        int is_over = r->max_bytes > 0 && total > r->max_bytes;
+
+        if (files[i].id >= r->keep_from_id || files[i].id >= log->file_id
+            || (!is_old && !is_over)) {
+            break;
+        }
+        if (fg_usagelog_rolled_path(log->path, files[i].id, rolled,
+                                    sizeof(rolled)) != FG_OK
+            || (unlink(rolled) != 0 && errno != ENOENT)) {
+            rc = fg_err_set(err, FG_E_INTERNAL, NULL, "unlink(\"%s\") "
+                            "failed: %s", rolled, strerror(errno));
+            break;
+        }
+        total -= files[i].bytes;
+        gone++;
+    }
+    free(files);
+    if (gone > 0 && fg_fsync_dir_of(log->path, rc == FG_OK ? err : NULL)
+                    != FG_OK) {
+        rc = FG_ERR;
+    }
+    if (deleted != NULL) {
+        *deleted = gone;
+    }
+    return rc;
+}
+
+/*
+ * Reads the whole journal of @path: the rolled files in id order, then
+ * the current one. The current file is opened first, and a rolled file
+ * that is the same file (a roll between the two steps) is not read
+ * twice. @st gets the current file's scan, has_torn_tail set when any
+ * file had one; *@files the number of files read.
+ */
+static int
+usagelog_read_all(const char *path, fg_usagelog_read_cb cb, void *arg,
+                  fg_usagelog_scan_t *st, size_t *files, fg_err_t *err)
+{
+    fg_usagelog_file_t *rolled = NULL;
+    fg_usagelog_scan_t  one;
+    struct stat         cur_sb, sb;
+    char                name[PATH_MAX];
+    size_t              i, n = 0;
+    int                 cur, fd, rc = FG_OK, torn = 0;
+
+    memset(st, 0, sizeof(*st));
+    *files = 0;
+    cur = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    if (cur < 0 && errno != ENOENT) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL,
+                          "open(\"%s\") failed: %s", path, strerror(errno));
+    }
+    if (cur >= 0 && fstat(cur, &cur_sb) != 0) {
+        rc = fg_err_set(err, FG_E_INTERNAL, NULL, "fstat(\"%s\") failed: %s",
+                        path, strerror(errno));
+    }
+    if (rc == FG_OK) {
+        rc = fg_usagelog_list_rolled(path, &rolled, &n, err);
+    }
+    for (i = 0; rc == FG_OK && i < n; i++) {
+        if (fg_usagelog_rolled_path(path, rolled[i].id, name, sizeof(name))
+            != FG_OK) {
+            continue;
+        }
+        fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        if (fd < 0) {
+            if (errno == ENOENT) {
+                continue;       /* retention deleted it meanwhile */
+            }
+            rc = fg_err_set(err, FG_E_INTERNAL, NULL, "open(\"%s\") failed: "
+                            "%s", name, strerror(errno));
+            break;
+        }
+        if (cur >= 0 && fstat(fd, &sb) == 0 && sb.st_dev == cur_sb.st_dev
+            && sb.st_ino == cur_sb.st_ino) {
+            close(fd);
+            continue;
+        }
+        rc = usagelog_read_fd(fd, name, cb, arg, &one, err);
+        close(fd);
+        torn |= one.has_torn_tail;
+        (*files)++;
+    }
+    if (rc == FG_OK && cur >= 0) {
+        rc = usagelog_read_fd(cur, path, cb, arg, st, err);
+        (*files)++;
+    }
+    if (cur >= 0) {
+        close(cur);
+    }
+    free(rolled);
+    st->has_torn_tail |= torn;
     return rc;
 }
 
@@ -1003,6 +1345,20 @@ usagelog_row_json(const usagelog_row_t *row, int with_ids)
     return obj;
 }
 
+int
+fg_usagelog_filter_check(const fg_usagelog_filter_t *filter, fg_err_t *err)
+{
+    if (filter != NULL
+        && ((filter->day_from != NULL && filter->day_from[0] != '\0'
+             && !usagelog_day_ok(filter->day_from))
+            || (filter->day_to != NULL && filter->day_to[0] != '\0'
+                && !usagelog_day_ok(filter->day_to)))) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, "day",
+                          "a day is written YYYY-MM-DD");
+    }
+    return FG_OK;
+}
+
 json_t *
 fg_usagelog_aggregate(const char *path, const fg_usagelog_filter_t *filter,
                       fg_err_t *err)
@@ -1011,7 +1367,7 @@ fg_usagelog_aggregate(const char *path, const fg_usagelog_filter_t *filter,
     usagelog_row_t     total;
     fg_usagelog_scan_t st;
     json_t            *rows, *out;
-    size_t             i;
+    size_t             i, files = 0;
 
     if (filter != NULL
         && ((filter->day_from != NULL && filter->day_from[0] != '\0'
@@ -1025,7 +1381,8 @@ fg_usagelog_aggregate(const char *path, const fg_usagelog_filter_t *filter,
     memset(&agg, 0, sizeof(agg));
     agg.filter = filter;
     agg.index = json_object();
-    if (fg_usagelog_read(path, usagelog_agg_add, &agg, &st, err) != FG_OK) {
+    if (usagelog_read_all(path, usagelog_agg_add, &agg, &st, &files, err)
+        != FG_OK) {
         json_decref(agg.index);
         free(agg.rows);
         return NULL;
@@ -1059,6 +1416,7 @@ fg_usagelog_aggregate(const char *path, const fg_usagelog_filter_t *filter,
     json_object_set_new(out, "rows", rows);
     json_object_set_new(out, "totals", usagelog_row_json(&total, 0));
     json_object_set_new(out, "records", json_integer((json_int_t) agg.records));
+    json_object_set_new(out, "files", json_integer((json_int_t) files));
     json_object_set_new(out, "has_torn_tail",
                         json_boolean(st.has_torn_tail));
     return out;

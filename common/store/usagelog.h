@@ -67,6 +67,11 @@ typedef struct {
     uint64_t dropped_offset;   /* where that tail starts */
     uint64_t dropped_bytes;    /* its length */
     uint64_t first_seq;        /* seq of the first valid line; 0 if none */
+    int      is_damaged;       /* the read failed on damage: an invalid
+                                  line before a valid one, or a seq that
+                                  does not increase; records and
+                                  valid_bytes count what precedes it */
+    uint64_t damaged_offset;   /* where the damage starts */
 } fg_usagelog_scan_t;
 
 /*
@@ -194,6 +199,32 @@ FG_MUST_USE int fg_usagelog_read(const char *path, fg_usagelog_read_cb cb,
                                  void *arg, fg_usagelog_scan_t *scan,
                                  fg_err_t *err);
 
+/* ---- rotation and retention ------------------------------------------
+ *
+ * The journal is a series of files: the one being written, @path
+ * ("usage.journal"), and the rolled ones before it, "@path.<id>" with
+ * <id> a decimal of at least six digits (usage.journal.000001, …). Each
+ * file has an id: a rolled file keeps the one in its name, the current
+ * file's is one above the highest rolled id (1 when none). Ids only grow,
+ * so (file id, byte offset) names a position in the whole journal. A
+ * roll renames the current file to its id's name and starts an empty
+ * one; readers (fg_usagelog_aggregate, `fluxgate-admin store check`)
+ * read the rolled files in id order, then the current one.
+ */
+
+#define FG_USAGELOG_ROLLED_MAX 1000000   /* rolled files listed; more is
+                                            an error */
+
+typedef struct {
+    uint64_t id;
+    uint64_t bytes;
+    int64_t  mtime_unix_s;
+} fg_usagelog_file_t;
+
+/* "@path.<id>" into @out (@size bytes). FG_ERR when it does not fit. */
+int fg_usagelog_rolled_path(const char *path, uint64_t id, char *out,
+                            size_t size);
+
 /*
  * Called for every valid line at or after the replay's offset, in file
  * order, with the offset just after it (the position that includes it).
@@ -214,7 +245,53 @@ FG_MUST_USE int fg_usagelog_replay(const char *path, uint64_t from_offset,
                                    fg_usagelog_scan_t *scan, fg_err_t *err);
 
 /*
- * Totals of the records of @path that pass @filter (may be NULL), per
+ * The rolled files of @path, sorted by id, in *@files (owned, free()) and
+ * *@n. Names that are not "@path.<digits>" are not journal files (a file
+ * set aside as "@path.damaged-…" is not read). Returns FG_OK, or FG_ERR
+ * with @err set (the folder cannot be read, more than
+ * FG_USAGELOG_ROLLED_MAX files).
+ */
+int fg_usagelog_list_rolled(const char *path, fg_usagelog_file_t **files,
+                            size_t *n, fg_err_t *err);
+
+/* The id of the file being written (see above). */
+uint64_t fg_usagelog_file_id(const fg_usagelog_t *log);
+
+/* The size of the file being written, in bytes. */
+uint64_t fg_usagelog_bytes(const fg_usagelog_t *log);
+
+/*
+ * Rolls the journal: the current file becomes "@path.<its id>" and an
+ * empty one takes its place (the folder fsync'd after each step). Only
+ * with nothing pending (after fg_usagelog_sync): FG_E_INVALID_VALUE
+ * otherwise, nothing changed. The dedupe state carries over. A failure
+ * after the rename is sticky, like a failed write.
+ */
+FG_MUST_USE int fg_usagelog_roll(fg_usagelog_t *log, fg_err_t *err);
+
+/* What retention may delete. 0 in a field: no limit of that kind. */
+typedef struct {
+    int64_t  max_age_s;        /* rolled files last written before now -
+                                  this */
+    uint64_t max_bytes;        /* the oldest rolled files while every file,
+                                  the current one included, holds more */
+    uint64_t keep_from_id;     /* never a file of this id or above */
+} fg_usagelog_retention_t;
+
+/*
+ * Deletes the oldest rolled files of @log's journal that @r allows, in id
+ * order, stopping at the first it must keep; never the current file. The
+ * folder is fsync'd after a deletion. *@deleted (may be NULL) gets how
+ * many. Returns FG_OK or FG_ERR with @err set.
+ */
+FG_MUST_USE int fg_usagelog_retain(const fg_usagelog_t *log,
+                                   const fg_usagelog_retention_t *r,
+                                   int64_t now_unix_s, unsigned *deleted,
+                                   fg_err_t *err);
+
+/*
+ * Totals of the records of the journal @path, its rolled files included
+ * (in id order, then the current file), that pass @filter (may be NULL), per
  * key, model (the served one, or the requested one when none was
  * served) and UTC day of the request's start:
  *
@@ -223,13 +300,18 @@ FG_MUST_USE int fg_usagelog_replay(const char *path, uint64_t from_offset,
  *              "charged_micro", "uncharged_micro", "energy_kwh",
  *              "carbon_g_co2", "water_liters", "estimated", "errors"}, …],
  *    "totals": {the same sums over every row},
- *    "records": n, "has_torn_tail": bool}
+ *    "records": n, "files": n, "has_torn_tail": bool}
  *
  * rows sorted by day, key, model; "estimated" counts records with
  * estimated usage, "errors" those with an error code.
  * Integer sums saturate at INT64_MAX. Returns a new object, or NULL with
  * @err set (a bad filter: FG_E_INVALID_VALUE; a damaged file).
  */
+/* FG_OK when @filter's days are "YYYY-MM-DD" (or empty), else FG_ERR
+ * with @err set (FG_E_INVALID_VALUE, param "day"). */
+int fg_usagelog_filter_check(const fg_usagelog_filter_t *filter,
+                             fg_err_t *err);
+
 json_t *fg_usagelog_aggregate(const char *path,
                               const fg_usagelog_filter_t *filter,
                               fg_err_t *err);

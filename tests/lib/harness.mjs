@@ -187,7 +187,7 @@ export function writeCatalogs(dir, { providers, models }) {
 // gw.admin(method, path, body, headers) calls the admin API on its unix
 // socket with the admin token (gw.adminToken).
 export async function startGateway({ sim, config = {}, env = {}, providers, models,
-  dir = tempDir('fg-gw-'), key = true } = {}) {
+  dir = tempDir('fg-gw-'), key = true, ready = true } = {}) {
   const port = await freePort();
   // The metrics listener gets a free port too: the default (9464) would be
   // shared by every gateway a test run starts.
@@ -280,9 +280,11 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
     }
     return [...pids.values()];
   };
+  // ready: false (a gateway expected not to become ready): answering is
+  // enough, whatever /readyz says.
   await waitFor('fluxgate /readyz', async () => {
     const r = await proc.get('/readyz');
-    return r.status === 200;
+    return ready ? r.status === 200 : r.status === 200 || r.status === 503;
   }, { tries: 200, every: 50 }).catch((e) => {
     throw new Error(`${e.message}\n--- fluxgate log ---\n${proc.log()}`);
   });

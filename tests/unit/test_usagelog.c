@@ -28,9 +28,11 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/store/frame.h"
+#include "common/store/usagerepair.h"
 #include "common/accounts/usagering.h"
 #include "tests/unit/fg_test.h"
 
@@ -1155,6 +1157,199 @@ a_torn_tail_is_cut_in_either_format(void)
 }
 
 
+/* ---- rotation, retention, check and repair ----------------------------- */
+
+/* Appends records @from..@to on ring 0 to @log and syncs. */
+static void
+log_append_range(fg_usagelog_t *log, unsigned from, unsigned to)
+{
+    fg_usage_record_t rec;
+    fg_err_t          err;
+    unsigned          i;
+
+    for (i = from; i <= to; i++) {
+        rec_make(&rec, 0, i);
+        expect_int_eq(fg_usagelog_append(log, &rec, 1, 0, NULL, &err),
+                      FG_OK);
+    }
+    expect_int_eq(fg_usagelog_sync(log, &err), FG_OK);
+}
+
+static void
+a_roll_renames_the_file_and_the_aggregate_reads_every_file(void)
+{
+    char                path[128], rolled[160];
+    fg_usagelog_t      *log;
+    fg_usagelog_file_t *files = NULL;
+    fg_usage_record_t   rec;
+    fg_err_t            err;
+    json_t             *agg;
+    size_t              n = 0;
+
+    fresh(path, sizeof(path), "roll.jsonl");
+    log = log_open(path, NULL);
+    expect_int_eq(fg_usagelog_file_id(log), 1);
+    log_append_range(log, 1, 3);
+    expect_int_eq(fg_usagelog_bytes(log), (long) file_size(path));
+    expect_int_eq(fg_usagelog_roll(log, &err), FG_OK);
+    expect_int_eq(fg_usagelog_file_id(log), 2);
+    expect_int_eq(fg_usagelog_bytes(log), 0);
+    expect_int_eq(file_size(path), 0);
+    expect_int_eq(fg_usagelog_rolled_path(path, 1, rolled, sizeof(rolled)),
+                  FG_OK);
+    expect_true(strstr(rolled, "roll.jsonl.000001") != NULL);
+    expect_true(file_size(rolled) > 0);
+    log_append_range(log, 4, 5);
+
+    /* Unsynced lines are never rolled. */
+    rec_make(&rec, 0, 6);
+    expect_int_eq(fg_usagelog_append(log, &rec, 1, 0, NULL, &err), FG_OK);
+    expect_int_eq(fg_usagelog_roll(log, &err), FG_ERR);
+    expect_int_eq(err.code, FG_E_INVALID_VALUE);
+    expect_int_eq(fg_usagelog_has_failed(log), 0);
+    expect_int_eq(fg_usagelog_sync(log, &err), FG_OK);
+
+    agg = fg_usagelog_aggregate(path, NULL, &err);
+    expect_true(agg != NULL);
+    expect_int_eq(json_integer_value(json_object_get(agg, "records")), 6);
+    expect_int_eq(json_integer_value(json_object_get(agg, "files")), 2);
+    json_decref(agg);
+    expect_int_eq(fg_usagelog_list_rolled(path, &files, &n, &err), FG_OK);
+    expect_int_eq(n, 1);
+    expect_int_eq(n > 0 ? files[0].id : 0, 1);
+    free(files);
+    fg_usagelog_close(log);
+    /* A reopen finds the id and the dedupe still refuses old seqs. */
+    log = log_open(path, NULL);
+    expect_int_eq(fg_usagelog_file_id(log), 2);
+    expect_int_eq(fg_usagelog_last_seq(log), 6);
+    fg_usagelog_close(log);
+    unlink(rolled);
+}
+
+static void
+a_reopen_after_a_roll_takes_the_last_seq_from_the_rolled_file(void)
+{
+    char           path[128], rolled[160];
+    fg_usagelog_t *log;
+    fg_err_t       err;
+
+    fresh(path, sizeof(path), "rollseq.jsonl");
+    log = log_open(path, NULL);
+    log_append_range(log, 1, 7);
+    expect_int_eq(fg_usagelog_roll(log, &err), FG_OK);
+    fg_usagelog_close(log);
+    log = log_open(path, NULL);
+    expect_int_eq(fg_usagelog_last_seq(log), 7);
+    expect_int_eq(fg_usagelog_file_id(log), 2);
+    fg_usagelog_close(log);
+    (void) fg_usagelog_rolled_path(path, 1, rolled, sizeof(rolled));
+    unlink(rolled);
+}
+
+static void
+retention_deletes_the_oldest_rolled_files_and_keeps_what_it_must(void)
+{
+    char                    path[128], rolled[160];
+    fg_usagelog_t          *log;
+    fg_usagelog_retention_t r;
+    fg_usagelog_file_t     *files = NULL;
+    fg_err_t                err;
+    struct timespec         old[2];
+    size_t                  n = 0;
+    unsigned                id, deleted = 0;
+
+    fresh(path, sizeof(path), "keep.jsonl");
+    log = log_open(path, NULL);
+    for (id = 1; id <= 4; id++) {
+        log_append_range(log, id * 10, id * 10 + 2);
+        expect_int_eq(fg_usagelog_roll(log, &err), FG_OK);
+    }
+    log_append_range(log, 50, 52);
+
+    /* Off: nothing goes. */
+    memset(&r, 0, sizeof(r));
+    r.keep_from_id = fg_usagelog_file_id(log);
+    expect_int_eq(fg_usagelog_retain(log, &r, 0, &deleted, &err), FG_OK);
+    expect_int_eq(deleted, 0);
+
+    /* By age: files 1 and 2 are three days old, 3 and 4 new. */
+    old[0].tv_sec = old[1].tv_sec = time(NULL) - 3 * 86400;
+    old[0].tv_nsec = old[1].tv_nsec = 0;
+    for (id = 1; id <= 2; id++) {
+        (void) fg_usagelog_rolled_path(path, id, rolled, sizeof(rolled));
+        expect_int_eq(utimensat(AT_FDCWD, rolled, old, 0), 0);
+    }
+    r.max_age_s = 2 * 86400;
+    expect_int_eq(fg_usagelog_retain(log, &r, time(NULL), &deleted, &err),
+                  FG_OK);
+    expect_int_eq(deleted, 2);
+
+    /* By size: everything over 1 byte, but never file 4 (needed) nor the
+     * current one. */
+    r.max_age_s = 0;
+    r.max_bytes = 1;
+    r.keep_from_id = 4;
+    expect_int_eq(fg_usagelog_retain(log, &r, time(NULL), &deleted, &err),
+                  FG_OK);
+    expect_int_eq(deleted, 1);
+    expect_int_eq(fg_usagelog_list_rolled(path, &files, &n, &err), FG_OK);
+    expect_int_eq(n, 1);
+    expect_int_eq(n > 0 ? files[0].id : 0, 4);
+    free(files);
+    r.keep_from_id = fg_usagelog_file_id(log) + 10;
+    expect_int_eq(fg_usagelog_retain(log, &r, time(NULL), &deleted, &err),
+                  FG_OK);
+    expect_int_eq(deleted, 1);
+    expect_true(file_size(path) > 0);
+    fg_usagelog_close(log);
+}
+
+static void
+store_check_finds_mid_file_damage_and_repair_keeps_what_precedes_it(void)
+{
+    char             path[128], aside[256];
+    char            *full;
+    size_t           len, n = 0, third;
+    fg_usagecheck_t *files = NULL;
+    fg_usagelog_scan_t scan;
+    fg_err_t         err;
+    fg_usagelog_t   *log;
+
+    fresh(path, sizeof(path), "damaged.jsonl");
+    log_write(path, 5);
+    full = slurp(path, &len);
+    /* The third line's first digit of latency changes: its CRC fails. */
+    third = (size_t) (strchr(strchr(full, '\n') + 1, '\n') + 1 - full);
+    {
+        char *lat = strstr(full + third, "\"latency_us\":") + 13;
+
+        *lat = *lat == '9' ? '8' : (char) (*lat + 1);
+    }
+    spit(path, full, len);
+    expect_true(fg_usagelog_open(path, "n1", NULL, &err) == NULL);
+
+    expect_int_eq(fg_usagecheck_all(path, &files, &n, &err), FG_OK);
+    expect_int_eq(n, 1);
+    expect_int_eq(files[0].is_current, 1);
+    expect_int_eq(files[0].is_damaged, 1);
+    expect_int_eq(files[0].damaged_offset, third);
+    expect_int_eq(files[0].records, 2);
+    expect_true(strstr(files[0].problem, "damaged") != NULL);
+
+    expect_int_eq(fg_usagecheck_repair(&files[0], 1767225600, aside,
+                                       sizeof(aside), &err), FG_OK);
+    expect_true(strstr(aside, ".damaged-20260101T000000Z") != NULL);
+    expect_int_eq(file_size(aside), (long) len);
+    expect_int_eq(file_size(path), (long) third);
+    log = log_open(path, &scan);
+    expect_int_eq(scan.records, 2);
+    fg_usagelog_close(log);
+    free(files);
+    free(full);
+    unlink(aside);
+}
+
 /* ---- main ------------------------------------------------------------- */
 
 static void
@@ -1201,6 +1396,10 @@ main(void)
         FG_TEST_CASE(a_version_1_journal_reads_as_it_was_written),
         FG_TEST_CASE(format_2_lines_follow_a_version_1_journal_untouched),
         FG_TEST_CASE(a_torn_tail_is_cut_in_either_format),
+        FG_TEST_CASE(a_roll_renames_the_file_and_the_aggregate_reads_every_file),
+        FG_TEST_CASE(a_reopen_after_a_roll_takes_the_last_seq_from_the_rolled_file),
+        FG_TEST_CASE(retention_deletes_the_oldest_rolled_files_and_keeps_what_it_must),
+        FG_TEST_CASE(store_check_finds_mid_file_damage_and_repair_keeps_what_precedes_it),
     };
     int rc;
 
