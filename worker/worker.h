@@ -44,6 +44,8 @@ typedef struct fg_worker_s {
     fg_httpserver_t          *http;          /* the public listener, owned */
     fg_httpserver_t          *metrics;       /* GET /metrics; NULL: off */
     int64_t                   yielding_since_us; /* 0: not, see below */
+    int64_t                   accept_fd_limit;  /* conn.c: refuse at or
+                                                 * above this descriptor */
     int                       is_draining;   /* SIGTERM/SIGQUIT received */
     int                       close_idle;    /* SIGTERM: idle ones too */
     struct event             *drain_deadline_ev;

@@ -45,6 +45,7 @@ typedef struct {
     int64_t     keepalive_timeout_ms;      /* idle connection closed after */
     int64_t     send_timeout_ms;           /* no write progress for this long */
     int64_t     max_connections;           /* per worker */
+    int64_t     max_connections_per_client;   /* per node; 0: off */
     int64_t     stream_high_water_bytes;   /* pause upstream above this */
 
     /* Upstream client. */

@@ -63,7 +63,7 @@
       "INFERENCE_PROVIDER_TIMEOUT")                                         \
     X(FG_E_PROVIDER_RATE_LIMITED, 429, "rate_limit_error",                  \
       "INFERENCE_PROVIDER_RATE_LIMITED")                                    \
-    X(FG_E_SHUTTING_DOWN, 503, "api_error", "service_unavailable")        \
+    X(FG_E_SERVICE_UNAVAILABLE, 503, "api_error", "service_unavailable")  \
     X(FG_E_INVALID_API_KEY, 401, "authentication_error",                    \
       "invalid_api_key")                                                    \
     X(FG_E_KEY_REVOKED, 401, "authentication_error", "key_revoked")         \

@@ -93,6 +93,8 @@ struct fg_httpconn_s {
     int                 has_unread;      /* bytes we will never serve */
     int                 is_busy;         /* inside our own callback */
     int                 is_dead;         /* closed as soon as possible */
+    int                 is_admitted;     /* closed() is owed */
+    uint64_t            admit_tag;       /* admit()'s, for closed() */
     fg_httpconn_t      *prev, *next;
 };
 
@@ -260,6 +262,33 @@ fg_httpserver_listen(fg_httpserver_t *srv, int fd, fg_err_t *err)
     return FG_OK;
 }
 
+/*
+ * Asks the owner whether to serve @conn, just adopted; a refusal is
+ * answered at once like a protocol error (conn_refuse), before any byte
+ * of a request is read: the reply says Connection: close and the
+ * connection closes after a lingering read.
+ */
+static void
+conn_admit(fg_httpconn_t *conn, const struct sockaddr *addr)
+{
+    static const char retry[] = "Retry-After: 1\r\n";
+    fg_httpserver_t  *srv = conn->srv;
+    fg_err_t          err;
+
+    if (srv->handler.admit(srv->arg, conn->fd, addr, &conn->admit_tag, &err)
+        == FG_OK) {
+        conn->is_admitted = 1;
+        return;
+    }
+    conn->keep_alive = 0;
+    conn->is_head = 0;
+    conn->minor = 1;
+    conn->close_after = 1;
+    conn->has_unread = 1;
+    conn->state = CONN_ACTIVE;
+    fg_httpconn_reply_error(conn, &err, retry, sizeof(retry) - 1);
+}
+
 void
 fg_httpserver_adopt(fg_httpserver_t *srv, int fd, const struct sockaddr *addr)
 {
@@ -307,6 +336,9 @@ fg_httpserver_adopt(fg_httpserver_t *srv, int fd, const struct sockaddr *addr)
                "accept paused", srv->limits.name,
                (long long) srv->connections);
         server_set_accepting(srv, 0);
+    }
+    if (srv->handler.admit != NULL) {
+        conn_admit(conn, addr);
     }
 }
 
@@ -401,6 +433,10 @@ conn_close(fg_httpconn_t *conn)
     event_del(&conn->read_ev);
     event_del(&conn->write_ev);
     event_del(&conn->timer_ev);
+    /* Given back before the client can see the close and come again. */
+    if (conn->is_admitted && srv->handler.closed != NULL) {
+        srv->handler.closed(srv->arg, conn->admit_tag);
+    }
     close(conn->fd);
     free(conn->in);
     if (conn->out != NULL) {

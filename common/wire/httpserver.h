@@ -97,6 +97,18 @@ typedef struct {
     int  (*may_accept)(void *arg);
     /* The number of open connections became @connections. */
     void (*count_changed)(void *arg, int64_t connections);
+    /*
+     * A connection was accepted on descriptor @fd from @addr (the peer's
+     * address as accept(2) gave it). FG_OK serves it; *@tag is kept for
+     * closed(). FG_ERR refuses it with @err: the server answers @err
+     * (its status, JSON, "Retry-After: 1", Connection: close) and closes
+     * after a lingering read, and closed() is not called. NULL: every
+     * connection is served.
+     */
+    int  (*admit)(void *arg, int fd, const struct sockaddr *addr,
+                  uint64_t *tag, fg_err_t *err);
+    /* A connection admit() let in closed; @tag is what admit() set. */
+    void (*closed)(void *arg, uint64_t tag);
 } fg_httpserver_handler_t;
 
 /*

@@ -1,0 +1,202 @@
+// Descriptors and connections per client (issue 12, items 3 and 4):
+// the soft RLIMIT_NOFILE the master sets from the connection caps (exit 1
+// when the hard limit cannot hold them), a local shortage of descriptors
+// answered 503 and never 502, the metrics listener's cap, and
+// limits.max_connections_per_client counted across the workers.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+
+import { CHAT, request, startGateway, startSim, sleep, waitFor } from '../lib/harness.mjs';
+
+const BIN = path.join(process.env.FG_BIN_DIR || 'build/bin', 'fluxgate');
+
+// A socket from @host (a loopback address) to @port, open and idle.
+function idleSocket(port, host = '127.0.0.1') {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ port, host: '127.0.0.1', localAddress: host });
+    s.once('connect', () => resolve(s));
+    s.once('error', reject);
+  });
+}
+
+// What the server sends on a socket it closes: resolves { text, closed }.
+function readUntilClose(sock, timeoutMs = 5000) {
+  return new Promise((resolve) => {
+    const chunks = [];
+    const t = setTimeout(() => resolve({ text: Buffer.concat(chunks).toString(), closed: false }), timeoutMs);
+    sock.on('data', (c) => chunks.push(c));
+    const end = () => { clearTimeout(t); resolve({ text: Buffer.concat(chunks).toString(), closed: true }); };
+    sock.once('end', end);
+    sock.once('close', end);
+    sock.once('error', end);
+  });
+}
+
+// One GET on a fresh connection from @host; resolves to the raw reply.
+async function getFrom(port, host, p = '/healthz') {
+  const s = await idleSocket(port, host);
+  const done = readUntilClose(s);
+  s.write(`GET ${p} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+  const r = await done;
+  s.destroy();
+  return r;
+}
+
+const statusOf = (text) => Number((text.match(/^HTTP\/1\.[01] (\d{3})/) || [])[1] || 0);
+
+// The gateway run again from @gw's configuration under `ulimit -n @soft
+// -Hn @hard`; resolves to its exit code and output (or kills it).
+function runUnderLimit(gw, hard) {
+  return new Promise((resolve) => {
+    const child = spawn('/bin/sh', ['-c', `ulimit -n ${hard} && exec "$0" -c "$1"`,
+      BIN, gw.confPath], { env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (c) => { out += c; });
+    child.stderr.on('data', (c) => { out += c; });
+    const t = setTimeout(() => child.kill('SIGKILL'), 10000);
+    child.on('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal, out }); });
+  });
+}
+
+describe('descriptors (item 3)', () => {
+  let sim;
+  before(async () => { sim = await startSim(); });
+  after(async () => { await sim?.stop(); });
+
+  test('a hard limit below what the caps need: exit 1 naming both numbers', async () => {
+    const gw = await startGateway({ sim, key: false, config: { workers: 1, limits: { max_connections: 1000 } } });
+    await gw.stop();
+    const r = await runUnderLimit(gw, 500);
+    assert.equal(r.code, 1, r.out);
+    const m = r.out.match(/hard limit on open files is (\d+), below the (\d+) descriptors/);
+    assert.ok(m, r.out);
+    assert.equal(Number(m[1]), 500);
+    assert.ok(Number(m[2]) > 1000, r.out);
+  });
+
+  test('the soft limit is set to what the caps need', async () => {
+    const gw = await startGateway({ sim, key: false, config: { workers: 1, limits: { max_connections: 300 } } });
+    try {
+      const limits = fs.readFileSync(`/proc/${gw.workerPids()[0]}/limits`, 'utf8');
+      const soft = Number(limits.match(/Max open files\s+(\d+)/)[1]);
+      // 300 + per-host x enabled providers + 64 metrics + 64 admin + 64
+      assert.ok(soft >= 300 + 3 * 64 && soft < 20000, limits);
+      assert.equal((soft - 300 - 3 * 64) % 256, 0, `${soft}: one term per enabled provider`);
+    } finally {
+      await gw.stop();
+    }
+  });
+
+  test('idle connections beyond the metrics cap leave the public port serving', async () => {
+    const gw = await startGateway({ sim, config: { workers: 1 } });
+    const socks = [];
+    try {
+      const port = Number(new URL(gw.metricsUrl).port);
+      for (let i = 0; i < 200; i++) socks.push(await idleSocket(port));
+      const res = await gw.post('/v1/chat/completions', CHAT);
+      assert.equal(res.status, 200, res.text);
+      // The cap holds: 64 served, the rest wait in the backlog.
+      const metrics = execFileSync('ss', ['-Htn', 'state', 'established', `( sport = :${port} )`]).toString();
+      const open = metrics.split('\n').filter((l) => l.trim()).length;
+      assert.ok(open >= 64, `${open} established`);
+    } finally {
+      for (const s of socks) s.destroy();
+      await gw.stop();
+    }
+  });
+
+  test('no descriptor left for the upstream socket: 503 service_unavailable with Retry-After, not 502', async () => {
+    const gw = await startGateway({ sim, config: { workers: 1 } });
+    try {
+      const pid = gw.workerPids()[0];
+      // A kept-alive connection, accepted while descriptors were left.
+      const agent = new (await import('node:http')).Agent({ keepAlive: true, maxSockets: 1 });
+      const warm = await request('GET', `${gw.url}/healthz`, undefined, {}, { agent });
+      assert.equal(warm.status, 200);
+      // Then the worker's limit is lowered to its lowest free descriptor
+      // (descriptors are handed out lowest first): socket() fails.
+      const fds = new Set(fs.readdirSync(`/proc/${pid}/fd`).map(Number));
+      let free = 0;
+      while (fds.has(free)) free++;
+      execFileSync('prlimit', ['--pid', String(pid), `--nofile=${free}:20000`]);
+      const res = await request('POST', `${gw.url}/v1/chat/completions`, JSON.stringify(CHAT),
+        { 'content-type': 'application/json', authorization: `Bearer ${gw.key}` }, { agent });
+      assert.equal(res.status, 503, res.text);
+      assert.equal(res.json().error.code, 'service_unavailable');
+      assert.equal(res.headers['retry-after'], '1');
+      agent.destroy();
+      execFileSync('prlimit', ['--pid', String(pid), '--nofile=20000:20000']);
+    } finally {
+      await gw.stop();
+    }
+  });
+});
+
+describe('limits.max_connections_per_client (item 4)', () => {
+  let sim;
+  let gw;
+  before(async () => {
+    sim = await startSim();
+    gw = await startGateway({ sim, key: false, config: { workers: 2, limits: { max_connections_per_client: 4 } } });
+  });
+  after(async () => {
+    await gw?.stop();
+    await sim?.stop();
+  });
+
+  test('an address holding its limit of idle connections gets 503 JSON; another address is served', async () => {
+    const held = [];
+    try {
+      for (let i = 0; i < 4; i++) held.push(await idleSocket(gw.port, '127.0.0.2'));
+      await sleep(100);   // accepted by whichever worker
+      const over = await getFrom(gw.port, '127.0.0.2');
+      assert.equal(statusOf(over.text), 503, over.text);
+      assert.match(over.text, /Retry-After: 1\r\n/i);
+      assert.match(over.text, /"code":\s*"service_unavailable"/);
+      assert.match(over.text, /too many connections from this address/);
+      const other = await getFrom(gw.port, '127.0.0.1');
+      assert.equal(statusOf(other.text), 200, other.text);
+    } finally {
+      for (const s of held) s.destroy();
+    }
+  });
+
+  test('a closed connection is given back: the address is served again', async () => {
+    const held = [];
+    try {
+      for (let i = 0; i < 4; i++) held.push(await idleSocket(gw.port, '127.0.0.2'));
+      held.shift().destroy();
+      await waitFor('a connection given back', async () =>
+        statusOf((await getFrom(gw.port, '127.0.0.2')).text) === 200);
+    } finally {
+      for (const s of held) s.destroy();
+    }
+  });
+
+  test('a worker killed while holding connections: the master gives its counts back', async () => {
+    const held = [];
+    for (let i = 0; i < 4; i++) held.push(await idleSocket(gw.port, '127.0.0.3'));
+    await sleep(100);
+    assert.equal(statusOf((await getFrom(gw.port, '127.0.0.3')).text), 503);
+    const closed = held.map((s) => readUntilClose(s, 10000));
+    for (const pid of gw.workerPids()) process.kill(pid, 'SIGKILL');
+    await Promise.all(closed);
+    await waitFor('workers respawned', async () => gw.workerPids().length === 2
+      && (await gw.get('/healthz')).status === 200, { tries: 200 });
+    const again = [];
+    try {
+      for (let i = 0; i < 4; i++) {
+        const r = await getFrom(gw.port, '127.0.0.3');
+        assert.equal(statusOf(r.text), 200, r.text);
+        again.push(await idleSocket(gw.port, '127.0.0.3'));
+      }
+    } finally {
+      for (const s of again) s.destroy();
+    }
+  });
+});
