@@ -54,7 +54,7 @@ LIBWORKER = $(BUILD)/lib/libfgworker.a
 FLUXGATE  = $(BUILD)/bin/fluxgate
 SIM       = $(BUILD)/bin/fg-sim
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-FUZZ_TARGETS = validate sse http
+FUZZ_TARGETS = validate sse http proxyproto
 FUZZ_REPLAY  = $(patsubst %,$(BUILD)/tests/fuzz_replay_%,$(FUZZ_TARGETS))
 
 BINS = $(FLUXGATE) $(SIM)
@@ -312,6 +312,7 @@ $(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c worker/validate.c common
 $(BUILD)/fuzz/fuzz_sse: tests/fuzz/fuzz_sse.c common/wire/sse.c common/base/errors.c \
                         common/base/alloc.c
 $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c common/wire/httpparse.c
+$(BUILD)/fuzz/fuzz_proxyproto: tests/fuzz/fuzz_proxyproto.c common/wire/proxyproto.c
 $(BUILD)/fuzz/fuzz_%:
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) -ljansson -lm -o $@

@@ -39,6 +39,7 @@
 #include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/process.h"
+#include "common/wire/cidr.h"
 #include "master/cycle.h"
 #include "master/fdlimit.h"
 #include "master/syncer.h"
@@ -127,6 +128,7 @@ fg_master_load(const fg_master_t *m, fg_conf_t **conf_out,
     fg_conf_t    *conf = calloc(1, sizeof(*conf));
     fg_catalog_t *catalog;
     fg_err_t      aerr;
+    fg_cidr_set_t trusted;
     char          providers[FG_CONF_PATH_MAX + 16];
     char          impact[FG_CONF_PATH_MAX + 16];
     char          models[FG_CONF_PATH_MAX + 16];
@@ -153,6 +155,13 @@ fg_master_load(const fg_master_t *m, fg_conf_t **conf_out,
             free(conf);
             return FG_ERR;
         }
+    }
+    if (fg_cidr_parse(&trusted, conf->trusted_proxies, &aerr) != FG_OK) {
+        fg_err_set(err, FG_E_INVALID_VALUE, "limits.trusted_proxies",
+                   "%s: \"limits.trusted_proxies\": %s", conf->path,
+                   aerr.msg);
+        free(conf);
+        return FG_ERR;
     }
     if (cycle_check_metrics_listen(conf, err) != FG_OK) {
         free(conf);

@@ -53,7 +53,7 @@ done
 
 if [ -x "$BUILD/tests/fuzz_replay_validate" ]; then
     echo "== fuzz corpus replay"
-    for target in validate sse http; do
+    for target in validate sse http proxyproto; do
         "$BUILD/tests/fuzz_replay_$target" "tests/fuzz/corpus/$target" \
             >"$out" 2>&1
         cat "$out"

@@ -5,6 +5,7 @@
  */
 
 #include <stdint.h>
+#include <string.h>
 
 #include <sys/resource.h>
 
@@ -20,6 +21,7 @@ _Static_assert(FG_CONF_MAX_LISTEN <= FG_HTTPSERVER_MAX_LISTENERS,
 void
 fg_conn_limits(const fg_conf_t *conf, fg_httpserver_limits_t *out)
 {
+    memset(out, 0, sizeof(*out));
     out->name = "public";
     out->max_connections = conf->max_connections;
     out->max_header_bytes = conf->max_header_bytes;
@@ -28,6 +30,8 @@ fg_conn_limits(const fg_conf_t *conf, fg_httpserver_limits_t *out)
     out->body_timeout_ms = conf->request_timeout_ms;
     out->keepalive_timeout_ms = conf->keepalive_timeout_ms;
     out->send_timeout_ms = conf->send_timeout_ms;
+    out->proxy_protocol = conf->listen_proxy_protocol != 0;
+    out->trusted = NULL;   /* fg_conn_listen: the worker's parsed set */
 }
 
 /*
@@ -123,7 +127,10 @@ conn_admit(void *arg, int fd, const struct sockaddr *addr, uint64_t *tag,
                           "gateway is out of connections; retry in a "
                           "second");
     }
-    if (w->conf->max_connections_per_client == 0 || cc == NULL) {
+    if (w->conf->max_connections_per_client == 0 || cc == NULL
+        || fg_cidr_match(&w->trusted, addr)) {
+        /* A trusted proxy carries many clients: they are counted per
+         * request by the X-Forwarded-For they are named in (http.c). */
         return FG_OK;
     }
     client = fg_clientconns_client(cc, addr);
@@ -211,10 +218,14 @@ fg_conn_listen(fg_worker_t *w, fg_err_t *err)
         .admit = conn_admit,
         .closed = conn_closed,
     };
-    fg_httpserver_limits_t limits;
+    fg_httpserver_limits_t limits = { 0 };
     int                    i;
 
+    if (fg_cidr_parse(&w->trusted, w->conf->trusted_proxies, err) != FG_OK) {
+        return FG_ERR;   /* the master checked it: cannot be */
+    }
     fg_conn_limits(w->conf, &limits);
+    limits.trusted = &w->trusted;
     w->accept_fd_limit = conn_fd_limit(w);
     w->http = fg_httpserver_new(w->base, &limits, &handler, w);
     for (i = 0; i < w->wc->listen_count; i++) {

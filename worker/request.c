@@ -19,6 +19,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "worker/client.h"
 #include "worker/conn.h"
 #include "worker/pipeline.h"
 #include "worker/request.h"
@@ -291,6 +292,7 @@ fg_req_finish(fg_req_t *req)
            req->is_client_gone && req->state != FG_REQ_DONE
            ? " client_gone" : "");
     fg_pipeline_release(req);
+    fg_client_release(req);
     free(req);
 
     w->in_flight--;

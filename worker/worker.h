@@ -46,6 +46,7 @@ typedef struct fg_worker_s {
     int64_t                   yielding_since_us; /* 0: not, see below */
     int64_t                   accept_fd_limit;  /* conn.c: refuse at or
                                                  * above this descriptor */
+    fg_cidr_set_t             trusted;       /* limits.trusted_proxies */
     int                       is_draining;   /* SIGTERM/SIGQUIT received */
     int                       close_idle;    /* SIGTERM: idle ones too */
     struct event             *drain_deadline_ev;

@@ -37,6 +37,7 @@
 #include "common/base/log.h"
 #include "common/wire/fmt.h"
 #include "common/wire/httpserver.h"
+#include "common/wire/proxyproto.h"
 
 /* Reads land here first (see the file comment). */
 #define CONN_READ_BYTES (64 * 1024)
@@ -66,6 +67,7 @@ struct fg_httpconn_s {
     struct event        write_ev;        /* on while output waits */
     struct event        timer_ev;        /* the one deadline in force */
     char                addr[FG_HTTPCONN_PEER_MAX];   /* the peer */
+    struct sockaddr_storage peer;        /* the same, or AF_UNSPEC */
 
     /* input: bytes of requests not yet served (NULL while none) */
     char               *in;
@@ -117,6 +119,7 @@ struct fg_httpserver_s {
 static char server_scratch[CONN_READ_BYTES];
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_proxy_read_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_close(fg_httpconn_t *conn);
@@ -262,6 +265,29 @@ fg_httpserver_listen(fg_httpserver_t *srv, int fd, fg_err_t *err)
     return FG_OK;
 }
 
+/* @conn's address is @addr, as text too. */
+static void
+conn_set_peer(fg_httpconn_t *conn, const struct sockaddr *addr)
+{
+    memset(conn->addr, 0, sizeof(conn->addr));
+    memset(&conn->peer, 0, sizeof(conn->peer));
+    if (addr->sa_family == AF_INET) {
+        memcpy(&conn->peer, addr, sizeof(struct sockaddr_in));
+        inet_ntop(AF_INET,
+                  &((const struct sockaddr_in *) (const void *) addr)
+                      ->sin_addr,
+                  conn->addr, sizeof(conn->addr));
+    } else if (addr->sa_family == AF_INET6) {
+        memcpy(&conn->peer, addr, sizeof(struct sockaddr_in6));
+        inet_ntop(AF_INET6,
+                  &((const struct sockaddr_in6 *) (const void *) addr)
+                      ->sin6_addr,
+                  conn->addr, sizeof(conn->addr));
+    } else if (addr->sa_family == AF_UNIX) {
+        memcpy(conn->addr, "unix", 5);
+    }
+}
+
 /*
  * Asks the owner whether to serve @conn, just adopted; a refusal is
  * answered at once like a protocol error (conn_refuse), before any byte
@@ -297,23 +323,12 @@ fg_httpserver_adopt(fg_httpserver_t *srv, int fd, const struct sockaddr *addr)
     conn = fg_xcalloc(1, sizeof(*conn));
     conn->srv = srv;
     conn->fd = fd;
-    if (addr->sa_family == AF_INET) {
-        inet_ntop(AF_INET,
-                  &((const struct sockaddr_in *) (const void *) addr)
-                      ->sin_addr,
-                  conn->addr, sizeof(conn->addr));
-    } else if (addr->sa_family == AF_INET6) {
-        inet_ntop(AF_INET6,
-                  &((const struct sockaddr_in6 *) (const void *) addr)
-                      ->sin6_addr,
-                  conn->addr, sizeof(conn->addr));
-    } else if (addr->sa_family == AF_UNIX) {
-        memcpy(conn->addr, "unix", 5);
-    }
+    conn_set_peer(conn, addr);
     /* TCP_NODELAY comes with the socket when the listening socket has it
      * (master/listen.c sets it): Linux copies it over on accept. */
     event_assign(&conn->read_ev, srv->base, fd, EV_READ | EV_PERSIST,
-                 conn_read_cb, conn);
+                 srv->limits.proxy_protocol ? conn_proxy_read_cb
+                                            : conn_read_cb, conn);
     event_assign(&conn->write_ev, srv->base, fd, EV_WRITE, conn_write_cb,
                  conn);
     evtimer_assign(&conn->timer_ev, srv->base, conn_timer_cb, conn);
@@ -337,8 +352,66 @@ fg_httpserver_adopt(fg_httpserver_t *srv, int fd, const struct sockaddr *addr)
                (long long) srv->connections);
         server_set_accepting(srv, 0);
     }
-    if (srv->handler.admit != NULL) {
+    if (srv->handler.admit != NULL && !srv->limits.proxy_protocol) {
         conn_admit(conn, addr);
+    }
+}
+
+/*
+ * The PROXY header that starts a connection on a proxy_protocol listener
+ * (while it is read, the connection is RECEIVING under the head's
+ * deadline). It is peeked at and then read exactly, so the request after
+ * it is read by conn_read_cb as on any connection.
+ */
+static void
+conn_proxy_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fg_httpconn_t   *conn = arg;
+    fg_httpserver_t *srv = conn->srv;
+    char             buf[FG_PROXYPROTO_MAX_BYTES];
+    fg_proxyproto_t  pp;
+    ssize_t          n;
+    int              len;
+
+    (void) what;
+    do {
+        n = recv(fd, buf, sizeof(buf), MSG_PEEK);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return;
+    }
+    if (n <= 0) {
+        conn_close(conn);
+        return;
+    }
+    len = fg_proxyproto_parse(buf, (size_t) n, &pp);
+    if (len == 0 && (size_t) n < sizeof(buf)) {
+        return;   /* the rest is on its way */
+    }
+    if (len <= 0) {
+        fg_log(FG_LOG_INFO, 0, "%s listener: %s sent no valid PROXY "
+               "protocol header; closed", srv->limits.name, conn->addr);
+        conn_close(conn);
+        return;
+    }
+    do {
+        n = recv(fd, buf, (size_t) len, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != len) {
+        conn_close(conn);
+        return;
+    }
+    if (pp.has_source && srv->limits.trusted != NULL
+        && fg_cidr_match(srv->limits.trusted,
+                         (const struct sockaddr *) &conn->peer)) {
+        conn_set_peer(conn, (const struct sockaddr *) &pp.source);
+    }
+    event_del(&conn->read_ev);
+    event_assign(&conn->read_ev, srv->base, fd, EV_READ | EV_PERSIST,
+                 conn_read_cb, conn);
+    event_add(&conn->read_ev, NULL);
+    if (srv->handler.admit != NULL) {
+        conn_admit(conn, (const struct sockaddr *) &conn->peer);
     }
 }
 
@@ -1205,6 +1278,12 @@ void
 fg_httpconn_attach(fg_httpconn_t *conn, void *ctx)
 {
     conn->req = ctx;
+}
+
+const struct sockaddr *
+fg_httpconn_peer_addr(const fg_httpconn_t *conn)
+{
+    return (const struct sockaddr *) &conn->peer;
 }
 
 const char *

@@ -200,3 +200,140 @@ describe('limits.max_connections_per_client (item 4)', () => {
     }
   });
 });
+
+// The access-log line of request @id in @file (written as it finishes).
+async function accessLine(file, id) {
+  return waitFor(`the access-log line of ${id}`, () => {
+    let text = '';
+    try { text = fs.readFileSync(file, 'utf8'); } catch { return null; }
+    return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
+      .find((l) => l.request_id === id) || null;
+  }, { tries: 100, every: 20 });
+}
+
+// Bytes of one request on a fresh connection from @host; resolves to
+// { sock, reply } where reply resolves when the server closes.
+async function sendFrom(port, host, bytes) {
+  const sock = await idleSocket(port, host);
+  const reply = readUntilClose(sock, 10000);
+  sock.write(bytes);
+  return { sock, reply };
+}
+
+describe('limits.trusted_proxies (item 4)', () => {
+  let sim;
+  let gw;
+  let file;
+  let seq = 0;
+  const get = (xff, id) => `GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n`
+    + `x-request-id: ${id}\r\n${xff ? `X-Forwarded-For: ${xff}\r\n` : ''}\r\n`;
+
+  before(async () => {
+    sim = await startSim();
+    gw = await startGateway({
+      sim,
+      config: {
+        workers: 2,
+        limits: { max_connections_per_client: 2, trusted_proxies: '127.0.0.1, 10.0.0.0/8' },
+        access_log: { file: 'access.log' },
+      },
+    });
+    file = path.join(gw.dir, 'access.log');
+  });
+  after(async () => {
+    await gw?.stop();
+    await sim?.stop();
+  });
+
+  test("a trusted proxy's X-Forwarded-For names the client: its last untrusted hop", async () => {
+    const id = `xff-trusted-${++seq}`;
+    const r = await sendFrom(gw.port, '127.0.0.1', get('198.51.100.9, 203.0.113.5, 10.1.2.3', id));
+    assert.equal(statusOf((await r.reply).text), 200);
+    assert.equal((await accessLine(file, id)).client, '203.0.113.5');
+  });
+
+  test("an untrusted peer's X-Forwarded-For is ignored", async () => {
+    const id = `xff-untrusted-${++seq}`;
+    const r = await sendFrom(gw.port, '127.0.0.2', get('203.0.113.5', id));
+    assert.equal(statusOf((await r.reply).text), 200);
+    assert.equal((await accessLine(file, id)).client, '127.0.0.2');
+  });
+
+  test('requests through a trusted proxy count per real client, not per proxy', async () => {
+    const body = JSON.stringify({ ...CHAT, model: 'fault-stall' });
+    const stalled = (xff) => `POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\n`
+      + `Authorization: Bearer ${gw.key}\r\nContent-Type: application/json\r\n`
+      + `X-Forwarded-For: ${xff}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+    // Two requests of 203.0.113.77 in flight, on two proxy connections.
+    const held = [await sendFrom(gw.port, '127.0.0.1', stalled('203.0.113.77')),
+      await sendFrom(gw.port, '127.0.0.1', stalled('203.0.113.77'))];
+    try {
+      await sleep(200);
+      const over = await sendFrom(gw.port, '127.0.0.1', get('203.0.113.77', `xff-over-${++seq}`));
+      const text = (await over.reply).text;
+      assert.equal(statusOf(text), 503, text);
+      assert.match(text, /too many connections from this address/);
+      assert.match(text, /Retry-After: 1\r\n/i);
+      // Another client behind the same proxy, on a third proxy connection.
+      const other = await sendFrom(gw.port, '127.0.0.1', get('203.0.113.78', `xff-other-${++seq}`));
+      assert.equal(statusOf((await other.reply).text), 200);
+    } finally {
+      for (const h of held) h.sock.destroy();
+    }
+    await waitFor('the stalled requests given back', async () => {
+      const r = await sendFrom(gw.port, '127.0.0.1', get('203.0.113.77', `xff-again-${++seq}`));
+      return statusOf((await r.reply).text) === 200;
+    });
+  });
+
+  describe('listen_proxy_protocol 1', () => {
+    const v1 = (client) => `PROXY TCP4 ${client} 127.0.0.1 40000 80\r\n`;
+
+    before(async () => {
+      const conf = JSON.parse(fs.readFileSync(gw.confPath, 'utf8'));
+      conf.listen_proxy_protocol = 1;
+      fs.writeFileSync(gw.confPath, JSON.stringify(conf, null, 2));
+      gw.signal('SIGHUP');
+      await waitFor('the reload', () => /reloaded: generation 2/.test(gw.log()), { tries: 200 });
+      await waitFor('the new workers serving', async () => {
+        const r = await sendFrom(gw.port, '127.0.0.1', v1('192.0.2.1') + get(null, `probe-${++seq}`));
+        return statusOf((await r.reply).text) === 200;
+      }, { tries: 200 });
+    });
+
+    test("a trusted peer's PROXY header names the client: access log and per-client count", async () => {
+      const held = [];
+      try {
+        for (let i = 0; i < 2; i++) {
+          const s = await idleSocket(gw.port, '127.0.0.1');
+          s.write(v1('198.51.100.7'));
+          held.push(s);
+        }
+        await sleep(200);
+        const over = await sendFrom(gw.port, '127.0.0.1', v1('198.51.100.7'));
+        const text = (await over.reply).text;
+        assert.equal(statusOf(text), 503, text);
+        const id = `pp-other-${++seq}`;
+        const other = await sendFrom(gw.port, '127.0.0.1', v1('198.51.100.8') + get(null, id));
+        assert.equal(statusOf((await other.reply).text), 200);
+        assert.equal((await accessLine(file, id)).client, '198.51.100.8');
+      } finally {
+        for (const s of held) s.destroy();
+      }
+    });
+
+    test("an untrusted peer's PROXY header is read but not believed", async () => {
+      const id = `pp-untrusted-${++seq}`;
+      const r = await sendFrom(gw.port, '127.0.0.2', v1('198.51.100.7') + get(null, id));
+      assert.equal(statusOf((await r.reply).text), 200);
+      assert.equal((await accessLine(file, id)).client, '127.0.0.2');
+    });
+
+    test('a connection without a valid PROXY header is closed unanswered', async () => {
+      const r = await sendFrom(gw.port, '127.0.0.1', get(null, `pp-none-${++seq}`));
+      const reply = await r.reply;
+      assert.equal(reply.closed, true);
+      assert.equal(reply.text, '');
+    });
+  });
+});
