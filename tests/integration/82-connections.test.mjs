@@ -92,6 +92,22 @@ describe('descriptors (item 3)', () => {
     }
   });
 
+  test('a reload whose caps need more than the hard limit is refused, the configuration kept', async () => {
+    const gw = await startGateway({ sim, key: false, config: { workers: 1 } });
+    try {
+      execFileSync('prlimit', ['--pid', String(gw.pid), '--nofile=5000:5000']);
+      const conf = JSON.parse(fs.readFileSync(gw.confPath, 'utf8'));
+      conf.limits = { ...conf.limits, max_connections: 10000 };
+      fs.writeFileSync(gw.confPath, JSON.stringify(conf, null, 2));
+      gw.signal('SIGHUP');
+      await waitFor('the refused reload', () => /reload failed, configuration kept: .*hard limit on open files is 5000, below the \d+ descriptors/.test(gw.log()));
+      assert.doesNotMatch(gw.log(), /reloaded: generation 2/);
+      assert.equal((await gw.get('/healthz')).status, 200);
+    } finally {
+      await gw.stop();
+    }
+  });
+
   test('idle connections beyond the metrics cap leave the public port serving', async () => {
     const gw = await startGateway({ sim, config: { workers: 1 } });
     const socks = [];
