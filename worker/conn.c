@@ -105,10 +105,8 @@ conn_count_changed(void *arg, int64_t connections)
 static int64_t conn_refused_logged_ms;
 
 /*
- * A connection just accepted: served, or refused with 503 when this
- * process is short of descriptors (those above accept_fd_limit are kept
- * for upstream connections) or its client holds
- * limits.max_connections_per_client on the node already.
+ * A connection just accepted: served, or refused with 503 when its
+ * client holds limits.max_connections_per_client on the node already.
  */
 static int
 conn_admit(void *arg, int fd, const struct sockaddr *addr, uint64_t *tag,
@@ -119,14 +117,8 @@ conn_admit(void *arg, int fd, const struct sockaddr *addr, uint64_t *tag,
     uint64_t          client, total;
     int64_t           entry, now;
 
+    (void) fd;
     *tag = UINT64_MAX;
-    if (fd >= w->accept_fd_limit) {
-        /* Descriptors are handed out lowest first: every one below fd is
-         * open. What is left is the upstreams'. */
-        return fg_err_set(err, FG_E_SERVICE_UNAVAILABLE, NULL, "the "
-                          "gateway is out of connections; retry in a "
-                          "second");
-    }
     if (w->conf->max_connections_per_client == 0 || cc == NULL
         || fg_cidr_match(&w->trusted, addr)) {
         /* A trusted proxy carries many clients: they are counted per
@@ -171,26 +163,29 @@ conn_closed(void *arg, uint64_t tag)
 }
 
 /*
- * The descriptor at and above which accept refuses: the soft limit less
- * what upstream connections and the metrics listener may take, and a few
- * for the process's own files.
+ * The descriptor from which accept refuses (fg_httpserver_limits_t): the
+ * soft limit less what upstream connections and the metrics listener may
+ * take, and a few for the process's own files. With the soft limit the
+ * master sets (master/fdlimit.h) the public cap is reached first; this
+ * holds when the limit is lower or descriptors went elsewhere.
  */
 static int64_t
-conn_fd_limit(const fg_worker_t *w)
+conn_fd_ceiling(const fg_worker_t *w)
 {
     struct rlimit rl;
     int64_t       providers = 0, reserve;
     size_t        i;
 
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
-        return INT64_MAX;
+        return 0;
     }
     for (i = 0; i < w->catalog->provider_count; i++) {
         providers += w->catalog->providers[i].is_enabled != 0;
     }
     reserve = w->conf->upstream_max_connections * providers
               + FG_METRICS_MAX_CONNECTIONS + 16;
-    return (int64_t) rl.rlim_cur - reserve;
+    return (int64_t) rl.rlim_cur > reserve + 16
+           ? (int64_t) rl.rlim_cur - reserve : 16;
 }
 
 static void
@@ -226,7 +221,7 @@ fg_conn_listen(fg_worker_t *w, fg_err_t *err)
     }
     fg_conn_limits(w->conf, &limits);
     limits.trusted = &w->trusted;
-    w->accept_fd_limit = conn_fd_limit(w);
+    limits.fd_ceiling = conn_fd_ceiling(w);
     w->http = fg_httpserver_new(w->base, &limits, &handler, w);
     for (i = 0; i < w->wc->listen_count; i++) {
         if (fg_httpserver_listen(w->http, w->wc->listen_fds[i], err)

@@ -44,8 +44,6 @@ typedef struct fg_worker_s {
     fg_httpserver_t          *http;          /* the public listener, owned */
     fg_httpserver_t          *metrics;       /* GET /metrics; NULL: off */
     int64_t                   yielding_since_us; /* 0: not, see below */
-    int64_t                   accept_fd_limit;  /* conn.c: refuse at or
-                                                 * above this descriptor */
     fg_cidr_set_t             trusted;       /* limits.trusted_proxies */
     int                       is_draining;   /* SIGTERM/SIGQUIT received */
     int                       close_idle;    /* SIGTERM: idle ones too */

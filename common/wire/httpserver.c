@@ -51,6 +51,12 @@
 /* After accept fails for want of descriptors or memory, wait this long. */
 #define SERVER_ACCEPT_RETRY_MS 100
 
+/* The body of the 503 a connection on a reserved descriptor gets. */
+#define SHORTAGE_BODY \
+    "{\"error\":{\"message\":\"the gateway is out of connections; " \
+    "retry in a second\",\"type\":\"api_error\",\"param\":null," \
+    "\"code\":\"service_unavailable\"}}"
+
 typedef enum {
     CONN_IDLE = 0,          /* between requests */
     CONN_RECEIVING,         /* part of a request is in */
@@ -181,6 +187,48 @@ server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Stops accepting for SERVER_ACCEPT_RETRY_MS: what is waiting stays in
+ * the backlog rather than spin on a socket that stays readable. */
+static void
+server_pause_accepting(fg_httpserver_t *srv)
+{
+    struct timeval retry = { 0, SERVER_ACCEPT_RETRY_MS * 1000 };
+
+    server_set_accepting(srv, 0);
+    evtimer_add(srv->accept_retry_ev, &retry);
+}
+
+/*
+ * @fd was accepted on a descriptor kept for others: a short 503 if the
+ * socket takes it now, closed at once (no lingering read, which would
+ * hold the descriptor), and a pause. Descriptors are handed out lowest
+ * first, so every one below @fd is in use.
+ */
+static void
+server_refuse_shortage(fg_httpserver_t *srv, int fd)
+{
+    static const char reply[] =
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        "Content-Type: application/json\r\n"
+        "Retry-After: 1\r\n"
+        "Connection: close\r\n"
+        "Content-Length: 137\r\n"
+        "\r\n" SHORTAGE_BODY;
+    _Static_assert(sizeof(SHORTAGE_BODY) - 1 == 137,
+                   "Content-Length is the body's");
+    ssize_t n;
+
+    n = send(fd, reply, sizeof(reply) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void) n;
+    close(fd);
+    fg_log(FG_LOG_ERROR, 0, "%s listener: descriptor %d is at or above "
+           "%lld, kept for upstream connections: refused; accepting again "
+           "in %d ms",
+           srv->limits.name, fd, (long long) srv->limits.fd_ceiling,
+           SERVER_ACCEPT_RETRY_MS);
+    server_pause_accepting(srv);
+}
+
 /* A listening socket is readable: one connection per wake-up, so that
  * processes sharing the socket share a burst of connections. */
 static void
@@ -202,17 +250,16 @@ server_accept_cb(evutil_socket_t fd, short what, void *arg)
     if (cfd < 0) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
             || errno == ENOMEM) {
-            struct timeval retry = { 0, SERVER_ACCEPT_RETRY_MS * 1000 };
-
-            /* The connection stays in the backlog; try again later
-             * rather than spin on a socket that stays readable. */
             fg_log(FG_LOG_ERROR, errno, "%s listener: accept failed; "
                    "accepting again in %d ms", srv->limits.name,
                    SERVER_ACCEPT_RETRY_MS);
-            server_set_accepting(srv, 0);
-            evtimer_add(srv->accept_retry_ev, &retry);
+            server_pause_accepting(srv);
         }
         return;   /* EAGAIN: another process took it; ECONNABORTED */
+    }
+    if (srv->limits.fd_ceiling > 0 && cfd >= srv->limits.fd_ceiling) {
+        server_refuse_shortage(srv, cfd);
+        return;
     }
     fg_httpserver_adopt(srv, cfd, (struct sockaddr *) &addr);
 }

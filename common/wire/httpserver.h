@@ -72,6 +72,10 @@ typedef struct {
      * the peer is in @trusted (borrowed; NULL: none). */
     int                  proxy_protocol;
     const fg_cidr_set_t *trusted;
+    /* Descriptors from this one up are kept for others (upstream
+     * connections): a connection accepted on one is answered 503 at once
+     * and closed, and accepting pauses as after EMFILE. 0: none. */
+    int64_t              fd_ceiling;
 } fg_httpserver_limits_t;
 
 /*
