@@ -496,6 +496,7 @@ admin_request(void *arg, fg_httpconn_t *conn, const fg_http_head_t *head,
 void
 fg_admin_http_limits(fg_httpserver_limits_t *out)
 {
+    memset(out, 0, sizeof(*out));
     out->name = "admin";
     out->max_connections = FG_ADMIN_MAX_CONNECTIONS;
     out->max_header_bytes = FG_ADMIN_MAX_HEADER_BYTES;
@@ -515,7 +516,7 @@ fg_admin_http_new(struct event_base *base, fg_admin_http_t *a)
         /* Only a usage query answers later and attaches itself. */
         .client_gone = fg_usage_query_gone,
     };
-    fg_httpserver_limits_t limits;
+    fg_httpserver_limits_t limits = { 0 };
 
     fg_admin_http_limits(&limits);
     a->started_ms = fg_mono_ms();

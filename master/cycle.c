@@ -39,7 +39,9 @@
 #include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/process.h"
+#include "common/wire/cidr.h"
 #include "master/cycle.h"
+#include "master/fdlimit.h"
 #include "master/syncer.h"
 
 #define CYCLE_BACKOFF_MIN_MS   100
@@ -133,6 +135,7 @@ fg_master_load(const fg_master_t *m, fg_conf_t **conf_out,
     fg_conf_t    *conf = calloc(1, sizeof(*conf));
     fg_catalog_t *catalog;
     fg_err_t      aerr;
+    fg_cidr_set_t trusted;
     char          providers[FG_CONF_PATH_MAX + 16];
     char          impact[FG_CONF_PATH_MAX + 16];
     char          models[FG_CONF_PATH_MAX + 16];
@@ -159,6 +162,13 @@ fg_master_load(const fg_master_t *m, fg_conf_t **conf_out,
             free(conf);
             return FG_ERR;
         }
+    }
+    if (fg_cidr_parse(&trusted, conf->trusted_proxies, &aerr) != FG_OK) {
+        fg_err_set(err, FG_E_INVALID_VALUE, "limits.trusted_proxies",
+                   "%s: \"limits.trusted_proxies\": %s", conf->path,
+                   aerr.msg);
+        free(conf);
+        return FG_ERR;
     }
     if (cycle_check_metrics_listen(conf, err) != FG_OK) {
         free(conf);
@@ -277,11 +287,13 @@ fg_master_recover(fg_master_t *m)
 {
     fg_ledger_t *l = m->shm.ledger;
     unsigned     i, settled = 0, slots = 0;
+    uint64_t     conns = 0;
 
     for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
         settled += fg_ledger_repair(l, i, fg_wall_ms(), cycle_lost_cb,
                                     m);
         slots += fg_limiter_release_worker(m->shm.limiter, i);
+        conns += fg_clientconns_release_worker(m->shm.clients, i);
         atomic_store(&fg_shm_worker(&m->shm, i)->ws_state, FG_WORKER_FREE);
         atomic_store(&fg_shm_worker(&m->shm, i)->ws_pid, 0);
     }
@@ -294,7 +306,8 @@ fg_master_recover(fg_master_t *m)
     fg_shm_set_syncer_failure(&m->shm, NULL);
     fg_log(FG_LOG_WARN, 0, "found the arena of a run that did not stop "
            "cleanly: %u energy reservations settled, %u concurrency slots "
-           "given back", settled, slots);
+           "and %llu client connections given back", settled, slots,
+           (unsigned long long) conns);
 }
 
 /*
@@ -431,6 +444,7 @@ cycle_reap(fg_master_t *m, int is_stopping)
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         cycle_child_t *c = NULL;
         unsigned       held;
+        uint64_t       conns;
 
         for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
             if (cycle_children[i].pid == pid) {
@@ -462,6 +476,12 @@ cycle_reap(fg_master_t *m, int is_stopping)
         if (held > 0) {
             fg_log(FG_LOG_NOTICE, 0, "worker#%u held %u concurrency slots; "
                    "given back", i, held);
+        }
+        conns = fg_clientconns_release_worker(m->shm.clients, i);
+        if (conns > 0) {
+            fg_log(FG_LOG_NOTICE, 0, "worker#%u counted %llu client "
+                   "connections; given back", i,
+                   (unsigned long long) conns);
         }
         atomic_store(&fg_shm_worker(&m->shm, i)->ws_state, FG_WORKER_FREE);
         atomic_store(&fg_shm_worker(&m->shm, i)->ws_pid, 0);
@@ -564,7 +584,9 @@ cycle_reload(fg_master_t *m)
                err.msg);
         return FG_ERR;
     }
-    if (fg_listeners_open(&listeners, conf, &m->listeners, &err) != FG_OK) {
+    if (fg_fdlimit_apply(conf, catalog, NULL, &err) != FG_OK
+        || fg_listeners_open(&listeners, conf, &m->listeners, &err)
+           != FG_OK) {
         fg_log(FG_LOG_ERROR, 0, "reload failed, configuration kept: %s",
                err.msg);
         fg_catalog_free(catalog);

@@ -22,6 +22,7 @@
 #include "common/base/log.h"
 #include "common/base/version.h"
 #include "master/cycle.h"
+#include "master/fdlimit.h"
 
 #ifndef FG_SYSCONFDIR
 #define FG_SYSCONFDIR "/usr/local/etc/fluxgate"
@@ -184,6 +185,13 @@ main(int argc, char **argv)
         return 0;
     }
 
+    /* Before anything opens a descriptor: a node whose hard limit cannot
+     * hold its connection caps would refuse or fail requests at random
+     * later (an accept that fails, an upstream without a socket). */
+    if (fg_fdlimit_apply(m.conf, m.catalog, NULL, &err) != FG_OK) {
+        fprintf(stderr, "fluxgate: %s\n", err.msg);
+        return 1;
+    }
     if (fg_log_open(m.conf->log_file, m.conf->log_level) != 0) {
         fprintf(stderr, "fluxgate: open(\"%s\") for the log failed: %s\n",
                 m.conf->log_file, strerror(errno));
@@ -201,7 +209,10 @@ main(int argc, char **argv)
     }
     main_shm_name(m.conf->data_dir, shm_name, sizeof(shm_name));
     if (fg_shm_create(&m.shm, shm_name, (uint32_t) m.conf->keys_max,
-                      (uint32_t) m.conf->usage_ring_records, &recovered,
+                      (uint32_t) m.conf->usage_ring_records,
+                      fg_clientconns_slots((uint64_t) m.conf->max_connections
+                                           * (uint64_t) m.conf->workers),
+                      &recovered,
                       &err) != FG_OK) {
         fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
         return 1;

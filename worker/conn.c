@@ -5,8 +5,12 @@
  */
 
 #include <stdint.h>
+#include <string.h>
+
+#include <sys/resource.h>
 
 #include "common/base/clock.h"
+#include "common/base/log.h"
 #include "worker/conn.h"
 #include "worker/http.h"
 #include "worker/request.h"
@@ -17,6 +21,7 @@ _Static_assert(FG_CONF_MAX_LISTEN <= FG_HTTPSERVER_MAX_LISTENERS,
 void
 fg_conn_limits(const fg_conf_t *conf, fg_httpserver_limits_t *out)
 {
+    memset(out, 0, sizeof(*out));
     out->name = "public";
     out->max_connections = conf->max_connections;
     out->max_header_bytes = conf->max_header_bytes;
@@ -26,6 +31,8 @@ fg_conn_limits(const fg_conf_t *conf, fg_httpserver_limits_t *out)
     out->keepalive_timeout_ms = conf->keepalive_timeout_ms;
     out->send_timeout_ms = conf->send_timeout_ms;
     out->body_budget_bytes = conf->body_buffer_budget_bytes;
+    out->proxy_protocol = conf->listen_proxy_protocol != 0;
+    out->trusted = NULL;   /* fg_conn_listen: the worker's parsed set */
 }
 
 /*
@@ -94,6 +101,94 @@ conn_count_changed(void *arg, int64_t connections)
     fg_worker_maybe_exit(w);
 }
 
+/* Connections of one client that are refused are logged once a second at
+ * most: a client over its limit retries in a loop. */
+static int64_t conn_refused_logged_ms;
+
+/*
+ * A connection just accepted: served, or refused with 503 when its
+ * client holds limits.max_connections_per_client on the node already.
+ */
+static int
+conn_admit(void *arg, int fd, const struct sockaddr *addr, uint64_t *tag,
+           fg_err_t *err)
+{
+    fg_worker_t      *w = arg;
+    fg_clientconns_t *cc = w->wc->shm->clients;
+    uint64_t          client, total;
+    int64_t           entry, now;
+
+    (void) fd;
+    *tag = UINT64_MAX;
+    if (w->conf->max_connections_per_client == 0 || cc == NULL
+        || fg_cidr_match(&w->trusted, addr)) {
+        /* A trusted proxy carries many clients: they are counted per
+         * request by the X-Forwarded-For they are named in (http.c). */
+        return FG_OK;
+    }
+    client = fg_clientconns_client(cc, addr);
+    if (client == 0) {
+        return FG_OK;
+    }
+    entry = fg_clientconns_take(cc, w->wc->slot, client, &total);
+    if (total > (uint64_t) w->conf->max_connections_per_client) {
+        if (entry >= 0) {
+            fg_clientconns_give(cc, entry);
+        }
+        now = fg_mono_us() / 1000;
+        if (now - conn_refused_logged_ms >= 1000) {
+            conn_refused_logged_ms = now;
+            fg_log(FG_LOG_WARN, 0, "a client holds %lld connections, "
+                   "limits.max_connections_per_client: new ones get 503",
+                   (long long) w->conf->max_connections_per_client);
+        }
+        return fg_err_set(err, FG_E_SERVICE_UNAVAILABLE, NULL, "too many "
+                          "connections from this address (limit %lld); "
+                          "close some or retry later",
+                          (long long) w->conf->max_connections_per_client);
+    }
+    if (entry >= 0) {
+        *tag = (uint64_t) entry;
+    }
+    return FG_OK;
+}
+
+static void
+conn_closed(void *arg, uint64_t tag)
+{
+    fg_worker_t *w = arg;
+
+    if (tag != UINT64_MAX) {
+        fg_clientconns_give(w->wc->shm->clients, (int64_t) tag);
+    }
+}
+
+/*
+ * The descriptor from which accept refuses (fg_httpserver_limits_t): the
+ * soft limit less what upstream connections and the metrics listener may
+ * take, and a few for the process's own files. With the soft limit the
+ * master sets (master/fdlimit.h) the public cap is reached first; this
+ * holds when the limit is lower or descriptors went elsewhere.
+ */
+static int64_t
+conn_fd_ceiling(const fg_worker_t *w)
+{
+    struct rlimit rl;
+    int64_t       providers = 0, reserve;
+    size_t        i;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) {
+        return 0;
+    }
+    for (i = 0; i < w->catalog->provider_count; i++) {
+        providers += w->catalog->providers[i].is_enabled != 0;
+    }
+    reserve = w->conf->upstream_max_connections * providers
+              + FG_METRICS_MAX_CONNECTIONS + 16;
+    return (int64_t) rl.rlim_cur > reserve + 16
+           ? (int64_t) rl.rlim_cur - reserve : 16;
+}
+
 static void
 conn_client_gone(void *ctx)
 {
@@ -117,11 +212,18 @@ fg_conn_listen(fg_worker_t *w, fg_err_t *err)
         .client_drained = conn_client_drained,
         .may_accept = conn_may_accept,
         .count_changed = conn_count_changed,
+        .admit = conn_admit,
+        .closed = conn_closed,
     };
-    fg_httpserver_limits_t limits;
+    fg_httpserver_limits_t limits = { 0 };
     int                    i;
 
+    if (fg_cidr_parse(&w->trusted, w->conf->trusted_proxies, err) != FG_OK) {
+        return FG_ERR;   /* the master checked it: cannot be */
+    }
     fg_conn_limits(w->conf, &limits);
+    limits.trusted = &w->trusted;
+    limits.fd_ceiling = conn_fd_ceiling(w);
     w->http = fg_httpserver_new(w->base, &limits, &handler, w);
     for (i = 0; i < w->wc->listen_count; i++) {
         if (fg_httpserver_listen(w->http, w->wc->listen_fds[i], err)

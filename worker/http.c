@@ -22,6 +22,7 @@
 #include "common/base/log.h"
 #include "common/wire/json.h"
 #include "common/wire/uri.h"
+#include "worker/client.h"
 #include "worker/conn.h"
 #include "worker/http.h"
 #include "worker/pipeline.h"
@@ -137,10 +138,17 @@ fg_http_request(void *worker, fg_httpconn_t *conn,
                 size_t body_len)
 {
     fg_req_t *req = http_req_new(worker, conn, head, body_len);
+    fg_err_t  err;
 
     req->in_body = body;
     req->in_body_len = body_len;
-    http_route(req, head->path, head->method);
+    if (fg_client_admit(req, head, fg_httpconn_peer_addr(conn), &err)
+        != FG_OK) {
+        fg_req_add_header(req, "Retry-After", "1");
+        fg_req_reply_error(req, &err);
+    } else {
+        http_route(req, head->path, head->method);
+    }
     /* What the handler needed of the request it has copied by now. */
     req->head = NULL;
     req->in_body = NULL;

@@ -61,6 +61,7 @@ metrics_http_request(void *arg, fg_httpconn_t *conn,
 void
 fg_metrics_http_limits(const fg_conf_t *conf, fg_httpserver_limits_t *out)
 {
+    memset(out, 0, sizeof(*out));
     out->name = "metrics";
     out->max_connections = FG_METRICS_MAX_CONNECTIONS;
     out->max_header_bytes = FG_METRICS_MAX_HEADER_BYTES;
@@ -78,7 +79,7 @@ fg_metrics_http_init(fg_worker_t *w, fg_err_t *err)
     static const fg_httpserver_handler_t handler = {
         .request = metrics_http_request,
     };
-    fg_httpserver_limits_t limits;
+    fg_httpserver_limits_t limits = { 0 };
 
     if (w->wc->metrics_fd < 0) {
         return FG_OK;

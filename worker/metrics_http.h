@@ -18,8 +18,9 @@
 #include "common/wire/httpserver.h"
 #include "worker/worker.h"
 
-/* The metrics listener's limits, per worker. */
-#define FG_METRICS_MAX_CONNECTIONS   64
+/* The metrics listener's limits, per worker (its connection cap,
+ * FG_METRICS_MAX_CONNECTIONS, is in common/base/process.h: the master
+ * counts it in the descriptors a worker needs). */
 #define FG_METRICS_MAX_HEADER_BYTES  (16 * 1024)
 #define FG_METRICS_MAX_BODY_BYTES    4096
 #define FG_METRICS_REQUEST_TIMEOUT_MS 10000

@@ -166,7 +166,8 @@ relay_count_text(fg_req_t *req, const fg_jdoc_t *doc, const char *part)
 static fg_upstream_kind_t
 relay_upstream_kind(const char *error)
 {
-    if (error == fg_upstream_err_connect) {
+    if (error == fg_upstream_err_connect
+        || error == fg_upstream_err_no_descriptor) {
         return FG_UPSTREAM_CONNECT;
     }
     if (relay_is_timeout(error)) {
@@ -521,6 +522,13 @@ fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
         return FG_VERDICT_STREAM_END;
     }
 
+    if (error == fg_upstream_err_no_descriptor) {
+        /* A shortage here, not the provider's failure: 503, not 502. */
+        r->upstream_kind = relay_upstream_kind(error);
+        return fg_verdict_refuse(v, "1", FG_E_SERVICE_UNAVAILABLE, NULL,
+                                 "the gateway is short of connections to "
+                                 "the provider; retry in a second");
+    }
     if (error != NULL) {
         r->upstream_kind = relay_upstream_kind(error);
         fg_log(FG_LOG_WARN, 0, "req=%s provider %s: %s", req->id,

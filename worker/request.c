@@ -19,6 +19,7 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "worker/client.h"
 #include "worker/conn.h"
 #include "worker/pipeline.h"
 #include "worker/request.h"
@@ -296,6 +297,7 @@ fg_req_finish(fg_req_t *req)
            req->client_id[0] != '\0' ? " client_id=" : "", req->client_id);
     fg_pipeline_release(req);
     fg_worker_untrack_request(w, req);
+    fg_client_release(req);
     free(req);
 
     w->in_flight--;

@@ -221,6 +221,7 @@ typedef struct fg_req_s {
     int64_t                   bytes_in;      /* request body bytes */
     int64_t                   bytes_out;     /* reply body bytes sent */
     char                      client_addr[64];
+    int64_t                   client_conn_entry;   /* client.c's, + 1 */
     int                       status;        /* HTTP status sent */
     fg_error_code_t           error;         /* FG_E_NONE on success */
     struct event              finish_ev;     /* deferred finish */

@@ -51,6 +51,8 @@ const char fg_upstream_err_reset[] =
     "the provider closed the connection in the middle of its reply";
 const char fg_upstream_err_too_large[] = "the provider's reply is too large";
 const char fg_upstream_err_malformed[] = "the provider sent a malformed reply";
+const char fg_upstream_err_no_descriptor[] =
+    "the gateway has no descriptor left for a connection to the provider";
 
 static void upstream_deadline_cb(evutil_socket_t fd, short what, void *arg);
 static void upstream_arm(struct event *ev, int64_t ms);
@@ -353,7 +355,8 @@ upstream_outcome_of(const fg_upstream_t *up, const char *detail)
                ? FG_ATTEMPT_FIRST_BYTE_TIMEOUT : FG_ATTEMPT_SENT_NO_REPLY;
     }
     if (!up->is_connected || detail == fg_upstream_err_connect
-        || detail == fg_upstream_err_connect_timeout) {
+        || detail == fg_upstream_err_connect_timeout
+        || detail == fg_upstream_err_no_descriptor) {
         return FG_ATTEMPT_CONNECT_FAILED;
     }
     return FG_ATTEMPT_NOT_SENT;

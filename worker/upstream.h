@@ -63,6 +63,10 @@ extern const char fg_upstream_err_total_timeout[];
 extern const char fg_upstream_err_reset[];
 extern const char fg_upstream_err_too_large[];
 extern const char fg_upstream_err_malformed[];
+/* Not the provider's fault: this process had no descriptor left for a
+ * connection (EMFILE, ENFILE, ENOBUFS, ENOMEM); the request was not sent
+ * and the client hears 503 service_unavailable, not 502. */
+extern const char fg_upstream_err_no_descriptor[];
 
 typedef struct fg_upstream_s fg_upstream_t;
 

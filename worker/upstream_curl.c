@@ -38,9 +38,12 @@
  * the upstream work across requests.
  */
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sys/socket.h>
 
 #include <curl/curl.h>
 #include <event2/event.h>
@@ -73,6 +76,7 @@ typedef struct {
     size_t             head_bytes;    /* of the reply's heads so far */
     int                is_head_too_large;
     int                is_in_multi;
+    int                socket_errno;  /* why libcurl got no socket, or 0 */
     char               error[CURL_ERROR_SIZE];
 } upstream_curl_xfer_t;
 
@@ -93,6 +97,9 @@ static int upstream_curl_seek_cb(void *arg, curl_off_t offset, int origin);
 static size_t upstream_curl_write_cb(char *data, size_t size, size_t n, void *arg);
 static size_t upstream_curl_header_cb(char *data, size_t size, size_t n, void *arg);
 static const char *upstream_curl_detail_of(CURLcode rc);
+static curl_socket_t upstream_curl_open_cb(void *arg,
+                                           curlsocktype purpose,
+                                           struct curl_sockaddr *addr);
 static CURL *upstream_curl_easy_get(fg_worker_t *w);
 static void upstream_curl_easy_put(fg_worker_t *w, CURL *easy);
 
@@ -294,6 +301,13 @@ upstream_curl_take_marks(fg_upstream_t *up)
     }
 }
 
+static int
+upstream_curl_is_shortage(int err)
+{
+    return err == EMFILE || err == ENFILE || err == ENOBUFS
+           || err == ENOMEM;
+}
+
 static const char *
 upstream_curl_detail_of(CURLcode rc)
 {
@@ -344,9 +358,34 @@ upstream_curl_check_done(fg_worker_t *w)
                    ? x->error : curl_easy_strerror(rc));
         }
         fg_upstream_end(up, x->is_head_too_large
-                        ? fg_upstream_err_malformed
-                        : upstream_curl_detail_of(rc));
+                            ? fg_upstream_err_malformed
+                            : rc == CURLE_COULDNT_CONNECT
+                              && upstream_curl_is_shortage(x->socket_errno)
+                            ? fg_upstream_err_no_descriptor
+                            : upstream_curl_detail_of(rc));
     }
+}
+
+/* libcurl opens its sockets here, so that a connection that failed for
+ * want of a descriptor is told from one the provider refused. */
+static curl_socket_t
+upstream_curl_open_cb(void *arg, curlsocktype purpose,
+                        struct curl_sockaddr *addr)
+{
+    fg_upstream_t        *up = arg;
+    upstream_curl_xfer_t *x = up->client;
+    curl_socket_t         fd;
+
+    (void) purpose;
+    fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC,
+                addr->protocol);
+    if (fd < 0) {
+        x->socket_errno = errno;
+        fg_log(FG_LOG_ERROR, errno, "upstream \"%s\": socket",
+               up->provider->id);
+        return CURL_SOCKET_BAD;
+    }
+    return fd;
 }
 
 static size_t
@@ -471,7 +510,11 @@ upstream_curl_start(fg_upstream_t *up, fg_err_t *err)
         x->headers = curl_slist_append(x->headers, *h);
     }
 
+    x->socket_errno = 0;
     curl_easy_setopt(x->easy, CURLOPT_URL, url);
+    curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETFUNCTION,
+                     upstream_curl_open_cb);
+    curl_easy_setopt(x->easy, CURLOPT_OPENSOCKETDATA, up);
     curl_easy_setopt(x->easy, CURLOPT_PRIVATE, up);
     curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->headers);
     curl_easy_setopt(x->easy, CURLOPT_POST, 1L);

@@ -559,7 +559,11 @@ h1_attach(h1_xfer_t *x)
     }
     c = h1_conn_new(x);
     if (c == NULL) {
-        h1_fail(x, fg_upstream_err_connect);
+        fg_log(FG_LOG_ERROR, errno, "upstream \"%s\": socket",
+               x->up->provider->id);
+        h1_fail(x, errno == EMFILE || errno == ENFILE || errno == ENOBUFS
+                   || errno == ENOMEM ? fg_upstream_err_no_descriptor
+                                      : fg_upstream_err_connect);
         return;
     }
     c->xfer = x;

@@ -190,7 +190,7 @@ fg_validate_request(fg_req_t *req, fg_verdict_t *v)
      * its waiting requests hold together.
      */
     if (w->request_bytes + 2 * (int64_t) len > w->conf->worker_request_bytes) {
-        return fg_verdict_refuse(v, "1", FG_E_WORKER_BUSY, NULL,
+        return fg_verdict_refuse(v, "1", FG_E_SERVICE_UNAVAILABLE, NULL,
                                  "this server holds as many request bodies "
                                  "as it may (limits.worker_request_bytes); "
                                  "retry in a second");

@@ -49,6 +49,7 @@ typedef struct fg_worker_s {
     fg_httpserver_t          *http;          /* the public listener, owned */
     fg_httpserver_t          *metrics;       /* GET /metrics; NULL: off */
     int64_t                   yielding_since_us; /* 0: not, see below */
+    fg_cidr_set_t             trusted;       /* limits.trusted_proxies */
     int                       is_draining;   /* SIGTERM/SIGQUIT received */
     int                       close_idle;    /* SIGTERM: idle ones too */
     struct event             *drain_deadline_ev;

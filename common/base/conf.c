@@ -82,6 +82,16 @@ static const conf_entry_t conf_table[] = {
            "a client that accepts no bytes for this long is dropped"),
     CONF_I("limits.max_connections", max_connections, 4096, 1, 1000000,
            "client connections per worker; above it accept pauses"),
+    CONF_I("limits.max_connections_per_client", max_connections_per_client,
+           256, 0, 1000000, "client connections one address (an IPv6 /64) "
+           "may hold on the node, all workers together; above it 503 "
+           "(0: no limit)"),
+    CONF_S("limits.trusted_proxies", trusted_proxies, "",
+           "addresses and CIDR blocks (comma-separated) whose PROXY "
+           "header or X-Forwarded-For names the real client"),
+    CONF_I("listen_proxy_protocol", listen_proxy_protocol, 0, 0, 1,
+           "1: every public connection starts with a PROXY protocol "
+           "header (v1 or v2)"),
     CONF_I("limits.stream_high_water_bytes", stream_high_water_bytes,
            256 * KiB, 4 * KiB, 64 * MiB,
            "unsent stream bytes above which the upstream is paused"),

@@ -47,6 +47,9 @@ typedef struct {
     int64_t     keepalive_timeout_ms;      /* idle connection closed after */
     int64_t     send_timeout_ms;           /* no write progress for this long */
     int64_t     max_connections;           /* per worker */
+    int64_t     max_connections_per_client;   /* per node; 0: off */
+    char        trusted_proxies[FG_CONF_PATH_MAX];   /* CIDR list */
+    int64_t     listen_proxy_protocol;     /* 1: PROXY header first */
     int64_t     stream_high_water_bytes;   /* pause upstream above this */
     int64_t     body_buffer_budget_bytes;  /* bodies being received, all
                                             * together; 503 above */

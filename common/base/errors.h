@@ -63,7 +63,7 @@
       "INFERENCE_PROVIDER_TIMEOUT")                                         \
     X(FG_E_PROVIDER_RATE_LIMITED, 429, "rate_limit_error",                  \
       "INFERENCE_PROVIDER_RATE_LIMITED")                                    \
-    X(FG_E_SHUTTING_DOWN, 503, "api_error", "service_unavailable")        \
+    X(FG_E_SERVICE_UNAVAILABLE, 503, "api_error", "service_unavailable")  \
     X(FG_E_BODY_BUFFER_FULL, 503, "api_error", "body_buffer_full")        \
     X(FG_E_INVALID_API_KEY, 401, "authentication_error",                    \
       "invalid_api_key")                                                    \
@@ -90,7 +90,6 @@
     X(FG_E_INSUFFICIENT_ENERGY, 402, "insufficient_quota",                  \
       "BILLING_INSUFFICIENT_ENERGY")                                        \
     X(FG_E_BILLING_UNAVAILABLE, 503, "api_error", "billing_unavailable")  \
-    X(FG_E_WORKER_BUSY, 503, "api_error", "service_unavailable")         \
     X(FG_E_USAGE_QUERY_BUSY, 503, "api_error", "usage_query_busy")         \
     X(FG_E_USAGE_QUERY_TIMEOUT, 503, "api_error", "usage_query_timeout")
 

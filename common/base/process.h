@@ -14,6 +14,9 @@
 #include "common/base/conf.h"
 #include "common/base/shm.h"
 
+/* Connections a worker's metrics listener holds at once, at most. */
+#define FG_METRICS_MAX_CONNECTIONS   64
+
 typedef struct {
     const fg_conf_t    *conf;         /* borrowed, immutable */
     const fg_catalog_t *catalog;      /* borrowed, immutable */

@@ -119,7 +119,8 @@ fg_shm_unlink(const char *name)
 
 int
 fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
-              uint32_t usage_records, int *recovered, fg_err_t *err)
+              uint32_t usage_records, uint32_t client_slots, int *recovered,
+              fg_err_t *err)
 {
     size_t keys_offset = sizeof(fg_shm_header_t)
                          + FG_SHM_MAX_WORKERS * sizeof(fg_shm_worker_t);
@@ -137,7 +138,9 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
     size_t usage_offset = shm_align(ledger_offset + ledger_bytes);
     size_t usage_bytes = fg_usagering_bytes(FG_SHM_MAX_WORKERS,
                                             usage_records);
-    size_t bytes = shm_align(usage_offset + usage_bytes);
+    size_t clients_offset = shm_align(usage_offset + usage_bytes);
+    size_t clients_bytes = fg_clientconns_bytes(client_slots);
+    size_t bytes = shm_align(clients_offset + clients_bytes);
     void  *p;
     int    existing;
 
@@ -162,7 +165,8 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
         && shm->header->sh_limiter_offset == limiter_offset
         && shm->header->sh_metrics_offset == metrics_offset
         && shm->header->sh_ledger_offset == ledger_offset
-        && shm->header->sh_usage_offset == usage_offset) {
+        && shm->header->sh_usage_offset == usage_offset
+        && shm->header->sh_clients_offset == clients_offset) {
         /* A previous run's arena, of this very layout: keep it. */
         shm->keys = fg_keytable_attach((char *) p + keys_offset, keys_bytes,
                                        err);
@@ -170,6 +174,7 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
         shm->metrics = (fg_metrics_t *) ((char *) p + metrics_offset);
         shm->ledger = (fg_ledger_t *) ((char *) p + ledger_offset);
         shm->usage = (fg_usagering_t *) ((char *) p + usage_offset);
+        shm->clients = fg_clientconns_attach((char *) p + clients_offset);
         *recovered = shm->keys != NULL;
         if (*recovered) {
             return FG_OK;
@@ -198,6 +203,8 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
     shm->header->sh_ledger_bytes = ledger_bytes;
     shm->header->sh_usage_offset = usage_offset;
     shm->header->sh_usage_bytes = usage_bytes;
+    shm->header->sh_clients_offset = clients_offset;
+    shm->header->sh_clients_bytes = clients_bytes;
     shm->keys = fg_keytable_init((char *) p + keys_offset, keys_bytes,
                                  max_keys, err);
     if (shm->keys != NULL) {
@@ -218,6 +225,10 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
         shm->usage = fg_usagering_init((char *) p + usage_offset, usage_bytes,
                                        FG_SHM_MAX_WORKERS, usage_records,
                                        err);
+    }
+    if (shm->usage != NULL) {
+        shm->clients = fg_clientconns_init((char *) p + clients_offset,
+                                           client_slots);
     }
     if (shm->usage == NULL) {
         fg_shm_destroy(shm);
@@ -244,7 +255,8 @@ fg_shm_check(const fg_shm_t *shm, fg_err_t *err)
         || h->sh_worker_slot_bytes != sizeof(fg_shm_worker_t)
         || h->sh_worker_slots != FG_SHM_MAX_WORKERS
         || h->sh_arena_bytes != shm->bytes
-        || h->sh_usage_offset + h->sh_usage_bytes > shm->bytes) {
+        || h->sh_usage_offset + h->sh_usage_bytes > shm->bytes
+        || h->sh_clients_offset + h->sh_clients_bytes > shm->bytes) {
         return fg_err_set(err, FG_E_INTERNAL, NULL,
                           "shm arena sizes do not match this build");
     }

@@ -12,7 +12,8 @@
  * syncer alone, the rate limiter's state (common/accounts/limiter.h) and the
  * metrics (common/base/metrics.h) and the energy ledger (common/accounts/ledger.h:
  * balances and reservations) and the usage rings (common/accounts/usagering.h, one
- * per worker slot and one for the master); bump FG_SHM_LAYOUT_VERSION
+ * per worker slot and one for the master) and the connections per client
+ * (common/accounts/clientconns.h); bump FG_SHM_LAYOUT_VERSION
  * with any change (of these regions' records too: the usage record's
  * size is one). An arena a crashed run of another layout left is refused
  * at start-up, never reused or zeroed.
@@ -24,6 +25,7 @@
 #include <stdint.h>
 
 #include "common/base/errors.h"
+#include "common/accounts/clientconns.h"
 #include "common/accounts/keytable.h"
 #include "common/accounts/ledger.h"
 #include "common/accounts/limiter.h"
@@ -31,12 +33,13 @@
 #include "common/accounts/usagering.h"
 
 #define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
-#define FG_SHM_LAYOUT_VERSION  11      /* 8: the 1064-byte usage record,
+#define FG_SHM_LAYOUT_VERSION  12      /* 8: the 1064-byte usage record,
                                         * 64-byte metrics series; 9: the
                                         * invalid-usage counters; 10: the
                                         * key record's usage position,
                                         * sh_ledger_loaded; 11: the
-                                        * syncer's failure reason */
+                                        * syncer's failure reason; 12:
+                                        * connections per client */
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 #define FG_SHM_FAILURE_MAX     248     /* bytes of the syncer's failure
                                         * reason, NUL included */
@@ -93,7 +96,8 @@ typedef struct {
     _Atomic uint32_t sh_usage_failed;     /* the journal cannot be written */
     _Atomic uint32_t sh_ledger_loaded;    /* 1 once a syncer rebuilt the
                                              balances into this arena */
-    uint8_t          sh_pad2[16];
+    uint64_t         sh_clients_offset;
+    uint64_t         sh_clients_bytes;
     /* Why the last syncer could not start or had to stop ("" while one
      * runs well): written by the syncer alone, read by /readyz through
      * fg_shm_syncer_failure(). An even sh_failure_seq means the text is
@@ -114,12 +118,14 @@ typedef struct {
     fg_metrics_t    *metrics;
     fg_ledger_t     *ledger;
     fg_usagering_t  *usage;
+    fg_clientconns_t *clients;
     size_t           bytes;
 } fg_shm_t;
 
 /*
  * Maps the arena, inherited across fork, with room for a key table of
- * @max_keys keys: from the POSIX shared-memory object @name, or anonymous
+ * @max_keys keys and @client_slots entries of connections per client
+ * (fg_clientconns_slots()): from the POSIX shared-memory object @name, or anonymous
  * memory when @name is NULL. An object of the same name, size and layout
  * left by a previous run is kept as it is and *@recovered set to 1: the
  * caller repairs what its dead processes held. An object of another
@@ -132,7 +138,8 @@ typedef struct {
  * with @err set. Master only, before forking.
  */
 int fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
-                  uint32_t usage_records, int *recovered, fg_err_t *err);
+                  uint32_t usage_records, uint32_t client_slots,
+                  int *recovered, fg_err_t *err);
 
 /* Removes the object @name (after a clean stop). Accepts NULL. */
 int fg_shm_unlink(const char *name);

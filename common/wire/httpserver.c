@@ -44,6 +44,7 @@
 #include "common/base/log.h"
 #include "common/wire/fmt.h"
 #include "common/wire/httpserver.h"
+#include "common/wire/proxyproto.h"
 
 /* Reads land here first (see the file comment). */
 #define CONN_READ_BYTES (64 * 1024)
@@ -56,6 +57,12 @@
 
 /* After accept fails for want of descriptors or memory, wait this long. */
 #define SERVER_ACCEPT_RETRY_MS 100
+
+/* The body of the 503 a connection on a reserved descriptor gets. */
+#define SHORTAGE_BODY \
+    "{\"error\":{\"message\":\"the gateway is out of connections; " \
+    "retry in a second\",\"type\":\"api_error\",\"param\":null," \
+    "\"code\":\"service_unavailable\"}}"
 
 typedef enum {
     CONN_IDLE = 0,          /* between requests */
@@ -73,6 +80,7 @@ struct fg_httpconn_s {
     struct event        write_ev;        /* on while output waits */
     struct event        timer_ev;        /* the one deadline in force */
     char                addr[FG_HTTPCONN_PEER_MAX];   /* the peer */
+    struct sockaddr_storage peer;        /* the same, or AF_UNSPEC */
 
     /* input: bytes of requests not yet served (NULL while none) */
     char               *in;
@@ -104,6 +112,8 @@ struct fg_httpconn_s {
     int                 has_unread;      /* bytes we will never serve */
     int                 is_busy;         /* inside our own callback */
     int                 is_dead;         /* closed as soon as possible */
+    int                 is_admitted;     /* closed() is owed */
+    uint64_t            admit_tag;       /* admit()'s, for closed() */
     fg_httpconn_t      *prev, *next;
 };
 
@@ -127,6 +137,7 @@ struct fg_httpserver_s {
 static char server_scratch[CONN_READ_BYTES];
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg);
+static void conn_proxy_read_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_write_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_timer_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_close(fg_httpconn_t *conn);
@@ -190,6 +201,48 @@ server_accept_retry_cb(evutil_socket_t fd, short what, void *arg)
     }
 }
 
+/* Stops accepting for SERVER_ACCEPT_RETRY_MS: what is waiting stays in
+ * the backlog rather than spin on a socket that stays readable. */
+static void
+server_pause_accepting(fg_httpserver_t *srv)
+{
+    struct timeval retry = { 0, SERVER_ACCEPT_RETRY_MS * 1000 };
+
+    server_set_accepting(srv, 0);
+    evtimer_add(srv->accept_retry_ev, &retry);
+}
+
+/*
+ * @fd was accepted on a descriptor kept for others: a short 503 if the
+ * socket takes it now, closed at once (no lingering read, which would
+ * hold the descriptor), and a pause. Descriptors are handed out lowest
+ * first, so every one below @fd is in use.
+ */
+static void
+server_refuse_shortage(fg_httpserver_t *srv, int fd)
+{
+    static const char reply[] =
+        "HTTP/1.1 503 Service Unavailable\r\n"
+        "Content-Type: application/json\r\n"
+        "Retry-After: 1\r\n"
+        "Connection: close\r\n"
+        "Content-Length: 137\r\n"
+        "\r\n" SHORTAGE_BODY;
+    _Static_assert(sizeof(SHORTAGE_BODY) - 1 == 137,
+                   "Content-Length is the body's");
+    ssize_t n;
+
+    n = send(fd, reply, sizeof(reply) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    (void) n;
+    close(fd);
+    fg_log(FG_LOG_ERROR, 0, "%s listener: descriptor %d is at or above "
+           "%lld, kept for upstream connections: refused; accepting again "
+           "in %d ms",
+           srv->limits.name, fd, (long long) srv->limits.fd_ceiling,
+           SERVER_ACCEPT_RETRY_MS);
+    server_pause_accepting(srv);
+}
+
 /* A listening socket is readable: one connection per wake-up, so that
  * processes sharing the socket share a burst of connections. */
 static void
@@ -211,17 +264,16 @@ server_accept_cb(evutil_socket_t fd, short what, void *arg)
     if (cfd < 0) {
         if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS
             || errno == ENOMEM) {
-            struct timeval retry = { 0, SERVER_ACCEPT_RETRY_MS * 1000 };
-
-            /* The connection stays in the backlog; try again later
-             * rather than spin on a socket that stays readable. */
             fg_log(FG_LOG_ERROR, errno, "%s listener: accept failed; "
                    "accepting again in %d ms", srv->limits.name,
                    SERVER_ACCEPT_RETRY_MS);
-            server_set_accepting(srv, 0);
-            evtimer_add(srv->accept_retry_ev, &retry);
+            server_pause_accepting(srv);
         }
         return;   /* EAGAIN: another process took it; ECONNABORTED */
+    }
+    if (srv->limits.fd_ceiling > 0 && cfd >= srv->limits.fd_ceiling) {
+        server_refuse_shortage(srv, cfd);
+        return;
     }
     fg_httpserver_adopt(srv, cfd, (struct sockaddr *) &addr);
 }
@@ -274,6 +326,56 @@ fg_httpserver_listen(fg_httpserver_t *srv, int fd, fg_err_t *err)
     return FG_OK;
 }
 
+/* @conn's address is @addr, as text too. */
+static void
+conn_set_peer(fg_httpconn_t *conn, const struct sockaddr *addr)
+{
+    memset(conn->addr, 0, sizeof(conn->addr));
+    memset(&conn->peer, 0, sizeof(conn->peer));
+    if (addr->sa_family == AF_INET) {
+        memcpy(&conn->peer, addr, sizeof(struct sockaddr_in));
+        inet_ntop(AF_INET,
+                  &((const struct sockaddr_in *) (const void *) addr)
+                      ->sin_addr,
+                  conn->addr, sizeof(conn->addr));
+    } else if (addr->sa_family == AF_INET6) {
+        memcpy(&conn->peer, addr, sizeof(struct sockaddr_in6));
+        inet_ntop(AF_INET6,
+                  &((const struct sockaddr_in6 *) (const void *) addr)
+                      ->sin6_addr,
+                  conn->addr, sizeof(conn->addr));
+    } else if (addr->sa_family == AF_UNIX) {
+        memcpy(conn->addr, "unix", 5);
+    }
+}
+
+/*
+ * Asks the owner whether to serve @conn, just adopted; a refusal is
+ * answered at once like a protocol error (conn_refuse), before any byte
+ * of a request is read: the reply says Connection: close and the
+ * connection closes after a lingering read.
+ */
+static void
+conn_admit(fg_httpconn_t *conn, const struct sockaddr *addr)
+{
+    static const char retry[] = "Retry-After: 1\r\n";
+    fg_httpserver_t  *srv = conn->srv;
+    fg_err_t          err;
+
+    if (srv->handler.admit(srv->arg, conn->fd, addr, &conn->admit_tag, &err)
+        == FG_OK) {
+        conn->is_admitted = 1;
+        return;
+    }
+    conn->keep_alive = 0;
+    conn->is_head = 0;
+    conn->minor = 1;
+    conn->close_after = 1;
+    conn->has_unread = 1;
+    conn->state = CONN_ACTIVE;
+    fg_httpconn_reply_error(conn, &err, retry, sizeof(retry) - 1);
+}
+
 void
 fg_httpserver_adopt(fg_httpserver_t *srv, int fd, const struct sockaddr *addr)
 {
@@ -282,23 +384,12 @@ fg_httpserver_adopt(fg_httpserver_t *srv, int fd, const struct sockaddr *addr)
     conn = fg_xcalloc(1, sizeof(*conn));
     conn->srv = srv;
     conn->fd = fd;
-    if (addr->sa_family == AF_INET) {
-        inet_ntop(AF_INET,
-                  &((const struct sockaddr_in *) (const void *) addr)
-                      ->sin_addr,
-                  conn->addr, sizeof(conn->addr));
-    } else if (addr->sa_family == AF_INET6) {
-        inet_ntop(AF_INET6,
-                  &((const struct sockaddr_in6 *) (const void *) addr)
-                      ->sin6_addr,
-                  conn->addr, sizeof(conn->addr));
-    } else if (addr->sa_family == AF_UNIX) {
-        memcpy(conn->addr, "unix", 5);
-    }
+    conn_set_peer(conn, addr);
     /* TCP_NODELAY comes with the socket when the listening socket has it
      * (master/listen.c sets it): Linux copies it over on accept. */
     event_assign(&conn->read_ev, srv->base, fd, EV_READ | EV_PERSIST,
-                 conn_read_cb, conn);
+                 srv->limits.proxy_protocol ? conn_proxy_read_cb
+                                            : conn_read_cb, conn);
     event_assign(&conn->write_ev, srv->base, fd, EV_WRITE, conn_write_cb,
                  conn);
     evtimer_assign(&conn->timer_ev, srv->base, conn_timer_cb, conn);
@@ -321,6 +412,67 @@ fg_httpserver_adopt(fg_httpserver_t *srv, int fd, const struct sockaddr *addr)
                "accept paused", srv->limits.name,
                (long long) srv->connections);
         server_set_accepting(srv, 0);
+    }
+    if (srv->handler.admit != NULL && !srv->limits.proxy_protocol) {
+        conn_admit(conn, addr);
+    }
+}
+
+/*
+ * The PROXY header that starts a connection on a proxy_protocol listener
+ * (while it is read, the connection is RECEIVING under the head's
+ * deadline). It is peeked at and then read exactly, so the request after
+ * it is read by conn_read_cb as on any connection.
+ */
+static void
+conn_proxy_read_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fg_httpconn_t   *conn = arg;
+    fg_httpserver_t *srv = conn->srv;
+    char             buf[FG_PROXYPROTO_MAX_BYTES];
+    fg_proxyproto_t  pp;
+    ssize_t          n;
+    int              len;
+
+    (void) what;
+    do {
+        n = recv(fd, buf, sizeof(buf), MSG_PEEK);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return;
+    }
+    if (n <= 0) {
+        conn_close(conn);
+        return;
+    }
+    len = fg_proxyproto_parse(buf, (size_t) n, &pp);
+    if (len == 0 && (size_t) n < sizeof(buf)) {
+        return;   /* the rest is on its way */
+    }
+    if (len <= 0) {
+        fg_log(FG_LOG_INFO, 0, "%s listener: %s sent no valid PROXY "
+               "protocol header; closed", srv->limits.name, conn->addr);
+        conn_close(conn);
+        return;
+    }
+    do {
+        n = recv(fd, buf, (size_t) len, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n != len) {
+        conn_close(conn);
+        return;
+    }
+    if (pp.has_source && srv->limits.trusted != NULL
+        && fg_cidr_match(srv->limits.trusted,
+                         (const struct sockaddr *) &conn->peer)) {
+        conn_set_peer(conn, (const struct sockaddr *) &pp.source);
+    }
+    event_del(&conn->read_ev);
+    event_assign(&conn->read_ev, srv->base, fd, EV_READ | EV_PERSIST,
+                 conn_read_cb, conn);
+    event_add(&conn->read_ev, NULL);
+    if (srv->handler.admit != NULL) {
+        conn_admit(conn, (const struct sockaddr *) &conn->peer);
     }
 }
 
@@ -478,6 +630,10 @@ conn_close(fg_httpconn_t *conn)
     event_del(&conn->write_ev);
     event_del(&conn->timer_ev);
     conn_budget_release(conn);
+    /* Given back before the client can see the close and come again. */
+    if (conn->is_admitted && srv->handler.closed != NULL) {
+        srv->handler.closed(srv->arg, conn->admit_tag);
+    }
     close(conn->fd);
     free(conn->in);
     if (conn->out != NULL) {
@@ -1348,6 +1504,12 @@ void
 fg_httpconn_attach(fg_httpconn_t *conn, void *ctx)
 {
     conn->req = ctx;
+}
+
+const struct sockaddr *
+fg_httpconn_peer_addr(const fg_httpconn_t *conn)
+{
+    return (const struct sockaddr *) &conn->peer;
 }
 
 const char *

@@ -55,6 +55,7 @@
 #include <event2/event.h>
 
 #include "common/base/errors.h"
+#include "common/wire/cidr.h"
 #include "common/wire/httpparse.h"
 
 /* Listening sockets one server accepts on, at most. */
@@ -72,7 +73,17 @@ typedef struct {
     int64_t     body_timeout_ms;     /* first byte to the body's end */
     int64_t     keepalive_timeout_ms;   /* idle between requests */
     int64_t     send_timeout_ms;     /* output waiting without progress */
-    int64_t     body_budget_bytes;   /* all partly received bodies; 0: none */
+    int64_t              body_budget_bytes;   /* all partly received bodies; 0: none */
+    /* Every connection starts with a PROXY protocol header (v1 or v2,
+     * common/wire/proxyproto.h), read before anything else; one without
+     * it is closed. The client it names is the connection's address when
+     * the peer is in @trusted (borrowed; NULL: none). */
+    int                  proxy_protocol;
+    const fg_cidr_set_t *trusted;
+    /* Descriptors from this one up are kept for others (upstream
+     * connections): a connection accepted on one is answered 503 at once
+     * and closed, and accepting pauses as after EMFILE. 0: none. */
+    int64_t              fd_ceiling;
 } fg_httpserver_limits_t;
 
 /*
@@ -122,6 +133,19 @@ typedef struct {
     int  (*may_accept)(void *arg);
     /* The number of open connections became @connections. */
     void (*count_changed)(void *arg, int64_t connections);
+    /*
+     * A connection was accepted on descriptor @fd from @addr (the peer's
+     * address as accept(2) gave it, or the client a trusted peer's PROXY
+     * header named, once that header is read). FG_OK serves it; *@tag is kept for
+     * closed(). FG_ERR refuses it with @err: the server answers @err
+     * (its status, JSON, "Retry-After: 1", Connection: close) and closes
+     * after a lingering read, and closed() is not called. NULL: every
+     * connection is served.
+     */
+    int  (*admit)(void *arg, int fd, const struct sockaddr *addr,
+                  uint64_t *tag, fg_err_t *err);
+    /* A connection admit() let in closed; @tag is what admit() set. */
+    void (*closed)(void *arg, uint64_t tag);
 } fg_httpserver_handler_t;
 
 /*
@@ -176,6 +200,10 @@ void fg_httpconn_attach(fg_httpconn_t *conn, void *ctx);
 #define FG_HTTPCONN_PEER_MAX 64
 
 const char *fg_httpconn_peer(const fg_httpconn_t *conn);
+
+/* The same address as a socket address (AF_UNSPEC when unknown);
+ * borrowed. */
+const struct sockaddr *fg_httpconn_peer_addr(const fg_httpconn_t *conn);
 
 /*
  * Sends a complete reply to the request on @conn: the status line, Date,

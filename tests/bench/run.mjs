@@ -299,8 +299,11 @@ async function startFluxgate(name, { simPort, fixedPort, env = {} }) {
     data_dir: path.join(dir, 'data'),
     log: { file: path.join(dir, 'fluxgate.log'), level: 'notice' },
     shutdown_timeout_ms: 3000,
-    limits: { max_connections: 20000, keepalive_timeout_ms: 300000 },
-    upstream: { max_connections_per_host: 4096 },
+    // Every load generator connects from 127.0.0.1: no per-client cap. The
+    // caps need 20,000 + 1,024 x providers + 192 descriptors: fluxgate
+    // exits 1 at start if the hard limit is lower (docs/operations.md).
+    limits: { max_connections: 20000, max_connections_per_client: 0, keepalive_timeout_ms: 300000 },
+    upstream: { max_connections_per_host: 1024 },
     // 20,000 requests a second fill the default 1,024-record usage rings
     // within one slow fdatasync of the journal (then 503, by design): an
     // operator expecting such rates sizes them up, as here.

@@ -19,6 +19,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include "tests/unit/fg_test.h"
 
 /* ---- a test server ---------------------------------------------------- */
@@ -873,6 +876,113 @@ drain_closes_idle_then_busy_connections_after_reply(void)
     event_base_free(base);
 }
 
+/* admit() for the tests: refuses while s->refused is odd (then counts). */
+static int admit_calls, closed_calls;
+static uint64_t closed_tag;
+
+static int
+admit_alternately(void *arg, int fd, const struct sockaddr *addr,
+                  uint64_t *tag, fg_err_t *err)
+{
+    (void) arg;
+    (void) fd;
+    (void) addr;
+    admit_calls++;
+    if (admit_calls % 2 == 0) {
+        return fg_err_set(err, FG_E_SERVICE_UNAVAILABLE, NULL, "too many "
+                          "connections from this address");
+    }
+    *tag = 1000 + (uint64_t) admit_calls;
+    return FG_OK;
+}
+
+static void
+note_closed(void *arg, uint64_t tag)
+{
+    (void) arg;
+    closed_calls++;
+    closed_tag = tag;
+}
+
+static void
+a_refused_admission_is_answered_and_only_the_admitted_are_owed_closed(void)
+{
+    static const fg_httpserver_handler_t h = {
+        .request = echo_request,
+        .admit = admit_alternately,
+        .closed = note_closed,
+    };
+    struct event_base      *base = event_base_new();
+    fg_httpserver_limits_t  l = small_limits();
+    served_t                s = { 0 };
+    fg_httpserver_t        *srv = fg_httpserver_new(base, &l, &h, &s);
+    char                    buf[4096];
+    size_t                  len = 0;
+    int                     ok, refused;
+
+    admit_calls = closed_calls = 0;
+    ok = connect_pair(srv);        /* admitted: tag 1001 */
+    refused = connect_pair(srv);   /* refused */
+    expect_int_eq(pump(base, refused, buf, sizeof(buf), &len, "}}", 1), 0);
+    expect_true(strncmp(buf, "HTTP/1.1 503 ", 13) == 0);
+    expect_true(strstr(buf, "Retry-After: 1\r\n") != NULL);
+    expect_true(strstr(buf, "Connection: close\r\n") != NULL);
+    expect_true(strstr(buf, "\"code\":\"service_unavailable\"") != NULL);
+    expect_int_eq(s.requests, 0);
+    close(refused);
+    settle(base, ok, buf, sizeof(buf), &len);
+    expect_int_eq(closed_calls, 0);
+    close(ok);
+    len = 0;
+    settle(base, ok, buf, sizeof(buf), &len);
+    expect_int_eq(closed_calls, 1);
+    expect_int_eq(closed_tag, 1001);
+    expect_int_eq(fg_httpserver_connections(srv), 0);
+    fg_httpserver_free(srv);
+    event_base_free(base);
+}
+
+static void
+a_connection_on_a_reserved_descriptor_gets_503_and_closes(void)
+{
+    struct event_base      *base = event_base_new();
+    fg_httpserver_limits_t  l = small_limits();
+    served_t                s = { 0 };
+    fg_httpserver_t        *srv;
+    struct sockaddr_in      a = { .sin_family = AF_INET };
+    socklen_t               alen = sizeof(a);
+    char                    buf[4096];
+    size_t                  len = 0;
+    int                     lfd, cfd;
+    fg_err_t                err;
+
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    lfd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (lfd < 0 || bind(lfd, (struct sockaddr *) &a, sizeof(a)) != 0
+        || listen(lfd, 8) != 0
+        || getsockname(lfd, (struct sockaddr *) &a, &alen) != 0) {
+        perror("listen");
+        exit(2);
+    }
+    l.fd_ceiling = 3;   /* every descriptor is reserved */
+    srv = fg_httpserver_new(base, &l, &echo_handler, &s);
+    expect_int_eq(fg_httpserver_listen(srv, lfd, &err), FG_OK);
+    cfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (connect(cfd, (struct sockaddr *) &a, sizeof(a)) != 0) {
+        perror("connect");
+        exit(2);
+    }
+    (void) fcntl(cfd, F_SETFL, O_NONBLOCK);
+    expect_int_eq(pump(base, cfd, buf, sizeof(buf), &len, NULL, 0), 1);
+    expect_true(strncmp(buf, "HTTP/1.1 503 ", 13) == 0);
+    expect_true(strstr(buf, "Retry-After: 1\r\n") != NULL);
+    expect_true(strstr(buf, "\"code\":\"service_unavailable\"}}") != NULL);
+    expect_int_eq(fg_httpserver_connections(srv), 0);
+    close(cfd);
+    fg_httpserver_free(srv);
+    event_base_free(base);
+}
+
 FG_TEST_MAIN("httpserver",
              FG_TEST_CASE(pipelined_requests_are_answered_in_order),
              FG_TEST_CASE(chunked_body_reaches_the_handler_decoded),
@@ -896,4 +1006,6 @@ FG_TEST_MAIN("httpserver",
              FG_TEST_CASE(client_leaving_tells_the_attached_request),
              FG_TEST_CASE(silent_client_is_closed_at_the_header_timeout),
              FG_TEST_CASE(accept_pauses_at_max_connections),
-             FG_TEST_CASE(drain_closes_idle_then_busy_connections_after_reply))
+             FG_TEST_CASE(drain_closes_idle_then_busy_connections_after_reply),
+             FG_TEST_CASE(a_refused_admission_is_answered_and_only_the_admitted_are_owed_closed),
+             FG_TEST_CASE(a_connection_on_a_reserved_descriptor_gets_503_and_closes))
