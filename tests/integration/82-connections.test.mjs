@@ -238,13 +238,15 @@ describe('limits.max_connections_per_client (item 4)', () => {
   });
 });
 
-// The access-log line of request @id in @file (written as it finishes).
+// The access-log line of the request the client named @id (its
+// x-request-id, logged as client_request_id beside the gateway's own id)
+// in @file (written as it finishes).
 async function accessLine(file, id) {
   return waitFor(`the access-log line of ${id}`, () => {
     let text = '';
     try { text = fs.readFileSync(file, 'utf8'); } catch { return null; }
     return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l))
-      .find((l) => l.request_id === id) || null;
+      .find((l) => l.client_request_id === id) || null;
   }, { tries: 100, every: 20 });
 }
 
