@@ -18,6 +18,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import path from 'node:path';
 
 import {
   isAlive, shippedModels, shmName, simModel, sleep, startGateway, startSim,
@@ -67,8 +68,8 @@ async function powerLoss(g) {
 // flight at the power loss is then settled at the next start.
 const STRICT = { usage: { reservation_wait_ms: 2000 } };
 
-async function restart(g) {
-  const g2 = await startGateway({ sim, models: MODELS, dir: g.dir, key: false, config: STRICT });
+async function restart(g, config = STRICT) {
+  const g2 = await startGateway({ sim, models: MODELS, dir: g.dir, key: false, config });
   await waitFor('the admin API after the restart', async () => {
     try {
       return (await g2.admin('GET', '/admin/v1/status')).status === 200;
@@ -78,6 +79,23 @@ async function restart(g) {
   }, { tries: 200, every: 50 });
   return g2;
 }
+
+// Every usage record in @dataDir's journal, in journal order: the rolled
+// files usage.journal.<id> in id order, then the current usage.journal
+// (each read as usageJournal() reads the current one).
+function allJournalRecords(dataDir) {
+  const rolled = fs.readdirSync(dataDir).map((name) => name.match(/^usage\.journal\.(\d{6,})$/))
+    .filter(Boolean).map((m) => ({ id: Number(m[1]), name: m[0] })).sort((a, b) => a.id - b.id);
+  const records = [];
+  for (const f of rolled) {
+    const text = fs.readFileSync(path.join(dataDir, f.name), 'utf8');
+    for (const line of text.split('\n')) if (line.length > 0) records.push(JSON.parse(line));
+  }
+  records.push(...usageJournal(dataDir).lines.map((l) => l.record));
+  return records;
+}
+
+const rolledJournals = (dataDir) => fs.readdirSync(dataDir).filter((n) => /^usage\.journal\.\d{6,}$/.test(n));
 
 describe('after a power loss with requests in flight, right after a burst of answered ones', () => {
   const INITIAL = 50000000;
@@ -243,5 +261,137 @@ describe('a reservation that cannot be made durable in time', () => {
     assert.equal(mine.length, 1);
     assert.equal(mine[0].charged_micro, 0);
     assert.equal(mine[0].status, 503);
+  });
+});
+
+// Rotation (usage.journal_max_bytes) and cold start: every balance is
+// persisted at the journal's end before a roll (master/syncer.c
+// syncer_roll), so a cold start replays the current file only; the
+// balance it rebuilds must still count every charge, those in the rolled
+// files included, exactly once.
+const ROLLING = { usage: { ...STRICT.usage, journal_max_bytes: 4096 } };
+const ROLLED_REQUESTS = 30;
+
+describe('a power loss after the usage journal has rolled', () => {
+  const INITIAL = 50000000;
+  const TOPUP = 7654321;
+  let g;
+  let g2;
+  let keyId;
+  const answered = [];
+  let rolledAtLoss;
+  let balanceAfter;
+  let records;
+
+  before(async () => {
+    g = await startGateway({ sim, models: MODELS, key: false, config: ROLLING });
+    // No regeneration configured: regeneration adds 0.
+    const k = await g.createKey({ name: 'rolled', energy: { balance_micro: INITIAL } });
+    keyId = k.id;
+    const top = await g.admin('POST', `/admin/v1/keys/${keyId}/topup`,
+      { amount_micro: TOPUP, idempotency_key: 'rolled-topup' });
+    assert.equal(top.status, 200, top.text);
+    for (let i = 0; i < ROLLED_REQUESTS; i++) {
+      const id = `rolled-${i}`;
+      const r = await g.post(URL_PATH, chatBody({ max_tokens: 8 + (i % 5) }), bearer(k.secret, id));
+      assert.equal(r.status, 200, r.text);
+      answered.push(id);
+    }
+    // The crash right after the last answer: its record may still be in a
+    // ring (then settled as worker_lost, the journal and balance agreeing).
+    rolledAtLoss = rolledJournals(g.dataDir);
+    await powerLoss(g);
+    g2 = await restart(g, ROLLING);
+    const r = await g2.admin('GET', `/admin/v1/keys/${keyId}`);
+    assert.equal(r.status, 200, r.text);
+    balanceAfter = r.json().energy.balance_micro;
+    records = allJournalRecords(g.dataDir).filter((rec) => rec.key_id === keyId);
+  });
+
+  after(async () => {
+    await g2?.stop();
+    await g?.stop();
+  });
+
+  test('the journal had rolled into several usage.journal.<id> files at the power loss', () => {
+    assert.ok(rolledAtLoss.length >= 2, `rolled files: ${rolledAtLoss.join(', ')}`);
+  });
+
+  test('the balance is initial + top-ups - every charge in the rolled files and the current one, exactly', () => {
+    const charged = records.reduce((n, rec) => n + rec.charged_micro, 0);
+    assert.equal(balanceAfter, INITIAL + TOPUP - charged,
+      `balance ${balanceAfter}, journal charges ${charged}: off by ${balanceAfter - (INITIAL + TOPUP - charged)}\n${g2.log()}`);
+  });
+
+  test('every answered request has exactly one usage record across the files', () => {
+    for (const id of answered) {
+      const mine = records.filter((rec) => rec.client_request_id === id);
+      assert.equal(mine.length, 1, `${id}: ${mine.length} records`);
+      assert.ok(mine[0].charged_micro > 0, `${id} was charged`);
+    }
+  });
+});
+
+// With retention on, the rolled files are deleted, and their records with
+// them: the cold start must not need them. The journal cannot give the
+// formula any more, so the reference is the live balance read just before
+// the power loss, once every answered request's record is in the journal
+// (a record still in a ring would be settled at its whole reservation).
+describe('a power loss after retention deleted the rolled usage journals', () => {
+  const INITIAL = 50000000;
+  const TOPUP = 2345678;
+  const RETAINING = { usage: { ...ROLLING.usage, retention_bytes: 4096 } };
+  let g;
+  let g2;
+  let keyId;
+  let balanceBefore;
+  let rollsAtLoss;
+  let rolledAtLoss;
+  let chargedByReplies = 0;
+  let balanceAfter;
+
+  before(async () => {
+    g = await startGateway({ sim, models: MODELS, key: false, config: RETAINING });
+    const k = await g.createKey({ name: 'retained', energy: { balance_micro: INITIAL } });
+    keyId = k.id;
+    const top = await g.admin('POST', `/admin/v1/keys/${keyId}/topup`,
+      { amount_micro: TOPUP, idempotency_key: 'retained-topup' });
+    assert.equal(top.status, 200, top.text);
+    for (let i = 0; i < ROLLED_REQUESTS; i++) {
+      const r = await g.post(URL_PATH, chatBody({ max_tokens: 8 + (i % 5) }), bearer(k.secret, `retained-${i}`));
+      assert.equal(r.status, 200, r.text);
+      chargedByReplies += Number(r.headers['x-fluxgate-charged-micro']);
+    }
+    await waitFor('the last answer\'s record in the journal', () => usageJournal(g.dataDir).lines
+      .some((l) => l.record.client_request_id === `retained-${ROLLED_REQUESTS - 1}`), { tries: 200, every: 10 });
+    await waitFor('retention to delete the first rolled file',
+      () => /usage journal retention: deleted/.test(g.log())
+        && !fs.existsSync(path.join(g.dataDir, 'usage.journal.000001')), { tries: 200, every: 10 });
+    const r = await g.admin('GET', `/admin/v1/keys/${keyId}`);
+    assert.equal(r.status, 200, r.text);
+    balanceBefore = r.json().energy.balance_micro;
+    rollsAtLoss = [...g.log().matchAll(/usage journal rolled to /g)].length;
+    rolledAtLoss = rolledJournals(g.dataDir);
+    await powerLoss(g);
+    g2 = await restart(g, RETAINING);
+    const r2 = await g2.admin('GET', `/admin/v1/keys/${keyId}`);
+    assert.equal(r2.status, 200, r2.text);
+    balanceAfter = r2.json().energy.balance_micro;
+  });
+
+  after(async () => {
+    await g2?.stop();
+    await g?.stop();
+  });
+
+  test('the journal had rolled several times and retention deleted the rolled files at the power loss', () => {
+    assert.ok(rollsAtLoss >= 2, `${rollsAtLoss} rolls`);
+    assert.ok(!rolledAtLoss.includes('usage.journal.000001'), `rolled files: ${rolledAtLoss.join(', ')}`);
+  });
+
+  test('the balance rebuilt is the one the node had before the power loss, exactly', () => {
+    assert.equal(balanceBefore, INITIAL + TOPUP - chargedByReplies, 'the live balance before the loss');
+    assert.equal(balanceAfter, balanceBefore,
+      `after ${balanceAfter}, before ${balanceBefore}: off by ${balanceAfter - balanceBefore}\n${g2.log()}`);
   });
 });
