@@ -1077,7 +1077,10 @@ fg_usagelog_retain(const fg_usagelog_t *log, const fg_usagelog_retention_t *r,
     for (i = 0; i < n; i++) {
         total += files[i].bytes;
     }
-    for (i = 0; i < n; i++) {
+    /* Never the newest rolled file: its id is where the next open counts
+     * on from, so ids are never reused even when retention would take
+     * every rolled file. */
+    for (i = 0; i + 1 < n; i++) {
         int is_old = r->max_age_s > 0
                      && files[i].mtime_unix_s < now_unix_s - r->max_age_s;
         int is_over = r->max_bytes > 0 && total > r->max_bytes;

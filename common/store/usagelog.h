@@ -280,7 +280,8 @@ typedef struct {
 
 /*
  * Deletes the oldest rolled files of @log's journal that @r allows, in id
- * order, stopping at the first it must keep; never the current file. The
+ * order, stopping at the first it must keep; never the current file, and
+ * never the newest rolled one (the next open numbers files on from it). The
  * folder is fsync'd after a deletion. *@deleted (may be NULL) gets how
  * many. Returns FG_OK or FG_ERR with @err set.
  */
