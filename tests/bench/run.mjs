@@ -273,6 +273,14 @@ async function startNginx(name, template, vars) {
 }
 
 // Starts fluxgate; resolves to { child, port, metricsPort, pids() }.
+// 20,000 connections per worker, or what the hard open-file limit leaves
+// once @reserved descriptors are set aside.
+function benchMaxConnections(reserved) {
+  const out = spawnSync('sh', ['-c', 'ulimit -Hn'], { encoding: 'utf8' }).stdout.trim();
+  const hard = out === 'unlimited' ? Infinity : Number(out);
+  return Math.max(1024, Math.min(20000, hard - reserved - 64));
+}
+
 async function startFluxgate(name, { simPort, fixedPort, env = {} }) {
   const dir = path.join(RUN, name);
   fs.mkdirSync(dir, { recursive: true });
@@ -300,9 +308,11 @@ async function startFluxgate(name, { simPort, fixedPort, env = {} }) {
     log: { file: path.join(dir, 'fluxgate.log'), level: 'notice' },
     shutdown_timeout_ms: 3000,
     // Every load generator connects from 127.0.0.1: no per-client cap. The
-    // caps need 20,000 + 1,024 x providers + 192 descriptors: fluxgate
-    // exits 1 at start if the hard limit is lower (docs/operations.md).
-    limits: { max_connections: 20000, max_connections_per_client: 0, keepalive_timeout_ms: 300000 },
+    // caps need max_connections + 1,024 x 2 providers + 192 descriptors:
+    // fluxgate exits 1 at start if the hard limit is lower
+    // (docs/operations.md), so a lower hard limit lowers the cap.
+    limits: { max_connections: benchMaxConnections(2 * 1024 + 192), max_connections_per_client: 0,
+      keepalive_timeout_ms: 300000 },
     upstream: { max_connections_per_host: 1024 },
     // 20,000 requests a second fill the default 1,024-record usage rings
     // within one slow fdatasync of the journal (then 503, by design): an
