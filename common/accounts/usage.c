@@ -309,9 +309,16 @@ static char *
 usage_put_real(char *o, double v)
 {
     char   buf[40], *e;
-    int    n = snprintf(buf, sizeof(buf), "%.17g", usage_finite(v));
+    int    n;
     size_t i, k;
 
+    v = usage_finite(v);
+    if (v == 0.0) {
+        /* Reservation and settle entries carry no impact: no printf. */
+        memcpy(o, "0.0", 3);
+        return o + 3;
+    }
+    n = snprintf(buf, sizeof(buf), "%.17g", v);
     if (n <= 0 || (size_t) n >= sizeof(buf)) {
         memcpy(o, "0.0", 3);
         return o + 3;

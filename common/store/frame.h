@@ -86,6 +86,10 @@ typedef struct {
  */
 uint32_t fg_frame_crc32c(uint32_t crc, const void *p, size_t n);
 
+/* The same CRC by the table alone, whatever the processor offers: for the
+ * tests that compare it with the instruction's. */
+uint32_t fg_frame_crc32c_portable(uint32_t crc, const void *p, size_t n);
+
 /*
  * Scans the regular file open at @fd (named @path in messages) from its
  * start to its size at the call, as @fmt frames it: @cb (may be NULL)
