@@ -322,6 +322,7 @@ $(BUILD)/fuzz/fuzz_sse: tests/fuzz/fuzz_sse.c common/wire/sse.c common/base/erro
                         common/base/alloc.c
 $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c common/wire/httpparse.c
 $(BUILD)/fuzz/fuzz_conn: tests/fuzz/fuzz_conn.c common/wire/httpserver.c \
+                         common/wire/proxyproto.c common/wire/cidr.c \
                          common/wire/httpparse.c common/wire/fmt.c \
                          common/base/errors.c common/base/alloc.c \
                          common/base/log.c
