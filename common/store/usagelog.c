@@ -839,6 +839,32 @@ fg_usagelog_position(const fg_usagelog_t *log, fg_usagelog_pos_t *pos)
     pos->offset = log->bytes;
 }
 
+/* What usagelog_open_read() returns when @path does not exist. */
+#define USAGELOG_NO_FILE (-2)
+
+/*
+ * Opens @path to read it: the descriptor, USAGELOG_NO_FILE when there is
+ * no such file (a journal not written yet reads as empty: *@scan zeroed),
+ * or -1 with @err set.
+ */
+static int
+usagelog_open_read(const char *path, fg_usagelog_scan_t *scan, fg_err_t *err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+    if (fd < 0 && errno == ENOENT) {
+        if (scan != NULL) {
+            memset(scan, 0, sizeof(*scan));
+        }
+        return USAGELOG_NO_FILE;
+    }
+    if (fd < 0) {
+        (void) fg_err_set(err, FG_E_INTERNAL, NULL, "open(\"%s\") failed: %s",
+                          path, strerror(errno));
+    }
+    return fd;
+}
+
 int
 fg_usagelog_replay(const char *path, uint64_t from_offset,
                    fg_usagelog_replay_cb cb, void *arg,
@@ -848,18 +874,10 @@ fg_usagelog_replay(const char *path, uint64_t from_offset,
     fg_usagelog_scan_t st;
     int                fd, rc;
 
+    if ((fd = usagelog_open_read(path, scan, err)) < 0) {
+        return fd == USAGELOG_NO_FILE ? FG_OK : FG_ERR;
+    }
     memset(&st, 0, sizeof(st));
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 && errno == ENOENT) {
-        if (scan != NULL) {
-            *scan = st;
-        }
-        return FG_OK;
-    }
-    if (fd < 0) {
-        return fg_err_set(err, FG_E_INTERNAL, NULL,
-                          "open(\"%s\") failed: %s", path, strerror(errno));
-    }
     rc = usagelog_scan_ex(fd, path, &rs, NULL, cb, from_offset, arg, &st,
                           err);
     close(fd);
@@ -874,20 +892,10 @@ int
 fg_usagelog_read(const char *path, fg_usagelog_read_cb cb, void *arg,
                  fg_usagelog_scan_t *scan, fg_err_t *err)
 {
-    fg_usagelog_scan_t st;
-    int                fd, rc;
+    int fd, rc;
 
-    memset(&st, 0, sizeof(st));
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0 && errno == ENOENT) {
-        if (scan != NULL) {
-            *scan = st;
-        }
-        return FG_OK;
-    }
-    if (fd < 0) {
-        return fg_err_set(err, FG_E_INTERNAL, NULL,
-                          "open(\"%s\") failed: %s", path, strerror(errno));
+    if ((fd = usagelog_open_read(path, scan, err)) < 0) {
+        return fd == USAGELOG_NO_FILE ? FG_OK : FG_ERR;
     }
     rc = usagelog_read_fd(fd, path, cb, arg, scan, err);
     close(fd);
