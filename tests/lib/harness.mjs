@@ -412,11 +412,15 @@ export function shippedProviders(change = {}) {
 }
 
 // A catalog model routed to the simulator under `upstream_id` (which may
-// carry fg-sim's "delay-<ms>" / "ttft-<ms>" / "fault-<mode>" tags).
+// carry fg-sim's "delay-<ms>" / "ttft-<ms>" / "fault-<mode>" tags). It has
+// no `tokens` entry (no tokenizer: its prompts are bounded by their bytes)
+// unless @over gives one. Its maximum output leaves room in its context
+// window: a request without max_tokens counts the model's maximum output
+// in the context check (docs/api.md, "Metering").
 export function simModel(id, upstreamId, over = {}) {
   return {
     id, provider: 'demo', upstream_id: upstreamId, created: 1735689600,
-    owned_by: 'fluxgate', context_window: 8192, max_output_tokens: 65536,
+    owned_by: 'fluxgate', context_window: 8192, max_output_tokens: 4096,
     supports_vision: false, supports_tools: true, reasoning_effort: [],
     pricing: { prompt_per_mtok_micro: 1, completion_per_mtok_micro: 1 },
     ...over,
