@@ -18,6 +18,7 @@ import net from 'node:net';
 import {
   CHAT, shippedModels, simModel, sleep, startGateway, startSim, waitFor,
 } from '../lib/harness.mjs';
+import { NO_TOKENIZER, chatPromptTokens, promptBounds } from '../lib/tokens.mjs';
 
 let sim;
 let gw;
@@ -218,8 +219,9 @@ describe('tokens per minute', () => {
   test('admissions stop once the estimates add up past tokens_per_min', async () => {
     const secret = await keyWith('tpm-300', { tokens_per_min: 300 });
     const over = { model: 'slow', max_tokens: 100 };
-    // The estimate: the body's bytes / 4 plus max_tokens (docs/api.md).
-    const estimate = Math.floor(Buffer.byteLength(JSON.stringify({ ...CHAT, ...over })) / 4) + 100;
+    // The estimate: the prompt's upper bound plus max_tokens (docs/api.md);
+    // 'slow' has no tokenizer, so its prompt counts by its bytes.
+    const estimate = promptBounds({ ...CHAT, ...over }, NO_TOKENIZER).upper + 100;
     const admitted = Math.floor(300 / estimate);
     assert.ok(admitted >= 1 && admitted < 5, `estimate ${estimate}`);
     // Slow replies: every request is admitted or refused before any settles.
@@ -284,18 +286,19 @@ describe('x-ratelimit headers', () => {
   });
 
   test('a request refused for tokens reports the tokens the key has left, not 0', async () => {
-    // 2000 tokens a minute; the first request uses 1000 (4 prompt + 996
-    // completion), so about 1000 remain (more as the minute refills).
-    // The next asks for 1500 and is refused: what remains is still there
-    // for a smaller request, and the header says so.
+    // 2000 tokens a minute; the first request uses 1000 (its prompt and
+    // the rest in completion), so about 1000 remain (more as the minute
+    // refills). The next asks for 1500 and is refused: what remains is
+    // still there for a smaller request, and the header says so.
     const secret = await keyWith('headers-tokens-refused', { tokens_per_min: 2000 });
+    const messages = [{ role: 'user', content: 'abcdefghijklmnop' }];
     const first = await chat(secret, {
-      max_tokens: 996, messages: [{ role: 'user', content: 'abcdefghijklmnop' }],
+      max_tokens: 1000 - chatPromptTokens({ messages }), messages,
     });
     assert.equal(first.status, 200, first.text);
     assert.equal(first.json().usage.total_tokens, 1000);
     const over = { max_tokens: 1500 };
-    const estimate = Math.floor(Buffer.byteLength(JSON.stringify({ ...CHAT, ...over })) / 4) + 1500;
+    const estimate = chatPromptTokens({ ...CHAT, ...over }) + 1500;
     const res = await chat(secret, over);
     assertRefused(res, 'rate_limit_tokens');
     assert.equal(res.headers['x-ratelimit-limit-tokens'], '2000');
@@ -306,11 +309,12 @@ describe('x-ratelimit headers', () => {
 
   test('reset-tokens stays a well-formed duration when usage exceeded the estimate', async () => {
     // 100 tokens a minute. The request's estimate is capped at the whole
-    // quota, but the upstream reports 200 tokens (4 prompt + 196 completion):
-    // the quota is whole again in 120 s, less the time since.
+    // quota, but the upstream reports 200 tokens (its prompt and the rest
+    // in completion): the quota is whole again in 120 s, less the time since.
     const secret = await keyWith('headers-overrun', { tokens_per_min: 100 });
+    const messages = [{ role: 'user', content: 'abcdefghijklmnop' }];
     const first = await chat(secret, {
-      max_tokens: 196, messages: [{ role: 'user', content: 'abcdefghijklmnop' }],
+      max_tokens: 200 - chatPromptTokens({ messages }), messages,
     });
     assert.equal(first.status, 200, first.text);
     assert.equal(first.json().usage.total_tokens, 200);

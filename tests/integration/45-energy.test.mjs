@@ -1,7 +1,7 @@
 // Energy: prepaid credit per key (issue 4; worker/meter.c, common/accounts/ledger.c,
 // docs/api.md "Energy"). Before its upstream call a request reserves its
-// worst case from the key's balance: the prompt estimated as the body's
-// bytes / 4 tokens plus its max_tokens, at the model's prices. A balance
+// worst case from the key's balance: the upper bound of its prompt's tokens
+// (docs/api.md "Metering") plus its max_tokens, at the model's prices. A balance
 // short of that lowers max_tokens to what it affords; one that cannot
 // afford billing.min_reply_tokens (16) is a 402 before any upstream call.
 // When the request ends its usage is charged and the rest refunded, once,
@@ -12,8 +12,12 @@
 // the admin API (GET /admin/v1/keys/{id}: energy.balance_micro is the live
 // balance, reservations in flight taken out) and predicts every amount
 // exactly: fg-sim's usage is a pure function of the body (tests/sim/plan.c:
-// prompt_tokens = bytes of the messages' content / 4 rounded up,
-// completion_tokens = max_tokens words, or fewer when a stop string cuts).
+// prompt_tokens = the o200k_base count with the chat template's overhead,
+// completion_tokens = max_tokens words, or fewer when a stop string cuts),
+// and the reservation is computed by tests/lib/tokens.mjs, the estimator
+// written again on the reference tokenizer: demo-chat's prompt is counted
+// exactly (o200k_base), the test models' below (no tokenizer) by their
+// UTF-8 bytes plus the template's most.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -21,6 +25,7 @@ import assert from 'node:assert/strict';
 import {
   shippedModels, simModel, sseData, startGateway, startSim, streamRequest, waitFor,
 } from '../lib/harness.mjs';
+import { chatPromptTokens, profileOf, promptBounds } from '../lib/tokens.mjs';
 
 const URL_PATH = '/v1/chat/completions';
 const MIN_REPLY_TOKENS = 16;   // billing.min_reply_tokens, the default
@@ -68,13 +73,16 @@ function cost(prompt, cached, completion) {
   return Number((sum + 999999n) / 1000000n);
 }
 
-// The bytes the gateway receives for @body (gw.post sends JSON.stringify).
-const bodyBytes = (body) => Buffer.byteLength(JSON.stringify(body));
+// How each model's prompts are counted (its catalog entry's `tokens`).
+const PROFILES = new Map(MODELS.models.map((m) => [m.id, profileOf(m)]));
 
-// What meter.c reserves for @body: fg_ledger_cost(price, bytes / 4, 0,
-// max_tokens), the prompt estimate truncated like the C division, the
-// larger of max_tokens and max_completion_tokens (worker/validate.c).
-const worstCase = (body) => cost(Math.floor(bodyBytes(body) / 4), 0,
+// The prompt tokens meter.c reserves for @body: the upper bound of its count.
+const promptEstimate = (body) => promptBounds(body, PROFILES.get(body.model)).upper;
+
+// What meter.c reserves for @body: fg_ledger_cost(price, the prompt's upper
+// bound, 0, max_tokens), the larger of max_tokens and max_completion_tokens
+// (worker/validate.c).
+const worstCase = (body) => cost(promptEstimate(body), 0,
   Math.max(body.max_tokens ?? 0, body.max_completion_tokens ?? 0));
 
 // What a reply's usage costs.
@@ -84,11 +92,8 @@ const usageCost = (u) => cost(u.prompt_tokens, u.prompt_tokens_details?.cached_t
 // The largest max_tokens @balance affords after @body's prompt estimate
 // (fg_ledger_affordable_completion).
 const affordable = (body, balance) => Number(
-  (BigInt(balance) * 1000000n - BigInt(Math.floor(bodyBytes(body) / 4))
+  (BigInt(balance) * 1000000n - BigInt(promptEstimate(body))
     * BigInt(PRICE.prompt_per_mtok_micro)) / BigInt(PRICE.completion_per_mtok_micro));
-
-// fg-sim's prompt_tokens for one user message of @text.
-const simPromptTokens = (text) => Math.max(1, Math.ceil(Buffer.byteLength(text) / 4));
 
 const chatBody = (over = {}) => ({
   model: 'demo-chat',
@@ -138,7 +143,7 @@ const workersOf = (results) => waitFor('the request lines in the log', () => {
 describe('before the upstream call', () => {
   test('a balance that cannot afford min_reply_tokens gets 402 BILLING_INSUFFICIENT_ENERGY, reaches no upstream and is unchanged', async () => {
     const body = chatBody({ max_tokens: 100 });
-    const prompt = Math.floor(bodyBytes(body) / 4);
+    const prompt = promptEstimate(body);
     const min = cost(prompt, 0, MIN_REPLY_TOKENS);
     const key = await keyWith('poor', min - 1);
     const upstreamBefore = (await sim.stats()).requests;
@@ -160,7 +165,7 @@ describe('before the upstream call', () => {
 
   test('a balance short of max_tokens lowers it to what it affords, says so in x-fluxgate-max-tokens-lowered, and never goes negative', async () => {
     const body = chatBody({ max_tokens: 1000 });
-    const balance = cost(Math.floor(bodyBytes(body) / 4), 0, 120);   // affords ~120 tokens
+    const balance = cost(promptEstimate(body), 0, 120);   // affords ~120 tokens
     const n = affordable(body, balance);
     assert.ok(n >= MIN_REPLY_TOKENS && n < 1000, `test set-up: affords ${n}`);
     const key = await keyWith('short', balance);
@@ -184,7 +189,7 @@ describe('before the upstream call', () => {
 
   test('a lowered max_completion_tokens is written as max_completion_tokens', async () => {
     const body = chatBody({ max_completion_tokens: 1000 });
-    const balance = cost(Math.floor(bodyBytes(body) / 4), 0, 50);
+    const balance = cost(promptEstimate(body), 0, 50);
     const n = affordable(body, balance);
     const key = await keyWith('short-mct', balance);
 
@@ -218,14 +223,16 @@ describe('the charge', () => {
 
   test('the charge is the usage at the model prices, rounded up to the micro-credit', async () => {
     const key = await keyWith('prices', 1000000);
-    // 4 prompt tokens and 16 completion tokens: 0.4 + 6.4 = 6.8 micro-credits.
-    const res = await chat(key, chatBody({ max_tokens: 16 }));
+    // 9 prompt tokens (3 + "user" 1 + "hello gateway" 2 + 3) and 16
+    // completion tokens: 0.9 + 6.4 = 7.3 micro-credits.
+    const body = chatBody({ max_tokens: 16 });
+    const res = await chat(key, body);
 
     assert.equal(res.status, 200, res.text);
     const { usage } = res.json();
-    assert.deepEqual([usage.prompt_tokens, usage.completion_tokens],
-      [simPromptTokens('hello gateway'), 16]);
-    assert.equal(usageCost(usage), 7);
+    assert.deepEqual([usage.prompt_tokens, usage.completion_tokens], [chatPromptTokens(body), 16]);
+    assert.equal(usage.prompt_tokens, 9);
+    assert.equal(usageCost(usage), 8);
     assert.equal(header(res, 'x-fluxgate-charged-micro'), usageCost(usage));
   });
 
@@ -244,7 +251,7 @@ describe('the charge', () => {
     }
     // The gateway asked the upstream for the usage on the client's behalf.
     assert.equal((await sim.stats()).last_body.stream_options?.include_usage, true);
-    assert.equal(await balanceOf(key), 1000000 - cost(simPromptTokens('hello gateway'), 0, 20));
+    assert.equal(await balanceOf(key), 1000000 - cost(chatPromptTokens(body), 0, 20));
   });
 
   test('a stream with stream_options.include_usage gets the charge in its usage chunk as fluxgate_billing', async () => {
@@ -416,7 +423,8 @@ describe('requests that end early', () => {
     // What the client saw is a floor of what the gateway counted.
     const seenBytes = s.events.map((e) => JSON.parse(e.data))
       .reduce((n, c) => n + Buffer.byteLength(c.choices?.[0]?.delta?.content ?? ''), 0);
-    const floor = cost(Math.floor(bodyBytes(body) / 4), 0, Math.ceil(seenBytes / 4));
+    // Without the provider's count the prompt is charged at its estimate.
+    const floor = cost(promptEstimate(body), 0, Math.ceil(seenBytes / 4));
     const drop = initial - await balanceOf(key);
     assert.ok(drop > 0, 'a stream that relayed text must be charged');
     assert.ok(drop >= floor, `charged ${drop}, less than the ${floor} of the text the client saw`);

@@ -26,6 +26,7 @@ import {
   BIN_DIR, SRC_DIR, crc32c, isAlive, plainRequest, runAdmin, shippedModels, shmName, simModel, sseData, startGateway,
   reservationLog, startSim, streamRequest, syncerPid, tempDir, usageJournal, waitFor,
 } from '../lib/harness.mjs';
+import { profileOf, promptBounds } from '../lib/tokens.mjs';
 
 const URL_PATH = '/v1/chat/completions';
 const PRICE = shippedModels().find((m) => m.id === 'demo-chat').pricing;
@@ -35,12 +36,12 @@ const MODELS = {
     simModel('drip-chat', 'sim-delay-50', { pricing: PRICE }),
     // Never answers: a request stays in flight until its worker dies.
     simModel('stall-chat', 'sim-fault-stall', { pricing: PRICE }),
-    // Bills ten times the prompt it read: more than was reserved, yet a
-    // count a reply could have (ten times the completion would be
-    // malformed: 47-usage-invalid).
+    // Bills ten times the prompt it read: more than was reserved (the
+    // prompt's bytes and the template's most: about four times the
+    // count), yet a count a reply could have (ten times the completion
+    // would be malformed: 47-usage-invalid).
     simModel('overcount-chat', 'sim-overprompt-10', { pricing: PRICE }),
-    // The same for a stream, whose body (stream_options) makes a larger
-    // reservation: a hundred times the prompt passes it.
+    // The same for a stream: a hundred times the prompt.
     simModel('overcount-stream', 'sim-overprompt-100', { pricing: PRICE })],
 };
 
@@ -102,9 +103,12 @@ function cost(prompt, cached, completion) {
   return Number((sum + 999999n) / 1000000n);
 }
 
-// What worker/meter.c reserves for @body sent as JSON: its bytes / 4 as
-// the prompt, max_tokens as the completion.
-const worstCase = (body) => cost(Math.floor(Buffer.byteLength(JSON.stringify(body)) / 4), 0, body.max_tokens);
+// What worker/meter.c reserves for @body: the upper bound of its prompt's
+// tokens (tests/lib/tokens.mjs, under its model's profile), max_tokens as
+// the completion.
+const PROFILES = new Map(MODELS.models.map((m) => [m.id, profileOf(m)]));
+const promptEstimate = (body) => promptBounds(body, PROFILES.get(body.model)).upper;
+const worstCase = (body) => cost(promptEstimate(body), 0, body.max_tokens);
 
 // The UTC day of a record, as the aggregation buckets it.
 const dayOf = (r) => new Date(r.started_unix_ms).toISOString().slice(0, 10);
@@ -412,11 +416,11 @@ describe('one record per authenticated request', () => {
   });
 
   // A request without a usage count is charged for an estimate (prompt:
-  // body bytes / 4; completion: relayed bytes / 4): its record counts
-  // those tokens, marked usage_estimated.
+  // the upper bound it reserved; completion: relayed bytes / 4): its
+  // record counts those tokens, marked usage_estimated.
   test('a client that leaves mid-stream: its record counts the estimated tokens it was charged for', () => {
     const r = rec('mix-client-gone');
-    assert.ok(r.prompt_tokens > 0, `prompt_tokens ${r.prompt_tokens}`);
+    assert.equal(r.prompt_tokens, promptEstimate(sent.get('mix-client-gone').body));
     assert.ok(r.completion_tokens >= sent.get('mix-client-gone').events - 1, `completion_tokens ${r.completion_tokens}`);
     assert.equal(r.charged_micro, cost(r.prompt_tokens, 0, r.completion_tokens));
   });
@@ -850,8 +854,7 @@ describe('usage priced beyond the reservation', () => {
 
   test('is charged up to the reservation and records the rest as uncharged_micro', () => {
     const priced = cost(r.reported.prompt_tokens, 0, r.reported.completion_tokens);
-    // The reservation: worstCase() up to how the body was serialised.
-    assert.ok(r.charged_micro > 0 && r.charged_micro <= worstCase(body), JSON.stringify(r));
+    assert.equal(r.charged_micro, worstCase(body), JSON.stringify(r));
     assert.ok(r.uncharged_micro > 0, JSON.stringify(r));
     assert.equal(r.charged_micro + r.uncharged_micro, priced);
   });
@@ -891,7 +894,7 @@ describe('streamed usage priced beyond the reservation', () => {
   test('is charged up to the reservation and records the rest as uncharged_micro', () => {
     const priced = cost(usage.prompt_tokens, 0, usage.completion_tokens);
     assert.ok(r.flags.includes('stream'), JSON.stringify(r));
-    assert.ok(r.charged_micro > 0 && r.charged_micro <= worstCase(body), JSON.stringify(r));
+    assert.equal(r.charged_micro, worstCase(body), JSON.stringify(r));
     assert.ok(r.uncharged_micro > 0, JSON.stringify(r));
     assert.equal(r.charged_micro + r.uncharged_micro, priced);
   });

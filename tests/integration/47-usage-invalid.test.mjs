@@ -11,6 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { shippedModels, simModel, sseData, startGateway, startSim, usageJournal, waitFor } from '../lib/harness.mjs';
+import { NO_TOKENIZER, promptBounds } from '../lib/tokens.mjs';
 
 const URL_PATH = '/v1/chat/completions';
 const PRICE = { prompt_per_mtok_micro: 1000000, completion_per_mtok_micro: 2000000 };
@@ -26,8 +27,9 @@ const START = 10000000;
 // Micro-credits for @prompt and @completion tokens at PRICE, rounded up.
 const cost = (prompt, completion) => Math.ceil((prompt * PRICE.prompt_per_mtok_micro
   + completion * PRICE.completion_per_mtok_micro) / 1000000);
-// What worker/meter.c reserves: body bytes / 4 as the prompt, max_tokens × n.
-const worstCase = (body) => cost(Math.floor(Buffer.byteLength(JSON.stringify(body)) / 4),
+// What worker/meter.c reserves: the prompt's upper bound (these models have
+// no tokenizer: its bytes and the template's most), max_tokens × n.
+const worstCase = (body) => cost(promptBounds(body, NO_TOKENIZER).upper,
   body.max_tokens * (body.n ?? 1));
 
 describe('usage a provider could not have reported', () => {
