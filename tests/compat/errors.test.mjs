@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 
 import OpenAI from 'openai';
 
-import { startGateway, startSim, waitFor } from '../lib/harness.mjs';
+import { shippedModels, simModel, startGateway, startSim, waitFor } from '../lib/harness.mjs';
 
 let sim;
 let gw;
@@ -18,7 +18,16 @@ let client;
 
 before(async () => {
   sim = await startSim();
-  gw = await startGateway({ sim });
+  gw = await startGateway({
+    sim,
+    models: {
+      models: [...shippedModels(),
+        // Room for 200 tokens, counted exactly.
+        simModel('small-window', 'sim-small', {
+          context_window: 200, max_output_tokens: 50, tokens: { tokenizer: 'o200k_base' },
+        })],
+    },
+  });
   client = new OpenAI({
     baseURL: `${gw.url}/v1`, apiKey: gw.key, maxRetries: 0, timeout: 10000,
   });
@@ -69,6 +78,19 @@ describe('errors before a reply', () => {
       assert.ok(err.requestID, 'the error carries the x-request-id');
       return true;
     });
+  });
+
+  test('a prompt too long for the model\'s context window is a BadRequestError with code context_length_exceeded and param messages', async () => {
+    const messages = [{ role: 'user', content: 'hello '.repeat(300) }];
+    await assert.rejects(client.chat.completions.create({ model: 'small-window', messages, max_tokens: 50 }),
+      (err) => {
+        isError(err, OpenAI.BadRequestError, {
+          status: 400, code: 'context_length_exceeded', param: 'messages',
+          type: 'invalid_request_error',
+        });
+        assert.match(err.message, /maximum context length is 200 tokens\. However, you requested \d+ tokens/);
+        return true;
+      });
   });
 
   test('a missing messages field is a BadRequestError with code VALIDATION_REQUIRED_FIELD', async () => {
