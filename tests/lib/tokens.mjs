@@ -172,7 +172,8 @@ export function pngSize(url) {
 
 // The tiles formula (OpenAI's vision guide, "Calculating costs"): the
 // image is scaled down to fit in 2048 x 2048, then down so that its
-// shortest side is 768; it costs base + per_tile x its 512-px tiles.
+// shortest side is 768 (exactly, no rounding to whole pixels); it costs
+// base + per_tile x its 512-px tiles.
 // "low" is base alone. @size null (a remote URL): the formula's range,
 // from one tile to its most, 8 (768 x 2048). "auto" lies between "low"
 // and "high", as the model chooses.
@@ -185,13 +186,13 @@ export function imageTokens(formula, detail, size) {
     let { width: w, height: h } = size;
     if (w > 2048 || h > 2048) {
       const s = 2048 / Math.max(w, h);
-      w = Math.floor(w * s);
-      h = Math.floor(h * s);
+      w *= s;
+      h *= s;
     }
     if (Math.min(w, h) > 768) {
       const s = 768 / Math.min(w, h);
-      w = Math.floor(w * s);
-      h = Math.floor(h * s);
+      w *= s;
+      h *= s;
     }
     high = base + perTile * Math.ceil(w / 512) * Math.ceil(h / 512);
     least = high;
