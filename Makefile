@@ -54,7 +54,7 @@ LIBWORKER = $(BUILD)/lib/libfgworker.a
 FLUXGATE  = $(BUILD)/bin/fluxgate
 SIM       = $(BUILD)/bin/fg-sim
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-FUZZ_TARGETS = validate sse http conn h1head h1chunked proxyproto
+FUZZ_TARGETS = validate sse http conn h1head h1chunked proxyproto image
 FUZZ_REPLAY  = $(patsubst %,$(BUILD)/tests/fuzz_replay_%,$(FUZZ_TARGETS))
 
 BINS = $(FLUXGATE) $(SIM)
@@ -339,6 +339,7 @@ $(BUILD)/fuzz/fuzz_h1head: tests/fuzz/fuzz_h1head.c worker/upstream_h1_reply.c \
 $(BUILD)/fuzz/fuzz_h1chunked: tests/fuzz/fuzz_h1chunked.c \
                               worker/upstream_h1_reply.c common/wire/httpparse.c
 $(BUILD)/fuzz/fuzz_proxyproto: tests/fuzz/fuzz_proxyproto.c common/wire/proxyproto.c
+$(BUILD)/fuzz/fuzz_image: tests/fuzz/fuzz_image.c common/tokens/media.c
 $(BUILD)/fuzz/fuzz_%:
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) $(LDLIBS) -o $@

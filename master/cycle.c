@@ -138,6 +138,7 @@ fg_master_load(const fg_master_t *m, fg_conf_t **conf_out,
     fg_cidr_set_t trusted;
     char          providers[FG_CONF_PATH_MAX + 16];
     char          impact[FG_CONF_PATH_MAX + 16];
+    char          tokenizers[FG_CONF_PATH_MAX + 16];
     char          models[FG_CONF_PATH_MAX + 16];
 
     if (conf == NULL) {
@@ -194,6 +195,18 @@ fg_master_load(const fg_master_t *m, fg_conf_t **conf_out,
     if (fg_catalog_attach_impact(catalog, impact,
                                  conf->impact_prefill ? FG_IMPACT_PREFILL : 0,
                                  err) != FG_OK) {
+        fg_catalog_free(catalog);
+        free(conf);
+        return FG_ERR;
+    }
+    if (conf->tokenizers_dir[0] != '\0') {
+        fg_conf_resolve(conf, conf->tokenizers_dir, tokenizers,
+                        sizeof(tokenizers));
+    } else {
+        snprintf(tokenizers, sizeof(tokenizers), "%s/tokenizers",
+                 FG_SYSCONFDIR);
+    }
+    if (fg_catalog_attach_tokenizers(catalog, tokenizers, err) != FG_OK) {
         fg_catalog_free(catalog);
         free(conf);
         return FG_ERR;

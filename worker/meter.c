@@ -1,9 +1,9 @@
 /*
  * meter.c: reserve, then charge, against the key's energy balance.
  *
- * Estimates, documented in docs/api.md: a prompt is the request body's
- * bytes / FG_BYTES_PER_TOKEN tokens, a completion the upstream did not
- * count is the text relayed / FG_BYTES_PER_TOKEN (worker/request.h). A
+ * Estimates, documented in docs/api.md: a prompt is the upper bound of
+ * its token count (common/tokens/tokcount.h), a completion the upstream
+ * did not count is the text relayed / FG_BYTES_PER_TOKEN. A
  * request that never got an upstream byte is charged nothing: the tenant
  * does not pay for a provider that failed.
  *
@@ -159,6 +159,40 @@ meter_usage_is_possible(const fg_req_t *req, const fg_req_relay_t *got)
            && got->reasoning_tokens <= out_max;
 }
 
+/*
+ * Why a charge went past its reservation, for the operator: the prompt
+ * the provider counted beyond the estimator's upper bound (a bug in the
+ * estimator or a provider that counts differently: docs/api.md,
+ * "Metering"), or a completion beyond the output limit it was sent.
+ */
+static void
+meter_warn_uncharged(const fg_req_t *req, int64_t cut)
+{
+    const fg_req_settlement_t *st = &req->settlement;
+    int64_t out_max = (req->reservation.max_output > 0
+                       ? req->reservation.max_output : req->route.max_output)
+                      * req->route.choices;
+
+    if (st->prompt_tokens > req->route.prompt_estimate) {
+        fg_log(FG_LOG_WARN, 0, "req=%s not charged %lld micro-credits: "
+               "provider %s counted %lld prompt tokens for %s, above the "
+               "estimate's upper bound of %lld", req->id, (long long) cut,
+               req->route.model->provider->id,
+               (long long) st->prompt_tokens, req->route.model->id,
+               (long long) req->route.prompt_estimate);
+    } else if (st->completion_tokens > out_max) {
+        fg_log(FG_LOG_WARN, 0, "req=%s not charged %lld micro-credits: "
+               "provider %s reported %lld completion tokens, beyond the "
+               "%lld the request allowed", req->id, (long long) cut,
+               req->route.model->provider->id,
+               (long long) st->completion_tokens, (long long) out_max);
+    } else {
+        fg_log(FG_LOG_WARN, 0, "req=%s not charged %lld micro-credits: the "
+               "usage priced above the reservation", req->id,
+               (long long) cut);
+    }
+}
+
 void
 fg_meter_charge(fg_req_t *req)
 {
@@ -220,9 +254,7 @@ fg_meter_charge(fg_req_t *req)
     st->charged_micro = charge - cut;
     st->uncharged_micro = cut;
     if (cut > 0) {
-        fg_log(FG_LOG_WARN, 0, "req=%s used %lld micro-credits more than "
-               "it reserved (the provider ignored max_tokens); not charged",
-               req->id, (long long) cut);
+        meter_warn_uncharged(req, cut);
     }
 }
 

@@ -37,6 +37,7 @@
 #include "common/base/log.h"
 #include "common/accounts/usagering.h"
 #include "common/wire/fmt.h"
+#include "common/tokens/tokcount.h"
 #include "worker/admit.h"
 #include "worker/auth.h"
 #include "worker/footprint.h"
@@ -117,6 +118,8 @@ pipeline_route(fg_req_t *req, fg_verdict_t *v)
     const fg_chat_request_t *chat = &req->validated.chat;
     fg_req_route_t          *rt = &req->route;
     const char              *field;
+    fg_tokcount_t            count;
+    int64_t                  window;
 
     rt->model = fg_catalog_route(req->worker->catalog,
                                  req->validated.model_requested);
@@ -136,10 +139,31 @@ pipeline_route(fg_req_t *req, fg_verdict_t *v)
                                  (long long) rt->model->max_output_tokens,
                                  rt->model->id);
     }
-    rt->prompt_estimate = req->bytes_in / FG_BYTES_PER_TOKEN;
+    fg_tokcount_chat(&rt->model->tokens, &req->validated.doc,
+                     (size_t) req->worker->conf->exact_count_bytes, &count);
+    rt->prompt_estimate = count.prompt.upper;
+    rt->prompt_lower = count.prompt.lower;
     rt->max_output = chat->max_tokens > 0 ? chat->max_tokens
                                           : rt->model->max_output_tokens;
     rt->choices = chat->n > 0 ? chat->n : 1;
+    /* Only the lower bound may refuse: a prompt that might fit is sent. */
+    window = rt->model->context_window;
+    if (rt->prompt_lower + rt->max_output > window) {
+        return fg_verdict_refuse(v, NULL, FG_E_CONTEXT_LENGTH_EXCEEDED,
+                                 "messages",
+                                 "This model's maximum context length is "
+                                 "%lld tokens. However, you requested %lld "
+                                 "tokens (%s%lld in the messages, %lld in "
+                                 "the completion). Please reduce the length "
+                                 "of the messages or completion.",
+                                 (long long) window,
+                                 (long long) (rt->prompt_lower
+                                              + rt->max_output),
+                                 count.prompt.lower == count.prompt.upper
+                                 ? "" : "at least ",
+                                 (long long) rt->prompt_lower,
+                                 (long long) rt->max_output);
+    }
     return FG_VERDICT_CONTINUE;
 }
 

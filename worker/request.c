@@ -241,6 +241,7 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
     }
     out->usage_estimated = st->usage_estimated;
     out->is_usage_invalid = st->is_usage_invalid;
+    out->uncharged_micro = st->uncharged_micro;
     if (in->body != NULL && in->messages_len > 0) {
         out->request_messages = in->body + in->messages_start;
         out->request_messages_len = in->messages_len;

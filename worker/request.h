@@ -54,10 +54,8 @@ typedef enum {
 } fg_req_state_t;
 
 /*
- * Tokens are estimated from bytes at this rate wherever no count exists
- * yet: a prompt from the request body, a completion the upstream did not
- * count from the text relayed. Four bytes a token over-estimates English
- * chat JSON a little, which is the side a reservation wants.
+ * A completion the upstream did not count is estimated from the text
+ * relayed at this rate (a prompt is counted: common/tokens/tokcount.h).
  */
 #define FG_BYTES_PER_TOKEN 4
 
@@ -92,7 +90,12 @@ typedef struct {
 /* pipeline.c (route): where the request goes and its worst case. */
 typedef struct {
     const fg_model_t         *model;         /* borrowed from the catalog */
-    int64_t                   prompt_estimate;   /* tokens */
+    int64_t                   prompt_estimate;   /* tokens: the upper
+                                                  * bound, what the
+                                                  * reservation covers */
+    int64_t                   prompt_lower;  /* tokens: the lower bound,
+                                              * what the context check
+                                              * rejects on */
     int64_t                   max_output;    /* tokens per choice, as asked
                                               * (or the model's maximum) */
     int64_t                   choices;       /* n */

@@ -28,6 +28,8 @@ static int catalog_load_models(fg_catalog_t *cat, const char *path,
 static json_t *catalog_load_array(const char *path, const char *key,
                                   fg_err_t *err);
 static void catalog_index_model(fg_catalog_t *cat, size_t i);
+static int catalog_model_tokens(fg_model_t *m, json_t *tokens,
+                                const char *path, size_t i, fg_err_t *err);
 static const fg_model_t *catalog_model_at(const fg_catalog_t *cat,
                                           size_t i);
 
@@ -183,7 +185,7 @@ fail:
 static int
 catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
 {
-    json_t      *arr, *item, *effort;
+    json_t      *arr, *item, *effort, *tokens;
     json_error_t jerr;
     size_t       i;
     const char  *id, *provider, *upstream_id, *owned_by;
@@ -202,6 +204,7 @@ catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
         upstream_id = NULL;
         owned_by = NULL;
         effort = NULL;
+        tokens = NULL;
         created = 0;
         vision = 0;
         tools = 0;
@@ -210,7 +213,8 @@ catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
         tpm = 0;
         if (json_unpack_ex(item, &jerr, 0,
                            "{s:s, s:s, s?s, s?I, s?s, s:I, s:I, s?b, s?b,"
-                           " s?o, s:{s:I, s?I, s:I !}, s?{s?I, s?I !} !}",
+                           " s?o, s:{s:I, s?I, s:I !}, s?{s?I, s?I !},"
+                           " s?o !}",
                            "id", &id, "provider", &provider,
                            "upstream_id", &upstream_id, "created", &created,
                            "owned_by", &owned_by,
@@ -224,7 +228,7 @@ catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
                            "cached_prompt_per_mtok_micro", &p_cached,
                            "completion_per_mtok_micro", &p_completion,
                            "limits", "requests_per_min", &rpm,
-                           "tokens_per_min", &tpm)
+                           "tokens_per_min", &tpm, "tokens", &tokens)
             != 0) {
             fg_err_set(err, FG_E_INVALID_VALUE, NULL, "%s: models[%zu]: %s",
                        path, i, jerr.text);
@@ -250,6 +254,9 @@ catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
                        "an array", path, i, id);
             goto fail;
         }
+        if (catalog_model_tokens(m, tokens, path, i, err) != FG_OK) {
+            goto fail;
+        }
         m->id = fg_xstrdup(id);
         m->upstream_id = fg_xstrdup(upstream_id ? upstream_id : id);
         m->created = created;
@@ -273,6 +280,86 @@ catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
 fail:
     json_decref(arr);
     return FG_ERR;
+}
+
+/*
+ * A model's "tokens": how its prompts are counted (docs/api.md,
+ * "Metering"). Absent: the default profile, no tokenizer.
+ *   { "tokenizer": "o200k_base",
+ *     "image": { "formula": "tiles", "base": 85, "per_tile": 170 }
+ *            | { "formula": "patches", "max_patches": 1536,
+ *                "multiplier": 1.62 },
+ *     "audio_per_second": 10, "max_token_bytes": 256 }
+ */
+static int
+catalog_model_tokens(fg_model_t *m, json_t *tokens, const char *path,
+                     size_t i, fg_err_t *err)
+{
+    json_error_t jerr;
+    json_t      *image = NULL;
+    const char  *tokenizer = NULL, *formula = "tiles";
+    json_int_t   base = 85, per_tile = 170, max_patches = 1536;
+    json_int_t   audio = 10, max_token = FG_TOKCOUNT_MAX_TOKEN_BYTES;
+    double       multiplier = 1.62;
+
+    fg_token_profile_default(&m->tokens);
+    if (tokens == NULL) {
+        return FG_OK;
+    }
+    if (json_unpack_ex(tokens, &jerr, 0, "{s?s, s?o, s?I, s?I !}",
+                       "tokenizer", &tokenizer, "image", &image,
+                       "audio_per_second", &audio,
+                       "max_token_bytes", &max_token) != 0
+        || (image != NULL
+            && json_unpack_ex(image, &jerr, 0,
+                              "{s:s, s?I, s?I, s?I, s?F !}",
+                              "formula", &formula, "base", &base,
+                              "per_tile", &per_tile,
+                              "max_patches", &max_patches,
+                              "multiplier", &multiplier) != 0)) {
+        fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                   "%s: models[%zu].tokens: %s", path, i, jerr.text);
+        return FG_ERR;
+    }
+    if (strcmp(formula, "tiles") == 0) {
+        m->tokens.image.kind = FG_IMAGE_FORMULA_TILES;
+    } else if (strcmp(formula, "patches") == 0) {
+        m->tokens.image.kind = FG_IMAGE_FORMULA_PATCHES;
+    } else {
+        fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                   "%s: models[%zu].tokens.image.formula: \"%s\" is "
+                   "neither \"tiles\" nor \"patches\"", path, i, formula);
+        return FG_ERR;
+    }
+    if (base < 0 || per_tile < 0 || max_patches < 1 || multiplier <= 0
+        || multiplier > 1000 || base > 1000000 || per_tile > 1000000
+        || max_patches > 1000000 || audio < 0 || audio > 100000
+        || max_token < 1 || max_token > 65536) {
+        fg_err_set(err, FG_E_OUT_OF_RANGE, NULL,
+                   "%s: models[%zu].tokens: image figures, the audio rate "
+                   "and max_token_bytes must be positive and plausible "
+                   "(docs/api.md, \"Metering\")", path, i);
+        return FG_ERR;
+    }
+    m->tokens.image.base = base;
+    m->tokens.image.per_tile = per_tile;
+    m->tokens.image.max_patches = max_patches;
+    m->tokens.image.multiplier = multiplier;
+    m->tokens.audio_tokens_per_second = audio;
+    m->tokens.max_token_bytes = max_token;
+    if (tokenizer != NULL) {
+        if (tokenizer[0] == '\0' || strspn(tokenizer,
+                "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(tokenizer)
+            || strlen(tokenizer) > 64) {
+            fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                       "%s: models[%zu].tokens.tokenizer: \"%.64s\" is no "
+                       "tokenizer name (lower-case letters, digits, _ and -)",
+                       path, i, tokenizer);
+            return FG_ERR;
+        }
+        m->tokenizer = fg_xstrdup(tokenizer);
+    }
+    return FG_OK;
 }
 
 /*
@@ -336,6 +423,10 @@ fg_catalog_free(fg_catalog_t *cat)
         return;
     }
     fg_impact_data_free(cat->impact);
+    for (i = 0; i < cat->tokenizer_count; i++) {
+        fg_bpe_free(cat->tokenizers[i]);
+    }
+    free(cat->tokenizers);
     for (i = 0; i < cat->provider_count; i++) {
         fg_provider_t *p = &cat->providers[i];
 
@@ -356,6 +447,7 @@ fg_catalog_free(fg_catalog_t *cat)
         free(cat->models[i].id);
         free(cat->models[i].upstream_id);
         free(cat->models[i].owned_by);
+        free(cat->models[i].tokenizer);
         json_decref(cat->models[i].reasoning_effort);
     }
     free(cat->providers);
@@ -433,4 +525,51 @@ fg_catalog_attach_impact(fg_catalog_t *cat, const char *dir, unsigned flags,
     free(models);
     free(providers);
     return cat->impact != NULL ? FG_OK : FG_ERR;
+}
+
+int
+fg_catalog_attach_tokenizers(fg_catalog_t *cat, const char *dir,
+                             fg_err_t *err)
+{
+    size_t    i, k;
+    char      path[4096];
+    fg_bpe_t *bpe;
+    fg_err_t  berr;
+
+    for (i = 0; i < cat->model_count; i++) {
+        fg_model_t *m = &cat->models[i];
+
+        if (m->tokenizer == NULL) {
+            continue;
+        }
+        bpe = NULL;
+        for (k = 0; k < cat->tokenizer_count && bpe == NULL; k++) {
+            if (strcmp(fg_bpe_name(cat->tokenizers[k]), m->tokenizer) == 0) {
+                bpe = cat->tokenizers[k];
+            }
+        }
+        if (bpe == NULL) {
+            snprintf(path, sizeof(path), "%s/%s.json", dir, m->tokenizer);
+            bpe = fg_bpe_load(path, &berr);
+            if (bpe == NULL) {
+                fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                           "model \"%s\": tokenizer \"%s\": %s", m->id,
+                           m->tokenizer, berr.msg);
+                return FG_ERR;
+            }
+            if (strcmp(fg_bpe_name(bpe), m->tokenizer) != 0) {
+                fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                           "model \"%s\": %s names tokenizer \"%s\"",
+                           m->id, path, fg_bpe_name(bpe));
+                fg_bpe_free(bpe);
+                return FG_ERR;
+            }
+            cat->tokenizers = fg_xrealloc(cat->tokenizers,
+                                          (cat->tokenizer_count + 1)
+                                          * sizeof(*cat->tokenizers));
+            cat->tokenizers[cat->tokenizer_count++] = bpe;
+        }
+        m->tokens.bpe = bpe;
+    }
+    return FG_OK;
 }

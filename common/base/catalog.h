@@ -24,6 +24,8 @@
 #include "common/base/errors.h"
 #include "common/base/idindex.h"
 #include "common/accounts/impact_data.h"
+#include "common/tokens/bpe.h"
+#include "common/tokens/tokcount.h"
 
 typedef struct {
     char       *id;
@@ -57,6 +59,10 @@ typedef struct {
     int64_t        completion_per_mtok_micro;
     int64_t        requests_per_min;   /* global, all keys; 0 = none */
     int64_t        tokens_per_min;
+    char          *tokenizer;          /* "o200k_base"; NULL: none */
+    fg_token_profile_t tokens;         /* how its prompts are counted;
+                                          .bpe is set by
+                                          fg_catalog_attach_tokenizers() */
 } fg_model_t;
 
 typedef struct {
@@ -65,6 +71,8 @@ typedef struct {
     fg_model_t       *models;
     size_t            model_count;
     fg_impact_data_t *impact;          /* owned; NULL until attached */
+    fg_bpe_t        **tokenizers;      /* owned, one per name in use */
+    size_t            tokenizer_count;
     unsigned          impact_flags;    /* FG_IMPACT_* */
     /* Private to catalog.c: the look-ups of fg_catalog_provider() and
      * fg_catalog_route(), built at load. */
@@ -92,6 +100,15 @@ void fg_catalog_free(fg_catalog_t *catalog);
  */
 int fg_catalog_attach_impact(fg_catalog_t *catalog, const char *dir,
                              unsigned flags, fg_err_t *err);
+
+/*
+ * Loads the tokenizer of every model that names one, from the folder @dir
+ * (NAME.json there: common/tokens/bpe.h), once per name, and points the
+ * models' token profiles at it. FG_OK, or FG_ERR with @err naming the
+ * model and the file.
+ */
+int fg_catalog_attach_tokenizers(fg_catalog_t *catalog, const char *dir,
+                                 fg_err_t *err);
 
 /* Borrowed; NULL when unknown. */
 fg_provider_t *fg_catalog_provider(const fg_catalog_t *catalog,

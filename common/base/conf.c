@@ -99,6 +99,9 @@ static const conf_entry_t conf_table[] = {
            128 * MiB, 64 * KiB, 64 * 1024 * MiB,
            "request bodies being received at once, per worker; a body "
            "that would pass it gets 503 before it is read"),
+    CONF_I("limits.exact_count_bytes", exact_count_bytes, 64 * KiB, 0,
+           16 * MiB, "prompt text counted exactly by the model's tokenizer; "
+           "the rest by the proven bounds (docs/api.md, \"Metering\")"),
     CONF_I("upstream.max_body_bytes", upstream_max_body_bytes, 32 * MiB,
            64 * KiB, 1024 * MiB, "largest non-streaming upstream reply"),
     CONF_I("upstream.max_connections_per_host", upstream_max_connections,
@@ -167,6 +170,9 @@ static const conf_entry_t conf_table[] = {
            "provider catalog, relative to this file's directory"),
     CONF_S("catalog.models", models_file, "models.json",
            "model catalog, relative to this file's directory"),
+    CONF_S("catalog.tokenizers", tokenizers_dir, "",
+           "folder of the tokenizers models name (\"\": the tokenizers/ "
+           "folder installed with fluxgate)"),
 };
 
 #define CONF_TABLE_SIZE (sizeof(conf_table) / sizeof(conf_table[0]))

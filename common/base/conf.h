@@ -92,6 +92,8 @@ typedef struct {
 
     char        providers_file[FG_CONF_PATH_MAX];
     char        models_file[FG_CONF_PATH_MAX];
+    char        tokenizers_dir[FG_CONF_PATH_MAX];
+    int64_t     exact_count_bytes;         /* limits.exact_count_bytes */
 } fg_conf_t;
 
 /*

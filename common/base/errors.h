@@ -58,6 +58,8 @@
       "method_not_allowed")                                                 \
     X(FG_E_MODEL_NOT_FOUND, 404, "invalid_request_error",                   \
       "model_not_found")                                                    \
+    X(FG_E_CONTEXT_LENGTH_EXCEEDED, 400, "invalid_request_error",           \
+      "context_length_exceeded")                                            \
     X(FG_E_PROVIDER_ERROR, 502, "api_error", "INFERENCE_PROVIDER_ERROR")    \
     X(FG_E_PROVIDER_TIMEOUT, 504, "api_error",                              \
       "INFERENCE_PROVIDER_TIMEOUT")                                         \

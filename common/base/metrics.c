@@ -123,6 +123,7 @@ typedef struct {
     _Atomic uint64_t mb_energy_refusals;    /* 402 for the balance */
     _Atomic uint64_t mb_upstream[METRICS_NAME_IDS][FG_UPSTREAM__COUNT];
     _Atomic uint64_t mb_usage_invalid[METRICS_SERIES_ALL];  /* by series */
+    _Atomic uint64_t mb_uncharged_micro[METRICS_SERIES_ALL];   /* likewise */
     metrics_series_t mb_series[METRICS_SERIES_ALL];
 } metrics_block_t;
 
@@ -500,6 +501,10 @@ fg_metrics_request_done(fg_metrics_t *m, unsigned worker_slot,
     if (s->is_usage_invalid) {
         metrics_add(&b->mb_usage_invalid[series], 1);
     }
+    if (s->uncharged_micro > 0) {
+        metrics_add(&b->mb_uncharged_micro[series],
+                    (uint64_t) s->uncharged_micro);
+    }
     tokens[0] = s->prompt_tokens;
     tokens[1] = s->completion_tokens;
     tokens[2] = s->reasoning_tokens;
@@ -583,6 +588,7 @@ typedef struct {
     uint64_t energy_refusals;
     uint64_t upstream[METRICS_NAME_IDS][FG_UPSTREAM__COUNT];
     uint64_t usage_invalid[METRICS_SERIES_ALL];
+    uint64_t uncharged_micro[METRICS_SERIES_ALL];
     uint8_t  provider_seen[METRICS_NAME_IDS];
 } metrics_totals_t;
 
@@ -638,6 +644,8 @@ metrics_sum(const fg_metrics_t *m, metrics_totals_t *t)
             }
             t->requests[i] += metrics_load(&b->mb_series[i].ms_requests);
             t->usage_invalid[i] += metrics_load(&b->mb_usage_invalid[i]);
+            t->uncharged_micro[i] +=
+                metrics_load(&b->mb_uncharged_micro[i]);
             for (d = 0; d < METRICS_DIRS; d++) {
                 t->tokens[i][d] += metrics_load(&b->mb_series[i].ms_tokens[d]);
             }
@@ -835,24 +843,24 @@ metrics_render_impact(const fg_metrics_t *m, FILE *out,
     }
 }
 
+/* A counter by model and provider: @values indexed by series. */
 static void
-metrics_render_usage_invalid(const fg_metrics_t *m, FILE *out,
-                             const metrics_totals_t *t,
-                             const metrics_pair_t *order, unsigned n)
+metrics_render_pair_counter(const fg_metrics_t *m, FILE *out,
+                            const char *name, const char *help,
+                            const metrics_totals_t *t,
+                            const uint64_t *values,
+                            const metrics_pair_t *order, unsigned n)
 {
     uint64_t sum;
     unsigned i, j;
 
-    metrics_family(out, "fluxgate_provider_usage_invalid_total", "counter",
-                   "Replies whose usage no reply to the request could have "
-                   "(negative, or beyond its output limit or the model's "
-                   "context window): charged the reservation in full.");
+    metrics_family(out, name, "counter", help);
     for (i = 0; i < n; i = j) {
         sum = 0;
         for (j = i; j < n && order[j].pair == order[i].pair; j++) {
-            sum += t->usage_invalid[order[j].index];
+            sum += values[order[j].index];
         }
-        fputs("fluxgate_provider_usage_invalid_total{", out);
+        fprintf(out, "%s{", name);
         metrics_pair_labels(m, out, t->word[order[i].index]);
         fprintf(out, "} %" PRIu64 "\n", sum);
     }
@@ -953,7 +961,17 @@ fg_metrics_render(const fg_metrics_t *m, FILE *out, fg_err_t *err)
     npairs = metrics_pairs(t, order);
     metrics_render_tokens(m, out, t, order, npairs);
     metrics_render_impact(m, out, t, order, npairs);
-    metrics_render_usage_invalid(m, out, t, order, npairs);
+    metrics_render_pair_counter(m, out,
+        "fluxgate_provider_usage_invalid_total",
+        "Replies whose usage no reply to the request could have "
+        "(negative, or beyond its output limit or the model's context "
+        "window): charged the reservation in full.",
+        t, t->usage_invalid, order, npairs);
+    metrics_render_pair_counter(m, out, "fluxgate_uncharged_micro_total",
+        "Micro-credits of usage priced beyond a request's reservation and "
+        "not charged (0 unless a provider counts past the estimate's upper "
+        "bound or the output limit it was sent).",
+        t, t->uncharged_micro, order, npairs);
     free(order);
     for (i = 0; i <= METRICS_BUCKETS; i++) {
         sync[i] = metrics_load(&m->mm_journal_sync.mh_buckets[i]);

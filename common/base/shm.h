@@ -33,13 +33,14 @@
 #include "common/accounts/usagering.h"
 
 #define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
-#define FG_SHM_LAYOUT_VERSION  12      /* 8: the 1064-byte usage record,
+#define FG_SHM_LAYOUT_VERSION  13      /* 8: the 1064-byte usage record,
                                         * 64-byte metrics series; 9: the
                                         * invalid-usage counters; 10: the
                                         * key record's usage position,
                                         * sh_ledger_loaded; 11: the
                                         * syncer's failure reason; 12:
-                                        * connections per client */
+                                        * connections per client; 13:
+                                        * uncharged credit by series */
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 #define FG_SHM_FAILURE_MAX     248     /* bytes of the syncer's failure
                                         * reason, NUL included */

@@ -68,6 +68,8 @@ typedef struct {
     int64_t            bytes_out;        /* reply body sent */
     int64_t            started_unix_ms;  /* wall clock at arrival */
     int64_t            charged_micro;    /* energy credit charged */
+    int64_t            uncharged_micro;  /* priced beyond the
+                                            reservation, not charged */
     int                usage_estimated;  /* counted by the gateway */
     int                has_impact;       /* the figures below are set */
     double             energy_kwh;

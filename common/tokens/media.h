@@ -75,9 +75,10 @@ fg_image_type_t fg_image_size_data_url(const char *url, size_t len,
 
 /*
  * The tokens of one image under @formula at @detail: the formula applied
- * to @width x @height when @has_size, else the bounds over every size
- * (lower: the smallest image, upper: the formula's maximum). "auto"
- * lies between "low" (lower) and "high" (upper), as the model chooses.
+ * to @width x @height when @has_size (a range where its documentation
+ * reads two ways), else the bounds over every size (lower: the smallest
+ * image, upper: the formula's maximum). "auto" lies between "low"
+ * (lower) and "high" (upper), as the model chooses.
  */
 void fg_image_tokens(const fg_image_formula_t *formula,
                      fg_image_detail_t detail, int has_size,
@@ -87,10 +88,11 @@ void fg_image_tokens(const fg_image_formula_t *formula,
 /*
  * The duration of inline audio (@b64, @len bytes of base64, the
  * input_audio part's "data") in @format ("wav", "mp3", ...), in
- * milliseconds: exact for a WAV whose header reads (lower == upper),
- * else bounded by the data's size at the lowest bit rate the format
- * allows (upper) and 0 (lower). Returns 0 and sets both to the stated
- * maximum @max_ms when nothing at all can be said.
+ * milliseconds: exact for a PCM WAV whose header reads (lower == upper);
+ * for "mp3", or a WAV whose header does not read, lower 0 and upper the
+ * data's size at 8 kbit/s (MPEG audio's lowest bit rate). When nothing
+ * can be said (another format, no base64 length), lower 0 and upper
+ * @max_ms. Both are capped at @max_ms in every case.
  */
 void fg_audio_duration_ms(const char *format, const char *b64, size_t len,
                           int64_t max_ms, fg_token_bounds_t *out_ms);
