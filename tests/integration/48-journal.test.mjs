@@ -201,8 +201,16 @@ describe('usage.journal_max_bytes and retention', () => {
   }
 
   test('the journal rolls into usage.journal.<id> files that the usage query still sums', async () => {
-    const got = await completionsJournaled(40);
-    const files = journalFiles(dataDir);
+    await completionsJournaled(40);
+    // The syncer may roll the file just after the query read it: compare
+    // a listing and a query taken with no roll between them.
+    const { got, files } = await waitFor('a query and a listing of the same files', async () => {
+      const before = journalFiles(dataDir);
+      const r = await usageQuery(gw);
+      const after = journalFiles(dataDir);
+      return r.status === 200 && before.rolled.length === after.rolled.length
+        && { got: r.json(), files: after };
+    }, { tries: 200, every: 25 });
     assert.ok(files.rolled.length >= 2, JSON.stringify(files));
     assert.deepEqual(files.rolled.map((f) => f.id), files.rolled.map((_, i) => i + 1));
     assert.notEqual(files.current, null);
