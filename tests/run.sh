@@ -62,17 +62,6 @@ if [ -x "$BUILD/tests/fuzz_replay_validate" ]; then
     done
 fi
 
-# tests/compat's packages: the official openai SDK, and js-tiktoken, the
-# reference tokenizer tests/lib/tokens.mjs counts with in the integration
-# tests too. Installed again when package-lock.json changed since.
-if [ ! -f tests/compat/node_modules/.package-lock.json ] \
-   || [ tests/compat/package-lock.json -nt tests/compat/node_modules/.package-lock.json ]; then
-    (cd tests/compat && npm ci --no-audit --no-fund --silent) || {
-        echo "tests: npm ci in tests/compat failed" >&2
-        broken=$((broken + 1))
-    }
-fi
-
 echo "== integration"
 node --test --test-reporter=tap --test-concurrency=1 \
     tests/integration/*.test.mjs >"$out" 2>&1
@@ -91,6 +80,12 @@ cat "$out" | grep -vE '^\s+(duration_ms|\.\.\.|---|type:)'
 count_tap "integration (libcurl)"
 
 echo "== compat (official openai SDK)"
+if [ ! -d tests/compat/node_modules ]; then
+    (cd tests/compat && npm ci --no-audit --no-fund --silent) || {
+        echo "tests: npm ci in tests/compat failed" >&2
+        broken=$((broken + 1))
+    }
+fi
 if [ -d tests/compat/node_modules ]; then
     node --test --test-reporter=tap --test-concurrency=1 \
         tests/compat/*.test.mjs >"$out" 2>&1
