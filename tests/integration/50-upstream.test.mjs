@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import {
   CHAT, shippedModels, shippedProviders, simModel, startGateway, startSim, tcpSockets, waitFor,
 } from '../lib/harness.mjs';
+import { chatPromptTokens } from '../lib/tokens.mjs';
 
 let sim;
 let gw;
@@ -50,8 +51,8 @@ describe('completions', () => {
     assert.equal(body.choices[0].message.content, 'echo: hello gateway hello gateway');
     assert.equal(body.choices[0].finish_reason, 'length');
     assert.equal(body.usage.completion_tokens, 5);
-    assert.equal(body.usage.prompt_tokens, 4);
-    assert.equal(body.usage.total_tokens, 9);
+    assert.equal(body.usage.prompt_tokens, chatPromptTokens(CHAT));
+    assert.equal(body.usage.total_tokens, chatPromptTokens(CHAT) + 5);
   });
 
   test('n=2 returns two choices', async () => {

@@ -9,8 +9,11 @@ import {
   CHAT, shippedModels, shippedProviders, simModel, sleep, sseData, startGateway, startSim,
   streamRequest, tcpSockets, waitFor,
 } from '../lib/harness.mjs';
+import { chatPromptTokens } from '../lib/tokens.mjs';
 
 const HIGH_WATER = 16384;
+// Streams long replies: room in its context window for the longest (LONG).
+const LONG_CHAT = simModel('long-chat', 'sim-large', { context_window: 131072, max_output_tokens: 65536 });
 
 let sim;
 let gw;
@@ -25,8 +28,7 @@ before(async () => {
     providers,
     config: { limits: { stream_high_water_bytes: HIGH_WATER } },
     models: {
-      models: [...shippedModels(), simModel('stall-mid', 'sim-delay-3000'),
-        simModel('long-chat', 'sim-large')],
+      models: [...shippedModels(), simModel('stall-mid', 'sim-delay-3000'), LONG_CHAT],
     },
   });
 });
@@ -99,8 +101,8 @@ describe('the stream', () => {
     const usage = JSON.parse(data.at(-2));
     assert.deepEqual(usage.choices, []);
     assert.equal(usage.usage.completion_tokens, 5);
-    assert.equal(usage.usage.prompt_tokens, 4);
-    assert.equal(usage.usage.total_tokens, 9);
+    assert.equal(usage.usage.prompt_tokens, chatPromptTokens(CHAT));
+    assert.equal(usage.usage.total_tokens, chatPromptTokens(CHAT) + 5);
     for (const c of chunksOf(res.text).slice(0, -1)) assert.equal(c.usage ?? null, null);
   });
 
@@ -222,7 +224,7 @@ describe('slow readers', () => {
     sgw = await startGateway({
       sim,
       config: { limits: { stream_high_water_bytes: HIGH_WATER } },
-      models: { models: [...shippedModels(), simModel('long-chat', 'sim-large')] },
+      models: { models: [...shippedModels(), LONG_CHAT] },
     });
   });
 
