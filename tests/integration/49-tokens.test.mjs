@@ -171,7 +171,7 @@ async function chargedExactly(name, body, price, balance = 1000000) {
 
 describe('a model with a tokenizer reserves the exact count', () => {
   for (const [kind, text] of Object.entries(TEXTS)) {
-    test(`a ${kind} prompt is reserved at its exact count and charged the provider's count in full, nothing uncharged (record, metric, balance)`, async (t) => {
+    test(`${kind} prompts are reserved at their exact count and charged the provider's count in full, nothing uncharged (record, metric, balance)`, async (t) => {
       const body = {
         model: 'demo-chat', max_tokens: 20,
         messages: [{ role: 'system', content: 'Answer in one sentence.' }, { role: 'user', content: text }],
@@ -248,7 +248,7 @@ describe('a model with a tokenizer reserves the exact count', () => {
 
 describe('a model without a tokenizer reserves the byte bound', () => {
   for (const [kind, text] of Object.entries(TEXTS)) {
-    test(`a ${kind} prompt reserves its UTF-8 bytes and the template's most, and is charged the provider's dense count, nothing uncharged`, async (t) => {
+    test(`${kind} prompts reserve their UTF-8 bytes and the template's most, and are charged the provider's dense count, nothing uncharged`, async (t) => {
       const body = { model: 'dense-chat', max_tokens: 20, messages: [{ role: 'user', content: text }] };
       // 4 + the text's bytes, 8 for the message's markers, 8 for the reply's.
       const upper = promptBounds(body, NO_TOKENIZER).upper;
