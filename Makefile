@@ -238,6 +238,8 @@ bench: deps
 	    $(BENCH_DIR)/bin/fg-bench-client $(BENCH_DIR)/bin/nodelay.so
 	@$(MAKE) --no-print-directory BUILD=$(BENCH_DIR) $(BENCH_DIR)/bin/bench_auth \
 	    || echo "bench: tests/bench/bench_auth.c did not build; its line is skipped"
+	@$(MAKE) --no-print-directory BUILD=$(BENCH_DIR) $(BENCH_DIR)/bin/bench_tokens \
+	    || echo "bench: tests/bench/bench_tokens.c did not build; its lines are skipped"
 	@ulimit -n $$(ulimit -Hn) 2>/dev/null; \
 	node tests/bench/run.mjs --bin $(BENCH_DIR)/bin --out $(BENCH_DIR) \
 	    --mode $(MODE) --seconds $(BENCH_SECONDS) --rounds $(BENCH_ROUNDS) \
@@ -252,6 +254,10 @@ $(BUILD)/bin/nodelay.so: tests/bench/nodelay.c
 	$(Q)$(CC) $(CFLAGS) -shared -fPIC $< -o $@ -ldl
 
 $(BUILD)/bin/bench_auth: $(BUILD)/obj/tests/bench/bench_auth.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/bin/bench_tokens: $(BUILD)/obj/tests/bench/bench_tokens.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
