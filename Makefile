@@ -16,7 +16,7 @@ PORT     ?= 8080
 SIM_PORT ?= 8081
 
 CC      ?= cc
-PKGS     = libevent libcurl jansson libsodium hiredis
+PKGS     = libevent libcurl jansson libsodium hiredis libpcre2-8 zlib
 
 OPT      = -O2
 ifeq ($(SAN),1)
@@ -107,7 +107,8 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBWORKER) $(LIBCOMMON)
 # installed. node and npm are checked as commands because a machine may
 # carry them from elsewhere than Debian's nodejs package.
 DEB_PKGS = gcc make pkg-config libevent-dev libcurl4-openssl-dev \
-           libjansson-dev libhiredis-dev libsodium-dev curl prometheus jq
+           libjansson-dev libhiredis-dev libsodium-dev libpcre2-dev zlib1g-dev \
+           curl prometheus jq
 
 deps:
 	@missing=""; \
@@ -237,6 +238,8 @@ bench: deps
 	    $(BENCH_DIR)/bin/fg-bench-client $(BENCH_DIR)/bin/nodelay.so
 	@$(MAKE) --no-print-directory BUILD=$(BENCH_DIR) $(BENCH_DIR)/bin/bench_auth \
 	    || echo "bench: tests/bench/bench_auth.c did not build; its line is skipped"
+	@$(MAKE) --no-print-directory BUILD=$(BENCH_DIR) $(BENCH_DIR)/bin/bench_tokens \
+	    || echo "bench: tests/bench/bench_tokens.c did not build; its lines are skipped"
 	@ulimit -n $$(ulimit -Hn) 2>/dev/null; \
 	node tests/bench/run.mjs --bin $(BENCH_DIR)/bin --out $(BENCH_DIR) \
 	    --mode $(MODE) --seconds $(BENCH_SECONDS) --rounds $(BENCH_ROUNDS) \
@@ -254,15 +257,20 @@ $(BUILD)/bin/bench_auth: $(BUILD)/obj/tests/bench/bench_auth.o $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
+$(BUILD)/bin/bench_tokens: $(BUILD)/obj/tests/bench/bench_tokens.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
 # The layering rules. Between folders: common/ includes nothing from
 # worker/, master/ or admin/; worker/ and master/ never include each other;
 # admin/ only common/. Inside common/, grouped by what a module knows:
 # base/ (allocation, clock, log, configuration, errors, the shm arena,
 # metrics, catalog), wire/ (HTTP, JSON, SSE, UTF-8, number formatting),
 # accounts/ (keys, ledger, limiter, usage rings, impact) and store/
-# (journals, key store, usage log, access log). The wire knows nothing of
-# money or disk: it includes only wire/ and base/'s alloc, errors, clock and
-# log. accounts/ never includes store/ or the wire's HTTP server.
+# (journals, key store, usage log, access log), tokens/ (token counts). The
+# wire knows nothing of money or disk: it includes only wire/ and base/'s
+# alloc, errors, clock and log. accounts/ never includes store/ or the
+# wire's HTTP server. tokens/ includes only base/, wire/ and itself.
 WIRE_MAY = common/wire/|common/base/(alloc|errors|clock|log)\.h
 lint:
 	@bad=$$(grep -n '#include "\(worker\|master\|admin\)/' common/*/*.[ch]; \
@@ -271,6 +279,8 @@ lint:
 	        grep -n '#include "master/' admin/*.[ch] 2>/dev/null; \
 	        grep -n '#include "common/' common/wire/*.[ch] | grep -Ev '"($(WIRE_MAY))'; \
 	        grep -n '#include "common/\(store\|wire/http\)' common/accounts/*.[ch]; \
+	        grep -n '#include "common/' common/tokens/*.[ch] \
+	            | grep -Ev '"common/(base|wire|tokens)/'; \
 	        ls common/*.[ch] 2>/dev/null; true); \
 	if [ -n "$$bad" ]; then echo "lint: layering violation:"; echo "$$bad"; exit 1; fi
 	@echo "lint: layering ok"
@@ -290,6 +300,9 @@ install:
 	    d=$(DESTDIR)$(PREFIX)/etc/fluxgate/$${f#etc/}; \
 	    [ -e $$d ] || install -m 644 $$f $$d; \
 	done
+	@# Tokenizers are data that must match the code: always replaced.
+	install -d $(DESTDIR)$(PREFIX)/etc/fluxgate/tokenizers
+	install -m 644 etc/tokenizers/* $(DESTDIR)$(PREFIX)/etc/fluxgate/tokenizers
 
 clean:
 	rm -rf build

@@ -41,6 +41,27 @@ count_tap() {
     failed=$((failed + f))
 }
 
+# tests/compat's npm packages: the openai SDK for the compat layer, and
+# js-tiktoken for the token ids the unit tests compare with. Installed
+# again when the lock file is newer than the install.
+lock=tests/compat/package-lock.json
+if [ ! -f tests/compat/node_modules/.package-lock.json ] \
+   || [ "$lock" -nt tests/compat/node_modules/.package-lock.json ]; then
+    (cd tests/compat && npm ci --no-audit --no-fund --silent) || {
+        echo "tests: npm ci in tests/compat failed" >&2
+        broken=$((broken + 1))
+    }
+fi
+
+# The ids js-tiktoken gives the token corpus; test_bpe fails without them.
+export FG_TOKENS_REFERENCE=$PWD/$BUILD/tokens/reference.json
+rm -f "$FG_TOKENS_REFERENCE"
+node tests/lib/tiktoken-reference.mjs tests/fixtures/tokens/corpus.json \
+    "$FG_TOKENS_REFERENCE" || {
+    echo "tests: tests/lib/tiktoken-reference.mjs failed" >&2
+    broken=$((broken + 1))
+}
+
 echo "== unit"
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
@@ -80,12 +101,6 @@ cat "$out" | grep -vE '^\s+(duration_ms|\.\.\.|---|type:)'
 count_tap "integration (libcurl)"
 
 echo "== compat (official openai SDK)"
-if [ ! -d tests/compat/node_modules ]; then
-    (cd tests/compat && npm ci --no-audit --no-fund --silent) || {
-        echo "tests: npm ci in tests/compat failed" >&2
-        broken=$((broken + 1))
-    }
-fi
 if [ -d tests/compat/node_modules ]; then
     node --test --test-reporter=tap --test-concurrency=1 \
         tests/compat/*.test.mjs >"$out" 2>&1

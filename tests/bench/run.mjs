@@ -553,6 +553,14 @@ async function main() {
     log(results.auth_stage);
   }
 
+  // Token counting on its own (tests/bench/bench_tokens.c), if built.
+  const tokensBin = path.join(opt.bin, 'bench_tokens');
+  if (fs.existsSync(tokensBin)) {
+    const r = await run('bench_tokens', tokensBin, []);
+    results.token_count = r.stdout.trim().split('\n').filter(Boolean);
+    for (const line of results.token_count) log(line);
+  }
+
   if (opt.mode !== 'capacity') {
     // 3. Warm-up: connections, caches, the key's limiter entries.
     log('warm-up');
@@ -918,6 +926,7 @@ function report(R) {
   const n200 = Object.entries(R.fluxgate_non_200 || {});
   if (n200.length) L.push(`fluxgate access log, replies other than 200: ${n200.map(([k, v]) => `${v} × ${k}`).join('; ')}`);
   if (R.auth_stage) L.push(R.auth_stage);
+  if (R.token_count) L.push(...R.token_count);
   for (const n of R.notes) L.push(`note: ${n}`);
   return { text: L.join('\n') + '\n', targets };
 }
