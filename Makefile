@@ -103,6 +103,14 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIBWORKER) $(LIBCOMMON)
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
+# fg-sim's prompt counting, tested apart from the simulator. A rule of its
+# own: an object added to the pattern rule above would link after the
+# archives, whose members it needs.
+$(BUILD)/tests/test_sim_count: $(BUILD)/obj/tests/unit/test_sim_count.o \
+                               $(BUILD)/obj/tests/sim/count.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
 # Debian packages the build and the tests need; only missing ones are
 # installed. node and npm are checked as commands because a machine may
 # carry them from elsewhere than Debian's nodejs package.

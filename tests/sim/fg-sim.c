@@ -3,11 +3,15 @@
  * like a real provider and backs the demo provider of `make run`, the
  * integration tests and the benchmarks.
  *
- *   fg-sim [-l HOST:PORT] [-t TTFT_MS] [-d TOKEN_DELAY_MS] [-q] [-v]
+ *   fg-sim [-l HOST:PORT] [-t TTFT_MS] [-d TOKEN_DELAY_MS] [-T DIR] [-q] [-v]
  *
- * Once bound it prints exactly one line, "fg-sim listening on HOST:PORT"
- * (the real port when PORT is 0), to stdout. SIGTERM and SIGINT end it with
- * status 0; a bad option or a failed bind ends it with status 1. Logs go to
+ * At start it loads the tokenizers it counts prompts with (count.h) from
+ * DIR (default FG_SYSCONFDIR/tokenizers); FG_SIM_DEFAULT_TOK (o200k,
+ * cl100k, dense or bytes4) sets the mode a request without a "tok-" tag is
+ * counted in. Once bound it prints exactly one line, "fg-sim listening on
+ * HOST:PORT" (the real port when PORT is 0), to stdout. SIGTERM and SIGINT
+ * end it with status 0; a bad option, a tokenizer that does not load or a
+ * failed bind ends it with status 1. Logs go to
  * stderr: start and exit at notice, one line per chat request only with -v
  * (never a prompt, a completion or an Authorization header), errors only
  * with -q.
@@ -34,7 +38,9 @@
  * completion tokens generated, as a provider that ignored max_tokens in
  * its bill would; "overprompt-<k>" k times the prompt tokens (a tokenizer
  * that counts more than the gateway's estimate); "negative-usage" reports
- * completion_tokens -5000000, as a lying provider did.
+ * completion_tokens -5000000, as a lying provider did. "tok-<mode>" and
+ * "img-mini" / "img-patches" choose how prompt tokens are counted (plan.c;
+ * an unknown one is a 400).
  *
  * Design. One process, one event_base, no threads, no sleeps: evhttp serves
  * keep-alive HTTP/1.1 and every delay is a libevent timer. A reply with no
@@ -70,6 +76,7 @@
 #include "tests/sim/sim.h"
 
 #define SIM_DEFAULT_LISTEN     "127.0.0.1:8081"
+#define SIM_DEFAULT_TOKENIZERS FG_SYSCONFDIR "/tokenizers"
 #define SIM_MAX_BODY_BYTES     (8 * 1024 * 1024)
 #define SIM_MAX_HEADERS_BYTES  (64 * 1024)
 #define SIM_TIMEOUT_S          120
@@ -128,13 +135,16 @@ main(int argc, char **argv)
     struct sockaddr_storage ss;
     socklen_t ss_len = sizeof(ss);
     const char *listen_arg = SIM_DEFAULT_LISTEN;
+    const char *tokenizer_dir = SIM_DEFAULT_TOKENIZERS;
+    const char *default_tok;
+    fg_err_t err;
     char host[256];
     unsigned port;
     int opt, rc = 1;
     fg_log_level_t level = FG_LOG_NOTICE;
 
     memset(&sim, 0, sizeof(sim));
-    while ((opt = getopt(argc, argv, "l:t:d:qvh")) != -1) {
+    while ((opt = getopt(argc, argv, "l:t:d:T:qvh")) != -1) {
         switch (opt) {
         case 'l':
             listen_arg = optarg;
@@ -150,6 +160,9 @@ main(int argc, char **argv)
                 sim_usage();
                 return 1;
             }
+            break;
+        case 'T':
+            tokenizer_dir = optarg;
             break;
         case 'q':
             level = FG_LOG_ERROR;
@@ -171,6 +184,21 @@ main(int argc, char **argv)
 
     fg_log_set_role("fg-sim");
     (void) fg_log_open(NULL, level);
+
+    default_tok = getenv("FG_SIM_DEFAULT_TOK");
+    if (default_tok != NULL && *default_tok != '\0'
+        && fg_sim_tok_parse(default_tok, strlen(default_tok),
+                            &sim.tokenizers.default_tok) != 0)
+    {
+        fg_log(FG_LOG_ERROR, 0, "FG_SIM_DEFAULT_TOK \"%s\" is none of "
+               "o200k, cl100k, dense, bytes4", default_tok);
+        return 1;
+    }
+    if (fg_sim_tokenizers_load(&sim.tokenizers, tokenizer_dir, &err) != 0) {
+        fg_log(FG_LOG_ERROR, 0, "cannot load the tokenizers (-T %s): %s",
+               tokenizer_dir, err.msg);
+        return 1;
+    }
 
     /* A client that goes away mid-stream must cost an EPIPE, not the
      * process. */
@@ -227,8 +255,9 @@ main(int argc, char **argv)
         printf("fg-sim listening on %s:%u\n", host, port);
     }
     fflush(stdout);
-    fg_log(FG_LOG_NOTICE, 0, "ttft %u ms, token delay %u ms",
-           sim.ttft_ms, sim.token_delay_ms);
+    fg_log(FG_LOG_NOTICE, 0, "ttft %u ms, token delay %u ms, prompts "
+           "counted by %s unless the model says", sim.ttft_ms,
+           sim.token_delay_ms, fg_sim_tok_name(sim.tokenizers.default_tok));
 
     if (event_base_dispatch(sim.base) == -1) {
         fg_log(FG_LOG_ERROR, 0, "event_base_dispatch() failed");
@@ -255,6 +284,7 @@ done:
         event_base_free(sim.base);
     }
     json_decref(sim.last_body);
+    fg_sim_tokenizers_free(&sim.tokenizers);
     libevent_global_shutdown();
     return rc;
 }
@@ -264,13 +294,21 @@ sim_usage(void)
 {
     fprintf(stderr,
             "usage: fg-sim [-l HOST:PORT] [-t TTFT_MS] [-d TOKEN_DELAY_MS]"
-            " [-q] [-v]\n"
+            " [-T DIR] [-q] [-v]\n"
             "  -l  listen address (default " SIM_DEFAULT_LISTEN
             "; port 0 picks a free one)\n"
             "  -t  time to first token in ms (default 0)\n"
             "  -d  delay between tokens in ms (default 0)\n"
+            "  -T  folder of " FG_SIM_O200K_FILE " and " FG_SIM_CL100K_FILE
+            "\n      (default " SIM_DEFAULT_TOKENIZERS ")\n"
             "  -q  log errors only\n"
-            "  -v  log one line per chat request\n");
+            "  -v  log one line per chat request\n"
+            "Prompt tokens are counted by o200k_base, or as\n"
+            "FG_SIM_DEFAULT_TOK=o200k|cl100k|dense|bytes4 says; a tag in the\n"
+            "model name overrides it: tok-o200k, tok-cl100k, tok-dense,\n"
+            "tok-bytes4. Images cost gpt-4o's tiles, or img-mini's, or\n"
+            "img-patches'. Other tags: fault-<mode>, ttft-<ms>, delay-<ms>,\n"
+            "overcount-<k>, overprompt-<k>, negative-usage.\n");
 }
 
 /* Parses a decimal number of milliseconds up to SIM_MAX_DELAY_MS. */
@@ -404,8 +442,8 @@ sim_chat(fg_sim_t *sim, struct evhttp_request *req)
                  "your request (%s at byte %d).", jerr.text, jerr.position);
         goto reject;
     }
-    if (fg_sim_plan_build(&plan, body, ++sim->next_seq, (int64_t) time(NULL),
-                          err, sizeof(err)) != 0)
+    if (fg_sim_plan_build(&plan, body, &sim->tokenizers, ++sim->next_seq,
+                          (int64_t) time(NULL), err, sizeof(err)) != 0)
     {
         goto reject;
     }

@@ -34,10 +34,42 @@
  * are not valid JSON); otherwise "stop" (or "tool_calls"). A text that
  * reaches FG_SIM_MAX_TEXT_BYTES ends there with "stop".
  *
- * Usage: prompt_tokens is the bytes of every message's content (strings
- * and text parts) divided by 4, rounded up, at least 1; completion_tokens
- * is the tokens of one choice times n. Nothing here looks at headers, the
- * clock or fault modes: fg-sim.c and call.c own those.
+ * Usage: completion_tokens is the tokens of one choice times n;
+ * prompt_tokens is what the provider's tokenizer would count (count.c),
+ * in the mode a tag in the model name picks: none, o200k_base's BPE (or
+ * what FG_SIM_DEFAULT_TOK names); "tok-o200k", "tok-cl100k", "tok-dense"
+ * or "tok-bytes4" that mode (an unknown one is a 400):
+ *
+ *   BPE (o200k, cl100k), as OpenAI's cookbook counts a chat: 3 to prime
+ *     the reply, plus for each message 3 + tokens(role) + tokens(content)
+ *     + tokens(tool_call_id) + (with "name": tokens(name) + 1) + for each
+ *     of its tool_calls tokens(function.name) + tokens(function.arguments)
+ *     + 3. A content array is the sum of its parts: "text" and "refusal"
+ *     parts their text; "image_url" the image formula (below) at its
+ *     detail ("auto" or none counts as "high": the provider chooses), for
+ *     the size a data: URL states, else (a remote URL is not fetched) the
+ *     formula's most; "input_audio" 10 tokens a second of the longest the
+ *     data can last, at most an hour. The request's "tools" add, per
+ *     function, 7 + tokens(name ":" description), and when its
+ *     parameters.properties is a non-empty object 3 + per property
+ *     3 + tokens(key ":" type ":" description), + (with "enum") -3 + per
+ *     item 3 + tokens(item); then 12 once. A description loses a final
+ *     '.'; a missing value reads as "", one that is not a string as its
+ *     compact JSON. Text the tokenizer can only bound (a piece too long
+ *     to merge) counts its upper bound.
+ *   Dense: the same, but tokens(text) is 1 per non-ASCII code point, 1
+ *     per ASCII punctuation mark or symbol, 1 per run of white space and
+ *     ceil(len / 3) per run of ASCII letters and digits: denser than BPE
+ *     on most non-English text, as a tokenizer the gateway does not ship
+ *     may be.
+ *   Bytes4: the bytes of every message's content (strings and text
+ *     parts) divided by 4, rounded up, at least 1; the rest is free.
+ *
+ * The image formula is gpt-4o's tiles (85 + 170 a 512-px tile); with the
+ * tag "img-mini" gpt-4o-mini's (2833 + 5667), with "img-patches" 32-px
+ * patches (at most 1536, 1.62 tokens each). Nothing here looks at
+ * headers, the clock or fault modes: fg-sim.c and call.c own those, and
+ * fg-sim.c multiplies the prompt tokens for "overprompt-<k>".
  */
 
 #include <stdio.h>
@@ -56,7 +88,6 @@ static int plan_limit(json_t *body, size_t *limit, int *has_limit,
     char *err, size_t err_size);
 static char *plan_text_of(json_t *content, size_t *len);
 static char *plan_user_text(json_t *messages, size_t *len);
-static uint64_t plan_prompt_tokens(json_t *messages);
 static void plan_push(fg_sim_plan_t *plan, plan_caps_t *caps, const char *s,
     size_t len, int is_new_piece);
 static int plan_is_space(char c);
@@ -85,10 +116,12 @@ static json_t *plan_usage(const fg_sim_plan_t *plan);
 static int plan_dump_cb(const char *buffer, size_t size, void *data);
 
 int
-fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body, uint64_t seq,
-    int64_t created_s, char *err, size_t err_size)
+fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
+    const fg_sim_tokenizers_t *toks, uint64_t seq, int64_t created_s,
+    char *err, size_t err_size)
 {
     json_t *model, *messages, *n, *format, *tool, *stream_options;
+    fg_sim_counting_t counting;
     const char *format_type;
     char *user, *text;
     size_t user_len, text_len, limit;
@@ -120,6 +153,11 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body, uint64_t seq,
     if (plan_limit(body, &limit, &has_limit, err, err_size) != 0) {
         return -1;
     }
+    if (fg_sim_counting_for_model(&counting, toks, json_string_value(model),
+                                  err, err_size) != 0)
+    {
+        return -1;
+    }
 
     plan->seq = seq;
     plan->created_s = created_s;
@@ -130,7 +168,7 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body, uint64_t seq,
         && json_is_true(json_object_get(stream_options, "include_usage"));
     plan->n_choices = json_is_integer(n) ? (unsigned) json_integer_value(n)
                                          : 1;
-    plan->prompt_tokens = plan_prompt_tokens(messages);
+    plan->prompt_tokens = fg_sim_count_prompt(&counting, body);
 
     user = plan_user_text(messages, &user_len);
     format = json_object_get(body, "response_format");
@@ -283,26 +321,6 @@ plan_user_text(json_t *messages, size_t *len)
     }
     *len = 0;
     return fg_xstrdup("");
-}
-
-static uint64_t
-plan_prompt_tokens(json_t *messages)
-{
-    json_t *msg, *content, *part;
-    uint64_t bytes = 0;
-    size_t i, j;
-
-    json_array_foreach(messages, i, msg) {
-        content = json_object_get(msg, "content");
-        if (json_is_string(content)) {
-            bytes += json_string_length(content);
-            continue;
-        }
-        json_array_foreach(content, j, part) {
-            bytes += json_string_length(json_object_get(part, "text"));
-        }
-    }
-    return bytes == 0 ? 1 : (bytes + 3) / 4;
 }
 
 /* Appends @s to the text; a new piece starts with it or it extends one. */

@@ -8,9 +8,9 @@
  * decides when each piece goes out; this module only decides what it is and
  * how it is rendered, as one chat.completion object or as SSE chunks.
  *
- * Everything here is a pure function of the request body plus the sequence
- * number and timestamp the caller passes in, so a test can predict every
- * byte. No libevent loop, no clock, no logging.
+ * Everything here is a pure function of the request body plus the
+ * tokenizers, sequence number and timestamp the caller passes in, so a test
+ * can predict every byte. No libevent loop, no clock, no logging.
  */
 
 #include <stddef.h>
@@ -18,6 +18,8 @@
 
 #include <event2/buffer.h>
 #include <jansson.h>
+
+#include "tests/sim/count.h"
 
 /* Tokens per choice when the request gives no max_(completion_)tokens. */
 #define FG_SIM_DEFAULT_TOKENS     16
@@ -51,13 +53,16 @@ typedef struct {
 
 /*
  * Decides the answer to @body (a borrowed, parsed request body) into @plan,
- * which the caller provides zeroed. Returns 0, or -1 with a client-facing
- * message in @err (size @err_size) when the body is not a valid request;
+ * which the caller provides zeroed, counting the prompt with @toks
+ * (borrowed). Returns 0, or -1 with a client-facing message in @err (size
+ * @err_size) when the body is not a valid request or its model names an
+ * unknown tokenizer or image formula;
  * @plan then holds nothing to clean up beyond what fg_sim_plan_cleanup()
  * accepts. Cannot fail otherwise (allocation aborts).
  */
-int fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body, uint64_t seq,
-    int64_t created_s, char *err, size_t err_size);
+int fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
+    const fg_sim_tokenizers_t *toks, uint64_t seq, int64_t created_s,
+    char *err, size_t err_size);
 
 /* Frees what @plan owns; accepts a zeroed or partly built plan. */
 void fg_sim_plan_cleanup(fg_sim_plan_t *plan);

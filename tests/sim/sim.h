@@ -53,6 +53,7 @@ typedef struct {
     uint64_t            in_flight;          /* calls not yet ended */
     int                 is_last_auth_bearer;
     json_t             *last_body;          /* owned; NULL if none/invalid */
+    fg_sim_tokenizers_t tokenizers;         /* -T, FG_SIM_DEFAULT_TOK */
     fg_sim_call_t      *calls;              /* calls not yet ended */
 } fg_sim_t;
 
