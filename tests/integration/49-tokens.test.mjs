@@ -25,7 +25,7 @@ import {
   reservationLog, shippedModels, simModel, startGateway, startSim, usageJournal, waitFor,
 } from '../lib/harness.mjs';
 import {
-  GPT4O_TILES, NO_TOKENIZER, chatPromptTokens, imageTokens, pngDataUrl, promptBounds, textTokens,
+  EXACT_COUNT_BYTES, GPT4O_TILES, NO_TOKENIZER, chatPromptTokens, imageTokens, pngDataUrl, promptBounds,
 } from '../lib/tokens.mjs';
 
 const URL_PATH = '/v1/chat/completions';
@@ -219,6 +219,25 @@ describe('a model with a tokenizer reserves the exact count', () => {
     const old = Math.floor(Buffer.byteLength(JSON.stringify(body)) / 4);
     t.diagnostic(`20 images: ${usage.prompt_tokens} prompt tokens; reserved/billed 1.00 (the old `
       + `estimate: ${old} tokens, ${ratio(old, usage.prompt_tokens)} of them)`);
+  });
+
+  // limits.exact_count_bytes (64 KiB): a text the rest of the budget cannot
+  // hold is bounded, one token a byte at most, instead of counted.
+  test('a text past the exact-count budget is reserved by its bytes, and charged the provider\'s count', async (t) => {
+    const text = ENGLISH.repeat(Math.ceil(70000 / ENGLISH.length));
+    assert.ok(Buffer.byteLength(text) > EXACT_COUNT_BYTES);
+    const body = { model: 'demo-chat', max_tokens: 10, messages: [{ role: 'user', content: text }] };
+    // 3 + "user" + the text's bytes + 3.
+    const upper = 7 + Buffer.byteLength(text);
+    assert.equal(promptBounds(body).upper, upper);
+
+    const { usage, charged, reserved } = await chargedExactly('past-budget', body, PRICE);
+
+    assert.equal(reserved, cost(PRICE, upper, 10));
+    assert.equal(usage.prompt_tokens, chatPromptTokens(body, { budget: Infinity }), 'fg-sim counts it all');
+    assert.ok(charged < reserved);
+    t.diagnostic(`${Buffer.byteLength(text)} bytes of English past the budget: reserved ${upper} prompt `
+      + `tokens, billed ${usage.prompt_tokens}: ${ratio(upper, usage.prompt_tokens)}`);
   });
 
   test('remote image URLs are reserved at the formula\'s maximum for their detail, and charged what the provider bills', async (t) => {

@@ -352,9 +352,10 @@ export function promptBounds(body, profile = O200K, { budget = EXACT_COUNT_BYTES
 }
 
 // The exact o200k_base count of @body's prompt (throws if the rules above
-// only bound it: an image of unknown size, text past the budget).
-export function chatPromptTokens(body) {
-  const b = promptBounds(body, O200K);
+// only bound it: an image of unknown size, text past the budget, which
+// { budget: Infinity } lifts, as a provider counts).
+export function chatPromptTokens(body, { budget = EXACT_COUNT_BYTES } = {}) {
+  const b = promptBounds(body, O200K, { budget });
   if (b.lower !== b.upper) {
     throw new Error(`the prompt is bounded (${b.lower}..${b.upper}), not counted exactly`);
   }
