@@ -143,11 +143,24 @@ pipeline_route(fg_req_t *req, fg_verdict_t *v)
                      (size_t) req->worker->conf->exact_count_bytes, &count);
     rt->prompt_estimate = count.prompt.upper;
     rt->prompt_lower = count.prompt.lower;
-    rt->max_output = chat->max_tokens > 0 ? chat->max_tokens
-                                          : rt->model->max_output_tokens;
     rt->choices = chat->n > 0 ? chat->n : 1;
-    /* Only the lower bound may refuse: a prompt that might fit is sent. */
     window = rt->model->context_window;
+    rt->max_output = chat->max_tokens;
+    if (rt->max_output <= 0) {
+        /*
+         * No limit asked: the model's maximum output, cut to what the
+         * window leaves after the prompt, as OpenAI's API does; the
+         * provider cannot generate more, so the reservation need not
+         * cover more. At least one token, so that a prompt that fills
+         * the window on its own is refused below.
+         */
+        rt->max_output = rt->model->max_output_tokens;
+        if (rt->max_output > window - rt->prompt_lower) {
+            rt->max_output = window - rt->prompt_lower > 1
+                             ? window - rt->prompt_lower : 1;
+        }
+    }
+    /* Only the lower bound may refuse: a prompt that might fit is sent. */
     if (rt->prompt_lower + rt->max_output > window) {
         return fg_verdict_refuse(v, NULL, FG_E_CONTEXT_LENGTH_EXCEEDED,
                                  "messages",

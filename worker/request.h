@@ -97,7 +97,9 @@ typedef struct {
                                               * what the context check
                                               * rejects on */
     int64_t                   max_output;    /* tokens per choice, as asked
-                                              * (or the model's maximum) */
+                                              * (or the model's maximum,
+                                              * cut to what the context
+                                              * window leaves) */
     int64_t                   choices;       /* n */
 } fg_req_route_t;
 
