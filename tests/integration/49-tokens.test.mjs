@@ -380,15 +380,32 @@ describe('the context window', () => {
     assert.equal(res.json().usage.prompt_tokens + 40, 200);
   });
 
-  test('without max_tokens the model\'s max_output_tokens is the token limit', async () => {
-    const over = await gw.post(URL_PATH, small(144));
-    assert.equal(over.status, 400, over.text);
-    assert.equal(over.json().error.code, 'context_length_exceeded');
-    assert.match(over.json().error.message, /you requested 201 tokens \(151 in the messages, 50 in the completion\)/);
+  // As OpenAI's API: a request that names no limit may generate what the
+  // window leaves after its prompt, at most the model's maximum output.
+  test('without max_tokens the output reserved is the model\'s maximum cut to what the window leaves after the prompt', async () => {
+    const body = small(144);
+    assert.equal(chatPromptTokens(body), 151);
 
-    const fits = await gw.post(URL_PATH, small(143));
-    assert.equal(fits.status, 200, fits.text);
-    assert.equal(fits.json().usage.prompt_tokens, 150);
+    const res = await gw.post(URL_PATH, body);
+
+    assert.equal(res.status, 200, res.text);
+    assert.equal(res.json().usage.prompt_tokens, 151);
+    assert.equal(await reservedOf(res.headers['x-request-id']), cost(PRICE, 151, 200 - 151));
+    assert.equal((await sim.stats()).last_body.max_tokens, undefined, 'no limit is sent for the client');
+  });
+
+  test('without max_tokens a prompt that fills the window on its own is refused', async () => {
+    const body = small(193);
+    assert.equal(chatPromptTokens(body), 200);
+    const upstreamBefore = (await sim.stats()).requests;
+
+    const res = await gw.post(URL_PATH, body);
+
+    assert.equal(res.status, 400, res.text);
+    const { error } = res.json();
+    assert.deepEqual([error.code, error.param], ['context_length_exceeded', 'messages']);
+    assert.match(error.message, /^This model's maximum context length is 200 tokens\. However, you requested \d+ tokens \(200 in the messages/);
+    assert.equal((await sim.stats()).requests, upstreamBefore, 'no upstream call');
   });
 
   test('without a tokenizer only the lower bound refuses: a prompt that may fit is sent', async () => {
