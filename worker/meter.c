@@ -193,6 +193,25 @@ meter_warn_uncharged(const fg_req_t *req, int64_t cut)
     }
 }
 
+/*
+ * The prompt a reply without usage is charged: its count when the
+ * tokenizer made it exact; else the body's bytes / FG_BYTES_PER_TOKEN (the
+ * middle of English chat), kept within the bounds. Not the upper bound:
+ * without a tokenizer that is 4 to 5 times an English prompt.
+ */
+static int64_t
+meter_prompt_likely(const fg_req_t *req)
+{
+    int64_t lower = req->route.prompt_lower;
+    int64_t upper = req->route.prompt_estimate;
+    int64_t guess = req->bytes_in / FG_BYTES_PER_TOKEN;
+
+    if (lower == upper) {
+        return upper;
+    }
+    return guess < lower ? lower : guess > upper ? upper : guess;
+}
+
 void
 fg_meter_charge(fg_req_t *req)
 {
@@ -235,7 +254,7 @@ fg_meter_charge(fg_req_t *req)
         /* Generated, but not counted by the upstream: what was relayed.
          * The charge, the impact and the record all count this. */
         st->usage_estimated = 1;
-        st->prompt_tokens = req->route.prompt_estimate;
+        st->prompt_tokens = meter_prompt_likely(req);
         st->completion_tokens = (got->relayed_bytes + FG_BYTES_PER_TOKEN - 1)
                                 / FG_BYTES_PER_TOKEN;
     }

@@ -161,6 +161,18 @@ pipeline_route(fg_req_t *req, fg_verdict_t *v)
         }
     }
     /* Only the lower bound may refuse: a prompt that might fit is sent. */
+    if (chat->max_tokens <= 0 && rt->prompt_lower >= window) {
+        return fg_verdict_refuse(v, NULL, FG_E_CONTEXT_LENGTH_EXCEEDED,
+                                 "messages",
+                                 "This model's maximum context length is "
+                                 "%lld tokens. However, your messages "
+                                 "resulted in %s%lld tokens. Please reduce "
+                                 "the length of the messages.",
+                                 (long long) window,
+                                 count.prompt.lower == count.prompt.upper
+                                 ? "" : "at least ",
+                                 (long long) rt->prompt_lower);
+    }
     if (rt->prompt_lower + rt->max_output > window) {
         return fg_verdict_refuse(v, NULL, FG_E_CONTEXT_LENGTH_EXCEEDED,
                                  "messages",

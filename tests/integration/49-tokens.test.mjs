@@ -404,7 +404,8 @@ describe('the context window', () => {
     assert.equal(res.status, 400, res.text);
     const { error } = res.json();
     assert.deepEqual([error.code, error.param], ['context_length_exceeded', 'messages']);
-    assert.match(error.message, /^This model's maximum context length is 200 tokens\. However, you requested \d+ tokens \(200 in the messages/);
+    assert.equal(error.message, "This model's maximum context length is 200 tokens. However, "
+      + 'your messages resulted in 200 tokens. Please reduce the length of the messages.');
     assert.equal((await sim.stats()).requests, upstreamBefore, 'no upstream call');
   });
 
