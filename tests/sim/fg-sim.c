@@ -11,10 +11,9 @@
  * counted in. Once bound it prints exactly one line, "fg-sim listening on
  * HOST:PORT" (the real port when PORT is 0), to stdout. SIGTERM and SIGINT
  * end it with status 0; a bad option, a tokenizer that does not load or a
- * failed bind ends it with status 1. Logs go to
- * stderr: start and exit at notice, one line per chat request only with -v
- * (never a prompt, a completion or an Authorization header), errors only
- * with -q.
+ * failed bind ends it with status 1. Logs go to stderr: start and exit at
+ * notice, one line per chat request only with -v (never a prompt, a
+ * completion or an Authorization header), errors only with -q.
  *
  * Endpoints:
  *   POST /v1/chat/completions  the answer plan.c decides, sent as below

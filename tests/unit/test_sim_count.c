@@ -4,17 +4,10 @@
  * cookbook's frame around exact BPE counts, the dense mode, images,
  * audio, tool definitions and calls, and the tags that choose the mode.
  *
- * Expected BPE counts come from js-tiktoken 1.0.21, the reference
- * implementation, not from the code under test:
- *   npm install js-tiktoken   (in a scratch folder)
- *   node -e "const t = require('js-tiktoken').getEncoding('o200k_base');
- *            console.log(t.encode('hello gateway').length)"
- * which gives, in o200k_base: "user" 1, "hello gateway" 2, "alice" 1,
- * "assistant" 1, "tool" 1, "Paris" 1, "get_weather" 2,
- * "{\"city\":\"Paris\"}" 5, "get_weather:Get the weather for a city" 8,
- * "city:string:The city" 4, "unit:string:" 3, "celsius" 2,
- * "fahrenheit" 2, "call_1" 3, "你好，世界" 3; and in cl100k_base
- * "你好，世界" 6.
+ * A text's BPE count is what js-tiktoken, the reference implementation,
+ * gives it, not what the code under test does: every text counted below
+ * is in tests/fixtures/tokens/corpus.json, whose ids tests/run.sh writes
+ * to $FG_TOKENS_REFERENCE (without it the tests that need it fail).
  */
 
 #include "tests/sim/count.h"
@@ -39,6 +32,57 @@
 
 static fg_sim_tokenizers_t toks;
 static int is_loaded;
+
+/* The reference file, loaded once; NULL (and one failure) if missing. */
+static json_t *
+reference(void)
+{
+    static json_t *ref;
+    static int is_tried;
+    const char *path = getenv("FG_TOKENS_REFERENCE");
+    json_error_t jerr;
+
+    if (is_tried) {
+        return ref;
+    }
+    is_tried = 1;
+    if (path == NULL) {
+        FG_TEST_FAIL("FG_TOKENS_REFERENCE is not set: run tests/run.sh");
+        return NULL;
+    }
+    ref = json_load_file(path, JSON_ALLOW_NUL, &jerr);
+    if (ref == NULL) {
+        FG_TEST_FAIL("%s: %s", path, jerr.text);
+    }
+    return ref;
+}
+
+/* js-tiktoken's count of @text in @encoding; -1 (and a failure) if the
+ * reference lacks it. */
+static int64_t
+tiktoken(const char *encoding, const char *text)
+{
+    json_t *ref = reference(), *texts, *ids;
+    size_t i;
+
+    texts = json_object_get(ref, "texts");
+    ids = json_object_get(json_object_get(ref, encoding), "ids");
+    for (i = 0; i < json_array_size(texts); i++) {
+        if (strcmp(json_string_value(json_array_get(texts, i)), text) == 0
+            && json_is_array(json_array_get(ids, i)))
+        {
+            return (int64_t) json_array_size(json_array_get(ids, i));
+        }
+    }
+    if (ref != NULL) {
+        FG_TEST_FAIL("no %s reference for \"%s\": add it to the corpus",
+                     encoding, text);
+    }
+    return -1;
+}
+
+#define o200k(text)   tiktoken("o200k_base", (text))
+#define cl100k(text)  tiktoken("cl100k_base", (text))
 
 /* The shipped tokenizers, loaded once for every test. */
 static const fg_sim_tokenizers_t *
@@ -105,7 +149,7 @@ static void
 o200k_counts_a_user_message_by_the_cookbook(void)
 {
     expect_int_eq(user_says("sim", "\"hello gateway\""),
-                  REPLY + MESSAGE + 1 + 2);
+                  REPLY + MESSAGE + o200k("user") + o200k("hello gateway"));
 }
 
 static void
@@ -114,7 +158,8 @@ a_name_costs_its_tokens_and_one(void)
     expect_int_eq(prompt_tokens(FG_SIM_TOK_O200K, "sim",
         "{\"messages\":[{\"role\":\"user\",\"name\":\"alice\","
         "\"content\":\"hello gateway\"}]}"),
-        REPLY + MESSAGE + 1 + 2 + 1 + 1);
+        REPLY + MESSAGE + o200k("user") + o200k("hello gateway")
+        + o200k("alice") + 1);
 }
 
 static void
@@ -123,16 +168,19 @@ text_parts_cost_their_text(void)
     expect_int_eq(user_says("sim",
         "[{\"type\":\"text\",\"text\":\"hello gateway\"},"
         "{\"type\":\"text\",\"text\":\"Paris\"}]"),
-        REPLY + MESSAGE + 1 + 2 + 1);
+        REPLY + MESSAGE + o200k("user") + o200k("hello gateway")
+        + o200k("Paris"));
 }
 
 static void
 cl100k_tag_counts_by_cl100k(void)
 {
+    /* o200k_base has more CJK in its vocabulary: 3 tokens against 6. */
     expect_int_eq(user_says("sim", "\"你好，世界\""),
-                  REPLY + MESSAGE + 1 + 3);
+                  REPLY + MESSAGE + o200k("user") + o200k("你好，世界"));
     expect_int_eq(user_says("sim-tok-cl100k", "\"你好，世界\""),
-                  REPLY + MESSAGE + 1 + 6);
+                  REPLY + MESSAGE + cl100k("user") + cl100k("你好，世界"));
+    expect_true(o200k("你好，世界") != cl100k("你好，世界"));
 }
 
 static void
@@ -142,9 +190,9 @@ default_mode_applies_without_a_tag(void)
                        "\"content\":\"你好，世界\"}]}";
 
     expect_int_eq(prompt_tokens(FG_SIM_TOK_CL100K, "sim", body),
-                  REPLY + MESSAGE + 1 + 6);
+                  REPLY + MESSAGE + cl100k("user") + cl100k("你好，世界"));
     expect_int_eq(prompt_tokens(FG_SIM_TOK_CL100K, "sim-tok-o200k", body),
-                  REPLY + MESSAGE + 1 + 3);
+                  REPLY + MESSAGE + o200k("user") + o200k("你好，世界"));
 }
 
 static void
@@ -215,7 +263,7 @@ a_1024_png_at_high_detail_costs_765(void)
     expect_int_eq(user_says("sim", "[{\"type\":\"image_url\",\"image_url\":"
                             "{\"url\":\"" PNG_1024_URL "\","
                             "\"detail\":\"high\"}}]"),
-                  REPLY + MESSAGE + 1 + 765);
+                  REPLY + MESSAGE + o200k("user") + 765);
 }
 
 static void
@@ -224,7 +272,7 @@ an_image_at_auto_detail_costs_as_high(void)
     expect_int_eq(user_says("sim", "[{\"type\":\"image_url\",\"image_url\":"
                             "{\"url\":\"" PNG_1024_URL "\","
                             "\"detail\":\"auto\"}}]"),
-                  REPLY + MESSAGE + 1 + 765);
+                  REPLY + MESSAGE + o200k("user") + 765);
 }
 
 static void
@@ -233,7 +281,7 @@ an_image_at_low_detail_costs_the_base(void)
     expect_int_eq(user_says("sim", "[{\"type\":\"image_url\",\"image_url\":"
                             "{\"url\":\"" PNG_1024_URL "\","
                             "\"detail\":\"low\"}}]"),
-                  REPLY + MESSAGE + 1 + 85);
+                  REPLY + MESSAGE + o200k("user") + 85);
 }
 
 static void
@@ -246,7 +294,7 @@ a_remote_image_costs_the_formulas_most(void)
     expect_true(most.upper > 765);
     expect_int_eq(user_says("sim", "[{\"type\":\"image_url\",\"image_url\":"
                             "{\"url\":\"https://example.com/cat.png\"}}]"),
-                  REPLY + MESSAGE + 1 + most.upper);
+                  REPLY + MESSAGE + o200k("user") + most.upper);
 }
 
 static void
@@ -254,7 +302,7 @@ img_mini_tag_uses_gpt_4o_minis_tiles(void)
 {
     expect_int_eq(user_says("sim-img-mini", "[{\"type\":\"image_url\","
                             "\"image_url\":{\"url\":\"" PNG_1024_URL "\"}}]"),
-                  REPLY + MESSAGE + 1 + 2833 + 4 * 5667);
+                  REPLY + MESSAGE + o200k("user") + 2833 + 4 * 5667);
 }
 
 static void
@@ -286,7 +334,8 @@ one_second_of_wav_costs_ten_tokens(void)
                       sodium_base64_VARIANT_ORIGINAL);
     snprintf(content, sizeof(content), "[{\"type\":\"input_audio\","
              "\"input_audio\":{\"data\":\"%s\",\"format\":\"wav\"}}]", b64);
-    expect_int_eq(user_says("sim", content), REPLY + MESSAGE + 1 + 10);
+    expect_int_eq(user_says("sim", content),
+                  REPLY + MESSAGE + o200k("user") + 10);
 }
 
 static void
@@ -301,12 +350,14 @@ tool_definitions_cost_as_the_cookbook_counts_them(void)
         "\"city\":{\"type\":\"string\",\"description\":\"The city.\"},"
         "\"unit\":{\"type\":\"string\","
         "\"enum\":[\"celsius\",\"fahrenheit\"]}}}}}]}";
-    int64_t function = 7 + 8;                     /* name:description */
-    int64_t city = 3 + 4;                         /* city:string:The city */
-    int64_t unit = 3 - 3 + (3 + 2) + (3 + 2) + 3; /* enum, unit:string: */
+    /* Descriptions lose their final '.'; "unit" has no description. */
+    int64_t function = 7 + o200k("get_weather:Get the weather for a city");
+    int64_t city = 3 + o200k("city:string:The city");
+    int64_t unit = 3 - 3 + (3 + o200k("celsius")) + (3 + o200k("fahrenheit"))
+                   + o200k("unit:string:");
 
     expect_int_eq(prompt_tokens(FG_SIM_TOK_O200K, "sim", body),
-                  REPLY + MESSAGE + 1 + 2
+                  REPLY + MESSAGE + o200k("user") + o200k("hello gateway")
                   + function + 3 + city + unit + 12);
 }
 
@@ -321,7 +372,9 @@ a_function_without_properties_costs_its_line(void)
         "\"parameters\":{\"type\":\"object\",\"properties\":{}}}}]}";
 
     expect_int_eq(prompt_tokens(FG_SIM_TOK_O200K, "sim", body),
-                  REPLY + MESSAGE + 1 + 2 + 7 + 8 + 12);
+                  REPLY + MESSAGE + o200k("user") + o200k("hello gateway")
+                  + 7 + o200k("get_weather:Get the weather for a city")
+                  + 12);
 }
 
 static void
@@ -337,8 +390,9 @@ tool_calls_cost_name_arguments_and_three(void)
 
     expect_int_eq(prompt_tokens(FG_SIM_TOK_O200K, "sim", body),
                   REPLY
-                  + MESSAGE + 1 + 2             /* user */
-                  + MESSAGE + 1 + (2 + 5 + 3)); /* assistant's call */
+                  + MESSAGE + o200k("user") + o200k("hello gateway")
+                  + MESSAGE + o200k("assistant") + o200k("get_weather")
+                  + o200k("{\"city\":\"Paris\"}") + 3);
 }
 
 static void
@@ -349,7 +403,8 @@ a_tool_call_id_costs_its_tokens(void)
         "\"content\":\"Paris\"}]}";
 
     expect_int_eq(prompt_tokens(FG_SIM_TOK_O200K, "sim", body),
-                  REPLY + MESSAGE + 1 + 3 + 1);
+                  REPLY + MESSAGE + o200k("tool") + o200k("call_1")
+                  + o200k("Paris"));
 }
 
 static void
