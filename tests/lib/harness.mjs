@@ -240,12 +240,36 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
   proc.dataDir = conf.data_dir;
   // A gateway killed without a clean stop leaves its named arena behind
   // (on purpose: the next start recovers it); the test's stop removes it.
+  // Issue 13's invariant, checked at every stop of every gateway a test
+  // starts: no credit goes uncharged unless the simulated provider was
+  // told to misreport its usage (fg-sim's overprompt-, overcount- and
+  // negative-usage tags in the model's upstream id).
+  const servedModels = (models || { models: [...shippedModels.models, ...FAULT_MODELS] }).models || [];
+  const misreporting = new Set(servedModels
+    .filter((m) => /overprompt|overcount|negative-usage/.test(m.upstream_id || m.id))
+    .map((m) => m.id));
+  const uncharged = async () => {
+    if (proc.metricsUrl === null || proc.child.exitCode !== null) return [];
+    let text;
+    try {
+      const r = await request('GET', proc.metricsUrl, undefined, {}, { timeoutMs: 2000 });
+      if (r.status !== 200) return [];
+      text = r.text;
+    } catch { return []; }   /* a gateway a test stopped answering */
+    return [...text.matchAll(/^fluxgate_uncharged_micro_total\{model="([^"]*)"[^}]*\} (\d+)$/gm)]
+      .filter(([, model, n]) => Number(n) > 0 && !misreporting.has(model))
+      .map(([, model, n]) => `${model}: ${n} micro-credits`);
+  };
   const stopProc = proc.stop.bind(proc);
   proc.stop = async (graceMs) => {
+    const lost = await uncharged();
     const status = await stopProc(graceMs);
     try {
       fs.unlinkSync(`/dev/shm/${shmName(conf.data_dir)}`);
     } catch { /* a clean stop removed it already */ }
+    if (lost.length > 0) {
+      throw new Error(`usage went uncharged with no misreporting provider: ${lost.join(', ')}`);
+    }
     return status;
   };
   proc.adminSocket = (conf.admin && conf.admin.listen && conf.admin.listen.startsWith('unix:'))
