@@ -123,15 +123,25 @@ function run(name, cmd, args, { env = {}, timeoutMs = 600000 } = {}) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// A port nothing listens on now, never one this run handed out before:
+// the kernel may give a just-closed ephemeral port again, and two
+// servers of one run on one port fail (nginx: "duplicate listen").
+const portsGiven = new Set();
 async function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+  for (;;) {
+    const port = await new Promise((resolve, reject) => {
+      const s = net.createServer();
+      s.on('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port: p } = s.address();
+        s.close(() => resolve(p));
+      });
     });
-  });
+    if (!portsGiven.has(port)) {
+      portsGiven.add(port);
+      return port;
+    }
+  }
 }
 
 async function waitFor(what, fn, { tries = 200, every = 50 } = {}) {
