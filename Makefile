@@ -54,7 +54,7 @@ LIBWORKER = $(BUILD)/lib/libfgworker.a
 FLUXGATE  = $(BUILD)/bin/fluxgate
 SIM       = $(BUILD)/bin/fg-sim
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-FUZZ_TARGETS = validate sse http conn h1head h1chunked proxyproto image
+FUZZ_TARGETS = validate sse http conn h1head h1chunked proxyproto image tokcount
 FUZZ_REPLAY  = $(patsubst %,$(BUILD)/tests/fuzz_replay_%,$(FUZZ_TARGETS))
 
 BINS = $(FLUXGATE) $(SIM)
@@ -323,7 +323,7 @@ clean:
 # skips fuzzing, never fails, when it says no.
 FUZZ_CC     ?= clang
 FUZZ_TIME   ?= 60
-FUZZ_FLAGS   = $(WARN) -D_GNU_SOURCE -I. -g -O1 \
+FUZZ_FLAGS   = $(WARN) -D_GNU_SOURCE -DFG_SYSCONFDIR=\"$(SYSCONFDIR)\" -I. -g -O1 \
                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_PROBE   = printf 'int LLVMFuzzerTestOneInput(const unsigned char *d, \
                unsigned long n) { (void) d; (void) n; return 0; }\n' \
@@ -353,6 +353,11 @@ $(BUILD)/fuzz/fuzz_h1chunked: tests/fuzz/fuzz_h1chunked.c \
                               worker/upstream_h1_reply.c common/wire/httpparse.c
 $(BUILD)/fuzz/fuzz_proxyproto: tests/fuzz/fuzz_proxyproto.c common/wire/proxyproto.c
 $(BUILD)/fuzz/fuzz_image: tests/fuzz/fuzz_image.c common/tokens/media.c
+$(BUILD)/fuzz/fuzz_tokcount: tests/fuzz/fuzz_tokcount.c common/tokens/tokcount.c \
+                            common/tokens/bpe.c common/tokens/media.c \
+                            common/wire/jdoc.c common/wire/utf8.c \
+                            common/wire/json.c common/base/errors.c \
+                            common/base/alloc.c
 $(BUILD)/fuzz/fuzz_%:
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) $(LDLIBS) -o $@
