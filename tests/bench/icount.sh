@@ -10,7 +10,9 @@
 # creates a key, sends REQUESTS (default 2000) non-streaming chat requests
 # four at a time over keep-alive connections, stops everything by pid and
 # prints the user-space instructions per request of the worker and of the
-# syncer (start-up included, the same in both builds). Compare two trees
+# syncer (start-up included: the master's too, inherited at the fork, which
+# since issue 13 holds the tokenizer load; compare fg_worker_run's
+# inclusive count when start-up differs). Compare two trees
 # by running it in each; `callgrind_annotate OUT_DIR/cg.PID` says where.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
