@@ -305,6 +305,11 @@ describe('a power loss after the usage journal has rolled', () => {
     const r = await g2.admin('GET', `/admin/v1/keys/${keyId}`);
     assert.equal(r.status, 200, r.text);
     balanceAfter = r.json().energy.balance_micro;
+    // The restarted gateway rolls the journal at its first pass when the
+    // file it found is past journal_max_bytes: a listing taken while it
+    // runs may miss the file it is renaming (seen once: six records
+    // "missing"). Stopped, it moves nothing.
+    await g2.stop();
     records = allJournalRecords(g.dataDir).filter((rec) => rec.key_id === keyId);
   });
 
