@@ -484,7 +484,7 @@ json_t *
 fg_catalog_model_json(const fg_model_t *m)
 {
     return json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:b, s:b, s:O,"
-                     " s:{s:I, s:I, s:I, s:s}}",
+                     " s:{s:I, s:I, s:I, s:s}, s:s*}",
                      "id", m->id, "object", "model",
                      "created", (json_int_t) m->created,
                      "owned_by", m->owned_by,
@@ -501,7 +501,8 @@ fg_catalog_model_json(const fg_model_t *m)
                      (json_int_t) m->cached_prompt_per_mtok_micro,
                      "completion_per_mtok_micro",
                      (json_int_t) m->completion_per_mtok_micro,
-                     "unit", "micro-credits per million tokens");
+                     "unit", "micro-credits per million tokens",
+                     "tokenizer", m->tokenizer);
 }
 
 int

@@ -126,7 +126,8 @@ const fg_model_t *fg_catalog_route(const fg_catalog_t *catalog,
 
 /*
  * The OpenAI model object for @model ({"id","object":"model",...}), with
- * context window, capabilities and pricing. Returns a new reference.
+ * context window, capabilities, pricing and the tokenizer its prompts
+ * are counted with (absent when none ships). Returns a new reference.
  */
 json_t *fg_catalog_model_json(const fg_model_t *model);
 

@@ -192,6 +192,13 @@ describe('GET /v1/models', () => {
     assert.deepEqual(reasoner.reasoning_effort, ['low', 'medium', 'high']);
   });
 
+  test('a model names the tokenizer its prompts are counted with, and one without a shipped tokenizer names none', () => {
+    assert.equal(list.data.find((m) => m.id === 'demo-chat').tokenizer, 'o200k_base');
+    const untokenized = list.data.find((m) => m.id === 'fault-500');
+    assert.ok(untokenized, JSON.stringify(list.data.map((m) => m.id)));
+    assert.equal('tokenizer' in untokenized, false);
+  });
+
   test('every listed model has id, object, created, owned_by and context_window == context_length', () => {
     for (const m of list.data) {
       assert.equal(typeof m.id, 'string');
