@@ -133,6 +133,16 @@ fg_meter_reserve(fg_req_t *req, fg_verdict_t *v)
     return FG_VERDICT_CONTINUE;
 }
 
+/* The output the provider was allowed: the limit sent (lowered, or as
+ * routed) times n choices. */
+static int64_t
+meter_output_limit(const fg_req_t *req)
+{
+    return (req->reservation.max_output > 0 ? req->reservation.max_output
+                                            : req->route.max_output)
+           * req->route.choices;
+}
+
 /*
  * Whether a reply to @req could have the usage @got reports: no count is
  * negative, cached tokens are part of the prompt, the completion (and its
@@ -146,9 +156,7 @@ meter_usage_is_possible(const fg_req_t *req, const fg_req_relay_t *got)
     const fg_model_t *m = req->route.model;
     int64_t           out_max, in_max;
 
-    out_max = (req->reservation.max_output > 0 ? req->reservation.max_output
-                                               : req->route.max_output)
-              * req->route.choices;
+    out_max = meter_output_limit(req);
     in_max = m != NULL && m->context_window > 0 ? m->context_window
                                                 : FG_METER_PROMPT_TOKENS_MAX;
     return got->prompt_tokens >= 0 && got->completion_tokens >= 0
@@ -169,9 +177,7 @@ static void
 meter_warn_uncharged(const fg_req_t *req, int64_t cut)
 {
     const fg_req_settlement_t *st = &req->settlement;
-    int64_t out_max = (req->reservation.max_output > 0
-                       ? req->reservation.max_output : req->route.max_output)
-                      * req->route.choices;
+    int64_t                    out_max = meter_output_limit(req);
 
     if (st->prompt_tokens > req->route.prompt_estimate) {
         fg_log(FG_LOG_WARN, 0, "req=%s not charged %lld micro-credits: "
@@ -233,10 +239,7 @@ fg_meter_charge(fg_req_t *req)
          */
         st->is_usage_invalid = 1;
         st->prompt_tokens = req->route.prompt_estimate;
-        st->completion_tokens = (req->reservation.max_output > 0
-                                 ? req->reservation.max_output
-                                 : req->route.max_output)
-                                * req->route.choices;
+        st->completion_tokens = meter_output_limit(req);
         fg_log(FG_LOG_WARN, 0, "req=%s provider %s reported impossible "
                "usage (prompt %lld, completion %lld, reasoning %lld, cached "
                "%lld); charged the worst case", req->id,
