@@ -81,6 +81,14 @@ tc_text_bounded(tc_t *c, size_t len, fg_token_bounds_t *into)
     c->out->bounded_bytes += (int64_t) len;
 }
 
+/* Whether @len bytes of text are counted by the tokenizer (what is left
+ * of the budget holds them) rather than bounded. */
+static int
+tc_counts_exactly(const tc_t *c, size_t len)
+{
+    return c->p->bpe != NULL && len <= c->budget;
+}
+
 /* @len bytes of decoded text, exactly while the budget lasts. */
 static void
 tc_text(tc_t *c, const char *s, size_t len, fg_token_bounds_t *into)
@@ -90,7 +98,7 @@ tc_text(tc_t *c, const char *s, size_t len, fg_token_bounds_t *into)
     if (len == 0) {
         return;
     }
-    if (c->p->bpe == NULL || len > c->budget) {
+    if (!tc_counts_exactly(c, len)) {
         tc_text_bounded(c, len, into);
         return;
     }
@@ -133,9 +141,11 @@ tc_string_text(tc_t *c, int i, fg_token_bounds_t *into)
     if (fg_jdoc_type(c->doc, i) != FG_JSTRING) {
         return;
     }
-    if (c->doc->nodes[i].has_escapes
-        && (c->p->bpe == NULL || fg_jdoc_str_len(c->doc, i) > c->budget)) {
-        tc_text_bounded(c, fg_jdoc_str_len(c->doc, i), into);
+    /* Text that is only bounded needs its length, not a decoded copy. */
+    len = c->doc->nodes[i].has_escapes ? fg_jdoc_str_len(c->doc, i)
+                                       : c->doc->nodes[i].len - 2;
+    if (!tc_counts_exactly(c, len)) {
+        tc_text_bounded(c, len, into);
         return;
     }
     s = tc_string(c, i, 0, &len);
