@@ -129,4 +129,18 @@ int fg_impact_data_estimate(const fg_impact_data_t *data,
                             const fg_impact_usage_t *usage, unsigned flags,
                             fg_impact_t *out, fg_err_t *err);
 
+/*
+ * fg_impact_data_estimate() for an endpoint that overrides its provider's
+ * data-centre country (@country, an ISO code in the countries table; NULL:
+ * the provider's) and PUE (@pue > 0; 0: the provider's). The location to
+ * report is then @country. Same errors (FG_E_NOT_FOUND also for an
+ * unknown @country); pure.
+ */
+int fg_impact_data_estimate_at(const fg_impact_data_t *data,
+                               const char *model_id, const char *provider_id,
+                               const char *country, double pue,
+                               const fg_impact_usage_t *usage,
+                               unsigned flags, fg_impact_t *out,
+                               fg_err_t *err);
+
 #endif

@@ -102,6 +102,34 @@ static const conf_entry_t conf_table[] = {
     CONF_I("limits.exact_count_bytes", exact_count_bytes, 64 * KiB, 0,
            16 * MiB, "prompt text counted exactly by the model's tokenizer; "
            "the rest by the proven bounds (docs/api.md, \"Metering\")"),
+    CONF_I("routing.max_attempts", routing_max_attempts, 3, 1, 16,
+           "endpoints one request may be sent to (the first try "
+           "included) before it fails"),
+    CONF_I("routing.total_timeout_ms", routing_total_timeout_ms, 0, 0,
+           3600000, "no new attempt starts this long after the request "
+           "came (0: no limit beyond each provider's timeouts)"),
+    CONF_I("routing.failover_after_send", routing_failover_after_send, 0,
+           0, 1, "1: an attempt sent but never answered (sent_no_reply) "
+           "moves to the next endpoint too; the provider may bill twice"),
+    CONF_I("routing.expected_completion_tokens",
+           routing_expected_completion_tokens, 500, 1, 10000000,
+           "completion tokens the price ordering assumes, at most the "
+           "request's own limit"),
+    CONF_I("routing.max_endpoints", routing_max_endpoints, 1024, 16,
+           1000000, "capacity of the shared health table (a restart "
+           "applies a change)"),
+    CONF_I("routing.circuit.failures", routing_circuit_failures, 5, 1,
+           1000000, "consecutive failures that open an endpoint's circuit"),
+    CONF_I("routing.circuit.error_rate_percent",
+           routing_circuit_error_rate_percent, 50, 1, 100,
+           "error rate over the window that opens an endpoint's circuit"),
+    CONF_I("routing.circuit.min_requests", routing_circuit_min_requests, 20,
+           1, 1000000, "attempts in the window before its error rate "
+           "counts"),
+    CONF_I("routing.circuit.window_ms", routing_circuit_window_ms, 60000,
+           1000, 3600000, "the error-rate window"),
+    CONF_I("routing.circuit.open_ms", routing_circuit_open_ms, 30000, 100,
+           3600000, "an open circuit lets a probe through after this"),
     CONF_I("upstream.max_body_bytes", upstream_max_body_bytes, 32 * MiB,
            64 * KiB, 1024 * MiB, "largest non-streaming upstream reply"),
     CONF_I("upstream.max_connections_per_host", upstream_max_connections,

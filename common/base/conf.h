@@ -94,6 +94,19 @@ typedef struct {
     char        models_file[FG_CONF_PATH_MAX];
     char        tokenizers_dir[FG_CONF_PATH_MAX];
     int64_t     exact_count_bytes;         /* limits.exact_count_bytes */
+
+    /* Routing (docs/routing.md). */
+    int64_t     routing_max_attempts;
+    int64_t     routing_total_timeout_ms;  /* 0: none beyond each
+                                              provider's own */
+    int64_t     routing_failover_after_send;
+    int64_t     routing_expected_completion_tokens;
+    int64_t     routing_max_endpoints;     /* health table capacity */
+    int64_t     routing_circuit_failures;
+    int64_t     routing_circuit_error_rate_percent;
+    int64_t     routing_circuit_min_requests;
+    int64_t     routing_circuit_window_ms;
+    int64_t     routing_circuit_open_ms;
 } fg_conf_t;
 
 /*

@@ -60,6 +60,14 @@
       "model_not_found")                                                    \
     X(FG_E_CONTEXT_LENGTH_EXCEEDED, 400, "invalid_request_error",           \
       "context_length_exceeded")                                            \
+    X(FG_E_UNSUPPORTED_IMAGE_INPUT, 400, "invalid_request_error",           \
+      "unsupported_image_input")                                            \
+    X(FG_E_UNSUPPORTED_PARAMETER, 400, "invalid_request_error",             \
+      "unsupported_parameter")                                              \
+    X(FG_E_NO_MATCHING_ENDPOINT, 404, "invalid_request_error",              \
+      "no_matching_endpoint")                                               \
+    X(FG_E_NO_PROVIDER_AVAILABLE, 503, "api_error",                         \
+      "no_provider_available")                                              \
     X(FG_E_PROVIDER_ERROR, 502, "api_error", "INFERENCE_PROVIDER_ERROR")    \
     X(FG_E_PROVIDER_TIMEOUT, 504, "api_error",                              \
       "INFERENCE_PROVIDER_TIMEOUT")                                         \
