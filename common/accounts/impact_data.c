@@ -592,8 +592,19 @@ fg_impact_data_estimate(const fg_impact_data_t *d, const char *model_id,
                         const fg_impact_usage_t *usage, unsigned flags,
                         fg_impact_t *out, fg_err_t *err)
 {
+    return fg_impact_data_estimate_at(d, model_id, provider_id, NULL, 0,
+                                      usage, flags, out, err);
+}
+
+int
+fg_impact_data_estimate_at(const fg_impact_data_t *d, const char *model_id,
+                           const char *provider_id, const char *country,
+                           double pue, const fg_impact_usage_t *usage,
+                           unsigned flags, fg_impact_t *out, fg_err_t *err)
+{
     const fg_impact_model_t    *m = fg_impact_data_model(d, model_id);
     const fg_impact_provider_t *p = fg_impact_data_provider(d, provider_id);
+    const fg_impact_country_t  *c;
     fg_impact_input_t           in;
 
     if (m == NULL || p == NULL) {
@@ -602,6 +613,12 @@ fg_impact_data_estimate(const fg_impact_data_t *d, const char *model_id,
                           "no impact data for %s \"%s\"",
                           m == NULL ? "model" : "provider",
                           m == NULL ? model_id : provider_id);
+    }
+    c = country != NULL ? fg_impact_data_country(d, country) : p->country;
+    if (c == NULL) {
+        memset(out, 0, sizeof(*out));
+        return fg_err_set(err, FG_E_NOT_FOUND, NULL,
+                          "no impact data for country \"%s\"", country);
     }
     memset(&in, 0, sizeof(in));
     in.active_b = m->active_b;
@@ -612,10 +629,13 @@ fg_impact_data_estimate(const fg_impact_data_t *d, const char *model_id,
     in.cached_tokens = usage->cached_tokens;
     in.measured_s = usage->measured_s;
     in.pue = p->pue;
+    if (pue > 0) {
+        in.pue.min = in.pue.max = pue;
+    }
     in.wue_site_l_per_kwh = p->wue_site_l_per_kwh;
-    in.ci_g_per_kwh = p->country->ci_g_per_kwh;
-    in.wue_grid_l_per_kwh = p->country->wue_grid_l_per_kwh;
-    in.renewable_percent = p->country->renewable_percent;
+    in.ci_g_per_kwh = c->ci_g_per_kwh;
+    in.wue_grid_l_per_kwh = c->wue_grid_l_per_kwh;
+    in.renewable_percent = c->renewable_percent;
     in.flags = flags;
     in.is_estimated = m->size_class != FG_IMPACT_SIZE_NONE || m->is_demo
                       || p->is_assumed;
