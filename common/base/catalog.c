@@ -1,19 +1,26 @@
 /*
  * catalog.c: loads the provider and model catalogs.
  *
- * Both files are parsed strictly (jansson's "!" unpack: an unknown field is
- * an error naming the entry), so a typo in a price or a timeout never turns
+ * Both files are parsed strictly (an unknown member is an error naming the
+ * entry and the member), so a typo in a price or a timeout never turns
  * silently into a default. Provider keys come only from the environment
  * variable the catalog names: the catalog file itself holds no secret, and a
  * tenant can never name a base URL (validate refuses such fields).
  *
+ * A model is served by endpoints. A model entry with "provider" is one
+ * endpoint made of its own members; one with "endpoints" gives each
+ * endpoint's members and its own are the defaults. The endpoints of every
+ * model are one array, allocated once, so pointers into it stay put.
+ *
  * Look-ups go through hash indexes built as the files load: providers by
- * id, models by id, and models by "provider/id" and "provider/upstream_id",
- * the very text of a request that names a model through its provider. So
- * routing costs one or two hashes of the requested name, however large
- * the catalog.
+ * id, models by id, and endpoints by "provider/id" and
+ * "provider/upstream_id", the very text of a request that names a model
+ * through its provider. So routing costs one or two hashes of the
+ * requested name, however large the catalog.
  */
 
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +34,11 @@ static int catalog_load_models(fg_catalog_t *cat, const char *path,
                                fg_err_t *err);
 static json_t *catalog_load_array(const char *path, const char *key,
                                   fg_err_t *err);
+static int catalog_load_model(fg_catalog_t *cat, size_t i, json_t *item,
+                              const char *path, fg_err_t *err);
 static void catalog_index_model(fg_catalog_t *cat, size_t i);
 static int catalog_model_tokens(fg_model_t *m, json_t *tokens,
                                 const char *path, size_t i, fg_err_t *err);
-static const fg_model_t *catalog_model_at(const fg_catalog_t *cat,
-                                          size_t i);
 
 static json_t *
 catalog_load_array(const char *path, const char *key, fg_err_t *err)
@@ -182,104 +189,547 @@ fail:
     return FG_ERR;
 }
 
+/* Not given, in a catalog_spec_t (no sane file writes these). */
+#define CATALOG_UNSET_INT  ((json_int_t) INT64_MIN)
+#define CATALOG_UNSET_BOOL (-1)
+
+/*
+ * The members a model entry shares with its endpoints, as read from the
+ * file (borrowed from it). A model's are its endpoints' defaults: an
+ * endpoint's spec starts as a copy of its model's, and reading the
+ * endpoint's entry over it replaces what the entry gives.
+ */
+typedef struct {
+    const char *provider;
+    const char *upstream_id;
+    const char *quantization;
+    const char *country;
+    json_int_t  context_window;       /* CATALOG_UNSET_INT: not given */
+    json_int_t  max_output;
+    int         vision;               /* CATALOG_UNSET_BOOL: not given */
+    int         tools;
+    int         json_schema;
+    json_t     *effort;
+    json_t     *apis;
+    json_t     *parameters;
+    json_t     *pricing;
+    json_t     *limits;
+    double      pue;                  /* NAN: not given */
+} catalog_spec_t;
+
+/* What an endpoint entry may hold; a model entry may hold these too (as
+ * defaults) and catalog_model_members. */
+static const char *const catalog_endpoint_members[] = {
+    "provider", "upstream_id", "context_window", "max_output_tokens",
+    "supports_vision", "supports_tools", "supports_json_schema",
+    "reasoning_effort", "apis", "quantization", "parameters", "pricing",
+    "limits", "country", "pue", NULL
+};
+static const char *const catalog_model_members[] = {
+    "id", "created", "owned_by", "tokens", "quality", "endpoints", NULL
+};
+
+static const struct {
+    const char *name;
+    unsigned    bit;
+} catalog_api_names[] = {
+    { "chat", FG_API_CHAT },
+    { "responses", FG_API_RESPONSES },
+    { "embeddings", FG_API_EMBEDDINGS },
+};
+
+#define CATALOG_API_COUNT (sizeof(catalog_api_names) / sizeof(catalog_api_names[0]))
+
+static int
+catalog_listed(const char *const *names, const char *name)
+{
+    for (; *names != NULL; names++) {
+        if (strcmp(*names, name) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Strict parsing by hand, as "!" would be, but naming the member. */
+static int
+catalog_members_known(json_t *entry, const char *const *own,
+                      const char *where, fg_err_t *err)
+{
+    const char *key;
+    json_t     *value;
+
+    json_object_foreach(entry, key, value) {
+        if (!catalog_listed(catalog_endpoint_members, key)
+            && (own == NULL || !catalog_listed(own, key))) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                              "%s: unknown member \"%s\"", where, key);
+        }
+    }
+    return FG_OK;
+}
+
+/* Reads the shared members of @entry over @s: what it lacks stays. */
+static int
+catalog_spec_read(json_t *entry, catalog_spec_t *s, const char *where,
+                  fg_err_t *err)
+{
+    json_error_t jerr;
+
+    if (json_unpack_ex(entry, &jerr, 0,
+                       "{s?s, s?s, s?s, s?s, s?I, s?I, s?b, s?b, s?b,"
+                       " s?o, s?o, s?o, s?o, s?o, s?F}",
+                       "provider", &s->provider,
+                       "upstream_id", &s->upstream_id,
+                       "quantization", &s->quantization,
+                       "country", &s->country,
+                       "context_window", &s->context_window,
+                       "max_output_tokens", &s->max_output,
+                       "supports_vision", &s->vision,
+                       "supports_tools", &s->tools,
+                       "supports_json_schema", &s->json_schema,
+                       "reasoning_effort", &s->effort, "apis", &s->apis,
+                       "parameters", &s->parameters, "pricing", &s->pricing,
+                       "limits", &s->limits, "pue", &s->pue) != 0) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL, "%s: %s", where,
+                          jerr.text);
+    }
+    return FG_OK;
+}
+
+static int
+catalog_strings_have(const json_t *array, const json_t *s)
+{
+    size_t  i;
+    json_t *v;
+
+    json_array_foreach(array, i, v) {
+        if (json_equal(v, s)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int
+catalog_is_strings(const json_t *array)
+{
+    size_t  i;
+    json_t *v;
+
+    if (!json_is_array(array)) {
+        return 0;
+    }
+    json_array_foreach(array, i, v) {
+        if (!json_is_string(v)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* "apis": a non-empty array of names of catalog_api_names, as bits. */
+static int
+catalog_apis(const json_t *apis, unsigned *bits, const char *where,
+             fg_err_t *err)
+{
+    size_t  i, k;
+    json_t *v;
+
+    *bits = 0;
+    if (!json_is_array(apis) || json_array_size(apis) == 0) {
+        return fg_err_set(err, FG_E_INVALID_TYPE, NULL,
+                          "%s: apis must be a non-empty array", where);
+    }
+    json_array_foreach(apis, i, v) {
+        for (k = 0; k < CATALOG_API_COUNT; k++) {
+            if (json_is_string(v) && strcmp(json_string_value(v),
+                                            catalog_api_names[k].name) == 0) {
+                *bits |= catalog_api_names[k].bit;
+                break;
+            }
+        }
+        if (k == CATALOG_API_COUNT) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                              "%s: apis[%zu] is not \"chat\", \"responses\" "
+                              "or \"embeddings\"", where, i);
+        }
+    }
+    return FG_OK;
+}
+
+/* "pricing": {prompt, cached?, completion}; cached defaults to prompt. */
+static int
+catalog_pricing(json_t *pricing, json_int_t *prompt, json_int_t *cached,
+                json_int_t *completion, const char *where, fg_err_t *err)
+{
+    json_error_t jerr;
+
+    *cached = CATALOG_UNSET_INT;
+    if (json_unpack_ex(pricing, &jerr, 0, "{s:I, s?I, s:I !}",
+                       "prompt_per_mtok_micro", prompt,
+                       "cached_prompt_per_mtok_micro", cached,
+                       "completion_per_mtok_micro", completion) != 0) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL, "%s: pricing: %s",
+                          where, jerr.text);
+    }
+    if (*cached == CATALOG_UNSET_INT) {
+        *cached = *prompt;
+    }
+    if (*prompt < 0 || *cached < 0 || *completion < 0) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, NULL,
+                          "%s: prices must be >= 0", where);
+    }
+    return FG_OK;
+}
+
+/* "limits": {requests_per_min?, tokens_per_min?}; absent: none (0). */
+static int
+catalog_limits(json_t *limits, json_int_t *rpm, json_int_t *tpm,
+               const char *where, fg_err_t *err)
+{
+    json_error_t jerr;
+
+    *rpm = 0;
+    *tpm = 0;
+    if (limits == NULL) {
+        return FG_OK;
+    }
+    if (json_unpack_ex(limits, &jerr, 0, "{s?I, s?I !}",
+                       "requests_per_min", rpm, "tokens_per_min", tpm) != 0) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL, "%s: limits: %s",
+                          where, jerr.text);
+    }
+    if (*rpm < 0 || *tpm < 0) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, NULL,
+                          "%s: limits must be >= 0", where);
+    }
+    return FG_OK;
+}
+
+/* Checks the members @s gives; says nothing of those it lacks. */
+static int
+catalog_spec_check(const catalog_spec_t *s, const char *where,
+                   fg_err_t *err)
+{
+    json_int_t p, c, q;
+    unsigned   bits;
+
+    if ((s->context_window != CATALOG_UNSET_INT && s->context_window < 1)
+        || (s->max_output != CATALOG_UNSET_INT && s->max_output < 1)) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, NULL,
+                          "%s: context_window and max_output_tokens must "
+                          "be >= 1", where);
+    }
+    if ((s->effort != NULL && !catalog_is_strings(s->effort))
+        || (s->parameters != NULL && !catalog_is_strings(s->parameters))) {
+        return fg_err_set(err, FG_E_INVALID_TYPE, NULL,
+                          "%s: reasoning_effort and parameters must be "
+                          "arrays of strings", where);
+    }
+    if (s->quantization != NULL
+        && (s->quantization[0] == '\0' || strlen(s->quantization) > 16
+            || strspn(s->quantization, "abcdefghijklmnopqrstuvwxyz0123456789"
+                      "_-") != strlen(s->quantization))) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "%s: quantization \"%.32s\" is not a lower-case "
+                          "name such as \"fp8\", \"bf16\" or \"int4\"",
+                          where, s->quantization);
+    }
+    if (s->country != NULL
+        && (strlen(s->country) != 2
+            || strspn(s->country, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 2)) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "%s: country \"%.32s\" is not ISO 3166 alpha-2 "
+                          "(two capitals)", where, s->country);
+    }
+    if (!isnan(s->pue) && !(s->pue >= 1.0 && s->pue <= 3.0)) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, NULL,
+                          "%s: pue must be within 1.0..3.0", where);
+    }
+    if ((s->apis != NULL && catalog_apis(s->apis, &bits, where, err) != FG_OK)
+        || (s->pricing != NULL
+            && catalog_pricing(s->pricing, &p, &c, &q, where, err) != FG_OK)
+        || catalog_limits(s->limits, &p, &q, where, err) != FG_OK) {
+        return FG_ERR;
+    }
+    return FG_OK;
+}
+
+/*
+ * Adds to model @m the endpoint @s describes (after its inheritance),
+ * as the next entry of cat->endpoints (room was made for it).
+ */
+static int
+catalog_endpoint_add(fg_catalog_t *cat, fg_model_t *m,
+                     const catalog_spec_t *s, const char *where,
+                     fg_err_t *err)
+{
+    fg_provider_t *provider;
+    fg_endpoint_t *e;
+    json_int_t     prompt, cached, completion, rpm, tpm;
+    unsigned       apis = FG_API_CHAT;
+    size_t         k;
+
+    if (catalog_spec_check(s, where, err) != FG_OK) {
+        return FG_ERR;
+    }
+    if (s->provider == NULL) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "%s: no \"provider\"", where);
+    }
+    provider = fg_catalog_provider(cat, s->provider);
+    if (provider == NULL) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "%s: unknown provider \"%s\"", where, s->provider);
+    }
+    for (k = 0; k < m->endpoint_count; k++) {
+        if (m->endpoints[k]->provider == provider) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                              "%s: a second endpoint at provider \"%s\" "
+                              "(one a provider)", where, provider->id);
+        }
+    }
+    if (s->context_window == CATALOG_UNSET_INT
+        || s->max_output == CATALOG_UNSET_INT || s->pricing == NULL) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "%s: no \"%s\", and its model gives none", where,
+                          s->pricing == NULL ? "pricing"
+                          : s->context_window == CATALOG_UNSET_INT
+                          ? "context_window" : "max_output_tokens");
+    }
+    if (catalog_pricing(s->pricing, &prompt, &cached, &completion, where,
+                        err) != FG_OK
+        || catalog_limits(s->limits, &rpm, &tpm, where, err) != FG_OK
+        || (s->apis != NULL
+            && catalog_apis(s->apis, &apis, where, err) != FG_OK)) {
+        return FG_ERR;
+    }
+
+    e = &cat->endpoints[cat->endpoint_count];
+    e->index = cat->endpoint_count++;
+    e->model = m;
+    e->provider = provider;
+    e->upstream_id = fg_xstrdup(s->upstream_id ? s->upstream_id : m->id);
+    e->context_window = s->context_window;
+    e->max_output_tokens = s->max_output;
+    e->supports_vision = s->vision == 1;
+    e->supports_tools = s->tools == 1;
+    e->supports_json_schema = s->json_schema != 0;    /* default: yes */
+    e->reasoning_effort = s->effort ? json_deep_copy(s->effort)
+                                    : json_array();
+    e->apis = apis;
+    e->quantization = s->quantization ? fg_xstrdup(s->quantization) : NULL;
+    e->parameters = s->parameters ? json_deep_copy(s->parameters) : NULL;
+    e->prompt_per_mtok_micro = prompt;
+    e->cached_prompt_per_mtok_micro = cached;
+    e->completion_per_mtok_micro = completion;
+    e->requests_per_min = rpm;
+    e->tokens_per_min = tpm;
+    e->country = s->country ? fg_xstrdup(s->country) : NULL;
+    e->pue = isnan(s->pue) ? 0 : s->pue;
+    e->carbon_intensity = -1;        /* unknown until the impact attaches */
+    e->health_slot = -1;
+    m->endpoints[m->endpoint_count++] = e;
+    return FG_OK;
+}
+
+/* Whether @m has an endpoint at an enabled provider (is served at all). */
+static int
+catalog_model_is_served(const fg_model_t *m)
+{
+    size_t k;
+
+    for (k = 0; k < m->endpoint_count; k++) {
+        if (m->endpoints[k]->provider->is_enabled) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Whether @e counts in its model's summary: enabled, or the model has
+ * none enabled (then every endpoint counts, so the model still reads
+ * whole in the catalog). */
+static int
+catalog_endpoint_counts(const fg_endpoint_t *e, int model_is_served)
+{
+    return e->provider->is_enabled || !model_is_served;
+}
+
+static int64_t
+catalog_endpoint_price(const fg_endpoint_t *e)
+{
+    return e->prompt_per_mtok_micro + e->completion_per_mtok_micro;
+}
+
+/* Fills @m's summary fields from its endpoints (fg_model_t). */
+static void
+catalog_model_summarise(fg_model_t *m)
+{
+    const fg_endpoint_t *first = NULL, *cheapest = NULL, *e;
+    int                  served = catalog_model_is_served(m);
+    size_t               k, n;
+    json_t              *effort;
+
+    m->reasoning_effort = json_array();
+    for (k = 0; k < m->endpoint_count; k++) {
+        e = m->endpoints[k];
+        if (!catalog_endpoint_counts(e, served)) {
+            continue;
+        }
+        if (first == NULL) {
+            first = e;
+        }
+        if (cheapest == NULL
+            || catalog_endpoint_price(e) < catalog_endpoint_price(cheapest)) {
+            cheapest = e;
+        }
+        if (e->context_window > m->context_window) {
+            m->context_window = e->context_window;
+        }
+        if (e->max_output_tokens > m->max_output_tokens) {
+            m->max_output_tokens = e->max_output_tokens;
+        }
+        m->supports_vision |= e->supports_vision;
+        m->supports_tools |= e->supports_tools;
+        json_array_foreach(e->reasoning_effort, n, effort) {
+            if (!catalog_strings_have(m->reasoning_effort, effort)) {
+                json_array_append(m->reasoning_effort, effort);
+            }
+        }
+    }
+    m->provider = first->provider;
+    m->upstream_id = fg_xstrdup(first->upstream_id);
+    m->prompt_per_mtok_micro = cheapest->prompt_per_mtok_micro;
+    m->cached_prompt_per_mtok_micro = cheapest->cached_prompt_per_mtok_micro;
+    m->completion_per_mtok_micro = cheapest->completion_per_mtok_micro;
+}
+
+static int
+catalog_load_model(fg_catalog_t *cat, size_t i, json_t *item,
+                   const char *path, fg_err_t *err)
+{
+    fg_model_t    *m = &cat->models[i];
+    catalog_spec_t defaults = {
+        .context_window = CATALOG_UNSET_INT, .max_output = CATALOG_UNSET_INT,
+        .vision = CATALOG_UNSET_BOOL, .tools = CATALOG_UNSET_BOOL,
+        .json_schema = CATALOG_UNSET_BOOL, .pue = NAN
+    };
+    catalog_spec_t spec;
+    json_error_t   jerr;
+    json_t        *endpoints = NULL, *tokens = NULL;
+    const char    *id, *owned_by = NULL;
+    json_int_t     created = 0, rpm, tpm;
+    double         quality = FG_CATALOG_QUALITY_DEFAULT;
+    char           where[PATH_MAX + 192], ewhere[PATH_MAX + 224];
+    size_t         j, n;
+
+    if (json_unpack_ex(item, &jerr, 0, "{s:s, s?I, s?s, s?o, s?F, s?o}",
+                       "id", &id, "created", &created, "owned_by", &owned_by,
+                       "tokens", &tokens, "quality", &quality,
+                       "endpoints", &endpoints) != 0) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "%s: models[%zu]: %s", path, i, jerr.text);
+    }
+    snprintf(where, sizeof(where), "%s: models[%zu] (\"%.128s\")", path, i,
+             id);
+    if (catalog_members_known(item, catalog_model_members, where, err)
+            != FG_OK
+        || catalog_spec_read(item, &defaults, where, err) != FG_OK
+        || catalog_spec_check(&defaults, where, err) != FG_OK
+        || catalog_limits(defaults.limits, &rpm, &tpm, where, err) != FG_OK) {
+        return FG_ERR;
+    }
+    if (!(quality >= 0 && quality <= 100)) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, NULL,
+                          "%s: quality must be within 0..100", where);
+    }
+    /* One form or the other: which endpoint would a lone "provider"
+     * beside "endpoints" be? */
+    if ((defaults.provider != NULL) == (endpoints != NULL)) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "%s: give either \"provider\" (one endpoint) or "
+                          "\"endpoints\", %s", where,
+                          endpoints != NULL ? "not both" : "one of them");
+    }
+    n = endpoints != NULL ? json_array_size(endpoints) : 1;
+    if (endpoints != NULL && (!json_is_array(endpoints) || n < 1
+                              || n > FG_CATALOG_MAX_ENDPOINTS)) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "%s: endpoints must be an array of 1 to %d "
+                          "entries", where, FG_CATALOG_MAX_ENDPOINTS);
+    }
+    if (catalog_model_tokens(m, tokens, path, i, err) != FG_OK) {
+        return FG_ERR;
+    }
+
+    /* Counted now, so that a failure below frees what the model holds. */
+    cat->model_count = i + 1;
+    m->id = fg_xstrdup(id);
+    m->created = created;
+    m->quality = quality;
+    m->requests_per_min = rpm;
+    m->tokens_per_min = tpm;
+    m->endpoints = fg_xcalloc(n, sizeof(*m->endpoints));
+    for (j = 0; j < n; j++) {
+        spec = defaults;
+        if (endpoints == NULL) {
+            snprintf(ewhere, sizeof(ewhere), "%s", where);
+        } else {
+            json_t *entry = json_array_get(endpoints, j);
+
+            snprintf(ewhere, sizeof(ewhere),
+                     "%s: models[%zu].endpoints[%zu] (\"%.128s\")", path, i,
+                     j, id);
+            if (!json_is_object(entry)) {
+                return fg_err_set(err, FG_E_INVALID_TYPE, NULL,
+                                  "%s: not an object", ewhere);
+            }
+            if (catalog_members_known(entry, NULL, ewhere, err) != FG_OK
+                || catalog_spec_read(entry, &spec, ewhere, err) != FG_OK) {
+                return FG_ERR;
+            }
+        }
+        if (catalog_endpoint_add(cat, m, &spec, ewhere, err) != FG_OK) {
+            return FG_ERR;
+        }
+    }
+    m->owned_by = fg_xstrdup(owned_by ? owned_by
+                             : m->endpoints[0]->provider->id);
+    catalog_model_summarise(m);
+    catalog_index_model(cat, i);
+    return FG_OK;
+}
+
 static int
 catalog_load_models(fg_catalog_t *cat, const char *path, fg_err_t *err)
 {
-    json_t      *arr, *item, *effort, *tokens;
-    json_error_t jerr;
-    size_t       i;
-    const char  *id, *provider, *upstream_id, *owned_by;
-    json_int_t   created, context_window, max_output, p_prompt, p_cached;
-    json_int_t   p_completion, rpm, tpm;
-    int          vision, tools;
+    json_t *arr, *item, *endpoints;
+    size_t  i, total = 0;
 
     arr = catalog_load_array(path, "models", err);
     if (arr == NULL) {
         return FG_ERR;
     }
-    cat->models = fg_xcalloc(json_array_size(arr) + 1, sizeof(fg_model_t));
+    /* Room for every endpoint at once, so that the models' pointers into
+     * the array never move: one a model, or its "endpoints" (a malformed
+     * one is refused before any of it is stored). */
     json_array_foreach(arr, i, item) {
-        fg_model_t *m = &cat->models[i];
-
-        upstream_id = NULL;
-        owned_by = NULL;
-        effort = NULL;
-        tokens = NULL;
-        created = 0;
-        vision = 0;
-        tools = 0;
-        p_cached = -1;
-        rpm = 0;
-        tpm = 0;
-        if (json_unpack_ex(item, &jerr, 0,
-                           "{s:s, s:s, s?s, s?I, s?s, s:I, s:I, s?b, s?b,"
-                           " s?o, s:{s:I, s?I, s:I !}, s?{s?I, s?I !},"
-                           " s?o !}",
-                           "id", &id, "provider", &provider,
-                           "upstream_id", &upstream_id, "created", &created,
-                           "owned_by", &owned_by,
-                           "context_window", &context_window,
-                           "max_output_tokens", &max_output,
-                           "supports_vision", &vision,
-                           "supports_tools", &tools,
-                           "reasoning_effort", &effort,
-                           "pricing",
-                           "prompt_per_mtok_micro", &p_prompt,
-                           "cached_prompt_per_mtok_micro", &p_cached,
-                           "completion_per_mtok_micro", &p_completion,
-                           "limits", "requests_per_min", &rpm,
-                           "tokens_per_min", &tpm, "tokens", &tokens)
-            != 0) {
-            fg_err_set(err, FG_E_INVALID_VALUE, NULL, "%s: models[%zu]: %s",
-                       path, i, jerr.text);
-            goto fail;
+        endpoints = json_object_get(item, "endpoints");
+        total += json_is_array(endpoints) && json_array_size(endpoints) > 0
+                 ? json_array_size(endpoints) : 1;
+    }
+    cat->models = fg_xcalloc(json_array_size(arr) + 1, sizeof(fg_model_t));
+    cat->endpoints = fg_xcalloc(total + 1, sizeof(fg_endpoint_t));
+    json_array_foreach(arr, i, item) {
+        if (catalog_load_model(cat, i, item, path, err) != FG_OK) {
+            json_decref(arr);
+            return FG_ERR;
         }
-        m->provider = fg_catalog_provider(cat, provider);
-        if (m->provider == NULL) {
-            fg_err_set(err, FG_E_INVALID_VALUE, NULL,
-                       "%s: models[%zu] (\"%s\"): unknown provider \"%s\"",
-                       path, i, id, provider);
-            goto fail;
-        }
-        if (context_window < 1 || max_output < 1 || p_prompt < 0
-            || p_completion < 0 || rpm < 0 || tpm < 0) {
-            fg_err_set(err, FG_E_OUT_OF_RANGE, NULL,
-                       "%s: models[%zu] (\"%s\"): windows must be >= 1, "
-                       "prices and limits >= 0", path, i, id);
-            goto fail;
-        }
-        if (effort != NULL && !json_is_array(effort)) {
-            fg_err_set(err, FG_E_INVALID_TYPE, NULL,
-                       "%s: models[%zu] (\"%s\"): reasoning_effort must be "
-                       "an array", path, i, id);
-            goto fail;
-        }
-        if (catalog_model_tokens(m, tokens, path, i, err) != FG_OK) {
-            goto fail;
-        }
-        m->id = fg_xstrdup(id);
-        m->upstream_id = fg_xstrdup(upstream_id ? upstream_id : id);
-        m->created = created;
-        m->owned_by = fg_xstrdup(owned_by ? owned_by : provider);
-        m->context_window = context_window;
-        m->max_output_tokens = max_output;
-        m->requests_per_min = rpm;
-        m->tokens_per_min = tpm;
-        m->supports_vision = vision;
-        m->supports_tools = tools;
-        m->reasoning_effort = effort ? json_incref(effort) : json_array();
-        m->prompt_per_mtok_micro = p_prompt;
-        m->cached_prompt_per_mtok_micro = p_cached < 0 ? p_prompt : p_cached;
-        m->completion_per_mtok_micro = p_completion;
-        cat->model_count = i + 1;
-        catalog_index_model(cat, i);
     }
     json_decref(arr);
     return FG_OK;
-
-fail:
-    json_decref(arr);
-    return FG_ERR;
 }
 
 /*
@@ -363,40 +813,43 @@ catalog_model_tokens(fg_model_t *m, json_t *tokens, const char *path,
 }
 
 /*
- * Enters model @i in the indexes. A name already there keeps the model
- * that came first, as a scan in catalog order would find it: both names
- * of a model go in before the next model's. A provider whose id holds a
- * slash is never named by a "provider/model" request (its name ends at
- * the first slash), so its models get no qualified names: one could only
- * shadow another provider's.
+ * Enters model @i in the indexes: its id, and for each endpoint
+ * "provider/id" and "provider/upstream_id" (to the endpoint). A name
+ * already there keeps what came first, as a scan in catalog order would
+ * find it: every name of a model goes in before the next model's. A
+ * provider whose id holds a slash is never named by a "provider/model"
+ * request (its name ends at the first slash), so its endpoints get no
+ * qualified names: one could only shadow another provider's.
  */
 static void
 catalog_index_model(fg_catalog_t *cat, size_t i)
 {
-    const fg_model_t *m = &cat->models[i];
-    const char       *names[2] = { m->id, m->upstream_id };
-    size_t            plen = strlen(m->provider->id), k, nlen;
-    char             *qualified;
+    const fg_model_t    *m = &cat->models[i];
+    const fg_endpoint_t *e;
+    const char          *names[2];
+    size_t               j, k, plen, nlen;
+    char                *qualified;
 
     (void) fg_idindex_add(&cat->models_by_id, m->id, i);
-    if (strchr(m->provider->id, '/') != NULL) {
-        return;
+    for (j = 0; j < m->endpoint_count; j++) {
+        e = m->endpoints[j];
+        if (strchr(e->provider->id, '/') != NULL) {
+            continue;
+        }
+        names[0] = m->id;
+        names[1] = e->upstream_id;
+        plen = strlen(e->provider->id);
+        for (k = 0; k < 2; k++) {
+            nlen = strlen(names[k]);
+            qualified = fg_xmalloc(plen + 1 + nlen + 1);
+            memcpy(qualified, e->provider->id, plen);
+            qualified[plen] = '/';
+            memcpy(qualified + plen + 1, names[k], nlen + 1);
+            (void) fg_idindex_add(&cat->models_by_qualified, qualified,
+                                  e->index);
+            free(qualified);
+        }
     }
-    for (k = 0; k < 2; k++) {
-        nlen = strlen(names[k]);
-        qualified = fg_xmalloc(plen + 1 + nlen + 1);
-        memcpy(qualified, m->provider->id, plen);
-        qualified[plen] = '/';
-        memcpy(qualified + plen + 1, names[k], nlen + 1);
-        (void) fg_idindex_add(&cat->models_by_qualified, qualified, i);
-        free(qualified);
-    }
-}
-
-static const fg_model_t *
-catalog_model_at(const fg_catalog_t *cat, size_t i)
-{
-    return i == FG_IDINDEX_NONE ? NULL : &cat->models[i];
 }
 
 fg_catalog_t *
@@ -449,9 +902,18 @@ fg_catalog_free(fg_catalog_t *cat)
         free(cat->models[i].owned_by);
         free(cat->models[i].tokenizer);
         json_decref(cat->models[i].reasoning_effort);
+        free(cat->models[i].endpoints);
+    }
+    for (i = 0; i < cat->endpoint_count; i++) {
+        free(cat->endpoints[i].upstream_id);
+        free(cat->endpoints[i].quantization);
+        free(cat->endpoints[i].country);
+        json_decref(cat->endpoints[i].reasoning_effort);
+        json_decref(cat->endpoints[i].parameters);
     }
     free(cat->providers);
     free(cat->models);
+    free(cat->endpoints);
     fg_idindex_cleanup(&cat->providers_by_id);
     fg_idindex_cleanup(&cat->models_by_id);
     fg_idindex_cleanup(&cat->models_by_qualified);
@@ -467,24 +929,86 @@ fg_catalog_provider(const fg_catalog_t *cat, const char *id)
 }
 
 const fg_model_t *
+fg_catalog_resolve(const fg_catalog_t *cat, const char *requested,
+                   const fg_provider_t **pinned)
+{
+    const fg_endpoint_t *e;
+    const fg_model_t    *m;
+    size_t               i;
+
+    if (pinned != NULL) {
+        *pinned = NULL;
+    }
+    i = fg_idindex_find(&cat->models_by_id, requested);
+    if (i != FG_IDINDEX_NONE) {
+        m = &cat->models[i];
+        return catalog_model_is_served(m) ? m : NULL;
+    }
+    if (strchr(requested, '/') == NULL) {
+        return NULL;
+    }
+    i = fg_idindex_find(&cat->models_by_qualified, requested);
+    if (i == FG_IDINDEX_NONE) {
+        return NULL;
+    }
+    /* Every endpoint a qualified name can map to is at the provider it
+     * names, so the first one's being disabled is the name's. */
+    e = &cat->endpoints[i];
+    if (!e->provider->is_enabled) {
+        return NULL;
+    }
+    if (pinned != NULL) {
+        *pinned = e->provider;
+    }
+    return e->model;
+}
+
+const fg_model_t *
 fg_catalog_route(const fg_catalog_t *cat, const char *requested)
 {
-    const fg_model_t *m;
+    return fg_catalog_resolve(cat, requested, NULL);
+}
 
-    m = catalog_model_at(cat, fg_idindex_find(&cat->models_by_id,
-                                              requested));
-    if (m == NULL && strchr(requested, '/') != NULL) {
-        m = catalog_model_at(cat, fg_idindex_find(&cat->models_by_qualified,
-                                                  requested));
+const fg_endpoint_t *
+fg_catalog_endpoint(const fg_model_t *m, const fg_provider_t *provider)
+{
+    size_t k;
+
+    for (k = 0; k < m->endpoint_count; k++) {
+        if (m->endpoints[k]->provider == provider) {
+            return m->endpoints[k];
+        }
     }
-    return m != NULL && m->provider->is_enabled ? m : NULL;
+    return NULL;
 }
 
 json_t *
 fg_catalog_model_json(const fg_model_t *m)
 {
+    const fg_endpoint_t *e;
+    int                  served = catalog_model_is_served(m);
+    int64_t              prompt[2] = { INT64_MAX, 0 };
+    int64_t              completion[2] = { INT64_MAX, 0 };
+    size_t               k, enabled = 0;
+
+    for (k = 0; k < m->endpoint_count; k++) {
+        e = m->endpoints[k];
+        enabled += e->provider->is_enabled;
+        if (!catalog_endpoint_counts(e, served)) {
+            continue;
+        }
+        prompt[0] = e->prompt_per_mtok_micro < prompt[0]
+                    ? e->prompt_per_mtok_micro : prompt[0];
+        prompt[1] = e->prompt_per_mtok_micro > prompt[1]
+                    ? e->prompt_per_mtok_micro : prompt[1];
+        completion[0] = e->completion_per_mtok_micro < completion[0]
+                        ? e->completion_per_mtok_micro : completion[0];
+        completion[1] = e->completion_per_mtok_micro > completion[1]
+                        ? e->completion_per_mtok_micro : completion[1];
+    }
     return json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:b, s:b, s:O,"
-                     " s:{s:I, s:I, s:I, s:s}, s:s*}",
+                     " s:{s:I, s:I, s:I, s:s, s:{s:[I, I], s:[I, I]}},"
+                     " s:I, s:f, s:s*}",
                      "id", m->id, "object", "model",
                      "created", (json_int_t) m->created,
                      "owned_by", m->owned_by,
@@ -502,7 +1026,102 @@ fg_catalog_model_json(const fg_model_t *m)
                      "completion_per_mtok_micro",
                      (json_int_t) m->completion_per_mtok_micro,
                      "unit", "micro-credits per million tokens",
+                     "range",
+                     "prompt_per_mtok_micro", (json_int_t) prompt[0],
+                     (json_int_t) prompt[1],
+                     "completion_per_mtok_micro", (json_int_t) completion[0],
+                     (json_int_t) completion[1],
+                     "endpoints", (json_int_t) enabled,
+                     "quality", m->quality,
                      "tokenizer", m->tokenizer);
+}
+
+json_t *
+fg_catalog_endpoint_json(const fg_endpoint_t *e)
+{
+    json_t *apis = json_array();
+    size_t  k;
+
+    for (k = 0; k < CATALOG_API_COUNT; k++) {
+        if (e->apis & catalog_api_names[k].bit) {
+            json_array_append_new(apis,
+                                  json_string(catalog_api_names[k].name));
+        }
+    }
+    return json_pack("{s:s, s:s, s:s, s:s?, s:o, s:I, s:I,"
+                     " s:{s:b, s:b, s:b, s:O, s:o}, s:s?,"
+                     " s:{s:I, s:I, s:I, s:s}, s:b}",
+                     "provider", e->provider->id,
+                     "provider_name", e->provider->name,
+                     "upstream_id", e->upstream_id,
+                     "location", e->location,
+                     "carbon_intensity", e->carbon_intensity < 0
+                     ? json_null() : json_real(e->carbon_intensity),
+                     "context_window", (json_int_t) e->context_window,
+                     "max_output_tokens", (json_int_t) e->max_output_tokens,
+                     "capabilities",
+                     "vision", e->supports_vision,
+                     "tools", e->supports_tools,
+                     "json_schema", e->supports_json_schema,
+                     "reasoning_effort", e->reasoning_effort,
+                     "apis", apis,
+                     "quantization", e->quantization,
+                     "pricing",
+                     "prompt_per_mtok_micro",
+                     (json_int_t) e->prompt_per_mtok_micro,
+                     "cached_prompt_per_mtok_micro",
+                     (json_int_t) e->cached_prompt_per_mtok_micro,
+                     "completion_per_mtok_micro",
+                     (json_int_t) e->completion_per_mtok_micro,
+                     "unit", "micro-credits per million tokens",
+                     "enabled", e->provider->is_enabled);
+}
+
+/*
+ * Where endpoint @e runs and what a million of its prompt and completion
+ * tokens emit there, so that ranking by carbon is two multiplications a
+ * candidate. The impact tables are attached.
+ */
+static int
+catalog_endpoint_impact(const fg_catalog_t *cat, fg_endpoint_t *e,
+                        const char *dir, fg_err_t *err)
+{
+    static const fg_impact_usage_t prompt = { 1000000, 0, 0, 0 };
+    static const fg_impact_usage_t completion = { 0, 0, 1000000, 0 };
+    const fg_impact_provider_t    *p;
+    const fg_impact_country_t     *c;
+    fg_impact_t                    out;
+
+    if (e->country != NULL) {
+        c = fg_impact_data_country(cat->impact, e->country);
+        if (c == NULL) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                              "model \"%s\", endpoint at \"%s\": country "
+                              "\"%s\" is not in %s/countries.json",
+                              e->model->id, e->provider->id, e->country,
+                              dir);
+        }
+    } else {
+        p = fg_impact_data_provider(cat->impact, e->provider->id);
+        c = p != NULL ? p->country : NULL;
+    }
+    e->location = c != NULL ? c->code : "WORLD";
+    e->carbon_intensity = c != NULL ? c->ci_g_per_kwh : -1;
+    if (fg_impact_data_estimate_at(cat->impact, e->model->id,
+                                   e->provider->id, e->country, e->pue,
+                                   &prompt, cat->impact_flags, &out, err)
+        != FG_OK) {
+        return FG_ERR;
+    }
+    e->co2_g_per_mtok_prompt = out.mid.carbon_g_co2;
+    if (fg_impact_data_estimate_at(cat->impact, e->model->id,
+                                   e->provider->id, e->country, e->pue,
+                                   &completion, cat->impact_flags, &out, err)
+        != FG_OK) {
+        return FG_ERR;
+    }
+    e->co2_g_per_mtok_completion = out.mid.carbon_g_co2;
+    return FG_OK;
 }
 
 int
@@ -525,7 +1144,18 @@ fg_catalog_attach_impact(fg_catalog_t *cat, const char *dir, unsigned flags,
     cat->impact_flags = flags;
     free(models);
     free(providers);
-    return cat->impact != NULL ? FG_OK : FG_ERR;
+    if (cat->impact == NULL) {
+        return FG_ERR;
+    }
+    for (i = 0; i < cat->endpoint_count; i++) {
+        if (catalog_endpoint_impact(cat, &cat->endpoints[i], dir, err)
+            != FG_OK) {
+            fg_impact_data_free(cat->impact);
+            cat->impact = NULL;
+            return FG_ERR;
+        }
+    }
+    return FG_OK;
 }
 
 int

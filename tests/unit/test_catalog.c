@@ -234,6 +234,450 @@ duplicate_provider_id_is_an_error(void)
     expect_true(strstr(err.msg, "duplicate id") != NULL);
 }
 
+/* --- endpoints ---------------------------------------------------------- */
+
+/* "a" and "b" need no key; "off" names one nobody sets. */
+#define ENDPOINT_PROVIDERS                                                  \
+    "{\"providers\": [{\"id\": \"a\", \"name\": \"A Cloud\","               \
+    " \"base_url\": \"http://a/v1\"},"                                      \
+    " {\"id\": \"b\", \"base_url\": \"http://b/v1\"},"                      \
+    " {\"id\": \"off\", \"base_url\": \"http://off/v1\","                   \
+    " \"key_env\": \"FG_TEST_UNSET_KEY\"}]}"
+#define PRICING(prompt, completion)                                         \
+    "\"pricing\": {\"prompt_per_mtok_micro\": " #prompt ","                 \
+    " \"completion_per_mtok_micro\": " #completion "}"
+/* A model "m" whose defaults are @defaults and endpoints @endpoints. */
+#define MULTI(defaults, endpoints)                                          \
+    "{\"models\": [{\"id\": \"m\"" defaults ", \"endpoints\": ["            \
+    endpoints "]}]}"
+#define DEFAULTS                                                            \
+    ", \"context_window\": 1000, \"max_output_tokens\": 100, "              \
+    PRICING(10, 20)
+
+/* Loads @models against ENDPOINT_PROVIDERS; NULL (a failure) if refused. */
+static fg_catalog_t *
+load_endpoints(const char *models)
+{
+    fg_err_t      err;
+    fg_catalog_t *cat;
+
+    unsetenv("FG_TEST_UNSET_KEY");
+    cat = load(ENDPOINT_PROVIDERS, models, &err);
+    if (cat == NULL) {
+        FG_TEST_FAIL("load: %s", err.msg);
+    }
+    return cat;
+}
+
+/* Expects @models refused with a message holding @text. */
+static void
+expect_refused(const char *models, const char *text)
+{
+    fg_err_t      err;
+    fg_catalog_t *cat;
+
+    cat = load(ENDPOINT_PROVIDERS, models, &err);
+    expect_true(cat == NULL);
+    if (cat == NULL && strstr(err.msg, text) == NULL) {
+        FG_TEST_FAIL("message \"%s\" lacks \"%s\"", err.msg, text);
+    }
+    fg_catalog_free(cat);
+}
+
+static void
+a_single_provider_model_has_one_endpoint_of_its_fields(void)
+{
+    fg_catalog_t        *cat;
+    const fg_endpoint_t *e;
+
+    cat = load_endpoints("{\"models\": [{\"id\": \"m\", \"provider\": \"a\","
+                         " \"upstream_id\": \"up\", \"context_window\": 1000,"
+                         " \"max_output_tokens\": 100,"
+                         " \"supports_vision\": true, " PRICING(10, 20)
+                         "}]}");
+    if (cat == NULL) {
+        return;
+    }
+    expect_int_eq(cat->endpoint_count, 1);
+    expect_int_eq(cat->models[0].endpoint_count, 1);
+    e = cat->models[0].endpoints[0];
+    expect_true(e == &cat->endpoints[0] && e->index == 0);
+    expect_true(e->model == &cat->models[0]);
+    expect_str_eq(e->provider->id, "a");
+    expect_str_eq(e->upstream_id, "up");
+    expect_int_eq(e->context_window, 1000);
+    expect_int_eq(e->max_output_tokens, 100);
+    expect_int_eq(e->supports_vision, 1);
+    expect_int_eq(e->supports_tools, 0);
+    expect_int_eq(e->supports_json_schema, 1);
+    expect_int_eq(e->apis, FG_API_CHAT);
+    expect_int_eq(e->prompt_per_mtok_micro, 10);
+    expect_int_eq(e->cached_prompt_per_mtok_micro, 10);
+    expect_int_eq(e->completion_per_mtok_micro, 20);
+    expect_true(e->quantization == NULL && e->parameters == NULL);
+    expect_true(e->country == NULL && e->pue == 0);
+    expect_int_eq(e->health_slot, -1);
+    expect_true(cat->models[0].quality == FG_CATALOG_QUALITY_DEFAULT);
+    fg_catalog_free(cat);
+}
+
+static void
+endpoints_inherit_what_they_do_not_give_from_the_model(void)
+{
+    fg_catalog_t        *cat;
+    const fg_endpoint_t *e;
+
+    cat = load_endpoints(MULTI(DEFAULTS ", \"supports_tools\": true,"
+                               " \"quantization\": \"fp8\", \"apis\":"
+                               " [\"chat\", \"responses\"], \"parameters\":"
+                               " [\"temperature\"], \"country\": \"SE\","
+                               " \"pue\": 1.1",
+                               "{\"provider\": \"a\"}, {\"provider\": \"b\"}"));
+    if (cat == NULL) {
+        return;
+    }
+    expect_int_eq(cat->endpoint_count, 2);
+    e = cat->models[0].endpoints[1];
+    expect_true(e == &cat->endpoints[1] && e->index == 1);
+    expect_str_eq(e->provider->id, "b");
+    expect_str_eq(e->upstream_id, "m");
+    expect_int_eq(e->context_window, 1000);
+    expect_int_eq(e->max_output_tokens, 100);
+    expect_int_eq(e->supports_tools, 1);
+    expect_int_eq(e->completion_per_mtok_micro, 20);
+    expect_str_eq(e->quantization, "fp8");
+    expect_int_eq(e->apis, FG_API_CHAT | FG_API_RESPONSES);
+    expect_int_eq(json_array_size(e->parameters), 1);
+    expect_str_eq(e->country, "SE");
+    expect_true(e->pue == 1.1);
+    fg_catalog_free(cat);
+}
+
+static void
+an_endpoint_overrides_the_model(void)
+{
+    fg_catalog_t        *cat;
+    const fg_endpoint_t *e;
+
+    cat = load_endpoints(MULTI(DEFAULTS ", \"quantization\": \"fp8\"",
+                               "{\"provider\": \"a\"}, {\"provider\": \"b\","
+                               " \"upstream_id\": \"org/m-int4\","
+                               " \"context_window\": 500,"
+                               " \"supports_json_schema\": false,"
+                               " \"quantization\": \"int4\","
+                               " \"reasoning_effort\": [\"low\"], "
+                               PRICING(1, 2) ", \"limits\":"
+                               " {\"requests_per_min\": 60}}"));
+    if (cat == NULL) {
+        return;
+    }
+    e = cat->models[0].endpoints[1];
+    expect_str_eq(e->upstream_id, "org/m-int4");
+    expect_int_eq(e->context_window, 500);
+    expect_int_eq(e->max_output_tokens, 100);
+    expect_int_eq(e->supports_json_schema, 0);
+    expect_str_eq(e->quantization, "int4");
+    expect_int_eq(json_array_size(e->reasoning_effort), 1);
+    expect_int_eq(e->prompt_per_mtok_micro, 1);
+    expect_int_eq(e->cached_prompt_per_mtok_micro, 1);
+    expect_int_eq(e->requests_per_min, 60);
+    expect_str_eq(cat->models[0].endpoints[0]->quantization, "fp8");
+    fg_catalog_free(cat);
+}
+
+static void
+provider_and_endpoints_together_are_an_error(void)
+{
+    expect_refused(MULTI(DEFAULTS ", \"provider\": \"a\"",
+                         "{\"provider\": \"b\"}"), "not both");
+}
+
+static void
+neither_provider_nor_endpoints_is_an_error(void)
+{
+    expect_refused("{\"models\": [{\"id\": \"m\"" DEFAULTS "}]}",
+                   "either \"provider\"");
+}
+
+static void
+two_endpoints_at_one_provider_are_an_error(void)
+{
+    expect_refused(MULTI(DEFAULTS, "{\"provider\": \"a\"},"
+                         " {\"provider\": \"a\", \"upstream_id\": \"x\"}"),
+                   "models[0].endpoints[1] (\"m\"): a second endpoint at "
+                   "provider \"a\"");
+}
+
+static void
+endpoint_of_an_unknown_provider_is_an_error_naming_it(void)
+{
+    expect_refused(MULTI(DEFAULTS, "{\"provider\": \"zz\"}"),
+                   "models[0].endpoints[0] (\"m\"): unknown provider "
+                   "\"zz\"");
+}
+
+static void
+unknown_member_of_an_endpoint_is_an_error_naming_it(void)
+{
+    expect_refused(MULTI(DEFAULTS, "{\"provider\": \"a\"},"
+                         " {\"provider\": \"b\", \"prise\": 1}"),
+                   "models[0].endpoints[1] (\"m\"): unknown member "
+                   "\"prise\"");
+}
+
+static void
+endpoint_without_window_or_pricing_and_no_default_is_an_error_naming_it(void)
+{
+    expect_refused(MULTI(", " PRICING(1, 2), "{\"provider\": \"a\","
+                         " \"context_window\": 1, \"max_output_tokens\": 1},"
+                         " {\"provider\": \"b\", \"max_output_tokens\": 1}"),
+                   "models[0].endpoints[1] (\"m\"): no \"context_window\"");
+    expect_refused(MULTI(", \"context_window\": 1, \"max_output_tokens\": 1",
+                         "{\"provider\": \"a\"}"),
+                   "models[0].endpoints[0] (\"m\"): no \"pricing\"");
+}
+
+static void
+model_summary_takes_the_widest_window_any_capability_and_the_cheapest(void)
+{
+    fg_catalog_t     *cat;
+    const fg_model_t *m;
+
+    cat = load_endpoints(MULTI(DEFAULTS,
+                               "{\"provider\": \"a\", \"context_window\":"
+                               " 4000, \"reasoning_effort\": [\"low\","
+                               " \"high\"], " PRICING(30, 30) "},"
+                               " {\"provider\": \"b\", \"max_output_tokens\":"
+                               " 900, \"supports_vision\": true,"
+                               " \"reasoning_effort\": [\"high\","
+                               " \"medium\"], \"pricing\":"
+                               " {\"prompt_per_mtok_micro\": 5,"
+                               " \"cached_prompt_per_mtok_micro\": 1,"
+                               " \"completion_per_mtok_micro\": 40}}"));
+    if (cat == NULL) {
+        return;
+    }
+    m = &cat->models[0];
+    expect_int_eq(m->context_window, 4000);
+    expect_int_eq(m->max_output_tokens, 900);
+    expect_int_eq(m->supports_vision, 1);
+    expect_int_eq(m->supports_tools, 0);
+    expect_int_eq(json_array_size(m->reasoning_effort), 3);
+    expect_str_eq(json_string_value(json_array_get(m->reasoning_effort, 2)),
+                  "medium");
+    /* 5 + 40 beats 30 + 30. */
+    expect_int_eq(m->prompt_per_mtok_micro, 5);
+    expect_int_eq(m->cached_prompt_per_mtok_micro, 1);
+    expect_int_eq(m->completion_per_mtok_micro, 40);
+    expect_str_eq(m->provider->id, "a");
+    fg_catalog_free(cat);
+}
+
+static void
+a_disabled_providers_endpoint_is_left_out_of_the_summary(void)
+{
+    fg_catalog_t     *cat;
+    const fg_model_t *m;
+
+    cat = load_endpoints(MULTI(DEFAULTS,
+                               "{\"provider\": \"off\", \"upstream_id\":"
+                               " \"cheap\", \"context_window\": 9000, "
+                               PRICING(0, 0) "}, {\"provider\": \"b\"}"));
+    if (cat == NULL) {
+        return;
+    }
+    m = &cat->models[0];
+    expect_int_eq(m->context_window, 1000);
+    expect_int_eq(m->prompt_per_mtok_micro, 10);
+    expect_str_eq(m->provider->id, "b");
+    expect_str_eq(m->upstream_id, "m");
+    fg_catalog_free(cat);
+}
+
+static void
+a_model_is_found_while_one_of_its_endpoints_is_enabled(void)
+{
+    fg_catalog_t *cat;
+
+    cat = load_endpoints("{\"models\": [{\"id\": \"m\"" DEFAULTS ","
+                         " \"endpoints\": [{\"provider\": \"off\"},"
+                         " {\"provider\": \"b\"}]}, {\"id\": \"n\"" DEFAULTS
+                         ", \"endpoints\": [{\"provider\": \"off\"}]}]}");
+    if (cat == NULL) {
+        return;
+    }
+    expect_true(fg_catalog_route(cat, "m") == &cat->models[0]);
+    expect_true(fg_catalog_route(cat, "n") == NULL);
+    fg_catalog_free(cat);
+}
+
+static void
+provider_slash_model_resolves_pinned_to_that_provider(void)
+{
+    fg_catalog_t        *cat;
+    const fg_provider_t *pinned = (const fg_provider_t *) 1;
+
+    cat = load_endpoints(MULTI(DEFAULTS, "{\"provider\": \"a\"},"
+                               " {\"provider\": \"b\"}"));
+    if (cat == NULL) {
+        return;
+    }
+    expect_true(fg_catalog_resolve(cat, "b/m", &pinned) == &cat->models[0]);
+    expect_true(pinned == fg_catalog_provider(cat, "b"));
+    expect_true(fg_catalog_resolve(cat, "m", &pinned) == &cat->models[0]);
+    expect_true(pinned == NULL);
+    fg_catalog_free(cat);
+}
+
+static void
+provider_slash_upstream_id_resolves_pinned_to_that_provider(void)
+{
+    fg_catalog_t        *cat;
+    const fg_provider_t *pinned = NULL;
+
+    cat = load_endpoints(MULTI(DEFAULTS, "{\"provider\": \"a\","
+                               " \"upstream_id\": \"org/m-a\"},"
+                               " {\"provider\": \"b\", \"upstream_id\":"
+                               " \"m-b\"}"));
+    if (cat == NULL) {
+        return;
+    }
+    expect_true(fg_catalog_resolve(cat, "a/org/m-a", &pinned)
+                == &cat->models[0]);
+    expect_true(pinned == fg_catalog_provider(cat, "a"));
+    expect_true(fg_catalog_resolve(cat, "b/m-b", &pinned)
+                == &cat->models[0]);
+    expect_true(pinned == fg_catalog_provider(cat, "b"));
+    expect_true(fg_catalog_resolve(cat, "a/m-b", &pinned) == NULL);
+    fg_catalog_free(cat);
+}
+
+static void
+qualified_name_of_a_disabled_endpoint_is_not_found(void)
+{
+    fg_catalog_t        *cat;
+    const fg_provider_t *pinned = (const fg_provider_t *) 1;
+
+    cat = load_endpoints(MULTI(DEFAULTS, "{\"provider\": \"off\"},"
+                               " {\"provider\": \"b\"}"));
+    if (cat == NULL) {
+        return;
+    }
+    expect_true(fg_catalog_resolve(cat, "off/m", &pinned) == NULL);
+    expect_true(pinned == NULL);
+    expect_true(fg_catalog_route(cat, "b/m") == &cat->models[0]);
+    fg_catalog_free(cat);
+}
+
+static void
+catalog_endpoint_finds_a_models_endpoint_by_provider(void)
+{
+    fg_catalog_t *cat;
+
+    cat = load_endpoints(MULTI(DEFAULTS, "{\"provider\": \"a\"},"
+                               " {\"provider\": \"b\"}"));
+    if (cat == NULL) {
+        return;
+    }
+    expect_true(fg_catalog_endpoint(&cat->models[0],
+                                    fg_catalog_provider(cat, "b"))
+                == &cat->endpoints[1]);
+    expect_true(fg_catalog_endpoint(&cat->models[0],
+                                    fg_catalog_provider(cat, "off"))
+                == NULL);
+    fg_catalog_free(cat);
+}
+
+static void
+quality_defaults_and_must_be_within_0_and_100(void)
+{
+    fg_catalog_t *cat;
+
+    cat = load_endpoints(MULTI(DEFAULTS ", \"quality\": 87.5",
+                               "{\"provider\": \"a\"}"));
+    expect_true(cat == NULL || cat->models[0].quality == 87.5);
+    fg_catalog_free(cat);
+    expect_refused(MULTI(DEFAULTS ", \"quality\": 101",
+                         "{\"provider\": \"a\"}"), "quality");
+}
+
+static void
+model_json_has_the_price_range_the_endpoint_count_and_the_quality(void)
+{
+    fg_catalog_t *cat;
+    json_t       *j, *range;
+
+    cat = load_endpoints(MULTI(DEFAULTS ", \"quality\": 70",
+                               "{\"provider\": \"a\", " PRICING(30, 30) "},"
+                               " {\"provider\": \"b\", " PRICING(5, 40) "},"
+                               " {\"provider\": \"off\", " PRICING(0, 0)
+                               "}"));
+    if (cat == NULL) {
+        return;
+    }
+    j = fg_catalog_model_json(&cat->models[0]);
+    range = json_object_get(json_object_get(j, "pricing"), "range");
+    expect_int_eq(json_integer_value(json_array_get(
+                      json_object_get(range, "prompt_per_mtok_micro"), 0)), 5);
+    expect_int_eq(json_integer_value(json_array_get(
+                      json_object_get(range, "prompt_per_mtok_micro"), 1)),
+                  30);
+    expect_int_eq(json_integer_value(json_array_get(
+                      json_object_get(range, "completion_per_mtok_micro"),
+                      0)), 30);
+    expect_int_eq(json_integer_value(json_array_get(
+                      json_object_get(range, "completion_per_mtok_micro"),
+                      1)), 40);
+    expect_int_eq(json_integer_value(json_object_get(j, "endpoints")), 2);
+    expect_true(json_real_value(json_object_get(j, "quality")) == 70);
+    expect_int_eq(json_integer_value(json_object_get(
+                      json_object_get(j, "pricing"),
+                      "prompt_per_mtok_micro")), 5);
+    json_decref(j);
+    fg_catalog_free(cat);
+}
+
+static void
+endpoint_json_describes_one_endpoint(void)
+{
+    fg_catalog_t *cat;
+    json_t       *j, *caps;
+    char         *text;
+
+    cat = load_endpoints(MULTI(DEFAULTS, "{\"provider\": \"a\","
+                               " \"upstream_id\": \"m-a\", \"apis\":"
+                               " [\"chat\", \"embeddings\"],"
+                               " \"quantization\": \"bf16\"}"));
+    if (cat == NULL) {
+        return;
+    }
+    j = fg_catalog_endpoint_json(&cat->endpoints[0]);
+    caps = json_object_get(j, "capabilities");
+    expect_str_eq(json_string_value(json_object_get(j, "provider")), "a");
+    expect_str_eq(json_string_value(json_object_get(j, "provider_name")),
+                  "A Cloud");
+    expect_str_eq(json_string_value(json_object_get(j, "upstream_id")),
+                  "m-a");
+    /* Before the impact tables attach, where it runs is unknown. */
+    expect_true(json_is_null(json_object_get(j, "location")));
+    expect_true(json_is_null(json_object_get(j, "carbon_intensity")));
+    expect_int_eq(json_integer_value(json_object_get(j, "context_window")),
+                  1000);
+    expect_true(json_is_false(json_object_get(caps, "vision")));
+    expect_true(json_is_true(json_object_get(caps, "json_schema")));
+    text = json_dumps(json_object_get(caps, "apis"), JSON_COMPACT);
+    expect_str_eq(text, "[\"chat\",\"embeddings\"]");
+    free(text);
+    expect_str_eq(json_string_value(json_object_get(j, "quantization")),
+                  "bf16");
+    expect_int_eq(json_integer_value(json_object_get(
+                      json_object_get(j, "pricing"),
+                      "completion_per_mtok_micro")), 20);
+    expect_true(json_is_true(json_object_get(j, "enabled")));
+    json_decref(j);
+    fg_catalog_free(cat);
+}
+
 static void
 base_url_must_be_http(void)
 {
@@ -258,4 +702,23 @@ FG_TEST_MAIN("catalog",
     FG_TEST_CASE(unknown_field_in_a_model_is_an_error),
     FG_TEST_CASE(model_of_an_unknown_provider_is_an_error),
     FG_TEST_CASE(duplicate_provider_id_is_an_error),
+    FG_TEST_CASE(a_single_provider_model_has_one_endpoint_of_its_fields),
+    FG_TEST_CASE(endpoints_inherit_what_they_do_not_give_from_the_model),
+    FG_TEST_CASE(an_endpoint_overrides_the_model),
+    FG_TEST_CASE(provider_and_endpoints_together_are_an_error),
+    FG_TEST_CASE(neither_provider_nor_endpoints_is_an_error),
+    FG_TEST_CASE(two_endpoints_at_one_provider_are_an_error),
+    FG_TEST_CASE(endpoint_of_an_unknown_provider_is_an_error_naming_it),
+    FG_TEST_CASE(unknown_member_of_an_endpoint_is_an_error_naming_it),
+    FG_TEST_CASE(endpoint_without_window_or_pricing_and_no_default_is_an_error_naming_it),
+    FG_TEST_CASE(model_summary_takes_the_widest_window_any_capability_and_the_cheapest),
+    FG_TEST_CASE(a_disabled_providers_endpoint_is_left_out_of_the_summary),
+    FG_TEST_CASE(a_model_is_found_while_one_of_its_endpoints_is_enabled),
+    FG_TEST_CASE(provider_slash_model_resolves_pinned_to_that_provider),
+    FG_TEST_CASE(provider_slash_upstream_id_resolves_pinned_to_that_provider),
+    FG_TEST_CASE(qualified_name_of_a_disabled_endpoint_is_not_found),
+    FG_TEST_CASE(catalog_endpoint_finds_a_models_endpoint_by_provider),
+    FG_TEST_CASE(quality_defaults_and_must_be_within_0_and_100),
+    FG_TEST_CASE(model_json_has_the_price_range_the_endpoint_count_and_the_quality),
+    FG_TEST_CASE(endpoint_json_describes_one_endpoint),
     FG_TEST_CASE(base_url_must_be_http))

@@ -319,6 +319,19 @@ remove_tmp_dir(void)
     }
 }
 
+/* The temporary folder, made once. */
+static void
+tmp_dir_make(void)
+{
+    if (tmp_dir[0] == '\0') {
+        snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/fg-test-impact-XXXXXX");
+        if (mkdtemp(tmp_dir) == NULL) {
+            FG_TEST_FAIL("mkdtemp failed");
+        }
+        atexit(remove_tmp_dir);
+    }
+}
+
 static void
 write_text(const char *name, const char *text)
 {
@@ -342,13 +355,7 @@ load(const char *countries, const char *providers, const char *models,
 {
     static const char *model_ids[] = { "m" }, *provider_ids[] = { "p" };
 
-    if (tmp_dir[0] == '\0') {
-        snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/fg-test-impact-XXXXXX");
-        if (mkdtemp(tmp_dir) == NULL) {
-            FG_TEST_FAIL("mkdtemp failed");
-        }
-        atexit(remove_tmp_dir);
-    }
+    tmp_dir_make();
     write_text("countries.json", countries);
     write_text("providers.json", providers);
     write_text("models.json", models);
@@ -544,6 +551,129 @@ invalid_json_and_missing_files_are_refused(void)
     }
 }
 
+/* --- endpoints: the catalog's impact figures --------------------------- */
+
+/* The shipped catalog's providers and a models file of @models, with the
+ * shipped tables attached; NULL when refused (@err says why). */
+static fg_catalog_t *
+attached_catalog(const char *models, fg_err_t *err)
+{
+    char          path[128];
+    fg_catalog_t *cat;
+
+    tmp_dir_make();
+    snprintf(path, sizeof(path), "%s/catalog-models.json", tmp_dir);
+    write_text("catalog-models.json", models);
+    cat = fg_catalog_load(src("etc/providers.json"), path, err);
+    if (cat == NULL) {
+        FG_TEST_FAIL("catalog: %s", err->msg);
+        return NULL;
+    }
+    if (fg_catalog_attach_impact(cat, src("etc/impact"), 0, err) != FG_OK) {
+        fg_catalog_free(cat);
+        return NULL;
+    }
+    return cat;
+}
+
+/* llama-3.3-70b-versatile at groq (US) and at together moved to @country. */
+#define LLAMA_AT(country)                                                   \
+    "{\"models\": [{\"id\": \"llama-3.3-70b-versatile\","                   \
+    " \"context_window\": 1000, \"max_output_tokens\": 100, \"pricing\":"   \
+    " {\"prompt_per_mtok_micro\": 1, \"completion_per_mtok_micro\": 1},"    \
+    " \"endpoints\": [{\"provider\": \"groq\"}, {\"provider\":"             \
+    " \"together\", \"country\": \"" country "\"}]}]}"
+
+static void
+attach_impact_refuses_an_unknown_country_override(void)
+{
+    fg_err_t      err;
+    fg_catalog_t *cat;
+    char          path[128];
+
+    tmp_dir_make();
+    snprintf(path, sizeof(path), "%s/catalog-models.json", tmp_dir);
+    write_text("catalog-models.json", LLAMA_AT("ZZ"));
+    cat = fg_catalog_load(src("etc/providers.json"), path, &err);
+    expect_true(cat != NULL);
+    if (cat == NULL) {
+        return;
+    }
+    expect_int_eq(fg_catalog_attach_impact(cat, src("etc/impact"), 0, &err),
+                  FG_ERR);
+    expect_msg(err, "model \"llama-3.3-70b-versatile\", endpoint at "
+               "\"together\": country \"ZZ\"");
+    expect_true(cat->impact == NULL);
+    fg_catalog_free(cat);
+}
+
+static void
+attach_impact_places_each_endpoint_and_prices_its_carbon(void)
+{
+    fg_err_t             err;
+    fg_catalog_t        *cat = attached_catalog(LLAMA_AT("SE"), &err);
+    const fg_endpoint_t *us, *se;
+
+    if (cat == NULL) {
+        FG_TEST_FAIL("attach: %s", err.msg);
+        return;
+    }
+    us = cat->models[0].endpoints[0];
+    se = cat->models[0].endpoints[1];
+    expect_str_eq(us->location, "US");
+    expect_str_eq(se->location, "SE");
+    expect_rel(us->carbon_intensity, 383.55, 1e-9);
+    expect_rel(se->carbon_intensity, 35.82, 1e-9);
+    /* Same model, same PUE (1.56 both): the grid alone tells them apart. */
+    expect_true(se->co2_g_per_mtok_completion > 0);
+    expect_rel(se->co2_g_per_mtok_completion / us->co2_g_per_mtok_completion,
+               35.82 / 383.55, 1e-6);
+    expect_true(se->co2_g_per_mtok_prompt <= us->co2_g_per_mtok_prompt);
+    fg_catalog_free(cat);
+}
+
+static void
+estimate_at_with_a_pue_override_scales_energy(void)
+{
+    static const fg_impact_usage_t usage = { 1000, 0, 500, 0 };
+    fg_err_t                       err;
+    fg_impact_data_t              *d;
+    fg_impact_t                    base, at;
+
+    d = load(COUNTRIES, PROVIDERS, MODELS, &err);
+    if (d == NULL) {
+        FG_TEST_FAIL("load: %s", err.msg);
+        return;
+    }
+    expect_int_eq(fg_impact_data_estimate(d, "m", "p", &usage, 0, &base,
+                                          &err), FG_OK);
+    expect_int_eq(fg_impact_data_estimate_at(d, "m", "p", NULL, 2.32, &usage,
+                                             0, &at, &err), FG_OK);
+    expect_rel(at.mid.energy_kwh, 2 * base.mid.energy_kwh, 1e-9);
+    expect_rel(at.pue, 2.32, 1e-12);
+    fg_impact_data_free(d);
+}
+
+static void
+estimate_at_an_unknown_country_is_not_found(void)
+{
+    static const fg_impact_usage_t usage = { 1000, 0, 500, 0 };
+    fg_err_t                       err;
+    fg_impact_data_t              *d;
+    fg_impact_t                    out;
+
+    d = load(COUNTRIES, PROVIDERS, MODELS, &err);
+    if (d == NULL) {
+        FG_TEST_FAIL("load: %s", err.msg);
+        return;
+    }
+    expect_int_eq(fg_impact_data_estimate_at(d, "m", "p", "FR", 0, &usage,
+                                             0, &out, &err), FG_ERR);
+    expect_int_eq(err.code, FG_E_NOT_FOUND);
+    expect_msg(err, "\"FR\"");
+    fg_impact_data_free(d);
+}
+
 FG_TEST_MAIN("impact_data",
     FG_TEST_CASE(shipped_tables_cover_every_catalog_model_and_provider),
     FG_TEST_CASE(shipped_tables_mark_demo_closed_and_unknown_models),
@@ -558,4 +688,8 @@ FG_TEST_MAIN("impact_data",
     FG_TEST_CASE(bad_values_are_refused),
     FG_TEST_CASE(duplicates_are_refused),
     FG_TEST_CASE(tables_without_sources_and_licences_are_refused),
-    FG_TEST_CASE(invalid_json_and_missing_files_are_refused))
+    FG_TEST_CASE(invalid_json_and_missing_files_are_refused),
+    FG_TEST_CASE(attach_impact_refuses_an_unknown_country_override),
+    FG_TEST_CASE(attach_impact_places_each_endpoint_and_prices_its_carbon),
+    FG_TEST_CASE(estimate_at_with_a_pue_override_scales_energy),
+    FG_TEST_CASE(estimate_at_an_unknown_country_is_not_found))
