@@ -44,7 +44,12 @@ int fg_http_head(void *worker, fg_httpconn_t *conn,
  */
 void fg_http_refuse(void *worker, fg_httpconn_t *conn, const fg_err_t *err);
 
-/* Route handlers (each takes over @req and must end it). */
+/*
+ * Route handlers (each takes over @req and must end it).
+ * fg_models_handle: GET /v1/models (@id NULL), /v1/models/{id}, and
+ * /v1/models/{id}/endpoints when @id (decoded) ends in "/endpoints" and
+ * is no model as a whole.
+ */
 void fg_models_handle(fg_req_t *req, const char *id);
 
 /* Builds w->models_body from the catalog. Cannot fail. */

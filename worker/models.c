@@ -1,8 +1,8 @@
 /*
- * models.c: GET /v1/models and GET /v1/models/{id}, from the catalog. The
- * list is built once per worker (the catalog is immutable), so the request
- * path is a copy of a ready body; a key limited to some models gets a list
- * built for it.
+ * models.c: GET /v1/models, GET /v1/models/{id} and
+ * GET /v1/models/{id}/endpoints, from the catalog. The list is built once
+ * per worker (the catalog is immutable), so the request path is a copy of
+ * a ready body; a key limited to some models gets a list built for it.
  */
 
 #include <stdlib.h>
@@ -55,12 +55,76 @@ models_reply_allowed(fg_req_t *req)
     free(body);
 }
 
+static void
+models_reply_json(fg_req_t *req, json_t *obj)
+{
+    char *body = json_dumps(obj, JSON_COMPACT);
+
+    json_decref(obj);
+    fg_req_reply(req, 200, body, strlen(body));
+    free(body);
+}
+
+static json_t *
+models_endpoint_health(const fg_req_t *req, const fg_endpoint_t *e)
+{
+    /* health: filled from the shared table (health.h) once shm carries it */
+    (void) req;
+    (void) e;
+    return json_null();
+}
+
+/* The enabled endpoints of @m (only @pinned's when a "provider/model"
+ * name pinned one), with their health. */
+static void
+models_reply_endpoints(fg_req_t *req, const fg_model_t *m,
+                       const fg_provider_t *pinned)
+{
+    const fg_endpoint_t *e;
+    json_t              *list = json_array(), *obj;
+    size_t               k;
+
+    for (k = 0; k < m->endpoint_count; k++) {
+        e = m->endpoints[k];
+        if (!e->provider->is_enabled
+            || (pinned != NULL && e->provider != pinned)) {
+            continue;
+        }
+        obj = fg_catalog_endpoint_json(e);
+        json_object_set_new(obj, "health", models_endpoint_health(req, e));
+        json_array_append_new(list, obj);
+    }
+    models_reply_json(req, json_pack("{s:s, s:s, s:o}", "object", "list",
+                                     "model", m->id, "data", list));
+}
+
+/*
+ * Ids may hold slashes, so ".../endpoints" is the sub-resource only when
+ * @id is no model as given: then @base receives the id before it (1).
+ */
+static int
+models_endpoints_of(const char *id, char *base, size_t size)
+{
+    static const char suffix[] = "/endpoints";
+    size_t            len = strlen(id), slen = sizeof(suffix) - 1;
+
+    if (len <= slen || len - slen >= size
+        || strcmp(id + len - slen, suffix) != 0) {
+        return 0;
+    }
+    memcpy(base, id, len - slen);
+    base[len - slen] = '\0';
+    return 1;
+}
+
 void
 fg_models_handle(fg_req_t *req, const char *id)
 {
-    const fg_model_t *m;
-    json_t           *obj;
-    char             *body;
+    const fg_catalog_t  *cat = req->worker->catalog;
+    const fg_provider_t *pinned = NULL;
+    const fg_model_t    *m;
+    char                 base[256];
+    int                  endpoints = 0;
 
     if (id == NULL && req->auth.key.kr_models_count == 0) {
         fg_req_reply(req, 200, req->worker->models_body,
@@ -71,16 +135,21 @@ fg_models_handle(fg_req_t *req, const char *id)
         models_reply_allowed(req);
         return;
     }
-    m = fg_catalog_route(req->worker->catalog, id);
+    m = fg_catalog_route(cat, id);
+    if (m == NULL && models_endpoints_of(id, base, sizeof(base))) {
+        endpoints = 1;
+        id = base;
+        m = fg_catalog_resolve(cat, id, &pinned);
+    }
     /* A model the key may not use does not exist for it, as at OpenAI. */
     if (m == NULL || !fg_auth_allows(req, m)) {
         fg_req_fail(req, FG_E_MODEL_NOT_FOUND, "model",
                     "The model '%.128s' does not exist", id);
         return;
     }
-    obj = fg_catalog_model_json(m);
-    body = json_dumps(obj, JSON_COMPACT);
-    json_decref(obj);
-    fg_req_reply(req, 200, body, strlen(body));
-    free(body);
+    if (endpoints) {
+        models_reply_endpoints(req, m, pinned);
+        return;
+    }
+    models_reply_json(req, fg_catalog_model_json(m));
 }

@@ -213,6 +213,16 @@ describe('GET /v1/models', () => {
     }
   });
 
+  test('a model shows its enabled endpoints, its quality and the range of its prices', () => {
+    const chat = list.data.find((m) => m.id === 'demo-chat');
+    assert.equal(chat.endpoints, 1);
+    assert.equal(typeof chat.quality, 'number');
+    assert.deepEqual(chat.pricing.range, {
+      prompt_per_mtok_micro: [100000, 100000],
+      completion_per_mtok_micro: [400000, 400000],
+    });
+  });
+
   test('does not list models of providers whose key variable is unset', () => {
     const ids = list.data.map((m) => m.id);
     assert.ok(!ids.includes('gpt-4o-mini'), ids.join(', '));
@@ -261,6 +271,37 @@ describe('GET /v1/models/{id}', () => {
 
   test('a model of a provider without a key answers 404 model_not_found', async () => {
     const res = await gw.get('/v1/models/gpt-4o-mini');
+    assertOpenAIError(res, 404, 'model_not_found');
+  });
+
+  test('/v1/models/demo-chat/endpoints lists its enabled endpoints with their health', async () => {
+    const res = await gw.get('/v1/models/demo-chat/endpoints');
+    assert.equal(res.status, 200, res.text);
+    const body = res.json();
+    assert.equal(body.object, 'list');
+    assert.equal(body.model, 'demo-chat');
+    assert.equal(body.data.length, 1);
+    const e = body.data[0];
+    assert.equal(e.provider, 'demo');
+    assert.equal(e.upstream_id, 'demo-chat');
+    assert.equal(e.location, 'WORLD');
+    assert.equal(typeof e.carbon_intensity, 'number');
+    assert.equal(e.context_window, 131072);
+    assert.deepEqual(e.capabilities.apis, ['chat']);
+    assert.equal(e.capabilities.vision, true);
+    assert.equal(e.pricing.prompt_per_mtok_micro, 100000);
+    assert.equal(e.enabled, true);
+    assert.ok('health' in e);
+  });
+
+  test('/v1/models/demo/demo-chat/endpoints lists the endpoint the provider names', async () => {
+    const res = await gw.get('/v1/models/demo/demo-chat/endpoints');
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json().data.map((e) => e.provider), ['demo']);
+  });
+
+  test('the endpoints of an unknown model answer 404 model_not_found', async () => {
+    const res = await gw.get('/v1/models/no-such-model/endpoints');
     assertOpenAIError(res, 404, 'model_not_found');
   });
 

@@ -586,6 +586,16 @@ describe('authentication of API calls', () => {
     assert.equal(res.status, 404, res.text);
     assert.equal(res.json().error.code, 'model_not_found');
   });
+
+  test('GET /v1/models/{id}/endpoints with a model-restricted key is 404 for a model it may not use', async () => {
+    const k = await gw.createKey({ name: 'endpoints', models: ['demo-chat'] });
+    const ok = await getPublic(gw, '/v1/models/demo-chat/endpoints', bearer(k.secret));
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json().model, 'demo-chat');
+    const res = await getPublic(gw, '/v1/models/demo-reasoner/endpoints', bearer(k.secret));
+    assert.equal(res.status, 404, res.text);
+    assert.equal(res.json().error.code, 'model_not_found');
+  });
 });
 
 describe('revocation on every worker', () => {
