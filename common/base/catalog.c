@@ -982,6 +982,25 @@ fg_catalog_endpoint(const fg_model_t *m, const fg_provider_t *provider)
     return NULL;
 }
 
+/* The "pricing" object of the model and endpoint JSON. */
+static json_t *
+catalog_pricing_json(int64_t prompt, int64_t cached, int64_t completion)
+{
+    return json_pack("{s:I, s:I, s:I, s:s}",
+                     "prompt_per_mtok_micro", (json_int_t) prompt,
+                     "cached_prompt_per_mtok_micro", (json_int_t) cached,
+                     "completion_per_mtok_micro", (json_int_t) completion,
+                     "unit", "micro-credits per million tokens");
+}
+
+/* Widens [@range[0], @range[1]] to hold @v. */
+static void
+catalog_widen(int64_t range[2], int64_t v)
+{
+    range[0] = v < range[0] ? v : range[0];
+    range[1] = v > range[1] ? v : range[1];
+}
+
 json_t *
 fg_catalog_model_json(const fg_model_t *m)
 {
@@ -990,25 +1009,29 @@ fg_catalog_model_json(const fg_model_t *m)
     int64_t              prompt[2] = { INT64_MAX, 0 };
     int64_t              completion[2] = { INT64_MAX, 0 };
     size_t               k, enabled = 0;
+    json_t              *pricing;
 
     for (k = 0; k < m->endpoint_count; k++) {
         e = m->endpoints[k];
         enabled += e->provider->is_enabled;
-        if (!catalog_endpoint_counts(e, served)) {
-            continue;
+        if (catalog_endpoint_counts(e, served)) {
+            catalog_widen(prompt, e->prompt_per_mtok_micro);
+            catalog_widen(completion, e->completion_per_mtok_micro);
         }
-        prompt[0] = e->prompt_per_mtok_micro < prompt[0]
-                    ? e->prompt_per_mtok_micro : prompt[0];
-        prompt[1] = e->prompt_per_mtok_micro > prompt[1]
-                    ? e->prompt_per_mtok_micro : prompt[1];
-        completion[0] = e->completion_per_mtok_micro < completion[0]
-                        ? e->completion_per_mtok_micro : completion[0];
-        completion[1] = e->completion_per_mtok_micro > completion[1]
-                        ? e->completion_per_mtok_micro : completion[1];
     }
+    pricing = catalog_pricing_json(m->prompt_per_mtok_micro,
+                                   m->cached_prompt_per_mtok_micro,
+                                   m->completion_per_mtok_micro);
+    json_object_set_new(pricing, "range",
+                        json_pack("{s:[I, I], s:[I, I]}",
+                                  "prompt_per_mtok_micro",
+                                  (json_int_t) prompt[0],
+                                  (json_int_t) prompt[1],
+                                  "completion_per_mtok_micro",
+                                  (json_int_t) completion[0],
+                                  (json_int_t) completion[1]));
     return json_pack("{s:s, s:s, s:I, s:s, s:I, s:I, s:I, s:b, s:b, s:O,"
-                     " s:{s:I, s:I, s:I, s:s, s:{s:[I, I], s:[I, I]}},"
-                     " s:I, s:f, s:s*}",
+                     " s:o, s:I, s:f, s:s*}",
                      "id", m->id, "object", "model",
                      "created", (json_int_t) m->created,
                      "owned_by", m->owned_by,
@@ -1018,19 +1041,7 @@ fg_catalog_model_json(const fg_model_t *m)
                      "supports_vision", m->supports_vision,
                      "supports_tools", m->supports_tools,
                      "reasoning_effort", m->reasoning_effort,
-                     "pricing",
-                     "prompt_per_mtok_micro",
-                     (json_int_t) m->prompt_per_mtok_micro,
-                     "cached_prompt_per_mtok_micro",
-                     (json_int_t) m->cached_prompt_per_mtok_micro,
-                     "completion_per_mtok_micro",
-                     (json_int_t) m->completion_per_mtok_micro,
-                     "unit", "micro-credits per million tokens",
-                     "range",
-                     "prompt_per_mtok_micro", (json_int_t) prompt[0],
-                     (json_int_t) prompt[1],
-                     "completion_per_mtok_micro", (json_int_t) completion[0],
-                     (json_int_t) completion[1],
+                     "pricing", pricing,
                      "endpoints", (json_int_t) enabled,
                      "quality", m->quality,
                      "tokenizer", m->tokenizer);
@@ -1049,8 +1060,7 @@ fg_catalog_endpoint_json(const fg_endpoint_t *e)
         }
     }
     return json_pack("{s:s, s:s, s:s, s:s?, s:o, s:I, s:I,"
-                     " s:{s:b, s:b, s:b, s:O, s:o}, s:s?,"
-                     " s:{s:I, s:I, s:I, s:s}, s:b}",
+                     " s:{s:b, s:b, s:b, s:O, s:o}, s:s?, s:o, s:b}",
                      "provider", e->provider->id,
                      "provider_name", e->provider->name,
                      "upstream_id", e->upstream_id,
@@ -1067,13 +1077,9 @@ fg_catalog_endpoint_json(const fg_endpoint_t *e)
                      "apis", apis,
                      "quantization", e->quantization,
                      "pricing",
-                     "prompt_per_mtok_micro",
-                     (json_int_t) e->prompt_per_mtok_micro,
-                     "cached_prompt_per_mtok_micro",
-                     (json_int_t) e->cached_prompt_per_mtok_micro,
-                     "completion_per_mtok_micro",
-                     (json_int_t) e->completion_per_mtok_micro,
-                     "unit", "micro-credits per million tokens",
+                     catalog_pricing_json(e->prompt_per_mtok_micro,
+                                          e->cached_prompt_per_mtok_micro,
+                                          e->completion_per_mtok_micro),
                      "enabled", e->provider->is_enabled);
 }
 

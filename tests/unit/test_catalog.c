@@ -515,7 +515,7 @@ static void
 provider_slash_model_resolves_pinned_to_that_provider(void)
 {
     fg_catalog_t        *cat;
-    const fg_provider_t *pinned = (const fg_provider_t *) 1;
+    const fg_provider_t *pinned;
 
     cat = load_endpoints(MULTI(DEFAULTS, "{\"provider\": \"a\"},"
                                " {\"provider\": \"b\"}"));
@@ -523,6 +523,7 @@ provider_slash_model_resolves_pinned_to_that_provider(void)
         return;
     }
     expect_true(fg_catalog_resolve(cat, "b/m", &pinned) == &cat->models[0]);
+    /* A plain id pins nothing, whatever the pointer held. */
     expect_true(pinned == fg_catalog_provider(cat, "b"));
     expect_true(fg_catalog_resolve(cat, "m", &pinned) == &cat->models[0]);
     expect_true(pinned == NULL);
@@ -556,13 +557,14 @@ static void
 qualified_name_of_a_disabled_endpoint_is_not_found(void)
 {
     fg_catalog_t        *cat;
-    const fg_provider_t *pinned = (const fg_provider_t *) 1;
+    const fg_provider_t *pinned;
 
     cat = load_endpoints(MULTI(DEFAULTS, "{\"provider\": \"off\"},"
                                " {\"provider\": \"b\"}"));
     if (cat == NULL) {
         return;
     }
+    pinned = &cat->providers[0];
     expect_true(fg_catalog_resolve(cat, "off/m", &pinned) == NULL);
     expect_true(pinned == NULL);
     expect_true(fg_catalog_route(cat, "b/m") == &cat->models[0]);
