@@ -1092,11 +1092,15 @@ static int
 catalog_endpoint_impact(const fg_catalog_t *cat, fg_endpoint_t *e,
                         const char *dir, fg_err_t *err)
 {
-    static const fg_impact_usage_t prompt = { 1000000, 0, 0, 0 };
-    static const fg_impact_usage_t completion = { 0, 0, 1000000, 0 };
+    /* A million prompt tokens, then a million completion tokens. */
+    static const fg_impact_usage_t per_mtok[2] = {
+        { 1000000, 0, 0, 0 }, { 0, 0, 1000000, 0 }
+    };
+    double                        *co2[2];
     const fg_impact_provider_t    *p;
     const fg_impact_country_t     *c;
     fg_impact_t                    out;
+    size_t                         k;
 
     if (e->country != NULL) {
         c = fg_impact_data_country(cat->impact, e->country);
@@ -1113,20 +1117,17 @@ catalog_endpoint_impact(const fg_catalog_t *cat, fg_endpoint_t *e,
     }
     e->location = c != NULL ? c->code : "WORLD";
     e->carbon_intensity = c != NULL ? c->ci_g_per_kwh : -1;
-    if (fg_impact_data_estimate_at(cat->impact, e->model->id,
-                                   e->provider->id, e->country, e->pue,
-                                   &prompt, cat->impact_flags, &out, err)
-        != FG_OK) {
-        return FG_ERR;
+    co2[0] = &e->co2_g_per_mtok_prompt;
+    co2[1] = &e->co2_g_per_mtok_completion;
+    for (k = 0; k < 2; k++) {
+        if (fg_impact_data_estimate_at(cat->impact, e->model->id,
+                                       e->provider->id, e->country, e->pue,
+                                       &per_mtok[k], cat->impact_flags, &out,
+                                       err) != FG_OK) {
+            return FG_ERR;
+        }
+        *co2[k] = out.mid.carbon_g_co2;
     }
-    e->co2_g_per_mtok_prompt = out.mid.carbon_g_co2;
-    if (fg_impact_data_estimate_at(cat->impact, e->model->id,
-                                   e->provider->id, e->country, e->pue,
-                                   &completion, cat->impact_flags, &out, err)
-        != FG_OK) {
-        return FG_ERR;
-    }
-    e->co2_g_per_mtok_completion = out.mid.carbon_g_co2;
     return FG_OK;
 }
 
