@@ -146,18 +146,27 @@ fg_health_size(size_t capacity)
     return hl_align(rows + capacity * sizeof(hl_row_t));
 }
 
+static uint32_t *
+hl_index(const fg_health_t *h)
+{
+    return (uint32_t *) ((char *) h + h->index_offset);
+}
+
 fg_health_t *
 fg_health_init(void *mem, size_t capacity)
 {
     fg_health_t *h = mem;
 
-    memset(mem, 0, fg_health_size(capacity));
+    /* Entries are cleared as they are bound, so a large table of a new
+     * arena costs memory only for the endpoints it holds. */
+    memset(h, 0, sizeof(*h));
     h->capacity = capacity;
     h->index_slots = hl_index_slots(capacity);
     h->index_offset = sizeof(struct fg_health_s)
                       + capacity * sizeof(hl_entry_t);
     h->rows_offset = hl_align(h->index_offset + h->index_slots
                                                 * sizeof(uint32_t));
+    memset(hl_index(h), 0, h->index_slots * sizeof(uint32_t));
     return h;
 }
 
@@ -177,12 +186,6 @@ size_t
 fg_health_count(const fg_health_t *h)
 {
     return atomic_load_explicit(&h->count, memory_order_acquire);
-}
-
-static uint32_t *
-hl_index(const fg_health_t *h)
-{
-    return (uint32_t *) ((char *) h + h->index_offset);
 }
 
 static hl_row_t *
@@ -247,6 +250,7 @@ fg_health_bind(fg_health_t *h, const char *provider, const char *model)
     if (n == h->capacity) {
         return -1;
     }
+    memset(&h->entries[n], 0, sizeof(h->entries[n]));
     memcpy(h->entries[n].provider, p, sizeof(p));
     memcpy(h->entries[n].model, m, sizeof(m));
     index[i] = (uint32_t) n + 1;

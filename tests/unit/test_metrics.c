@@ -592,7 +592,7 @@ exposition_reports_the_usage_backlog_and_its_oldest_age(void)
     size_t            len = 0, n = 0;
     int               recovered;
 
-    expect_int_eq(fg_shm_create(&shm, NULL, 100, 64, FG_CLIENTCONNS_MIN_SLOTS, &recovered, &err), FG_OK);
+    expect_int_eq(fg_shm_create(&shm, NULL, 100, 64, FG_CLIENTCONNS_MIN_SLOTS, 16, &recovered, &err), FG_OK);
     t = fg_exposition_render(&shm, &len, &err);
     expect_int_eq(sample(t, "fluxgate_usage_records_pending"), 0);
     expect_true(has_line(t, "fluxgate_usage_oldest_pending_age_seconds "
@@ -641,7 +641,7 @@ exposition_adds_the_gauges_of_the_arena(void)
     size_t               len = 0;
     int                  recovered;
 
-    expect_int_eq(fg_shm_create(&shm, NULL, 100, 64, FG_CLIENTCONNS_MIN_SLOTS, &recovered, &err), FG_OK);
+    expect_int_eq(fg_shm_create(&shm, NULL, 100, 64, FG_CLIENTCONNS_MIN_SLOTS, 16, &recovered, &err), FG_OK);
     atomic_store(&shm.header->sh_generation, 3);
     atomic_store(&fg_shm_worker(&shm, 0)->ws_state, FG_WORKER_READY);
     atomic_store(&fg_shm_worker(&shm, 0)->ws_generation, 3);
