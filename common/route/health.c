@@ -372,10 +372,17 @@ fg_health_begin(fg_health_t *h, int slot, const fg_health_conf_t *conf,
     }
 }
 
+/* A zeroed conf must not divide by zero: a window of 1 ms then. */
+static int64_t
+hl_window_ms(const fg_health_conf_t *conf)
+{
+    return conf->window_ms > 0 ? conf->window_ms : 1;
+}
+
 static uint64_t
 hl_window_index(const fg_health_conf_t *conf, int64_t now)
 {
-    return (uint64_t) (now < 0 ? 0 : now / conf->window_ms);
+    return (uint64_t) (now < 0 ? 0 : now / hl_window_ms(conf));
 }
 
 static void
@@ -416,8 +423,8 @@ hl_window_read(const hl_entry_t *e, const fg_health_conf_t *conf,
                                         memory_order_relaxed);
     uint64_t prev = atomic_load_explicit(&e->window[(idx + 1) & 1],
                                          memory_order_relaxed);
-    uint64_t left = (uint64_t) conf->window_ms
-                    - (uint64_t) (now < 0 ? 0 : now % conf->window_ms);
+    uint64_t win = (uint64_t) hl_window_ms(conf);
+    uint64_t left = win - (uint64_t) (now < 0 ? 0 : now % (int64_t) win);
 
     *attempts = 0;
     *failures = 0;
@@ -430,9 +437,9 @@ hl_window_read(const hl_entry_t *e, const fg_health_conf_t *conf,
         /* The previous window, weighted by its part still in the
          * sliding one. */
         *attempts += ((prev >> HL_WIN_INDEX_BITS) & HL_WIN_COUNT_MAX) * left
-                     / (uint64_t) conf->window_ms;
+                     / win;
         *failures += (prev >> (HL_WIN_INDEX_BITS + HL_WIN_COUNT_BITS))
-                     * left / (uint64_t) conf->window_ms;
+                     * left / win;
     }
 }
 
