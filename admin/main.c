@@ -53,6 +53,7 @@ static const main_verb_t main_verbs[] = {
     { "keys", fg_admin_keys },
     { "usage", fg_admin_usage },
     { "store", fg_admin_store },
+    { "providers", fg_admin_providers },
 };
 
 static const char main_usage[] =
@@ -76,6 +77,8 @@ static const char main_usage[] =
     "                              usage per key, model and day\n"
     "  keys topup ID --amount C --idempotency-key K\n"
     "                              add credits to a key's balance\n"
+    "  providers                   the catalog's endpoints and their "
+    "health\n"
     "  store check|repair [--data-dir DIR]\n"
     "                              the usage journal's files, read "
     "directly: damage,\n"
@@ -142,7 +145,7 @@ main(int argc, char **argv)
     }
     if (optind == argc) {
         return fg_admin_fail(FG_ADMIN_EXIT_USAGE, "which verb? (status, usage, "
-                             "keys or store; see --help)");
+                             "keys, providers or store; see --help)");
     }
     if (strcmp(argv[optind], "help") == 0) {
         fputs(main_usage, stdout);
@@ -155,7 +158,7 @@ main(int argc, char **argv)
     }
     if (i == sizeof(main_verbs) / sizeof(main_verbs[0])) {
         return fg_admin_fail(FG_ADMIN_EXIT_USAGE, "unknown verb \"%s\" "
-                             "(status, keys, usage or store; see --help)", argv[optind]);
+                             "(status, keys, usage, providers or store; see --help)", argv[optind]);
     }
 
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {

@@ -72,6 +72,7 @@ int fg_admin_status(fg_admin_ctx_t *ctx, int argc, char **argv);
 int fg_admin_keys(fg_admin_ctx_t *ctx, int argc, char **argv);
 int fg_admin_usage(fg_admin_ctx_t *ctx, int argc, char **argv);
 int fg_admin_store(fg_admin_ctx_t *ctx, int argc, char **argv);
+int fg_admin_providers(fg_admin_ctx_t *ctx, int argc, char **argv);
 
 /*
  * Prints "fluxgate-admin: <message>" to stderr and returns @code, so a verb

@@ -6,6 +6,7 @@
  *   GET   /admin/v1/keys/{id}             PATCH /admin/v1/keys/{id}
  *   POST  /admin/v1/keys/{id}/rotate|revoke|topup
  *   GET   /admin/v1/usage?key=&from=&to=
+ *   GET   /admin/v1/providers
  *
  * Every request must carry the admin token; it is compared in constant
  * time. Methods other than GET, POST and PATCH are 501 before the token
@@ -13,6 +14,7 @@
  * the server's own (malformed, too large, timeouts) included.
  */
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +165,80 @@ admin_status(fg_admin_http_t *a, admin_req_t *r)
                   "last_seq", (json_int_t) si.last_seq);
     admin_send(r, 200, o);
     json_decref(o);
+}
+
+/* @v rounded to @places decimals, so a reply shows 12.5, not
+ * 12.499999999999998. */
+static double
+admin_round(double v, int places)
+{
+    double scale = pow(10, places);
+
+    return round(v * scale) / scale;
+}
+
+/* One endpoint of the published catalog listing, with its health. */
+static json_t *
+admin_endpoint(const fg_health_row_t *row, const fg_health_view_t *v,
+               int64_t now)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "object", json_string("endpoint"));
+    json_object_set_new(o, "provider", json_string(v->provider));
+    json_object_set_new(o, "model", json_string(row->model));
+    json_object_set_new(o, "upstream_id", json_string(v->model));
+    json_object_set_new(o, "country", row->country[0] != '\0'
+                                      ? json_string(row->country)
+                                      : json_null());
+    json_object_set_new(o, "state", json_string(fg_circuit_name(v->state)));
+    json_object_set_new(o, "retry_at_s", v->retry_at_ms > now
+        ? json_real(admin_round((double) (v->retry_at_ms - now) / 1000, 3))
+        : json_null());
+    json_object_set_new(o, "ttft_ms", v->ttft_ms > 0
+                        ? json_real(admin_round(v->ttft_ms, 1))
+                        : json_null());
+    json_object_set_new(o, "tps", v->tps > 0
+                        ? json_real(admin_round(v->tps, 1)) : json_null());
+    json_object_set_new(o, "successes", json_integer(
+                            (json_int_t) v->successes));
+    json_object_set_new(o, "failures", json_integer(
+                            (json_int_t) v->failures));
+    json_object_set_new(o, "error_rate", json_real(
+        v->window_attempts == 0 ? 0.0
+            : admin_round((double) v->window_failures
+                          / (double) v->window_attempts, 4)));
+    return o;
+}
+
+/*
+ * GET /admin/v1/providers: every endpoint of the catalog the workers
+ * serve, joined with its entry of the health table. The syncer keeps no
+ * catalog: the master publishes the list beside the table at every load.
+ */
+static int
+admin_providers(fg_admin_http_t *a, json_t **reply, fg_err_t *err)
+{
+    fg_health_row_t *rows;
+    fg_health_view_t v;
+    json_t          *data;
+    int64_t          now = fg_mono_ms();
+    size_t           i, n;
+
+    if (fg_health_rows(a->shm->health, &rows, &n) != FG_OK) {
+        return fg_err_set(err, FG_E_SERVICE_UNAVAILABLE, NULL, "the "
+                          "catalog is being reloaded; try again");
+    }
+    data = json_array();
+    for (i = 0; i < n; i++) {
+        if (fg_health_read(a->shm->health, rows[i].slot, &a->health, now,
+                           &v) == FG_OK) {
+            json_array_append_new(data, admin_endpoint(&rows[i], &v, now));
+        }
+    }
+    free(rows);
+    *reply = json_pack("{s:s, s:o}", "object", "list", "data", data);
+    return FG_OK;
 }
 
 /* The index of parameter @name in @q, or -1. */
@@ -459,7 +535,19 @@ admin_request(void *arg, fg_httpconn_t *conn, const fg_http_head_t *head,
         }
         return;
     }
-    if (strcmp(path, keys) == 0) {
+    if (strcmp(path, "/admin/v1/providers") == 0) {
+        static const char *const none[] = { NULL };
+        admin_query_t            q;
+
+        if (m != FG_HTTP_GET) {
+            rc = fg_err_set(&err, FG_E_METHOD_NOT_ALLOWED, NULL, "use GET");
+        } else {
+            rc = admin_parse_query(r, none, &q, &err);
+            if (rc == FG_OK) {
+                rc = admin_providers(a, &reply, &err);
+            }
+        }
+    } else if (strcmp(path, keys) == 0) {
         if (m == FG_HTTP_GET) {
             rc = admin_list(a, r, &reply, &err);
         } else if (m == FG_HTTP_POST) {

@@ -15,6 +15,7 @@
 #include <event2/event.h>
 
 #include "common/base/shm.h"
+#include "common/route/health.h"
 #include "common/store/keystore.h"
 #include "common/wire/httpserver.h"
 #include "master/usage_query.h"
@@ -34,6 +35,8 @@ typedef struct {
     int             store_failed;   /* set when a commit failed for good */
     const char     *usage_path;     /* the usage journal, borrowed */
     fg_usage_queries_t *queries;    /* GET /admin/v1/usage, borrowed */
+    fg_health_conf_t health;        /* GET /admin/v1/providers reads the
+                                       circuits with these */
 } fg_admin_http_t;
 
 /* The admin listener's limits (FG_ADMIN_*). */

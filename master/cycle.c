@@ -27,6 +27,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -36,6 +37,7 @@
 #include <sys/prctl.h>
 
 #include "common/store/accesslog.h"
+#include "common/base/alloc.h"
 #include "common/base/clock.h"
 #include "common/base/log.h"
 #include "common/base/process.h"
@@ -583,6 +585,45 @@ cycle_metrics_setup(fg_master_t *m)
     }
 }
 
+/*
+ * Binds every endpoint of the catalog to its entry of the health table
+ * (an entry still served keeps its figures across a reload) and
+ * publishes the list the admin API joins the table with. The catalog is
+ * immutable after load but for this one field, set here before the
+ * workers that read it fork.
+ */
+static void
+cycle_health_bind(fg_master_t *m)
+{
+    fg_catalog_t    *c = m->catalog;
+    fg_health_row_t *rows;
+    fg_endpoint_t   *e;
+    size_t           i, n = 0;
+    int              warned = 0;
+
+    rows = fg_xcalloc(c->endpoint_count + 1, sizeof(*rows));
+    for (i = 0; i < c->endpoint_count; i++) {
+        e = &c->endpoints[i];
+        e->health_slot = fg_health_bind(m->shm.health, e->provider->id,
+                                        e->upstream_id);
+        if (e->health_slot < 0) {
+            if (!warned++) {
+                fg_log(FG_LOG_WARN, 0, "routing.max_endpoints is full: "
+                       "endpoint %s/%s is routed without health",
+                       e->provider->id, e->upstream_id);
+            }
+            continue;
+        }
+        rows[n].slot = e->health_slot;
+        snprintf(rows[n].model, sizeof(rows[n].model), "%s", e->model->id);
+        snprintf(rows[n].country, sizeof(rows[n].country), "%s",
+                 e->location != NULL ? e->location : "");
+        n++;
+    }
+    fg_health_publish(m->shm.health, rows, n);
+    free(rows);
+}
+
 static int
 cycle_reload(fg_master_t *m)
 {
@@ -619,6 +660,7 @@ cycle_reload(fg_master_t *m)
                conf->log_file);
     }
     cycle_metrics_setup(m);
+    cycle_health_bind(m);
 
     for (i = 0; i < FG_SHM_MAX_WORKERS; i++) {
         if (cycle_children[i].pid > 0) {
@@ -708,6 +750,7 @@ fg_master_cycle(fg_master_t *m)
     atomic_store(&m->shm.header->sh_workers_wanted,
                  (uint32_t) m->conf->workers);
     cycle_metrics_setup(m);
+    cycle_health_bind(m);
     cycle_spawn_syncer(m);
     for (i = 0; i < (unsigned) m->conf->workers; i++) {
         cycle_spawn(m, i);

@@ -212,7 +212,7 @@ main(int argc, char **argv)
                       (uint32_t) m.conf->usage_ring_records,
                       fg_clientconns_slots((uint64_t) m.conf->max_connections
                                            * (uint64_t) m.conf->workers),
-                      &recovered,
+                      (uint32_t) m.conf->routing_max_endpoints, &recovered,
                       &err) != FG_OK) {
         fg_log(FG_LOG_ERROR, 0, "%s", err.msg);
         return 1;

@@ -735,6 +735,7 @@ fg_syncer_run(const fg_syncer_config_t *sc)
     s.admin.shm = sc->shm;
     s.admin.token = sc->admin_token;
     s.admin.usage_path = s.usage_path;
+    s.admin.health = fg_health_conf_from(sc->conf);
     s.queries = fg_usage_queries_new(s.base, s.usage_path,
                                      sc->conf->usage_query_timeout_ms);
     s.admin.queries = s.queries;

@@ -13,7 +13,11 @@
  *   usage backlog  records waiting in the usage rings (pushed, not yet
  *                  durable in the journal: the syncer frees a slot only
  *                  after the fdatasync), and the age of the oldest one,
- *                  by the wall clock from the end of its request.
+ *                  by the wall clock from the end of its request;
+ *   endpoints      every entry of the health table: its circuit as of
+ *                  now, attempts by outcome, failovers, openings and the
+ *                  averages, read once so that every family shows the
+ *                  same moment.
  *
  * Only live slots are read, so a scrape never faults in the pages of
  * slots that never ran a worker.
@@ -23,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/base/clock.h"
 #include "common/base/exposition.h"
@@ -98,8 +103,122 @@ exposition_backlog(FILE *out, const fg_usagering_t *r)
             PRId64 "\n", age_ms / 1000, age_ms % 1000);
 }
 
+static void
+exposition_endpoint(FILE *out, const char *name,
+                    const fg_health_view_t *v)
+{
+    fputs(name, out);
+    fputc('{', out);
+    fg_metrics_label(out, "provider", v->provider);
+    fputc(',', out);
+    fg_metrics_label(out, "model", v->model);
+}
+
+/* One family with a sample per endpoint, from @value (< 0: no sample). */
+static void
+exposition_endpoints(FILE *out, const char *name, const char *type,
+                     const char *help, const fg_health_view_t *views,
+                     size_t n, double (*value)(const fg_health_view_t *))
+{
+    size_t i;
+    double x;
+
+    fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+    for (i = 0; i < n; i++) {
+        x = value(&views[i]);
+        if (x >= 0) {
+            exposition_endpoint(out, name, &views[i]);
+            /* 15 digits: 0.1234, not 0.12340000000000001. */
+            fprintf(out, "} %.15g\n", x);
+        }
+    }
+}
+
+static double
+exposition_state(const fg_health_view_t *v)
+{
+    return v->state == FG_CIRCUIT_OPEN ? 1 : v->state == FG_CIRCUIT_HALF_OPEN
+                                             ? 2 : 0;
+}
+
+static double
+exposition_failovers(const fg_health_view_t *v)
+{
+    return (double) v->failovers;
+}
+
+static double
+exposition_opened(const fg_health_view_t *v)
+{
+    return (double) v->opened;
+}
+
+static double
+exposition_ttft(const fg_health_view_t *v)
+{
+    return v->ttft_ms > 0 ? v->ttft_ms / 1000 : -1;
+}
+
+static double
+exposition_tps(const fg_health_view_t *v)
+{
+    return v->tps > 0 ? v->tps : -1;
+}
+
+static int
+exposition_health(FILE *out, const fg_health_t *h,
+                  const fg_health_conf_t *conf, fg_err_t *err)
+{
+    fg_health_view_t *views;
+    int64_t           now = fg_mono_ms();
+    size_t            n = h != NULL ? fg_health_count(h) : 0, i, k;
+    unsigned          o;
+
+    views = calloc(n + 1, sizeof(*views));
+    if (views == NULL) {
+        return fg_err_set(err, FG_E_INTERNAL, NULL, "out of memory");
+    }
+    for (i = 0, k = 0; i < n; i++) {
+        k += fg_health_read(h, (int) i, conf, now, &views[k]) == FG_OK;
+    }
+    exposition_endpoints(out, "fluxgate_endpoint_state", "gauge",
+                         "Circuit of each endpoint (provider, provider's "
+                         "model id): 0 closed, 1 open, 2 half-open.",
+                         views, k, exposition_state);
+    fputs("# HELP fluxgate_endpoint_attempts_total Attempts sent to each "
+          "endpoint, by how they ended.\n"
+          "# TYPE fluxgate_endpoint_attempts_total counter\n", out);
+    for (i = 0; i < k; i++) {
+        for (o = FG_ATTEMPT_NONE + 1; o < FG_ATTEMPT_OUTCOME_COUNT; o++) {
+            exposition_endpoint(out, "fluxgate_endpoint_attempts_total",
+                                &views[i]);
+            fputc(',', out);
+            fg_metrics_label(out, "outcome", fg_attempt_outcome_name(o));
+            fprintf(out, "} %" PRIu64 "\n", views[i].attempts[o]);
+        }
+    }
+    exposition_endpoints(out, "fluxgate_endpoint_failovers_total",
+                         "counter", "Attempts at each endpoint that failed "
+                         "and moved the request to another.", views, k,
+                         exposition_failovers);
+    exposition_endpoints(out, "fluxgate_endpoint_circuit_opened_total",
+                         "counter", "Times each endpoint's circuit opened.",
+                         views, k, exposition_opened);
+    exposition_endpoints(out, "fluxgate_endpoint_ttft_seconds", "gauge",
+                         "Moving average of each endpoint's time to first "
+                         "token; absent until measured.", views, k,
+                         exposition_ttft);
+    exposition_endpoints(out, "fluxgate_endpoint_tokens_per_second",
+                         "gauge", "Moving average of each endpoint's "
+                         "output tokens per second; absent until "
+                         "measured.", views, k, exposition_tps);
+    free(views);
+    return FG_OK;
+}
+
 char *
-fg_exposition_render(const fg_shm_t *shm, size_t *len, fg_err_t *err)
+fg_exposition_render(const fg_shm_t *shm, const fg_health_conf_t *health,
+                     size_t *len, fg_err_t *err)
 {
     const fg_shm_worker_t *ws;
     fg_keytable_stats_t    kt;
@@ -149,6 +268,9 @@ fg_exposition_render(const fg_shm_t *shm, size_t *len, fg_err_t *err)
                      "Concurrent-request limiter slots held by requests in "
                      "flight.", held);
     exposition_backlog(out, shm->usage);
+    if (rc == FG_OK) {
+        rc = exposition_health(out, shm->health, health, err);
+    }
 
     if (fclose(out) != 0 && rc == FG_OK) {
         rc = fg_err_set(err, FG_E_INTERNAL, NULL, "writing the metrics "

@@ -656,8 +656,8 @@ metrics_sum(const fg_metrics_t *m, metrics_totals_t *t)
     }
 }
 
-static void
-metrics_label(FILE *out, const char *name, const char *value)
+void
+fg_metrics_label(FILE *out, const char *name, const char *value)
 {
     fprintf(out, "%s=\"", name);
     for (; *value != '\0'; value++) {
@@ -744,13 +744,13 @@ metrics_render_requests(const fg_metrics_t *m, FILE *out,
         }
         t->provider_seen[metrics_word_provider(w)] = 1;
         fputs("fluxgate_requests_total{", out);
-        metrics_label(out, "model", metrics_name_str(m, metrics_word_model(w)));
+        fg_metrics_label(out, "model", metrics_name_str(m, metrics_word_model(w)));
         fputc(',', out);
-        metrics_label(out, "provider",
+        fg_metrics_label(out, "provider",
                       metrics_name_str(m, metrics_word_provider(w)));
         fprintf(out, ",status_class=\"%s\",",
                 metrics_class[(w >> 8) & 0xff]);
-        metrics_label(out, "code",
+        fg_metrics_label(out, "code",
                       fg_error_code_str((fg_error_code_t) (w & 0xff)));
         fprintf(out, "} %" PRIu64 "\n", t->requests[i]);
     }
@@ -781,9 +781,9 @@ metrics_pairs(const metrics_totals_t *t, metrics_pair_t *order)
 static void
 metrics_pair_labels(const fg_metrics_t *m, FILE *out, uint64_t w)
 {
-    metrics_label(out, "model", metrics_name_str(m, metrics_word_model(w)));
+    fg_metrics_label(out, "model", metrics_name_str(m, metrics_word_model(w)));
     fputc(',', out);
-    metrics_label(out, "provider",
+    fg_metrics_label(out, "provider",
                   metrics_name_str(m, metrics_word_provider(w)));
 }
 
@@ -886,7 +886,7 @@ metrics_render_upstream(const fg_metrics_t *m, FILE *out,
         }
         for (k = 1; k < FG_UPSTREAM__COUNT; k++) {
             fputs("fluxgate_upstream_errors_total{", out);
-            metrics_label(out, "provider", metrics_name_str(m, p));
+            fg_metrics_label(out, "provider", metrics_name_str(m, p));
             fprintf(out, ",kind=\"%s\"} %" PRIu64 "\n", fg_upstream_kind_name((fg_upstream_kind_t) k),
                     t->upstream[p][k]);
         }

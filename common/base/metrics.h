@@ -85,4 +85,8 @@ void fg_metrics_journal_synced(fg_metrics_t *m, int64_t us);
  */
 int fg_metrics_render(const fg_metrics_t *m, FILE *out, fg_err_t *err);
 
+/* Writes name="value" with @value escaped as the text format wants (\\,
+ * \", \n): for every family's labels, in here and out. */
+void fg_metrics_label(FILE *out, const char *name, const char *value);
+
 #endif

@@ -119,8 +119,8 @@ fg_shm_unlink(const char *name)
 
 int
 fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
-              uint32_t usage_records, uint32_t client_slots, int *recovered,
-              fg_err_t *err)
+              uint32_t usage_records, uint32_t client_slots,
+              uint32_t health_slots, int *recovered, fg_err_t *err)
 {
     size_t keys_offset = sizeof(fg_shm_header_t)
                          + FG_SHM_MAX_WORKERS * sizeof(fg_shm_worker_t);
@@ -140,7 +140,9 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
                                             usage_records);
     size_t clients_offset = shm_align(usage_offset + usage_bytes);
     size_t clients_bytes = fg_clientconns_bytes(client_slots);
-    size_t bytes = shm_align(clients_offset + clients_bytes);
+    size_t health_offset = shm_align(clients_offset + clients_bytes);
+    size_t health_bytes = fg_health_size(health_slots);
+    size_t bytes = shm_align(health_offset + health_bytes);
     void  *p;
     int    existing;
 
@@ -166,7 +168,8 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
         && shm->header->sh_metrics_offset == metrics_offset
         && shm->header->sh_ledger_offset == ledger_offset
         && shm->header->sh_usage_offset == usage_offset
-        && shm->header->sh_clients_offset == clients_offset) {
+        && shm->header->sh_clients_offset == clients_offset
+        && shm->header->sh_health_bytes == health_bytes) {
         /* A previous run's arena, of this very layout: keep it. */
         shm->keys = fg_keytable_attach((char *) p + keys_offset, keys_bytes,
                                        err);
@@ -175,6 +178,7 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
         shm->ledger = (fg_ledger_t *) ((char *) p + ledger_offset);
         shm->usage = (fg_usagering_t *) ((char *) p + usage_offset);
         shm->clients = fg_clientconns_attach((char *) p + clients_offset);
+        shm->health = fg_health_at((char *) p + health_offset);
         *recovered = shm->keys != NULL;
         if (*recovered) {
             return FG_OK;
@@ -205,6 +209,7 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
     shm->header->sh_usage_bytes = usage_bytes;
     shm->header->sh_clients_offset = clients_offset;
     shm->header->sh_clients_bytes = clients_bytes;
+    shm->header->sh_health_bytes = health_bytes;
     shm->keys = fg_keytable_init((char *) p + keys_offset, keys_bytes,
                                  max_keys, err);
     if (shm->keys != NULL) {
@@ -229,6 +234,8 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
     if (shm->usage != NULL) {
         shm->clients = fg_clientconns_init((char *) p + clients_offset,
                                            client_slots);
+        shm->health = fg_health_init((char *) p + health_offset,
+                                     health_slots);
     }
     if (shm->usage == NULL) {
         fg_shm_destroy(shm);
@@ -256,7 +263,9 @@ fg_shm_check(const fg_shm_t *shm, fg_err_t *err)
         || h->sh_worker_slots != FG_SHM_MAX_WORKERS
         || h->sh_arena_bytes != shm->bytes
         || h->sh_usage_offset + h->sh_usage_bytes > shm->bytes
-        || h->sh_clients_offset + h->sh_clients_bytes > shm->bytes) {
+        || h->sh_clients_offset + h->sh_clients_bytes > shm->bytes
+        || shm_align(h->sh_clients_offset + h->sh_clients_bytes)
+           + h->sh_health_bytes > shm->bytes) {
         return fg_err_set(err, FG_E_INTERNAL, NULL,
                           "shm arena sizes do not match this build");
     }

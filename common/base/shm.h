@@ -13,7 +13,8 @@
  * metrics (common/base/metrics.h) and the energy ledger (common/accounts/ledger.h:
  * balances and reservations) and the usage rings (common/accounts/usagering.h, one
  * per worker slot and one for the master) and the connections per client
- * (common/accounts/clientconns.h); bump FG_SHM_LAYOUT_VERSION
+ * (common/accounts/clientconns.h) and the endpoints' health
+ * (common/route/health.h); bump FG_SHM_LAYOUT_VERSION
  * with any change (of these regions' records too: the usage record's
  * size is one). An arena a crashed run of another layout left is refused
  * at start-up, never reused or zeroed.
@@ -31,16 +32,18 @@
 #include "common/accounts/limiter.h"
 #include "common/base/metrics.h"
 #include "common/accounts/usagering.h"
+#include "common/route/health.h"
 
 #define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
-#define FG_SHM_LAYOUT_VERSION  13      /* 8: the 1064-byte usage record,
+#define FG_SHM_LAYOUT_VERSION  14      /* 8: the 1064-byte usage record,
                                         * 64-byte metrics series; 9: the
                                         * invalid-usage counters; 10: the
                                         * key record's usage position,
                                         * sh_ledger_loaded; 11: the
                                         * syncer's failure reason; 12:
                                         * connections per client; 13:
-                                        * uncharged credit by series */
+                                        * uncharged credit by series; 14:
+                                        * the endpoints' health table */
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 #define FG_SHM_FAILURE_MAX     248     /* bytes of the syncer's failure
                                         * reason, NUL included */
@@ -79,7 +82,7 @@ typedef struct {
     _Atomic uint32_t sh_generation;       /* current config generation */
     _Atomic uint32_t sh_workers_wanted;   /* of the current generation */
     _Atomic int64_t  sh_started_ms;
-    uint8_t          sh_pad[8];
+    uint64_t         sh_health_bytes;     /* after the clients region */
     uint64_t         sh_keys_offset;
     uint64_t         sh_keys_bytes;
     _Atomic uint32_t sh_keys_loaded;      /* 1 once the syncer loaded keys */
@@ -120,13 +123,15 @@ typedef struct {
     fg_ledger_t     *ledger;
     fg_usagering_t  *usage;
     fg_clientconns_t *clients;
+    fg_health_t     *health;
     size_t           bytes;
 } fg_shm_t;
 
 /*
  * Maps the arena, inherited across fork, with room for a key table of
- * @max_keys keys and @client_slots entries of connections per client
- * (fg_clientconns_slots()): from the POSIX shared-memory object @name, or anonymous
+ * @max_keys keys, @client_slots entries of connections per client
+ * (fg_clientconns_slots()) and @health_slots endpoints' health
+ * (routing.max_endpoints): from the POSIX shared-memory object @name, or anonymous
  * memory when @name is NULL. An object of the same name, size and layout
  * left by a previous run is kept as it is and *@recovered set to 1: the
  * caller repairs what its dead processes held. An object of another
@@ -140,7 +145,7 @@ typedef struct {
  */
 int fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
                   uint32_t usage_records, uint32_t client_slots,
-                  int *recovered, fg_err_t *err);
+                  uint32_t health_slots, int *recovered, fg_err_t *err);
 
 /* Removes the object @name (after a clean stop). Accepts NULL. */
 int fg_shm_unlink(const char *name);

@@ -41,11 +41,16 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/base/conf.h"
 #include "common/wire/attempt.h"
 
 /* Longest provider id and provider model id a key holds (longer ones are
  * cut: two ids that differ only beyond this share an entry). */
 #define FG_HEALTH_ID_MAX       96
+
+/* Bytes of a country code in the listing (fg_health_row_t), NUL
+ * included: "FR", "US-CA", "WORLD". */
+#define FG_HEALTH_COUNTRY_MAX  12
 
 /* Weight of a new sample in the EWMAs. */
 #define FG_HEALTH_EWMA_WEIGHT  0.2
@@ -88,6 +93,17 @@ typedef struct {
     uint64_t     opened;         /* times the circuit opened */
 } fg_health_view_t;
 
+/* One endpoint of the catalog the workers serve now, as the master
+ * published it (fg_health_publish). */
+typedef struct {
+    int  slot;                            /* its entry */
+    char model[FG_HEALTH_ID_MAX];         /* the public model id */
+    char country[FG_HEALTH_COUNTRY_MAX];  /* where it runs; "": unknown */
+} fg_health_row_t;
+
+/* The thresholds of @conf (routing.circuit.*). */
+fg_health_conf_t fg_health_conf_from(const fg_conf_t *conf);
+
 /* Bytes of shared memory for a table of @capacity entries. */
 size_t fg_health_size(size_t capacity);
 
@@ -114,7 +130,10 @@ int fg_health_bind(fg_health_t *h, const char *provider, const char *model);
  * 1 when a request may be sent to @slot now: closed, or half-open with
  * no probe claimed, and not cooling down. 0 otherwise, with *@retry_at_ms
  * (may be NULL) set to when it may (the end of the open period or of the
- * cool-down; for a half-open circuit whose probe is out, now + open_ms).
+ * cool-down; for a half-open circuit whose probe is out, when the claim
+ * expires: its time + open_ms, at most now + open_ms). A probe claimed
+ * open_ms ago or more is deemed lost (its worker died) and may be
+ * claimed again.
  * Reads only. A slot < 0 is always available.
  */
 int fg_health_available(const fg_health_t *h, int slot,
@@ -157,6 +176,23 @@ void fg_health_failover(fg_health_t *h, int slot);
 int fg_health_read(const fg_health_t *h, int slot,
                    const fg_health_conf_t *conf, int64_t now_ms,
                    fg_health_view_t *out);
+
+/*
+ * Publishes the endpoints of the catalog the next workers serve (@n rows,
+ * copied; at most the table's capacity are kept), replacing the previous
+ * list: what the admin API joins the table with, since the process that
+ * serves it (the syncer) keeps no catalog. Master only, after binding.
+ */
+void fg_health_publish(fg_health_t *h, const fg_health_row_t *rows,
+                       size_t n);
+
+/*
+ * A copy of the published list: FG_OK with *@rows (owned, free(); NULL
+ * when *@n is 0), or FG_ERR when the master kept rewriting it while it
+ * was copied (a reload under way: try again). Never blocks.
+ */
+int fg_health_rows(const fg_health_t *h, fg_health_row_t **rows,
+                   size_t *n);
 
 /* The state's name ("closed", "open", "half_open"). Static storage. */
 const char *fg_circuit_name(fg_circuit_t state);

@@ -3,8 +3,10 @@
 // the admin API (--admin, FLUXGATE_ADMIN, then the gateway's configuration
 // by --config or FLUXGATE_CONF; with none a clear error, never a default
 // socket), errors as JSON on stdout with --json and the same exit codes,
-// numbers printed as the integers or fixed decimals they are, and the
-// totals of `keys show` counting what the usage records count.
+// numbers printed as the integers or fixed decimals they are, the
+// totals of `keys show` counting what the usage records count, and
+// `providers` listing the catalog's endpoints with their health
+// (master/admin_http.c, admin/providers.c, common/route/health.c).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -197,5 +199,30 @@ describe('fluxgate-admin keys show: totals', () => {
     assertOk(table, 'usage');
     assert.match(table.stdout, /^total +4 +\d+ +\d+ +\d+\.\d+ +\d+\.\d+ +\d+\.\d+ +\d+\.\d+$/m, table.stdout);
     assert.doesNotMatch(table.stdout, /\de-\d/, table.stdout);
+  });
+});
+
+describe('fluxgate-admin providers: the endpoints and their health', () => {
+  test('lists the demo endpoint closed, with its upstream id and country, in JSON and as a table', async () => {
+    const j = await runAdmin(gw, ['--json', 'providers']);
+    assertOk(j, 'providers --json');
+    assert.equal(j.json().object, 'list');
+    const demo = j.json().data.find((e) => e.provider === 'demo' && e.model === 'demo-chat');
+    assert.ok(demo, j.stdout);
+    assert.equal(demo.upstream_id, 'demo-chat');
+    assert.equal(demo.country, 'WORLD');
+    assert.equal(demo.state, 'closed');
+    assert.equal(demo.retry_at_s, null);
+    assert.equal(typeof demo.error_rate, 'number');
+
+    const t = await runAdmin(gw, ['providers']);
+    assertOk(t, 'providers');
+    assert.match(t.stdout, /^PROVIDER +MODEL +COUNTRY +STATE +TTFT +TPS +ERRORS$/m, t.stdout);
+    assert.match(t.stdout, /^demo +demo-chat +WORLD +closed +\S+( ms)? +\S+ +\d+\.\d%$/m, t.stdout);
+  });
+
+  test('the admin API takes no query parameter on /admin/v1/providers', async () => {
+    const r = await gw.admin('GET', '/admin/v1/providers?state=open');
+    assert.equal(r.status, 400, r.text);
   });
 });

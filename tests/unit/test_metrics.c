@@ -2,7 +2,7 @@
  * test_metrics.c: the metrics region built in malloc'd memory: the name
  * table, counting into worker blocks, the series table and its overflow,
  * histograms, per-key series, and the text the render writes; then the
- * whole exposition over a real arena.
+ * whole exposition over a real arena, the endpoints' health included.
  */
 
 #include "common/base/metrics.h"
@@ -15,6 +15,9 @@
 #include "common/base/exposition.h"
 #include "common/base/shm.h"
 #include "tests/unit/fg_test.h"
+
+/* The circuit thresholds the exposition reads the health table with. */
+static const fg_health_conf_t health = { 5, 50, 20, 60000, 30000 };
 
 static fg_metrics_t *
 region_new(void)
@@ -592,8 +595,8 @@ exposition_reports_the_usage_backlog_and_its_oldest_age(void)
     size_t            len = 0, n = 0;
     int               recovered;
 
-    expect_int_eq(fg_shm_create(&shm, NULL, 100, 64, FG_CLIENTCONNS_MIN_SLOTS, &recovered, &err), FG_OK);
-    t = fg_exposition_render(&shm, &len, &err);
+    expect_int_eq(fg_shm_create(&shm, NULL, 100, 64, FG_CLIENTCONNS_MIN_SLOTS, 16, &recovered, &err), FG_OK);
+    t = fg_exposition_render(&shm, &health, &len, &err);
     expect_int_eq(sample(t, "fluxgate_usage_records_pending"), 0);
     expect_true(has_line(t, "fluxgate_usage_oldest_pending_age_seconds "
                          "0.000"));
@@ -607,7 +610,7 @@ exposition_reports_the_usage_backlog_and_its_oldest_age(void)
     rec.started_unix_ms = fg_wall_ms();
     rec.latency_us = 0;
     expect_int_eq(fg_usagering_push(shm.usage, 0, &rec, NULL), FG_OK);
-    t = fg_exposition_render(&shm, &len, &err);
+    t = fg_exposition_render(&shm, &health, &len, &err);
     expect_int_eq(sample(t, "fluxgate_usage_records_pending"), 2);
     age = strstr(t, "\nfluxgate_usage_oldest_pending_age_seconds ");
     expect_true(age != NULL);
@@ -623,7 +626,7 @@ exposition_reports_the_usage_backlog_and_its_oldest_age(void)
     expect_int_eq(fg_usagering_commit(shm.usage, 1, n), FG_OK);
     expect_int_eq(fg_usagering_drain(shm.usage, 0, 0, out, 4, &n), FG_OK);
     expect_int_eq(fg_usagering_commit(shm.usage, 0, n), FG_OK);
-    t = fg_exposition_render(&shm, &len, &err);
+    t = fg_exposition_render(&shm, &health, &len, &err);
     expect_int_eq(sample(t, "fluxgate_usage_records_pending"), 0);
     expect_true(has_line(t, "fluxgate_usage_oldest_pending_age_seconds "
                          "0.000"));
@@ -641,7 +644,7 @@ exposition_adds_the_gauges_of_the_arena(void)
     size_t               len = 0;
     int                  recovered;
 
-    expect_int_eq(fg_shm_create(&shm, NULL, 100, 64, FG_CLIENTCONNS_MIN_SLOTS, &recovered, &err), FG_OK);
+    expect_int_eq(fg_shm_create(&shm, NULL, 100, 64, FG_CLIENTCONNS_MIN_SLOTS, 16, &recovered, &err), FG_OK);
     atomic_store(&shm.header->sh_generation, 3);
     atomic_store(&fg_shm_worker(&shm, 0)->ws_state, FG_WORKER_READY);
     atomic_store(&fg_shm_worker(&shm, 0)->ws_generation, 3);
@@ -652,7 +655,7 @@ exposition_adds_the_gauges_of_the_arena(void)
     atomic_store(&fg_shm_worker(&shm, 2)->ws_in_flight, 40);
     atomic_store(&shm.header->sh_worker_restarts, 5);
     fg_metrics_request_done(shm.metrics, 0, &s);
-    t = fg_exposition_render(&shm, &len, &err);
+    t = fg_exposition_render(&shm, &health, &len, &err);
     expect_true(t != NULL);
     expect_int_eq(len, strlen(t));
     expect_int_eq(sample(t, "fluxgate_requests_in_flight"), 2);
@@ -664,6 +667,55 @@ exposition_adds_the_gauges_of_the_arena(void)
     expect_int_eq(sample(t, "fluxgate_requests_total{model=\"\","
                          "provider=\"\",status_class=\"2xx\",code=\"\"}"),
                   1);
+    free(t);
+    fg_shm_destroy(&shm);
+}
+
+static void
+exposition_lists_every_endpoint_of_the_health_table(void)
+{
+    fg_shm_t shm;
+    fg_err_t err;
+    char    *t;
+    size_t   len = 0;
+    int      recovered, slot, i;
+    int64_t  now = fg_mono_ms();
+
+    expect_int_eq(fg_shm_create(&shm, NULL, 100, 64, FG_CLIENTCONNS_MIN_SLOTS, 16, &recovered, &err), FG_OK);
+    t = fg_exposition_render(&shm, &health, &len, &err);
+    /* No endpoint yet: the families, without samples. */
+    expect_int_eq(count_lines(t, "# TYPE fluxgate_endpoint_"), 6);
+    expect_int_eq(count_lines(t, "fluxgate_endpoint_"), 0);
+    free(t);
+
+    slot = fg_health_bind(shm.health, "acme\"eu", "m-1");
+    fg_health_bind(shm.health, "demo", "demo-model");
+    for (i = 0; i < health.failures; i++) {
+        fg_health_end(shm.health, slot, &health, now,
+                      FG_ATTEMPT_CONNECT_FAILED, 0, 1, -1, -1);
+    }
+    fg_health_failover(shm.health, slot);
+    fg_health_end(shm.health, 1, &health, now, FG_ATTEMPT_STATUS, 1, 0,
+                  250, 40);
+    t = fg_exposition_render(&shm, &health, &len, &err);
+    expect_int_eq(sample(t, "fluxgate_endpoint_state{provider=\"acme\\\"eu\","
+                         "model=\"m-1\"}"), 1);
+    expect_int_eq(sample(t, "fluxgate_endpoint_state{provider=\"demo\","
+                         "model=\"demo-model\"}"), 0);
+    expect_int_eq(sample(t, "fluxgate_endpoint_attempts_total{provider="
+                         "\"acme\\\"eu\",model=\"m-1\",outcome="
+                         "\"connect_failed\"}"), health.failures);
+    expect_int_eq(count_lines(t, "fluxgate_endpoint_attempts_total{"), 14);
+    expect_int_eq(sample(t, "fluxgate_endpoint_failovers_total{provider="
+                         "\"acme\\\"eu\",model=\"m-1\"}"), 1);
+    expect_int_eq(sample(t, "fluxgate_endpoint_circuit_opened_total{"
+                         "provider=\"acme\\\"eu\",model=\"m-1\"}"), 1);
+    expect_true(has_line(t, "fluxgate_endpoint_ttft_seconds{provider="
+                         "\"demo\",model=\"demo-model\"} 0.25"));
+    expect_int_eq(sample(t, "fluxgate_endpoint_tokens_per_second{provider="
+                         "\"demo\",model=\"demo-model\"}"), 40);
+    /* Not measured: no sample rather than a 0. */
+    expect_int_eq(count_lines(t, "fluxgate_endpoint_ttft_seconds{"), 1);
     free(t);
     fg_shm_destroy(&shm);
 }
@@ -687,4 +739,5 @@ FG_TEST_MAIN("metrics",
     FG_TEST_CASE(impact_is_summed_exactly_by_model_and_provider_as_fixed_decimals),
     FG_TEST_CASE(journal_sync_histogram_counts_each_sync_in_its_bucket),
     FG_TEST_CASE(exposition_reports_the_usage_backlog_and_its_oldest_age),
-    FG_TEST_CASE(exposition_adds_the_gauges_of_the_arena))
+    FG_TEST_CASE(exposition_adds_the_gauges_of_the_arena),
+    FG_TEST_CASE(exposition_lists_every_endpoint_of_the_health_table))
