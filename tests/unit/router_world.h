@@ -162,38 +162,49 @@ plan(const fg_route_prefs_t *p, const fg_route_need_t *n,
     return plan_seeded(p, n, 42, out, err);
 }
 
-/* The providers of @out's candidates, "alpha,beta,...". */
+/* @out's candidates, "alpha,beta,..." or with @models
+ * "demo-chat/alpha,...". */
 static inline const char *
-providers_of(const fg_route_plan_t *out)
-{
-    static char buf[256];
-    size_t      i, len = 0;
-
-    buf[0] = '\0';
-    for (i = 0; i < out->n; i++) {
-        len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s%s",
-                                 i > 0 ? "," : "",
-                                 out->c[i].endpoint->provider->id);
-    }
-    return buf;
-}
-
-/* "model/provider,..." for plans across models. */
-static inline const char *
-endpoints_of(const fg_route_plan_t *out)
+plan_str(const fg_route_plan_t *out, int models)
 {
     static char buf[512];
     size_t      i, len = 0;
 
     buf[0] = '\0';
     for (i = 0; i < out->n; i++) {
-        len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s%s/%s",
+        const fg_endpoint_t *e = out->c[i].endpoint;
+
+        len += (size_t) snprintf(buf + len, sizeof(buf) - len, "%s%s%s%s",
                                  i > 0 ? "," : "",
-                                 out->c[i].endpoint->model->id,
-                                 out->c[i].endpoint->provider->id);
+                                 models ? e->model->id : "",
+                                 models ? "/" : "", e->provider->id);
     }
     return buf;
 }
+
+#define providers_of(out)  plan_str((out), 0)
+#define endpoints_of(out)  plan_str((out), 1)
+
+/* The plan of @p and @n is the providers @want, in that order. */
+#define expect_route(p, n, want)                                            \
+    do {                                                                    \
+        fg_route_plan_t out_;                                               \
+        fg_err_t        err_;                                               \
+                                                                            \
+        expect_int_eq(plan((p), (n), &out_, &err_), FG_OK);                 \
+        expect_str_eq(providers_of(&out_), (want));                         \
+    } while (0)
+
+/* @p and @n are refused with @ecode naming @eparam. */
+#define expect_refusal(p, n, ecode, eparam)                                   \
+    do {                                                                    \
+        fg_route_plan_t out_;                                               \
+        fg_err_t        err_;                                               \
+                                                                            \
+        expect_int_eq(plan((p), (n), &out_, &err_), FG_ERR);                \
+        expect_int_eq(err_.code, (ecode));                                  \
+        expect_str_eq(err_.param, (eparam));                                \
+    } while (0)
 
 static inline json_t *
 strings(const char *a, const char *b, const char *c)

@@ -209,8 +209,6 @@ test_sort_price_overrides_the_preset(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(2);
     ep(0, 0)->completion_per_mtok_micro = 5 * CREDIT;
@@ -218,8 +216,7 @@ test_sort_price_overrides_the_preset(void)
     p = prefs_for(0);
     p.preset = FG_PRESET_ENVIRONMENT;
     p.sort = FG_SORT_PRICE;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "beta,alpha");
+    expect_route(&p, &n, "beta,alpha");
 }
 
 static void
@@ -227,8 +224,6 @@ test_provider_order_comes_first_then_the_rest_by_preset(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(5);
     ep(0, 0)->completion_per_mtok_micro = 5 * CREDIT;
@@ -242,8 +237,7 @@ test_provider_order_comes_first_then_the_rest_by_preset(void)
     p.order[1] = STR("nobody");
     p.order[2] = STR("alpha");
     p.n_order = 3;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "delta,alpha,gamma,epsilon,beta");
+    expect_route(&p, &n, "delta,alpha,gamma,epsilon,beta");
 }
 
 static void
@@ -251,8 +245,6 @@ test_allow_fallbacks_false_keeps_only_the_ordered_providers(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(4);
     p = prefs_for(0);
@@ -260,8 +252,7 @@ test_allow_fallbacks_false_keeps_only_the_ordered_providers(void)
     p.order[1] = STR("beta");
     p.n_order = 2;
     p.allow_fallbacks = 0;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "gamma,beta");
+    expect_route(&p, &n, "gamma,beta");
 }
 
 static void
@@ -269,17 +260,14 @@ test_allow_fallbacks_false_with_no_ordered_endpoint_names_the_field(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(2);
     p = prefs_for(0);
     p.order[0] = STR("epsilon");
     p.n_order = 1;
     p.allow_fallbacks = 0;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
-    expect_int_eq(err.code, FG_E_NO_MATCHING_ENDPOINT);
-    expect_str_eq(err.param, "provider.allow_fallbacks");
+    expect_refusal(&p, &n, FG_E_NO_MATCHING_ENDPOINT,
+                   "provider.allow_fallbacks");
 }
 
 /* -- the preferences and filters ---------------------------------------- */
@@ -289,8 +277,6 @@ test_only_keeps_the_listed_providers(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(4);
     p = prefs_for(0);
@@ -300,8 +286,7 @@ test_only_keeps_the_listed_providers(void)
     p.only[1] = STR("delta");
     p.n_only = 2;
     p.has_only = 1;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "delta,beta");
+    expect_route(&p, &n, "delta,beta");
 }
 
 static void
@@ -328,16 +313,13 @@ test_ignore_drops_the_listed_providers(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(3);
     p = prefs_for(0);
     p.ignore[0] = STR("alpha");
     p.ignore[1] = STR("gamma");
     p.n_ignore = 2;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "beta");
+    expect_route(&p, &n, "beta");
 }
 
 static void
@@ -345,16 +327,13 @@ test_ignore_matches_whole_ids_only(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(1);
     p = prefs_for(0);
     p.ignore[0] = STR("alph");
     p.ignore[1] = STR("alphas");
     p.n_ignore = 2;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "alpha");
+    expect_route(&p, &n, "alpha");
 }
 
 static void
@@ -384,17 +363,13 @@ test_pinned_provider_that_cannot_serve_falls_to_no_other_provider(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(3);
     ep(0, 1)->supports_tools = 0;
     n.uses_tools = 1;
     p = prefs_for(0);
     p.pinned[0] = &w.providers[1];
-    expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
-    expect_int_eq(err.code, FG_E_UNSUPPORTED_PARAMETER);
-    expect_str_eq(err.param, "tools");
+    expect_refusal(&p, &n, FG_E_UNSUPPORTED_PARAMETER, "tools");
 }
 
 static void
@@ -402,8 +377,6 @@ test_quantizations_keep_the_listed_and_drop_the_unknown(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(3);
     ep(0, 0)->quantization = "bf16";
@@ -414,8 +387,7 @@ test_quantizations_keep_the_listed_and_drop_the_unknown(void)
     p.quantizations[1] = STR("fp8");
     p.n_quantizations = 2;
     p.has_quantizations = 1;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "alpha");
+    expect_route(&p, &n, "alpha");
 }
 
 static void
@@ -423,8 +395,6 @@ test_max_price_drops_endpoints_above_either_price(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(3);
     ep(0, 0)->prompt_per_mtok_micro = 3 * CREDIT;
@@ -432,12 +402,9 @@ test_max_price_drops_endpoints_above_either_price(void)
     p = prefs_for(0);
     p.max_price_prompt = 2 * CREDIT;
     p.max_price_completion = 4 * CREDIT;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "gamma");
+    expect_route(&p, &n, "gamma");
     p.max_price_completion = CREDIT;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
-    expect_int_eq(err.code, FG_E_NO_MATCHING_ENDPOINT);
-    expect_str_eq(err.param, "provider.max_price");
+    expect_refusal(&p, &n, FG_E_NO_MATCHING_ENDPOINT, "provider.max_price");
 }
 
 static void
@@ -445,8 +412,6 @@ test_countries_keep_the_listed_locations(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(4);
     ep(0, 0)->location = "FR";
@@ -457,8 +422,7 @@ test_countries_keep_the_listed_locations(void)
     p.countries[0] = STR("FR");
     p.n_countries = 1;
     p.has_countries = 1;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "alpha");
+    expect_route(&p, &n, "alpha");
 }
 
 static void
@@ -466,8 +430,6 @@ test_max_carbon_intensity_drops_the_dirtier_and_the_unknown(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(3);
     ep(0, 0)->carbon_intensity = 50;
@@ -475,8 +437,7 @@ test_max_carbon_intensity_drops_the_dirtier_and_the_unknown(void)
     ep(0, 2)->carbon_intensity = 120;
     p = prefs_for(0);
     p.max_carbon_intensity = 100;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "alpha");
+    expect_route(&p, &n, "alpha");
 }
 
 static void
@@ -484,16 +445,13 @@ test_max_input_cost_drops_by_the_prompt_price(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(2);
     ep(0, 0)->prompt_per_mtok_micro = 2 * CREDIT;
     ep(0, 1)->completion_per_mtok_micro = 50 * CREDIT;  /* not counted */
     p = prefs_for(0);
     p.max_input_cost = CREDIT;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "beta");
+    expect_route(&p, &n, "beta");
 }
 
 static void
@@ -549,8 +507,7 @@ test_require_parameters_with_too_many_fields_drops_listing_endpoints(void)
     n.params_overflow = 1;
     p = prefs_for(0);
     p.require_parameters = 1;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "beta");
+    expect_route(&p, &n, "beta");
     ep(0, 1)->parameters = strings("seed", NULL, NULL);
     expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
     expect_str_eq(err.param, "provider.require_parameters");
@@ -561,8 +518,6 @@ test_preference_error_names_the_last_field_that_dropped_one(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(3);
     ep(0, 2)->location = "DE";
@@ -574,9 +529,7 @@ test_preference_error_names_the_last_field_that_dropped_one(void)
     p.countries[0] = STR("US");      /* ...gamma is free, but in DE */
     p.n_countries = 1;
     p.has_countries = 1;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
-    expect_int_eq(err.code, FG_E_NO_MATCHING_ENDPOINT);
-    expect_str_eq(err.param, "filters.countries");
+    expect_refusal(&p, &n, FG_E_NO_MATCHING_ENDPOINT, "filters.countries");
 }
 
 /* -- the capabilities --------------------------------------------------- */
@@ -586,8 +539,6 @@ test_reasoning_effort_drops_endpoints_without_the_value(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(3);
     ep(1, 0)->reasoning_effort = strings("low", "medium", NULL);
@@ -595,8 +546,7 @@ test_reasoning_effort_drops_endpoints_without_the_value(void)
     ep(1, 2)->reasoning_effort = json_array();      /* accepts none */
     n.reasoning_effort = STR("high");
     p = prefs_for(1);
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "beta");
+    expect_route(&p, &n, "beta");
 }
 
 static void
@@ -625,19 +575,14 @@ test_tools_supported_nowhere_is_unsupported_parameter(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(2);
     ep(0, 0)->supports_tools = 0;
     n.uses_tools = 1;
     p = prefs_for(0);
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "beta");
+    expect_route(&p, &n, "beta");
     ep(0, 1)->supports_tools = 0;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
-    expect_int_eq(err.code, FG_E_UNSUPPORTED_PARAMETER);
-    expect_str_eq(err.param, "tools");
+    expect_refusal(&p, &n, FG_E_UNSUPPORTED_PARAMETER, "tools");
 }
 
 static void
@@ -645,19 +590,14 @@ test_json_schema_supported_nowhere_names_response_format(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(2);
     ep(0, 0)->supports_json_schema = 0;
     n.uses_json_schema = 1;
     p = prefs_for(0);
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "beta");
+    expect_route(&p, &n, "beta");
     ep(0, 1)->supports_json_schema = 0;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
-    expect_int_eq(err.code, FG_E_UNSUPPORTED_PARAMETER);
-    expect_str_eq(err.param, "response_format");
+    expect_refusal(&p, &n, FG_E_UNSUPPORTED_PARAMETER, "response_format");
 }
 
 static void
@@ -686,19 +626,14 @@ test_an_api_served_nowhere_is_no_matching_endpoint_for_the_model(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(2);
     ep(0, 1)->apis = FG_API_CHAT | FG_API_RESPONSES;
     n.api = FG_API_RESPONSES;
     p = prefs_for(0);
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "beta");
+    expect_route(&p, &n, "beta");
     n.api = FG_API_EMBEDDINGS;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
-    expect_int_eq(err.code, FG_E_NO_MATCHING_ENDPOINT);
-    expect_str_eq(err.param, "model");
+    expect_refusal(&p, &n, FG_E_NO_MATCHING_ENDPOINT, "model");
 }
 
 /* -- the window --------------------------------------------------------- */
@@ -752,16 +687,13 @@ test_window_drops_the_narrow_endpoint_and_keeps_the_wide(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(2);
     ep(0, 1)->context_window = 128000;
     n.prompt_lower = 9000;
     n.prompt_upper = 9000;
     p = prefs_for(0);
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "beta");
+    expect_route(&p, &n, "beta");
 }
 
 static void
@@ -769,19 +701,14 @@ test_output_above_the_endpoint_maximum_drops_it(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(2);
     ep(0, 0)->max_output_tokens = 1000;
     n.max_output = 2000;
     p = prefs_for(0);
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "beta");
+    expect_route(&p, &n, "beta");
     ep(0, 1)->max_output_tokens = 1500;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
-    expect_int_eq(err.code, FG_E_CONTEXT_LENGTH_EXCEEDED);
-    expect_str_eq(err.param, "max_tokens");
+    expect_refusal(&p, &n, FG_E_CONTEXT_LENGTH_EXCEEDED, "max_tokens");
 }
 
 static void
@@ -859,8 +786,6 @@ test_a_capability_wins_over_a_preference(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     /* alpha has tools but is not allowed; beta is allowed, no tools */
     world(2);
@@ -870,9 +795,7 @@ test_a_capability_wins_over_a_preference(void)
     p.only[0] = STR("beta");
     p.n_only = 1;
     p.has_only = 1;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
-    expect_int_eq(err.code, FG_E_UNSUPPORTED_PARAMETER);
-    expect_str_eq(err.param, "tools");
+    expect_refusal(&p, &n, FG_E_UNSUPPORTED_PARAMETER, "tools");
 }
 
 static void
@@ -1027,15 +950,11 @@ test_a_model_whose_providers_are_all_disabled_names_the_model(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world(1);
     w.providers[0].is_enabled = 0;
     p = prefs_for(0);
-    expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
-    expect_int_eq(err.code, FG_E_NO_MATCHING_ENDPOINT);
-    expect_str_eq(err.param, "model");
+    expect_refusal(&p, &n, FG_E_NO_MATCHING_ENDPOINT, "model");
 }
 
 /* -- ties --------------------------------------------------------------- */

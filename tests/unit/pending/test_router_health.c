@@ -70,6 +70,16 @@ open_circuit(const fg_endpoint_t *e)
     }
 }
 
+/* alpha: 100 ms, 80 tokens/s; beta: 900 ms, 150/s; gamma: 500 ms, 30/s. */
+static void
+world_three_speeds(void)
+{
+    world_measured(3);
+    measure(ep(0, 0), 100, 80);
+    measure(ep(0, 1), 900, 150);
+    measure(ep(0, 2), 500, 30);
+}
+
 static void
 test_an_open_circuit_drops_its_endpoint(void)
 {
@@ -157,8 +167,6 @@ test_a_preference_wins_when_the_unhealthy_were_excluded_anyway(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world_measured(2);
     fg_health_cool(health, ep(0, 0)->health_slot, NOW + 5000);
@@ -166,9 +174,7 @@ test_a_preference_wins_when_the_unhealthy_were_excluded_anyway(void)
     p.ignore[0] = STR("alpha");
     p.ignore[1] = STR("beta");
     p.n_ignore = 2;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
-    expect_int_eq(err.code, FG_E_NO_MATCHING_ENDPOINT);
-    expect_str_eq(err.param, "provider.ignore");
+    expect_refusal(&p, &n, FG_E_NO_MATCHING_ENDPOINT, "provider.ignore");
 }
 
 static void
@@ -196,16 +202,12 @@ test_min_speed_tps_dropping_all_names_the_filter(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
     world_measured(1);
     measure(ep(0, 0), 300, 20);
     p = prefs_for(0);
     p.min_speed_tps = 50;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
-    expect_int_eq(err.code, FG_E_NO_MATCHING_ENDPOINT);
-    expect_str_eq(err.param, "filters.min_speed_tps");
+    expect_refusal(&p, &n, FG_E_NO_MATCHING_ENDPOINT, "filters.min_speed_tps");
 }
 
 static void
@@ -233,17 +235,11 @@ test_sort_throughput_puts_the_most_tokens_per_second_first(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
-    world_measured(3);
-    measure(ep(0, 0), 100, 80);
-    measure(ep(0, 1), 900, 150);
-    measure(ep(0, 2), 500, 30);
+    world_three_speeds();
     p = prefs_for(0);
     p.sort = FG_SORT_THROUGHPUT;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "beta,alpha,gamma");
+    expect_route(&p, &n, "beta,alpha,gamma");
 }
 
 static void
@@ -251,17 +247,11 @@ test_sort_latency_puts_the_first_token_soonest_first(void)
 {
     fg_route_prefs_t p;
     fg_route_need_t  n = need_chat();
-    fg_route_plan_t  out;
-    fg_err_t         err;
 
-    world_measured(3);
-    measure(ep(0, 0), 100, 80);
-    measure(ep(0, 1), 900, 150);
-    measure(ep(0, 2), 500, 30);
+    world_three_speeds();
     p = prefs_for(0);
     p.sort = FG_SORT_LATENCY;
-    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
-    expect_str_eq(providers_of(&out), "alpha,gamma,beta");
+    expect_route(&p, &n, "alpha,gamma,beta");
 }
 
 static void
