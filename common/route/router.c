@@ -11,6 +11,7 @@
 
 #include "common/route/router.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "common/accounts/ledger.h"
@@ -488,11 +489,7 @@ route_splitmix64(uint64_t *state)
 static int
 route_equal(double a, double b)
 {
-    double d = a > b ? a - b : b - a;
-    double m = (a < 0 ? -a : a) > (b < 0 ? -b : b) ? (a < 0 ? -a : a)
-                                                   : (b < 0 ? -b : b);
-
-    return d <= ROUTE_TIE_EPSILON * m;
+    return fabs(a - b) <= ROUTE_TIE_EPSILON * fmax(fabs(a), fabs(b));
 }
 
 static int
@@ -641,13 +638,13 @@ route_efforts(const fg_model_t *m, char *buf, size_t size)
 
 /* Nothing is left: the most specific reason (router.h's precedence). */
 static int
-route_fail(const route_ctx_t *x, const fg_route_prefs_t *p,
-           int64_t *retry_after_s, fg_err_t *err)
+route_fail(const route_ctx_t *x, int64_t *retry_after_s, fg_err_t *err)
 {
-    const route_drops_t   *d = &x->drops;
-    const fg_route_need_t *need = x->need;
-    char                   accepts[256];
-    int                    r;
+    const fg_route_prefs_t *p = x->prefs;
+    const route_drops_t    *d = &x->drops;
+    const fg_route_need_t  *need = x->need;
+    char                    accepts[256];
+    int                     r;
 
     if (d->dropped == 0) {
         return fg_err_set(err, FG_E_NO_MATCHING_ENDPOINT, "model",
@@ -777,7 +774,7 @@ fg_route_plan(const fg_catalog_t *catalog, const fg_health_t *health,
         route_model(&x, i, allows, allow_arg, preset, out);
     }
     if (out->n == 0) {
-        return route_fail(&x, prefs, retry_after_s, err);
+        return route_fail(&x, retry_after_s, err);
     }
     return FG_OK;
 }
