@@ -987,7 +987,7 @@ test_the_same_random_gives_the_same_order(void)
     fg_route_need_t  n = need_chat();
     fg_route_plan_t  out;
     fg_err_t         err;
-    char             first[256];
+    char             first[512];
 
     world(5);
     p = prefs_for(0);
