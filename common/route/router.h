@@ -20,6 +20,22 @@
  *      provider.order first, else provider.sort, else the preset; equal
  *      endpoints in a random order drawn from @random (load share).
  *
+ * The scores (lower first; docs/routing-choosing.md), with completion =
+ * min(max_output, or the endpoint's max_output_tokens when none was
+ * asked, expected_completion_tokens) per choice:
+ *   price        fg_route_expected_cost();
+ *   speed        ttft_ms + completion / tps * 1000 from the health EWMAs;
+ *                unmeasured: ttft 1000 ms, 50 tokens/s;
+ *   quality      -model quality (one model's endpoints all tie);
+ *   environment  g CO2e: prompt_upper * co2_g_per_mtok_prompt / 1e6
+ *                + completion * n * co2_g_per_mtok_completion / 1e6;
+ *   balanced     0.4 price + 0.3 speed + 0.3 environment, each min-max
+ *                normalised to [0,1] over the model's candidates (all
+ *                equal: 0); quality is constant within a model.
+ * provider.sort: price as above, throughput -tps, latency ttft. Scores
+ * within a relative 1e-9 are equal and shuffled (splitmix64 of @random);
+ * nothing is weighted by price.
+ *
  * Strings in fg_route_prefs_t are borrowed (from the request's body) and
  * need not be NUL-terminated: each has its length.
  */
@@ -165,6 +181,17 @@ typedef struct {
  *   FG_E_NO_MATCHING_ENDPOINT (404)   the request's provider preferences
  *                                   or filters excluded every endpoint
  *                                   (err.param names the field).
+ * Each endpoint is checked in that order (the key, images, the window,
+ * tools, json_schema, reasoning_effort, the API, then provider.only,
+ * ignore, order without fallbacks, quantizations, max_price,
+ * require_parameters, filters.countries, max_carbon_intensity,
+ * max_input_cost, min_speed_tps, and health last) and counts for the
+ * first check it fails. The key's error needs every endpoint dropped by
+ * the key; otherwise the first reason in that order any endpoint counts
+ * for wins, so health (503) wins over a preference only when an endpoint
+ * failed for health alone; among preferences the param is the last of
+ * them that dropped one ("model" for the API; "model" too when no
+ * endpoint was a candidate: every provider disabled).
  * Pure; no allocation, no syscalls.
  */
 int fg_route_plan(const fg_catalog_t *catalog, const fg_health_t *health,
@@ -190,7 +217,9 @@ const char *fg_route_preset_name(fg_preset_t preset);
  * prompt's upper bound at its prompt price plus, as completion, the
  * request's output limit (its maximum at the endpoint when none was
  * asked) capped at @expected_completion, times n, at its completion
- * price. What the price preset and provider.sort = price rank by.
+ * price (fg_ledger_cost: as the meter prices it). @expected_completion
+ * <= 0 is FG_ROUTE_EXPECTED_COMPLETION_DEFAULT. What the price preset
+ * and provider.sort = price rank by.
  */
 int64_t fg_route_expected_cost(const fg_endpoint_t *endpoint,
                                const fg_route_need_t *need,

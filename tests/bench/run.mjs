@@ -571,6 +571,14 @@ async function main() {
     for (const line of results.token_count) log(line);
   }
 
+  // Routing on its own (tests/bench/bench_route.c), if built.
+  const routeBin = path.join(opt.bin, 'bench_route');
+  if (fs.existsSync(routeBin)) {
+    const r = await run('bench_route', routeBin, []);
+    results.route = r.stdout.trim().split('\n').filter(Boolean);
+    for (const line of results.route) log(line);
+  }
+
   if (opt.mode !== 'capacity') {
     // 3. Warm-up: connections, caches, the key's limiter entries.
     log('warm-up');
@@ -937,6 +945,7 @@ function report(R) {
   if (n200.length) L.push(`fluxgate access log, replies other than 200: ${n200.map(([k, v]) => `${v} × ${k}`).join('; ')}`);
   if (R.auth_stage) L.push(R.auth_stage);
   if (R.token_count) L.push(...R.token_count);
+  if (R.route) L.push(...R.route);
   for (const n of R.notes) L.push(`note: ${n}`);
   return { text: L.join('\n') + '\n', targets };
 }
