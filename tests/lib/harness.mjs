@@ -123,6 +123,16 @@ export async function startSim({ args = [], dir = tempDir('fg-sim-') } = {}) {
   proc.url = `http://127.0.0.1:${port}`;
   proc.stats = async () => (await request('GET', `${proc.url}/sim/stats`)).json();
   proc.reset = async () => request('POST', `${proc.url}/sim/reset`, '');
+  // Sets this instance's failure plan (fg-sim.c, POST /sim/plan), e.g.
+  // { faults: ['500'] } or { always: '429', retry_after_s: 2 }; throws
+  // unless the simulator took it.
+  proc.plan = async (plan) => {
+    const r = await request('POST', `${proc.url}/sim/plan`, JSON.stringify(plan));
+    if (r.status !== 200) throw new Error(`POST /sim/plan: ${r.status} ${r.text}`);
+    return r.json();
+  };
+  // Chat requests this instance received (GET /sim/stats "requests").
+  proc.requests = async () => (await proc.stats()).requests;
   return proc;
 }
 
