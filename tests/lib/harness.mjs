@@ -123,6 +123,16 @@ export async function startSim({ args = [], dir = tempDir('fg-sim-') } = {}) {
   proc.url = `http://127.0.0.1:${port}`;
   proc.stats = async () => (await request('GET', `${proc.url}/sim/stats`)).json();
   proc.reset = async () => request('POST', `${proc.url}/sim/reset`, '');
+  // Sets this instance's failure plan (fg-sim.c, POST /sim/plan), e.g.
+  // { faults: ['500'] } or { always: '429', retry_after_s: 2 }; throws
+  // unless the simulator took it.
+  proc.plan = async (plan) => {
+    const r = await request('POST', `${proc.url}/sim/plan`, JSON.stringify(plan));
+    if (r.status !== 200) throw new Error(`POST /sim/plan: ${r.status} ${r.text}`);
+    return r.json();
+  };
+  // Chat requests this instance received (GET /sim/stats "requests").
+  proc.requests = async () => (await proc.stats()).requests;
   return proc;
 }
 
@@ -150,8 +160,9 @@ export const FAULT_MODELS = ['500', '429', '400', 'reset', 'malformed', 'stall',
 // @dir for a gateway whose config sits there: the shipped tables, plus a
 // size class for every model and industry averages for every provider the
 // shipped tables lack (impact is never guessed; an operator configures
-// them the same way).
-export function writeCatalogs(dir, { providers, models }) {
+// them the same way). @impact ({ providerId: { country, pue, ... } })
+// changes those providers' entries, e.g. a test provider's country.
+export function writeCatalogs(dir, { providers, models, impact = {} }) {
   fs.writeFileSync(path.join(dir, 'providers.json'), JSON.stringify(providers));
   fs.writeFileSync(path.join(dir, 'models.json'), JSON.stringify(models));
   const impactDir = path.join(dir, 'impact');
@@ -164,6 +175,11 @@ export function writeCatalogs(dir, { providers, models }) {
       impactProviders.providers.push({ id: p.id, pue: 1.56, wue_site_l_per_kwh: 1.8,
         country: 'WORLD', assumed: true, source: 'a test provider' });
     }
+  }
+  for (const [id, over] of Object.entries(impact)) {
+    const entry = impactProviders.providers.find((q) => q.id === id);
+    if (!entry) throw new Error(`impact: no provider "${id}" in the catalog or the tables`);
+    Object.assign(entry, over, { source: 'a test provider' });
   }
   fs.writeFileSync(path.join(impactDir, 'providers.json'), JSON.stringify(impactProviders));
   const impactModels = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/impact/models.json')));
@@ -186,7 +202,7 @@ export function writeCatalogs(dir, { providers, models }) {
 // { authorization: null } to send none, or its own header to override.
 // gw.admin(method, path, body, headers) calls the admin API on its unix
 // socket with the admin token (gw.adminToken).
-export async function startGateway({ sim, config = {}, env = {}, providers, models,
+export async function startGateway({ sim, config = {}, env = {}, providers, models, impact,
   dir = tempDir('fg-gw-'), key = true, ready = true } = {}) {
   const port = await freePort();
   // The metrics listener gets a free port too: the default (9464) would be
@@ -198,6 +214,7 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
   writeCatalogs(dir, {
     providers: providers || shippedProviders,
     models: models || { models: [...shippedModels.models, ...FAULT_MODELS] },
+    impact,
   });
   const conf = merge({
     listen: `127.0.0.1:${port}`,
@@ -449,6 +466,31 @@ export function simModel(id, upstreamId, over = {}) {
     pricing: { prompt_per_mtok_micro: 1, completion_per_mtok_micro: 1 },
     ...over,
   };
+}
+
+// A provider entry for providers.json whose upstream is @sim (a startSim()
+// process, or a base URL such as a closed loopback port's), enabled with no
+// key; @over changes any member, e.g. { timeouts: { first_byte_ms: 300 } }
+// (timeouts not given are the ones below). Routing tests make several
+// simulators providers "a", "b", "c" of one model (endpointModel).
+export function simProvider(id, sim, over = {}) {
+  const url = typeof sim === 'string' ? sim : `${sim.url}/v1`;
+  const { timeouts, ...rest } = over;
+  return {
+    id, name: `fg-sim as provider ${id}`, base_url: url,
+    timeouts: { connect_ms: 1000, first_byte_ms: 10000, idle_ms: 10000, total_ms: 30000, ...timeouts },
+    ...rest,
+  };
+}
+
+// A catalog model served by several endpoints (docs/routing.md): simModel's
+// fields as the defaults every endpoint inherits, no single "provider", and
+// @endpoints as given ([{ provider: 'a', upstream_id?, pricing?, country?,
+// ... }]). Its upstream id is @id unless @over says.
+export function endpointModel(id, endpoints, over = {}) {
+  const { provider, ...m } = simModel(id, id, over);
+  void provider;
+  return { ...m, endpoints };
 }
 
 // Sends raw bytes on a fresh loopback connection and collects what comes

@@ -18,6 +18,16 @@
  *   stall      nothing is ever sent; the call ends when the client leaves
  *              (or when evhttp's 120 s timeout closes the connection)
  *   slow       a normal reply at 200 ms per token (set by fg-sim.c)
+ *   close      nothing is sent; after the TTFT the connection is closed
+ *              (FIN): a request sent that got no reply
+ *   empty-stream  a stream sends its head but no event, then after the
+ *              TTFT the connection is closed (FIN) without the terminating
+ *              chunk; a non-stream request gets the empty fault (fg-sim.c)
+ *   stream-error  a stream sends its role event and one token, then the
+ *              connection is closed (FIN) without the terminating chunk or
+ *              [DONE]; a non-stream reply sends the head, with the
+ *              Content-Length of the whole body, and the first half of it,
+ *              then closes the connection
  *
  * Invariants. 1) Only call_finish() ends a call, exactly once, counting it
  * completed, cancelled or aborted. 2) A call owns its request until it
@@ -54,7 +64,9 @@
 
 /* Tokens a stream sends before a reset or malformed fault ends it. */
 #define CALL_FAULT_TOKENS   2
-/* How often a reset checks that what was sent has left our buffers. */
+/* ... before a stream-error fault ends it: past the first event. */
+#define CALL_ERROR_TOKENS   1
+/* How often a close checks that what was sent has left our buffers. */
 #define CALL_FLUSH_POLL_MS  1
 
 typedef enum {
@@ -74,7 +86,7 @@ struct fg_sim_call_s {
     unsigned                token_delay_ms;
     size_t                  next_piece;     /* streams: next token to send */
     size_t                  last_piece;     /* streams: tokens before end */
-    int                     is_resetting;   /* waiting for the flush */
+    int                     is_closing;     /* waiting for the flush */
     fg_sim_plan_t           plan;
 };
 
@@ -84,7 +96,8 @@ static void call_arm(fg_sim_call_t *call, uint64_t ms);
 static void call_step(evutil_socket_t fd, short what, void *arg);
 static void call_step_reply(fg_sim_call_t *call);
 static void call_step_stream(fg_sim_call_t *call);
-static void call_reset(fg_sim_call_t *call);
+static void call_step_cut(fg_sim_call_t *call, struct evbuffer *body);
+static void call_close(fg_sim_call_t *call);
 static void call_finish(fg_sim_call_t *call, call_outcome_t outcome);
 
 void
@@ -120,6 +133,11 @@ fg_sim_call_start(fg_sim_t *sim, struct evhttp_request *req,
     if (fault == FG_SIM_FAULT_STALL) {
         return;
     }
+    if (fault == FG_SIM_FAULT_CLOSE) {
+        call->is_closing = 1;
+        call_arm(call, ttft_ms);
+        return;
+    }
 
     if (!call->plan.is_stream) {
         tokens = call->plan.n_pieces;
@@ -134,13 +152,22 @@ fg_sim_call_start(fg_sim_t *sim, struct evhttp_request *req,
     {
         call->last_piece = CALL_FAULT_TOKENS;
     }
-    head = fg_sim_evbuffer_new();
-    fg_sim_plan_render_head(&call->plan, head);
+    if (fault == FG_SIM_FAULT_STREAM_ERROR
+        && call->last_piece > CALL_ERROR_TOKENS)
+    {
+        call->last_piece = CALL_ERROR_TOKENS;
+    }
     evhttp_add_header(out_headers, "Content-Type", "text/event-stream");
     evhttp_add_header(out_headers, "Cache-Control", "no-cache");
     evhttp_send_reply_start(req, 200, "OK");
-    evhttp_send_reply_chunk(req, head);
-    evbuffer_free(head);
+    if (fault == FG_SIM_FAULT_EMPTY_STREAM) {
+        call->last_piece = 0;
+    } else {
+        head = fg_sim_evbuffer_new();
+        fg_sim_plan_render_head(&call->plan, head);
+        evhttp_send_reply_chunk(req, head);
+        evbuffer_free(head);
+    }
     call_arm(call, ttft_ms);
 }
 
@@ -211,8 +238,8 @@ call_step(evutil_socket_t fd, short what, void *arg)
 
     (void) fd;
     (void) what;
-    if (call->is_resetting) {
-        call_reset(call);
+    if (call->is_closing) {
+        call_close(call);
     } else if (call->plan.is_stream) {
         call_step_stream(call);
     } else {
@@ -230,10 +257,14 @@ call_step_reply(fg_sim_call_t *call)
     struct evbuffer *body;
 
     if (call->fault == FG_SIM_FAULT_RESET) {
-        call_reset(call);
+        call_close(call);
         return;
     }
     body = fg_sim_evbuffer_new();
+    if (call->fault == FG_SIM_FAULT_STREAM_ERROR) {
+        call_step_cut(call, body);
+        return;
+    }
     if (call->fault == FG_SIM_FAULT_MALFORMED) {
         evbuffer_add(body, not_json, sizeof(not_json) - 1);
     } else {
@@ -266,12 +297,14 @@ call_step_stream(fg_sim_call_t *call)
 
     switch (call->fault) {
     case FG_SIM_FAULT_RESET:
+    case FG_SIM_FAULT_EMPTY_STREAM:
+    case FG_SIM_FAULT_STREAM_ERROR:
         if (evbuffer_get_length(out) > 0) {
             evhttp_send_reply_chunk(req, out);
         }
         evbuffer_free(out);
-        call->is_resetting = 1;
-        call_reset(call);
+        call->is_closing = 1;
+        call_close(call);
         return;
     case FG_SIM_FAULT_MALFORMED:
         evbuffer_add(out, not_json, sizeof(not_json) - 1);
@@ -286,13 +319,39 @@ call_step_stream(fg_sim_call_t *call)
 }
 
 /*
- * The reset fault: once what was sent has left our buffers (so the client
- * sees the head and the tokens first), close the socket with SO_LINGER 0,
- * which sends a TCP RST instead of an orderly end. Freeing the connection
- * also frees the request.
+ * stream-error on a non-stream reply: the head promises the whole @body
+ * (taken), half of it goes out, then the connection closes.
  */
 static void
-call_reset(fg_sim_call_t *call)
+call_step_cut(fg_sim_call_t *call, struct evbuffer *body)
+{
+    struct evhttp_request *req = call->req;
+    struct evbuffer *half = fg_sim_evbuffer_new();
+    char len[32];
+
+    fg_sim_plan_render_reply(&call->plan, body);
+    snprintf(len, sizeof(len), "%zu", evbuffer_get_length(body));
+    evhttp_add_header(evhttp_request_get_output_headers(req),
+                      "Content-Type", "application/json");
+    evhttp_add_header(evhttp_request_get_output_headers(req),
+                      "Content-Length", len);
+    evbuffer_remove_buffer(body, half, evbuffer_get_length(body) / 2);
+    evbuffer_free(body);
+    evhttp_send_reply_start(req, 200, "OK");
+    evhttp_send_reply_chunk(req, half);
+    evbuffer_free(half);
+    call->is_closing = 1;
+    call_close(call);
+}
+
+/*
+ * Ends the connection mid-reply: once what was sent has left our buffers
+ * (so the client sees it first), close the socket; for the reset fault
+ * with SO_LINGER 0, which sends a TCP RST instead of an orderly FIN.
+ * Freeing the connection also frees the request.
+ */
+static void
+call_close(fg_sim_call_t *call)
 {
     struct evhttp_connection *evcon;
     struct bufferevent *bev;
@@ -302,14 +361,14 @@ call_reset(fg_sim_call_t *call)
     evcon = evhttp_request_get_connection(call->req);
     bev = evhttp_connection_get_bufferevent(evcon);
     if (evbuffer_get_length(bufferevent_get_output(bev)) > 0) {
-        call->is_resetting = 1;
+        call->is_closing = 1;
         call_arm(call, CALL_FLUSH_POLL_MS);
         return;
     }
     fd = bufferevent_getfd(bev);
     lg.l_onoff = 1;
     lg.l_linger = 0;
-    if (fd >= 0) {
+    if (fd >= 0 && call->fault == FG_SIM_FAULT_RESET) {
         (void) setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     }
     call_finish(call, CALL_ABORTED);

@@ -18,21 +18,38 @@
  * Endpoints:
  *   POST /v1/chat/completions  the answer plan.c decides, sent as below
  *   GET  /v1/models            a list of a few model ids
- *   GET  /sim/stats            counters (sim.h), whether the last chat
+ *   GET  /sim/stats            counters (sim.h; "requests" counts chat
+ *                              requests received), whether the last chat
  *                              request carried "Authorization: Bearer ...",
- *                              and its body as parsed (null if invalid)
- *   POST /sim/reset            zeroes the counters and forgets the body
+ *                              its body as parsed (null if invalid), and
+ *                              "plan": what is left of the failure plan
+ *   POST /sim/plan             sets the failure plan, below
+ *   POST /sim/reset            zeroes the counters, forgets the body and
+ *                              clears the plan
  * Anything else is an OpenAI-format 404 or 405 (501 for other methods).
  *
  * A chat request is counted and its body recorded first; then an invalid
  * body or bad sim option is a 400; then the fault mode applies. Fault, by
- * header "x-sim-fault: <mode>" or "fault-<mode>" in the model name (header
- * first; an unknown mode is a 400): 500, 429 (with Retry-After: 1) and 400
- * answer at once with an OpenAI error body; reset, malformed, stall and
- * slow are played by call.c. Delays: -t and -d give the defaults; headers
- * x-sim-ttft-ms and x-sim-token-delay-ms, or "ttft-<ms>" and "delay-<ms>"
- * in the model name, set them per request (header first). The model-name
- * forms exist because the gateway forwards the model but not our headers.
+ * the failure plan, else header "x-sim-fault: <mode>", else "fault-<mode>"
+ * in the model name (an unknown mode is a 400): 500, 429 (with
+ * Retry-After: 1, or the plan's retry_after_s), 400, 401, 403 and 404
+ * answer at once with an OpenAI error body; empty is a 200
+ * application/json with an empty body; reset, malformed, stall, slow,
+ * close, empty-stream and stream-error are played by call.c. Delays: -t and
+ * -d give the defaults (the plan may replace them); headers x-sim-ttft-ms
+ * and x-sim-token-delay-ms, or "ttft-<ms>" and "delay-<ms>" in the model
+ * name, set them per request (header first). The model-name forms exist
+ * because the gateway forwards the model but not our headers.
+ *
+ * The failure plan makes one instance fail where others serving the same
+ * upstream id do not. POST /sim/plan with {"faults": [mode, ...],
+ * "always"?: mode, "retry_after_s"?: n, "ttft_ms"?: ms, "token_delay_ms"?:
+ * ms}: the next valid chat requests take the listed modes one each, in
+ * order ("none": a normal reply); once the list is used up every request
+ * takes "always", or none. A plan replaces the last one whole: members not
+ * given are back to their defaults, so {"faults": []} clears it. A body
+ * that is not such an object (an unknown member or mode included) is a 400
+ * and changes nothing.
  * "overcount-<k>" in the model name (k 1 to 1000) reports k times the
  * completion tokens generated, as a provider that ignored max_tokens in
  * its bill would; "overprompt-<k>" k times the prompt tokens (a tokenizer
@@ -81,6 +98,9 @@
 #define SIM_TIMEOUT_S          120
 #define SIM_MAX_DELAY_MS       600000
 #define SIM_SLOW_DELAY_MS      200
+#define SIM_MAX_PLAN_FAULTS    4096
+#define SIM_MAX_RETRY_AFTER_S  3600
+#define SIM_RETRY_AFTER_S      1
 
 typedef void (*sim_handler_cb)(fg_sim_t *sim, struct evhttp_request *req);
 
@@ -100,7 +120,15 @@ static void sim_chat(fg_sim_t *sim, struct evhttp_request *req);
 static void sim_models(fg_sim_t *sim, struct evhttp_request *req);
 static void sim_stats(fg_sim_t *sim, struct evhttp_request *req);
 static void sim_reset(fg_sim_t *sim, struct evhttp_request *req);
+static void sim_plan(fg_sim_t *sim, struct evhttp_request *req);
+static int sim_plan_parse(json_t *body, fg_sim_fault_plan_t *fp,
+    unsigned *retry_after_s, unsigned *ttft_ms, unsigned *token_delay_ms,
+    char *err, size_t err_size);
+static int sim_plan_ms(json_t *v, unsigned max, unsigned *out);
+static void sim_plan_clear(fg_sim_t *sim);
+static fg_sim_fault_t sim_plan_take(fg_sim_t *sim);
 static int sim_fault_parse(const char *s, size_t len, fg_sim_fault_t *fault);
+static int sim_fault_parse_tag(const char *tag, fg_sim_fault_t *fault);
 static int sim_options(struct evhttp_request *req, const char *model,
     fg_sim_fault_t *fault, unsigned *ttft_ms, unsigned *token_delay_ms,
     char *err, size_t err_size);
@@ -112,13 +140,15 @@ static void sim_reply_error(struct evhttp_request *req, int status,
 static void sim_reply_fast(struct evhttp_request *req, fg_sim_plan_t *plan);
 
 static const char *const sim_fault_names[] = {
-    "", "500", "429", "400", "reset", "malformed", "stall", "slow"
+    "", "500", "429", "400", "reset", "malformed", "stall", "slow", "401",
+    "403", "404", "empty", "empty-stream", "stream-error", "close"
 };
 
 static const sim_route_t sim_routes[] = {
     { EVHTTP_REQ_POST, "/v1/chat/completions", sim_chat },
     { EVHTTP_REQ_GET,  "/v1/models",           sim_models },
     { EVHTTP_REQ_GET,  "/sim/stats",           sim_stats },
+    { EVHTTP_REQ_POST, "/sim/plan",            sim_plan },
     { EVHTTP_REQ_POST, "/sim/reset",           sim_reset }
 };
 
@@ -143,6 +173,7 @@ main(int argc, char **argv)
     fg_log_level_t level = FG_LOG_NOTICE;
 
     memset(&sim, 0, sizeof(sim));
+    sim.retry_after_s = SIM_RETRY_AFTER_S;
     while ((opt = getopt(argc, argv, "l:t:d:T:qvh")) != -1) {
         switch (opt) {
         case 'l':
@@ -174,6 +205,8 @@ main(int argc, char **argv)
             return 1;
         }
     }
+    sim.opt_ttft_ms = sim.ttft_ms;
+    sim.opt_token_delay_ms = sim.token_delay_ms;
     if (optind != argc
         || sim_parse_listen(listen_arg, host, sizeof(host), &port) != 0)
     {
@@ -283,6 +316,7 @@ done:
         event_base_free(sim.base);
     }
     json_decref(sim.last_body);
+    sim_plan_clear(&sim);
     fg_sim_tokenizers_free(&sim.tokenizers);
     libevent_global_shutdown();
     return rc;
@@ -307,7 +341,9 @@ sim_usage(void)
             "model name overrides it: tok-o200k, tok-cl100k, tok-dense,\n"
             "tok-bytes4. Images cost gpt-4o's tiles, or img-mini's, or\n"
             "img-patches'. Other tags: fault-<mode>, ttft-<ms>, delay-<ms>,\n"
-            "overcount-<k>, overprompt-<k>, negative-usage.\n");
+            "overcount-<k>, overprompt-<k>, negative-usage. Fault modes:\n"
+            "500 429 400 401 403 404 reset malformed stall slow empty\n"
+            "empty-stream stream-error close; POST /sim/plan sets a plan.\n");
 }
 
 /* Parses a decimal number of milliseconds up to SIM_MAX_DELAY_MS. */
@@ -459,6 +495,18 @@ sim_chat(fg_sim_t *sim, struct evhttp_request *req)
     {
         goto reject;
     }
+    if (sim->fault_plan.is_set) {
+        fg_sim_fault_t planned = sim_plan_take(sim);
+
+        if (planned != FG_SIM_FAULT_NONE) {
+            fault = planned;
+        }
+    }
+    if (fault == FG_SIM_FAULT_SLOW) {
+        token_delay_ms = SIM_SLOW_DELAY_MS;
+    } else if (fault == FG_SIM_FAULT_EMPTY_STREAM && !plan.is_stream) {
+        fault = FG_SIM_FAULT_EMPTY;
+    }
     if ((overcount = strstr(plan.model, "overcount-")) != NULL) {
         unsigned long k = strtoul(overcount + sizeof("overcount-") - 1,
                                   NULL, 10);
@@ -487,19 +535,51 @@ sim_chat(fg_sim_t *sim, struct evhttp_request *req)
         sim_reply_error(req, status, "server_error", NULL,
                         "simulated upstream failure");
         break;
-    case FG_SIM_FAULT_429:
+    case FG_SIM_FAULT_429: {
+        char secs[16];
+
         status = 429;
+        snprintf(secs, sizeof(secs), "%u", sim->retry_after_s);
         evhttp_add_header(evhttp_request_get_output_headers(req),
-                          "Retry-After", "1");
+                          "Retry-After", secs);
         sim_reply_error(req, status, "rate_limit_error",
                         "rate_limit_exceeded", "simulated rate limit");
         break;
+    }
     case FG_SIM_FAULT_400:
         status = 400;
         sim_reply_error(req, status, "invalid_request_error",
                         "simulated_bad_request",
                         "simulated upstream rejection");
         break;
+    /* The messages are distinct on purpose: a test can prove the gateway
+     * never shows a tenant the provider's own words about its key. */
+    case FG_SIM_FAULT_401:
+        status = 401;
+        sim_reply_error(req, status, "invalid_request_error",
+                        "invalid_api_key", "simulated: incorrect API key "
+                        "provided: sim-****-key");
+        break;
+    case FG_SIM_FAULT_403:
+        status = 403;
+        sim_reply_error(req, status, "request_forbidden",
+                        "unsupported_country_region_territory",
+                        "simulated: country, region, or territory not "
+                        "supported");
+        break;
+    case FG_SIM_FAULT_404:
+        status = 404;
+        sim_reply_error(req, status, "invalid_request_error",
+                        "model_not_found", "simulated: the model does not "
+                        "exist or you do not have access to it");
+        break;
+    case FG_SIM_FAULT_EMPTY: {
+        struct evbuffer *empty = fg_sim_evbuffer_new();
+
+        fg_sim_reply(req, status, "application/json", empty);
+        evbuffer_free(empty);
+        break;
+    }
     case FG_SIM_FAULT_NONE:
         if (ttft_ms == 0 && token_delay_ms == 0) {
             sim_reply_fast(req, &plan);
@@ -546,8 +626,17 @@ sim_models(fg_sim_t *sim, struct evhttp_request *req)
 static void
 sim_stats(fg_sim_t *sim, struct evhttp_request *req)
 {
+    fg_sim_fault_plan_t *fp = &sim->fault_plan;
+    json_t *left = json_array();
+    size_t i;
+
+    for (i = fp->next; fp->is_set && i < fp->n_faults; i++) {
+        json_array_append_new(left, json_string(
+            fp->faults[i] == FG_SIM_FAULT_NONE
+            ? "none" : fg_sim_fault_name(fp->faults[i])));
+    }
     sim_reply_json(req, 200, json_pack(
-        "{sI sI sI sI sI sI sb sO}",
+        "{sI sI sI sI sI sI sb sO s{so so? sI sI sI}}",
         "requests", (json_int_t) sim->requests,
         "streams", (json_int_t) sim->streams,
         "completed", (json_int_t) sim->completed,
@@ -555,7 +644,14 @@ sim_stats(fg_sim_t *sim, struct evhttp_request *req)
         "aborted", (json_int_t) sim->aborted,
         "in_flight", (json_int_t) sim->in_flight,
         "last_authorization_seen", sim->is_last_auth_bearer,
-        "last_body", sim->last_body != NULL ? sim->last_body : json_null()));
+        "last_body", sim->last_body != NULL ? sim->last_body : json_null(),
+        "plan",
+        "faults", left,
+        "always", fp->is_set && fp->always != FG_SIM_FAULT_NONE
+                  ? json_string(fg_sim_fault_name(fp->always)) : NULL,
+        "retry_after_s", (json_int_t) sim->retry_after_s,
+        "ttft_ms", (json_int_t) sim->ttft_ms,
+        "token_delay_ms", (json_int_t) sim->token_delay_ms));
 }
 
 /*
@@ -573,7 +669,159 @@ sim_reset(fg_sim_t *sim, struct evhttp_request *req)
     sim->is_last_auth_bearer = 0;
     json_decref(sim->last_body);
     sim->last_body = NULL;
+    sim_plan_clear(sim);
     sim_reply_json(req, 200, json_pack("{sb}", "ok", 1));
+}
+
+/* POST /sim/plan: replaces the failure plan whole, or changes nothing. */
+static void
+sim_plan(fg_sim_t *sim, struct evhttp_request *req)
+{
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    fg_sim_fault_plan_t fp;
+    unsigned retry_after_s, ttft_ms, token_delay_ms;
+    json_t *body;
+    json_error_t jerr;
+    char err[256];
+
+    body = json_loadb((const char *) evbuffer_pullup(in, -1),
+                      evbuffer_get_length(in), 0, &jerr);
+    memset(&fp, 0, sizeof(fp));
+    if (body == NULL) {
+        snprintf(err, sizeof(err), "the plan is not JSON (%s)", jerr.text);
+        goto reject;
+    }
+    retry_after_s = SIM_RETRY_AFTER_S;
+    ttft_ms = sim->opt_ttft_ms;
+    token_delay_ms = sim->opt_token_delay_ms;
+    if (sim_plan_parse(body, &fp, &retry_after_s, &ttft_ms, &token_delay_ms,
+                       err, sizeof(err)) != 0)
+    {
+        goto reject;
+    }
+    json_decref(body);
+    sim_plan_clear(sim);
+    fp.is_set = fp.n_faults > 0 || fp.always != FG_SIM_FAULT_NONE;
+    sim->fault_plan = fp;
+    sim->retry_after_s = retry_after_s;
+    sim->ttft_ms = ttft_ms;
+    sim->token_delay_ms = token_delay_ms;
+    sim_reply_json(req, 200, json_pack("{sb sI}", "ok", 1, "faults",
+                                       (json_int_t) fp.n_faults));
+    return;
+
+reject:
+    json_decref(body);
+    free(fp.faults);
+    sim_reply_error(req, 400, "invalid_request_error", NULL, err);
+}
+
+static int
+sim_plan_parse(json_t *body, fg_sim_fault_plan_t *fp,
+    unsigned *retry_after_s, unsigned *ttft_ms, unsigned *token_delay_ms,
+    char *err, size_t err_size)
+{
+    const char *key, *s;
+    json_t *v, *f;
+    size_t i;
+
+    if (!json_is_object(body)) {
+        snprintf(err, err_size, "the plan is not a JSON object");
+        return -1;
+    }
+    json_object_foreach(body, key, v) {
+        if (strcmp(key, "faults") == 0) {
+            if (!json_is_array(v) || json_array_size(v) > SIM_MAX_PLAN_FAULTS) {
+                snprintf(err, err_size, "faults: not an array of at most %d "
+                         "modes", SIM_MAX_PLAN_FAULTS);
+                return -1;
+            }
+            fp->n_faults = json_array_size(v);
+            fp->faults = fg_xcalloc(fp->n_faults + 1, sizeof(*fp->faults));
+            json_array_foreach(v, i, f) {
+                s = json_string_value(f);
+                if (s == NULL || (strcmp(s, "none") != 0
+                    && sim_fault_parse(s, strlen(s), &fp->faults[i]) != 0))
+                {
+                    snprintf(err, err_size, "faults[%zu]: not a fault mode",
+                             i);
+                    return -1;
+                }
+            }
+        } else if (strcmp(key, "always") == 0) {
+            s = json_string_value(v);
+            if (s == NULL || (strcmp(s, "none") != 0
+                && sim_fault_parse(s, strlen(s), &fp->always) != 0))
+            {
+                snprintf(err, err_size, "always: not a fault mode");
+                return -1;
+            }
+        } else if (strcmp(key, "retry_after_s") == 0) {
+            if (sim_plan_ms(v, SIM_MAX_RETRY_AFTER_S, retry_after_s) != 0) {
+                snprintf(err, err_size, "retry_after_s: not 0 to %d",
+                         SIM_MAX_RETRY_AFTER_S);
+                return -1;
+            }
+        } else if (strcmp(key, "ttft_ms") == 0
+                   || strcmp(key, "token_delay_ms") == 0)
+        {
+            if (sim_plan_ms(v, SIM_MAX_DELAY_MS,
+                            key[0] == 't' && key[1] == 't'
+                            ? ttft_ms : token_delay_ms) != 0)
+            {
+                snprintf(err, err_size, "%s: not 0 to %d", key,
+                         SIM_MAX_DELAY_MS);
+                return -1;
+            }
+        } else {
+            snprintf(err, err_size, "unknown plan member \"%.64s\"", key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Reads an integer 0..@max. */
+static int
+sim_plan_ms(json_t *v, unsigned max, unsigned *out)
+{
+    json_int_t n;
+
+    if (!json_is_integer(v)) {
+        return -1;
+    }
+    n = json_integer_value(v);
+    if (n < 0 || n > (json_int_t) max) {
+        return -1;
+    }
+    *out = (unsigned) n;
+    return 0;
+}
+
+/* Back to no plan: no faults, the -t and -d speeds, Retry-After: 1. */
+static void
+sim_plan_clear(fg_sim_t *sim)
+{
+    free(sim->fault_plan.faults);
+    memset(&sim->fault_plan, 0, sizeof(sim->fault_plan));
+    sim->retry_after_s = SIM_RETRY_AFTER_S;
+    sim->ttft_ms = sim->opt_ttft_ms;
+    sim->token_delay_ms = sim->opt_token_delay_ms;
+}
+
+/* The fault the plan gives the next valid chat request. */
+static fg_sim_fault_t
+sim_plan_take(fg_sim_t *sim)
+{
+    fg_sim_fault_plan_t *fp = &sim->fault_plan;
+
+    if (fp->next < fp->n_faults) {
+        return fp->faults[fp->next++];
+    }
+    if (fp->always == FG_SIM_FAULT_NONE) {
+        fp->is_set = 0;    /* used up: the fast path is back */
+    }
+    return fp->always;
 }
 
 static int
@@ -595,6 +843,34 @@ sim_fault_parse(const char *s, size_t len, fg_sim_fault_t *fault)
 }
 
 /*
+ * Reads the mode a model-name tag starts with: the longest name followed by
+ * the end or by a character other than a letter or digit, so that
+ * "empty-stream-ttft-5" is empty-stream and "empty-ttft-5" is empty.
+ */
+static int
+sim_fault_parse_tag(const char *tag, fg_sim_fault_t *fault)
+{
+    size_t i, len, best = 0;
+    char c;
+
+    for (i = 1; i < sizeof(sim_fault_names) / sizeof(sim_fault_names[0]);
+         i++)
+    {
+        len = strlen(sim_fault_names[i]);
+        if (len <= best || strncmp(tag, sim_fault_names[i], len) != 0) {
+            continue;
+        }
+        c = tag[len];
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            continue;
+        }
+        best = len;
+        *fault = (fg_sim_fault_t) i;
+    }
+    return best > 0 ? 0 : -1;
+}
+
+/*
  * Reads the per-request fault and delays: headers first, then tags in the
  * model name, so a test can reach them through the gateway, which forwards
  * the model but not our headers. An unknown fault or a bad number is a 400:
@@ -607,7 +883,6 @@ sim_options(struct evhttp_request *req, const char *model,
 {
     struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
     const char *v, *tag;
-    size_t len;
 
     *fault = FG_SIM_FAULT_NONE;
     v = evhttp_find_header(headers, "x-sim-fault");
@@ -617,9 +892,7 @@ sim_options(struct evhttp_request *req, const char *model,
             return -1;
         }
     } else if ((tag = strstr(model, "fault-")) != NULL) {
-        tag += sizeof("fault-") - 1;
-        len = strspn(tag, "abcdefghijklmnopqrstuvwxyz0123456789");
-        if (sim_fault_parse(tag, len, fault) != 0) {
+        if (sim_fault_parse_tag(tag + sizeof("fault-") - 1, fault) != 0) {
             snprintf(err, err_size, "unknown fault mode in model \"%s\"",
                      model);
             return -1;
@@ -641,9 +914,6 @@ sim_options(struct evhttp_request *req, const char *model,
         snprintf(err, err_size, "bad token delay (0 to %u ms)",
                  SIM_MAX_DELAY_MS);
         return -1;
-    }
-    if (*fault == FG_SIM_FAULT_SLOW) {
-        *token_delay_ms = SIM_SLOW_DELAY_MS;
     }
     return 0;
 }
@@ -681,6 +951,12 @@ fg_sim_reply(struct evhttp_request *req, int status, const char *content_type,
         break;
     case 400:
         reason = "Bad Request";
+        break;
+    case 401:
+        reason = "Unauthorized";
+        break;
+    case 403:
+        reason = "Forbidden";
         break;
     case 404:
         reason = "Not Found";

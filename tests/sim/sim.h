@@ -27,8 +27,29 @@ typedef enum {
     FG_SIM_FAULT_RESET,
     FG_SIM_FAULT_MALFORMED,
     FG_SIM_FAULT_STALL,
-    FG_SIM_FAULT_SLOW
+    FG_SIM_FAULT_SLOW,
+    FG_SIM_FAULT_401,
+    FG_SIM_FAULT_403,
+    FG_SIM_FAULT_404,
+    FG_SIM_FAULT_EMPTY,
+    FG_SIM_FAULT_EMPTY_STREAM,
+    FG_SIM_FAULT_STREAM_ERROR,
+    FG_SIM_FAULT_CLOSE
 } fg_sim_fault_t;
+
+/*
+ * The instance's failure plan (POST /sim/plan): the next valid chat
+ * requests take faults[next++]; once the list is used up, every request
+ * takes @always (NONE: a normal reply). is_set is the one branch the fast
+ * path pays: it is 0 whenever nothing is left to play.
+ */
+typedef struct {
+    fg_sim_fault_t     *faults;             /* owned */
+    size_t              n_faults;
+    size_t              next;
+    fg_sim_fault_t      always;
+    int                 is_set;
+} fg_sim_fault_plan_t;
 
 typedef struct fg_sim_call_s fg_sim_call_t;
 
@@ -42,14 +63,19 @@ typedef struct {
     struct evhttp      *http;
     struct event       *sig_term;
     struct event       *sig_int;
-    unsigned            ttft_ms;            /* -t */
-    unsigned            token_delay_ms;     /* -d */
+    unsigned            ttft_ms;            /* the plan's, else -t */
+    unsigned            token_delay_ms;     /* the plan's, else -d */
+    unsigned            opt_ttft_ms;        /* -t */
+    unsigned            opt_token_delay_ms; /* -d */
+    unsigned            retry_after_s;      /* the 429 fault's; plan's */
+    fg_sim_fault_plan_t fault_plan;
     uint64_t            next_seq;           /* never reset: ids stay unique */
     uint64_t            requests;           /* chat requests received */
     uint64_t            streams;            /* ... valid, with stream: true */
     uint64_t            completed;          /* a whole reply was sent */
     uint64_t            cancelled;          /* the client left first */
-    uint64_t            aborted;            /* the reset fault, or shutdown */
+    uint64_t            aborted;            /* reset, close, empty-stream,
+                                               stream-error, or shutdown */
     uint64_t            in_flight;          /* calls not yet ended */
     int                 is_last_auth_bearer;
     json_t             *last_body;          /* owned; NULL if none/invalid */
