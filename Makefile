@@ -47,11 +47,6 @@ ADMIN_SRCS   = $(sort $(wildcard admin/*.c))
 SIM_SRCS     = $(sort $(wildcard tests/sim/*.c))
 UNIT_SRCS    = $(sort $(wildcard tests/unit/test_*.c))
 
-# The router calls the health table: what links router.c waits for
-# common/route/health.c (issue 14). Remove once it is merged.
-ifeq ($(wildcard common/route/health.c),)
-UNIT_SRCS   := $(filter-out tests/unit/test_router.c,$(UNIT_SRCS))
-endif
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
