@@ -25,6 +25,8 @@
 #define ADMIT_KEY       1
 #define ADMIT_MODEL     2
 #define ADMIT_PROVIDER  4
+#define ADMIT_ENDPOINT  8
+#define ADMIT_ATTEMPT   (ADMIT_MODEL | ADMIT_PROVIDER | ADMIT_ENDPOINT)
 
 /* A duration as OpenAI writes it in x-ratelimit-reset-*: "20ms", "1.5s",
  * "6m0s". */
@@ -139,7 +141,30 @@ admit_cancel(fg_req_t *req, int64_t now)
     if (ad->taken & ADMIT_PROVIDER) {
         fg_limiter_cancel(l, w->wc->slot, &ad->provider);
     }
+    if (ad->taken & ADMIT_ENDPOINT) {
+        fg_limiter_cancel(l, w->wc->slot, &ad->endpoint);
+    }
     ad->taken = 0;
+}
+
+/* Gives back the attempt's admissions (model, provider, endpoint) only. */
+static void
+admit_cancel_attempt(fg_req_t *req)
+{
+    fg_worker_t        *w = req->worker;
+    fg_limiter_t       *l = w->wc->shm->limiter;
+    fg_req_admission_t *ad = &req->admission;
+
+    if (ad->taken & ADMIT_MODEL) {
+        fg_limiter_cancel(l, w->wc->slot, &ad->model);
+    }
+    if (ad->taken & ADMIT_PROVIDER) {
+        fg_limiter_cancel(l, w->wc->slot, &ad->provider);
+    }
+    if (ad->taken & ADMIT_ENDPOINT) {
+        fg_limiter_cancel(l, w->wc->slot, &ad->endpoint);
+    }
+    ad->taken &= ~ADMIT_ATTEMPT;
 }
 
 /*
@@ -163,7 +188,7 @@ admit_global(fg_req_t *req, const char *kind, const char *name,
     }
     if (fg_limiter_admit(w->wc->shm->limiter, w->wc->slot, subject, &limits,
                          req->admission.tokens, now, a) != FG_OK) {
-        admit_cancel(req, now);
+        admit_cancel_attempt(req);
         snprintf(whose, sizeof(whose), "%s %s (all keys)", kind, name);
         return admit_refuse(req, a, whose, v);
     }
@@ -177,7 +202,6 @@ fg_admit_request(fg_req_t *req, fg_verdict_t *v)
     fg_worker_t        *w = req->worker;
     fg_limiter_t       *l = w->wc->shm->limiter;
     fg_req_admission_t *ad = &req->admission;
-    const fg_model_t   *m = req->route.model;
     const fg_key_record_t *key = &req->auth.key;
     fg_limits_t         limits;
     int64_t             now;
@@ -211,16 +235,41 @@ fg_admit_request(fg_req_t *req, fg_verdict_t *v)
         return admit_refuse(req, &ad->key, whose, v);
     }
     ad->taken |= ADMIT_KEY;
+    return FG_VERDICT_CONTINUE;
+}
 
+fg_verdict_kind_t
+fg_admit_endpoint(fg_req_t *req, const fg_endpoint_t *e, fg_verdict_t *v)
+{
+    fg_req_admission_t *ad = &req->admission;
+    const fg_model_t   *m = e->model;
+    int64_t             now = fg_mono_ns();
+    char                name[2 * FG_ROUTEREQ_NAME_MAX + 64];
+
+    admit_cancel_attempt(req);
     if (admit_global(req, "model", m->id, m->requests_per_min,
                      m->tokens_per_min, &ad->model, ADMIT_MODEL, now, v)
-        != FG_VERDICT_CONTINUE) {
+        != FG_VERDICT_CONTINUE
+        || admit_global(req, "provider", e->provider->id,
+                        e->provider->requests_per_min,
+                        e->provider->tokens_per_min, &ad->provider,
+                        ADMIT_PROVIDER, now, v) != FG_VERDICT_CONTINUE) {
         return FG_VERDICT_REFUSE;
     }
-    return admit_global(req, "provider", m->provider->id,
-                        m->provider->requests_per_min,
-                        m->provider->tokens_per_min, &ad->provider,
-                        ADMIT_PROVIDER, now, v);
+    if (e->requests_per_min == 0 && e->tokens_per_min == 0) {
+        return FG_VERDICT_CONTINUE;
+    }
+    snprintf(name, sizeof(name), "%.64s/%.64s", e->provider->id,
+             e->upstream_id);
+    return admit_global(req, "endpoint", name, e->requests_per_min,
+                        e->tokens_per_min, &ad->endpoint, ADMIT_ENDPOINT,
+                        now, v);
+}
+
+void
+fg_admit_endpoint_release(fg_req_t *req)
+{
+    admit_cancel_attempt(req);
 }
 
 void
@@ -253,6 +302,9 @@ fg_admit_settle(fg_req_t *req, const fg_request_summary_t *s)
     }
     if (ad->taken & ADMIT_PROVIDER) {
         fg_limiter_settle(l, w->wc->slot, &ad->provider, actual);
+    }
+    if (ad->taken & ADMIT_ENDPOINT) {
+        fg_limiter_settle(l, w->wc->slot, &ad->endpoint, actual);
     }
     ad->taken = 0;
 }

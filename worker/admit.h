@@ -24,14 +24,27 @@ typedef struct {
 } fg_admit_headers_t;
 
 /*
- * Admits @req (authenticated and routed: req->route has its worst case)
- * or refuses it: 429 with the limit's code and Retry-After, or 503
+ * Admits @req under its key's limits (authenticated and routed:
+ * req->route has its worst case) or refuses it: 429 with the limit's code and Retry-After, or 503
  * billing_unavailable with Retry-After 1 when the usage ring is full.
  * On FG_VERDICT_CONTINUE the request holds what it took until
  * fg_admit_settle(). The token cost is the prompt estimate plus the
  * request's maximum output.
  */
 fg_verdict_kind_t fg_admit_request(fg_req_t *req, fg_verdict_t *v);
+
+/*
+ * The catalog's global limits of the attempt at @e: its model, its
+ * provider and the endpoint itself. FG_VERDICT_CONTINUE with them held
+ * (what an earlier attempt held is given back first), or
+ * FG_VERDICT_REFUSE in @v (429 naming the limit) holding none of them:
+ * the pipeline then tries the next endpoint.
+ */
+fg_verdict_kind_t fg_admit_endpoint(fg_req_t *req, const fg_endpoint_t *e,
+                                    fg_verdict_t *v);
+
+/* Gives back the attempt's admissions: it failed and moves on. */
+void fg_admit_endpoint_release(fg_req_t *req);
 
 /* Gives back what fg_admit_request() took, correcting the tokens to the
  * usage in @s when the upstream reported it. Safe when nothing was taken. */

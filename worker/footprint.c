@@ -21,13 +21,13 @@ fg_footprint_compute(fg_req_t *req)
 {
     const fg_impact_data_t    *data = req->worker->catalog->impact;
     const fg_req_settlement_t *st = &req->settlement;
-    const fg_model_t          *m = req->route.model;
+    const fg_endpoint_t       *e = req->route.endpoint;
     fg_req_footprint_t        *fp = &req->footprint;
     fg_impact_usage_t          usage;
     fg_err_t                   err;
 
     /* The usage charged: reported, or estimated by fg_meter_charge(). */
-    if (fp->has_impact || data == NULL || m == NULL
+    if (fp->has_impact || data == NULL || e == NULL
         || (!req->relay.has_usage && !st->usage_estimated)) {
         return;
     }
@@ -35,9 +35,10 @@ fg_footprint_compute(fg_req_t *req)
     usage.cached_tokens = st->cached_tokens;
     usage.completion_tokens = st->completion_tokens;
     usage.measured_s = (double) (fg_mono_us() - req->started_us) / 1e6;
-    if (fg_impact_data_estimate(data, m->id, m->provider->id, &usage,
-                                req->worker->catalog->impact_flags,
-                                &fp->impact, &err) != FG_OK) {
+    if (fg_impact_data_estimate_at(data, e->model->id, e->provider->id,
+                                   e->country, e->pue, &usage,
+                                   req->worker->catalog->impact_flags,
+                                   &fp->impact, &err) != FG_OK) {
         fg_log(FG_LOG_WARN, 0, "req=%s impact not computed: %s", req->id,
                err.msg);
         return;
@@ -48,14 +49,14 @@ fg_footprint_compute(fg_req_t *req)
     fp->has_impact = 1;
 }
 
+/* Where the endpoint that answered runs: set when the impact tables were
+ * attached (catalog.h). */
 static const char *
 footprint_location(const fg_req_t *req)
 {
-    const fg_impact_provider_t *p;
+    const char *at = req->route.endpoint->location;
 
-    p = fg_impact_data_provider(req->worker->catalog->impact,
-                                req->route.model->provider->id);
-    return p != NULL && p->country != NULL ? p->country->code : "WORLD";
+    return at != NULL ? at : "WORLD";
 }
 
 char *
@@ -76,7 +77,7 @@ fg_footprint_splice(const fg_req_t *req, const char *body, size_t len,
         return NULL;
     }
     text = fg_impact_json_text(&req->footprint.impact,
-                               req->route.model->provider->id,
+                               req->route.endpoint->provider->id,
                                footprint_location(req));
     if (text == NULL) {
         return NULL;

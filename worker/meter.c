@@ -25,11 +25,11 @@
 #include "worker/worker.h"
 
 static void
-meter_price(const fg_model_t *m, fg_price_t *p)
+meter_price(const fg_endpoint_t *e, fg_price_t *p)
 {
-    p->prompt_per_mtok = m->prompt_per_mtok_micro;
-    p->cached_prompt_per_mtok = m->cached_prompt_per_mtok_micro;
-    p->completion_per_mtok = m->completion_per_mtok_micro;
+    p->prompt_per_mtok = e->prompt_per_mtok_micro;
+    p->cached_prompt_per_mtok = e->cached_prompt_per_mtok_micro;
+    p->completion_per_mtok = e->completion_per_mtok_micro;
 }
 
 /*
@@ -68,29 +68,52 @@ meter_journal_reservation(fg_req_t *req, int64_t amount)
     return FG_OK;
 }
 
+/* The least output a reply may be given at @c: billing.min_reply_tokens,
+ * or the whole output when it asks for less. */
+static int64_t
+meter_min_reply(const fg_req_t *req, const fg_route_candidate_t *c)
+{
+    int64_t min_reply = req->worker->conf->billing_min_reply_tokens;
+
+    return c->max_output < min_reply ? c->max_output : min_reply;
+}
+
+/*
+ * One reservation covers every endpoint the request may be sent to: the
+ * dearest one's worst case (so a fallback to a dearer endpoint is never
+ * short, and the ledger never goes negative), and at least the cheapest
+ * one's minimal reply. Each attempt then takes what the held amount
+ * affords at its own endpoint's prices (fg_meter_fit).
+ */
 fg_verdict_kind_t
 fg_meter_reserve(fg_req_t *req, fg_verdict_t *v)
 {
     fg_worker_t          *w = req->worker;
-    const fg_model_t     *m = req->route.model;
+    const fg_req_route_t *rt = &req->route;
     fg_req_reservation_t *r = &req->reservation;
     fg_price_t            price;
-    int64_t               max_out = req->route.max_output;
-    int64_t               choices = req->route.choices;
-    int64_t               prompt = req->route.prompt_estimate;
-    int64_t               want, min, got, balance = 0, affordable;
-    int64_t               min_reply = w->conf->billing_min_reply_tokens;
+    int64_t               choices = rt->choices;
+    int64_t               prompt = rt->prompt_estimate;
+    int64_t               want = 0, min = -1, cost, got, balance = 0;
+    int64_t               min_reply = 0;
+    size_t                i;
 
-    r->max_output = max_out;
-    meter_price(m, &price);
-    if (max_out < min_reply) {
-        min_reply = max_out;
+    for (i = 0; i < rt->n_candidates; i++) {
+        const fg_route_candidate_t *c = &rt->candidates[i];
+
+        meter_price(c->endpoint, &price);
+        /* n choices generate up to n times the output. */
+        cost = fg_ledger_cost(&price, prompt, 0, c->max_output * choices);
+        want = cost > want ? cost : want;
+        cost = fg_ledger_cost(&price, prompt, 0,
+                              meter_min_reply(req, c) * choices);
+        if (min < 0 || cost < min) {
+            min = cost;
+            min_reply = meter_min_reply(req, c);
+        }
     }
-    /* n choices generate up to n times the output. */
-    want = fg_ledger_cost(&price, prompt, 0, max_out * choices);
-    min = fg_ledger_cost(&price, prompt, 0, min_reply * choices);
     if (want == 0) {
-        return FG_VERDICT_CONTINUE;   /* a free model: nothing to reserve */
+        return FG_VERDICT_CONTINUE;   /* free endpoints: nothing to reserve */
     }
     got = fg_ledger_reserve(w->wc->shm->ledger, w->wc->slot,
                             req->auth.subject, req->gateway_id,
@@ -113,7 +136,7 @@ fg_meter_reserve(fg_req_t *req, fg_verdict_t *v)
                                  "%s); the full request would need %lld.",
                                  req->auth.key.kr_id, (long long) balance,
                                  (long long) min, (long long) prompt,
-                                 (long long) min_reply, m->id,
+                                 (long long) min_reply, rt->model->id,
                                  (long long) want);
     }
     if (meter_journal_reservation(req, got) != FG_OK) {
@@ -121,16 +144,36 @@ fg_meter_reserve(fg_req_t *req, fg_verdict_t *v)
                                  "usage records cannot be written now; "
                                  "retry in a second");
     }
-    if (got < want) {
-        affordable = fg_ledger_affordable_completion(&price, prompt, got)
-                     / choices;
-        if (affordable > max_out) {
-            affordable = max_out;
-        }
-        r->max_output = affordable;
-        r->is_lowered = 1;
-    }
     return FG_VERDICT_CONTINUE;
+}
+
+int
+fg_meter_fit(fg_req_t *req, const fg_route_candidate_t *c)
+{
+    fg_req_reservation_t *r = &req->reservation;
+    fg_price_t            price;
+    int64_t               choices = req->route.choices;
+    int64_t               prompt = req->route.prompt_estimate;
+    int64_t               want, affordable, held = r->held.amount_micro;
+
+    r->max_output = c->max_output;
+    r->is_lowered = 0;
+    meter_price(c->endpoint, &price);
+    want = fg_ledger_cost(&price, prompt, 0, c->max_output * choices);
+    if (want == 0 || (r->held.slot >= 0 && held >= want)) {
+        return FG_OK;
+    }
+    if (r->held.slot < 0) {
+        return FG_ERR;                /* priced, and nothing held */
+    }
+    affordable = fg_ledger_affordable_completion(&price, prompt, held)
+                 / choices;
+    if (affordable < meter_min_reply(req, c)) {
+        return FG_ERR;
+    }
+    r->max_output = affordable < c->max_output ? affordable : c->max_output;
+    r->is_lowered = r->max_output < c->max_output;
+    return FG_OK;
 }
 
 /* The output the provider was allowed: the limit sent (lowered, or as
@@ -153,11 +196,11 @@ meter_output_limit(const fg_req_t *req)
 static int
 meter_usage_is_possible(const fg_req_t *req, const fg_req_relay_t *got)
 {
-    const fg_model_t *m = req->route.model;
-    int64_t           out_max, in_max;
+    const fg_endpoint_t *e = req->route.endpoint;
+    int64_t              out_max, in_max;
 
     out_max = meter_output_limit(req);
-    in_max = m != NULL && m->context_window > 0 ? m->context_window
+    in_max = e != NULL && e->context_window > 0 ? e->context_window
                                                 : FG_METER_PROMPT_TOKENS_MAX;
     return got->prompt_tokens >= 0 && got->completion_tokens >= 0
            && got->reasoning_tokens >= 0 && got->cached_tokens >= 0
@@ -183,14 +226,14 @@ meter_warn_uncharged(const fg_req_t *req, int64_t cut)
         fg_log(FG_LOG_WARN, 0, "req=%s not charged %lld micro-credits: "
                "provider %s counted %lld prompt tokens for %s, above the "
                "estimate's upper bound of %lld", req->id, (long long) cut,
-               req->route.model->provider->id,
+               req->route.endpoint->provider->id,
                (long long) st->prompt_tokens, req->route.model->id,
                (long long) req->route.prompt_estimate);
     } else if (st->completion_tokens > out_max) {
         fg_log(FG_LOG_WARN, 0, "req=%s not charged %lld micro-credits: "
                "provider %s reported %lld completion tokens, beyond the "
                "%lld the request allowed", req->id, (long long) cut,
-               req->route.model->provider->id,
+               req->route.endpoint->provider->id,
                (long long) st->completion_tokens, (long long) out_max);
     } else {
         fg_log(FG_LOG_WARN, 0, "req=%s not charged %lld micro-credits: the "
@@ -243,7 +286,8 @@ fg_meter_charge(fg_req_t *req)
         fg_log(FG_LOG_WARN, 0, "req=%s provider %s reported impossible "
                "usage (prompt %lld, completion %lld, reasoning %lld, cached "
                "%lld); charged the worst case", req->id,
-               req->route.model ? req->route.model->provider->id : "-",
+               req->route.endpoint ? req->route.endpoint->provider->id
+                                   : "-",
                (long long) got->prompt_tokens,
                (long long) got->completion_tokens,
                (long long) got->reasoning_tokens,
@@ -261,11 +305,18 @@ fg_meter_charge(fg_req_t *req)
         st->completion_tokens = (got->relayed_bytes + FG_BYTES_PER_TOKEN - 1)
                                 / FG_BYTES_PER_TOKEN;
     }
-    if (req->reservation.held.slot < 0 || req->route.model == NULL) {
+    if (req->reservation.held.slot < 0 || req->route.endpoint == NULL) {
+        /* Nothing held, or never sent: a held reservation is given back
+         * whole. */
+        if (req->reservation.held.slot >= 0) {
+            (void) fg_ledger_settle(w->wc->shm->ledger, w->wc->slot,
+                                    &req->reservation.held, 0, fg_wall_ms(),
+                                    &cut);
+        }
         st->balance_micro = -1;
         return;
     }
-    meter_price(req->route.model, &price);
+    meter_price(req->route.endpoint, &price);
     charge = got->has_usage || st->usage_estimated
              ? fg_ledger_cost(&price, st->prompt_tokens, st->cached_tokens,
                               st->completion_tokens)

@@ -6,10 +6,13 @@
  * usage is known (common/accounts/ledger.h has the balance and the protocol).
  *
  *   reserve  the worst case (prompt estimate + the request's maximum
- *            output, at the model's prices) from the key's balance; a
- *            balance short of it lowers the upstream max_tokens to what
- *            it affords (x-fluxgate-max-tokens-lowered), and one short of
- *            billing.min_reply_tokens answers 402 before any upstream call;
+ *            output) at the dearest endpoint the router may send it to,
+ *            from the key's balance; each attempt's endpoint then gets the
+ *            output the held amount affords at its prices (fit): a
+ *            balance short of it lowers the upstream max_tokens
+ *            (x-fluxgate-max-tokens-lowered), one short of
+ *            billing.min_reply_tokens everywhere answers 402 before any
+ *            upstream call;
  *   charge   the actual usage (the upstream's, or the documented estimate
  *            of what was relayed, marked estimated), the rest refunded:
  *            once, on whichever path the request ends. Usage no reply to
@@ -42,6 +45,15 @@ typedef struct {
  * Retry-After when the ledger cannot be used.
  */
 fg_verdict_kind_t fg_meter_reserve(fg_req_t *req, fg_verdict_t *v);
+
+/*
+ * The attempt at candidate @c: its token limit is what the held amount
+ * affords at its endpoint's prices (reservation.max_output, is_lowered
+ * when below what the request asked). FG_OK, or FG_ERR when the balance
+ * held cannot pay billing.min_reply_tokens there: the pipeline tries the
+ * next endpoint.
+ */
+int fg_meter_fit(fg_req_t *req, const fg_route_candidate_t *c);
 
 /* Charges @req once into req->settlement: from its usage if the upstream
  * reported it (req->relay), else from the estimate of what was relayed;

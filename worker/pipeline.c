@@ -111,123 +111,360 @@ fg_pipeline_refuse(fg_req_t *req, const fg_verdict_t *v)
     pipeline_refuse(req, v);
 }
 
-/* The model asked for, whether the key may use it, and the worst case. */
+/* Requests routed by this worker: mixed into the load-share seed. */
+static uint64_t pipeline_route_seq;
+
+/* The router asks whether the key may use @m. */
+static int
+pipeline_allows(void *arg, const fg_model_t *m)
+{
+    return fg_auth_allows(arg, m);
+}
+
+static void
+pipeline_route_conf(const fg_worker_t *w, fg_route_conf_t *rc)
+{
+    rc->expected_completion_tokens = w->conf->routing_expected_completion_tokens;
+    rc->circuit.failures = w->conf->routing_circuit_failures;
+    rc->circuit.error_rate_percent = w->conf->routing_circuit_error_rate_percent;
+    rc->circuit.min_requests = w->conf->routing_circuit_min_requests;
+    rc->circuit.window_ms = w->conf->routing_circuit_window_ms;
+    rc->circuit.open_ms = w->conf->routing_circuit_open_ms;
+}
+
+/* 1 when two models count prompts alike (one count serves both). */
+static int
+pipeline_same_profile(const fg_token_profile_t *a, const fg_token_profile_t *b)
+{
+    return a->bpe == b->bpe && a->image.kind == b->image.kind
+           && a->image.base == b->image.base
+           && a->image.per_tile == b->image.per_tile
+           && a->image.max_patches == b->image.max_patches
+           && a->image.multiplier == b->image.multiplier
+           && a->audio_tokens_per_second == b->audio_tokens_per_second
+           && a->max_token_bytes == b->max_token_bytes;
+}
+
+/*
+ * The prompt's bounds over every model the request may be sent to: the
+ * highest upper bound (what the limits and the reservation take) and the
+ * lowest lower bound (what may refuse). A fallback model that counts
+ * like an earlier one is not counted again.
+ */
+static void
+pipeline_count(fg_req_t *req, const fg_route_prefs_t *prefs,
+               fg_route_need_t *need)
+{
+    fg_tokcount_t count;
+    size_t        i, j;
+    size_t        budget = (size_t) req->worker->conf->exact_count_bytes;
+
+    need->prompt_upper = 0;
+    need->prompt_lower = INT64_MAX;
+    need->has_images = 0;
+    for (i = 0; i < prefs->n_models; i++) {
+        for (j = 0; j < i; j++) {
+            if (pipeline_same_profile(&prefs->models[i]->tokens,
+                                      &prefs->models[j]->tokens)) {
+                break;
+            }
+        }
+        if (j < i) {
+            continue;
+        }
+        fg_tokcount_chat(&prefs->models[i]->tokens, &req->validated.doc,
+                         budget, &count);
+        if (count.prompt.upper > need->prompt_upper) {
+            need->prompt_upper = count.prompt.upper;
+        }
+        if (count.prompt.lower < need->prompt_lower) {
+            need->prompt_lower = count.prompt.lower;
+        }
+        need->has_images |= count.image_count > 0;
+    }
+}
+
+/*
+ * A request for one model keeps the refusals it always had, worded for
+ * that model: a token limit above its largest output, a prompt that
+ * fills its widest window on its own. Endpoints narrower than the model
+ * are the router's to drop.
+ */
 static fg_verdict_kind_t
-pipeline_route(fg_req_t *req, fg_verdict_t *v)
+pipeline_check_model(fg_req_t *req, const fg_route_need_t *need,
+                     fg_verdict_t *v)
 {
     const fg_chat_request_t *chat = &req->validated.chat;
-    fg_req_route_t          *rt = &req->route;
+    const fg_model_t        *m = req->route.model;
     const char              *field;
-    fg_tokcount_t            count;
-    int64_t                  window;
 
-    rt->model = fg_catalog_route(req->worker->catalog,
-                                 req->validated.model_requested);
-    if (rt->model == NULL) {
-        return fg_verdict_refuse(v, NULL, FG_E_MODEL_NOT_FOUND, "model",
-                                 "The model '%.128s' does not exist",
-                                 req->validated.model_requested);
-    }
-    if (fg_auth_model(req, rt->model, v) != FG_VERDICT_CONTINUE) {
-        return FG_VERDICT_REFUSE;
-    }
-    if (chat->max_tokens > rt->model->max_output_tokens) {
+    if (chat->max_tokens > m->max_output_tokens) {
         field = fg_tokens_field_name(chat->tokens_field);
         return fg_verdict_refuse(v, NULL, FG_E_OUT_OF_RANGE, field,
                                  "%s is %lld, above the %lld output tokens "
                                  "%s allows", field, chat->max_tokens,
-                                 (long long) rt->model->max_output_tokens,
-                                 rt->model->id);
+                                 (long long) m->max_output_tokens, m->id);
     }
-    fg_tokcount_chat(&rt->model->tokens, &req->validated.doc,
-                     (size_t) req->worker->conf->exact_count_bytes, &count);
-    rt->prompt_estimate = count.prompt.upper;
-    rt->prompt_lower = count.prompt.lower;
-    rt->choices = chat->n > 0 ? chat->n : 1;
-    window = rt->model->context_window;
-    rt->max_output = chat->max_tokens;
-    if (rt->max_output <= 0) {
-        /*
-         * No limit asked: the model's maximum output, cut to what the
-         * window leaves after the prompt, as OpenAI's API does; the
-         * provider cannot generate more, so the reservation need not
-         * cover more. At least one token, so that a prompt that fills
-         * the window on its own is refused below.
-         */
-        rt->max_output = rt->model->max_output_tokens;
-        if (rt->max_output > window - rt->prompt_lower) {
-            rt->max_output = window - rt->prompt_lower > 1
-                             ? window - rt->prompt_lower : 1;
-        }
-    }
-    /* Only the lower bound may refuse: a prompt that might fit is sent. */
-    if (chat->max_tokens <= 0 && rt->prompt_lower >= window) {
+    if (chat->max_tokens <= 0 && need->prompt_lower >= m->context_window) {
         return fg_verdict_refuse(v, NULL, FG_E_CONTEXT_LENGTH_EXCEEDED,
                                  "messages",
                                  "This model's maximum context length is "
                                  "%lld tokens. However, your messages "
                                  "resulted in %s%lld tokens. Please reduce "
                                  "the length of the messages.",
-                                 (long long) window,
-                                 count.prompt.lower == count.prompt.upper
+                                 (long long) m->context_window,
+                                 need->prompt_lower == need->prompt_upper
                                  ? "" : "at least ",
-                                 (long long) rt->prompt_lower);
-    }
-    if (rt->prompt_lower + rt->max_output > window) {
-        return fg_verdict_refuse(v, NULL, FG_E_CONTEXT_LENGTH_EXCEEDED,
-                                 "messages",
-                                 "This model's maximum context length is "
-                                 "%lld tokens. However, you requested %lld "
-                                 "tokens (%s%lld in the messages, %lld in "
-                                 "the completion). Please reduce the length "
-                                 "of the messages or completion.",
-                                 (long long) window,
-                                 (long long) (rt->prompt_lower
-                                              + rt->max_output),
-                                 count.prompt.lower == count.prompt.upper
-                                 ? "" : "at least ",
-                                 (long long) rt->prompt_lower,
-                                 (long long) rt->max_output);
+                                 (long long) need->prompt_lower);
     }
     return FG_VERDICT_CONTINUE;
 }
 
-/* Sends the client's body, with the gateway's edits, to the provider. */
+/*
+ * The route step: the model asked for and its fallbacks, what the request
+ * says about providers, and the router's ordered endpoints (router.h);
+ * the worst case the limits and the reservation count.
+ */
+static fg_verdict_kind_t
+pipeline_route(fg_req_t *req, fg_verdict_t *v)
+{
+    fg_worker_t             *w = req->worker;
+    const fg_chat_request_t *chat = &req->validated.chat;
+    fg_req_route_t          *rt = &req->route;
+    fg_route_prefs_t         prefs;
+    fg_route_need_t          need;
+    fg_route_plan_t          plan;
+    fg_route_conf_t          rc;
+    int64_t                  retry_s = 0;
+    uint64_t                 seed;
+    size_t                   i;
+
+    if (fg_routereq_prefs(&req->validated.doc, &chat->route, chat->model,
+                          w->catalog, FG_PRESET_UNSET, &prefs, &v->err)
+        != FG_OK) {
+        v->kind = FG_VERDICT_REFUSE;
+        v->retry_after[0] = '\0';
+        return FG_VERDICT_REFUSE;
+    }
+    rt->model = prefs.models[0];
+    memset(&need, 0, sizeof(need));
+    need.api = FG_API_CHAT;
+    need.max_output = chat->max_tokens;
+    need.choices = chat->n > 0 ? chat->n : 1;
+    pipeline_count(req, &prefs, &need);
+    fg_routereq_need(&req->validated.doc, &need);
+    rt->prompt_estimate = need.prompt_upper;
+    rt->prompt_lower = need.prompt_lower;
+    rt->choices = need.choices;
+    if (prefs.n_models == 1) {
+        if (fg_auth_model(req, rt->model, v) != FG_VERDICT_CONTINUE
+            || pipeline_check_model(req, &need, v) != FG_VERDICT_CONTINUE) {
+            return FG_VERDICT_REFUSE;
+        }
+    }
+    pipeline_route_conf(w, &rc);
+    /* Equal endpoints share load: any well-mixed number will do. */
+    seed = (uint64_t) fg_mono_ns() ^ ((uint64_t) (uintptr_t) req << 17)
+           ^ ++pipeline_route_seq;
+    if (fg_route_plan(w->catalog, w->wc->shm->health, &rc, &prefs, &need,
+                      pipeline_allows, req, fg_mono_ms(), seed, &plan,
+                      &retry_s, &v->err) != FG_OK) {
+        v->kind = FG_VERDICT_REFUSE;
+        v->retry_after[0] = '\0';
+        if (v->err.code == FG_E_NO_PROVIDER_AVAILABLE) {
+            snprintf(v->retry_after, sizeof(v->retry_after), "%lld",
+                     (long long) (retry_s > 0 ? retry_s : 1));
+        }
+        return FG_VERDICT_REFUSE;
+    }
+    rt->candidates = fg_xmalloc(plan.n * sizeof(*rt->candidates));
+    memcpy(rt->candidates, plan.c, plan.n * sizeof(*rt->candidates));
+    rt->n_candidates = plan.n;
+    rt->preset = plan.preset;
+    /* The key's token limit takes the largest output any may be sent. */
+    rt->max_output = 0;
+    for (i = 0; i < plan.n; i++) {
+        if (plan.c[i].max_output > rt->max_output) {
+            rt->max_output = plan.c[i].max_output;
+        }
+    }
+    return FG_VERDICT_CONTINUE;
+}
+
+/* The probe or attempt begun at the current endpoint is over. */
+static void
+pipeline_health_end(fg_req_t *req, fg_attempt_outcome_t outcome,
+                    int is_success, int is_circuit_failure)
+{
+    fg_worker_t         *w = req->worker;
+    const fg_endpoint_t *e = req->route.endpoint;
+    const fg_upstream_t *up = req->attempt.upstream;
+    fg_route_conf_t      rc;
+    double               ttft = -1, tps = -1, gen_s;
+
+    if (!req->attempt.is_health_open || e == NULL) {
+        return;
+    }
+    req->attempt.is_health_open = 0;
+    if (is_success && up != NULL && up->result.first_byte_us > 0) {
+        ttft = (double) up->result.first_byte_us / 1000.0;
+        gen_s = (double) (up->result.latency_us - up->result.first_byte_us)
+                / 1e6;
+        if (req->relay.has_usage && req->relay.completion_tokens > 0
+            && gen_s > 0.001) {
+            tps = (double) req->relay.completion_tokens / gen_s;
+        }
+    }
+    pipeline_route_conf(w, &rc);
+    fg_health_end(w->wc->shm->health, e->health_slot, &rc.circuit,
+                  fg_mono_ms(), outcome, is_success, is_circuit_failure, ttft,
+                  tps);
+}
+
+/*
+ * Chooses the next endpoint in the router's order that can take the
+ * attempt now: its circuit lets it (the half-open probe is not another
+ * worker's), its model's, provider's and own limits admit it, and the
+ * energy held affords a reply there. FG_OK with route.endpoint set and
+ * its admissions held; FG_ERR with @v the reason the last one was
+ * skipped (429 of a limit, 402, or 503 no_provider_available) when none
+ * is left or the attempts are used up.
+ */
+static int
+pipeline_choose(fg_req_t *req, fg_verdict_t *v)
+{
+    fg_worker_t          *w = req->worker;
+    fg_req_route_t       *rt = &req->route;
+    fg_route_conf_t       rc;
+    fg_verdict_t          refusal;
+    const fg_route_candidate_t *c;
+    int64_t               now = fg_mono_ms();
+
+    pipeline_route_conf(w, &rc);
+    (void) fg_verdict_refuse(v, "1", FG_E_NO_PROVIDER_AVAILABLE, NULL,
+                             "no provider of %s can take the request now; "
+                             "retry in a second", rt->model->id);
+    if (rt->attempts >= w->conf->routing_max_attempts) {
+        return FG_ERR;
+    }
+    if (rt->attempts > 0 && w->conf->routing_total_timeout_ms > 0
+        && (fg_mono_us() - req->started_us) / 1000
+           >= w->conf->routing_total_timeout_ms) {
+        return FG_ERR;
+    }
+    while (rt->next < rt->n_candidates) {
+        const fg_endpoint_t *last = rt->endpoint;
+
+        c = &rt->candidates[rt->next++];
+        if (!fg_health_begin(w->wc->shm->health, c->endpoint->health_slot,
+                             &rc.circuit, now)) {
+            continue;
+        }
+        rt->endpoint = c->endpoint;
+        req->attempt.is_health_open = 1;
+        if (fg_admit_endpoint(req, c->endpoint, &refusal)
+            != FG_VERDICT_CONTINUE) {
+            *v = refusal;
+            pipeline_health_end(req, FG_ATTEMPT_NONE, 0, 0);
+            rt->endpoint = last;
+            continue;
+        }
+        if (fg_meter_fit(req, c) != FG_OK) {
+            (void) fg_verdict_refuse(v, NULL, FG_E_INSUFFICIENT_ENERGY, NULL,
+                                     "Insufficient energy: the balance of "
+                                     "key %s held for this request does not "
+                                     "pay for a reply from %s.",
+                                     req->auth.key.kr_id, c->endpoint->model->id);
+            fg_admit_endpoint_release(req);
+            pipeline_health_end(req, FG_ATTEMPT_NONE, 0, 0);
+            rt->endpoint = last;
+            continue;
+        }
+        rt->model = c->endpoint->model;
+        return FG_OK;
+    }
+    return FG_ERR;
+}
+
+/* What every reply to a routed request says: who served it, after how
+ * many attempts, and a token limit the balance lowered. */
+static void
+pipeline_route_headers(fg_req_t *req)
+{
+    char value[24];
+
+    if (req->route.endpoint != NULL && req->route.attempts > 0) {
+        fg_req_add_header(req, "x-fluxgate-provider",
+                          req->route.endpoint->provider->id);
+        value[fg_fmt_i64(value, req->route.attempts)] = '\0';
+        fg_req_add_header(req, "x-fluxgate-attempts", value);
+    }
+    if (req->reservation.is_lowered) {
+        value[fg_fmt_i64(value, req->reservation.max_output)] = '\0';
+        fg_req_add_header(req, "x-fluxgate-max-tokens-lowered", value);
+    }
+}
+
+/* Sends the client's body, with the gateway's edits, to the endpoint
+ * pipeline_choose() chose. */
 static fg_verdict_kind_t
 pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
 {
+    fg_worker_t             *w = req->worker;
     const fg_chat_request_t *chat = &req->validated.chat;
-    const fg_model_t        *m = req->route.model;
+    const fg_endpoint_t     *e = req->route.endpoint;
+    fg_req_route_t          *rt = &req->route;
     fg_req_attempt_t        *at = &req->attempt;
     int64_t                  lowered = 0;
     size_t                   len;
     char                    *body;
     fg_err_t                 err;
     fg_upstream_target_t     target;
+    int                      may_fail_over;
 
+    if (fg_validate_reparse(req) != FG_OK) {
+        return fg_verdict_refuse(v, NULL, FG_E_INTERNAL, NULL,
+                                 "the request could not be sent again");
+    }
     /* Usage is what a stream is charged by: ask for it, and keep its
      * chunk from a client that did not (relay.c). */
     at->strip_usage = chat->is_stream && !chat->include_usage;
     if (req->reservation.is_lowered) {
         lowered = req->reservation.max_output;
     }
-    body = fg_upstream_body(&req->validated.doc, chat, m->upstream_id,
+    body = fg_upstream_body(&req->validated.doc, chat, e->upstream_id,
                             lowered, at->strip_usage, &len);
-    /* Nothing reads the parsed document from here on. */
-    fg_validate_drop_doc(req);
-    target.provider = m->provider;
+    /* Nothing reads the parsed document from here on; the body stays
+     * while another endpoint may be tried (it is parsed again then). */
+    may_fail_over = rt->next < rt->n_candidates
+                    && rt->attempts + 1 < w->conf->routing_max_attempts;
+    fg_validate_drop_doc(req, may_fail_over);
+    target.provider = e->provider;
     target.request_id = req->id;
-    at->upstream = fg_upstream_start(req->worker, &target, body, len,
-                                     chat->is_stream,
-                                     &fg_pipeline_upstream_handler, req,
-                                     &err);
+    if (at->upstream == NULL) {
+        at->upstream = fg_upstream_start(w, &target, body, len,
+                                         chat->is_stream,
+                                         &fg_pipeline_upstream_handler, req,
+                                         &err);
+    } else if (fg_upstream_reinit(at->upstream, &target, body, len, &err)
+               != FG_OK) {
+        fg_upstream_free(at->upstream);
+        at->upstream = NULL;
+    }
     if (at->upstream == NULL) {
         fg_log(FG_LOG_ERROR, 0, "req=%s upstream not started: %s", req->id,
                err.msg);
+        pipeline_health_end(req, FG_ATTEMPT_NONE, 0, 0);
         return fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
                                  "the request could not be sent to the "
                                  "provider");
     }
+    if (rt->attempts < FG_USAGE_MAX_ATTEMPTS) {
+        memset(&at->tried[rt->attempts], 0, sizeof(at->tried[0]));
+        at->tried[rt->attempts].endpoint = e;
+    }
+    rt->attempts++;
+    at->is_head_held = chat->is_stream;
     req->state = FG_REQ_UPSTREAM;
     v->kind = FG_VERDICT_PENDING;
     return FG_VERDICT_PENDING;
@@ -336,7 +573,6 @@ void
 fg_pipeline_chat(fg_req_t *req)
 {
     fg_verdict_t v;
-    char         value[24];
 
     if (fg_validate_request(req, &v) != FG_VERDICT_CONTINUE
         || pipeline_route(req, &v) != FG_VERDICT_CONTINUE) {
@@ -348,23 +584,32 @@ fg_pipeline_chat(fg_req_t *req)
         pipeline_refuse(req, &v);
         return;
     }
-    if (fg_meter_reserve(req, &v) != FG_VERDICT_CONTINUE) {
-        fg_admit_cancel(req);   /* refused for its balance: no quota used */
+    if (fg_meter_reserve(req, &v) != FG_VERDICT_CONTINUE
+        || pipeline_choose(req, &v) != FG_OK) {
+        /* Refused for its balance, or every endpoint's own limit: no
+         * quota used (what was held is given back when it is settled). */
+        fg_admit_cancel(req);
         pipeline_limit_headers(req);
         pipeline_refuse(req, &v);
         return;
     }
     pipeline_limit_headers(req);
-    if (req->reservation.is_lowered) {
-        value[fg_fmt_i64(value, req->reservation.max_output)] = '\0';
-        fg_req_add_header(req, "x-fluxgate-max-tokens-lowered", value);
-    }
     if (pipeline_durable_wait(req)) {
         return;
     }
     if (pipeline_attempt(req, &v) != FG_VERDICT_PENDING) {
         pipeline_refuse(req, &v);
     }
+}
+
+/* The stream's client head goes out with its first event. */
+static void
+pipeline_stream_head(fg_req_t *req)
+{
+    req->attempt.is_head_held = 0;
+    pipeline_route_headers(req);
+    fg_req_add_header(req, "Cache-Control", "no-cache");
+    fg_req_stream_start(req, "text/event-stream");
 }
 
 static void
@@ -375,8 +620,8 @@ pipeline_upstream_headers(void *owner)
     if (req->conn == NULL || !fg_relay_stream_begins(req)) {
         return;
     }
-    fg_req_add_header(req, "Cache-Control", "no-cache");
-    fg_req_stream_start(req, "text/event-stream");
+    /* The head is held until the first event (pipeline_upstream_data):
+     * a stream that fails before it may still go elsewhere. */
     fg_relay_stream_init(req, pipeline_settle_chunk);
 }
 
@@ -386,6 +631,9 @@ pipeline_send(fg_req_t *req)
 {
     if (req->relay.stream_out != NULL
         && evbuffer_get_length(req->relay.stream_out) > 0) {
+        if (req->attempt.is_head_held) {
+            pipeline_stream_head(req);
+        }
         fg_req_stream_send(req, req->relay.stream_out);
     }
 }
@@ -404,7 +652,7 @@ pipeline_upstream_data(void *owner, const char *data, size_t len)
     if (req->conn == NULL) {
         return FG_UPSTREAM_ABORT;
     }
-    if (req->state != FG_REQ_STREAMING) {
+    if (!req->relay.has_sse) {
         return fg_relay_collect(req, data, len);
     }
     /*
@@ -412,8 +660,9 @@ pipeline_upstream_data(void *owner, const char *data, size_t len)
      * very buffer and hand it to us again on resume, so a paused call must
      * leave no trace. The overshoot is at most one write of libcurl's.
      */
-    if (fg_req_client_backlog(req)
-        > (size_t) req->worker->conf->stream_high_water_bytes) {
+    if (!req->attempt.is_head_held
+        && fg_req_client_backlog(req)
+           > (size_t) req->worker->conf->stream_high_water_bytes) {
         return FG_UPSTREAM_PAUSE;
     }
     rc = fg_relay_feed(req, data, len);
@@ -446,19 +695,197 @@ pipeline_complete(fg_req_t *req, const fg_verdict_t *v)
     fg_req_reply(req, 200, v->body, v->body_len);
 }
 
-static void
-pipeline_upstream_done(void *owner, const fg_attempt_result_t *result,
-                       const char *error)
+/*
+ * Whether the attempt that ended as @r (the relay's verdict @kind) may
+ * move to the next endpoint: nothing of it reached the client, nothing
+ * was charged, and the provider either provably never got the request or
+ * failed in a way the issue's rules retry (docs/routing.md, "Failing
+ * over"): a first-byte timeout, 5xx, 429, an empty reply, the provider
+ * refusing the gateway (401, 403, 404); sent_no_reply only with
+ * routing.failover_after_send. A 400, 413 or 422 about the tenant's
+ * request is its answer.
+ */
+static int
+pipeline_may_fail_over(const fg_req_t *req, const fg_attempt_result_t *r,
+                       const char *error, fg_verdict_kind_t kind)
 {
-    fg_req_t    *req = owner;
-    fg_verdict_t v;
+    int status = r->status;
 
+    if (req->state == FG_REQ_STREAMING || req->settlement.is_metered
+        || error == fg_upstream_err_no_descriptor
+        || error == fg_upstream_err_too_large) {
+        return 0;
+    }
+    switch (r->outcome) {
+    case FG_ATTEMPT_CONNECT_FAILED:
+    case FG_ATTEMPT_NOT_SENT:
+    case FG_ATTEMPT_FIRST_BYTE_TIMEOUT:
+        return 1;
+    case FG_ATTEMPT_SENT_NO_REPLY:
+        return req->worker->conf->routing_failover_after_send != 0;
+    case FG_ATTEMPT_STATUS:
+    case FG_ATTEMPT_BROKE_AFTER_BYTES:
+        if (status >= 500 || status == 429 || status == 401 || status == 403
+            || status == 404) {
+            return 1;
+        }
+        if (status >= 200 && status <= 299) {
+            /* An empty reply, or a stream that ended or broke before its
+             * first event (the client's head is still held). */
+            return req->relay.has_sse
+                   ? kind == FG_VERDICT_STREAM_END
+                   : req->relay.upstream_body == NULL
+                     || evbuffer_get_length(req->relay.upstream_body) == 0;
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* Whether the failure counts against the endpoint's circuit: the
+ * provider's fault, not the tenant's request nor a rate limit (that one
+ * cools the endpoint down instead). */
+static int
+pipeline_is_circuit_failure(const fg_attempt_result_t *r)
+{
+    switch (r->outcome) {
+    case FG_ATTEMPT_STATUS:
+        return r->status >= 500 || r->status == 401 || r->status == 403
+               || r->status == 404 || (r->status >= 200 && r->status <= 299);
+    case FG_ATTEMPT_CANCELLED:
+    case FG_ATTEMPT_NONE:
+        return 0;
+    default:
+        return 1;
+    }
+}
+
+static void
+pipeline_failover_cb(evutil_socket_t fd, short what, void *arg)
+{
+    fg_req_t     *req = arg;
+    fg_verdict_t  v;
+
+    (void) fd;
+    (void) what;
     if (req->is_client_gone || req->conn == NULL) {
         fg_req_finish_later(req);
         return;
     }
-    switch (fg_relay_end(req, result, error, &v)) {
+    if (pipeline_choose(req, &v) == FG_OK
+        && pipeline_attempt(req, &v) == FG_VERDICT_PENDING) {
+        return;
+    }
+    /* No endpoint left after all: the failed attempt's own answer. */
+    pipeline_route_headers(req);
+    pipeline_refuse(req, &req->attempt.last_failure);
+}
+
+/*
+ * The attempt failed and another endpoint may take the request: the
+ * failed one's admissions go back, its health counts the failure (a 429's
+ * Retry-After cools it down), the relay forgets it, and the next attempt
+ * starts from the event loop (never inside the upstream's done call).
+ * 0 when no endpoint is left to try.
+ */
+static int
+pipeline_fail_over(fg_req_t *req, const fg_attempt_result_t *r,
+                   const fg_verdict_t *v)
+{
+    fg_worker_t         *w = req->worker;
+    const fg_endpoint_t *e = req->route.endpoint;
+    fg_req_route_t      *rt = &req->route;
+    struct timeval       now = { 0, 0 };
+
+    if (rt->next >= rt->n_candidates
+        || rt->attempts >= w->conf->routing_max_attempts) {
+        return 0;
+    }
+    if (r->status == 429 && r->retry_after_ms > 0) {
+        fg_health_cool(w->wc->shm->health, e->health_slot,
+                       fg_mono_ms() + r->retry_after_ms);
+    }
+    fg_health_failover(w->wc->shm->health, e->health_slot);
+    pipeline_health_end(req, r->outcome, 0, pipeline_is_circuit_failure(r));
+    fg_log(FG_LOG_INFO, 0, "req=%s failing over from %s/%s (%s, HTTP %d)",
+           req->id, e->provider->id, e->upstream_id,
+           fg_attempt_outcome_name(r->outcome), r->status);
+    fg_admit_endpoint_release(req);
+    fg_relay_cleanup(req);
+    memset(&req->relay, 0, sizeof(req->relay));
+    req->attempt.last_failure = *v;
+    /* The verdict's body pointed into the relay's buffers: gone now. */
+    req->attempt.last_failure.body = NULL;
+    req->attempt.last_failure.body_len = 0;
+    if (req->attempt.last_failure.kind != FG_VERDICT_REFUSE) {
+        (void) fg_verdict_refuse(&req->attempt.last_failure, NULL,
+                                 FG_E_PROVIDER_ERROR, NULL,
+                                 "provider %s failed to answer",
+                                 e->provider->id);
+    }
+    if (req->attempt.failover_ev == NULL) {
+        req->attempt.failover_ev = evtimer_new(w->base, pipeline_failover_cb,
+                                               req);
+    }
+    evtimer_add(req->attempt.failover_ev, &now);
+    return 1;
+}
+
+/* A held stream failed before its first event: nothing reached the
+ * client, so it gets an HTTP error, not an error event. */
+static void
+pipeline_held_stream_error(fg_req_t *req, const char *error, fg_verdict_t *v)
+{
+    const fg_endpoint_t *e = req->route.endpoint;
+    int                  is_timeout = error == fg_upstream_err_first_byte_timeout
+                                      || error == fg_upstream_err_idle_timeout
+                                      || error == fg_upstream_err_total_timeout;
+
+    (void) fg_verdict_refuse(v, NULL, is_timeout ? FG_E_PROVIDER_TIMEOUT
+                                                 : FG_E_PROVIDER_ERROR, NULL,
+                             "provider %s: the stream ended before its "
+                             "first event", e->provider->id);
+}
+
+static void
+pipeline_upstream_done(void *owner, const fg_attempt_result_t *result,
+                       const char *error)
+{
+    fg_req_t          *req = owner;
+    fg_verdict_t       v;
+    fg_verdict_kind_t  kind;
+    int                n = req->route.attempts - 1;
+
+    if (n >= 0 && n < FG_USAGE_MAX_ATTEMPTS) {
+        req->attempt.tried[n].result = *result;
+    }
+    if (req->is_client_gone || req->conn == NULL) {
+        pipeline_health_end(req, FG_ATTEMPT_CANCELLED, 0, 0);
+        fg_req_finish_later(req);
+        return;
+    }
+    kind = fg_relay_end(req, result, error, &v);
+    if (req->attempt.is_head_held && kind == FG_VERDICT_STREAM_END
+        && (v.err.code != FG_E_NONE || !req->relay.saw_done)) {
+        /* Ended before any event: an empty stream. */
+        evbuffer_drain(req->relay.stream_out,
+                       evbuffer_get_length(req->relay.stream_out));
+        pipeline_held_stream_error(req, req->relay.error ? req->relay.error
+                                                         : error, &v);
+    }
+    if (pipeline_may_fail_over(req, result, error, kind)
+        && pipeline_fail_over(req, result, &v)) {
+        return;
+    }
+    switch (kind) {
     case FG_VERDICT_STREAM_END:
+        if (req->attempt.is_head_held) {
+            break;       /* never started: answered below */
+        }
+        pipeline_health_end(req, result->outcome, v.err.code == FG_E_NONE,
+                            v.err.code != FG_E_NONE
+                            && pipeline_is_circuit_failure(result));
         if (v.err.code != FG_E_NONE) {
             req->error = v.err.code;
         }
@@ -467,16 +894,29 @@ pipeline_upstream_done(void *owner, const fg_attempt_result_t *result,
         fg_req_finish_later(req);
         return;
     case FG_VERDICT_COMPLETE:
+        pipeline_health_end(req, result->outcome, 1, 0);
+        pipeline_route_headers(req);
         pipeline_complete(req, &v);
         return;
     case FG_VERDICT_FORWARD:
+        pipeline_health_end(req, result->outcome, 0,
+                            pipeline_is_circuit_failure(result));
         req->error = v.err.code;
+        pipeline_route_headers(req);
         fg_req_reply(req, v.status, v.body, v.body_len);
         return;
     default:
-        pipeline_refuse(req, &v);
-        return;
+        break;
     }
+    pipeline_health_end(req, result->outcome, 0,
+                        pipeline_is_circuit_failure(result));
+    if (result->status == 429 && result->retry_after_ms > 0) {
+        fg_health_cool(req->worker->wc->shm->health,
+                       req->route.endpoint->health_slot,
+                       fg_mono_ms() + result->retry_after_ms);
+    }
+    pipeline_route_headers(req);
+    pipeline_refuse(req, &v);
 }
 
 /*
@@ -570,6 +1010,14 @@ fg_pipeline_release(fg_req_t *req)
     if (req->attempt.wait_until_ms != 0) {
         pipeline_wait_unlink(req);
     }
+    if (req->attempt.failover_ev != NULL) {
+        event_free(req->attempt.failover_ev);
+        req->attempt.failover_ev = NULL;
+    }
+    pipeline_health_end(req, FG_ATTEMPT_CANCELLED, 0, 0);
+    free(req->route.candidates);
+    req->route.candidates = NULL;
+    req->route.n_candidates = 0;
     fg_upstream_free(req->attempt.upstream);
     req->attempt.upstream = NULL;
     fg_relay_cleanup(req);

@@ -206,7 +206,8 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
     out->key_id = req->auth.has_key ? req->auth.key.kr_id : "";
     out->model_requested = in->model_requested ? in->model_requested : "";
     out->model_served = model ? model->id : "";
-    out->provider = model ? model->provider->id : "";
+    out->provider = req->route.endpoint ? req->route.endpoint->provider->id
+                                        : "";
     out->client_addr = req->client_addr;
     out->status = req->status;
     out->error = req->error;
@@ -291,7 +292,7 @@ fg_req_finish(fg_req_t *req)
            "latency_us=%lld%s%s%s", req->id, req->status,
            req->validated.model_requested ? req->validated.model_requested
                                           : "-",
-           req->route.model ? req->route.model->provider->id : "-",
+           req->route.endpoint ? req->route.endpoint->provider->id : "-",
            (long long) (fg_mono_us() - req->started_us),
            req->is_client_gone && req->state != FG_REQ_DONE
            ? " client_gone" : "",

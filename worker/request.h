@@ -34,6 +34,9 @@
 #include "common/accounts/limiter.h"
 #include "common/wire/sse.h"
 #include "common/base/summary.h"
+#include "common/route/router.h"
+#include "common/accounts/usage.h"
+#include "common/wire/attempt.h"
 #include "worker/validate.h"
 #include "worker/verdict.h"
 
@@ -76,6 +79,7 @@ typedef struct {
     char                     *model_requested;   /* owned copy */
     size_t                    messages_start;    /* "messages" in body */
     size_t                    messages_len;
+    size_t                    body_len;      /* bytes of body */
     int64_t                   held_bytes;    /* counted in the worker's
                                               * request_bytes */
 } fg_req_validated_t;
@@ -89,7 +93,17 @@ typedef struct {
 
 /* pipeline.c (route): where the request goes and its worst case. */
 typedef struct {
-    const fg_model_t         *model;         /* borrowed from the catalog */
+    fg_route_candidate_t     *candidates;    /* the router's order, owned */
+    size_t                    n_candidates;
+    size_t                    next;          /* the next one to try */
+    int                       attempts;      /* attempts started */
+    fg_preset_t               preset;        /* the one applied */
+    const fg_endpoint_t      *endpoint;      /* the current attempt's (the
+                                              * one that answered, at the
+                                              * end); NULL before the first */
+    const fg_model_t         *model;         /* the endpoint's model, or the
+                                              * model asked for before one
+                                              * is chosen; borrowed */
     int64_t                   prompt_estimate;   /* tokens: the upper
                                                   * bound, what the
                                                   * reservation covers */
@@ -103,11 +117,18 @@ typedef struct {
     int64_t                   choices;       /* n */
 } fg_req_route_t;
 
+/* One attempt made, for the usage record and the headers. */
+typedef struct {
+    const fg_endpoint_t      *endpoint;
+    fg_attempt_result_t       result;
+} fg_req_tried_t;
+
 /* admit.c (fg_admit_request, fg_admit_settle): what each limit took. */
 typedef struct {
     fg_admission_t            key;
     fg_admission_t            model;
     fg_admission_t            provider;
+    fg_admission_t            endpoint;
     int                       taken;         /* bit per admission held */
     int64_t                   tokens;        /* the estimate charged */
     fg_limit_kind_t           refused_by;    /* FG_LIMIT_NONE: admitted */
@@ -133,6 +154,20 @@ typedef struct {
     fg_upstream_t            *upstream;      /* owned */
     int                       strip_usage;   /* we asked for usage, not
                                               * the client */
+    int                       is_head_held;  /* a stream's client head
+                                              * waits for its first event:
+                                              * the attempt may still fail
+                                              * over */
+    int                       is_health_open;    /* fg_health_begin()
+                                              * without its end yet */
+    fg_verdict_t              last_failure;  /* the failed attempt's
+                                              * answer, should no endpoint
+                                              * be left to fail over to */
+    struct event             *failover_ev;   /* owned; the next attempt
+                                              * starts from the loop, not
+                                              * from the upstream's done */
+    fg_req_tried_t            tried[FG_USAGE_MAX_ATTEMPTS];  /* the first
+                                              * attempts, in order */
     /* Waiting for the reservation to be durable (the worker's list). */
     struct fg_req_s          *wait_prev, *wait_next;
     int64_t                   wait_until_ms; /* monotonic; 0: not waiting */

@@ -25,7 +25,7 @@ typedef struct {
     size_t      len;
 } upstream_body_edit_t;
 
-#define UPSTREAM_BODY_EDITS_MAX 4
+#define UPSTREAM_BODY_EDITS_MAX (4 + FG_ROUTEREQ_FIELDS)   /* a cut per run */
 #define UPSTREAM_BODY_LIT(s)    s, sizeof(s) - 1
 
 /* Adds an edit, keeping the list in order of position (stable). */
@@ -80,6 +80,59 @@ upstream_body_ask_usage(const fg_jdoc_t *doc, upstream_body_edit_t *edits,
     }
 }
 
+/* 1 when top-level key @k is one of the routing fields in @rr. */
+static int
+upstream_body_is_routing(const fg_routereq_t *rr, int k)
+{
+    int i;
+
+    for (i = 0; i < FG_ROUTEREQ_FIELDS; i++) {
+        if (rr->member[i] == k + 1) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Cuts the gateway's routing fields: they never reach the provider. Runs
+ * of them are cut whole with one comma: a run followed by a kept member
+ * from its first key to that member's key; a run at the end from the
+ * kept member before it (its value's end) to the run's end. The request
+ * keeps "model" and "messages", so a run always has a kept neighbour.
+ */
+static void
+upstream_body_cut_routing(const fg_jdoc_t *doc, const fg_routereq_t *rr,
+                          upstream_body_edit_t *edits, size_t *n)
+{
+    int    k;
+    size_t kept_end = 0, run_from = 0;
+    int    in_run = 0;
+
+    for (k = fg_jdoc_first(doc, 0); k != FG_JNONE;
+         k = fg_jdoc_next(doc, 0, k)) {
+        if (upstream_body_is_routing(rr, k)) {
+            if (!in_run) {
+                in_run = 1;
+                run_from = doc->nodes[k].start;
+            }
+            continue;
+        }
+        if (in_run) {
+            upstream_body_edit(edits, n, run_from,
+                               doc->nodes[k].start - run_from, "", 0);
+            in_run = 0;
+        }
+        kept_end = doc->nodes[k + 1].start + doc->nodes[k + 1].len;
+    }
+    if (in_run && kept_end > 0) {
+        /* The object's closing brace ends the run. */
+        size_t close = doc->nodes[0].start + doc->nodes[0].len - 1;
+
+        upstream_body_edit(edits, n, kept_end, close - kept_end, "", 0);
+    }
+}
+
 char *
 fg_upstream_body(const fg_jdoc_t *doc, const fg_chat_request_t *chat,
                  const char *upstream_model, int64_t lowered_max_tokens,
@@ -120,6 +173,12 @@ fg_upstream_body(const fg_jdoc_t *doc, const fg_chat_request_t *chat,
     }
     if (ask_usage) {
         upstream_body_ask_usage(doc, edits, &n);
+    }
+    for (k = 0; k < FG_ROUTEREQ_FIELDS; k++) {
+        if (chat->route.member[k] != FG_JNONE) {
+            upstream_body_cut_routing(doc, &chat->route, edits, &n);
+            break;
+        }
     }
 
     len = doc->len;

@@ -3,13 +3,13 @@
 
 /*
  * The body sent upstream for a chat completion: the client's own bytes,
- * the very bytes the validator parsed and the gateway priced, with at
- * most three edits made in the text. "model" becomes the provider's name
- * for the model; a lowered maximum output is written at the span
- * validation recorded for the token field the client used (or added as
+ * the very bytes the validator parsed and the gateway priced, with a few
+ * edits made in the text. "model" becomes the endpoint's name for the
+ * model; a lowered maximum output is written at the span validation
+ * recorded for the token field the client used (or added as
  * max_completion_tokens when it named none); a stream that did not ask
- * for usage asks for it. Nothing is re-serialised: jansson never sees a
- * request.
+ * for usage asks for it; the gateway's routing fields (routereq.h) are
+ * cut. Nothing is re-serialised: jansson never sees a request.
  */
 
 #include <stddef.h>

@@ -1,9 +1,9 @@
 /*
  * usagerec.c: a finished request as its usage record.
  *
- * Today a request makes at most one upstream call, so the record holds
- * at most one attempt: the fg_attempt_result_t its upstream client filled
- * (common/wire/attempt.h), taken whole.
+ * Every attempt the router's order led to, in order: the endpoint and the
+ * fg_attempt_result_t its upstream client filled (common/wire/attempt.h),
+ * taken whole; past FG_USAGE_MAX_ATTEMPTS the record says it was cut.
  */
 
 #include "common/accounts/ledger.h"
@@ -24,19 +24,28 @@ fg_req_usage_record(const fg_req_t *req, const fg_request_summary_t *s,
                     fg_usage_record_t *rec)
 {
     const fg_upstream_t *up = req->attempt.upstream;
-    fg_attempt_result_t  res;
+    int                  i, kept;
 
     fg_usage_from_summary(rec, s);
     (void) FG_USAGE_SET(rec->request_id, req->gateway_id);
     (void) FG_USAGE_SET(rec->client_request_id, req->client_id);
     rec->api = FG_USAGE_API_CHAT;
     rec->uncharged_micro = req->settlement.uncharged_micro;
-    if (up == NULL || req->route.model == NULL) {
-        return;                          /* never sent upstream */
+    kept = req->route.attempts < FG_USAGE_MAX_ATTEMPTS
+           ? req->route.attempts : FG_USAGE_MAX_ATTEMPTS;
+    for (i = 0; i < kept; i++) {
+        const fg_req_tried_t *t = &req->attempt.tried[i];
+        fg_attempt_result_t   res = t->result;
+
+        /* The last attempt's result is its upstream's: fg_req_finish()
+         * cancelled a running one before settling, so it is final. */
+        if (i == req->route.attempts - 1 && up != NULL) {
+            res = up->result;
+        }
+        fg_usage_add_attempt(rec, t->endpoint->provider->id,
+                             t->endpoint->upstream_id, &res);
     }
-    /* fg_req_finish() cancelled a running attempt before settling, so the
-     * result the upstream client filled is final. */
-    res = up->result;
-    fg_usage_add_attempt(rec, up->provider->id, req->route.model->upstream_id,
-                         &res);
+    if (req->route.attempts > FG_USAGE_MAX_ATTEMPTS) {
+        rec->flags |= FG_USAGE_ATTEMPTS_CUT;
+    }
 }

@@ -202,6 +202,7 @@ fg_validate_request(fg_req_t *req, fg_verdict_t *v)
         memcpy(out->body, req->in_body, len);
     }
     out->body[len] = '\0';
+    out->body_len = len;
     if (fg_validate_chat_body(out->body, len,
                               (size_t) w->conf->max_json_depth,
                               &out->doc, &out->chat, &v->err) != FG_OK) {
@@ -224,7 +225,7 @@ fg_validate_request(fg_req_t *req, fg_verdict_t *v)
 }
 
 void
-fg_validate_drop_doc(fg_req_t *req)
+fg_validate_drop_doc(fg_req_t *req, int keep_body)
 {
     fg_req_validated_t *in = &req->validated;
 
@@ -232,11 +233,31 @@ fg_validate_drop_doc(fg_req_t *req)
         fg_jdoc_free(&in->doc);
         in->has_doc = 0;
     }
-    if (!req->worker->conf->access_log_content) {
+    if (!keep_body && !req->worker->conf->access_log_content
+        && in->body != NULL) {
         free(in->body);
         in->body = NULL;
         in->messages_len = 0;
     }
+}
+
+int
+fg_validate_reparse(fg_req_t *req)
+{
+    fg_req_validated_t *in = &req->validated;
+    fg_err_t            err;
+
+    if (in->has_doc) {
+        return FG_OK;
+    }
+    if (in->body == NULL
+        || fg_validate_chat_body(in->body, in->body_len,
+                                 (size_t) req->worker->conf->max_json_depth,
+                                 &in->doc, &in->chat, &err) != FG_OK) {
+        return FG_ERR;
+    }
+    in->has_doc = 1;
+    return FG_OK;
 }
 
 void
@@ -260,8 +281,9 @@ int
 fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
                       fg_jdoc_t *doc, fg_chat_request_t *out, fg_err_t *err)
 {
-    validate_t v;
-    size_t     i;
+    validate_t    v;
+    size_t        i;
+    fg_routereq_t route;
 
     if (fg_jdoc_parse(doc, body, len, max_depth, err) != FG_OK) {
         return FG_ERR;
@@ -299,9 +321,13 @@ fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
     {
         goto fail;
     }
+    if (fg_routereq_validate(doc, &route, err) != FG_OK) {
+        goto fail;
+    }
 
     if (out != NULL) {
         validate_fill(doc, out);
+        out->route = route;
     }
     return FG_OK;
 

@@ -18,6 +18,7 @@
 
 #include "common/base/errors.h"
 #include "common/wire/jdoc.h"
+#include "worker/routereq.h"
 #include "worker/verdict.h"
 
 typedef struct fg_req_s fg_req_t;
@@ -56,6 +57,7 @@ typedef struct {
                                            included), or absent */
     fg_span_t   max_completion_tokens_span;     /* likewise */
     long long   n;              /* 1 when absent */
+    fg_routereq_t route;        /* the gateway's routing fields */
 } fg_chat_request_t;
 
 /* "max_tokens" or "max_completion_tokens": the field @f names (NONE reads
@@ -96,13 +98,22 @@ const char *fg_tokens_field_name(fg_tokens_field_t f);
 fg_verdict_kind_t fg_validate_request(fg_req_t *req, fg_verdict_t *v);
 
 /*
- * Frees the parsed document (and the body, unless the access log keeps
- * content) once nothing reads them any more: the pipeline calls it when
- * the upstream body is built. The nodes of a body of small values cost
+ * Frees the parsed document (and the body, unless @keep_body or the
+ * access log keeps content) once nothing reads them any more: the
+ * pipeline calls it when the upstream body is built, keeping the body
+ * while another endpoint may still be tried. The nodes of a body of small values cost
  * 16 times its bytes; a request waiting on its provider keeps none.
  * Idempotent.
  */
-void fg_validate_drop_doc(fg_req_t *req);
+void fg_validate_drop_doc(fg_req_t *req, int keep_body);
+
+/*
+ * Parses the body fg_validate_drop_doc() kept (@keep_body) again, for an
+ * attempt at another endpoint: the same bytes give the same document.
+ * FG_OK (a no-op while the document is held), or FG_ERR when the body is
+ * gone.
+ */
+int fg_validate_reparse(fg_req_t *req);
 
 /* Frees what fg_validate_request() kept (body, document, model name).
  * Accepts a request it never saw; idempotent. */

@@ -87,8 +87,8 @@ function catalogs(sims, downPort) {
         on('r-cool', ['a', 'b']),
         on('r-timeout', ['a', 'b']),
         on('r-refused', ['down', 'b']),
-        on('r-401', ['a', 'b']),
-        on('r-401-all', ['a', 'b']),
+        on('r-creds', ['a', 'b']),
+        on('r-creds-all', ['a', 'b']),
         on('r-400', ['a', 'b']),
         on('r-close', ['a', 'b']),
         on('r-stream-early', ['a', 'b']),
@@ -201,7 +201,7 @@ describe('routing across providers', () => {
 
     test('a provider 401 fails over and the tenant never sees the 401 or the provider\'s words', async () => {
       await sims.a.plan({ faults: ['401'] });
-      const res = await chat('r-401', { provider: ORDER_AB });
+      const res = await chat('r-creds', { provider: ORDER_AB });
       assert.equal(res.status, 200, res.text);
       assert.equal(providerOf(res), 'b');
       assert.equal(attemptsOf(res), 2);
@@ -211,7 +211,7 @@ describe('routing across providers', () => {
     test('a 401 from every endpoint is the gateway\'s 502, without the 401 or the provider\'s words', async () => {
       await sims.a.plan({ faults: ['401'] });
       await sims.b.plan({ faults: ['401'] });
-      const res = await chat('r-401-all', { provider: ORDER_AB });
+      const res = await chat('r-creds-all', { provider: ORDER_AB });
       assert.equal(res.status, 502, res.text);
       assert.equal(res.json().error.code, 'INFERENCE_PROVIDER_ERROR');
       assert.deepEqual(shows401(res), []);
@@ -358,7 +358,8 @@ describe('routing across providers', () => {
       await sims.c.plan({ always: '500' });
       const res = await chat('x-only-c', { models: ['r-fallback'] });
       assert.equal(res.status, 200, res.text);
-      assert.equal(res.json().model, 'r-fallback');
+      // The reply's model is what the answering provider said it ran.
+      assert.equal(res.json().model, 'sim-b-r-fallback');
       assert.equal(providerOf(res), 'b');
       assert.equal(attemptsOf(res), 2);
       assert.deepEqual(await counts(), { a: 0, b: 1, c: 1 });
@@ -368,7 +369,7 @@ describe('routing across providers', () => {
       await sims.c.plan({ always: '500' });
       const res = await chat('y-only-c', { fallbacks: ['r-fallback'] });
       assert.equal(res.status, 200, res.text);
-      assert.equal(res.json().model, 'r-fallback');
+      assert.equal(res.json().model, 'sim-b-r-fallback');
       assert.equal(providerOf(res), 'b');
     });
 
@@ -526,7 +527,7 @@ describe('routing across providers', () => {
         models: ['r-fallback'], provider: ORDER_AB, preset: 'balanced',
       }).withResponse();
       assert.equal(data.object, 'chat.completion');
-      assert.equal(data.model, 'r-sdk');
+      assert.equal(data.model, 'sim-b-r-sdk');
       assert.ok(data.choices[0].message.content.length > 0);
       assert.equal(response.headers.get('x-fluxgate-provider'), 'b', 'failed over, not retried by the SDK');
       assert.equal(response.headers.get('x-fluxgate-attempts'), '2');

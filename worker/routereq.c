@@ -1,0 +1,636 @@
+/*
+ * routereq.c: the request's routing fields, checked and read.
+ *
+ * The shapes (docs/routing.md, "What the request can say"):
+ *   "models" | "fallbacks": [model id, ...]   at most
+ *                                  FG_ROUTE_MAX_MODELS - 1, one of the two
+ *   "route": "fallback"
+ *   "provider": {"order", "only", "ignore", "quantizations": [name, ...],
+ *                "allow_fallbacks", "require_parameters": bool,
+ *                "sort": "price" | "throughput" | "latency",
+ *                "max_price": {"prompt", "completion": credits per
+ *                              million tokens}}
+ *   "preset": "balanced" | "speed" | "price" | "quality" | "environment"
+ *   "filters": {"countries": [ISO code, ...], "max_carbon_intensity",
+ *               "max_input_cost", "min_speed_tps": number >= 0}
+ * null is absent, as everywhere in the request. Prices are credits, the
+ * unit of fluxgate-admin's --balance; the router compares micro-credits.
+ */
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "worker/routereq.h"
+
+/* A price above this many credits per million tokens is no limit. */
+#define ROUTEREQ_PRICE_MAX 1e9
+
+static const char *const routereq_fields[FG_ROUTEREQ_FIELDS] = {
+    "models", "fallbacks", "route", "provider", "preset", "filters"
+};
+
+static const char *const routereq_sorts[] = {
+    "price", "throughput", "latency"
+};
+
+/* The member @key of @obj, FG_JNONE when missing or null. */
+static int
+routereq_get(const fg_jdoc_t *doc, int obj, const char *key)
+{
+    int v = fg_jdoc_get(doc, obj, key);
+
+    return fg_jdoc_type(doc, v) == FG_JNULL ? FG_JNONE : v;
+}
+
+/* A name the router may borrow as it is in the body. */
+static int
+routereq_plain(const fg_jdoc_t *doc, int s)
+{
+    const char *p;
+    size_t      len, i;
+
+    if (fg_jdoc_type(doc, s) != FG_JSTRING) {
+        return 0;
+    }
+    p = doc->buf + doc->nodes[s].start + 1;
+    len = doc->nodes[s].len - 2;
+    if (len < 1 || len > FG_ROUTEREQ_NAME_MAX) {
+        return 0;
+    }
+    for (i = 0; i < len; i++) {
+        char c = p[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':'
+              || c == '/' || c == '-')) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static fg_route_str_t
+routereq_str(const fg_jdoc_t *doc, int s)
+{
+    fg_route_str_t out;
+
+    out.s = doc->buf + doc->nodes[s].start + 1;
+    out.len = doc->nodes[s].len - 2;
+    return out;
+}
+
+static const char *
+routereq_type(const fg_jdoc_t *doc, int node)
+{
+    switch (fg_jdoc_type(doc, node)) {
+    case FG_JOBJECT: return "an object";
+    case FG_JARRAY:  return "an array";
+    case FG_JSTRING: return "a string";
+    case FG_JINT:
+    case FG_JREAL:   return "a number";
+    case FG_JTRUE:
+    case FG_JFALSE:  return "a boolean";
+    default:         return "null";
+    }
+}
+
+/* An array of at most @max plain names at @node, named @path. */
+static int
+routereq_names(const fg_jdoc_t *doc, int node, const char *path, size_t max,
+               fg_err_t *err)
+{
+    int    e;
+    size_t i = 0;
+
+    if (fg_jdoc_type(doc, node) != FG_JARRAY) {
+        return fg_err_set(err, FG_E_INVALID_TYPE, path,
+                          "%s must be an array of names, got %s.", path,
+                          routereq_type(doc, node));
+    }
+    if (doc->nodes[node].count > max) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, path,
+                          "%s may list at most %zu names, got %zu.", path,
+                          max, (size_t) doc->nodes[node].count);
+    }
+    for (e = fg_jdoc_first(doc, node); e != FG_JNONE;
+         e = fg_jdoc_next(doc, node, e), i++) {
+        if (!routereq_plain(doc, e)) {
+            char at[FG_ERR_PARAM_MAX];
+
+            snprintf(at, sizeof(at), "%s[%zu]", path, i);
+            return fg_err_set(err, FG_E_INVALID_VALUE, at,
+                              "%s must be a name of 1 to %d letters, digits "
+                              "and . _ : / -", at, FG_ROUTEREQ_NAME_MAX);
+        }
+    }
+    return FG_OK;
+}
+
+/* A number >= 0 (at most @max) at @node, named @path. */
+static int
+routereq_number(const fg_jdoc_t *doc, int node, const char *path, double max,
+                double *out, fg_err_t *err)
+{
+    double x;
+
+    switch (fg_jdoc_type(doc, node)) {
+    case FG_JINT:
+        x = (double) doc->nodes[node].num.i;
+        break;
+    case FG_JREAL:
+        x = doc->nodes[node].num.d;
+        break;
+    default:
+        return fg_err_set(err, FG_E_INVALID_TYPE, path,
+                          "%s must be a number, got %s.", path,
+                          routereq_type(doc, node));
+    }
+    if (!(x >= 0) || x > max) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, path,
+                          "%s must be between 0 and %.0f.", path, max);
+    }
+    if (out != NULL) {
+        *out = x;
+    }
+    return FG_OK;
+}
+
+static int
+routereq_bool(const fg_jdoc_t *doc, int node, const char *path,
+              fg_err_t *err)
+{
+    fg_jtype_t t = fg_jdoc_type(doc, node);
+
+    if (t != FG_JTRUE && t != FG_JFALSE) {
+        return fg_err_set(err, FG_E_INVALID_TYPE, path,
+                          "%s must be a boolean, got %s.", path,
+                          routereq_type(doc, node));
+    }
+    return FG_OK;
+}
+
+/* The key @k of an object at @prefix, refused as unknown. */
+static int
+routereq_unknown(const fg_jdoc_t *doc, int k, const char *prefix,
+                 const char *known, fg_err_t *err)
+{
+    char name[FG_ROUTEREQ_NAME_MAX + 1], path[FG_ERR_PARAM_MAX];
+    size_t i;
+
+    (void) fg_jdoc_str_copy(doc, k, name, sizeof(name));
+    for (i = 0; name[i] != '\0'; i++) {
+        if ((unsigned char) name[i] < 0x20 || name[i] == '"'
+            || name[i] == '\\' || (unsigned char) name[i] >= 0x7f) {
+            name[i] = '?';
+        }
+    }
+    snprintf(path, sizeof(path), "%s.%s", prefix, name);
+    return fg_err_set(err, FG_E_INVALID_VALUE, path,
+                      "Unknown parameter '%s': %s takes %s.", path, prefix,
+                      known);
+}
+
+static int
+routereq_max_price(const fg_jdoc_t *doc, int obj, fg_err_t *err)
+{
+    int k;
+
+    if (fg_jdoc_type(doc, obj) != FG_JOBJECT) {
+        return fg_err_set(err, FG_E_INVALID_TYPE, "provider.max_price",
+                          "provider.max_price must be an object, got %s.",
+                          routereq_type(doc, obj));
+    }
+    for (k = fg_jdoc_first(doc, obj); k != FG_JNONE;
+         k = fg_jdoc_next(doc, obj, k)) {
+        if (fg_jdoc_type(doc, k + 1) == FG_JNULL) {
+            continue;
+        }
+        if (fg_jdoc_str_eq(doc, k, "prompt")) {
+            if (routereq_number(doc, k + 1, "provider.max_price.prompt",
+                                ROUTEREQ_PRICE_MAX, NULL, err) != FG_OK) {
+                return FG_ERR;
+            }
+        } else if (fg_jdoc_str_eq(doc, k, "completion")) {
+            if (routereq_number(doc, k + 1, "provider.max_price.completion",
+                                ROUTEREQ_PRICE_MAX, NULL, err) != FG_OK) {
+                return FG_ERR;
+            }
+        } else {
+            return routereq_unknown(doc, k, "provider.max_price",
+                                    "prompt and completion", err);
+        }
+    }
+    return FG_OK;
+}
+
+static int
+routereq_provider(const fg_jdoc_t *doc, int obj, fg_err_t *err)
+{
+    static const char known[] = "order, only, ignore, allow_fallbacks, "
+                                "sort, max_price, require_parameters and "
+                                "quantizations";
+    int k, v;
+
+    if (fg_jdoc_type(doc, obj) != FG_JOBJECT) {
+        return fg_err_set(err, FG_E_INVALID_TYPE, "provider",
+                          "provider must be an object, got %s.",
+                          routereq_type(doc, obj));
+    }
+    for (k = fg_jdoc_first(doc, obj); k != FG_JNONE;
+         k = fg_jdoc_next(doc, obj, k)) {
+        v = k + 1;
+        if (fg_jdoc_type(doc, v) == FG_JNULL) {
+            if (!fg_jdoc_str_eq(doc, k, "order")
+                && !fg_jdoc_str_eq(doc, k, "only")
+                && !fg_jdoc_str_eq(doc, k, "ignore")
+                && !fg_jdoc_str_eq(doc, k, "quantizations")
+                && !fg_jdoc_str_eq(doc, k, "allow_fallbacks")
+                && !fg_jdoc_str_eq(doc, k, "require_parameters")
+                && !fg_jdoc_str_eq(doc, k, "sort")
+                && !fg_jdoc_str_eq(doc, k, "max_price")) {
+                return routereq_unknown(doc, k, "provider", known, err);
+            }
+            continue;
+        }
+        if (fg_jdoc_str_eq(doc, k, "order")) {
+            if (routereq_names(doc, v, "provider.order", FG_ROUTE_MAX_LIST,
+                               err) != FG_OK) {
+                return FG_ERR;
+            }
+        } else if (fg_jdoc_str_eq(doc, k, "only")) {
+            if (routereq_names(doc, v, "provider.only", FG_ROUTE_MAX_LIST,
+                               err) != FG_OK) {
+                return FG_ERR;
+            }
+        } else if (fg_jdoc_str_eq(doc, k, "ignore")) {
+            if (routereq_names(doc, v, "provider.ignore", FG_ROUTE_MAX_LIST,
+                               err) != FG_OK) {
+                return FG_ERR;
+            }
+        } else if (fg_jdoc_str_eq(doc, k, "quantizations")) {
+            if (routereq_names(doc, v, "provider.quantizations",
+                               FG_ROUTE_MAX_LIST, err) != FG_OK) {
+                return FG_ERR;
+            }
+        } else if (fg_jdoc_str_eq(doc, k, "allow_fallbacks")) {
+            if (routereq_bool(doc, v, "provider.allow_fallbacks", err)
+                != FG_OK) {
+                return FG_ERR;
+            }
+        } else if (fg_jdoc_str_eq(doc, k, "require_parameters")) {
+            if (routereq_bool(doc, v, "provider.require_parameters", err)
+                != FG_OK) {
+                return FG_ERR;
+            }
+        } else if (fg_jdoc_str_eq(doc, k, "sort")) {
+            size_t i;
+
+            for (i = 0; i < 3; i++) {
+                if (fg_jdoc_str_eq(doc, v, routereq_sorts[i])) {
+                    break;
+                }
+            }
+            if (i == 3) {
+                return fg_err_set(err, FG_E_INVALID_VALUE, "provider.sort",
+                                  "provider.sort must be one of 'price', "
+                                  "'throughput' or 'latency'.");
+            }
+        } else if (fg_jdoc_str_eq(doc, k, "max_price")) {
+            if (routereq_max_price(doc, v, err) != FG_OK) {
+                return FG_ERR;
+            }
+        } else {
+            return routereq_unknown(doc, k, "provider", known, err);
+        }
+    }
+    return FG_OK;
+}
+
+/* An ISO 3166 alpha-2 code in capitals, or "WORLD". */
+static int
+routereq_country(const fg_jdoc_t *doc, int s)
+{
+    fg_route_str_t c = routereq_str(doc, s);
+
+    if (c.len == 5 && memcmp(c.s, "WORLD", 5) == 0) {
+        return 1;
+    }
+    return c.len == 2 && c.s[0] >= 'A' && c.s[0] <= 'Z' && c.s[1] >= 'A'
+           && c.s[1] <= 'Z';
+}
+
+static int
+routereq_filters(const fg_jdoc_t *doc, int obj, fg_err_t *err)
+{
+    static const char known[] = "countries, max_carbon_intensity, "
+                                "max_input_cost and min_speed_tps";
+    int    k, v, e;
+    size_t i;
+
+    if (fg_jdoc_type(doc, obj) != FG_JOBJECT) {
+        return fg_err_set(err, FG_E_INVALID_TYPE, "filters",
+                          "filters must be an object, got %s.",
+                          routereq_type(doc, obj));
+    }
+    for (k = fg_jdoc_first(doc, obj); k != FG_JNONE;
+         k = fg_jdoc_next(doc, obj, k)) {
+        v = k + 1;
+        if (fg_jdoc_str_eq(doc, k, "countries")) {
+            if (fg_jdoc_type(doc, v) == FG_JNULL) {
+                continue;
+            }
+            if (routereq_names(doc, v, "filters.countries",
+                               FG_ROUTE_MAX_LIST, err) != FG_OK) {
+                return FG_ERR;
+            }
+            i = 0;
+            for (e = fg_jdoc_first(doc, v); e != FG_JNONE;
+                 e = fg_jdoc_next(doc, v, e), i++) {
+                if (!routereq_country(doc, e)) {
+                    char at[FG_ERR_PARAM_MAX];
+
+                    snprintf(at, sizeof(at), "filters.countries[%zu]", i);
+                    return fg_err_set(err, FG_E_INVALID_VALUE, at,
+                                      "%s must be an ISO 3166 alpha-2 "
+                                      "country code in capitals, such as "
+                                      "'SE'.", at);
+                }
+            }
+        } else if (fg_jdoc_str_eq(doc, k, "max_carbon_intensity")
+                   || fg_jdoc_str_eq(doc, k, "max_input_cost")
+                   || fg_jdoc_str_eq(doc, k, "min_speed_tps")) {
+            char path[FG_ERR_PARAM_MAX] = "filters.";
+
+            if (fg_jdoc_type(doc, v) == FG_JNULL) {
+                continue;
+            }
+            (void) fg_jdoc_str_copy(doc, k, path + 8, sizeof(path) - 8);
+            if (routereq_number(doc, v, path, ROUTEREQ_PRICE_MAX, NULL, err)
+                != FG_OK) {
+                return FG_ERR;
+            }
+        } else {
+            return routereq_unknown(doc, k, "filters", known, err);
+        }
+    }
+    return FG_OK;
+}
+
+int
+fg_routereq_validate(const fg_jdoc_t *doc, fg_routereq_t *out, fg_err_t *err)
+{
+    int    i, node, e;
+    size_t n;
+
+    for (i = 0; i < FG_ROUTEREQ_FIELDS; i++) {
+        out->member[i] = fg_jdoc_get(doc, 0, routereq_fields[i]);
+    }
+    out->fallbacks = FG_JNONE;
+    for (i = FG_ROUTEREQ_MODELS; i <= FG_ROUTEREQ_FALLBACKS; i++) {
+        char at[FG_ERR_PARAM_MAX];
+
+        node = routereq_get(doc, 0, routereq_fields[i]);
+        if (node == FG_JNONE) {
+            continue;
+        }
+        if (out->fallbacks != FG_JNONE) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, "fallbacks",
+                              "Give the fallback models as 'models' or as "
+                              "'fallbacks', not both.");
+        }
+        if (fg_jdoc_type(doc, node) != FG_JARRAY) {
+            return fg_err_set(err, FG_E_INVALID_TYPE, routereq_fields[i],
+                              "%s must be an array of model ids, got %s.",
+                              routereq_fields[i], routereq_type(doc, node));
+        }
+        if (doc->nodes[node].count > FG_ROUTE_MAX_MODELS - 1) {
+            return fg_err_set(err, FG_E_OUT_OF_RANGE, routereq_fields[i],
+                              "%s may name at most %d fallback models.",
+                              routereq_fields[i], FG_ROUTE_MAX_MODELS - 1);
+        }
+        n = 0;
+        for (e = fg_jdoc_first(doc, node); e != FG_JNONE;
+             e = fg_jdoc_next(doc, node, e), n++) {
+            if (fg_jdoc_type(doc, e) != FG_JSTRING
+                || fg_jdoc_str_len(doc, e) == 0
+                || fg_jdoc_str_len(doc, e) > 256) {
+                snprintf(at, sizeof(at), "%s[%zu]", routereq_fields[i], n);
+                return fg_err_set(err, FG_E_INVALID_VALUE, at,
+                                  "%s must be a model id (a string of 1 to "
+                                  "256 bytes).", at);
+            }
+        }
+        out->fallbacks = node;
+    }
+    node = routereq_get(doc, 0, "route");
+    if (node != FG_JNONE && !fg_jdoc_str_eq(doc, node, "fallback")) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, "route",
+                          "route must be 'fallback' (the models are tried "
+                          "in order).");
+    }
+    node = routereq_get(doc, 0, "provider");
+    if (node != FG_JNONE && routereq_provider(doc, node, err) != FG_OK) {
+        return FG_ERR;
+    }
+    node = routereq_get(doc, 0, "preset");
+    if (node != FG_JNONE
+        && (fg_jdoc_type(doc, node) != FG_JSTRING
+            || fg_route_preset_parse(doc->buf + doc->nodes[node].start + 1,
+                                     doc->nodes[node].len - 2)
+               == FG_PRESET_UNSET)) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, "preset",
+                          "preset must be one of 'balanced', 'speed', "
+                          "'price', 'quality' or 'environment'.");
+    }
+    node = routereq_get(doc, 0, "filters");
+    if (node != FG_JNONE && routereq_filters(doc, node, err) != FG_OK) {
+        return FG_ERR;
+    }
+    return FG_OK;
+}
+
+/* Copies the names of the array member @key of @obj into @list. */
+static size_t
+routereq_list(const fg_jdoc_t *doc, int obj, const char *key,
+              fg_route_str_t *list, int *given)
+{
+    int    arr = routereq_get(doc, obj, key), e;
+    size_t n = 0;
+
+    if (given != NULL) {
+        *given = arr != FG_JNONE;
+    }
+    if (arr == FG_JNONE) {
+        return 0;
+    }
+    for (e = fg_jdoc_first(doc, arr); e != FG_JNONE && n < FG_ROUTE_MAX_LIST;
+         e = fg_jdoc_next(doc, arr, e)) {
+        list[n++] = routereq_str(doc, e);
+    }
+    return n;
+}
+
+/* Credits per million tokens at @node as micro-credits; -1 absent. */
+static int64_t
+routereq_micro(const fg_jdoc_t *doc, int node)
+{
+    double x;
+
+    if (node == FG_JNONE || routereq_number(doc, node, "", ROUTEREQ_PRICE_MAX,
+                                            &x, NULL) != FG_OK) {
+        return -1;
+    }
+    return (int64_t) llround(x * 1e6);
+}
+
+static double
+routereq_real(const fg_jdoc_t *doc, int node)
+{
+    double x;
+
+    if (node == FG_JNONE || routereq_number(doc, node, "", ROUTEREQ_PRICE_MAX,
+                                            &x, NULL) != FG_OK) {
+        return -1;
+    }
+    return x;
+}
+
+int
+fg_routereq_prefs(const fg_jdoc_t *doc, const fg_routereq_t *rr, int model,
+                  const fg_catalog_t *catalog, fg_preset_t key_preset,
+                  fg_route_prefs_t *prefs, fg_err_t *err)
+{
+    char        name[257];
+    int         e, node, p, f;
+    size_t      i = 0;
+    const char *which;
+
+    fg_route_prefs_init(prefs);
+    (void) fg_jdoc_str_copy(doc, model, name, sizeof(name));
+    prefs->models[0] = fg_catalog_resolve(catalog, name, &prefs->pinned[0]);
+    if (prefs->models[0] == NULL) {
+        return fg_err_set(err, FG_E_MODEL_NOT_FOUND, "model",
+                          "The model '%.128s' does not exist", name);
+    }
+    prefs->n_models = 1;
+    if (rr->fallbacks != FG_JNONE) {
+        which = rr->member[FG_ROUTEREQ_MODELS] == rr->fallbacks
+                ? "models" : "fallbacks";
+        for (e = fg_jdoc_first(doc, rr->fallbacks); e != FG_JNONE;
+             e = fg_jdoc_next(doc, rr->fallbacks, e), i++) {
+            const fg_model_t *m;
+
+            (void) fg_jdoc_str_copy(doc, e, name, sizeof(name));
+            m = fg_catalog_resolve(catalog, name,
+                                   &prefs->pinned[prefs->n_models]);
+            if (m == NULL) {
+                char at[FG_ERR_PARAM_MAX];
+
+                snprintf(at, sizeof(at), "%s[%zu]", which, i);
+                return fg_err_set(err, FG_E_MODEL_NOT_FOUND, at,
+                                  "The model '%.128s' does not exist", name);
+            }
+            prefs->models[prefs->n_models++] = m;
+        }
+    }
+
+    p = routereq_get(doc, 0, "provider");
+    if (p != FG_JNONE) {
+        prefs->n_order = routereq_list(doc, p, "order", prefs->order, NULL);
+        prefs->n_only = routereq_list(doc, p, "only", prefs->only,
+                                      &prefs->has_only);
+        prefs->n_ignore = routereq_list(doc, p, "ignore", prefs->ignore,
+                                        NULL);
+        prefs->n_quantizations = routereq_list(doc, p, "quantizations",
+                                               prefs->quantizations,
+                                               &prefs->has_quantizations);
+        node = routereq_get(doc, p, "allow_fallbacks");
+        prefs->allow_fallbacks = fg_jdoc_type(doc, node) != FG_JFALSE;
+        node = routereq_get(doc, p, "require_parameters");
+        prefs->require_parameters = fg_jdoc_type(doc, node) == FG_JTRUE;
+        node = routereq_get(doc, p, "sort");
+        prefs->sort = node == FG_JNONE ? FG_SORT_NONE
+                      : fg_jdoc_str_eq(doc, node, "price") ? FG_SORT_PRICE
+                      : fg_jdoc_str_eq(doc, node, "throughput")
+                        ? FG_SORT_THROUGHPUT : FG_SORT_LATENCY;
+        node = routereq_get(doc, p, "max_price");
+        prefs->max_price_prompt = routereq_micro(
+            doc, routereq_get(doc, node, "prompt"));
+        prefs->max_price_completion = routereq_micro(
+            doc, routereq_get(doc, node, "completion"));
+    }
+    node = routereq_get(doc, 0, "preset");
+    prefs->preset = node != FG_JNONE
+                    ? fg_route_preset_parse(doc->buf + doc->nodes[node].start
+                                            + 1, doc->nodes[node].len - 2)
+                    : key_preset;
+    f = routereq_get(doc, 0, "filters");
+    if (f != FG_JNONE) {
+        prefs->n_countries = routereq_list(doc, f, "countries",
+                                           prefs->countries,
+                                           &prefs->has_countries);
+        prefs->max_carbon_intensity = routereq_real(
+            doc, routereq_get(doc, f, "max_carbon_intensity"));
+        prefs->max_input_cost = routereq_micro(
+            doc, routereq_get(doc, f, "max_input_cost"));
+        prefs->min_speed_tps = routereq_real(
+            doc, routereq_get(doc, f, "min_speed_tps"));
+    }
+    return FG_OK;
+}
+
+/* Members every endpoint takes: not parameters require_parameters asks
+ * about. */
+static int
+routereq_is_core(const fg_jdoc_t *doc, int k)
+{
+    static const char *const core[] = {
+        "model", "messages", "stream", "stream_options", "models",
+        "fallbacks", "route", "provider", "preset", "filters"
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(core) / sizeof(core[0]); i++) {
+        if (fg_jdoc_str_eq(doc, k, core[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void
+fg_routereq_need(const fg_jdoc_t *doc, fg_route_need_t *need)
+{
+    int tools, rf, re, k;
+
+    tools = routereq_get(doc, 0, "tools");
+    if (tools == FG_JNONE) {
+        tools = routereq_get(doc, 0, "functions");
+    }
+    need->uses_tools = fg_jdoc_type(doc, tools) == FG_JARRAY
+                       && doc->nodes[tools].count > 0;
+    rf = routereq_get(doc, 0, "response_format");
+    need->uses_json_schema = fg_jdoc_str_eq(doc, routereq_get(doc, rf, "type"),
+                                            "json_schema");
+    re = routereq_get(doc, 0, "reasoning_effort");
+    need->reasoning_effort.s = NULL;
+    need->reasoning_effort.len = 0;
+    if (fg_jdoc_type(doc, re) == FG_JSTRING) {
+        need->reasoning_effort = routereq_str(doc, re);
+    }
+    need->n_params = 0;
+    need->params_overflow = 0;
+    for (k = fg_jdoc_first(doc, 0); k != FG_JNONE;
+         k = fg_jdoc_next(doc, 0, k)) {
+        if (routereq_is_core(doc, k)
+            || fg_jdoc_type(doc, k + 1) == FG_JNULL) {
+            continue;
+        }
+        if (need->n_params == FG_ROUTE_MAX_PARAMS) {
+            need->params_overflow = 1;
+            break;
+        }
+        need->params[need->n_params++] = routereq_str(doc, k);
+    }
+}
