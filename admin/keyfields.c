@@ -17,6 +17,7 @@
 
 #include "admin/keyfields.h"
 #include "admin/output.h"
+#include "common/route/router.h"
 #include "common/wire/json.h"
 
 /* The server allows 16 levels; this only keeps jansson's recursion safe. */
@@ -231,28 +232,21 @@ keyfields_metadata(fg_keyfields_t *f, const char *verb, const char *arg)
 }
 
 /*
- * --preset: a preset's name, or "none" (null: the key has none). The
- * names are the router's (fg_route_preset_name()); checked here so a typo
- * costs no round trip.
+ * --preset: a preset's name, or "none" (null: the key has none). Checked
+ * here so a typo costs no round trip.
  */
 static int
 keyfields_preset(fg_keyfields_t *f, const char *verb, const char *arg)
 {
-    static const char *const presets[] = {
-        "balanced", "speed", "price", "quality", "environment"
-    };
-    size_t i;
-    char  *clean;
+    char *clean;
 
     if (strcmp(arg, "none") == 0) {
         json_object_set_new(f->body, "preset", json_null());
         return 0;
     }
-    for (i = 0; i < sizeof(presets) / sizeof(presets[0]); i++) {
-        if (strcmp(arg, presets[i]) == 0) {
-            json_object_set_new(f->body, "preset", json_string(arg));
-            return 0;
-        }
+    if (fg_route_preset_parse(arg, strlen(arg)) != FG_PRESET_UNSET) {
+        json_object_set_new(f->body, "preset", json_string(arg));
+        return 0;
     }
     clean = fg_output_clean(arg);
     fg_admin_fail(FG_ADMIN_EXIT_USAGE, "%s: --preset: \"%s\" is not a "

@@ -13,19 +13,6 @@
 #include "common/route/router.h"
 #include "common/store/keyjson.h"
 
-/* The names of fg_route_preset_name(), by value. Kept here because the
- * store must not need the router linked (a tool's or a test's build);
- * router.h owns the values, and the assert keeps the two in step. */
-static const char *const keyjson_presets[] = {
-    [FG_PRESET_BALANCED] = "balanced",
-    [FG_PRESET_SPEED] = "speed",
-    [FG_PRESET_PRICE] = "price",
-    [FG_PRESET_QUALITY] = "quality",
-    [FG_PRESET_ENVIRONMENT] = "environment",
-};
-_Static_assert(sizeof(keyjson_presets) / sizeof(keyjson_presets[0])
-               == FG_PRESET_COUNT, "a name for every preset");
-
 #define KEYJSON_PRESETS_ACCEPTED \
     "\"balanced\", \"speed\", \"price\", \"quality\", \"environment\""
 
@@ -45,27 +32,12 @@ fg_keyjson_status_name(uint32_t status)
     }
 }
 
-/* The preset named by the @len bytes at @name, or FG_PRESET_UNSET. */
-static int32_t
-keyjson_preset_parse(const char *name, size_t len)
-{
-    int32_t p;
-
-    for (p = 0; p < FG_PRESET_COUNT; p++) {
-        if (strlen(keyjson_presets[p]) == len
-            && memcmp(name, keyjson_presets[p], len) == 0) {
-            return p;
-        }
-    }
-    return FG_PRESET_UNSET;
-}
-
 /* @preset's name, or NULL for none (or a value no preset has). */
 static const char *
 keyjson_preset_name(int32_t preset)
 {
-    return preset >= 0 && preset < FG_PRESET_COUNT ? keyjson_presets[preset]
-                                                   : NULL;
+    return preset >= 0 && preset < FG_PRESET_COUNT
+           ? fg_route_preset_name((fg_preset_t) preset) : NULL;
 }
 
 json_t *
@@ -194,7 +166,7 @@ fg_keyjson_from_store(const json_t *obj, fg_key_record_t *rec, fg_err_t *err)
     rec->kr_regen_carry = regen_carry;
     rec->kr_preset = FG_PRESET_UNSET;
     if (preset != NULL
-        && (rec->kr_preset = keyjson_preset_parse(preset, strlen(preset)))
+        && (rec->kr_preset = fg_route_preset_parse(preset, strlen(preset)))
            == FG_PRESET_UNSET) {
         return fg_err_set(err, FG_E_INVALID_VALUE, "preset",
                           "key record: an unknown preset");
@@ -420,8 +392,8 @@ keyjson_apply_preset(fg_key_record_t *rec, json_t *v, fg_err_t *err)
         return FG_OK;
     }
     if (json_is_string(v)) {
-        p = keyjson_preset_parse(json_string_value(v),
-                                 json_string_length(v));
+        p = fg_route_preset_parse(json_string_value(v),
+                                  json_string_length(v));
     }
     if (p == FG_PRESET_UNSET) {
         return fg_err_set(err, json_is_string(v) ? FG_E_INVALID_VALUE
