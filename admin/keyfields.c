@@ -16,6 +16,8 @@
 #include <time.h>
 
 #include "admin/keyfields.h"
+#include "admin/output.h"
+#include "common/route/router.h"
 #include "common/wire/json.h"
 
 /* The server allows 16 levels; this only keeps jansson's recursion safe. */
@@ -26,6 +28,8 @@ static int keyfields_expires(const char *verb, const char *arg,
                              int64_t *at);
 static int keyfields_metadata(fg_keyfields_t *f, const char *verb,
                               const char *arg);
+static int keyfields_preset(fg_keyfields_t *f, const char *verb,
+                            const char *arg);
 static json_t *keyfields_group(json_t **group);
 
 void
@@ -128,6 +132,9 @@ fg_keyfields_option(fg_keyfields_t *f, const char *verb, int opt,
     case FG_KEYFIELD_METADATA:
         return keyfields_metadata(f, verb, arg);
 
+    case FG_KEYFIELD_PRESET:
+        return keyfields_preset(f, verb, arg);
+
     default:
         return fg_admin_fail(FG_ADMIN_EXIT_USAGE, "%s: unexpected option",
                              verb);
@@ -222,6 +229,31 @@ keyfields_metadata(fg_keyfields_t *f, const char *verb, const char *arg)
     }
     json_object_set_new(f->body, "metadata", metadata);
     return 0;
+}
+
+/*
+ * --preset: a preset's name, or "none" (null: the key has none). Checked
+ * here so a typo costs no round trip.
+ */
+static int
+keyfields_preset(fg_keyfields_t *f, const char *verb, const char *arg)
+{
+    char *clean;
+
+    if (strcmp(arg, "none") == 0) {
+        json_object_set_new(f->body, "preset", json_null());
+        return 0;
+    }
+    if (fg_route_preset_parse(arg, strlen(arg)) != FG_PRESET_UNSET) {
+        json_object_set_new(f->body, "preset", json_string(arg));
+        return 0;
+    }
+    clean = fg_output_clean(arg);
+    fg_admin_fail(FG_ADMIN_EXIT_USAGE, "%s: --preset: \"%s\" is not a "
+                  "preset: expected balanced, speed, price, quality, "
+                  "environment or none", verb, clean);
+    free(clean);
+    return FG_ADMIN_EXIT_USAGE;
 }
 
 /* *@group, created empty on first use; borrowed. */

@@ -30,6 +30,7 @@ enum {
     FG_KEYFIELD_CAP,
     FG_KEYFIELD_EXPIRES,
     FG_KEYFIELD_METADATA,
+    FG_KEYFIELD_PRESET,
     FG_KEYFIELD_NO_EXPIRY,          /* update only */
     FG_KEYFIELD_MODELS_ALL,         /* update only */
     FG_KEYFIELD_END                 /* first value free for a verb */
@@ -47,7 +48,8 @@ enum {
     { "regen", required_argument, NULL, FG_KEYFIELD_REGEN },                \
     { "cap", required_argument, NULL, FG_KEYFIELD_CAP },                    \
     { "expires", required_argument, NULL, FG_KEYFIELD_EXPIRES },            \
-    { "metadata", required_argument, NULL, FG_KEYFIELD_METADATA }
+    { "metadata", required_argument, NULL, FG_KEYFIELD_METADATA },          \
+    { "preset", required_argument, NULL, FG_KEYFIELD_PRESET }
 
 /* The two that only make sense on an existing key. */
 #define FG_KEYFIELD_UPDATE_OPTIONS                                          \
@@ -66,7 +68,10 @@ enum {
     "  --regen C            credits regenerated per hour\n"                 \
     "  --cap C              energy cap, in credits\n"                       \
     "  --expires WHEN       Unix seconds, or +Nd for N days from now\n"     \
-    "  --metadata JSON      a JSON object, at most 511 bytes\n"
+    "  --metadata JSON      a JSON object, at most 511 bytes\n"             \
+    "  --preset P           requests naming no preset get P: balanced,\n"   \
+    "                       speed, price, quality or environment;\n"        \
+    "                       none clears it (they get balanced)\n"
 
 typedef struct {
     json_t  *body;          /* the request object */
@@ -88,7 +93,8 @@ int fg_keyfields_is_option(int opt);
  * Applies field option @opt with value @arg (NULL for a flag) to the body
  * for @verb ("keys update"). Returns 0, or prints the one error line and
  * returns FG_ADMIN_EXIT_USAGE: a malformed number, amount, time or JSON
- * object, or --model with --models-all, --expires with --no-expiry.
+ * object, an unknown preset, or --model with --models-all, --expires with
+ * --no-expiry.
  */
 int fg_keyfields_option(fg_keyfields_t *f, const char *verb, int opt,
                         const char *arg);

@@ -87,6 +87,13 @@ fg_keyview_print(FILE *out, const json_t *key)
                             keyview_credits(v, buf, sizeof(buf)));
         }
     }
+    /* An older gateway sends no preset: no line, rather than a guess. */
+    v = json_object_get(key, "preset");
+    if (json_is_string(v)) {
+        fg_output_field(out, "preset", json_string_value(v));
+    } else if (json_is_null(v)) {
+        fg_output_field(out, "preset", "none (balanced)");
+    }
     v = json_object_get(key, "totals");
     if (json_is_object(v)) {
         /* Since the node started: the usage verb has the whole history. */

@@ -6,7 +6,8 @@
  * looks to a person: one "field: value" line per field for a single key,
  * an aligned table for a list. Credits show as decimals ("5.000000"),
  * times as UTC dates with the Unix seconds beside them, an empty model
- * list as "all", a zero limit as unlimited. A field the reply lacks or
+ * list as "all", a zero limit as unlimited, no preset as "none
+ * (balanced)". A field the reply lacks or
  * gives with the wrong type is left out (lines) or shown as "?" (table);
  * --json is the place to see the reply exactly.
  */

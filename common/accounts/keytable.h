@@ -28,7 +28,8 @@
 #endif
 
 #define FG_KEYTABLE_MAGIC          0x31626174796b6766ULL   /* "fgkytab1" */
-#define FG_KEYTABLE_LAYOUT_VERSION 2     /* 2: the usage position */
+#define FG_KEYTABLE_LAYOUT_VERSION 3     /* 2: the usage position;
+                                            3: the routing preset */
 #define FG_KEYTABLE_MAX_KEYS       ((1u << 24) - 2)
 /* Reader restarts before a lookup gives up with FG_KEYTABLE_BUSY. */
 #define FG_KEYTABLE_READ_RETRIES   64
@@ -79,6 +80,13 @@ typedef struct {
     uint64_t kr_usage_offset;
     int64_t  kr_regen_at_ms;
     int64_t  kr_regen_carry;
+    /* The routing preset of the key's requests that name none: an
+     * fg_preset_t (common/route/router.h) as a plain number, so the shm
+     * layout does not hang on an enum's size; FG_PRESET_UNSET (-1): none,
+     * the router's default (balanced). 0 is balanced itself, so a record
+     * built from zeroes sets -1 when it means none. */
+    int32_t  kr_preset;
+    uint32_t kr_pad;                           /* zero */
     char     kr_models[FG_KEY_RECORD_MODELS_MAX][FG_KEY_RECORD_MODEL_SIZE];
     char     kr_metadata[FG_KEY_RECORD_METADATA_SIZE];   /* JSON text */
 } fg_key_record_t;
@@ -87,7 +95,7 @@ typedef struct {
  * the journal held when it was loaded. */
 #define FG_KEY_USAGE_LEGACY UINT64_MAX
 
-_Static_assert(sizeof(fg_key_record_t) == 1328, "key record layout");
+_Static_assert(sizeof(fg_key_record_t) == 1336, "key record layout");
 _Static_assert(sizeof(fg_key_record_t) % 8 == 0,
                "key record copies as whole 64-bit words");
 _Static_assert(FG_KEY_RECORD_ID_SIZE >= FG_KEY_ID_SIZE, "id fits");

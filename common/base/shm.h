@@ -43,7 +43,9 @@
                                         * syncer's failure reason; 12:
                                         * connections per client; 13:
                                         * uncharged credit by series; 14:
-                                        * the endpoints' health table */
+                                        * the endpoints' health table,
+                                        * the key record's routing preset
+                                        * (kr_preset) */
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 #define FG_SHM_FAILURE_MAX     248     /* bytes of the syncer's failure
                                         * reason, NUL included */

@@ -10,7 +10,11 @@
 
 #include <sodium.h>
 
+#include "common/route/router.h"
 #include "common/store/keyjson.h"
+
+#define KEYJSON_PRESETS_ACCEPTED \
+    "\"balanced\", \"speed\", \"price\", \"quality\", \"environment\""
 
 static int keyjson_apply_limits(fg_key_record_t *rec, json_t *v,
                                 fg_err_t *err);
@@ -28,6 +32,14 @@ fg_keyjson_status_name(uint32_t status)
     }
 }
 
+/* @preset's name, or NULL for none (or a value no preset has). */
+static const char *
+keyjson_preset_name(int32_t preset)
+{
+    return preset >= 0 && preset < FG_PRESET_COUNT
+           ? fg_route_preset_name((fg_preset_t) preset) : NULL;
+}
+
 json_t *
 fg_keyjson_store(const fg_key_record_t *rec)
 {
@@ -40,9 +52,10 @@ fg_keyjson_store(const fg_key_record_t *rec)
          i++) {
         json_array_append_new(models, json_string(rec->kr_models[i]));
     }
+    /* "s*": no "preset" member for none, as in stores from before it. */
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:o, "
                      "s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, "
-                     "s:I}",
+                     "s:I, s:s*}",
                      "hash", hex,
                      "id", rec->kr_id,
                      "name", rec->kr_name,
@@ -64,13 +77,14 @@ fg_keyjson_store(const fg_key_record_t *rec)
                      "usage_file", (json_int_t) rec->kr_usage_file,
                      "usage_offset", (json_int_t) rec->kr_usage_offset,
                      "regen_at_ms", (json_int_t) rec->kr_regen_at_ms,
-                     "regen_carry", (json_int_t) rec->kr_regen_carry);
+                     "regen_carry", (json_int_t) rec->kr_regen_carry,
+                     "preset", keyjson_preset_name(rec->kr_preset));
 }
 
 int
 fg_keyjson_from_store(const json_t *obj, fg_key_record_t *rec, fg_err_t *err)
 {
-    const char  *hash, *id, *name, *owner, *metadata;
+    const char  *hash, *id, *name, *owner, *metadata, *preset = NULL;
     json_int_t   created, updated, expires, grace, rpm, tpm, conc;
     json_int_t   balance, regen, cap;
     json_int_t   usage_file = -1, usage_offset = 0, regen_at = -1;
@@ -84,7 +98,7 @@ fg_keyjson_from_store(const json_t *obj, fg_key_record_t *rec, fg_err_t *err)
     if (json_unpack_ex((json_t *) obj, &jerr, JSON_STRICT,
                        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:o, "
                        "s:I, s:I, s:I, s:I, s:I, s:I, s:s, s?I, s?I, "
-                       "s?I, s?I}",
+                       "s?I, s?I, s?s}",
                        "hash", &hash, "id", &id, "name", &name,
                        "owner", &owner, "created_ms", &created,
                        "updated_ms", &updated, "expires_ms", &expires,
@@ -98,7 +112,9 @@ fg_keyjson_from_store(const json_t *obj, fg_key_record_t *rec, fg_err_t *err)
                        "usage_file", &usage_file,
                        "usage_offset", &usage_offset,
                        "regen_at_ms", &regen_at,
-                       "regen_carry", &regen_carry) != 0) {
+                       "regen_carry", &regen_carry,
+                       /* since the routing presets; absent: none */
+                       "preset", &preset) != 0) {
         return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
                           "key record: %s", jerr.text);
     }
@@ -148,6 +164,13 @@ fg_keyjson_from_store(const json_t *obj, fg_key_record_t *rec, fg_err_t *err)
     /* Before positions, the balance was regenerated up to updated_ms. */
     rec->kr_regen_at_ms = regen_at > 0 ? regen_at : updated;
     rec->kr_regen_carry = regen_carry;
+    rec->kr_preset = FG_PRESET_UNSET;
+    if (preset != NULL
+        && (rec->kr_preset = fg_route_preset_parse(preset, strlen(preset)))
+           == FG_PRESET_UNSET) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, "preset",
+                          "key record: an unknown preset");
+    }
     return fg_key_record_validate(rec, err);
 }
 
@@ -167,7 +190,8 @@ fg_keyjson_view(const fg_key_record_t *rec, int64_t previous_valid_until_ms)
         metadata = json_object();
     }
     v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, "
-                  "s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:o, s:o}",
+                  "s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:s?, s:o, "
+                  "s:o}",
                   "object", "api_key",
                   "id", rec->kr_id,
                   "name", rec->kr_name,
@@ -188,6 +212,7 @@ fg_keyjson_view(const fg_key_record_t *rec, int64_t previous_valid_until_ms)
                   "regen_per_hour_micro",
                   (json_int_t) rec->kr_regen_per_hour_micro,
                   "cap_micro", (json_int_t) rec->kr_cap_micro,
+                  "preset", keyjson_preset_name(rec->kr_preset),
                   "metadata", metadata,
                   "previous_secret_valid_until",
                   previous_valid_until_ms > 0
@@ -356,6 +381,30 @@ keyjson_apply_metadata(fg_key_record_t *rec, json_t *v, fg_err_t *err)
     return rc;
 }
 
+/* "preset": a preset's name, or null for none. */
+static int
+keyjson_apply_preset(fg_key_record_t *rec, json_t *v, fg_err_t *err)
+{
+    int32_t p = FG_PRESET_UNSET;
+
+    if (json_is_null(v)) {
+        rec->kr_preset = FG_PRESET_UNSET;
+        return FG_OK;
+    }
+    if (json_is_string(v)) {
+        p = fg_route_preset_parse(json_string_value(v),
+                                  json_string_length(v));
+    }
+    if (p == FG_PRESET_UNSET) {
+        return fg_err_set(err, json_is_string(v) ? FG_E_INVALID_VALUE
+                                                 : FG_E_INVALID_TYPE,
+                          "preset", "preset must be one of "
+                          KEYJSON_PRESETS_ACCEPTED ", or null for none");
+    }
+    rec->kr_preset = p;
+    return FG_OK;
+}
+
 static int
 keyjson_apply_expiry(fg_key_record_t *rec, json_t *v, int64_t now_ms,
                      fg_err_t *err)
@@ -413,6 +462,8 @@ fg_keyjson_apply(fg_key_record_t *rec, const json_t *body, int is_create,
             rc = keyjson_apply_metadata(&copy, v, err);
         } else if (strcmp(key, "expires_at") == 0) {
             rc = keyjson_apply_expiry(&copy, v, now_ms, err);
+        } else if (strcmp(key, "preset") == 0) {
+            rc = keyjson_apply_preset(&copy, v, err);
         } else {
             rc = fg_err_set(err, FG_E_FORBIDDEN_FIELD, key,
                             "unknown field \"%.64s\"", key);

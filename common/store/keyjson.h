@@ -13,6 +13,10 @@
  * every field checked. Library code: no logging; errors via fg_err_t,
  * whose param names the offending field. Returned json_t references are
  * new: the caller decrefs them.
+ *
+ * The key's routing preset (kr_preset) is its name in both shapes
+ * ("preset": "price"); none is no member in the store shape (so records
+ * from before presets load with none) and null in the view and bodies.
  */
 
 #include <stdint.h>

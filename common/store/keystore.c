@@ -23,6 +23,7 @@
 #include <sodium.h>
 
 #include "common/base/alloc.h"
+#include "common/route/router.h"
 #include "common/store/keyjson.h"
 #include "common/store/keystore.h"
 #include "common/accounts/limiter.h"
@@ -823,6 +824,7 @@ fg_keystore_create(fg_keystore_t *ks, const json_t *body, int64_t now_ms,
     rec.kr_status = FG_KEY_STATUS_ACTIVE;
     rec.kr_created_ms = now_ms;
     rec.kr_balance_micro = ks->default_balance;
+    rec.kr_preset = FG_PRESET_UNSET;
     /* A placeholder id so validation passes; the real one comes below. */
     memcpy(rec.kr_id, "key_0000000000000000", FG_KEY_ID_SIZE);
     if (fg_keyjson_apply(&rec, body, 1, now_ms, err) != FG_OK

@@ -772,6 +772,44 @@ describe('the admin API', () => {
   });
 });
 
+describe('the admin API: a key\'s default routing preset', () => {
+  const PRESETS = /"balanced", "speed", "price", "quality", "environment"/;
+
+  test('a key created with a preset shows it, and GET shows it too', async () => {
+    const k = await gw.createKey({ name: 'preset-set', preset: 'price' });
+    assert.equal(k.key.preset, 'price');
+    assert.equal((await gw.admin('GET', `/admin/v1/keys/${k.id}`)).json().preset, 'price');
+  });
+
+  test('a key created without a preset shows null', async () => {
+    const k = await gw.createKey({ name: 'preset-none' });
+    assert.equal(k.key.preset, null);
+  });
+
+  test('PATCH sets a preset, and null clears it', async () => {
+    const k = await gw.createKey({ name: 'preset-patch', preset: 'speed' });
+    const set = await gw.admin('PATCH', `/admin/v1/keys/${k.id}`, { preset: 'environment' });
+    assert.equal(set.status, 200, set.text);
+    assert.equal(set.json().preset, 'environment');
+    const cleared = await gw.admin('PATCH', `/admin/v1/keys/${k.id}`, { preset: null });
+    assert.equal(cleared.status, 200, cleared.text);
+    assert.equal((await gw.admin('GET', `/admin/v1/keys/${k.id}`)).json().preset, null);
+  });
+
+  test('an unknown preset is 400 naming the field and the five presets, and changes nothing', async () => {
+    const k = await gw.createKey({ name: 'preset-bad', preset: 'quality' });
+    const named = await gw.admin('PATCH', `/admin/v1/keys/${k.id}`, { preset: 'fast' });
+    assert.match(assertOpenAIError(named, 400, 'invalid_request_error', 'VALIDATION_INVALID_VALUE', 'preset').message,
+      PRESETS);
+    const typed = await gw.admin('PATCH', `/admin/v1/keys/${k.id}`, { preset: 2 });
+    assert.match(assertOpenAIError(typed, 400, 'invalid_request_error', 'VALIDATION_INVALID_TYPE', 'preset').message,
+      PRESETS);
+    const created = await gw.admin('POST', '/admin/v1/keys', { name: 'preset-bad-create', preset: 'Price' });
+    assertOpenAIError(created, 400, 'invalid_request_error', 'VALIDATION_INVALID_VALUE', 'preset');
+    assert.equal((await gw.admin('GET', `/admin/v1/keys/${k.id}`)).json().preset, 'quality');
+  });
+});
+
 describe('secrets are never stored', () => {
   // Every regular file under @dir, recursively.
   function filesUnder(dir) {

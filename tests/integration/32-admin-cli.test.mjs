@@ -3,10 +3,11 @@
 // the admin API (--admin, FLUXGATE_ADMIN, then the gateway's configuration
 // by --config or FLUXGATE_CONF; with none a clear error, never a default
 // socket), errors as JSON on stdout with --json and the same exit codes,
-// numbers printed as the integers or fixed decimals they are, the
-// totals of `keys show` counting what the usage records count, and
-// `providers` listing the catalog's endpoints with their health
-// (master/admin_http.c, admin/providers.c, common/route/health.c).
+// numbers printed as the integers or fixed decimals they are, a key's
+// routing preset set, shown and cleared, the totals of `keys show`
+// counting what the usage records count, and `providers` listing the
+// catalog's endpoints with their health (master/admin_http.c,
+// admin/providers.c, common/route/health.c).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -164,6 +165,42 @@ describe('fluxgate-admin: numbers are the integers or fixed decimals they are', 
     const r = await gw.admin('GET', '/admin/v1/status');
     assert.equal(r.status, 200, r.text);
     assert.match(r.text, /"used_percent":\d+(\.\d{1,2})?[,}]/, r.text);
+  });
+});
+
+describe('fluxgate-admin keys: --preset', () => {
+  const create = async (...args) => {
+    const r = await runAdmin(gw, ['--json', 'keys', 'create', '--name', 'preset', ...args]);
+    assertOk(r, 'keys create');
+    return r.json().key;
+  };
+
+  test('keys create --preset sets the key\'s preset, and keys show prints it', async () => {
+    const k = await create('--preset', 'price');
+    assert.equal(k.preset, 'price');
+    const shown = await runAdmin(gw, ['keys', 'show', k.id]);
+    assertOk(shown, 'keys show');
+    assert.match(shown.stdout, /^preset: price$/m, shown.stdout);
+  });
+
+  test('keys update --preset changes it, and --preset none clears it', async () => {
+    const k = await create('--preset', 'speed');
+    const set = await runAdmin(gw, ['--json', 'keys', 'update', k.id, '--preset', 'environment']);
+    assertOk(set, 'keys update --preset environment');
+    assert.equal(set.json().preset, 'environment');
+    const cleared = await runAdmin(gw, ['keys', 'update', k.id, '--preset', 'none']);
+    assertOk(cleared, 'keys update --preset none');
+    assert.match(cleared.stdout, /^preset: none \(balanced\)$/m, cleared.stdout);
+    assert.equal((await gw.admin('GET', `/admin/v1/keys/${k.id}`)).json().preset, null);
+  });
+
+  test('an unknown preset exits 2 naming it and the presets, and changes nothing', async () => {
+    const k = await create('--preset', 'quality');
+    assertFailed(await runAdmin(gw, ['keys', 'update', k.id, '--preset', 'fast']), 2,
+      /--preset: "fast" is not a preset: expected balanced, speed, price, quality, environment or none/);
+    assertFailed(await runAdmin(gw, ['keys', 'create', '--name', 'bad-preset', '--preset', 'Price']), 2,
+      /--preset: "Price"/);
+    assert.equal((await gw.admin('GET', `/admin/v1/keys/${k.id}`)).json().preset, 'quality');
   });
 });
 

@@ -15,6 +15,7 @@
 
 #include "common/store/keyjson.h"
 #include "common/accounts/limiter.h"
+#include "common/route/router.h"
 #include "tests/unit/fg_test.h"
 
 #define NOW 1800000000000LL   /* a fixed wall clock, ms */
@@ -151,6 +152,8 @@ refused_bodies_change_nothing(void)
         "{\"name\":\"x\",\"models\":[\"a*b\"]}",
         "{\"name\":\"x\",\"expires_at\":1}",
         "{\"name\":\"\"}",
+        "{\"name\":\"x\",\"preset\":\"fast\"}",
+        "{\"name\":\"x\",\"preset\":1}",
         "[1,2]",
     };
     fixture_t f;
@@ -484,6 +487,125 @@ a_journal_lost_beside_its_snapshot_does_not_hide_later_changes(void)
     fixture_remove(&f);
 }
 
+/* The preset the table holds for @secret's key. */
+static int32_t
+table_preset(fixture_t *f, const char *secret)
+{
+    fg_key_record_t rec;
+
+    expect_int_eq(lookup(f, secret, &rec), FG_KEYTABLE_FOUND);
+    return rec.kr_preset;
+}
+
+/* The key object's "preset" for @id: the name, "null" or "absent". */
+static const char *
+shown_preset(fixture_t *f, const char *id)
+{
+    static char   shown[32];
+    json_t       *reply = NULL;
+    const json_t *v;
+    fg_err_t      err;
+
+    expect_int_eq(fg_keystore_show(f->ks, id, NOW, &reply, &err), FG_OK);
+    v = json_object_get(reply, "preset");
+    snprintf(shown, sizeof(shown), "%s", json_is_string(v)
+             ? json_string_value(v) : json_is_null(v) ? "null" : "absent");
+    json_decref(reply);
+    return shown;
+}
+
+static void
+a_key_created_without_a_preset_has_none(void)
+{
+    fixture_t f;
+    char      id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"plain\"}", id, secret);
+    expect_int_eq(table_preset(&f, secret), FG_PRESET_UNSET);
+    expect_str_eq(shown_preset(&f, id), "null");
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+a_preset_survives_a_reload_from_disk(void)
+{
+    fixture_t f;
+    char      id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"p\",\"preset\":\"price\"}", id, secret);
+    expect_int_eq(table_preset(&f, secret), FG_PRESET_PRICE);
+    fixture_close(&f);
+
+    fixture_open(&f, 16, 0);
+    expect_int_eq(table_preset(&f, secret), FG_PRESET_PRICE);
+    expect_str_eq(shown_preset(&f, id), "price");
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+a_null_preset_clears_it(void)
+{
+    fixture_t f;
+    json_t   *reply = NULL, *b = body("{\"preset\":null}");
+    fg_err_t  err;
+    char      id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"c\",\"preset\":\"speed\"}", id, secret);
+    expect_int_eq(fg_keystore_update(f.ks, id, b, NOW, &reply, &err), FG_OK);
+    json_decref(b);
+    json_decref(reply);
+    expect_int_eq(table_preset(&f, secret), FG_PRESET_UNSET);
+    expect_str_eq(shown_preset(&f, id), "null");
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+an_unknown_preset_is_refused_naming_the_field_and_the_presets(void)
+{
+    fixture_t f;
+    json_t   *b = body("{\"name\":\"u\",\"preset\":\"fast\"}");
+    json_t   *reply = NULL;
+    fg_err_t  err;
+
+    fixture_open(&f, 16, 1);
+    expect_int_eq(fg_keystore_create(f.ks, b, NOW, &reply, &err), FG_ERR);
+    expect_int_eq(err.code, FG_E_INVALID_VALUE);
+    expect_str_eq(err.param, "preset");
+    expect_true(strstr(err.msg, "\"balanced\", \"speed\", \"price\", "
+                       "\"quality\", \"environment\"") != NULL);
+    json_decref(b);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+a_stored_record_from_before_presets_loads_with_none(void)
+{
+    fg_key_record_t rec, back;
+    json_t         *stored;
+    fg_err_t        err;
+
+    memset(&rec, 0, sizeof(rec));
+    memcpy(rec.kr_id, "key_00000000000000aa", FG_KEY_ID_SIZE);
+    memcpy(rec.kr_name, "old", 4);
+    rec.kr_status = FG_KEY_STATUS_ACTIVE;
+    rec.kr_preset = FG_PRESET_QUALITY;
+    stored = fg_keyjson_store(&rec);
+    expect_str_eq(json_string_value(json_object_get(stored, "preset")),
+                  "quality");
+    /* What a store written before presets holds. */
+    expect_int_eq(json_object_del(stored, "preset"), 0);
+    expect_int_eq(fg_keyjson_from_store(stored, &back, &err), FG_OK);
+    expect_int_eq(back.kr_preset, FG_PRESET_UNSET);
+    json_decref(stored);
+}
+
 /* The usage journal, as the keystore's sync hook sees it: file 7, ending
  * at usage_end. */
 static uint64_t usage_end;
@@ -612,6 +734,12 @@ main(void)
         FG_TEST_CASE(list_pages_by_id_and_filters_by_owner_and_status),
         FG_TEST_CASE(
             a_journal_lost_beside_its_snapshot_does_not_hide_later_changes),
+        FG_TEST_CASE(a_key_created_without_a_preset_has_none),
+        FG_TEST_CASE(a_preset_survives_a_reload_from_disk),
+        FG_TEST_CASE(a_null_preset_clears_it),
+        FG_TEST_CASE(
+            an_unknown_preset_is_refused_naming_the_field_and_the_presets),
+        FG_TEST_CASE(a_stored_record_from_before_presets_loads_with_none),
         FG_TEST_CASE(
             a_cold_start_replays_the_records_after_the_stored_position_with_regeneration),
     };
