@@ -9,6 +9,8 @@
 #include <string.h>
 
 #include "common/base/alloc.h"
+#include "common/base/clock.h"
+#include "common/route/health.h"
 #include "worker/auth.h"
 #include "worker/http.h"
 
@@ -65,13 +67,40 @@ models_reply_json(fg_req_t *req, json_t *obj)
     free(body);
 }
 
+/*
+ * The endpoint's live health from the shared table (health.h): circuit
+ * state, when it may be tried again, the measured time to first token
+ * and output speed (null until measured), and the window's error rate.
+ * null for an endpoint the table had no room for.
+ */
 static json_t *
 models_endpoint_health(const fg_req_t *req, const fg_endpoint_t *e)
 {
-    /* health: filled from the shared table (health.h) once shm carries it */
-    (void) req;
-    (void) e;
-    return json_null();
+    fg_worker_t      *w = req->worker;
+    fg_health_conf_t  conf = fg_health_conf_from(w->conf);
+    fg_health_view_t  view;
+    int64_t           now = fg_mono_ms();
+    json_t           *retry;
+
+    if (fg_health_read(w->wc->shm->health, e->health_slot, &conf, now,
+                       &view) != FG_OK) {
+        return json_null();
+    }
+    retry = view.retry_at_ms > now
+            ? json_integer((view.retry_at_ms - now + 999) / 1000)
+            : json_null();
+    return json_pack("{s:s, s:o, s:o, s:o, s:I, s:I, s:f}",
+                     "state", fg_circuit_name(view.state),
+                     "retry_after_s", retry,
+                     "ttft_ms", view.ttft_ms > 0 ? json_real(view.ttft_ms)
+                                                 : json_null(),
+                     "tokens_per_second", view.tps > 0 ? json_real(view.tps)
+                                                       : json_null(),
+                     "successes", (json_int_t) view.successes,
+                     "failures", (json_int_t) view.failures,
+                     "error_rate", view.window_attempts > 0
+                                   ? (double) view.window_failures
+                                     / (double) view.window_attempts : 0.0);
 }
 
 /* The enabled endpoints of @m (only @pinned's when a "provider/model"

@@ -43,6 +43,7 @@
 #include "worker/footprint.h"
 #include "worker/meter.h"
 #include "worker/pipeline.h"
+#include "worker/routeprefs.h"
 #include "worker/relay.h"
 #include "worker/upstream.h"
 #include "worker/usagerec.h"
@@ -125,11 +126,7 @@ static void
 pipeline_route_conf(const fg_worker_t *w, fg_route_conf_t *rc)
 {
     rc->expected_completion_tokens = w->conf->routing_expected_completion_tokens;
-    rc->circuit.failures = w->conf->routing_circuit_failures;
-    rc->circuit.error_rate_percent = w->conf->routing_circuit_error_rate_percent;
-    rc->circuit.min_requests = w->conf->routing_circuit_min_requests;
-    rc->circuit.window_ms = w->conf->routing_circuit_window_ms;
-    rc->circuit.open_ms = w->conf->routing_circuit_open_ms;
+    rc->circuit = fg_health_conf_from(w->conf);
 }
 
 /* 1 when two models count prompts alike (one count serves both). */
@@ -240,7 +237,8 @@ pipeline_route(fg_req_t *req, fg_verdict_t *v)
     size_t                   i;
 
     if (fg_routereq_prefs(&req->validated.doc, &chat->route, chat->model,
-                          w->catalog, FG_PRESET_UNSET, &prefs, &v->err)
+                          w->catalog, (fg_preset_t) req->auth.key.kr_preset,
+                          &prefs, &v->err)
         != FG_OK) {
         v->kind = FG_VERDICT_REFUSE;
         v->retry_after[0] = '\0';

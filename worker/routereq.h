@@ -7,8 +7,7 @@
  * gateway's, never the provider's: validation checks them strictly (an
  * unknown member or value inside provider or filters is a 400 naming its
  * path), upstream_body.c removes them from what the provider receives,
- * and the route step turns them into the router's prefs and needs
- * (common/route/router.h).
+ * and routeprefs.h reads them into the router's prefs and needs.
  *
  * Names the router compares (provider ids, quantizations, countries) must
  * be plain: [A-Za-z0-9._:/-], 1 to FG_ROUTEREQ_NAME_MAX bytes, so the
@@ -18,9 +17,8 @@
 
 #include <stdint.h>
 
-#include "common/base/catalog.h"
 #include "common/base/errors.h"
-#include "common/route/router.h"
+#include "common/route/preset.h"
 #include "common/wire/jdoc.h"
 
 #define FG_ROUTEREQ_NAME_MAX 64
@@ -50,25 +48,5 @@ typedef struct {
  */
 int fg_routereq_validate(const fg_jdoc_t *doc, fg_routereq_t *out,
                          fg_err_t *err);
-
-/*
- * The router's prefs for the request: "model" (node @model of @doc) and
- * its fallbacks resolved in @catalog, the provider preferences, the
- * preset (@key_preset, FG_PRESET_UNSET when the key has none, applies
- * when the request names none) and the filters. Borrows from @doc.
- * FG_OK, or FG_ERR with @err: 404 model_not_found naming the entry.
- */
-int fg_routereq_prefs(const fg_jdoc_t *doc, const fg_routereq_t *rr,
-                      int model, const fg_catalog_t *catalog,
-                      fg_preset_t key_preset, fg_route_prefs_t *prefs,
-                      fg_err_t *err);
-
-/*
- * What the request needs of an endpoint, from @doc: tools, json_schema,
- * reasoning_effort, and its optional top-level fields (every member but
- * the ones any endpoint takes: model, messages, stream, stream_options
- * and the routing fields). The token counts and images are the caller's.
- */
-void fg_routereq_need(const fg_jdoc_t *doc, fg_route_need_t *need);
 
 #endif

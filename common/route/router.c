@@ -105,13 +105,6 @@ typedef struct {
     route_drops_t           drops;
 } route_ctx_t;
 
-static const char *const route_preset_names[FG_PRESET_COUNT] = {
-    [FG_PRESET_BALANCED]    = "balanced",
-    [FG_PRESET_SPEED]       = "speed",
-    [FG_PRESET_PRICE]       = "price",
-    [FG_PRESET_QUALITY]     = "quality",
-    [FG_PRESET_ENVIRONMENT] = "environment",
-};
 
 static const fg_route_conf_t route_conf_default = {
     FG_ROUTE_EXPECTED_COMPLETION_DEFAULT, { 0, 0, 0, 0, 0 }
@@ -129,29 +122,6 @@ fg_route_prefs_init(fg_route_prefs_t *prefs)
     prefs->max_carbon_intensity = -1;
     prefs->max_input_cost = -1;
     prefs->min_speed_tps = -1;
-}
-
-fg_preset_t
-fg_route_preset_parse(const char *name, size_t len)
-{
-    int p;
-
-    for (p = 0; p < FG_PRESET_COUNT; p++) {
-        if (strlen(route_preset_names[p]) == len
-            && memcmp(route_preset_names[p], name, len) == 0) {
-            return (fg_preset_t) p;
-        }
-    }
-    return FG_PRESET_UNSET;
-}
-
-const char *
-fg_route_preset_name(fg_preset_t preset)
-{
-    if (preset < 0 || preset >= FG_PRESET_COUNT) {
-        return "unset";
-    }
-    return route_preset_names[preset];
 }
 
 /* The completion tokens per choice the scores assume at @e. */

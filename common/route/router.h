@@ -46,6 +46,7 @@
 #include "common/base/catalog.h"
 #include "common/base/errors.h"
 #include "common/route/health.h"
+#include "common/route/preset.h"
 
 #define FG_ROUTE_MAX_MODELS      8    /* model + fallbacks ("models") */
 #define FG_ROUTE_MAX_LIST        16   /* entries of order, only, ignore,
@@ -56,16 +57,6 @@
 
 /* routing.expected_completion_tokens when the configuration has none. */
 #define FG_ROUTE_EXPECTED_COMPLETION_DEFAULT 500
-
-typedef enum {
-    FG_PRESET_BALANCED = 0,
-    FG_PRESET_SPEED,
-    FG_PRESET_PRICE,
-    FG_PRESET_QUALITY,
-    FG_PRESET_ENVIRONMENT,
-    FG_PRESET_COUNT,
-    FG_PRESET_UNSET = -1           /* the key's default, else balanced */
-} fg_preset_t;
 
 typedef enum {
     FG_SORT_NONE = 0,
@@ -205,12 +196,6 @@ int fg_route_plan(const fg_catalog_t *catalog, const fg_health_t *health,
  * limit, FG_PRESET_UNSET. */
 void fg_route_prefs_init(fg_route_prefs_t *prefs);
 
-/* "balanced", "speed", ...: the preset @name names (@len bytes), or
- * FG_PRESET_UNSET. */
-fg_preset_t fg_route_preset_parse(const char *name, size_t len);
-
-/* The preset's name. Static storage. */
-const char *fg_route_preset_name(fg_preset_t preset);
 
 /*
  * The expected cost in micro-credits of the request at @endpoint: the
