@@ -5,13 +5,17 @@
  *   http.c ── fg_pipeline_authenticate ──► auth.c
  *   http.c ── fg_pipeline_chat
  *               ├─► validate.c   req->validated   (415, 400s)
- *               ├─► route        req->route       (404, 403, 400)
+ *               ├─► route        req->route       (404, 403, 400, 503:
+ *               │                                 routeprefs.c, router.c)
  *               ├─► admit.c      req->admission   (429, 503)
  *               ├─► meter.c      req->reservation (402, 503)
+ *               ├─► choose       req->route       the next endpoint
  *               └─► attempt      req->attempt     upstream_body.c, then
  *                                                 fg_upstream_start()
  *   upstream ── fg_pipeline_upstream_handler: headers/data/done
- *               └─► relay.c      req->relay       (stream, JSON, errors)
+ *               ├─► relay.c      req->relay       (stream, JSON, errors)
+ *               └─► fail over    before the client saw a byte: choose
+ *                                and attempt again, from the loop
  *   request.c ── fg_req_account ──► fg_pipeline_settle
  *               ├─► meter.c      req->settlement  (the charge)
  *               ├─► footprint.c  req->footprint   (the impact)
@@ -20,11 +24,14 @@
  * Each stage reads what earlier stages wrote and writes only its own
  * part. The pipeline adds every reply header a stage calls for: a
  * refusal's Retry-After, the x-ratelimit-* headers once admission is
- * final (after the meter, which may give the admission back), the
- * lowered max_tokens, and the charge of a completion.
+ * final (after the meter, which may give the admission back), who served
+ * (x-fluxgate-provider, x-fluxgate-attempts), the lowered max_tokens,
+ * and the charge of a completion.
  *
- * Route is a step here rather than a file: one catalog look-up, the key's
- * model check and the worst case the limits and the reservation count.
+ * Route, choose and fail over are steps here rather than files: they
+ * call the router, the health table, the limits and the meter in order,
+ * and the failover rules (docs/routing.md, "Failing over") are the
+ * pipeline's to apply.
  */
 
 #include <stdlib.h>

@@ -6,8 +6,8 @@
  * calls the stages, in order, and acts on their verdicts.
  *
  *   validate → authenticate (http.c, for every /v1/ path) → route →
- *   admit → reserve → attempt ⇢ relay (the upstream's events) →
- *   settle → log/metrics
+ *   admit → reserve → choose → attempt ⇢ relay (the upstream's events)
+ *   [⇢ fail over: choose → attempt] → settle → log/metrics
  *
  * A stage owns its part of the request (request.h) and returns a verdict;
  * only the pipeline fails a request, adds reply headers (Retry-After,

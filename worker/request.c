@@ -192,6 +192,23 @@ fg_req_init_finish(fg_req_t *req, struct event_base *base)
     event_assign(&req->finish_ev, base, -1, 0, req_finish_cb, req);
 }
 
+/*
+ * The provider a request is counted under: the endpoint that answered
+ * (or was tried last), else the first the router chose for it (a request
+ * refused for its limits or balance before any attempt), else none.
+ */
+static const char *
+req_provider(const fg_req_t *req)
+{
+    if (req->route.endpoint != NULL) {
+        return req->route.endpoint->provider->id;
+    }
+    if (req->route.n_candidates > 0) {
+        return req->route.candidates[0].endpoint->provider->id;
+    }
+    return "";
+}
+
 void
 fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
 {
@@ -206,8 +223,7 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
     out->key_id = req->auth.has_key ? req->auth.key.kr_id : "";
     out->model_requested = in->model_requested ? in->model_requested : "";
     out->model_served = model ? model->id : "";
-    out->provider = req->route.endpoint ? req->route.endpoint->provider->id
-                                        : "";
+    out->provider = req_provider(req);
     out->client_addr = req->client_addr;
     out->status = req->status;
     out->error = req->error;
@@ -292,7 +308,7 @@ fg_req_finish(fg_req_t *req)
            "latency_us=%lld%s%s%s", req->id, req->status,
            req->validated.model_requested ? req->validated.model_requested
                                           : "-",
-           req->route.endpoint ? req->route.endpoint->provider->id : "-",
+           req_provider(req)[0] != '\0' ? req_provider(req) : "-",
            (long long) (fg_mono_us() - req->started_us),
            req->is_client_gone && req->state != FG_REQ_DONE
            ? " client_gone" : "",

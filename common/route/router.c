@@ -1,5 +1,5 @@
 /*
- * The router (router.h; the rules and formulas: docs/routing-choosing.md).
+ * The router (router.h; the rules and formulas: docs/routing.md, "Choosing an endpoint").
  *
  * One pass per model: every endpoint is checked in the order of the
  * errors' precedence and dropped for the first check it fails, so the
@@ -16,7 +16,7 @@
 
 #include "common/accounts/ledger.h"
 
-/* Figures of an endpoint never measured (docs/routing-choosing.md). */
+/* Figures of an endpoint never measured (docs/routing.md, "Choosing an endpoint"). */
 #define ROUTE_PRIOR_TTFT_MS  1000.0
 #define ROUTE_PRIOR_TPS      50.0
 

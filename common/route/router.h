@@ -20,7 +20,7 @@
  *      provider.order first, else provider.sort, else the preset; equal
  *      endpoints in a random order drawn from @random (load share).
  *
- * The scores (lower first; docs/routing-choosing.md), with completion =
+ * The scores (lower first; docs/routing.md, "Choosing an endpoint"), with completion =
  * min(max_output, or the endpoint's max_output_tokens when none was
  * asked, expected_completion_tokens) per choice:
  *   price        fg_route_expected_cost();

@@ -237,7 +237,6 @@ describe('accepted requests as the simulator receives them', () => {
     const extensions = {
       top_k: 40,
       repetition_penalty: 1.1,
-      reasoning_effort: 'low',
       verbosity: 'high',
       min_p: 0.05,
       made_up_field: { nested: [1, 'two', { three: null }], flag: false },
