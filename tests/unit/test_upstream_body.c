@@ -2,7 +2,8 @@
  * test_upstream_body.c: the body sent upstream is the client's bytes with
  * the gateway's edits only: the model's upstream name, a lowered maximum
  * output written in whichever token field the client used (at the span
- * validation recorded), and include_usage for a stream. Bodies are
+ * validation recorded), include_usage for a stream, and the gateway's
+ * routing fields cut (worker/routereq.h). Bodies are
  * written with ' for " so they read like the JSON they are.
  */
 
@@ -137,6 +138,45 @@ upstream_body_lowers_and_asks_for_usage_in_one_copy(void)
                     "'model':'up-m','stream':true," M ",'max_tokens':12}");
 }
 
+static void
+upstream_body_cuts_a_routing_field_between_kept_members(void)
+{
+    expect_upstream("{'model':'m', 'provider':{'order':['a']}, " M "}", 0, 0,
+                    "{'model':'up-m', " M "}");
+}
+
+static void
+upstream_body_cuts_a_routing_field_that_comes_first(void)
+{
+    expect_upstream("{'preset':'price','model':'m'," M "}", 0, 0,
+                    "{'model':'up-m'," M "}");
+}
+
+static void
+upstream_body_cuts_a_routing_field_that_comes_last(void)
+{
+    expect_upstream("{'model':'m'," M ", 'filters':{'countries':['SE']} }",
+                    0, 0, "{'model':'up-m'," M "}");
+}
+
+static void
+upstream_body_cuts_adjacent_routing_fields_as_one_run(void)
+{
+    expect_upstream("{'models':['x'],'route':'fallback','model':'m'," M
+                    ",'provider':{},'preset':'speed','top_k':3,"
+                    "'fallbacks':null,'filters':{}}", 0, 0,
+                    "{'model':'up-m'," M ",'top_k':3}");
+}
+
+static void
+upstream_body_cuts_routing_fields_and_asks_for_usage_in_one_copy(void)
+{
+    expect_upstream("{'provider':{'sort':'price'},'model':'m','stream':true,"
+                    M ",'max_tokens':500}", 12, 1,
+                    "{'stream_options':{'include_usage':true},"
+                    "'model':'up-m','stream':true," M ",'max_tokens':12}");
+}
+
 FG_TEST_MAIN("upstream_body",
     FG_TEST_CASE(upstream_body_renames_the_model_and_keeps_every_other_byte),
     FG_TEST_CASE(
@@ -151,4 +191,10 @@ FG_TEST_MAIN("upstream_body",
     FG_TEST_CASE(upstream_body_leaves_the_token_field_alone_when_not_lowered),
     FG_TEST_CASE(upstream_body_asks_for_usage_with_no_stream_options),
     FG_TEST_CASE(upstream_body_asks_for_usage_in_the_clients_stream_options),
-    FG_TEST_CASE(upstream_body_lowers_and_asks_for_usage_in_one_copy))
+    FG_TEST_CASE(upstream_body_lowers_and_asks_for_usage_in_one_copy),
+    FG_TEST_CASE(upstream_body_cuts_a_routing_field_between_kept_members),
+    FG_TEST_CASE(upstream_body_cuts_a_routing_field_that_comes_first),
+    FG_TEST_CASE(upstream_body_cuts_a_routing_field_that_comes_last),
+    FG_TEST_CASE(upstream_body_cuts_adjacent_routing_fields_as_one_run),
+    FG_TEST_CASE(
+        upstream_body_cuts_routing_fields_and_asks_for_usage_in_one_copy))

@@ -1422,6 +1422,87 @@ validate_records_a_null_token_field_as_the_name_used(void)
     validate_done(root);
 }
 
+/* ---- the gateway's routing fields (worker/routereq.c) ----------------- */
+
+static void
+validate_accepts_every_routing_field(void)
+{
+    expect_accepted(REQ(",'models':['a','p/b'],'route':'fallback',"
+                         "'provider':{'order':['p','q'],'only':['p'],"
+                         "'ignore':['r'],'allow_fallbacks':false,"
+                         "'sort':'price','max_price':{'prompt':1.5,"
+                         "'completion':2},'require_parameters':true,"
+                         "'quantizations':['fp8']},'preset':'environment',"
+                         "'filters':{'countries':['SE','FR'],"
+                         "'max_carbon_intensity':100,'max_input_cost':0.5,"
+                         "'min_speed_tps':20}"));
+    expect_accepted(REQ(",'fallbacks':['a'],'provider':null,'preset':null"));
+}
+
+static void
+validate_rejects_an_unknown_member_of_provider_naming_its_path(void)
+{
+    expect_rejected(REQ(",'provider':{'foo':1}"), FG_E_INVALID_VALUE,
+                    "provider.foo");
+    expect_rejected(REQ(",'provider':{'max_price':{'input':1}}"),
+                    FG_E_INVALID_VALUE, "provider.max_price.input");
+}
+
+static void
+validate_rejects_an_unknown_member_of_filters_naming_its_path(void)
+{
+    expect_rejected(REQ(",'filters':{'region':'eu'}"), FG_E_INVALID_VALUE,
+                    "filters.region");
+}
+
+static void
+validate_rejects_a_bad_routing_value_naming_its_path(void)
+{
+    expect_rejected(REQ(",'preset':'cheapest'"), FG_E_INVALID_VALUE,
+                    "preset");
+    expect_rejected(REQ(",'provider':{'sort':'random'}"),
+                    FG_E_INVALID_VALUE, "provider.sort");
+    expect_rejected(REQ(",'provider':{'order':'p'}"), FG_E_INVALID_TYPE,
+                    "provider.order");
+    expect_rejected(REQ(",'provider':{'only':['ok','b a d']}"),
+                    FG_E_INVALID_VALUE, "provider.only[1]");
+    expect_rejected(REQ(",'provider':{'max_price':{'prompt':-1}}"),
+                    FG_E_OUT_OF_RANGE, "provider.max_price.prompt");
+    expect_rejected(REQ(",'filters':{'countries':['se']}"),
+                    FG_E_INVALID_VALUE, "filters.countries[0]");
+    expect_rejected(REQ(",'filters':{'min_speed_tps':'fast'}"),
+                    FG_E_INVALID_TYPE, "filters.min_speed_tps");
+    expect_rejected(REQ(",'route':'random'"), FG_E_INVALID_VALUE, "route");
+}
+
+static void
+validate_rejects_fallback_models_that_are_not_a_short_list_of_ids(void)
+{
+    expect_rejected(REQ(",'models':'a'"), FG_E_INVALID_TYPE, "models");
+    expect_rejected(REQ(",'models':['a',2]"), FG_E_INVALID_VALUE,
+                    "models[1]");
+    expect_rejected(REQ(",'models':['a','b','c','d','e','f','g','h']"),
+                    FG_E_OUT_OF_RANGE, "models");
+    expect_rejected(REQ(",'models':['a'],'fallbacks':['b']"),
+                    FG_E_INVALID_VALUE, "fallbacks");
+}
+
+static void
+validate_records_where_the_routing_fields_are(void)
+{
+    fg_jdoc_t *doc = validate_run(REQ(",'preset':'price','top_k':1"));
+
+    expect_true(doc != NULL);
+    if (doc != NULL) {
+        expect_true(validate_req.route.member[FG_ROUTEREQ_PRESET]
+                    != FG_JNONE);
+        expect_true(validate_req.route.member[FG_ROUTEREQ_PROVIDER]
+                    == FG_JNONE);
+        expect_true(validate_req.route.fallbacks == FG_JNONE);
+    }
+    validate_done(doc);
+}
+
 FG_TEST_MAIN("validate",
     FG_TEST_CASE(validate_rejects_empty_body),
     FG_TEST_CASE(validate_rejects_whitespace_only_body),
@@ -1555,4 +1636,12 @@ FG_TEST_MAIN("validate",
         validate_records_max_completion_tokens_and_the_span_of_its_value),
     FG_TEST_CASE(
         validate_records_both_token_fields_with_max_completion_tokens_first),
-    FG_TEST_CASE(validate_records_a_null_token_field_as_the_name_used))
+    FG_TEST_CASE(validate_records_a_null_token_field_as_the_name_used),
+    FG_TEST_CASE(validate_accepts_every_routing_field),
+    FG_TEST_CASE(
+        validate_rejects_an_unknown_member_of_provider_naming_its_path),
+    FG_TEST_CASE(validate_rejects_an_unknown_member_of_filters_naming_its_path),
+    FG_TEST_CASE(validate_rejects_a_bad_routing_value_naming_its_path),
+    FG_TEST_CASE(
+        validate_rejects_fallback_models_that_are_not_a_short_list_of_ids),
+    FG_TEST_CASE(validate_records_where_the_routing_fields_are))
