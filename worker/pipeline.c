@@ -47,6 +47,7 @@
 #include "common/tokens/tokcount.h"
 #include "worker/admit.h"
 #include "worker/auth.h"
+#include "worker/failover.h"
 #include "worker/footprint.h"
 #include "worker/meter.h"
 #include "worker/pipeline.h"
@@ -700,70 +701,25 @@ pipeline_complete(fg_req_t *req, const fg_verdict_t *v)
     fg_req_reply(req, 200, v->body, v->body_len);
 }
 
-/*
- * Whether the attempt that ended as @r (the relay's verdict @kind) may
- * move to the next endpoint: nothing of it reached the client, nothing
- * was charged, and the provider either provably never got the request or
- * failed in a way the issue's rules retry (docs/routing.md, "Failing
- * over"): a first-byte timeout, 5xx, 429, an empty reply, the provider
- * refusing the gateway (401, 403, 404); sent_no_reply only with
- * routing.failover_after_send. A 400, 413 or 422 about the tenant's
- * request is its answer.
- */
+/* What the failover rules (failover.h) need to know of the attempt that
+ * ended as @r, with the relay's verdict @kind. */
 static int
 pipeline_may_fail_over(const fg_req_t *req, const fg_attempt_result_t *r,
                        const char *error, fg_verdict_kind_t kind)
 {
-    int status = r->status;
+    fg_failover_facts_t facts;
 
-    if (req->state == FG_REQ_STREAMING || req->settlement.is_metered
-        || error == fg_upstream_err_no_descriptor
-        || error == fg_upstream_err_too_large) {
-        return 0;
-    }
-    switch (r->outcome) {
-    case FG_ATTEMPT_CONNECT_FAILED:
-    case FG_ATTEMPT_NOT_SENT:
-    case FG_ATTEMPT_FIRST_BYTE_TIMEOUT:
-        return 1;
-    case FG_ATTEMPT_SENT_NO_REPLY:
-        return req->worker->conf->routing_failover_after_send != 0;
-    case FG_ATTEMPT_STATUS:
-    case FG_ATTEMPT_BROKE_AFTER_BYTES:
-        if (status >= 500 || status == 429 || status == 401 || status == 403
-            || status == 404) {
-            return 1;
-        }
-        if (status >= 200 && status <= 299) {
-            /* An empty reply, or a stream that ended or broke before its
-             * first event (the client's head is still held). */
-            return req->relay.has_sse
-                   ? kind == FG_VERDICT_STREAM_END
-                   : req->relay.upstream_body == NULL
-                     || evbuffer_get_length(req->relay.upstream_body) == 0;
-        }
-        return 0;
-    default:
-        return 0;
-    }
-}
-
-/* Whether the failure counts against the endpoint's circuit: the
- * provider's fault, not the tenant's request nor a rate limit (that one
- * cools the endpoint down instead). */
-static int
-pipeline_is_circuit_failure(const fg_attempt_result_t *r)
-{
-    switch (r->outcome) {
-    case FG_ATTEMPT_STATUS:
-        return r->status >= 500 || r->status == 401 || r->status == 403
-               || r->status == 404 || (r->status >= 200 && r->status <= 299);
-    case FG_ATTEMPT_CANCELLED:
-    case FG_ATTEMPT_NONE:
-        return 0;
-    default:
-        return 1;
-    }
+    facts.is_client_reached = req->state == FG_REQ_STREAMING;
+    facts.is_charged = req->settlement.is_metered;
+    facts.is_empty = req->relay.has_sse
+                     ? kind == FG_VERDICT_STREAM_END
+                     : req->relay.upstream_body == NULL
+                       || evbuffer_get_length(req->relay.upstream_body) == 0;
+    facts.is_gateway_fault = error == fg_upstream_err_no_descriptor
+                             || error == fg_upstream_err_too_large;
+    facts.failover_after_send = req->worker->conf->routing_failover_after_send
+                                != 0;
+    return fg_failover_allowed(r, &facts);
 }
 
 static void
@@ -812,7 +768,7 @@ pipeline_fail_over(fg_req_t *req, const fg_attempt_result_t *r,
                        fg_mono_ms() + r->retry_after_ms);
     }
     fg_health_failover(w->wc->shm->health, e->health_slot);
-    pipeline_health_end(req, r->outcome, 0, pipeline_is_circuit_failure(r));
+    pipeline_health_end(req, r->outcome, 0, fg_failover_is_circuit_failure(r));
     fg_log(FG_LOG_INFO, 0, "req=%s failing over from %s/%s (%s, HTTP %d)",
            req->id, e->provider->id, e->upstream_id,
            fg_attempt_outcome_name(r->outcome), r->status);
@@ -890,7 +846,7 @@ pipeline_upstream_done(void *owner, const fg_attempt_result_t *result,
         }
         pipeline_health_end(req, result->outcome, v.err.code == FG_E_NONE,
                             v.err.code != FG_E_NONE
-                            && pipeline_is_circuit_failure(result));
+                            && fg_failover_is_circuit_failure(result));
         if (v.err.code != FG_E_NONE) {
             req->error = v.err.code;
         }
@@ -905,7 +861,7 @@ pipeline_upstream_done(void *owner, const fg_attempt_result_t *result,
         return;
     case FG_VERDICT_FORWARD:
         pipeline_health_end(req, result->outcome, 0,
-                            pipeline_is_circuit_failure(result));
+                            fg_failover_is_circuit_failure(result));
         req->error = v.err.code;
         pipeline_route_headers(req);
         fg_req_reply(req, v.status, v.body, v.body_len);
@@ -914,7 +870,7 @@ pipeline_upstream_done(void *owner, const fg_attempt_result_t *result,
         break;
     }
     pipeline_health_end(req, result->outcome, 0,
-                        pipeline_is_circuit_failure(result));
+                        fg_failover_is_circuit_failure(result));
     if (result->status == 429 && result->retry_after_ms > 0) {
         fg_health_cool(req->worker->wc->shm->health,
                        req->route.endpoint->health_slot,

@@ -446,16 +446,21 @@ relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
                           NULL, "provider %s is rate limiting requests: "
                           "%.300s", up->provider->id,
                           message ? message : "try again later");
-    } else if (up->status == 401 || up->status == 403) {
-        /* Not the tenant's key: an SDK must not blame it. */
+    } else if (up->status == 401 || up->status == 403
+               || up->status == 404) {
+        /* Not the tenant's key, nor its model (the catalog named one the
+         * provider does not serve): the operator's to fix, and an SDK
+         * must not blame the tenant. */
         r->upstream_kind = FG_UPSTREAM_5XX;
-        fg_log(FG_LOG_ERROR, 0, "req=%s provider %s refused the gateway's "
-               "credentials (HTTP %ld): %s", req->id, up->provider->id,
-               up->status, said);
+        const char *what = up->status == 404
+                           ? "does not serve the catalog's model id"
+                           : "refused the gateway's credentials";
+
+        fg_log(FG_LOG_ERROR, 0, "req=%s provider %s %s (HTTP %ld): %s",
+               req->id, up->provider->id, what, up->status, said);
         fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
-                          "provider %s is unavailable: the provider "
-                          "refused the gateway's credentials",
-                          up->provider->id);
+                          "provider %s is unavailable: the provider %s",
+                          up->provider->id, what);
     } else if (up->status >= 400 && up->status < 500
                && json_is_object(error) && message != NULL) {
         /* The tenant's request was refused: its own error, scrubbed. */

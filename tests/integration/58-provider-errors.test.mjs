@@ -23,6 +23,8 @@ const REPLIES = {
   'p-401': (req) => [401, provErr('Incorrect API key provided: sk-evi*****cdef. You can find your API key at '
     + 'https://platform.example/account/api-keys.', { code: 'invalid_api_key' })],
   'p-403': () => [403, provErr(`Key ${DEMO_KEY} is not allowed to use this model`, { code: 'forbidden' })],
+  'p-404': () => [404, provErr('The model `p-404` does not exist or you do not have access to it.',
+    { code: 'model_not_found' })],
   'p-400-echo': (req) => [400, provErr(`Invalid header in request: Authorization: ${req.headers.authorization}; `
     + `also seen: ${OTHER_KEY} and sk-proj-0123456789abcdef`)],
   'p-500-trace': () => [500, provErr('Traceback (most recent call last): File "/srv/llm/app.py", line 42, '
@@ -87,6 +89,15 @@ describe('provider errors reaching tenants', () => {
     assert.match(res.json().error.message, /the provider refused the gateway's credentials/);
     assert.ok(!res.text.includes('invalid_api_key'), res.text);
     noSecret(res.text);
+  });
+
+  test('a provider 404 (the catalog names a model it does not serve) is a 502, never the tenant\'s model_not_found', async () => {
+    const res = await chat('p-404');
+    assert.equal(res.status, 502, res.text);
+    assert.equal(res.json().error.code, 'INFERENCE_PROVIDER_ERROR');
+    assert.match(res.json().error.message, /does not serve the catalog's model id/);
+    assert.ok(!res.text.includes('model_not_found'), res.text);
+    assert.match(gw.log(), /does not serve the catalog's model id \(HTTP 404\)/);
   });
 
   test('a provider 403 is the same 502; the operator\'s log has the provider\'s text, scrubbed', async () => {
