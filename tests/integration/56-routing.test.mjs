@@ -112,6 +112,7 @@ function catalogs(sims, downPort) {
         on('r-spend', ['a', 'b'], { a: { pricing: CHEAP }, b: { pricing: DEAR } }),
         on('r-record', ['a', 'b']),
         on('r-sdk', ['a', 'b']),
+        on('r-watch', ['a', 'b']),
       ],
     },
   };
@@ -516,6 +517,46 @@ describe('routing across providers', () => {
         ['b', 'sim-b-r-record', 'status', 200],
       ]);
       for (const x of rec.attempts) assert.ok(x.latency_us >= 0);
+    });
+  });
+
+  describe('watching the endpoints', () => {
+    test('an unknown fallback model is 404 model_not_found naming its entry, and nothing is sent', async () => {
+      const res = await chat('r-failover', { models: ['r-fallback', 'no-such-model'] });
+      assert.equal(res.status, 404, res.text);
+      assert.equal(res.json().error.code, 'model_not_found');
+      assert.equal(res.json().error.param, 'models[1]');
+      assert.deepEqual(await counts(), { a: 0, b: 0, c: 0 });
+    });
+
+    test('an endpoint whose circuit opened shows it in /v1/models/{id}/endpoints, /metrics and the admin API', async () => {
+      await sims.a.plan({ always: '500' });
+      for (let i = 0; i < 2; i++) {
+        const r = await chat('r-watch', { provider: ORDER_AB });
+        assert.equal(r.status, 200, r.text);
+        assert.equal(providerOf(r), 'b');
+      }
+
+      const listing = await gw.get('/v1/models/r-watch/endpoints');
+      assert.equal(listing.status, 200, listing.text);
+      const byProvider = Object.fromEntries(listing.json().data.map((e) => [e.provider, e.health]));
+      assert.equal(byProvider.a.state, 'open');
+      assert.ok(byProvider.a.retry_after_s >= 1, JSON.stringify(byProvider.a));
+      assert.equal(byProvider.a.failures, 2);
+      assert.equal(byProvider.b.state, 'closed');
+      assert.equal(byProvider.b.successes, 2);
+      assert.ok(byProvider.b.ttft_ms > 0, JSON.stringify(byProvider.b));
+
+      const metrics = await gw.scrape();
+      assert.match(metrics, /fluxgate_endpoint_state\{provider="a",model="sim-a-r-watch"\} 1\b/);
+      assert.match(metrics, /fluxgate_endpoint_failovers_total\{provider="a",model="sim-a-r-watch"\} 2\b/);
+      assert.match(metrics,
+        /fluxgate_endpoint_attempts_total\{provider="b",model="sim-b-r-watch",outcome="status"\} 2\b/);
+
+      const admin = await gw.admin('GET', '/admin/v1/providers');
+      assert.equal(admin.status, 200, admin.text);
+      const row = admin.json().data.find((e) => e.provider === 'a' && e.model === 'r-watch');
+      assert.equal(row.state, 'open');
     });
   });
 
