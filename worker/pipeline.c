@@ -244,8 +244,8 @@ pipeline_route(fg_req_t *req, fg_verdict_t *v)
     uint64_t                 seed;
     size_t                   i;
 
-    if (fg_routereq_prefs(&req->validated.doc, &chat->route, chat->model,
-                          w->catalog, (fg_preset_t) req->auth.key.kr_preset,
+    if (fg_routereq_prefs(&req->validated.doc, &chat->route,
+                          req->validated.model_requested, w->catalog, (fg_preset_t) req->auth.key.kr_preset,
                           &prefs, &v->err)
         != FG_OK) {
         v->kind = FG_VERDICT_REFUSE;
@@ -258,7 +258,7 @@ pipeline_route(fg_req_t *req, fg_verdict_t *v)
     need.max_output = chat->max_tokens;
     need.choices = chat->n > 0 ? chat->n : 1;
     pipeline_count(req, &prefs, &need);
-    fg_routereq_need(&req->validated.doc, &need);
+    fg_routereq_need(&req->validated.doc, prefs.require_parameters, &need);
     rt->prompt_estimate = need.prompt_upper;
     rt->prompt_lower = need.prompt_lower;
     rt->choices = need.choices;
@@ -346,17 +346,14 @@ pipeline_choose(fg_req_t *req, fg_verdict_t *v)
     const fg_route_candidate_t *c;
     int64_t               now = fg_mono_ms();
 
+    int                   has_refusal = 0;
+
     pipeline_route_conf(w, &rc);
-    (void) fg_verdict_refuse(v, "1", FG_E_NO_PROVIDER_AVAILABLE, NULL,
-                             "no provider of %s can take the request now; "
-                             "retry in a second", rt->model->id);
-    if (rt->attempts >= w->conf->routing_max_attempts) {
-        return FG_ERR;
-    }
-    if (rt->attempts > 0 && w->conf->routing_total_timeout_ms > 0
-        && (fg_mono_us() - req->started_us) / 1000
-           >= w->conf->routing_total_timeout_ms) {
-        return FG_ERR;
+    if (rt->attempts >= w->conf->routing_max_attempts
+        || (rt->attempts > 0 && w->conf->routing_total_timeout_ms > 0
+            && (fg_mono_us() - req->started_us) / 1000
+               >= w->conf->routing_total_timeout_ms)) {
+        rt->next = rt->n_candidates;
     }
     while (rt->next < rt->n_candidates) {
         const fg_endpoint_t *last = rt->endpoint;
@@ -371,6 +368,7 @@ pipeline_choose(fg_req_t *req, fg_verdict_t *v)
         if (fg_admit_endpoint(req, c->endpoint, &refusal)
             != FG_VERDICT_CONTINUE) {
             *v = refusal;
+            has_refusal = 1;
             pipeline_health_end(req, FG_ATTEMPT_NONE, 0, 0);
             rt->endpoint = last;
             continue;
@@ -380,7 +378,9 @@ pipeline_choose(fg_req_t *req, fg_verdict_t *v)
                                      "Insufficient energy: the balance of "
                                      "key %s held for this request does not "
                                      "pay for a reply from %s.",
-                                     req->auth.key.kr_id, c->endpoint->model->id);
+                                     req->auth.key.kr_id,
+                                     c->endpoint->model->id);
+            has_refusal = 1;
             fg_admit_endpoint_release(req);
             pipeline_health_end(req, FG_ATTEMPT_NONE, 0, 0);
             rt->endpoint = last;
@@ -388,6 +388,13 @@ pipeline_choose(fg_req_t *req, fg_verdict_t *v)
         }
         rt->model = c->endpoint->model;
         return FG_OK;
+    }
+    if (!has_refusal) {
+        /* Every one left was taken by another worker's probe or opened
+         * since the router looked, or the attempts are used up. */
+        (void) fg_verdict_refuse(v, "1", FG_E_NO_PROVIDER_AVAILABLE, NULL,
+                                 "no provider of %s can take the request "
+                                 "now; retry in a second", rt->model->id);
     }
     return FG_ERR;
 }
@@ -740,7 +747,7 @@ pipeline_failover_cb(evutil_socket_t fd, short what, void *arg)
     }
     /* No endpoint left after all: the failed attempt's own answer. */
     pipeline_route_headers(req);
-    pipeline_refuse(req, &req->attempt.last_failure);
+    pipeline_refuse(req, req->attempt.last_failure);
 }
 
 /*
@@ -775,12 +782,15 @@ pipeline_fail_over(fg_req_t *req, const fg_attempt_result_t *r,
     fg_admit_endpoint_release(req);
     fg_relay_cleanup(req);
     memset(&req->relay, 0, sizeof(req->relay));
-    req->attempt.last_failure = *v;
+    if (req->attempt.last_failure == NULL) {
+        req->attempt.last_failure = fg_xmalloc(sizeof(fg_verdict_t));
+    }
+    *req->attempt.last_failure = *v;
     /* The verdict's body pointed into the relay's buffers: gone now. */
-    req->attempt.last_failure.body = NULL;
-    req->attempt.last_failure.body_len = 0;
-    if (req->attempt.last_failure.kind != FG_VERDICT_REFUSE) {
-        (void) fg_verdict_refuse(&req->attempt.last_failure, NULL,
+    req->attempt.last_failure->body = NULL;
+    req->attempt.last_failure->body_len = 0;
+    if (req->attempt.last_failure->kind != FG_VERDICT_REFUSE) {
+        (void) fg_verdict_refuse(req->attempt.last_failure, NULL,
                                  FG_E_PROVIDER_ERROR, NULL,
                                  "provider %s failed to answer",
                                  e->provider->id);
@@ -976,6 +986,8 @@ fg_pipeline_release(fg_req_t *req)
         req->attempt.failover_ev = NULL;
     }
     pipeline_health_end(req, FG_ATTEMPT_CANCELLED, 0, 0);
+    free(req->attempt.last_failure);
+    req->attempt.last_failure = NULL;
     free(req->route.candidates);
     req->route.candidates = NULL;
     req->route.n_candidates = 0;

@@ -160,9 +160,10 @@ typedef struct {
                                               * over */
     int                       is_health_open;    /* fg_health_begin()
                                               * without its end yet */
-    fg_verdict_t              last_failure;  /* the failed attempt's
-                                              * answer, should no endpoint
-                                              * be left to fail over to */
+    fg_verdict_t             *last_failure;  /* owned: the failed
+                                              * attempt's answer, should no
+                                              * endpoint be left to fail over
+                                              * to; NULL before a failover */
     struct event             *failover_ev;   /* owned; the next attempt
                                               * starts from the loop, not
                                               * from the upstream's done */

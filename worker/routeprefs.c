@@ -76,9 +76,10 @@ routereq_micro(const fg_jdoc_t *doc, int node)
 }
 
 int
-fg_routereq_prefs(const fg_jdoc_t *doc, const fg_routereq_t *rr, int model,
-                  const fg_catalog_t *catalog, fg_preset_t key_preset,
-                  fg_route_prefs_t *prefs, fg_err_t *err)
+fg_routereq_prefs(const fg_jdoc_t *doc, const fg_routereq_t *rr,
+                  const char *model, const fg_catalog_t *catalog,
+                  fg_preset_t key_preset, fg_route_prefs_t *prefs,
+                  fg_err_t *err)
 {
     char        name[257];
     int         e, node, p, f;
@@ -86,11 +87,10 @@ fg_routereq_prefs(const fg_jdoc_t *doc, const fg_routereq_t *rr, int model,
     const char *which;
 
     fg_route_prefs_init(prefs);
-    (void) fg_jdoc_str_copy(doc, model, name, sizeof(name));
-    prefs->models[0] = fg_catalog_resolve(catalog, name, &prefs->pinned[0]);
+    prefs->models[0] = fg_catalog_resolve(catalog, model, &prefs->pinned[0]);
     if (prefs->models[0] == NULL) {
         return fg_err_set(err, FG_E_MODEL_NOT_FOUND, "model",
-                          "The model '%.128s' does not exist", name);
+                          "The model '%.128s' does not exist", model);
     }
     prefs->n_models = 1;
     if (rr->fallbacks != FG_JNONE) {
@@ -159,57 +159,79 @@ fg_routereq_prefs(const fg_jdoc_t *doc, const fg_routereq_t *rr, int model,
     return FG_OK;
 }
 
+/* Top-level key @k equals @name (@len bytes), compared as fg_jdoc_get()
+ * compares. */
+static int
+routereq_key_is(const fg_jdoc_t *doc, int k, const char *name, size_t len)
+{
+    const fg_jnode_t *n = &doc->nodes[k];
+
+    return n->has_escapes ? fg_jdoc_str_eq(doc, k, name)
+                          : n->len - 2 == len
+                            && memcmp(doc->buf + n->start + 1, name, len)
+                               == 0;
+}
+
+#define ROUTEREQ_KEY_IS(doc, k, lit) \
+    routereq_key_is(doc, k, lit, sizeof(lit) - 1)
+
 /* Members every endpoint takes: not parameters require_parameters asks
  * about. */
 static int
 routereq_is_core(const fg_jdoc_t *doc, int k)
 {
-    static const char *const core[] = {
-        "model", "messages", "stream", "stream_options", "models",
-        "fallbacks", "route", "provider", "preset", "filters"
-    };
-    size_t i;
-
-    for (i = 0; i < sizeof(core) / sizeof(core[0]); i++) {
-        if (fg_jdoc_str_eq(doc, k, core[i])) {
-            return 1;
-        }
-    }
-    return 0;
+    return ROUTEREQ_KEY_IS(doc, k, "model")
+           || ROUTEREQ_KEY_IS(doc, k, "messages")
+           || ROUTEREQ_KEY_IS(doc, k, "stream")
+           || ROUTEREQ_KEY_IS(doc, k, "stream_options")
+           || ROUTEREQ_KEY_IS(doc, k, "models")
+           || ROUTEREQ_KEY_IS(doc, k, "fallbacks")
+           || ROUTEREQ_KEY_IS(doc, k, "route")
+           || ROUTEREQ_KEY_IS(doc, k, "provider")
+           || ROUTEREQ_KEY_IS(doc, k, "preset")
+           || ROUTEREQ_KEY_IS(doc, k, "filters");
 }
 
 void
-fg_routereq_need(const fg_jdoc_t *doc, fg_route_need_t *need)
+fg_routereq_need(const fg_jdoc_t *doc, int with_params, fg_route_need_t *need)
 {
-    int tools, rf, re, k;
+    int k, v, tools = FG_JNONE, functions = FG_JNONE, rf = FG_JNONE;
 
-    tools = routereq_get(doc, 0, "tools");
-    if (tools == FG_JNONE) {
-        tools = routereq_get(doc, 0, "functions");
-    }
-    need->uses_tools = fg_jdoc_type(doc, tools) == FG_JARRAY
-                       && doc->nodes[tools].count > 0;
-    rf = routereq_get(doc, 0, "response_format");
-    need->uses_json_schema = fg_jdoc_str_eq(doc, routereq_get(doc, rf, "type"),
-                                            "json_schema");
-    re = routereq_get(doc, 0, "reasoning_effort");
     need->reasoning_effort.s = NULL;
     need->reasoning_effort.len = 0;
-    if (fg_jdoc_type(doc, re) == FG_JSTRING) {
-        need->reasoning_effort = routereq_str(doc, re);
-    }
     need->n_params = 0;
     need->params_overflow = 0;
+    /* One pass over the top level (its keys are unique). */
     for (k = fg_jdoc_first(doc, 0); k != FG_JNONE;
          k = fg_jdoc_next(doc, 0, k)) {
-        if (routereq_is_core(doc, k)
-            || fg_jdoc_type(doc, k + 1) == FG_JNULL) {
+        v = k + 1;
+        if (fg_jdoc_type(doc, v) == FG_JNULL) {
+            continue;
+        }
+        if (ROUTEREQ_KEY_IS(doc, k, "tools")) {
+            tools = v;
+        } else if (ROUTEREQ_KEY_IS(doc, k, "functions")) {
+            functions = v;
+        } else if (ROUTEREQ_KEY_IS(doc, k, "response_format")) {
+            rf = v;
+        } else if (ROUTEREQ_KEY_IS(doc, k, "reasoning_effort")
+                   && fg_jdoc_type(doc, v) == FG_JSTRING) {
+            need->reasoning_effort = routereq_str(doc, v);
+        }
+        if (!with_params || routereq_is_core(doc, k)) {
             continue;
         }
         if (need->n_params == FG_ROUTE_MAX_PARAMS) {
             need->params_overflow = 1;
-            break;
+        } else {
+            need->params[need->n_params++] = routereq_str(doc, k);
         }
-        need->params[need->n_params++] = routereq_str(doc, k);
     }
+    if (tools == FG_JNONE) {
+        tools = functions;
+    }
+    need->uses_tools = fg_jdoc_type(doc, tools) == FG_JARRAY
+                       && doc->nodes[tools].count > 0;
+    need->uses_json_schema = fg_jdoc_str_eq(doc, routereq_get(doc, rf, "type"),
+                                            "json_schema");
 }

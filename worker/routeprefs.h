@@ -14,23 +14,26 @@
 #include "worker/routereq.h"
 
 /*
- * The router's prefs for the request: "model" (node @model of @doc) and
+ * The router's prefs for the request: "model" (@model, as validated) and
  * its fallbacks resolved in @catalog, the provider preferences, the
  * preset (@key_preset, FG_PRESET_UNSET when the key has none, applies
  * when the request names none) and the filters. Borrows from @doc.
  * FG_OK, or FG_ERR with @err: 404 model_not_found naming the entry.
  */
 int fg_routereq_prefs(const fg_jdoc_t *doc, const fg_routereq_t *rr,
-                      int model, const fg_catalog_t *catalog,
+                      const char *model, const fg_catalog_t *catalog,
                       fg_preset_t key_preset, fg_route_prefs_t *prefs,
                       fg_err_t *err);
 
 /*
  * What the request needs of an endpoint, from @doc: tools, json_schema,
- * reasoning_effort, and its optional top-level fields (every member but
- * the ones any endpoint takes: model, messages, stream, stream_options
- * and the routing fields). The token counts and images are the caller's.
+ * reasoning_effort, and with @with_params (only provider.
+ * require_parameters reads them) its optional top-level fields (every
+ * member but the ones any endpoint takes: model, messages, stream,
+ * stream_options and the routing fields). One pass over the top level.
+ * The token counts and images are the caller's.
  */
-void fg_routereq_need(const fg_jdoc_t *doc, fg_route_need_t *need);
+void fg_routereq_need(const fg_jdoc_t *doc, int with_params,
+                      fg_route_need_t *need);
 
 #endif

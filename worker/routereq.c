@@ -378,16 +378,49 @@ routereq_filters(const fg_jdoc_t *doc, int obj, fg_err_t *err)
     return FG_OK;
 }
 
+/* The FG_ROUTEREQ_* index of the field top-level key @k names, or -1:
+ * compared as fg_jdoc_get() compares (raw unless the key has escapes). */
+static int
+routereq_field_of(const fg_jdoc_t *doc, int k)
+{
+    static const size_t lens[FG_ROUTEREQ_FIELDS] = { 6, 9, 5, 8, 6, 7 };
+    const fg_jnode_t   *n = &doc->nodes[k];
+    const char         *p = doc->buf + n->start + 1;
+    size_t              len = n->len - 2;
+    int                 i;
+
+    for (i = 0; i < FG_ROUTEREQ_FIELDS; i++) {
+        if (n->has_escapes ? fg_jdoc_str_eq(doc, k, routereq_fields[i])
+                           : len == lens[i]
+                             && memcmp(p, routereq_fields[i], len) == 0) {
+            return i;
+        }
+    }
+    return -1;
+}
+
 int
 fg_routereq_validate(const fg_jdoc_t *doc, fg_routereq_t *out, fg_err_t *err)
 {
-    int    i, node, e;
+    int    i, k, node, e, any = 0;
     size_t n;
 
+    /* One pass over the top level: most requests name none of them. */
     for (i = 0; i < FG_ROUTEREQ_FIELDS; i++) {
-        out->member[i] = fg_jdoc_get(doc, 0, routereq_fields[i]);
+        out->member[i] = FG_JNONE;
     }
     out->fallbacks = FG_JNONE;
+    for (k = fg_jdoc_first(doc, 0); k != FG_JNONE;
+         k = fg_jdoc_next(doc, 0, k)) {
+        i = routereq_field_of(doc, k);
+        if (i >= 0) {
+            out->member[i] = k + 1;
+            any = 1;
+        }
+    }
+    if (!any) {
+        return FG_OK;
+    }
     for (i = FG_ROUTEREQ_MODELS; i <= FG_ROUTEREQ_FALLBACKS; i++) {
         char at[FG_ERR_PARAM_MAX];
 
