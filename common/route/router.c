@@ -418,6 +418,32 @@ route_score_balanced(const route_ctx_t *x, route_slot_t *s, size_t n)
     }
 }
 
+/*
+ * The weight bits of an endpoint's quantisation: within one model the
+ * quality preset prefers the less quantised. Unknown counts as 8 (most
+ * hosts that do not say serve fp8).
+ */
+static double
+route_precision_bits(const fg_endpoint_t *e)
+{
+    static const struct {
+        const char *name;
+        double      bits;
+    } table[] = {
+        { "fp32", 32 }, { "bf16", 16 }, { "fp16", 16 }, { "fp8", 8 },
+        { "int8", 8 }, { "fp6", 6 }, { "fp4", 4 }, { "int4", 4 },
+    };
+    size_t i;
+
+    for (i = 0; e->quantization != NULL && i < sizeof(table)
+                                                / sizeof(table[0]); i++) {
+        if (strcmp(e->quantization, table[i].name) == 0) {
+            return table[i].bits;
+        }
+    }
+    return 8;
+}
+
 /* The score of @s by provider.sort, else by @preset (not balanced). */
 static double
 route_score(const route_ctx_t *x, const route_slot_t *s, fg_preset_t preset)
@@ -438,7 +464,9 @@ route_score(const route_ctx_t *x, const route_slot_t *s, fg_preset_t preset)
     case FG_PRESET_PRICE:
         return (double) s->c.expected_micro;
     case FG_PRESET_QUALITY:
-        return -s->c.endpoint->model->quality;
+        /* The model's figure first, then its weights' precision. */
+        return -s->c.endpoint->model->quality * 100.0
+               - route_precision_bits(s->c.endpoint);
     case FG_PRESET_ENVIRONMENT:
         return route_grams(x, s->c.endpoint);
     default:

@@ -26,7 +26,9 @@
  *   price        fg_route_expected_cost();
  *   speed        ttft_ms + completion / tps * 1000 from the health EWMAs;
  *                unmeasured: ttft 1000 ms, 50 tokens/s;
- *   quality      -model quality (one model's endpoints all tie);
+ *   quality      -(model quality x 100 + the endpoint's weight bits:
+ *                bf16 16, fp8 8, int4 4, unknown 8), so one model's
+ *                less quantised endpoints come first;
  *   environment  g CO2e: prompt_upper * co2_g_per_mtok_prompt / 1e6
  *                + completion * n * co2_g_per_mtok_completion / 1e6;
  *   balanced     0.4 price + 0.3 speed + 0.3 environment, each min-max

@@ -173,7 +173,26 @@ test_quality_preset_puts_the_better_fallback_model_after_the_model(void)
     p.preset = FG_PRESET_QUALITY;
     expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
     expect_str_eq(endpoints_of(&out), "demo-chat/alpha,demo-reasoner/alpha");
-    expect_true(out.c[0].score == -40.0);
+    /* quality 40 x 100 and fp8's 8 bits */
+    expect_true(out.c[0].score == -4008.0);
+}
+
+static void
+test_quality_preset_puts_the_less_quantised_endpoint_first(void)
+{
+    fg_route_prefs_t p;
+    fg_route_need_t  n = need_chat();
+    fg_route_plan_t  out;
+    fg_err_t         err;
+
+    world(3);
+    ep(0, 0)->quantization = "int4";
+    ep(0, 1)->quantization = NULL;          /* counts as 8 bits */
+    ep(0, 2)->quantization = "bf16";
+    p = prefs_for(0);
+    p.preset = FG_PRESET_QUALITY;
+    expect_int_eq(plan(&p, &n, &out, &err), FG_OK);
+    expect_str_eq(providers_of(&out), "gamma,beta,alpha");
 }
 
 static void
@@ -1028,6 +1047,7 @@ FG_TEST_MAIN("router",
     FG_TEST_CASE(test_environment_preset_orders_by_expected_grams),
     FG_TEST_CASE(test_speed_preset_without_health_ranks_a_shorter_completion_first),
     FG_TEST_CASE(test_quality_preset_puts_the_better_fallback_model_after_the_model),
+    FG_TEST_CASE(test_quality_preset_puts_the_less_quantised_endpoint_first),
     FG_TEST_CASE(test_balanced_preset_weighs_price_speed_and_environment),
     FG_TEST_CASE(test_sort_price_overrides_the_preset),
     FG_TEST_CASE(test_provider_order_comes_first_then_the_rest_by_preset),
