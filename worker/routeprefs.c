@@ -11,32 +11,12 @@
 
 #include "worker/routeprefs.h"
 
-/* The member @key of @obj, FG_JNONE when missing or null. */
-static int
-routereq_get(const fg_jdoc_t *doc, int obj, const char *key)
-{
-    int v = fg_jdoc_get(doc, obj, key);
-
-    return fg_jdoc_type(doc, v) == FG_JNULL ? FG_JNONE : v;
-}
-
-/* A validated name's bytes, as the body holds them (no escapes). */
-static fg_route_str_t
-routereq_str(const fg_jdoc_t *doc, int s)
-{
-    fg_route_str_t out;
-
-    out.s = doc->buf + doc->nodes[s].start + 1;
-    out.len = doc->nodes[s].len - 2;
-    return out;
-}
-
 /* Copies the names of the array member @key of @obj into @list. */
 static size_t
 routereq_list(const fg_jdoc_t *doc, int obj, const char *key,
               fg_route_str_t *list, int *given)
 {
-    int    arr = routereq_get(doc, obj, key), e;
+    int    arr = fg_jdoc_value(doc, obj, key), e;
     size_t n = 0;
 
     if (given != NULL) {
@@ -47,7 +27,7 @@ routereq_list(const fg_jdoc_t *doc, int obj, const char *key,
     }
     for (e = fg_jdoc_first(doc, arr); e != FG_JNONE && n < FG_ROUTE_MAX_LIST;
          e = fg_jdoc_next(doc, arr, e)) {
-        list[n++] = routereq_str(doc, e);
+        list[n++] = fg_routereq_str(doc, e);
     }
     return n;
 }
@@ -114,7 +94,7 @@ fg_routereq_prefs(const fg_jdoc_t *doc, const fg_routereq_t *rr,
         }
     }
 
-    p = routereq_get(doc, 0, "provider");
+    p = fg_jdoc_value(doc, 0, "provider");
     if (p != FG_JNONE) {
         prefs->n_order = routereq_list(doc, p, "order", prefs->order, NULL);
         prefs->n_only = routereq_list(doc, p, "only", prefs->only,
@@ -124,37 +104,37 @@ fg_routereq_prefs(const fg_jdoc_t *doc, const fg_routereq_t *rr,
         prefs->n_quantizations = routereq_list(doc, p, "quantizations",
                                                prefs->quantizations,
                                                &prefs->has_quantizations);
-        node = routereq_get(doc, p, "allow_fallbacks");
+        node = fg_jdoc_value(doc, p, "allow_fallbacks");
         prefs->allow_fallbacks = fg_jdoc_type(doc, node) != FG_JFALSE;
-        node = routereq_get(doc, p, "require_parameters");
+        node = fg_jdoc_value(doc, p, "require_parameters");
         prefs->require_parameters = fg_jdoc_type(doc, node) == FG_JTRUE;
-        node = routereq_get(doc, p, "sort");
+        node = fg_jdoc_value(doc, p, "sort");
         prefs->sort = node == FG_JNONE ? FG_SORT_NONE
                       : fg_jdoc_str_eq(doc, node, "price") ? FG_SORT_PRICE
                       : fg_jdoc_str_eq(doc, node, "throughput")
                         ? FG_SORT_THROUGHPUT : FG_SORT_LATENCY;
-        node = routereq_get(doc, p, "max_price");
+        node = fg_jdoc_value(doc, p, "max_price");
         prefs->max_price_prompt = routereq_micro(
-            doc, routereq_get(doc, node, "prompt"));
+            doc, fg_jdoc_value(doc, node, "prompt"));
         prefs->max_price_completion = routereq_micro(
-            doc, routereq_get(doc, node, "completion"));
+            doc, fg_jdoc_value(doc, node, "completion"));
     }
-    node = routereq_get(doc, 0, "preset");
+    node = fg_jdoc_value(doc, 0, "preset");
     prefs->preset = node != FG_JNONE
                     ? fg_route_preset_parse(doc->buf + doc->nodes[node].start
                                             + 1, doc->nodes[node].len - 2)
                     : key_preset;
-    f = routereq_get(doc, 0, "filters");
+    f = fg_jdoc_value(doc, 0, "filters");
     if (f != FG_JNONE) {
         prefs->n_countries = routereq_list(doc, f, "countries",
                                            prefs->countries,
                                            &prefs->has_countries);
         prefs->max_carbon_intensity = routereq_real(
-            doc, routereq_get(doc, f, "max_carbon_intensity"));
+            doc, fg_jdoc_value(doc, f, "max_carbon_intensity"));
         prefs->max_input_cost = routereq_micro(
-            doc, routereq_get(doc, f, "max_input_cost"));
+            doc, fg_jdoc_value(doc, f, "max_input_cost"));
         prefs->min_speed_tps = routereq_real(
-            doc, routereq_get(doc, f, "min_speed_tps"));
+            doc, fg_jdoc_value(doc, f, "min_speed_tps"));
     }
     return FG_OK;
 }
@@ -216,7 +196,7 @@ fg_routereq_need(const fg_jdoc_t *doc, int with_params, fg_route_need_t *need)
             rf = v;
         } else if (ROUTEREQ_KEY_IS(doc, k, "reasoning_effort")
                    && fg_jdoc_type(doc, v) == FG_JSTRING) {
-            need->reasoning_effort = routereq_str(doc, v);
+            need->reasoning_effort = fg_routereq_str(doc, v);
         }
         if (!with_params || routereq_is_core(doc, k)) {
             continue;
@@ -224,7 +204,7 @@ fg_routereq_need(const fg_jdoc_t *doc, int with_params, fg_route_need_t *need)
         if (need->n_params == FG_ROUTE_MAX_PARAMS) {
             need->params_overflow = 1;
         } else {
-            need->params[need->n_params++] = routereq_str(doc, k);
+            need->params[need->n_params++] = fg_routereq_str(doc, k);
         }
     }
     if (tools == FG_JNONE) {
@@ -232,6 +212,6 @@ fg_routereq_need(const fg_jdoc_t *doc, int with_params, fg_route_need_t *need)
     }
     need->uses_tools = fg_jdoc_type(doc, tools) == FG_JARRAY
                        && doc->nodes[tools].count > 0;
-    need->uses_json_schema = fg_jdoc_str_eq(doc, routereq_get(doc, rf, "type"),
+    need->uses_json_schema = fg_jdoc_str_eq(doc, fg_jdoc_value(doc, rf, "type"),
                                             "json_schema");
 }

@@ -35,15 +35,6 @@ static const char *const routereq_sorts[] = {
     "price", "throughput", "latency"
 };
 
-/* The member @key of @obj, FG_JNONE when missing or null. */
-static int
-routereq_get(const fg_jdoc_t *doc, int obj, const char *key)
-{
-    int v = fg_jdoc_get(doc, obj, key);
-
-    return fg_jdoc_type(doc, v) == FG_JNULL ? FG_JNONE : v;
-}
-
 /* A name the router may borrow as it is in the body. */
 static int
 routereq_plain(const fg_jdoc_t *doc, int s)
@@ -69,16 +60,6 @@ routereq_plain(const fg_jdoc_t *doc, int s)
         }
     }
     return 1;
-}
-
-static fg_route_str_t
-routereq_str(const fg_jdoc_t *doc, int s)
-{
-    fg_route_str_t out;
-
-    out.s = doc->buf + doc->nodes[s].start + 1;
-    out.len = doc->nodes[s].len - 2;
-    return out;
 }
 
 static const char *
@@ -312,7 +293,7 @@ routereq_provider(const fg_jdoc_t *doc, int obj, fg_err_t *err)
 static int
 routereq_country(const fg_jdoc_t *doc, int s)
 {
-    fg_route_str_t c = routereq_str(doc, s);
+    fg_route_str_t c = fg_routereq_str(doc, s);
 
     if (c.len == 5 && memcmp(c.s, "WORLD", 5) == 0) {
         return 1;
@@ -399,6 +380,16 @@ routereq_field_of(const fg_jdoc_t *doc, int k)
     return -1;
 }
 
+fg_route_str_t
+fg_routereq_str(const fg_jdoc_t *doc, int s)
+{
+    fg_route_str_t out;
+
+    out.s = doc->buf + doc->nodes[s].start + 1;
+    out.len = doc->nodes[s].len - 2;
+    return out;
+}
+
 int
 fg_routereq_validate(const fg_jdoc_t *doc, fg_routereq_t *out, fg_err_t *err)
 {
@@ -424,7 +415,7 @@ fg_routereq_validate(const fg_jdoc_t *doc, fg_routereq_t *out, fg_err_t *err)
     for (i = FG_ROUTEREQ_MODELS; i <= FG_ROUTEREQ_FALLBACKS; i++) {
         char at[FG_ERR_PARAM_MAX];
 
-        node = routereq_get(doc, 0, routereq_fields[i]);
+        node = fg_jdoc_value(doc, 0, routereq_fields[i]);
         if (node == FG_JNONE) {
             continue;
         }
@@ -457,17 +448,17 @@ fg_routereq_validate(const fg_jdoc_t *doc, fg_routereq_t *out, fg_err_t *err)
         }
         out->fallbacks = node;
     }
-    node = routereq_get(doc, 0, "route");
+    node = fg_jdoc_value(doc, 0, "route");
     if (node != FG_JNONE && !fg_jdoc_str_eq(doc, node, "fallback")) {
         return fg_err_set(err, FG_E_INVALID_VALUE, "route",
                           "route must be 'fallback' (the models are tried "
                           "in order).");
     }
-    node = routereq_get(doc, 0, "provider");
+    node = fg_jdoc_value(doc, 0, "provider");
     if (node != FG_JNONE && routereq_provider(doc, node, err) != FG_OK) {
         return FG_ERR;
     }
-    node = routereq_get(doc, 0, "preset");
+    node = fg_jdoc_value(doc, 0, "preset");
     if (node != FG_JNONE
         && (fg_jdoc_type(doc, node) != FG_JSTRING
             || fg_route_preset_parse(doc->buf + doc->nodes[node].start + 1,
@@ -477,7 +468,7 @@ fg_routereq_validate(const fg_jdoc_t *doc, fg_routereq_t *out, fg_err_t *err)
                           "preset must be one of 'balanced', 'speed', "
                           "'price', 'quality' or 'environment'.");
     }
-    node = routereq_get(doc, 0, "filters");
+    node = fg_jdoc_value(doc, 0, "filters");
     if (node != FG_JNONE && routereq_filters(doc, node, err) != FG_OK) {
         return FG_ERR;
     }

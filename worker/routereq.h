@@ -19,6 +19,7 @@
 
 #include "common/base/errors.h"
 #include "common/route/preset.h"
+#include "common/route/router.h"
 #include "common/wire/jdoc.h"
 
 #define FG_ROUTEREQ_NAME_MAX 64
@@ -48,5 +49,9 @@ typedef struct {
  */
 int fg_routereq_validate(const fg_jdoc_t *doc, fg_routereq_t *out,
                          fg_err_t *err);
+
+/* The bytes of string node @s as the body holds them, for a name
+ * validation found plain (no escape to decode). */
+fg_route_str_t fg_routereq_str(const fg_jdoc_t *doc, int s);
 
 #endif

@@ -134,7 +134,6 @@ static int validate_logit_bias(validate_t *v, int root);
 static void validate_fill(const fg_jdoc_t *doc, fg_chat_request_t *out);
 static fg_span_t validate_span(const fg_jdoc_t *doc, int node);
 
-static int validate_get(const fg_jdoc_t *doc, int obj, const char *key);
 static int validate_require(validate_t *v, int obj, const char *key,
                             fg_jtype_t type, int *value);
 static int validate_one_of(const fg_jdoc_t *doc, int s,
@@ -454,7 +453,7 @@ validate_message(validate_t *v, int msg)
     }
 
     if (fg_jdoc_str_eq(doc, role, "assistant")) {
-        calls = validate_get(doc, msg, "tool_calls");
+        calls = fg_jdoc_value(doc, msg, "tool_calls");
         if (calls != FG_JNONE) {
             mark = validate_push(v, "tool_calls");
             if (fg_jdoc_type(doc, calls) != FG_JARRAY) {
@@ -470,7 +469,7 @@ validate_message(validate_t *v, int msg)
             calls_tools = doc->nodes[calls].count > 0;
             validate_pop(v, mark);
         }
-        call = validate_get(doc, msg, "function_call");
+        call = fg_jdoc_value(doc, msg, "function_call");
         if (call != FG_JNONE) {
             if (fg_jdoc_type(doc, call) != FG_JOBJECT) {
                 validate_push(v, "function_call");
@@ -487,7 +486,7 @@ validate_message(validate_t *v, int msg)
         return FG_ERR;
     }
 
-    content = validate_get(doc, msg, "content");
+    content = fg_jdoc_value(doc, msg, "content");
     mark = validate_push(v, "content");
     if (content == FG_JNONE) {
         return calls_tools ? (validate_pop(v, mark), FG_OK)
@@ -591,7 +590,7 @@ static int
 validate_scalar(validate_t *v, int root, const validate_scalar_t *s)
 {
     const fg_jdoc_t *doc = v->doc;
-    int              node = validate_get(doc, root, s->key);
+    int              node = fg_jdoc_value(doc, root, s->key);
     fg_jtype_t       type = fg_jdoc_type(doc, node);
     double           d;
     long long        i;
@@ -656,7 +655,7 @@ validate_stop(validate_t *v, int root)
     int              stop, s;
     size_t           i = 0, n;
 
-    stop = validate_get(doc, root, "stop");
+    stop = fg_jdoc_value(doc, root, "stop");
     if (stop == FG_JNONE || fg_jdoc_type(doc, stop) == FG_JSTRING) {
         return FG_OK;
     }
@@ -689,7 +688,7 @@ validate_response_format(validate_t *v, int root)
     const fg_jdoc_t *doc = v->doc;
     int              rf, type, js, value;
 
-    rf = validate_get(doc, root, "response_format");
+    rf = fg_jdoc_value(doc, root, "response_format");
     if (rf == FG_JNONE) {
         return FG_OK;
     }
@@ -717,7 +716,7 @@ validate_response_format(validate_t *v, int root)
         return FG_ERR;
     }
     /* OpenAI's schema has "schema" optional; when given it is an object. */
-    value = validate_get(doc, js, "schema");
+    value = fg_jdoc_value(doc, js, "schema");
     if (value != FG_JNONE && fg_jdoc_type(doc, value) != FG_JOBJECT) {
         validate_push(v, "schema");
         return validate_err_type(v, "an object", value);
@@ -734,7 +733,7 @@ validate_tools(validate_t *v, int root)
     int              tools, tool, type, fn, name, params;
     size_t           i = 0, item, mark;
 
-    tools = validate_get(doc, root, "tools");
+    tools = fg_jdoc_value(doc, root, "tools");
     if (tools == FG_JNONE) {
         return FG_OK;
     }
@@ -768,7 +767,7 @@ validate_tools(validate_t *v, int root)
             return validate_err_value(v, "1 to 64 characters from a-z, "
                                       "A-Z, 0-9, '_' and '-'", name);
         }
-        params = validate_get(doc, fn, "parameters");
+        params = fg_jdoc_value(doc, fn, "parameters");
         if (params != FG_JNONE && fg_jdoc_type(doc, params) != FG_JOBJECT) {
             validate_push(v, "parameters");
             return validate_err_type(v, "an object", params);
@@ -788,7 +787,7 @@ validate_tool_choice(validate_t *v, int root)
     const fg_jdoc_t *doc = v->doc;
     int              tc, type, fn, name;
 
-    tc = validate_get(doc, root, "tool_choice");
+    tc = fg_jdoc_value(doc, root, "tool_choice");
     if (tc == FG_JNONE) {
         return FG_OK;
     }
@@ -829,7 +828,7 @@ validate_stream_options(validate_t *v, int root)
     const fg_jdoc_t *doc = v->doc;
     int              so, usage;
 
-    so = validate_get(doc, root, "stream_options");
+    so = fg_jdoc_value(doc, root, "stream_options");
     if (so == FG_JNONE) {
         return FG_OK;
     }
@@ -842,7 +841,7 @@ validate_stream_options(validate_t *v, int root)
     if (fg_jdoc_type(doc, so) != FG_JOBJECT) {
         return validate_err_type(v, "an object", so);
     }
-    usage = validate_get(doc, so, "include_usage");
+    usage = fg_jdoc_value(doc, so, "include_usage");
     if (usage != FG_JNONE && fg_jdoc_type(doc, usage) != FG_JTRUE
         && fg_jdoc_type(doc, usage) != FG_JFALSE) {
         validate_push(v, "include_usage");
@@ -863,7 +862,7 @@ validate_logit_bias(validate_t *v, int root)
     char             key[VALIDATE_QUOTE_MAX * 4], quoted[VALIDATE_QUOTE_MAX + 4];
     char             path[FG_ERR_PARAM_MAX];
 
-    lb = validate_get(doc, root, "logit_bias");
+    lb = fg_jdoc_value(doc, root, "logit_bias");
     if (lb == FG_JNONE) {
         return FG_OK;
     }
@@ -958,15 +957,6 @@ validate_fill(const fg_jdoc_t *doc, fg_chat_request_t *out)
     out->n = fg_jdoc_type(doc, node) == FG_JINT ? doc->nodes[node].num.i : 1;
 }
 
-/* The member @key of @obj, or FG_JNONE when it is missing or null. */
-static int
-validate_get(const fg_jdoc_t *doc, int obj, const char *key)
-{
-    int v = fg_jdoc_get(doc, obj, key);
-
-    return fg_jdoc_type(doc, v) == FG_JNULL ? FG_JNONE : v;
-}
-
 /*
  * Fetches the required member @key of @obj, of type @type (an object,
  * array or string), into @value. Missing or null is FG_E_REQUIRED_FIELD,
@@ -976,7 +966,7 @@ static int
 validate_require(validate_t *v, int obj, const char *key, fg_jtype_t type,
                  int *value)
 {
-    int node = validate_get(v->doc, obj, key);
+    int node = fg_jdoc_value(v->doc, obj, key);
 
     if (node == FG_JNONE) {
         validate_push(v, key);

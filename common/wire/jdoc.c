@@ -814,6 +814,14 @@ fg_jdoc_get(const fg_jdoc_t *doc, int obj, const char *key)
     return FG_JNONE;
 }
 
+int
+fg_jdoc_value(const fg_jdoc_t *doc, int obj, const char *key)
+{
+    int v = fg_jdoc_get(doc, obj, key);
+
+    return fg_jdoc_type(doc, v) == FG_JNULL ? FG_JNONE : v;
+}
+
 size_t
 fg_jdoc_str_len(const fg_jdoc_t *doc, int i)
 {

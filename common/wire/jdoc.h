@@ -90,6 +90,10 @@ fg_jtype_t fg_jdoc_type(const fg_jdoc_t *doc, int i);
  * not an object). Keys are compared decoded. */
 int fg_jdoc_get(const fg_jdoc_t *doc, int obj, const char *key);
 
+/* fg_jdoc_get(), with a null member read as missing (FG_JNONE): how the
+ * request schema treats an optional field set to null. */
+int fg_jdoc_value(const fg_jdoc_t *doc, int obj, const char *key);
+
 /*
  * Iteration: fg_jdoc_first(doc, c) is the first child (an element, or an
  * object's first key) or FG_JNONE; fg_jdoc_next(doc, c, i) the sibling
