@@ -558,6 +558,25 @@ describe('routing across providers', () => {
       const row = admin.json().data.find((e) => e.provider === 'a' && e.model === 'r-watch');
       assert.equal(row.state, 'open');
     });
+
+    test('a SIGHUP reload keeps every endpoint\'s figures: the new workers see the same health', async () => {
+      const health = async () => Object.fromEntries((await gw.get('/v1/models/r-watch/endpoints'))
+        .json().data.map((e) => [e.provider, e.health]));
+      const was = await health();
+      assert.ok(was.b.successes >= 2, JSON.stringify(was.b));
+      const gen = (await gw.get('/readyz')).json().config_generation;
+      const old = gw.workerPids();
+      gw.signal('SIGHUP');
+      await waitFor('the new generation, the old workers gone', async () => {
+        const r = (await gw.get('/readyz')).json();
+        return r.config_generation === gen + 1 && r.status === 'ready'
+          && gw.workerPids().every((pid) => !old.includes(pid));
+      }, { tries: 200, every: 50 });
+      const now = await health();
+      assert.equal(now.a.failures, was.a.failures);
+      assert.equal(now.b.successes, was.b.successes);
+      assert.equal(now.b.ttft_ms, was.b.ttft_ms);
+    });
   });
 
   describe('the official Node SDK', () => {
