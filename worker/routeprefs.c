@@ -94,7 +94,9 @@ fg_routereq_prefs(const fg_jdoc_t *doc, const fg_routereq_t *rr,
         }
     }
 
-    p = fg_jdoc_value(doc, 0, "provider");
+    /* The members validation found (a null one reads as absent). */
+    p = rr->member[FG_ROUTEREQ_PROVIDER];
+    p = fg_jdoc_type(doc, p) == FG_JOBJECT ? p : FG_JNONE;
     if (p != FG_JNONE) {
         prefs->n_order = routereq_list(doc, p, "order", prefs->order, NULL);
         prefs->n_only = routereq_list(doc, p, "only", prefs->only,
@@ -119,13 +121,13 @@ fg_routereq_prefs(const fg_jdoc_t *doc, const fg_routereq_t *rr,
         prefs->max_price_completion = routereq_micro(
             doc, fg_jdoc_value(doc, node, "completion"));
     }
-    node = fg_jdoc_value(doc, 0, "preset");
-    prefs->preset = node != FG_JNONE
+    node = rr->member[FG_ROUTEREQ_PRESET];
+    prefs->preset = fg_jdoc_type(doc, node) == FG_JSTRING
                     ? fg_route_preset_parse(doc->buf + doc->nodes[node].start
                                             + 1, doc->nodes[node].len - 2)
                     : key_preset;
-    f = fg_jdoc_value(doc, 0, "filters");
-    if (f != FG_JNONE) {
+    f = rr->member[FG_ROUTEREQ_FILTERS];
+    if (fg_jdoc_type(doc, f) == FG_JOBJECT) {
         prefs->n_countries = routereq_list(doc, f, "countries",
                                            prefs->countries,
                                            &prefs->has_countries);

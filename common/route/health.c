@@ -597,6 +597,21 @@ fg_health_failover(fg_health_t *h, int slot)
 }
 
 int
+fg_health_speed(const fg_health_t *h, int slot, double *ttft_ms, double *tps)
+{
+    const hl_entry_t *e = hl_entry(h, slot);
+
+    if (e == NULL) {
+        return FG_ERR;
+    }
+    *ttft_ms = hl_double(atomic_load_explicit(&e->ttft_bits,
+                                              memory_order_relaxed));
+    *tps = hl_double(atomic_load_explicit(&e->tps_bits,
+                                          memory_order_relaxed));
+    return FG_OK;
+}
+
+int
 fg_health_read(const fg_health_t *h, int slot, const fg_health_conf_t *conf,
                int64_t now_ms, fg_health_view_t *out)
 {

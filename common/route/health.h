@@ -194,6 +194,14 @@ void fg_health_publish(fg_health_t *h, const fg_health_row_t *rows,
 int fg_health_rows(const fg_health_t *h, fg_health_row_t **rows,
                    size_t *n);
 
+/*
+ * The two moving averages of @slot alone, for ordering on every request
+ * (fg_health_read copies the whole entry): *@ttft_ms and *@tps, 0 when
+ * not measured. FG_OK, or FG_ERR for a slot that is not bound.
+ */
+int fg_health_speed(const fg_health_t *h, int slot, double *ttft_ms,
+                    double *tps);
+
 /* The state's name ("closed", "open", "half_open"). Static storage. */
 const char *fg_circuit_name(fg_circuit_t state);
 

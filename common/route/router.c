@@ -297,8 +297,8 @@ route_check_prefs(route_ctx_t *x, const fg_endpoint_t *e)
 static route_reason_t
 route_check_health(route_ctx_t *x, const fg_endpoint_t *e, route_slot_t *s)
 {
-    fg_health_view_t view;
-    int64_t          retry_at = x->now_ms;
+    double  ttft, tps;
+    int64_t retry_at = x->now_ms;
 
     s->ttft_ms = ROUTE_PRIOR_TTFT_MS;
     s->tps = ROUTE_PRIOR_TPS;
@@ -306,15 +306,15 @@ route_check_health(route_ctx_t *x, const fg_endpoint_t *e, route_slot_t *s)
         return ROUTE_KEPT;
     }
     if (x->wants_speed
-        && fg_health_read(x->health, e->health_slot, &x->conf->circuit,
-                          x->now_ms, &view) == FG_OK) {
-        if (view.ttft_ms > 0) {
-            s->ttft_ms = view.ttft_ms;
+        && fg_health_speed(x->health, e->health_slot, &ttft, &tps)
+           == FG_OK) {
+        if (ttft > 0) {
+            s->ttft_ms = ttft;
         }
-        if (view.tps > 0) {
-            s->tps = view.tps;
+        if (tps > 0) {
+            s->tps = tps;
             if (x->prefs->min_speed_tps >= 0
-                && view.tps < x->prefs->min_speed_tps) {
+                && tps < x->prefs->min_speed_tps) {
                 return ROUTE_SPEED;
             }
         }

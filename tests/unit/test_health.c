@@ -292,6 +292,22 @@ a_cool_down_keeps_requests_away_until_it_ends_and_the_later_wins(void)
 }
 
 static void
+speed_reads_the_two_averages_of_a_bound_slot_only(void)
+{
+    fg_health_t *h = one_endpoint();
+    double       ttft = -1, tps = -1;
+
+    expect_int_eq(fg_health_speed(h, 0, &ttft, &tps), FG_OK);
+    expect_true(ttft == 0 && tps == 0);              /* not measured */
+    fg_health_end(h, 0, &conf, 1000, FG_ATTEMPT_STATUS, 1, 0, 250, 80);
+    expect_int_eq(fg_health_speed(h, 0, &ttft, &tps), FG_OK);
+    expect_true(ttft == 250 && tps == 80);
+    expect_int_eq(fg_health_speed(h, 1, &ttft, &tps), FG_ERR);
+    expect_int_eq(fg_health_speed(h, -1, &ttft, &tps), FG_ERR);
+    free(h);
+}
+
+static void
 ttft_and_tps_are_averaged_with_weight_0_2_from_the_first_sample(void)
 {
     fg_health_t     *h = one_endpoint();
@@ -476,6 +492,7 @@ FG_TEST_MAIN("health",
     FG_TEST_CASE(failures_that_are_not_the_providers_fault_never_open_it),
     FG_TEST_CASE(a_cool_down_keeps_requests_away_until_it_ends_and_the_later_wins),
     FG_TEST_CASE(ttft_and_tps_are_averaged_with_weight_0_2_from_the_first_sample),
+    FG_TEST_CASE(speed_reads_the_two_averages_of_a_bound_slot_only),
     FG_TEST_CASE(bind_returns_the_same_slot_for_a_key_and_another_for_another),
     FG_TEST_CASE(bind_returns_minus_one_when_the_table_is_full),
     FG_TEST_CASE(ids_longer_than_the_key_are_cut_and_share_an_entry),
