@@ -27,18 +27,27 @@ count_c() {
     failed=$((failed + $(echo "$line" | awk '{print $3}')))
 }
 
-# Adds the counts of node's TAP summary ("# pass N", "# fail N").
+# Adds the counts of node's TAP summary ("# pass N", "# fail N",
+# "# cancelled N"). A test cancelled because its suite's hook failed is a
+# failure: node counts it apart, and a before() that throws would
+# otherwise pass unseen. $2 is node's exit status: non-zero with nothing
+# counted as failed is a run that broke.
 count_tap() {
-    local p f
+    local p f c
     p=$(grep -E '^# pass [0-9]+' "$out" | tail -n 1 | awk '{print $3}')
     f=$(grep -E '^# fail [0-9]+' "$out" | tail -n 1 | awk '{print $3}')
+    c=$(grep -E '^# cancelled [0-9]+' "$out" | tail -n 1 | awk '{print $3}')
     if [ -z "$p" ] || [ -z "$f" ]; then
         echo "tests: $1 printed no TAP summary" >&2
         broken=$((broken + 1))
         return
     fi
     passed=$((passed + p))
-    failed=$((failed + f))
+    failed=$((failed + f + ${c:-0}))
+    if [ "${2:-0}" -ne 0 ] && [ $((f + ${c:-0})) -eq 0 ]; then
+        echo "tests: $1 exited with status $2" >&2
+        broken=$((broken + 1))
+    fi
 }
 
 # tests/compat's npm packages: the openai SDK for the compat layer, and
@@ -86,8 +95,9 @@ fi
 echo "== integration"
 node --test --test-reporter=tap --test-concurrency=1 \
     tests/integration/*.test.mjs >"$out" 2>&1
-cat "$out" | grep -vE '^\s+(duration_ms|\.\.\.|---|type:)' 
-count_tap integration
+rc=$?
+cat "$out" | grep -vE '^\s+(duration_ms|\.\.\.|---|type:)'
+count_tap integration "$rc"
 
 # Every test above reaches fg-sim at http://127.0.0.1, which fluxgate's
 # own HTTP/1.1 client serves; the upstream and streaming tests run once
@@ -97,15 +107,17 @@ FG_TEST_UPSTREAM_CLIENT=libcurl node --test --test-reporter=tap \
     --test-concurrency=1 tests/integration/50-upstream.test.mjs \
     tests/integration/57-upstream-outcome.test.mjs \
     tests/integration/60-streaming.test.mjs >"$out" 2>&1
+rc=$?
 cat "$out" | grep -vE '^\s+(duration_ms|\.\.\.|---|type:)'
-count_tap "integration (libcurl)"
+count_tap "integration (libcurl)" "$rc"
 
 echo "== compat (official openai SDK)"
 if [ -d tests/compat/node_modules ]; then
     node --test --test-reporter=tap --test-concurrency=1 \
         tests/compat/*.test.mjs >"$out" 2>&1
+    rc=$?
     cat "$out" | grep -vE '^\s+(duration_ms|\.\.\.|---|type:)'
-    count_tap compat
+    count_tap compat "$rc"
 fi
 
 echo

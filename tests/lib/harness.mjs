@@ -329,7 +329,11 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
   }, { tries: 200, every: 50 }).catch((e) => {
     throw new Error(`${e.message}\n--- fluxgate log ---\n${proc.log()}`);
   });
-  if (key) {
+  // A ready gateway's admin API on its unix socket is waited for too: the
+  // syncer opens it a moment after /readyz may answer, and a test that
+  // creates its own key at once must not race it.
+  const unixAdmin = !(conf.admin && conf.admin.listen && !conf.admin.listen.startsWith('unix:'));
+  if (key || (ready && unixAdmin)) {
     await waitFor('the admin API', async () => {
       try {
         return (await proc.admin('GET', '/admin/v1/status')).status === 200;
@@ -337,6 +341,8 @@ export async function startGateway({ sim, config = {}, env = {}, providers, mode
         return false;
       }
     }, { tries: 200, every: 50 });
+  }
+  if (key) {
     const k = await proc.createKey({ name: 'harness' });
     proc.key = k.secret;
     proc.keyId = k.id;
