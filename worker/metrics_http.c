@@ -28,7 +28,6 @@ metrics_http_request(void *arg, fg_httpconn_t *conn,
     static const char type[] = "Content-Type: " FG_EXPOSITION_CONTENT_TYPE
                                "\r\n";
     fg_worker_t      *w = arg;
-    fg_health_conf_t  health;
     fg_err_t          err;
     char             *text;
     size_t            len;
@@ -47,8 +46,8 @@ metrics_http_request(void *arg, fg_httpconn_t *conn,
         fg_httpconn_reply_error(conn, &err, allow, sizeof(allow) - 1);
         return;
     }
-    health = fg_health_conf_from(w->conf);
-    text = fg_exposition_render(w->wc->shm, &health, &len, &err);
+    text = fg_exposition_render(w->wc->shm, &w->route_conf.circuit, &len,
+                                &err);
     if (text == NULL) {
         fg_log(FG_LOG_ERROR, 0, "rendering /metrics failed: %s", err.msg);
         fg_err_set(&err, FG_E_INTERNAL, NULL, "rendering the metrics "

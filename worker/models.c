@@ -77,13 +77,12 @@ static json_t *
 models_endpoint_health(const fg_req_t *req, const fg_endpoint_t *e)
 {
     fg_worker_t      *w = req->worker;
-    fg_health_conf_t  conf = fg_health_conf_from(w->conf);
     fg_health_view_t  view;
     int64_t           now = fg_mono_ms();
     json_t           *retry;
 
-    if (fg_health_read(w->wc->shm->health, e->health_slot, &conf, now,
-                       &view) != FG_OK) {
+    if (fg_health_read(w->wc->shm->health, e->health_slot,
+                       &w->route_conf.circuit, now, &view) != FG_OK) {
         return json_null();
     }
     retry = view.retry_at_ms > now

@@ -130,13 +130,6 @@ pipeline_allows(void *arg, const fg_model_t *m)
     return fg_auth_allows(arg, m);
 }
 
-static void
-pipeline_route_conf(const fg_worker_t *w, fg_route_conf_t *rc)
-{
-    rc->expected_completion_tokens = w->conf->routing_expected_completion_tokens;
-    rc->circuit = fg_health_conf_from(w->conf);
-}
-
 /* 1 when two models count prompts alike (one count serves both). */
 static int
 pipeline_same_profile(const fg_token_profile_t *a, const fg_token_profile_t *b)
@@ -239,15 +232,14 @@ pipeline_route(fg_req_t *req, fg_verdict_t *v)
     fg_route_prefs_t         prefs;
     fg_route_need_t          need;
     fg_route_plan_t          plan;
-    fg_route_conf_t          rc;
     int64_t                  retry_s = 0;
     uint64_t                 seed;
     size_t                   i;
 
     if (fg_routereq_prefs(&req->validated.doc, &chat->route,
-                          req->validated.model_requested, w->catalog, (fg_preset_t) req->auth.key.kr_preset,
-                          &prefs, &v->err)
-        != FG_OK) {
+                          req->validated.model_requested, w->catalog,
+                          (fg_preset_t) req->auth.key.kr_preset, &prefs,
+                          &v->err) != FG_OK) {
         v->kind = FG_VERDICT_REFUSE;
         v->retry_after[0] = '\0';
         return FG_VERDICT_REFUSE;
@@ -268,11 +260,11 @@ pipeline_route(fg_req_t *req, fg_verdict_t *v)
             return FG_VERDICT_REFUSE;
         }
     }
-    pipeline_route_conf(w, &rc);
     /* Equal endpoints share load: any well-mixed number will do. */
     seed = (uint64_t) fg_mono_ns() ^ ((uint64_t) (uintptr_t) req << 17)
            ^ ++pipeline_route_seq;
-    if (fg_route_plan(w->catalog, w->wc->shm->health, &rc, &prefs, &need,
+    if (fg_route_plan(w->catalog, w->wc->shm->health, &w->route_conf,
+                      &prefs, &need,
                       pipeline_allows, req, fg_mono_ms(), seed, &plan,
                       &retry_s, &v->err) != FG_OK) {
         v->kind = FG_VERDICT_REFUSE;
@@ -305,7 +297,6 @@ pipeline_health_end(fg_req_t *req, fg_attempt_outcome_t outcome,
     fg_worker_t         *w = req->worker;
     const fg_endpoint_t *e = req->route.endpoint;
     const fg_upstream_t *up = req->attempt.upstream;
-    fg_route_conf_t      rc;
     double               ttft = -1, tps = -1, gen_s;
 
     if (!req->attempt.is_health_open || e == NULL) {
@@ -321,10 +312,23 @@ pipeline_health_end(fg_req_t *req, fg_attempt_outcome_t outcome,
             tps = (double) req->relay.completion_tokens / gen_s;
         }
     }
-    pipeline_route_conf(w, &rc);
-    fg_health_end(w->wc->shm->health, e->health_slot, &rc.circuit,
+    fg_health_end(w->wc->shm->health, e->health_slot, &w->route_conf.circuit,
                   fg_mono_ms(), outcome, is_success, is_circuit_failure, ttft,
                   tps);
+}
+
+/* The attempt failed as @r: its endpoint's health counts it (against the
+ * circuit when the provider is at fault), and a 429's Retry-After cools
+ * the endpoint down for that long. */
+static void
+pipeline_health_failed(fg_req_t *req, const fg_attempt_result_t *r)
+{
+    if (r->status == 429 && r->retry_after_ms > 0) {
+        fg_health_cool(req->worker->wc->shm->health,
+                       req->route.endpoint->health_slot,
+                       fg_mono_ms() + r->retry_after_ms);
+    }
+    pipeline_health_end(req, r->outcome, 0, fg_failover_is_circuit_failure(r));
 }
 
 /*
@@ -341,14 +345,11 @@ pipeline_choose(fg_req_t *req, fg_verdict_t *v)
 {
     fg_worker_t          *w = req->worker;
     fg_req_route_t       *rt = &req->route;
-    fg_route_conf_t       rc;
     fg_verdict_t          refusal;
     const fg_route_candidate_t *c;
     int64_t               now = fg_mono_ms();
-
     int                   has_refusal = 0;
 
-    pipeline_route_conf(w, &rc);
     if (rt->attempts >= w->conf->routing_max_attempts
         || (rt->attempts > 0 && w->conf->routing_total_timeout_ms > 0
             && (fg_mono_us() - req->started_us) / 1000
@@ -360,7 +361,7 @@ pipeline_choose(fg_req_t *req, fg_verdict_t *v)
 
         c = &rt->candidates[rt->next++];
         if (!fg_health_begin(w->wc->shm->health, c->endpoint->health_slot,
-                             &rc.circuit, now)) {
+                             &w->route_conf.circuit, now)) {
             continue;
         }
         rt->endpoint = c->endpoint;
@@ -770,12 +771,8 @@ pipeline_fail_over(fg_req_t *req, const fg_attempt_result_t *r,
         || rt->attempts >= w->conf->routing_max_attempts) {
         return 0;
     }
-    if (r->status == 429 && r->retry_after_ms > 0) {
-        fg_health_cool(w->wc->shm->health, e->health_slot,
-                       fg_mono_ms() + r->retry_after_ms);
-    }
     fg_health_failover(w->wc->shm->health, e->health_slot);
-    pipeline_health_end(req, r->outcome, 0, fg_failover_is_circuit_failure(r));
+    pipeline_health_failed(req, r);
     fg_log(FG_LOG_INFO, 0, "req=%s failing over from %s/%s (%s, HTTP %d)",
            req->id, e->provider->id, e->upstream_id,
            fg_attempt_outcome_name(r->outcome), r->status);
@@ -809,12 +806,10 @@ static void
 pipeline_held_stream_error(fg_req_t *req, const char *error, fg_verdict_t *v)
 {
     const fg_endpoint_t *e = req->route.endpoint;
-    int                  is_timeout = error == fg_upstream_err_first_byte_timeout
-                                      || error == fg_upstream_err_idle_timeout
-                                      || error == fg_upstream_err_total_timeout;
 
-    (void) fg_verdict_refuse(v, NULL, is_timeout ? FG_E_PROVIDER_TIMEOUT
-                                                 : FG_E_PROVIDER_ERROR, NULL,
+    (void) fg_verdict_refuse(v, NULL, fg_upstream_err_is_timeout(error)
+                                      ? FG_E_PROVIDER_TIMEOUT
+                                      : FG_E_PROVIDER_ERROR, NULL,
                              "provider %s: the stream ended before its "
                              "first event", e->provider->id);
 }
@@ -879,13 +874,7 @@ pipeline_upstream_done(void *owner, const fg_attempt_result_t *result,
     default:
         break;
     }
-    pipeline_health_end(req, result->outcome, 0,
-                        fg_failover_is_circuit_failure(result));
-    if (result->status == 429 && result->retry_after_ms > 0) {
-        fg_health_cool(req->worker->wc->shm->health,
-                       req->route.endpoint->health_slot,
-                       fg_mono_ms() + result->retry_after_ms);
-    }
+    pipeline_health_failed(req, result);
     pipeline_route_headers(req);
     pipeline_refuse(req, &v);
 }

@@ -47,7 +47,6 @@
 #define RELAY_SCRUB_BATCH 32
 
 static int relay_on_event(const fg_sse_event_t *ev, void *arg);
-static int relay_is_timeout(const char *error);
 static int relay_usage_chunk(fg_req_t *req, const fg_jdoc_t *doc);
 static fg_verdict_kind_t relay_stream_error(fg_req_t *req,
                                             fg_error_code_t code,
@@ -170,7 +169,7 @@ relay_upstream_kind(const char *error)
         || error == fg_upstream_err_no_descriptor) {
         return FG_UPSTREAM_CONNECT;
     }
-    if (relay_is_timeout(error)) {
+    if (fg_upstream_err_is_timeout(error)) {
         return FG_UPSTREAM_TIMEOUT;
     }
     if (error == fg_upstream_err_malformed
@@ -348,15 +347,6 @@ relay_stream_error(fg_req_t *req, fg_error_code_t code, const char *msg,
     return FG_VERDICT_STREAM_END;
 }
 
-static int
-relay_is_timeout(const char *error)
-{
-    return error == fg_upstream_err_connect_timeout
-           || error == fg_upstream_err_first_byte_timeout
-           || error == fg_upstream_err_idle_timeout
-           || error == fg_upstream_err_total_timeout;
-}
-
 /*
  * Masks every credential the gateway knows (each provider's API key) and
  * any credential-shaped word in @text: provider text never carries a key
@@ -518,7 +508,7 @@ fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
             r->upstream_kind = relay_upstream_kind(error);
             fg_log(FG_LOG_WARN, 0, "req=%s stream from %s broke: %s",
                    req->id, up->provider->id, error);
-            return relay_stream_error(req, relay_is_timeout(error)
+            return relay_stream_error(req, fg_upstream_err_is_timeout(error)
                                            ? FG_E_PROVIDER_TIMEOUT
                                            : FG_E_PROVIDER_ERROR, error, v);
         }
@@ -538,7 +528,7 @@ fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
         r->upstream_kind = relay_upstream_kind(error);
         fg_log(FG_LOG_WARN, 0, "req=%s provider %s: %s", req->id,
                up->provider->id, error);
-        return fg_verdict_refuse(v, NULL, relay_is_timeout(error)
+        return fg_verdict_refuse(v, NULL, fg_upstream_err_is_timeout(error)
                                           ? FG_E_PROVIDER_TIMEOUT
                                           : FG_E_PROVIDER_ERROR,
                                  NULL, "provider %s: %s", up->provider->id,

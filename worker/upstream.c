@@ -54,6 +54,15 @@ const char fg_upstream_err_malformed[] = "the provider sent a malformed reply";
 const char fg_upstream_err_no_descriptor[] =
     "the gateway has no descriptor left for a connection to the provider";
 
+int
+fg_upstream_err_is_timeout(const char *detail)
+{
+    return detail == fg_upstream_err_connect_timeout
+           || detail == fg_upstream_err_first_byte_timeout
+           || detail == fg_upstream_err_idle_timeout
+           || detail == fg_upstream_err_total_timeout;
+}
+
 static void upstream_deadline_cb(evutil_socket_t fd, short what, void *arg);
 static void upstream_arm(struct event *ev, int64_t ms);
 static int upstream_begin(fg_upstream_t *up,

@@ -68,6 +68,10 @@ extern const char fg_upstream_err_malformed[];
  * and the client hears 503 service_unavailable, not 502. */
 extern const char fg_upstream_err_no_descriptor[];
 
+/* 1 when @detail is one of the timeouts above (connect, first byte, idle,
+ * total): the client hears 504, not 502. */
+int fg_upstream_err_is_timeout(const char *detail);
+
 typedef struct fg_upstream_s fg_upstream_t;
 
 typedef struct {

@@ -36,6 +36,7 @@
 #include "worker/metrics_http.h"
 #include "worker/request.h"
 #include "worker/upstream.h"
+#include "common/route/health.h"
 #include "worker/worker.h"
 
 static void worker_signal_cb(evutil_socket_t sig, short what, void *arg);
@@ -459,6 +460,9 @@ fg_worker_run(const fg_worker_config_t *wc)
     memset(&w, 0, sizeof(w));
     w.wc = wc;
     w.conf = wc->conf;
+    w.route_conf.expected_completion_tokens =
+        wc->conf->routing_expected_completion_tokens;
+    w.route_conf.circuit = fg_health_conf_from(wc->conf);
     w.catalog = wc->catalog;
     w.slot = fg_shm_worker(wc->shm, wc->slot);
     snprintf(role, sizeof(role), "worker#%u", wc->slot);

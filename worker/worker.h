@@ -26,6 +26,7 @@
 
 #include "common/base/catalog.h"
 #include "common/base/conf.h"
+#include "common/route/router.h"
 #include "common/store/accesslog.h"
 #include "common/base/process.h"
 #include "common/accounts/usage.h"
@@ -40,6 +41,7 @@ typedef struct fg_worker_s {
     const fg_worker_config_t *wc;
     const fg_conf_t          *conf;
     const fg_catalog_t       *catalog;
+    fg_route_conf_t           route_conf;    /* routing.*, read once */
     fg_shm_worker_t          *slot;
     int64_t                   request_bytes; /* held by its requests'
                                               * bodies (validate.c), at
