@@ -113,13 +113,16 @@ function catalogs(sims, downPort) {
         on('r-record', ['a', 'b']),
         on('r-sdk', ['a', 'b']),
         on('r-watch', ['a', 'b']),
+        on('r-cap', ['a', 'b', 'c']),
       ],
     },
   };
 }
 
+// Two attempts at most: every model here has at most two endpoints a
+// request may reach, but r-cap, whose third is never tried.
 const ROUTING_CONFIG = {
-  routing: { circuit: { failures: 2, open_ms: 1000, min_requests: 1000000 } },
+  routing: { max_attempts: 2, circuit: { failures: 2, open_ms: 1000, min_requests: 1000000 } },
 };
 
 describe('routing across providers', () => {
@@ -216,6 +219,15 @@ describe('routing across providers', () => {
       assert.equal(res.status, 502, res.text);
       assert.equal(res.json().error.code, 'INFERENCE_PROVIDER_ERROR');
       assert.deepEqual(shows401(res), []);
+      assert.deepEqual(await counts(), { a: 1, b: 1, c: 0 });
+    });
+
+    test('routing.max_attempts bounds the attempts: the third endpoint is never tried', async () => {
+      await sims.a.plan({ always: '500' });
+      await sims.b.plan({ always: '500' });
+      const res = await chat('r-cap', { provider: { order: ['a', 'b', 'c'] } });
+      assert.equal(res.status, 502, res.text);
+      assert.equal(attemptsOf(res), 2);
       assert.deepEqual(await counts(), { a: 1, b: 1, c: 0 });
     });
 

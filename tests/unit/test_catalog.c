@@ -408,6 +408,27 @@ two_endpoints_at_one_provider_are_an_error(void)
                    "provider \"a\"");
 }
 
+/* FG_CATALOG_MAX_ENDPOINTS bounds what one model entry may list. */
+static void
+more_endpoints_than_the_bound_are_an_error(void)
+{
+    char   models[4096];
+    size_t n = 0;
+    int    i;
+
+    n += (size_t) snprintf(models + n, sizeof(models) - n,
+                           "{\"models\": [{\"id\": \"m\"" DEFAULTS
+                           ", \"endpoints\": [");
+    for (i = 0; i <= FG_CATALOG_MAX_ENDPOINTS; i++) {
+        n += (size_t) snprintf(models + n, sizeof(models) - n,
+                               "%s{\"provider\": \"a\"}", i ? ", " : "");
+    }
+    snprintf(models + n, sizeof(models) - n, "]}]}");
+    expect_refused(models, "endpoints must be an array of 1 to 32 entries");
+    expect_refused(MULTI(DEFAULTS, ""),
+                   "endpoints must be an array of 1 to 32 entries");
+}
+
 static void
 endpoint_of_an_unknown_provider_is_an_error_naming_it(void)
 {
@@ -710,6 +731,7 @@ FG_TEST_MAIN("catalog",
     FG_TEST_CASE(provider_and_endpoints_together_are_an_error),
     FG_TEST_CASE(neither_provider_nor_endpoints_is_an_error),
     FG_TEST_CASE(two_endpoints_at_one_provider_are_an_error),
+    FG_TEST_CASE(more_endpoints_than_the_bound_are_an_error),
     FG_TEST_CASE(endpoint_of_an_unknown_provider_is_an_error_naming_it),
     FG_TEST_CASE(unknown_member_of_an_endpoint_is_an_error_naming_it),
     FG_TEST_CASE(endpoint_without_window_or_pricing_and_no_default_is_an_error_naming_it),

@@ -1475,6 +1475,21 @@ validate_rejects_a_bad_routing_value_naming_its_path(void)
     expect_rejected(REQ(",'route':'random'"), FG_E_INVALID_VALUE, "route");
 }
 
+/* FG_ROUTE_MAX_LIST bounds every list of names in provider and filters. */
+static void
+validate_rejects_a_routing_list_longer_than_its_bound(void)
+{
+    expect_accepted(REQ(",'provider':{'order':['a','b','c','d','e','f','g',"
+                        "'h','i','j','k','l','m','n','o','p']}"));
+    expect_rejected(REQ(",'provider':{'order':['a','b','c','d','e','f','g',"
+                        "'h','i','j','k','l','m','n','o','p','q']}"),
+                    FG_E_OUT_OF_RANGE, "provider.order");
+    expect_rejected(REQ(",'filters':{'countries':['AA','AB','AC','AD','AE',"
+                        "'AF','AG','AH','AI','AJ','AK','AL','AM','AN','AO',"
+                        "'AP','AQ']}"),
+                    FG_E_OUT_OF_RANGE, "filters.countries");
+}
+
 static void
 validate_rejects_fallback_models_that_are_not_a_short_list_of_ids(void)
 {
@@ -1642,6 +1657,7 @@ FG_TEST_MAIN("validate",
         validate_rejects_an_unknown_member_of_provider_naming_its_path),
     FG_TEST_CASE(validate_rejects_an_unknown_member_of_filters_naming_its_path),
     FG_TEST_CASE(validate_rejects_a_bad_routing_value_naming_its_path),
+    FG_TEST_CASE(validate_rejects_a_routing_list_longer_than_its_bound),
     FG_TEST_CASE(
         validate_rejects_fallback_models_that_are_not_a_short_list_of_ids),
     FG_TEST_CASE(validate_records_where_the_routing_fields_are))
