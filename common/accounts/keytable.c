@@ -768,6 +768,42 @@ keytable_check_str(const char *s, size_t size, const char *field,
     return FG_OK;
 }
 
+/* The names of the FG_KEY_TRANSFORM_* bits, bit i at index i. */
+static const char *const keytable_transforms[] = { "middle-out" };
+
+#define KEYTABLE_TRANSFORMS \
+    (sizeof(keytable_transforms) / sizeof(keytable_transforms[0]))
+
+_Static_assert(FG_KEY_TRANSFORMS_KNOWN == (1u << KEYTABLE_TRANSFORMS) - 1,
+               "a name for every transform bit");
+
+unsigned
+fg_key_transform_parse(const char *name, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < KEYTABLE_TRANSFORMS; i++) {
+        if (strlen(keytable_transforms[i]) == len
+            && memcmp(name, keytable_transforms[i], len) == 0) {
+            return 1u << i;
+        }
+    }
+    return 0;
+}
+
+const char *
+fg_key_transform_name(unsigned bit)
+{
+    size_t i;
+
+    for (i = 0; i < KEYTABLE_TRANSFORMS; i++) {
+        if (bit == 1u << i) {
+            return keytable_transforms[i];
+        }
+    }
+    return NULL;
+}
+
 int
 fg_key_record_validate(const fg_key_record_t *rec, fg_err_t *err)
 {
@@ -801,6 +837,12 @@ fg_key_record_validate(const fg_key_record_t *rec, fg_err_t *err)
     }
     if (rec->kr_id[0] == '\0') {
         return fg_err_set(err, FG_E_INVALID_VALUE, "id", "key id is empty");
+    }
+    if ((rec->kr_transforms & ~FG_KEY_TRANSFORMS_KNOWN) != 0) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, "transforms",
+                          "unknown transform bits 0x%02x",
+                          (unsigned) (rec->kr_transforms
+                                      & ~FG_KEY_TRANSFORMS_KNOWN));
     }
     if (rec->kr_models_count > FG_KEY_RECORD_MODELS_MAX) {
         return fg_err_set(err, FG_E_OUT_OF_RANGE, "models",

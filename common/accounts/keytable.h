@@ -28,8 +28,9 @@
 #endif
 
 #define FG_KEYTABLE_MAGIC          0x31626174796b6766ULL   /* "fgkytab1" */
-#define FG_KEYTABLE_LAYOUT_VERSION 3     /* 2: the usage position;
-                                            3: the routing preset */
+#define FG_KEYTABLE_LAYOUT_VERSION 4     /* 2: the usage position;
+                                            3: the routing preset;
+                                            4: the default transforms */
 #define FG_KEYTABLE_MAX_KEYS       ((1u << 24) - 2)
 /* Reader restarts before a lookup gives up with FG_KEYTABLE_BUSY. */
 #define FG_KEYTABLE_READ_RETRIES   64
@@ -41,6 +42,19 @@
 #define FG_KEY_RECORD_MODELS_MAX     8
 #define FG_KEY_RECORD_MODEL_SIZE     64
 #define FG_KEY_RECORD_METADATA_SIZE  512
+
+/*
+ * kr_transforms bits: the prompt transforms a key's requests get when
+ * they name none. A request's own "transforms" or "context-compression"
+ * plugin, an empty list included, overrides them; the worker reads
+ * req->auth.key.kr_transforms & FG_KEY_TRANSFORM_MIDDLE_OUT when the
+ * request says nothing. 0: none, the default.
+ */
+#define FG_KEY_TRANSFORM_MIDDLE_OUT (1u << 0)  /* "middle-out": compress a
+                                                  prompt no window fits */
+#define FG_KEY_TRANSFORMS_KNOWN     FG_KEY_TRANSFORM_MIDDLE_OUT
+/* Entries a list of transform names may hold (the request's bound). */
+#define FG_KEY_TRANSFORMS_LIST_MAX  8
 
 /* kr_status values. 0 is no status: a zeroed record is refused. */
 #define FG_KEY_STATUS_ACTIVE   1u
@@ -86,7 +100,8 @@ typedef struct {
      * the router's default (balanced). 0 is balanced itself, so a record
      * built from zeroes sets -1 when it means none. */
     int32_t  kr_preset;
-    uint32_t kr_pad;                           /* zero */
+    uint8_t  kr_transforms;                    /* FG_KEY_TRANSFORM_* bits */
+    uint8_t  kr_pad[3];                        /* zero */
     char     kr_models[FG_KEY_RECORD_MODELS_MAX][FG_KEY_RECORD_MODEL_SIZE];
     char     kr_metadata[FG_KEY_RECORD_METADATA_SIZE];   /* JSON text */
 } fg_key_record_t;
@@ -273,9 +288,22 @@ FG_MUST_USE int fg_key_record_add_model(fg_key_record_t *rec,
                                         const char *pattern, fg_err_t *err);
 
 /*
+ * The FG_KEY_TRANSFORM_* bit the @len bytes at @name name ("middle-out";
+ * exact, case-sensitive), or 0 for none. Cannot fail.
+ */
+unsigned fg_key_transform_parse(const char *name, size_t len);
+
+/*
+ * The name of the transform whose bit is @bit ("middle-out"), or NULL when
+ * @bit is not exactly one known bit. Static storage; cannot fail.
+ */
+const char *fg_key_transform_name(unsigned bit);
+
+/*
  * Checks everything fg_keytable_put() relies on: a known status, every
  * string NUL-terminated in its array, kr_models_count in range with
- * non-empty patterns, no negative time, limit or energy value. Returns
+ * non-empty patterns, no negative time, limit or energy value, no unknown
+ * kr_transforms bit. Returns
  * FG_OK, or FG_ERR with @err set (param names the field). Never blocks.
  */
 FG_MUST_USE int fg_key_record_validate(const fg_key_record_t *rec,

@@ -35,7 +35,7 @@
 #include "common/route/health.h"
 
 #define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
-#define FG_SHM_LAYOUT_VERSION  14      /* 8: the 1064-byte usage record,
+#define FG_SHM_LAYOUT_VERSION  15      /* 8: the 1064-byte usage record,
                                         * 64-byte metrics series; 9: the
                                         * invalid-usage counters; 10: the
                                         * key record's usage position,
@@ -45,7 +45,9 @@
                                         * uncharged credit by series; 14:
                                         * the endpoints' health table,
                                         * the key record's routing preset
-                                        * (kr_preset) */
+                                        * (kr_preset); 15: the key
+                                        * record's default transforms
+                                        * (kr_transforms) */
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 #define FG_SHM_FAILURE_MAX     248     /* bytes of the syncer's failure
                                         * reason, NUL included */

@@ -517,6 +517,8 @@ put_then_lookup_returns_every_field(void)
     rec.kr_balance_micro = INT64_MAX;
     rec.kr_regen_per_hour_micro = 9;
     rec.kr_cap_micro = 10;
+    rec.kr_preset = 2;
+    rec.kr_transforms = FG_KEY_TRANSFORM_MIDDLE_OUT;
     expect_int_eq(fg_key_record_add_model(&rec, "openai/*", &err), FG_OK);
     expect_int_eq(fg_key_record_add_model(&rec, "demo-chat", &err), FG_OK);
     for (i = 0; i < sizeof(rec.kr_metadata) - 1; i++) {
@@ -1213,6 +1215,45 @@ validate_refuses_bad_model_lists(void)
         snprintf(rec.kr_models[i], FG_KEY_RECORD_MODEL_SIZE, "m%d", i);
     }
     expect_int_eq(fg_key_record_validate(&rec, &err), FG_OK);
+}
+
+static void
+validate_refuses_an_unknown_transform_bit(void)
+{
+    fg_key_record_t rec;
+    fg_err_t        err;
+
+    record_for(&rec, 1);
+    rec.kr_transforms = FG_KEY_TRANSFORM_MIDDLE_OUT;
+    expect_int_eq(fg_key_record_validate(&rec, &err), FG_OK);
+    rec.kr_transforms = FG_KEY_TRANSFORM_MIDDLE_OUT << 1;
+    memset(&err, 0, sizeof(err));
+    expect_int_eq(fg_key_record_validate(&rec, &err), FG_ERR);
+    expect_int_eq(err.code, FG_E_INVALID_VALUE);
+    expect_str_eq(err.param, "transforms");
+    rec.kr_transforms = 0xff;
+    expect_int_eq(fg_key_record_validate(&rec, &err), FG_ERR);
+}
+
+static void
+transform_names_parse_exactly_and_name_one_bit(void)
+{
+    expect_int_eq(fg_key_transform_parse("middle-out", 10),
+                  FG_KEY_TRANSFORM_MIDDLE_OUT);
+    /* @len bounds the name: a prefix or a longer run is not it. */
+    expect_int_eq(fg_key_transform_parse("middle-outer", 10),
+                  FG_KEY_TRANSFORM_MIDDLE_OUT);
+    expect_int_eq(fg_key_transform_parse("middle-out", 9), 0);
+    expect_int_eq(fg_key_transform_parse("middle-outer", 12), 0);
+    expect_int_eq(fg_key_transform_parse("Middle-Out", 10), 0);
+    expect_int_eq(fg_key_transform_parse("", 0), 0);
+    expect_str_eq(fg_key_transform_name(FG_KEY_TRANSFORM_MIDDLE_OUT),
+                  "middle-out");
+    expect_true(fg_key_transform_name(0) == NULL);
+    expect_true(fg_key_transform_name(FG_KEY_TRANSFORM_MIDDLE_OUT << 1)
+                == NULL);
+    expect_true(fg_key_transform_name(FG_KEY_TRANSFORMS_KNOWN | 0x80u)
+                == NULL);
 }
 
 static void
@@ -2088,6 +2129,8 @@ FG_TEST_MAIN("keytable",
     FG_TEST_CASE(validate_refuses_an_empty_id),
     FG_TEST_CASE(validate_refuses_bad_model_lists),
     FG_TEST_CASE(validate_refuses_every_negative_number_naming_it),
+    FG_TEST_CASE(validate_refuses_an_unknown_transform_bit),
+    FG_TEST_CASE(transform_names_parse_exactly_and_name_one_bit),
     FG_TEST_CASE(put_refuses_an_invalid_record_and_changes_nothing),
     FG_TEST_CASE(set_str_takes_a_value_that_fits_and_refuses_a_longer_one),
     FG_TEST_CASE(check_active_key_is_ok_until_it_expires),
