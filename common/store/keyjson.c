@@ -18,6 +18,9 @@
 
 static int keyjson_apply_limits(fg_key_record_t *rec, json_t *v,
                                 fg_err_t *err);
+static int keyjson_get_transforms(const json_t *v, uint8_t *out,
+                                  fg_err_t *err);
+static json_t *keyjson_transforms(uint8_t transforms);
 static int keyjson_apply_energy(fg_key_record_t *rec, json_t *v,
                                 fg_err_t *err);
 
@@ -52,10 +55,11 @@ fg_keyjson_store(const fg_key_record_t *rec)
          i++) {
         json_array_append_new(models, json_string(rec->kr_models[i]));
     }
-    /* "s*": no "preset" member for none, as in stores from before it. */
+    /* "s*", "o*": no "preset" or "transforms" member for none, as in
+     * stores from before them. */
     return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:o, "
                      "s:I, s:I, s:I, s:I, s:I, s:I, s:s, s:I, s:I, s:I, "
-                     "s:I, s:s*}",
+                     "s:I, s:s*, s:o*}",
                      "hash", hex,
                      "id", rec->kr_id,
                      "name", rec->kr_name,
@@ -78,7 +82,10 @@ fg_keyjson_store(const fg_key_record_t *rec)
                      "usage_offset", (json_int_t) rec->kr_usage_offset,
                      "regen_at_ms", (json_int_t) rec->kr_regen_at_ms,
                      "regen_carry", (json_int_t) rec->kr_regen_carry,
-                     "preset", keyjson_preset_name(rec->kr_preset));
+                     "preset", keyjson_preset_name(rec->kr_preset),
+                     "transforms", rec->kr_transforms != 0
+                                   ? keyjson_transforms(rec->kr_transforms)
+                                   : NULL);
 }
 
 int
@@ -90,7 +97,7 @@ fg_keyjson_from_store(const json_t *obj, fg_key_record_t *rec, fg_err_t *err)
     json_int_t   usage_file = -1, usage_offset = 0, regen_at = -1;
     json_int_t   regen_carry = 0;
     int          status;
-    json_t      *models, *m;
+    json_t      *models, *m, *transforms = NULL;
     json_error_t jerr;
     size_t       i, bin_len;
 
@@ -98,7 +105,7 @@ fg_keyjson_from_store(const json_t *obj, fg_key_record_t *rec, fg_err_t *err)
     if (json_unpack_ex((json_t *) obj, &jerr, JSON_STRICT,
                        "{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:i, s:o, "
                        "s:I, s:I, s:I, s:I, s:I, s:I, s:s, s?I, s?I, "
-                       "s?I, s?I, s?s}",
+                       "s?I, s?I, s?s, s?o}",
                        "hash", &hash, "id", &id, "name", &name,
                        "owner", &owner, "created_ms", &created,
                        "updated_ms", &updated, "expires_ms", &expires,
@@ -114,7 +121,9 @@ fg_keyjson_from_store(const json_t *obj, fg_key_record_t *rec, fg_err_t *err)
                        "regen_at_ms", &regen_at,
                        "regen_carry", &regen_carry,
                        /* since the routing presets; absent: none */
-                       "preset", &preset) != 0) {
+                       "preset", &preset,
+                       /* since the default transforms; absent: none */
+                       "transforms", &transforms) != 0) {
         return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
                           "key record: %s", jerr.text);
     }
@@ -171,6 +180,11 @@ fg_keyjson_from_store(const json_t *obj, fg_key_record_t *rec, fg_err_t *err)
         return fg_err_set(err, FG_E_INVALID_VALUE, "preset",
                           "key record: an unknown preset");
     }
+    if (transforms != NULL
+        && keyjson_get_transforms(transforms, &rec->kr_transforms, err)
+           != FG_OK) {
+        return FG_ERR;
+    }
     return fg_key_record_validate(rec, err);
 }
 
@@ -191,7 +205,7 @@ fg_keyjson_view(const fg_key_record_t *rec, int64_t previous_valid_until_ms)
     }
     v = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:o, s:o, "
                   "s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:s?, s:o, "
-                  "s:o}",
+                  "s:o, s:o}",
                   "object", "api_key",
                   "id", rec->kr_id,
                   "name", rec->kr_name,
@@ -213,6 +227,7 @@ fg_keyjson_view(const fg_key_record_t *rec, int64_t previous_valid_until_ms)
                   (json_int_t) rec->kr_regen_per_hour_micro,
                   "cap_micro", (json_int_t) rec->kr_cap_micro,
                   "preset", keyjson_preset_name(rec->kr_preset),
+                  "transforms", keyjson_transforms(rec->kr_transforms),
                   "metadata", metadata,
                   "previous_secret_valid_until",
                   previous_valid_until_ms > 0
@@ -405,6 +420,72 @@ keyjson_apply_preset(fg_key_record_t *rec, json_t *v, fg_err_t *err)
     return FG_OK;
 }
 
+/* The names of the @transforms bits, as a new array ([] for none). */
+static json_t *
+keyjson_transforms(uint8_t transforms)
+{
+    json_t  *names = json_array();
+    unsigned bit;
+
+    for (bit = 1; bit <= FG_KEY_TRANSFORMS_KNOWN; bit <<= 1) {
+        if ((transforms & bit) != 0) {
+            json_array_append_new(names,
+                                  json_string(fg_key_transform_name(bit)));
+        }
+    }
+    return names;
+}
+
+/*
+ * "transforms": an array of at most FG_KEY_TRANSFORMS_LIST_MAX distinct
+ * transform names into *@out's bits; null or [] for none. *@out is only
+ * written on success. The message names the entry, never echoes it (a
+ * cut name could end inside a UTF-8 sequence).
+ */
+static int
+keyjson_get_transforms(const json_t *v, uint8_t *out, fg_err_t *err)
+{
+    unsigned bits = 0, bit;
+    size_t   i;
+    json_t  *name;
+
+    if (json_is_null(v)) {
+        *out = 0;
+        return FG_OK;
+    }
+    if (!json_is_array(v)) {
+        return fg_err_set(err, FG_E_INVALID_TYPE, "transforms",
+                          "transforms must be an array of transform names "
+                          "(\"middle-out\"), or [] or null for none");
+    }
+    if (json_array_size(v) > FG_KEY_TRANSFORMS_LIST_MAX) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, "transforms",
+                          "transforms has %zu entries, at most %d",
+                          json_array_size(v), FG_KEY_TRANSFORMS_LIST_MAX);
+    }
+    json_array_foreach(v, i, name) {
+        if (!json_is_string(name)) {
+            return fg_err_set(err, FG_E_INVALID_TYPE, "transforms",
+                              "transforms[%zu] must be a string", i);
+        }
+        bit = fg_key_transform_parse(json_string_value(name),
+                                     json_string_length(name));
+        if (bit == 0) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, "transforms",
+                              "transforms[%zu] is not a transform: the "
+                              "one transform is \"middle-out\"", i);
+        }
+        if ((bits & bit) != 0) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, "transforms",
+                              "transforms[%zu] repeats \"%s\"", i,
+                              fg_key_transform_name(bit));
+        }
+        bits |= bit;
+    }
+    *out = (uint8_t) bits;
+    return FG_OK;
+}
+
 static int
 keyjson_apply_expiry(fg_key_record_t *rec, json_t *v, int64_t now_ms,
                      fg_err_t *err)
@@ -464,6 +545,8 @@ fg_keyjson_apply(fg_key_record_t *rec, const json_t *body, int is_create,
             rc = keyjson_apply_expiry(&copy, v, now_ms, err);
         } else if (strcmp(key, "preset") == 0) {
             rc = keyjson_apply_preset(&copy, v, err);
+        } else if (strcmp(key, "transforms") == 0) {
+            rc = keyjson_get_transforms(v, &copy.kr_transforms, err);
         } else {
             rc = fg_err_set(err, FG_E_FORBIDDEN_FIELD, key,
                             "unknown field \"%.64s\"", key);

@@ -17,6 +17,12 @@
  * The key's routing preset (kr_preset) is its name in both shapes
  * ("preset": "price"); none is no member in the store shape (so records
  * from before presets load with none) and null in the view and bodies.
+ * Its default transforms (kr_transforms) are a list of names in both
+ * shapes ("transforms": ["middle-out"]); none is no member in the store
+ * shape (so records from before them load with none) and [] in the view,
+ * which always has the member; a body clears them with [] or null. A body's
+ * list is strict: an array of at most FG_KEY_TRANSFORMS_LIST_MAX strings,
+ * each a known name, none repeated.
  */
 
 #include <stdint.h>

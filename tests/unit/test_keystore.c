@@ -154,6 +154,10 @@ refused_bodies_change_nothing(void)
         "{\"name\":\"\"}",
         "{\"name\":\"x\",\"preset\":\"fast\"}",
         "{\"name\":\"x\",\"preset\":1}",
+        "{\"name\":\"x\",\"transforms\":\"middle-out\"}",
+        "{\"name\":\"x\",\"transforms\":[\"middle-in\"]}",
+        "{\"name\":\"x\",\"transforms\":[\"middle-out\",\"middle-out\"]}",
+        "{\"name\":\"x\",\"transforms\":[1]}",
         "[1,2]",
     };
     fixture_t f;
@@ -487,31 +491,59 @@ a_journal_lost_beside_its_snapshot_does_not_hide_later_changes(void)
     fixture_remove(&f);
 }
 
-/* The preset the table holds for @secret's key. */
-static int32_t
-table_preset(fixture_t *f, const char *secret)
+/* The record the table holds for @secret's key. */
+static fg_key_record_t
+table_record(fixture_t *f, const char *secret)
 {
     fg_key_record_t rec;
 
+    memset(&rec, 0, sizeof(rec));
     expect_int_eq(lookup(f, secret, &rec), FG_KEYTABLE_FOUND);
-    return rec.kr_preset;
+    return rec;
 }
 
-/* The key object's "preset" for @id: the name, "null" or "absent". */
+/* Member @member of the key object for @id as compact JSON ("\"price\"",
+ * "null", "[]"), or "absent". */
 static const char *
-shown_preset(fixture_t *f, const char *id)
+shown(fixture_t *f, const char *id, const char *member)
 {
-    static char   shown[32];
+    static char   text[64];
     json_t       *reply = NULL;
     const json_t *v;
+    char         *dump;
     fg_err_t      err;
 
     expect_int_eq(fg_keystore_show(f->ks, id, NOW, &reply, &err), FG_OK);
-    v = json_object_get(reply, "preset");
-    snprintf(shown, sizeof(shown), "%s", json_is_string(v)
-             ? json_string_value(v) : json_is_null(v) ? "null" : "absent");
+    v = json_object_get(reply, member);
+    dump = v != NULL ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    snprintf(text, sizeof(text), "%s", dump != NULL ? dump : "absent");
+    free(dump);
     json_decref(reply);
-    return shown;
+    return text;
+}
+
+/* Updates @id with @fields, which must be accepted. */
+static void
+update_ok(fixture_t *f, const char *id, const char *fields)
+{
+    json_t  *reply = NULL, *b = body(fields);
+    fg_err_t err;
+
+    expect_int_eq(fg_keystore_update(f->ks, id, b, NOW, &reply, &err), FG_OK);
+    json_decref(b);
+    json_decref(reply);
+}
+
+/* A minimal active record with id @id and no preset, as the store keeps
+ * one. */
+static void
+plain_record(fg_key_record_t *rec, const char *id)
+{
+    memset(rec, 0, sizeof(*rec));
+    memcpy(rec->kr_id, id, FG_KEY_ID_SIZE);
+    memcpy(rec->kr_name, "old", 4);
+    rec->kr_status = FG_KEY_STATUS_ACTIVE;
+    rec->kr_preset = FG_PRESET_UNSET;
 }
 
 static void
@@ -522,8 +554,8 @@ a_key_created_without_a_preset_has_none(void)
 
     fixture_open(&f, 16, 1);
     create(&f, "{\"name\":\"plain\"}", id, secret);
-    expect_int_eq(table_preset(&f, secret), FG_PRESET_UNSET);
-    expect_str_eq(shown_preset(&f, id), "null");
+    expect_int_eq(table_record(&f, secret).kr_preset, FG_PRESET_UNSET);
+    expect_str_eq(shown(&f, id, "preset"), "null");
     fixture_close(&f);
     fixture_remove(&f);
 }
@@ -536,12 +568,12 @@ a_preset_survives_a_reload_from_disk(void)
 
     fixture_open(&f, 16, 1);
     create(&f, "{\"name\":\"p\",\"preset\":\"price\"}", id, secret);
-    expect_int_eq(table_preset(&f, secret), FG_PRESET_PRICE);
+    expect_int_eq(table_record(&f, secret).kr_preset, FG_PRESET_PRICE);
     fixture_close(&f);
 
     fixture_open(&f, 16, 0);
-    expect_int_eq(table_preset(&f, secret), FG_PRESET_PRICE);
-    expect_str_eq(shown_preset(&f, id), "price");
+    expect_int_eq(table_record(&f, secret).kr_preset, FG_PRESET_PRICE);
+    expect_str_eq(shown(&f, id, "preset"), "\"price\"");
     fixture_close(&f);
     fixture_remove(&f);
 }
@@ -550,17 +582,13 @@ static void
 a_null_preset_clears_it(void)
 {
     fixture_t f;
-    json_t   *reply = NULL, *b = body("{\"preset\":null}");
-    fg_err_t  err;
     char      id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
 
     fixture_open(&f, 16, 1);
     create(&f, "{\"name\":\"c\",\"preset\":\"speed\"}", id, secret);
-    expect_int_eq(fg_keystore_update(f.ks, id, b, NOW, &reply, &err), FG_OK);
-    json_decref(b);
-    json_decref(reply);
-    expect_int_eq(table_preset(&f, secret), FG_PRESET_UNSET);
-    expect_str_eq(shown_preset(&f, id), "null");
+    update_ok(&f, id, "{\"preset\":null}");
+    expect_int_eq(table_record(&f, secret).kr_preset, FG_PRESET_UNSET);
+    expect_str_eq(shown(&f, id, "preset"), "null");
     fixture_close(&f);
     fixture_remove(&f);
 }
@@ -591,10 +619,7 @@ a_stored_record_from_before_presets_loads_with_none(void)
     json_t         *stored;
     fg_err_t        err;
 
-    memset(&rec, 0, sizeof(rec));
-    memcpy(rec.kr_id, "key_00000000000000aa", FG_KEY_ID_SIZE);
-    memcpy(rec.kr_name, "old", 4);
-    rec.kr_status = FG_KEY_STATUS_ACTIVE;
+    plain_record(&rec, "key_00000000000000aa");
     rec.kr_preset = FG_PRESET_QUALITY;
     stored = fg_keyjson_store(&rec);
     expect_str_eq(json_string_value(json_object_get(stored, "preset")),
@@ -603,6 +628,187 @@ a_stored_record_from_before_presets_loads_with_none(void)
     expect_int_eq(json_object_del(stored, "preset"), 0);
     expect_int_eq(fg_keyjson_from_store(stored, &back, &err), FG_OK);
     expect_int_eq(back.kr_preset, FG_PRESET_UNSET);
+    json_decref(stored);
+}
+
+/* The error updating @id with @fields gives, which must be refused. */
+static fg_err_t
+update_refused(fixture_t *f, const char *id, const char *fields)
+{
+    json_t  *reply = NULL, *b = body(fields);
+    fg_err_t err;
+
+    memset(&err, 0, sizeof(err));
+    expect_int_eq(fg_keystore_update(f->ks, id, b, NOW, &reply, &err),
+                  FG_ERR);
+    json_decref(b);
+    json_decref(reply);
+    return err;
+}
+
+static void
+a_key_created_without_transforms_has_none_and_shows_an_empty_list(void)
+{
+    fixture_t f;
+    char      id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"plain\"}", id, secret);
+    expect_int_eq(table_record(&f, secret).kr_transforms, 0);
+    expect_str_eq(shown(&f, id, "transforms"), "[]");
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+middle_out_reaches_the_table_and_survives_a_reload(void)
+{
+    fixture_t f;
+    char      id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"mo\",\"transforms\":[\"middle-out\"]}", id,
+           secret);
+    expect_int_eq(table_record(&f, secret).kr_transforms,
+                  FG_KEY_TRANSFORM_MIDDLE_OUT);
+    expect_str_eq(shown(&f, id, "transforms"), "[\"middle-out\"]");
+    fixture_close(&f);
+
+    fixture_open(&f, 16, 0);
+    expect_int_eq(table_record(&f, secret).kr_transforms,
+                  FG_KEY_TRANSFORM_MIDDLE_OUT);
+    expect_str_eq(shown(&f, id, "transforms"), "[\"middle-out\"]");
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+an_empty_list_and_null_each_clear_the_transforms(void)
+{
+    fixture_t f;
+    char      id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"c\",\"transforms\":[\"middle-out\"]}", id,
+           secret);
+    update_ok(&f, id, "{\"transforms\":[]}");
+    expect_int_eq(table_record(&f, secret).kr_transforms, 0);
+    expect_str_eq(shown(&f, id, "transforms"), "[]");
+    update_ok(&f, id, "{\"transforms\":[\"middle-out\"]}");
+    expect_int_eq(table_record(&f, secret).kr_transforms,
+                  FG_KEY_TRANSFORM_MIDDLE_OUT);
+    update_ok(&f, id, "{\"transforms\":null}");
+    expect_int_eq(table_record(&f, secret).kr_transforms, 0);
+    expect_str_eq(shown(&f, id, "transforms"), "[]");
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+an_update_naming_other_fields_keeps_the_transforms(void)
+{
+    fixture_t f;
+    char      id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"k\",\"transforms\":[\"middle-out\"]}", id,
+           secret);
+    update_ok(&f, id, "{\"name\":\"renamed\",\"preset\":\"price\"}");
+    expect_int_eq(table_record(&f, secret).kr_transforms,
+                  FG_KEY_TRANSFORM_MIDDLE_OUT);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+a_bad_transforms_list_is_refused_and_changes_nothing(void)
+{
+    static const struct {
+        const char *fields;
+        fg_error_code_t code;
+    } bad[] = {
+        { "{\"transforms\":\"middle-out\"}", FG_E_INVALID_TYPE },
+        { "{\"transforms\":{}}", FG_E_INVALID_TYPE },
+        { "{\"transforms\":[1]}", FG_E_INVALID_TYPE },
+        { "{\"transforms\":[null]}", FG_E_INVALID_TYPE },
+        { "{\"transforms\":[\"middle-in\"]}", FG_E_INVALID_VALUE },
+        { "{\"transforms\":[\"Middle-Out\"]}", FG_E_INVALID_VALUE },
+        { "{\"transforms\":[\"middle-out\",\"middle-out\"]}",
+          FG_E_INVALID_VALUE },
+        { "{\"transforms\":[\"middle-out\",\"a\",\"a\",\"a\",\"a\",\"a\","
+          "\"a\",\"a\",\"a\"]}", FG_E_OUT_OF_RANGE },
+    };
+    fixture_t f;
+    fg_err_t  err;
+    json_t   *b, *reply = NULL;
+    char      id[FG_KEY_ID_SIZE], secret[FG_KEY_SECRET_SIZE];
+    size_t    i;
+
+    fixture_open(&f, 16, 1);
+    create(&f, "{\"name\":\"b\",\"transforms\":[\"middle-out\"]}", id,
+           secret);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err = update_refused(&f, id, bad[i].fields);
+        expect_int_eq(err.code, bad[i].code);
+        expect_str_eq(err.param, "transforms");
+    }
+    err = update_refused(&f, id, "{\"transforms\":[\"middle-out\",\"x\"]}");
+    expect_true(strstr(err.msg, "transforms[1]") != NULL);
+    expect_true(strstr(err.msg, "\"middle-out\"") != NULL);
+    /* A name is its whole length: a NUL inside does not end it. */
+    b = json_pack("{s:[o]}", "transforms", json_stringn("middle-out\0", 11));
+    memset(&err, 0, sizeof(err));
+    expect_int_eq(fg_keystore_update(f.ks, id, b, NOW, &reply, &err), FG_ERR);
+    expect_str_eq(err.param, "transforms");
+    json_decref(b);
+    json_decref(reply);
+    expect_int_eq(table_record(&f, secret).kr_transforms,
+                  FG_KEY_TRANSFORM_MIDDLE_OUT);
+    fixture_close(&f);
+    fixture_remove(&f);
+}
+
+static void
+a_stored_record_from_before_transforms_loads_with_none(void)
+{
+    fg_key_record_t rec, back;
+    json_t         *stored;
+    char           *text;
+    fg_err_t        err;
+
+    plain_record(&rec, "key_00000000000000ab");
+    /* None is no member, as in a store written before transforms. */
+    stored = fg_keyjson_store(&rec);
+    expect_true(json_object_get(stored, "transforms") == NULL);
+    json_decref(stored);
+
+    rec.kr_transforms = FG_KEY_TRANSFORM_MIDDLE_OUT;
+    stored = fg_keyjson_store(&rec);
+    text = json_dumps(json_object_get(stored, "transforms"), JSON_COMPACT);
+    expect_str_eq(text, "[\"middle-out\"]");
+    free(text);
+    expect_int_eq(fg_keyjson_from_store(stored, &back, &err), FG_OK);
+    expect_int_eq(back.kr_transforms, FG_KEY_TRANSFORM_MIDDLE_OUT);
+    expect_int_eq(json_object_del(stored, "transforms"), 0);
+    expect_int_eq(fg_keyjson_from_store(stored, &back, &err), FG_OK);
+    expect_int_eq(back.kr_transforms, 0);
+    json_decref(stored);
+}
+
+static void
+a_stored_record_with_an_unknown_transform_is_refused(void)
+{
+    fg_key_record_t rec, back;
+    json_t         *stored;
+    fg_err_t        err;
+
+    plain_record(&rec, "key_00000000000000ac");
+    stored = fg_keyjson_store(&rec);
+    /* What a later build's store could hold: not silently dropped. */
+    json_object_set_new(stored, "transforms", json_pack("[s]", "squeeze"));
+    memset(&err, 0, sizeof(err));
+    expect_int_eq(fg_keyjson_from_store(stored, &back, &err), FG_ERR);
+    expect_str_eq(err.param, "transforms");
     json_decref(stored);
 }
 
@@ -740,6 +946,14 @@ main(void)
         FG_TEST_CASE(
             an_unknown_preset_is_refused_naming_the_field_and_the_presets),
         FG_TEST_CASE(a_stored_record_from_before_presets_loads_with_none),
+        FG_TEST_CASE(
+            a_key_created_without_transforms_has_none_and_shows_an_empty_list),
+        FG_TEST_CASE(middle_out_reaches_the_table_and_survives_a_reload),
+        FG_TEST_CASE(an_empty_list_and_null_each_clear_the_transforms),
+        FG_TEST_CASE(an_update_naming_other_fields_keeps_the_transforms),
+        FG_TEST_CASE(a_bad_transforms_list_is_refused_and_changes_nothing),
+        FG_TEST_CASE(a_stored_record_from_before_transforms_loads_with_none),
+        FG_TEST_CASE(a_stored_record_with_an_unknown_transform_is_refused),
         FG_TEST_CASE(
             a_cold_start_replays_the_records_after_the_stored_position_with_regeneration),
     };
