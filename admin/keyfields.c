@@ -17,6 +17,8 @@
 
 #include "admin/keyfields.h"
 #include "admin/output.h"
+#include "common/accounts/keytable.h"
+#include "common/base/alloc.h"
 #include "common/route/router.h"
 #include "common/wire/json.h"
 
@@ -30,6 +32,8 @@ static int keyfields_metadata(fg_keyfields_t *f, const char *verb,
                               const char *arg);
 static int keyfields_preset(fg_keyfields_t *f, const char *verb,
                             const char *arg);
+static int keyfields_transforms(fg_keyfields_t *f, const char *verb,
+                                const char *arg);
 static json_t *keyfields_group(json_t **group);
 
 void
@@ -134,6 +138,9 @@ fg_keyfields_option(fg_keyfields_t *f, const char *verb, int opt,
 
     case FG_KEYFIELD_PRESET:
         return keyfields_preset(f, verb, arg);
+
+    case FG_KEYFIELD_TRANSFORMS:
+        return keyfields_transforms(f, verb, arg);
 
     default:
         return fg_admin_fail(FG_ADMIN_EXIT_USAGE, "%s: unexpected option",
@@ -254,6 +261,58 @@ keyfields_preset(fg_keyfields_t *f, const char *verb, const char *arg)
                   "environment or none", verb, clean);
     free(clean);
     return FG_ADMIN_EXIT_USAGE;
+}
+
+/*
+ * --transforms: a comma-separated list of transform names, or "none"
+ * ([]: the key has none). Checked here, as the server checks the list, so
+ * a typo costs no round trip.
+ */
+static int
+keyfields_transforms(fg_keyfields_t *f, const char *verb, const char *arg)
+{
+    json_t     *names;
+    const char *p = arg, *end, *why;
+    unsigned    bits = 0, bit;
+    char       *item, *clean;
+
+    names = json_array();
+    if (strcmp(arg, "none") == 0) {
+        json_object_set_new(f->body, "transforms", names);
+        return 0;
+    }
+    /* Distinct names are at most 8 (the bits of kr_transforms): refusing
+     * a repeat keeps the list within the server's bound. */
+    for (;;) {
+        end = strchr(p, ',');
+        if (end == NULL) {
+            end = p + strlen(p);
+        }
+        bit = fg_key_transform_parse(p, (size_t) (end - p));
+        if (bit == 0 || (bits & bit) != 0) {
+            why = bit != 0 ? "is repeated"
+                  : (size_t) (end - p) == 4 && memcmp(p, "none", 4) == 0
+                  ? "stands alone, not in a list"
+                  : "is not a transform: expected middle-out, a "
+                    "comma-separated list of them, or none";
+            item = fg_xstrndup(p, (size_t) (end - p));
+            clean = fg_output_clean(item);
+            fg_admin_fail(FG_ADMIN_EXIT_USAGE, "%s: --transforms: \"%s\" %s",
+                          verb, clean, why);
+            free(clean);
+            free(item);
+            json_decref(names);
+            return FG_ADMIN_EXIT_USAGE;
+        }
+        bits |= bit;
+        json_array_append_new(names, json_string(fg_key_transform_name(bit)));
+        if (*end == '\0') {
+            break;
+        }
+        p = end + 1;
+    }
+    json_object_set_new(f->body, "transforms", names);
+    return 0;
 }
 
 /* *@group, created empty on first use; borrowed. */

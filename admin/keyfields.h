@@ -31,6 +31,7 @@ enum {
     FG_KEYFIELD_EXPIRES,
     FG_KEYFIELD_METADATA,
     FG_KEYFIELD_PRESET,
+    FG_KEYFIELD_TRANSFORMS,
     FG_KEYFIELD_NO_EXPIRY,          /* update only */
     FG_KEYFIELD_MODELS_ALL,         /* update only */
     FG_KEYFIELD_END                 /* first value free for a verb */
@@ -49,7 +50,8 @@ enum {
     { "cap", required_argument, NULL, FG_KEYFIELD_CAP },                    \
     { "expires", required_argument, NULL, FG_KEYFIELD_EXPIRES },            \
     { "metadata", required_argument, NULL, FG_KEYFIELD_METADATA },          \
-    { "preset", required_argument, NULL, FG_KEYFIELD_PRESET }
+    { "preset", required_argument, NULL, FG_KEYFIELD_PRESET },              \
+    { "transforms", required_argument, NULL, FG_KEYFIELD_TRANSFORMS }
 
 /* The two that only make sense on an existing key. */
 #define FG_KEYFIELD_UPDATE_OPTIONS                                          \
@@ -71,7 +73,10 @@ enum {
     "  --metadata JSON      a JSON object, at most 511 bytes\n"             \
     "  --preset P           requests naming no preset get P: balanced,\n"   \
     "                       speed, price, quality or environment;\n"        \
-    "                       none clears it (they get balanced)\n"
+    "                       none clears it (they get balanced)\n"           \
+    "  --transforms T       requests naming no transforms get T, a\n"       \
+    "                       comma-separated list: middle-out (compress\n"   \
+    "                       a prompt no window fits); none clears it\n"
 
 typedef struct {
     json_t  *body;          /* the request object */
@@ -93,8 +98,9 @@ int fg_keyfields_is_option(int opt);
  * Applies field option @opt with value @arg (NULL for a flag) to the body
  * for @verb ("keys update"). Returns 0, or prints the one error line and
  * returns FG_ADMIN_EXIT_USAGE: a malformed number, amount, time or JSON
- * object, an unknown preset, or --model with --models-all, --expires with
- * --no-expiry.
+ * object, an unknown preset, a --transforms list with an unknown, empty
+ * or repeated name (or none in a list), or --model with --models-all,
+ * --expires with --no-expiry.
  */
 int fg_keyfields_option(fg_keyfields_t *f, const char *verb, int opt,
                         const char *arg);

@@ -28,7 +28,8 @@ static const char *keyview_credits(const json_t *v, char *buf,
                                    size_t size);
 static void keyview_time(FILE *out, const char *name, const json_t *v,
                          const char *if_null);
-static char *keyview_models(const json_t *models, const char *sep);
+static char *keyview_list(const json_t *list, const char *sep,
+                          const char *if_empty);
 
 void
 fg_keyview_print(FILE *out, const json_t *key)
@@ -68,7 +69,7 @@ fg_keyview_print(FILE *out, const json_t *key)
     keyview_time(out, "previous_secret_valid_until",
                  json_object_get(key, "previous_secret_valid_until"), NULL);
 
-    text = keyview_models(json_object_get(key, "models"), ", ");
+    text = keyview_list(json_object_get(key, "models"), ", ", "all");
     if (text != NULL) {
         fg_output_field(out, "models", text);
         free(text);
@@ -93,6 +94,12 @@ fg_keyview_print(FILE *out, const json_t *key)
         fg_output_field(out, "preset", json_string_value(v));
     } else if (json_is_null(v)) {
         fg_output_field(out, "preset", "none (balanced)");
+    }
+    /* Likewise no transforms line from an older gateway. */
+    text = keyview_list(json_object_get(key, "transforms"), ", ", "none");
+    if (text != NULL) {
+        fg_output_field(out, "transforms", text);
+        free(text);
     }
     v = json_object_get(key, "totals");
     if (json_is_object(v)) {
@@ -167,7 +174,7 @@ fg_keyview_table(FILE *out, const json_t *keys)
                                tpm, sizeof(tpm), "-");
         cells[7] = keyview_int(keyview_get(key, "limits", "max_concurrent"),
                                conc, sizeof(conc), "-");
-        models = keyview_models(json_object_get(key, "models"), ",");
+        models = keyview_list(json_object_get(key, "models"), ",", "all");
         cells[8] = models != NULL ? models : "?";
         fg_table_add_row(t, cells);
         free(models);
@@ -234,29 +241,30 @@ keyview_time(FILE *out, const char *name, const json_t *v,
 }
 
 /*
- * The model patterns joined by @sep, "all" for an empty list; an owned
- * string, or NULL when @models is not an array.
+ * The strings of @list (model patterns, transform names) joined by @sep,
+ * @if_empty for an empty list; an owned string, or NULL when @list is not
+ * an array.
  */
 static char *
-keyview_models(const json_t *models, const char *sep)
+keyview_list(const json_t *list, const char *sep, const char *if_empty)
 {
     const json_t *m;
     const char   *s;
     size_t        i, n, len = 1;
     char         *text, *p;
 
-    if (!json_is_array(models)) {
+    if (!json_is_array(list)) {
         return NULL;
     }
-    if (json_array_size(models) == 0) {
-        return fg_xstrdup("all");
+    if (json_array_size(list) == 0) {
+        return fg_xstrdup(if_empty);
     }
-    json_array_foreach((json_t *) models, i, m) {
+    json_array_foreach((json_t *) list, i, m) {
         len += (json_is_string(m) ? strlen(json_string_value(m)) : 1)
                + strlen(sep);
     }
     p = text = fg_xmalloc(len);
-    json_array_foreach((json_t *) models, i, m) {
+    json_array_foreach((json_t *) list, i, m) {
         if (i > 0) {
             n = strlen(sep);
             memcpy(p, sep, n);

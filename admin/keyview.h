@@ -7,7 +7,7 @@
  * an aligned table for a list. Credits show as decimals ("5.000000"),
  * times as UTC dates with the Unix seconds beside them, an empty model
  * list as "all", a zero limit as unlimited, no preset as "none
- * (balanced)". A field the reply lacks or
+ * (balanced)", no transforms as "none". A field the reply lacks or
  * gives with the wrong type is left out (lines) or shown as "?" (table);
  * --json is the place to see the reply exactly.
  */

@@ -4,10 +4,10 @@
 // by --config or FLUXGATE_CONF; with none a clear error, never a default
 // socket), errors as JSON on stdout with --json and the same exit codes,
 // numbers printed as the integers or fixed decimals they are, a key's
-// routing preset set, shown and cleared, the totals of `keys show`
-// counting what the usage records count, and `providers` listing the
-// catalog's endpoints with their health (master/admin_http.c,
-// admin/providers.c, common/route/health.c).
+// routing preset and default transforms set, shown and cleared, the
+// totals of `keys show` counting what the usage records count, and
+// `providers` listing the catalog's endpoints with their health
+// (master/admin_http.c, admin/providers.c, common/route/health.c).
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -201,6 +201,55 @@ describe('fluxgate-admin keys: --preset', () => {
     assertFailed(await runAdmin(gw, ['keys', 'create', '--name', 'bad-preset', '--preset', 'Price']), 2,
       /--preset: "Price"/);
     assert.equal((await gw.admin('GET', `/admin/v1/keys/${k.id}`)).json().preset, 'quality');
+  });
+});
+
+describe('fluxgate-admin keys: --transforms', () => {
+  const create = async (...args) => {
+    const r = await runAdmin(gw, ['--json', 'keys', 'create', '--name', 'transforms', ...args]);
+    assertOk(r, 'keys create');
+    return r.json().key;
+  };
+
+  test('keys create --transforms middle-out sets the key\'s transforms, and keys show prints them', async () => {
+    const k = await create('--transforms', 'middle-out');
+    assert.deepEqual(k.transforms, ['middle-out']);
+    const shown = await runAdmin(gw, ['keys', 'show', k.id]);
+    assertOk(shown, 'keys show');
+    assert.match(shown.stdout, /^transforms: middle-out$/m, shown.stdout);
+  });
+
+  test('keys show prints none for a key without transforms', async () => {
+    const k = await create();
+    const shown = await runAdmin(gw, ['keys', 'show', k.id]);
+    assertOk(shown, 'keys show');
+    assert.match(shown.stdout, /^transforms: none$/m, shown.stdout);
+  });
+
+  test('keys update --transforms sets them, and --transforms none clears them', async () => {
+    const k = await create();
+    const set = await runAdmin(gw, ['--json', 'keys', 'update', k.id, '--transforms', 'middle-out']);
+    assertOk(set, 'keys update --transforms middle-out');
+    assert.deepEqual(set.json().transforms, ['middle-out']);
+    const cleared = await runAdmin(gw, ['keys', 'update', k.id, '--transforms', 'none']);
+    assertOk(cleared, 'keys update --transforms none');
+    assert.match(cleared.stdout, /^transforms: none$/m, cleared.stdout);
+    assert.deepEqual((await gw.admin('GET', `/admin/v1/keys/${k.id}`)).json().transforms, []);
+  });
+
+  test('an unknown, empty or repeated name, or none in a list, exits 2 naming it, and changes nothing', async () => {
+    const k = await create('--transforms', 'middle-out');
+    assertFailed(await runAdmin(gw, ['keys', 'update', k.id, '--transforms', 'middle-in']), 2,
+      /--transforms: "middle-in" is not a transform: expected middle-out, a comma-separated list of them, or none/);
+    assertFailed(await runAdmin(gw, ['keys', 'update', k.id, '--transforms', 'middle-out,']), 2,
+      /--transforms: "" is not a transform/);
+    assertFailed(await runAdmin(gw, ['keys', 'update', k.id, '--transforms', 'middle-out,middle-out']), 2,
+      /--transforms: "middle-out" is repeated/);
+    assertFailed(await runAdmin(gw, ['keys', 'update', k.id, '--transforms', 'none,middle-out']), 2,
+      /--transforms: "none" stands alone/);
+    assertFailed(await runAdmin(gw, ['keys', 'create', '--name', 'bad-xf', '--transforms', 'Middle-Out']), 2,
+      /--transforms: "Middle-Out"/);
+    assert.deepEqual((await gw.admin('GET', `/admin/v1/keys/${k.id}`)).json().transforms, ['middle-out']);
   });
 });
 
