@@ -810,6 +810,66 @@ describe('the admin API: a key\'s default routing preset', () => {
   });
 });
 
+describe('the admin API: a key\'s default transforms', () => {
+  const get = async (id) => (await gw.admin('GET', `/admin/v1/keys/${id}`)).json();
+
+  test('a key created with transforms ["middle-out"] shows them, and GET shows them too', async () => {
+    const k = await gw.createKey({ name: 'xf-set', transforms: ['middle-out'] });
+    assert.deepEqual(k.key.transforms, ['middle-out']);
+    assert.deepEqual((await get(k.id)).transforms, ['middle-out']);
+  });
+
+  test('a key created without transforms shows an empty list', async () => {
+    const k = await gw.createKey({ name: 'xf-none' });
+    assert.deepEqual(k.key.transforms, []);
+  });
+
+  test('PATCH sets them, [] clears them, and null clears them too', async () => {
+    const k = await gw.createKey({ name: 'xf-patch' });
+    const set = await gw.admin('PATCH', `/admin/v1/keys/${k.id}`, { transforms: ['middle-out'] });
+    assert.equal(set.status, 200, set.text);
+    assert.deepEqual(set.json().transforms, ['middle-out']);
+    const emptied = await gw.admin('PATCH', `/admin/v1/keys/${k.id}`, { transforms: [] });
+    assert.equal(emptied.status, 200, emptied.text);
+    assert.deepEqual((await get(k.id)).transforms, []);
+    await gw.admin('PATCH', `/admin/v1/keys/${k.id}`, { transforms: ['middle-out'] });
+    const nulled = await gw.admin('PATCH', `/admin/v1/keys/${k.id}`, { transforms: null });
+    assert.equal(nulled.status, 200, nulled.text);
+    assert.deepEqual((await get(k.id)).transforms, []);
+  });
+
+  test('a PATCH of other fields keeps them', async () => {
+    const k = await gw.createKey({ name: 'xf-keep', transforms: ['middle-out'] });
+    const res = await gw.admin('PATCH', `/admin/v1/keys/${k.id}`, { name: 'xf-kept', preset: 'speed' });
+    assert.equal(res.status, 200, res.text);
+    assert.deepEqual(res.json().transforms, ['middle-out']);
+  });
+
+  test('an unknown or repeated transform is 400 naming the field and the one transform, and changes nothing', async () => {
+    const k = await gw.createKey({ name: 'xf-bad', transforms: ['middle-out'] });
+    const unknown = await gw.admin('PATCH', `/admin/v1/keys/${k.id}`, { transforms: ['middle-in'] });
+    assert.match(assertOpenAIError(unknown, 400, 'invalid_request_error', 'VALIDATION_INVALID_VALUE', 'transforms').message,
+      /transforms\[0\].*"middle-out"/);
+    const repeated = await gw.admin('PATCH', `/admin/v1/keys/${k.id}`, { transforms: ['middle-out', 'middle-out'] });
+    assert.match(assertOpenAIError(repeated, 400, 'invalid_request_error', 'VALIDATION_INVALID_VALUE', 'transforms').message,
+      /transforms\[1\] repeats/);
+    const created = await gw.admin('POST', '/admin/v1/keys', { name: 'xf-bad-create', transforms: ['Middle-Out'] });
+    assertOpenAIError(created, 400, 'invalid_request_error', 'VALIDATION_INVALID_VALUE', 'transforms');
+    assert.deepEqual((await get(k.id)).transforms, ['middle-out']);
+  });
+
+  test('transforms that are not an array of strings, or more than 8, are 400 naming the field', async () => {
+    const k = await gw.createKey({ name: 'xf-type' });
+    for (const transforms of ['middle-out', { 'middle-out': true }, [1], [null]]) {
+      const res = await gw.admin('PATCH', `/admin/v1/keys/${k.id}`, { transforms });
+      assertOpenAIError(res, 400, 'invalid_request_error', 'VALIDATION_INVALID_TYPE', 'transforms');
+    }
+    const many = await gw.admin('PATCH', `/admin/v1/keys/${k.id}`, { transforms: Array(9).fill('middle-out') });
+    assertOpenAIError(many, 400, 'invalid_request_error', 'VALIDATION_OUT_OF_RANGE', 'transforms');
+    assert.deepEqual((await get(k.id)).transforms, []);
+  });
+});
+
 describe('secrets are never stored', () => {
   // Every regular file under @dir, recursively.
   function filesUnder(dir) {
