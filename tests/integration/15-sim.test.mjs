@@ -1,25 +1,19 @@
-// fg-sim itself (tests/sim/fg-sim.c, call.c): the failure plan one instance
-// plays (POST /sim/plan) and the fault modes routing tests lean on. Talks to
-// the simulator directly, no gateway: when a routing test says "provider a
-// failed with a 401", this file is the proof of what a saw.
+// fg-sim itself (tests/sim/fg-sim.c, call.c, plan.c): the failure plan one
+// instance plays (POST /sim/plan), the fault modes routing tests lean on,
+// and the model tags that make it write malformed JSON (badjson-<class>) or
+// reason first (reasoning-<n>). Talks to the simulator directly, no
+// gateway: when a routing test says "provider a failed with a 401", or a
+// repair test says "the model fenced its JSON", this file is the proof of
+// what the provider sent.
 
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { rawHttp, request, startSim, streamRequest } from '../lib/harness.mjs';
+import { rawHttp, request, simBadJson, startSim, streamRequest } from '../lib/harness.mjs';
 
-// What a badjson-<class> tag makes of {"echo":"hello sim"} (tests/sim/badjson.h).
+// What a badjson-<class> tag makes of {"echo":"hello sim"}.
 const VALUE = '{"echo":"hello sim"}';
-const BADJSON = {
-  fence: `Here is the JSON you asked for:\n\n\`\`\`json\n${VALUE}\n\`\`\`\n\nLet me know if you need anything else.`,
-  prose: `Sure, here is the answer. ${VALUE} I hope this helps.`,
-  truncated: '{"echo":"hello sim',
-  comma: '{"echo":"hello sim",}',
-  single: "{'echo':'hello sim'}",
-  unquoted: '{echo:"hello sim"}',
-  comments: '{\n// the answer, as asked\n"echo":"hello sim"}',
-  hopeless: 'I am sorry, but I cannot help with that request.',
-};
+const BADJSON = simBadJson(VALUE);
 const JSON_MODE = { response_format: { type: 'json_object' }, max_tokens: 200 };
 const WEATHER = {
   type: 'function',

@@ -21,6 +21,9 @@ typedef struct {
     size_t  len;
 } badjson_out_t;
 
+typedef void (*badjson_string_fn)(badjson_out_t *o, const char *json,
+    size_t len, size_t i, size_t end);
+
 static const char *const badjson_names[] = {
     "", "fence", "prose", "truncated", "comma", "single", "unquoted",
     "comments", "hopeless"
@@ -29,9 +32,12 @@ static const char *const badjson_names[] = {
 static void badjson_add(badjson_out_t *o, const char *s, size_t len);
 static size_t badjson_string_end(const char *json, size_t len, size_t i);
 static int badjson_is_identifier(const char *s, size_t len);
-static void badjson_single(badjson_out_t *o, const char *json, size_t len);
-static void badjson_unquoted(badjson_out_t *o, const char *json,
-    size_t len);
+static void badjson_each_string(badjson_out_t *o, const char *json,
+    size_t len, badjson_string_fn write);
+static void badjson_single(badjson_out_t *o, const char *json, size_t len,
+    size_t i, size_t end);
+static void badjson_unquoted(badjson_out_t *o, const char *json, size_t len,
+    size_t i, size_t end);
 
 int
 fg_sim_badjson_parse(const char *name, size_t len, fg_sim_badjson_t *cls)
@@ -89,10 +95,10 @@ fg_sim_badjson_apply(fg_sim_badjson_t cls, const char *json, size_t len,
         }
         break;
     case FG_SIM_BADJSON_SINGLE:
-        badjson_single(&o, json, len);
+        badjson_each_string(&o, json, len, badjson_single);
         break;
     case FG_SIM_BADJSON_UNQUOTED:
-        badjson_unquoted(&o, json, len);
+        badjson_each_string(&o, json, len, badjson_unquoted);
         break;
     case FG_SIM_BADJSON_COMMENTS:
         if (len > 0 && json[0] == '{') {
@@ -155,40 +161,11 @@ badjson_is_identifier(const char *s, size_t len)
     return 1;
 }
 
+/* Copies @json with each string (from @i, its quote, to @end, the closing
+ * one) written by @write. */
 static void
-badjson_single(badjson_out_t *o, const char *json, size_t len)
-{
-    size_t i = 0, k, end;
-
-    while (i < len) {
-        if (json[i] != '"') {
-            badjson_add(o, json + i, 1);
-            i++;
-            continue;
-        }
-        end = badjson_string_end(json, len, i);
-        badjson_add(o, "'", 1);
-        for (k = i + 1; k < end; k++) {
-            if (json[k] == '\\' && k + 1 < end) {
-                if (json[k + 1] == '"') {
-                    badjson_add(o, "\"", 1);
-                } else {
-                    badjson_add(o, json + k, 2);
-                }
-                k++;
-            } else if (json[k] == '\'') {
-                badjson_add(o, "\\'", 2);
-            } else {
-                badjson_add(o, json + k, 1);
-            }
-        }
-        badjson_add(o, "'", 1);
-        i = end + 1;
-    }
-}
-
-static void
-badjson_unquoted(badjson_out_t *o, const char *json, size_t len)
+badjson_each_string(badjson_out_t *o, const char *json, size_t len,
+    badjson_string_fn write)
 {
     size_t i = 0, end;
 
@@ -199,13 +176,47 @@ badjson_unquoted(badjson_out_t *o, const char *json, size_t len)
             continue;
         }
         end = badjson_string_end(json, len, i);
-        if (end + 1 < len && json[end + 1] == ':'
-            && badjson_is_identifier(json + i + 1, end - i - 1))
-        {
-            badjson_add(o, json + i + 1, end - i - 1);
-        } else {
-            badjson_add(o, json + i, end < len ? end + 1 - i : len - i);
-        }
+        write(o, json, len, i, end);
         i = end + 1;
+    }
+}
+
+/* A string single-quoted: \" loses its backslash, ' gains one. */
+static void
+badjson_single(badjson_out_t *o, const char *json, size_t len, size_t i,
+    size_t end)
+{
+    size_t k;
+
+    (void) len;
+    badjson_add(o, "'", 1);
+    for (k = i + 1; k < end; k++) {
+        if (json[k] == '\\' && k + 1 < end) {
+            if (json[k + 1] == '"') {
+                badjson_add(o, "\"", 1);
+            } else {
+                badjson_add(o, json + k, 2);
+            }
+            k++;
+        } else if (json[k] == '\'') {
+            badjson_add(o, "\\'", 2);
+        } else {
+            badjson_add(o, json + k, 1);
+        }
+    }
+    badjson_add(o, "'", 1);
+}
+
+/* A key that is an identifier without its quotes; any other string as is. */
+static void
+badjson_unquoted(badjson_out_t *o, const char *json, size_t len, size_t i,
+    size_t end)
+{
+    if (end + 1 < len && json[end + 1] == ':'
+        && badjson_is_identifier(json + i + 1, end - i - 1))
+    {
+        badjson_add(o, json + i + 1, end - i - 1);
+    } else {
+        badjson_add(o, json + i, end < len ? end + 1 - i : len - i);
     }
 }
