@@ -371,16 +371,6 @@ describe('transforms, JSON repair and reasoning', () => {
       const next = chunks[chunks.indexOf(withContent[0]) + 1];
       assert.equal(next?.choices[0].finish_reason, 'stop', 'the finish chunk follows it');
     });
-
-    test('with the response-healing plugin a stream\'s tool-call arguments arrive valid too', async () => {
-      const s = await stream('xf-json-unquoted', { tools: [WEATHER], max_tokens: 200,
-        plugins: [{ id: 'response-healing' }] });
-      const end = await s.done;
-      assert.equal(end.error, null);
-      const args = chunksOf(end.text).map((c) => c.choices[0]?.delta?.tool_calls?.[0]?.function?.arguments ?? '')
-        .join('');
-      assert.deepEqual(JSON.parse(args), { city: 'test', days: 1 });
-    });
   });
 
   describe('plugins validation', () => {
