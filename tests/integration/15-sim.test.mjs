@@ -1,12 +1,33 @@
-// fg-sim itself (tests/sim/fg-sim.c, call.c): the failure plan one instance
-// plays (POST /sim/plan) and the fault modes routing tests lean on. Talks to
-// the simulator directly, no gateway: when a routing test says "provider a
-// failed with a 401", this file is the proof of what a saw.
+// fg-sim itself (tests/sim/fg-sim.c, call.c, plan.c): the failure plan one
+// instance plays (POST /sim/plan), the fault modes routing tests lean on,
+// and the model tags that make it write malformed JSON (badjson-<class>) or
+// reason first (reasoning-<n>). Talks to the simulator directly, no
+// gateway: when a routing test says "provider a failed with a 401", or a
+// repair test says "the model fenced its JSON", this file is the proof of
+// what the provider sent.
 
 import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { rawHttp, request, startSim, streamRequest } from '../lib/harness.mjs';
+import { rawHttp, request, simBadJson, startSim, streamRequest } from '../lib/harness.mjs';
+
+// What a badjson-<class> tag makes of {"echo":"hello sim"}.
+const VALUE = '{"echo":"hello sim"}';
+const BADJSON = simBadJson(VALUE);
+const JSON_MODE = { response_format: { type: 'json_object' }, max_tokens: 200 };
+const WEATHER = {
+  type: 'function',
+  function: {
+    name: 'get_weather',
+    parameters: { type: 'object', properties: { city: { type: 'string' }, days: { type: 'integer' } } },
+  },
+};
+
+// The parsed chunks of a finished stream, [DONE] left out.
+const chunksOf = (events) => events.map((e) => e.data).filter((d) => d !== '[DONE]').map((d) => JSON.parse(d));
+// The non-empty values of delta[@member] across @chunks, in order.
+const deltas = (chunks, member) => chunks.map((c) => c.choices[0]?.delta?.[member])
+  .filter((v) => typeof v === 'string' && v.length > 0);
 
 const BODY = { model: 'sim-small', messages: [{ role: 'user', content: 'hello sim' }], max_tokens: 3 };
 
@@ -233,5 +254,166 @@ describe('fg-sim', () => {
       const s = await stream({ max_tokens: 5 });
       assert.ok((await s.done).error);
     });
+  });
+
+  describe('badjson-<class>: malformed JSON as models write it', () => {
+    for (const [cls, text] of Object.entries(BADJSON)) {
+      test(`${cls}: the JSON-mode content is malformed that way, and usage counts the tokens sent`, async () => {
+        const r = await chat({ model: `sim-badjson-${cls}`, ...JSON_MODE });
+        assert.equal(r.status, 200);
+        const { choices, usage } = r.json();
+        assert.equal(choices[0].message.content, text);
+        assert.equal(choices[0].finish_reason, 'stop');
+        assert.throws(() => JSON.parse(text), SyntaxError, 'not valid JSON');
+        const s = await stream({ model: `sim-badjson-${cls}`, ...JSON_MODE, stream_options: { include_usage: true } });
+        assert.equal((await s.done).error, null);
+        const chunks = chunksOf(s.events);
+        const parts = deltas(chunks, 'content');
+        assert.equal(parts.join(''), text, 'the deltas concatenate to the non-stream content');
+        assert.ok(parts.length > 1, `${parts.length} deltas`);
+        assert.equal(usage.completion_tokens, parts.length, 'one token a delta');
+        assert.equal(chunks.at(-1).usage.completion_tokens, parts.length);
+      });
+    }
+
+    test('truncated cuts no text of the last string: closing it gives back the value', async () => {
+      const r = await chat({ model: 'sim-badjson-truncated', ...JSON_MODE });
+      assert.deepEqual(JSON.parse(`${r.json().choices[0].message.content}"}`), JSON.parse(VALUE));
+    });
+
+    test('single: an escaped double quote loses its backslash, a single quote gains one', async () => {
+      const r = await chat({ model: 'sim-badjson-single', ...JSON_MODE,
+        messages: [{ role: 'user', content: 'say "hi" it\'s' }] });
+      assert.equal(r.json().choices[0].message.content, "{'echo':'say \"hi\" it\\'s'}");
+    });
+
+    test('json_schema content is made malformed too', async () => {
+      const r = await chat({ model: 'sim-badjson-comma', max_tokens: 200, response_format: {
+        type: 'json_schema',
+        json_schema: { name: 'p', schema: { type: 'object', properties: { name: { type: 'string' }, age: { type: 'integer' } } } },
+      } });
+      assert.equal(r.json().choices[0].message.content, '{"name":"test","age":1,}');
+    });
+
+    test('a tool call\'s arguments are made malformed without any response_format', async () => {
+      const r = await chat({ model: 'sim-badjson-unquoted', max_tokens: 200, tools: [WEATHER] });
+      const { message, finish_reason: finish } = r.json().choices[0];
+      assert.equal(finish, 'tool_calls');
+      assert.equal(message.tool_calls[0].function.arguments, '{city:"test",days:1}');
+      const s = await stream({ model: 'sim-badjson-unquoted', max_tokens: 200, tools: [WEATHER] });
+      await s.done;
+      const args = chunksOf(s.events).map((c) => c.choices[0]?.delta?.tool_calls?.[0]?.function?.arguments ?? '');
+      assert.equal(args.join(''), '{city:"test",days:1}');
+    });
+
+    test('a plain text answer stays as it is', async () => {
+      const r = await chat({ model: 'sim-badjson-fence' });
+      assert.equal(r.json().choices[0].message.content, 'echo: hello sim');
+    });
+
+    test('a stream splits the fence and escapes across deltas', async () => {
+      const s = await stream({ model: 'sim-badjson-fence', ...JSON_MODE,
+        messages: [{ role: 'user', content: 'say "hi"' }] });
+      await s.done;
+      const parts = deltas(chunksOf(s.events), 'content');
+      assert.ok(!parts.some((p) => p.includes('```json')), JSON.stringify(parts));
+      assert.ok(parts.some((p) => /`$/.test(p) && !p.endsWith('```')), 'a delta ends inside a fence');
+      assert.ok(parts.some((p) => p.endsWith('\\')), 'a delta ends inside an escape');
+      assert.equal(parts.join(''), BADJSON.fence.replace(VALUE, '{"echo":"say \\"hi\\""}'));
+    });
+
+    test('an unknown class is a 400', async () => {
+      const r = await chat({ model: 'sim-badjson-nope', ...JSON_MODE });
+      assert.equal(r.status, 400);
+      assert.match(r.json().error.message, /badjson/);
+    });
+  });
+
+  describe('reasoning tags', () => {
+    test('reasoning-<n>: message.reasoning_content holds n tokens, counted in completion_tokens', async () => {
+      const r = await chat({ model: 'sim-reasoning-4', max_tokens: 10 });
+      assert.equal(r.status, 200);
+      const { choices, usage } = r.json();
+      assert.equal(choices[0].message.reasoning_content, 'think: hello sim hello');
+      assert.equal(choices[0].message.content, 'echo: hello sim hello sim hello');
+      assert.equal(usage.completion_tokens, 10);
+      assert.equal(usage.completion_tokens_details.reasoning_tokens, 4);
+      assert.equal(usage.total_tokens, usage.prompt_tokens + 10);
+    });
+
+    test('a bare reasoning tag reasons 16 tokens', async () => {
+      const r = await chat({ model: 'sim-reasoning', max_tokens: undefined });
+      const { choices, usage } = r.json();
+      assert.equal(choices[0].message.reasoning_content.split(' ').length, 16);
+      assert.equal(usage.completion_tokens_details.reasoning_tokens, 16);
+      assert.equal(usage.completion_tokens, 32, '16 of reasoning and 16 of answer');
+    });
+
+    test('reasoning-field names the member "reasoning" instead', async () => {
+      const r = await chat({ model: 'sim-reasoning-field-3', max_tokens: 10 });
+      const { message } = r.json().choices[0];
+      assert.equal(message.reasoning, 'think: hello sim');
+      assert.equal('reasoning_content' in message, false);
+      const s = await stream({ model: 'sim-reasoning-field-3', max_tokens: 10 });
+      await s.done;
+      const chunks = chunksOf(s.events);
+      assert.equal(deltas(chunks, 'reasoning').join(''), 'think: hello sim');
+      assert.deepEqual(deltas(chunks, 'reasoning_content'), []);
+    });
+
+    test('a stream sends reasoning_content deltas after the role event and before the first content delta', async () => {
+      const s = await stream({ model: 'sim-reasoning-4', max_tokens: 10, stream_options: { include_usage: true } });
+      assert.equal((await s.done).error, null);
+      const chunks = chunksOf(s.events);
+      const kinds = chunks.filter((c) => c.choices.length > 0).map((c) => {
+        const d = c.choices[0].delta;
+        return d.role ? 'role' : d.reasoning_content !== undefined ? 'reasoning' : d.content !== undefined ? 'content' : 'end';
+      });
+      assert.deepEqual(kinds, ['role', ...Array(4).fill('reasoning'), ...Array(6).fill('content'), 'end']);
+      assert.equal(deltas(chunks, 'reasoning_content').join(''), 'think: hello sim hello');
+      assert.equal(deltas(chunks, 'content').join(''), 'echo: hello sim hello sim hello');
+      const { usage } = chunks.at(-1);
+      assert.equal(usage.completion_tokens, 10);
+      assert.equal(usage.completion_tokens_details.reasoning_tokens, 4);
+    });
+
+    test('a timed stream sends the same reasoning deltas', async () => {
+      const s = await stream({ model: 'sim-reasoning-4-delay-1', max_tokens: 10 });
+      assert.equal((await s.done).error, null);
+      assert.equal(deltas(chunksOf(s.events), 'reasoning_content').join(''), 'think: hello sim hello');
+    });
+
+    test('the token limit bounds reasoning and answer together, leaving the answer one token', async () => {
+      const r = await chat({ model: 'sim-reasoning-16', max_tokens: 3 });
+      const { choices, usage } = r.json();
+      assert.equal(choices[0].message.reasoning_content, 'think: hello');
+      assert.equal(choices[0].message.content, 'echo:');
+      assert.equal(choices[0].finish_reason, 'length');
+      assert.equal(usage.completion_tokens, 3);
+      assert.equal(usage.completion_tokens_details.reasoning_tokens, 2);
+    });
+
+    test('reasoning comes with tool calls and malformed JSON alike', async () => {
+      const r = await chat({ model: 'sim-badjson-comma-reasoning-2', max_tokens: 200, tools: [WEATHER] });
+      const { message } = r.json().choices[0];
+      assert.equal(message.reasoning_content, 'think: hello');
+      assert.equal(message.tool_calls[0].function.arguments, '{"city":"test","days":1,}');
+    });
+
+    test('without the tag there is no reasoning member and reasoning_tokens is 0', async () => {
+      const r = await chat();
+      const { choices, usage } = r.json();
+      assert.equal('reasoning_content' in choices[0].message, false);
+      assert.equal('reasoning' in choices[0].message, false);
+      assert.equal(usage.completion_tokens_details.reasoning_tokens, 0);
+    });
+
+    for (const model of ['sim-reasoning-0', 'sim-reasoning-1000001', 'sim-reasoningx', 'sim-reasoning-7x']) {
+      test(`a bad reasoning tag is a 400: ${model}`, async () => {
+        const r = await chat({ model });
+        assert.equal(r.status, 400);
+        assert.match(r.json().error.message, /reasoning/);
+      });
+    }
   });
 });

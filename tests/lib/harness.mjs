@@ -474,6 +474,22 @@ export function simModel(id, upstreamId, over = {}) {
   };
 }
 
+// What fg-sim's "badjson-<class>" model tag (tests/sim/badjson.h) makes of
+// @value, the compact JSON text of a non-empty object whose strings hold no
+// quote or backslash: { class: text } for every class.
+export function simBadJson(value) {
+  return {
+    fence: `Here is the JSON you asked for:\n\n\`\`\`json\n${value}\n\`\`\`\n\nLet me know if you need anything else.`,
+    prose: `Sure, here is the answer. ${value} I hope this helps.`,
+    truncated: value.replace(/[}\]]+$/, '').replace(/"$/, ''),
+    comma: `${value.slice(0, -1)},}`,
+    single: value.replace(/"/g, "'"),
+    unquoted: value.replace(/"([A-Za-z_$][A-Za-z0-9_$]*)":/g, '$1:'),
+    comments: `{\n// the answer, as asked\n${value.slice(1)}`,
+    hopeless: 'I am sorry, but I cannot help with that request.',
+  };
+}
+
 // A provider entry for providers.json whose upstream is @sim (a startSim()
 // process, or a base URL such as a closed loopback port's), enabled with no
 // key; @over changes any member, e.g. { timeouts: { first_byte_ms: 300 } }

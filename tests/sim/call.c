@@ -140,13 +140,13 @@ fg_sim_call_start(fg_sim_t *sim, struct evhttp_request *req,
     }
 
     if (!call->plan.is_stream) {
-        tokens = call->plan.n_pieces;
+        tokens = fg_sim_plan_n_tokens(&call->plan);
         call_arm(call, ttft_ms + (tokens > 1 ? tokens - 1 : 0)
                                  * token_delay_ms);
         return;
     }
 
-    call->last_piece = call->plan.n_pieces;
+    call->last_piece = fg_sim_plan_n_tokens(&call->plan);
     if ((fault == FG_SIM_FAULT_RESET || fault == FG_SIM_FAULT_MALFORMED)
         && call->last_piece > CALL_FAULT_TOKENS)
     {
@@ -269,7 +269,7 @@ call_step_reply(fg_sim_call_t *call)
         evbuffer_add(body, not_json, sizeof(not_json) - 1);
     } else {
         fg_sim_plan_render_reply(&call->plan, body);
-        call->next_piece = call->plan.n_pieces;
+        call->next_piece = fg_sim_plan_n_tokens(&call->plan);
     }
     call_finish(call, CALL_COMPLETED);
     fg_sim_reply(req, 200, "application/json", body);
@@ -420,7 +420,7 @@ call_finish(fg_sim_call_t *call, call_outcome_t outcome)
            "\"%s\", %zu of %zu tokens sent",
            (unsigned long long) call->plan.seq, outcome_names[outcome],
            call->plan.model, fg_sim_fault_name(call->fault),
-           call->next_piece, call->plan.n_pieces);
+           call->next_piece, fg_sim_plan_n_tokens(&call->plan));
 
     fg_sim_plan_cleanup(&call->plan);
     free(call);

@@ -57,6 +57,26 @@
  * completion_tokens -5000000, as a lying provider did. "tok-<mode>" and
  * "img-mini" / "img-patches" choose how prompt tokens are counted (plan.c;
  * an unknown one is a 400).
+ * "badjson-<class>" makes the JSON the reply carries malformed, as models
+ * do (plan.c 5, badjson.h): a JSON-mode content (response_format
+ * json_object or json_schema), and a tool call's arguments in every mode.
+ * Classes: fence (prose, then the value in ```json fences, then prose),
+ * prose (a sentence before the value and one after), truncated (the
+ * closing brackets and braces at the end cut, and the closing quote of a
+ * string ending there), comma (a trailing comma before the last }), single
+ * (single-quoted strings), unquoted (unquoted keys), comments (a // comment
+ * line after the first {) and hopeless (prose with no JSON at all); an
+ * unknown class is a 400. A stream sends the text in tokens of at most 4
+ * bytes that also end after every backslash, so fences, words and escapes
+ * are split across deltas; usage counts the tokens sent.
+ * "reasoning", "reasoning-<n>", "reasoning-field", "reasoning-field-<n>"
+ * make the reply reason first (plan.c 6): n tokens (default 16) of text
+ * in message.reasoning_content (the "-field" forms: message.reasoning),
+ * or in a stream as that member's deltas before the first content delta;
+ * a token limit bounds reasoning and answer together, leaving the answer
+ * one token at least; usage.completion_tokens includes the reasoning and
+ * completion_tokens_details.reasoning_tokens says how many it was. A bad
+ * count (0, above 1000000, not a number) is a 400.
  *
  * Design. One process, one event_base, no threads, no sleeps: evhttp serves
  * keep-alive HTTP/1.1 and every delay is a libevent timer. A reply with no
@@ -341,7 +361,9 @@ sim_usage(void)
             "model name overrides it: tok-o200k, tok-cl100k, tok-dense,\n"
             "tok-bytes4. Images cost gpt-4o's tiles, or img-mini's, or\n"
             "img-patches'. Other tags: fault-<mode>, ttft-<ms>, delay-<ms>,\n"
-            "overcount-<k>, overprompt-<k>, negative-usage. Fault modes:\n"
+            "overcount-<k>, overprompt-<k>, negative-usage,\n"
+            "badjson-<fence|prose|truncated|comma|single|unquoted|comments|\n"
+            "hopeless>, reasoning[-field][-<n>]. Fault modes:\n"
             "500 429 400 401 403 404 reset malformed stall slow empty\n"
             "empty-stream stream-error close; POST /sim/plan sets a plan.\n");
 }
@@ -593,7 +615,7 @@ sim_chat(fg_sim_t *sim, struct evhttp_request *req)
     sim->completed++;
     fg_log(FG_LOG_INFO, 0, "chatcmpl-sim-%llu completed, status %d, model "
            "\"%s\", %zu tokens", (unsigned long long) plan.seq, status,
-           plan.model, plan.n_pieces);
+           plan.model, fg_sim_plan_n_tokens(&plan));
     fg_sim_plan_cleanup(&plan);
     return;
 
@@ -1001,7 +1023,7 @@ static void
 sim_reply_fast(struct evhttp_request *req, fg_sim_plan_t *plan)
 {
     struct evbuffer *body = fg_sim_evbuffer_new();
-    size_t i;
+    size_t i, n = fg_sim_plan_n_tokens(plan);
 
     if (!plan->is_stream) {
         fg_sim_plan_render_reply(plan, body);
@@ -1010,7 +1032,7 @@ sim_reply_fast(struct evhttp_request *req, fg_sim_plan_t *plan)
         return;
     }
     fg_sim_plan_render_head(plan, body);
-    for (i = 0; i < plan->n_pieces; i++) {
+    for (i = 0; i < n; i++) {
         fg_sim_plan_render_piece(plan, i, body);
     }
     fg_sim_plan_render_tail(plan, body);

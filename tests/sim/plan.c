@@ -25,6 +25,27 @@
  *    null null, array [], object each property filled in turn; "enum" and
  *    "const" give their first value, anyOf and oneOf their first schema, a
  *    type list its first non-null type.
+ * 5) Malformed JSON. With "badjson-<class>" in the model name (fence,
+ *    prose, truncated, comma, single, unquoted, comments, hopeless; an
+ *    unknown class is a 400) the JSON of 2 and the arguments of 3 are made
+ *    malformed as badjson.h says, before the token limit and stop strings
+ *    apply; a plain text answer (1) stays as it is. Their tokens are then
+ *    as a model's fall: a token starts at a space, after
+ *    FG_SIM_BADJSON_PIECE_BYTES bytes, and just after every backslash, so
+ *    a stream splits fences, words and escapes across deltas.
+ * 6) Reasoning. With "reasoning" in the model name the reply reasons
+ *    first: "reasoning-<n>" (1 to FG_SIM_MAX_REASONING) for n tokens, else
+ *    FG_SIM_DEFAULT_REASONING; "reasoning-field" (or
+ *    "reasoning-field-<n>") names the member "reasoning", as some
+ *    providers do, instead of "reasoning_content". The text is the word
+ *    "think:" and the user's words, tokens as in 1. A token limit counts
+ *    reasoning in, as OpenAI's max_completion_tokens does: reasoning takes
+ *    at most the limit less one token, the answer the rest. A non-stream
+ *    message carries the text in that member; a stream sends it as deltas
+ *    {"<member>": "..."} after the role event and before the first content
+ *    (or arguments) delta. Usage counts the reasoning tokens in
+ *    completion_tokens and says how many in
+ *    completion_tokens_details.reasoning_tokens (0 without the tag).
  *
  * Finish reason: "stop" when a stop string (a string or an array of them;
  * ignored for tool calls) cut the text, which then ends just before the
@@ -77,6 +98,7 @@
 #include <string.h>
 
 #include "common/base/alloc.h"
+#include "tests/sim/badjson.h"
 #include "tests/sim/plan.h"
 
 typedef struct {
@@ -93,9 +115,14 @@ static void plan_push(fg_sim_plan_t *plan, plan_caps_t *caps, const char *s,
 static int plan_is_space(char c);
 static int plan_next_word(const char *s, size_t len, size_t *pos,
     size_t *start, size_t *word_len);
-static void plan_echo(fg_sim_plan_t *plan, const char *user, size_t user_len,
-    size_t limit, int has_limit);
-static void plan_split(fg_sim_plan_t *plan, char *text, size_t len);
+static int plan_tags(const char *model, fg_sim_badjson_t *badjson,
+    size_t *reasoning, const char **field, char *err, size_t err_size);
+static void plan_echo(fg_sim_plan_t *plan, const char *first,
+    const char *user, size_t user_len, size_t limit, int has_limit);
+static void plan_reason(fg_sim_plan_t *plan, const char *user,
+    size_t user_len, size_t tokens);
+static void plan_split(fg_sim_plan_t *plan, char *text, size_t len,
+    fg_sim_badjson_t badjson);
 static size_t plan_text_len(const fg_sim_plan_t *plan);
 static void plan_cut(fg_sim_plan_t *plan, size_t at);
 static void plan_apply_limit(fg_sim_plan_t *plan, size_t limit,
@@ -122,9 +149,10 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
 {
     json_t *model, *messages, *n, *format, *tool, *stream_options;
     fg_sim_counting_t counting;
-    const char *format_type;
+    fg_sim_badjson_t badjson;
+    const char *format_type, *reasoning_field;
     char *user, *text;
-    size_t user_len, text_len, limit;
+    size_t user_len, text_len, limit, reasoning;
     int has_limit;
 
     if (!json_is_object(body)) {
@@ -154,7 +182,9 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
         return -1;
     }
     if (fg_sim_counting_for_model(&counting, toks, json_string_value(model),
-                                  err, err_size) != 0)
+                                  err, err_size) != 0
+        || plan_tags(json_string_value(model), &badjson, &reasoning,
+                     &reasoning_field, err, err_size) != 0)
     {
         return -1;
     }
@@ -171,6 +201,17 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
     plan->prompt_tokens = fg_sim_count_prompt(&counting, body);
 
     user = plan_user_text(messages, &user_len);
+    if (reasoning > 0) {
+        /* The limit bounds reasoning and answer together (6). */
+        if (has_limit && reasoning > limit - 1) {
+            reasoning = limit - 1;
+        }
+        plan_reason(plan, user, user_len, reasoning);
+        plan->reasoning_field = reasoning_field;
+        if (has_limit) {
+            limit -= plan->n_reasoning;
+        }
+    }
     format = json_object_get(body, "response_format");
     format_type = json_string_value(json_object_get(format, "type"));
     tool = plan_pick_tool(body);
@@ -187,7 +228,7 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
             json_string_value(json_object_get(tool, "name")));
         text = plan_dump(args, &text_len);
         json_decref(args);
-        plan_split(plan, text, text_len);
+        plan_split(plan, text, text_len, badjson);
         plan_apply_limit(plan, limit, has_limit, "tool_calls");
 
     } else if (format_type != NULL
@@ -207,17 +248,19 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
             text = plan_echo_object(user, user_len, &text_len);
         }
         json_decref(filled);
-        plan_split(plan, text, text_len);
+        plan_split(plan, text, text_len, badjson);
         plan_apply_limit(plan, limit, has_limit, "stop");
         plan_apply_stop(plan, json_object_get(body, "stop"));
 
     } else {
-        plan_echo(plan, user, user_len, limit, has_limit);
+        plan_echo(plan, "echo:", user, user_len, limit, has_limit);
         plan_apply_stop(plan, json_object_get(body, "stop"));
     }
     free(user);
 
-    plan->completion_tokens = (uint64_t) plan->n_pieces * plan->n_choices;
+    plan->completion_tokens = (uint64_t) fg_sim_plan_n_tokens(plan)
+                              * plan->n_choices;
+    plan->reasoning_tokens = (uint64_t) plan->n_reasoning * plan->n_choices;
     if (plan->is_stream) {
         plan_build_prefix(plan);
     }
@@ -234,8 +277,76 @@ fg_sim_plan_cleanup(fg_sim_plan_t *plan)
     free(plan->text);
     free(plan->piece_end);
     free(plan->tool_name);
+    free(plan->reasoning);
+    free(plan->reasoning_end);
     free(plan->chunk_prefix);
     memset(plan, 0, sizeof(*plan));
+}
+
+size_t
+fg_sim_plan_n_tokens(const fg_sim_plan_t *plan)
+{
+    return plan->n_reasoning + plan->n_pieces;
+}
+
+/*
+ * Reads the tags of 5 and 6 from @model. *@reasoning gets 0 without a
+ * reasoning tag. A tag spelled wrong is a 400, as a typo in a test should
+ * fail loudly rather than pass as a plain reply.
+ */
+static int
+plan_tags(const char *model, fg_sim_badjson_t *badjson, size_t *reasoning,
+    const char **field, char *err, size_t err_size)
+{
+    static const char alnum[] = "abcdefghijklmnopqrstuvwxyz"
+                                "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    const char *p;
+    size_t len, n;
+
+    *badjson = FG_SIM_BADJSON_NONE;
+    if ((p = strstr(model, "badjson-")) != NULL) {
+        p += sizeof("badjson-") - 1;
+        if (fg_sim_badjson_parse(p, strspn(p, alnum), badjson) != 0) {
+            snprintf(err, err_size, "unknown badjson class in model \"%s\"",
+                     model);
+            return -1;
+        }
+    }
+
+    *reasoning = 0;
+    *field = "reasoning_content";
+    if ((p = strstr(model, "reasoning")) == NULL) {
+        return 0;
+    }
+    p += sizeof("reasoning") - 1;
+    if (strspn(p, alnum) > 0) {
+        goto bad;
+    }
+    *reasoning = FG_SIM_DEFAULT_REASONING;
+    if (strncmp(p, "-field", 6) == 0 && strspn(p + 6, alnum) == 0) {
+        *field = "reasoning";
+        p += 6;
+    }
+    if (p[0] == '-' && p[1] >= '0' && p[1] <= '9') {
+        len = strspn(p + 1, "0123456789");
+        if (len > 7 || strspn(p + 1 + len, alnum) > 0) {
+            goto bad;
+        }
+        for (n = 0; len > 0; len--) {
+            n = n * 10 + (size_t) (*++p - '0');
+        }
+        if (n < 1 || n > FG_SIM_MAX_REASONING) {
+            goto bad;
+        }
+        *reasoning = n;
+    }
+    return 0;
+
+bad:
+    snprintf(err, err_size, "bad reasoning tag in model \"%s\" (reasoning, "
+             "reasoning-field, then -<n> for 1 to %d tokens)", model,
+             FG_SIM_MAX_REASONING);
+    return -1;
 }
 
 /*
@@ -397,14 +508,14 @@ plan_next_word(const char *s, size_t len, size_t *pos, size_t *start,
 }
 
 static void
-plan_echo(fg_sim_plan_t *plan, const char *user, size_t user_len,
-    size_t limit, int has_limit)
+plan_echo(fg_sim_plan_t *plan, const char *first, const char *user,
+    size_t user_len, size_t limit, int has_limit)
 {
     plan_caps_t caps = { 0, 0 };
     size_t pos = 0, start, word_len;
     int is_capped = 0;
 
-    plan_push(plan, &caps, "echo:", 5, 1);
+    plan_push(plan, &caps, first, strlen(first), 1);
     while (plan->n_pieces < limit) {
         if (!plan_next_word(user, user_len, &pos, &start, &word_len)) {
             user = "sim";
@@ -422,21 +533,51 @@ plan_echo(fg_sim_plan_t *plan, const char *user, size_t user_len,
 }
 
 /*
- * Cuts @text (owned, taken) into tokens: a token starts at a space or after
- * FG_SIM_MAX_PIECE_BYTES bytes, never inside a UTF-8 sequence.
+ * The reasoning of 6: @tokens tokens of "think:" and the user's words, made
+ * as the text of 1 is and moved to the plan's reasoning members.
  */
 static void
-plan_split(fg_sim_plan_t *plan, char *text, size_t len)
+plan_reason(fg_sim_plan_t *plan, const char *user, size_t user_len,
+    size_t tokens)
+{
+    fg_sim_plan_t r;
+
+    if (tokens == 0) {
+        return;
+    }
+    memset(&r, 0, sizeof(r));
+    plan_echo(&r, "think:", user, user_len, tokens, 1);
+    plan->reasoning = r.text;
+    plan->reasoning_end = r.piece_end;
+    plan->n_reasoning = r.n_pieces;
+}
+
+/*
+ * Cuts @text (owned, taken) into tokens: a token starts at a space or after
+ * FG_SIM_MAX_PIECE_BYTES bytes, never inside a UTF-8 sequence. With
+ * @badjson the text is first made malformed, and a token also ends just
+ * after a backslash, at most FG_SIM_BADJSON_PIECE_BYTES long (5).
+ */
+static void
+plan_split(fg_sim_plan_t *plan, char *text, size_t len,
+    fg_sim_badjson_t badjson)
 {
     plan_caps_t caps = { 0, 0 };
-    size_t i, start = 0;
+    size_t i, start = 0, max = FG_SIM_MAX_PIECE_BYTES;
 
+    if (badjson != FG_SIM_BADJSON_NONE) {
+        char *bad = fg_sim_badjson_apply(badjson, text, len, &len);
+
+        free(text);
+        text = bad;
+        max = FG_SIM_BADJSON_PIECE_BYTES;
+    }
     for (i = 1; i <= len; i++) {
         if (i < len && ((unsigned char) text[i] & 0xc0) == 0x80) {
             continue;
         }
-        if (i == len || text[i] == ' '
-            || i - start >= FG_SIM_MAX_PIECE_BYTES)
+        if (i == len || text[i] == ' ' || i - start >= max
+            || (badjson != FG_SIM_BADJSON_NONE && text[i - 1] == '\\'))
         {
             plan_push(plan, &caps, text + start, i - start, 1);
             start = i;
@@ -778,10 +919,24 @@ void
 fg_sim_plan_render_piece(const fg_sim_plan_t *plan, size_t i,
     struct evbuffer *out)
 {
-    size_t start = i == 0 ? 0 : plan->piece_end[i - 1];
-    size_t len = plan->piece_end[i] - start;
+    size_t start, len;
     unsigned c;
 
+    if (i < plan->n_reasoning) {
+        start = i == 0 ? 0 : plan->reasoning_end[i - 1];
+        len = plan->reasoning_end[i] - start;
+        for (c = 0; c < plan->n_choices; c++) {
+            plan_chunk_open(plan, out, c);
+            evbuffer_add_printf(out, "{\"%s\":", plan->reasoning_field);
+            plan_add_escaped(out, plan->reasoning + start, len);
+            evbuffer_add(out, "}", 1);
+            plan_chunk_close(plan, out, NULL);
+        }
+        return;
+    }
+    i -= plan->n_reasoning;
+    start = i == 0 ? 0 : plan->piece_end[i - 1];
+    len = plan->piece_end[i] - start;
     for (c = 0; c < plan->n_choices; c++) {
         plan_chunk_open(plan, out, c);
         if (plan->is_tool_call) {
@@ -848,6 +1003,11 @@ fg_sim_plan_render_reply(const fg_sim_plan_t *plan, struct evbuffer *out)
             json_object_set_new(message, "content",
                                 json_stringn(plan->text, len));
         }
+        if (plan->n_reasoning > 0) {
+            json_object_set_new(message, plan->reasoning_field,
+                json_stringn(plan->reasoning,
+                             plan->reasoning_end[plan->n_reasoning - 1]));
+        }
         json_array_append_new(choices, json_pack(
             "{sI so sn ss}", "index", (json_int_t) i, "message", message,
             "logprobs", "finish_reason", plan->finish_reason));
@@ -875,7 +1035,7 @@ plan_usage(const fg_sim_plan_t *plan)
                                                    + plan->completion_tokens),
                      "prompt_tokens_details", "cached_tokens", (json_int_t) 0,
                      "completion_tokens_details", "reasoning_tokens",
-                     (json_int_t) 0);
+                     (json_int_t) plan->reasoning_tokens);
 }
 
 static int

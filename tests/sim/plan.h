@@ -31,6 +31,11 @@
 #define FG_SIM_MAX_WORD_BYTES     64
 /* Largest token of JSON content or tool arguments. */
 #define FG_SIM_MAX_PIECE_BYTES    8
+/* ... of the malformed JSON a "badjson-" tag asks for (badjson.h). */
+#define FG_SIM_BADJSON_PIECE_BYTES 4
+/* Reasoning tokens per choice of a bare "reasoning" tag, and the most. */
+#define FG_SIM_DEFAULT_REASONING  16
+#define FG_SIM_MAX_REASONING      1000000
 
 typedef struct {
     uint64_t     seq;               /* ids: chatcmpl-sim-<seq>, call_<seq> */
@@ -44,9 +49,15 @@ typedef struct {
     size_t      *piece_end;         /* owned: end offset of token i */
     size_t       n_pieces;          /* tokens per choice */
     char        *tool_name;         /* owned; NULL unless is_tool_call */
+    char        *reasoning;         /* owned; NULL: no reasoning tag */
+    size_t      *reasoning_end;     /* owned: end offset of its token i */
+    size_t       n_reasoning;       /* its tokens per choice, sent first */
+    const char  *reasoning_field;   /* "reasoning_content" or "reasoning" */
     const char  *finish_reason;     /* static string */
     uint64_t     prompt_tokens;
-    uint64_t     completion_tokens; /* summed over all choices */
+    uint64_t     completion_tokens; /* summed over all choices, reasoning
+                                       included */
+    uint64_t     reasoning_tokens;  /* summed over all choices */
     char        *chunk_prefix;      /* owned; streams only: "data: {...[" */
     size_t       chunk_prefix_len;
 } fg_sim_plan_t;
@@ -73,7 +84,14 @@ void fg_sim_plan_render_reply(const fg_sim_plan_t *plan, struct evbuffer *out);
 /* Appends the first SSE event of every choice (role, tool call header). */
 void fg_sim_plan_render_head(const fg_sim_plan_t *plan, struct evbuffer *out);
 
-/* Appends token @i (0 <= @i < n_pieces) of every choice as SSE events. */
+/* A choice's tokens: its reasoning's, then its content's (n_pieces). */
+size_t fg_sim_plan_n_tokens(const fg_sim_plan_t *plan);
+
+/*
+ * Appends token @i (0 <= @i < fg_sim_plan_n_tokens()) of every choice as
+ * SSE events: a reasoning delta for the first n_reasoning, then content
+ * (or tool-call arguments).
+ */
 void fg_sim_plan_render_piece(const fg_sim_plan_t *plan, size_t i,
     struct evbuffer *out);
 
