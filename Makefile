@@ -55,7 +55,8 @@ LIBWORKER = $(BUILD)/lib/libfgworker.a
 FLUXGATE  = $(BUILD)/bin/fluxgate
 SIM       = $(BUILD)/bin/fg-sim
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
-FUZZ_TARGETS = validate sse http conn h1head h1chunked proxyproto image tokcount
+FUZZ_TARGETS = validate sse http conn h1head h1chunked proxyproto image tokcount \
+               jsonrepair
 FUZZ_REPLAY  = $(patsubst %,$(BUILD)/tests/fuzz_replay_%,$(FUZZ_TARGETS))
 
 BINS = $(FLUXGATE) $(SIM)
@@ -369,6 +370,10 @@ $(BUILD)/fuzz/fuzz_tokcount: tests/fuzz/fuzz_tokcount.c common/tokens/tokcount.c
                             common/wire/jdoc.c common/wire/utf8.c \
                             common/wire/json.c common/base/errors.c \
                             common/base/alloc.c
+$(BUILD)/fuzz/fuzz_jsonrepair: tests/fuzz/fuzz_jsonrepair.c common/wire/jsonrepair.c \
+                              common/wire/jdoc.c common/wire/utf8.c \
+                              common/wire/json.c common/base/errors.c \
+                              common/base/alloc.c
 $(BUILD)/fuzz/fuzz_%:
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) $(LDLIBS) -o $@
