@@ -434,47 +434,100 @@ tc_tools(tc_t *c, int list, int is_legacy)
                            ? cookbook : raw.upper + markers;
 }
 
+/* A walk over @doc from @budget exact bytes, adding into @out. */
+static void
+tc_begin(tc_t *c, const fg_token_profile_t *profile, const fg_jdoc_t *doc,
+         size_t budget, fg_tokcount_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    memset(c, 0, sizeof(*c));
+    c->p = profile;
+    c->doc = doc;
+    c->budget = budget;
+    c->out = out;
+    c->max_token = profile->bpe != NULL
+                   ? (int64_t) fg_bpe_max_token_bytes(profile->bpe)
+                   : profile->max_token_bytes;
+    if (c->max_token < 1) {
+        c->max_token = 1;
+    }
+}
+
+/* The walk's parts summed into the prompt, its scratch freed. */
+static void
+tc_end(tc_t *c)
+{
+    fg_tokcount_t *out = c->out;
+
+    fg_token_bounds_add(&out->prompt, &out->text);
+    fg_token_bounds_add(&out->prompt, &out->template);
+    fg_token_bounds_add(&out->prompt, &out->tools);
+    fg_token_bounds_add(&out->prompt, &out->images);
+    fg_token_bounds_add(&out->prompt, &out->audio);
+    free(c->scratch);
+    c->scratch = NULL;
+}
+
+/* What the request adds after its messages: the reply's priming, the
+ * tool definitions and a json_schema response format. */
+static void
+tc_rest(tc_t *c)
+{
+    const fg_jdoc_t  *doc = c->doc;
+    int               format;
+    fg_token_bounds_t schema = { 0, 0 };
+
+    tc_markers(c, TC_REPLY_PRIMING);
+    tc_tools(c, fg_jdoc_get(doc, 0, "tools"), 0);
+    tc_tools(c, fg_jdoc_get(doc, 0, "functions"), 1);
+    /* A schema the provider shows the model: at most its text. */
+    format = fg_jdoc_get(doc, 0, "response_format");
+    if (fg_jdoc_type(doc, fg_jdoc_get(doc, format, "json_schema"))
+        == FG_JOBJECT) {
+        tc_raw_text(c, fg_jdoc_get(doc, format, "json_schema"), &schema);
+        c->out->tools.upper += schema.upper;
+    }
+}
+
 void
 fg_tokcount_chat(const fg_token_profile_t *profile, const fg_jdoc_t *doc,
                  size_t exact_budget, fg_tokcount_t *out)
 {
-    tc_t              c;
-    int               root = 0, messages, msg, format;
-    fg_token_bounds_t schema = { 0, 0 };
+    tc_t c;
+    int  messages, msg;
 
-    memset(out, 0, sizeof(*out));
-    memset(&c, 0, sizeof(c));
-    c.p = profile;
-    c.doc = doc;
-    c.budget = exact_budget;
-    c.out = out;
-    c.max_token = profile->bpe != NULL
-                  ? (int64_t) fg_bpe_max_token_bytes(profile->bpe)
-                  : profile->max_token_bytes;
-    if (c.max_token < 1) {
-        c.max_token = 1;
-    }
-    messages = fg_jdoc_get(doc, root, "messages");
+    tc_begin(&c, profile, doc, exact_budget, out);
+    messages = fg_jdoc_get(doc, 0, "messages");
     if (fg_jdoc_type(doc, messages) == FG_JARRAY) {
         for (msg = fg_jdoc_first(doc, messages); msg != FG_JNONE;
              msg = fg_jdoc_next(doc, messages, msg)) {
             tc_message(&c, msg);
         }
     }
-    tc_markers(&c, TC_REPLY_PRIMING);
-    tc_tools(&c, fg_jdoc_get(doc, root, "tools"), 0);
-    tc_tools(&c, fg_jdoc_get(doc, root, "functions"), 1);
-    /* A schema the provider shows the model: at most its text. */
-    format = fg_jdoc_get(doc, root, "response_format");
-    if (fg_jdoc_type(doc, fg_jdoc_get(doc, format, "json_schema"))
-        == FG_JOBJECT) {
-        tc_raw_text(&c, fg_jdoc_get(doc, format, "json_schema"), &schema);
-        out->tools.upper += schema.upper;
-    }
-    fg_token_bounds_add(&out->prompt, &out->text);
-    fg_token_bounds_add(&out->prompt, &out->template);
-    fg_token_bounds_add(&out->prompt, &out->tools);
-    fg_token_bounds_add(&out->prompt, &out->images);
-    fg_token_bounds_add(&out->prompt, &out->audio);
-    free(c.scratch);
+    tc_rest(&c);
+    tc_end(&c);
+}
+
+void
+fg_tokcount_message(const fg_token_profile_t *profile, const fg_jdoc_t *doc,
+                    int msg, size_t *budget, fg_tokcount_t *out)
+{
+    tc_t c;
+
+    tc_begin(&c, profile, doc, *budget, out);
+    tc_message(&c, msg);
+    tc_end(&c);
+    *budget = c.budget;
+}
+
+void
+fg_tokcount_chat_rest(const fg_token_profile_t *profile, const fg_jdoc_t *doc,
+                      size_t *budget, fg_tokcount_t *out)
+{
+    tc_t c;
+
+    tc_begin(&c, profile, doc, *budget, out);
+    tc_rest(&c);
+    tc_end(&c);
+    *budget = c.budget;
 }

@@ -83,4 +83,22 @@ void fg_tokcount_chat(const fg_token_profile_t *profile,
                       const fg_jdoc_t *doc, size_t exact_budget,
                       fg_tokcount_t *out);
 
+/*
+ * The same count in pieces, for a caller that weighs messages one by one
+ * (common/tokens/compress.h): fg_tokcount_message() counts message @msg
+ * (a node of @doc's "messages"), fg_tokcount_chat_rest() what follows the
+ * messages (the reply's priming, tools, a json_schema format). Each fills
+ * @out (its prompt the sum of its parts), counts exactly while *@budget
+ * lasts and lowers *@budget by the bytes it counted exactly. Called for
+ * every message in order and then for the rest, one budget carried from
+ * @exact_budget, the pieces add up, part by part, to fg_tokcount_chat():
+ * it is that very walk. Never fail.
+ */
+void fg_tokcount_message(const fg_token_profile_t *profile,
+                         const fg_jdoc_t *doc, int msg, size_t *budget,
+                         fg_tokcount_t *out);
+void fg_tokcount_chat_rest(const fg_token_profile_t *profile,
+                           const fg_jdoc_t *doc, size_t *budget,
+                           fg_tokcount_t *out);
+
 #endif

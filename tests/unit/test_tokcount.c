@@ -12,6 +12,7 @@
 #include "common/tokens/tokcount.h"
 
 #include "tests/unit/fg_test.h"
+#include "tests/unit/tokenizer.h"
 
 #define BUDGET (64 * 1024)
 
@@ -20,31 +21,13 @@
 #define PNG_4096_8192 \
     "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAEAAAACAACAYAAABawIFF"
 
-static fg_bpe_t *o200k;
-
-static const fg_bpe_t *
-tokenizer(void)
-{
-    fg_err_t err;
-
-    if (o200k == NULL) {
-        o200k = fg_bpe_load(FG_SYSCONFDIR "/tokenizers/o200k_base.json",
-                            &err);
-        if (o200k == NULL) {
-            fprintf(stderr, "o200k_base: %s\n", err.msg);
-            exit(1);
-        }
-    }
-    return o200k;
-}
-
 /* The exact count of @s under o200k_base. */
 static int64_t
 tokens(const char *s)
 {
     fg_token_bounds_t b = { 0, 0 };
 
-    fg_bpe_count(tokenizer(), s, strlen(s), &b);
+    fg_bpe_count(fg_test_o200k(), s, strlen(s), &b);
     return b.lower;
 }
 
@@ -67,7 +50,7 @@ static void
 known(fg_token_profile_t *p)
 {
     fg_token_profile_default(p);
-    p->bpe = tokenizer();
+    p->bpe = fg_test_o200k();
 }
 
 static void
@@ -269,6 +252,58 @@ a_json_schema_raises_only_the_upper_bound(void)
     expect_true(b.prompt.upper > a.prompt.upper);
 }
 
+static void
+the_pieces_add_up_to_the_whole_count(void)
+{
+    static const char body[] =
+        "{\"messages\":[{\"role\":\"system\",\"content\":\"be brief\"},"
+        "{\"role\":\"user\",\"name\":\"ada\",\"content\":[{\"type\":"
+        "\"text\",\"text\":\"a long enough question to pass the budget\"},"
+        "{\"type\":\"image_url\",\"image_url\":{\"url\":\"" PNG_1024 "\"}}]},"
+        "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":"
+        "\"c1\",\"type\":\"function\",\"function\":{\"name\":\"f\","
+        "\"arguments\":\"{\\\"a\\\":1}\"}}]},{\"role\":\"tool\","
+        "\"tool_call_id\":\"c1\",\"content\":\"ok\"}],"
+        "\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"f\","
+        "\"description\":\"Does it.\"}}]}";
+    fg_token_profile_t p;
+    fg_tokcount_t      whole, piece;
+    fg_token_bounds_t  sum;
+    fg_jdoc_t          doc;
+    fg_err_t           err;
+    size_t             budget, k;
+    int                messages, msg, known_tokenizer;
+
+    if (fg_jdoc_parse(&doc, body, strlen(body), 64, &err) != FG_OK) {
+        fprintf(stderr, "bad test JSON: %s\n", err.msg);
+        exit(1);
+    }
+    messages = fg_jdoc_get(&doc, 0, "messages");
+    /* With and without a tokenizer; a budget that runs out mid-way. */
+    for (known_tokenizer = 0; known_tokenizer < 2; known_tokenizer++) {
+        if (known_tokenizer) {
+            known(&p);
+        } else {
+            fg_token_profile_default(&p);
+        }
+        for (k = 0; k < 3; k++) {
+            budget = k == 0 ? BUDGET : k == 1 ? 20 : 0;
+            fg_tokcount_chat(&p, &doc, budget, &whole);
+            sum.lower = sum.upper = 0;
+            for (msg = fg_jdoc_first(&doc, messages); msg != FG_JNONE;
+                 msg = fg_jdoc_next(&doc, messages, msg)) {
+                fg_tokcount_message(&p, &doc, msg, &budget, &piece);
+                fg_token_bounds_add(&sum, &piece.prompt);
+            }
+            fg_tokcount_chat_rest(&p, &doc, &budget, &piece);
+            fg_token_bounds_add(&sum, &piece.prompt);
+            expect_int_eq(sum.lower, whole.prompt.lower);
+            expect_int_eq(sum.upper, whole.prompt.upper);
+        }
+    }
+    fg_jdoc_free(&doc);
+}
+
 /* Random messages of random UTF-8 text, with and without a tokenizer and
  * a budget: lower <= upper, and a known tokenizer's lower bound is the
  * sum of exact counts whenever everything was counted exactly. */
@@ -324,4 +359,5 @@ FG_TEST_MAIN("tokcount",
              FG_TEST_CASE(tool_calls_count_their_name_and_arguments),
              FG_TEST_CASE(tools_lie_between_the_cookbook_and_their_json),
              FG_TEST_CASE(a_json_schema_raises_only_the_upper_bound),
+             FG_TEST_CASE(the_pieces_add_up_to_the_whole_count),
              FG_TEST_CASE(the_lower_bound_never_passes_the_upper))
