@@ -391,6 +391,26 @@ routereq_filters(const fg_jdoc_t *doc, int obj, fg_err_t *err)
     return FG_OK;
 }
 
+/* An array of at most FG_ROUTEREQ_LIST_MAX entries at @arr, named
+ * @path, of @what ("strings") as its message says. */
+static int
+routereq_short_array(const fg_jdoc_t *doc, int arr, const char *path,
+                     const char *what, fg_err_t *err)
+{
+    if (fg_jdoc_type(doc, arr) != FG_JARRAY) {
+        return fg_err_set(err, FG_E_INVALID_TYPE, path,
+                          "%s must be an array of %s, got %s.", path, what,
+                          routereq_type(doc, arr));
+    }
+    if (doc->nodes[arr].count > FG_ROUTEREQ_LIST_MAX) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, path,
+                          "%s may list at most %d entries, got %zu.", path,
+                          FG_ROUTEREQ_LIST_MAX,
+                          (size_t) doc->nodes[arr].count);
+    }
+    return FG_OK;
+}
+
 /* "transforms": strings, each "middle-out"; [] turns compression off. */
 static int
 routereq_transforms(const fg_jdoc_t *doc, int arr, fg_transformreq_t *xf,
@@ -400,16 +420,9 @@ routereq_transforms(const fg_jdoc_t *doc, int arr, fg_transformreq_t *xf,
     int    e;
     size_t i = 0;
 
-    if (fg_jdoc_type(doc, arr) != FG_JARRAY) {
-        return fg_err_set(err, FG_E_INVALID_TYPE, "transforms",
-                          "transforms must be an array of strings, got %s.",
-                          routereq_type(doc, arr));
-    }
-    if (doc->nodes[arr].count > FG_ROUTEREQ_LIST_MAX) {
-        return fg_err_set(err, FG_E_OUT_OF_RANGE, "transforms",
-                          "transforms may list at most %d transforms, got "
-                          "%zu.", FG_ROUTEREQ_LIST_MAX,
-                          (size_t) doc->nodes[arr].count);
+    if (routereq_short_array(doc, arr, "transforms", "strings", err)
+        != FG_OK) {
+        return FG_ERR;
     }
     xf->compress = 0;
     for (e = fg_jdoc_first(doc, arr); e != FG_JNONE;
@@ -520,16 +533,8 @@ routereq_plugins(const fg_jdoc_t *doc, int arr, fg_transformreq_t *xf,
     size_t   i = 0;
     unsigned seen = 0;
 
-    if (fg_jdoc_type(doc, arr) != FG_JARRAY) {
-        return fg_err_set(err, FG_E_INVALID_TYPE, "plugins",
-                          "plugins must be an array of objects, got %s.",
-                          routereq_type(doc, arr));
-    }
-    if (doc->nodes[arr].count > FG_ROUTEREQ_LIST_MAX) {
-        return fg_err_set(err, FG_E_OUT_OF_RANGE, "plugins",
-                          "plugins may list at most %d plugins, got %zu.",
-                          FG_ROUTEREQ_LIST_MAX,
-                          (size_t) doc->nodes[arr].count);
+    if (routereq_short_array(doc, arr, "plugins", "objects", err) != FG_OK) {
+        return FG_ERR;
     }
     for (e = fg_jdoc_first(doc, arr); e != FG_JNONE;
          e = fg_jdoc_next(doc, arr, e), i++) {
@@ -572,8 +577,11 @@ static int
 routereq_reasoning(const fg_jdoc_t *doc, int obj, fg_transformreq_t *xf,
                    fg_err_t *err)
 {
-    char    got[FG_ROUTEREQ_NAME_MAX + 1];
-    int     k, v, effort = -1, enabled = 1;
+    static const char *const members[] = {
+        "effort", "max_tokens", "exclude", "enabled"
+    };
+    char    got[FG_ROUTEREQ_NAME_MAX + 1], path[32];
+    int     k, v, m, effort = -1, enabled = 1;
     int64_t budget = 0;
 
     if (fg_jdoc_type(doc, obj) != FG_JOBJECT) {
@@ -584,10 +592,18 @@ routereq_reasoning(const fg_jdoc_t *doc, int obj, fg_transformreq_t *xf,
     for (k = fg_jdoc_first(doc, obj); k != FG_JNONE;
          k = fg_jdoc_next(doc, obj, k)) {
         v = k + 1;
-        if (fg_jdoc_str_eq(doc, k, "effort")) {
-            if (fg_jdoc_type(doc, v) == FG_JNULL) {
-                continue;
-            }
+        for (m = 0; m < 4 && !fg_jdoc_str_eq(doc, k, members[m]); m++) {
+        }
+        if (m == 4) {
+            return routereq_unknown(doc, k, "reasoning",
+                                    "effort, max_tokens, exclude and "
+                                    "enabled", err);
+        }
+        if (fg_jdoc_type(doc, v) == FG_JNULL) {
+            continue;
+        }
+        switch (m) {
+        case 0:
             if (fg_jdoc_type(doc, v) != FG_JSTRING) {
                 return fg_err_set(err, FG_E_INVALID_TYPE,
                                   "reasoning.effort",
@@ -607,10 +623,8 @@ routereq_reasoning(const fg_jdoc_t *doc, int obj, fg_transformreq_t *xf,
                                   "minimal, low, medium, high or xhigh, got "
                                   "'%s'.", got);
             }
-        } else if (fg_jdoc_str_eq(doc, k, "max_tokens")) {
-            if (fg_jdoc_type(doc, v) == FG_JNULL) {
-                continue;
-            }
+            break;
+        case 1:
             if (fg_jdoc_type(doc, v) != FG_JINT) {
                 return fg_err_set(err, FG_E_INVALID_TYPE,
                                   "reasoning.max_tokens",
@@ -626,26 +640,17 @@ routereq_reasoning(const fg_jdoc_t *doc, int obj, fg_transformreq_t *xf,
                                   FG_ROUTEREQ_REASONING_MAX_TOKENS,
                                   (long long) budget);
             }
-        } else if (fg_jdoc_str_eq(doc, k, "exclude")) {
-            if (fg_jdoc_type(doc, v) == FG_JNULL) {
-                continue;
-            }
-            if (routereq_bool(doc, v, "reasoning.exclude", err) != FG_OK) {
+            break;
+        default:        /* exclude, enabled */
+            snprintf(path, sizeof(path), "reasoning.%s", members[m]);
+            if (routereq_bool(doc, v, path, err) != FG_OK) {
                 return FG_ERR;
             }
-            xf->reasoning_exclude = fg_jdoc_type(doc, v) == FG_JTRUE;
-        } else if (fg_jdoc_str_eq(doc, k, "enabled")) {
-            if (fg_jdoc_type(doc, v) == FG_JNULL) {
-                continue;
+            if (m == 2) {
+                xf->reasoning_exclude = fg_jdoc_type(doc, v) == FG_JTRUE;
+            } else {
+                enabled = fg_jdoc_type(doc, v) == FG_JTRUE;
             }
-            if (routereq_bool(doc, v, "reasoning.enabled", err) != FG_OK) {
-                return FG_ERR;
-            }
-            enabled = fg_jdoc_type(doc, v) == FG_JTRUE;
-        } else {
-            return routereq_unknown(doc, k, "reasoning",
-                                    "effort, max_tokens, exclude and "
-                                    "enabled", err);
         }
     }
     if (effort >= 0 && budget > 0) {
