@@ -494,7 +494,7 @@ routereq_plugin(const fg_jdoc_t *doc, int obj, size_t n, unsigned *seen,
     if (fg_jdoc_str_eq(doc, id, "web")
         || fg_jdoc_str_eq(doc, id, "file-parser")) {
         return fg_err_set(err, FG_E_INVALID_VALUE, path,
-                          "The plugin '%s' is not offered by this gateway; "
+                          "This gateway does not offer the plugin '%s'; "
                           "it offers context-compression and "
                           "response-healing.", got);
     }

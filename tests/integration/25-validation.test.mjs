@@ -22,7 +22,12 @@ before(async () => {
   gw = await startGateway({
     sim,
     config: { limits: { max_body_bytes: MAX_BODY } },
-    models: { models: [...shippedModels(), simModel('alias-chat', 'sim-small')] },
+    models: {
+      models: [...shippedModels(), simModel('alias-chat', 'sim-small'),
+        simModel('mapped-reasoner', 'sim-small', {
+          reasoning_effort: ['low', 'medium', 'high'], reasoning_effort_map: { xhigh: 'high' },
+        })],
+    },
     env: { OPENAI_API_KEY: '' },
   });
 });
@@ -289,7 +294,7 @@ describe('accepted requests as the simulator receives them', () => {
   });
 
   test('a reasoning_effort the model maps reaches the provider as the value it maps to', async () => {
-    const res = await gw.post('/v1/chat/completions', { ...CHAT, model: 'demo-reasoner', reasoning_effort: 'xhigh' });
+    const res = await gw.post('/v1/chat/completions', { ...CHAT, model: 'mapped-reasoner', reasoning_effort: 'xhigh' });
     assert.equal(res.status, 200, res.text);
     assert.equal((await sim.stats()).last_body.reasoning_effort, 'high');
   });

@@ -190,11 +190,11 @@ routereq_refuses_the_web_and_file_parser_plugins_as_not_offered(void)
 {
     expect_rejected(REQ(",'plugins':[{'id':'web'}]"), FG_E_INVALID_VALUE,
                     "plugins[0].id");
-    expect_message_has("'web' is not offered by this gateway");
+    expect_message_has("does not offer the plugin 'web'");
     expect_rejected(REQ(",'plugins':[{'id':'response-healing'},"
                         "{'id':'file-parser'}]"), FG_E_INVALID_VALUE,
                     "plugins[1].id");
-    expect_message_has("'file-parser' is not offered");
+    expect_message_has("does not offer the plugin 'file-parser'");
 }
 
 static void
