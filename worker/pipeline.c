@@ -446,8 +446,14 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
     if (req->reservation.is_lowered) {
         lowered = req->reservation.max_output;
     }
-    body = fg_upstream_body(&req->validated.doc, chat, e->upstream_id,
-                            lowered, at->strip_usage, &len);
+    body = fg_upstream_body(&req->validated.doc, chat,
+                            &(fg_upstream_body_in_t) {
+                                .endpoint = e,
+                                .lowered_max_tokens = lowered,
+                                .max_output =
+                                    rt->candidates[rt->next - 1].max_output,
+                                .ask_usage = at->strip_usage
+                            }, &len);
     /* Nothing reads the parsed document from here on; the body stays
      * while another endpoint may be tried (it is parsed again then). */
     may_fail_over = rt->next < rt->n_candidates

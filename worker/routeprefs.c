@@ -158,7 +158,8 @@ routereq_key_is(const fg_jdoc_t *doc, int k, const char *name, size_t len)
     routereq_key_is(doc, k, lit, sizeof(lit) - 1)
 
 /* Members every endpoint takes: not parameters require_parameters asks
- * about. */
+ * about. The gateway's own fields never reach an endpoint ("reasoning"
+ * is translated for each, or dropped where it has no form). */
 static int
 routereq_is_core(const fg_jdoc_t *doc, int k)
 {
@@ -171,7 +172,10 @@ routereq_is_core(const fg_jdoc_t *doc, int k)
            || ROUTEREQ_KEY_IS(doc, k, "route")
            || ROUTEREQ_KEY_IS(doc, k, "provider")
            || ROUTEREQ_KEY_IS(doc, k, "preset")
-           || ROUTEREQ_KEY_IS(doc, k, "filters");
+           || ROUTEREQ_KEY_IS(doc, k, "filters")
+           || ROUTEREQ_KEY_IS(doc, k, "transforms")
+           || ROUTEREQ_KEY_IS(doc, k, "plugins")
+           || ROUTEREQ_KEY_IS(doc, k, "reasoning");
 }
 
 void

@@ -7,6 +7,14 @@
  * so no lookup is repeated here: as OpenAI reads them,
  * max_completion_tokens wins and max_tokens is the older name; every one
  * the client sent says the lowered value after the edit.
+ *
+ * Inserts at the start of the body are added before the cuts: a cut of
+ * a first member starts where they do, and edits of one position apply
+ * in the order they were added.
+ *
+ * The reasoning asked is written per endpoint, so per attempt: one
+ * request may reach an endpoint that takes an effort and then, failing
+ * over, one that takes a token budget (upstream_body.h has the rules).
  */
 
 #include <stdio.h>
@@ -14,6 +22,7 @@
 #include <string.h>
 
 #include "common/base/alloc.h"
+#include "common/route/router.h"
 #include "common/wire/json.h"
 #include "worker/upstream_body.h"
 
@@ -25,8 +34,26 @@ typedef struct {
     size_t      len;
 } upstream_body_edit_t;
 
-#define UPSTREAM_BODY_EDITS_MAX (4 + FG_ROUTEREQ_FIELDS)   /* a cut per run */
+/* The model, two token fields, the usage, the reasoning (a rewritten
+ * reasoning_effort or an inserted translation, never both: validation
+ * refuses the two fields together) and a cut per run of the gateway's
+ * fields. */
+#define UPSTREAM_BODY_EDITS_MAX (5 + FG_ROUTEREQ_FIELDS)
 #define UPSTREAM_BODY_LIT(s)    s, sizeof(s) - 1
+
+/* Efforts by rank (routereq.h), and a token budget's bounds. */
+#define UPSTREAM_BODY_MINIMAL     1
+#define UPSTREAM_BODY_LOW         2
+#define UPSTREAM_BODY_MEDIUM      3
+#define UPSTREAM_BODY_HIGH        4
+#define UPSTREAM_BODY_BUDGET_MIN  1024
+#define UPSTREAM_BODY_BUDGET_MAX  32000
+
+/* The share of the token limit an effort's budget is, in per mille, by
+ * rank ("none" has no budget). */
+static const int64_t upstream_body_permille[FG_ROUTEREQ_EFFORTS] = {
+    0, 100, 200, 500, 800, 950
+};
 
 /* Adds an edit, keeping the list in order of position (stable). */
 static void
@@ -95,7 +122,7 @@ upstream_body_is_routing(const fg_routereq_t *rr, int k)
 }
 
 /*
- * Cuts the gateway's routing fields: they never reach the provider. Runs
+ * Cuts the gateway's own fields: they never reach the provider. Runs
  * of them are cut whole with one comma: a run followed by a kept member
  * from its first key to that member's key; a run at the end from the
  * kept member before it (its value's end) to the run's end. The request
@@ -133,15 +160,185 @@ upstream_body_cut_routing(const fg_jdoc_t *doc, const fg_routereq_t *rr,
     }
 }
 
+/* The effort of a budget of @budget tokens within a limit of @limit. */
+static int
+upstream_body_effort_of(int64_t budget, int64_t limit)
+{
+    if (budget * 10 >= limit * 8) {
+        return UPSTREAM_BODY_HIGH;
+    }
+    if (budget * 2 >= limit) {
+        return UPSTREAM_BODY_MEDIUM;
+    }
+    if (budget * 5 >= limit) {
+        return UPSTREAM_BODY_LOW;
+    }
+    return UPSTREAM_BODY_MINIMAL;
+}
+
+/*
+ * The effort of the endpoint's list @accepted nearest to rank @want, ties
+ * going up; "none" is no neighbour of a reasoning asked, and is taken
+ * only when asked. NULL when the list holds none of them.
+ */
+static const char *
+upstream_body_nearest(const json_t *accepted, int want)
+{
+    const char *name;
+    size_t      i, n = json_array_size(accepted);
+    int         rank, d, best = -1, best_d = 0;
+
+    for (i = 0; i < n; i++) {
+        name = json_string_value(json_array_get(accepted, i));
+        rank = name != NULL ? fg_routereq_effort_rank(name, strlen(name))
+                            : -1;
+        if (rank < 0 || (rank == 0) != (want == 0)) {
+            continue;
+        }
+        d = rank > want ? rank - want : want - rank;
+        if (best < 0 || d < best_d || (d == best_d && rank > best)) {
+            best = rank;
+            best_d = d;
+        }
+    }
+    return best < 0 ? NULL : fg_routereq_effort_name(best);
+}
+
+/*
+ * The budget in tokens for effort rank @effort, or the one asked
+ * (@asked > 0), within a limit of @limit tokens; 0 when none fits.
+ */
+static int64_t
+upstream_body_budget(int effort, int64_t asked, int64_t limit)
+{
+    int64_t budget;
+
+    if (asked > 0) {
+        budget = asked < limit ? asked : limit - 1;
+        /* Cut below the least budget a provider takes: none at all. */
+        return asked < limit || budget >= UPSTREAM_BODY_BUDGET_MIN
+               ? budget : 0;
+    }
+    if (effort <= 0 || limit <= UPSTREAM_BODY_BUDGET_MIN) {
+        return 0;
+    }
+    budget = limit * upstream_body_permille[effort] / 1000;
+    if (budget < UPSTREAM_BODY_BUDGET_MIN) {
+        budget = UPSTREAM_BODY_BUDGET_MIN;
+    }
+    if (budget > UPSTREAM_BODY_BUDGET_MAX) {
+        budget = UPSTREAM_BODY_BUDGET_MAX;
+    }
+    return budget;
+}
+
+/*
+ * The reasoning the request asks, for endpoint @in->endpoint: the
+ * top-level reasoning_effort rewritten where only the model's map makes
+ * it acceptable, or the "reasoning" object (cut with the gateway's
+ * fields) written as a member at the start of the body in the endpoint's
+ * format. @buf (of @size bytes) holds the text of the edit.
+ */
+static void
+upstream_body_reasoning(const fg_jdoc_t *doc, const fg_chat_request_t *chat,
+                        const fg_upstream_body_in_t *in, char *buf,
+                        size_t size, upstream_body_edit_t *edits, size_t *n)
+{
+    const fg_transformreq_t *xf = &chat->xf;
+    const fg_endpoint_t     *e = in->endpoint;
+    size_t                   top = doc->nodes[0].start + 1, len;
+    const char              *sent;
+    fg_route_str_t           asked;
+    int64_t                  limit, budget;
+    int                      node, effort, k;
+
+    if (!xf->has_reasoning) {
+        node = fg_jdoc_value(doc, 0, "reasoning_effort");
+        if (e->model->reasoning_effort_map == NULL
+            || fg_jdoc_type(doc, node) != FG_JSTRING) {
+            return;
+        }
+        asked = fg_routereq_str(doc, node);
+        sent = fg_route_reasoning_effort(e, asked, &len);
+        if (sent != NULL && sent != asked.s) {
+            /* A catalog name: plain, nothing to escape. */
+            k = snprintf(buf, size, "\"%.*s\"", (int) len, sent);
+            upstream_body_edit(edits, n, doc->nodes[node].start,
+                               doc->nodes[node].len, buf, (size_t) k);
+        }
+        return;
+    }
+    effort = xf->reasoning_effort.s == NULL
+             ? -1 : fg_routereq_effort_rank(xf->reasoning_effort.s,
+                                            xf->reasoning_effort.len);
+    /* enabled: false (effort "none" is said as "none" where it can be). */
+    if (!xf->reasoning_enabled && effort != 0) {
+        return;
+    }
+    if (effort < 0 && xf->reasoning_max_tokens == 0) {
+        effort = UPSTREAM_BODY_MEDIUM;
+    }
+    limit = in->lowered_max_tokens > 0 ? in->lowered_max_tokens
+            : chat->max_tokens > 0 ? chat->max_tokens : in->max_output;
+    if (limit <= 0) {
+        return;
+    }
+    switch (e->reasoning_format) {
+    case FG_REASONING_EFFORT:
+        if (effort < 0) {
+            effort = upstream_body_effort_of(xf->reasoning_max_tokens, limit);
+        }
+        sent = upstream_body_nearest(e->reasoning_effort, effort);
+        if (sent == NULL) {
+            return;
+        }
+        /* Beside "reasoning" only a null one passes validation: it is
+         * replaced, not doubled. */
+        node = fg_jdoc_get(doc, 0, "reasoning_effort");
+        if (node != FG_JNONE) {
+            k = snprintf(buf, size, "\"%s\"", sent);
+            upstream_body_edit(edits, n, doc->nodes[node].start,
+                               doc->nodes[node].len, buf, (size_t) k);
+            return;
+        }
+        k = snprintf(buf, size, "\"reasoning_effort\":\"%s\",", sent);
+        break;
+    case FG_REASONING_THINKING:
+        budget = upstream_body_budget(effort, xf->reasoning_max_tokens,
+                                      limit);
+        if (budget == 0 || fg_jdoc_get(doc, 0, "thinking") != FG_JNONE) {
+            return;
+        }
+        k = snprintf(buf, size, "\"thinking\":{\"type\":\"enabled\","
+                     "\"budget_tokens\":%lld},", (long long) budget);
+        break;
+    case FG_REASONING_THINKING_BUDGET:
+        budget = upstream_body_budget(effort, xf->reasoning_max_tokens,
+                                      limit);
+        if (budget == 0
+            || fg_jdoc_get(doc, 0, "enable_thinking") != FG_JNONE
+            || fg_jdoc_get(doc, 0, "thinking_budget") != FG_JNONE) {
+            return;
+        }
+        k = snprintf(buf, size, "\"enable_thinking\":true,"
+                     "\"thinking_budget\":%lld,", (long long) budget);
+        break;
+    default:
+        return;
+    }
+    upstream_body_edit(edits, n, top, 0, buf, (size_t) k);
+}
+
 char *
 fg_upstream_body(const fg_jdoc_t *doc, const fg_chat_request_t *chat,
-                 const char *upstream_model, int64_t lowered_max_tokens,
-                 int ask_usage, size_t *out_len)
+                 const fg_upstream_body_in_t *in, size_t *out_len)
 {
+    const char          *upstream_model = in->endpoint->upstream_id;
     size_t               id_len = strlen(upstream_model), n = 0, i, len, pos;
     upstream_body_edit_t edits[UPSTREAM_BODY_EDITS_MAX];
     const fg_span_t     *span;
     char                *model, *out, number[48], member[80];
+    char                 reasoning[128];
     size_t               number_len = 0;
     int                  k;
 
@@ -150,9 +347,9 @@ fg_upstream_body(const fg_jdoc_t *doc, const fg_chat_request_t *chat,
     upstream_body_edit(edits, &n, doc->nodes[chat->model].start,
                        doc->nodes[chat->model].len, model, len);
 
-    if (lowered_max_tokens > 0) {
+    if (in->lowered_max_tokens > 0) {
         k = snprintf(number, sizeof(number), "%lld",
-                     (long long) lowered_max_tokens);
+                     (long long) in->lowered_max_tokens);
         number_len = (size_t) k;
         if (chat->tokens_field == FG_TOKENS_FIELD_NONE) {
             k = snprintf(member, sizeof(member),
@@ -171,9 +368,11 @@ fg_upstream_body(const fg_jdoc_t *doc, const fg_chat_request_t *chat,
                                number_len);
         }
     }
-    if (ask_usage) {
+    if (in->ask_usage) {
         upstream_body_ask_usage(doc, edits, &n);
     }
+    upstream_body_reasoning(doc, chat, in, reasoning, sizeof(reasoning),
+                            edits, &n);
     for (k = 0; k < FG_ROUTEREQ_FIELDS; k++) {
         if (chat->route.member[k] != FG_JNONE) {
             upstream_body_cut_routing(doc, &chat->route, edits, &n);

@@ -280,9 +280,10 @@ int
 fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
                       fg_jdoc_t *doc, fg_chat_request_t *out, fg_err_t *err)
 {
-    validate_t    v;
-    size_t        i;
-    fg_routereq_t route;
+    validate_t        v;
+    size_t            i;
+    fg_routereq_t     route;
+    fg_transformreq_t xf;
 
     if (fg_jdoc_parse(doc, body, len, max_depth, err) != FG_OK) {
         return FG_ERR;
@@ -320,11 +321,12 @@ fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
     {
         goto fail;
     }
-    if (fg_routereq_validate(doc, &route, err) != FG_OK) {
+    if (fg_routereq_validate(doc, &route, &xf, err) != FG_OK) {
         goto fail;
     }
 
     if (out != NULL) {
+        out->xf = xf;
         validate_fill(doc, out);
         out->route = route;
     }
@@ -955,6 +957,10 @@ validate_fill(const fg_jdoc_t *doc, fg_chat_request_t *out)
 
     node = fg_jdoc_get(doc, 0, "n");
     out->n = fg_jdoc_type(doc, node) == FG_JINT ? doc->nodes[node].num.i : 1;
+
+    node = fg_jdoc_get(doc, fg_jdoc_get(doc, 0, "response_format"), "type");
+    out->xf.json_mode = fg_jdoc_str_eq(doc, node, "json_object")
+                        || fg_jdoc_str_eq(doc, node, "json_schema");
 }
 
 /*

@@ -58,6 +58,8 @@ typedef struct {
     fg_span_t   max_completion_tokens_span;     /* likewise */
     long long   n;              /* 1 when absent */
     fg_routereq_t route;        /* the gateway's routing fields */
+    fg_transformreq_t xf;       /* transforms, plugins, reasoning and the
+                                   JSON mode (routereq.h) */
 } fg_chat_request_t;
 
 /* "max_tokens" or "max_completion_tokens": the field @f names (NONE reads

@@ -210,6 +210,7 @@ typedef struct {
     int         tools;
     int         json_schema;
     json_t     *effort;
+    json_t     *reasoning_format;     /* a name of catalog_formats[] */
     json_t     *apis;
     json_t     *parameters;
     json_t     *pricing;
@@ -222,12 +223,20 @@ typedef struct {
 static const char *const catalog_endpoint_members[] = {
     "provider", "upstream_id", "context_window", "max_output_tokens",
     "supports_vision", "supports_tools", "supports_json_schema",
-    "reasoning_effort", "apis", "quantization", "parameters", "pricing",
-    "limits", "country", "pue", NULL
+    "reasoning_effort", "reasoning_format", "apis", "quantization",
+    "parameters", "pricing", "limits", "country", "pue", NULL
 };
 static const char *const catalog_model_members[] = {
-    "id", "created", "owned_by", "tokens", "quality", "endpoints", NULL
+    "id", "created", "owned_by", "tokens", "quality", "endpoints",
+    "reasoning_effort_map", NULL
 };
+
+/* The names of fg_reasoning_format_t, in its order. */
+static const char *const catalog_formats[] = {
+    "reasoning_effort", "thinking", "thinking_budget", "none"
+};
+
+#define CATALOG_FORMAT_COUNT (sizeof(catalog_formats) / sizeof(catalog_formats[0]))
 
 static const struct {
     const char *name;
@@ -278,7 +287,7 @@ catalog_spec_read(json_t *entry, catalog_spec_t *s, const char *where,
 
     if (json_unpack_ex(entry, &jerr, 0,
                        "{s?s, s?s, s?s, s?s, s?I, s?I, s?b, s?b, s?b,"
-                       " s?o, s?o, s?o, s?o, s?o, s?F}",
+                       " s?o, s?o, s?o, s?o, s?o, s?o, s?F}",
                        "provider", &s->provider,
                        "upstream_id", &s->upstream_id,
                        "quantization", &s->quantization,
@@ -288,7 +297,9 @@ catalog_spec_read(json_t *entry, catalog_spec_t *s, const char *where,
                        "supports_vision", &s->vision,
                        "supports_tools", &s->tools,
                        "supports_json_schema", &s->json_schema,
-                       "reasoning_effort", &s->effort, "apis", &s->apis,
+                       "reasoning_effort", &s->effort,
+                       "reasoning_format", &s->reasoning_format,
+                       "apis", &s->apis,
                        "parameters", &s->parameters, "pricing", &s->pricing,
                        "limits", &s->limits, "pue", &s->pue) != 0) {
         return fg_err_set(err, FG_E_INVALID_VALUE, NULL, "%s: %s", where,
@@ -407,13 +418,34 @@ catalog_limits(json_t *limits, json_int_t *rpm, json_int_t *tpm,
     return FG_OK;
 }
 
+/* "reasoning_format": one of catalog_formats[]. */
+static int
+catalog_format(const json_t *name, fg_reasoning_format_t *format,
+               const char *where, fg_err_t *err)
+{
+    size_t k;
+
+    for (k = 0; k < CATALOG_FORMAT_COUNT; k++) {
+        if (json_is_string(name)
+            && strcmp(json_string_value(name), catalog_formats[k]) == 0) {
+            *format = (fg_reasoning_format_t) k;
+            return FG_OK;
+        }
+    }
+    return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                      "%s: reasoning_format must be \"reasoning_effort\", "
+                      "\"thinking\", \"thinking_budget\" or \"none\"",
+                      where);
+}
+
 /* Checks the members @s gives; says nothing of those it lacks. */
 static int
 catalog_spec_check(const catalog_spec_t *s, const char *where,
                    fg_err_t *err)
 {
-    json_int_t p, c, q;
-    unsigned   bits;
+    json_int_t            p, c, q;
+    unsigned              bits;
+    fg_reasoning_format_t format;
 
     if ((s->context_window != CATALOG_UNSET_INT && s->context_window < 1)
         || (s->max_output != CATALOG_UNSET_INT && s->max_output < 1)) {
@@ -447,7 +479,11 @@ catalog_spec_check(const catalog_spec_t *s, const char *where,
         return fg_err_set(err, FG_E_OUT_OF_RANGE, NULL,
                           "%s: pue must be within 1.0..3.0", where);
     }
-    if ((s->apis != NULL && catalog_apis(s->apis, &bits, where, err) != FG_OK)
+    if ((s->reasoning_format != NULL
+         && catalog_format(s->reasoning_format, &format, where, err)
+            != FG_OK)
+        || (s->apis != NULL && catalog_apis(s->apis, &bits, where, err)
+            != FG_OK)
         || (s->pricing != NULL
             && catalog_pricing(s->pricing, &p, &c, &q, where, err) != FG_OK)
         || catalog_limits(s->limits, &p, &q, where, err) != FG_OK) {
@@ -470,6 +506,7 @@ catalog_endpoint_add(fg_catalog_t *cat, fg_model_t *m,
     json_int_t     prompt, cached, completion, rpm, tpm;
     unsigned       apis = FG_API_CHAT;
     size_t         k;
+    fg_reasoning_format_t format;
 
     if (catalog_spec_check(s, where, err) != FG_OK) {
         return FG_ERR;
@@ -505,6 +542,21 @@ catalog_endpoint_add(fg_catalog_t *cat, fg_model_t *m,
             && catalog_apis(s->apis, &apis, where, err) != FG_OK)) {
         return FG_ERR;
     }
+    /* Where the request's "reasoning" goes: the effort field by default
+     * when the endpoint takes one, else nowhere. */
+    format = json_array_size(s->effort) > 0 ? FG_REASONING_EFFORT
+                                            : FG_REASONING_NONE;
+    if (s->reasoning_format != NULL
+        && catalog_format(s->reasoning_format, &format, where, err)
+           != FG_OK) {
+        return FG_ERR;
+    }
+    if (format == FG_REASONING_EFFORT && json_array_size(s->effort) == 0) {
+        return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                          "%s: reasoning_format \"reasoning_effort\" needs "
+                          "the reasoning_effort values the endpoint "
+                          "accepts", where);
+    }
 
     e = &cat->endpoints[cat->endpoint_count];
     e->index = cat->endpoint_count++;
@@ -518,6 +570,7 @@ catalog_endpoint_add(fg_catalog_t *cat, fg_model_t *m,
     e->supports_json_schema = s->json_schema != 0;    /* default: yes */
     e->reasoning_effort = s->effort ? json_deep_copy(s->effort)
                                     : json_array();
+    e->reasoning_format = format;
     e->apis = apis;
     e->quantization = s->quantization ? fg_xstrdup(s->quantization) : NULL;
     e->parameters = s->parameters ? json_deep_copy(s->parameters) : NULL;
@@ -606,6 +659,66 @@ catalog_model_summarise(fg_model_t *m)
     m->completion_per_mtok_micro = cheapest->completion_per_mtok_micro;
 }
 
+/* A name the router may compare, and upstream_body.c write, as it is:
+ * 1 to 32 letters, digits, '.', '_' and '-'. */
+static int
+catalog_plain(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n >= 1 && n <= 32
+           && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                     "0123456789._-") == n;
+}
+
+/*
+ * "reasoning_effort_map": {value a client may send: value sent instead},
+ * plain names, each value sent accepted by one of @m's endpoints at
+ * least (otherwise no endpoint could take what it maps to).
+ */
+static int
+catalog_effort_map(const fg_model_t *m, const json_t *map, const char *where,
+                   fg_err_t *err)
+{
+    const char *key;
+    json_t     *v;
+    size_t      k;
+
+    if (!json_is_object(map)) {
+        return fg_err_set(err, FG_E_INVALID_TYPE, NULL,
+                          "%s: reasoning_effort_map must be an object of "
+                          "strings", where);
+    }
+    json_object_foreach((json_t *) map, key, v) {
+        if (!catalog_plain(key)
+            || (json_is_string(v) && !catalog_plain(json_string_value(v)))) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                              "%s: reasoning_effort_map: \"%.32s\" is not "
+                              "a name of 1 to 32 letters, digits, '.', '_' "
+                              "and '-'", where,
+                              catalog_plain(key) ? json_string_value(v)
+                                                 : key);
+        }
+        if (!json_is_string(v)) {
+            return fg_err_set(err, FG_E_INVALID_TYPE, NULL,
+                              "%s: reasoning_effort_map.%s must be a string",
+                              where, key);
+        }
+        for (k = 0; k < m->endpoint_count; k++) {
+            if (catalog_strings_have(m->endpoints[k]->reasoning_effort, v)) {
+                break;
+            }
+        }
+        if (k == m->endpoint_count) {
+            return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                              "%s: reasoning_effort_map.%s: no endpoint "
+                              "accepts \"%s\"", where, key,
+                              json_string_value(v));
+        }
+    }
+    return FG_OK;
+}
+
 static int
 catalog_load_model(fg_catalog_t *cat, size_t i, json_t *item,
                    const char *path, fg_err_t *err)
@@ -618,17 +731,18 @@ catalog_load_model(fg_catalog_t *cat, size_t i, json_t *item,
     };
     catalog_spec_t spec;
     json_error_t   jerr;
-    json_t        *endpoints = NULL, *tokens = NULL;
+    json_t        *endpoints = NULL, *tokens = NULL, *map = NULL;
     const char    *id, *owned_by = NULL;
     json_int_t     created = 0, rpm, tpm;
     double         quality = FG_CATALOG_QUALITY_DEFAULT;
     char           where[PATH_MAX + 192], ewhere[PATH_MAX + 224];
     size_t         j, n;
 
-    if (json_unpack_ex(item, &jerr, 0, "{s:s, s?I, s?s, s?o, s?F, s?o}",
+    if (json_unpack_ex(item, &jerr, 0, "{s:s, s?I, s?s, s?o, s?F, s?o, s?o}",
                        "id", &id, "created", &created, "owned_by", &owned_by,
                        "tokens", &tokens, "quality", &quality,
-                       "endpoints", &endpoints) != 0) {
+                       "endpoints", &endpoints,
+                       "reasoning_effort_map", &map) != 0) {
         return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
                           "%s: models[%zu]: %s", path, i, jerr.text);
     }
@@ -697,6 +811,12 @@ catalog_load_model(fg_catalog_t *cat, size_t i, json_t *item,
     }
     m->owned_by = fg_xstrdup(owned_by ? owned_by
                              : m->endpoints[0]->provider->id);
+    if (map != NULL) {
+        if (catalog_effort_map(m, map, where, err) != FG_OK) {
+            return FG_ERR;
+        }
+        m->reasoning_effort_map = json_deep_copy(map);
+    }
     catalog_model_summarise(m);
     catalog_index_model(cat, i);
     return FG_OK;
@@ -902,6 +1022,7 @@ fg_catalog_free(fg_catalog_t *cat)
         free(cat->models[i].owned_by);
         free(cat->models[i].tokenizer);
         json_decref(cat->models[i].reasoning_effort);
+        json_decref(cat->models[i].reasoning_effort_map);
         free(cat->models[i].endpoints);
     }
     for (i = 0; i < cat->endpoint_count; i++) {
@@ -1060,7 +1181,7 @@ fg_catalog_endpoint_json(const fg_endpoint_t *e)
         }
     }
     return json_pack("{s:s, s:s, s:s, s:s?, s:o, s:I, s:I,"
-                     " s:{s:b, s:b, s:b, s:O, s:o}, s:s?, s:o, s:b}",
+                     " s:{s:b, s:b, s:b, s:O, s:s, s:o}, s:s?, s:o, s:b}",
                      "provider", e->provider->id,
                      "provider_name", e->provider->name,
                      "upstream_id", e->upstream_id,
@@ -1074,6 +1195,8 @@ fg_catalog_endpoint_json(const fg_endpoint_t *e)
                      "tools", e->supports_tools,
                      "json_schema", e->supports_json_schema,
                      "reasoning_effort", e->reasoning_effort,
+                     "reasoning_format",
+                     catalog_formats[e->reasoning_format],
                      "apis", apis,
                      "quantization", e->quantization,
                      "pricing",

@@ -58,6 +58,20 @@ typedef struct {
 typedef struct fg_model_s fg_model_t;
 
 /*
+ * The form in which an endpoint takes the request's "reasoning" object
+ * (docs/routing.md, "Reasoning"); worker/upstream_body.c writes it.
+ */
+typedef enum {
+    FG_REASONING_EFFORT = 0,      /* "reasoning_effort": "<value>" */
+    FG_REASONING_THINKING,        /* "thinking": {"type": "enabled",
+                                     "budget_tokens": N}: Anthropic's
+                                     OpenAI-compatible form */
+    FG_REASONING_THINKING_BUDGET, /* "enable_thinking": true,
+                                     "thinking_budget": N: Qwen's form */
+    FG_REASONING_NONE             /* nothing is sent */
+} fg_reasoning_format_t;
+
+/*
  * An endpoint: one provider serving one model under its own id, at its
  * own prices, window and capabilities. A model entry without "endpoints"
  * has exactly one, made of the model's own fields; an entry of the
@@ -76,6 +90,9 @@ typedef struct {
     int               supports_tools;
     int               supports_json_schema;
     json_t           *reasoning_effort;    /* array of strings, owned */
+    fg_reasoning_format_t reasoning_format; /* default: FG_REASONING_EFFORT
+                                              with a reasoning_effort
+                                              value, else NONE */
     unsigned          apis;                /* FG_API_*; default chat */
     char             *quantization;        /* "fp8", "bf16", ...; NULL:
                                               unknown */
@@ -122,6 +139,13 @@ struct fg_model_s {
     int            supports_tools;
     json_t        *reasoning_effort;   /* array of strings, owned: the
                                           union of the endpoints' */
+    json_t        *reasoning_effort_map;  /* object, owned; NULL: none.
+                                             A reasoning_effort value a
+                                             client may send to the one
+                                             sent instead where it is not
+                                             accepted (router.h); plain
+                                             names, every value accepted
+                                             by one endpoint at least */
     int64_t        prompt_per_mtok_micro;
     int64_t        cached_prompt_per_mtok_micro;
     int64_t        completion_per_mtok_micro;
@@ -230,8 +254,8 @@ json_t *fg_catalog_model_json(const fg_model_t *model);
  * {"provider", "provider_name", "upstream_id", "location",
  * "carbon_intensity", "context_window", "max_output_tokens",
  * "capabilities": {"vision", "tools", "json_schema", "reasoning_effort",
- * "apis"}, "quantization", "pricing": {...}}. The worker adds the live
- * health. Returns a new reference.
+ * "reasoning_format", "apis"}, "quantization", "pricing": {...}}. The
+ * worker adds the live health. Returns a new reference.
  */
 json_t *fg_catalog_endpoint_json(const fg_endpoint_t *endpoint);
 

@@ -195,11 +195,37 @@ route_json_has(const json_t *array, const fg_route_str_t *s)
     return 0;
 }
 
+const char *
+fg_route_reasoning_effort(const fg_endpoint_t *e, fg_route_str_t asked,
+                          size_t *len)
+{
+    const json_t  *to;
+    fg_route_str_t sent;
+
+    if (route_json_has(e->reasoning_effort, &asked)) {
+        *len = asked.len;
+        return asked.s;
+    }
+    to = json_object_getn(e->model->reasoning_effort_map, asked.s,
+                          asked.len);
+    if (!json_is_string(to)) {
+        return NULL;
+    }
+    sent.s = json_string_value(to);
+    sent.len = json_string_length(to);
+    if (!route_json_has(e->reasoning_effort, &sent)) {
+        return NULL;
+    }
+    *len = sent.len;
+    return sent.s;
+}
+
 /* The capabilities the request needs, in the errors' precedence. */
 static route_reason_t
 route_check_need(route_ctx_t *x, const fg_endpoint_t *e)
 {
     const fg_route_need_t *need = x->need;
+    size_t                 len;
 
     if (need->has_images && !e->supports_vision) {
         return ROUTE_IMAGES;
@@ -224,7 +250,8 @@ route_check_need(route_ctx_t *x, const fg_endpoint_t *e)
         return ROUTE_JSON_SCHEMA;
     }
     if (need->reasoning_effort.s != NULL
-        && !route_json_has(e->reasoning_effort, &need->reasoning_effort)) {
+        && fg_route_reasoning_effort(e, need->reasoning_effort, &len)
+           == NULL) {
         return ROUTE_REASONING;
     }
     if (!(e->apis & need->api)) {
@@ -599,11 +626,14 @@ route_model(route_ctx_t *x, size_t i, fg_route_allows_pt allows,
     }
 }
 
-/* The values of reasoning_effort @m's endpoints accept, ", "-joined. */
+/* The values of reasoning_effort @m's endpoints accept, ", "-joined,
+ * then what its reasoning_effort_map sends for others. */
 static void
 route_efforts(const fg_model_t *m, char *buf, size_t size)
 {
-    size_t i, j, k, n, len = 0;
+    size_t      i, j, k, n, len = 0;
+    const char *from;
+    json_t     *to;
 
     buf[0] = '\0';
     for (i = 0; i < m->endpoint_count; i++) {
@@ -631,6 +661,15 @@ route_efforts(const fg_model_t *m, char *buf, size_t size)
     }
     if (len == 0) {
         snprintf(buf, size, "none");
+        return;
+    }
+    i = 0;
+    json_object_foreach(m->reasoning_effort_map, from, to) {
+        if (len < size) {
+            len += (size_t) snprintf(buf + len, size - len, "%s%s to %s",
+                                     i++ == 0 ? ", and maps " : ", ", from,
+                                     json_string_value(to));
+        }
     }
 }
 

@@ -10,7 +10,8 @@
  *   1. Expand the model and its fallbacks into their endpoints.
  *   2. Drop those that cannot take the request: the key may not use the
  *      model; a provider that is disabled; image input without vision;
- *      tools, json_schema or a reasoning_effort value it does not support;
+ *      tools, json_schema or a reasoning_effort value it does not
+ *      support (itself or as its model's reasoning_effort_map sends it);
  *      an API it does not serve; the prompt's lower bound plus the output
  *      asked beyond its window; provider.only / ignore / order without
  *      allow_fallbacks / quantizations / max_price / require_parameters /
@@ -167,7 +168,8 @@ typedef struct {
  *   FG_E_UNSUPPORTED_PARAMETER (400)  a capability was (tools,
  *                                   response_format, reasoning_effort:
  *                                   err.param names it and the message
- *                                   the values the model accepts);
+ *                                   the values the model accepts and
+ *                                   maps);
  *   FG_E_NO_PROVIDER_AVAILABLE (503)  every endpoint left was unhealthy:
  *                                   *@retry_after_s (>= 1) is when the
  *                                   earliest may be tried again;
@@ -193,6 +195,20 @@ int fg_route_plan(const fg_catalog_t *catalog, const fg_health_t *health,
                   void *allow_arg, int64_t now_ms, uint64_t random,
                   fg_route_plan_t *out, int64_t *retry_after_s,
                   fg_err_t *err);
+
+/*
+ * The reasoning_effort value endpoint @e is sent for the value @asked
+ * (the request's top-level "reasoning_effort", its bytes as the body
+ * holds them): @asked itself when @e accepts it, else the value its
+ * model's reasoning_effort_map gives for @asked when @e accepts that;
+ * NULL when neither (the router drops @e then). *@len gets the length
+ * of the value returned (not NUL-terminated when it is @asked's bytes).
+ * Borrowed: @asked's bytes or the catalog's. What the router filters
+ * by, upstream_body.c writes and the pipeline's
+ * x-fluxgate-reasoning-effort header reports. Pure; cannot fail.
+ */
+const char *fg_route_reasoning_effort(const fg_endpoint_t *e,
+                                      fg_route_str_t asked, size_t *len);
 
 /* Empty prefs: no fallback model, allow_fallbacks 1, no price or filter
  * limit, FG_PRESET_UNSET. */

@@ -14,7 +14,10 @@
  *   3) the parser (common/wire/jdoc) accepts exactly what jansson accepts with
  *      JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, and the facts it reads
  *      (model, stream, n, token limits) are the ones jansson reads from
- *      the same bytes: what goes upstream is what was priced.
+ *      the same bytes: what goes upstream is what was priced;
+ *   4) what transforms, plugins and reasoning say (routereq.h) is in
+ *      range: a reasoning object was an object, its budget is below each
+ *      token limit given, and it never stands beside reasoning_effort.
  * A broken property aborts, which libFuzzer reports as a crash.
  *
  * Not checked here: pricing and reservation (admit stage, its own target).
@@ -152,6 +155,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                    root, "max_tokens")));
     fuzz_check(req.max_tokens >= json_integer_value(json_object_get(
                    root, "max_completion_tokens")));
+
+    fuzz_check(req.xf.compress >= -1 && req.xf.compress <= 1);
+    fuzz_check(req.xf.heal >= -1 && req.xf.heal <= 1);
+    fuzz_check(req.xf.has_reasoning
+               == json_is_object(json_object_get(root, "reasoning")));
+    fuzz_check(!req.xf.has_reasoning
+               || json_is_null(json_object_get(root, "reasoning_effort"))
+               || json_object_get(root, "reasoning_effort") == NULL);
+    fuzz_check(req.xf.reasoning_max_tokens >= 0
+               && (req.xf.reasoning_max_tokens == 0
+                   || req.max_tokens == 0
+                   || req.xf.reasoning_max_tokens < req.max_tokens));
+    fuzz_check(req.xf.reasoning_effort.s == NULL
+               || req.xf.reasoning_max_tokens == 0);
 
     free(model);
     fg_jdoc_free(&doc);

@@ -289,6 +289,7 @@ describe('GET /v1/models/{id}', () => {
     assert.equal(e.context_window, 131072);
     assert.deepEqual(e.capabilities.apis, ['chat']);
     assert.equal(e.capabilities.vision, true);
+    assert.equal(e.capabilities.reasoning_format, 'none', 'no reasoning_effort values: none');
     assert.equal(e.pricing.prompt_per_mtok_micro, 100000);
     assert.equal(e.enabled, true);
     assert.ok('health' in e);

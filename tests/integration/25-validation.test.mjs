@@ -22,7 +22,12 @@ before(async () => {
   gw = await startGateway({
     sim,
     config: { limits: { max_body_bytes: MAX_BODY } },
-    models: { models: [...shippedModels(), simModel('alias-chat', 'sim-small')] },
+    models: {
+      models: [...shippedModels(), simModel('alias-chat', 'sim-small'),
+        simModel('mapped-reasoner', 'sim-small', {
+          reasoning_effort: ['low', 'medium', 'high'], reasoning_effort_map: { xhigh: 'high' },
+        })],
+    },
     env: { OPENAI_API_KEY: '' },
   });
 });
@@ -170,6 +175,32 @@ const CASES = [
     { ...CHAT, max_tokens: 8193 }, 400, 'VALIDATION_OUT_OF_RANGE', 'max_tokens'],
   ['max_completion_tokens above the model\'s max_output_tokens is VALIDATION_OUT_OF_RANGE on it',
     { ...CHAT, max_completion_tokens: 100000 }, 400, 'VALIDATION_OUT_OF_RANGE', 'max_completion_tokens'],
+  ['a transform other than middle-out is VALIDATION_INVALID_VALUE on its index',
+    { ...CHAT, transforms: ['middle-out', 'squash'] }, 400, 'VALIDATION_INVALID_VALUE', 'transforms[1]'],
+  ['the web plugin, which the gateway does not offer, is VALIDATION_INVALID_VALUE on its id',
+    { ...CHAT, plugins: [{ id: 'web' }] }, 400, 'VALIDATION_INVALID_VALUE', 'plugins[0].id'],
+  ['an unknown plugin is VALIDATION_INVALID_VALUE on its id',
+    { ...CHAT, plugins: [{ id: 'response-healing' }, { id: 'moderation' }] }, 400,
+    'VALIDATION_INVALID_VALUE', 'plugins[1].id'],
+  ['an unknown member of a plugin is VALIDATION_INVALID_VALUE on its path',
+    { ...CHAT, plugins: [{ id: 'context-compression', max_results: 3 }] }, 400,
+    'VALIDATION_INVALID_VALUE', 'plugins[0].max_results'],
+  ['a plugin listed twice is VALIDATION_INVALID_VALUE on the second',
+    { ...CHAT, plugins: [{ id: 'response-healing' }, { id: 'response-healing', enabled: false }] }, 400,
+    'VALIDATION_INVALID_VALUE', 'plugins[1].id'],
+  ['an unknown reasoning effort is VALIDATION_INVALID_VALUE on reasoning.effort',
+    { ...CHAT, reasoning: { effort: 'max' } }, 400, 'VALIDATION_INVALID_VALUE', 'reasoning.effort'],
+  ['an unknown member of reasoning is VALIDATION_INVALID_VALUE on its path',
+    { ...CHAT, reasoning: { budget_tokens: 100 } }, 400, 'VALIDATION_INVALID_VALUE', 'reasoning.budget_tokens'],
+  ['reasoning beside reasoning_effort is VALIDATION_INVALID_VALUE on reasoning',
+    { ...CHAT, model: 'demo-reasoner', reasoning_effort: 'low', reasoning: { effort: 'low' } }, 400,
+    'VALIDATION_INVALID_VALUE', 'reasoning'],
+  ['a reasoning budget that fills max_tokens is VALIDATION_OUT_OF_RANGE on reasoning.max_tokens',
+    { ...CHAT, max_tokens: 1000, reasoning: { max_tokens: 1000 } }, 400,
+    'VALIDATION_OUT_OF_RANGE', 'reasoning.max_tokens'],
+  ['a reasoning_effort the model neither accepts nor maps is unsupported_parameter',
+    { ...CHAT, model: 'demo-reasoner', reasoning_effort: 'max' }, 400,
+    'unsupported_parameter', 'reasoning_effort'],
 ];
 
 describe('rejected requests', () => {
@@ -248,6 +279,24 @@ describe('accepted requests as the simulator receives them', () => {
       assert.deepEqual(got[k], v, k);
     }
     assert.deepEqual(got.messages, CHAT.messages);
+  });
+
+  test('transforms, plugins and reasoning never reach the provider, which gets the reasoning in its form', async () => {
+    const res = await gw.post('/v1/chat/completions', {
+      ...CHAT, model: 'demo-reasoner', transforms: [], plugins: [{ id: 'response-healing', enabled: false }],
+      reasoning: { effort: 'xhigh', exclude: false },
+    });
+    assert.equal(res.status, 200, res.text);
+    const { last_body: got } = await sim.stats();
+    for (const k of ['transforms', 'plugins', 'reasoning']) assert.ok(!(k in got), `"${k}" reached the provider`);
+    assert.equal(got.reasoning_effort, 'high');
+    assert.deepEqual(got.messages, CHAT.messages);
+  });
+
+  test('a reasoning_effort the model maps reaches the provider as the value it maps to', async () => {
+    const res = await gw.post('/v1/chat/completions', { ...CHAT, model: 'mapped-reasoner', reasoning_effort: 'xhigh' });
+    assert.equal(res.status, 200, res.text);
+    assert.equal((await sim.stats()).last_body.reasoning_effort, 'high');
   });
 
   test('null optional fields are accepted and forwarded as null', async () => {

@@ -114,6 +114,15 @@ function catalogs(sims, downPort) {
         on('r-sdk', ['a', 'b']),
         on('r-watch', ['a', 'b']),
         on('r-cap', ['a', 'b', 'c']),
+        // a takes an effort, b Anthropic's thinking budget; the model
+        // maps xhigh to high, which only a accepts.
+        ...['r-reason', 'r-reason-fo'].map((id) => ({
+          ...on(id, ['a', 'b'], {
+            a: { reasoning_effort: ['low', 'high'] },
+            b: { reasoning_format: 'thinking' },
+          }),
+          reasoning_effort_map: { xhigh: 'high' },
+        })),
       ],
     },
   };
@@ -472,6 +481,33 @@ describe('routing across providers', () => {
         assert.equal(body.model, `sim-${served}-r-strip`);
         assert.deepEqual(body.messages, MESSAGES);
       }
+    });
+  });
+
+  describe('reasoning', () => {
+    test('a reasoning_effort the model maps goes only where the mapped value is taken, as that value', async () => {
+      const res = await chat('r-reason', { reasoning_effort: 'xhigh' });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(providerOf(res), 'a', 'b accepts no reasoning_effort');
+      assert.equal((await sims.a.stats()).last_body.reasoning_effort, 'high');
+      assert.deepEqual(await counts(), { a: 1, b: 0, c: 0 });
+    });
+
+    test('the reasoning object is written in each endpoint\'s own form, attempt by attempt', async () => {
+      await sims.a.plan({ faults: ['500'] });
+      const res = await chat('r-reason-fo', {
+        max_tokens: 2000, reasoning: { effort: 'high' }, provider: ORDER_AB,
+      });
+      assert.equal(res.status, 200, res.text);
+      assert.equal(providerOf(res), 'b');
+      assert.equal(attemptsOf(res), 2);
+      const { last_body: atA } = await sims.a.stats();
+      const { last_body: atB } = await sims.b.stats();
+      assert.equal(atA.reasoning_effort, 'high');
+      assert.ok(!('thinking' in atA), JSON.stringify(atA));
+      assert.deepEqual(atB.thinking, { type: 'enabled', budget_tokens: 1600 });
+      assert.ok(!('reasoning_effort' in atB), JSON.stringify(atB));
+      for (const body of [atA, atB]) assert.ok(!('reasoning' in body), JSON.stringify(body));
     });
   });
 

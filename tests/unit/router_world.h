@@ -48,6 +48,7 @@ world_free(void)
     size_t m, e;
 
     for (m = 0; m < MODELS; m++) {
+        json_decref(w.models[m].reasoning_effort_map);
         for (e = 0; e < PROVIDERS; e++) {
             json_decref(w.endpoints[m][e].reasoning_effort);
             json_decref(w.endpoints[m][e].parameters);

@@ -701,6 +701,147 @@ endpoint_json_describes_one_endpoint(void)
     fg_catalog_free(cat);
 }
 
+/* --- reasoning ---------------------------------------------------------- */
+
+static void
+reasoning_format_defaults_to_reasoning_effort_for_an_endpoint_with_values(void)
+{
+    fg_catalog_t *cat;
+
+    cat = load_endpoints(MULTI(DEFAULTS, "{\"provider\": \"a\","
+                               " \"reasoning_effort\": [\"low\"]},"
+                               " {\"provider\": \"b\"}"));
+    if (cat == NULL) {
+        return;
+    }
+    expect_int_eq(cat->endpoints[0].reasoning_format, FG_REASONING_EFFORT);
+    expect_int_eq(cat->endpoints[1].reasoning_format, FG_REASONING_NONE);
+    fg_catalog_free(cat);
+}
+
+static void
+reasoning_format_is_inherited_from_the_model_and_overridden(void)
+{
+    fg_catalog_t *cat;
+
+    cat = load_endpoints(MULTI(DEFAULTS ", \"reasoning_format\":"
+                               " \"thinking\"",
+                               "{\"provider\": \"a\"},"
+                               " {\"provider\": \"b\", \"reasoning_format\":"
+                               " \"thinking_budget\"},"
+                               " {\"provider\": \"off\", \"reasoning_format\":"
+                               " \"none\"}"));
+    if (cat == NULL) {
+        return;
+    }
+    expect_int_eq(cat->endpoints[0].reasoning_format, FG_REASONING_THINKING);
+    expect_int_eq(cat->endpoints[1].reasoning_format,
+                  FG_REASONING_THINKING_BUDGET);
+    expect_int_eq(cat->endpoints[2].reasoning_format, FG_REASONING_NONE);
+    fg_catalog_free(cat);
+}
+
+static void
+an_unknown_reasoning_format_is_an_error_naming_the_member(void)
+{
+    expect_refused(MULTI(DEFAULTS, "{\"provider\": \"a\","
+                         " \"reasoning_format\": \"budget\"}"),
+                   "models[0].endpoints[0] (\"m\"): reasoning_format must be");
+    expect_refused(MULTI(DEFAULTS ", \"reasoning_format\": 1",
+                         "{\"provider\": \"a\"}"),
+                   "models[0] (\"m\"): reasoning_format must be");
+}
+
+static void
+reasoning_format_reasoning_effort_without_values_is_an_error(void)
+{
+    expect_refused(MULTI(DEFAULTS, "{\"provider\": \"a\","
+                         " \"reasoning_format\": \"reasoning_effort\"}"),
+                   "reasoning_format \"reasoning_effort\" needs the "
+                   "reasoning_effort values");
+}
+
+static void
+reasoning_effort_map_is_the_models(void)
+{
+    fg_catalog_t *cat;
+    json_t       *map;
+
+    cat = load_endpoints(MULTI(DEFAULTS ", \"reasoning_effort_map\":"
+                               " {\"minimal\": \"low\", \"xhigh\": \"high\"}",
+                               "{\"provider\": \"a\", \"reasoning_effort\":"
+                               " [\"low\"]}, {\"provider\": \"b\","
+                               " \"reasoning_effort\": [\"high\"]}"));
+    if (cat == NULL) {
+        return;
+    }
+    map = cat->models[0].reasoning_effort_map;
+    expect_int_eq(json_object_size(map), 2);
+    expect_str_eq(json_string_value(json_object_get(map, "xhigh")), "high");
+    fg_catalog_free(cat);
+
+    cat = load_endpoints(MULTI(DEFAULTS, "{\"provider\": \"a\"}"));
+    expect_true(cat == NULL || cat->models[0].reasoning_effort_map == NULL);
+    fg_catalog_free(cat);
+}
+
+static void
+reasoning_effort_map_to_a_value_no_endpoint_accepts_is_an_error(void)
+{
+    expect_refused(MULTI(DEFAULTS ", \"reasoning_effort_map\":"
+                         " {\"xhigh\": \"max\"}",
+                         "{\"provider\": \"a\", \"reasoning_effort\":"
+                         " [\"high\"]}"),
+                   "models[0] (\"m\"): reasoning_effort_map.xhigh: no "
+                   "endpoint accepts \"max\"");
+}
+
+static void
+reasoning_effort_map_of_the_wrong_shape_is_an_error(void)
+{
+    expect_refused(MULTI(DEFAULTS ", \"reasoning_effort_map\":"
+                         " [\"low\"]", "{\"provider\": \"a\","
+                         " \"reasoning_effort\": [\"low\"]}"),
+                   "reasoning_effort_map must be an object of strings");
+    expect_refused(MULTI(DEFAULTS ", \"reasoning_effort_map\":"
+                         " {\"xhigh\": 1}", "{\"provider\": \"a\","
+                         " \"reasoning_effort\": [\"low\"]}"),
+                   "reasoning_effort_map.xhigh must be a string");
+    expect_refused(MULTI(DEFAULTS ", \"reasoning_effort_map\":"
+                         " {\"x high\": \"low\"}", "{\"provider\": \"a\","
+                         " \"reasoning_effort\": [\"low\"]}"),
+                   "reasoning_effort_map: \"x high\" is not a name");
+}
+
+static void
+reasoning_effort_map_on_an_endpoint_is_an_unknown_member(void)
+{
+    expect_refused(MULTI(DEFAULTS, "{\"provider\": \"a\","
+                         " \"reasoning_effort\": [\"low\"],"
+                         " \"reasoning_effort_map\": {\"high\": \"low\"}}"),
+                   "models[0].endpoints[0] (\"m\"): unknown member "
+                   "\"reasoning_effort_map\"");
+}
+
+static void
+endpoint_json_shows_the_reasoning_format(void)
+{
+    fg_catalog_t *cat;
+    json_t       *j;
+
+    cat = load_endpoints(MULTI(DEFAULTS, "{\"provider\": \"a\","
+                               " \"reasoning_format\": \"thinking\"}"));
+    if (cat == NULL) {
+        return;
+    }
+    j = fg_catalog_endpoint_json(&cat->endpoints[0]);
+    expect_str_eq(json_string_value(json_object_get(
+                      json_object_get(j, "capabilities"),
+                      "reasoning_format")), "thinking");
+    json_decref(j);
+    fg_catalog_free(cat);
+}
+
 static void
 base_url_must_be_http(void)
 {
@@ -745,4 +886,13 @@ FG_TEST_MAIN("catalog",
     FG_TEST_CASE(quality_defaults_and_must_be_within_0_and_100),
     FG_TEST_CASE(model_json_has_the_price_range_the_endpoint_count_and_the_quality),
     FG_TEST_CASE(endpoint_json_describes_one_endpoint),
+    FG_TEST_CASE(reasoning_format_defaults_to_reasoning_effort_for_an_endpoint_with_values),
+    FG_TEST_CASE(reasoning_format_is_inherited_from_the_model_and_overridden),
+    FG_TEST_CASE(an_unknown_reasoning_format_is_an_error_naming_the_member),
+    FG_TEST_CASE(reasoning_format_reasoning_effort_without_values_is_an_error),
+    FG_TEST_CASE(reasoning_effort_map_is_the_models),
+    FG_TEST_CASE(reasoning_effort_map_to_a_value_no_endpoint_accepts_is_an_error),
+    FG_TEST_CASE(reasoning_effort_map_of_the_wrong_shape_is_an_error),
+    FG_TEST_CASE(reasoning_effort_map_on_an_endpoint_is_an_unknown_member),
+    FG_TEST_CASE(endpoint_json_shows_the_reasoning_format),
     FG_TEST_CASE(base_url_must_be_http))

@@ -590,6 +590,77 @@ test_reasoning_effort_nowhere_accepted_names_the_accepted_values(void)
 }
 
 static void
+test_reasoning_effort_keeps_an_endpoint_accepting_what_the_map_sends(void)
+{
+    fg_route_prefs_t p;
+    fg_route_need_t  n = need_chat();
+
+    world(3);
+    w.models[1].reasoning_effort_map = json_pack("{s:s}", "xhigh", "high");
+    ep(1, 0)->reasoning_effort = strings("low", "medium", NULL);
+    ep(1, 1)->reasoning_effort = strings("low", "high", NULL);
+    ep(1, 2)->reasoning_effort = strings("xhigh", NULL, NULL);
+    n.reasoning_effort = STR("xhigh");
+    p = prefs_for(1);
+    p.order[0] = STR("gamma");
+    p.order[1] = STR("beta");
+    p.n_order = 2;
+    expect_route(&p, &n, "gamma,beta");
+}
+
+static void
+test_reasoning_effort_sent_is_the_asked_else_the_mapped_value(void)
+{
+    const char *sent;
+    size_t      len = 0;
+
+    world(2);
+    w.models[1].reasoning_effort_map = json_pack("{s:s, s:s}", "xhigh",
+                                                 "high", "low", "medium");
+    ep(1, 0)->reasoning_effort = strings("low", "high", NULL);
+    ep(1, 1)->reasoning_effort = strings("medium", NULL, NULL);
+    /* Accepted as asked: the request's own bytes. */
+    sent = fg_route_reasoning_effort(ep(1, 0), STR("low"), &len);
+    expect_true(sent != NULL && len == 3 && memcmp(sent, "low", 3) == 0);
+    sent = fg_route_reasoning_effort(ep(1, 0), STR("xhigh"), &len);
+    expect_true(sent != NULL && len == 4 && memcmp(sent, "high", 4) == 0);
+    sent = fg_route_reasoning_effort(ep(1, 1), STR("low"), &len);
+    expect_true(sent != NULL && len == 6 && memcmp(sent, "medium", 6) == 0);
+    /* Mapped to a value this endpoint does not accept, or not mapped. */
+    expect_true(fg_route_reasoning_effort(ep(1, 1), STR("xhigh"), &len)
+                == NULL);
+    expect_true(fg_route_reasoning_effort(ep(1, 0), STR("minimal"), &len)
+                == NULL);
+    /* A model without a map takes what its endpoints list. */
+    ep(0, 0)->reasoning_effort = strings("low", NULL, NULL);
+    expect_true(fg_route_reasoning_effort(ep(0, 0), STR("xhigh"), &len)
+                == NULL);
+}
+
+static void
+test_reasoning_effort_nowhere_accepted_names_the_mapped_values_too(void)
+{
+    fg_route_prefs_t p;
+    fg_route_need_t  n = need_chat();
+    fg_route_plan_t  out;
+    fg_err_t         err;
+
+    world(2);
+    w.models[1].reasoning_effort_map = json_pack("{s:s, s:s}", "minimal",
+                                                 "low", "xhigh", "high");
+    ep(1, 0)->reasoning_effort = strings("low", "medium", NULL);
+    ep(1, 1)->reasoning_effort = strings("medium", "high", NULL);
+    n.reasoning_effort = STR("max");
+    p = prefs_for(1);
+    expect_int_eq(plan(&p, &n, &out, &err), FG_ERR);
+    expect_int_eq(err.code, FG_E_UNSUPPORTED_PARAMETER);
+    expect_str_eq(err.param, "reasoning_effort");
+    expect_str_eq(err.msg, "reasoning_effort 'max' is not supported by "
+                           "demo-reasoner; it accepts: low, medium, high, "
+                           "and maps minimal to low, xhigh to high");
+}
+
+static void
 test_tools_supported_nowhere_is_unsupported_parameter(void)
 {
     fg_route_prefs_t p;
@@ -1070,6 +1141,9 @@ FG_TEST_MAIN("router",
     FG_TEST_CASE(test_preference_error_names_the_last_field_that_dropped_one),
     FG_TEST_CASE(test_reasoning_effort_drops_endpoints_without_the_value),
     FG_TEST_CASE(test_reasoning_effort_nowhere_accepted_names_the_accepted_values),
+    FG_TEST_CASE(test_reasoning_effort_keeps_an_endpoint_accepting_what_the_map_sends),
+    FG_TEST_CASE(test_reasoning_effort_sent_is_the_asked_else_the_mapped_value),
+    FG_TEST_CASE(test_reasoning_effort_nowhere_accepted_names_the_mapped_values_too),
     FG_TEST_CASE(test_tools_supported_nowhere_is_unsupported_parameter),
     FG_TEST_CASE(test_json_schema_supported_nowhere_names_response_format),
     FG_TEST_CASE(test_images_without_vision_are_unsupported_image_input),
