@@ -44,6 +44,7 @@
 #include "common/base/log.h"
 #include "common/accounts/usagering.h"
 #include "common/wire/fmt.h"
+#include "common/tokens/compress.h"
 #include "common/tokens/tokcount.h"
 #include "worker/admit.h"
 #include "worker/auth.h"
@@ -224,7 +225,7 @@ pipeline_check_model(fg_req_t *req, const fg_route_need_t *need,
  * the worst case the limits and the reservation count.
  */
 static fg_verdict_kind_t
-pipeline_route(fg_req_t *req, fg_verdict_t *v)
+pipeline_route_once(fg_req_t *req, fg_verdict_t *v)
 {
     fg_worker_t             *w = req->worker;
     const fg_chat_request_t *chat = &req->validated.chat;
@@ -287,6 +288,106 @@ pipeline_route(fg_req_t *req, fg_verdict_t *v)
         }
     }
     return FG_VERDICT_CONTINUE;
+}
+
+/* 1 when the request's prompt may be compressed: its transforms or
+ * plugins say so, or, when it names neither, its key's default. */
+static int
+pipeline_compresses(const fg_req_t *req)
+{
+    int asked = req->validated.chat.xf.compress;
+
+    if (asked >= 0) {
+        return asked;
+    }
+    return (req->auth.key.kr_transforms & FG_KEY_TRANSFORM_MIDDLE_OUT) != 0;
+}
+
+/*
+ * Context compression ("middle-out", common/tokens/compress.h): the
+ * prompt is cut to fit the widest window among the endpoints of the
+ * models the request may go to, leaving room for its token limit (or,
+ * without one, for the smaller of that model's output and an eighth of
+ * the window). The compressed body replaces the client's: it is what is
+ * validated again, counted, priced and sent. FG_OK, or FG_ERR when it
+ * cannot fit (the caller keeps its refusal).
+ */
+static int
+pipeline_compress(fg_req_t *req)
+{
+    fg_worker_t             *w = req->worker;
+    const fg_chat_request_t *chat = &req->validated.chat;
+    const fg_endpoint_t     *widest = NULL;
+    fg_route_prefs_t         prefs;
+    fg_compress_result_t     res;
+    fg_err_t                 err;
+    int64_t                  room;
+    size_t                   i, j, len;
+    char                    *body;
+
+    if (fg_routereq_prefs(&req->validated.doc, &chat->route,
+                          req->validated.model_requested, w->catalog,
+                          (fg_preset_t) req->auth.key.kr_preset, &prefs,
+                          &err) != FG_OK) {
+        return FG_ERR;
+    }
+    for (i = 0; i < prefs.n_models; i++) {
+        const fg_model_t *m = prefs.models[i];
+
+        if (!fg_auth_allows(req, m)) {
+            continue;
+        }
+        for (j = 0; j < m->endpoint_count; j++) {
+            const fg_endpoint_t *e = m->endpoints[j];
+
+            if (e->provider->is_enabled
+                && (widest == NULL
+                    || e->context_window > widest->context_window)) {
+                widest = e;
+            }
+        }
+    }
+    if (widest == NULL) {
+        return FG_ERR;
+    }
+    room = chat->max_tokens > 0 ? chat->max_tokens
+           : widest->max_output_tokens < widest->context_window / 8
+             ? widest->max_output_tokens : widest->context_window / 8;
+    if (room < 1) {
+        room = 1;
+    }
+    if (widest->context_window - room < 1
+        || fg_compress_chat(&widest->model->tokens, &req->validated.doc,
+                            (size_t) w->conf->exact_count_bytes,
+                            widest->context_window - room, &body, &len,
+                            &res) != FG_OK) {
+        return FG_ERR;
+    }
+    if (fg_validate_replace_body(req, body, len) != FG_OK) {
+        return FG_ERR;
+    }
+    req->route.is_compressed = 1;
+    req->route.compressed_messages = res.messages_removed
+                                     + res.messages_truncated;
+    req->route.compressed_tokens = res.tokens_removed;
+    return FG_OK;
+}
+
+/*
+ * The route step, and when the prompt does not fit any window and the
+ * request may be compressed, compression and the route again.
+ */
+static fg_verdict_kind_t
+pipeline_route(fg_req_t *req, fg_verdict_t *v)
+{
+    if (pipeline_route_once(req, v) == FG_VERDICT_CONTINUE) {
+        return FG_VERDICT_CONTINUE;
+    }
+    if (v->err.code != FG_E_CONTEXT_LENGTH_EXCEEDED
+        || !pipeline_compresses(req) || pipeline_compress(req) != FG_OK) {
+        return FG_VERDICT_REFUSE;
+    }
+    return pipeline_route_once(req, v);
 }
 
 /* The probe or attempt begun at the current endpoint is over. */
@@ -417,6 +518,38 @@ pipeline_route_headers(fg_req_t *req)
         value[fg_fmt_i64(value, req->reservation.max_output)] = '\0';
         fg_req_add_header(req, "x-fluxgate-max-tokens-lowered", value);
     }
+    if (req->attempt.effort_mapped[0] != '\0') {
+        fg_req_add_header(req, "x-fluxgate-reasoning-effort",
+                          req->attempt.effort_mapped);
+    }
+    if (req->route.is_compressed) {
+        char said[64];
+
+        snprintf(said, sizeof(said), "messages=%lld,tokens=%lld",
+                 (long long) req->route.compressed_messages,
+                 (long long) req->route.compressed_tokens);
+        fg_req_add_header(req, "x-fluxgate-compressed", said);
+    }
+}
+
+/* Says, for x-fluxgate-reasoning-effort, the reasoning_effort asked when
+ * endpoint @e is sent another through its model's map ("xhigh->high"). */
+static void
+pipeline_effort_mapped(fg_req_t *req, const fg_endpoint_t *e)
+{
+    fg_route_str_t asked;
+    const char    *sent;
+    size_t         len;
+
+    req->attempt.effort_mapped[0] = '\0';
+    sent = fg_upstream_body_mapped_effort(&req->validated.doc, e, &asked,
+                                          &len);
+    if (sent != NULL) {
+        /* Both are plain names of at most 32 bytes (catalog.c). */
+        snprintf(req->attempt.effort_mapped,
+                 sizeof(req->attempt.effort_mapped), "%.*s->%.*s",
+                 (int) asked.len, asked.s, (int) len, sent);
+    }
 }
 
 /* Sends the client's body, with the gateway's edits, to the endpoint
@@ -446,6 +579,7 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
     if (req->reservation.is_lowered) {
         lowered = req->reservation.max_output;
     }
+    pipeline_effort_mapped(req, e);
     body = fg_upstream_body(&req->validated.doc, chat,
                             &(fg_upstream_body_in_t) {
                                 .endpoint = e,
@@ -649,11 +783,15 @@ pipeline_upstream_headers(void *owner)
 static void
 pipeline_send(fg_req_t *req)
 {
-    if (req->relay.stream_out != NULL
-        && evbuffer_get_length(req->relay.stream_out) > 0) {
-        if (req->attempt.is_head_held) {
-            pipeline_stream_head(req);
-        }
+    int has_out = req->relay.stream_out != NULL
+                  && evbuffer_get_length(req->relay.stream_out) > 0;
+
+    /* An event the gateway holds back (a healed stream's content) still
+     * shows the provider answered: the head goes, the attempt is final. */
+    if (req->attempt.is_head_held && (has_out || req->relay.saw_event)) {
+        pipeline_stream_head(req);
+    }
+    if (has_out) {
         fg_req_stream_send(req, req->relay.stream_out);
     }
 }
@@ -704,6 +842,9 @@ pipeline_complete(fg_req_t *req, const fg_verdict_t *v)
     fg_meter_headers(req, &h);
     for (i = 0; i < h.count; i++) {
         fg_req_add_header(req, h.name[i], h.value[i]);
+    }
+    if (req->relay.json_repaired > 0) {
+        fg_req_add_header(req, "x-fluxgate-json-repaired", "1");
     }
     fg_footprint_compute(req);
     spliced = fg_footprint_splice(req, v->body, v->body_len, &len);

@@ -31,6 +31,7 @@
 #include "common/wire/scrub.h"
 #include "common/base/log.h"
 #include "worker/relay.h"
+#include "worker/replyfix.h"
 #include "worker/request.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
@@ -222,15 +223,54 @@ relay_send_without(fg_req_t *req, const fg_jdoc_t *doc, int key)
     evbuffer_add(req->relay.stream_out, "\n\n", 2);
 }
 
+/*
+ * The chunk @doc as replyfix.h changes it. 0: send @doc, which was parsed
+ * again from the changed text in *@fixed when there is one (the caller
+ * frees it after @doc); 1: nothing of the chunk is left, @doc is freed;
+ * -1: the changed text did not parse (a bug: the stream is failed), @doc
+ * is freed.
+ */
+static int
+relay_fix_chunk(fg_req_t *req, fg_jdoc_t *doc, char **fixed)
+{
+    fg_jedits_t edits = FG_JEDITS_INIT;
+    size_t      len;
+
+    *fixed = NULL;
+    if (fg_replyfix_chunk(req, doc, &edits)) {
+        fg_jedits_free(&edits);
+        fg_jdoc_free(doc);
+        return 1;
+    }
+    if (edits.n == 0) {
+        fg_jedits_free(&edits);
+        return 0;
+    }
+    *fixed = fg_jedits_dup(&edits, doc->buf, doc->len, &len);
+    fg_jedits_free(&edits);
+    fg_jdoc_free(doc);
+    /* Cuts of members of a valid object leave a valid object. */
+    if (fg_jdoc_parse(doc, *fixed, len, FG_RELAY_MAX_DEPTH, NULL) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "req=%s a changed chunk does not parse",
+               req->id);
+        free(*fixed);
+        *fixed = NULL;
+        return -1;
+    }
+    return 0;
+}
+
 static int
 relay_on_event(const fg_sse_event_t *ev, void *arg)
 {
     fg_req_t  *req = arg;
     fg_jdoc_t  doc;
     int        usage, rc = 0;
+    char      *fixed = NULL;
 
     if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
         req->relay.saw_done = 1;
+        fg_replyfix_flush(req);
         evbuffer_add(req->relay.stream_out, "data: [DONE]\n\n", 14);
         return 0;
     }
@@ -244,7 +284,17 @@ relay_on_event(const fg_sse_event_t *ev, void *arg)
         req->relay.error = fg_upstream_err_malformed;
         return 1;
     }
+    req->relay.saw_event = 1;
     relay_count_text(req, &doc, "delta");
+    if (fg_replyfix_active(req)) {
+        rc = relay_fix_chunk(req, &doc, &fixed);
+        if (rc != 0) {
+            if (rc < 0) {
+                req->relay.error = fg_upstream_err_malformed;
+            }
+            return rc < 0;               /* 1 stops the parse */
+        }
+    }
     usage = fg_jdoc_get(&doc, 0, "usage");
     if (fg_jdoc_type(&doc, usage) == FG_JOBJECT) {
         rc = relay_usage_chunk(req, &doc);
@@ -254,16 +304,17 @@ relay_on_event(const fg_sse_event_t *ev, void *arg)
         relay_send_without(req, &doc, usage - 1);
     } else if (fg_jdoc_get(&doc, 0, "error") != FG_JNONE) {
         /* A provider's error event may echo credentials: masked. */
-        char *copy = fg_xmalloc(ev->data_len);
+        char *copy = fg_xmalloc(doc.len);
 
-        memcpy(copy, ev->data, ev->data_len);
-        relay_scrub(req, copy, ev->data_len);
-        relay_send_event(req, copy, ev->data_len);
+        memcpy(copy, doc.buf, doc.len);
+        relay_scrub(req, copy, doc.len);
+        relay_send_event(req, copy, doc.len);
         free(copy);
     } else {
-        relay_send_event(req, ev->data, ev->data_len);
+        relay_send_event(req, doc.buf, doc.len);
     }
     fg_jdoc_free(&doc);
+    free(fixed);
     return rc;
 }
 
@@ -505,6 +556,9 @@ fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
             error = fg_upstream_err_reset;
         }
         if (error != NULL) {
+            /* What was held was generated, and is charged: it goes out
+             * before the error. */
+            fg_replyfix_flush(req);
             r->upstream_kind = relay_upstream_kind(error);
             fg_log(FG_LOG_WARN, 0, "req=%s stream from %s broke: %s",
                    req->id, up->provider->id, error);
@@ -563,6 +617,12 @@ fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
     if (!r->has_usage) {
         relay_count_text(req, &doc, "message");
     }
+    if (fg_replyfix_active(req)) {
+        r->fixed_body = fg_replyfix_body(req, &doc, &len);
+        if (r->fixed_body != NULL) {
+            body = r->fixed_body;
+        }
+    }
     fg_jdoc_free(&doc);
     v->kind = FG_VERDICT_COMPLETE;
     v->err.code = FG_E_NONE;
@@ -588,4 +648,7 @@ fg_relay_cleanup(fg_req_t *req)
         fg_sse_parser_cleanup(&r->sse);
         r->has_sse = 0;
     }
+    free(r->fixed_body);
+    r->fixed_body = NULL;
+    fg_replyfix_cleanup(req);
 }

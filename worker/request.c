@@ -258,6 +258,9 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
     }
     out->usage_estimated = st->usage_estimated;
     out->is_usage_invalid = st->is_usage_invalid;
+    out->is_json_repaired = req->relay.json_repaired > 0;
+    out->is_compressed = req->route.is_compressed;
+    out->compressed_tokens = req->route.compressed_tokens;
     out->uncharged_micro = st->uncharged_micro;
     if (in->body != NULL && in->messages_len > 0) {
         out->request_messages = in->body + in->messages_start;

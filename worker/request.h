@@ -115,6 +115,10 @@ typedef struct {
                                               * cut to what the context
                                               * window leaves) */
     int64_t                   choices;       /* n */
+    int                       is_compressed; /* the prompt was compressed
+                                              * (pipeline.c) */
+    int64_t                   compressed_messages;   /* removed or cut */
+    int64_t                   compressed_tokens;     /* lower bound, less */
 } fg_req_route_t;
 
 /* One attempt made, for the usage record and the headers. */
@@ -167,6 +171,10 @@ typedef struct {
     struct event             *failover_ev;   /* owned; the next attempt
                                               * starts from the loop, not
                                               * from the upstream's done */
+    char                      effort_mapped[72]; /* "asked->sent" when
+                                              * the attempt's endpoint is
+                                              * sent a mapped
+                                              * reasoning_effort; "" none */
     fg_req_tried_t            tried[FG_USAGE_MAX_ATTEMPTS];  /* the first
                                               * attempts, in order */
     /* Waiting for the reservation to be durable (the worker's list). */
@@ -184,6 +192,8 @@ typedef struct {
 typedef char *(*fg_relay_settle_pt)(struct fg_req_s *req, const char *json,
                                     size_t len, size_t *out_len);
 
+typedef struct fg_replyfix_heal_s fg_replyfix_heal_t;
+
 /* relay.c: what the upstream sent, and what it said it used. */
 typedef struct {
     fg_relay_settle_pt        settle;        /* set at fg_relay_stream_init */
@@ -192,6 +202,7 @@ typedef struct {
     fg_sse_parser_t           sse;
     int                       has_sse;
     int                       saw_done;
+    int                       saw_event;     /* a data event parsed */
     const char               *error;         /* an fg_upstream_err_* */
     fg_upstream_kind_t        upstream_kind; /* how the upstream failed */
     int64_t                   relayed_bytes; /* completion text sent */
@@ -200,6 +211,13 @@ typedef struct {
     int64_t                   completion_tokens;
     int64_t                   reasoning_tokens;
     int64_t                   cached_tokens;
+    int                       json_repaired; /* strings repaired
+                                              * (replyfix.h) */
+    char                     *fixed_body;    /* the non-stream reply as
+                                              * replyfix.h changed it,
+                                              * owned; NULL: unchanged */
+    fg_replyfix_heal_t       *heal;          /* a healed stream's held
+                                              * content, owned (replyfix.c) */
 } fg_req_relay_t;
 
 /* meter.c (fg_meter_charge): the usage charged and what it cost. */

@@ -232,6 +232,22 @@ upstream_body_budget(int effort, int64_t asked, int64_t limit)
     return budget;
 }
 
+const char *
+fg_upstream_body_mapped_effort(const fg_jdoc_t *doc, const fg_endpoint_t *e,
+                               fg_route_str_t *asked, size_t *len)
+{
+    const char *sent;
+    int         node = fg_jdoc_value(doc, 0, "reasoning_effort");
+
+    if (e->model->reasoning_effort_map == NULL
+        || fg_jdoc_type(doc, node) != FG_JSTRING) {
+        return NULL;
+    }
+    *asked = fg_routereq_str(doc, node);
+    sent = fg_route_reasoning_effort(e, *asked, len);
+    return sent != asked->s ? sent : NULL;
+}
+
 /*
  * The reasoning the request asks, for endpoint @in->endpoint: the
  * top-level reasoning_effort rewritten where only the model's map makes
@@ -253,14 +269,9 @@ upstream_body_reasoning(const fg_jdoc_t *doc, const fg_chat_request_t *chat,
     int                      node, effort, k;
 
     if (!xf->has_reasoning) {
-        node = fg_jdoc_value(doc, 0, "reasoning_effort");
-        if (e->model->reasoning_effort_map == NULL
-            || fg_jdoc_type(doc, node) != FG_JSTRING) {
-            return;
-        }
-        asked = fg_routereq_str(doc, node);
-        sent = fg_route_reasoning_effort(e, asked, &len);
-        if (sent != NULL && sent != asked.s) {
+        sent = fg_upstream_body_mapped_effort(doc, e, &asked, &len);
+        if (sent != NULL) {
+            node = fg_jdoc_value(doc, 0, "reasoning_effort");
             /* A catalog name: plain, nothing to escape. */
             k = snprintf(buf, size, "\"%.*s\"", (int) len, sent);
             upstream_body_edit(edits, n, doc->nodes[node].start,

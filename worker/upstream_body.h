@@ -73,4 +73,15 @@ typedef struct {
 char *fg_upstream_body(const fg_jdoc_t *doc, const fg_chat_request_t *chat,
                        const fg_upstream_body_in_t *in, size_t *out_len);
 
+/*
+ * The reasoning_effort endpoint @e is sent in place of the one the
+ * request @doc asked (*@asked, borrowed from @doc), through its model's
+ * reasoning_effort_map: *@len bytes, borrowed from the catalog; NULL when
+ * the request asks none or @e is sent the asked value itself.
+ */
+const char *fg_upstream_body_mapped_effort(const fg_jdoc_t *doc,
+                                           const fg_endpoint_t *e,
+                                           fg_route_str_t *asked,
+                                           size_t *len);
+
 #endif

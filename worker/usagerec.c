@@ -45,6 +45,12 @@ fg_req_usage_record(const fg_req_t *req, const fg_request_summary_t *s,
         fg_usage_add_attempt(rec, t->endpoint->provider->id,
                              t->endpoint->upstream_id, &res);
     }
+    if (s->is_json_repaired) {
+        rec->flags |= FG_USAGE_JSON_REPAIRED;
+    }
+    if (s->is_compressed) {
+        rec->flags |= FG_USAGE_COMPRESSED;
+    }
     if (req->route.attempts > FG_USAGE_MAX_ATTEMPTS) {
         rec->flags |= FG_USAGE_ATTEMPTS_CUT;
     }

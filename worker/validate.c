@@ -259,6 +259,37 @@ fg_validate_reparse(fg_req_t *req)
     return FG_OK;
 }
 
+int
+fg_validate_replace_body(fg_req_t *req, char *body, size_t len)
+{
+    fg_req_validated_t *in = &req->validated;
+    fg_jdoc_t           doc;
+    fg_chat_request_t   chat;
+    fg_err_t            err;
+    int                 messages;
+
+    if (fg_validate_chat_body(body, len,
+                              (size_t) req->worker->conf->max_json_depth,
+                              &doc, &chat, &err) != FG_OK) {
+        free(body);
+        return FG_ERR;
+    }
+    if (in->has_doc) {
+        fg_jdoc_free(&in->doc);
+    }
+    free(in->body);
+    /* Smaller than the client's: the bytes held already count it. */
+    in->body = body;
+    in->body_len = len;
+    in->doc = doc;
+    in->has_doc = 1;
+    in->chat = chat;
+    messages = fg_jdoc_get(&doc, 0, "messages");
+    in->messages_start = doc.nodes[messages].start;
+    in->messages_len = doc.nodes[messages].len;
+    return FG_OK;
+}
+
 void
 fg_validate_release(fg_req_t *req)
 {

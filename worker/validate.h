@@ -117,6 +117,15 @@ void fg_validate_drop_doc(fg_req_t *req, int keep_body);
  */
 int fg_validate_reparse(fg_req_t *req);
 
+/*
+ * Replaces the request's body with @body (@len bytes, malloc'd, NUL-
+ * terminated: the compressed prompt, common/tokens/compress.h), which it
+ * takes whatever the result: validated as the client's was, it becomes
+ * the body and document every later stage reads. FG_OK, or FG_ERR (the
+ * new body did not validate; it is freed and the old one kept).
+ */
+int fg_validate_replace_body(fg_req_t *req, char *body, size_t len);
+
 /* Frees what fg_validate_request() kept (body, document, model name).
  * Accepts a request it never saw; idempotent. */
 void fg_validate_release(fg_req_t *req);

@@ -124,6 +124,9 @@ typedef struct {
     _Atomic uint64_t mb_upstream[METRICS_NAME_IDS][FG_UPSTREAM__COUNT];
     _Atomic uint64_t mb_usage_invalid[METRICS_SERIES_ALL];  /* by series */
     _Atomic uint64_t mb_uncharged_micro[METRICS_SERIES_ALL];   /* likewise */
+    _Atomic uint64_t mb_json_repaired[METRICS_SERIES_ALL];     /* likewise */
+    _Atomic uint64_t mb_compressed[METRICS_SERIES_ALL];        /* likewise */
+    _Atomic uint64_t mb_compressed_tokens[METRICS_SERIES_ALL]; /* likewise */
     metrics_series_t mb_series[METRICS_SERIES_ALL];
 } metrics_block_t;
 
@@ -505,6 +508,16 @@ fg_metrics_request_done(fg_metrics_t *m, unsigned worker_slot,
         metrics_add(&b->mb_uncharged_micro[series],
                     (uint64_t) s->uncharged_micro);
     }
+    if (s->is_json_repaired) {
+        metrics_add(&b->mb_json_repaired[series], 1);
+    }
+    if (s->is_compressed) {
+        metrics_add(&b->mb_compressed[series], 1);
+        if (s->compressed_tokens > 0) {
+            metrics_add(&b->mb_compressed_tokens[series],
+                        (uint64_t) s->compressed_tokens);
+        }
+    }
     tokens[0] = s->prompt_tokens;
     tokens[1] = s->completion_tokens;
     tokens[2] = s->reasoning_tokens;
@@ -589,6 +602,9 @@ typedef struct {
     uint64_t upstream[METRICS_NAME_IDS][FG_UPSTREAM__COUNT];
     uint64_t usage_invalid[METRICS_SERIES_ALL];
     uint64_t uncharged_micro[METRICS_SERIES_ALL];
+    uint64_t json_repaired[METRICS_SERIES_ALL];
+    uint64_t compressed[METRICS_SERIES_ALL];
+    uint64_t compressed_tokens[METRICS_SERIES_ALL];
     uint8_t  provider_seen[METRICS_NAME_IDS];
 } metrics_totals_t;
 
@@ -646,6 +662,10 @@ metrics_sum(const fg_metrics_t *m, metrics_totals_t *t)
             t->usage_invalid[i] += metrics_load(&b->mb_usage_invalid[i]);
             t->uncharged_micro[i] +=
                 metrics_load(&b->mb_uncharged_micro[i]);
+            t->json_repaired[i] += metrics_load(&b->mb_json_repaired[i]);
+            t->compressed[i] += metrics_load(&b->mb_compressed[i]);
+            t->compressed_tokens[i] +=
+                metrics_load(&b->mb_compressed_tokens[i]);
             for (d = 0; d < METRICS_DIRS; d++) {
                 t->tokens[i][d] += metrics_load(&b->mb_series[i].ms_tokens[d]);
             }
@@ -972,6 +992,15 @@ fg_metrics_render(const fg_metrics_t *m, FILE *out, fg_err_t *err)
         "not charged (0 unless a provider counts past the estimate's upper "
         "bound or the output limit it was sent).",
         t, t->uncharged_micro, order, npairs);
+    metrics_render_pair_counter(m, out, "fluxgate_json_repaired_total",
+        "Replies whose JSON (a JSON mode's content, tool-call arguments) "
+        "the gateway repaired.", t, t->json_repaired, order, npairs);
+    metrics_render_pair_counter(m, out, "fluxgate_compressed_requests_total",
+        "Requests whose prompt was compressed to fit a context window "
+        "(transforms middle-out).", t, t->compressed, order, npairs);
+    metrics_render_pair_counter(m, out, "fluxgate_compressed_tokens_total",
+        "Prompt tokens (the lower bound) compression removed.", t,
+        t->compressed_tokens, order, npairs);
     free(order);
     for (i = 0; i <= METRICS_BUCKETS; i++) {
         sync[i] = metrics_load(&m->mm_journal_sync.mh_buckets[i]);

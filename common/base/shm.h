@@ -47,7 +47,8 @@
                                         * the key record's routing preset
                                         * (kr_preset); 15: the key
                                         * record's default transforms
-                                        * (kr_transforms) */
+                                        * (kr_transforms), repaired and
+                                        * compressed counters by series */
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 #define FG_SHM_FAILURE_MAX     248     /* bytes of the syncer's failure
                                         * reason, NUL included */

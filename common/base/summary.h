@@ -71,6 +71,9 @@ typedef struct {
     int64_t            uncharged_micro;  /* priced beyond the
                                             reservation, not charged */
     int                usage_estimated;  /* counted by the gateway */
+    int                is_json_repaired; /* the reply's JSON was */
+    int                is_compressed;    /* the prompt was */
+    int64_t            compressed_tokens;    /* removed by it */
     int                has_impact;       /* the figures below are set */
     double             energy_kwh;
     double             carbon_g_co2;

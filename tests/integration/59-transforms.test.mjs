@@ -338,12 +338,12 @@ describe('transforms, JSON repair and reasoning', () => {
       assert.equal('plugins' in (await lastBody()), false, 'the plugins list is not forwarded');
     });
 
-    test('fluxgate_json_repaired_total counts a repair by model', async () => {
+    test('fluxgate_json_repaired_total counts a repair by model and provider', async () => {
       const res = await chat('xf-json-comments', JSON_MODE);
       assert.equal(res.headers['x-fluxgate-json-repaired'], '1');
       const line = await waitFor('the repair in /metrics', async () => (await gw.scrape()).split('\n')
         .find((l) => /^fluxgate_json_repaired_total\{[^}]*model="xf-json-comments"[^}]*\} [1-9]/.test(l)));
-      assert.match(line, /part="/);
+      assert.match(line, /provider="/);
     });
   });
 
