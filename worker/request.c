@@ -266,7 +266,11 @@ fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out)
         out->request_messages = in->body + in->messages_start;
         out->request_messages_len = in->messages_len;
     }
-    if (req->relay.upstream_body != NULL && !in->chat.is_stream) {
+    if (req->relay.fixed_body != NULL) {
+        /* What the client got: the reply as the gateway changed it. */
+        out->reply_body = req->relay.fixed_body;
+        out->reply_len = strlen(req->relay.fixed_body);
+    } else if (req->relay.upstream_body != NULL && !in->chat.is_stream) {
         out->reply_len = evbuffer_get_length(req->relay.upstream_body);
         out->reply_body = out->reply_len
             ? (const char *) evbuffer_pullup(req->relay.upstream_body, -1)
