@@ -371,6 +371,28 @@ describe('transforms, JSON repair and reasoning', () => {
       const next = chunks[chunks.indexOf(withContent[0]) + 1];
       assert.equal(next?.choices[0].finish_reason, 'stop', 'the finish chunk follows it');
     });
+
+    test('a healed stream that was repaired has the flag "json_repaired" in its usage record', async () => {
+      const id = nextId('healed');
+      const s = await stream('xf-json-comma', { ...JSON_MODE, plugins: [{ id: 'response-healing' }] },
+        { 'x-request-id': id });
+      assert.equal(s.status, 200);
+      assert.equal((await s.done).error, null);
+      const rec = await recordOf(id);
+      assert.ok(rec.flags.includes('json_repaired'), JSON.stringify(rec.flags));
+      assert.ok(rec.flags.includes('stream'), JSON.stringify(rec.flags));
+    });
+
+    test('a healed stream of valid JSON sends it whole and unflagged', async () => {
+      const id = nextId('healed-valid');
+      const s = await stream('xf-json-valid', { ...JSON_MODE, plugins: [{ id: 'response-healing' }] },
+        { 'x-request-id': id });
+      const end = await s.done;
+      assert.equal(end.error, null);
+      assert.deepEqual(JSON.parse(deltasOf(chunksOf(end.text), 'content').join('')), ECHO);
+      const rec = await recordOf(id);
+      assert.ok(!rec.flags.includes('json_repaired'), JSON.stringify(rec.flags));
+    });
   });
 
   describe('plugins validation', () => {
@@ -647,5 +669,41 @@ describe('reasoning translated per endpoint', () => {
     assert.equal(res.json().error.param, 'reasoning_effort');
     for (const v of ['low', 'medium', 'high']) assert.ok(res.json().error.message.includes(v));
     assert.equal(await sim.requests(), 0);
+  });
+});
+
+describe('a healed stream is bounded by upstream.max_body_bytes', () => {
+  let sim;
+  let gw;
+
+  before(async () => {
+    sim = await startSim();
+    gw = await startGateway({
+      sim,
+      config: { upstream: { max_body_bytes: 65536 } },
+      models: { models: [simModel('xf-big-fence', 'sim-badjson-fence', { context_window: 262144, max_output_tokens: 60000 })] },
+    });
+  });
+
+  after(async () => {
+    await gw?.stop();
+    await sim?.stop();
+  });
+
+  test('content past the bound is sent as it came, whole, and the stream ends normally', async () => {
+    // A 70,000-byte echo: its fenced content passes the 64 KiB the
+    // gateway may hold.
+    const user = 'x'.repeat(70000);
+    const s = await streamRequest(`${gw.url}${URL_PATH}`, {
+      model: 'xf-big-fence', messages: [{ role: 'user', content: user }], stream: true,
+      response_format: { type: 'json_object' }, max_tokens: 40000,
+      plugins: [{ id: 'response-healing' }],
+    });
+    assert.equal(s.status, 200);
+    const end = await s.done;
+    assert.equal(end.error, null);
+    assert.ok(sseData(end.text).includes('[DONE]'));
+    const text = deltasOf(chunksOf(end.text), 'content').join('');
+    assert.equal(text, simBadJson(JSON.stringify({ echo: user })).fence, 'nothing lost, nothing repaired');
   });
 });
