@@ -25,6 +25,7 @@ fg_footprint_compute(fg_req_t *req)
     fg_req_footprint_t        *fp = &req->footprint;
     fg_impact_usage_t          usage;
     fg_err_t                   err;
+    unsigned                   flags;
 
     /* The usage charged: reported, or estimated by fg_meter_charge(). */
     if (fp->has_impact || data == NULL || e == NULL
@@ -35,9 +36,15 @@ fg_footprint_compute(fg_req_t *req)
     usage.cached_tokens = st->cached_tokens;
     usage.completion_tokens = st->completion_tokens;
     usage.measured_s = (double) (fg_mono_us() - req->started_us) / 1e6;
+    flags = req->worker->catalog->impact_flags;
+    /* An embedding is a forward pass over its input and nothing else:
+     * the prompt term is all of its compute (docs/api.md, "POST
+     * /v1/embeddings"). */
+    if (req->validated.api == FG_USAGE_API_EMBEDDINGS) {
+        flags |= FG_IMPACT_PREFILL;
+    }
     if (fg_impact_data_estimate_at(data, e->model->id, e->provider->id,
-                                   e->country, e->pue, &usage,
-                                   req->worker->catalog->impact_flags,
+                                   e->country, e->pue, &usage, flags,
                                    &fp->impact, &err) != FG_OK) {
         fg_log(FG_LOG_WARN, 0, "req=%s impact not computed: %s", req->id,
                err.msg);

@@ -159,6 +159,7 @@ fg_http_request(void *worker, fg_httpconn_t *conn,
 typedef enum {
     HTTP_NONE = 0,
     HTTP_CHAT,
+    HTTP_EMBEDDINGS,
     HTTP_MODELS,
     HTTP_MODEL,
     HTTP_HEALTHZ,
@@ -179,6 +180,10 @@ http_find(const char *path, fg_http_method_t method, const char **allowed)
     if (strcmp(path, "/v1/chat/completions") == 0) {
         *allowed = "POST";
         return method == FG_HTTP_POST ? HTTP_CHAT : HTTP_NONE;
+    }
+    if (strcmp(path, "/v1/embeddings") == 0) {
+        *allowed = "POST";
+        return method == FG_HTTP_POST ? HTTP_EMBEDDINGS : HTTP_NONE;
     }
     if (strcmp(path, "/v1/models") == 0) {
         *allowed = "GET, HEAD";
@@ -257,6 +262,9 @@ http_route(fg_req_t *req, const char *path, fg_http_method_t method)
     switch (http_find(path, method, &allowed)) {
     case HTTP_CHAT:
         fg_pipeline_chat(req);
+        return;
+    case HTTP_EMBEDDINGS:
+        fg_pipeline_embeddings(req);
         return;
     case HTTP_MODELS:
         fg_models_handle(req, NULL);

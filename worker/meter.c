@@ -202,6 +202,10 @@ meter_usage_is_possible(const fg_req_t *req, const fg_req_relay_t *got)
     out_max = meter_output_limit(req);
     in_max = e != NULL && e->context_window > 0 ? e->context_window
                                                 : FG_METER_PROMPT_TOKENS_MAX;
+    /* Embeddings: the window holds each input, the usage sums them. */
+    if (req->validated.chat.inputs > 1) {
+        in_max *= req->validated.chat.inputs;
+    }
     return got->prompt_tokens >= 0 && got->completion_tokens >= 0
            && got->reasoning_tokens >= 0 && got->cached_tokens >= 0
            && got->cached_tokens <= got->prompt_tokens

@@ -152,15 +152,19 @@ pipeline_same_profile(const fg_token_profile_t *a, const fg_token_profile_t *b)
  */
 static void
 pipeline_count(fg_req_t *req, const fg_route_prefs_t *prefs,
-               fg_route_need_t *need)
+               fg_route_need_t *need, int64_t *total_lower)
 {
     fg_tokcount_t count;
     size_t        i, j;
     size_t        budget = (size_t) req->worker->conf->exact_count_bytes;
+    int64_t       largest;
+    int           is_embeddings = req->validated.api
+                                  == FG_USAGE_API_EMBEDDINGS;
 
     need->prompt_upper = 0;
     need->prompt_lower = INT64_MAX;
     need->has_images = 0;
+    *total_lower = INT64_MAX;
     for (i = 0; i < prefs->n_models; i++) {
         for (j = 0; j < i; j++) {
             if (pipeline_same_profile(&prefs->models[i]->tokens,
@@ -171,13 +175,25 @@ pipeline_count(fg_req_t *req, const fg_route_prefs_t *prefs,
         if (j < i) {
             continue;
         }
-        fg_tokcount_chat(&prefs->models[i]->tokens, &req->validated.doc,
-                         budget, &count);
+        if (is_embeddings) {
+            fg_tokcount_embeddings(&prefs->models[i]->tokens,
+                                   &req->validated.doc, budget, &count,
+                                   &largest);
+        } else {
+            fg_tokcount_chat(&prefs->models[i]->tokens, &req->validated.doc,
+                             budget, &count);
+            largest = count.prompt.lower;
+        }
         if (count.prompt.upper > need->prompt_upper) {
             need->prompt_upper = count.prompt.upper;
         }
-        if (count.prompt.lower < need->prompt_lower) {
-            need->prompt_lower = count.prompt.lower;
+        /* The window holds a chat's whole prompt, each embedding's
+         * input on its own. */
+        if (largest < need->prompt_lower) {
+            need->prompt_lower = largest;
+        }
+        if (count.prompt.lower < *total_lower) {
+            *total_lower = count.prompt.lower;
         }
         need->has_images |= count.image_count > 0;
     }
@@ -205,16 +221,19 @@ pipeline_check_model(fg_req_t *req, const fg_route_need_t *need,
                                  (long long) m->max_output_tokens, m->id);
     }
     if (chat->max_tokens <= 0 && need->prompt_lower >= m->context_window) {
+        const char *what = req->validated.api == FG_USAGE_API_EMBEDDINGS
+                           ? "input" : "messages";
+
         return fg_verdict_refuse(v, NULL, FG_E_CONTEXT_LENGTH_EXCEEDED,
-                                 "messages",
+                                 what,
                                  "This model's maximum context length is "
-                                 "%lld tokens. However, your messages "
+                                 "%lld tokens. However, your %s "
                                  "resulted in %s%lld tokens. Please reduce "
-                                 "the length of the messages.",
-                                 (long long) m->context_window,
+                                 "the length of the %s.",
+                                 (long long) m->context_window, what,
                                  need->prompt_lower == need->prompt_upper
                                  ? "" : "at least ",
-                                 (long long) need->prompt_lower);
+                                 (long long) need->prompt_lower, what);
     }
     return FG_VERDICT_CONTINUE;
 }
@@ -247,13 +266,13 @@ pipeline_route_once(fg_req_t *req, fg_verdict_t *v)
     }
     rt->model = prefs.models[0];
     memset(&need, 0, sizeof(need));
-    need.api = FG_API_CHAT;
+    need.api = req->validated.api == FG_USAGE_API_EMBEDDINGS
+               ? FG_API_EMBEDDINGS : FG_API_CHAT;
     need.max_output = chat->max_tokens;
     need.choices = chat->n > 0 ? chat->n : 1;
-    pipeline_count(req, &prefs, &need);
+    pipeline_count(req, &prefs, &need, &rt->prompt_lower);
     fg_routereq_need(&req->validated.doc, prefs.require_parameters, &need);
     rt->prompt_estimate = need.prompt_upper;
-    rt->prompt_lower = need.prompt_lower;
     rt->choices = need.choices;
     if (prefs.n_models == 1) {
         if (fg_auth_model(req, rt->model, v) != FG_VERDICT_CONTINUE
@@ -280,11 +299,17 @@ pipeline_route_once(fg_req_t *req, fg_verdict_t *v)
     memcpy(rt->candidates, plan.c, plan.n * sizeof(*rt->candidates));
     rt->n_candidates = plan.n;
     rt->preset = plan.preset;
+    /* An embedding generates nothing: no reply to reserve for. */
+    if (need.api == FG_API_EMBEDDINGS) {
+        for (i = 0; i < plan.n; i++) {
+            rt->candidates[i].max_output = 0;
+        }
+    }
     /* The key's token limit takes the largest output any may be sent. */
     rt->max_output = 0;
     for (i = 0; i < plan.n; i++) {
-        if (plan.c[i].max_output > rt->max_output) {
-            rt->max_output = plan.c[i].max_output;
+        if (rt->candidates[i].max_output > rt->max_output) {
+            rt->max_output = rt->candidates[i].max_output;
         }
     }
     return FG_VERDICT_CONTINUE;
@@ -297,6 +322,9 @@ pipeline_compresses(const fg_req_t *req)
 {
     int asked = req->validated.chat.xf.compress;
 
+    if (req->validated.api != FG_USAGE_API_CHAT) {
+        return 0;           /* compression cuts chat messages */
+    }
     if (asked >= 0) {
         return asked;
     }
@@ -595,6 +623,8 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
     fg_validate_drop_doc(req, may_fail_over);
     target.provider = e->provider;
     target.request_id = req->id;
+    target.api_path = req->validated.api == FG_USAGE_API_EMBEDDINGS
+                      ? "/embeddings" : "/chat/completions";
     if (at->upstream == NULL) {
         at->upstream = fg_upstream_start(w, &target, body, len,
                                          chat->is_stream,
@@ -723,8 +753,9 @@ pipeline_durable_wait(fg_req_t *req)
     return 1;
 }
 
-void
-fg_pipeline_chat(fg_req_t *req)
+/* The stages in order, for the API req->validated.api says. */
+static void
+pipeline_run(fg_req_t *req)
 {
     fg_verdict_t v;
 
@@ -754,6 +785,20 @@ fg_pipeline_chat(fg_req_t *req)
     if (pipeline_attempt(req, &v) != FG_VERDICT_PENDING) {
         pipeline_refuse(req, &v);
     }
+}
+
+void
+fg_pipeline_chat(fg_req_t *req)
+{
+    req->validated.api = FG_USAGE_API_CHAT;
+    pipeline_run(req);
+}
+
+void
+fg_pipeline_embeddings(fg_req_t *req)
+{
+    req->validated.api = FG_USAGE_API_EMBEDDINGS;
+    pipeline_run(req);
 }
 
 /* The stream's client head goes out with its first event. */

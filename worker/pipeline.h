@@ -25,6 +25,11 @@
  * answers the request. Takes over @req (as every route handler). */
 void fg_pipeline_chat(fg_req_t *req);
 
+/* POST /v1/embeddings: the same stages, with the embeddings validator,
+ * its inputs counted, no reply to reserve for, and /embeddings at the
+ * provider (docs/api.md). */
+void fg_pipeline_embeddings(fg_req_t *req);
+
 /* The authenticate stage for a /v1/ path: FG_OK, or FG_ERR when the
  * request was answered (401, or 503 while the keys load). */
 int fg_pipeline_authenticate(fg_req_t *req);

@@ -7,6 +7,7 @@
  * and the rest of the reply passes byte for byte.
  */
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,9 @@ fg_replyfix_active(const fg_req_t *req)
 {
     const fg_transformreq_t *xf = &req->validated.chat.xf;
 
+    if (req->validated.api == FG_USAGE_API_EMBEDDINGS) {
+        return req->validated.chat.wants_base64;
+    }
     if (req->validated.chat.is_stream) {
         return xf->reasoning_exclude || replyfix_heals(req);
     }
@@ -129,6 +133,80 @@ replyfix_repair_calls(const fg_jdoc_t *doc, int calls, fg_jedits_t *edits)
     return n;
 }
 
+/*
+ * An embedding given as an array of numbers, written as OpenAI's base64:
+ * the little-endian float32 of each number, base64-encoded. 0 when @arr
+ * is not an array of numbers (left as it came).
+ */
+static int
+replyfix_base64_vector(const fg_jdoc_t *doc, int arr, fg_jedits_t *edits)
+{
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "abcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t         n = doc->nodes[arr].count, i = 0, k, len;
+    unsigned char *raw;
+    char          *text;
+    int            e;
+
+    if (fg_jdoc_type(doc, arr) != FG_JARRAY) {
+        return 0;
+    }
+    raw = fg_xmalloc(4 * n + 3);
+    for (e = fg_jdoc_first(doc, arr); e != FG_JNONE;
+         e = fg_jdoc_next(doc, arr, e), i++) {
+        float    f;
+        uint32_t bits;
+
+        if (fg_jdoc_type(doc, e) == FG_JREAL) {
+            f = (float) doc->nodes[e].num.d;
+        } else if (fg_jdoc_type(doc, e) == FG_JINT) {
+            f = (float) doc->nodes[e].num.i;
+        } else {
+            free(raw);
+            return 0;
+        }
+        memcpy(&bits, &f, 4);
+        for (k = 0; k < 4; k++) {
+            raw[4 * i + k] = (unsigned char) (bits >> (8 * k));
+        }
+    }
+    len = 4 * n;
+    raw[len] = raw[len + 1] = 0;
+    text = fg_xmalloc(4 * ((len + 2) / 3) + 3);
+    text[0] = '"';
+    for (i = 0, k = 1; i < len; i += 3) {
+        uint32_t v = (uint32_t) raw[i] << 16 | (uint32_t) raw[i + 1] << 8
+                     | raw[i + 2];
+
+        text[k++] = digits[v >> 18 & 63];
+        text[k++] = digits[v >> 12 & 63];
+        text[k++] = i + 1 < len ? digits[v >> 6 & 63] : '=';
+        text[k++] = i + 2 < len ? digits[v & 63] : '=';
+    }
+    text[k++] = '"';
+    free(raw);
+    fg_jedits_add_owned(edits, doc->nodes[arr].start, doc->nodes[arr].len,
+                        text, k);
+    return 1;
+}
+
+/* The embeddings of @doc ("data": [{"embedding": ...}]) as base64, where
+ * the provider sent numbers to a client that asked for base64. */
+static void
+replyfix_embeddings(const fg_jdoc_t *doc, fg_jedits_t *edits)
+{
+    int data = fg_jdoc_get(doc, 0, "data"), item;
+
+    if (fg_jdoc_type(doc, data) != FG_JARRAY) {
+        return;
+    }
+    for (item = fg_jdoc_first(doc, data); item != FG_JNONE;
+         item = fg_jdoc_next(doc, data, item)) {
+        (void) replyfix_base64_vector(doc, fg_jdoc_get(doc, item,
+                                                       "embedding"), edits);
+    }
+}
+
 char *
 fg_replyfix_body(fg_req_t *req, const fg_jdoc_t *doc, size_t *out_len)
 {
@@ -137,9 +215,12 @@ fg_replyfix_body(fg_req_t *req, const fg_jdoc_t *doc, size_t *out_len)
     int                      choices, choice, msg, repaired = 0;
     char                    *out = NULL;
 
+    if (req->validated.api == FG_USAGE_API_EMBEDDINGS) {
+        replyfix_embeddings(doc, &edits);
+    }
     choices = fg_jdoc_get(doc, 0, "choices");
     if (fg_jdoc_type(doc, choices) != FG_JARRAY) {
-        return NULL;
+        choices = FG_JNONE;
     }
     for (choice = fg_jdoc_first(doc, choices); choice != FG_JNONE;
          choice = fg_jdoc_next(doc, choices, choice)) {

@@ -74,6 +74,8 @@ typedef struct {
                                               * freed once the upstream
                                               * body is built */
     int                       has_doc;
+    fg_usage_api_t            api;           /* the endpoint called: set
+                                              * by the pipeline's entry */
     fg_chat_request_t         chat;          /* nodes of doc (valid while
                                               * has_doc), token field */
     char                     *model_requested;   /* owned copy */

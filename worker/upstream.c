@@ -395,3 +395,10 @@ fg_upstream_end(fg_upstream_t *up, const char *detail)
     }
     up->handler->done(up->owner, r, detail);
 }
+
+const char *
+fg_upstream_api_path(const fg_upstream_t *up)
+{
+    return up->target.api_path != NULL ? up->target.api_path
+                                       : "/chat/completions";
+}

@@ -85,6 +85,9 @@ typedef struct {
 typedef struct {
     const fg_provider_t *provider;   /* base_url, key, headers, deadlines */
     const char          *request_id; /* sent as X-Request-Id */
+    const char          *api_path;   /* after the base URL:
+                                        "/chat/completions" (NULL too),
+                                        "/embeddings" */
 } fg_upstream_target_t;
 
 /*
@@ -231,5 +234,9 @@ int fg_upstream_deliver(fg_upstream_t *up, const char *data, size_t len);
  * from inside a libcurl callback.
  */
 void fg_upstream_end(fg_upstream_t *up, const char *detail);
+
+/* The path the attempt @up posts to after its provider's base URL:
+ * target.api_path, "/chat/completions" when it names none. */
+const char *fg_upstream_api_path(const fg_upstream_t *up);
 
 #endif

@@ -491,7 +491,8 @@ upstream_curl_start(fg_upstream_t *up, fg_err_t *err)
     if (x->easy == NULL) {
         return fg_err_set(err, FG_E_INTERNAL, NULL, "curl_easy_init failed");
     }
-    snprintf(url, sizeof(url), "%s/chat/completions", p->base_url);
+    snprintf(url, sizeof(url), "%s%s", p->base_url,
+             fg_upstream_api_path(up));
 
     x->headers = curl_slist_append(x->headers,
                                    "Content-Type: application/json");

@@ -84,7 +84,7 @@ struct h1_pool_s {
     struct sockaddr_storage addr;
     socklen_t               addr_len;
     char                    host[300];     /* the Host header's value */
-    char                    path[1100];    /* ".../chat/completions" */
+    char                    path[1100];    /* the base URL's path: "/v1" */
     int                     is_served;     /* the address was usable */
     h1_conn_t              *idle;
     int                     idle_count;
@@ -224,13 +224,13 @@ h1_pool_address(h1_pool_t *pool, const char *url)
     }
     /* The Host header is the authority as the URL wrote it. */
     if ((size_t) (path - p) >= sizeof(pool->host)
-        || strlen(path) + sizeof("/chat/completions") > sizeof(pool->path)) {
+        || strlen(path) >= sizeof(pool->path)) {
         return 0;
     }
     memcpy(pool->host, p, (size_t) (path - p));
     pool->host[path - p] = '\0';
-    snprintf(pool->path, sizeof(pool->path), "%s/chat/completions",
-             *path != '\0' ? path : "");
+    /* The base path; each request adds its API's (fg_upstream_api_path). */
+    snprintf(pool->path, sizeof(pool->path), "%s", path);
     return 1;
 }
 
@@ -422,7 +422,8 @@ h1_build_head(h1_xfer_t *x)
 {
     fg_upstream_t       *up = x->up;
     const fg_provider_t *p = up->provider;
-    size_t               need = 512 + strlen(x->pool->path)
+    const char          *api = fg_upstream_api_path(up);
+    size_t               need = 512 + strlen(x->pool->path) + strlen(api)
                                 + strlen(x->pool->host)
                                 + strlen(up->target.request_id)
                                 + (p->api_key ? strlen(p->api_key) : 0);
@@ -438,6 +439,7 @@ h1_build_head(h1_xfer_t *x)
     x->head = fg_xmalloc(need);
     PUT_LIT("POST ");
     PUT_STR(x->pool->path);
+    PUT_STR(api);
     PUT_LIT(" HTTP/1.1\r\nHost: ");
     PUT_STR(x->pool->host);
     PUT_LIT("\r\nContent-Type: application/json\r\nAccept: ");

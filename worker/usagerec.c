@@ -29,7 +29,7 @@ fg_req_usage_record(const fg_req_t *req, const fg_request_summary_t *s,
     fg_usage_from_summary(rec, s);
     (void) FG_USAGE_SET(rec->request_id, req->gateway_id);
     (void) FG_USAGE_SET(rec->client_request_id, req->client_id);
-    rec->api = FG_USAGE_API_CHAT;
+    rec->api = (uint8_t) req->validated.api;
     rec->uncharged_micro = req->settlement.uncharged_micro;
     kept = req->route.attempts < FG_USAGE_MAX_ATTEMPTS
            ? req->route.attempts : FG_USAGE_MAX_ATTEMPTS;

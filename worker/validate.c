@@ -166,6 +166,18 @@ validate_content_type_ok(const char *ct)
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
+/* The validator of the API @req was called on. */
+static int
+validate_body(const fg_req_t *req, const char *body, size_t len,
+              fg_jdoc_t *doc, fg_chat_request_t *out, fg_err_t *err)
+{
+    size_t depth = (size_t) req->worker->conf->max_json_depth;
+
+    return req->validated.api == FG_USAGE_API_EMBEDDINGS
+           ? fg_validate_embeddings_body(body, len, depth, doc, out, err)
+           : fg_validate_chat_body(body, len, depth, doc, out, err);
+}
+
 fg_verdict_kind_t
 fg_validate_request(fg_req_t *req, fg_verdict_t *v)
 {
@@ -202,9 +214,8 @@ fg_validate_request(fg_req_t *req, fg_verdict_t *v)
     }
     out->body[len] = '\0';
     out->body_len = len;
-    if (fg_validate_chat_body(out->body, len,
-                              (size_t) w->conf->max_json_depth,
-                              &out->doc, &out->chat, &v->err) != FG_OK) {
+    if (validate_body(req, out->body, len, &out->doc, &out->chat, &v->err)
+        != FG_OK) {
         v->kind = FG_VERDICT_REFUSE;
         v->retry_after[0] = '\0';
         return FG_VERDICT_REFUSE;
@@ -250,9 +261,8 @@ fg_validate_reparse(fg_req_t *req)
         return FG_OK;
     }
     if (in->body == NULL
-        || fg_validate_chat_body(in->body, in->body_len,
-                                 (size_t) req->worker->conf->max_json_depth,
-                                 &in->doc, &in->chat, &err) != FG_OK) {
+        || validate_body(req, in->body, in->body_len, &in->doc, &in->chat,
+                         &err) != FG_OK) {
         return FG_ERR;
     }
     in->has_doc = 1;
@@ -307,6 +317,34 @@ fg_validate_release(fg_req_t *req)
     in->model_requested = NULL;
 }
 
+/*
+ * What every body starts with: it parses (into @doc, @v set up over it),
+ * it is an object, and it names none of the fields that would steer the
+ * gateway's credentials (refused whatever else is wrong). On FG_ERR @doc
+ * holds nothing.
+ */
+static int
+validate_begin(validate_t *v, const char *body, size_t len,
+               size_t max_depth, fg_jdoc_t *doc, fg_err_t *err)
+{
+    if (fg_jdoc_parse(doc, body, len, max_depth, err) != FG_OK) {
+        return FG_ERR;
+    }
+    v->doc = doc;
+    v->err = err;
+    v->path[0] = '\0';
+    v->len = 0;
+    if (fg_jdoc_type(doc, 0) != FG_JOBJECT) {
+        fg_err_set(err, FG_E_INVALID_TYPE, NULL,
+                   "The request body must be a JSON object, got %s.",
+                   validate_describe(doc, 0));
+    } else if (validate_forbidden(v, 0, 1) == FG_OK) {
+        return FG_OK;
+    }
+    fg_jdoc_free(doc);
+    return FG_ERR;
+}
+
 int
 fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
                       fg_jdoc_t *doc, fg_chat_request_t *out, fg_err_t *err)
@@ -316,23 +354,8 @@ fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
     fg_routereq_t     route;
     fg_transformreq_t xf;
 
-    if (fg_jdoc_parse(doc, body, len, max_depth, err) != FG_OK) {
+    if (validate_begin(&v, body, len, max_depth, doc, err) != FG_OK) {
         return FG_ERR;
-    }
-    v.doc = doc;
-    v.err = err;
-    v.path[0] = '\0';
-    v.len = 0;
-    if (fg_jdoc_type(doc, 0) != FG_JOBJECT) {
-        fg_err_set(err, FG_E_INVALID_TYPE, NULL,
-                   "The request body must be a JSON object, got %s.",
-                   validate_describe(doc, 0));
-        goto fail;
-    }
-
-    /* Routing fields first: they are refused whatever else is wrong. */
-    if (validate_forbidden(&v, 0, 1) != FG_OK) {
-        goto fail;
     }
     if (validate_model(&v, 0) != FG_OK || validate_messages(&v, 0) != FG_OK)
     {
@@ -360,6 +383,175 @@ fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
         out->xf = xf;
         validate_fill(doc, out);
         out->route = route;
+    }
+    return FG_OK;
+
+fail:
+    fg_jdoc_free(doc);
+    return FG_ERR;
+}
+
+static const validate_scalar_t validate_embeddings_scalars[] = {
+    VALIDATE_INT("dimensions", 1, FG_VALIDATE_DIMENSIONS_MAX),
+    VALIDATE_STR("user"),
+};
+
+/* One token array of "input" (@arr): 1 or more integers, each a token id. */
+static int
+validate_token_array(validate_t *v, int arr)
+{
+    const fg_jdoc_t *doc = v->doc;
+    int              t;
+    size_t           n = 0, mark;
+
+    if (doc->nodes[arr].count == 0) {
+        return validate_err_value(v, "a non-empty array of token ids", arr);
+    }
+    for (t = fg_jdoc_first(doc, arr); t != FG_JNONE;
+         t = fg_jdoc_next(doc, arr, t), n++) {
+        if (fg_jdoc_type(doc, t) != FG_JINT || doc->nodes[t].num.i < 0
+            || doc->nodes[t].num.i > FG_VALIDATE_TOKEN_ID_MAX) {
+            mark = validate_push_index(v, n);
+            (void) validate_err_value(v, "a token id (an integer from 0 to "
+                                      "2147483647)", t);
+            validate_pop(v, mark);
+            return FG_ERR;
+        }
+    }
+    return FG_OK;
+}
+
+/*
+ * "input" of an embeddings request, as OpenAI takes it: a non-empty
+ * string, or 1 to FG_VALIDATE_INPUTS_MAX of one kind: strings, token ids
+ * (one input), or token arrays. Sets *@inputs to how many it is.
+ */
+static int
+validate_input(validate_t *v, int root, int64_t *inputs)
+{
+    const fg_jdoc_t *doc = v->doc;
+    int              input, e, first;
+    fg_jtype_t       kind;
+    size_t           n = 0, mark;
+
+    input = fg_jdoc_value(doc, root, "input");
+    mark = validate_push(v, "input");
+    if (input == FG_JNONE) {
+        return validate_err_required(v);
+    }
+    if (fg_jdoc_type(doc, input) == FG_JSTRING) {
+        if (fg_jdoc_str_len(doc, input) == 0) {
+            return validate_err_value(v, "a non-empty string", input);
+        }
+        *inputs = 1;
+        validate_pop(v, mark);
+        return FG_OK;
+    }
+    if (fg_jdoc_type(doc, input) != FG_JARRAY) {
+        return validate_err_type(v, "a string or an array", input);
+    }
+    if (doc->nodes[input].count == 0
+        || doc->nodes[input].count > FG_VALIDATE_INPUTS_MAX) {
+        return fg_err_set(v->err, FG_E_OUT_OF_RANGE, v->path,
+                          "'%s' must hold 1 to %d inputs, got %u.", v->path,
+                          FG_VALIDATE_INPUTS_MAX, doc->nodes[input].count);
+    }
+    first = fg_jdoc_first(doc, input);
+    kind = fg_jdoc_type(doc, first);
+    if (kind == FG_JINT) {
+        /* One input given as its token ids. */
+        *inputs = 1;
+        if (validate_token_array(v, input) != FG_OK) {
+            return FG_ERR;
+        }
+        validate_pop(v, mark);
+        return FG_OK;
+    }
+    for (e = first; e != FG_JNONE; e = fg_jdoc_next(doc, input, e), n++) {
+        size_t at = validate_push_index(v, n);
+
+        if (fg_jdoc_type(doc, e) != kind
+            || (kind != FG_JSTRING && kind != FG_JARRAY)) {
+            return validate_err_type(v, kind == FG_JARRAY
+                                        ? "an array of token ids"
+                                        : kind == FG_JSTRING ? "a string"
+                                        : "a string, a token id or an "
+                                          "array of token ids", e);
+        }
+        if (kind == FG_JSTRING && fg_jdoc_str_len(doc, e) == 0) {
+            return validate_err_value(v, "a non-empty string", e);
+        }
+        if (kind == FG_JARRAY && validate_token_array(v, e) != FG_OK) {
+            return FG_ERR;
+        }
+        validate_pop(v, at);
+    }
+    *inputs = (int64_t) n;
+    validate_pop(v, mark);
+    return FG_OK;
+}
+
+int
+fg_validate_embeddings_body(const char *body, size_t len, size_t max_depth,
+                            fg_jdoc_t *doc, fg_chat_request_t *out,
+                            fg_err_t *err)
+{
+    static const char *const formats[] = { "float", "base64" };
+    validate_t        v;
+    size_t            i;
+    fg_routereq_t     route;
+    fg_transformreq_t xf;
+    int64_t           inputs = 0;
+    int               format;
+
+    if (validate_begin(&v, body, len, max_depth, doc, err) != FG_OK) {
+        return FG_ERR;
+    }
+    if (validate_model(&v, 0) != FG_OK
+        || validate_input(&v, 0, &inputs) != FG_OK) {
+        goto fail;
+    }
+    for (i = 0; i < VALIDATE_COUNT(validate_embeddings_scalars); i++) {
+        if (validate_scalar(&v, 0, &validate_embeddings_scalars[i])
+            != FG_OK) {
+            goto fail;
+        }
+    }
+    format = fg_jdoc_value(doc, 0, "encoding_format");
+    if (format != FG_JNONE
+        && !validate_one_of(doc, format, formats, 2)) {
+        validate_push(&v, "encoding_format");
+        (void) validate_err_value(&v, "'float' or 'base64'", format);
+        goto fail;
+    }
+    if (fg_routereq_validate(doc, &route, &xf, err) != FG_OK) {
+        goto fail;
+    }
+    /* The chat transforms mean nothing to an embedding. */
+    for (i = FG_ROUTEREQ_TRANSFORMS; i <= FG_ROUTEREQ_REASONING; i++) {
+        if (route.member[i] != FG_JNONE) {
+            const char *name = doc->buf + doc->nodes[route.member[i] - 1].start
+                               + 1;
+            int         n = (int) doc->nodes[route.member[i] - 1].len - 2;
+
+            fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                       "'%.*s' applies to chat completions, not to "
+                       "embeddings.", n, name);
+            snprintf(err->param, sizeof(err->param), "%.*s", n, name);
+            goto fail;
+        }
+    }
+    if (out != NULL) {
+        memset(out, 0, sizeof(*out));
+        out->model = fg_jdoc_get(doc, 0, "model");
+        out->n = 1;
+        out->inputs = inputs;
+        out->wants_base64 = format != FG_JNONE
+                            && fg_jdoc_str_eq(doc, format, "base64");
+        out->route = route;
+        out->xf = xf;
+        out->xf.heal = 0;
+        out->xf.compress = 0;
     }
     return FG_OK;
 

@@ -15,6 +15,7 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/base/errors.h"
 #include "common/wire/jdoc.h"
@@ -24,6 +25,10 @@
 typedef struct fg_req_s fg_req_t;
 
 #define FG_VALIDATE_N_MAX           128          /* choices per request */
+#define FG_VALIDATE_INPUTS_MAX      2048         /* embeddings inputs,
+                                                    as OpenAI */
+#define FG_VALIDATE_DIMENSIONS_MAX  65536        /* embeddings */
+#define FG_VALIDATE_TOKEN_ID_MAX    2147483647LL /* a token id in input */
 #define FG_VALIDATE_MAX_TOKENS_MAX  2147483647LL /* no model comes close;
                                                     keeps n * max_tokens
                                                     far from overflow */
@@ -57,6 +62,8 @@ typedef struct {
                                            included), or absent */
     fg_span_t   max_completion_tokens_span;     /* likewise */
     long long   n;              /* 1 when absent */
+    int64_t     inputs;         /* embeddings: the inputs; 0 for chat */
+    int         wants_base64;   /* embeddings: encoding_format base64 */
     fg_routereq_t route;        /* the gateway's routing fields */
     fg_transformreq_t xf;       /* transforms, plugins, reasoning and the
                                    JSON mode (routereq.h) */
@@ -133,5 +140,18 @@ void fg_validate_release(fg_req_t *req);
 int fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
                           fg_jdoc_t *doc, fg_chat_request_t *out,
                           fg_err_t *err);
+
+/*
+ * fg_validate_chat_body() for a POST /v1/embeddings body: "model"; "input"
+ * a non-empty string, or 1 to FG_VALIDATE_INPUTS_MAX non-empty strings,
+ * token ids (one input) or non-empty token arrays; "encoding_format"
+ * float or base64; "dimensions" 1 to FG_VALIDATE_DIMENSIONS_MAX; "user";
+ * the routing fields (transforms, plugins and reasoning are refused: they
+ * are chat's). @out gets the model, n 1, the inputs and wants_base64; no
+ * transform is on.
+ */
+int fg_validate_embeddings_body(const char *body, size_t len,
+                                size_t max_depth, fg_jdoc_t *doc,
+                                fg_chat_request_t *out, fg_err_t *err);
 
 #endif

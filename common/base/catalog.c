@@ -448,10 +448,10 @@ catalog_spec_check(const catalog_spec_t *s, const char *where,
     fg_reasoning_format_t format;
 
     if ((s->context_window != CATALOG_UNSET_INT && s->context_window < 1)
-        || (s->max_output != CATALOG_UNSET_INT && s->max_output < 1)) {
+        || (s->max_output != CATALOG_UNSET_INT && s->max_output < 0)) {
         return fg_err_set(err, FG_E_OUT_OF_RANGE, NULL,
-                          "%s: context_window and max_output_tokens must "
-                          "be >= 1", where);
+                          "%s: context_window must be >= 1 and "
+                          "max_output_tokens >= 0", where);
     }
     if ((s->effort != NULL && !catalog_is_strings(s->effort))
         || (s->parameters != NULL && !catalog_is_strings(s->parameters))) {
@@ -527,8 +527,13 @@ catalog_endpoint_add(fg_catalog_t *cat, fg_model_t *m,
                               "(one a provider)", where, provider->id);
         }
     }
+    if (s->apis != NULL
+        && catalog_apis(s->apis, &apis, where, err) != FG_OK) {
+        return FG_ERR;
+    }
     if (s->context_window == CATALOG_UNSET_INT
-        || s->max_output == CATALOG_UNSET_INT || s->pricing == NULL) {
+        || (s->max_output == CATALOG_UNSET_INT && apis != FG_API_EMBEDDINGS)
+        || s->pricing == NULL) {
         return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
                           "%s: no \"%s\", and its model gives none", where,
                           s->pricing == NULL ? "pricing"
@@ -537,10 +542,15 @@ catalog_endpoint_add(fg_catalog_t *cat, fg_model_t *m,
     }
     if (catalog_pricing(s->pricing, &prompt, &cached, &completion, where,
                         err) != FG_OK
-        || catalog_limits(s->limits, &rpm, &tpm, where, err) != FG_OK
-        || (s->apis != NULL
-            && catalog_apis(s->apis, &apis, where, err) != FG_OK)) {
+        || catalog_limits(s->limits, &rpm, &tpm, where, err) != FG_OK) {
         return FG_ERR;
+    }
+    /* An endpoint that generates has room for a reply; one that only
+     * embeds generates nothing. */
+    if (apis != FG_API_EMBEDDINGS && s->max_output < 1) {
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, NULL,
+                          "%s: max_output_tokens must be >= 1 for an "
+                          "endpoint that serves chat or responses", where);
     }
     /* Where the request's "reasoning" goes: the effort field by default
      * when the endpoint takes one, else nowhere. */
@@ -564,7 +574,8 @@ catalog_endpoint_add(fg_catalog_t *cat, fg_model_t *m,
     e->provider = provider;
     e->upstream_id = fg_xstrdup(s->upstream_id ? s->upstream_id : m->id);
     e->context_window = s->context_window;
-    e->max_output_tokens = s->max_output;
+    e->max_output_tokens = s->max_output == CATALOG_UNSET_INT
+                           ? 0 : s->max_output;
     e->supports_vision = s->vision == 1;
     e->supports_tools = s->tools == 1;
     e->supports_json_schema = s->json_schema != 0;    /* default: yes */

@@ -531,3 +531,50 @@ fg_tokcount_chat_rest(const fg_token_profile_t *profile, const fg_jdoc_t *doc,
     tc_end(&c);
     *budget = c.budget;
 }
+
+/* One input of an embeddings request: its text, or its token ids (the
+ * count is theirs: exact, whatever the tokenizer). */
+static void
+tc_input(tc_t *c, int input, fg_token_bounds_t *into)
+{
+    if (fg_jdoc_type(c->doc, input) == FG_JARRAY) {
+        into->lower += (int64_t) c->doc->nodes[input].count;
+        into->upper += (int64_t) c->doc->nodes[input].count;
+        return;
+    }
+    tc_string_text(c, input, into);
+}
+
+void
+fg_tokcount_embeddings(const fg_token_profile_t *profile,
+                       const fg_jdoc_t *doc, size_t exact_budget,
+                       fg_tokcount_t *out, int64_t *largest_lower)
+{
+    tc_t              c;
+    int               input, e;
+    fg_token_bounds_t one;
+
+    tc_begin(&c, profile, doc, exact_budget, out);
+    *largest_lower = 0;
+    input = fg_jdoc_get(doc, 0, "input");
+    /* A string, token ids (one input), or an array of inputs. */
+    if (fg_jdoc_type(doc, input) != FG_JARRAY
+        || fg_jdoc_type(doc, fg_jdoc_first(doc, input)) == FG_JINT) {
+        one.lower = one.upper = 0;
+        tc_input(&c, input, &one);
+        fg_token_bounds_add(&out->text, &one);
+        *largest_lower = one.lower;
+    } else {
+        for (e = fg_jdoc_first(doc, input); e != FG_JNONE;
+             e = fg_jdoc_next(doc, input, e)) {
+            one.lower = one.upper = 0;
+            tc_input(&c, e, &one);
+            fg_token_bounds_add(&out->text, &one);
+            if (one.lower > *largest_lower) {
+                *largest_lower = one.lower;
+            }
+        }
+    }
+    tc_end(&c);
+}
+

@@ -101,4 +101,15 @@ void fg_tokcount_chat_rest(const fg_token_profile_t *profile,
                            const fg_jdoc_t *doc, size_t *budget,
                            fg_tokcount_t *out);
 
+/*
+ * The tokens of an embeddings request's "input" (validated: a string,
+ * token ids, or an array of either kind) under @profile into @out (all in
+ * text; no template: an embedding has no chat frame). Token ids count as
+ * themselves, exactly. *@largest_lower is the largest input's lower bound:
+ * a model's window holds each input, not their sum. Never fails.
+ */
+void fg_tokcount_embeddings(const fg_token_profile_t *profile,
+                            const fg_jdoc_t *doc, size_t exact_budget,
+                            fg_tokcount_t *out, int64_t *largest_lower);
+
 #endif

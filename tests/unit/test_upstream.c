@@ -273,6 +273,7 @@ target_at(int i, const char *scheme, int port)
              port);
     t.provider = &fx.providers[i];
     t.request_id = i == 0 ? "req-first" : "req-second";
+    t.api_path = NULL;
     return t;
 }
 
