@@ -74,6 +74,20 @@ static const char *const route_field[ROUTE_REASON_COUNT] = {
     [ROUTE_SPEED]              = "filters.min_speed_tps",
 };
 
+/* The endpoint a request for @api was made on, for messages. */
+static const char *
+route_api_path(unsigned api)
+{
+    switch (api) {
+    case FG_API_EMBEDDINGS:
+        return "/v1/embeddings";
+    case FG_API_RESPONSES:
+        return "/v1/responses";
+    default:
+        return "/v1/chat/completions";
+    }
+}
+
 /* What the dropped endpoints say, for the error when none is left. */
 typedef struct {
     size_t            count[ROUTE_REASON_COUNT];
@@ -763,6 +777,11 @@ route_fail(const route_ctx_t *x, int64_t *retry_after_s, fg_err_t *err)
                           "later.", d->model[ROUTE_HEALTH]->id);
     }
     for (r = ROUTE_SPEED; r > ROUTE_API && d->count[r] == 0; r--) {
+    }
+    if (r == ROUTE_API && d->count[r] > 0) {
+        return fg_err_set(err, FG_E_NO_MATCHING_ENDPOINT, "model",
+                          "The model '%s' does not serve %s.",
+                          d->model[r]->id, route_api_path(need->api));
     }
     return fg_err_set(err, FG_E_NO_MATCHING_ENDPOINT, route_field[r],
                       "No endpoint of the model '%s' matches %s.",
