@@ -160,6 +160,7 @@ typedef enum {
     HTTP_NONE = 0,
     HTTP_CHAT,
     HTTP_EMBEDDINGS,
+    HTTP_COMPLETIONS,
     HTTP_MODELS,
     HTTP_MODEL,
     HTTP_HEALTHZ,
@@ -180,6 +181,10 @@ http_find(const char *path, fg_http_method_t method, const char **allowed)
     if (strcmp(path, "/v1/chat/completions") == 0) {
         *allowed = "POST";
         return method == FG_HTTP_POST ? HTTP_CHAT : HTTP_NONE;
+    }
+    if (strcmp(path, "/v1/completions") == 0) {
+        *allowed = "POST";
+        return method == FG_HTTP_POST ? HTTP_COMPLETIONS : HTTP_NONE;
     }
     if (strcmp(path, "/v1/embeddings") == 0) {
         *allowed = "POST";
@@ -265,6 +270,9 @@ http_route(fg_req_t *req, const char *path, fg_http_method_t method)
         return;
     case HTTP_EMBEDDINGS:
         fg_pipeline_embeddings(req);
+        return;
+    case HTTP_COMPLETIONS:
+        fg_pipeline_completions(req);
         return;
     case HTTP_MODELS:
         fg_models_handle(req, NULL);

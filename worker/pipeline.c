@@ -145,6 +145,33 @@ pipeline_same_profile(const fg_token_profile_t *a, const fg_token_profile_t *b)
 }
 
 /*
+ * A legacy completion's suffix: text the model is given after each
+ * prompt, so counted once a prompt (it is short: bounded, never copied).
+ */
+static void
+pipeline_count_suffix(const fg_req_t *req, const fg_token_profile_t *p,
+                      fg_tokcount_t *count, int64_t *largest)
+{
+    const fg_jdoc_t *doc = &req->validated.doc;
+    int              suffix = fg_jdoc_get(doc, 0, "suffix");
+    int64_t          bytes, max_token, prompts = req->validated.chat.inputs;
+
+    if (req->validated.api != FG_USAGE_API_COMPLETIONS
+        || fg_jdoc_type(doc, suffix) != FG_JSTRING) {
+        return;
+    }
+    bytes = (int64_t) fg_jdoc_str_len(doc, suffix);
+    max_token = p->bpe != NULL ? (int64_t) fg_bpe_max_token_bytes(p->bpe)
+                               : p->max_token_bytes;
+    if (max_token < 1) {
+        max_token = 1;
+    }
+    count->prompt.upper += bytes * prompts;
+    count->prompt.lower += (bytes + max_token - 1) / max_token * prompts;
+    *largest += (bytes + max_token - 1) / max_token;
+}
+
+/*
  * The prompt's bounds over every model the request may be sent to: the
  * highest upper bound (what the limits and the reservation take) and the
  * lowest lower bound (what may refuse). A fallback model that counts
@@ -158,8 +185,7 @@ pipeline_count(fg_req_t *req, const fg_route_prefs_t *prefs,
     size_t        i, j;
     size_t        budget = (size_t) req->worker->conf->exact_count_bytes;
     int64_t       largest;
-    int           is_embeddings = req->validated.api
-                                  == FG_USAGE_API_EMBEDDINGS;
+    fg_usage_api_t api = req->validated.api;
 
     need->prompt_upper = 0;
     need->prompt_lower = INT64_MAX;
@@ -175,10 +201,15 @@ pipeline_count(fg_req_t *req, const fg_route_prefs_t *prefs,
         if (j < i) {
             continue;
         }
-        if (is_embeddings) {
-            fg_tokcount_embeddings(&prefs->models[i]->tokens,
-                                   &req->validated.doc, budget, &count,
-                                   &largest);
+        if (api != FG_USAGE_API_CHAT) {
+            /* Embeddings' inputs, a legacy completion's prompts. */
+            fg_tokcount_inputs(&prefs->models[i]->tokens,
+                               &req->validated.doc,
+                               api == FG_USAGE_API_EMBEDDINGS
+                               ? "input" : "prompt", budget, &count,
+                               &largest);
+            pipeline_count_suffix(req, &prefs->models[i]->tokens, &count,
+                                  &largest);
         } else {
             fg_tokcount_chat(&prefs->models[i]->tokens, &req->validated.doc,
                              budget, &count);
@@ -238,6 +269,37 @@ pipeline_check_model(fg_req_t *req, const fg_route_need_t *need,
     return FG_VERDICT_CONTINUE;
 }
 
+/* A legacy completion without max_tokens makes at most this many. */
+#define PIPELINE_COMPLETIONS_MAX_TOKENS 16
+
+/* The catalog's FG_API_* bit of the API @api a request was made on. */
+static unsigned
+pipeline_api_bit(fg_usage_api_t api)
+{
+    switch (api) {
+    case FG_USAGE_API_EMBEDDINGS:
+        return FG_API_EMBEDDINGS;
+    case FG_USAGE_API_COMPLETIONS:
+        return FG_API_COMPLETIONS;
+    default:
+        return FG_API_CHAT;
+    }
+}
+
+/* The path an attempt posts to after its provider's base URL. */
+static const char *
+pipeline_api_path(fg_usage_api_t api)
+{
+    switch (api) {
+    case FG_USAGE_API_EMBEDDINGS:
+        return "/embeddings";
+    case FG_USAGE_API_COMPLETIONS:
+        return "/completions";
+    default:
+        return "/chat/completions";
+    }
+}
+
 /*
  * The route step: the model asked for and its fallbacks, what the request
  * says about providers, and the router's ordered endpoints (router.h);
@@ -266,9 +328,14 @@ pipeline_route_once(fg_req_t *req, fg_verdict_t *v)
     }
     rt->model = prefs.models[0];
     memset(&need, 0, sizeof(need));
-    need.api = req->validated.api == FG_USAGE_API_EMBEDDINGS
-               ? FG_API_EMBEDDINGS : FG_API_CHAT;
+    need.api = pipeline_api_bit(req->validated.api);
     need.max_output = chat->max_tokens;
+    if (req->validated.api == FG_USAGE_API_COMPLETIONS
+        && chat->tokens_field == FG_TOKENS_FIELD_NONE) {
+        /* OpenAI's default for a legacy completion, written out for
+         * every provider (pipeline_attempt): the most it may make. */
+        need.max_output = PIPELINE_COMPLETIONS_MAX_TOKENS;
+    }
     need.choices = chat->n > 0 ? chat->n : 1;
     pipeline_count(req, &prefs, &need, &rt->prompt_lower);
     fg_routereq_need(&req->validated.doc, prefs.require_parameters, &need);
@@ -299,8 +366,13 @@ pipeline_route_once(fg_req_t *req, fg_verdict_t *v)
     memcpy(rt->candidates, plan.c, plan.n * sizeof(*rt->candidates));
     rt->n_candidates = plan.n;
     rt->preset = plan.preset;
-    /* An embedding generates nothing: no reply to reserve for. */
-    if (need.api == FG_API_EMBEDDINGS) {
+    /* An embedding generates nothing, nor does a legacy completion that
+     * asks for max_tokens 0 (its prompt echoed, scored): no reply to
+     * reserve for. */
+    if (need.api == FG_API_EMBEDDINGS
+        || (need.api == FG_API_COMPLETIONS
+            && chat->tokens_field != FG_TOKENS_FIELD_NONE
+            && chat->max_tokens == 0)) {
         for (i = 0; i < plan.n; i++) {
             rt->candidates[i].max_output = 0;
         }
@@ -606,6 +678,9 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
     at->strip_usage = chat->is_stream && !chat->include_usage;
     if (req->reservation.is_lowered) {
         lowered = req->reservation.max_output;
+    } else if (req->validated.api == FG_USAGE_API_COMPLETIONS
+               && chat->tokens_field == FG_TOKENS_FIELD_NONE) {
+        lowered = req->reservation.max_output;   /* the default, said */
     }
     pipeline_effort_mapped(req, e);
     body = fg_upstream_body(&req->validated.doc, chat,
@@ -614,7 +689,9 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
                                 .lowered_max_tokens = lowered,
                                 .max_output =
                                     rt->candidates[rt->next - 1].max_output,
-                                .ask_usage = at->strip_usage
+                                .ask_usage = at->strip_usage,
+                                .is_legacy = req->validated.api
+                                             == FG_USAGE_API_COMPLETIONS
                             }, &len);
     /* Nothing reads the parsed document from here on; the body stays
      * while another endpoint may be tried (it is parsed again then). */
@@ -623,8 +700,7 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
     fg_validate_drop_doc(req, may_fail_over);
     target.provider = e->provider;
     target.request_id = req->id;
-    target.api_path = req->validated.api == FG_USAGE_API_EMBEDDINGS
-                      ? "/embeddings" : "/chat/completions";
+    target.api_path = pipeline_api_path(req->validated.api);
     if (at->upstream == NULL) {
         at->upstream = fg_upstream_start(w, &target, body, len,
                                          chat->is_stream,
@@ -798,6 +874,13 @@ void
 fg_pipeline_embeddings(fg_req_t *req)
 {
     req->validated.api = FG_USAGE_API_EMBEDDINGS;
+    pipeline_run(req);
+}
+
+void
+fg_pipeline_completions(fg_req_t *req)
+{
+    req->validated.api = FG_USAGE_API_COMPLETIONS;
     pipeline_run(req);
 }
 

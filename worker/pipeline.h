@@ -30,6 +30,12 @@ void fg_pipeline_chat(fg_req_t *req);
  * provider (docs/api.md). */
 void fg_pipeline_embeddings(fg_req_t *req);
 
+/* POST /v1/completions (legacy): the same stages, with its validator,
+ * every prompt counted and each of its best_of candidates reserved for,
+ * max_tokens 16 written when the client names none, and /completions at
+ * the provider. */
+void fg_pipeline_completions(fg_req_t *req);
+
 /* The authenticate stage for a /v1/ path: FG_OK, or FG_ERR when the
  * request was answered (401, or 503 while the keys load). */
 int fg_pipeline_authenticate(fg_req_t *req);

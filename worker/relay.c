@@ -140,6 +140,9 @@ relay_count_text(fg_req_t *req, const fg_jdoc_t *doc, const char *part)
     }
     for (choice = fg_jdoc_first(doc, choices); choice != FG_JNONE;
          choice = fg_jdoc_next(doc, choices, choice)) {
+        /* A legacy completion's choice carries its text itself. */
+        req->relay.relayed_bytes += (int64_t) fg_jdoc_str_len(
+            doc, fg_jdoc_get(doc, choice, "text"));
         p = fg_jdoc_get(doc, choice, part);
         if (fg_jdoc_type(doc, p) != FG_JOBJECT) {
             continue;

@@ -363,8 +363,9 @@ fg_upstream_body(const fg_jdoc_t *doc, const fg_chat_request_t *chat,
                      (long long) in->lowered_max_tokens);
         number_len = (size_t) k;
         if (chat->tokens_field == FG_TOKENS_FIELD_NONE) {
-            k = snprintf(member, sizeof(member),
-                         "\"max_completion_tokens\":%s,", number);
+            k = snprintf(member, sizeof(member), "\"%s\":%s,",
+                         in->is_legacy ? "max_tokens"
+                                       : "max_completion_tokens", number);
             upstream_body_edit(edits, &n, doc->nodes[0].start + 1, 0,
                                member, (size_t) k);
         }

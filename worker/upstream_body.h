@@ -58,6 +58,10 @@ typedef struct {
                                            maximum (router.h): L when the
                                            request names no limit */
     int                  ask_usage;     /* stream_options.include_usage */
+    int                  is_legacy;     /* a legacy completion: a limit
+                                           the client named none of is
+                                           written as max_tokens (it has
+                                           no max_completion_tokens) */
 } fg_upstream_body_in_t;
 
 /*

@@ -173,9 +173,15 @@ validate_body(const fg_req_t *req, const char *body, size_t len,
 {
     size_t depth = (size_t) req->worker->conf->max_json_depth;
 
-    return req->validated.api == FG_USAGE_API_EMBEDDINGS
-           ? fg_validate_embeddings_body(body, len, depth, doc, out, err)
-           : fg_validate_chat_body(body, len, depth, doc, out, err);
+    switch (req->validated.api) {
+    case FG_USAGE_API_EMBEDDINGS:
+        return fg_validate_embeddings_body(body, len, depth, doc, out, err);
+    case FG_USAGE_API_COMPLETIONS:
+        return fg_validate_completions_body(body, len, depth, doc, out,
+                                            err);
+    default:
+        return fg_validate_chat_body(body, len, depth, doc, out, err);
+    }
 }
 
 fg_verdict_kind_t
@@ -422,17 +428,74 @@ validate_token_array(validate_t *v, int arr)
 }
 
 /*
- * "input" of an embeddings request, as OpenAI takes it: a non-empty
- * string, or 1 to FG_VALIDATE_INPUTS_MAX of one kind: strings, token ids
- * (one input), or token arrays. Sets *@inputs to how many it is.
+ * An array of inputs (@arr, its path pushed), as OpenAI takes embeddings'
+ * input and a completion's prompt: 1 to FG_VALIDATE_INPUTS_MAX of one
+ * kind: strings (@empty_ok: may be ""), token ids (one input), or token
+ * arrays. Sets *@inputs to how many it is.
+ */
+static int
+validate_inputs_of(validate_t *v, int arr, int empty_ok, int64_t *inputs)
+{
+    const fg_jdoc_t *doc = v->doc;
+    int              e, first;
+    fg_jtype_t       kind;
+    size_t           n = 0;
+
+    if (fg_jdoc_type(doc, arr) != FG_JARRAY) {
+        return validate_err_type(v, "a string or an array", arr);
+    }
+    if (doc->nodes[arr].count == 0
+        || doc->nodes[arr].count > FG_VALIDATE_INPUTS_MAX) {
+        return fg_err_set(v->err, FG_E_OUT_OF_RANGE, v->path,
+                          "'%s' must hold 1 to %d inputs, got %u.", v->path,
+                          FG_VALIDATE_INPUTS_MAX, doc->nodes[arr].count);
+    }
+    first = fg_jdoc_first(doc, arr);
+    kind = fg_jdoc_type(doc, first);
+    if (kind == FG_JINT) {
+        /* One input given as its token ids. */
+        *inputs = 1;
+        return validate_token_array(v, arr);
+    }
+    for (e = first; e != FG_JNONE; e = fg_jdoc_next(doc, arr, e), n++) {
+        size_t at = validate_push_index(v, n);
+
+        if (fg_jdoc_type(doc, e) != kind
+            || (kind != FG_JSTRING && kind != FG_JARRAY)) {
+            return validate_err_type(v, kind == FG_JARRAY
+                                        ? "an array of token ids"
+                                        : kind == FG_JSTRING ? "a string"
+                                        : "a string, a token id or an "
+                                          "array of token ids", e);
+        }
+        if (kind == FG_JSTRING && !empty_ok && fg_jdoc_str_len(doc, e) == 0) {
+            return validate_err_value(v, "a non-empty string", e);
+        }
+        if (kind == FG_JARRAY && validate_token_array(v, e) != FG_OK) {
+            return FG_ERR;
+        }
+        validate_pop(v, at);
+    }
+    *inputs = (int64_t) n;
+    return FG_OK;
+}
+
+static int
+validate_inputs(validate_t *v, int arr, int64_t *inputs)
+{
+    return validate_inputs_of(v, arr, 1, inputs);
+}
+
+/*
+ * "input" of an embeddings request: a non-empty string, or an array of
+ * inputs (validate_inputs_of) none of them empty. Sets *@inputs.
  */
 static int
 validate_input(validate_t *v, int root, int64_t *inputs)
 {
     const fg_jdoc_t *doc = v->doc;
-    int              input, e, first;
-    fg_jtype_t       kind;
-    size_t           n = 0, mark;
+    int              input;
+    size_t           mark;
 
     input = fg_jdoc_value(doc, root, "input");
     mark = validate_push(v, "input");
@@ -444,50 +507,33 @@ validate_input(validate_t *v, int root, int64_t *inputs)
             return validate_err_value(v, "a non-empty string", input);
         }
         *inputs = 1;
-        validate_pop(v, mark);
-        return FG_OK;
+    } else if (validate_inputs_of(v, input, 0, inputs) != FG_OK) {
+        return FG_ERR;
     }
-    if (fg_jdoc_type(doc, input) != FG_JARRAY) {
-        return validate_err_type(v, "a string or an array", input);
-    }
-    if (doc->nodes[input].count == 0
-        || doc->nodes[input].count > FG_VALIDATE_INPUTS_MAX) {
-        return fg_err_set(v->err, FG_E_OUT_OF_RANGE, v->path,
-                          "'%s' must hold 1 to %d inputs, got %u.", v->path,
-                          FG_VALIDATE_INPUTS_MAX, doc->nodes[input].count);
-    }
-    first = fg_jdoc_first(doc, input);
-    kind = fg_jdoc_type(doc, first);
-    if (kind == FG_JINT) {
-        /* One input given as its token ids. */
-        *inputs = 1;
-        if (validate_token_array(v, input) != FG_OK) {
-            return FG_ERR;
-        }
-        validate_pop(v, mark);
-        return FG_OK;
-    }
-    for (e = first; e != FG_JNONE; e = fg_jdoc_next(doc, input, e), n++) {
-        size_t at = validate_push_index(v, n);
-
-        if (fg_jdoc_type(doc, e) != kind
-            || (kind != FG_JSTRING && kind != FG_JARRAY)) {
-            return validate_err_type(v, kind == FG_JARRAY
-                                        ? "an array of token ids"
-                                        : kind == FG_JSTRING ? "a string"
-                                        : "a string, a token id or an "
-                                          "array of token ids", e);
-        }
-        if (kind == FG_JSTRING && fg_jdoc_str_len(doc, e) == 0) {
-            return validate_err_value(v, "a non-empty string", e);
-        }
-        if (kind == FG_JARRAY && validate_token_array(v, e) != FG_OK) {
-            return FG_ERR;
-        }
-        validate_pop(v, at);
-    }
-    *inputs = (int64_t) n;
     validate_pop(v, mark);
+    return FG_OK;
+}
+
+/* transforms, plugins and reasoning are chat's: a 400 on @api's body. */
+static int
+validate_no_chat_transforms(const fg_jdoc_t *doc, const fg_routereq_t *route,
+                            const char *api, fg_err_t *err)
+{
+    int i;
+
+    for (i = FG_ROUTEREQ_TRANSFORMS; i <= FG_ROUTEREQ_REASONING; i++) {
+        if (route->member[i] != FG_JNONE) {
+            const fg_jnode_t *key = &doc->nodes[route->member[i] - 1];
+            int               n = (int) key->len - 2;
+
+            fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                       "'%.*s' applies to chat completions, not to %s.", n,
+                       doc->buf + key->start + 1, api);
+            snprintf(err->param, sizeof(err->param), "%.*s", n,
+                     doc->buf + key->start + 1);
+            return FG_ERR;
+        }
+    }
     return FG_OK;
 }
 
@@ -524,22 +570,10 @@ fg_validate_embeddings_body(const char *body, size_t len, size_t max_depth,
         (void) validate_err_value(&v, "'float' or 'base64'", format);
         goto fail;
     }
-    if (fg_routereq_validate(doc, &route, &xf, err) != FG_OK) {
+    if (fg_routereq_validate(doc, &route, &xf, err) != FG_OK
+        || validate_no_chat_transforms(doc, &route, "embeddings", err)
+           != FG_OK) {
         goto fail;
-    }
-    /* The chat transforms mean nothing to an embedding. */
-    for (i = FG_ROUTEREQ_TRANSFORMS; i <= FG_ROUTEREQ_REASONING; i++) {
-        if (route.member[i] != FG_JNONE) {
-            const char *name = doc->buf + doc->nodes[route.member[i] - 1].start
-                               + 1;
-            int         n = (int) doc->nodes[route.member[i] - 1].len - 2;
-
-            fg_err_set(err, FG_E_INVALID_VALUE, NULL,
-                       "'%.*s' applies to chat completions, not to "
-                       "embeddings.", n, name);
-            snprintf(err->param, sizeof(err->param), "%.*s", n, name);
-            goto fail;
-        }
     }
     if (out != NULL) {
         memset(out, 0, sizeof(*out));
@@ -552,6 +586,133 @@ fg_validate_embeddings_body(const char *body, size_t len, size_t max_depth,
         out->xf = xf;
         out->xf.heal = 0;
         out->xf.compress = 0;
+    }
+    return FG_OK;
+
+fail:
+    fg_jdoc_free(doc);
+    return FG_ERR;
+}
+
+static const validate_scalar_t validate_completions_scalars[] = {
+    VALIDATE_INT("max_tokens", 0, FG_VALIDATE_MAX_TOKENS_MAX),
+    VALIDATE_NUM("temperature", 0, 2),
+    VALIDATE_NUM("top_p", 0, 1),
+    VALIDATE_INT("n", 1, FG_VALIDATE_N_MAX),
+    VALIDATE_INT("best_of", 1, FG_VALIDATE_BEST_OF_MAX),
+    VALIDATE_BOOL("stream"),
+    VALIDATE_INT("logprobs", 0, 5),
+    VALIDATE_BOOL("echo"),
+    VALIDATE_NUM("presence_penalty", -2, 2),
+    VALIDATE_NUM("frequency_penalty", -2, 2),
+    VALIDATE_INT("seed", LLONG_MIN, LLONG_MAX),
+    VALIDATE_STR("user"),
+};
+
+/*
+ * "prompt" of a legacy completion: a string, or 1 to
+ * FG_VALIDATE_INPUTS_MAX of one kind (strings, token ids as one prompt,
+ * token arrays), as OpenAI takes it; an empty string is a prompt (the
+ * model starts from nothing). Sets *@prompts.
+ */
+static int
+validate_prompt(validate_t *v, int root, int64_t *prompts)
+{
+    const fg_jdoc_t *doc = v->doc;
+    int              prompt = fg_jdoc_value(doc, root, "prompt");
+    size_t           mark;
+
+    if (prompt == FG_JNONE) {
+        validate_push(v, "prompt");
+        return validate_err_required(v);
+    }
+    if (fg_jdoc_type(doc, prompt) == FG_JSTRING) {
+        *prompts = 1;
+        return FG_OK;
+    }
+    mark = validate_push(v, "prompt");
+    if (validate_inputs(v, prompt, prompts) != FG_OK) {
+        return FG_ERR;
+    }
+    validate_pop(v, mark);
+    return FG_OK;
+}
+
+int
+fg_validate_completions_body(const char *body, size_t len, size_t max_depth,
+                             fg_jdoc_t *doc, fg_chat_request_t *out,
+                             fg_err_t *err)
+{
+    validate_t        v;
+    size_t            i;
+    fg_routereq_t     route;
+    fg_transformreq_t xf;
+    int64_t           prompts = 0;
+    int               node, suffix;
+    long long         n = 1, best_of = 1;
+
+    if (validate_begin(&v, body, len, max_depth, doc, err) != FG_OK) {
+        return FG_ERR;
+    }
+    if (validate_model(&v, 0) != FG_OK
+        || validate_prompt(&v, 0, &prompts) != FG_OK) {
+        goto fail;
+    }
+    for (i = 0; i < VALIDATE_COUNT(validate_completions_scalars); i++) {
+        if (validate_scalar(&v, 0, &validate_completions_scalars[i])
+            != FG_OK) {
+            goto fail;
+        }
+    }
+    suffix = fg_jdoc_value(doc, 0, "suffix");
+    if (suffix != FG_JNONE && fg_jdoc_type(doc, suffix) != FG_JSTRING) {
+        validate_push(&v, "suffix");
+        (void) validate_err_type(&v, "a string", suffix);
+        goto fail;
+    }
+    if (validate_stop(&v, 0) != FG_OK
+        || validate_stream_options(&v, 0) != FG_OK
+        || validate_logit_bias(&v, 0) != FG_OK) {
+        goto fail;
+    }
+    node = fg_jdoc_value(doc, 0, "n");
+    if (node != FG_JNONE) {
+        n = doc->nodes[node].num.i;
+    }
+    node = fg_jdoc_value(doc, 0, "best_of");
+    if (node != FG_JNONE) {
+        best_of = doc->nodes[node].num.i;
+        /* OpenAI: best_of candidates are made, n of them returned, and
+         * they cannot be streamed. */
+        if (best_of < n) {
+            fg_err_set(err, FG_E_INVALID_VALUE, "best_of",
+                       "best_of (%lld) must be at least n (%lld).", best_of,
+                       n);
+            goto fail;
+        }
+        if (best_of > 1 && fg_jdoc_type(doc, fg_jdoc_get(doc, 0, "stream"))
+                           == FG_JTRUE) {
+            fg_err_set(err, FG_E_INVALID_VALUE, "best_of",
+                       "best_of above 1 cannot be streamed.");
+            goto fail;
+        }
+    }
+    if (fg_routereq_validate(doc, &route, &xf, err) != FG_OK
+        || validate_no_chat_transforms(doc, &route, "completions", err)
+           != FG_OK) {
+        goto fail;
+    }
+    if (out != NULL) {
+        memset(out, 0, sizeof(*out));
+        validate_fill(doc, out);
+        /* Every prompt gets best_of candidates: what is generated. */
+        out->n = (long long) prompts * (best_of > n ? best_of : n);
+        out->inputs = prompts;
+        out->route = route;
+        out->xf = xf;
+        out->xf.heal = 0;
+        out->xf.compress = 0;
+        out->xf.json_mode = 0;
     }
     return FG_OK;
 

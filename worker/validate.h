@@ -28,6 +28,8 @@ typedef struct fg_req_s fg_req_t;
 #define FG_VALIDATE_INPUTS_MAX      2048         /* embeddings inputs,
                                                     as OpenAI */
 #define FG_VALIDATE_DIMENSIONS_MAX  65536        /* embeddings */
+#define FG_VALIDATE_BEST_OF_MAX     20           /* completions, as
+                                                    OpenAI */
 #define FG_VALIDATE_TOKEN_ID_MAX    2147483647LL /* a token id in input */
 #define FG_VALIDATE_MAX_TOKENS_MAX  2147483647LL /* no model comes close;
                                                     keeps n * max_tokens
@@ -153,5 +155,19 @@ int fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
 int fg_validate_embeddings_body(const char *body, size_t len,
                                 size_t max_depth, fg_jdoc_t *doc,
                                 fg_chat_request_t *out, fg_err_t *err);
+
+/*
+ * fg_validate_chat_body() for a legacy POST /v1/completions body:
+ * "model"; "prompt" a string or 1 to FG_VALIDATE_INPUTS_MAX strings,
+ * token ids (one prompt) or token arrays; "suffix", "max_tokens" (0 and
+ * up), "n", "best_of" (at least n, 1 to FG_VALIDATE_BEST_OF_MAX, not
+ * streamed above 1), "stream", "stream_options", "logprobs" (0 to 5),
+ * "echo", "stop", the penalties, "seed", "user", "logit_bias"; the
+ * routing fields (chat's transforms are refused). @out's n is what is
+ * generated: the prompts times max(n, best_of); inputs the prompts.
+ */
+int fg_validate_completions_body(const char *body, size_t len,
+                                 size_t max_depth, fg_jdoc_t *doc,
+                                 fg_chat_request_t *out, fg_err_t *err);
 
 #endif

@@ -245,6 +245,7 @@ static const struct {
     { "chat", FG_API_CHAT },
     { "responses", FG_API_RESPONSES },
     { "embeddings", FG_API_EMBEDDINGS },
+    { "completions", FG_API_COMPLETIONS },
 };
 
 #define CATALOG_API_COUNT (sizeof(catalog_api_names) / sizeof(catalog_api_names[0]))
@@ -362,8 +363,8 @@ catalog_apis(const json_t *apis, unsigned *bits, const char *where,
         }
         if (k == CATALOG_API_COUNT) {
             return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
-                              "%s: apis[%zu] is not \"chat\", \"responses\" "
-                              "or \"embeddings\"", where, i);
+                              "%s: apis[%zu] is not \"chat\", \"responses\", "
+                              "\"embeddings\" or \"completions\"", where, i);
         }
     }
     return FG_OK;

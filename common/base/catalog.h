@@ -48,6 +48,7 @@ typedef struct {
 #define FG_API_CHAT        (1u << 0)   /* POST /v1/chat/completions */
 #define FG_API_RESPONSES   (1u << 1)   /* POST /v1/responses */
 #define FG_API_EMBEDDINGS  (1u << 2)   /* POST /v1/embeddings */
+#define FG_API_COMPLETIONS (1u << 3)   /* POST /v1/completions (legacy) */
 
 /* Most endpoints one model may have (etc/models.json). */
 #define FG_CATALOG_MAX_ENDPOINTS 32

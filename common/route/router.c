@@ -83,6 +83,8 @@ route_api_path(unsigned api)
         return "/v1/embeddings";
     case FG_API_RESPONSES:
         return "/v1/responses";
+    case FG_API_COMPLETIONS:
+        return "/v1/completions";
     default:
         return "/v1/chat/completions";
     }

@@ -546,9 +546,9 @@ tc_input(tc_t *c, int input, fg_token_bounds_t *into)
 }
 
 void
-fg_tokcount_embeddings(const fg_token_profile_t *profile,
-                       const fg_jdoc_t *doc, size_t exact_budget,
-                       fg_tokcount_t *out, int64_t *largest_lower)
+fg_tokcount_inputs(const fg_token_profile_t *profile, const fg_jdoc_t *doc,
+                   const char *member, size_t exact_budget,
+                   fg_tokcount_t *out, int64_t *largest_lower)
 {
     tc_t              c;
     int               input, e;
@@ -556,7 +556,7 @@ fg_tokcount_embeddings(const fg_token_profile_t *profile,
 
     tc_begin(&c, profile, doc, exact_budget, out);
     *largest_lower = 0;
-    input = fg_jdoc_get(doc, 0, "input");
+    input = fg_jdoc_get(doc, 0, member);
     /* A string, token ids (one input), or an array of inputs. */
     if (fg_jdoc_type(doc, input) != FG_JARRAY
         || fg_jdoc_type(doc, fg_jdoc_first(doc, input)) == FG_JINT) {

@@ -102,14 +102,16 @@ void fg_tokcount_chat_rest(const fg_token_profile_t *profile,
                            fg_tokcount_t *out);
 
 /*
- * The tokens of an embeddings request's "input" (validated: a string,
- * token ids, or an array of either kind) under @profile into @out (all in
- * text; no template: an embedding has no chat frame). Token ids count as
+ * The tokens of the inputs at top-level @member of @doc: an embeddings
+ * request's "input", a legacy completion's "prompt" (validated: a string,
+ * token ids, or an array of either kind), under @profile into @out (all
+ * in text; no template: neither has a chat frame). Token ids count as
  * themselves, exactly. *@largest_lower is the largest input's lower bound:
  * a model's window holds each input, not their sum. Never fails.
  */
-void fg_tokcount_embeddings(const fg_token_profile_t *profile,
-                            const fg_jdoc_t *doc, size_t exact_budget,
-                            fg_tokcount_t *out, int64_t *largest_lower);
+void fg_tokcount_inputs(const fg_token_profile_t *profile,
+                        const fg_jdoc_t *doc, const char *member,
+                        size_t exact_budget, fg_tokcount_t *out,
+                        int64_t *largest_lower);
 
 #endif

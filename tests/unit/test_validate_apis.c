@@ -1,7 +1,8 @@
 /*
- * test_validate_embeddings.c: the POST /v1/embeddings validator, each rule
- * accepted and refused with its code and param, and how the inputs are
- * counted (common/tokens/tokcount.h). Bodies use ' for ".
+ * test_validate_apis.c: the validators of POST /v1/embeddings and of the
+ * legacy POST /v1/completions, each rule accepted and refused with its
+ * code and param, and how their inputs are counted
+ * (common/tokens/tokcount.h). Bodies use ' for ".
  */
 
 #include "worker/validate.h"
@@ -18,6 +19,10 @@ static fg_chat_request_t emb_req;
 static fg_jdoc_t         emb_doc;
 static char             *emb_body;
 
+static int (*emb_validator)(const char *, size_t, size_t, fg_jdoc_t *,
+                            fg_chat_request_t *, fg_err_t *)
+    = fg_validate_embeddings_body;
+
 /* Validates @body (' for "): 1 accepted (emb_doc holds it), 0 refused. */
 static int
 emb_run(const char *body)
@@ -33,8 +38,8 @@ emb_run(const char *body)
     }
     memset(&emb_err, 0, sizeof(emb_err));
     memset(&emb_req, 0, sizeof(emb_req));
-    return fg_validate_embeddings_body(emb_body, n, 64, &emb_doc, &emb_req,
-                                       &emb_err) == FG_OK;
+    return emb_validator(emb_body, n, 64, &emb_doc, &emb_req, &emb_err)
+           == FG_OK;
 }
 
 static void
@@ -179,14 +184,14 @@ embeddings_count_sums_inputs_and_names_the_largest(void)
 
     fg_token_profile_default(&p);     /* no tokenizer: bounds */
     expect_true(emb_run("{'model':'m','input':[[1,2,3],[4]]}"));
-    fg_tokcount_embeddings(&p, &emb_doc, 1 << 16, &c, &largest);
+    fg_tokcount_inputs(&p, &emb_doc, "input", 1 << 16, &c, &largest);
     /* Token ids are exact. */
     expect_int_eq(c.prompt.lower, 3 + 1);
     expect_int_eq(c.prompt.upper, 3 + 1);
     expect_int_eq(largest, 3);
     emb_done();
     expect_true(emb_run("{'model':'m','input':['abcdefgh','ab']}"));
-    fg_tokcount_embeddings(&p, &emb_doc, 1 << 16, &c, &largest);
+    fg_tokcount_inputs(&p, &emb_doc, "input", 1 << 16, &c, &largest);
     /* Without a tokenizer 8 bytes are 1 to 8 tokens, 2 bytes 1 to 2; no
      * chat frame. */
     expect_int_eq(c.prompt.lower, 1 + 1);
@@ -194,10 +199,89 @@ embeddings_count_sums_inputs_and_names_the_largest(void)
     expect_int_eq(largest, 1);
     emb_done();
     expect_true(emb_run("{'model':'m','input':[5,6,7,8]}"));
-    fg_tokcount_embeddings(&p, &emb_doc, 1 << 16, &c, &largest);
+    fg_tokcount_inputs(&p, &emb_doc, "input", 1 << 16, &c, &largest);
     expect_int_eq(c.prompt.lower, 4);
     expect_int_eq(c.prompt.upper, 4);
     expect_int_eq(largest, 4);
+    emb_done();
+}
+
+/* The completions tests run the legacy validator. */
+static void
+completions_use_their_validator(void)
+{
+    emb_validator = fg_validate_completions_body;
+}
+
+static void
+completions_a_string_prompt_even_empty_is_one_prompt(void)
+{
+    expect_true(emb_run("{'model':'m','prompt':''}"));
+    expect_int_eq(emb_req.inputs, 1);
+    expect_int_eq(emb_req.n, 1);
+    expect_int_eq(emb_req.tokens_field, FG_TOKENS_FIELD_NONE);
+    emb_done();
+}
+
+static void
+completions_generate_prompts_times_the_larger_of_n_and_best_of(void)
+{
+    expect_true(emb_run("{'model':'m','prompt':['a','b','c'],'n':2,"
+                        "'best_of':4,'max_tokens':7}"));
+    expect_int_eq(emb_req.inputs, 3);
+    expect_int_eq(emb_req.n, 12);
+    expect_int_eq(emb_req.max_tokens, 7);
+    expect_int_eq(emb_req.tokens_field, FG_TOKENS_FIELD_MAX_TOKENS);
+    emb_done();
+    expect_true(emb_run("{'model':'m','prompt':[[1,2],[3]],'n':3}"));
+    expect_int_eq(emb_req.n, 6);
+    emb_done();
+}
+
+static void
+completions_options_are_accepted(void)
+{
+    expect_true(emb_run("{'model':'m','prompt':'x','suffix':'y','echo':true,"
+                        "'logprobs':5,'stop':['\\n'],'stream':true,"
+                        "'stream_options':{'include_usage':true},"
+                        "'temperature':0.5,'max_tokens':0,'seed':1}"));
+    expect_int_eq(emb_req.is_stream, 1);
+    expect_int_eq(emb_req.include_usage, 1);
+    emb_done();
+}
+
+static void
+completions_bad_options_are_refused(void)
+{
+    emb_refused("{'model':'m'}", FG_E_REQUIRED_FIELD, "prompt");
+    emb_refused("{'model':'m','prompt':[]}", FG_E_OUT_OF_RANGE, "prompt");
+    emb_refused("{'model':'m','prompt':['a',2]}", FG_E_INVALID_TYPE,
+                "prompt[1]");
+    emb_refused("{'model':'m','prompt':'x','best_of':1,'n':2}",
+                FG_E_INVALID_VALUE, "best_of");
+    emb_refused("{'model':'m','prompt':'x','best_of':2,'stream':true}",
+                FG_E_INVALID_VALUE, "best_of");
+    emb_refused("{'model':'m','prompt':'x','logprobs':6}",
+                FG_E_OUT_OF_RANGE, "logprobs");
+    emb_refused("{'model':'m','prompt':'x','suffix':3}", FG_E_INVALID_TYPE,
+                "suffix");
+    emb_refused("{'model':'m','prompt':'x','plugins':[]}",
+                FG_E_INVALID_VALUE, "plugins");
+}
+
+static void
+completions_count_prompts_as_inputs(void)
+{
+    fg_token_profile_t p;
+    fg_tokcount_t      c;
+    int64_t            largest;
+
+    fg_token_profile_default(&p);
+    expect_true(emb_run("{'model':'m','prompt':[[1,2,3],[4,5]]}"));
+    fg_tokcount_inputs(&p, &emb_doc, "prompt", 1 << 16, &c, &largest);
+    expect_int_eq(c.prompt.lower, 5);
+    expect_int_eq(c.prompt.upper, 5);
+    expect_int_eq(largest, 3);
     emb_done();
 }
 
@@ -208,7 +292,7 @@ embeddings_cleanup(void)
     emb_body = NULL;
 }
 
-FG_TEST_MAIN("validate_embeddings",
+FG_TEST_MAIN("validate_apis",
     FG_TEST_CASE(embeddings_a_string_input_is_one_input),
     FG_TEST_CASE(embeddings_an_array_of_strings_is_one_input_each),
     FG_TEST_CASE(embeddings_token_ids_are_one_input_and_token_arrays_one_each),
@@ -220,4 +304,10 @@ FG_TEST_MAIN("validate_embeddings",
     FG_TEST_CASE(embeddings_chat_transforms_are_refused),
     FG_TEST_CASE(embeddings_routing_fields_are_accepted),
     FG_TEST_CASE(embeddings_count_sums_inputs_and_names_the_largest),
+    FG_TEST_CASE(completions_use_their_validator),
+    FG_TEST_CASE(completions_a_string_prompt_even_empty_is_one_prompt),
+    FG_TEST_CASE(completions_generate_prompts_times_the_larger_of_n_and_best_of),
+    FG_TEST_CASE(completions_options_are_accepted),
+    FG_TEST_CASE(completions_bad_options_are_refused),
+    FG_TEST_CASE(completions_count_prompts_as_inputs),
     FG_TEST_CASE(embeddings_cleanup))
