@@ -9,9 +9,13 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 
 import {
-  CHAT, request, shippedModels, simModel, startGateway, startSim, streamRequest,
+  BIN_DIR, CHAT, request, shippedModels, simModel, startGateway, startSim, streamRequest,
+  waitFor,
 } from '../lib/harness.mjs';
 
 const APP = 'https://app.example.com';
@@ -217,5 +221,38 @@ describe('CORS off (the default) and retry hints', () => {
     assert.equal(res.status, 429, res.text);
     assert.equal(res.headers['retry-after'], '1');
     assert.equal(res.headers['retry-after-ms'], '1000');
+  });
+});
+
+describe('cors.allowed_origins in the configuration', () => {
+  let gw;
+  before(async () => { gw = await startGateway({ sim }); });
+  after(async () => { await gw?.stop(); });
+
+  test('fluxgate -t refuses an origin no browser sends, naming the key', () => {
+    const conf = JSON.parse(fs.readFileSync(gw.confPath, 'utf8'));
+    const p = path.join(gw.dir, 'bad-cors.json');
+    fs.writeFileSync(p, JSON.stringify({ ...conf, cors: { allowed_origins: [APP, 'https://app.example.com/'] } }));
+    const r = spawnSync(path.join(BIN_DIR, 'fluxgate'), ['-t', '-c', p], { encoding: 'utf8', timeout: 10000 });
+    assert.notEqual(r.status, 0, r.stdout);
+    assert.match(r.stderr, /cors\.allowed_origins/);
+    assert.match(r.stderr, /element 1/);
+  });
+
+  test('a SIGHUP reload with a changed cors.allowed_origins takes effect', async () => {
+    assert.deepEqual(corsHeaders(await preflight(gw, '/v1/chat/completions', PREFLIGHT)), []);
+    const conf = JSON.parse(fs.readFileSync(gw.confPath, 'utf8'));
+    fs.writeFileSync(gw.confPath, JSON.stringify({ ...conf, cors: { allowed_origins: [APP] } }));
+    const gen = (await gw.get('/readyz')).json().config_generation;
+    gw.signal('SIGHUP');
+    await waitFor('the new generation', async () => {
+      const r = (await gw.get('/readyz')).json();
+      return r.config_generation === gen + 1 && r.status === 'ready';
+    }, { tries: 200, every: 50 });
+    const res = await waitFor('the new workers answering', async () => {
+      const r = await preflight(gw, '/v1/chat/completions', PREFLIGHT);
+      return r.headers['access-control-allow-origin'] === APP ? r : null;
+    }, { tries: 100, every: 50 });
+    assert.equal(res.status, 204);
   });
 });
