@@ -28,6 +28,7 @@
 #include "common/base/version.h"
 #include "common/store/usagelog.h"
 #include "common/wire/json.h"
+#include "common/wire/retry_after.h"
 #include "common/wire/uri.h"
 #include "master/admin_http.h"
 
@@ -527,8 +528,8 @@ admin_request(void *arg, fg_httpconn_t *conn, const fg_http_head_t *head,
             admin_send_error(r, &err);
         } else if (admin_usage(a, r, &err) != FG_OK) {
             if (err.code == FG_E_USAGE_QUERY_BUSY) {
-                fg_httpconn_reply_error(conn, &err, "Retry-After: 1\r\n",
-                                        sizeof("Retry-After: 1\r\n") - 1);
+                fg_httpconn_reply_error(conn, &err, FG_RETRY_AFTER_1S_LINES,
+                                        sizeof(FG_RETRY_AFTER_1S_LINES) - 1);
             } else {
                 admin_send_error(r, &err);
             }

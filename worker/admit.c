@@ -110,11 +110,9 @@ admit_refuse(fg_req_t *req, const fg_admission_t *a, const char *whose,
                     ? a->limits.requests_per_min
                     : a->refused == FG_LIMIT_TOKENS ? a->limits.tokens_per_min
                     : a->limits.max_concurrent;
-    char    retry[24];
 
     req->admission.refused_by = a->refused;
-    snprintf(retry, sizeof(retry), "%lld", (long long) a->retry_after_s);
-    return fg_verdict_refuse(v, retry, code[a->refused], NULL,
+    return fg_verdict_refuse(v, a->retry_after_ms, code[a->refused], NULL,
                              "Rate limit reached for %s on %s: limit %lld. "
                              "Please try again in %llds.", what[a->refused],
                              whose, (long long) limit,
@@ -212,7 +210,7 @@ fg_admit_request(fg_req_t *req, fg_verdict_t *v)
                                 memory_order_relaxed)) {
         /* Back-pressure: a billable request must be able to leave its
          * usage record; none is ever dropped, so none is taken. */
-        return fg_verdict_refuse(v, "1", FG_E_BILLING_UNAVAILABLE, NULL,
+        return fg_verdict_refuse(v, 1000, FG_E_BILLING_UNAVAILABLE, NULL,
                                  "usage records cannot be written right "
                                  "now; retry in a second");
     }

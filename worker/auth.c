@@ -39,7 +39,7 @@ fg_auth_request(fg_req_t *req, fg_verdict_t *v)
 
     if (!atomic_load_explicit(&w->wc->shm->header->sh_keys_loaded,
                               memory_order_acquire)) {
-        return fg_verdict_refuse(v, "1", FG_E_KEY_STORE_LOADING, NULL,
+        return fg_verdict_refuse(v, 1000, FG_E_KEY_STORE_LOADING, NULL,
                                  "the gateway is loading its keys; retry "
                                  "in a second");
     }
@@ -50,25 +50,25 @@ fg_auth_request(fg_req_t *req, fg_verdict_t *v)
         parsed = fg_key_parse_api_key(h, &secret, &len);
     }
     if (h == NULL) {
-        return fg_verdict_refuse(v, NULL, FG_E_INVALID_API_KEY, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_INVALID_API_KEY, NULL,
                                  "You didn't provide an API key. Pass it in "
                                  "the Authorization header (Authorization: "
                                  "Bearer YOUR_KEY).");
     }
     if (parsed != FG_OK || !fg_key_secret_is_well_formed(secret, len)) {
-        return fg_verdict_refuse(v, NULL, FG_E_INVALID_API_KEY, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_INVALID_API_KEY, NULL,
                                  "Incorrect API key provided.");
     }
     fg_key_hash(w->wc->server_secret, secret, len, hash);
     found = fg_keytable_lookup(w->wc->shm->keys, hash, &a->key);
     if (found == FG_KEYTABLE_BUSY) {
         /* Writes kept spoiling the read: fail closed, never open. */
-        return fg_verdict_refuse(v, "1", FG_E_KEY_STORE_LOADING, NULL,
+        return fg_verdict_refuse(v, 1000, FG_E_KEY_STORE_LOADING, NULL,
                                  "the key could not be read consistently; "
                                  "retry");
     }
     if (found != FG_KEYTABLE_FOUND) {
-        return fg_verdict_refuse(v, NULL, FG_E_INVALID_API_KEY, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_INVALID_API_KEY, NULL,
                                  "Incorrect API key provided.");
     }
     /* The clock read fresh, not libevent's cached time: expiry and
@@ -81,16 +81,16 @@ fg_auth_request(fg_req_t *req, fg_verdict_t *v)
         a->subject = fg_limiter_subject(a->key.kr_id);
         return FG_VERDICT_CONTINUE;
     case FG_KEY_CHECK_EXPIRED:
-        return fg_verdict_refuse(v, NULL, FG_E_KEY_EXPIRED, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_KEY_EXPIRED, NULL,
                                  "This API key (%s) has expired.",
                                  a->key.kr_id);
     case FG_KEY_CHECK_ROTATED:
-        return fg_verdict_refuse(v, NULL, FG_E_KEY_ROTATED, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_KEY_ROTATED, NULL,
                                  "This API key (%s) was replaced by a new "
                                  "secret and its grace period is over.",
                                  a->key.kr_id);
     default:
-        return fg_verdict_refuse(v, NULL, FG_E_KEY_REVOKED, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_KEY_REVOKED, NULL,
                                  "This API key (%s) has been revoked.",
                                  a->key.kr_id);
     }
@@ -110,7 +110,7 @@ fg_auth_model(const fg_req_t *req, const fg_model_t *model, fg_verdict_t *v)
     if (fg_auth_allows(req, model)) {
         return FG_VERDICT_CONTINUE;
     }
-    return fg_verdict_refuse(v, NULL, FG_E_MODEL_NOT_ALLOWED, "model",
+    return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_MODEL_NOT_ALLOWED, "model",
                              "This API key (%s) may not use the model "
                              "'%.128s'.", req->auth.key.kr_id, model->id);
 }

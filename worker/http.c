@@ -9,7 +9,10 @@
  * becomes an fg_req_t with an id, the client's address and its
  * counters, and goes to its handler. Known paths answer
  * a wrong method with 405 and Allow; methods the gateway has no use for
- * get 501; everything in OpenAI's error format.
+ * get 501; everything in OpenAI's error format. A CORS preflight (OPTIONS
+ * under /v1/ with Origin and Access-Control-Request-Method) is answered
+ * before any key is asked for; every reply to an allowed Origin carries
+ * the CORS headers (request.c).
  */
 
 #include <ctype.h>
@@ -20,6 +23,7 @@
 #include "common/base/alloc.h"
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/wire/cors.h"
 #include "common/wire/json.h"
 #include "common/wire/uri.h"
 #include "worker/client.h"
@@ -31,6 +35,9 @@ static void http_route(fg_req_t *req, const char *path,
                        fg_http_method_t method);
 static void http_set_request_id(fg_req_t *req);
 static void http_healthz(fg_req_t *req);
+static int http_is_preflight(const fg_req_t *req, const char *path,
+                             fg_http_method_t method);
+static void http_preflight(fg_req_t *req, const char *path);
 static void http_readyz(fg_req_t *req);
 
 static int
@@ -121,6 +128,13 @@ http_req_new(fg_worker_t *w, fg_httpconn_t *conn, const fg_http_head_t *head,
     memcpy(req->client_addr, fg_httpconn_peer(conn), FG_HTTPCONN_PEER_MAX);
     req->bytes_in = (int64_t) body_len;
     req->error = FG_E_NONE;
+    if (w->conf->cors.count > 0 || w->conf->cors.any) {
+        req->cors_vary = fg_cors_echoes(&w->conf->cors);
+        req->cors_origin = head == NULL ? NULL
+                           : fg_cors_match(&w->conf->cors,
+                                           fg_http_field(head, "origin",
+                                                         NULL));
+    }
     fg_req_init_finish(req, w->base);
     http_set_request_id(req);
     fg_worker_track_request(w, req);
@@ -144,7 +158,7 @@ fg_http_request(void *worker, fg_httpconn_t *conn,
     req->in_body_len = body_len;
     if (fg_client_admit(req, head, fg_httpconn_peer_addr(conn), &err)
         != FG_OK) {
-        fg_req_add_header(req, "Retry-After", "1");
+        fg_req_add_retry_after(req, 1000);
         fg_req_reply_error(req, &err);
     } else {
         http_route(req, head->path, head->method);
@@ -259,6 +273,11 @@ http_route(fg_req_t *req, const char *path, fg_http_method_t method)
         return;
     }
 
+    /* A browser asks before it sends the key: never authenticated. */
+    if (http_is_preflight(req, path, method)) {
+        http_preflight(req, path);
+        return;
+    }
     /* Every call under /v1/ needs a key, even one to a wrong method or path. */
     if (strncmp(path, "/v1/", 4) == 0
         && fg_pipeline_authenticate(req) != FG_OK) {
@@ -303,6 +322,54 @@ http_route(fg_req_t *req, const char *path, fg_http_method_t method)
         return;
     }
     fg_req_fail(req, FG_E_NOT_FOUND, NULL, "no such endpoint: %.128s", path);
+}
+
+/* A CORS preflight: OPTIONS under /v1/ with Origin and
+ * Access-Control-Request-Method. */
+static int
+http_is_preflight(const fg_req_t *req, const char *path,
+                  fg_http_method_t method)
+{
+    return method == FG_HTTP_OPTIONS && strncmp(path, "/v1/", 4) == 0
+           && fg_req_header(req, "origin") != NULL
+           && fg_req_header(req, "access-control-request-method") != NULL;
+}
+
+/*
+ * Answers a preflight without a key, for a small fixed cost: 204, and
+ * for an allowed origin the path's methods, the requested headers
+ * reflected once they are checked, and how long to keep the answer. An
+ * origin not allowed gets 204 without Access-Control-* headers, and the
+ * browser refuses the call itself. Requested headers or a method that
+ * are not well-formed get 400.
+ */
+static void
+http_preflight(fg_req_t *req, const char *path)
+{
+    const char *want = fg_req_header(req, "access-control-request-headers");
+    const char *allowed;
+    char        methods[64];
+    fg_err_t    err;
+
+    if (fg_cors_request_method_check(fg_req_header(req,
+                                         "access-control-request-method"),
+                                     &err) != FG_OK
+        || (want != NULL
+            && fg_cors_request_headers_check(want, &err) != FG_OK)) {
+        fg_req_reply_error(req, &err);
+        return;
+    }
+    if (req->cors_origin != NULL) {
+        (void) http_find(path, FG_HTTP_OPTIONS, &allowed);
+        snprintf(methods, sizeof(methods), "%s, OPTIONS",
+                 allowed != NULL ? allowed : "GET, POST");
+        fg_req_add_header(req, "Access-Control-Allow-Methods", methods);
+        if (want != NULL && want[strspn(want, " \t,")] != '\0') {
+            fg_req_add_header(req, "Access-Control-Allow-Headers", want);
+        }
+        fg_req_add_header(req, "Access-Control-Max-Age", FG_CORS_MAX_AGE);
+    }
+    fg_req_reply(req, 204, "", 0);
 }
 
 static void
@@ -353,7 +420,7 @@ fg_http_refuse(void *worker, fg_httpconn_t *conn, const fg_err_t *err)
     fg_req_t *req = http_req_new(worker, conn, NULL, 0);
 
     if (err->code == FG_E_BODY_BUFFER_FULL) {
-        fg_req_add_header(req, "Retry-After", "1");
+        fg_req_add_retry_after(req, 1000);
     }
     fg_req_reply_error(req, err);
 }

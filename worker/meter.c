@@ -122,13 +122,13 @@ fg_meter_reserve(fg_req_t *req, fg_verdict_t *v)
                             want, min > 0 ? min : 1, fg_wall_ms(),
                             &r->held, &balance);
     if (got < 0) {
-        return fg_verdict_refuse(v, "1", FG_E_BILLING_UNAVAILABLE, NULL,
+        return fg_verdict_refuse(v, 1000, FG_E_BILLING_UNAVAILABLE, NULL,
                                  "the energy balance of key %s cannot be "
                                  "read now; retry in a second",
                                  req->auth.key.kr_id);
     }
     if (got == 0) {
-        return fg_verdict_refuse(v, NULL, FG_E_INSUFFICIENT_ENERGY, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_INSUFFICIENT_ENERGY, NULL,
                                  "Insufficient energy: the balance of key %s "
                                  "is %lld micro-credits, and this request "
                                  "needs at least %lld (an estimated %lld "
@@ -140,7 +140,7 @@ fg_meter_reserve(fg_req_t *req, fg_verdict_t *v)
                                  (long long) want);
     }
     if (meter_journal_reservation(req, got) != FG_OK) {
-        return fg_verdict_refuse(v, "1", FG_E_BILLING_UNAVAILABLE, NULL,
+        return fg_verdict_refuse(v, 1000, FG_E_BILLING_UNAVAILABLE, NULL,
                                  "usage records cannot be written now; "
                                  "retry in a second");
     }

@@ -73,12 +73,12 @@ const fg_upstream_handler_t fg_pipeline_upstream_handler = {
     pipeline_upstream_headers, pipeline_upstream_data, pipeline_upstream_done
 };
 
-/* Answers @req with a refusal's error and the Retry-After it asks for. */
+/* Answers @req with a refusal's error and the wait it asks for. */
 static void
 pipeline_refuse(fg_req_t *req, const fg_verdict_t *v)
 {
-    if (v->retry_after[0] != '\0') {
-        fg_req_add_header(req, "Retry-After", v->retry_after);
+    if (v->retry_after_ms != FG_RETRY_NONE) {
+        fg_req_add_retry_after(req, v->retry_after_ms);
     }
     fg_req_reply_error(req, &v->err);
 }
@@ -246,7 +246,7 @@ pipeline_check_model(fg_req_t *req, const fg_route_need_t *need,
 
     if (chat->max_tokens > m->max_output_tokens) {
         field = fg_tokens_field_name(chat->tokens_field);
-        return fg_verdict_refuse(v, NULL, FG_E_OUT_OF_RANGE, field,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_OUT_OF_RANGE, field,
                                  "%s is %lld, above the %lld output tokens "
                                  "%s allows", field, chat->max_tokens,
                                  (long long) m->max_output_tokens, m->id);
@@ -255,8 +255,8 @@ pipeline_check_model(fg_req_t *req, const fg_route_need_t *need,
         const char *what = req->validated.api == FG_USAGE_API_EMBEDDINGS
                            ? "input" : "messages";
 
-        return fg_verdict_refuse(v, NULL, FG_E_CONTEXT_LENGTH_EXCEEDED,
-                                 what,
+        return fg_verdict_refuse(v, FG_RETRY_NONE,
+                                 FG_E_CONTEXT_LENGTH_EXCEEDED, what,
                                  "This model's maximum context length is "
                                  "%lld tokens. However, your %s "
                                  "resulted in %s%lld tokens. Please reduce "
@@ -323,7 +323,7 @@ pipeline_route_once(fg_req_t *req, fg_verdict_t *v)
                           (fg_preset_t) req->auth.key.kr_preset, &prefs,
                           &v->err) != FG_OK) {
         v->kind = FG_VERDICT_REFUSE;
-        v->retry_after[0] = '\0';
+        v->retry_after_ms = FG_RETRY_NONE;
         return FG_VERDICT_REFUSE;
     }
     rt->model = prefs.models[0];
@@ -355,11 +355,9 @@ pipeline_route_once(fg_req_t *req, fg_verdict_t *v)
                       pipeline_allows, req, fg_mono_ms(), seed, &plan,
                       &retry_s, &v->err) != FG_OK) {
         v->kind = FG_VERDICT_REFUSE;
-        v->retry_after[0] = '\0';
-        if (v->err.code == FG_E_NO_PROVIDER_AVAILABLE) {
-            snprintf(v->retry_after, sizeof(v->retry_after), "%lld",
-                     (long long) (retry_s > 0 ? retry_s : 1));
-        }
+        v->retry_after_ms = v->err.code == FG_E_NO_PROVIDER_AVAILABLE
+                            ? (retry_s > 0 ? retry_s : 1) * 1000
+                            : FG_RETRY_NONE;
         return FG_VERDICT_REFUSE;
     }
     rt->candidates = fg_xmalloc(plan.n * sizeof(*rt->candidates));
@@ -576,7 +574,7 @@ pipeline_choose(fg_req_t *req, fg_verdict_t *v)
             continue;
         }
         if (fg_meter_fit(req, c) != FG_OK) {
-            (void) fg_verdict_refuse(v, NULL, FG_E_INSUFFICIENT_ENERGY, NULL,
+            (void) fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_INSUFFICIENT_ENERGY, NULL,
                                      "Insufficient energy: the balance of "
                                      "key %s held for this request does not "
                                      "pay for a reply from %s.",
@@ -594,7 +592,7 @@ pipeline_choose(fg_req_t *req, fg_verdict_t *v)
     if (!has_refusal) {
         /* Every one left was taken by another worker's probe or opened
          * since the router looked, or the attempts are used up. */
-        (void) fg_verdict_refuse(v, "1", FG_E_NO_PROVIDER_AVAILABLE, NULL,
+        (void) fg_verdict_refuse(v, 1000, FG_E_NO_PROVIDER_AVAILABLE, NULL,
                                  "no provider of %s can take the request "
                                  "now; retry in a second", rt->model->id);
     }
@@ -670,7 +668,7 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
     int                      may_fail_over;
 
     if (fg_validate_reparse(req) != FG_OK) {
-        return fg_verdict_refuse(v, NULL, FG_E_INTERNAL, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_INTERNAL, NULL,
                                  "the request could not be sent again");
     }
     /* Usage is what a stream is charged by: ask for it, and keep its
@@ -715,7 +713,7 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
         fg_log(FG_LOG_ERROR, 0, "req=%s upstream not started: %s", req->id,
                err.msg);
         pipeline_health_end(req, FG_ATTEMPT_NONE, 0, 0);
-        return fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_PROVIDER_ERROR, NULL,
                                  "the request could not be sent to the "
                                  "provider");
     }
@@ -785,7 +783,7 @@ pipeline_durable_cb(evutil_socket_t fd, short what, void *arg)
             fg_log(FG_LOG_ERROR, 0, "req=%s: its reservation was not made "
                    "durable within usage.reservation_wait_ms; is the "
                    "syncer running?", req->id);
-            (void) fg_verdict_refuse(&v, "1", FG_E_BILLING_UNAVAILABLE, NULL,
+            (void) fg_verdict_refuse(&v, 1000, FG_E_BILLING_UNAVAILABLE, NULL,
                                      "usage records cannot be written now; "
                                      "retry in a second");
             pipeline_refuse(req, &v);
@@ -1062,7 +1060,7 @@ pipeline_fail_over(fg_req_t *req, const fg_attempt_result_t *r,
     req->attempt.last_failure->body = NULL;
     req->attempt.last_failure->body_len = 0;
     if (req->attempt.last_failure->kind != FG_VERDICT_REFUSE) {
-        (void) fg_verdict_refuse(req->attempt.last_failure, NULL,
+        (void) fg_verdict_refuse(req->attempt.last_failure, FG_RETRY_NONE,
                                  FG_E_PROVIDER_ERROR, NULL,
                                  "provider %s failed to answer",
                                  e->provider->id);
@@ -1082,7 +1080,7 @@ pipeline_held_stream_error(fg_req_t *req, const char *error, fg_verdict_t *v)
 {
     const fg_endpoint_t *e = req->route.endpoint;
 
-    (void) fg_verdict_refuse(v, NULL, fg_upstream_err_is_timeout(error)
+    (void) fg_verdict_refuse(v, FG_RETRY_NONE, fg_upstream_err_is_timeout(error)
                                       ? FG_E_PROVIDER_TIMEOUT
                                       : FG_E_PROVIDER_ERROR, NULL,
                              "provider %s: the stream ended before its "

@@ -451,7 +451,6 @@ static fg_verdict_kind_t
 relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
                      fg_verdict_t *v)
 {
-    char            retry[24] = "";
     fg_req_relay_t *r = &req->relay;
     fg_upstream_t  *up = req->attempt.upstream;
     char           *body = NULL;
@@ -480,12 +479,9 @@ relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
                        : up->status >= 400 && up->status < 500
                          ? FG_UPSTREAM_4XX : FG_UPSTREAM_5XX;
     if (up->status == 429) {
-        if (result->retry_after_ms >= 0) {
-            /* In whole seconds, rounded up: never sooner than asked. */
-            snprintf(retry, sizeof(retry), "%lld",
-                     (long long) (result->retry_after_ms + 999) / 1000);
-        }
-        fg_verdict_refuse(v, retry[0] != '\0' ? retry : NULL,
+        /* The provider's wait, exact: Retry-After rounds it up. */
+        fg_verdict_refuse(v, result->retry_after_ms >= 0
+                             ? result->retry_after_ms : FG_RETRY_NONE,
                           FG_E_PROVIDER_RATE_LIMITED,
                           NULL, "provider %s is rate limiting requests: "
                           "%.300s", up->provider->id,
@@ -502,7 +498,7 @@ relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
 
         fg_log(FG_LOG_ERROR, 0, "req=%s provider %s %s (HTTP %ld): %s",
                req->id, up->provider->id, what, up->status, said);
-        fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
+        fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_PROVIDER_ERROR, NULL,
                           "provider %s is unavailable: the provider %s",
                           up->provider->id, what);
     } else if (up->status >= 400 && up->status < 500
@@ -516,7 +512,7 @@ relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
         v->body = body;
         v->body_len = len;
     } else if (up->status >= 400 && up->status < 500) {
-        fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
+        fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_PROVIDER_ERROR, NULL,
                           "provider %s answered HTTP %ld: %.300s",
                           up->provider->id, up->status,
                           message ? message : "no error message");
@@ -524,7 +520,7 @@ relay_upstream_error(fg_req_t *req, const fg_attempt_result_t *result,
         /* A 5xx (or anything else): its body stays in the log. */
         fg_log(FG_LOG_WARN, 0, "req=%s provider %s answered HTTP %ld: %s",
                req->id, up->provider->id, up->status, said);
-        fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
+        fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_PROVIDER_ERROR, NULL,
                           "provider %s failed to answer: it returned "
                           "HTTP %ld", up->provider->id, up->status);
     }
@@ -577,7 +573,7 @@ fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
     if (error == fg_upstream_err_no_descriptor) {
         /* A shortage here, not the provider's failure: 503, not 502. */
         r->upstream_kind = relay_upstream_kind(error);
-        return fg_verdict_refuse(v, "1", FG_E_SERVICE_UNAVAILABLE, NULL,
+        return fg_verdict_refuse(v, 1000, FG_E_SERVICE_UNAVAILABLE, NULL,
                                  "the gateway is short of connections to "
                                  "the provider; retry in a second");
     }
@@ -585,7 +581,7 @@ fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
         r->upstream_kind = relay_upstream_kind(error);
         fg_log(FG_LOG_WARN, 0, "req=%s provider %s: %s", req->id,
                up->provider->id, error);
-        return fg_verdict_refuse(v, NULL, fg_upstream_err_is_timeout(error)
+        return fg_verdict_refuse(v, FG_RETRY_NONE, fg_upstream_err_is_timeout(error)
                                           ? FG_E_PROVIDER_TIMEOUT
                                           : FG_E_PROVIDER_ERROR,
                                  NULL, "provider %s: %s", up->provider->id,
@@ -596,7 +592,7 @@ fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
     }
     if (req->validated.chat.is_stream) {
         r->upstream_kind = FG_UPSTREAM_MALFORMED;
-        return fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_PROVIDER_ERROR, NULL,
                                  "provider %s: %s", up->provider->id,
                                  "a stream was asked for but the reply is "
                                  "not text/event-stream");
@@ -612,7 +608,7 @@ fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
         r->upstream_kind = FG_UPSTREAM_MALFORMED;
         fg_log(FG_LOG_WARN, 0, "req=%s provider %s: %s", req->id,
                up->provider->id, fg_upstream_err_malformed);
-        return fg_verdict_refuse(v, NULL, FG_E_PROVIDER_ERROR, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_PROVIDER_ERROR, NULL,
                                  "provider %s: %s", up->provider->id,
                                  fg_upstream_err_malformed);
     }

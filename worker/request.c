@@ -19,6 +19,8 @@
 
 #include "common/base/clock.h"
 #include "common/base/log.h"
+#include "common/wire/cors.h"
+#include "common/wire/retry_after.h"
 #include "worker/client.h"
 #include "worker/conn.h"
 #include "worker/pipeline.h"
@@ -48,6 +50,16 @@ fg_req_add_header(fg_req_t *req, const char *name, const char *value)
     req->headers_len += nl + vl + 4;
 }
 
+void
+fg_req_add_retry_after(fg_req_t *req, int64_t ms)
+{
+    char secs[FG_RETRY_AFTER_VALUE_MAX], msv[FG_RETRY_AFTER_VALUE_MAX];
+
+    fg_retry_after_values(ms, secs, msv);
+    fg_req_add_header(req, "Retry-After", secs);
+    fg_req_add_header(req, "retry-after-ms", msv);
+}
+
 const char *
 fg_req_header(const fg_req_t *req, const char *name)
 {
@@ -60,14 +72,31 @@ fg_req_client_drained(fg_req_t *req)
     fg_pipeline_client_drained(req);
 }
 
-/* The headers every reply carries; the pipeline added the others. */
+/* The headers every reply carries (@content_type NULL: none); the
+ * pipeline added the others. A browser's script may read the gateway's
+ * own headers only when they are exposed. */
 static void
 req_add_common_headers(fg_req_t *req, const char *content_type)
 {
-    fg_req_add_header(req, "Content-Type", content_type);
+    if (content_type != NULL) {
+        fg_req_add_header(req, "Content-Type", content_type);
+    }
     fg_req_add_header(req, "x-request-id", req->id);
     if (req->client_id[0] != '\0') {
         fg_req_add_header(req, "x-client-request-id", req->client_id);
+    }
+    if (req->cors_origin != NULL) {
+        fg_req_add_header(req, "Access-Control-Allow-Origin",
+                          req->cors_origin);
+        /* Not on a reply without a body (a preflight's 204): no script
+         * reads it, and it leaves room for the reflected headers. */
+        if (content_type != NULL) {
+            fg_req_add_header(req, "Access-Control-Expose-Headers",
+                              FG_CORS_EXPOSE_HEADERS);
+        }
+    }
+    if (req->cors_vary) {
+        fg_req_add_header(req, "Vary", "Origin");
     }
 }
 
@@ -82,7 +111,7 @@ fg_req_reply(fg_req_t *req, int status, const char *body, size_t len)
         fg_req_finish_later(req);
         return;
     }
-    req_add_common_headers(req, "application/json");
+    req_add_common_headers(req, status == 204 ? NULL : "application/json");
     req->conn = NULL;
     req->bytes_out += (int64_t) len;
     fg_req_account(req);

@@ -269,6 +269,12 @@ typedef struct fg_req_s {
                                               * whole, echoed in
                                               * x-client-request-id; ""
                                               * when none */
+    const char               *cors_origin;   /* Access-Control-Allow-Origin
+                                              * of every reply: "*" or the
+                                              * allowed Origin (borrowed
+                                              * from the worker's conf);
+                                              * NULL: none */
+    int                       cors_vary;     /* replies say Vary: Origin */
     int                       crash_slot;    /* in the worker's list of
                                               * requests in flight, for a
                                               * crash report (worker.c);
@@ -301,8 +307,9 @@ typedef struct fg_req_s {
 
 /*
  * Sends a complete JSON reply (@body is copied) with the standard headers
- * (content type, x-request-id) and marks the request done. Safe when the
- * client is gone (then only the bookkeeping happens).
+ * (content type, x-request-id, CORS) and marks the request done; a 204
+ * has no body and no content type. Safe when the client is gone (then
+ * only the bookkeeping happens).
  */
 void fg_req_reply(fg_req_t *req, int status, const char *body, size_t len);
 
@@ -370,6 +377,10 @@ void fg_req_init_finish(fg_req_t *req, struct event_base *base);
  * short: this does not happen).
  */
 void fg_req_add_header(fg_req_t *req, const char *name, const char *value);
+
+/* Adds Retry-After (whole seconds, rounded up) and retry-after-ms for a
+ * wait of @ms: the one place a reply's pair is written. */
+void fg_req_add_retry_after(fg_req_t *req, int64_t ms);
 
 /* The value of the request header @name (any case), or NULL. Only while
  * http.c dispatches the request (req->head is set). */

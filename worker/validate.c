@@ -196,7 +196,7 @@ fg_validate_request(fg_req_t *req, fg_verdict_t *v)
     ct = req->head != NULL ? fg_http_field(req->head, "Content-Type", NULL)
                            : NULL;
     if (len > 0 && !validate_content_type_ok(ct)) {
-        return fg_verdict_refuse(v, NULL, FG_E_UNSUPPORTED_MEDIA_TYPE, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_UNSUPPORTED_MEDIA_TYPE, NULL,
                                  "Content-Type must be application/json, "
                                  "got %.64s", ct ? ct : "none");
     }
@@ -207,7 +207,7 @@ fg_validate_request(fg_req_t *req, fg_verdict_t *v)
      * its waiting requests hold together.
      */
     if (w->request_bytes + 2 * (int64_t) len > w->conf->worker_request_bytes) {
-        return fg_verdict_refuse(v, "1", FG_E_SERVICE_UNAVAILABLE, NULL,
+        return fg_verdict_refuse(v, 1000, FG_E_SERVICE_UNAVAILABLE, NULL,
                                  "this server holds as many request bodies "
                                  "as it may (limits.worker_request_bytes); "
                                  "retry in a second");
@@ -223,7 +223,7 @@ fg_validate_request(fg_req_t *req, fg_verdict_t *v)
     if (validate_body(req, out->body, len, &out->doc, &out->chat, &v->err)
         != FG_OK) {
         v->kind = FG_VERDICT_REFUSE;
-        v->retry_after[0] = '\0';
+        v->retry_after_ms = FG_RETRY_NONE;
         return FG_VERDICT_REFUSE;
     }
     out->has_doc = 1;
@@ -234,7 +234,7 @@ fg_validate_request(fg_req_t *req, fg_verdict_t *v)
     }
     out->model_requested = fg_jdoc_str_dup(&out->doc, out->chat.model);
     if (out->model_requested == NULL) {
-        return fg_verdict_refuse(v, NULL, FG_E_INTERNAL, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_INTERNAL, NULL,
                                  "out of memory");
     }
     return FG_VERDICT_CONTINUE;

@@ -9,7 +9,7 @@
 #include "worker/verdict.h"
 
 fg_verdict_kind_t
-fg_verdict_refuse(fg_verdict_t *v, const char *retry_after,
+fg_verdict_refuse(fg_verdict_t *v, int64_t retry_after_ms,
                   fg_error_code_t code, const char *param,
                   const char *fmt, ...)
 {
@@ -21,7 +21,6 @@ fg_verdict_refuse(fg_verdict_t *v, const char *retry_after,
     vsnprintf(v->err.msg, sizeof(v->err.msg), fmt, ap);
     va_end(ap);
     snprintf(v->err.param, sizeof(v->err.param), "%s", param ? param : "");
-    snprintf(v->retry_after, sizeof(v->retry_after), "%s",
-             retry_after ? retry_after : "");
+    v->retry_after_ms = retry_after_ms;
     return FG_VERDICT_REFUSE;
 }

@@ -10,6 +10,7 @@
  */
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/base/errors.h"
 
@@ -34,18 +35,23 @@ typedef enum {
 typedef struct fg_verdict_s {
     fg_verdict_kind_t kind;
     fg_err_t          err;              /* REFUSE; STREAM_END's code */
-    char              retry_after[32];  /* REFUSE: Retry-After, "" none */
+    int64_t           retry_after_ms;   /* REFUSE: the wait asked of the
+                                         * client (Retry-After and
+                                         * retry-after-ms); FG_RETRY_NONE */
     int               status;           /* FORWARD */
     const char       *body;             /* FORWARD, COMPLETE */
     size_t            body_len;
 } fg_verdict_t;
 
+#define FG_RETRY_NONE (-1)   /* a refusal that asks for no wait */
+
 /*
  * Fills @v as a refusal: @code, @param (NULL: none), the message, and a
- * Retry-After of @retry_after (NULL: none). Returns FG_VERDICT_REFUSE, so
- * a stage can `return fg_verdict_refuse(...)`. Cannot fail.
+ * wait of @retry_after_ms (FG_RETRY_NONE: none), sent as Retry-After in
+ * whole seconds rounded up and retry-after-ms. Returns FG_VERDICT_REFUSE,
+ * so a stage can `return fg_verdict_refuse(...)`. Cannot fail.
  */
-fg_verdict_kind_t fg_verdict_refuse(fg_verdict_t *v, const char *retry_after,
+fg_verdict_kind_t fg_verdict_refuse(fg_verdict_t *v, int64_t retry_after_ms,
                                     fg_error_code_t code, const char *param,
                                     const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));

@@ -203,12 +203,15 @@ limiter_peek(_Atomic int64_t *tat, int64_t limit, int64_t now,
     limiter_report(limit, ahead > 0 ? ahead : 0, remaining, reset_ms);
 }
 
-static int64_t
-limiter_retry_s(int64_t ahead)
+/* A refusal's wait: what passes the window, to the millisecond (at
+ * least 1), and in whole seconds, both rounded up. */
+static void
+limiter_retry(int64_t ahead, fg_admission_t *out)
 {
     int64_t over = ahead - FG_LIMITER_WINDOW_NS;
 
-    return over <= 0 ? 1 : (over + 999999999) / 1000000000;
+    out->retry_after_ms = over <= 0 ? 1 : (over + 999999) / 1000000;
+    out->retry_after_s = (out->retry_after_ms + 999) / 1000;
 }
 
 /* Takes a concurrency slot; -1 when the limit or the slot table is full. */
@@ -284,6 +287,7 @@ fg_limiter_admit(fg_limiter_t *l, unsigned worker, uint64_t subject,
     if (st == NULL) {
         out->refused = FG_LIMIT_CONCURRENCY;
         out->retry_after_s = 1;
+        out->retry_after_ms = 1000;
         return FG_ERR;
     }
     out->state_index = index;
@@ -294,6 +298,7 @@ fg_limiter_admit(fg_limiter_t *l, unsigned worker, uint64_t subject,
         if (out->slot < 0) {
             out->refused = FG_LIMIT_CONCURRENCY;
             out->retry_after_s = 1;
+            out->retry_after_ms = 1000;
             goto undo;
         }
     }
@@ -301,7 +306,7 @@ fg_limiter_admit(fg_limiter_t *l, unsigned worker, uint64_t subject,
         if (limiter_gcra(&st->requests_tat_ns, 1, limits->requests_per_min,
                          now_ns, &req_step, &ahead) != FG_OK) {
             out->refused = FG_LIMIT_REQUESTS;
-            out->retry_after_s = limiter_retry_s(ahead);
+            limiter_retry(ahead, out);
             out->requests_reset_ms = (ahead - req_step + 999999) / 1000000;
             goto undo;
         }
@@ -317,7 +322,7 @@ fg_limiter_admit(fg_limiter_t *l, unsigned worker, uint64_t subject,
         if (limiter_gcra(&st->tokens_tat_ns, cost, limits->tokens_per_min,
                          now_ns, &tok_step, &ahead) != FG_OK) {
             out->refused = FG_LIMIT_TOKENS;
-            out->retry_after_s = limiter_retry_s(ahead);
+            limiter_retry(ahead, out);
             out->tokens_reset_ms = (ahead - tok_step + 999999) / 1000000;
             if (req_step != 0) {
                 limiter_add(&st->requests_tat_ns, -req_step);

@@ -38,6 +38,9 @@ typedef struct {
 typedef struct {
     fg_limit_kind_t refused;          /* FG_LIMIT_NONE: admitted */
     int64_t         retry_after_s;    /* when refused: whole seconds */
+    int64_t         retry_after_ms;   /* when refused: the exact wait, ms
+                                       * rounded up (<= retry_after_s
+                                       * * 1000) */
     int64_t         requests_limit;   /* 0: no such limit */
     int64_t         requests_remaining;
     int64_t         requests_reset_ms;

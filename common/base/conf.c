@@ -30,7 +30,8 @@ typedef enum {
     CONF_STR,        /* char[FG_CONF_PATH_MAX] */
     CONF_LOG_LEVEL,  /* "error".."debug" into int */
     CONF_WORKERS,    /* "auto" or 1..max into int */
-    CONF_LISTEN      /* "host:port" or an array of them */
+    CONF_LISTEN,     /* "host:port" or an array of them */
+    CONF_ORIGINS     /* an array of origins or "*" into fg_cors_t */
 } conf_type_t;
 
 typedef struct {
@@ -201,6 +202,9 @@ static const conf_entry_t conf_table[] = {
     CONF_S("catalog.tokenizers", tokenizers_dir, "",
            "folder of the tokenizers models name (\"\": the tokenizers/ "
            "folder installed with fluxgate)"),
+    { "cors.allowed_origins", CONF_ORIGINS, offsetof(fg_conf_t, cors), NULL,
+      0, 0, FG_CORS_MAX_ORIGINS, "browser origins (scheme://host[:port]) "
+      "that may call the public API, or \"*\" for any; [] = CORS off" },
 };
 
 #define CONF_TABLE_SIZE (sizeof(conf_table) / sizeof(conf_table[0]))
@@ -213,6 +217,8 @@ static int conf_set(fg_conf_t *conf, const conf_entry_t *e, json_t *v,
                     fg_err_t *err);
 static int conf_set_default(fg_conf_t *conf, const conf_entry_t *e);
 static int conf_set_listen(fg_conf_t *conf, json_t *v, fg_err_t *err);
+static int conf_set_origins(fg_cors_t *cors, json_t *v, int64_t max,
+                            fg_err_t *err);
 static int conf_derive(fg_conf_t *conf, fg_err_t *err);
 
 static const conf_entry_t *
@@ -318,6 +324,35 @@ conf_set_listen(fg_conf_t *conf, json_t *v, fg_err_t *err)
 }
 
 static int
+conf_set_origins(fg_cors_t *cors, json_t *v, int64_t max, fg_err_t *err)
+{
+    size_t  i;
+    json_t *item;
+
+    if (!json_is_array(v) || json_array_size(v) > (size_t) max) {
+        return fg_err_set(err, FG_E_INVALID_TYPE, NULL,
+                          "expected an array of at most %lld origins "
+                          "(\"scheme://host[:port]\" or \"*\")",
+                          (long long) max);
+    }
+    memset(cors, 0, sizeof(*cors));
+    json_array_foreach(v, i, item) {
+        if (!json_is_string(item)) {
+            return fg_err_set(err, FG_E_INVALID_TYPE, NULL,
+                              "element %zu is not a string", i);
+        }
+        if (fg_cors_add(cors, json_string_value(item), err) != FG_OK) {
+            char msg[FG_ERR_MSG_MAX];
+
+            snprintf(msg, sizeof(msg), "%s", err ? err->msg : "");
+            return fg_err_set(err, FG_E_INVALID_VALUE, NULL,
+                              "element %zu: %s", i, msg);
+        }
+    }
+    return FG_OK;
+}
+
+static int
 conf_workers_auto(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
@@ -388,6 +423,10 @@ conf_set(fg_conf_t *conf, const conf_entry_t *e, json_t *v, fg_err_t *err)
 
     case CONF_LISTEN:
         return conf_set_listen(conf, v, err);
+
+    case CONF_ORIGINS:
+        return conf_set_origins((fg_cors_t *) (base + e->offset), v, e->max,
+                                err);
     }
     return fg_err_set(err, FG_E_INTERNAL, NULL, "unknown entry type");
 }
@@ -400,6 +439,8 @@ conf_set_default(fg_conf_t *conf, const conf_entry_t *e)
 
     if (e->type == CONF_INT) {
         v = json_integer(e->default_int);
+    } else if (e->type == CONF_ORIGINS) {
+        v = json_array();
     } else {
         v = json_string(e->default_str);
     }

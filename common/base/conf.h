@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "common/base/errors.h"
+#include "common/wire/cors.h"
 
 #define FG_CONF_MAX_LISTEN 8
 #define FG_CONF_PATH_MAX   1024
@@ -107,6 +108,10 @@ typedef struct {
     int64_t     routing_circuit_min_requests;
     int64_t     routing_circuit_window_ms;
     int64_t     routing_circuit_open_ms;
+
+    /* Browser origins allowed to call the public API (docs/api.md,
+     * "CORS"); none: CORS off. */
+    fg_cors_t   cors;
 } fg_conf_t;
 
 /*

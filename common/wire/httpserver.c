@@ -45,6 +45,7 @@
 #include "common/wire/fmt.h"
 #include "common/wire/httpserver.h"
 #include "common/wire/proxyproto.h"
+#include "common/wire/retry_after.h"
 
 /* Reads land here first (see the file comment). */
 #define CONN_READ_BYTES (64 * 1024)
@@ -224,7 +225,7 @@ server_refuse_shortage(fg_httpserver_t *srv, int fd)
     static const char reply[] =
         "HTTP/1.1 503 Service Unavailable\r\n"
         "Content-Type: application/json\r\n"
-        "Retry-After: 1\r\n"
+        FG_RETRY_AFTER_1S_LINES
         "Connection: close\r\n"
         "Content-Length: 137\r\n"
         "\r\n" SHORTAGE_BODY;
@@ -358,7 +359,7 @@ conn_set_peer(fg_httpconn_t *conn, const struct sockaddr *addr)
 static void
 conn_admit(fg_httpconn_t *conn, const struct sockaddr *addr)
 {
-    static const char retry[] = "Retry-After: 1\r\n";
+    static const char retry[] = FG_RETRY_AFTER_1S_LINES;
     fg_httpserver_t  *srv = conn->srv;
     fg_err_t          err;
 
@@ -833,7 +834,9 @@ conn_head(fg_httpconn_t *conn, char *dst, int status, int64_t length,
     n += 8;
     memcpy(dst + n, conn_date(conn), 29);
     n += 29;
-    if (length >= 0) {
+    if (status == 204 || status == 304) {
+        /* No body and no framing header (RFC 9110 8.6, 6.4.1). */
+    } else if (length >= 0) {
         memcpy(dst + n, "\r\nContent-Length: ", 18);
         n += 18;
         n += fg_fmt_i64(dst + n, length);
@@ -1070,7 +1073,8 @@ conn_refuse(fg_httpconn_t *conn, int status)
     if (conn->srv->handler.refuse != NULL) {
         conn->srv->handler.refuse(conn->srv->arg, conn, &err);
     } else if (status == 503) {
-        fg_httpconn_reply_error(conn, &err, "Retry-After: 1\r\n", 16);
+        fg_httpconn_reply_error(conn, &err, FG_RETRY_AFTER_1S_LINES,
+                                sizeof(FG_RETRY_AFTER_1S_LINES) - 1);
     } else {
         fg_httpconn_reply_error(conn, &err, NULL, 0);
     }

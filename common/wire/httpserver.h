@@ -21,7 +21,8 @@
  *     progress restarts it, never another request served);
  *   - body_budget_bytes: the buffers of all bodies being received at
  *     once; a body that would pass it is refused with 503
- *     body_buffer_full (Retry-After: 1) before it is read.
+ *     body_buffer_full (Retry-After: 1, retry-after-ms: 1000) before it
+ *     is read.
  * A connection is not read while its unsent output is over
  * FG_HTTPSERVER_MAX_UNSENT_BYTES.
  * A request the server cannot take (malformed, too large, a version or a
@@ -138,7 +139,7 @@ typedef struct {
      * address as accept(2) gave it, or the client a trusted peer's PROXY
      * header named, once that header is read). FG_OK serves it; *@tag is kept for
      * closed(). FG_ERR refuses it with @err: the server answers @err
-     * (its status, JSON, "Retry-After: 1", Connection: close) and closes
+     * (its status, JSON, FG_RETRY_AFTER_1S_LINES, Connection: close) and closes
      * after a lingering read, and closed() is not called. NULL: every
      * connection is served.
      */

@@ -1,5 +1,6 @@
 /*
- * retry_after.c: the Retry-After header's two forms into milliseconds.
+ * retry_after.c: the Retry-After header's two forms into milliseconds,
+ * and a wait into the gateway's own Retry-After and retry-after-ms.
  *
  * The date forms are read field by field with no locale and no libc time
  * parser: strptime() would follow the process locale and timegm() is not
@@ -10,6 +11,7 @@
 
 #include <string.h>
 
+#include "common/wire/fmt.h"
 #include "common/wire/retry_after.h"
 
 static const char retry_months[12][4] = {
@@ -221,4 +223,15 @@ fg_retry_after_ms(const char *v, size_t len, int64_t now_unix_s)
     }
     return at - now_unix_s > FG_RETRY_AFTER_MAX_MS / 1000
            ? FG_RETRY_AFTER_MAX_MS : (at - now_unix_s) * 1000;
+}
+
+void
+fg_retry_after_values(int64_t ms, char secs[FG_RETRY_AFTER_VALUE_MAX],
+                      char msv[FG_RETRY_AFTER_VALUE_MAX])
+{
+    if (ms < 0) {
+        ms = 0;
+    }
+    secs[fg_fmt_i64(secs, ms / 1000 + (ms % 1000 != 0))] = '\0';
+    msv[fg_fmt_i64(msv, ms)] = '\0';
 }

@@ -201,6 +201,7 @@ describe('request bodies', () => {
       assert.equal(r.status, 503);
       assert.equal(JSON.parse(r.body).error.code, 'body_buffer_full');
       assert.equal(r.headers['retry-after'], '1');
+      assert.equal(r.headers['retry-after-ms'], '1000');
     }
     assert.ok(rssAfter - rssBefore < BUDGET + 16 * MiB,
       `worker memory grew by ${rssAfter - rssBefore} bytes`);

@@ -82,6 +82,7 @@ describe('limits.worker_request_bytes', () => {
     assert.equal(refused.status, 503, refused.text);
     assert.equal(refused.json().error.code, 'service_unavailable');
     assert.equal(refused.headers['retry-after'], '1');
+    assert.equal(refused.headers['retry-after-ms'], '1000');
     assert.equal((await sim.stats()).requests - seen, 1, 'the refused request reached no provider');
     const small = await gw.post(URL_PATH, { model: 'demo-chat', max_tokens: 2, messages: [{ role: 'user', content: 'hi' }] });
     assert.equal(small.status, 200, small.text);

@@ -151,6 +151,7 @@ describe('GET /admin/v1/usage on a large journal', () => {
     assert.equal(busy.length, 1, replies.map((r) => `${r.status} ${r.text.slice(0, 80)}`).join('\n'));
     assert.equal(busy[0].json().error.code, 'usage_query_busy');
     assert.equal(busy[0].headers['retry-after'], '1');
+    assert.equal(busy[0].headers['retry-after-ms'], '1000');
     for (const r of replies.filter((x) => x.status !== 503)) {
       assert.equal(r.status, 200, r.text);
       assert.ok(r.json().records >= N);

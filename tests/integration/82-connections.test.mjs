@@ -193,7 +193,7 @@ describe('limits.max_connections_per_client (item 4)', () => {
       await sleep(100);   // accepted by whichever worker
       const over = await getFrom(gw.port, '127.0.0.2');
       assert.equal(statusOf(over.text), 503, over.text);
-      assert.match(over.text, /Retry-After: 1\r\n/i);
+      assert.match(over.text, /Retry-After: 1\r\nretry-after-ms: 1000\r\n/i);
       assert.match(over.text, /"code":\s*"service_unavailable"/);
       assert.match(over.text, /too many connections from this address/);
       const other = await getFrom(gw.port, '127.0.0.1');
@@ -312,7 +312,7 @@ describe('limits.trusted_proxies (item 4)', () => {
       const text = (await over.reply).text;
       assert.equal(statusOf(text), 503, text);
       assert.match(text, /too many connections from this address/);
-      assert.match(text, /Retry-After: 1\r\n/i);
+      assert.match(text, /Retry-After: 1\r\nretry-after-ms: 1000\r\n/i);
       // Another client behind the same proxy, on a third proxy connection.
       const other = await sendFrom(gw.port, '127.0.0.1', get('203.0.113.78', `xff-other-${++seq}`));
       assert.equal(statusOf((await other.reply).text), 200);

@@ -209,7 +209,65 @@ relative_catalog_paths_resolve_against_the_config_directory(void)
     unlink(conf_path);
 }
 
+static void
+cors_is_off_by_default(void)
+{
+    fg_conf_t conf;
+
+    fg_conf_defaults(&conf);
+    expect_int_eq(conf.cors.count, 0);
+    expect_int_eq(conf.cors.any, 0);
+}
+
+static void
+cors_allowed_origins_are_read_and_checked(void)
+{
+    static const char *const bad[] = {
+        "{\"cors\": {\"allowed_origins\": \"https://a.example\"}}",
+        "{\"cors\": {\"allowed_origins\": [5]}}",
+        "{\"cors\": {\"allowed_origins\": [\"https://a.example/\"]}}",
+        "{\"cors\": {\"allowed_origins\": [\"https://A.example\"]}}",
+        "{\"cors\": {\"allowed_origins\": [\"a.example\"]}}",
+        "{\"cors\": {\"allowed_origins\": [\"null\"]}}",
+        "{\"cors\": {\"allowed_origins\": [\"https://a.example:443\"]}}",
+    };
+    fg_conf_t conf;
+    fg_err_t  err;
+    char      text[8192];
+    size_t    i, n;
+
+    expect_int_eq(fg_conf_load(&conf, write_conf(
+        "{\"cors\": {\"allowed_origins\": [\"https://a.example\", "
+        "\"http://localhost:5173\", \"https://a.example\"]}}"), &err),
+        FG_OK);
+    expect_int_eq(conf.cors.count, 2);
+    expect_str_eq(conf.cors.origins[1], "http://localhost:5173");
+    expect_int_eq(fg_conf_load(&conf, write_conf(
+        "{\"cors\": {\"allowed_origins\": [\"*\"]}}"), &err), FG_OK);
+    expect_int_eq(conf.cors.any, 1);
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (fg_conf_load(&conf, write_conf(bad[i]), &err) != FG_ERR) {
+            FG_TEST_FAIL("%s was accepted", bad[i]);
+        }
+        expect_str_eq(err.param, "cors.allowed_origins");
+    }
+    /* 64 entries at most: the 65th is refused. */
+    n = (size_t) snprintf(text, sizeof(text),
+                          "{\"cors\": {\"allowed_origins\": [");
+    for (i = 0; i < FG_CORS_MAX_ORIGINS + 1; i++) {
+        n += (size_t) snprintf(text + n, sizeof(text) - n,
+                               "%s\"https://h%zu.example\"", i ? "," : "",
+                               i);
+    }
+    snprintf(text + n, sizeof(text) - n, "]}}");
+    expect_int_eq(fg_conf_load(&conf, write_conf(text), &err), FG_ERR);
+    expect_true(strstr(err.msg, "at most 64") != NULL);
+    unlink(conf_path);
+}
+
 FG_TEST_MAIN("conf",
+    FG_TEST_CASE(cors_is_off_by_default),
+    FG_TEST_CASE(cors_allowed_origins_are_read_and_checked),
     FG_TEST_CASE(defaults_listen_on_loopback_8080),
     FG_TEST_CASE(load_without_a_file_gives_the_defaults),
     FG_TEST_CASE(load_overrides_nested_keys),

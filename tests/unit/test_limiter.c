@@ -132,12 +132,14 @@ retry_after_is_the_wait_rounded_up_to_the_whole_second(void)
                                       100), 7);
     expect_int_eq(admit(&f, SUBJECT, limits(7, 0, 0), 1, NOW, &a), FG_ERR);
     expect_int_eq(a.retry_after_s, 9);
+    expect_int_eq(a.retry_after_ms, 8572);    /* exact, to the ms above */
     /* 10 a minute: exactly 6 s, which stays 6 (ceil, not floor + 1). */
     expect_int_eq(admit_until_refused(&f, SUBJECT + 1, limits(10, 0, 0), 1,
                                       NOW, 100), 10);
     expect_int_eq(admit(&f, SUBJECT + 1, limits(10, 0, 0), 1, NOW, &a),
                   FG_ERR);
     expect_int_eq(a.retry_after_s, 6);
+    expect_int_eq(a.retry_after_ms, 6000);
     fixture_close(&f);
 }
 

@@ -77,7 +77,31 @@ values_of_neither_form_are_minus_one(void)
     }
 }
 
+static void
+the_gateway_says_whole_seconds_rounded_up_and_the_exact_ms(void)
+{
+    static const struct {
+        int64_t     ms;
+        const char *secs, *msv;
+    } c[] = {
+        { 1000, "1", "1000" }, { 8572, "9", "8572" }, { 6000, "6", "6000" },
+        { 1, "1", "1" }, { 0, "0", "0" }, { -5, "0", "0" },
+        { 3600000, "3600", "3600000" },
+    };
+    char   secs[FG_RETRY_AFTER_VALUE_MAX], msv[FG_RETRY_AFTER_VALUE_MAX];
+    size_t i;
+
+    for (i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+        fg_retry_after_values(c[i].ms, secs, msv);
+        expect_str_eq(secs, c[i].secs);
+        expect_str_eq(msv, c[i].msv);
+    }
+    expect_str_eq(FG_RETRY_AFTER_1S_LINES,
+                  "Retry-After: 1\r\nretry-after-ms: 1000\r\n");
+}
+
 FG_TEST_MAIN("retry_after",
+             FG_TEST_CASE(the_gateway_says_whole_seconds_rounded_up_and_the_exact_ms),
              FG_TEST_CASE(delta_seconds_become_milliseconds),
              FG_TEST_CASE(an_imf_fixdate_is_the_wait_from_now),
              FG_TEST_CASE(the_obsolete_rfc850_and_asctime_dates_are_read_too),
