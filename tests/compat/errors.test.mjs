@@ -164,10 +164,17 @@ describe('errors before a reply', () => {
   });
 });
 
-describe('endpoints the gateway does not serve', () => {
-  test('embeddings.create() is a NotFoundError with code not_found', async () => {
+describe('endpoints and models the gateway does not serve', () => {
+  test('embeddings.create() of a chat model is a NotFoundError with code no_matching_endpoint', async () => {
     await assert.rejects(
       client.embeddings.create({ model: 'demo-chat', input: 'hi' }),
+      (err) => isError(err, OpenAI.NotFoundError, { status: 404, code: 'no_matching_endpoint', param: 'model' }),
+    );
+  });
+
+  test('an endpoint the gateway does not have is a NotFoundError with code not_found', async () => {
+    await assert.rejects(
+      client.post('/audio/speech', { body: { model: 'demo-chat', input: 'hi', voice: 'alloy' } }),
       (err) => isError(err, OpenAI.NotFoundError, { status: 404, code: 'not_found' }),
     );
   });
