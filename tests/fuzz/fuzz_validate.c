@@ -18,6 +18,9 @@
  *   4) what transforms, plugins and reasoning say (routereq.h) is in
  *      range: a reasoning object was an object, its budget is below each
  *      token limit given, and it never stands beside reasoning_effort.
+ *   5) the embeddings and legacy completions validators, on the same
+ *      bytes, refuse with a validation code and accept only an object
+ *      whose inputs and generated choices are in range.
  * A broken property aborts, which libFuzzer reports as a crash.
  *
  * Not checked here: pricing and reservation (admit stage, its own target).
@@ -92,6 +95,41 @@ fuzz_check_rejection(const fg_err_t *err)
     json_decref(parsed);
 }
 
+/* Property 5: the other APIs' validators over the same bytes. */
+static void
+fuzz_other_apis(const uint8_t *data, size_t size)
+{
+    fg_chat_request_t req;
+    fg_err_t          err;
+    fg_jdoc_t         doc;
+
+    memset(&err, 0, sizeof(err));
+    if (fg_validate_embeddings_body((const char *) data, size, FUZZ_DEPTH,
+                                    &doc, &req, &err) == FG_OK) {
+        fuzz_check(fg_jdoc_type(&doc, 0) == FG_JOBJECT);
+        fuzz_check(req.inputs >= 1 && req.inputs <= FG_VALIDATE_INPUTS_MAX);
+        fuzz_check(req.n == 1 && req.max_tokens == 0 && !req.is_stream);
+        fg_jdoc_free(&doc);
+    } else {
+        fuzz_check_rejection(&err);
+    }
+    memset(&err, 0, sizeof(err));
+    if (fg_validate_completions_body((const char *) data, size, FUZZ_DEPTH,
+                                     &doc, &req, &err) == FG_OK) {
+        fuzz_check(fg_jdoc_type(&doc, 0) == FG_JOBJECT);
+        fuzz_check(req.inputs >= 1 && req.inputs <= FG_VALIDATE_INPUTS_MAX);
+        fuzz_check(req.n >= req.inputs
+                   && req.n <= req.inputs * FG_VALIDATE_BEST_OF_MAX
+                                 * FG_VALIDATE_N_MAX);
+        fuzz_check(req.max_tokens >= 0
+                   && req.max_tokens <= FG_VALIDATE_MAX_TOKENS_MAX);
+        fuzz_check(!req.include_usage || req.is_stream);
+        fg_jdoc_free(&doc);
+    } else {
+        fuzz_check_rejection(&err);
+    }
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -103,6 +141,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char             *model;
     int               ok, shallow;
 
+    fuzz_other_apis(data, size);
     memset(&err, 0, sizeof(err));
     ok = fg_validate_chat_body((const char *) data, size, FUZZ_DEPTH, &doc,
                                &req, &err) == FG_OK;
