@@ -416,4 +416,245 @@ describe('fg-sim', () => {
       });
     }
   });
+
+  describe('replies a strict validator accepts', () => {
+    test('a message carries refusal: null and logprobs is null when not asked', async () => {
+      const { choices } = (await chat()).json();
+      assert.equal(choices[0].message.refusal, null);
+      assert.ok('refusal' in choices[0].message);
+      assert.equal(choices[0].logprobs, null);
+    });
+
+    test("a stream's first delta carries role, empty content and refusal: null", async () => {
+      const s = await stream();
+      await s.done;
+      assert.deepEqual(chunksOf(s.events)[0].choices[0].delta, { role: 'assistant', content: '', refusal: null });
+    });
+
+    test('logprobs: true gives one entry per content token, consistent with the content', async () => {
+      const { choices } = (await chat({ logprobs: true, top_logprobs: 3 })).json();
+      const { content, refusal } = choices[0].logprobs;
+      assert.equal(refusal, null);
+      assert.equal(content.map((e) => e.token).join(''), choices[0].message.content);
+      assert.equal(content.length, 3, 'max_tokens 3: three tokens');
+      for (const e of content) {
+        assert.ok(e.logprob <= 0);
+        assert.deepEqual(e.bytes, [...Buffer.from(e.token)]);
+        assert.equal(e.top_logprobs.length, 3);
+        assert.equal(e.top_logprobs[0].token, e.token, 'the chosen token is the likeliest');
+        assert.equal(e.top_logprobs[0].logprob, e.logprob);
+        const lps = e.top_logprobs.map((t) => t.logprob);
+        assert.deepEqual(lps, [...lps].sort((a, b) => b - a));
+        assert.equal(new Set(e.top_logprobs.map((t) => t.token)).size, 3);
+      }
+    });
+
+    test('logprobs are deterministic and top_logprobs defaults to none', async () => {
+      const a = (await chat({ logprobs: true })).json().choices[0].logprobs;
+      const b = (await chat({ logprobs: true })).json().choices[0].logprobs;
+      assert.deepEqual(a, b);
+      assert.deepEqual(a.content[0].top_logprobs, []);
+    });
+
+    test("a stream's content chunks carry their token's logprobs, equal to the reply's", async () => {
+      const whole = (await chat({ logprobs: true, top_logprobs: 2 })).json().choices[0].logprobs.content;
+      const s = await stream({ logprobs: true, top_logprobs: 2 });
+      await s.done;
+      const chunks = chunksOf(s.events);
+      const streamed = chunks.filter((c) => c.choices[0]?.delta?.content).flatMap((c) => c.choices[0].logprobs.content);
+      assert.deepEqual(streamed, whole);
+      assert.equal(chunks[0].choices[0].logprobs, null, 'the role chunk has none');
+      assert.equal(chunks.at(-1).choices[0].logprobs, null, 'the finish chunk has none');
+    });
+
+    test('top_logprobs without logprobs, or above 20, is a 400', async () => {
+      assert.equal((await chat({ top_logprobs: 2 })).status, 400);
+      assert.equal((await chat({ logprobs: true, top_logprobs: 21 })).status, 400);
+      assert.equal((await chat({ logprobs: 'yes' })).status, 400);
+    });
+
+    test("a tool call's logprobs has content null", async () => {
+      const { choices } = (await chat({ tools: [WEATHER], logprobs: true, max_tokens: 100 })).json();
+      assert.deepEqual(choices[0].logprobs, { content: null, refusal: null });
+      assert.equal(choices[0].message.refusal, null);
+    });
+  });
+
+  describe('json_schema instances', () => {
+    const schemaReply = async (schema) => {
+      const r = await chat({ max_tokens: 4000, response_format: { type: 'json_schema', json_schema: { name: 'x', schema } } });
+      assert.equal(r.status, 200);
+      return JSON.parse(r.json().choices[0].message.content);
+    };
+
+    test('required properties only, when the schema lists them', async () => {
+      const v = await schemaReply({ type: 'object', properties: { a: { type: 'string' }, b: { type: 'integer' } }, required: ['b'] });
+      assert.deepEqual(v, { b: 1 });
+    });
+
+    test('enum and const give their first value', async () => {
+      const v = await schemaReply({ type: 'object', properties: { e: { enum: ['red', 'blue'] }, c: { const: 42 } }, required: ['e', 'c'] });
+      assert.deepEqual(v, { e: 'red', c: 42 });
+    });
+
+    test('minItems and maxItems size an array; uniqueItems varies its items', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['a', 'b'],
+        properties: {
+          a: { type: 'array', items: { type: 'string' }, minItems: 3, uniqueItems: true },
+          b: { type: 'array', items: { type: 'integer' }, minItems: 5, maxItems: 2 },
+        },
+      });
+      assert.deepEqual(v.a, ['test', 'test1', 'test2']);
+      assert.equal(v.b.length, 2);
+    });
+
+    test('minLength and maxLength bound a string', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['long', 'short'],
+        properties: { long: { type: 'string', minLength: 10 }, short: { type: 'string', maxLength: 2 } },
+      });
+      assert.equal(v.long.length, 10);
+      assert.equal(v.short, 'te');
+    });
+
+    test('minimum, maximum and their exclusive forms bound a number', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['i', 'n', 'm'],
+        properties: {
+          i: { type: 'integer', exclusiveMinimum: 5, maximum: 9 },
+          n: { type: 'number', minimum: 0, exclusiveMaximum: 0.5 },
+          m: { type: 'integer', minimum: 10, multipleOf: 4 },
+        },
+      });
+      assert.equal(v.i, 6);
+      assert.ok(v.n >= 0 && v.n < 0.5);
+      assert.equal(v.m, 12);
+    });
+
+    test('a simple pattern is matched; an unsupported one falls back to a string', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['code', 'id', 'odd'],
+        properties: {
+          code: { type: 'string', pattern: '^[A-Z]{2}-\\d{3}(x|y)?$' },
+          id: { type: 'string', pattern: '^[a-f0-9]+$', minLength: 6 },
+          odd: { type: 'string', pattern: '^(?=a)\\w+$' },
+        },
+      });
+      assert.match(v.code, /^[A-Z]{2}-\d{3}(x|y)?$/);
+      assert.match(v.id, /^[a-f0-9]+$/);
+      assert.ok(v.id.length >= 6);
+      assert.equal(v.odd, 'test');
+    });
+
+    test('formats give a value of their shape', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['d', 'e', 'u'],
+        properties: { d: { type: 'string', format: 'date-time' }, e: { type: 'string', format: 'email' }, u: { type: 'string', format: 'uuid' } },
+      });
+      assert.ok(!Number.isNaN(Date.parse(v.d)));
+      assert.match(v.e, /^[^@]+@[^@]+$/);
+      assert.match(v.u, /^[0-9a-f-]{36}$/);
+    });
+
+    test('nested objects and arrays, type lists, anyOf and oneOf (first branch)', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['o', 't', 'any', 'one'],
+        properties: {
+          o: { type: 'object', properties: { list: { type: 'array', minItems: 1, items: { type: 'object', properties: { k: { type: 'boolean' } }, required: ['k'] } } }, required: ['list'] },
+          t: { type: ['null', 'integer'] },
+          any: { anyOf: [{ type: 'number', minimum: 3 }, { type: 'string' }] },
+          one: { oneOf: [{ type: 'null' }, { type: 'string' }] },
+        },
+      });
+      assert.deepEqual(v, { o: { list: [{ k: true }] }, t: 1, any: 3, one: null });
+    });
+
+    test('$ref to #/$defs and #/definitions resolves; a recursive schema ends', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['a', 'b', 'tree'],
+        properties: { a: { $ref: '#/$defs/color' }, b: { $ref: '#/definitions/n' }, tree: { $ref: '#/$defs/node' } },
+        $defs: {
+          color: { type: 'string', enum: ['green'] },
+          node: { type: 'object', properties: { child: { $ref: '#/$defs/node' } }, required: ['child'] },
+        },
+        definitions: { n: { type: 'integer', minimum: 7 } },
+      });
+      assert.equal(v.a, 'green');
+      assert.equal(v.b, 7);
+      let depth = 0;
+      for (let n = v.tree; n.child; n = n.child) depth++;
+      assert.ok(depth > 1 && depth <= 16, `recursion cut at a bounded depth (${depth})`);
+    });
+
+    test('a hostile schema (huge minItems, deep nesting, huge minLength) gets a bounded reply', async () => {
+      let deep = { type: 'string' };
+      for (let i = 0; i < 500; i++) deep = { type: 'object', properties: { x: deep }, required: ['x'] };
+      const r = await chat({
+        max_tokens: 100000,
+        response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {
+          type: 'object', required: ['many', 'deep', 'long'],
+          properties: {
+            many: { type: 'array', minItems: 1e9, items: { type: 'array', minItems: 1e9, items: { type: 'string', minLength: 1e9 } } },
+            deep, long: { type: 'string', minLength: 1e9 },
+          },
+        } } },
+      });
+      assert.equal(r.status, 200);
+      const v = JSON.parse(r.json().choices[0].message.content);
+      assert.ok(v.many.length >= 1 && v.many.length <= 64);
+      assert.equal(v.many[0].length, 64, 'minItems capped at 64');
+      assert.equal(v.many[0][0].length, 4096, 'minLength capped at 4096');
+      assert.ok(r.text.length < 1 << 20, `reply of ${r.text.length} bytes`);
+      assert.equal(v.long, 'test', 'past 256 KiB of strings a required member is a placeholder');
+    });
+
+    test('tool-call arguments satisfy the parameters the same way', async () => {
+      const tool = { type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { n: { type: 'integer', minimum: 5 }, opt: { type: 'string' } }, required: ['n'] } } };
+      const { message } = (await chat({ tools: [tool], max_tokens: 100 })).json().choices[0];
+      assert.deepEqual(JSON.parse(message.tool_calls[0].function.arguments), { n: 5 });
+    });
+  });
+
+  describe('tool turns', () => {
+    const afterTool = [
+      { role: 'user', content: 'weather in Paris' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny 21C' },
+    ];
+
+    test('a tool is called when the last message is not a tool result', async () => {
+      const { choices } = (await chat({ tools: [WEATHER], max_tokens: 100 })).json();
+      assert.equal(choices[0].finish_reason, 'tool_calls');
+    });
+
+    test('after a tool result the answer is text that mentions the result', async () => {
+      const { choices } = (await chat({ messages: afterTool, tools: [WEATHER], max_tokens: undefined })).json();
+      assert.equal(choices[0].finish_reason, 'stop');
+      assert.equal(choices[0].message.tool_calls, undefined);
+      assert.equal(choices[0].message.content.split(' ').slice(0, 6).join(' '), 'echo: weather in Paris sunny 21C');
+    });
+
+    test('a streamed answer after a tool result is text too', async () => {
+      const s = await stream({ messages: afterTool, tools: [WEATHER], max_tokens: 6 });
+      await s.done;
+      const chunks = chunksOf(s.events);
+      assert.equal(deltas(chunks, 'content').join(''), 'echo: weather in Paris sunny 21C');
+      assert.equal(chunks.some((c) => c.choices[0]?.delta?.tool_calls), false);
+    });
+
+    test('tool_choice "required" or a named function forces a call even after a tool result', async () => {
+      for (const tool_choice of ['required', { type: 'function', function: { name: 'get_weather' } }]) {
+        const { choices } = (await chat({ messages: afterTool, tools: [WEATHER], tool_choice, max_tokens: 100 })).json();
+        assert.equal(choices[0].finish_reason, 'tool_calls', JSON.stringify(tool_choice));
+        assert.equal(choices[0].message.tool_calls[0].function.name, 'get_weather');
+      }
+    });
+
+    test('tool_choice "none" forbids a call', async () => {
+      const { choices } = (await chat({ tools: [WEATHER], tool_choice: 'none' })).json();
+      assert.equal(choices[0].message.tool_calls, undefined);
+      assert.match(choices[0].message.content, /^echo:/);
+    });
+  });
 });

@@ -78,6 +78,20 @@
  * completion_tokens_details.reasoning_tokens says how many it was. A bad
  * count (0, above 1000000, not a number) is a 400.
  *
+ * Replies are what a strict validator of the OpenAI spec accepts (plan.c
+ * 2 to 4): every message has "refusal": null (a stream's first delta
+ * too); "logprobs": true (with "top_logprobs" 0..20) gives each choice
+ * {"content": [{token, logprob, bytes, top_logprobs}], "refusal": null}
+ * matching the tokens sent, in the reply and in each content chunk, and
+ * logprobs is null otherwise; json_schema and tool arguments are the
+ * instance schema.c builds (required, enum/const, min/maxItems,
+ * min/maxLength, minimum/maximum and exclusive forms, multipleOf,
+ * formats, a subset of patterns, type lists, anyOf/oneOf/allOf, $ref;
+ * bounded depth, values, items, string and total sizes); a tool is called
+ * unless tool_choice is "none" or the last message is a tool result (then
+ * the answer is text echoing the user's words and the results), and
+ * always when tool_choice is "required" or names a function.
+ *
  * Design. One process, one event_base, no threads, no sleeps: evhttp serves
  * keep-alive HTTP/1.1 and every delay is a libevent timer. A reply with no
  * delay and no fault is written whole from the request callback (the fast
