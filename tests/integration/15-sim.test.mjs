@@ -1,7 +1,10 @@
 // fg-sim itself (tests/sim/fg-sim.c, call.c, plan.c): the failure plan one
 // instance plays (POST /sim/plan), the fault modes routing tests lean on,
 // and the model tags that make it write malformed JSON (badjson-<class>) or
-// reason first (reasoning-<n>). Talks to the simulator directly, no
+// reason first (reasoning-<n>); the replies a strict OpenAI validator
+// accepts (refusal, logprobs), json_schema instances, tool turns that let
+// agent loops end, and the embeddings and legacy completions endpoints.
+// Talks to the simulator directly, no
 // gateway: when a routing test says "provider a failed with a 401", or a
 // repair test says "the model fenced its JSON", this file is the proof of
 // what the provider sent.
@@ -655,6 +658,186 @@ describe('fg-sim', () => {
       const { choices } = (await chat({ tools: [WEATHER], tool_choice: 'none' })).json();
       assert.equal(choices[0].message.tool_calls, undefined);
       assert.match(choices[0].message.content, /^echo:/);
+    });
+  });
+
+  describe('POST /v1/embeddings', () => {
+    const embed = (body, headers = {}) => request('POST', `${sim.url}/v1/embeddings`,
+      JSON.stringify({ model: 'text-embedding-3-small', ...body }), { 'content-type': 'application/json', ...headers });
+    const norm = (v) => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+
+    test('a string input gives one unit vector of 1536 floats', async () => {
+      const r = await embed({ input: 'hello sim' });
+      assert.equal(r.status, 200);
+      const body = r.json();
+      assert.equal(body.object, 'list');
+      assert.equal(body.model, 'text-embedding-3-small');
+      assert.equal(body.data.length, 1);
+      assert.equal(body.data[0].object, 'embedding');
+      assert.equal(body.data[0].index, 0);
+      assert.equal(body.data[0].embedding.length, 1536);
+      assert.ok(Math.abs(norm(body.data[0].embedding) - 1) < 1e-5);
+    });
+
+    test('vectors are deterministic per input and differ between inputs', async () => {
+      const a = (await embed({ input: ['alpha', 'beta'] })).json().data;
+      const b = (await embed({ input: 'alpha' })).json().data;
+      assert.deepEqual(a[0].embedding, b[0].embedding);
+      assert.notDeepEqual(a[0].embedding, a[1].embedding);
+      assert.deepEqual(a.map((d) => d.index), [0, 1]);
+    });
+
+    test('dimensions shortens the vector, still of unit length; a dim-<n> tag sets the model size', async () => {
+      const v = (await embed({ input: 'x', dimensions: 256 })).json().data[0].embedding;
+      assert.equal(v.length, 256);
+      assert.ok(Math.abs(norm(v) - 1) < 1e-5);
+      assert.equal((await embed({ model: 'emb-dim-8', input: 'x' })).json().data[0].embedding.length, 8);
+      assert.equal((await embed({ model: 'emb-dim-8', input: 'x', dimensions: 9 })).status, 400);
+    });
+
+    test('encoding_format base64 is the little-endian float32 array of the float reply', async () => {
+      const f = (await embed({ input: 'hello', dimensions: 16 })).json().data[0].embedding;
+      const b = (await embed({ input: 'hello', dimensions: 16, encoding_format: 'base64' })).json().data[0].embedding;
+      const buf = Buffer.from(b, 'base64');
+      assert.equal(buf.length, 64);
+      const floats = Array.from({ length: 16 }, (_, i) => buf.readFloatLE(4 * i));
+      assert.deepEqual(floats, f.map((x) => Math.fround(x)));
+    });
+
+    test('token arrays are accepted and counted by their length; strings by the tokenizer', async () => {
+      const t = (await embed({ input: [[1, 2, 3], [4, 5]] })).json();
+      assert.equal(t.data.length, 2);
+      assert.deepEqual(t.usage, { prompt_tokens: 5, total_tokens: 5 });
+      assert.equal((await embed({ input: [1, 2, 3] })).json().usage.prompt_tokens, 3, 'one array of ids is one input');
+      assert.deepEqual((await embed({ input: 'hello world' })).json().usage, { prompt_tokens: 2, total_tokens: 2 });
+    });
+
+    for (const [name, body] of [
+      ['an empty string', { input: '' }], ['an empty array', { input: [] }], ['mixed kinds', { input: ['a', 1] }],
+      ['a number', { input: 5 }], ['an empty token array', { input: [[]] }], ['a negative id', { input: [[-1]] }],
+      ['no input', {}], ['a bad encoding_format', { input: 'a', encoding_format: 'hex' }], ['dimensions 0', { input: 'a', dimensions: 0 }],
+    ]) {
+      test(`${name} is a 400`, async () => {
+        const r = await embed(body);
+        assert.equal(r.status, 400);
+        assert.equal(r.json().error.type, 'invalid_request_error');
+      });
+    }
+
+    test('fault tags and the TTFT apply, and stats name the path', async () => {
+      assert.equal((await embed({ model: 'e-fault-500', input: 'x' })).status, 500);
+      assert.equal((await embed({ model: 'e-fault-429', input: 'x' })).status, 429);
+      const t0 = Date.now();
+      assert.equal((await embed({ model: 'e-ttft-150', input: 'x' })).status, 200);
+      assert.ok(Date.now() - t0 >= 140);
+      const stats = await sim.stats();
+      assert.equal(stats.last_path, '/v1/embeddings');
+      assert.equal(stats.requests, 3);
+    });
+  });
+
+  describe('POST /v1/completions', () => {
+    const complete = (body) => request('POST', `${sim.url}/v1/completions`,
+      JSON.stringify({ model: 'gpt-3.5-turbo-instruct', ...body }), { 'content-type': 'application/json' });
+    const completeStream = (body) => streamRequest(`${sim.url}/v1/completions`,
+      { model: 'gpt-3.5-turbo-instruct', stream: true, ...body });
+
+    test('a prompt string gets a text_completion of max_tokens words, 16 by default', async () => {
+      const r = await complete({ prompt: 'once upon' });
+      assert.equal(r.status, 200);
+      const body = r.json();
+      assert.equal(body.object, 'text_completion');
+      assert.match(body.id, /^cmpl-/);
+      assert.equal(body.choices.length, 1);
+      const [c] = body.choices;
+      assert.equal(c.index, 0);
+      assert.equal(c.logprobs, null);
+      assert.equal(c.finish_reason, 'length');
+      assert.equal(c.text.split(' ').length - 1, 16);
+      assert.ok(c.text.startsWith(' once upon once'));
+      assert.equal(body.usage.completion_tokens, 16);
+      assert.equal(body.usage.total_tokens, body.usage.prompt_tokens + 16);
+    });
+
+    test('an array of prompts times n gives one choice per prompt and n, indexed in that order', async () => {
+      const body = (await complete({ prompt: ['a b', 'c d'], n: 2, best_of: 3, max_tokens: 2 })).json();
+      assert.deepEqual(body.choices.map((c) => [c.index, c.text]), [[0, ' a b'], [1, ' a b'], [2, ' c d'], [3, ' c d']]);
+      assert.equal(body.usage.completion_tokens, 8);
+      assert.equal(body.usage.prompt_tokens, 4, 'each prompt counted once');
+    });
+
+    test('echo puts the prompt first; stop cuts the text', async () => {
+      const [c] = (await complete({ prompt: 'red green blue', max_tokens: 5, echo: true })).json().choices;
+      assert.equal(c.text, 'red green blue red green blue red green');
+      const [d] = (await complete({ prompt: 'red green blue', max_tokens: 5, stop: [' blue'] })).json().choices;
+      assert.equal(d.text, ' red green');
+      assert.equal(d.finish_reason, 'stop');
+    });
+
+    test('token prompts are accepted and counted by their length', async () => {
+      const body = (await complete({ prompt: [[1, 2, 3], [4]], max_tokens: 1 })).json();
+      assert.equal(body.choices.length, 2);
+      assert.equal(body.usage.prompt_tokens, 4);
+      assert.equal(body.choices[0].text, ' sim');
+    });
+
+    test('logprobs gives the legacy object consistent with the text, echo included', async () => {
+      const [c] = (await complete({ prompt: 'one two', max_tokens: 3, echo: true, logprobs: 2 })).json().choices;
+      const lp = c.logprobs;
+      assert.equal(lp.tokens.join(''), c.text);
+      assert.equal(lp.token_logprobs[0], null, 'the first prompt token has no logprob');
+      assert.equal(lp.top_logprobs[0], null);
+      assert.ok(lp.token_logprobs.slice(1).every((x) => x <= 0));
+      assert.ok(lp.top_logprobs.slice(1).every((t) => Object.keys(t).length === 2));
+      let off = 0;
+      lp.tokens.forEach((t, i) => { assert.equal(lp.text_offset[i], off); off += t.length; });
+    });
+
+    test('a stream sends text_completion chunks, finish chunks, usage when asked, then [DONE]', async () => {
+      const s = await completeStream({ prompt: ['x y', 'z'], max_tokens: 2, stream_options: { include_usage: true } });
+      assert.equal((await s.done).error, null);
+      assert.equal(s.events.at(-1).data, '[DONE]');
+      const chunks = chunksOf(s.events);
+      assert.ok(chunks.every((c) => c.object === 'text_completion' && c.id === chunks[0].id));
+      const text = (i) => chunks.filter((c) => c.choices[0]?.index === i).map((c) => c.choices[0].text).join('');
+      assert.equal(text(0), ' x y');
+      assert.equal(text(1), ' z z');
+      const ends = chunks.filter((c) => c.choices[0]?.finish_reason);
+      assert.deepEqual(ends.map((c) => c.choices[0].finish_reason), ['length', 'length']);
+      assert.deepEqual(chunks.at(-1).choices, []);
+      assert.equal(chunks.at(-1).usage.completion_tokens, 4);
+    });
+
+    test('a streamed completion with logprobs matches the whole reply', async () => {
+      const whole = (await complete({ prompt: 'p q', max_tokens: 3, logprobs: 1 })).json().choices[0].logprobs;
+      const s = await completeStream({ prompt: 'p q', max_tokens: 3, logprobs: 1 });
+      await s.done;
+      const parts = chunksOf(s.events).filter((c) => c.choices[0].text).map((c) => c.choices[0].logprobs);
+      assert.deepEqual(parts.flatMap((p) => p.tokens), whole.tokens);
+      assert.deepEqual(parts.flatMap((p) => p.text_offset), whole.text_offset);
+      assert.deepEqual(parts.flatMap((p) => p.token_logprobs), whole.token_logprobs);
+    });
+
+    test('a timed stream steps token by token and ends the same', async () => {
+      const s = await completeStream({ model: 'c-delay-5', prompt: 'a', max_tokens: 3 });
+      assert.equal((await s.done).error, null);
+      assert.equal(chunksOf(s.events).map((c) => c.choices[0].text).join(''), ' a a a');
+    });
+
+    for (const [name, body] of [
+      ['no prompt', {}], ['a number prompt', { prompt: 3 }], ['mixed prompts', { prompt: ['a', [1]] }],
+      ['best_of below n', { prompt: 'a', n: 2, best_of: 1 }], ['logprobs 6', { prompt: 'a', logprobs: 6 }],
+      ['a stream with best_of 2', { prompt: 'a', stream: true, best_of: 2 }], ['max_tokens -1', { prompt: 'a', max_tokens: -1 }],
+    ]) {
+      test(`${name} is a 400`, async () => {
+        const r = await complete(body);
+        assert.equal(r.status, 400);
+      });
+    }
+
+    test('fault tags apply', async () => {
+      assert.equal((await complete({ model: 'c-fault-500', prompt: 'a' })).status, 500);
+      assert.equal((await sim.stats()).last_path, '/v1/completions');
     });
   });
 });

@@ -1,6 +1,6 @@
 /*
- * fg-sim: the upstream simulator. It speaks OpenAI's chat-completions API
- * like a real provider and backs the demo provider of `make run`, the
+ * fg-sim: the upstream simulator. It speaks OpenAI's chat-completions,
+ * embeddings and legacy completions APIs like a real provider and backs the demo provider of `make run`, the
  * integration tests and the benchmarks.
  *
  *   fg-sim [-l HOST:PORT] [-t TTFT_MS] [-d TOKEN_DELAY_MS] [-T DIR] [-q] [-v]
@@ -17,16 +17,30 @@
  *
  * Endpoints:
  *   POST /v1/chat/completions  the answer plan.c decides, sent as below
+ *   POST /v1/embeddings        deterministic unit vectors (embed.c: input
+ *                              shapes, "dimensions", 1536 or the model's
+ *                              "dim-<n>" tag, encoding_format float or
+ *                              base64, usage)
+ *   POST /v1/completions       legacy text completions (complete.c:
+ *                              prompts, n, best_of, echo, suffix, legacy
+ *                              logprobs 0..5, stop, stream and usage)
  *   GET  /v1/models            a list of a few model ids
- *   GET  /sim/stats            counters (sim.h; "requests" counts chat
- *                              requests received), whether the last chat
- *                              request carried "Authorization: Bearer ...",
- *                              its body as parsed (null if invalid), and
- *                              "plan": what is left of the failure plan
+ *   GET  /sim/stats            counters (sim.h; "requests" counts requests
+ *                              to the three model endpoints), "last_path"
+ *                              (which of them the last one went to),
+ *                              whether it carried "Authorization: Bearer
+ *                              ...", its body as parsed (null if invalid),
+ *                              and "plan": what is left of the failure plan
  *   POST /sim/plan             sets the failure plan, below
  *   POST /sim/reset            zeroes the counters, forgets the body and
  *                              clears the plan
  * Anything else is an OpenAI-format 404 or 405 (501 for other methods).
+ *
+ * The three model endpoints share what follows: the fault modes, the
+ * failure plan, the delays and "tok-" tags apply to each (an embeddings
+ * reply is one token: it comes after the TTFT; a completions stream steps
+ * one token per delay); the usage tags (overcount, overprompt,
+ * negative-usage), badjson and reasoning are chat's only.
  *
  * A chat request is counted and its body recorded first; then an invalid
  * body or bad sim option is a 400; then the fault mode applies. Fault, by
@@ -137,6 +151,9 @@
 #define SIM_RETRY_AFTER_S      1
 
 typedef void (*sim_handler_cb)(fg_sim_t *sim, struct evhttp_request *req);
+typedef int (*sim_build_cb)(fg_sim_plan_t *plan, json_t *body,
+    const fg_sim_tokenizers_t *toks, uint64_t seq, int64_t created_s,
+    char *err, size_t err_size);
 
 typedef struct {
     enum evhttp_cmd_type    method;
@@ -151,6 +168,10 @@ static int sim_parse_listen(const char *arg, char *host, size_t host_size,
 static void sim_on_signal(evutil_socket_t fd, short what, void *arg);
 static void sim_on_request(struct evhttp_request *req, void *arg);
 static void sim_chat(fg_sim_t *sim, struct evhttp_request *req);
+static void sim_embeddings(fg_sim_t *sim, struct evhttp_request *req);
+static void sim_completions(fg_sim_t *sim, struct evhttp_request *req);
+static void sim_model_call(fg_sim_t *sim, struct evhttp_request *req,
+    const char *path, sim_build_cb build);
 static void sim_models(fg_sim_t *sim, struct evhttp_request *req);
 static void sim_stats(fg_sim_t *sim, struct evhttp_request *req);
 static void sim_reset(fg_sim_t *sim, struct evhttp_request *req);
@@ -180,6 +201,8 @@ static const char *const sim_fault_names[] = {
 
 static const sim_route_t sim_routes[] = {
     { EVHTTP_REQ_POST, "/v1/chat/completions", sim_chat },
+    { EVHTTP_REQ_POST, "/v1/embeddings",       sim_embeddings },
+    { EVHTTP_REQ_POST, "/v1/completions",      sim_completions },
     { EVHTTP_REQ_GET,  "/v1/models",           sim_models },
     { EVHTTP_REQ_GET,  "/sim/stats",           sim_stats },
     { EVHTTP_REQ_POST, "/sim/plan",            sim_plan },
@@ -475,13 +498,35 @@ sim_on_request(struct evhttp_request *req, void *arg)
     }
 }
 
-/*
- * POST /v1/chat/completions. Order matters to tests: the request is counted
- * and its body recorded before anything can reject it, and faults apply
- * only to requests that are valid.
- */
+/* POST /v1/chat/completions */
 static void
 sim_chat(fg_sim_t *sim, struct evhttp_request *req)
+{
+    sim_model_call(sim, req, "/v1/chat/completions", fg_sim_plan_build);
+}
+
+/* POST /v1/embeddings */
+static void
+sim_embeddings(fg_sim_t *sim, struct evhttp_request *req)
+{
+    sim_model_call(sim, req, "/v1/embeddings", fg_sim_embed_build);
+}
+
+/* POST /v1/completions */
+static void
+sim_completions(fg_sim_t *sim, struct evhttp_request *req)
+{
+    sim_model_call(sim, req, "/v1/completions", fg_sim_complete_build);
+}
+
+/*
+ * A request to a model, its plan made by @build. Order matters to tests:
+ * the request is counted and its body recorded before anything can reject
+ * it, and faults apply only to requests that are valid.
+ */
+static void
+sim_model_call(fg_sim_t *sim, struct evhttp_request *req, const char *path,
+    sim_build_cb build)
 {
     struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -497,6 +542,7 @@ sim_chat(fg_sim_t *sim, struct evhttp_request *req)
     int status;
 
     sim->requests++;
+    sim->last_path = path;
     auth = evhttp_find_header(headers, "Authorization");
     sim->is_last_auth_bearer = auth != NULL
                                && strncasecmp(auth, "Bearer ", 7) == 0;
@@ -513,8 +559,8 @@ sim_chat(fg_sim_t *sim, struct evhttp_request *req)
                  "your request (%s at byte %d).", jerr.text, jerr.position);
         goto reject;
     }
-    if (fg_sim_plan_build(&plan, body, &sim->tokenizers, ++sim->next_seq,
-                          (int64_t) time(NULL), err, sizeof(err)) != 0)
+    if (build(&plan, body, &sim->tokenizers, ++sim->next_seq,
+              (int64_t) time(NULL), err, sizeof(err)) != 0)
     {
         goto reject;
     }
@@ -627,9 +673,9 @@ sim_chat(fg_sim_t *sim, struct evhttp_request *req)
         return;
     }
     sim->completed++;
-    fg_log(FG_LOG_INFO, 0, "chatcmpl-sim-%llu completed, status %d, model "
-           "\"%s\", %zu tokens", (unsigned long long) plan.seq, status,
-           plan.model, fg_sim_plan_n_tokens(&plan));
+    fg_log(FG_LOG_INFO, 0, "%s%llu completed, status %d, model \"%s\", "
+           "%zu tokens", plan.id_prefix, (unsigned long long) plan.seq,
+           status, plan.model, fg_sim_plan_n_tokens(&plan));
     fg_sim_plan_cleanup(&plan);
     return;
 
@@ -638,7 +684,8 @@ reject:
     fg_sim_plan_cleanup(&plan);
     sim_reply_error(req, 400, "invalid_request_error", NULL, err);
     sim->completed++;
-    fg_log(FG_LOG_INFO, 0, "chat request rejected, status 400");
+    fg_log(FG_LOG_INFO, 0, "%s request rejected, status 400",
+           sim->last_path);
 }
 
 /* GET /v1/models */
@@ -672,13 +719,14 @@ sim_stats(fg_sim_t *sim, struct evhttp_request *req)
             ? "none" : fg_sim_fault_name(fp->faults[i])));
     }
     sim_reply_json(req, 200, json_pack(
-        "{sI sI sI sI sI sI sb sO s{so so? sI sI sI}}",
+        "{sI sI sI sI sI sI ss? sb sO s{so so? sI sI sI}}",
         "requests", (json_int_t) sim->requests,
         "streams", (json_int_t) sim->streams,
         "completed", (json_int_t) sim->completed,
         "cancelled", (json_int_t) sim->cancelled,
         "aborted", (json_int_t) sim->aborted,
         "in_flight", (json_int_t) sim->in_flight,
+        "last_path", sim->last_path,
         "last_authorization_seen", sim->is_last_auth_bearer,
         "last_body", sim->last_body != NULL ? sim->last_body : json_null(),
         "plan",
@@ -703,6 +751,7 @@ sim_reset(fg_sim_t *sim, struct evhttp_request *req)
     sim->cancelled = 0;
     sim->aborted = 0;
     sim->is_last_auth_bearer = 0;
+    sim->last_path = NULL;
     json_decref(sim->last_body);
     sim->last_body = NULL;
     sim_plan_clear(sim);

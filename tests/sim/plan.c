@@ -173,15 +173,10 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
     size_t user_len, text_len, limit, reasoning;
     int has_limit;
 
-    if (!json_is_object(body)) {
-        snprintf(err, err_size, "the request body must be a JSON object");
+    if (fg_sim_plan_model(body, err, err_size) == NULL) {
         return -1;
     }
     model = json_object_get(body, "model");
-    if (!json_is_string(model) || json_string_length(model) == 0) {
-        snprintf(err, err_size, "you must provide a model parameter");
-        return -1;
-    }
     messages = json_object_get(body, "messages");
     if (!json_is_array(messages) || json_array_size(messages) == 0) {
         snprintf(err, err_size, "'messages' must be a non-empty array");
@@ -290,6 +285,31 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
         plan_build_prefix(plan);
     }
     return 0;
+}
+
+void
+fg_sim_plan_can(fg_sim_plan_t *plan, struct evbuffer *out)
+{
+    plan->canned_len = evbuffer_get_length(out);
+    plan->canned = fg_xmalloc(plan->canned_len + 1);
+    evbuffer_remove(out, plan->canned, plan->canned_len);
+    evbuffer_free(out);
+}
+
+const char *
+fg_sim_plan_model(json_t *body, char *err, size_t err_size)
+{
+    json_t *model = json_object_get(body, "model");
+
+    if (!json_is_object(body)) {
+        snprintf(err, err_size, "the request body must be a JSON object");
+        return NULL;
+    }
+    if (!json_is_string(model) || json_string_length(model) == 0) {
+        snprintf(err, err_size, "you must provide a model parameter");
+        return NULL;
+    }
+    return json_string_value(model);
 }
 
 void
@@ -570,7 +590,9 @@ plan_echo(fg_sim_plan_t *plan, const char *first, const char *user,
     size_t pos = 0, start, word_len;
     int is_capped = 0;
 
-    plan_push(plan, &caps, first, strlen(first), 1);
+    if (*first != '\0') {
+        plan_push(plan, &caps, first, strlen(first), 1);
+    }
     while (plan->n_pieces < limit) {
         if (!plan_next_word(user, user_len, &pos, &start, &word_len)) {
             user = "sim";
@@ -592,6 +614,9 @@ fg_sim_plan_echo(fg_sim_plan_t *plan, const char *first, const char *user,
     size_t user_len, size_t limit, int has_limit, json_t *stop)
 {
     plan_echo(plan, first, user, user_len, limit, has_limit);
+    if (plan->text == NULL) {
+        plan->text = fg_xstrdup("");
+    }
     plan_apply_stop(plan, stop);
 }
 

@@ -35,6 +35,8 @@
 #define FG_SIM_BADJSON_PIECE_BYTES 4
 /* Largest top_logprobs (OpenAI's bound). */
 #define FG_SIM_MAX_TOP_LOGPROBS   20
+/* Largest legacy logprobs (OpenAI's bound). */
+#define FG_SIM_MAX_LEGACY_LOGPROBS 5
 /* Reasoning tokens per choice of a bare "reasoning" tag, and the most. */
 #define FG_SIM_DEFAULT_REASONING  16
 #define FG_SIM_MAX_REASONING      1000000
@@ -89,6 +91,18 @@ int fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
     const fg_sim_tokenizers_t *toks, uint64_t seq, int64_t created_s,
     char *err, size_t err_size);
 
+/*
+ * Makes the bytes of @out (taken: drained and freed) @plan's canned reply;
+ * a stream's head end and step ends must already be offsets into them.
+ */
+void fg_sim_plan_can(fg_sim_plan_t *plan, struct evbuffer *out);
+
+/*
+ * Returns the borrowed model name of @body when it is an object with a
+ * non-empty "model" string; else NULL with OpenAI's message in @err.
+ */
+const char *fg_sim_plan_model(json_t *body, char *err, size_t err_size);
+
 /* Frees what @plan owns; accepts a zeroed or partly built plan. */
 void fg_sim_plan_cleanup(fg_sim_plan_t *plan);
 
@@ -113,9 +127,10 @@ void fg_sim_plan_render_piece(const fg_sim_plan_t *plan, size_t i,
 void fg_sim_plan_render_tail(const fg_sim_plan_t *plan, struct evbuffer *out);
 
 /*
- * Makes @plan's text the echo of rule 1 (plan.c): @first, then the words
- * of @user (@user_len bytes) as tokens " word", @limit tokens (with
- * @has_limit; else FG_SIM_DEFAULT_TOKENS ending "stop"), cut before the
+ * Makes @plan's text the echo of rule 1 (plan.c): @first (no token when
+ * ""), then the words of @user (@user_len bytes) as tokens " word",
+ * @limit tokens in all (with @has_limit, ending "length"; else ending
+ * "stop"), cut before the
  * first of the @stop strings (borrowed; a string, an array or NULL).
  * Sets text, piece_end, n_pieces and finish_reason; @plan is zeroed or a
  * plan whose text is not set yet.
@@ -133,6 +148,18 @@ void fg_sim_plan_echo(fg_sim_plan_t *plan, const char *first,
  */
 double fg_sim_logprob(const char *token, size_t len, size_t pos,
     unsigned rank, const char **alt);
+
+/*
+ * The other endpoints, as canned plans (same contract as
+ * fg_sim_plan_build()): embed.c answers POST /v1/embeddings, complete.c
+ * POST /v1/completions; their file comments give the rules.
+ */
+int fg_sim_embed_build(fg_sim_plan_t *plan, json_t *body,
+    const fg_sim_tokenizers_t *toks, uint64_t seq, int64_t created_s,
+    char *err, size_t err_size);
+int fg_sim_complete_build(fg_sim_plan_t *plan, json_t *body,
+    const fg_sim_tokenizers_t *toks, uint64_t seq, int64_t created_s,
+    char *err, size_t err_size);
 
 /* Appends @json in compact form to @out. Returns 0, or -1 on failure. */
 int fg_sim_json_add(struct evbuffer *out, const json_t *json);

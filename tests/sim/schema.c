@@ -64,6 +64,7 @@
 #include <string.h>
 
 #include "common/base/alloc.h"
+#include "common/wire/utf8.h"
 
 typedef struct {
     json_t *root;
@@ -90,7 +91,6 @@ static json_t *schema_array(schema_fill_t *f, json_t *s, int depth);
 static int schema_is_spent(const schema_fill_t *f);
 static json_t *schema_string(json_t *s, size_t variant);
 static json_t *schema_number(json_t *s, int is_integer, size_t variant);
-static size_t schema_cp_len(const char *s, size_t len);
 static size_t schema_cp_cut(const char *s, size_t len, size_t cps);
 static void schema_gen_alt(schema_gen_t *g, int depth);
 static void schema_gen_seq(schema_gen_t *g, int depth);
@@ -391,7 +391,7 @@ schema_string(json_t *s, size_t variant)
         for (i = 0; i <= FG_SIM_SCHEMA_MAX_ITEMS; i++) {
             len = fg_sim_schema_pattern(pattern, i, buf,
                                         FG_SIM_SCHEMA_MAX_STRING + 1);
-            if (len < 0 || schema_cp_len(buf, (size_t) len) >= (size_t) min) {
+            if (len < 0 || fg_utf8_count((const unsigned char *) buf, (size_t) len) >= (size_t) min) {
                 break;
             }
         }
@@ -482,17 +482,6 @@ schema_number(json_t *s, int is_integer, size_t variant)
         return json_integer((json_int_t) c);
     }
     return is_integer ? json_integer((json_int_t) llround(c)) : json_real(c);
-}
-
-static size_t
-schema_cp_len(const char *s, size_t len)
-{
-    size_t i, n = 0;
-
-    for (i = 0; i < len; i++) {
-        n += ((unsigned char) s[i] & 0xc0) != 0x80;
-    }
-    return n;
 }
 
 /* The bytes of @s's first @cps code points. */
