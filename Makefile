@@ -113,6 +113,11 @@ $(BUILD)/tests/test_sim_count: $(BUILD)/obj/tests/unit/test_sim_count.o \
 	@mkdir -p $(dir $@)
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
+$(BUILD)/tests/test_sim_schema: $(BUILD)/obj/tests/unit/test_sim_schema.o \
+                                $(BUILD)/obj/tests/sim/schema.o $(LIBCOMMON)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
+
 # Debian packages the build and the tests need; only missing ones are
 # installed. node and npm are checked as commands because a machine may
 # carry them from elsewhere than Debian's nodejs package.

@@ -45,3 +45,14 @@ fg_utf8_len(const unsigned char *p, size_t n)
     }
     return len;
 }
+
+size_t
+fg_utf8_count(const unsigned char *p, size_t n)
+{
+    size_t i, count = 0;
+
+    for (i = 0; i < n; i++) {
+        count += (p[i] & 0xc0) != 0x80;
+    }
+    return count;
+}

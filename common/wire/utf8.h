@@ -16,4 +16,11 @@
  */
 size_t fg_utf8_len(const unsigned char *p, size_t n);
 
+/*
+ * The code points in @n bytes of UTF-8 at @p: the bytes that are not
+ * continuation bytes (10xxxxxx), so a JSON Schema length or a legacy
+ * text_offset. Meant for text already checked; cannot fail.
+ */
+size_t fg_utf8_count(const unsigned char *p, size_t n);
+
 #endif

@@ -1,7 +1,10 @@
 // fg-sim itself (tests/sim/fg-sim.c, call.c, plan.c): the failure plan one
 // instance plays (POST /sim/plan), the fault modes routing tests lean on,
 // and the model tags that make it write malformed JSON (badjson-<class>) or
-// reason first (reasoning-<n>). Talks to the simulator directly, no
+// reason first (reasoning-<n>); the replies a strict OpenAI validator
+// accepts (refusal, logprobs), json_schema instances, tool turns that let
+// agent loops end, and the embeddings and legacy completions endpoints.
+// Talks to the simulator directly, no
 // gateway: when a routing test says "provider a failed with a 401", or a
 // repair test says "the model fenced its JSON", this file is the proof of
 // what the provider sent.
@@ -415,5 +418,426 @@ describe('fg-sim', () => {
         assert.match(r.json().error.message, /reasoning/);
       });
     }
+  });
+
+  describe('replies a strict validator accepts', () => {
+    test('a message carries refusal: null and logprobs is null when not asked', async () => {
+      const { choices } = (await chat()).json();
+      assert.equal(choices[0].message.refusal, null);
+      assert.ok('refusal' in choices[0].message);
+      assert.equal(choices[0].logprobs, null);
+    });
+
+    test("a stream's first delta carries role, empty content and refusal: null", async () => {
+      const s = await stream();
+      await s.done;
+      assert.deepEqual(chunksOf(s.events)[0].choices[0].delta, { role: 'assistant', content: '', refusal: null });
+    });
+
+    test('logprobs: true gives one entry per content token, consistent with the content', async () => {
+      const { choices } = (await chat({ logprobs: true, top_logprobs: 3 })).json();
+      const { content, refusal } = choices[0].logprobs;
+      assert.equal(refusal, null);
+      assert.equal(content.map((e) => e.token).join(''), choices[0].message.content);
+      assert.equal(content.length, 3, 'max_tokens 3: three tokens');
+      for (const e of content) {
+        assert.ok(e.logprob <= 0);
+        assert.deepEqual(e.bytes, [...Buffer.from(e.token)]);
+        assert.equal(e.top_logprobs.length, 3);
+        assert.equal(e.top_logprobs[0].token, e.token, 'the chosen token is the likeliest');
+        assert.equal(e.top_logprobs[0].logprob, e.logprob);
+        const lps = e.top_logprobs.map((t) => t.logprob);
+        assert.deepEqual(lps, [...lps].sort((a, b) => b - a));
+        assert.equal(new Set(e.top_logprobs.map((t) => t.token)).size, 3);
+      }
+    });
+
+    test('logprobs are deterministic and top_logprobs defaults to none', async () => {
+      const a = (await chat({ logprobs: true })).json().choices[0].logprobs;
+      const b = (await chat({ logprobs: true })).json().choices[0].logprobs;
+      assert.deepEqual(a, b);
+      assert.deepEqual(a.content[0].top_logprobs, []);
+    });
+
+    test("a stream's content chunks carry their token's logprobs, equal to the reply's", async () => {
+      const whole = (await chat({ logprobs: true, top_logprobs: 2 })).json().choices[0].logprobs.content;
+      const s = await stream({ logprobs: true, top_logprobs: 2 });
+      await s.done;
+      const chunks = chunksOf(s.events);
+      const streamed = chunks.filter((c) => c.choices[0]?.delta?.content).flatMap((c) => c.choices[0].logprobs.content);
+      assert.deepEqual(streamed, whole);
+      assert.equal(chunks[0].choices[0].logprobs, null, 'the role chunk has none');
+      assert.equal(chunks.at(-1).choices[0].logprobs, null, 'the finish chunk has none');
+    });
+
+    test('top_logprobs without logprobs, or above 20, is a 400', async () => {
+      assert.equal((await chat({ top_logprobs: 2 })).status, 400);
+      assert.equal((await chat({ logprobs: true, top_logprobs: 21 })).status, 400);
+      assert.equal((await chat({ logprobs: 'yes' })).status, 400);
+    });
+
+    test("a tool call's logprobs has content null", async () => {
+      const { choices } = (await chat({ tools: [WEATHER], logprobs: true, max_tokens: 100 })).json();
+      assert.deepEqual(choices[0].logprobs, { content: null, refusal: null });
+      assert.equal(choices[0].message.refusal, null);
+    });
+  });
+
+  describe('json_schema instances', () => {
+    const schemaReply = async (schema) => {
+      const r = await chat({ max_tokens: 4000, response_format: { type: 'json_schema', json_schema: { name: 'x', schema } } });
+      assert.equal(r.status, 200);
+      return JSON.parse(r.json().choices[0].message.content);
+    };
+
+    test('required properties only, when the schema lists them', async () => {
+      const v = await schemaReply({ type: 'object', properties: { a: { type: 'string' }, b: { type: 'integer' } }, required: ['b'] });
+      assert.deepEqual(v, { b: 1 });
+    });
+
+    test('enum and const give their first value', async () => {
+      const v = await schemaReply({ type: 'object', properties: { e: { enum: ['red', 'blue'] }, c: { const: 42 } }, required: ['e', 'c'] });
+      assert.deepEqual(v, { e: 'red', c: 42 });
+    });
+
+    test('minItems and maxItems size an array; uniqueItems varies its items', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['a', 'b'],
+        properties: {
+          a: { type: 'array', items: { type: 'string' }, minItems: 3, uniqueItems: true },
+          b: { type: 'array', items: { type: 'integer' }, minItems: 5, maxItems: 2 },
+        },
+      });
+      assert.deepEqual(v.a, ['test', 'test1', 'test2']);
+      assert.equal(v.b.length, 2);
+    });
+
+    test('minLength and maxLength bound a string', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['long', 'short'],
+        properties: { long: { type: 'string', minLength: 10 }, short: { type: 'string', maxLength: 2 } },
+      });
+      assert.equal(v.long.length, 10);
+      assert.equal(v.short, 'te');
+    });
+
+    test('minimum, maximum and their exclusive forms bound a number', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['i', 'n', 'm'],
+        properties: {
+          i: { type: 'integer', exclusiveMinimum: 5, maximum: 9 },
+          n: { type: 'number', minimum: 0, exclusiveMaximum: 0.5 },
+          m: { type: 'integer', minimum: 10, multipleOf: 4 },
+        },
+      });
+      assert.equal(v.i, 6);
+      assert.ok(v.n >= 0 && v.n < 0.5);
+      assert.equal(v.m, 12);
+    });
+
+    test('a simple pattern is matched; an unsupported one falls back to a string', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['code', 'id', 'odd'],
+        properties: {
+          code: { type: 'string', pattern: '^[A-Z]{2}-\\d{3}(x|y)?$' },
+          id: { type: 'string', pattern: '^[a-f0-9]+$', minLength: 6 },
+          odd: { type: 'string', pattern: '^(?=a)\\w+$' },
+        },
+      });
+      assert.match(v.code, /^[A-Z]{2}-\d{3}(x|y)?$/);
+      assert.match(v.id, /^[a-f0-9]+$/);
+      assert.ok(v.id.length >= 6);
+      assert.equal(v.odd, 'test');
+    });
+
+    test('formats give a value of their shape', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['d', 'e', 'u'],
+        properties: { d: { type: 'string', format: 'date-time' }, e: { type: 'string', format: 'email' }, u: { type: 'string', format: 'uuid' } },
+      });
+      assert.ok(!Number.isNaN(Date.parse(v.d)));
+      assert.match(v.e, /^[^@]+@[^@]+$/);
+      assert.match(v.u, /^[0-9a-f-]{36}$/);
+    });
+
+    test('nested objects and arrays, type lists, anyOf and oneOf (first branch)', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['o', 't', 'any', 'one'],
+        properties: {
+          o: { type: 'object', properties: { list: { type: 'array', minItems: 1, items: { type: 'object', properties: { k: { type: 'boolean' } }, required: ['k'] } } }, required: ['list'] },
+          t: { type: ['null', 'integer'] },
+          any: { anyOf: [{ type: 'number', minimum: 3 }, { type: 'string' }] },
+          one: { oneOf: [{ type: 'null' }, { type: 'string' }] },
+        },
+      });
+      assert.deepEqual(v, { o: { list: [{ k: true }] }, t: 1, any: 3, one: null });
+    });
+
+    test('$ref to #/$defs and #/definitions resolves; a recursive schema ends', async () => {
+      const v = await schemaReply({
+        type: 'object', required: ['a', 'b', 'tree'],
+        properties: { a: { $ref: '#/$defs/color' }, b: { $ref: '#/definitions/n' }, tree: { $ref: '#/$defs/node' } },
+        $defs: {
+          color: { type: 'string', enum: ['green'] },
+          node: { type: 'object', properties: { child: { $ref: '#/$defs/node' } }, required: ['child'] },
+        },
+        definitions: { n: { type: 'integer', minimum: 7 } },
+      });
+      assert.equal(v.a, 'green');
+      assert.equal(v.b, 7);
+      let depth = 0;
+      for (let n = v.tree; n.child; n = n.child) depth++;
+      assert.ok(depth > 1 && depth <= 16, `recursion cut at a bounded depth (${depth})`);
+    });
+
+    test('a hostile schema (huge minItems, deep nesting, huge minLength) gets a bounded reply', async () => {
+      let deep = { type: 'string' };
+      for (let i = 0; i < 500; i++) deep = { type: 'object', properties: { x: deep }, required: ['x'] };
+      const r = await chat({
+        max_tokens: 100000,
+        response_format: { type: 'json_schema', json_schema: { name: 'x', schema: {
+          type: 'object', required: ['many', 'deep', 'long'],
+          properties: {
+            many: { type: 'array', minItems: 1e9, items: { type: 'array', minItems: 1e9, items: { type: 'string', minLength: 1e9 } } },
+            deep, long: { type: 'string', minLength: 1e9 },
+          },
+        } } },
+      });
+      assert.equal(r.status, 200);
+      const v = JSON.parse(r.json().choices[0].message.content);
+      assert.ok(v.many.length >= 1 && v.many.length <= 64);
+      assert.equal(v.many[0].length, 64, 'minItems capped at 64');
+      assert.equal(v.many[0][0].length, 4096, 'minLength capped at 4096');
+      assert.ok(r.text.length < 1 << 20, `reply of ${r.text.length} bytes`);
+      assert.equal(v.long, 'test', 'past 256 KiB of strings a required member is a placeholder');
+    });
+
+    test('tool-call arguments satisfy the parameters the same way', async () => {
+      const tool = { type: 'function', function: { name: 'f', parameters: { type: 'object', properties: { n: { type: 'integer', minimum: 5 }, opt: { type: 'string' } }, required: ['n'] } } };
+      const { message } = (await chat({ tools: [tool], max_tokens: 100 })).json().choices[0];
+      assert.deepEqual(JSON.parse(message.tool_calls[0].function.arguments), { n: 5 });
+    });
+  });
+
+  describe('tool turns', () => {
+    const afterTool = [
+      { role: 'user', content: 'weather in Paris' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny 21C' },
+    ];
+
+    test('a tool is called when the last message is not a tool result', async () => {
+      const { choices } = (await chat({ tools: [WEATHER], max_tokens: 100 })).json();
+      assert.equal(choices[0].finish_reason, 'tool_calls');
+    });
+
+    test('after a tool result the answer is text that mentions the result', async () => {
+      const { choices } = (await chat({ messages: afterTool, tools: [WEATHER], max_tokens: undefined })).json();
+      assert.equal(choices[0].finish_reason, 'stop');
+      assert.equal(choices[0].message.tool_calls, undefined);
+      assert.equal(choices[0].message.content.split(' ').slice(0, 6).join(' '), 'echo: weather in Paris sunny 21C');
+    });
+
+    test('a streamed answer after a tool result is text too', async () => {
+      const s = await stream({ messages: afterTool, tools: [WEATHER], max_tokens: 6 });
+      await s.done;
+      const chunks = chunksOf(s.events);
+      assert.equal(deltas(chunks, 'content').join(''), 'echo: weather in Paris sunny 21C');
+      assert.equal(chunks.some((c) => c.choices[0]?.delta?.tool_calls), false);
+    });
+
+    test('tool_choice "required" or a named function forces a call even after a tool result', async () => {
+      for (const tool_choice of ['required', { type: 'function', function: { name: 'get_weather' } }]) {
+        const { choices } = (await chat({ messages: afterTool, tools: [WEATHER], tool_choice, max_tokens: 100 })).json();
+        assert.equal(choices[0].finish_reason, 'tool_calls', JSON.stringify(tool_choice));
+        assert.equal(choices[0].message.tool_calls[0].function.name, 'get_weather');
+      }
+    });
+
+    test('tool_choice "none" forbids a call', async () => {
+      const { choices } = (await chat({ tools: [WEATHER], tool_choice: 'none' })).json();
+      assert.equal(choices[0].message.tool_calls, undefined);
+      assert.match(choices[0].message.content, /^echo:/);
+    });
+  });
+
+  describe('POST /v1/embeddings', () => {
+    const embed = (body, headers = {}) => request('POST', `${sim.url}/v1/embeddings`,
+      JSON.stringify({ model: 'text-embedding-3-small', ...body }), { 'content-type': 'application/json', ...headers });
+    const norm = (v) => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
+
+    test('a string input gives one unit vector of 1536 floats', async () => {
+      const r = await embed({ input: 'hello sim' });
+      assert.equal(r.status, 200);
+      const body = r.json();
+      assert.equal(body.object, 'list');
+      assert.equal(body.model, 'text-embedding-3-small');
+      assert.equal(body.data.length, 1);
+      assert.equal(body.data[0].object, 'embedding');
+      assert.equal(body.data[0].index, 0);
+      assert.equal(body.data[0].embedding.length, 1536);
+      assert.ok(Math.abs(norm(body.data[0].embedding) - 1) < 1e-5);
+    });
+
+    test('vectors are deterministic per input and differ between inputs', async () => {
+      const a = (await embed({ input: ['alpha', 'beta'] })).json().data;
+      const b = (await embed({ input: 'alpha' })).json().data;
+      assert.deepEqual(a[0].embedding, b[0].embedding);
+      assert.notDeepEqual(a[0].embedding, a[1].embedding);
+      assert.deepEqual(a.map((d) => d.index), [0, 1]);
+    });
+
+    test('dimensions shortens the vector, still of unit length; a dim-<n> tag sets the model size', async () => {
+      const v = (await embed({ input: 'x', dimensions: 256 })).json().data[0].embedding;
+      assert.equal(v.length, 256);
+      assert.ok(Math.abs(norm(v) - 1) < 1e-5);
+      assert.equal((await embed({ model: 'emb-dim-8', input: 'x' })).json().data[0].embedding.length, 8);
+      assert.equal((await embed({ model: 'emb-dim-8', input: 'x', dimensions: 9 })).status, 400);
+    });
+
+    test('encoding_format base64 is the little-endian float32 array of the float reply', async () => {
+      const f = (await embed({ input: 'hello', dimensions: 16 })).json().data[0].embedding;
+      const b = (await embed({ input: 'hello', dimensions: 16, encoding_format: 'base64' })).json().data[0].embedding;
+      const buf = Buffer.from(b, 'base64');
+      assert.equal(buf.length, 64);
+      const floats = Array.from({ length: 16 }, (_, i) => buf.readFloatLE(4 * i));
+      assert.deepEqual(floats, f.map((x) => Math.fround(x)));
+    });
+
+    test('token arrays are accepted and counted by their length; strings by the tokenizer', async () => {
+      const t = (await embed({ input: [[1, 2, 3], [4, 5]] })).json();
+      assert.equal(t.data.length, 2);
+      assert.deepEqual(t.usage, { prompt_tokens: 5, total_tokens: 5 });
+      assert.equal((await embed({ input: [1, 2, 3] })).json().usage.prompt_tokens, 3, 'one array of ids is one input');
+      assert.deepEqual((await embed({ input: 'hello world' })).json().usage, { prompt_tokens: 2, total_tokens: 2 });
+    });
+
+    for (const [name, body] of [
+      ['an empty string', { input: '' }], ['an empty array', { input: [] }], ['mixed kinds', { input: ['a', 1] }],
+      ['a number', { input: 5 }], ['an empty token array', { input: [[]] }], ['a negative id', { input: [[-1]] }],
+      ['no input', {}], ['a bad encoding_format', { input: 'a', encoding_format: 'hex' }], ['dimensions 0', { input: 'a', dimensions: 0 }],
+    ]) {
+      test(`${name} is a 400`, async () => {
+        const r = await embed(body);
+        assert.equal(r.status, 400);
+        assert.equal(r.json().error.type, 'invalid_request_error');
+      });
+    }
+
+    test('fault tags and the TTFT apply, and stats name the path', async () => {
+      assert.equal((await embed({ model: 'e-fault-500', input: 'x' })).status, 500);
+      assert.equal((await embed({ model: 'e-fault-429', input: 'x' })).status, 429);
+      const t0 = Date.now();
+      assert.equal((await embed({ model: 'e-ttft-150', input: 'x' })).status, 200);
+      assert.ok(Date.now() - t0 >= 140);
+      const stats = await sim.stats();
+      assert.equal(stats.last_path, '/v1/embeddings');
+      assert.equal(stats.requests, 3);
+    });
+  });
+
+  describe('POST /v1/completions', () => {
+    const complete = (body) => request('POST', `${sim.url}/v1/completions`,
+      JSON.stringify({ model: 'gpt-3.5-turbo-instruct', ...body }), { 'content-type': 'application/json' });
+    const completeStream = (body) => streamRequest(`${sim.url}/v1/completions`,
+      { model: 'gpt-3.5-turbo-instruct', stream: true, ...body });
+
+    test('a prompt string gets a text_completion of max_tokens words, 16 by default', async () => {
+      const r = await complete({ prompt: 'once upon' });
+      assert.equal(r.status, 200);
+      const body = r.json();
+      assert.equal(body.object, 'text_completion');
+      assert.match(body.id, /^cmpl-/);
+      assert.equal(body.choices.length, 1);
+      const [c] = body.choices;
+      assert.equal(c.index, 0);
+      assert.equal(c.logprobs, null);
+      assert.equal(c.finish_reason, 'length');
+      assert.equal(c.text.split(' ').length - 1, 16);
+      assert.ok(c.text.startsWith(' once upon once'));
+      assert.equal(body.usage.completion_tokens, 16);
+      assert.equal(body.usage.total_tokens, body.usage.prompt_tokens + 16);
+    });
+
+    test('an array of prompts times n gives one choice per prompt and n, indexed in that order', async () => {
+      const body = (await complete({ prompt: ['a b', 'c d'], n: 2, best_of: 3, max_tokens: 2 })).json();
+      assert.deepEqual(body.choices.map((c) => [c.index, c.text]), [[0, ' a b'], [1, ' a b'], [2, ' c d'], [3, ' c d']]);
+      assert.equal(body.usage.completion_tokens, 8);
+      assert.equal(body.usage.prompt_tokens, 4, 'each prompt counted once');
+    });
+
+    test('echo puts the prompt first; stop cuts the text', async () => {
+      const [c] = (await complete({ prompt: 'red green blue', max_tokens: 5, echo: true })).json().choices;
+      assert.equal(c.text, 'red green blue red green blue red green');
+      const [d] = (await complete({ prompt: 'red green blue', max_tokens: 5, stop: [' blue'] })).json().choices;
+      assert.equal(d.text, ' red green');
+      assert.equal(d.finish_reason, 'stop');
+    });
+
+    test('token prompts are accepted and counted by their length', async () => {
+      const body = (await complete({ prompt: [[1, 2, 3], [4]], max_tokens: 1 })).json();
+      assert.equal(body.choices.length, 2);
+      assert.equal(body.usage.prompt_tokens, 4);
+      assert.equal(body.choices[0].text, ' sim');
+    });
+
+    test('logprobs gives the legacy object consistent with the text, echo included', async () => {
+      const [c] = (await complete({ prompt: 'one two', max_tokens: 3, echo: true, logprobs: 2 })).json().choices;
+      const lp = c.logprobs;
+      assert.equal(lp.tokens.join(''), c.text);
+      assert.equal(lp.token_logprobs[0], null, 'the first prompt token has no logprob');
+      assert.equal(lp.top_logprobs[0], null);
+      assert.ok(lp.token_logprobs.slice(1).every((x) => x <= 0));
+      assert.ok(lp.top_logprobs.slice(1).every((t) => Object.keys(t).length === 2));
+      let off = 0;
+      lp.tokens.forEach((t, i) => { assert.equal(lp.text_offset[i], off); off += t.length; });
+    });
+
+    test('a stream sends text_completion chunks, finish chunks, usage when asked, then [DONE]', async () => {
+      const s = await completeStream({ prompt: ['x y', 'z'], max_tokens: 2, stream_options: { include_usage: true } });
+      assert.equal((await s.done).error, null);
+      assert.equal(s.events.at(-1).data, '[DONE]');
+      const chunks = chunksOf(s.events);
+      assert.ok(chunks.every((c) => c.object === 'text_completion' && c.id === chunks[0].id));
+      const text = (i) => chunks.filter((c) => c.choices[0]?.index === i).map((c) => c.choices[0].text).join('');
+      assert.equal(text(0), ' x y');
+      assert.equal(text(1), ' z z');
+      const ends = chunks.filter((c) => c.choices[0]?.finish_reason);
+      assert.deepEqual(ends.map((c) => c.choices[0].finish_reason), ['length', 'length']);
+      assert.deepEqual(chunks.at(-1).choices, []);
+      assert.equal(chunks.at(-1).usage.completion_tokens, 4);
+    });
+
+    test('a streamed completion with logprobs matches the whole reply', async () => {
+      const whole = (await complete({ prompt: 'p q', max_tokens: 3, logprobs: 1 })).json().choices[0].logprobs;
+      const s = await completeStream({ prompt: 'p q', max_tokens: 3, logprobs: 1 });
+      await s.done;
+      const parts = chunksOf(s.events).filter((c) => c.choices[0].text).map((c) => c.choices[0].logprobs);
+      assert.deepEqual(parts.flatMap((p) => p.tokens), whole.tokens);
+      assert.deepEqual(parts.flatMap((p) => p.text_offset), whole.text_offset);
+      assert.deepEqual(parts.flatMap((p) => p.token_logprobs), whole.token_logprobs);
+    });
+
+    test('a timed stream steps token by token and ends the same', async () => {
+      const s = await completeStream({ model: 'c-delay-5', prompt: 'a', max_tokens: 3 });
+      assert.equal((await s.done).error, null);
+      assert.equal(chunksOf(s.events).map((c) => c.choices[0].text).join(''), ' a a a');
+    });
+
+    for (const [name, body] of [
+      ['no prompt', {}], ['a number prompt', { prompt: 3 }], ['mixed prompts', { prompt: ['a', [1]] }],
+      ['best_of below n', { prompt: 'a', n: 2, best_of: 1 }], ['logprobs 6', { prompt: 'a', logprobs: 6 }],
+      ['a stream with best_of 2', { prompt: 'a', stream: true, best_of: 2 }], ['max_tokens -1', { prompt: 'a', max_tokens: -1 }],
+    ]) {
+      test(`${name} is a 400`, async () => {
+        const r = await complete(body);
+        assert.equal(r.status, 400);
+      });
+    }
+
+    test('fault tags apply', async () => {
+      assert.equal((await complete({ model: 'c-fault-500', prompt: 'a' })).status, 500);
+      assert.equal((await sim.stats()).last_path, '/v1/completions');
+    });
   });
 });

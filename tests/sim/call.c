@@ -416,8 +416,8 @@ call_finish(fg_sim_call_t *call, call_outcome_t outcome)
         sim->aborted++;
         break;
     }
-    fg_log(FG_LOG_INFO, 0, "chatcmpl-sim-%llu %s, model \"%s\", fault "
-           "\"%s\", %zu of %zu tokens sent",
+    fg_log(FG_LOG_INFO, 0, "%s%llu %s, model \"%s\", fault "
+           "\"%s\", %zu of %zu tokens sent", call->plan.id_prefix,
            (unsigned long long) call->plan.seq, outcome_names[outcome],
            call->plan.model, fg_sim_fault_name(call->fault),
            call->next_piece, fg_sim_plan_n_tokens(&call->plan));

@@ -1,6 +1,6 @@
 /*
- * fg-sim: the upstream simulator. It speaks OpenAI's chat-completions API
- * like a real provider and backs the demo provider of `make run`, the
+ * fg-sim: the upstream simulator. It speaks OpenAI's chat-completions,
+ * embeddings and legacy completions APIs like a real provider and backs the demo provider of `make run`, the
  * integration tests and the benchmarks.
  *
  *   fg-sim [-l HOST:PORT] [-t TTFT_MS] [-d TOKEN_DELAY_MS] [-T DIR] [-q] [-v]
@@ -17,16 +17,30 @@
  *
  * Endpoints:
  *   POST /v1/chat/completions  the answer plan.c decides, sent as below
+ *   POST /v1/embeddings        deterministic unit vectors (embed.c: input
+ *                              shapes, "dimensions", 1536 or the model's
+ *                              "dim-<n>" tag, encoding_format float or
+ *                              base64, usage)
+ *   POST /v1/completions       legacy text completions (complete.c:
+ *                              prompts, n, best_of, echo, suffix, legacy
+ *                              logprobs 0..5, stop, stream and usage)
  *   GET  /v1/models            a list of a few model ids
- *   GET  /sim/stats            counters (sim.h; "requests" counts chat
- *                              requests received), whether the last chat
- *                              request carried "Authorization: Bearer ...",
- *                              its body as parsed (null if invalid), and
- *                              "plan": what is left of the failure plan
+ *   GET  /sim/stats            counters (sim.h; "requests" counts requests
+ *                              to the three model endpoints), "last_path"
+ *                              (which of them the last one went to),
+ *                              whether it carried "Authorization: Bearer
+ *                              ...", its body as parsed (null if invalid),
+ *                              and "plan": what is left of the failure plan
  *   POST /sim/plan             sets the failure plan, below
  *   POST /sim/reset            zeroes the counters, forgets the body and
  *                              clears the plan
  * Anything else is an OpenAI-format 404 or 405 (501 for other methods).
+ *
+ * The three model endpoints share what follows: the fault modes, the
+ * failure plan, the delays and "tok-" tags apply to each (an embeddings
+ * reply is one token: it comes after the TTFT; a completions stream steps
+ * one token per delay); the usage tags (overcount, overprompt,
+ * negative-usage), badjson and reasoning are chat's only.
  *
  * A chat request is counted and its body recorded first; then an invalid
  * body or bad sim option is a 400; then the fault mode applies. Fault, by
@@ -78,6 +92,20 @@
  * completion_tokens_details.reasoning_tokens says how many it was. A bad
  * count (0, above 1000000, not a number) is a 400.
  *
+ * Replies are what a strict validator of the OpenAI spec accepts (plan.c
+ * 2 to 4): every message has "refusal": null (a stream's first delta
+ * too); "logprobs": true (with "top_logprobs" 0..20) gives each choice
+ * {"content": [{token, logprob, bytes, top_logprobs}], "refusal": null}
+ * matching the tokens sent, in the reply and in each content chunk, and
+ * logprobs is null otherwise; json_schema and tool arguments are the
+ * instance schema.c builds (required, enum/const, min/maxItems,
+ * min/maxLength, minimum/maximum and exclusive forms, multipleOf,
+ * formats, a subset of patterns, type lists, anyOf/oneOf/allOf, $ref;
+ * bounded depth, values, items, string and total sizes); a tool is called
+ * unless tool_choice is "none" or the last message is a tool result (then
+ * the answer is text echoing the user's words and the results), and
+ * always when tool_choice is "required" or names a function.
+ *
  * Design. One process, one event_base, no threads, no sleeps: evhttp serves
  * keep-alive HTTP/1.1 and every delay is a libevent timer. A reply with no
  * delay and no fault is written whole from the request callback (the fast
@@ -123,6 +151,9 @@
 #define SIM_RETRY_AFTER_S      1
 
 typedef void (*sim_handler_cb)(fg_sim_t *sim, struct evhttp_request *req);
+typedef int (*sim_build_cb)(fg_sim_plan_t *plan, json_t *body,
+    const fg_sim_tokenizers_t *toks, uint64_t seq, int64_t created_s,
+    char *err, size_t err_size);
 
 typedef struct {
     enum evhttp_cmd_type    method;
@@ -137,6 +168,10 @@ static int sim_parse_listen(const char *arg, char *host, size_t host_size,
 static void sim_on_signal(evutil_socket_t fd, short what, void *arg);
 static void sim_on_request(struct evhttp_request *req, void *arg);
 static void sim_chat(fg_sim_t *sim, struct evhttp_request *req);
+static void sim_embeddings(fg_sim_t *sim, struct evhttp_request *req);
+static void sim_completions(fg_sim_t *sim, struct evhttp_request *req);
+static void sim_model_call(fg_sim_t *sim, struct evhttp_request *req,
+    const char *path, sim_build_cb build);
 static void sim_models(fg_sim_t *sim, struct evhttp_request *req);
 static void sim_stats(fg_sim_t *sim, struct evhttp_request *req);
 static void sim_reset(fg_sim_t *sim, struct evhttp_request *req);
@@ -166,6 +201,8 @@ static const char *const sim_fault_names[] = {
 
 static const sim_route_t sim_routes[] = {
     { EVHTTP_REQ_POST, "/v1/chat/completions", sim_chat },
+    { EVHTTP_REQ_POST, "/v1/embeddings",       sim_embeddings },
+    { EVHTTP_REQ_POST, "/v1/completions",      sim_completions },
     { EVHTTP_REQ_GET,  "/v1/models",           sim_models },
     { EVHTTP_REQ_GET,  "/sim/stats",           sim_stats },
     { EVHTTP_REQ_POST, "/sim/plan",            sim_plan },
@@ -363,7 +400,8 @@ sim_usage(void)
             "img-patches'. Other tags: fault-<mode>, ttft-<ms>, delay-<ms>,\n"
             "overcount-<k>, overprompt-<k>, negative-usage,\n"
             "badjson-<fence|prose|truncated|comma|single|unquoted|comments|\n"
-            "hopeless>, reasoning[-field][-<n>]. Fault modes:\n"
+            "hopeless>, reasoning[-field][-<n>], dim-<n> (embeddings).\n"
+            "Fault modes:\n"
             "500 429 400 401 403 404 reset malformed stall slow empty\n"
             "empty-stream stream-error close; POST /sim/plan sets a plan.\n");
 }
@@ -461,13 +499,35 @@ sim_on_request(struct evhttp_request *req, void *arg)
     }
 }
 
-/*
- * POST /v1/chat/completions. Order matters to tests: the request is counted
- * and its body recorded before anything can reject it, and faults apply
- * only to requests that are valid.
- */
+/* POST /v1/chat/completions */
 static void
 sim_chat(fg_sim_t *sim, struct evhttp_request *req)
+{
+    sim_model_call(sim, req, "/v1/chat/completions", fg_sim_plan_build);
+}
+
+/* POST /v1/embeddings */
+static void
+sim_embeddings(fg_sim_t *sim, struct evhttp_request *req)
+{
+    sim_model_call(sim, req, "/v1/embeddings", fg_sim_embed_build);
+}
+
+/* POST /v1/completions */
+static void
+sim_completions(fg_sim_t *sim, struct evhttp_request *req)
+{
+    sim_model_call(sim, req, "/v1/completions", fg_sim_complete_build);
+}
+
+/*
+ * A request to a model, its plan made by @build. Order matters to tests:
+ * the request is counted and its body recorded before anything can reject
+ * it, and faults apply only to requests that are valid.
+ */
+static void
+sim_model_call(fg_sim_t *sim, struct evhttp_request *req, const char *path,
+    sim_build_cb build)
 {
     struct evkeyvalq *headers = evhttp_request_get_input_headers(req);
     struct evbuffer *in = evhttp_request_get_input_buffer(req);
@@ -483,6 +543,7 @@ sim_chat(fg_sim_t *sim, struct evhttp_request *req)
     int status;
 
     sim->requests++;
+    sim->last_path = path;
     auth = evhttp_find_header(headers, "Authorization");
     sim->is_last_auth_bearer = auth != NULL
                                && strncasecmp(auth, "Bearer ", 7) == 0;
@@ -499,8 +560,8 @@ sim_chat(fg_sim_t *sim, struct evhttp_request *req)
                  "your request (%s at byte %d).", jerr.text, jerr.position);
         goto reject;
     }
-    if (fg_sim_plan_build(&plan, body, &sim->tokenizers, ++sim->next_seq,
-                          (int64_t) time(NULL), err, sizeof(err)) != 0)
+    if (build(&plan, body, &sim->tokenizers, ++sim->next_seq,
+              (int64_t) time(NULL), err, sizeof(err)) != 0)
     {
         goto reject;
     }
@@ -613,9 +674,9 @@ sim_chat(fg_sim_t *sim, struct evhttp_request *req)
         return;
     }
     sim->completed++;
-    fg_log(FG_LOG_INFO, 0, "chatcmpl-sim-%llu completed, status %d, model "
-           "\"%s\", %zu tokens", (unsigned long long) plan.seq, status,
-           plan.model, fg_sim_plan_n_tokens(&plan));
+    fg_log(FG_LOG_INFO, 0, "%s%llu completed, status %d, model \"%s\", "
+           "%zu tokens", plan.id_prefix, (unsigned long long) plan.seq,
+           status, plan.model, fg_sim_plan_n_tokens(&plan));
     fg_sim_plan_cleanup(&plan);
     return;
 
@@ -624,7 +685,8 @@ reject:
     fg_sim_plan_cleanup(&plan);
     sim_reply_error(req, 400, "invalid_request_error", NULL, err);
     sim->completed++;
-    fg_log(FG_LOG_INFO, 0, "chat request rejected, status 400");
+    fg_log(FG_LOG_INFO, 0, "%s request rejected, status 400",
+           sim->last_path);
 }
 
 /* GET /v1/models */
@@ -658,13 +720,14 @@ sim_stats(fg_sim_t *sim, struct evhttp_request *req)
             ? "none" : fg_sim_fault_name(fp->faults[i])));
     }
     sim_reply_json(req, 200, json_pack(
-        "{sI sI sI sI sI sI sb sO s{so so? sI sI sI}}",
+        "{sI sI sI sI sI sI ss? sb sO s{so so? sI sI sI}}",
         "requests", (json_int_t) sim->requests,
         "streams", (json_int_t) sim->streams,
         "completed", (json_int_t) sim->completed,
         "cancelled", (json_int_t) sim->cancelled,
         "aborted", (json_int_t) sim->aborted,
         "in_flight", (json_int_t) sim->in_flight,
+        "last_path", sim->last_path,
         "last_authorization_seen", sim->is_last_auth_bearer,
         "last_body", sim->last_body != NULL ? sim->last_body : json_null(),
         "plan",
@@ -689,6 +752,7 @@ sim_reset(fg_sim_t *sim, struct evhttp_request *req)
     sim->cancelled = 0;
     sim->aborted = 0;
     sim->is_last_auth_bearer = 0;
+    sim->last_path = NULL;
     json_decref(sim->last_body);
     sim->last_body = NULL;
     sim_plan_clear(sim);

@@ -13,18 +13,29 @@
  *    A request without words echoes "sim". The reply has
  *    max_completion_tokens (else max_tokens, else 16) words.
  * 2) JSON. With response_format json_object the content is
- *    {"echo":"<user text>"}; with json_schema it is an object built from the
- *    schema (see 4), or the json_object answer when the schema has no
- *    properties. Its tokens are the pieces between spaces, at most 8 bytes
- *    (the echoed text is cut at FG_SIM_MAX_TEXT_BYTES).
- * 3) Tools. With a function tool and tool_choice other than "none" (the
- *    function tool_choice names, else the first), the message is a tool call
- *    whose arguments are built from the function's parameters (see 4),
- *    finish_reason "tool_calls", content null. Tokens as in 2.
- * 4) Filling a schema: string "test", integer and number 1, boolean true,
- *    null null, array [], object each property filled in turn; "enum" and
- *    "const" give their first value, anyOf and oneOf their first schema, a
- *    type list its first non-null type.
+ *    {"echo":"<user text>"}; with json_schema it is the instance schema.c
+ *    builds (its keywords honoured, bounded), or the json_object answer
+ *    when the schema leaves the object open (no properties, required,
+ *    $ref or combination, additionalProperties not false) and the
+ *    instance is {}. Its tokens are the pieces between spaces, at most 8
+ *    bytes (the echoed text is cut at FG_SIM_MAX_TEXT_BYTES).
+ * 3) Tools. With a function tool, the message is a tool call (the
+ *    function tool_choice names, else the first) whose arguments are the
+ *    instance schema.c builds from its parameters, finish_reason
+ *    "tool_calls", content null; unless tool_choice is "none", or the last
+ *    message is a tool result (role "tool" or "function") and tool_choice
+ *    is neither "required" nor a named function: then the answer is text
+ *    (1) whose words are the last user message's followed by those of the
+ *    tool results that end the conversation, so it mentions them and an
+ *    agent loop ends. Tokens as in 2.
+ * 4) Every message carries "refusal": null (a stream's first delta too).
+ *    With logprobs true each choice's logprobs is {"content": [{token,
+ *    logprob, bytes, top_logprobs}], "refusal": null}, one entry per
+ *    content token as sent (a stream's content chunks carry their
+ *    token's), top_logprobs entries (0 to 20) starting with the token
+ *    itself; values from fg_sim_logprob() (plan.h), all <= -0.09; a tool
+ *    call's content is null. Without it logprobs is null. top_logprobs
+ *    without logprobs true, or outside 0..20, is a 400.
  * 5) Malformed JSON. With "badjson-<class>" in the model name (fence,
  *    prose, truncated, comma, single, unquoted, comments, hopeless; an
  *    unknown class is a 400) the JSON of 2 and the arguments of 3 are made
@@ -100,6 +111,7 @@
 #include "common/base/alloc.h"
 #include "tests/sim/badjson.h"
 #include "tests/sim/plan.h"
+#include "tests/sim/schema.h"
 
 typedef struct {
     size_t text_cap;
@@ -128,8 +140,14 @@ static void plan_cut(fg_sim_plan_t *plan, size_t at);
 static void plan_apply_limit(fg_sim_plan_t *plan, size_t limit,
     int has_limit, const char *finish_reason);
 static void plan_apply_stop(fg_sim_plan_t *plan, json_t *stop);
-static json_t *plan_fill(json_t *schema, int depth);
-static json_t *plan_pick_tool(json_t *body);
+static int plan_logprobs(json_t *body, fg_sim_plan_t *plan, char *err,
+    size_t err_size);
+static int plan_is_after_tool(json_t *messages);
+static json_t *plan_pick_tool(json_t *body, int is_after_tool);
+static int plan_is_open_schema(json_t *schema);
+static json_t *plan_logprob_entry(const fg_sim_plan_t *plan, size_t i);
+static json_t *plan_logprobs_of(const fg_sim_plan_t *plan, size_t from,
+    size_t to);
 static char *plan_dump(json_t *json, size_t *len);
 static char *plan_echo_object(const char *user, size_t user_len, size_t *len);
 static void plan_build_prefix(fg_sim_plan_t *plan);
@@ -138,7 +156,7 @@ static void plan_add_escaped(struct evbuffer *out, const char *s,
 static void plan_chunk_open(const fg_sim_plan_t *plan, struct evbuffer *out,
     unsigned index);
 static void plan_chunk_close(const fg_sim_plan_t *plan, struct evbuffer *out,
-    const char *finish_reason);
+    const char *finish_reason, size_t piece);
 static json_t *plan_usage(const fg_sim_plan_t *plan);
 static int plan_dump_cb(const char *buffer, size_t size, void *data);
 
@@ -155,15 +173,10 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
     size_t user_len, text_len, limit, reasoning;
     int has_limit;
 
-    if (!json_is_object(body)) {
-        snprintf(err, err_size, "the request body must be a JSON object");
+    if (fg_sim_plan_model(body, err, err_size) == NULL) {
         return -1;
     }
     model = json_object_get(body, "model");
-    if (!json_is_string(model) || json_string_length(model) == 0) {
-        snprintf(err, err_size, "you must provide a model parameter");
-        return -1;
-    }
     messages = json_object_get(body, "messages");
     if (!json_is_array(messages) || json_array_size(messages) == 0) {
         snprintf(err, err_size, "'messages' must be a non-empty array");
@@ -178,7 +191,9 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
                  FG_SIM_MAX_CHOICES);
         return -1;
     }
-    if (plan_limit(body, &limit, &has_limit, err, err_size) != 0) {
+    if (plan_limit(body, &limit, &has_limit, err, err_size) != 0
+        || plan_logprobs(body, plan, err, err_size) != 0)
+    {
         return -1;
     }
     if (fg_sim_counting_for_model(&counting, toks, json_string_value(model),
@@ -190,6 +205,7 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
     }
 
     plan->seq = seq;
+    plan->id_prefix = "chatcmpl-sim-";
     plan->created_s = created_s;
     plan->model = fg_xstrdup(json_string_value(model));
     plan->is_stream = json_is_true(json_object_get(body, "stream"));
@@ -214,10 +230,11 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
     }
     format = json_object_get(body, "response_format");
     format_type = json_string_value(json_object_get(format, "type"));
-    tool = plan_pick_tool(body);
+    tool = plan_pick_tool(body, plan_is_after_tool(messages));
 
     if (tool != NULL) {
-        json_t *args = plan_fill(json_object_get(tool, "parameters"), 0);
+        json_t *args = fg_sim_schema_fill(json_object_get(tool,
+                                                          "parameters"));
 
         if (!json_is_object(args)) {
             json_decref(args);
@@ -240,9 +257,12 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
         schema = json_object_get(json_object_get(format, "json_schema"),
                                  "schema");
         if (strcmp(format_type, "json_schema") == 0) {
-            filled = plan_fill(schema, 0);
+            filled = fg_sim_schema_fill(schema);
         }
-        if (json_is_object(filled) && json_object_size(filled) > 0) {
+        if (filled != NULL
+            && !(plan_is_open_schema(schema) && json_is_object(filled)
+                 && json_object_size(filled) == 0))
+        {
             text = plan_dump(filled, &text_len);
         } else {
             text = plan_echo_object(user, user_len, &text_len);
@@ -253,8 +273,8 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
         plan_apply_stop(plan, json_object_get(body, "stop"));
 
     } else {
-        plan_echo(plan, "echo:", user, user_len, limit, has_limit);
-        plan_apply_stop(plan, json_object_get(body, "stop"));
+        fg_sim_plan_echo(plan, "echo:", user, user_len, limit, has_limit,
+                         json_object_get(body, "stop"));
     }
     free(user);
 
@@ -265,6 +285,31 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
         plan_build_prefix(plan);
     }
     return 0;
+}
+
+void
+fg_sim_plan_can(fg_sim_plan_t *plan, struct evbuffer *out)
+{
+    plan->canned_len = evbuffer_get_length(out);
+    plan->canned = fg_xmalloc(plan->canned_len + 1);
+    evbuffer_remove(out, plan->canned, plan->canned_len);
+    evbuffer_free(out);
+}
+
+const char *
+fg_sim_plan_model(json_t *body, char *err, size_t err_size)
+{
+    json_t *model = json_object_get(body, "model");
+
+    if (!json_is_object(body)) {
+        snprintf(err, err_size, "the request body must be a JSON object");
+        return NULL;
+    }
+    if (!json_is_string(model) || json_string_length(model) == 0) {
+        snprintf(err, err_size, "you must provide a model parameter");
+        return NULL;
+    }
+    return json_string_value(model);
 }
 
 void
@@ -280,6 +325,7 @@ fg_sim_plan_cleanup(fg_sim_plan_t *plan)
     free(plan->reasoning);
     free(plan->reasoning_end);
     free(plan->chunk_prefix);
+    free(plan->canned);
     memset(plan, 0, sizeof(*plan));
 }
 
@@ -415,23 +461,52 @@ plan_text_of(json_t *content, size_t *len)
     return text;
 }
 
-/* Returns the owned text of the last message with role "user". */
+/*
+ * Returns the owned text of the last message with role "user", followed
+ * by the tool results that end the conversation (rule 3: the answer after
+ * a tool call mentions its result).
+ */
 static char *
 plan_user_text(json_t *messages, size_t *len)
 {
     json_t *msg;
     const char *role;
-    size_t i;
+    char *text, *more;
+    size_t i, n, more_len;
 
-    for (i = json_array_size(messages); i > 0; i--) {
+    n = json_array_size(messages);
+    for (i = n; i > 0; i--) {
         msg = json_array_get(messages, i - 1);
         role = json_string_value(json_object_get(msg, "role"));
         if (role != NULL && strcmp(role, "user") == 0) {
-            return plan_text_of(json_object_get(msg, "content"), len);
+            break;
         }
     }
-    *len = 0;
-    return fg_xstrdup("");
+    if (i == 0) {
+        *len = 0;
+        text = fg_xstrdup("");
+    } else {
+        text = plan_text_of(json_object_get(msg, "content"), len);
+    }
+    for (i = n; i > 0; i--) {
+        role = json_string_value(json_object_get(
+            json_array_get(messages, i - 1), "role"));
+        if (role == NULL || (strcmp(role, "tool") != 0
+                             && strcmp(role, "function") != 0))
+        {
+            break;
+        }
+    }
+    for (; i < n; i++) {
+        more = plan_text_of(json_object_get(json_array_get(messages, i),
+                                            "content"), &more_len);
+        text = fg_xrealloc(text, *len + more_len + 2);
+        text[(*len)++] = ' ';
+        memcpy(text + *len, more, more_len + 1);
+        *len += more_len;
+        free(more);
+    }
+    return text;
 }
 
 /* Appends @s to the text; a new piece starts with it or it extends one. */
@@ -515,7 +590,9 @@ plan_echo(fg_sim_plan_t *plan, const char *first, const char *user,
     size_t pos = 0, start, word_len;
     int is_capped = 0;
 
-    plan_push(plan, &caps, first, strlen(first), 1);
+    if (*first != '\0') {
+        plan_push(plan, &caps, first, strlen(first), 1);
+    }
     while (plan->n_pieces < limit) {
         if (!plan_next_word(user, user_len, &pos, &start, &word_len)) {
             user = "sim";
@@ -530,6 +607,17 @@ plan_echo(fg_sim_plan_t *plan, const char *first, const char *user,
         plan_push(plan, &caps, user + start, word_len, 0);
     }
     plan->finish_reason = (has_limit && !is_capped) ? "length" : "stop";
+}
+
+void
+fg_sim_plan_echo(fg_sim_plan_t *plan, const char *first, const char *user,
+    size_t user_len, size_t limit, int has_limit, json_t *stop)
+{
+    plan_echo(plan, first, user, user_len, limit, has_limit);
+    if (plan->text == NULL) {
+        plan->text = fg_xstrdup("");
+    }
+    plan_apply_stop(plan, stop);
 }
 
 /*
@@ -663,77 +751,80 @@ plan_apply_stop(fg_sim_plan_t *plan, json_t *stop)
     }
 }
 
-/* Returns a new value that satisfies @schema in the simple cases (see 4). */
-static json_t *
-plan_fill(json_t *schema, int depth)
+/*
+ * Reads logprobs and top_logprobs as OpenAI checks them: a boolean, and an
+ * integer 0..FG_SIM_MAX_TOP_LOGPROBS that needs logprobs true.
+ */
+static int
+plan_logprobs(json_t *body, fg_sim_plan_t *plan, char *err, size_t err_size)
 {
-    json_t *v, *type, *props, *prop, *obj;
-    const char *t = NULL, *key;
-    size_t i;
+    json_t *lp = json_object_get(body, "logprobs");
+    json_t *top = json_object_get(body, "top_logprobs");
 
-    if (!json_is_object(schema) || depth > 16) {
-        return json_string("test");
+    if (lp != NULL && !json_is_null(lp) && !json_is_boolean(lp)) {
+        snprintf(err, err_size, "'logprobs' must be a boolean");
+        return -1;
     }
-    v = json_array_get(json_object_get(schema, "enum"), 0);
-    if (v != NULL) {
-        return json_deep_copy(v);
+    plan->has_logprobs = json_is_true(lp);
+    if (top == NULL || json_is_null(top)) {
+        return 0;
     }
-    v = json_object_get(schema, "const");
-    if (v != NULL) {
-        return json_deep_copy(v);
+    if (!json_is_integer(top) || json_integer_value(top) < 0
+        || json_integer_value(top) > FG_SIM_MAX_TOP_LOGPROBS)
+    {
+        snprintf(err, err_size, "'top_logprobs' must be an integer from 0 "
+                 "to %d", FG_SIM_MAX_TOP_LOGPROBS);
+        return -1;
     }
-    v = json_object_get(schema, "anyOf");
-    if (v == NULL) {
-        v = json_object_get(schema, "oneOf");
+    if (!plan->has_logprobs) {
+        snprintf(err, err_size, "'top_logprobs' requires 'logprobs' to be "
+                 "true");
+        return -1;
     }
-    if (json_array_size(v) > 0) {
-        return plan_fill(json_array_get(v, 0), depth + 1);
-    }
+    plan->top_logprobs = (unsigned) json_integer_value(top);
+    return 0;
+}
 
-    type = json_object_get(schema, "type");
-    if (json_is_array(type)) {
-        json_array_foreach(type, i, v) {
-            t = json_string_value(v);
-            if (t != NULL && strcmp(t, "null") != 0) {
-                break;
-            }
-        }
-    } else {
-        t = json_string_value(type);
-    }
-    props = json_object_get(schema, "properties");
-    if (t == NULL) {
-        t = json_is_object(props) ? "object" : "string";
-    }
+/* Whether the conversation ends with a tool result (rule 3). */
+static int
+plan_is_after_tool(json_t *messages)
+{
+    json_t *last = json_array_get(messages, json_array_size(messages) - 1);
+    const char *role = json_string_value(json_object_get(last, "role"));
 
-    if (strcmp(t, "integer") == 0 || strcmp(t, "number") == 0) {
-        return json_integer(1);
+    return role != NULL && (strcmp(role, "tool") == 0
+                            || strcmp(role, "function") == 0);
+}
+
+/*
+ * Whether @schema leaves an object's members open (no properties, no
+ * reference or combination, additionalProperties not false): then an
+ * empty instance says less than the json_object answer, which it allows.
+ */
+static int
+plan_is_open_schema(json_t *schema)
+{
+    if (!json_is_object(schema)) {
+        return 1;
     }
-    if (strcmp(t, "boolean") == 0) {
-        return json_true();
-    }
-    if (strcmp(t, "null") == 0) {
-        return json_null();
-    }
-    if (strcmp(t, "array") == 0) {
-        return json_array();
-    }
-    if (strcmp(t, "object") != 0) {
-        return json_string("test");
-    }
-    obj = json_object();
-    json_object_foreach(props, key, prop) {
-        json_object_set_new(obj, key, plan_fill(prop, depth + 1));
-    }
-    return obj;
+    return json_object_get(schema, "properties") == NULL
+           && json_object_get(schema, "required") == NULL
+           && json_object_get(schema, "$ref") == NULL
+           && json_object_get(schema, "anyOf") == NULL
+           && json_object_get(schema, "oneOf") == NULL
+           && json_object_get(schema, "allOf") == NULL
+           && !json_is_false(json_object_get(schema,
+                                             "additionalProperties"));
 }
 
 /*
  * Returns the borrowed "function" object of the tool to call, or NULL when
- * the request has no function tool or tool_choice is "none".
+ * the request has no function tool, tool_choice is "none", or the last
+ * message is a tool result and tool_choice neither is "required" nor
+ * names a function (rule 3).
  */
 static json_t *
-plan_pick_tool(json_t *body)
+plan_pick_tool(json_t *body, int is_after_tool)
 {
     json_t *tools, *choice, *tool, *fn, *first = NULL;
     const char *want = NULL, *name;
@@ -751,6 +842,12 @@ plan_pick_tool(json_t *body)
     }
     want = json_string_value(
         json_object_get(json_object_get(choice, "function"), "name"));
+    if (is_after_tool && want == NULL
+        && !(json_is_string(choice)
+             && strcmp(json_string_value(choice), "required") == 0))
+    {
+        return NULL;
+    }
 
     json_array_foreach(tools, i, tool) {
         fn = json_object_get(tool, "function");
@@ -874,16 +971,28 @@ plan_chunk_open(const fg_sim_plan_t *plan, struct evbuffer *out,
     evbuffer_add_printf(out, "{\"index\":%u,\"delta\":", index);
 }
 
+/*
+ * Ends a chunk: its logprobs (null, or with logprobs asked for, those of
+ * content token @piece; SIZE_MAX for none), finish_reason and usage.
+ */
 static void
 plan_chunk_close(const fg_sim_plan_t *plan, struct evbuffer *out,
-    const char *finish_reason)
+    const char *finish_reason, size_t piece)
 {
-    if (finish_reason != NULL) {
-        evbuffer_add_printf(out, ",\"logprobs\":null,"
-                            "\"finish_reason\":\"%s\"}]", finish_reason);
+    if (piece != SIZE_MAX && plan->has_logprobs) {
+        json_t *lp = plan_logprobs_of(plan, piece, piece + 1);
+
+        evbuffer_add(out, ",\"logprobs\":", 12);
+        fg_sim_json_add(out, lp);
+        json_decref(lp);
     } else {
-        evbuffer_add_printf(out, ",\"logprobs\":null,"
-                            "\"finish_reason\":null}]");
+        evbuffer_add(out, ",\"logprobs\":null", 16);
+    }
+    if (finish_reason != NULL) {
+        evbuffer_add_printf(out, ",\"finish_reason\":\"%s\"}]",
+                            finish_reason);
+    } else {
+        evbuffer_add_printf(out, ",\"finish_reason\":null}]");
     }
     if (plan->has_usage) {
         evbuffer_add_printf(out, ",\"usage\":null");
@@ -896,6 +1005,10 @@ fg_sim_plan_render_head(const fg_sim_plan_t *plan, struct evbuffer *out)
 {
     unsigned i;
 
+    if (plan->canned != NULL) {
+        evbuffer_add(out, plan->canned, plan->canned_head_end);
+        return;
+    }
     for (i = 0; i < plan->n_choices; i++) {
         plan_chunk_open(plan, out, i);
         if (plan->is_tool_call) {
@@ -906,12 +1019,13 @@ fg_sim_plan_render_head(const fg_sim_plan_t *plan, struct evbuffer *out)
                                 "{\"name\":",
                                 (unsigned long long) plan->seq);
             plan_add_escaped(out, plan->tool_name, strlen(plan->tool_name));
-            evbuffer_add_printf(out, ",\"arguments\":\"\"}}]}");
+            evbuffer_add_printf(out, ",\"arguments\":\"\"}}],"
+                                "\"refusal\":null}");
         } else {
             evbuffer_add_printf(out, "{\"role\":\"assistant\","
-                                "\"content\":\"\"}");
+                                "\"content\":\"\",\"refusal\":null}");
         }
-        plan_chunk_close(plan, out, NULL);
+        plan_chunk_close(plan, out, NULL, SIZE_MAX);
     }
 }
 
@@ -922,6 +1036,11 @@ fg_sim_plan_render_piece(const fg_sim_plan_t *plan, size_t i,
     size_t start, len;
     unsigned c;
 
+    if (plan->canned != NULL) {
+        start = i == 0 ? plan->canned_head_end : plan->piece_end[i - 1];
+        evbuffer_add(out, plan->canned + start, plan->piece_end[i] - start);
+        return;
+    }
     if (i < plan->n_reasoning) {
         start = i == 0 ? 0 : plan->reasoning_end[i - 1];
         len = plan->reasoning_end[i] - start;
@@ -930,7 +1049,7 @@ fg_sim_plan_render_piece(const fg_sim_plan_t *plan, size_t i,
             evbuffer_add_printf(out, "{\"%s\":", plan->reasoning_field);
             plan_add_escaped(out, plan->reasoning + start, len);
             evbuffer_add(out, "}", 1);
-            plan_chunk_close(plan, out, NULL);
+            plan_chunk_close(plan, out, NULL, SIZE_MAX);
         }
         return;
     }
@@ -944,12 +1063,13 @@ fg_sim_plan_render_piece(const fg_sim_plan_t *plan, size_t i,
                                 "\"function\":{\"arguments\":");
             plan_add_escaped(out, plan->text + start, len);
             evbuffer_add_printf(out, "}}]}");
+            plan_chunk_close(plan, out, NULL, SIZE_MAX);
         } else {
             evbuffer_add_printf(out, "{\"content\":");
             plan_add_escaped(out, plan->text + start, len);
             evbuffer_add(out, "}", 1);
+            plan_chunk_close(plan, out, NULL, i);
         }
-        plan_chunk_close(plan, out, NULL);
     }
 }
 
@@ -958,11 +1078,18 @@ fg_sim_plan_render_tail(const fg_sim_plan_t *plan, struct evbuffer *out)
 {
     json_t *usage;
     unsigned i;
+    size_t start;
 
+    if (plan->canned != NULL) {
+        start = plan->n_pieces > 0 ? plan->piece_end[plan->n_pieces - 1]
+                                   : plan->canned_head_end;
+        evbuffer_add(out, plan->canned + start, plan->canned_len - start);
+        return;
+    }
     for (i = 0; i < plan->n_choices; i++) {
         plan_chunk_open(plan, out, i);
         evbuffer_add(out, "{}", 2);
-        plan_chunk_close(plan, out, plan->finish_reason);
+        plan_chunk_close(plan, out, plan->finish_reason, SIZE_MAX);
     }
     if (plan->has_usage) {
         usage = plan_usage(plan);
@@ -983,6 +1110,10 @@ fg_sim_plan_render_reply(const fg_sim_plan_t *plan, struct evbuffer *out)
     char id[64], call_id[64];
     unsigned i;
 
+    if (plan->canned != NULL) {
+        evbuffer_add(out, plan->canned, plan->canned_len);
+        return;
+    }
     snprintf(id, sizeof(id), "chatcmpl-sim-%llu",
              (unsigned long long) plan->seq);
     snprintf(call_id, sizeof(call_id), "call_%llu",
@@ -1003,14 +1134,18 @@ fg_sim_plan_render_reply(const fg_sim_plan_t *plan, struct evbuffer *out)
             json_object_set_new(message, "content",
                                 json_stringn(plan->text, len));
         }
+        json_object_set_new(message, "refusal", json_null());
         if (plan->n_reasoning > 0) {
             json_object_set_new(message, plan->reasoning_field,
                 json_stringn(plan->reasoning,
                              plan->reasoning_end[plan->n_reasoning - 1]));
         }
         json_array_append_new(choices, json_pack(
-            "{sI so sn ss}", "index", (json_int_t) i, "message", message,
-            "logprobs", "finish_reason", plan->finish_reason));
+            "{sI so so ss}", "index", (json_int_t) i, "message", message,
+            "logprobs", plan->has_logprobs
+                        ? plan_logprobs_of(plan, 0, plan->n_pieces)
+                        : json_null(),
+            "finish_reason", plan->finish_reason));
     }
     reply = json_pack("{ss ss sI ss ss so so}",
                       "id", id,
@@ -1022,6 +1157,94 @@ fg_sim_plan_render_reply(const fg_sim_plan_t *plan, struct evbuffer *out)
                       "usage", plan_usage(plan));
     fg_sim_json_add(out, reply);
     json_decref(reply);
+}
+
+/*
+ * A choice's logprobs object for its content tokens @from..@to-1: content
+ * null for a tool call (it has no content), refusal null.
+ */
+static json_t *
+plan_logprobs_of(const fg_sim_plan_t *plan, size_t from, size_t to)
+{
+    json_t *content = json_array();
+    size_t i;
+
+    if (plan->is_tool_call) {
+        json_decref(content);
+        return json_pack("{sn sn}", "content", "refusal");
+    }
+    for (i = from; i < to; i++) {
+        json_array_append_new(content, plan_logprob_entry(plan, i));
+    }
+    return json_pack("{so sn}", "content", content, "refusal");
+}
+
+/* {token, logprob, bytes, top_logprobs} of content token @i. */
+static json_t *
+plan_logprob_entry(const fg_sim_plan_t *plan, size_t i)
+{
+    size_t start = i == 0 ? 0 : plan->piece_end[i - 1];
+    size_t len = plan->piece_end[i] - start, k;
+    const char *token = plan->text + start, *alt;
+    json_t *top = json_array(), *bytes;
+    unsigned r;
+
+    for (r = 0; r < plan->top_logprobs; r++) {
+        double lp = fg_sim_logprob(token, len, i, r, &alt);
+        const char *t = r == 0 ? token : alt;
+        size_t t_len = r == 0 ? len : strlen(alt);
+
+        bytes = json_array();
+        for (k = 0; k < t_len; k++) {
+            json_array_append_new(bytes, json_integer((unsigned char) t[k]));
+        }
+        json_array_append_new(top, json_pack("{ss% sf so}", "token", t, t_len,
+                                             "logprob", lp, "bytes", bytes));
+    }
+    bytes = json_array();
+    for (k = 0; k < len; k++) {
+        json_array_append_new(bytes, json_integer((unsigned char) token[k]));
+    }
+    return json_pack("{ss% sf so so}", "token", token, len,
+                     "logprob", fg_sim_logprob(token, len, i, 0, &alt),
+                     "bytes", bytes, "top_logprobs", top);
+}
+
+double
+fg_sim_logprob(const char *token, size_t len, size_t pos, unsigned rank,
+    const char **alt)
+{
+    static const char *const alternatives[FG_SIM_MAX_TOP_LOGPROBS + 1] = {
+        " the", " a", " of", " and", " to", " in", ",", ".", " is",
+        " that", " it", " for", " on", " with", " as", " was", " at",
+        " by", " this", " be", " or"
+    };
+    uint64_t h = 0xcbf29ce484222325ULL
+                 ^ ((uint64_t) pos * 0x9e3779b97f4a7c15ULL);
+    size_t i;
+    unsigned k = 0;
+
+    for (i = 0; i < len; i++) {
+        h = (h ^ (unsigned char) token[i]) * 0x100000001b3ULL;
+    }
+    h ^= h >> 29;
+    *alt = NULL;
+    if (rank == 0) {
+        /* Exact binary fractions: they print short and read back equal. */
+        return -(double) (102 + h % 400) / 1024.0;
+    }
+    for (i = 0; i < sizeof(alternatives) / sizeof(alternatives[0]); i++) {
+        if (strlen(alternatives[i]) == len
+            && memcmp(alternatives[i], token, len) == 0)
+        {
+            continue;
+        }
+        if (++k == rank) {
+            *alt = alternatives[i];
+            break;
+        }
+    }
+    return -(double) (2 + rank) - (double) ((h >> 16) % 256) / 1024.0;
 }
 
 static json_t *

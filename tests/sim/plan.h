@@ -33,6 +33,10 @@
 #define FG_SIM_MAX_PIECE_BYTES    8
 /* ... of the malformed JSON a "badjson-" tag asks for (badjson.h). */
 #define FG_SIM_BADJSON_PIECE_BYTES 4
+/* Largest top_logprobs (OpenAI's bound). */
+#define FG_SIM_MAX_TOP_LOGPROBS   20
+/* Largest legacy logprobs (OpenAI's bound). */
+#define FG_SIM_MAX_LEGACY_LOGPROBS 5
 /* Reasoning tokens per choice of a bare "reasoning" tag, and the most. */
 #define FG_SIM_DEFAULT_REASONING  16
 #define FG_SIM_MAX_REASONING      1000000
@@ -60,6 +64,18 @@ typedef struct {
     uint64_t     reasoning_tokens;  /* summed over all choices */
     char        *chunk_prefix;      /* owned; streams only: "data: {...[" */
     size_t       chunk_prefix_len;
+    int          has_logprobs;      /* logprobs: true */
+    unsigned     top_logprobs;      /* 0..FG_SIM_MAX_TOP_LOGPROBS */
+    /*
+     * A canned plan (embeddings, legacy completions) is rendered ahead:
+     * @canned is the non-stream body, or the stream's head (up to
+     * canned_head_end), then its n_pieces steps (step i ends at
+     * piece_end[i]), then its tail. text and the chat members are unused.
+     */
+    char        *canned;            /* owned; NULL: a chat plan */
+    size_t       canned_len;
+    size_t       canned_head_end;
+    const char  *id_prefix;         /* static: "chatcmpl-sim-", ... */
 } fg_sim_plan_t;
 
 /*
@@ -74,6 +90,18 @@ typedef struct {
 int fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
     const fg_sim_tokenizers_t *toks, uint64_t seq, int64_t created_s,
     char *err, size_t err_size);
+
+/*
+ * Makes the bytes of @out (taken: drained and freed) @plan's canned reply;
+ * a stream's head end and step ends must already be offsets into them.
+ */
+void fg_sim_plan_can(fg_sim_plan_t *plan, struct evbuffer *out);
+
+/*
+ * Returns the borrowed model name of @body when it is an object with a
+ * non-empty "model" string; else NULL with OpenAI's message in @err.
+ */
+const char *fg_sim_plan_model(json_t *body, char *err, size_t err_size);
 
 /* Frees what @plan owns; accepts a zeroed or partly built plan. */
 void fg_sim_plan_cleanup(fg_sim_plan_t *plan);
@@ -97,6 +125,41 @@ void fg_sim_plan_render_piece(const fg_sim_plan_t *plan, size_t i,
 
 /* Appends the finish events, the usage event if asked for, and [DONE]. */
 void fg_sim_plan_render_tail(const fg_sim_plan_t *plan, struct evbuffer *out);
+
+/*
+ * Makes @plan's text the echo of rule 1 (plan.c): @first (no token when
+ * ""), then the words of @user (@user_len bytes) as tokens " word",
+ * @limit tokens in all (with @has_limit, ending "length"; else ending
+ * "stop"), cut before the
+ * first of the @stop strings (borrowed; a string, an array or NULL).
+ * Sets text, piece_end, n_pieces and finish_reason; @plan is zeroed or a
+ * plan whose text is not set yet.
+ */
+void fg_sim_plan_echo(fg_sim_plan_t *plan, const char *first,
+    const char *user, size_t user_len, size_t limit, int has_limit,
+    json_t *stop);
+
+/*
+ * The log probability fg-sim gives token @pos of a choice (@len bytes at
+ * @token): with @rank 0 the chosen token's, in [-0.49, -0.1]; with @rank
+ * 1..FG_SIM_MAX_TOP_LOGPROBS that of the rank-th most likely alternative,
+ * whose text goes to *@alt (static; never the token itself), each below
+ * the one before, all exp() summing under 1. A pure function.
+ */
+double fg_sim_logprob(const char *token, size_t len, size_t pos,
+    unsigned rank, const char **alt);
+
+/*
+ * The other endpoints, as canned plans (same contract as
+ * fg_sim_plan_build()): embed.c answers POST /v1/embeddings, complete.c
+ * POST /v1/completions; their file comments give the rules.
+ */
+int fg_sim_embed_build(fg_sim_plan_t *plan, json_t *body,
+    const fg_sim_tokenizers_t *toks, uint64_t seq, int64_t created_s,
+    char *err, size_t err_size);
+int fg_sim_complete_build(fg_sim_plan_t *plan, json_t *body,
+    const fg_sim_tokenizers_t *toks, uint64_t seq, int64_t created_s,
+    char *err, size_t err_size);
 
 /* Appends @json in compact form to @out. Returns 0, or -1 on failure. */
 int fg_sim_json_add(struct evbuffer *out, const json_t *json);

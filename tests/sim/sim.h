@@ -77,6 +77,8 @@ typedef struct {
     uint64_t            aborted;            /* reset, close, empty-stream,
                                                stream-error, or shutdown */
     uint64_t            in_flight;          /* calls not yet ended */
+    const char         *last_path;          /* static: the route's path of
+                                               the last model request */
     int                 is_last_auth_bearer;
     json_t             *last_body;          /* owned; NULL if none/invalid */
     fg_sim_tokenizers_t tokenizers;         /* -T, FG_SIM_DEFAULT_TOK */

@@ -62,7 +62,17 @@ stray_and_missing_continuation_bytes_are_refused(void)
     expect_int_eq(len_of("\xe2\x82\xac", 3), 3);       /* the euro sign, whole */
 }
 
+static void
+count_is_code_points_not_bytes(void)
+{
+    expect_int_eq(fg_utf8_count((const unsigned char *) "", 0), 0);
+    expect_int_eq(fg_utf8_count((const unsigned char *) "abc", 3), 3);
+    expect_int_eq(fg_utf8_count((const unsigned char *) "\xc3\xa9t\xe2\x82\xac"
+                                "\xf0\x9f\x98\x80", 10), 4);
+}
+
 FG_TEST_MAIN("utf8",
+             FG_TEST_CASE(count_is_code_points_not_bytes),
              FG_TEST_CASE(ascii_is_one_byte),
              FG_TEST_CASE(each_length_is_taken_at_its_first_and_last_value),
              FG_TEST_CASE(overlong_forms_are_refused),
