@@ -16,7 +16,9 @@
  * to unit length and rounded to float32. "float" sends them as JSON
  * numbers (9 significant digits: they read back as the same float32),
  * "base64" as the base64 of the float32 array, little-endian, as OpenAI
- * does. usage.prompt_tokens (= total_tokens) counts strings as chat text
+ * does (unless the model name holds "float-only": numbers whatever was
+ * asked, as some providers answer). usage.prompt_tokens (= total_tokens)
+ * counts strings as chat text
  * is counted (count.h; "tok-" tags apply) and token arrays by length.
  */
 
@@ -94,7 +96,10 @@ fg_sim_embed_build(fg_sim_plan_t *plan, json_t *body,
                  "'base64'");
         return -1;
     }
-    is_base64 = format != NULL && strcmp(format, "base64") == 0;
+    /* "float-only" in the model name: a provider that answers floats
+     * whatever was asked (the gateway converts them). */
+    is_base64 = format != NULL && strcmp(format, "base64") == 0
+                && strstr(json_string_value(model), "float-only") == NULL;
     if (embed_inputs(json_object_get(body, "input"), &list, &is_tokens, err,
                      err_size) != 0)
     {

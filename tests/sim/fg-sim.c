@@ -400,7 +400,7 @@ sim_usage(void)
             "img-patches'. Other tags: fault-<mode>, ttft-<ms>, delay-<ms>,\n"
             "overcount-<k>, overprompt-<k>, negative-usage,\n"
             "badjson-<fence|prose|truncated|comma|single|unquoted|comments|\n"
-            "hopeless>, reasoning[-field][-<n>], dim-<n> (embeddings).\n"
+            "hopeless>, reasoning[-field][-<n>], dim-<n> and float-only (embeddings).\n"
             "Fault modes:\n"
             "500 429 400 401 403 404 reset malformed stall slow empty\n"
             "empty-stream stream-error close; POST /sim/plan sets a plan.\n");
