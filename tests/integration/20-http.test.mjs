@@ -287,7 +287,7 @@ describe('GET /v1/models/{id}', () => {
     assert.equal(e.location, 'WORLD');
     assert.equal(typeof e.carbon_intensity, 'number');
     assert.equal(e.context_window, 131072);
-    assert.deepEqual(e.capabilities.apis, ['chat']);
+    assert.deepEqual(e.capabilities.apis, ['chat', 'completions']);
     assert.equal(e.capabilities.vision, true);
     assert.equal(e.capabilities.reasoning_format, 'none', 'no reasoning_effort values: none');
     assert.equal(e.pricing.prompt_per_mtok_micro, 100000);

@@ -85,6 +85,7 @@ upstream_at(const char *client, const upstream_to_t *to, int64_t lowered,
         free(body);
         return NULL;
     }
+    memset(&in, 0, sizeof(in));
     in.endpoint = &to->e;
     in.lowered_max_tokens = lowered;
     in.max_output = max_output;
