@@ -56,7 +56,7 @@ FLUXGATE  = $(BUILD)/bin/fluxgate
 SIM       = $(BUILD)/bin/fg-sim
 UNIT_BINS = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 FUZZ_TARGETS = validate sse http conn h1head h1chunked proxyproto image tokcount \
-               jsonrepair
+               jsonrepair compress jedit
 FUZZ_REPLAY  = $(patsubst %,$(BUILD)/tests/fuzz_replay_%,$(FUZZ_TARGETS))
 
 BINS = $(FLUXGATE) $(SIM)
@@ -379,6 +379,17 @@ $(BUILD)/fuzz/fuzz_jsonrepair: tests/fuzz/fuzz_jsonrepair.c common/wire/jsonrepa
                               common/wire/jdoc.c common/wire/utf8.c \
                               common/wire/json.c common/base/errors.c \
                               common/base/alloc.c
+$(BUILD)/fuzz/fuzz_compress: tests/fuzz/fuzz_compress.c common/tokens/compress.c \
+                             common/tokens/tokcount.c common/tokens/bpe.c \
+                             common/tokens/media.c worker/validate.c worker/verdict.c \
+                             worker/routereq.c common/route/preset.c \
+                             common/wire/httpparse.c common/wire/jdoc.c \
+                             common/wire/utf8.c common/wire/json.c \
+                             common/base/errors.c common/base/alloc.c
+$(BUILD)/fuzz/fuzz_jedit: tests/fuzz/fuzz_jedit.c common/wire/jedit.c \
+                          common/wire/jdoc.c common/wire/utf8.c \
+                          common/wire/json.c common/base/errors.c \
+                          common/base/alloc.c
 $(BUILD)/fuzz/fuzz_%:
 	@mkdir -p $(dir $@)
 	$(Q)$(FUZZ_CC) $(FUZZ_FLAGS) $(filter %.c,$^) $(LDLIBS) -o $@

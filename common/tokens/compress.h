@@ -53,7 +53,10 @@
 #include "common/tokens/tokcount.h"
 #include "common/wire/jdoc.h"
 
-/* What a cut string keeps at least at each end, in raw JSON bytes. */
+/* What a cut string keeps at least at each end, in raw JSON bytes, less
+ * the part of a character the cut would split: it falls between
+ * characters, so an end may be up to 11 bytes shorter (a surrogate
+ * pair's two escapes are 12 bytes). */
 #define FG_COMPRESS_EDGE_MIN 32
 
 /* What replaces a cut string's middle, as JSON text: "\n[…]\n". */
