@@ -18,9 +18,13 @@ jedits_insert(fg_jedits_t *l, size_t at, size_t cut, const char *text,
         l->cap = l->cap ? l->cap * 2 : 8;
         l->e = fg_xrealloc(l->e, l->cap * sizeof(*l->e));
     }
-    /* Usually appended in order: the loop then does not run. */
+    /* Usually appended in order: the loop then does not run. An
+     * insertion goes before a cut that starts where it does, whenever it
+     * was added: after it, it would stand inside the cut. */
     i = l->n;
-    while (i > 0 && l->e[i - 1].at > at) {
+    while (i > 0 && (l->e[i - 1].at > at
+                     || (l->e[i - 1].at == at && cut == 0
+                         && l->e[i - 1].cut > 0))) {
         l->e[i] = l->e[i - 1];
         i--;
     }
@@ -105,6 +109,9 @@ fg_jedits_apply(const fg_jedits_t *l, const char *src, size_t len, char *dst)
     for (i = 0; i < l->n; i++) {
         const fg_jedit_t *e = &l->e[i];
 
+        if (e->at < pos) {
+            abort();     /* overlapping edits: the caller's bug (jedit.h) */
+        }
         memcpy(dst + n, src + pos, e->at - pos);
         n += e->at - pos;
         memcpy(dst + n, e->text, e->len);

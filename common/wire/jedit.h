@@ -6,8 +6,11 @@
  * changes a body it parsed (common/wire/jdoc.h) without re-serialising
  * it. An edit replaces @cut bytes at @at with @len bytes of @text; the
  * list is kept in order of position (stable: edits at one position apply
- * in the order they were added), and edits never overlap (the caller's
- * duty; fg_jedits_cut_members() keeps its own cuts apart).
+ * in the order they were added, except that an insertion, cutting
+ * nothing, goes before a cut starting at its position), and edits never
+ * overlap (the caller's duty, checked: fg_jedits_apply() aborts on
+ * overlapping edits rather than write past its buffer;
+ * fg_jedits_cut_members() keeps its own cuts apart).
  *
  * Ownership: an edit's text is borrowed and must outlive the apply,
  * unless it was added with fg_jedits_add_owned(), which takes a malloc'd

@@ -159,6 +159,21 @@ jedit_replacements_apply_in_position_order_whatever_the_order_added(void)
     expect_int_eq(l.n, 0);
 }
 
+static void
+jedit_an_insertion_goes_before_a_cut_at_its_position_whenever_added(void)
+{
+    fg_jedits_t l = FG_JEDITS_INIT;
+    size_t      len;
+    char       *out;
+
+    fg_jedits_add(&l, 2, 3, "", 0);         /* cut "234" */
+    fg_jedits_add(&l, 2, 0, "<", 1);        /* insert at 2, added after */
+    out = fg_jedits_dup(&l, "0123456789", 10, &len);
+    expect_str_eq(out, "01<56789");
+    free(out);
+    fg_jedits_free(&l);
+}
+
 FG_TEST_MAIN("jedit",
     FG_TEST_CASE(jedit_cut_of_a_middle_member_takes_its_comma),
     FG_TEST_CASE(jedit_cut_of_the_first_member_takes_the_comma_after),
@@ -167,4 +182,5 @@ FG_TEST_MAIN("jedit",
     FG_TEST_CASE(jedit_cut_of_separate_runs_keeps_the_members_between),
     FG_TEST_CASE(jedit_cut_of_every_member_leaves_an_empty_object),
     FG_TEST_CASE(jedit_cut_of_nothing_leaves_the_text_as_it_was),
-    FG_TEST_CASE(jedit_replacements_apply_in_position_order_whatever_the_order_added))
+    FG_TEST_CASE(jedit_replacements_apply_in_position_order_whatever_the_order_added),
+    FG_TEST_CASE(jedit_an_insertion_goes_before_a_cut_at_its_position_whenever_added))
