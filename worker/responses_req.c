@@ -190,6 +190,13 @@ typedef struct {
     size_t                  stored_bytes;
 } resp_t;
 
+/* Whose content parts are read: what each may hold. */
+typedef enum {
+    RESP_PARTS_USER,    /* text and images */
+    RESP_PARTS_OTHER,   /* text (chat takes images from users only) */
+    RESP_PARTS_TOOL     /* a function's output: text only */
+} resp_parts_t;
+
 /* A content part, checked: what resp_part_write() writes. */
 typedef struct {
     int text;       /* the text string of a text-like part, or FG_JNONE */
@@ -221,8 +228,11 @@ static int resp_conversation(resp_t *r, const fg_jdoc_t *doc);
 static int resp_items(resp_t *r, const fg_jdoc_t *doc, int arr, int depth);
 static int resp_item(resp_t *r, const fg_jdoc_t *doc, int item, int depth);
 static int resp_message(resp_t *r, const fg_jdoc_t *doc, int item);
+static int resp_begin_with(resp_t *r, const fg_jdoc_t *doc, int item,
+                           const char *key, const char *role,
+                           resp_parts_t parts);
 static int resp_content(resp_t *r, const fg_jdoc_t *doc, int content,
-                        int is_user);
+                        resp_parts_t parts);
 static int resp_part(resp_t *r, const fg_jdoc_t *doc, int part, int is_user,
                      resp_part_t *p);
 static void resp_part_write(resp_t *r, const fg_jdoc_t *doc,
@@ -231,7 +241,7 @@ static int resp_function_call(resp_t *r, const fg_jdoc_t *doc, int item);
 static int resp_function_output(resp_t *r, const fg_jdoc_t *doc, int item);
 static int resp_reference(resp_t *r, const fg_jdoc_t *doc, int id,
                           int depth);
-static int resp_stored(resp_t *r, const char *id, size_t id_len,
+static int resp_stored(resp_t *r, const fg_jdoc_t *doc, int id,
                        int depth);
 static void resp_fill(const fg_jdoc_t *doc, fg_responses_req_t *out);
 
@@ -896,7 +906,6 @@ resp_conversation(resp_t *r, const fg_jdoc_t *doc)
 {
     int    instr, prev, input;
     size_t mark;
-    char  *id;
 
     if (resp_optional(r, doc, 0, "instructions", FG_JSTRING, &instr)
         != FG_OK
@@ -911,19 +920,9 @@ resp_conversation(resp_t *r, const fg_jdoc_t *doc)
     }
     if (prev != FG_JNONE) {
         mark = resp_push(r, "previous_response_id");
-        if (fg_jdoc_str_len(doc, prev) == 0) {
-            return resp_err_value(r, "the id of a stored response", doc,
-                                  prev);
-        }
-        id = fg_jdoc_str_dup(doc, prev);
-        if (id == NULL) {
-            return fg_err_set(r->err, FG_E_INTERNAL, NULL, "out of memory");
-        }
-        if (resp_stored(r, id, fg_jdoc_str_len(doc, prev), 1) != FG_OK) {
-            free(id);
+        if (resp_stored(r, doc, prev, 1) != FG_OK) {
             return FG_ERR;
         }
-        free(id);
         resp_pop(r, mark);
     }
 
@@ -1028,8 +1027,7 @@ resp_item(resp_t *r, const fg_jdoc_t *doc, int item, int depth)
 static int
 resp_message(resp_t *r, const fg_jdoc_t *doc, int item)
 {
-    int    role, content;
-    size_t mark;
+    int    role;
     char   name[16];
 
     if (resp_require(r, doc, item, "role", FG_JSTRING, &role) != FG_OK) {
@@ -1040,22 +1038,11 @@ resp_message(resp_t *r, const fg_jdoc_t *doc, int item)
         return resp_err_value(r, "one of 'user', 'assistant', 'system' or "
                               "'developer'", doc, role);
     }
-    content = fg_jdoc_value(doc, item, "content");
-    mark = resp_push(r, ".content");
-    if (content == FG_JNONE) {
-        return resp_err_required(r);
-    }
-    if (fg_jdoc_type(doc, content) != FG_JSTRING
-        && fg_jdoc_type(doc, content) != FG_JARRAY) {
-        return resp_err_type(r, "a string or an array of content parts",
-                             doc, content);
-    }
     fg_jdoc_str_copy(doc, role, name, sizeof(name));
-    resp_begin_message(r, name);
-    if (fg_jdoc_type(doc, content) == FG_JSTRING) {
-        resp_raw(r->msgs, doc, content);
-    } else if (resp_content(r, doc, content, strcmp(name, "user") == 0)
-               != FG_OK) {
+    if (resp_begin_with(r, doc, item, "content", name,
+                        strcmp(name, "user") == 0 ? RESP_PARTS_USER
+                                                  : RESP_PARTS_OTHER)
+        != FG_OK) {
         return FG_ERR;
     }
     /* An assistant's turn stays open: its tool calls may follow. */
@@ -1064,16 +1051,46 @@ resp_message(resp_t *r, const fg_jdoc_t *doc, int item)
     } else {
         resp_close(r);
     }
+    return FG_OK;
+}
+
+/*
+ * Starts a message of @role whose content is member @key of @item: a
+ * string, or content parts (resp_content). The message is left open.
+ */
+static int
+resp_begin_with(resp_t *r, const fg_jdoc_t *doc, int item, const char *key,
+                const char *role, resp_parts_t parts)
+{
+    int    content = fg_jdoc_value(doc, item, key);
+    size_t mark = resp_push(r, ".%s", key);
+
+    if (content == FG_JNONE) {
+        return resp_err_required(r);
+    }
+    if (fg_jdoc_type(doc, content) != FG_JSTRING
+        && fg_jdoc_type(doc, content) != FG_JARRAY) {
+        return resp_err_type(r, "a string or an array of content parts",
+                             doc, content);
+    }
+    resp_begin_message(r, role);
+    if (fg_jdoc_type(doc, content) == FG_JSTRING) {
+        resp_raw(r->msgs, doc, content);
+    } else if (resp_content(r, doc, content, parts) != FG_OK) {
+        return FG_ERR;
+    }
     resp_pop(r, mark);
     return FG_OK;
 }
 
 /*
- * The parts of a message's content (the path at ".content"): one text
- * part is written as a string, anything else as chat's array of parts.
+ * The array of content parts @content (the path on it) of a message or a
+ * function's output: one text part is written as a string, anything else
+ * as chat's array of parts.
  */
 static int
-resp_content(resp_t *r, const fg_jdoc_t *doc, int content, int is_user)
+resp_content(resp_t *r, const fg_jdoc_t *doc, int content,
+             resp_parts_t parts)
 {
     int         part;
     size_t      i = 0, mark;
@@ -1090,8 +1107,14 @@ resp_content(resp_t *r, const fg_jdoc_t *doc, int content, int is_user)
     for (part = fg_jdoc_first(doc, content); part != FG_JNONE;
          part = fg_jdoc_next(doc, content, part), i++) {
         mark = resp_push(r, "[%zu]", i);
-        if (resp_part(r, doc, part, is_user, &p) != FG_OK) {
+        if (resp_part(r, doc, part, parts != RESP_PARTS_OTHER, &p)
+            != FG_OK) {
             return FG_ERR;
+        }
+        if (parts == RESP_PARTS_TOOL && p.text == FG_JNONE) {
+            resp_push(r, ".type");
+            return resp_err_unsupported(r, "a function's output reaches "
+                                        "chat as text only");
         }
         if (doc->nodes[content].count == 1) {
             if (p.text != FG_JNONE) {
@@ -1227,59 +1250,16 @@ resp_function_call(resp_t *r, const fg_jdoc_t *doc, int item)
 static int
 resp_function_output(resp_t *r, const fg_jdoc_t *doc, int item)
 {
-    int         call_id, output, part;
-    size_t      i = 0, n, mark, at;
-    resp_part_t p;
+    int call_id;
 
-    if (resp_require(r, doc, item, "call_id", FG_JSTRING, &call_id)
-        != FG_OK) {
+    if (resp_require(r, doc, item, "call_id", FG_JSTRING, &call_id) != FG_OK
+        || resp_begin_with(r, doc, item, "output", "tool", RESP_PARTS_TOOL)
+           != FG_OK) {
         return FG_ERR;
-    }
-    output = fg_jdoc_value(doc, item, "output");
-    mark = resp_push(r, ".output");
-    if (output == FG_JNONE) {
-        return resp_err_required(r);
-    }
-    if (fg_jdoc_type(doc, output) != FG_JSTRING
-        && fg_jdoc_type(doc, output) != FG_JARRAY) {
-        return resp_err_type(r, "a string or an array of content parts",
-                             doc, output);
-    }
-    n = fg_jdoc_type(doc, output) == FG_JARRAY ? doc->nodes[output].count
-                                                : 1;
-    if (n == 0) {
-        return fg_err_set(r->err, FG_E_OUT_OF_RANGE, r->path,
-                          "Invalid value for '%s': expected at least one "
-                          "content part, got an empty array.", r->path);
-    }
-    resp_begin_message(r, "tool");
-    if (fg_jdoc_type(doc, output) == FG_JSTRING) {
-        resp_raw(r->msgs, doc, output);
-    } else {
-        RESP_ADD(r->msgs, "[");
-        for (part = fg_jdoc_first(doc, output); part != FG_JNONE;
-             part = fg_jdoc_next(doc, output, part), i++) {
-            at = resp_push(r, "[%zu]", i);
-            if (resp_part(r, doc, part, 1, &p) != FG_OK) {
-                return FG_ERR;
-            }
-            if (p.text == FG_JNONE) {
-                resp_push(r, ".type");
-                return resp_err_unsupported(r, "a function's output reaches "
-                                            "chat as text only");
-            }
-            if (i > 0) {
-                RESP_ADD(r->msgs, ",");
-            }
-            resp_part_write(r, doc, &p);
-            resp_pop(r, at);
-        }
-        RESP_ADD(r->msgs, "]");
     }
     RESP_ADD(r->msgs, ",\"tool_call_id\":");
     resp_raw(r->msgs, doc, call_id);
     resp_close(r);
-    resp_pop(r, mark);
     return FG_OK;
 }
 
@@ -1288,30 +1268,20 @@ resp_function_output(resp_t *r, const fg_jdoc_t *doc, int item)
 static int
 resp_reference(resp_t *r, const fg_jdoc_t *doc, int item, int depth)
 {
-    int    id, rc;
+    int    id;
     size_t mark;
-    char  *s;
 
     if (resp_require(r, doc, item, "id", FG_JSTRING, &id) != FG_OK) {
         return FG_ERR;
     }
     mark = resp_push(r, ".id");
-    if (fg_jdoc_str_len(doc, id) == 0) {
-        return resp_err_value(r, "the id of a stored item", doc, id);
-    }
     if (depth >= FG_RESPONSES_REF_DEPTH_MAX) {
         return fg_err_set(r->err, FG_E_INVALID_VALUE, r->path,
                           "Invalid value for '%s': stored items refer to "
                           "other stored items more than %d levels deep.",
                           r->path, FG_RESPONSES_REF_DEPTH_MAX);
     }
-    s = fg_jdoc_str_dup(doc, id);
-    if (s == NULL) {
-        return fg_err_set(r->err, FG_E_INTERNAL, NULL, "out of memory");
-    }
-    rc = resp_stored(r, s, fg_jdoc_str_len(doc, id), depth + 1);
-    free(s);
-    if (rc != FG_OK) {
+    if (resp_stored(r, doc, id, depth + 1) != FG_OK) {
         return FG_ERR;
     }
     resp_pop(r, mark);
@@ -1319,25 +1289,36 @@ resp_reference(resp_t *r, const fg_jdoc_t *doc, int item, int depth)
 }
 
 /*
- * The items stored under @id (decoded, @id_len bytes), translated in
+ * The items stored under the id string @id_node names, translated in
  * place: the path names the member that gave the id, and every error
  * inside the stored items is reported there. @depth counts the lookups
- * that led here (1 for the request's own references).
+ * that led here (1 for the request's own).
  */
 static int
-resp_stored(resp_t *r, const char *id, size_t id_len, int depth)
+resp_stored(resp_t *r, const fg_jdoc_t *doc, int id_node, int depth)
 {
     fg_jdoc_t stored;
     fg_err_t  inner;
-    char     *json = NULL;
-    size_t    json_len = 0, mark = r->len;
+    char     *id, *json = NULL;
+    size_t    id_len = fg_jdoc_str_len(doc, id_node), json_len = 0;
+    size_t    mark = r->len;
     char      quoted[RESP_QUOTE_MAX + 1], at[FG_ERR_PARAM_MAX];
     fg_err_t *outer = r->err;
     int       rc;
 
-    fg_json_clip(quoted, sizeof(quoted), id, id_len);
-    if (r->lookup == NULL
-        || r->lookup(r->lookup_arg, id, id_len, &json, &json_len) != FG_OK) {
+    if (id_len == 0) {
+        return resp_err_value(r, "the id of a stored response or item", doc,
+                              id_node);
+    }
+    resp_quote(doc, id_node, quoted, sizeof(quoted));
+    id = fg_jdoc_str_dup(doc, id_node);
+    if (id == NULL) {
+        return fg_err_set(r->err, FG_E_INTERNAL, NULL, "out of memory");
+    }
+    rc = r->lookup != NULL
+         ? r->lookup(r->lookup_arg, id, id_len, &json, &json_len) : FG_ERR;
+    free(id);
+    if (rc != FG_OK) {
         return fg_err_set(r->err, FG_E_INVALID_VALUE, r->path,
                           "Invalid value for '%s': no stored response or "
                           "item has the id '%s' (it may have expired, or "
@@ -1366,7 +1347,7 @@ resp_stored(resp_t *r, const char *id, size_t id_len, int depth)
                           "The stored items of '%s' are not an array.",
                           quoted);
     }
-    /* Inside, paths are "stored[i]..."; an error is then moved to the
+/* Inside, paths are "stored[i]..."; an error is then moved to the
      * member that named the items. */
     snprintf(at, sizeof(at), "%s", r->path);
     resp_pop(r, 0);
@@ -1513,27 +1494,18 @@ resp_one_of(const fg_jdoc_t *doc, int s, const char *const *set)
     return 0;
 }
 
-/* ^[a-zA-Z0-9_-]{1,64}$, as OpenAI names functions and schemas. */
+/* ^[a-zA-Z0-9_-]{1,64}$, as OpenAI names functions and schemas. The raw
+ * text is read: an escape is never one of the allowed bytes, and the
+ * closing quote stops strspn() inside the body. */
 static int
 resp_name_ok(const fg_jdoc_t *doc, int s)
 {
-    const char *p = doc->buf + doc->nodes[s].start + 1;
-    size_t      i, len = doc->nodes[s].len - 2;
+    static const char allowed[] = "abcdefghijklmnopqrstuvwxyz"
+                                  "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-";
+    size_t len = doc->nodes[s].len - 2;
 
-    /* An escape is never one of the allowed bytes: the raw text is the
-     * name exactly when it is valid. */
-    if (len < 1 || len > RESP_NAME_MAX) {
-        return 0;
-    }
-    for (i = 0; i < len; i++) {
-        char c = p[i];
-
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-              || (c >= '0' && c <= '9') || c == '_' || c == '-')) {
-            return 0;
-        }
-    }
-    return 1;
+    return len >= 1 && len <= RESP_NAME_MAX
+           && strspn(doc->buf + doc->nodes[s].start + 1, allowed) == len;
 }
 
 /* The required member @key of @obj, of @type, into *@value: missing or

@@ -9,7 +9,7 @@
  * chat body is then validated as any client's (fg_validate_chat_body) by
  * the caller; this module checks what only the Responses shape can say.
  *
- * The mapping (docs/api.md, "Responses"):
+ * The mapping:
  *   model                     model
  *   instructions              a first {"role":"system"} message ("system",
  *                             not "developer": more providers take it)
@@ -32,13 +32,17 @@
  *   tools (function only)     {"type":"function","function":{name,
  *                             description, parameters, strict}}
  *   tool_choice               "auto"|"none"|"required", or
- *                             {"type":"function","function":{"name"}}
+ *                             {"type":"function","function":{"name"}};
+ *                             sent only beside tools, as is
+ *                             parallel_tool_calls (chat refuses either
+ *                             alone); "required" or a function without
+ *                             tools is a 400
  *   text.format               text: nothing; json_object, json_schema:
  *                             response_format
  *   text.verbosity            verbosity
  *   reasoning.effort          reasoning_effort (summary accepted, unused)
  *   max_output_tokens         max_completion_tokens (16 and up, as OpenAI)
- *   temperature, top_p, parallel_tool_calls, user, seed, stream,
+ *   temperature, top_p, user, seed, stream,
  *   safety_identifier, prompt_cache_key, prompt_cache_retention
  *                             the same (stream_options is the pipeline's)
  *   models, fallbacks, route, provider, preset, filters, transforms,

@@ -990,6 +990,21 @@ the_chat_body_keeps_within_twice_the_request(void)
 }
 
 static void
+the_chat_body_nests_at_most_one_level_deeper(void)
+{
+    /* parameters' innermost object is at depth 8, the request's limit;
+     * chat nests it under "function", one deeper. */
+    const char *chat = resp_run(REQ("'input':'hi','tools':[{'type':"
+                                    "'function','name':'f','parameters':"
+                                    "{'a':{'b':{'c':{'d':{}}}}}}]"));
+
+    expect_true(chat != NULL);
+    expect_true(chat != NULL
+                && resp_chat_valid(chat, strlen(chat), RESP_TEST_DEPTH + 1));
+    resp_done();
+}
+
+static void
 nesting_beyond_max_depth_is_refused_before_anything_is_read(void)
 {
     expect_refused(REQ("'input':'hi','metadata':{'a':[[[[[[[[1]]]]]]]]}"),
@@ -1051,4 +1066,5 @@ FG_TEST_MAIN("responses_req",
     FG_TEST_CASE(references_that_loop_stop_at_the_depth_bound),
     FG_TEST_CASE(looked_up_bytes_are_bounded_for_the_whole_request),
     FG_TEST_CASE(the_chat_body_keeps_within_twice_the_request),
+    FG_TEST_CASE(the_chat_body_nests_at_most_one_level_deeper),
     FG_TEST_CASE(nesting_beyond_max_depth_is_refused_before_anything_is_read))
