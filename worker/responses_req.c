@@ -1301,7 +1301,6 @@ resp_stored(resp_t *r, const fg_jdoc_t *doc, int id_node, int depth)
     fg_err_t  inner;
     char     *id, *json = NULL;
     size_t    id_len = fg_jdoc_str_len(doc, id_node), json_len = 0;
-    size_t    mark = r->len;
     char      quoted[RESP_QUOTE_MAX + 1], at[FG_ERR_PARAM_MAX];
     fg_err_t *outer = r->err;
     int       rc;
@@ -1347,7 +1346,7 @@ resp_stored(resp_t *r, const fg_jdoc_t *doc, int id_node, int depth)
                           "The stored items of '%s' are not an array.",
                           quoted);
     }
-/* Inside, paths are "stored[i]..."; an error is then moved to the
+    /* Inside, paths are "stored[i]..."; an error is then moved to the
      * member that named the items. */
     snprintf(at, sizeof(at), "%s", r->path);
     resp_pop(r, 0);
@@ -1357,7 +1356,6 @@ resp_stored(resp_t *r, const fg_jdoc_t *doc, int id_node, int depth)
     r->err = outer;
     resp_pop(r, 0);
     resp_push(r, "%s", at);
-    resp_pop(r, mark);
     fg_jdoc_free(&stored);
     free(json);
     if (rc != FG_OK) {
