@@ -761,6 +761,13 @@ rr_keep(fg_responses_stream_t *s, rr_text_t *t, const fg_jdoc_t *doc, int v)
     free(tmp);
 }
 
+/* The kept text of @t ("" before any). */
+static const char *
+rr_text(const rr_text_t *t)
+{
+    return t->p != NULL ? t->p : "";
+}
+
 static size_t
 rr_open(fg_responses_stream_t *s, int kind, const char *prefix)
 {
@@ -790,14 +797,13 @@ rr_stream_item(fg_responses_stream_t *s, struct evbuffer *b, size_t i)
     case RR_REASONING:
         /* Added with summary [], as OpenAI's; done with its text. */
         rr_item_reasoning(b, it->qid, it->is_open ? NULL
-                                      : it->text[0].p != NULL
-                                          ? it->text[0].p : "",
+                                      : rr_text(&it->text[0]),
                           it->text[0].len);
         break;
     case RR_MESSAGE:
         for (k = 0; k < it->nparts; k++) {
             parts[k].is_refusal = it->part_refusal[k];
-            parts[k].text = it->text[k].p != NULL ? it->text[k].p : "";
+            parts[k].text = rr_text(&it->text[k]);
             parts[k].len = it->text[k].len;
         }
         rr_item_message(b, it->qid, it->is_open ? "in_progress"
@@ -806,26 +812,18 @@ rr_stream_item(fg_responses_stream_t *s, struct evbuffer *b, size_t i)
         break;
     default:
         rr_item_call(b, it->qid, it->is_open ? "in_progress" : "completed",
-                     it->call_id, it->name, it->text[0].p != NULL
-                                                ? it->text[0].p : "",
+                     it->call_id, it->name, rr_text(&it->text[0]),
                      it->text[0].len);
         break;
     }
 }
 
+/* response.output_item.added or .done (@type) of item @i. */
 static void
-rr_item_added(fg_responses_stream_t *s, struct evbuffer *out, size_t i)
+rr_item_event(fg_responses_stream_t *s, struct evbuffer *out,
+              const char *type, size_t i)
 {
-    rr_event(s, out, "response.output_item.added");
-    evbuffer_add_printf(out, ",\"output_index\":%zu,\"item\":", i);
-    rr_stream_item(s, out, i);
-    rr_event_end(out);
-}
-
-static void
-rr_item_done(fg_responses_stream_t *s, struct evbuffer *out, size_t i)
-{
-    rr_event(s, out, "response.output_item.done");
+    rr_event(s, out, type);
     evbuffer_add_printf(out, ",\"output_index\":%zu,\"item\":", i);
     rr_stream_item(s, out, i);
     rr_event_end(out);
@@ -845,14 +843,14 @@ rr_close(fg_responses_stream_t *s, struct evbuffer *out, size_t i)
         rr_event(s, out, "response.reasoning_summary_text.done");
         rr_event_item(s, out, i);
         rr_add(out, ",\"summary_index\":0,\"text\":");
-        rr_add_str(out, it->text[0].p != NULL ? it->text[0].p : "",
+        rr_add_str(out, rr_text(&it->text[0]),
                    it->text[0].len);
         rr_event_end(out);
         rr_event(s, out, "response.reasoning_summary_part.done");
         rr_event_item(s, out, i);
         rr_add(out, ",\"summary_index\":0,\"part\":{\"type\":\"summary_text\","
                "\"text\":");
-        rr_add_str(out, it->text[0].p != NULL ? it->text[0].p : "",
+        rr_add_str(out, rr_text(&it->text[0]),
                    it->text[0].len);
         rr_add(out, "}");
         rr_event_end(out);
@@ -860,7 +858,7 @@ rr_close(fg_responses_stream_t *s, struct evbuffer *out, size_t i)
     case RR_MESSAGE:
         for (k = 0; k < it->nparts; k++) {
             p.is_refusal = it->part_refusal[k];
-            p.text = it->text[k].p != NULL ? it->text[k].p : "";
+            p.text = rr_text(&it->text[k]);
             p.len = it->text[k].len;
             if (p.is_refusal) {
                 rr_event(s, out, "response.refusal.done");
@@ -888,12 +886,12 @@ rr_close(fg_responses_stream_t *s, struct evbuffer *out, size_t i)
         rr_add(out, ",\"name\":");
         rr_add_str(out, it->name, strlen(it->name));
         rr_add(out, ",\"arguments\":");
-        rr_add_str(out, it->text[0].p != NULL ? it->text[0].p : "",
+        rr_add_str(out, rr_text(&it->text[0]),
                    it->text[0].len);
         rr_event_end(out);
         break;
     }
-    rr_item_done(s, out, i);
+    rr_item_event(s, out, "response.output_item.done", i);
 }
 
 /* The open text item of @kind, opening one (and closing the other). */
@@ -914,7 +912,7 @@ rr_text_item(fg_responses_stream_t *s, struct evbuffer *out, int kind)
     }
     if (kind == RR_REASONING) {
         i = rr_open(s, RR_REASONING, "rs");
-        rr_item_added(s, out, i);
+        rr_item_event(s, out, "response.output_item.added", i);
         rr_event(s, out, "response.reasoning_summary_part.added");
         rr_event_item(s, out, i);
         rr_add(out, ",\"summary_index\":0,\"part\":{\"type\":\"summary_text\","
@@ -923,7 +921,7 @@ rr_text_item(fg_responses_stream_t *s, struct evbuffer *out, int kind)
     } else {
         i = rr_open(s, RR_MESSAGE, "msg");
         s->has_message = 1;
-        rr_item_added(s, out, i);
+        rr_item_event(s, out, "response.output_item.added", i);
     }
     s->cur = (int) i;
     return s->cur;
@@ -1036,7 +1034,7 @@ rr_delta_call(fg_responses_stream_t *s, const fg_jdoc_t *doc, int call,
         if (it->name == NULL) {
             it->name = fg_xstrdup("");
         }
-        rr_item_added(s, out, i);
+        rr_item_event(s, out, "response.output_item.added", i);
     } else if (it->name[0] == '\0' && rr_nonempty(doc,
                                                   fg_jdoc_get(doc, fn,
                                                               "name"))) {
@@ -1160,7 +1158,7 @@ fg_responses_stream_end(fg_responses_stream_t *s, const char *usage_json,
         /* The whole reply has a message, empty or not, unless it has
          * tool calls: so does the stream. */
         i = rr_open(s, RR_MESSAGE, "msg");
-        rr_item_added(s, out, i);
+        rr_item_event(s, out, "response.output_item.added", i);
         rr_message_part(s, out, i, 0);
         rr_close(s, out, i);
     }

@@ -26,8 +26,9 @@
  *      content and a refusal part for a refusal; present unless the
  *      message has no content text, no refusal and tool calls;
  *   3) one "function_call" item per tool call (call_id, name, arguments).
- * A message or function call's status is "completed", or "incomplete" in an
- * incomplete response (as OpenAI marks the item that was cut).
+ * A message or function call's status is "completed", in an incomplete
+ * response too (its status and incomplete_details say what was cut; the
+ * stream has sent most items' done events before it knows).
  *
  * Item ids: "<prefix>_<suffix>_<i>", prefix "rs", "msg" or "fc", <suffix>
  * the response id without its "resp_" (the whole id when it has none), <i>
@@ -91,8 +92,8 @@ size_t fg_responses_item_response_id(const char *id, size_t len, char *dst,
  *   - reasoning: response.output_item.added (summary []),
  *     response.reasoning_summary_part.added (summary_index 0),
  *     response.reasoning_summary_text.delta per delta,
- *     response.reasoning_summary_text.done, response.reasoning_summary_part.done,
- *     response.output_item.done;
+ *     response.reasoning_summary_text.done,
+ *     response.reasoning_summary_part.done, response.output_item.done;
  *   - message: response.output_item.added (content []), per part
  *     (output_text for content, refusal for a refusal):
  *     response.content_part.added, response.output_text.delta (or
@@ -117,8 +118,8 @@ size_t fg_responses_item_response_id(const char *id, size_t len, char *dst,
  * the final response), at most @max_text_bytes in all (upstream.
  * max_body_bytes); past it, deltas are still sent but no longer kept, so
  * the .done texts and the final response hold the first @max_text_bytes
- * (cut on a UTF-8 boundary). At most 128 function calls are translated;
- * the deltas of later ones are dropped.
+ * (cut on a UTF-8 boundary). At most 256 items, 128 of them function
+ * calls, are translated; the deltas of later ones are dropped.
  */
 typedef struct fg_responses_stream_s fg_responses_stream_t;
 

@@ -486,10 +486,39 @@ typedef struct {
     char  *text;            /* all of it, as sent */
 } reply_events_t;
 
+/* The ResponseStreamEvent types of the official openai SDK (6.49.0,
+ * resources/responses/responses.d.ts) this module may send. */
+static const char *const reply_sdk_types[] = {
+    "response.created", "response.in_progress", "response.completed",
+    "response.incomplete", "response.output_item.added",
+    "response.output_item.done", "response.content_part.added",
+    "response.content_part.done", "response.output_text.delta",
+    "response.output_text.done", "response.refusal.delta",
+    "response.refusal.done", "response.function_call_arguments.delta",
+    "response.function_call_arguments.done",
+    "response.reasoning_summary_part.added",
+    "response.reasoning_summary_part.done",
+    "response.reasoning_summary_text.delta",
+    "response.reasoning_summary_text.done"
+};
+
+static int
+reply_is_sdk_type(const char *type)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(reply_sdk_types) / sizeof(*reply_sdk_types); i++) {
+        if (strcmp(type, reply_sdk_types[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /*
  * Splits the SSE text of a stream into its events, checking what every
- * event must be: "event: T\ndata: D\n\n", D a JSON object whose type is T
- * and whose sequence_number is its position.
+ * event must be: "event: T\ndata: D\n\n", T a type the SDK knows, D a JSON
+ * object whose type is T and whose sequence_number is its position.
  */
 static void
 reply_split(const char *text, reply_events_t *ev)
@@ -510,6 +539,10 @@ reply_split(const char *text, reply_events_t *ev)
         len = (size_t) (nl - p - 7);
         memcpy(type, p + 7, len);
         type[len] = '\0';
+        if (!reply_is_sdk_type(type)) {
+            FG_TEST_FAIL("event %zu: %s is not an SDK event type", ev->n,
+                         type);
+        }
         len = (size_t) (end - nl - 7);
         ev->data[ev->n] = malloc(len + 1);
         memcpy(ev->data[ev->n], nl + 7, len);
