@@ -353,6 +353,7 @@ $(BUILD)/tests/fuzz_replay_%: $(BUILD)/obj/tests/fuzz/replay.o \
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c worker/validate.c worker/verdict.c \
+                             worker/responses_req.c \
                              worker/routereq.c common/route/preset.c \
                              common/wire/httpparse.c common/wire/jdoc.c common/wire/utf8.c \
                              common/wire/json.c common/base/errors.c common/base/alloc.c

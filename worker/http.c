@@ -175,6 +175,7 @@ typedef enum {
     HTTP_CHAT,
     HTTP_EMBEDDINGS,
     HTTP_COMPLETIONS,
+    HTTP_RESPONSES,
     HTTP_MODELS,
     HTTP_MODEL,
     HTTP_HEALTHZ,
@@ -195,6 +196,10 @@ http_find(const char *path, fg_http_method_t method, const char **allowed)
     if (strcmp(path, "/v1/chat/completions") == 0) {
         *allowed = "POST";
         return method == FG_HTTP_POST ? HTTP_CHAT : HTTP_NONE;
+    }
+    if (strcmp(path, "/v1/responses") == 0) {
+        *allowed = "POST";
+        return method == FG_HTTP_POST ? HTTP_RESPONSES : HTTP_NONE;
     }
     if (strcmp(path, "/v1/completions") == 0) {
         *allowed = "POST";
@@ -292,6 +297,9 @@ http_route(fg_req_t *req, const char *path, fg_http_method_t method)
         return;
     case HTTP_COMPLETIONS:
         fg_pipeline_completions(req);
+        return;
+    case HTTP_RESPONSES:
+        fg_pipeline_responses(req);
         return;
     case HTTP_MODELS:
         fg_models_handle(req, NULL);

@@ -54,6 +54,7 @@
 #include "worker/pipeline.h"
 #include "worker/routeprefs.h"
 #include "worker/relay.h"
+#include "worker/responses_reply.h"
 #include "worker/upstream.h"
 #include "worker/usagerec.h"
 #include "worker/upstream_body.h"
@@ -201,8 +202,10 @@ pipeline_count(fg_req_t *req, const fg_route_prefs_t *prefs,
         if (j < i) {
             continue;
         }
-        if (api != FG_USAGE_API_CHAT) {
-            /* Embeddings' inputs, a legacy completion's prompts. */
+        if (api == FG_USAGE_API_EMBEDDINGS
+            || api == FG_USAGE_API_COMPLETIONS) {
+            /* Embeddings' inputs, a legacy completion's prompts; a
+             * Responses request is a chat completion by now. */
             fg_tokcount_inputs(&prefs->models[i]->tokens,
                                &req->validated.doc,
                                api == FG_USAGE_API_EMBEDDINGS
@@ -392,7 +395,8 @@ pipeline_compresses(const fg_req_t *req)
 {
     int asked = req->validated.chat.xf.compress;
 
-    if (req->validated.api != FG_USAGE_API_CHAT) {
+    if (req->validated.api == FG_USAGE_API_EMBEDDINGS
+        || req->validated.api == FG_USAGE_API_COMPLETIONS) {
         return 0;           /* compression cuts chat messages */
     }
     if (asked >= 0) {
@@ -882,6 +886,13 @@ fg_pipeline_completions(fg_req_t *req)
     pipeline_run(req);
 }
 
+void
+fg_pipeline_responses(fg_req_t *req)
+{
+    req->validated.api = FG_USAGE_API_RESPONSES;
+    pipeline_run(req);
+}
+
 /* The stream's client head goes out with its first event. */
 static void
 pipeline_stream_head(fg_req_t *req)
@@ -954,6 +965,41 @@ pipeline_upstream_data(void *owner, const char *data, size_t len)
     return rc == FG_OK ? FG_UPSTREAM_CONTINUE : FG_UPSTREAM_ABORT;
 }
 
+/* A POST /v1/responses completion: the chat reply @v translated into the
+ * Responses "response" object (responses_reply.h), environment_impact
+ * spliced into it. */
+static void
+pipeline_complete_response(fg_req_t *req, const fg_verdict_t *v)
+{
+    char        id[FG_GATEWAY_ID_SIZE + 8], *text, *spliced;
+    size_t      len, spliced_len;
+    fg_jdoc_t   doc;
+    fg_err_t    err;
+
+    fg_req_response_id(req, id, sizeof(id));
+    text = NULL;
+    if (fg_jdoc_parse(&doc, v->body, v->body_len, 128, NULL) == FG_OK) {
+        text = fg_responses_reply(&doc, &req->validated.rq, id,
+                                  req->started_unix_ms / 1000, &len);
+        fg_jdoc_free(&doc);
+    }
+    if (text == NULL) {
+        fg_err_set(&err, FG_E_PROVIDER_ERROR, NULL, "provider %s: the reply "
+                   "is not a chat completion", req->route.endpoint
+                   ->provider->id);
+        fg_req_reply_error(req, &err);
+        return;
+    }
+    spliced = fg_footprint_splice(req, text, len, &spliced_len);
+    if (spliced != NULL) {
+        fg_req_reply(req, 200, spliced, spliced_len);
+        free(spliced);
+    } else {
+        fg_req_reply(req, 200, text, len);
+    }
+    free(text);
+}
+
 /* A completion: settled now, so its reply carries the charge (headers)
  * and the environment_impact (spliced into the upstream's own text). */
 static void
@@ -973,6 +1019,10 @@ pipeline_complete(fg_req_t *req, const fg_verdict_t *v)
         fg_req_add_header(req, "x-fluxgate-json-repaired", "1");
     }
     fg_footprint_compute(req);
+    if (req->validated.api == FG_USAGE_API_RESPONSES) {
+        pipeline_complete_response(req, v);
+        return;
+    }
     spliced = fg_footprint_splice(req, v->body, v->body_len, &len);
     if (spliced != NULL) {
         fg_req_reply(req, 200, spliced, len);

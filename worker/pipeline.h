@@ -36,6 +36,13 @@ void fg_pipeline_embeddings(fg_req_t *req);
  * the provider. */
 void fg_pipeline_completions(fg_req_t *req);
 
+/* POST /v1/responses: the request translated into a chat completion
+ * (responses_req.h) that goes through the same stages, and the reply
+ * translated back (responses_reply.h): the response object, or its typed
+ * events for a stream. Nothing is stored yet: previous_response_id and
+ * item_reference are a 400 naming the id. */
+void fg_pipeline_responses(fg_req_t *req);
+
 /* The authenticate stage for a /v1/ path: FG_OK, or FG_ERR when the
  * request was answered (401, or 503 while the keys load). */
 int fg_pipeline_authenticate(fg_req_t *req);

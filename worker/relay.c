@@ -28,10 +28,12 @@
 
 #include "common/base/alloc.h"
 #include "common/wire/jdoc.h"
+#include "common/wire/json.h"
 #include "common/wire/scrub.h"
 #include "common/base/log.h"
 #include "worker/relay.h"
 #include "worker/replyfix.h"
+#include "worker/responses_reply.h"
 #include "worker/request.h"
 #include "worker/upstream.h"
 #include "worker/worker.h"
@@ -263,6 +265,81 @@ relay_fix_chunk(fg_req_t *req, fg_jdoc_t *doc, char **fixed)
     return 0;
 }
 
+/* The stream of a POST /v1/responses ends: response.completed (or
+ * .incomplete), with the charge and the environment_impact the pipeline's
+ * settle hook writes, as a chat stream's usage chunk has them. */
+static void
+relay_responses_end(fg_req_t *req)
+{
+    fg_req_relay_t *r = &req->relay;
+    char           *extra;
+    size_t          len = 0;
+
+    const char     *members = NULL;
+    size_t          n = 0;
+
+    extra = r->settle(req, "{}", 2, &len);
+    /* "{...}": the members between the braces, without the comma the
+     * splice put before the first (it splices into a non-empty object). */
+    if (extra != NULL && len > 2) {
+        members = extra + 1;
+        n = len - 2;
+        while (n > 0 && (*members == ',' || *members == ' ')) {
+            members++;
+            n--;
+        }
+    }
+    fg_responses_stream_end(r->resp_stream, NULL, 0, n > 0 ? members : NULL,
+                            n, r->stream_out);
+    free(extra);
+}
+
+/*
+ * One event of the chat stream behind a POST /v1/responses: translated
+ * into the Responses events (responses_reply.h) instead of relayed. The
+ * usage chunk settles the request, as in a chat stream; [DONE] ends the
+ * Responses stream, which has no [DONE] of its own.
+ */
+static int
+relay_responses_event(fg_req_t *req, const fg_sse_event_t *ev)
+{
+    fg_req_relay_t *r = &req->relay;
+    fg_jdoc_t       doc;
+    char            id[FG_GATEWAY_ID_SIZE + 8];
+    size_t          len;
+
+    if (r->resp_stream == NULL) {
+        fg_req_response_id(req, id, sizeof(id));
+        r->resp_stream = fg_responses_stream_new(
+            &req->validated.rq, id, req->started_unix_ms / 1000,
+            req->route.model->id,
+            (size_t) req->worker->conf->upstream_max_body_bytes);
+    }
+    if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
+        r->saw_done = 1;
+        relay_responses_end(req);
+        return 0;
+    }
+    if (fg_jdoc_parse(&doc, ev->data, ev->data_len, FG_RELAY_MAX_DEPTH,
+                      NULL) != FG_OK
+        || fg_jdoc_type(&doc, 0) != FG_JOBJECT) {
+        if (doc.nodes != NULL) {
+            fg_jdoc_free(&doc);
+        }
+        r->error = fg_upstream_err_malformed;
+        return 1;
+    }
+    r->saw_event = 1;
+    relay_count_text(req, &doc, "delta");
+    if (fg_jdoc_type(&doc, fg_jdoc_get(&doc, 0, "usage")) == FG_JOBJECT) {
+        relay_take_usage(req, &doc);
+        (void) r->settle(req, NULL, 0, &len);
+    }
+    fg_responses_stream_chunk(r->resp_stream, &doc, r->stream_out);
+    fg_jdoc_free(&doc);
+    return 0;
+}
+
 static int
 relay_on_event(const fg_sse_event_t *ev, void *arg)
 {
@@ -270,6 +347,10 @@ relay_on_event(const fg_sse_event_t *ev, void *arg)
     fg_jdoc_t  doc;
     int        usage, rc = 0;
     char      *fixed = NULL;
+
+    if (req->validated.api == FG_USAGE_API_RESPONSES) {
+        return relay_responses_event(req, ev);
+    }
 
     if (ev->data_len == 6 && memcmp(ev->data, "[DONE]", 6) == 0) {
         req->relay.saw_done = 1;
@@ -384,6 +465,19 @@ fg_relay_feed(fg_req_t *req, const char *data, size_t len)
     return FG_OK;
 }
 
+/* A broken Responses stream's last event: "error", as OpenAI sends it. */
+static void
+relay_responses_error(fg_req_t *req, const fg_err_t *err)
+{
+    char   msg[6 * sizeof(err->msg) + 2];
+    size_t n = fg_json_quote(err->msg, strlen(err->msg), msg);
+
+    evbuffer_add_printf(req->relay.stream_out, "event: error\ndata: "
+                        "{\"type\":\"error\",\"code\":\"%s\","
+                        "\"message\":%.*s,\"param\":null}\n\n",
+                        fg_error_code_str(err->code), (int) n, msg);
+}
+
 /* Queues the error event that ends a broken stream. */
 static fg_verdict_kind_t
 relay_stream_error(fg_req_t *req, fg_error_code_t code, const char *msg,
@@ -394,6 +488,12 @@ relay_stream_error(fg_req_t *req, fg_error_code_t code, const char *msg,
 
     fg_err_set(&v->err, code, NULL, "%s", msg);
     n = fg_error_render(&v->err, body, sizeof(body));
+    if (req->validated.api == FG_USAGE_API_RESPONSES) {
+        /* The Responses API's own error event, which the SDKs raise. */
+        relay_responses_error(req, &v->err);
+        v->kind = FG_VERDICT_STREAM_END;
+        return FG_VERDICT_STREAM_END;
+    }
     evbuffer_add(req->relay.stream_out, "data: ", 6);
     evbuffer_add(req->relay.stream_out, body, n);
     evbuffer_add(req->relay.stream_out, "\n\n", 2);
@@ -650,4 +750,6 @@ fg_relay_cleanup(fg_req_t *req)
     free(r->fixed_body);
     r->fixed_body = NULL;
     fg_replyfix_cleanup(req);
+    fg_responses_stream_free(r->resp_stream);
+    r->resp_stream = NULL;
 }

@@ -359,3 +359,12 @@ fg_req_finish(fg_req_t *req)
                           memory_order_relaxed);
     fg_worker_maybe_exit(w);
 }
+
+void
+fg_req_response_id(const fg_req_t *req, char *id, size_t size)
+{
+    const char *own = strncmp(req->gateway_id, "req_", 4) == 0
+                      ? req->gateway_id + 4 : req->gateway_id;
+
+    snprintf(id, size, "resp_%s", own);
+}

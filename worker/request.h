@@ -37,6 +37,7 @@
 #include "common/route/router.h"
 #include "common/accounts/usage.h"
 #include "common/wire/attempt.h"
+#include "worker/responses.h"
 #include "worker/validate.h"
 #include "worker/verdict.h"
 
@@ -84,6 +85,13 @@ typedef struct {
     size_t                    body_len;      /* bytes of body */
     int64_t                   held_bytes;    /* counted in the worker's
                                               * request_bytes */
+    /* POST /v1/responses: the client's body (owned) and its document,
+     * which rq's spans point into, kept for the reply; body above is
+     * their chat-completions translation. */
+    char                     *resp_body;
+    fg_jdoc_t                 resp_doc;
+    int                       has_resp_doc;
+    fg_responses_req_t        rq;
 } fg_req_validated_t;
 
 /* auth.c (fg_auth_request): the caller's key. */
@@ -195,6 +203,7 @@ typedef char *(*fg_relay_settle_pt)(struct fg_req_s *req, const char *json,
                                     size_t len, size_t *out_len);
 
 typedef struct fg_replyfix_heal_s fg_replyfix_heal_t;
+typedef struct fg_responses_stream_s fg_responses_stream_t;
 
 /* relay.c: what the upstream sent, and what it said it used. */
 typedef struct {
@@ -220,6 +229,8 @@ typedef struct {
                                               * owned; NULL: unchanged */
     fg_replyfix_heal_t       *heal;          /* a healed stream's held
                                               * content, owned (replyfix.c) */
+    fg_responses_stream_t    *resp_stream;   /* a Responses stream's
+                                              * translation, owned */
 } fg_req_relay_t;
 
 /* meter.c (fg_meter_charge): the usage charged and what it cost. */
@@ -312,6 +323,10 @@ typedef struct fg_req_s {
  * only the bookkeeping happens).
  */
 void fg_req_reply(fg_req_t *req, int status, const char *body, size_t len);
+
+/* The Responses API id of @req ("resp_" and the gateway id's own part),
+ * NUL-terminated in @id of @size bytes (FG_GATEWAY_ID_SIZE + 8 hold it). */
+void fg_req_response_id(const fg_req_t *req, char *id, size_t size);
 
 /* Fills @out from @req (strings borrowed from @req). */
 void fg_req_summarise(const fg_req_t *req, fg_request_summary_t *out);

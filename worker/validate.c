@@ -51,6 +51,7 @@
 #include "common/base/alloc.h"
 #include "common/base/errors.h"
 #include "common/wire/jdoc.h"
+#include "worker/responses_req.h"
 #include "worker/validate.h"
 #include "worker/request.h"
 #include "worker/worker.h"
@@ -174,6 +175,10 @@ validate_body(const fg_req_t *req, const char *body, size_t len,
     size_t depth = (size_t) req->worker->conf->max_json_depth;
 
     switch (req->validated.api) {
+    case FG_USAGE_API_RESPONSES:
+        /* Its chat-completions translation: two levels deeper at most
+         * (responses_req.h). */
+        return fg_validate_chat_body(body, len, depth + 2, doc, out, err);
     case FG_USAGE_API_EMBEDDINGS:
         return fg_validate_embeddings_body(body, len, depth, doc, out, err);
     case FG_USAGE_API_COMPLETIONS:
@@ -182,6 +187,36 @@ validate_body(const fg_req_t *req, const char *body, size_t len,
     default:
         return fg_validate_chat_body(body, len, depth, doc, out, err);
     }
+}
+
+/*
+ * A Responses request (worker/responses_req.h): checked and translated
+ * into the chat-completions body every later stage works on, which
+ * becomes req->validated.body; the client's body and its document stay
+ * (resp_body, resp_doc) for the reply, which echoes them (rq). The
+ * translation counts in the worker's request bytes too.
+ */
+static int
+validate_responses(fg_req_t *req, fg_err_t *err)
+{
+    fg_req_validated_t *in = &req->validated;
+    fg_worker_t        *w = req->worker;
+    char               *chat;
+    size_t              chat_len;
+
+    if (fg_responses_to_chat(in->body, in->body_len,
+                             (size_t) w->conf->max_json_depth, NULL, NULL,
+                             &in->rq, &in->resp_doc, &chat, &chat_len, err)
+        != FG_OK) {
+        return FG_ERR;
+    }
+    in->has_resp_doc = 1;
+    in->resp_body = in->body;
+    in->body = chat;
+    in->body_len = chat_len;
+    in->held_bytes += (int64_t) chat_len;
+    w->request_bytes += (int64_t) chat_len;
+    return FG_OK;
 }
 
 fg_verdict_kind_t
@@ -220,8 +255,14 @@ fg_validate_request(fg_req_t *req, fg_verdict_t *v)
     }
     out->body[len] = '\0';
     out->body_len = len;
-    if (validate_body(req, out->body, len, &out->doc, &out->chat, &v->err)
-        != FG_OK) {
+    if (out->api == FG_USAGE_API_RESPONSES
+        && validate_responses(req, &v->err) != FG_OK) {
+        v->kind = FG_VERDICT_REFUSE;
+        v->retry_after_ms = FG_RETRY_NONE;
+        return FG_VERDICT_REFUSE;
+    }
+    if (validate_body(req, out->body, out->body_len, &out->doc, &out->chat,
+                      &v->err) != FG_OK) {
         v->kind = FG_VERDICT_REFUSE;
         v->retry_after_ms = FG_RETRY_NONE;
         return FG_VERDICT_REFUSE;
@@ -319,6 +360,12 @@ fg_validate_release(fg_req_t *req)
     in->held_bytes = 0;
     free(in->body);
     in->body = NULL;
+    if (in->has_resp_doc) {
+        fg_jdoc_free(&in->resp_doc);
+        in->has_resp_doc = 0;
+    }
+    free(in->resp_body);
+    in->resp_body = NULL;
     free(in->model_requested);
     in->model_requested = NULL;
 }

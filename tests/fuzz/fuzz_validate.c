@@ -20,7 +20,9 @@
  *      token limit given, and it never stands beside reasoning_effort.
  *   5) the embeddings and legacy completions validators, on the same
  *      bytes, refuse with a validation code and accept only an object
- *      whose inputs and generated choices are in range.
+ *      whose inputs and generated choices are in range;
+ *   6) a Responses request the translator accepts becomes a chat
+ *      completion the chat validator accepts (at two levels deeper).
  * A broken property aborts, which libFuzzer reports as a crash.
  *
  * Not checked here: pricing and reservation (admit stage, its own target).
@@ -36,6 +38,7 @@
 #include "common/base/errors.h"
 #include "common/wire/jdoc.h"
 #include "common/wire/json.h"
+#include "worker/responses_req.h"
 #include "worker/validate.h"
 
 #define FUZZ_DEPTH 64
@@ -130,6 +133,34 @@ fuzz_other_apis(const uint8_t *data, size_t size)
     }
 }
 
+/* Property 6: a Responses request's translation (nothing stored). */
+static void
+fuzz_responses(const uint8_t *data, size_t size)
+{
+    fg_responses_req_t rq;
+    fg_chat_request_t  req;
+    fg_err_t           err;
+    fg_jdoc_t          doc, chat_doc;
+    char              *chat = NULL;
+    size_t             chat_len = 0;
+
+    memset(&err, 0, sizeof(err));
+    if (fg_responses_to_chat((const char *) data, size, FUZZ_DEPTH, NULL,
+                             NULL, &rq, &doc, &chat, &chat_len, &err)
+        != FG_OK) {
+        fuzz_check(chat == NULL);
+        return;
+    }
+    fuzz_check(chat != NULL && strlen(chat) == chat_len);
+    memset(&err, 0, sizeof(err));
+    fuzz_check(fg_validate_chat_body(chat, chat_len, FUZZ_DEPTH + 2,
+                                     &chat_doc, &req, &err) == FG_OK);
+    fuzz_check(req.is_stream == rq.is_stream);
+    fg_jdoc_free(&chat_doc);
+    fg_jdoc_free(&doc);
+    free(chat);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -142,6 +173,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int               ok, shallow;
 
     fuzz_other_apis(data, size);
+    fuzz_responses(data, size);
     memset(&err, 0, sizeof(err));
     ok = fg_validate_chat_body((const char *) data, size, FUZZ_DEPTH, &doc,
                                &req, &err) == FG_OK;
