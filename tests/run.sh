@@ -2,7 +2,8 @@
 # Runs every test layer against the binaries in $BUILD/bin and prints one
 # closing line "N passed, N failed". Exits non-zero if anything failed or a
 # layer could not run. Layers: unit (C), fuzz corpus replay, integration
-# (real binaries, node's test runner), compat (the official openai SDK).
+# (real binaries, node's test runner), compat (the official openai SDK, the
+# Vercel AI SDK and LangChain JS as clients).
 set -u
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -50,9 +51,10 @@ count_tap() {
     fi
 }
 
-# tests/compat's npm packages: the openai SDK for the compat layer, and
-# js-tiktoken for the token ids the unit tests compare with. Installed
-# again when the lock file is newer than the install.
+# tests/compat's npm packages: the clients of the compat layer (the openai
+# SDK, the Vercel AI SDK, LangChain JS), and js-tiktoken for the token ids
+# the unit tests compare with. Installed again when the lock file is newer
+# than the install.
 lock=tests/compat/package-lock.json
 if [ ! -f tests/compat/node_modules/.package-lock.json ] \
    || [ "$lock" -nt tests/compat/node_modules/.package-lock.json ]; then
@@ -111,7 +113,7 @@ rc=$?
 cat "$out" | grep -vE '^\s+(duration_ms|\.\.\.|---|type:)'
 count_tap "integration (libcurl)" "$rc"
 
-echo "== compat (official openai SDK)"
+echo "== compat (openai SDK, Vercel AI SDK, LangChain JS)"
 if [ -d tests/compat/node_modules ]; then
     node --test --test-reporter=tap --test-concurrency=1 \
         tests/compat/*.test.mjs >"$out" 2>&1
