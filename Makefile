@@ -383,6 +383,7 @@ $(BUILD)/fuzz/fuzz_jsonrepair: tests/fuzz/fuzz_jsonrepair.c common/wire/jsonrepa
 $(BUILD)/fuzz/fuzz_compress: tests/fuzz/fuzz_compress.c common/tokens/compress.c \
                              common/tokens/tokcount.c common/tokens/bpe.c \
                              common/tokens/media.c worker/validate.c worker/verdict.c \
+                             worker/responses_req.c \
                              worker/routereq.c common/route/preset.c \
                              common/wire/httpparse.c common/wire/jdoc.c \
                              common/wire/utf8.c common/wire/json.c \
