@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <sodium.h>
 
 #include "common/base/alloc.h"
 #include "common/wire/json.h"
@@ -141,9 +142,7 @@ replyfix_repair_calls(const fg_jdoc_t *doc, int calls, fg_jedits_t *edits)
 static int
 replyfix_base64_vector(const fg_jdoc_t *doc, int arr, fg_jedits_t *edits)
 {
-    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                 "abcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t         n = doc->nodes[arr].count, i = 0, k, len;
+    size_t         n = doc->nodes[arr].count, i = 0, k, b64;
     unsigned char *raw;
     char          *text;
     int            e;
@@ -151,7 +150,7 @@ replyfix_base64_vector(const fg_jdoc_t *doc, int arr, fg_jedits_t *edits)
     if (fg_jdoc_type(doc, arr) != FG_JARRAY) {
         return 0;
     }
-    raw = fg_xmalloc(4 * n + 3);
+    raw = fg_xmalloc(4 * n + 1);
     for (e = fg_jdoc_first(doc, arr); e != FG_JNONE;
          e = fg_jdoc_next(doc, arr, e), i++) {
         float    f;
@@ -170,19 +169,12 @@ replyfix_base64_vector(const fg_jdoc_t *doc, int arr, fg_jedits_t *edits)
             raw[4 * i + k] = (unsigned char) (bits >> (8 * k));
         }
     }
-    len = 4 * n;
-    raw[len] = raw[len + 1] = 0;
-    text = fg_xmalloc(4 * ((len + 2) / 3) + 3);
+    b64 = sodium_base64_ENCODED_LEN(4 * n, sodium_base64_VARIANT_ORIGINAL);
+    text = fg_xmalloc(b64 + 2);
     text[0] = '"';
-    for (i = 0, k = 1; i < len; i += 3) {
-        uint32_t v = (uint32_t) raw[i] << 16 | (uint32_t) raw[i + 1] << 8
-                     | raw[i + 2];
-
-        text[k++] = digits[v >> 18 & 63];
-        text[k++] = digits[v >> 12 & 63];
-        text[k++] = i + 1 < len ? digits[v >> 6 & 63] : '=';
-        text[k++] = i + 2 < len ? digits[v & 63] : '=';
-    }
+    sodium_bin2base64(text + 1, b64, raw, 4 * n,
+                      sodium_base64_VARIANT_ORIGINAL);
+    k = 1 + strlen(text + 1);
     text[k++] = '"';
     free(raw);
     fg_jedits_add_owned(edits, doc->nodes[arr].start, doc->nodes[arr].len,
