@@ -146,33 +146,6 @@ pipeline_same_profile(const fg_token_profile_t *a, const fg_token_profile_t *b)
 }
 
 /*
- * A legacy completion's suffix: text the model is given after each
- * prompt, so counted once a prompt (it is short: bounded, never copied).
- */
-static void
-pipeline_count_suffix(const fg_req_t *req, const fg_token_profile_t *p,
-                      fg_tokcount_t *count, int64_t *largest)
-{
-    const fg_jdoc_t *doc = &req->validated.doc;
-    int              suffix = fg_jdoc_get(doc, 0, "suffix");
-    int64_t          bytes, max_token, prompts = req->validated.chat.inputs;
-
-    if (req->validated.api != FG_USAGE_API_COMPLETIONS
-        || fg_jdoc_type(doc, suffix) != FG_JSTRING) {
-        return;
-    }
-    bytes = (int64_t) fg_jdoc_str_len(doc, suffix);
-    max_token = p->bpe != NULL ? (int64_t) fg_bpe_max_token_bytes(p->bpe)
-                               : p->max_token_bytes;
-    if (max_token < 1) {
-        max_token = 1;
-    }
-    count->prompt.upper += bytes * prompts;
-    count->prompt.lower += (bytes + max_token - 1) / max_token * prompts;
-    *largest += (bytes + max_token - 1) / max_token;
-}
-
-/*
  * The prompt's bounds over every model the request may be sent to: the
  * highest upper bound (what the limits and the reservation take) and the
  * lowest lower bound (what may refuse). A fallback model that counts
@@ -206,13 +179,15 @@ pipeline_count(fg_req_t *req, const fg_route_prefs_t *prefs,
             || api == FG_USAGE_API_COMPLETIONS) {
             /* Embeddings' inputs, a legacy completion's prompts; a
              * Responses request is a chat completion by now. */
-            fg_tokcount_inputs(&prefs->models[i]->tokens,
-                               &req->validated.doc,
-                               api == FG_USAGE_API_EMBEDDINGS
-                               ? "input" : "prompt", budget, &count,
-                               &largest);
-            pipeline_count_suffix(req, &prefs->models[i]->tokens, &count,
-                                  &largest);
+            if (api == FG_USAGE_API_EMBEDDINGS) {
+                fg_tokcount_inputs(&prefs->models[i]->tokens,
+                                   &req->validated.doc, "input", NULL,
+                                   budget, &count, &largest);
+            } else {
+                fg_tokcount_inputs(&prefs->models[i]->tokens,
+                                   &req->validated.doc, "prompt", "suffix",
+                                   budget, &count, &largest);
+            }
         } else {
             fg_tokcount_chat(&prefs->models[i]->tokens, &req->validated.doc,
                              budget, &count);
@@ -1229,7 +1204,16 @@ pipeline_settle_chunk(fg_req_t *req, const char *json, size_t len,
     memcpy(text, json, end);
     n = end;
     if (billing_len > 0) {
-        text[n++] = ',';
+        size_t k = end;
+
+        /* A comma only after a member: "{}" takes none. */
+        while (k > 0 && (json[k - 1] == ' ' || json[k - 1] == '\n'
+                         || json[k - 1] == '\r' || json[k - 1] == '\t')) {
+            k--;
+        }
+        if (k > 0 && json[k - 1] != '{') {
+            text[n++] = ',';
+        }
         memcpy(text + n, billing, billing_len);
         n += billing_len;
     }

@@ -279,15 +279,10 @@ relay_responses_end(fg_req_t *req)
     size_t          n = 0;
 
     extra = r->settle(req, "{}", 2, &len);
-    /* "{...}": the members between the braces, without the comma the
-     * splice put before the first (it splices into a non-empty object). */
+    /* "{...}": the members between the braces. */
     if (extra != NULL && len > 2) {
         members = extra + 1;
         n = len - 2;
-        while (n > 0 && (*members == ',' || *members == ' ')) {
-            members++;
-            n--;
-        }
     }
     fg_responses_stream_end(r->resp_stream, NULL, 0, n > 0 ? members : NULL,
                             n, r->stream_out);
