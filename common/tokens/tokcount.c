@@ -547,11 +547,13 @@ tc_input(tc_t *c, int input, fg_token_bounds_t *into)
 
 void
 fg_tokcount_inputs(const fg_token_profile_t *profile, const fg_jdoc_t *doc,
-                   const char *member, size_t exact_budget,
-                   fg_tokcount_t *out, int64_t *largest_lower)
+                   const char *member, const char *suffix,
+                   size_t exact_budget, fg_tokcount_t *out,
+                   int64_t *largest_lower)
 {
     tc_t              c;
     int               input, e;
+    int64_t           inputs = 1;
     fg_token_bounds_t one;
 
     tc_begin(&c, profile, doc, exact_budget, out);
@@ -565,6 +567,7 @@ fg_tokcount_inputs(const fg_token_profile_t *profile, const fg_jdoc_t *doc,
         fg_token_bounds_add(&out->text, &one);
         *largest_lower = one.lower;
     } else {
+        inputs = 0;
         for (e = fg_jdoc_first(doc, input); e != FG_JNONE;
              e = fg_jdoc_next(doc, input, e)) {
             one.lower = one.upper = 0;
@@ -573,7 +576,16 @@ fg_tokcount_inputs(const fg_token_profile_t *profile, const fg_jdoc_t *doc,
             if (one.lower > *largest_lower) {
                 *largest_lower = one.lower;
             }
+            inputs++;
         }
+    }
+    /* A suffix follows every input: counted once, had by each. */
+    if (suffix != NULL) {
+        one.lower = one.upper = 0;
+        tc_string_text(&c, fg_jdoc_get(doc, 0, suffix), &one);
+        out->text.lower += one.lower * inputs;
+        out->text.upper += one.upper * inputs;
+        *largest_lower += one.lower;
     }
     tc_end(&c);
 }

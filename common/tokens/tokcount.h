@@ -106,12 +106,15 @@ void fg_tokcount_chat_rest(const fg_token_profile_t *profile,
  * request's "input", a legacy completion's "prompt" (validated: a string,
  * token ids, or an array of either kind), under @profile into @out (all
  * in text; no template: neither has a chat frame). Token ids count as
- * themselves, exactly. *@largest_lower is the largest input's lower bound:
- * a model's window holds each input, not their sum. Never fails.
+ * themselves, exactly. The string at top-level @suffix (NULL: none; a
+ * legacy completion's "suffix") follows every input and counts with
+ * each. *@largest_lower is the largest input's lower bound (its suffix
+ * with it): a model's window holds each input, not their sum. Never
+ * fails.
  */
 void fg_tokcount_inputs(const fg_token_profile_t *profile,
                         const fg_jdoc_t *doc, const char *member,
-                        size_t exact_budget, fg_tokcount_t *out,
-                        int64_t *largest_lower);
+                        const char *suffix, size_t exact_budget,
+                        fg_tokcount_t *out, int64_t *largest_lower);
 
 #endif

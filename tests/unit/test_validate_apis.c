@@ -184,14 +184,14 @@ embeddings_count_sums_inputs_and_names_the_largest(void)
 
     fg_token_profile_default(&p);     /* no tokenizer: bounds */
     expect_true(emb_run("{'model':'m','input':[[1,2,3],[4]]}"));
-    fg_tokcount_inputs(&p, &emb_doc, "input", 1 << 16, &c, &largest);
+    fg_tokcount_inputs(&p, &emb_doc, "input", NULL, 1 << 16, &c, &largest);
     /* Token ids are exact. */
     expect_int_eq(c.prompt.lower, 3 + 1);
     expect_int_eq(c.prompt.upper, 3 + 1);
     expect_int_eq(largest, 3);
     emb_done();
     expect_true(emb_run("{'model':'m','input':['abcdefgh','ab']}"));
-    fg_tokcount_inputs(&p, &emb_doc, "input", 1 << 16, &c, &largest);
+    fg_tokcount_inputs(&p, &emb_doc, "input", NULL, 1 << 16, &c, &largest);
     /* Without a tokenizer 8 bytes are 1 to 8 tokens, 2 bytes 1 to 2; no
      * chat frame. */
     expect_int_eq(c.prompt.lower, 1 + 1);
@@ -199,7 +199,7 @@ embeddings_count_sums_inputs_and_names_the_largest(void)
     expect_int_eq(largest, 1);
     emb_done();
     expect_true(emb_run("{'model':'m','input':[5,6,7,8]}"));
-    fg_tokcount_inputs(&p, &emb_doc, "input", 1 << 16, &c, &largest);
+    fg_tokcount_inputs(&p, &emb_doc, "input", NULL, 1 << 16, &c, &largest);
     expect_int_eq(c.prompt.lower, 4);
     expect_int_eq(c.prompt.upper, 4);
     expect_int_eq(largest, 4);
@@ -278,10 +278,20 @@ completions_count_prompts_as_inputs(void)
 
     fg_token_profile_default(&p);
     expect_true(emb_run("{'model':'m','prompt':[[1,2,3],[4,5]]}"));
-    fg_tokcount_inputs(&p, &emb_doc, "prompt", 1 << 16, &c, &largest);
+    fg_tokcount_inputs(&p, &emb_doc, "prompt", "suffix", 1 << 16, &c, &largest);
     expect_int_eq(c.prompt.lower, 5);
     expect_int_eq(c.prompt.upper, 5);
     expect_int_eq(largest, 3);
+    emb_done();
+    /* A suffix of 8 bytes (1 to 8 tokens without a tokenizer) follows
+     * each of the two prompts. */
+    expect_true(emb_run("{'model':'m','prompt':[[1,2,3],[4,5]],"
+                        "'suffix':'abcdefgh'}"));
+    fg_tokcount_inputs(&p, &emb_doc, "prompt", "suffix", 1 << 16, &c,
+                       &largest);
+    expect_int_eq(c.prompt.lower, 5 + 2 * 1);
+    expect_int_eq(c.prompt.upper, 5 + 2 * 8);
+    expect_int_eq(largest, 3 + 1);
     emb_done();
 }
 
