@@ -14,9 +14,20 @@ jedits_insert(fg_jedits_t *l, size_t at, size_t cut, const char *text,
 {
     size_t i;
 
+    if (l->e == NULL) {
+        l->e = l->small;
+        l->cap = FG_JEDITS_SMALL;
+    }
     if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 8;
-        l->e = fg_xrealloc(l->e, l->cap * sizeof(*l->e));
+        /* Past the list's own room: the heap, doubling. */
+        fg_jedit_t *e = fg_xmalloc(2 * l->cap * sizeof(*e));
+
+        memcpy(e, l->e, l->n * sizeof(*e));
+        if (l->e != l->small) {
+            free(l->e);
+        }
+        l->e = e;
+        l->cap *= 2;
     }
     /* Usually appended in order: the loop then does not run. An
      * insertion goes before a cut that starts where it does, whenever it
@@ -56,7 +67,7 @@ fg_jedits_cut_members(fg_jedits_t *l, const fg_jdoc_t *doc, int obj,
                       void *arg)
 {
     const fg_jnode_t *nd = doc->nodes;
-    size_t            kept_end = 0, run_from = 0, run_end = 0, n = 0;
+    size_t            kept_end = 0, run_from = 0, n = 0;
     int               k, in_run = 0, has_kept = 0;
 
     if (fg_jdoc_type(doc, obj) != FG_JOBJECT) {
@@ -69,7 +80,6 @@ fg_jedits_cut_members(fg_jedits_t *l, const fg_jdoc_t *doc, int obj,
                 in_run = 1;
                 run_from = nd[k].start;
             }
-            run_end = nd[k + 1].start + nd[k + 1].len;
             n++;
             continue;
         }
@@ -81,10 +91,13 @@ fg_jedits_cut_members(fg_jedits_t *l, const fg_jdoc_t *doc, int obj,
         kept_end = nd[k + 1].start + nd[k + 1].len;
     }
     if (in_run) {
+        /* The object's closing brace ends the run. */
+        size_t close = nd[obj].start + nd[obj].len - 1;
+
         if (has_kept) {
-            fg_jedits_add(l, kept_end, run_end - kept_end, "", 0);
+            fg_jedits_add(l, kept_end, close - kept_end, "", 0);
         } else {
-            fg_jedits_add(l, run_from, run_end - run_from, "", 0);
+            fg_jedits_add(l, run_from, close - run_from, "", 0);
         }
     }
     return n;
@@ -143,7 +156,9 @@ fg_jedits_free(fg_jedits_t *l)
             free((char *) l->e[i].text);
         }
     }
-    free(l->e);
+    if (l->e != l->small) {
+        free(l->e);
+    }
     l->e = NULL;
     l->n = l->cap = 0;
 }

@@ -29,13 +29,21 @@ typedef struct {
     int         is_owned;
 } fg_jedit_t;
 
+/* Edits a list holds in itself before it allocates: a request body's
+ * edits (worker/upstream_body.c) fit, so building one allocates nothing
+ * for its list. */
+#define FG_JEDITS_SMALL 16
+
+/* A list points into itself: initialise it with FG_JEDITS_INIT where it
+ * lives, and never copy one in use. */
 typedef struct {
-    fg_jedit_t *e;
+    fg_jedit_t *e;              /* small, or the heap past it */
     size_t      n;
     size_t      cap;
+    fg_jedit_t  small[FG_JEDITS_SMALL];
 } fg_jedits_t;
 
-#define FG_JEDITS_INIT { NULL, 0, 0 }
+#define FG_JEDITS_INIT { .e = NULL }
 
 /* Adds an edit (aborts on out-of-memory, as fg_xmalloc). Edits added in
  * order of position cost O(1) each. */
@@ -51,8 +59,8 @@ void fg_jedits_add_owned(fg_jedits_t *l, size_t at, size_t cut, char *text,
  * (1: remove), with the commas that separated them: a run of removed
  * members followed by a kept one is cut from the run's first key to the
  * kept member's key; a run at the end, from the value before it to the
- * run's last value; when every member goes, from the first key to the
- * last value. What remains is valid JSON. Returns how many went.
+ * object's closing brace; when every member goes, from the first key to
+ * the closing brace. What remains is valid JSON. Returns how many went.
  */
 size_t fg_jedits_cut_members(fg_jedits_t *l, const fg_jdoc_t *doc, int obj,
                              int (*drop)(const fg_jdoc_t *doc, int key,

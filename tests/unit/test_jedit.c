@@ -122,7 +122,7 @@ jedit_cut_of_every_member_leaves_an_empty_object(void)
     size_t n;
     char  *out = jedit_cut_x("{ 'x1':0, 'x2':'}' }", &n);
 
-    expect_str_eq(out, "{  }");
+    expect_str_eq(out, "{ }");
     free(out);
 }
 
