@@ -92,6 +92,10 @@ typedef struct {
     fg_jdoc_t                 resp_doc;
     int                       has_resp_doc;
     fg_responses_req_t        rq;
+    /* The conversation it continues, for the response store (owned;
+     * fg_responses_to_chat's @context). */
+    char                     *resp_context;
+    size_t                    resp_context_len;
 } fg_req_validated_t;
 
 /* auth.c (fg_auth_request): the caller's key. */

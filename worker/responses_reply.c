@@ -1134,6 +1134,33 @@ fg_responses_stream_chunk(fg_responses_stream_t *s, const fg_jdoc_t *chunk,
     }
 }
 
+
+char *
+fg_responses_stream_output(fg_responses_stream_t *s, size_t *out_len)
+{
+    struct evbuffer *items;
+    size_t           i, n;
+    char            *text;
+
+    if (!s->is_ended || s->is_full) {
+        return NULL;
+    }
+    items = rr_evbuffer_new();
+    for (i = 0; i < s->n; i++) {
+        rr_sep(items);
+        rr_stream_item(s, items, i);
+    }
+    n = evbuffer_get_length(items);
+    text = fg_xmalloc(n + 3);
+    text[0] = '[';
+    evbuffer_remove(items, text + 1, n);
+    text[n + 1] = ']';
+    text[n + 2] = '\0';
+    evbuffer_free(items);
+    *out_len = n + 2;
+    return text;
+}
+
 void
 fg_responses_stream_end(fg_responses_stream_t *s, const char *usage_json,
                         size_t usage_len, const char *extra,

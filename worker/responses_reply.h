@@ -161,6 +161,16 @@ void fg_responses_stream_end(fg_responses_stream_t *s, const char *usage_json,
                              size_t usage_len, const char *extra,
                              size_t extra_len, struct evbuffer *out);
 
+/*
+ * The output items of an ended stream, as its final response holds them:
+ * a malloc'd, NUL-terminated JSON array of *@out_len bytes (the caller
+ * frees it), or NULL before fg_responses_stream_end() or when the kept
+ * text was cut at max_text_bytes (the items are then not whole, so not
+ * worth storing).
+ */
+char *fg_responses_stream_output(fg_responses_stream_t *s,
+                                 size_t *out_len);
+
 /* Frees @s; NULL is accepted. */
 void fg_responses_stream_free(fg_responses_stream_t *s);
 

@@ -188,6 +188,8 @@ typedef struct {
     void                   *lookup_arg;
     size_t                  max_depth;
     size_t                  stored_bytes;
+    struct evbuffer        *context;   /* the items kept for the store,
+                                          comma-separated; NULL: none */
 } resp_t;
 
 /* Whose content parts are read: what each may hold. */
@@ -244,6 +246,7 @@ static int resp_reference(resp_t *r, const fg_jdoc_t *doc, int id,
 static int resp_stored(resp_t *r, const fg_jdoc_t *doc, int id,
                        int depth);
 static void resp_fill(const fg_jdoc_t *doc, fg_responses_req_t *out);
+static void resp_keep(resp_t *r, const fg_jdoc_t *doc, int item);
 
 static void resp_begin_message(resp_t *r, const char *role);
 static void resp_close(resp_t *r);
@@ -275,7 +278,8 @@ int
 fg_responses_to_chat(const char *body, size_t len, size_t max_depth,
                      fg_responses_lookup_pt lookup, void *lookup_arg,
                      fg_responses_req_t *out, fg_jdoc_t *doc, char **chat,
-                     size_t *chat_len, fg_err_t *err)
+                     size_t *chat_len, char **context, size_t *context_len,
+                     fg_err_t *err)
 {
     resp_t           r;
     struct evbuffer *o;
@@ -283,6 +287,10 @@ fg_responses_to_chat(const char *body, size_t len, size_t max_depth,
 
     *chat = NULL;
     *chat_len = 0;
+    if (context != NULL) {
+        *context = NULL;
+        *context_len = 0;
+    }
     if (fg_jdoc_parse(doc, body, len, max_depth, err) != FG_OK) {
         return FG_ERR;
     }
@@ -293,7 +301,8 @@ fg_responses_to_chat(const char *body, size_t len, size_t max_depth,
     r.max_depth = max_depth;
     o = evbuffer_new();
     r.msgs = evbuffer_new();
-    if (o == NULL || r.msgs == NULL) {
+    r.context = context != NULL ? evbuffer_new() : NULL;
+    if (o == NULL || r.msgs == NULL || (context != NULL && r.context == NULL)) {
         fg_err_set(err, FG_E_INTERNAL, NULL, "out of memory");
         goto fail;
     }
@@ -327,6 +336,14 @@ fg_responses_to_chat(const char *body, size_t len, size_t max_depth,
     evbuffer_remove(o, *chat, n);
     (*chat)[n] = '\0';
     *chat_len = n;
+    if (context != NULL) {
+        n = evbuffer_get_length(r.context);
+        *context = fg_xmalloc(n + 1);
+        evbuffer_remove(r.context, *context, n);
+        (*context)[n] = '\0';
+        *context_len = n;
+        evbuffer_free(r.context);
+    }
     evbuffer_free(o);
     evbuffer_free(r.msgs);
     if (out != NULL) {
@@ -340,6 +357,9 @@ fail:
     }
     if (r.msgs != NULL) {
         evbuffer_free(r.msgs);
+    }
+    if (r.context != NULL) {
+        evbuffer_free(r.context);
     }
     fg_jdoc_free(doc);
     return FG_ERR;
@@ -932,6 +952,15 @@ resp_conversation(resp_t *r, const fg_jdoc_t *doc)
         resp_begin_message(r, "user");
         resp_raw(r->msgs, doc, input);
         resp_close(r);
+        if (r->context != NULL) {
+            if (evbuffer_get_length(r->context) > 0) {
+                RESP_ADD(r->context, ",");
+            }
+            RESP_ADD(r->context, "{\"type\":\"message\",\"role\":\"user\","
+                     "\"content\":");
+            resp_raw(r->context, doc, input);
+            RESP_ADD(r->context, "}");
+        }
     } else if (input != FG_JNONE) {
         if (fg_jdoc_type(doc, input) != FG_JARRAY) {
             return resp_err_type(r, "a string or an array of items", doc,
@@ -984,7 +1013,7 @@ resp_items(resp_t *r, const fg_jdoc_t *doc, int arr, int depth)
 static int
 resp_item(resp_t *r, const fg_jdoc_t *doc, int item, int depth)
 {
-    int type;
+    int type, rc;
 
     if (fg_jdoc_type(doc, item) != FG_JOBJECT) {
         return resp_err_type(r, "an object", doc, item);
@@ -997,30 +1026,49 @@ resp_item(resp_t *r, const fg_jdoc_t *doc, int item, int depth)
             && fg_jdoc_value(doc, item, "id") != FG_JNONE) {
             return resp_reference(r, doc, item, depth);
         }
-        return resp_message(r, doc, item);
-    }
-    if (fg_jdoc_str_eq(doc, type, "message")) {
-        return resp_message(r, doc, item);
-    }
-    if (fg_jdoc_str_eq(doc, type, "function_call")) {
-        return resp_function_call(r, doc, item);
-    }
-    if (fg_jdoc_str_eq(doc, type, "function_call_output")) {
-        return resp_function_output(r, doc, item);
-    }
-    if (fg_jdoc_str_eq(doc, type, "reasoning")) {
+        rc = resp_message(r, doc, item);
+    } else if (fg_jdoc_str_eq(doc, type, "message")) {
+        rc = resp_message(r, doc, item);
+    } else if (fg_jdoc_str_eq(doc, type, "function_call")) {
+        rc = resp_function_call(r, doc, item);
+    } else if (fg_jdoc_str_eq(doc, type, "function_call_output")) {
+        rc = resp_function_output(r, doc, item);
+    } else if (fg_jdoc_str_eq(doc, type, "reasoning")) {
         /* Chat has no field to give a model its earlier reasoning back;
-         * the turn stays open for the calls that follow it. */
-        return FG_OK;
-    }
-    if (fg_jdoc_str_eq(doc, type, "item_reference")) {
+         * the turn stays open for the calls that follow it. It is kept
+         * for the store: a provider that speaks Responses takes it. */
+        rc = FG_OK;
+    } else if (fg_jdoc_str_eq(doc, type, "item_reference")) {
         return resp_reference(r, doc, item, depth);
+    } else {
+        resp_push(r, ".type");
+        return resp_err_unsupported(r, "the gateway translates message, "
+                                    "function_call, function_call_output, "
+                                    "reasoning and item_reference items; "
+                                    "built-in tool items are not offered");
     }
-    resp_push(r, ".type");
-    return resp_err_unsupported(r, "the gateway translates message, "
-                                "function_call, function_call_output, "
-                                "reasoning and item_reference items; "
-                                "built-in tool items are not offered");
+    if (rc == FG_OK) {
+        resp_keep(r, doc, item);
+    }
+    return rc;
+}
+
+/*
+ * Keeps @item, as its raw text, for the conversation a stored response
+ * continues (fg_responses_to_chat's @context). References are kept as
+ * the items they resolved to, so a stored conversation never depends on
+ * another record outliving it.
+ */
+static void
+resp_keep(resp_t *r, const fg_jdoc_t *doc, int item)
+{
+    if (r->context == NULL) {
+        return;
+    }
+    if (evbuffer_get_length(r->context) > 0) {
+        RESP_ADD(r->context, ",");
+    }
+    resp_raw(r->context, doc, item);
 }
 
 /* A message item: {"role", "content"}. */

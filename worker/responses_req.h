@@ -110,6 +110,16 @@ typedef int (*fg_responses_lookup_pt)(void *arg, const char *id, size_t len,
  * member, a refused one); FG_E_INTERNAL (stored items that are not an
  * array of items). A message quotes at most 64 bytes of client input.
  *
+ * @context (NULL: not wanted) receives, on FG_OK, the conversation this
+ * request continues as Responses items, what the response store keeps
+ * before the response's own output (common/store/respstore.h): the items
+ * of previous_response_id's conversation, then the input's items with
+ * each item_reference replaced by the items it resolved to, a string
+ * input as one user message item; comma-separated raw JSON texts, no
+ * brackets (malloc'd, NUL-terminated, *@context_len bytes, possibly 0;
+ * the caller frees). Instructions are not in it (OpenAI does not carry
+ * them over). It is at most @len + the looked-up bytes + 64.
+ *
  * Bounds: the chat body is at most 2 x (@len + the looked-up bytes) +
  * 1024 bytes (every value is copied as its raw text, each item adds a
  * constant); its nesting is at most max(@max_depth + 1, 6), so validate
@@ -121,6 +131,7 @@ typedef int (*fg_responses_lookup_pt)(void *arg, const char *id, size_t len,
 int fg_responses_to_chat(const char *body, size_t len, size_t max_depth,
                          fg_responses_lookup_pt lookup, void *lookup_arg,
                          fg_responses_req_t *out, fg_jdoc_t *doc,
-                         char **chat, size_t *chat_len, fg_err_t *err);
+                         char **chat, size_t *chat_len, char **context,
+                         size_t *context_len, fg_err_t *err);
 
 #endif

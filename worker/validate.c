@@ -206,7 +206,8 @@ validate_responses(fg_req_t *req, fg_err_t *err)
 
     if (fg_responses_to_chat(in->body, in->body_len,
                              (size_t) w->conf->max_json_depth, NULL, NULL,
-                             &in->rq, &in->resp_doc, &chat, &chat_len, err)
+                             &in->rq, &in->resp_doc, &chat, &chat_len,
+                             &in->resp_context, &in->resp_context_len, err)
         != FG_OK) {
         return FG_ERR;
     }
@@ -366,6 +367,8 @@ fg_validate_release(fg_req_t *req)
     }
     free(in->resp_body);
     in->resp_body = NULL;
+    free(in->resp_context);
+    in->resp_context = NULL;
     free(in->model_requested);
     in->model_requested = NULL;
 }

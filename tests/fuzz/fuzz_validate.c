@@ -141,17 +141,33 @@ fuzz_responses(const uint8_t *data, size_t size)
     fg_chat_request_t  req;
     fg_err_t           err;
     fg_jdoc_t          doc, chat_doc;
-    char              *chat = NULL;
-    size_t             chat_len = 0;
+    char              *chat = NULL, *context = NULL, *items;
+    size_t             chat_len = 0, context_len = 0;
+    fg_jdoc_t          items_doc;
 
     memset(&err, 0, sizeof(err));
     if (fg_responses_to_chat((const char *) data, size, FUZZ_DEPTH, NULL,
-                             NULL, &rq, &doc, &chat, &chat_len, &err)
+                             NULL, &rq, &doc, &chat, &chat_len, &context,
+                             &context_len, &err)
         != FG_OK) {
-        fuzz_check(chat == NULL);
+        fuzz_check(chat == NULL && context == NULL);
         return;
     }
     fuzz_check(chat != NULL && strlen(chat) == chat_len);
+    /* The kept conversation is items a store can give back as an array. */
+    fuzz_check(context != NULL && context_len <= size + 64);
+    items = malloc(context_len + 3);
+    fuzz_check(items != NULL);
+    items[0] = '[';
+    memcpy(items + 1, context, context_len);
+    items[context_len + 1] = ']';
+    items[context_len + 2] = '\0';
+    fuzz_check(fg_jdoc_parse(&items_doc, items, context_len + 2,
+                             FUZZ_DEPTH + 1, NULL) == FG_OK);
+    fuzz_check(fg_jdoc_type(&items_doc, 0) == FG_JARRAY);
+    fg_jdoc_free(&items_doc);
+    free(items);
+    free(context);
     memset(&err, 0, sizeof(err));
     fuzz_check(fg_validate_chat_body(chat, chat_len, FUZZ_DEPTH + 2,
                                      &chat_doc, &req, &err) == FG_OK);

@@ -484,6 +484,7 @@ typedef struct {
     char  *data[512];       /* each event's data, ' for " */
     size_t n;
     char  *text;            /* all of it, as sent */
+    char  *output;          /* fg_responses_stream_output(), or NULL */
 } reply_events_t;
 
 /* The ResponseStreamEvent types of the official openai SDK (6.49.0,
@@ -606,8 +607,11 @@ reply_stream(const char *const *chunks, const fg_responses_req_t *rq,
     if (extra != NULL) {
         extra = reply_quotes(extra);
     }
+    ev->output = fg_responses_stream_output(s, &len);
+    expect_true(ev->output == NULL);
     fg_responses_stream_end(s, usage, usage != NULL ? strlen(usage) : 0,
                             extra, extra != NULL ? strlen(extra) : 0, out);
+    ev->output = fg_responses_stream_output(s, &len);
     fg_responses_stream_free(s);
     len = evbuffer_get_length(out);
     ev->text = malloc(len + 1);
@@ -626,6 +630,7 @@ reply_events_free(reply_events_t *ev)
         free(ev->data[i]);
     }
     free(ev->text);
+    free(ev->output);
 }
 
 /* The last event's response, with " (as fg_responses_reply() writes). */
@@ -715,6 +720,37 @@ stream_final_response_is_the_whole_reply_of_the_same_completion(void)
                                 "stop", ",'usage':{'prompt_tokens':19,"
                                 "'completion_tokens':10,'total_tokens':29}"),
                            &rq));
+    reply_events_free(&ev);
+}
+
+static void
+stream_output_is_the_output_of_its_final_response(void)
+{
+    fg_responses_req_t rq = reply_req();
+    reply_events_t     ev;
+    const char        *final;
+    char              *items;
+    size_t             len;
+
+    reply_stream(reply_text_chunks, &rq, 1 << 20, NULL, NULL, &ev);
+    final = reply_final(&ev);
+    items = fg_responses_output_items(final, strlen(final), &len);
+    expect_true(items != NULL && ev.output != NULL);
+    if (items != NULL && ev.output != NULL) {
+        expect_str_eq(ev.output, items);
+    }
+    free(items);
+    reply_events_free(&ev);
+}
+
+static void
+stream_output_is_not_given_when_its_text_was_cut(void)
+{
+    fg_responses_req_t rq = reply_req();
+    reply_events_t     ev;
+
+    reply_stream(reply_text_chunks, &rq, 2, NULL, NULL, &ev);
+    expect_true(ev.output == NULL);
     reply_events_free(&ev);
 }
 
@@ -1082,6 +1118,8 @@ FG_TEST_MAIN("responses_reply",
              FG_TEST_CASE(item_ids_of_other_shapes_lead_nowhere),
              FG_TEST_CASE(stream_of_text_emits_openai_events_in_order),
              FG_TEST_CASE(stream_final_response_is_the_whole_reply_of_the_same_completion),
+             FG_TEST_CASE(stream_output_is_the_output_of_its_final_response),
+             FG_TEST_CASE(stream_output_is_not_given_when_its_text_was_cut),
              FG_TEST_CASE(stream_deltas_pass_the_chunk_strings_with_their_escapes),
              FG_TEST_CASE(stream_of_a_tool_call_sends_its_arguments_as_they_come),
              FG_TEST_CASE(stream_of_two_tool_calls_makes_two_items_done_at_the_end),

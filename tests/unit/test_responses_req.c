@@ -89,13 +89,48 @@ static fg_responses_req_t resp_out;
 static fg_jdoc_t          resp_doc;
 static char              *resp_body;     /* what resp_doc points into */
 static char              *resp_chat;
+static char              *resp_context;  /* the kept conversation */
+static size_t             resp_context_len;
+
+/* 1 when "[" + @context + "]" is a JSON array. */
+static int
+resp_context_is_array(const char *context, size_t len)
+{
+    fg_jdoc_t doc;
+    char     *items = malloc(len + 3);
+    int       ok;
+
+    items[0] = '[';
+    memcpy(items + 1, context, len);
+    items[len + 1] = ']';
+    items[len + 2] = '\0';
+    ok = fg_jdoc_parse(&doc, items, len + 2, RESP_TEST_DEPTH + 4, NULL)
+         == FG_OK;
+    if (ok) {
+        ok = fg_jdoc_type(&doc, 0) == FG_JARRAY;
+        fg_jdoc_free(&doc);
+    }
+    free(items);
+    return ok;
+}
+
+/* Expects the kept conversation of the last run to be @items (' for "). */
+#define expect_context(items)                                               \
+    do {                                                                    \
+        size_t n_;                                                          \
+        char  *want_ = resp_swap(items, &n_);                               \
+        expect_str_eq(resp_context != NULL ? resp_context : "(none)",       \
+                      want_);                                               \
+        free(want_);                                                        \
+    } while (0)
 
 static void
 resp_done(void)
 {
     free(resp_body);
     free(resp_chat);
-    resp_body = resp_chat = NULL;
+    free(resp_context);
+    resp_body = resp_chat = resp_context = NULL;
 }
 
 /* 1 when @chat (@len bytes) passes the chat validator at @depth. */
@@ -133,11 +168,15 @@ resp_run_with(const char *body, fg_responses_lookup_pt lookup)
     resp_lookups = 0;
     rc = fg_responses_to_chat(resp_body, len, RESP_TEST_DEPTH, lookup, NULL,
                               &resp_out, &resp_doc, &resp_chat, &chat_len,
-                              &resp_err);
+                              &resp_context, &resp_context_len, &resp_err);
     if (rc != FG_OK) {
         expect_true(resp_chat == NULL);
+        expect_true(resp_context == NULL);
         return NULL;
     }
+    expect_true(resp_context != NULL);
+    expect_int_eq(strlen(resp_context), resp_context_len);
+    expect_true(resp_context_is_array(resp_context, resp_context_len));
     fg_jdoc_free(&resp_doc);
     expect_int_eq(strlen(resp_chat), chat_len);
     expect_true(resp_chat_valid(resp_chat, chat_len, RESP_TEST_DEPTH + 2));
@@ -381,6 +420,54 @@ static void
 previous_response_id_alone_needs_no_input(void)
 {
     expect_true(resp_run(REQ("'previous_response_id':'msg_9'")) != NULL);
+    resp_done();
+}
+
+/* --- the conversation kept for the store --- */
+
+static void
+a_string_input_is_kept_as_one_user_message_item(void)
+{
+    expect_true(resp_run(REQ("'instructions':'Be brief.','input':'hi'"))
+                != NULL);
+    expect_context("{'type':'message','role':'user','content':'hi'}");
+    resp_done();
+}
+
+static void
+input_items_are_kept_as_sent_without_the_instructions(void)
+{
+    expect_true(resp_run(REQ("'instructions':'Be brief.','input':[" HI ","
+                             "{'id':'rs_x','type':'reasoning',"
+                             "'summary':[]}]")) != NULL);
+    expect_context(HI ",{'id':'rs_x','type':'reasoning','summary':[]}");
+    resp_done();
+}
+
+static void
+the_kept_conversation_holds_references_resolved(void)
+{
+    expect_true(resp_run(REQ("'input':[{'type':'item_reference',"
+                             "'id':'nested'}," HI "]")) != NULL);
+    expect_context("{'id':'msg_9','type':'message','role':'assistant',"
+                   "'status':'completed','content':[{'type':'output_text',"
+                   "'text':'Earlier','annotations':[],'logprobs':[]}]},"
+                   HI);
+    resp_done();
+}
+
+static void
+the_kept_conversation_starts_with_the_previous_response_s(void)
+{
+    expect_true(resp_run(REQ("'previous_response_id':'resp_1',"
+                             "'input':'more'")) != NULL);
+    expect_context("{'type':'message','role':'user','content':"
+                   "[{'type':'input_text','text':'Weather?'}]},"
+                   "{'id':'rs_1','type':'reasoning','summary':[]},"
+                   "{'id':'fc_1','type':'function_call','status':"
+                   "'completed','call_id':'c1','name':'get',"
+                   "'arguments':'{}'},"
+                   "{'type':'message','role':'user','content':'more'}");
     resp_done();
 }
 
@@ -1029,6 +1116,10 @@ FG_TEST_MAIN("responses_req",
     FG_TEST_CASE(references_inside_stored_items_are_followed),
     FG_TEST_CASE(previous_response_id_puts_its_conversation_after_the_instructions),
     FG_TEST_CASE(previous_response_id_alone_needs_no_input),
+    FG_TEST_CASE(a_string_input_is_kept_as_one_user_message_item),
+    FG_TEST_CASE(input_items_are_kept_as_sent_without_the_instructions),
+    FG_TEST_CASE(the_kept_conversation_holds_references_resolved),
+    FG_TEST_CASE(the_kept_conversation_starts_with_the_previous_response_s),
     FG_TEST_CASE(function_tools_are_nested_as_chat_wants),
     FG_TEST_CASE(tool_choice_and_parallel_tool_calls_go_with_tools),
     FG_TEST_CASE(without_tools_auto_choice_and_parallel_calls_send_nothing),
