@@ -535,7 +535,6 @@ sim_model_call(fg_sim_t *sim, struct evhttp_request *req, const char *path,
     json_t *body;
     json_error_t jerr;
     fg_sim_plan_t plan;
-    const char *overcount;
     fg_sim_fault_t fault;
     unsigned ttft_ms, token_delay_ms;
     char err[256];
@@ -590,27 +589,6 @@ sim_model_call(fg_sim_t *sim, struct evhttp_request *req, const char *path,
     } else if (fault == FG_SIM_FAULT_EMPTY_STREAM && !plan.is_stream) {
         fault = FG_SIM_FAULT_EMPTY;
     }
-    if ((overcount = strstr(plan.model, "overcount-")) != NULL) {
-        unsigned long k = strtoul(overcount + sizeof("overcount-") - 1,
-                                  NULL, 10);
-
-        if (k >= 1 && k <= 1000) {
-            plan.completion_tokens *= k;
-        }
-    }
-    if ((overcount = strstr(plan.model, "overprompt-")) != NULL) {
-        unsigned long k = strtoul(overcount + sizeof("overprompt-") - 1,
-                                  NULL, 10);
-
-        if (k >= 1 && k <= 1000) {
-            plan.prompt_tokens *= k;
-        }
-    }
-    if (strstr(plan.model, "negative-usage") != NULL) {
-        /* Rendered through json_int_t: the two's complement reads back. */
-        plan.completion_tokens = (uint64_t) -5000000LL;
-    }
-
     status = 200;
     switch (fault) {
     case FG_SIM_FAULT_500:
