@@ -1109,7 +1109,7 @@ void
 fg_sim_plan_render_reply(const fg_sim_plan_t *plan, struct evbuffer *out)
 {
     json_t *reply, *choices, *message, *call;
-    size_t len = plan_text_len(plan);
+    size_t len;
     char id[64], call_id[64];
     unsigned i;
 
@@ -1117,6 +1117,7 @@ fg_sim_plan_render_reply(const fg_sim_plan_t *plan, struct evbuffer *out)
         evbuffer_add(out, plan->canned, plan->canned_len);
         return;
     }
+    len = plan_text_len(plan);
     snprintf(id, sizeof(id), "chatcmpl-sim-%llu",
              (unsigned long long) plan->seq);
     snprintf(call_id, sizeof(call_id), "call_%llu",
