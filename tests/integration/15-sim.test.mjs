@@ -3,7 +3,8 @@
 // and the model tags that make it write malformed JSON (badjson-<class>) or
 // reason first (reasoning-<n>); the replies a strict OpenAI validator
 // accepts (refusal, logprobs), json_schema instances, tool turns that let
-// agent loops end, and the embeddings and legacy completions endpoints.
+// agent loops end, and the embeddings, legacy completions and Responses
+// endpoints.
 // Talks to the simulator directly, no
 // gateway: when a routing test says "provider a failed with a 401", or a
 // repair test says "the model fenced its JSON", this file is the proof of
@@ -838,6 +839,295 @@ describe('fg-sim', () => {
     test('fault tags apply', async () => {
       assert.equal((await complete({ model: 'c-fault-500', prompt: 'a' })).status, 500);
       assert.equal((await sim.stats()).last_path, '/v1/completions');
+    });
+  });
+  describe('POST /v1/responses', () => {
+    const RBODY = { model: 'sim-small', input: 'hello sim' };
+    const respond = (over = {}, headers = {}) => request('POST', `${sim.url}/v1/responses`,
+      JSON.stringify({ ...RBODY, ...over }), { 'content-type': 'application/json', ...headers });
+    const respondStream = (over = {}, headers = {}) => streamRequest(`${sim.url}/v1/responses`,
+      { ...RBODY, stream: true, ...over }, { headers });
+    // The typed events of a stream's text: [{ event, data }], data parsed.
+    const typed = (text) => text.split('\n\n').filter((e) => e.length > 0).map((e) => {
+      const lines = e.split('\n');
+      return {
+        event: lines.find((l) => l.startsWith('event: '))?.slice(7),
+        data: JSON.parse(lines.filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join('\n')),
+      };
+    });
+    // @value with the sequence number that ids carry taken out.
+    const anyIds = (value) => JSON.parse(JSON.stringify(value).replace(/sim-\d+/g, 'sim-N').replace(/call_\d+/g, 'call_N'));
+    const FN = {
+      type: 'function', name: 'get_weather',
+      parameters: {
+        type: 'object', required: ['city', 'days'],
+        properties: { city: { type: 'string', enum: ['Paris', 'Oslo'] }, days: { type: 'integer', minimum: 2 } },
+      },
+    };
+    const AFTER_CALL = [
+      { role: 'user', content: 'weather in Paris' },
+      { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris","days":2}' },
+      { type: 'function_call_output', call_id: 'call_1', output: 'sunny 21C' },
+    ];
+
+    test('a plain reply is a completed response: one message, the settings echoed, usage as chat counts the same turn', async () => {
+      const r = await respond({ instructions: 'be brief', metadata: { k: 'v' }, temperature: 0.5 });
+      assert.equal(r.status, 200);
+      assert.match(r.headers['content-type'], /^application\/json/);
+      const body = r.json();
+      assert.match(body.id, /^resp_sim-\d+$/);
+      assert.equal(body.object, 'response');
+      assert.equal(typeof body.created_at, 'number');
+      assert.equal(body.status, 'completed');
+      assert.equal(body.error, null);
+      assert.equal(body.incomplete_details, null);
+      assert.equal(body.model, 'sim-small');
+      assert.equal(body.instructions, 'be brief');
+      assert.equal(body.max_output_tokens, null);
+      assert.equal(body.temperature, 0.5);
+      assert.equal(body.top_p, 1);
+      assert.deepEqual(body.metadata, { k: 'v' });
+      assert.deepEqual(body.text, { format: { type: 'text' } });
+      assert.deepEqual(body.reasoning, { effort: null, summary: null });
+      assert.deepEqual([body.tool_choice, body.tools, body.parallel_tool_calls, body.store, body.truncation],
+        ['auto', [], true, true, 'disabled']);
+      assert.equal(body.previous_response_id, null);
+      assert.equal(body.user, null);
+      assert.equal(body.output.length, 1);
+      const [msg] = body.output;
+      assert.match(msg.id, /^msg_sim-\d+_0$/);
+      assert.deepEqual({ ...msg, id: 0 }, {
+        id: 0, type: 'message', role: 'assistant', status: 'completed',
+        content: [{ type: 'output_text', text: msg.content[0].text, annotations: [] }],
+      });
+      const chatReply = (await chat({ messages: [{ role: 'system', content: 'be brief' },
+        { role: 'user', content: 'hello sim' }], max_tokens: undefined })).json();
+      assert.equal(msg.content[0].text, chatReply.choices[0].message.content);
+      const input = chatReply.usage.prompt_tokens;
+      assert.deepEqual(body.usage, {
+        input_tokens: input, input_tokens_details: { cached_tokens: 0 },
+        output_tokens: 16, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: input + 16,
+      });
+    });
+
+    test("a stream sends typed events numbered from 0 in OpenAI's order, and its response.completed is the plain reply", async () => {
+      const plain = (await respond()).json();
+      const s = await respondStream();
+      assert.equal(s.status, 200);
+      assert.match(s.headers['content-type'], /^text\/event-stream/);
+      const end = await s.done;
+      assert.equal(end.error, null);
+      assert.ok(!end.text.includes('[DONE]'), 'no [DONE]');
+      const events = typed(end.text);
+      events.forEach((e, i) => {
+        assert.equal(e.data.type, e.event);
+        assert.equal(e.data.sequence_number, i);
+      });
+      assert.deepEqual(events.map((e) => e.event), [
+        'response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added',
+        ...Array(16).fill('response.output_text.delta'), 'response.output_text.done', 'response.content_part.done',
+        'response.output_item.done', 'response.completed',
+      ]);
+      for (const e of events.slice(0, 2)) {
+        assert.equal(e.data.response.status, 'in_progress');
+        assert.deepEqual(e.data.response.output, []);
+        assert.equal(e.data.response.usage, null);
+      }
+      assert.equal(events[2].data.item.status, 'in_progress');
+      assert.deepEqual(events[2].data.item.content, []);
+      const text = plain.output[0].content[0].text;
+      assert.equal(events.filter((e) => e.event === 'response.output_text.delta').map((e) => e.data.delta).join(''), text);
+      assert.equal(events.find((e) => e.event === 'response.output_text.done').data.text, text);
+      const last = events.at(-1).data.response;
+      assert.deepEqual(anyIds(last), anyIds({ ...plain, created_at: last.created_at }));
+      assert.equal((await sim.stats()).streams, 1);
+    });
+
+    test('a reasoning tag puts a reasoning item first, its summary streamed before the text', async () => {
+      const body = (await respond({ model: 'sim-reasoning-4' })).json();
+      assert.deepEqual(body.output.map((i) => i.type), ['reasoning', 'message']);
+      assert.match(body.output[0].id, /^rs_sim-\d+_0$/);
+      assert.match(body.output[1].id, /^msg_sim-\d+_1$/);
+      assert.deepEqual(body.output[0].summary, [{ type: 'summary_text', text: 'think: hello sim hello' }]);
+      assert.equal(body.usage.output_tokens, 20, '4 of reasoning and 16 of answer');
+      assert.equal(body.usage.output_tokens_details.reasoning_tokens, 4);
+      const events = typed((await (await respondStream({ model: 'sim-reasoning-4' })).done).text);
+      assert.deepEqual(events.map((e) => e.event).slice(2, 13), [
+        'response.output_item.added', 'response.reasoning_summary_part.added',
+        ...Array(4).fill('response.reasoning_summary_text.delta'), 'response.reasoning_summary_text.done',
+        'response.reasoning_summary_part.done', 'response.output_item.done', 'response.output_item.added',
+        'response.content_part.added',
+      ]);
+      assert.equal(events.filter((e) => e.event === 'response.reasoning_summary_text.delta')
+        .map((e) => e.data.delta).join(''), 'think: hello sim hello');
+    });
+
+    test('with tools and a last item that is not a function_call_output the output is a function_call', async () => {
+      const body = (await respond({ tools: [FN] })).json();
+      assert.equal(body.status, 'completed');
+      assert.equal(body.output.length, 1);
+      const [call] = body.output;
+      assert.match(call.id, /^fc_sim-\d+_0$/);
+      assert.match(call.call_id, /^call_\d+$/);
+      assert.deepEqual({ ...call, id: 0, call_id: 0, arguments: '' },
+        { id: 0, type: 'function_call', status: 'completed', arguments: '', call_id: 0, name: 'get_weather' });
+      assert.deepEqual(JSON.parse(call.arguments), { city: 'Paris', days: 2 }, 'an instance of the parameters');
+      assert.deepEqual(body.tools, [FN]);
+    });
+
+    test('tool_choice naming a function calls that one', async () => {
+      const other = { type: 'function', name: 'get_time' };
+      const body = (await respond({ tools: [FN, other], tool_choice: { type: 'function', name: 'get_time' } })).json();
+      assert.equal(body.output[0].name, 'get_time');
+      assert.deepEqual(body.tool_choice, { type: 'function', name: 'get_time' });
+    });
+
+    test('after a function_call_output the answer is a message that mentions the output, counted as chat counts the turn', async () => {
+      const body = (await respond({ input: AFTER_CALL, tools: [FN] })).json();
+      assert.deepEqual(body.output.map((i) => i.type), ['message']);
+      assert.equal(body.output[0].content[0].text.split(' ').slice(0, 6).join(' '), 'echo: weather in Paris sunny 21C');
+      const chatReply = (await chat({ max_tokens: undefined, tools: [{ type: 'function', function: { name: FN.name, parameters: FN.parameters } }],
+        messages: [
+          { role: 'user', content: 'weather in Paris' },
+          { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function',
+            function: { name: 'get_weather', arguments: '{"city":"Paris","days":2}' } }] },
+          { role: 'tool', tool_call_id: 'call_1', content: 'sunny 21C' },
+        ] })).json();
+      assert.equal(body.usage.input_tokens, chatReply.usage.prompt_tokens);
+    });
+
+    test('a streamed function_call is added with empty arguments, then argument deltas, then done', async () => {
+      const plain = (await respond({ tools: [FN] })).json();
+      const events = typed((await (await respondStream({ tools: [FN] })).done).text);
+      const types = events.map((e) => e.event);
+      const n = types.filter((t) => t === 'response.function_call_arguments.delta').length;
+      assert.ok(n > 1, `${n} argument deltas`);
+      assert.deepEqual(types, ['response.created', 'response.in_progress', 'response.output_item.added',
+        ...Array(n).fill('response.function_call_arguments.delta'), 'response.function_call_arguments.done',
+        'response.output_item.done', 'response.completed']);
+      assert.equal(events[2].data.item.arguments, '');
+      assert.equal(events[2].data.item.status, 'in_progress');
+      const args = events.filter((e) => e.event === 'response.function_call_arguments.delta').map((e) => e.data.delta).join('');
+      assert.equal(args, plain.output[0].arguments);
+      assert.equal(events.at(-3).data.arguments, args);
+      assert.equal(events.at(-3).data.name, 'get_weather');
+      assert.deepEqual(anyIds(events.at(-1).data.response.output), anyIds(plain.output));
+    });
+
+    test('text.format json_schema: the message text is an instance with the required members and enum values', async () => {
+      const format = { type: 'json_schema', name: 'paint', strict: true, schema: {
+        type: 'object', additionalProperties: false, required: ['color', 'coats'],
+        properties: { color: { type: 'string', enum: ['teal', 'navy'] }, coats: { type: 'integer', minimum: 3 }, note: { type: 'string' } },
+      } };
+      const body = (await respond({ text: { format } })).json();
+      assert.equal(body.status, 'completed');
+      assert.deepEqual(JSON.parse(body.output[0].content[0].text), { color: 'teal', coats: 3 });
+      assert.deepEqual(body.text, { format });
+    });
+
+    test('text.format json_object: the message text is a JSON object', async () => {
+      const body = (await respond({ text: { format: { type: 'json_object' } } })).json();
+      assert.deepEqual(JSON.parse(body.output[0].content[0].text), { echo: 'hello sim' });
+    });
+
+    test('max_output_tokens shorter than the answer: status incomplete, reason max_output_tokens, the text cut to it', async () => {
+      const body = (await respond({ max_output_tokens: 20 })).json();
+      assert.equal(body.status, 'incomplete');
+      assert.deepEqual(body.incomplete_details, { reason: 'max_output_tokens' });
+      assert.equal(body.max_output_tokens, 20);
+      assert.equal(body.output[0].content[0].text.split(' ').length, 20);
+      assert.equal(body.usage.output_tokens, 20);
+      const events = typed((await (await respondStream({ max_output_tokens: 20 })).done).text);
+      assert.equal(events.at(-1).event, 'response.incomplete');
+      assert.deepEqual(events.at(-1).data.response.incomplete_details, { reason: 'max_output_tokens' });
+      const short = (await respond({ max_output_tokens: 100, text: { format: { type: 'json_object' } } })).json();
+      assert.equal(short.status, 'completed', 'an answer within the limit is whole');
+    });
+
+    test('previous_response_id is a 400 naming the id: the sim keeps no responses', async () => {
+      const r = await respond({ previous_response_id: 'resp_earlier' });
+      assert.equal(r.status, 400);
+      assert.equal(r.json().error.type, 'invalid_request_error');
+      assert.match(r.json().error.message, /resp_earlier/);
+    });
+
+    test('an item_reference item is a 400 naming the id, with or without its type', async () => {
+      for (const item of [{ type: 'item_reference', id: 'msg_earlier_1' }, { id: 'msg_earlier_1' }]) {
+        const r = await respond({ input: [{ role: 'user', content: 'hi' }, item] });
+        assert.equal(r.status, 400, JSON.stringify(item));
+        assert.match(r.json().error.message, /msg_earlier_1/);
+      }
+    });
+
+    for (const [name, over, word] of [
+      ["chat's messages", { messages: [{ role: 'user', content: 'hi' }] }, "'messages'"],
+      ['seed, which chat has and Responses has not', { seed: 1 }, "'seed'"],
+      ["a gateway's routing field", { models: ['a', 'b'] }, "'models'"],
+      ['a tool in chat\'s nesting', { tools: [WEATHER] }, 'tools[0].name'],
+      ['stream_options.include_usage', { stream: true, stream_options: { include_usage: true } }, 'include_usage'],
+      ['a built-in tool', { tools: [{ type: 'web_search' }] }, 'web_search'],
+      ['max_output_tokens under 16', { max_output_tokens: 15 }, 'max_output_tokens'],
+      ['a tool_choice naming no tool', { tools: [FN], tool_choice: { type: 'function', name: 'nope' } }, 'nope'],
+      ['no input', { input: undefined }, "'input'"],
+      ['an input image from the assistant', { input: [{ role: 'assistant', content: [{ type: 'input_image', image_url: 'https://x/y.png' }] }] }, 'input_image'],
+      ['a function_call without call_id', { input: [{ type: 'function_call', name: 'f', arguments: '{}' }] }, 'input[0].call_id'],
+    ]) {
+      test(`${name} is a 400 naming it`, async () => {
+        const r = await respond(over);
+        assert.equal(r.status, 400);
+        assert.ok(r.json().error.message.includes(word), r.json().error.message);
+      });
+    }
+
+    test('items as the SDKs send them back (ids, status, annotations, reasoning) are accepted', async () => {
+      const first = (await respond({ model: 'sim-reasoning-2', tools: [FN] })).json();
+      const r = await respond({ tools: [FN], input: [{ role: 'user', content: [{ type: 'input_text', text: 'weather?' }] },
+        ...first.output, { type: 'function_call_output', call_id: first.output[1].call_id, output: 'rain' }] });
+      assert.equal(r.status, 200, r.text);
+      assert.equal(r.json().output[0].type, 'message');
+    });
+
+    test('a fault-<status> tag answers with that status and an OpenAI error', async () => {
+      const r = await respond({ model: 'sim-fault-429' });
+      assert.equal(r.status, 429);
+      assert.equal(r.headers['retry-after'], '1');
+      assert.equal(r.json().error.code, 'rate_limit_exceeded');
+      assert.equal((await respond({ model: 'sim-fault-500' })).status, 500);
+    });
+
+    test('the failure plan and the TTFT apply as to chat', async () => {
+      await sim.plan({ faults: ['401'] });
+      assert.equal((await respond()).status, 401);
+      const t0 = Date.now();
+      assert.equal((await respond({ model: 'sim-ttft-150' })).status, 200);
+      assert.ok(Date.now() - t0 >= 140, `answered after ${Date.now() - t0} ms`);
+    });
+
+    test('a token delay paces the stream one delta event at a time', async () => {
+      const s = await respondStream({ model: 'sim-delay-40', max_output_tokens: 16 });
+      const end = await s.done;
+      assert.equal(end.error, null);
+      assert.ok(end.ms >= 15 * 40 - 20, `16 deltas in ${end.ms} ms`);
+      assert.equal(typed(end.text).at(-1).event, 'response.incomplete');
+    });
+
+    test('stream-error: the head and one delta, then the connection closes without response.completed', async () => {
+      const s = await respondStream({}, { 'x-sim-fault': 'stream-error' });
+      assert.equal(s.status, 200);
+      const end = await s.done;
+      assert.ok(end.error, 'the body never ended cleanly');
+      assert.deepEqual(s.events.map((e) => JSON.parse(e.data).type), ['response.created', 'response.in_progress',
+        'response.output_item.added', 'response.content_part.added', 'response.output_text.delta']);
+      assert.equal((await sim.stats()).aborted, 1);
+    });
+
+    test('stats name the path, count the request and keep its body', async () => {
+      await respond({ input: 'counted' });
+      const st = await sim.stats();
+      assert.equal(st.last_path, '/v1/responses');
+      assert.equal(st.requests, 1);
+      assert.equal(st.last_body.input, 'counted');
+      assert.equal(st.completed, 1);
     });
   });
 });

@@ -1,7 +1,8 @@
 /*
  * fg-sim: the upstream simulator. It speaks OpenAI's chat-completions,
- * embeddings and legacy completions APIs like a real provider and backs the demo provider of `make run`, the
- * integration tests and the benchmarks.
+ * Responses, embeddings and legacy completions APIs like a real provider
+ * and backs the demo provider of `make run`, the integration tests and the
+ * benchmarks.
  *
  *   fg-sim [-l HOST:PORT] [-t TTFT_MS] [-d TOKEN_DELAY_MS] [-T DIR] [-q] [-v]
  *
@@ -12,7 +13,7 @@
  * HOST:PORT" (the real port when PORT is 0), to stdout. SIGTERM and SIGINT
  * end it with status 0; a bad option, a tokenizer that does not load or a
  * failed bind ends it with status 1. Logs go to stderr: start and exit at
- * notice, one line per chat request only with -v (never a prompt, a
+ * notice, one line per model request only with -v (never a prompt, a
  * completion or an Authorization header), errors only with -q.
  *
  * Endpoints:
@@ -24,9 +25,16 @@
  *   POST /v1/completions       legacy text completions (complete.c:
  *                              prompts, n, best_of, echo, suffix, legacy
  *                              logprobs 0..5, stop, stream and usage)
+ *   POST /v1/responses         the Responses API natively (respond.c):
+ *                              checked strictly (an unknown member is a
+ *                              400 naming it), answered with what chat
+ *                              answers the same conversation, as a
+ *                              response object or its typed events; no
+ *                              stored state, so previous_response_id and
+ *                              item_reference items are a 400
  *   GET  /v1/models            a list of a few model ids
  *   GET  /sim/stats            counters (sim.h; "requests" counts requests
- *                              to the three model endpoints), "last_path"
+ *                              to the four model endpoints), "last_path"
  *                              (which of them the last one went to),
  *                              whether it carried "Authorization: Bearer
  *                              ...", its body as parsed (null if invalid),
@@ -36,13 +44,14 @@
  *                              clears the plan
  * Anything else is an OpenAI-format 404 or 405 (501 for other methods).
  *
- * The three model endpoints share what follows: the fault modes, the
+ * The four model endpoints share what follows: the fault modes, the
  * failure plan, the delays and "tok-" tags apply to each (an embeddings
  * reply is one token: it comes after the TTFT; a completions stream steps
- * one token per delay); the usage tags (overcount, overprompt,
- * negative-usage), badjson and reasoning are chat's only.
+ * one token per delay, a Responses stream one delta event per delay); the
+ * usage tags (overcount, overprompt, negative-usage), badjson and
+ * reasoning are chat's and, since its answer is chat's, Responses'.
  *
- * A chat request is counted and its body recorded first; then an invalid
+ * A model request is counted and its body recorded first; then an invalid
  * body or bad sim option is a 400; then the fault mode applies. Fault, by
  * the failure plan, else header "x-sim-fault: <mode>", else "fault-<mode>"
  * in the model name (an unknown mode is a 400): 500, 429 (with
@@ -58,7 +67,7 @@
  * The failure plan makes one instance fail where others serving the same
  * upstream id do not. POST /sim/plan with {"faults": [mode, ...],
  * "always"?: mode, "retry_after_s"?: n, "ttft_ms"?: ms, "token_delay_ms"?:
- * ms}: the next valid chat requests take the listed modes one each, in
+ * ms}: the next valid model requests take the listed modes one each, in
  * order ("none": a normal reply); once the list is used up every request
  * takes "always", or none. A plan replaces the last one whole: members not
  * given are back to their defaults, so {"faults": []} clears it. A body
@@ -170,6 +179,7 @@ static void sim_on_request(struct evhttp_request *req, void *arg);
 static void sim_chat(fg_sim_t *sim, struct evhttp_request *req);
 static void sim_embeddings(fg_sim_t *sim, struct evhttp_request *req);
 static void sim_completions(fg_sim_t *sim, struct evhttp_request *req);
+static void sim_responses(fg_sim_t *sim, struct evhttp_request *req);
 static void sim_model_call(fg_sim_t *sim, struct evhttp_request *req,
     const char *path, sim_build_cb build);
 static void sim_models(fg_sim_t *sim, struct evhttp_request *req);
@@ -203,6 +213,7 @@ static const sim_route_t sim_routes[] = {
     { EVHTTP_REQ_POST, "/v1/chat/completions", sim_chat },
     { EVHTTP_REQ_POST, "/v1/embeddings",       sim_embeddings },
     { EVHTTP_REQ_POST, "/v1/completions",      sim_completions },
+    { EVHTTP_REQ_POST, "/v1/responses",        sim_responses },
     { EVHTTP_REQ_GET,  "/v1/models",           sim_models },
     { EVHTTP_REQ_GET,  "/sim/stats",           sim_stats },
     { EVHTTP_REQ_POST, "/sim/plan",            sim_plan },
@@ -392,7 +403,7 @@ sim_usage(void)
             "  -T  folder of " FG_SIM_O200K_FILE " and " FG_SIM_CL100K_FILE
             "\n      (default " SIM_DEFAULT_TOKENIZERS ")\n"
             "  -q  log errors only\n"
-            "  -v  log one line per chat request\n"
+            "  -v  log one line per model request\n"
             "Prompt tokens are counted by o200k_base, or as\n"
             "FG_SIM_DEFAULT_TOK=o200k|cl100k|dense|bytes4 says; a tag in the\n"
             "model name overrides it: tok-o200k, tok-cl100k, tok-dense,\n"
@@ -520,6 +531,13 @@ sim_completions(fg_sim_t *sim, struct evhttp_request *req)
     sim_model_call(sim, req, "/v1/completions", fg_sim_complete_build);
 }
 
+/* POST /v1/responses */
+static void
+sim_responses(fg_sim_t *sim, struct evhttp_request *req)
+{
+    sim_model_call(sim, req, "/v1/responses", fg_sim_respond_build);
+}
+
 /*
  * A request to a model, its plan made by @build. Order matters to tests:
  * the request is counted and its body recorded before anything can reject
@@ -535,7 +553,6 @@ sim_model_call(fg_sim_t *sim, struct evhttp_request *req, const char *path,
     json_t *body;
     json_error_t jerr;
     fg_sim_plan_t plan;
-    const char *overcount;
     fg_sim_fault_t fault;
     unsigned ttft_ms, token_delay_ms;
     char err[256];
@@ -589,26 +606,6 @@ sim_model_call(fg_sim_t *sim, struct evhttp_request *req, const char *path,
         token_delay_ms = SIM_SLOW_DELAY_MS;
     } else if (fault == FG_SIM_FAULT_EMPTY_STREAM && !plan.is_stream) {
         fault = FG_SIM_FAULT_EMPTY;
-    }
-    if ((overcount = strstr(plan.model, "overcount-")) != NULL) {
-        unsigned long k = strtoul(overcount + sizeof("overcount-") - 1,
-                                  NULL, 10);
-
-        if (k >= 1 && k <= 1000) {
-            plan.completion_tokens *= k;
-        }
-    }
-    if ((overcount = strstr(plan.model, "overprompt-")) != NULL) {
-        unsigned long k = strtoul(overcount + sizeof("overprompt-") - 1,
-                                  NULL, 10);
-
-        if (k >= 1 && k <= 1000) {
-            plan.prompt_tokens *= k;
-        }
-    }
-    if (strstr(plan.model, "negative-usage") != NULL) {
-        /* Rendered through json_int_t: the two's complement reads back. */
-        plan.completion_tokens = (uint64_t) -5000000LL;
     }
 
     status = 200;

@@ -99,9 +99,10 @@
  *
  * The image formula is gpt-4o's tiles (85 + 170 a 512-px tile); with the
  * tag "img-mini" gpt-4o-mini's (2833 + 5667), with "img-patches" 32-px
- * patches (at most 1536, 1.62 tokens each). Nothing here looks at
- * headers, the clock or fault modes: fg-sim.c and call.c own those, and
- * fg-sim.c multiplies the prompt tokens for "overprompt-<k>".
+ * patches (at most 1536, 1.62 tokens each). The usage tags
+ * "overcount-<k>", "overprompt-<k>" and "negative-usage" (fg-sim.c) then
+ * change the counts reported. Nothing here looks at headers, the clock or
+ * fault modes: fg-sim.c and call.c own those.
  */
 
 #include <stdio.h>
@@ -158,6 +159,7 @@ static void plan_chunk_open(const fg_sim_plan_t *plan, struct evbuffer *out,
 static void plan_chunk_close(const fg_sim_plan_t *plan, struct evbuffer *out,
     const char *finish_reason, size_t piece);
 static json_t *plan_usage(const fg_sim_plan_t *plan);
+static void plan_usage_tags(fg_sim_plan_t *plan);
 static int plan_dump_cb(const char *buffer, size_t size, void *data);
 
 int
@@ -281,6 +283,7 @@ fg_sim_plan_build(fg_sim_plan_t *plan, json_t *body,
     plan->completion_tokens = (uint64_t) fg_sim_plan_n_tokens(plan)
                               * plan->n_choices;
     plan->reasoning_tokens = (uint64_t) plan->n_reasoning * plan->n_choices;
+    plan_usage_tags(plan);
     if (plan->is_stream) {
         plan_build_prefix(plan);
     }
@@ -1106,7 +1109,7 @@ void
 fg_sim_plan_render_reply(const fg_sim_plan_t *plan, struct evbuffer *out)
 {
     json_t *reply, *choices, *message, *call;
-    size_t len = plan_text_len(plan);
+    size_t len;
     char id[64], call_id[64];
     unsigned i;
 
@@ -1114,6 +1117,7 @@ fg_sim_plan_render_reply(const fg_sim_plan_t *plan, struct evbuffer *out)
         evbuffer_add(out, plan->canned, plan->canned_len);
         return;
     }
+    len = plan_text_len(plan);
     snprintf(id, sizeof(id), "chatcmpl-sim-%llu",
              (unsigned long long) plan->seq);
     snprintf(call_id, sizeof(call_id), "call_%llu",
@@ -1259,6 +1263,35 @@ plan_usage(const fg_sim_plan_t *plan)
                      "prompt_tokens_details", "cached_tokens", (json_int_t) 0,
                      "completion_tokens_details", "reasoning_tokens",
                      (json_int_t) plan->reasoning_tokens);
+}
+
+/*
+ * The usage tags of the model name (fg-sim.c's file comment): the bill of
+ * a lying or miscounting provider, made here so that every API that
+ * answers with a chat plan (chat, Responses) reports the same.
+ */
+static void
+plan_usage_tags(fg_sim_plan_t *plan)
+{
+    const char *tag;
+    unsigned long k;
+
+    if ((tag = strstr(plan->model, "overcount-")) != NULL) {
+        k = strtoul(tag + sizeof("overcount-") - 1, NULL, 10);
+        if (k >= 1 && k <= 1000) {
+            plan->completion_tokens *= k;
+        }
+    }
+    if ((tag = strstr(plan->model, "overprompt-")) != NULL) {
+        k = strtoul(tag + sizeof("overprompt-") - 1, NULL, 10);
+        if (k >= 1 && k <= 1000) {
+            plan->prompt_tokens *= k;
+        }
+    }
+    if (strstr(plan->model, "negative-usage") != NULL) {
+        /* Rendered through json_int_t: the two's complement reads back. */
+        plan->completion_tokens = (uint64_t) -5000000LL;
+    }
 }
 
 static int

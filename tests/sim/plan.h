@@ -67,10 +67,12 @@ typedef struct {
     int          has_logprobs;      /* logprobs: true */
     unsigned     top_logprobs;      /* 0..FG_SIM_MAX_TOP_LOGPROBS */
     /*
-     * A canned plan (embeddings, legacy completions) is rendered ahead:
-     * @canned is the non-stream body, or the stream's head (up to
-     * canned_head_end), then its n_pieces steps (step i ends at
+     * A canned plan (embeddings, legacy completions, responses) is
+     * rendered ahead: @canned is the non-stream body, or the stream's head
+     * (up to canned_head_end), then its n_pieces steps (step i ends at
      * piece_end[i]), then its tail. text and the chat members are unused.
+     * A non-stream canned plan may set n_pieces alone (piece_end NULL):
+     * call.c then waits for that many tokens before the reply, as chat's.
      */
     char        *canned;            /* owned; NULL: a chat plan */
     size_t       canned_len;
@@ -152,12 +154,16 @@ double fg_sim_logprob(const char *token, size_t len, size_t pos,
 /*
  * The other endpoints, as canned plans (same contract as
  * fg_sim_plan_build()): embed.c answers POST /v1/embeddings, complete.c
- * POST /v1/completions; their file comments give the rules.
+ * POST /v1/completions, respond.c POST /v1/responses; their file comments
+ * give the rules.
  */
 int fg_sim_embed_build(fg_sim_plan_t *plan, json_t *body,
     const fg_sim_tokenizers_t *toks, uint64_t seq, int64_t created_s,
     char *err, size_t err_size);
 int fg_sim_complete_build(fg_sim_plan_t *plan, json_t *body,
+    const fg_sim_tokenizers_t *toks, uint64_t seq, int64_t created_s,
+    char *err, size_t err_size);
+int fg_sim_respond_build(fg_sim_plan_t *plan, json_t *body,
     const fg_sim_tokenizers_t *toks, uint64_t seq, int64_t created_s,
     char *err, size_t err_size);
 

@@ -38,7 +38,7 @@ typedef enum {
 } fg_sim_fault_t;
 
 /*
- * The instance's failure plan (POST /sim/plan): the next valid chat
+ * The instance's failure plan (POST /sim/plan): the next valid model
  * requests take faults[next++]; once the list is used up, every request
  * takes @always (NONE: a normal reply). is_set is the one branch the fast
  * path pays: it is 0 whenever nothing is left to play.
@@ -54,7 +54,7 @@ typedef struct {
 typedef struct fg_sim_call_s fg_sim_call_t;
 
 /*
- * The whole mutable state of the process, owned by main(). Every chat
+ * The whole mutable state of the process, owned by main(). Every model
  * request ends exactly once as completed, cancelled or aborted, so
  * requests == completed + cancelled + aborted + in_flight at all times.
  */
@@ -70,7 +70,7 @@ typedef struct {
     unsigned            retry_after_s;      /* the 429 fault's; plan's */
     fg_sim_fault_plan_t fault_plan;
     uint64_t            next_seq;           /* never reset: ids stay unique */
-    uint64_t            requests;           /* chat requests received */
+    uint64_t            requests;           /* model requests received */
     uint64_t            streams;            /* ... valid, with stream: true */
     uint64_t            completed;          /* a whole reply was sent */
     uint64_t            cancelled;          /* the client left first */
