@@ -624,6 +624,32 @@ cycle_health_bind(fg_master_t *m)
     free(rows);
 }
 
+/*
+ * The keys a reload cannot change, kept from @old in @conf: the response
+ * store's caps and folder, which the syncer (it outlives a reload) sweeps
+ * by and the arena counts for; workers of two settings would disagree on
+ * them. Says so when the file asked for another value.
+ */
+static void
+cycle_keep_restart_keys(const fg_conf_t *old, fg_conf_t *conf)
+{
+    if (conf->responses_store_bytes != old->responses_store_bytes
+        || conf->responses_store_key_bytes != old->responses_store_key_bytes
+        || conf->responses_store_ttl_s != old->responses_store_ttl_s
+        || conf->responses_store_sweep_s != old->responses_store_sweep_s
+        || strcmp(conf->responses_dir, old->responses_dir) != 0) {
+        fg_log(FG_LOG_WARN, 0, "reload: responses.* and data_dir changes "
+               "take effect at restart; the response store keeps its "
+               "settings");
+    }
+    conf->responses_store_bytes = old->responses_store_bytes;
+    conf->responses_store_key_bytes = old->responses_store_key_bytes;
+    conf->responses_store_ttl_s = old->responses_store_ttl_s;
+    conf->responses_store_sweep_s = old->responses_store_sweep_s;
+    memcpy(conf->responses_dir, old->responses_dir,
+           sizeof(conf->responses_dir));
+}
+
 static int
 cycle_reload(fg_master_t *m)
 {
@@ -652,6 +678,7 @@ cycle_reload(fg_master_t *m)
     fg_listeners_close(&m->listeners);
     m->listeners = listeners;
     fg_catalog_free(m->catalog);
+    cycle_keep_restart_keys(m->conf, conf);
     free(m->conf);
     m->conf = conf;
     m->catalog = catalog;

@@ -1,8 +1,8 @@
 /*
  * main.c: fluxgate's entry point. Parses the command line, loads and
  * checks the configuration (-t stops there), opens the log and the
- * listeners, creates the shared-memory arena, writes the pid file and
- * hands over to the master cycle.
+ * listeners, creates the shared-memory arena, counts the response store
+ * into it, writes the pid file and hands over to the master cycle.
  */
 
 #include <errno.h>
@@ -18,8 +18,10 @@
 
 #include <sodium.h>
 
+#include "common/base/clock.h"
 #include "common/base/crash.h"
 #include "common/base/log.h"
+#include "common/store/respstore.h"
 #include "common/base/version.h"
 #include "master/cycle.h"
 #include "master/fdlimit.h"
@@ -101,6 +103,33 @@ main_mkdir_p(const char *path, fg_err_t *err)
         return fg_err_set(err, FG_E_INTERNAL, NULL, "mkdir(\"%s\"): %s", buf,
                           strerror(errno));
     }
+    return FG_OK;
+}
+
+/*
+ * The response store's folder, tidied and counted into the arena before
+ * any worker can put or get: a store that cannot be prepared would fail
+ * every stored response later, so the start is refused instead.
+ */
+static int
+main_responses(fg_master_t *m, fg_err_t *err)
+{
+    fg_respstore_conf_t  c = fg_respstore_conf_from(m->conf);
+    fg_respstore_stats_t st;
+
+    if (fg_respstore_prepare(m->shm.responses, &c, fg_wall_ms(), err)
+        != FG_OK) {
+        return FG_ERR;
+    }
+    if (c.total_bytes_max == 0) {
+        fg_log(FG_LOG_NOTICE, 0, "response store off "
+               "(responses.store_bytes 0)");
+        return FG_OK;
+    }
+    fg_respstore_stats(m->shm.responses, &st);
+    fg_log(FG_LOG_NOTICE, 0, "response store %s: %llu files, %llu bytes",
+           c.dir, (unsigned long long) st.files,
+           (unsigned long long) st.bytes);
     return FG_OK;
 }
 
@@ -219,6 +248,10 @@ main(int argc, char **argv)
     }
     if (recovered) {
         fg_master_recover(&m);
+    }
+    if (main_responses(&m, &err) != FG_OK) {
+        fg_log(FG_LOG_ERROR, 0, "response store: %s", err.msg);
+        return 1;
     }
     /* A reservation waits for the syncer's next pass; this wakes it at
      * once instead of at its next 10 ms tick. */

@@ -14,7 +14,8 @@
  *      admission (sh_usage_failed) and restarts the syncer;
  *   4) once a second, write the live balances (charged by the workers in
  *      the shm ledger) into the store, and compact the store when its
- *      journal has grown.
+ *      journal has grown; and sweep the response store when a put asked
+ *      for it or responses.store_sweep_s has passed.
  *
  * A commit that could not be made durable leaves the store failed for
  * good (a failed fsync cannot be retried honestly): the syncer then stops
@@ -42,6 +43,7 @@
 #include "master/admin_http.h"
 #include "master/listen.h"
 #include "common/store/reslog.h"
+#include "common/store/respstore.h"
 #include "master/syncer.h"
 
 #define SYNCER_LOCK_WAIT_MS 10000
@@ -50,6 +52,7 @@
 #define SYNCER_DRAIN_BATCH  256
 #define SYNCER_RETAIN_TICKS 3600    /* seconds between retention passes */
 #define SYNCER_ROLL_RETRY_MS 60000  /* after a roll that changed nothing */
+#define SYNCER_SWEEP_LOG_MS  60000  /* between two sweep failures logged */
 
 /* The ring index of the usage records the syncer itself writes: those of
  * reservations settled after a cold start. No ring has it. */
@@ -77,6 +80,8 @@ typedef struct {
     int                       exit_code;
     uint64_t                  ticks;         /* of tick_ev, one a second */
     int64_t                   roll_retry_ms; /* monotonic; no roll before */
+    int64_t                   sweep_ticks;   /* since the last sweep */
+    int64_t                   sweep_logged_ms;   /* monotonic: a failure */
     char                      unix_path[FG_CONF_PATH_MAX];
 } syncer_t;
 
@@ -453,6 +458,46 @@ syncer_rings_committed(const syncer_t *s)
     return fg_usagelog_pending(s->usage) == 0;
 }
 
+/*
+ * Sweeps the response store when a put passed 7/8 of a cap or
+ * responses.store_sweep_s has passed. A failure (a shard folder that
+ * cannot be read) is logged once a minute at most: the next sweep tries
+ * again, and puts go on meanwhile.
+ */
+static void
+syncer_sweep_responses(syncer_t *s)
+{
+    fg_respstore_conf_t  c = fg_respstore_conf_from(s->sc->conf);
+    fg_respstore_sweep_t sw;
+    fg_err_t             err;
+    int64_t              now;
+
+    if (c.total_bytes_max == 0
+        || (++s->sweep_ticks < s->sc->conf->responses_store_sweep_s
+            && !fg_respstore_sweep_wanted(s->sc->shm->responses))) {
+        return;
+    }
+    s->sweep_ticks = 0;
+    if (fg_respstore_sweep(s->sc->shm->responses, &c, fg_wall_ms(), &sw,
+                           &err) != FG_OK) {
+        now = fg_mono_ms();
+        if (s->sweep_logged_ms == 0
+            || now - s->sweep_logged_ms >= SYNCER_SWEEP_LOG_MS) {
+            s->sweep_logged_ms = now;
+            fg_log(FG_LOG_ERROR, 0, "response store: sweep failed: %s",
+                   err.msg);
+        }
+    }
+    if (sw.expired + sw.evicted > 0) {
+        fg_log(FG_LOG_INFO, 0, "response store: swept %llu files, "
+               "deleted %llu expired and %llu evicted, %llu bytes freed",
+               (unsigned long long) sw.scanned,
+               (unsigned long long) sw.expired,
+               (unsigned long long) sw.evicted,
+               (unsigned long long) sw.freed_bytes);
+    }
+}
+
 static void
 syncer_tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -493,6 +538,7 @@ syncer_tick_cb(evutil_socket_t fd, short what, void *arg)
     } else if (rc == 1) {
         fg_log(FG_LOG_INFO, 0, "key store compacted into a new snapshot");
     }
+    syncer_sweep_responses(s);
 }
 
 /* Binds the admin listener: "unix:PATH" or "host:port". */

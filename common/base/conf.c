@@ -52,6 +52,7 @@ typedef struct {
 
 #define KiB 1024LL
 #define MiB (1024LL * 1024)
+#define TiB (1024LL * 1024 * MiB)
 
 static const conf_entry_t conf_table[] = {
     { "listen", CONF_LISTEN, 0, "127.0.0.1:8080", 0, 0, 0,
@@ -182,6 +183,17 @@ static const conf_entry_t conf_table[] = {
            "this node's name in usage records (\"\": the host name)"),
     CONF_I("store.compact_after", store_compact_after, 10000, 10, 100000000,
            "journal records after which a snapshot replaces them"),
+    CONF_I("responses.store_bytes", responses_store_bytes, 256 * MiB, 0,
+           TiB, "stored /v1/responses conversations on disk, all keys "
+           "together (0: store off)"),
+    CONF_I("responses.store_key_bytes", responses_store_key_bytes,
+           16 * MiB, 1 * KiB, TiB, "stored conversations of one key, at "
+           "most responses.store_bytes"),
+    CONF_I("responses.store_ttl_s", responses_store_ttl_s, 3600, 60,
+           2592000, "a stored conversation is forgotten this long after "
+           "it was written"),
+    CONF_I("responses.store_sweep_s", responses_store_sweep_s, 60, 1, 3600,
+           "the syncer deletes expired conversations at least this often"),
     CONF_S("metrics.listen", metrics_listen, "127.0.0.1:9464",
            "Prometheus /metrics listener, \"host:port\" or \"off\""),
     CONF_I("metrics.per_key", metrics_per_key, 0, 0, 1,
@@ -220,6 +232,8 @@ static int conf_set_listen(fg_conf_t *conf, json_t *v, fg_err_t *err);
 static int conf_set_origins(fg_cors_t *cors, json_t *v, int64_t max,
                             fg_err_t *err);
 static int conf_derive(fg_conf_t *conf, fg_err_t *err);
+static int conf_derive_responses(fg_conf_t *conf, const char *where,
+                                 fg_err_t *err);
 
 static const conf_entry_t *
 conf_find(const char *path)
@@ -618,6 +632,31 @@ conf_derive(fg_conf_t *conf, fg_err_t *err)
                           "is less than \"limits.max_body_bytes\" (%lld)",
                           where, (long long) conf->body_buffer_budget_bytes,
                           (long long) conf->max_body_bytes);
+    }
+    return conf_derive_responses(conf, where, err);
+}
+
+/* The response store's folder, and its caps checked together. */
+static int
+conf_derive_responses(fg_conf_t *conf, const char *where, fg_err_t *err)
+{
+    int n = snprintf(conf->responses_dir, sizeof(conf->responses_dir),
+                     "%s/responses", conf->data_dir);
+
+    if (n >= (int) sizeof(conf->responses_dir)) {
+        /* conf_derive left data_dir 32 bytes of room: not reached. */
+        return fg_err_set(err, FG_E_OUT_OF_RANGE, "data_dir",
+                          "%s: \"data_dir\": path too long", where);
+    }
+    if (conf->responses_store_bytes != 0
+        && conf->responses_store_key_bytes > conf->responses_store_bytes) {
+        /* One key could then never be refused before the whole store. */
+        return fg_err_set(err, FG_E_OUT_OF_RANGE,
+                          "responses.store_key_bytes",
+                          "%s: \"responses.store_key_bytes\" (%lld) is "
+                          "more than \"responses.store_bytes\" (%lld)",
+                          where, (long long) conf->responses_store_key_bytes,
+                          (long long) conf->responses_store_bytes);
     }
     return FG_OK;
 }

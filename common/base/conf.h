@@ -82,6 +82,15 @@ typedef struct {
     int64_t     keys_default_balance;
     int64_t     billing_min_reply_tokens;
 
+    /* The response store (docs/operations.md, "Response store"); a
+     * restart applies a change. */
+    int64_t     responses_store_bytes;     /* all files; 0: store off */
+    int64_t     responses_store_key_bytes; /* one key's files */
+    int64_t     responses_store_ttl_s;
+    int64_t     responses_store_sweep_s;
+    char        responses_dir[FG_CONF_PATH_MAX];   /* resolved:
+                                                    * data_dir/responses */
+
     /* Observability (docs/operations.md). */
     char        metrics_listen[FG_CONF_PATH_MAX];
     int64_t     metrics_per_key;

@@ -17,7 +17,9 @@
  *   endpoints      every entry of the health table: its circuit as of
  *                  now, attempts by outcome, failovers, openings and the
  *                  averages, read once so that every family shows the
- *                  same moment.
+ *                  same moment;
+ *   responses      the response store's counters (common/store/respstore.h):
+ *                  what it holds, what puts and sweeps did.
  *
  * Only live slots are read, so a scrape never faults in the pages of
  * slots that never ran a worker.
@@ -101,6 +103,42 @@ exposition_backlog(FILE *out, const fg_usagering_t *r)
             "# TYPE fluxgate_usage_oldest_pending_age_seconds gauge\n"
             "fluxgate_usage_oldest_pending_age_seconds %" PRId64 ".%03"
             PRId64 "\n", age_ms / 1000, age_ms % 1000);
+}
+
+static void
+exposition_responses(FILE *out, const fg_respstore_t *rs)
+{
+    fg_respstore_stats_t st;
+
+    if (rs == NULL) {
+        return;                 /* an arena made without one (tests) */
+    }
+    fg_respstore_stats(rs, &st);
+    exposition_gauge(out, "fluxgate_response_store_bytes", "gauge",
+                     "Bytes of the stored /v1/responses conversations "
+                     "(files' headers included), as counted.", st.bytes);
+    exposition_gauge(out, "fluxgate_response_store_files", "gauge",
+                     "Files of the response store: records and their "
+                     "items' aliases.", st.files);
+    exposition_gauge(out, "fluxgate_response_store_stored_total", "counter",
+                     "Responses the store kept.", st.stored_total);
+    exposition_gauge(out, "fluxgate_response_store_refused_total",
+                     "counter", "Responses not kept because a key's or "
+                     "the whole store's cap would have been passed.",
+                     st.refused_total);
+    exposition_gauge(out, "fluxgate_response_store_failed_total", "counter",
+                     "Responses not kept because a write failed or the id "
+                     "was stored already.", st.failed_total);
+    exposition_gauge(out, "fluxgate_response_store_expired_total",
+                     "counter", "Files the sweep deleted because their "
+                     "time to live had passed.", st.expired_total);
+    exposition_gauge(out, "fluxgate_response_store_evicted_total",
+                     "counter", "Files the sweep deleted, oldest first, "
+                     "to bring a key or the store under 3/4 of its cap.",
+                     st.evicted_total);
+    exposition_gauge(out, "fluxgate_response_store_sweeps_total", "counter",
+                     "Sweeps of the response store by the syncer.",
+                     st.sweeps_total);
 }
 
 static void
@@ -268,6 +306,7 @@ fg_exposition_render(const fg_shm_t *shm, const fg_health_conf_t *health,
                      "Concurrent-request limiter slots held by requests in "
                      "flight.", held);
     exposition_backlog(out, shm->usage);
+    exposition_responses(out, shm->responses);
     if (rc == FG_OK) {
         rc = exposition_health(out, shm->health, health, err);
     }

@@ -4,8 +4,9 @@
 /*
  * The /metrics body: the counters of the metrics region (common/base/metrics.h)
  * and the gauges read from the rest of the shm arena (requests in flight,
- * workers up and restarted, the key table's use, concurrency slots held),
- * and the endpoints' health (common/route/health.h), in the Prometheus
+ * workers up and restarted, the key table's use, concurrency slots held,
+ * the response store's counters), and the endpoints' health
+ * (common/route/health.h), in the Prometheus
  * text format 0.0.4. Apart from metrics.c because it needs shm.h, which
  * includes metrics.h.
  */

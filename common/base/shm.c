@@ -142,12 +142,14 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
     size_t clients_bytes = fg_clientconns_bytes(client_slots);
     size_t health_offset = shm_align(clients_offset + clients_bytes);
     size_t health_bytes = fg_health_size(health_slots);
-    size_t bytes = shm_align(health_offset + health_bytes);
+    size_t responses_offset = shm_align(health_offset + health_bytes);
+    size_t responses_bytes = fg_respstore_bytes(max_keys);
+    size_t bytes = shm_align(responses_offset + responses_bytes);
     void  *p;
     int    existing;
 
     memset(shm, 0, sizeof(*shm));
-    if (keys_bytes == 0) {
+    if (keys_bytes == 0 || responses_bytes == 0) {
         return fg_err_set(err, FG_E_OUT_OF_RANGE, "keys.max_keys",
                           "a key table of %u keys is not possible", max_keys);
     }
@@ -169,7 +171,9 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
         && shm->header->sh_ledger_offset == ledger_offset
         && shm->header->sh_usage_offset == usage_offset
         && shm->header->sh_clients_offset == clients_offset
-        && shm->header->sh_health_bytes == health_bytes) {
+        && shm->header->sh_health_bytes == health_bytes
+        && shm->header->sh_responses_offset == responses_offset
+        && shm->header->sh_responses_bytes == responses_bytes) {
         /* A previous run's arena, of this very layout: keep it. */
         shm->keys = fg_keytable_attach((char *) p + keys_offset, keys_bytes,
                                        err);
@@ -179,6 +183,9 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
         shm->usage = (fg_usagering_t *) ((char *) p + usage_offset);
         shm->clients = fg_clientconns_attach((char *) p + clients_offset);
         shm->health = fg_health_at((char *) p + health_offset);
+        /* Its counters are set again from the disk before forking
+         * (fg_respstore_prepare). */
+        shm->responses = (fg_respstore_t *) ((char *) p + responses_offset);
         *recovered = shm->keys != NULL;
         if (*recovered) {
             return FG_OK;
@@ -210,6 +217,8 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
     shm->header->sh_clients_offset = clients_offset;
     shm->header->sh_clients_bytes = clients_bytes;
     shm->header->sh_health_bytes = health_bytes;
+    shm->header->sh_responses_offset = responses_offset;
+    shm->header->sh_responses_bytes = responses_bytes;
     shm->keys = fg_keytable_init((char *) p + keys_offset, keys_bytes,
                                  max_keys, err);
     if (shm->keys != NULL) {
@@ -236,8 +245,10 @@ fg_shm_create(fg_shm_t *shm, const char *name, uint32_t max_keys,
                                            client_slots);
         shm->health = fg_health_init((char *) p + health_offset,
                                      health_slots);
+        shm->responses = fg_respstore_init((char *) p + responses_offset,
+                                           responses_bytes, max_keys, err);
     }
-    if (shm->usage == NULL) {
+    if (shm->responses == NULL) {
         fg_shm_destroy(shm);
         return FG_ERR;
     }
@@ -265,7 +276,8 @@ fg_shm_check(const fg_shm_t *shm, fg_err_t *err)
         || h->sh_usage_offset + h->sh_usage_bytes > shm->bytes
         || h->sh_clients_offset + h->sh_clients_bytes > shm->bytes
         || shm_align(h->sh_clients_offset + h->sh_clients_bytes)
-           + h->sh_health_bytes > shm->bytes) {
+           + h->sh_health_bytes > shm->bytes
+        || h->sh_responses_offset + h->sh_responses_bytes > shm->bytes) {
         return fg_err_set(err, FG_E_INTERNAL, NULL,
                           "shm arena sizes do not match this build");
     }

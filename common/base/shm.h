@@ -14,7 +14,8 @@
  * balances and reservations) and the usage rings (common/accounts/usagering.h, one
  * per worker slot and one for the master) and the connections per client
  * (common/accounts/clientconns.h) and the endpoints' health
- * (common/route/health.h); bump FG_SHM_LAYOUT_VERSION
+ * (common/route/health.h) and the response store's counters
+ * (common/store/respstore.h); bump FG_SHM_LAYOUT_VERSION
  * with any change (of these regions' records too: the usage record's
  * size is one). An arena a crashed run of another layout left is refused
  * at start-up, never reused or zeroed.
@@ -33,9 +34,10 @@
 #include "common/base/metrics.h"
 #include "common/accounts/usagering.h"
 #include "common/route/health.h"
+#include "common/store/respstore.h"
 
 #define FG_SHM_MAGIC           0x31656761676c6678ULL   /* "xflgage1" */
-#define FG_SHM_LAYOUT_VERSION  15      /* 8: the 1064-byte usage record,
+#define FG_SHM_LAYOUT_VERSION  16      /* 8: the 1064-byte usage record,
                                         * 64-byte metrics series; 9: the
                                         * invalid-usage counters; 10: the
                                         * key record's usage position,
@@ -48,7 +50,9 @@
                                         * (kr_preset); 15: the key
                                         * record's default transforms
                                         * (kr_transforms), repaired and
-                                        * compressed counters by series */
+                                        * compressed counters by series;
+                                        * 16: the response store's
+                                        * counters (sh_responses_*) */
 #define FG_SHM_MAX_WORKERS     512     /* both generations during reload */
 #define FG_SHM_FAILURE_MAX     248     /* bytes of the syncer's failure
                                         * reason, NUL included */
@@ -107,6 +111,8 @@ typedef struct {
                                              balances into this arena */
     uint64_t         sh_clients_offset;
     uint64_t         sh_clients_bytes;
+    uint64_t         sh_responses_offset;
+    uint64_t         sh_responses_bytes;
     /* Why the last syncer could not start or had to stop ("" while one
      * runs well): written by the syncer alone, read by /readyz through
      * fg_shm_syncer_failure(). An even sh_failure_seq means the text is
@@ -116,8 +122,10 @@ typedef struct {
     char             sh_failure[FG_SHM_FAILURE_MAX];
 } fg_shm_header_t;
 
-_Static_assert(sizeof(fg_shm_header_t) == 128 + 64 + 8 + FG_SHM_FAILURE_MAX,
-               "header: three cache lines and the failure reason");
+_Static_assert(sizeof(fg_shm_header_t)
+               == 128 + 64 + 16 + 8 + FG_SHM_FAILURE_MAX,
+               "header: three cache lines, the responses region and the "
+               "failure reason");
 
 typedef struct {
     fg_shm_header_t *header;
@@ -129,6 +137,7 @@ typedef struct {
     fg_usagering_t  *usage;
     fg_clientconns_t *clients;
     fg_health_t     *health;
+    fg_respstore_t  *responses;
     size_t           bytes;
 } fg_shm_t;
 
@@ -136,7 +145,8 @@ typedef struct {
  * Maps the arena, inherited across fork, with room for a key table of
  * @max_keys keys, @client_slots entries of connections per client
  * (fg_clientconns_slots()) and @health_slots endpoints' health
- * (routing.max_endpoints): from the POSIX shared-memory object @name, or anonymous
+ * (routing.max_endpoints), and the response store's counters for
+ * @max_keys keys: from the POSIX shared-memory object @name, or anonymous
  * memory when @name is NULL. An object of the same name, size and layout
  * left by a previous run is kept as it is and *@recovered set to 1: the
  * caller repairs what its dead processes held. An object of another

@@ -90,6 +90,17 @@ describe('fluxgate -t', () => {
     assertRejected(check(p), p, 'limits.max_json_depth', '4..1024');
   });
 
+  test('rejects a response store key cap above the store\'s, naming both keys', () => {
+    const p = writeConf({ responses: { store_bytes: 1048576, store_key_bytes: 2097152 } });
+    assertRejected(check(p), p, 'responses.store_key_bytes', 'responses.store_bytes');
+  });
+
+  test('accepts the response store turned off', () => {
+    const r = check(writeConf({ responses: { store_bytes: 0 } }));
+    assert.equal(r.status, 0, r.err);
+    assert.match(r.out, /configuration OK/);
+  });
+
   test('rejects a worker count of zero, naming workers', () => {
     const p = writeConf({ workers: 0 });
     assertRejected(check(p), p, 'workers');

@@ -133,7 +133,11 @@ describe('GET /metrics', () => {
       'fluxgate_concurrency_slots_held', 'fluxgate_energy_kwh_total',
       'fluxgate_carbon_grams_total', 'fluxgate_water_liters_total',
       'fluxgate_usage_records_pending', 'fluxgate_usage_oldest_pending_age_seconds',
-      'fluxgate_usage_journal_sync_duration_seconds']) {
+      'fluxgate_usage_journal_sync_duration_seconds',
+      'fluxgate_response_store_bytes', 'fluxgate_response_store_files',
+      'fluxgate_response_store_stored_total', 'fluxgate_response_store_refused_total',
+      'fluxgate_response_store_failed_total', 'fluxgate_response_store_expired_total',
+      'fluxgate_response_store_evicted_total', 'fluxgate_response_store_sweeps_total']) {
       assert.match(r.text, new RegExp(`^# TYPE ${name} `, 'm'), name);
     }
     const s = parse(r.text);
@@ -457,5 +461,78 @@ describe('the metrics listener', () => {
     conf = writeConfig(dir, { metrics: { listen: 'off' } });
     r = spawnSync(path.join(BIN_DIR, 'fluxgate'), ['-t', '-c', conf], { encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
+  });
+});
+
+// The response store's folder, counted at start and swept by the syncer
+// (common/store/respstore.h; docs/operations.md, "Response store"): files
+// written into it before the start stand for what an earlier run left.
+describe('the response store', () => {
+  // Where the store keeps id @id: <data>/responses/<FNV-1a low byte>/<id>.
+  function storePath(dataDir, id) {
+    let h = 0xcbf29ce484222325n;
+    for (const c of Buffer.from(id)) {
+      h = ((h ^ BigInt(c)) * 0x100000001b3n) & 0xffffffffffffffffn;
+    }
+    const shard = (h & 0xffn).toString(16).padStart(2, '0');
+    return path.join(dataDir, 'responses', shard, id);
+  }
+
+  function writeRecord(dataDir, id, createdMs, expiresMs) {
+    const body = '[{"role":"user","content":"hi"}]';
+    const p = storePath(dataDir, id);
+    fs.mkdirSync(path.dirname(p), { recursive: true, mode: 0o700 });
+    fs.writeFileSync(p, `FGRS1 R key_x ${createdMs} ${expiresMs} ${body.length}\n${body}`);
+    return p;
+  }
+
+  test('a start counts what the folder holds; the syncer sweeps it every responses.store_sweep_s', async () => {
+    const dir = tempDir('fg-respstore-');
+    const data = path.join(dir, 'data');
+    const now = Date.now();
+    const live = writeRecord(data, 'resp_live', now, now + 3600000);
+    const soon = writeRecord(data, 'resp_soon', now, now + 2500);
+    const dead = writeRecord(data, 'resp_dead', now - 7200000, now - 3600000);
+    const tmp = path.join(path.dirname(live), '.tmp.1.1');
+    fs.writeFileSync(tmp, 'half');
+    const gw = await startGateway({ sim, dir, config: { responses: { store_sweep_s: 1 } } });
+    try {
+      assert.equal(fs.readdirSync(path.join(data, 'responses')).length, 256);
+      assert.ok(!fs.existsSync(dead), 'an expired file is deleted at start');
+      assert.ok(!fs.existsSync(tmp), 'a temporary file is deleted at start');
+      const first = parse(await gw.scrape());
+      assert.equal(first.get('fluxgate_response_store_files'), 2);
+      assert.equal(first.get('fluxgate_response_store_bytes'),
+        fs.statSync(live).size + fs.statSync(soon).size);
+      const swept = await waitFor('the sweep of the expired record', async () => {
+        const s = parse(await gw.scrape());
+        return s.get('fluxgate_response_store_expired_total') === 1 ? s : null;
+      }, { tries: 100, every: 100 });
+      assert.ok(swept.get('fluxgate_response_store_sweeps_total') >= 1);
+      assert.equal(swept.get('fluxgate_response_store_files'), 1);
+      assert.equal(swept.get('fluxgate_response_store_bytes'), fs.statSync(live).size);
+      assert.ok(!fs.existsSync(soon));
+      assert.ok(fs.existsSync(live));
+      await waitFor('the sweep\'s log line', () =>
+        /response store: swept \d+ files, deleted 1 expired/.test(gw.log()));
+    } finally {
+      await gw.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  test('responses.store_bytes 0 turns it off: no folder, no sweep', async () => {
+    const dir = tempDir('fg-respstore-');
+    const gw = await startGateway({ sim, dir, config: { responses: { store_bytes: 0, store_sweep_s: 1 } } });
+    try {
+      assert.match(gw.log(), /response store off/);
+      await new Promise((r) => setTimeout(r, 1500));
+      const s = parse(await gw.scrape());
+      assert.equal(s.get('fluxgate_response_store_sweeps_total'), 0);
+      assert.ok(!fs.existsSync(path.join(dir, 'data', 'responses')));
+    } finally {
+      await gw.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

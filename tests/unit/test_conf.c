@@ -88,6 +88,41 @@ body_buffer_budget_defaults_to_128_mib_and_holds_one_body(void)
 }
 
 static void
+response_store_defaults_and_its_folder_beside_the_data(void)
+{
+    fg_conf_t conf;
+    fg_err_t  err;
+
+    expect_int_eq(fg_conf_load(&conf, write_conf(
+        "{\"data_dir\": \"/srv/fg\"}"), &err), FG_OK);
+    expect_int_eq(conf.responses_store_bytes, 256 * 1024 * 1024);
+    expect_int_eq(conf.responses_store_key_bytes, 16 * 1024 * 1024);
+    expect_int_eq(conf.responses_store_ttl_s, 3600);
+    expect_int_eq(conf.responses_store_sweep_s, 60);
+    expect_str_eq(conf.responses_dir, "/srv/fg/responses");
+}
+
+static void
+response_store_key_cap_above_the_total_is_an_error(void)
+{
+    fg_conf_t conf;
+    fg_err_t  err;
+
+    expect_int_eq(fg_conf_load(&conf, write_conf(
+        "{\"responses\": {\"store_bytes\": 1048576,"
+        " \"store_key_bytes\": 2097152}}"), &err), FG_ERR);
+    expect_str_eq(err.param, "responses.store_key_bytes");
+    expect_true(strstr(err.msg, "responses.store_bytes") != NULL);
+    /* With the store off, the key cap does not matter. */
+    expect_int_eq(fg_conf_load(&conf, write_conf(
+        "{\"responses\": {\"store_bytes\": 0}}"), &err), FG_OK);
+    expect_int_eq(conf.responses_store_bytes, 0);
+    expect_int_eq(fg_conf_load(&conf, write_conf(
+        "{\"responses\": {\"store_ttl_s\": 59}}"), &err), FG_ERR);
+    expect_str_eq(err.param, "responses.store_ttl_s");
+}
+
+static void
 workers_auto_means_one_per_core(void)
 {
     fg_conf_t conf;
@@ -272,6 +307,8 @@ FG_TEST_MAIN("conf",
     FG_TEST_CASE(load_without_a_file_gives_the_defaults),
     FG_TEST_CASE(load_overrides_nested_keys),
     FG_TEST_CASE(body_buffer_budget_defaults_to_128_mib_and_holds_one_body),
+    FG_TEST_CASE(response_store_defaults_and_its_folder_beside_the_data),
+    FG_TEST_CASE(response_store_key_cap_above_the_total_is_an_error),
     FG_TEST_CASE(workers_auto_means_one_per_core),
     FG_TEST_CASE(unknown_key_is_an_error_naming_its_path),
     FG_TEST_CASE(wrong_type_is_an_error),

@@ -7,6 +7,7 @@
 
 #include "common/base/metrics.h"
 
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -671,6 +672,51 @@ exposition_adds_the_gauges_of_the_arena(void)
     fg_shm_destroy(&shm);
 }
 
+static int
+rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *f)
+{
+    (void) sb;
+    (void) flag;
+    (void) f;
+    return remove(path);
+}
+
+static void
+exposition_reports_the_response_store(void)
+{
+    fg_respstore_conf_t c;
+    fg_shm_t            shm;
+    fg_err_t            err;
+    char                root[] = "/tmp/fg-test-metrics-XXXXXX", dir[64];
+    char               *t;
+    size_t              len = 0;
+    int                 recovered;
+    int64_t             now = fg_wall_ms();
+
+    expect_int_eq(fg_shm_create(&shm, NULL, 100, 64, FG_CLIENTCONNS_MIN_SLOTS, 16, &recovered, &err), FG_OK);
+    expect_true(mkdtemp(root) != NULL);
+    snprintf(dir, sizeof(dir), "%s/responses", root);
+    c = (fg_respstore_conf_t) { dir, 1 << 20, 1 << 16, 60000 };
+    expect_int_eq(fg_respstore_prepare(shm.responses, &c, now, &err), FG_OK);
+    expect_int_eq(fg_respstore_put(shm.responses, &c, "key_a", "resp_1", now,
+                                   "", 0, "[{\"id\":\"msg_1\"}]", 16,
+                                   &err), FG_OK);
+    t = fg_exposition_render(&shm, &health, &len, &err);
+    expect_true(sample(t, "fluxgate_response_store_bytes") > 0);
+    expect_int_eq(sample(t, "fluxgate_response_store_files"), 2);
+    expect_int_eq(sample(t, "fluxgate_response_store_stored_total"), 1);
+    expect_int_eq(sample(t, "fluxgate_response_store_refused_total"), 0);
+    expect_int_eq(sample(t, "fluxgate_response_store_failed_total"), 0);
+    expect_int_eq(sample(t, "fluxgate_response_store_expired_total"), 0);
+    expect_int_eq(sample(t, "fluxgate_response_store_evicted_total"), 0);
+    expect_int_eq(sample(t, "fluxgate_response_store_sweeps_total"), 0);
+    expect_true(has_line(t, "# TYPE fluxgate_response_store_sweeps_total "
+                         "counter"));
+    free(t);
+    nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    fg_shm_destroy(&shm);
+}
+
 static void
 exposition_lists_every_endpoint_of_the_health_table(void)
 {
@@ -740,4 +786,5 @@ FG_TEST_MAIN("metrics",
     FG_TEST_CASE(journal_sync_histogram_counts_each_sync_in_its_bucket),
     FG_TEST_CASE(exposition_reports_the_usage_backlog_and_its_oldest_age),
     FG_TEST_CASE(exposition_adds_the_gauges_of_the_arena),
+    FG_TEST_CASE(exposition_reports_the_response_store),
     FG_TEST_CASE(exposition_lists_every_endpoint_of_the_health_table))
