@@ -353,7 +353,9 @@ $(BUILD)/tests/fuzz_replay_%: $(BUILD)/obj/tests/fuzz/replay.o \
 	$(Q)$(CC) $(ALL_LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/fuzz/fuzz_validate: tests/fuzz/fuzz_validate.c worker/validate.c worker/verdict.c \
-                             worker/responses_req.c \
+                             worker/responses_req.c worker/responses_store.c \
+                             common/store/respstore.c common/base/clock.c \
+                             common/base/log.c \
                              worker/routereq.c common/route/preset.c \
                              common/wire/httpparse.c common/wire/jdoc.c common/wire/utf8.c \
                              common/wire/json.c common/base/errors.c common/base/alloc.c
@@ -383,7 +385,9 @@ $(BUILD)/fuzz/fuzz_jsonrepair: tests/fuzz/fuzz_jsonrepair.c common/wire/jsonrepa
 $(BUILD)/fuzz/fuzz_compress: tests/fuzz/fuzz_compress.c common/tokens/compress.c \
                              common/tokens/tokcount.c common/tokens/bpe.c \
                              common/tokens/media.c worker/validate.c worker/verdict.c \
-                             worker/responses_req.c \
+                             worker/responses_req.c worker/responses_store.c \
+                             common/store/respstore.c common/base/clock.c \
+                             common/base/log.c \
                              worker/routereq.c common/route/preset.c \
                              common/wire/httpparse.c common/wire/jdoc.c \
                              common/wire/utf8.c common/wire/json.c \

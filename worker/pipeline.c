@@ -54,7 +54,9 @@
 #include "worker/pipeline.h"
 #include "worker/routeprefs.h"
 #include "worker/relay.h"
+#include "worker/responses_native.h"
 #include "worker/responses_reply.h"
+#include "worker/responses_store.h"
 #include "worker/upstream.h"
 #include "worker/usagerec.h"
 #include "worker/upstream_body.h"
@@ -64,6 +66,8 @@
 static char *pipeline_settle_chunk(fg_req_t *req, const char *json,
                                    size_t len, size_t *out_len);
 static void pipeline_upstream_headers(void *owner);
+static void pipeline_keep_response(fg_req_t *req, const char *id,
+                                   const char *response, size_t len);
 static int pipeline_upstream_data(void *owner, const char *data,
                                   size_t len);
 static void pipeline_upstream_done(void *owner,
@@ -259,6 +263,9 @@ pipeline_api_bit(fg_usage_api_t api)
         return FG_API_EMBEDDINGS;
     case FG_USAGE_API_COMPLETIONS:
         return FG_API_COMPLETIONS;
+    case FG_USAGE_API_RESPONSES:
+        /* Sent as is where it is spoken, translated where chat is. */
+        return FG_API_CHAT | FG_API_RESPONSES;
     default:
         return FG_API_CHAT;
     }
@@ -266,8 +273,11 @@ pipeline_api_bit(fg_usage_api_t api)
 
 /* The path an attempt posts to after its provider's base URL. */
 static const char *
-pipeline_api_path(fg_usage_api_t api)
+pipeline_api_path(fg_usage_api_t api, int is_native)
 {
+    if (is_native) {
+        return "/responses";
+    }
     switch (api) {
     case FG_USAGE_API_EMBEDDINGS:
         return "/embeddings";
@@ -660,7 +670,19 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
         lowered = req->reservation.max_output;   /* the default, said */
     }
     pipeline_effort_mapped(req, e);
-    body = fg_upstream_body(&req->validated.doc, chat,
+    at->is_native = req->validated.api == FG_USAGE_API_RESPONSES
+                    && (e->apis & FG_API_RESPONSES);
+    if (at->is_native) {
+        at->strip_usage = 0;     /* its usage is in response.completed */
+        at->effort_mapped[0] = '\0';
+        body = fg_responses_native_body(&req->validated.resp_doc,
+                                        e->upstream_id,
+                                        strlen(e->upstream_id),
+                                        req->validated.resp_context,
+                                        req->validated.resp_context_len,
+                                        lowered, &len);
+    } else {
+        body = fg_upstream_body(&req->validated.doc, chat,
                             &(fg_upstream_body_in_t) {
                                 .endpoint = e,
                                 .lowered_max_tokens = lowered,
@@ -670,6 +692,7 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
                                 .is_legacy = req->validated.api
                                              == FG_USAGE_API_COMPLETIONS
                             }, &len);
+    }
     /* Nothing reads the parsed document from here on; the body stays
      * while another endpoint may be tried (it is parsed again then). */
     may_fail_over = rt->next < rt->n_candidates
@@ -677,7 +700,7 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
     fg_validate_drop_doc(req, may_fail_over);
     target.provider = e->provider;
     target.request_id = req->id;
-    target.api_path = pipeline_api_path(req->validated.api);
+    target.api_path = pipeline_api_path(req->validated.api, at->is_native);
     if (at->upstream == NULL) {
         at->upstream = fg_upstream_start(w, &target, body, len,
                                          chat->is_stream,
@@ -965,6 +988,7 @@ pipeline_complete_response(fg_req_t *req, const fg_verdict_t *v)
         fg_req_reply_error(req, &err);
         return;
     }
+    pipeline_keep_response(req, id, text, len);
     spliced = fg_footprint_splice(req, text, len, &spliced_len);
     if (spliced != NULL) {
         fg_req_reply(req, 200, spliced, spliced_len);
@@ -973,6 +997,85 @@ pipeline_complete_response(fg_req_t *req, const fg_verdict_t *v)
         fg_req_reply(req, 200, text, len);
     }
     free(text);
+}
+
+/* Keeps the response @id whose text is @response (@len bytes) in the
+ * response store (responses_store.h). */
+static void
+pipeline_keep_response(fg_req_t *req, const char *id, const char *response,
+                       size_t len)
+{
+    char   *output;
+    size_t  output_len;
+
+    if (!req->validated.rq.store) {
+        return;
+    }
+    output = fg_responses_output_items(response, len, &output_len);
+    if (output != NULL) {
+        fg_responses_store_keep(req, id, output, output_len);
+        free(output);
+    }
+}
+
+/* A natively served POST /v1/responses (responses_native.h): the
+ * provider's response object @v, kept by its own id, environment_impact
+ * spliced in. */
+static void
+pipeline_complete_native(fg_req_t *req, const fg_verdict_t *v)
+{
+    char      id[FG_RESPSTORE_ID_MAX + 1], *spliced;
+    size_t    len;
+    fg_jdoc_t doc;
+
+    if (req->validated.rq.store
+        && fg_jdoc_parse(&doc, v->body, v->body_len, 128, NULL) == FG_OK) {
+        if (fg_jdoc_str_copy(&doc, fg_jdoc_get(&doc, 0, "id"), id,
+                             sizeof(id)) >= sizeof(id)) {
+            id[0] = '\0';       /* too long to be stored by */
+        }
+        fg_jdoc_free(&doc);
+        if (id[0] != '\0') {
+            pipeline_keep_response(req, id, v->body, v->body_len);
+        }
+    }
+    spliced = fg_footprint_splice(req, v->body, v->body_len, &len);
+    if (spliced != NULL) {
+        fg_req_reply(req, 200, spliced, len);
+        free(spliced);
+        return;
+    }
+    fg_req_reply(req, 200, v->body, v->body_len);
+}
+
+/* A Responses stream that ended whole: its output kept in the store. */
+static void
+pipeline_keep_stream(fg_req_t *req)
+{
+    fg_req_relay_t *r = &req->relay;
+    char            id[FG_GATEWAY_ID_SIZE + 8], *output;
+    size_t          len;
+
+    if (req->validated.api != FG_USAGE_API_RESPONSES
+        || !req->validated.rq.store) {
+        return;
+    }
+    if (req->attempt.is_native) {
+        if (r->native_output != NULL && r->native_id[0] != '\0') {
+            fg_responses_store_keep(req, r->native_id, r->native_output,
+                                    r->native_output_len);
+        }
+        return;
+    }
+    if (r->resp_stream == NULL) {
+        return;
+    }
+    output = fg_responses_stream_output(r->resp_stream, &len);
+    if (output != NULL) {
+        fg_req_response_id(req, id, sizeof(id));
+        fg_responses_store_keep(req, id, output, len);
+        free(output);
+    }
 }
 
 /* A completion: settled now, so its reply carries the charge (headers)
@@ -994,6 +1097,10 @@ pipeline_complete(fg_req_t *req, const fg_verdict_t *v)
         fg_req_add_header(req, "x-fluxgate-json-repaired", "1");
     }
     fg_footprint_compute(req);
+    if (req->attempt.is_native) {
+        pipeline_complete_native(req, v);
+        return;
+    }
     if (req->validated.api == FG_USAGE_API_RESPONSES) {
         pipeline_complete_response(req, v);
         return;
@@ -1152,6 +1259,8 @@ pipeline_upstream_done(void *owner, const fg_attempt_result_t *result,
                             && fg_failover_is_circuit_failure(result));
         if (v.err.code != FG_E_NONE) {
             req->error = v.err.code;
+        } else {
+            pipeline_keep_stream(req);
         }
         pipeline_send(req);
         fg_req_stream_end(req);

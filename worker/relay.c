@@ -33,6 +33,7 @@
 #include "common/base/log.h"
 #include "worker/relay.h"
 #include "worker/replyfix.h"
+#include "worker/responses_native.h"
 #include "worker/responses_reply.h"
 #include "worker/request.h"
 #include "worker/upstream.h"
@@ -125,6 +126,24 @@ relay_take_usage(fg_req_t *req, const fg_jdoc_t *doc)
                                                      "reasoning_tokens"));
 }
 
+/* Takes the token counts of a Responses object's usage (a natively
+ * served POST /v1/responses, responses_native.h). */
+static void
+relay_take_native_usage(fg_req_t *req, const fg_jdoc_t *doc, int response)
+{
+    fg_req_relay_t       *r = &req->relay;
+    fg_responses_usage_t  u;
+
+    if (!fg_responses_native_usage(doc, response, &u)) {
+        return;
+    }
+    r->has_usage = 1;
+    r->prompt_tokens = u.input_tokens;
+    r->completion_tokens = u.output_tokens;
+    r->cached_tokens = u.cached_tokens;
+    r->reasoning_tokens = u.reasoning_tokens;
+}
+
 /* Adds the length of the text in the choices (each choice's @part: "delta"
  * in a stream, "message" in a reply) to what was relayed: the estimate of
  * a completion the upstream did not count. */
@@ -192,6 +211,20 @@ relay_send_event(fg_req_t *req, const char *json, size_t len)
     evbuffer_add(req->relay.stream_out, "data: ", 6);
     evbuffer_add(req->relay.stream_out, json, len);
     evbuffer_add(req->relay.stream_out, "\n\n", 2);
+}
+
+/* Queues @len bytes of JSON as event @ev's data, under its name when it
+ * has one (Responses streams name their events). */
+static void
+relay_send_named(fg_req_t *req, const fg_sse_event_t *ev, const char *json,
+                 size_t len)
+{
+    if (ev->event_len > 0) {
+        evbuffer_add(req->relay.stream_out, "event: ", 7);
+        evbuffer_add(req->relay.stream_out, ev->event, ev->event_len);
+        evbuffer_add(req->relay.stream_out, "\n", 1);
+    }
+    relay_send_event(req, json, len);
 }
 
 /*
@@ -335,6 +368,81 @@ relay_responses_event(fg_req_t *req, const fg_sse_event_t *ev)
     return 0;
 }
 
+/*
+ * One event of a Responses stream from a provider that speaks it
+ * (responses_native.h), relayed as it came, with three exceptions: the
+ * final response.completed or response.incomplete settles the request
+ * and carries the charge and the environment_impact in its response;
+ * its output is kept for the store; and a provider's "error" or
+ * response.failed event ends the stream as the gateway's own error, never
+ * the provider's words (relay_stream_error).
+ */
+static int
+relay_native_event(fg_req_t *req, const fg_sse_event_t *ev)
+{
+    fg_req_relay_t *r = &req->relay;
+    fg_jdoc_t       doc;
+    int             type, response;
+    char           *spliced, *out;
+    size_t          len, at, end;
+
+    if (fg_jdoc_parse(&doc, ev->data, ev->data_len, FG_RELAY_MAX_DEPTH,
+                      NULL) != FG_OK
+        || fg_jdoc_type(&doc, 0) != FG_JOBJECT) {
+        if (doc.nodes != NULL) {
+            fg_jdoc_free(&doc);
+        }
+        r->error = fg_upstream_err_malformed;
+        return 1;
+    }
+    type = fg_jdoc_get(&doc, 0, "type");
+    if (fg_jdoc_str_eq(&doc, type, "error")
+        || fg_jdoc_str_eq(&doc, type, "response.failed")) {
+        fg_jdoc_free(&doc);
+        r->error = fg_upstream_err_failed;
+        return 1;
+    }
+    r->saw_event = 1;
+    r->relayed_bytes += (int64_t) fg_jdoc_str_len(
+        &doc, fg_jdoc_get(&doc, 0, "delta"));
+    response = fg_jdoc_get(&doc, 0, "response");
+    if (!fg_jdoc_str_eq(&doc, type, "response.completed")
+        && !fg_jdoc_str_eq(&doc, type, "response.incomplete")) {
+        relay_send_named(req, ev, doc.buf, doc.len);
+        fg_jdoc_free(&doc);
+        return 0;
+    }
+    if (!fg_responses_native_is_response(&doc, response)) {
+        fg_jdoc_free(&doc);
+        r->error = fg_upstream_err_malformed;
+        return 1;
+    }
+    r->saw_done = 1;
+    relay_take_native_usage(req, &doc, response);
+    if (fg_jdoc_str_copy(&doc, fg_jdoc_get(&doc, response, "id"),
+                         r->native_id, sizeof(r->native_id))
+        >= sizeof(r->native_id)) {
+        r->native_id[0] = '\0';  /* too long to be stored by */
+    }
+    free(r->native_output);
+    r->native_output = fg_responses_output_items(
+        doc.buf + doc.nodes[response].start, doc.nodes[response].len,
+        &r->native_output_len);
+    /* The charge goes into the response object, inside the event. */
+    at = doc.nodes[response].start;
+    end = at + doc.nodes[response].len;
+    spliced = r->settle(req, doc.buf + at, end - at, &len);
+    out = fg_xmalloc(at + len + (doc.len - end));
+    memcpy(out, doc.buf, at);
+    memcpy(out + at, spliced, len);
+    memcpy(out + at + len, doc.buf + end, doc.len - end);
+    relay_send_named(req, ev, out, at + len + (doc.len - end));
+    free(out);
+    free(spliced);
+    fg_jdoc_free(&doc);
+    return 0;
+}
+
 static int
 relay_on_event(const fg_sse_event_t *ev, void *arg)
 {
@@ -343,6 +451,9 @@ relay_on_event(const fg_sse_event_t *ev, void *arg)
     int        usage, rc = 0;
     char      *fixed = NULL;
 
+    if (req->attempt.is_native) {
+        return relay_native_event(req, ev);
+    }
     if (req->validated.api == FG_USAGE_API_RESPONSES) {
         return relay_responses_event(req, ev);
     }
@@ -707,6 +818,26 @@ fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
                                  "provider %s: %s", up->provider->id,
                                  fg_upstream_err_malformed);
     }
+    if (req->attempt.is_native) {
+        if (!fg_responses_native_is_response(&doc, 0)) {
+            fg_jdoc_free(&doc);
+            r->upstream_kind = FG_UPSTREAM_MALFORMED;
+            return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_PROVIDER_ERROR,
+                                     NULL, "provider %s: the reply is not a "
+                                     "response object", up->provider->id);
+        }
+        relay_take_native_usage(req, &doc, 0);
+        if (!r->has_usage) {
+            r->relayed_bytes += (int64_t) fg_responses_native_text_bytes(
+                &doc, 0);
+        }
+        fg_jdoc_free(&doc);
+        v->kind = FG_VERDICT_COMPLETE;
+        v->err.code = FG_E_NONE;
+        v->body = body;
+        v->body_len = len;
+        return FG_VERDICT_COMPLETE;
+    }
     relay_take_usage(req, &doc);
     if (!r->has_usage) {
         relay_count_text(req, &doc, "message");
@@ -747,4 +878,6 @@ fg_relay_cleanup(fg_req_t *req)
     fg_replyfix_cleanup(req);
     fg_responses_stream_free(r->resp_stream);
     r->resp_stream = NULL;
+    free(r->native_output);
+    r->native_output = NULL;
 }

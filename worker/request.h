@@ -172,6 +172,9 @@ typedef struct {
     fg_upstream_t            *upstream;      /* owned */
     int                       strip_usage;   /* we asked for usage, not
                                               * the client */
+    int                       is_native;     /* a Responses request sent
+                                              * as one (responses_native.h),
+                                              * not translated to chat */
     int                       is_head_held;  /* a stream's client head
                                               * waits for its first event:
                                               * the attempt may still fail
@@ -235,6 +238,11 @@ typedef struct {
                                               * content, owned (replyfix.c) */
     fg_responses_stream_t    *resp_stream;   /* a Responses stream's
                                               * translation, owned */
+    char                     *native_output; /* a native Responses
+                                              * stream's output items, from
+                                              * its final event (owned) */
+    size_t                    native_output_len;
+    char                      native_id[72]; /* its response's id; "" */
 } fg_req_relay_t;
 
 /* meter.c (fg_meter_charge): the usage charged and what it cost. */

@@ -51,6 +51,8 @@ const char fg_upstream_err_reset[] =
     "the provider closed the connection in the middle of its reply";
 const char fg_upstream_err_too_large[] = "the provider's reply is too large";
 const char fg_upstream_err_malformed[] = "the provider sent a malformed reply";
+const char fg_upstream_err_failed[] =
+    "the provider reported that the response failed";
 const char fg_upstream_err_no_descriptor[] =
     "the gateway has no descriptor left for a connection to the provider";
 

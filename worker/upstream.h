@@ -63,6 +63,9 @@ extern const char fg_upstream_err_total_timeout[];
 extern const char fg_upstream_err_reset[];
 extern const char fg_upstream_err_too_large[];
 extern const char fg_upstream_err_malformed[];
+/* A Responses stream's "error" or response.failed event: its words are
+ * the provider's, not relayed. */
+extern const char fg_upstream_err_failed[];
 /* Not the provider's fault: this process had no descriptor left for a
  * connection (EMFILE, ENFILE, ENOBUFS, ENOMEM); the request was not sent
  * and the client hears 503 service_unavailable, not 502. */

@@ -52,6 +52,7 @@
 #include "common/base/errors.h"
 #include "common/wire/jdoc.h"
 #include "worker/responses_req.h"
+#include "worker/responses_store.h"
 #include "worker/validate.h"
 #include "worker/request.h"
 #include "worker/worker.h"
@@ -205,7 +206,8 @@ validate_responses(fg_req_t *req, fg_err_t *err)
     size_t              chat_len;
 
     if (fg_responses_to_chat(in->body, in->body_len,
-                             (size_t) w->conf->max_json_depth, NULL, NULL,
+                             (size_t) w->conf->max_json_depth,
+                             fg_responses_store_lookup, req,
                              &in->rq, &in->resp_doc, &chat, &chat_len,
                              &in->resp_context, &in->resp_context_len, err)
         != FG_OK) {

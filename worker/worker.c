@@ -465,6 +465,7 @@ fg_worker_run(const fg_worker_config_t *wc)
     w.route_conf.circuit = fg_health_conf_from(wc->conf);
     w.catalog = wc->catalog;
     w.slot = fg_shm_worker(wc->shm, wc->slot);
+    w.respstore = fg_respstore_conf_from(wc->conf);
     snprintf(role, sizeof(role), "worker#%u", wc->slot);
     fg_log_set_role(role);
 

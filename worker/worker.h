@@ -31,6 +31,7 @@
 #include "common/base/process.h"
 #include "common/accounts/usage.h"
 #include "common/base/shm.h"
+#include "common/store/respstore.h"
 #include "common/wire/httpserver.h"
 
 struct h1_pool_s;
@@ -42,6 +43,7 @@ typedef struct fg_worker_s {
     const fg_conf_t          *conf;
     const fg_catalog_t       *catalog;
     fg_route_conf_t           route_conf;    /* routing.*, read once */
+    fg_respstore_conf_t       respstore;     /* responses.*, read once */
     fg_shm_worker_t          *slot;
     int64_t                   request_bytes; /* held by its requests'
                                               * bodies (validate.c), at

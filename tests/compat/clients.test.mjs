@@ -94,11 +94,9 @@ describe('Vercel AI SDK, createOpenAI()(model): /v1/responses', () => {
         }),
       },
       stopWhen: stepCountIs(3),
-      // store: false makes the SDK send its earlier output back as whole
-      // items. With store absent (true to the SDK) it sends them as
-      // {type: "item_reference", id}, which the gateway answers with a 400:
-      // it stores no responses yet (docs/api.md, "Stored state: not yet").
-      providerOptions: { openai: { store: false } },
+      // store left out: true to the SDK, which sends its earlier output
+      // back as {type: "item_reference", id}, resolved by the gateway's
+      // response store (docs/api.md, "Stored state").
     });
     assert.equal(calls.length, 1);
     assert.equal(r.steps.length, 2);
@@ -106,6 +104,30 @@ describe('Vercel AI SDK, createOpenAI()(model): /v1/responses', () => {
     assert.equal(r.finishReason, 'stop');
     assert.match(r.text, /Weather in Paris\? sunny 21C/);
     assert.ok(r.totalUsage.inputTokens > r.usage.inputTokens);
+  });
+
+  test('the same loop with store false sends its output back whole', async () => {
+    const calls = [];
+    const r = await generateText({
+      ...AI,
+      model: openai('demo-chat'),
+      prompt: 'Weather in Paris?',
+      tools: {
+        get_weather: tool({
+          description: 'Weather in a city',
+          inputSchema: z.object({ city: z.string() }),
+          execute: async ({ city }) => {
+            calls.push(city);
+            return 'sunny 21C';
+          },
+        }),
+      },
+      stopWhen: stepCountIs(3),
+      providerOptions: { openai: { store: false } },
+    });
+    assert.equal(calls.length, 1);
+    assert.equal(r.finishReason, 'stop');
+    assert.match(r.text, /Weather in Paris\? sunny 21C/);
   });
 });
 

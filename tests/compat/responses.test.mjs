@@ -84,6 +84,27 @@ describe('responses.create', () => {
     assert.match(second.output_text, /sunny 21C/);
   });
 
+  test('a function tool round trip by previous_response_id: only the output is sent back', async () => {
+    const first = await client.responses.create({
+      model: 'demo-chat', input: 'Weather in Paris?', tools: [WEATHER],
+    });
+    const call = first.output.find((o) => o.type === 'function_call');
+    assert.ok(call, JSON.stringify(first.output));
+    const second = await client.responses.create({
+      model: 'demo-chat', tools: [WEATHER], previous_response_id: first.id,
+      input: [{ type: 'function_call_output', call_id: call.call_id, output: 'sunny 21C' }],
+    });
+    assert.match(second.output_text, /Weather in Paris\? sunny 21C/);
+  });
+
+  test('an unknown previous_response_id is a BadRequestError naming it', async () => {
+    await assert.rejects(
+      client.responses.create({ model: 'demo-chat', input: 'x', previous_response_id: 'resp_gone' }),
+      (err) => err instanceof OpenAI.BadRequestError && err.param === 'previous_response_id'
+        && err.message.includes('resp_gone'),
+    );
+  });
+
   test('a built-in tool is a BadRequestError naming tools[0].type', async () => {
     await assert.rejects(
       client.responses.create({ model: 'demo-chat', input: 'x', tools: [{ type: 'web_search' }] }),
