@@ -1024,28 +1024,36 @@ pipeline_keep_response(fg_req_t *req, const char *id, const char *response,
 static void
 pipeline_complete_native(fg_req_t *req, const fg_verdict_t *v)
 {
-    char      id[FG_RESPSTORE_ID_MAX + 1], *spliced;
-    size_t    len;
-    fg_jdoc_t doc;
+    char       id[FG_RESPSTORE_ID_MAX + 1], *spliced, *echo = NULL;
+    const char *body = v->body;
+    size_t     len, body_len = v->body_len;
+    fg_jdoc_t  doc;
 
-    if (req->validated.rq.store
-        && fg_jdoc_parse(&doc, v->body, v->body_len, 128, NULL) == FG_OK) {
+    if (fg_jdoc_parse(&doc, body, body_len, 128, NULL) == FG_OK) {
+        /* The client's "store", not the false the provider was sent. */
+        echo = fg_responses_native_store_echo(&doc, 0,
+                                              req->validated.rq.store, &len);
         if (fg_jdoc_str_copy(&doc, fg_jdoc_get(&doc, 0, "id"), id,
                              sizeof(id)) >= sizeof(id)) {
             id[0] = '\0';       /* too long to be stored by */
         }
         fg_jdoc_free(&doc);
+        if (echo != NULL) {
+            body = echo;
+            body_len = len;
+        }
         if (id[0] != '\0') {
-            pipeline_keep_response(req, id, v->body, v->body_len);
+            pipeline_keep_response(req, id, body, body_len);
         }
     }
-    spliced = fg_footprint_splice(req, v->body, v->body_len, &len);
+    spliced = fg_footprint_splice(req, body, body_len, &len);
     if (spliced != NULL) {
         fg_req_reply(req, 200, spliced, len);
         free(spliced);
-        return;
+    } else {
+        fg_req_reply(req, 200, body, body_len);
     }
-    fg_req_reply(req, 200, v->body, v->body_len);
+    free(echo);
 }
 
 /* A Responses stream that ended whole: its output kept in the store. */

@@ -383,7 +383,7 @@ relay_native_event(fg_req_t *req, const fg_sse_event_t *ev)
     fg_req_relay_t *r = &req->relay;
     fg_jdoc_t       doc;
     int             type, response;
-    char           *spliced, *out;
+    char           *spliced, *out, *echo;
     size_t          len, at, end;
 
     if (fg_jdoc_parse(&doc, ev->data, ev->data_len, FG_RELAY_MAX_DEPTH,
@@ -406,14 +406,30 @@ relay_native_event(fg_req_t *req, const fg_sse_event_t *ev)
     r->relayed_bytes += (int64_t) fg_jdoc_str_len(
         &doc, fg_jdoc_get(&doc, 0, "delta"));
     response = fg_jdoc_get(&doc, 0, "response");
+    echo = fg_responses_native_store_echo(&doc, response,
+                                          req->validated.rq.store, &len);
+    if (echo != NULL) {
+        /* The event again, with the client's "store" in its response. */
+        fg_jdoc_free(&doc);
+        if (fg_jdoc_parse(&doc, echo, len, FG_RELAY_MAX_DEPTH, NULL)
+            != FG_OK) {
+            free(echo);
+            r->error = fg_upstream_err_malformed;
+            return 1;
+        }
+        type = fg_jdoc_get(&doc, 0, "type");
+        response = fg_jdoc_get(&doc, 0, "response");
+    }
     if (!fg_jdoc_str_eq(&doc, type, "response.completed")
         && !fg_jdoc_str_eq(&doc, type, "response.incomplete")) {
         relay_send_named(req, ev, doc.buf, doc.len);
         fg_jdoc_free(&doc);
+        free(echo);
         return 0;
     }
     if (!fg_responses_native_is_response(&doc, response)) {
         fg_jdoc_free(&doc);
+        free(echo);
         r->error = fg_upstream_err_malformed;
         return 1;
     }
@@ -440,6 +456,7 @@ relay_native_event(fg_req_t *req, const fg_sse_event_t *ev)
     free(out);
     free(spliced);
     fg_jdoc_free(&doc);
+    free(echo);
     return 0;
 }
 

@@ -81,6 +81,26 @@ fg_responses_native_body(const fg_jdoc_t *doc, const char *upstream_id,
     return out;
 }
 
+char *
+fg_responses_native_store_echo(const fg_jdoc_t *doc, int response, int store,
+                               size_t *out_len)
+{
+    fg_jedits_t edits = FG_JEDITS_INIT;
+    int         v = fg_jdoc_get(doc, response, "store");
+    fg_jtype_t  want = store ? FG_JTRUE : FG_JFALSE;
+    char       *out;
+
+    if ((fg_jdoc_type(doc, v) != FG_JTRUE && fg_jdoc_type(doc, v) != FG_JFALSE)
+        || fg_jdoc_type(doc, v) == want) {
+        return NULL;
+    }
+    fg_jedits_add(&edits, doc->nodes[v].start, doc->nodes[v].len,
+                  store ? "true" : "false", store ? 4 : 5);
+    out = fg_jedits_dup(&edits, doc->buf, doc->len, out_len);
+    fg_jedits_free(&edits);
+    return out;
+}
+
 /* The count at node @i: 0 when absent or null, -1 when not an integer. */
 static long long
 native_int(const fg_jdoc_t *doc, int i)

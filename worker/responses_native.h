@@ -62,6 +62,16 @@ int fg_responses_native_usage(const fg_jdoc_t *doc, int response,
  */
 size_t fg_responses_native_text_bytes(const fg_jdoc_t *doc, int response);
 
+/*
+ * @doc's text with the "store" of the response object at node @response
+ * set to @store, what the client asked (the provider was sent false, and
+ * echoes it): malloc'd, NUL-terminated, *@out_len bytes (the caller frees
+ * it); NULL when the response has no boolean "store" or it already says
+ * @store.
+ */
+char *fg_responses_native_store_echo(const fg_jdoc_t *doc, int response,
+                                     int store, size_t *out_len);
+
 /* 1 when @doc's node @response is a response object: an object with an
  * "output" array. */
 int fg_responses_native_is_response(const fg_jdoc_t *doc, int response);

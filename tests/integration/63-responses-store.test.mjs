@@ -171,6 +171,9 @@ describe('the response store', () => {
       assert.ok(r.environment_impact);
       assert.ok(r.usage.input_tokens > 0 && r.usage.output_tokens > 0);
       assert.ok(Number(res.headers['x-fluxgate-charged-micro']) > 0);
+      assert.equal(r.store, true, 'the client\'s store, not the false the provider was sent');
+      const kept = (await post({ model: 'native', input: 'x', store: false })).json();
+      assert.equal(kept.store, false);
     });
 
     test('its response is stored by its own id, and a chat endpoint continues it', async () => {
@@ -193,6 +196,7 @@ describe('the response store', () => {
       assert.equal(last.event, 'response.completed');
       assert.ok(last.data.response.environment_impact);
       assert.ok(last.data.response.fluxgate_billing.charged_micro > 0);
+      assert.ok(evs.filter((e) => e.data.response).every((e) => e.data.response.store === true));
       const text = evs.filter((e) => e.event === 'response.output_text.delta').map((e) => e.data.delta).join('');
       assert.equal(textOf(last.data.response), text);
       const next = await post({ model: 'demo-chat', previous_response_id: last.data.response.id, input: 'after' });

@@ -207,7 +207,43 @@ generated_text_counts_every_kind_of_output(void)
     free(text);
 }
 
+static void
+the_client_s_store_is_echoed_in_place_of_the_provider_s(void)
+{
+    fg_jdoc_t doc;
+    char     *text, *out;
+    size_t    len;
+
+    expect_true(native_parse("{'id':'r','store':false,'output':[]}", &doc,
+                             &text) == FG_OK);
+    out = fg_responses_native_store_echo(&doc, 0, 1, &len);
+    expect_str_eq(out != NULL ? out : "(none)",
+                  "{\"id\":\"r\",\"store\":true,\"output\":[]}");
+    expect_int_eq(len, strlen("{'id':'r','store':true,'output':[]}"));
+    free(out);
+    expect_true(fg_responses_native_store_echo(&doc, 0, 0, &len) == NULL);
+    fg_jdoc_free(&doc);
+    free(text);
+}
+
+static void
+a_response_without_store_is_left_as_it_came(void)
+{
+    fg_jdoc_t doc;
+    char     *text;
+    size_t    len;
+
+    expect_true(native_parse("{'type':'x','response':{'output':[]}}", &doc,
+                             &text) == FG_OK);
+    expect_true(fg_responses_native_store_echo(
+        &doc, fg_jdoc_get(&doc, 0, "response"), 1, &len) == NULL);
+    fg_jdoc_free(&doc);
+    free(text);
+}
+
 FG_TEST_MAIN("responses_native",
+    FG_TEST_CASE(the_client_s_store_is_echoed_in_place_of_the_provider_s),
+    FG_TEST_CASE(a_response_without_store_is_left_as_it_came),
     FG_TEST_CASE(the_input_becomes_the_whole_conversation_and_store_false),
     FG_TEST_CASE(previous_response_id_and_store_never_reach_the_provider),
     FG_TEST_CASE(the_gateway_s_own_fields_are_cut),
