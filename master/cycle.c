@@ -278,7 +278,8 @@ cycle_lost_cb(const fg_ledger_lost_t *lost, void *arg)
     fg_log(FG_LOG_WARN, 0, "req=%s: its worker died; charged the %lld "
            "micro-units it had reserved", lost->request_id,
            (long long) lost->charged_micro);
-    /* Its record: the worker could not write one. */
+    /* Its record: the worker could not write one. The syncer adds its
+     * API, model and stream flag from the reservation log. */
     fg_usage_init(&rec);
     snprintf(key_id, sizeof(key_id), "key_%016llx",
              (unsigned long long) lost->subject);

@@ -137,6 +137,30 @@ syncer_failed(syncer_t *s, const char *what, const char *why)
  * the journal failed for good.
  */
 /*
+ * The master's record of a request whose worker died (master/cycle.c)
+ * has only what the ledger kept: ids, key and charge. Its API, model and
+ * stream flag are its reservation's, as on the record a cold start
+ * writes (syncer_replay).
+ */
+static void
+syncer_fill_lost(const syncer_t *s, fg_usage_record_t *rec)
+{
+    const fg_usage_record_t *held;
+
+    if (!(rec->flags & FG_USAGE_WORKER_LOST)) {
+        return;
+    }
+    held = fg_reslog_held(s->reservations, rec->request_id);
+    if (held == NULL) {
+        return;
+    }
+    rec->api = held->api;
+    memcpy(rec->model_requested, held->model_requested,
+           sizeof(rec->model_requested));
+    rec->flags |= held->flags & FG_USAGE_STREAM;
+}
+
+/*
  * One drained batch: reservation records to the reservation log; usage
  * records to the journal, each closing its reservation and taken into its
  * key's journal balance (the one the store gets: cold start). Returns
@@ -157,12 +181,13 @@ syncer_route(syncer_t *s, const fg_usage_record_t *batch, size_t n,
             reserved++;
             continue;
         }
-        (void) fg_reslog_settle(s->reservations, &batch[i]);
         /* A re-delivery the journal has already is not charged twice. */
         if (batch[i].seq > fg_usagelog_ring_seq(s->usage, batch[i].ring)) {
             s->bills[bills] = batch[i];
+            syncer_fill_lost(s, &s->bills[bills]);
             bills++;
         }
+        (void) fg_reslog_settle(s->reservations, &batch[i]);
     }
     if (bills > 0) {
         if (fg_usagelog_append(s->usage, s->bills, bills, fg_mono_ms(),

@@ -51,6 +51,8 @@ meter_journal_reservation(fg_req_t *req, int64_t amount)
     (void) FG_USAGE_SET(rec.key_id, req->auth.key.kr_id);
     (void) FG_USAGE_SET(rec.model_requested,
                         req->validated.model_requested);
+    /* A cold start writes the request's record from this one. */
+    rec.api = (uint8_t) req->validated.api;
     rec.started_unix_ms = fg_wall_ms();
     rec.charged_micro = amount;          /* held, not charged */
     rec.flags = FG_USAGE_RESERVATION

@@ -320,6 +320,14 @@ fg_reslog_open_at(const fg_reslog_t *rl, size_t i)
     return i < rl->n ? &rl->open[i] : NULL;
 }
 
+const fg_usage_record_t *
+fg_reslog_held(const fg_reslog_t *rl, const char *request_id)
+{
+    int64_t slot = reslog_find(rl, request_id);
+
+    return slot >= 0 ? &rl->open[rl->index[slot]] : NULL;
+}
+
 uint64_t
 fg_reslog_last_seq(const fg_reslog_t *rl)
 {

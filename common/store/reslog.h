@@ -62,6 +62,11 @@ int fg_reslog_compact(fg_reslog_t *rl, fg_err_t *err);
 size_t fg_reslog_open_count(const fg_reslog_t *rl);
 const fg_usage_record_t *fg_reslog_open_at(const fg_reslog_t *rl, size_t i);
 
+/* The open reservation of request @request_id (the gateway's id), or
+ * NULL. Valid until the next reserve or settle. */
+const fg_usage_record_t *fg_reslog_held(const fg_reslog_t *rl,
+                                        const char *request_id);
+
 /* The highest seq in the file: sequences must be raised above it. */
 uint64_t fg_reslog_last_seq(const fg_reslog_t *rl);
 

@@ -1,8 +1,9 @@
 /*
  * test_reslog.c: the reservation log (common/store/reslog.h) in a
  * temporary folder: what is open after a reopen, that a usage record
- * closes its reservation once, and that the file, past its bound, is
- * rewritten with the open reservations only.
+ * closes its reservation once, that an open one is found by its request
+ * id, and that the file, past its bound, is rewritten with the open
+ * reservations only.
  */
 
 #include "common/store/reslog.h"
@@ -170,6 +171,34 @@ an_open_set_at_its_bound_takes_no_more(void)
     cleanup();
 }
 
+static void
+an_open_reservation_is_found_by_its_request_id_until_it_is_settled(void)
+{
+    fg_reslog_t      *rl;
+    fg_err_t          err;
+    fg_usage_record_t a = record(1, "req_a", FG_USAGE_RESERVATION
+                                             | FG_USAGE_STREAM, 700);
+    fg_usage_record_t b = record(2, "req_b", FG_USAGE_RESERVATION, 900);
+    fg_usage_record_t done = record(3, "req_a", FG_USAGE_WORKER_LOST, 700);
+
+    fresh();
+    rl = fg_reslog_open(path, "n1", 16, &err);
+    expect_true(rl != NULL);
+    a.api = FG_USAGE_API_EMBEDDINGS;
+    fg_reslog_reserve(rl, &a);
+    fg_reslog_reserve(rl, &b);
+    expect_true(fg_reslog_held(rl, "req_a") != NULL);
+    expect_int_eq(fg_reslog_held(rl, "req_a")->api, FG_USAGE_API_EMBEDDINGS);
+    expect_true(fg_reslog_held(rl, "req_a")->flags & FG_USAGE_STREAM);
+    expect_int_eq(fg_reslog_held(rl, "req_b")->charged_micro, 900);
+    expect_true(fg_reslog_held(rl, "req_c") == NULL);
+    expect_int_eq(fg_reslog_settle(rl, &done), 1);
+    expect_true(fg_reslog_held(rl, "req_a") == NULL);
+    expect_str_eq(fg_reslog_held(rl, "req_b")->request_id, "req_b");
+    fg_reslog_close(rl);
+    cleanup();
+}
+
 int
 main(void)
 {
@@ -177,6 +206,7 @@ main(void)
         FG_TEST_CASE(a_reservation_without_its_usage_record_is_open_after_a_reopen),
         FG_TEST_CASE(past_its_bound_the_file_is_rewritten_with_the_open_reservations_only),
         FG_TEST_CASE(an_open_set_at_its_bound_takes_no_more),
+        FG_TEST_CASE(an_open_reservation_is_found_by_its_request_id_until_it_is_settled),
     };
 
     return fg_test_run("reslog", cases, sizeof(cases) / sizeof(cases[0]));
