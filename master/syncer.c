@@ -129,14 +129,6 @@ syncer_failed(syncer_t *s, const char *what, const char *why)
 }
 
 /*
- * Moves usage records from the rings to the journal: copy what waits past
- * what was written already, append it, and when the group commit is due,
- * fdatasync and only then free the rings' slots. A crash anywhere leaves
- * every record in a ring or durable in the journal (a record in both is
- * written once: the journal skips sequences it has). Returns FG_ERR when
- * the journal failed for good.
- */
-/*
  * The master's record of a request whose worker died (master/cycle.c)
  * has only what the ledger kept: ids, key and charge. Its API, model and
  * stream flag are its reservation's, as on the record a cold start
