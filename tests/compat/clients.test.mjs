@@ -77,27 +77,31 @@ describe('Vercel AI SDK, createOpenAI()(model): /v1/responses', () => {
     assert.ok(r.usage.outputTokens > 0);
   });
 
+  // A weather tool loop of up to three steps; @calls gets each city.
+  const weatherLoop = (calls, extra = {}) => generateText({
+    ...AI,
+    model: openai('demo-chat'),
+    prompt: 'Weather in Paris?',
+    tools: {
+      get_weather: tool({
+        description: 'Weather in a city',
+        inputSchema: z.object({ city: z.string() }),
+        execute: async ({ city }) => {
+          calls.push(city);
+          return 'sunny 21C';
+        },
+      }),
+    },
+    stopWhen: stepCountIs(3),
+    ...extra,
+  });
+
   test('a multi-step tool loop ends with a text answer that uses the tool result', async () => {
     const calls = [];
-    const r = await generateText({
-      ...AI,
-      model: openai('demo-chat'),
-      prompt: 'Weather in Paris?',
-      tools: {
-        get_weather: tool({
-          description: 'Weather in a city',
-          inputSchema: z.object({ city: z.string() }),
-          execute: async ({ city }) => {
-            calls.push(city);
-            return 'sunny 21C';
-          },
-        }),
-      },
-      stopWhen: stepCountIs(3),
-      // store left out: true to the SDK, which sends its earlier output
-      // back as {type: "item_reference", id}, resolved by the gateway's
-      // response store (docs/api.md, "Stored state").
-    });
+    // store left out: true to the SDK, which sends its earlier output
+    // back as {type: "item_reference", id}, resolved by the gateway's
+    // response store (docs/api.md, "Stored state").
+    const r = await weatherLoop(calls);
     assert.equal(calls.length, 1);
     assert.equal(r.steps.length, 2);
     assert.equal(r.steps[0].finishReason, 'tool-calls');
@@ -108,23 +112,7 @@ describe('Vercel AI SDK, createOpenAI()(model): /v1/responses', () => {
 
   test('the same loop with store false sends its output back whole', async () => {
     const calls = [];
-    const r = await generateText({
-      ...AI,
-      model: openai('demo-chat'),
-      prompt: 'Weather in Paris?',
-      tools: {
-        get_weather: tool({
-          description: 'Weather in a city',
-          inputSchema: z.object({ city: z.string() }),
-          execute: async ({ city }) => {
-            calls.push(city);
-            return 'sunny 21C';
-          },
-        }),
-      },
-      stopWhen: stepCountIs(3),
-      providerOptions: { openai: { store: false } },
-    });
+    const r = await weatherLoop(calls, { providerOptions: { openai: { store: false } } });
     assert.equal(calls.length, 1);
     assert.equal(r.finishReason, 'stop');
     assert.match(r.text, /Weather in Paris\? sunny 21C/);

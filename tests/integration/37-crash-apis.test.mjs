@@ -90,6 +90,23 @@ after(async () => {
 const bearer = (secret, id) => ({ authorization: `Bearer ${secret}`, 'x-request-id': id });
 const slug = (kind) => kind.name.replace(/ /g, '-');
 
+// Each request in @held (cut by a crash) has exactly one worker_lost
+// record in @records, naming its API, model and stream flag, charged the
+// whole reservation @reservations holds for it.
+function expectLost(held, records, reservations, log = '') {
+  for (const h of held) {
+    const mine = records.filter((rec) => rec.client_request_id === h.id);
+    assert.equal(mine.length, 1, `${h.kind.name}: ${mine.length} records\n${log}`);
+    const [rec] = mine;
+    assert.ok(rec.flags.includes('worker_lost'), `${h.kind.name}: ${rec.flags}`);
+    assert.equal(rec.api, h.kind.api, `${h.kind.name}: ${JSON.stringify(rec)}`);
+    assert.equal(rec.model_requested, h.kind.slow, `${h.kind.name}: ${JSON.stringify(rec)}`);
+    assert.equal(rec.flags.includes('stream'), h.kind.stream, `${h.kind.name}: ${rec.flags}`);
+    assert.ok(rec.charged_micro > 0, `${h.kind.name} was charged`);
+    assert.equal(rec.charged_micro, reservations.get(h.id), `${h.kind.name}: charged its whole reservation`);
+  }
+}
+
 // The billing a stream's last event announced: the usage chunk of a
 // completions stream, response.completed's response for Responses.
 function streamBilling(text) {
@@ -245,17 +262,7 @@ describe('a worker SIGKILLed with requests of every API in flight', () => {
   });
 
   test('every request cut by the kill has exactly one worker_lost record, naming its API and model, charged its whole reservation', () => {
-    for (const h of held) {
-      const mine = records.filter((rec) => rec.client_request_id === h.id);
-      assert.equal(mine.length, 1, `${h.kind.name}: ${mine.length} records`);
-      const [rec] = mine;
-      assert.ok(rec.flags.includes('worker_lost'), `${h.kind.name}: ${rec.flags}`);
-      assert.equal(rec.api, h.kind.api, `${h.kind.name}: ${JSON.stringify(rec)}`);
-      assert.equal(rec.model_requested, h.kind.slow, `${h.kind.name}: ${JSON.stringify(rec)}`);
-      assert.equal(rec.flags.includes('stream'), h.kind.stream, `${h.kind.name}: ${rec.flags}`);
-      assert.ok(rec.charged_micro > 0, `${h.kind.name} was charged`);
-      assert.equal(rec.charged_micro, reservations.get(h.id), `${h.kind.name}: charged its whole reservation`);
-    }
+    expectLost(held, records, reservations);
   });
 
   test('the key serves every API again, each reply\'s balance exact', async () => {
@@ -366,17 +373,7 @@ describe('a power loss with requests of every API in flight', () => {
   });
 
   test('every request cut by the loss has exactly one worker_lost record, naming its API and model, charged its whole reservation', () => {
-    for (const h of held) {
-      const mine = records.filter((rec) => rec.client_request_id === h.id);
-      assert.equal(mine.length, 1, `${h.kind.name}: ${mine.length} records\n${g2.log()}`);
-      const [rec] = mine;
-      assert.ok(rec.flags.includes('worker_lost'), `${h.kind.name}: ${rec.flags}`);
-      assert.equal(rec.api, h.kind.api, `${h.kind.name}: ${JSON.stringify(rec)}`);
-      assert.equal(rec.model_requested, h.kind.slow, `${h.kind.name}: ${JSON.stringify(rec)}`);
-      assert.equal(rec.flags.includes('stream'), h.kind.stream, `${h.kind.name}: ${rec.flags}`);
-      assert.ok(rec.charged_micro > 0, `${h.kind.name} was charged`);
-      assert.equal(rec.charged_micro, reservations.get(h.id), `${h.kind.name}: charged its whole reservation`);
-    }
+    expectLost(held, records, reservations, g2.log());
   });
 
   test('the key serves every API again from the rebuilt balance, each reply\'s balance exact', async () => {
