@@ -204,12 +204,25 @@ relay_upstream_kind(const char *error)
     return FG_UPSTREAM_RESET;
 }
 
-/* Queues @len bytes of JSON as one event for the client. */
+/* Queues @len bytes of JSON as one event for the client. A provider may
+ * split an event's JSON over several data: lines, which the parser joins
+ * with newlines: sent as one line, it would end the client's event early,
+ * so such a text goes without its whitespace (a JSON string holds no raw
+ * line break, so only whitespace between tokens can). */
 static void
 relay_send_event(fg_req_t *req, const char *json, size_t len)
 {
+    char  *flat;
+
     evbuffer_add(req->relay.stream_out, "data: ", 6);
-    evbuffer_add(req->relay.stream_out, json, len);
+    if (memchr(json, '\n', len) == NULL && memchr(json, '\r', len) == NULL) {
+        evbuffer_add(req->relay.stream_out, json, len);
+    } else {
+        flat = fg_xmalloc(len);
+        evbuffer_add(req->relay.stream_out, flat,
+                     fg_json_compact(json, len, flat));
+        free(flat);
+    }
     evbuffer_add(req->relay.stream_out, "\n\n", 2);
 }
 
@@ -254,6 +267,16 @@ relay_send_without(fg_req_t *req, const fg_jdoc_t *doc, int key)
         if (k > 0 && text[k - 1] == ',') {
             from = k - 1;                /* ..., "usage":null } */
         }
+    }
+    if (memchr(text, '\n', doc->len) != NULL
+        || memchr(text, '\r', doc->len) != NULL) {
+        char *joined = fg_xmalloc(doc->len);
+
+        memcpy(joined, text, from);
+        memcpy(joined + from, text + to, doc->len - to);
+        relay_send_event(req, joined, from + doc->len - to);
+        free(joined);
+        return;
     }
     evbuffer_add(req->relay.stream_out, "data: ", 6);
     evbuffer_add(req->relay.stream_out, text, from);

@@ -28,7 +28,8 @@ before(async () => {
     providers,
     config: { limits: { stream_high_water_bytes: HIGH_WATER } },
     models: {
-      models: [...shippedModels(), simModel('stall-mid', 'sim-delay-3000'), LONG_CHAT],
+      models: [...shippedModels(), simModel('stall-mid', 'sim-delay-3000'), LONG_CHAT,
+        simModel('split-lines', 'sim-sse-split')],
     },
   });
 });
@@ -82,6 +83,21 @@ describe('the stream', () => {
     const events = res.text.split('\n\n');
     assert.equal(events.pop(), '');
     for (const e of events) assert.match(e, /^data: [^\n]+$/);
+  });
+
+  test('a provider\'s event split over several data: lines reaches the client as one line each', async () => {
+    for (const options of [undefined, { include_usage: true }]) {
+      const res = await gw.post(URL_PATH, {
+        ...CHAT, model: 'split-lines', stream: true, max_tokens: 3, stream_options: options,
+      });
+      assert.equal(res.status, 200, res.text);
+      const events = res.text.split('\n\n');
+      assert.equal(events.pop(), '');
+      for (const e of events) assert.match(e, /^data: [^\n]+$/);
+      const chunks = chunksOf(res.text);
+      assert.ok(chunks.length >= 4, `${chunks.length} chunks`);
+      assert.equal(chunks.some((c) => c.usage), options !== undefined);
+    }
   });
 
   test('the deltas concatenate to the non-streamed content', async () => {

@@ -58,6 +58,9 @@
  *    completion_tokens and says how many in
  *    completion_tokens_details.reasoning_tokens (0 without the tag).
  *
+ * 7) "sse-split" in the model name sends each stream chunk's JSON over two
+ *    data: lines (SSE joins them with a newline), as a provider may.
+ *
  * Finish reason: "stop" when a stop string (a string or an array of them;
  * ignored for tool calls) cut the text, which then ends just before the
  * first occurrence, a token cut in two counting as one; otherwise "length"
@@ -919,11 +922,15 @@ plan_build_prefix(fg_sim_plan_t *plan)
     json_decref(model);
     size = len + 256;
     plan->chunk_prefix = fg_xmalloc(size);
+    /* "sse-split" in the model name: every chunk's JSON over two data:
+     * lines, as SSE allows (the client joins them with a newline). */
     plan->chunk_prefix_len = (size_t) snprintf(plan->chunk_prefix, size,
-        "data: {\"id\":\"chatcmpl-sim-%llu\","
+        "data: {\"id\":\"chatcmpl-sim-%llu\",%s"
         "\"object\":\"chat.completion.chunk\",\"created\":%lld,"
         "\"model\":%s,\"system_fingerprint\":\"fg-sim\",\"choices\":[",
-        (unsigned long long) plan->seq, (long long) plan->created_s, quoted);
+        (unsigned long long) plan->seq,
+        strstr(plan->model, "sse-split") != NULL ? "\ndata: " : "",
+        (long long) plan->created_s, quoted);
     free(quoted);
 }
 
