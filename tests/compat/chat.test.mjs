@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 
 import OpenAI from 'openai';
 
-import { startGateway, startSim, waitFor } from '../lib/harness.mjs';
+import { stopAll, startGateway, startSim, waitFor } from '../lib/harness.mjs';
 
 let sim;
 let gw;
@@ -23,8 +23,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 const USER = [{ role: 'user', content: 'hello gateway' }];

@@ -18,7 +18,7 @@ import { embed, embedMany, generateObject, generateText, stepCountIs, streamText
 import { ChatOpenAI, OpenAIEmbeddings } from '@langchain/openai';
 import { z } from 'zod';
 
-import { startGateway, startSim } from '../lib/harness.mjs';
+import { stopAll, startGateway, startSim } from '../lib/harness.mjs';
 
 let sim;
 let gw;
@@ -31,8 +31,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 // The AI SDK retries twice by default; a gateway error should fail the

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 
 import OpenAI from 'openai';
 
-import { shippedModels, simModel, startGateway, startSim } from '../lib/harness.mjs';
+import { stopAll, shippedModels, simModel, startGateway, startSim } from '../lib/harness.mjs';
 
 let sim;
 let gw;
@@ -30,8 +30,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 const norm = (v) => Math.sqrt(v.reduce((a, x) => a + x * x, 0));

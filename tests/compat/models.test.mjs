@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 
 import OpenAI from 'openai';
 
-import { FAULT_MODELS, SRC_DIR, startGateway, startSim } from '../lib/harness.mjs';
+import { stopAll, FAULT_MODELS, SRC_DIR, startGateway, startSim } from '../lib/harness.mjs';
 
 const SHIPPED = JSON.parse(fs.readFileSync(path.join(SRC_DIR, 'etc/models.json'), 'utf8'));
 const DEMO_IDS = SHIPPED.models.filter((m) => m.provider === 'demo').map((m) => m.id);
@@ -34,8 +34,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 describe('models', () => {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 
 import OpenAI from 'openai';
 
-import { startGateway, startSim } from '../lib/harness.mjs';
+import { stopAll, startGateway, startSim } from '../lib/harness.mjs';
 
 let sim;
 let gw;
@@ -24,8 +24,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 const WEATHER = {

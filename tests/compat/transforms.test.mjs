@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 
 import OpenAI from 'openai';
 
-import { shippedModels, simModel, startGateway, startSim } from '../lib/harness.mjs';
+import { stopAll, shippedModels, simModel, startGateway, startSim } from '../lib/harness.mjs';
 
 let sim;
 let gw;
@@ -32,8 +32,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 const USER = [{ role: 'user', content: 'hello gateway' }];

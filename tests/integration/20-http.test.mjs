@@ -5,7 +5,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { CHAT, startGateway, startSim } from '../lib/harness.mjs';
+import { stopAll, CHAT, startGateway, startSim } from '../lib/harness.mjs';
 
 let sim;
 let gw;
@@ -17,8 +17,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 const GENERATED_ID = /^req_[0-9a-f]{24}$/;

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 
-import { CHAT, rawHttp, sleep, startGateway, startSim } from '../lib/harness.mjs';
+import { stopAll, CHAT, rawHttp, sleep, startGateway, startSim } from '../lib/harness.mjs';
 
 let sim;
 let gw;
@@ -20,8 +20,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 const auth = () => `Authorization: Bearer ${gw.key}\r\n`;

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 
 import {
-  CHAT, request, shippedModels, simModel, startGateway, startSim,
+  stopAll, CHAT, request, shippedModels, simModel, startGateway, startSim,
 } from '../lib/harness.mjs';
 
 const MAX_BODY = 65536;
@@ -33,8 +33,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 const MSG = [{ role: 'user', content: 'hi' }];

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-import { CHAT, rawHttp, sleep, startGateway, startSim, tempDir } from '../lib/harness.mjs';
+import { stopAll, CHAT, rawHttp, sleep, startGateway, startSim, tempDir } from '../lib/harness.mjs';
 
 const MiB = 1 << 20;
 const MAX_BODY = 1 * MiB;
@@ -47,8 +47,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 function workerRssBytes() {

@@ -9,7 +9,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 
-import { startGateway, startSim, waitFor } from '../lib/harness.mjs';
+import { stopAll, startGateway, startSim, waitFor } from '../lib/harness.mjs';
 
 const MiB = 1024 * 1024;
 const URL_PATH = '/v1/chat/completions';
@@ -35,8 +35,7 @@ describe('memory of requests waiting on a stalled provider', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   test('a 4 MiB body of two million zeros holds a few times its size in flight, not 18', async () => {
@@ -65,8 +64,7 @@ describe('limits.worker_request_bytes', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   test('a body that would take a worker past its budget gets 503 service_unavailable with Retry-After; a small one still passes', async () => {

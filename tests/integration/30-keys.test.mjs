@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  CHAT, adminRequest, plainRequest, runAdmin, shippedModels, startGateway, startSim, waitFor,
+  stopAll, CHAT, adminRequest, plainRequest, runAdmin, shippedModels, startGateway, startSim, waitFor,
 } from '../lib/harness.mjs';
 
 let sim;
@@ -28,8 +28,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 const KEY_ID = /^key_[0-9a-f]{16}$/;

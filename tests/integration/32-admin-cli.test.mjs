@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { CHAT, plainRequest, runAdmin, startGateway, startSim, waitFor } from '../lib/harness.mjs';
+import { stopAll, CHAT, plainRequest, runAdmin, startGateway, startSim, waitFor } from '../lib/harness.mjs';
 
 let sim;
 let gw;
@@ -25,8 +25,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 // No address, no token, no configuration from the environment: only what

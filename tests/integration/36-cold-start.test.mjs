@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  isAlive, shippedModels, shmName, simModel, sleep, startGateway, startSim,
+  stopAll, isAlive, shippedModels, shmName, simModel, sleep, startGateway, startSim,
   streamRequest, syncerPid, usageJournal, waitFor,
 } from '../lib/harness.mjs';
 
@@ -160,8 +160,7 @@ describe('after a power loss with requests in flight, right after a burst of ans
   });
 
   after(async () => {
-    await g2?.stop();
-    await g?.stop();
+    await stopAll(g2, g);
   });
 
   test('the balance is initial + top-ups - every charge in the journal, exactly', () => {
@@ -314,8 +313,7 @@ describe('a power loss after the usage journal has rolled', () => {
   });
 
   after(async () => {
-    await g2?.stop();
-    await g?.stop();
+    await stopAll(g2, g);
   });
 
   test('the journal had rolled into several usage.journal.<id> files at the power loss', () => {
@@ -385,8 +383,7 @@ describe('a power loss after retention deleted the rolled usage journals', () =>
   });
 
   after(async () => {
-    await g2?.stop();
-    await g?.stop();
+    await stopAll(g2, g);
   });
 
   test('the journal had rolled several times and retention deleted the rolled files at the power loss', () => {

@@ -23,7 +23,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 
 import {
-  isAlive, reservationLog, shippedModels, shmName, simModel, sleep, sseData, startGateway,
+  stopAll, isAlive, reservationLog, shippedModels, shmName, simModel, sleep, sseData, startGateway,
   startSim, streamRequest, syncerPid, usageJournal, waitFor,
 } from '../lib/harness.mjs';
 
@@ -346,8 +346,7 @@ describe('a power loss with requests of every API in flight', () => {
   });
 
   after(async () => {
-    await g2?.stop();
-    await g?.stop();
+    await stopAll(g2, g);
   });
 
   test('the rebuilt balance is initial + top-ups - every charge in the journal, exactly', () => {

@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 
 import {
-  CHAT, shippedModels, simModel, sleep, startGateway, startSim, waitFor,
+  stopAll, CHAT, shippedModels, simModel, sleep, startGateway, startSim, waitFor,
 } from '../lib/harness.mjs';
 import { NO_TOKENIZER, chatPromptTokens, promptBounds } from '../lib/tokens.mjs';
 
@@ -39,8 +39,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 const bearer = (secret) => ({ authorization: `Bearer ${secret}` });

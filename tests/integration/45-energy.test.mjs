@@ -23,7 +23,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  shippedModels, simModel, sseData, startGateway, startSim, streamRequest, waitFor,
+  stopAll, shippedModels, simModel, sseData, startGateway, startSim, streamRequest, waitFor,
 } from '../lib/harness.mjs';
 import { chatPromptTokens, profileOf, promptBounds } from '../lib/tokens.mjs';
 
@@ -58,8 +58,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 // The cost in micro-credits, rounded up, as fg_ledger_cost() computes it:

@@ -10,7 +10,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { shippedModels, simModel, sseData, startGateway, startSim, usageJournal, waitFor } from '../lib/harness.mjs';
+import { stopAll, shippedModels, simModel, sseData, startGateway, startSim, usageJournal, waitFor } from '../lib/harness.mjs';
 import { NO_TOKENIZER, promptBounds } from '../lib/tokens.mjs';
 
 const URL_PATH = '/v1/chat/completions';
@@ -44,8 +44,7 @@ describe('usage a provider could not have reported', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   const balance = async () => (await gw.admin('GET', `/admin/v1/keys/${key.id}`)).json().energy.balance_micro;

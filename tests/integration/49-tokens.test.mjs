@@ -22,7 +22,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  reservationLog, shippedModels, simModel, startGateway, startSim, usageJournal, waitFor,
+  stopAll, reservationLog, shippedModels, simModel, startGateway, startSim, usageJournal, waitFor,
 } from '../lib/harness.mjs';
 import {
   EXACT_COUNT_BYTES, GPT4O_TILES, NO_TOKENIZER, chatPromptTokens, imageTokens, pngDataUrl, promptBounds,
@@ -87,8 +87,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 // The cost at @price in micro-credits, rounded up, as fg_ledger_cost().

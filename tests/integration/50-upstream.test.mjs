@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  CHAT, shippedModels, shippedProviders, simModel, startGateway, startSim, tcpSockets, waitFor,
+  stopAll, CHAT, shippedModels, shippedProviders, simModel, startGateway, startSim, tcpSockets, waitFor,
 } from '../lib/harness.mjs';
 import { chatPromptTokens } from '../lib/tokens.mjs';
 
@@ -20,8 +20,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 function assertGatewayError(res, status, code, type = 'api_error') {

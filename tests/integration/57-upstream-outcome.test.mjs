@@ -11,7 +11,7 @@ import net from 'node:net';
 import path from 'node:path';
 
 import {
-  CHAT, shippedModels, shippedProviders, simModel, startGateway, startSim, streamRequest, tempDir,
+  stopAll, CHAT, shippedModels, shippedProviders, simModel, startGateway, startSim, streamRequest, tempDir,
   waitFor,
 } from '../lib/harness.mjs';
 
@@ -63,8 +63,7 @@ describe('attempts against fg-sim', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   const chat = (over = {}) => gw.post(URL_PATH, { ...CHAT, ...over });

@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 
 import {
-  reservationLog, shippedModels, simBadJson, simModel, sseData, startGateway, startSim, streamRequest,
+  stopAll, reservationLog, shippedModels, simBadJson, simModel, sseData, startGateway, startSim, streamRequest,
   usageJournal, waitFor,
 } from '../lib/harness.mjs';
 import { chatPromptTokens, promptBounds } from '../lib/tokens.mjs';
@@ -130,8 +130,7 @@ describe('transforms, JSON repair and reasoning', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   beforeEach(async () => { await sim.reset(); });
@@ -559,8 +558,7 @@ describe('reasoning translated per endpoint', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   beforeEach(async () => { await sim.reset(); });
@@ -686,8 +684,7 @@ describe('a healed stream is bounded by upstream.max_body_bytes', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   test('content past the bound is sent as it came, whole, and the stream ends normally', async () => {
@@ -698,7 +695,7 @@ describe('a healed stream is bounded by upstream.max_body_bytes', () => {
       model: 'xf-big-fence', messages: [{ role: 'user', content: user }], stream: true,
       response_format: { type: 'json_object' }, max_tokens: 40000,
       plugins: [{ id: 'response-healing' }],
-    });
+    }, { timeoutMs: 60000 });   // 70 k tokens: slow under ASan on a busy machine
     assert.equal(s.status, 200);
     const end = await s.done;
     assert.equal(end.error, null);

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  CHAT, shippedModels, shippedProviders, simModel, sleep, sseData, startGateway, startSim,
+  stopAll, CHAT, shippedModels, shippedProviders, simModel, sleep, sseData, startGateway, startSim,
   streamRequest, tcpSockets, waitFor,
 } from '../lib/harness.mjs';
 import { chatPromptTokens } from '../lib/tokens.mjs';
@@ -35,8 +35,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 const URL_PATH = '/v1/chat/completions';

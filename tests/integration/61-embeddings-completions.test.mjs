@@ -11,7 +11,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  reservationLog, shippedModels, simModel, sseData, startGateway, startSim, streamRequest,
+  stopAll, reservationLog, shippedModels, simModel, sseData, startGateway, startSim, streamRequest,
   usageJournal, waitFor, withAuth,
 } from '../lib/harness.mjs';
 import { textTokens } from '../lib/tokens.mjs';
@@ -47,8 +47,7 @@ describe('embeddings and legacy completions', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   beforeEach(async () => { await sim.reset(); });

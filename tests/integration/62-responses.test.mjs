@@ -8,7 +8,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import {
-  shippedModels, simModel, startGateway, startSim, streamRequest, usageJournal, waitFor, withAuth,
+  stopAll, shippedModels, simModel, startGateway, startSim, streamRequest, usageJournal, waitFor, withAuth,
 } from '../lib/harness.mjs';
 
 // The typed events of a Responses stream's text: [{ event, data }].
@@ -38,8 +38,7 @@ describe('POST /v1/responses', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   beforeEach(async () => { await sim.reset(); });

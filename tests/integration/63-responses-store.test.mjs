@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  shippedModels, simModel, startGateway, startSim, streamRequest, waitFor, withAuth,
+  stopAll, shippedModels, simModel, startGateway, startSim, streamRequest, waitFor, withAuth,
 } from '../lib/harness.mjs';
 
 // The typed events of a Responses stream's text: [{ event, data }].
@@ -59,8 +59,7 @@ describe('the response store', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   beforeEach(async () => { await sim.reset(); });
@@ -226,8 +225,7 @@ describe('the response store\'s per-key cap', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   test('a key never holds more than its cap, and the oldest make room for the newest', async () => {

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 
-import { CHAT, rawHttp, request, startGateway, startSim, waitFor } from '../lib/harness.mjs';
+import { stopAll, CHAT, rawHttp, request, startGateway, startSim, waitFor } from '../lib/harness.mjs';
 
 let sim;
 let gw;
@@ -23,8 +23,7 @@ before(async () => {
 });
 
 after(async () => {
-  await gw?.stop();
-  await sim?.stop();
+  await stopAll(gw, sim);
 });
 
 // No worker died or was replaced, and the gateway still answers.

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 
-import { CHAT, request, startGateway, startSim, sleep, waitFor } from '../lib/harness.mjs';
+import { stopAll, CHAT, request, startGateway, startSim, sleep, waitFor } from '../lib/harness.mjs';
 
 const BIN = path.join(process.env.FG_BIN_DIR || 'build/bin', 'fluxgate');
 
@@ -182,8 +182,7 @@ describe('limits.max_connections_per_client (item 4)', () => {
     gw = await startGateway({ sim, key: false, config: { workers: 2, limits: { max_connections_per_client: 4 } } });
   });
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   test('an address holding its limit of idle connections gets 503 JSON; another address is served', async () => {
@@ -280,8 +279,7 @@ describe('limits.trusted_proxies (item 4)', () => {
     file = path.join(gw.dir, 'access.log');
   });
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   test("a trusted proxy's X-Forwarded-For names the client: its last untrusted hop", async () => {

@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 import {
-  BIN_DIR, CHAT, SRC_DIR, freePort, rawHttp, startGateway, startSim, streamRequest, tempDir, waitFor, writeCatalogs,
+  stopAll, BIN_DIR, CHAT, SRC_DIR, freePort, rawHttp, startGateway, startSim, streamRequest, tempDir, waitFor, writeCatalogs,
 } from '../lib/harness.mjs';
 
 const URL_PATH = '/v1/chat/completions';
@@ -76,8 +76,7 @@ describe('the access log', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   test('a 200 has the key id, models, provider, usage, timings and sizes', async () => {
@@ -251,8 +250,7 @@ describe('access_log.content 1', () => {
   });
 
   after(async () => {
-    await gw?.stop();
-    await sim?.stop();
+    await stopAll(gw, sim);
   });
 
   test('logs the request\'s messages and the reply\'s messages', async () => {

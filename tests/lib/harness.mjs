@@ -109,6 +109,22 @@ function spawnLogged(name, bin, args, { env = {}, dir }) {
   return new Proc(name, child, logPath);
 }
 
+// Stops every process given (null ones skipped), each even when an earlier
+// stop throws (a sanitizer report, uncharged usage), then throws the first
+// error: a failed stop must not leave the next process running, which
+// would keep the test file's process alive for ever.
+export async function stopAll(...procs) {
+  let first = null;
+  for (const p of procs) {
+    try {
+      await p?.stop();
+    } catch (e) {
+      first ??= e;
+    }
+  }
+  if (first) throw first;
+}
+
 export function tempDir(prefix = 'fg-test-') {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
