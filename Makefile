@@ -120,10 +120,12 @@ $(BUILD)/tests/test_sim_schema: $(BUILD)/obj/tests/unit/test_sim_schema.o \
 
 # Debian packages the build and the tests need; only missing ones are
 # installed. node and npm are checked as commands because a machine may
-# carry them from elsewhere than Debian's nodejs package.
+# carry them from elsewhere than Debian's nodejs package. The tests start
+# redis-server themselves, on private unix sockets; the package's own
+# service is never used.
 DEB_PKGS = gcc make pkg-config libevent-dev libcurl4-openssl-dev \
            libjansson-dev libhiredis-dev libsodium-dev libpcre2-dev zlib1g-dev \
-           curl prometheus jq
+           curl prometheus jq redis-server
 
 deps:
 	@missing=""; \
