@@ -120,10 +120,12 @@ $(BUILD)/tests/test_sim_schema: $(BUILD)/obj/tests/unit/test_sim_schema.o \
 
 # Debian packages the build and the tests need; only missing ones are
 # installed. node and npm are checked as commands because a machine may
-# carry them from elsewhere than Debian's nodejs package.
+# carry them from elsewhere than Debian's nodejs package. The tests start
+# redis-server themselves, on private unix sockets; the package's own
+# service is never used.
 DEB_PKGS = gcc make pkg-config libevent-dev libcurl4-openssl-dev \
            libjansson-dev libhiredis-dev libsodium-dev libpcre2-dev zlib1g-dev \
-           curl prometheus jq
+           curl prometheus jq redis-server
 
 deps:
 	@missing=""; \
@@ -293,6 +295,8 @@ $(BUILD)/bin/bench_route: $(BUILD)/obj/tests/bench/bench_route.o $(LIBCOMMON)
 # it includes only wire/ and base/'s alloc, errors, clock and log.
 # accounts/ never includes store/ or the wire's HTTP server. tokens/
 # includes only base/, wire/ and itself. route/ never includes store/.
+# cluster/ (the Redis connection and what speaks through it) includes only
+# base/, wire/ and itself.
 WIRE_MAY = common/wire/|common/base/(alloc|errors|clock|log)\.h
 lint:
 	@bad=$$(grep -n '#include "\(worker\|master\|admin\)/' common/*/*.[ch]; \
@@ -305,6 +309,8 @@ lint:
 	            | grep -Ev '"common/(base|wire|tokens)/'; \
 	        grep -n '#include "common/' common/route/*.[ch] \
 	            | grep -Ev '"common/(base|wire|accounts|tokens|route)/'; \
+	        grep -n '#include "common/' common/cluster/*.[ch] \
+	            | grep -Ev '"common/(base|wire|cluster)/'; \
 	        ls common/*.[ch] 2>/dev/null; true); \
 	if [ -n "$$bad" ]; then echo "lint: layering violation:"; echo "$$bad"; exit 1; fi
 	@echo "lint: layering ok"
