@@ -438,6 +438,10 @@ fg_validate_chat_body(const char *body, size_t len, size_t max_depth,
     }
 
     if (out != NULL) {
+        /* Every member, inputs and wants_base64 (none for chat) too: a
+         * caller's @out may be fresh stack (fg_validate_replace_body), and
+         * the meter multiplies the window by inputs. */
+        memset(out, 0, sizeof(*out));
         out->xf = xf;
         validate_fill(doc, out);
         out->route = route;

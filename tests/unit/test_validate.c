@@ -371,6 +371,25 @@ validate_accepts_null_out(void)
     fg_jdoc_free(&doc);
 }
 
+/* The compression's revalidation fills a fresh stack struct: nothing of
+ * what it held may survive (inputs multiplies the window in the meter). */
+static void
+validate_fills_every_member_whatever_out_held(void)
+{
+    const char       *s = "{\"model\":\"m\",\"messages\":[{\"role\":"
+                          "\"user\",\"content\":\"hi\"}]}";
+    fg_jdoc_t         doc;
+    fg_chat_request_t out;
+
+    memset(&out, 0x5a, sizeof(out));
+    expect_int_eq(fg_validate_chat_body(s, strlen(s), 64, &doc, &out, NULL),
+                  FG_OK);
+    expect_int_eq(out.inputs, 0);
+    expect_int_eq(out.wants_base64, 0);
+    expect_int_eq(out.n, 1);
+    fg_jdoc_free(&doc);
+}
+
 static void
 validate_requires_model(void)
 {
@@ -1520,6 +1539,7 @@ validate_records_where_the_routing_fields_are(void)
 
 FG_TEST_MAIN("validate",
     FG_TEST_CASE(validate_rejects_empty_body),
+    FG_TEST_CASE(validate_fills_every_member_whatever_out_held),
     FG_TEST_CASE(validate_rejects_whitespace_only_body),
     FG_TEST_CASE(validate_rejects_invalid_json_with_line_and_column),
     FG_TEST_CASE(validate_rejects_trailing_garbage),
