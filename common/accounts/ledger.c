@@ -9,10 +9,12 @@
  *      locals;
  *   2) write the owner's slot: the pre-images (balance, regeneration time
  *      and carry before) and the post-images (after), then its state
- *      (RESERVING, SETTLING or PUTTING), with release order;
+ *      (RESERVING, SETTLING, or PUTTING for any other change: a put, a
+ *      refused reservation's regeneration, a withdrawal), with release
+ *      order;
  *   3) store regeneration time and carry, then the balance;
- *   4) set the slot's next state (HELD after a reservation, FREE after a
- *      settle or a put); unlock.
+ *   4) set the slot's next state (HELD after a reservation, FREE after
+ *      anything else); unlock.
  *
  * A plain compare-and-swap on the balance cannot be repaired: after a
  * SIGKILL between "record the intent" and "swap", nobody knows whether the
@@ -20,7 +22,10 @@
  * reads that owner's slot: a balance equal to the post-image means step 3
  * completed, equal to the pre-image means it did not (then the
  * regeneration fields are restored from their pre-images too); the slot's
- * state then says what to finish. A reservation still HELD by a dead owner
+ * state then says what to finish. Which way the balance moved does not
+ * matter (a withdrawal is repaired as a put), and when the two images'
+ * balances are equal either reading leaves the account whole as the
+ * post-image. A reservation still HELD by a dead owner
  * is settled by charging all of it: the request may have generated up to
  * its reserved worst case, and a charge is never more than what was
  * reserved, so a balance never goes below zero.
@@ -452,6 +457,44 @@ fg_ledger_settle(fg_ledger_t *l, unsigned owner, fg_reservation_t *r,
     ledger_unlock(a);
     r->slot = -1;
     return after;
+}
+
+int64_t
+fg_ledger_withdraw(fg_ledger_t *l, unsigned owner, uint64_t subject,
+                   int64_t max_micro, int64_t now_ms, int64_t *balance_out)
+{
+    ledger_account_t *a;
+    ledger_slot_t    *s;
+    uint32_t          index;
+    int32_t           slot;
+    int64_t           take;
+
+    if (owner >= l->r.owners
+        || (a = ledger_account(l, subject, 0, &index)) == NULL
+        || (s = ledger_free_slot(l, owner, &slot)) == NULL
+        || ledger_lock(a, owner) != FG_OK) {
+        return -1;
+    }
+    s->account = index;
+    s->amount = 0;
+    s->charge = 0;
+    s->request_id[0] = '\0';
+    s->client_request_id[0] = '\0';
+    /* Reserved credit left the balance when it was reserved, so the
+     * regenerated balance is all there is to take. */
+    ledger_regenerate(a, s, now_ms);
+    take = s->post_balance < max_micro ? s->post_balance : max_micro;
+    if (take < 0) {
+        take = 0;
+    }
+    s->post_balance -= take;
+    *balance_out = s->post_balance;
+    /* A put's state: its repair does not care which way the balance
+     * moved, only whether it equals the pre- or the post-image. */
+    ledger_apply(a, s, LEDGER_PUTTING);
+    atomic_store_explicit(&s->state, LEDGER_FREE, memory_order_release);
+    ledger_unlock(a);
+    return take;
 }
 
 int64_t

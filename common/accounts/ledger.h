@@ -150,6 +150,27 @@ int64_t fg_ledger_settle(fg_ledger_t *l, unsigned owner,
                          fg_reservation_t *r, int64_t charge_micro,
                          int64_t now_ms, int64_t *uncharged);
 
+/*
+ * Takes at most @max_micro from @subject's balance (never more than the
+ * balance holds after regeneration to @now_ms: reserved credit is not in
+ * the balance, so it is never taken), for owner @owner, under the same
+ * slot protocol as a reservation, so a process killed at any instruction
+ * leaves either nothing taken or all of it, and the master's repair
+ * (fg_ledger_repair) finishes or undoes it. Returns the amount taken
+ * (0..@max_micro) and the balance after in *@balance_out, or -1 when there
+ * is no such account or no free slot (nothing taken).
+ *
+ * For cluster mode, where the balance is credit leased from Redis: the
+ * syncer's owner index gives unused lease back with it. What it takes is
+ * not a charge (fg_ledger_charged() does not count it); the caller
+ * journals it. A repaired cut does not say which way it went: the lease
+ * reconciliation finds out from the balance. Spins on the account's lock
+ * like a reservation (-1 past the bound); no allocation.
+ */
+int64_t fg_ledger_withdraw(fg_ledger_t *l, unsigned owner, uint64_t subject,
+                           int64_t max_micro, int64_t now_ms,
+                           int64_t *balance_out);
+
 /* The balance of @subject now (regenerated), or -1 without an account. */
 int64_t fg_ledger_balance(fg_ledger_t *l, unsigned owner, uint64_t subject,
                           int64_t now_ms);
