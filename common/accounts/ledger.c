@@ -265,11 +265,15 @@ ledger_regenerate(const ledger_account_t *a, ledger_slot_t *s, int64_t now)
 static void
 ledger_apply(ledger_account_t *a, ledger_slot_t *s, uint32_t state)
 {
+    /* Release on every store: each must follow the slot's state in
+     * program order (a relaxed one could be emitted before it, and a
+     * death in between would leave a regeneration no slot describes). On
+     * x86 these are plain moves. */
     atomic_store_explicit(&s->state, state, memory_order_release);
     atomic_store_explicit(&a->regen_at_ms, s->post_regen_at,
-                          memory_order_relaxed);
+                          memory_order_release);
     atomic_store_explicit(&a->regen_carry, s->post_carry,
-                          memory_order_relaxed);
+                          memory_order_release);
     atomic_store_explicit(&a->balance, s->post_balance, memory_order_release);
 }
 
