@@ -41,9 +41,8 @@
 #include "common/base/clock.h"
 #include "common/store/keyjson.h"
 #include "tests/unit/fg_test.h"
+#include "tests/unit/redis_server.h"
 
-#define START_MS  5000                  /* the server's start, at most */
-#define STOP_MS   2000                  /* SIGTERM, then SIGKILL */
 #define T0        1800000000000LL       /* ms */
 #define HOUR      3600000LL             /* ms */
 #define LIMIT     FG_CLUSTER_AMOUNT_MAX
@@ -55,75 +54,25 @@
 /* ---- the server --------------------------------------------------------- */
 
 static struct {
-    pid_t         pid;
-    int           is_broken;            /* could not start: every test
+    redis_server_t server;              /* tests/unit/redis_server.h */
+    int            is_started;
+    int            is_broken;           /* could not start: every test
                                            fails */
-    char          dir[64];
-    char          sock[100];
-    char          log[128];
-    redisContext *c;
-    char          sha[FG_CLUSTER_SCRIPTS][41];
+    redisContext  *c;
+    char           sha[FG_CLUSTER_SCRIPTS][41];
 } srv;
 
-/* redis-server as `command -v` would find it; "" when it is missing. */
-static const char *
-server_binary(void)
-{
-    static char found[512];
-    const char *path = getenv("PATH");
-
-    while (path != NULL && *path != '\0') {
-        size_t n = strcspn(path, ":");
-
-        if (n > 0 && n < 400) {
-            snprintf(found, sizeof(found), "%.*s/redis-server", (int) n,
-                     path);
-            if (access(found, X_OK) == 0) {
-                return found;
-            }
-        }
-        path += n + (path[n] == ':');
-    }
-    return "";
-}
-
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-             struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    remove(path);
-    return 0;
-}
-
-/* Ends the server by PID, always: SIGTERM, SIGKILL after STOP_MS. */
+/* Ends the server by PID, always (atexit). */
 static void
 server_stop(void)
 {
-    int64_t deadline = fg_mono_ms() + STOP_MS;
-    int     status;
-
     if (srv.c != NULL) {
         redisFree(srv.c);
         srv.c = NULL;
     }
-    if (srv.pid > 0) {
-        kill(srv.pid, SIGTERM);
-        while (fg_mono_ms() < deadline
-               && waitpid(srv.pid, &status, WNOHANG) != srv.pid) {
-            usleep(5 * 1000);
-        }
-        if (fg_mono_ms() >= deadline) {
-            kill(srv.pid, SIGKILL);
-            waitpid(srv.pid, &status, 0);
-        }
-        srv.pid = 0;
-    }
-    if (srv.dir[0] != '\0') {
-        nftw(srv.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-        srv.dir[0] = '\0';
+    if (srv.is_started) {
+        redis_server_stop(&srv.server);
+        srv.is_started = 0;
     }
 }
 
@@ -131,68 +80,18 @@ server_stop(void)
 static int
 server_start(void)
 {
-    const char *bin = server_binary();
-    pid_t       parent = getpid();
-    int64_t     deadline;
-    int         s, status;
+    int s;
 
-    if (bin[0] == '\0') {
-        FG_TEST_FAIL("redis-server is not in PATH: these tests need it "
-                     "(`make deps` installs Debian's redis-server)");
+    if (redis_server_start(&srv.server, NULL) != 0) {
         return FG_ERR;
     }
-    snprintf(srv.dir, sizeof(srv.dir), "/tmp/fg-test-scripts-XXXXXX");
-    if (mkdtemp(srv.dir) == NULL) {
-        FG_TEST_FAIL("mkdtemp: %s", strerror(errno));
-        srv.dir[0] = '\0';
-        return FG_ERR;
-    }
-    snprintf(srv.sock, sizeof(srv.sock), "%s/redis.sock", srv.dir);
-    snprintf(srv.log, sizeof(srv.log), "%s/redis.log", srv.dir);
+    srv.is_started = 1;
     atexit(server_stop);
-    fflush(NULL);
-    srv.pid = fork();
-    if (srv.pid < 0) {
-        FG_TEST_FAIL("fork: %s", strerror(errno));
-        srv.pid = 0;
-        return FG_ERR;
-    }
-    if (srv.pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) {
-            _exit(127);
-        }
-        if (null >= 0) {
-            dup2(null, 0);
-            dup2(null, 1);
-            dup2(null, 2);
-        }
-        execl(bin, bin, "--port", "0", "--unixsocket", srv.sock,
-              "--unixsocketperm", "700", "--dir", srv.dir, "--logfile",
-              srv.log, "--daemonize", "no", "--save", "", "--appendonly",
-              "yes", "--appendfsync", "always", (char *) NULL);
-        _exit(127);
-    }
-    deadline = fg_mono_ms() + START_MS;
-    while (srv.c == NULL && fg_mono_ms() < deadline) {
-        if (waitpid(srv.pid, &status, WNOHANG) == srv.pid) {
-            srv.pid = 0;
-            FG_TEST_FAIL("redis-server exited at start (status %d); see %s",
-                         status, srv.log);
-            return FG_ERR;
-        }
-        srv.c = redisConnectUnix(srv.sock);
-        if (srv.c != NULL && srv.c->err != 0) {
-            redisFree(srv.c);
-            srv.c = NULL;
-            usleep(10 * 1000);
-        }
-    }
-    if (srv.c == NULL) {
-        FG_TEST_FAIL("redis-server did not listen on %s within %d ms",
-                     srv.sock, START_MS);
+    srv.c = redisConnectUnix(srv.server.sock);
+    if (srv.c == NULL || srv.c->err != 0) {
+        FG_TEST_FAIL("cannot connect to redis-server on %s: %s",
+                     srv.server.sock,
+                     srv.c != NULL ? srv.c->errstr : "out of memory");
         return FG_ERR;
     }
     for (s = 0; s < FG_CLUSTER_SCRIPTS; s++) {

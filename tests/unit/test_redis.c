@@ -35,222 +35,13 @@
 
 #include "common/base/clock.h"
 #include "tests/unit/fg_test.h"
+#include "tests/unit/redis_server.h"
 
 #define SECRET       "Zq7-secret-Pw"
-#define START_MS     5000     /* a server's start, at most */
 #define READY_MS     3000     /* a connection reaching READY, at most */
 #define SLACK_MS     250      /* timer and scheduling slack on a busy box */
 #define EARLY_MS     20       /* libevent's coarse clock may fire a little
                                * early by fg_mono_ms()'s precise one */
-
-/* ---- servers ---------------------------------------------------------- */
-
-typedef struct {
-    pid_t pid;
-    char  dir[64];
-    char  sock[100];      /* fits sun_path */
-    char  log[128];
-    char  url[160];
-    const char *extra[8];     /* more arguments, NULL-terminated */
-} server_t;
-
-static char redis_server_path[512];
-
-/* redis-server as `command -v` finds it; "" when it is missing. */
-static const char *
-server_binary(void)
-{
-    const char *path = getenv("PATH");
-    char        dir[400];
-
-    if (redis_server_path[0] != '\0') {
-        return redis_server_path;
-    }
-    while (path != NULL && *path != '\0') {
-        size_t n = strcspn(path, ":");
-
-        if (n > 0 && n < sizeof(dir)) {
-            memcpy(dir, path, n);
-            dir[n] = '\0';
-            snprintf(redis_server_path, sizeof(redis_server_path),
-                     "%s/redis-server", dir);
-            if (access(redis_server_path, X_OK) == 0) {
-                return redis_server_path;
-            }
-        }
-        path += n;
-        if (*path == ':') {
-            path++;
-        }
-    }
-    redis_server_path[0] = '\0';
-    return "";
-}
-
-/* Whether something accepts on @path now. */
-static int
-socket_answers(const char sock[100])
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    int                fd, rc;
-
-    fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    if (fd < 0) {
-        return 0;
-    }
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-    rc = connect(fd, (struct sockaddr *) &sa, sizeof(sa));
-    close(fd);
-    return rc == 0;
-}
-
-/* Starts (or starts again, in the same folder) @s's server. */
-static int
-server_run(server_t *s)
-{
-    const char *bin = server_binary();
-    const char *argv[40];
-    int         argc = 0, i;
-    int64_t     deadline;
-    pid_t       parent = getpid();
-
-    if (bin[0] == '\0') {
-        FG_TEST_FAIL("redis-server is not in PATH: the tests need it "
-                     "(`make deps` installs Debian's redis-server)");
-        return -1;
-    }
-    argv[argc++] = bin;
-    argv[argc++] = "--port";
-    argv[argc++] = "0";
-    argv[argc++] = "--unixsocket";
-    argv[argc++] = s->sock;
-    argv[argc++] = "--unixsocketperm";
-    argv[argc++] = "700";
-    argv[argc++] = "--dir";
-    argv[argc++] = s->dir;
-    argv[argc++] = "--logfile";
-    argv[argc++] = s->log;
-    argv[argc++] = "--daemonize";
-    argv[argc++] = "no";
-    argv[argc++] = "--save";
-    argv[argc++] = "";
-    argv[argc++] = "--appendonly";
-    argv[argc++] = "yes";
-    argv[argc++] = "--appendfsync";
-    argv[argc++] = "always";
-    for (i = 0; s->extra[i] != NULL; i++) {
-        argv[argc++] = s->extra[i];
-    }
-    argv[argc] = NULL;
-    fflush(NULL);
-    s->pid = fork();
-    if (s->pid < 0) {
-        FG_TEST_FAIL("fork: %s", strerror(errno));
-        return -1;
-    }
-    if (s->pid == 0) {
-        int null = open("/dev/null", O_RDWR);
-
-        /* Dies with the test, however the test ends. */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) {
-            _exit(127);
-        }
-        if (null >= 0) {
-            dup2(null, 0);
-            dup2(null, 1);
-            dup2(null, 2);
-        }
-        execv(bin, (char *const *) argv);
-        _exit(127);
-    }
-    deadline = fg_mono_ms() + START_MS;
-    while (fg_mono_ms() < deadline) {
-        int status;
-
-        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-            s->pid = 0;
-            FG_TEST_FAIL("redis-server exited at start (status %d); see %s",
-                         status, s->log);
-            return -1;
-        }
-        if (socket_answers(s->sock)) {
-            return 0;
-        }
-        usleep(10 * 1000);
-    }
-    FG_TEST_FAIL("redis-server did not listen on %s within %d ms", s->sock,
-                 START_MS);
-    return -1;
-}
-
-/* A server in a new folder with @extra arguments (NULL-terminated list of
- * up to 7; may be NULL). Returns 0, or -1 after recording a failure. */
-static int
-server_start(server_t *s, const char *const *extra)
-{
-    int i;
-
-    memset(s, 0, sizeof(*s));
-    for (i = 0; extra != NULL && extra[i] != NULL && i < 7; i++) {
-        s->extra[i] = extra[i];
-    }
-    snprintf(s->dir, sizeof(s->dir), "/tmp/fg-test-redis-XXXXXX");
-    if (mkdtemp(s->dir) == NULL) {
-        FG_TEST_FAIL("mkdtemp: %s", strerror(errno));
-        s->dir[0] = '\0';
-        return -1;
-    }
-    snprintf(s->sock, sizeof(s->sock), "%s/redis.sock", s->dir);
-    snprintf(s->log, sizeof(s->log), "%s/redis.log", s->dir);
-    snprintf(s->url, sizeof(s->url), "%s", s->sock);
-    return server_run(s);
-}
-
-/* Ends the server by PID: SIGTERM, SIGKILL after two seconds. */
-static void
-server_kill(server_t *s, int sig)
-{
-    int64_t deadline = fg_mono_ms() + 2000;
-    int     status;
-
-    if (s->pid <= 0) {
-        return;
-    }
-    kill(s->pid, sig);
-    kill(s->pid, SIGCONT);
-    while (fg_mono_ms() < deadline) {
-        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
-            s->pid = 0;
-            return;
-        }
-        usleep(5 * 1000);
-    }
-    kill(s->pid, SIGKILL);
-    waitpid(s->pid, &status, 0);
-    s->pid = 0;
-}
-
-static int
-remove_entry(const char *path, const struct stat *st, int flag,
-             struct FTW *ftw)
-{
-    (void) st;
-    (void) flag;
-    (void) ftw;
-    remove(path);
-    return 0;
-}
-
-static void
-server_stop(server_t *s)
-{
-    server_kill(s, SIGTERM);
-    if (s->dir[0] != '\0') {
-        nftw(s->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
-        s->dir[0] = '\0';
-    }
-}
 
 /* ---- the loop and what the tests watch --------------------------------- */
 
@@ -439,7 +230,7 @@ redis_command_round_trip_is_binary_safe(void)
     static const char  value[] = { 'a', '\0', 'b', '\r', '\n', '\xff' };
     static const char  key[] = { 'k', '\0', '1' };
     struct event_base *base = event_base_new();
-    server_t           s;
+    redis_server_t           s;
     watch_t            w;
     fg_redis_t        *r = NULL;
     outcome_t          o;
@@ -448,7 +239,7 @@ redis_command_round_trip_is_binary_safe(void)
     const char        *get[] = { "GET", key };
     const size_t       get_len[] = { 3, sizeof(key) };
 
-    if (server_start(&s, NULL) != 0) {
+    if (redis_server_start(&s, NULL) != 0) {
         goto out;
     }
     r = connect_to(base, s.url, &w, NULL);
@@ -487,7 +278,7 @@ redis_command_round_trip_is_binary_safe(void)
 out:
     fg_redis_free(r);
     event_base_free(base);
-    server_stop(&s);
+    redis_server_stop(&s);
 }
 
 static void
@@ -495,13 +286,13 @@ redis_auth_with_the_right_password_reaches_ready(void)
 {
     static const char *const extra[] = { "--requirepass", SECRET, NULL };
     struct event_base *base = event_base_new();
-    server_t           s;
+    redis_server_t           s;
     watch_t            w, w2;
     fg_redis_t        *r = NULL, *r2 = NULL;
     outcome_t          o;
     char               url[256];
 
-    if (server_start(&s, extra) != 0) {
+    if (redis_server_start(&s, extra) != 0) {
         goto out;
     }
     snprintf(url, sizeof(url), "unix://%s?password=%s", s.sock, SECRET);
@@ -537,7 +328,7 @@ out:
     fg_redis_free(r);
     fg_redis_free(r2);
     event_base_free(base);
-    server_stop(&s);
+    redis_server_stop(&s);
 }
 
 static void
@@ -545,12 +336,12 @@ redis_auth_refused_is_down_with_a_reason_not_quoting_the_password(void)
 {
     static const char *const extra[] = { "--requirepass", SECRET, NULL };
     struct event_base *base = event_base_new();
-    server_t           s;
+    redis_server_t           s;
     watch_t            w;
     fg_redis_t        *r = NULL;
     char               url[256];
 
-    if (server_start(&s, extra) != 0) {
+    if (redis_server_start(&s, extra) != 0) {
         goto out;
     }
     snprintf(url, sizeof(url), "unix://%s?password=Wrong-Pw-77", s.sock);
@@ -585,14 +376,14 @@ redis_auth_refused_is_down_with_a_reason_not_quoting_the_password(void)
 out:
     fg_redis_free(r);
     event_base_free(base);
-    server_stop(&s);
+    redis_server_stop(&s);
 }
 
 static void
 redis_selects_the_database_of_the_url(void)
 {
     struct event_base *base = event_base_new();
-    server_t           s;
+    redis_server_t           s;
     watch_t            w0, w3, wbad;
     fg_redis_t        *r0 = NULL, *r3 = NULL, *rbad = NULL;
     outcome_t          o;
@@ -600,7 +391,7 @@ redis_selects_the_database_of_the_url(void)
     const char        *set[] = { "SET", "where", "db3" };
     const char        *get[] = { "GET", "where" };
 
-    if (server_start(&s, NULL) != 0) {
+    if (redis_server_start(&s, NULL) != 0) {
         goto out;
     }
     snprintf(url, sizeof(url), "unix://%s?db=3", s.sock);
@@ -632,7 +423,7 @@ out:
     fg_redis_free(r3);
     fg_redis_free(rbad);
     event_base_free(base);
-    server_stop(&s);
+    redis_server_stop(&s);
 }
 
 static void
@@ -642,15 +433,15 @@ redis_reports_durable_only_with_appendfsync_always(void)
                                             NULL };
     static const char *const no_aof[] = { "--appendonly", "no", NULL };
     struct event_base *base = event_base_new();
-    server_t           s1, s2, s3;
+    redis_server_t           s1, s2, s3;
     watch_t            w1, w2, w3;
     fg_redis_t        *r1 = NULL, *r2 = NULL, *r3 = NULL;
     const char        *detail = NULL;
 
     memset(&s2, 0, sizeof(s2));
     memset(&s3, 0, sizeof(s3));
-    if (server_start(&s1, NULL) != 0 || server_start(&s2, everysec) != 0
-        || server_start(&s3, no_aof) != 0) {
+    if (redis_server_start(&s1, NULL) != 0 || redis_server_start(&s2, everysec) != 0
+        || redis_server_start(&s3, no_aof) != 0) {
         goto out;
     }
     r1 = connect_to(base, s1.url, &w1, NULL);
@@ -676,9 +467,9 @@ out:
     fg_redis_free(r2);
     fg_redis_free(r3);
     event_base_free(base);
-    server_stop(&s1);
-    server_stop(&s2);
-    server_stop(&s3);
+    redis_server_stop(&s1);
+    redis_server_stop(&s2);
+    redis_server_stop(&s3);
 }
 
 static void
@@ -687,12 +478,12 @@ redis_reports_unverifiable_when_config_is_renamed_away(void)
     static const char *const extra[] = { "--rename-command", "CONFIG", "",
                                          NULL };
     struct event_base *base = event_base_new();
-    server_t           s;
+    redis_server_t           s;
     watch_t            w;
     fg_redis_t        *r = NULL;
     const char        *detail = NULL;
 
-    if (server_start(&s, extra) != 0) {
+    if (redis_server_start(&s, extra) != 0) {
         goto out;
     }
     r = connect_to(base, s.url, &w, NULL);
@@ -705,14 +496,14 @@ redis_reports_unverifiable_when_config_is_renamed_away(void)
 out:
     fg_redis_free(r);
     event_base_free(base);
-    server_stop(&s);
+    redis_server_stop(&s);
 }
 
 static void
 redis_command_timeout_drops_the_connection_and_it_comes_back(void)
 {
     struct event_base *base = event_base_new();
-    server_t           s;
+    redis_server_t           s;
     watch_t            w;
     fg_redis_t        *r = NULL;
     fg_redis_options_t opt;
@@ -727,7 +518,7 @@ redis_command_timeout_drops_the_connection_and_it_comes_back(void)
     opt.command_timeout_ms = 300;
     opt.backoff_min_ms = 50;
     opt.backoff_max_ms = 200;
-    if (server_start(&s, NULL) != 0) {
+    if (redis_server_start(&s, NULL) != 0) {
         goto out;
     }
     r = connect_to(base, s.url, &w, &opt);
@@ -768,14 +559,14 @@ redis_command_timeout_drops_the_connection_and_it_comes_back(void)
 out:
     fg_redis_free(r);
     event_base_free(base);
-    server_stop(&s);
+    redis_server_stop(&s);
 }
 
 static void
 redis_server_restart_fails_pending_and_reconnects_with_backoff(void)
 {
     struct event_base *base = event_base_new();
-    server_t           s;
+    redis_server_t           s;
     watch_t            w;
     fg_redis_t        *r = NULL;
     fg_redis_options_t opt;
@@ -790,7 +581,7 @@ redis_server_restart_fails_pending_and_reconnects_with_backoff(void)
     opt.command_timeout_ms = 5000;
     opt.backoff_min_ms = 50;
     opt.backoff_max_ms = 400;
-    if (server_start(&s, NULL) != 0) {
+    if (redis_server_start(&s, NULL) != 0) {
         goto out;
     }
     r = connect_to(base, s.url, &w, &opt);
@@ -807,7 +598,7 @@ redis_server_restart_fails_pending_and_reconnects_with_backoff(void)
     fg_redis_command(r, record, &o[1], 2, get, NULL);
     run_until(base, never, NULL, 50);
     expect_int_eq(o[0].calls + o[1].calls, 0);
-    server_kill(&s, SIGKILL);
+    redis_server_kill(&s, SIGKILL);
     killed_ms = fg_mono_ms();
     expect_true(run_until(base, all_have_outcomes, &both, 1000));
     expect_int_eq(o[0].result, FG_REDIS_DISCONNECTED);
@@ -827,7 +618,7 @@ redis_server_restart_fails_pending_and_reconnects_with_backoff(void)
     memset(o, 0, sizeof(o));
     expect_int_eq(fg_redis_command(r, record, &o[0], 2, get, NULL), FG_ERR);
     expect_int_eq(o[0].result, FG_REDIS_REFUSED);
-    if (server_run(&s) != 0) {
+    if (redis_server_run(&s) != 0) {
         goto out;
     }
     if (!run_until(base, is_ready, &w, READY_MS)) {
@@ -842,14 +633,14 @@ redis_server_restart_fails_pending_and_reconnects_with_backoff(void)
 out:
     fg_redis_free(r);
     event_base_free(base);
-    server_stop(&s);
+    redis_server_stop(&s);
 }
 
 static void
 redis_refuses_commands_beyond_max_in_flight_at_once(void)
 {
     struct event_base *base = event_base_new();
-    server_t           s;
+    redis_server_t           s;
     watch_t            w;
     fg_redis_t        *r = NULL;
     fg_redis_options_t opt;
@@ -862,7 +653,7 @@ redis_refuses_commands_beyond_max_in_flight_at_once(void)
 
     fg_redis_options_init(&opt);
     opt.max_in_flight = 3;
-    if (server_start(&s, NULL) != 0) {
+    if (redis_server_start(&s, NULL) != 0) {
         goto out;
     }
     r = connect_to(base, s.url, &w, &opt);
@@ -910,7 +701,7 @@ redis_refuses_commands_beyond_max_in_flight_at_once(void)
 out:
     fg_redis_free(r);
     event_base_free(base);
-    server_stop(&s);
+    redis_server_stop(&s);
 }
 
 static void
@@ -976,14 +767,14 @@ static void
 redis_free_with_pending_commands_calls_each_callback_once(void)
 {
     struct event_base *base = event_base_new();
-    server_t           s;
+    redis_server_t           s;
     watch_t            w;
     fg_redis_t        *r = NULL;
     outcome_t          o[3];
     const char        *ping[] = { "PING" };
     int                i;
 
-    if (server_start(&s, NULL) != 0) {
+    if (redis_server_start(&s, NULL) != 0) {
         goto out;
     }
     r = connect_to(base, s.url, &w, NULL);
@@ -1014,7 +805,7 @@ redis_free_with_pending_commands_calls_each_callback_once(void)
 out:
     fg_redis_free(r);
     event_base_free(base);
-    server_stop(&s);
+    redis_server_stop(&s);
 }
 
 typedef struct {
@@ -1038,14 +829,14 @@ static void
 redis_free_from_a_reply_callback_fails_the_rest_once(void)
 {
     struct event_base *base = event_base_new();
-    server_t           s;
+    redis_server_t           s;
     watch_t            w;
     fg_redis_t        *r = NULL;
     freer_t            f;
     outcome_t          o[2];
     const char        *ping[] = { "PING" };
 
-    if (server_start(&s, NULL) != 0) {
+    if (redis_server_start(&s, NULL) != 0) {
         goto out;
     }
     r = connect_to(base, s.url, &w, NULL);
@@ -1072,7 +863,7 @@ redis_free_from_a_reply_callback_fails_the_rest_once(void)
 out:
     fg_redis_free(r);
     event_base_free(base);
-    server_stop(&s);
+    redis_server_stop(&s);
 }
 
 typedef struct {
