@@ -68,6 +68,7 @@ static char *pipeline_settle_chunk(fg_req_t *req, const char *json,
 static void pipeline_upstream_headers(void *owner);
 static void pipeline_keep_response(fg_req_t *req, const char *id,
                                    const char *response, size_t len);
+static void pipeline_keep_whole(fg_req_t *req);
 static int pipeline_upstream_data(void *owner, const char *data,
                                   size_t len);
 static void pipeline_upstream_done(void *owner,
@@ -563,7 +564,8 @@ pipeline_choose(fg_req_t *req, fg_verdict_t *v)
             continue;
         }
         if (fg_meter_fit(req, c) != FG_OK) {
-            (void) fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_INSUFFICIENT_ENERGY, NULL,
+            (void) fg_verdict_refuse(v, FG_RETRY_NONE,
+                                     FG_E_INSUFFICIENT_ENERGY, NULL,
                                      "Insufficient energy: the balance of "
                                      "key %s held for this request does not "
                                      "pay for a reply from %s.",
@@ -669,11 +671,11 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
                && chat->tokens_field == FG_TOKENS_FIELD_NONE) {
         lowered = req->reservation.max_output;   /* the default, said */
     }
-    pipeline_effort_mapped(req, e);
     at->is_native = req->validated.api == FG_USAGE_API_RESPONSES
                     && (e->apis & FG_API_RESPONSES);
     if (at->is_native) {
-        at->strip_usage = 0;     /* its usage is in response.completed */
+        /* Its usage is in response.completed; its reasoning as sent. */
+        at->strip_usage = 0;
         at->effort_mapped[0] = '\0';
         body = fg_responses_native_body(&req->validated.resp_doc,
                                         e->upstream_id,
@@ -682,16 +684,18 @@ pipeline_attempt(fg_req_t *req, fg_verdict_t *v)
                                         req->validated.resp_context_len,
                                         lowered, &len);
     } else {
+        int64_t max_output = rt->candidates[rt->next - 1].max_output;
+
+        pipeline_effort_mapped(req, e);
         body = fg_upstream_body(&req->validated.doc, chat,
-                            &(fg_upstream_body_in_t) {
-                                .endpoint = e,
-                                .lowered_max_tokens = lowered,
-                                .max_output =
-                                    rt->candidates[rt->next - 1].max_output,
-                                .ask_usage = at->strip_usage,
-                                .is_legacy = req->validated.api
-                                             == FG_USAGE_API_COMPLETIONS
-                            }, &len);
+                                &(fg_upstream_body_in_t) {
+                                    .endpoint = e,
+                                    .lowered_max_tokens = lowered,
+                                    .max_output = max_output,
+                                    .ask_usage = at->strip_usage,
+                                    .is_legacy = req->validated.api
+                                                 == FG_USAGE_API_COMPLETIONS
+                                }, &len);
     }
     /* Nothing reads the parsed document from here on; the body stays
      * while another endpoint may be tried (it is parsed again then). */
@@ -1019,46 +1023,30 @@ pipeline_keep_response(fg_req_t *req, const char *id, const char *response,
 }
 
 /* A natively served POST /v1/responses (responses_native.h): the
- * provider's response object @v, kept by its own id, environment_impact
- * spliced in. */
+ * provider's response object as the relay gave it (the client's "store"
+ * echoed), kept by its own id, environment_impact spliced in. */
 static void
 pipeline_complete_native(fg_req_t *req, const fg_verdict_t *v)
 {
-    char       id[FG_RESPSTORE_ID_MAX + 1], *spliced, *echo = NULL;
-    const char *body = v->body;
-    size_t     len, body_len = v->body_len;
-    fg_jdoc_t  doc;
+    char   *spliced;
+    size_t  len;
 
-    if (fg_jdoc_parse(&doc, body, body_len, 128, NULL) == FG_OK) {
-        /* The client's "store", not the false the provider was sent. */
-        echo = fg_responses_native_store_echo(&doc, 0,
-                                              req->validated.rq.store, &len);
-        if (fg_jdoc_str_copy(&doc, fg_jdoc_get(&doc, 0, "id"), id,
-                             sizeof(id)) >= sizeof(id)) {
-            id[0] = '\0';       /* too long to be stored by */
-        }
-        fg_jdoc_free(&doc);
-        if (echo != NULL) {
-            body = echo;
-            body_len = len;
-        }
-        if (id[0] != '\0') {
-            pipeline_keep_response(req, id, body, body_len);
-        }
-    }
-    spliced = fg_footprint_splice(req, body, body_len, &len);
+    pipeline_keep_whole(req);
+    spliced = fg_footprint_splice(req, v->body, v->body_len, &len);
     if (spliced != NULL) {
         fg_req_reply(req, 200, spliced, len);
         free(spliced);
-    } else {
-        fg_req_reply(req, 200, body, body_len);
+        return;
     }
-    free(echo);
+    fg_req_reply(req, 200, v->body, v->body_len);
 }
 
-/* A Responses stream that ended whole: its output kept in the store. */
+/* A Responses reply or stream that ended whole: its output kept in the
+ * store. A native one's id and items are the relay's (relay_keep_native);
+ * a translated stream's are its translation's. A translated non-stream
+ * reply is kept by pipeline_complete_response. */
 static void
-pipeline_keep_stream(fg_req_t *req)
+pipeline_keep_whole(fg_req_t *req)
 {
     fg_req_relay_t *r = &req->relay;
     char            id[FG_GATEWAY_ID_SIZE + 8], *output;
@@ -1220,9 +1208,10 @@ pipeline_held_stream_error(fg_req_t *req, const char *error, fg_verdict_t *v)
 {
     const fg_endpoint_t *e = req->route.endpoint;
 
-    (void) fg_verdict_refuse(v, FG_RETRY_NONE, fg_upstream_err_is_timeout(error)
-                                      ? FG_E_PROVIDER_TIMEOUT
-                                      : FG_E_PROVIDER_ERROR, NULL,
+    (void) fg_verdict_refuse(v, FG_RETRY_NONE,
+                             fg_upstream_err_is_timeout(error)
+                             ? FG_E_PROVIDER_TIMEOUT : FG_E_PROVIDER_ERROR,
+                             NULL,
                              "provider %s: the stream ended before its "
                              "first event", e->provider->id);
 }
@@ -1268,7 +1257,7 @@ pipeline_upstream_done(void *owner, const fg_attempt_result_t *result,
         if (v.err.code != FG_E_NONE) {
             req->error = v.err.code;
         } else {
-            pipeline_keep_stream(req);
+            pipeline_keep_whole(req);
         }
         pipeline_send(req);
         fg_req_stream_end(req);

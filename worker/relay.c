@@ -392,6 +392,34 @@ relay_responses_event(fg_req_t *req, const fg_sse_event_t *ev)
 }
 
 /*
+ * What the store keeps of a native response, the object at @response of
+ * @doc (an output array: fg_responses_native_is_response): its id and a
+ * copy of its output items, for pipeline.c to keep once the reply is
+ * whole. An id too long to be stored by is "".
+ */
+static void
+relay_keep_native(fg_req_t *req, const fg_jdoc_t *doc, int response)
+{
+    fg_req_relay_t *r = &req->relay;
+    int             output = fg_jdoc_get(doc, response, "output");
+
+    if (!req->validated.rq.store) {
+        return;
+    }
+    if (fg_jdoc_str_copy(doc, fg_jdoc_get(doc, response, "id"),
+                         r->native_id, sizeof(r->native_id))
+        >= sizeof(r->native_id)) {
+        r->native_id[0] = '\0';
+    }
+    free(r->native_output);
+    r->native_output_len = doc->nodes[output].len;
+    r->native_output = fg_xmalloc(r->native_output_len + 1);
+    memcpy(r->native_output, doc->buf + doc->nodes[output].start,
+           r->native_output_len);
+    r->native_output[r->native_output_len] = '\0';
+}
+
+/*
  * One event of a Responses stream from a provider that speaks it
  * (responses_native.h), relayed as it came, with three exceptions: the
  * final response.completed or response.incomplete settles the request
@@ -458,15 +486,7 @@ relay_native_event(fg_req_t *req, const fg_sse_event_t *ev)
     }
     r->saw_done = 1;
     relay_take_native_usage(req, &doc, response);
-    if (fg_jdoc_str_copy(&doc, fg_jdoc_get(&doc, response, "id"),
-                         r->native_id, sizeof(r->native_id))
-        >= sizeof(r->native_id)) {
-        r->native_id[0] = '\0';  /* too long to be stored by */
-    }
-    free(r->native_output);
-    r->native_output = fg_responses_output_items(
-        doc.buf + doc.nodes[response].start, doc.nodes[response].len,
-        &r->native_output_len);
+    relay_keep_native(req, &doc, response);
     /* The charge goes into the response object, inside the event. */
     at = doc.nodes[response].start;
     end = at + doc.nodes[response].len;
@@ -827,9 +847,10 @@ fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
         r->upstream_kind = relay_upstream_kind(error);
         fg_log(FG_LOG_WARN, 0, "req=%s provider %s: %s", req->id,
                up->provider->id, error);
-        return fg_verdict_refuse(v, FG_RETRY_NONE, fg_upstream_err_is_timeout(error)
-                                          ? FG_E_PROVIDER_TIMEOUT
-                                          : FG_E_PROVIDER_ERROR,
+        return fg_verdict_refuse(v, FG_RETRY_NONE,
+                                 fg_upstream_err_is_timeout(error)
+                                 ? FG_E_PROVIDER_TIMEOUT
+                                 : FG_E_PROVIDER_ERROR,
                                  NULL, "provider %s: %s", up->provider->id,
                                  error);
     }
@@ -870,6 +891,13 @@ fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
         if (!r->has_usage) {
             r->relayed_bytes += (int64_t) fg_responses_native_text_bytes(
                 &doc, 0);
+        }
+        relay_keep_native(req, &doc, 0);
+        /* The client's "store", not the false the provider was sent. */
+        r->fixed_body = fg_responses_native_store_echo(
+            &doc, 0, req->validated.rq.store, &len);
+        if (r->fixed_body != NULL) {
+            body = r->fixed_body;
         }
         fg_jdoc_free(&doc);
         v->kind = FG_VERDICT_COMPLETE;

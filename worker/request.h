@@ -232,15 +232,18 @@ typedef struct {
     int                       json_repaired; /* strings repaired
                                               * (replyfix.h) */
     char                     *fixed_body;    /* the non-stream reply as
-                                              * replyfix.h changed it,
-                                              * owned; NULL: unchanged */
+                                              * replyfix.h changed it, or
+                                              * a native one with the
+                                              * client's "store", owned;
+                                              * NULL: unchanged */
     fg_replyfix_heal_t       *heal;          /* a healed stream's held
                                               * content, owned (replyfix.c) */
     fg_responses_stream_t    *resp_stream;   /* a Responses stream's
                                               * translation, owned */
     char                     *native_output; /* a native Responses
-                                              * stream's output items, from
-                                              * its final event (owned) */
+                                              * reply's output items (a
+                                              * stream's final event),
+                                              * for the store (owned) */
     size_t                    native_output_len;
     char                      native_id[72]; /* its response's id; "" */
 } fg_req_relay_t;
