@@ -130,7 +130,8 @@ fg_meter_reserve(fg_req_t *req, fg_verdict_t *v)
                                  req->auth.key.kr_id);
     }
     if (got == 0) {
-        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_INSUFFICIENT_ENERGY, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE,
+                                 FG_E_INSUFFICIENT_ENERGY, NULL,
                                  "Insufficient energy: the balance of key %s "
                                  "is %lld micro-credits, and this request "
                                  "needs at least %lld (an estimated %lld "

@@ -234,7 +234,8 @@ fg_validate_request(fg_req_t *req, fg_verdict_t *v)
     ct = req->head != NULL ? fg_http_field(req->head, "Content-Type", NULL)
                            : NULL;
     if (len > 0 && !validate_content_type_ok(ct)) {
-        return fg_verdict_refuse(v, FG_RETRY_NONE, FG_E_UNSUPPORTED_MEDIA_TYPE, NULL,
+        return fg_verdict_refuse(v, FG_RETRY_NONE,
+                                 FG_E_UNSUPPORTED_MEDIA_TYPE, NULL,
                                  "Content-Type must be application/json, "
                                  "got %.64s", ct ? ct : "none");
     }
