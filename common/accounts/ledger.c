@@ -297,6 +297,42 @@ ledger_free_slot(fg_ledger_t *l, unsigned owner, int32_t *index)
     return NULL;
 }
 
+/* Fills the slot @s a change of account @index takes, under its lock:
+ * nothing reserved or charged, the request's ids ("" for NULL). */
+static void
+ledger_slot_fill(ledger_slot_t *s, uint32_t index, const char *request_id,
+                 const char *client_request_id)
+{
+    s->account = index;
+    s->amount = 0;
+    s->charge = 0;
+    snprintf(s->request_id, sizeof(s->request_id), "%s",
+             request_id != NULL ? request_id : "");
+    snprintf(s->client_request_id, sizeof(s->client_request_id), "%s",
+             client_request_id != NULL ? client_request_id : "");
+}
+
+/* Step 1) for an existing account: @subject's account in *@a, a free slot
+ * of @owner filled for it in *@s (its index in *@slot), and the account's
+ * lock. FG_ERR with nothing held: a bad owner, no such account, no free
+ * slot, or a lock a dead owner holds past the wait. */
+static int
+ledger_open(fg_ledger_t *l, unsigned owner, uint64_t subject,
+            const char *request_id, const char *client_request_id,
+            ledger_account_t **a, ledger_slot_t **s, int32_t *slot)
+{
+    uint32_t index;
+
+    if (owner >= l->r.owners
+        || (*a = ledger_account(l, subject, 0, &index)) == NULL
+        || (*s = ledger_free_slot(l, owner, slot)) == NULL
+        || ledger_lock(*a, owner) != FG_OK) {
+        return FG_ERR;
+    }
+    ledger_slot_fill(*s, index, request_id, client_request_id);
+    return FG_OK;
+}
+
 static int
 ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
            int64_t initial_micro, int64_t initial_carry,
@@ -323,11 +359,7 @@ ledger_put(fg_ledger_t *l, unsigned owner, uint64_t subject,
         return fg_err_set(err, FG_E_INTERNAL, NULL,
                           "the energy ledger is locked");
     }
-    s->account = index;
-    s->amount = 0;
-    s->charge = 0;
-    s->request_id[0] = '\0';
-    s->client_request_id[0] = '\0';
+    ledger_slot_fill(s, index, NULL, NULL);
     if (is_new && atomic_load_explicit(&a->regen_at_ms,
                                        memory_order_relaxed) == 0) {
         s->pre_balance = atomic_load_explicit(&a->balance,
@@ -379,23 +411,15 @@ fg_ledger_reserve(fg_ledger_t *l, unsigned owner, uint64_t subject,
 {
     ledger_account_t *a;
     ledger_slot_t    *s;
-    uint32_t          index;
     int32_t           slot;
     int64_t           take;
 
     r->slot = -1;
     r->amount_micro = 0;
-    if (owner >= l->r.owners
-        || (a = ledger_account(l, subject, 0, &index)) == NULL
-        || (s = ledger_free_slot(l, owner, &slot)) == NULL
-        || ledger_lock(a, owner) != FG_OK) {
+    if (ledger_open(l, owner, subject, request_id, client_request_id, &a,
+                    &s, &slot) != FG_OK) {
         return -1;
     }
-    s->account = index;
-    s->charge = 0;
-    snprintf(s->request_id, sizeof(s->request_id), "%s", request_id);
-    snprintf(s->client_request_id, sizeof(s->client_request_id), "%s",
-             client_request_id != NULL ? client_request_id : "");
     ledger_regenerate(a, s, now_ms);
     *balance_out = s->post_balance;
     take = s->post_balance >= want_micro ? want_micro : s->post_balance;
@@ -413,7 +437,7 @@ fg_ledger_reserve(fg_ledger_t *l, unsigned owner, uint64_t subject,
     atomic_store_explicit(&s->state, LEDGER_HELD, memory_order_release);
     ledger_unlock(a);
     r->slot = slot;
-    r->account = index;
+    r->account = s->account;
     r->amount_micro = take;
     return take;
 }
@@ -469,21 +493,12 @@ fg_ledger_withdraw(fg_ledger_t *l, unsigned owner, uint64_t subject,
 {
     ledger_account_t *a;
     ledger_slot_t    *s;
-    uint32_t          index;
     int32_t           slot;
     int64_t           take;
 
-    if (owner >= l->r.owners
-        || (a = ledger_account(l, subject, 0, &index)) == NULL
-        || (s = ledger_free_slot(l, owner, &slot)) == NULL
-        || ledger_lock(a, owner) != FG_OK) {
+    if (ledger_open(l, owner, subject, NULL, NULL, &a, &s, &slot) != FG_OK) {
         return -1;
     }
-    s->account = index;
-    s->amount = 0;
-    s->charge = 0;
-    s->request_id[0] = '\0';
-    s->client_request_id[0] = '\0';
     /* Reserved credit left the balance when it was reserved, so the
      * regenerated balance is all there is to take. */
     ledger_regenerate(a, s, now_ms);
