@@ -268,6 +268,19 @@ meter_prompt_likely(const fg_req_t *req)
     return guess < lower ? lower : guess > upper ? upper : guess;
 }
 
+long long
+fg_meter_usage_count(const fg_jdoc_t *doc, int i)
+{
+    switch (fg_jdoc_type(doc, i)) {
+    case FG_JNULL:
+        return 0;
+    case FG_JINT:
+        return doc->nodes[i].num.i;
+    default:
+        return -1;
+    }
+}
+
 void
 fg_meter_charge(fg_req_t *req)
 {

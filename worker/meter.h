@@ -30,6 +30,14 @@
  */
 #define FG_METER_PROMPT_TOKENS_MAX (16LL * 1024 * 1024)
 
+/*
+ * A token count of a provider's usage object, at node @i of @doc: 0 when
+ * absent or null, -1 (which the charge takes as malformed usage) for
+ * anything but an integer, so a count sent as 1e9 or "5" is never read
+ * as a free 0.
+ */
+long long fg_meter_usage_count(const fg_jdoc_t *doc, int i);
+
 /* The charge headers of a completion: names static, values inline. */
 typedef struct {
     const char *name[2];

@@ -1022,25 +1022,6 @@ pipeline_keep_response(fg_req_t *req, const char *id, const char *response,
     }
 }
 
-/* A natively served POST /v1/responses (responses_native.h): the
- * provider's response object as the relay gave it (the client's "store"
- * echoed), kept by its own id, environment_impact spliced in. */
-static void
-pipeline_complete_native(fg_req_t *req, const fg_verdict_t *v)
-{
-    char   *spliced;
-    size_t  len;
-
-    pipeline_keep_whole(req);
-    spliced = fg_footprint_splice(req, v->body, v->body_len, &len);
-    if (spliced != NULL) {
-        fg_req_reply(req, 200, spliced, len);
-        free(spliced);
-        return;
-    }
-    fg_req_reply(req, 200, v->body, v->body_len);
-}
-
 /* A Responses reply or stream that ended whole: its output kept in the
  * store. A native one's id and items are the relay's (relay_keep_native);
  * a translated stream's are its translation's. A translated non-stream
@@ -1094,10 +1075,9 @@ pipeline_complete(fg_req_t *req, const fg_verdict_t *v)
     }
     fg_footprint_compute(req);
     if (req->attempt.is_native) {
-        pipeline_complete_native(req, v);
-        return;
-    }
-    if (req->validated.api == FG_USAGE_API_RESPONSES) {
+        /* The provider's response object, as the relay gave it. */
+        pipeline_keep_whole(req);
+    } else if (req->validated.api == FG_USAGE_API_RESPONSES) {
         pipeline_complete_response(req, v);
         return;
     }

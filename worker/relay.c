@@ -31,6 +31,7 @@
 #include "common/wire/json.h"
 #include "common/wire/scrub.h"
 #include "common/base/log.h"
+#include "worker/meter.h"
 #include "worker/relay.h"
 #include "worker/replyfix.h"
 #include "worker/responses_native.h"
@@ -85,24 +86,6 @@ fg_relay_stream_init(fg_req_t *req, fg_relay_settle_pt settle)
     r->has_sse = 1;
 }
 
-/*
- * The count at node @i: 0 when absent or null; -1 (which the meter takes
- * as malformed usage) for anything but an integer, so a count sent as
- * 1e9 or "5" is never read as a free 0.
- */
-static long long
-relay_int(const fg_jdoc_t *doc, int i)
-{
-    switch (fg_jdoc_type(doc, i)) {
-    case FG_JNULL:
-        return 0;
-    case FG_JINT:
-        return doc->nodes[i].num.i;
-    default:
-        return -1;
-    }
-}
-
 /* Takes the token counts of an OpenAI "usage" object, when there is one. */
 static void
 relay_take_usage(fg_req_t *req, const fg_jdoc_t *doc)
@@ -114,16 +97,16 @@ relay_take_usage(fg_req_t *req, const fg_jdoc_t *doc)
         return;
     }
     r->has_usage = 1;
-    r->prompt_tokens = relay_int(doc, fg_jdoc_get(doc, usage,
-                                                  "prompt_tokens"));
-    r->completion_tokens = relay_int(doc, fg_jdoc_get(doc, usage,
-                                                      "completion_tokens"));
+    r->prompt_tokens = fg_meter_usage_count(
+        doc, fg_jdoc_get(doc, usage, "prompt_tokens"));
+    r->completion_tokens = fg_meter_usage_count(
+        doc, fg_jdoc_get(doc, usage, "completion_tokens"));
     details = fg_jdoc_get(doc, usage, "prompt_tokens_details");
-    r->cached_tokens = relay_int(doc, fg_jdoc_get(doc, details,
-                                                  "cached_tokens"));
+    r->cached_tokens = fg_meter_usage_count(
+        doc, fg_jdoc_get(doc, details, "cached_tokens"));
     details = fg_jdoc_get(doc, usage, "completion_tokens_details");
-    r->reasoning_tokens = relay_int(doc, fg_jdoc_get(doc, details,
-                                                     "reasoning_tokens"));
+    r->reasoning_tokens = fg_meter_usage_count(
+        doc, fg_jdoc_get(doc, details, "reasoning_tokens"));
 }
 
 /* Takes the token counts of a Responses object's usage (a natively
@@ -896,25 +879,17 @@ fg_relay_end(fg_req_t *req, const fg_attempt_result_t *result,
         /* The client's "store", not the false the provider was sent. */
         r->fixed_body = fg_responses_native_store_echo(
             &doc, 0, req->validated.rq.store, &len);
-        if (r->fixed_body != NULL) {
-            body = r->fixed_body;
+    } else {
+        relay_take_usage(req, &doc);
+        if (!r->has_usage) {
+            relay_count_text(req, &doc, "message");
         }
-        fg_jdoc_free(&doc);
-        v->kind = FG_VERDICT_COMPLETE;
-        v->err.code = FG_E_NONE;
-        v->body = body;
-        v->body_len = len;
-        return FG_VERDICT_COMPLETE;
-    }
-    relay_take_usage(req, &doc);
-    if (!r->has_usage) {
-        relay_count_text(req, &doc, "message");
-    }
-    if (fg_replyfix_active(req)) {
-        r->fixed_body = fg_replyfix_body(req, &doc, &len);
-        if (r->fixed_body != NULL) {
-            body = r->fixed_body;
+        if (fg_replyfix_active(req)) {
+            r->fixed_body = fg_replyfix_body(req, &doc, &len);
         }
+    }
+    if (r->fixed_body != NULL) {
+        body = r->fixed_body;       /* its length is in len */
     }
     fg_jdoc_free(&doc);
     v->kind = FG_VERDICT_COMPLETE;

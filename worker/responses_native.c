@@ -15,6 +15,7 @@
 #include "common/base/alloc.h"
 #include "common/wire/jedit.h"
 #include "common/wire/json.h"
+#include "worker/meter.h"
 #include "worker/responses_native.h"
 
 /* Cut from the client's body: rewritten below, the gateway's own, or
@@ -101,20 +102,6 @@ fg_responses_native_store_echo(const fg_jdoc_t *doc, int response, int store,
     return out;
 }
 
-/* The count at node @i: 0 when absent or null, -1 when not an integer. */
-static long long
-native_int(const fg_jdoc_t *doc, int i)
-{
-    switch (fg_jdoc_type(doc, i)) {
-    case FG_JNULL:
-        return 0;
-    case FG_JINT:
-        return doc->nodes[i].num.i;
-    default:
-        return -1;
-    }
-}
-
 int
 fg_responses_native_usage(const fg_jdoc_t *doc, int response,
                           fg_responses_usage_t *out)
@@ -125,14 +112,14 @@ fg_responses_native_usage(const fg_jdoc_t *doc, int response,
     if (fg_jdoc_type(doc, usage) != FG_JOBJECT) {
         return 0;
     }
-    out->input_tokens = native_int(doc, fg_jdoc_get(doc, usage,
-                                                    "input_tokens"));
-    out->output_tokens = native_int(doc, fg_jdoc_get(doc, usage,
-                                                     "output_tokens"));
-    out->cached_tokens = native_int(doc, fg_jdoc_get(
+    out->input_tokens = fg_meter_usage_count(
+        doc, fg_jdoc_get(doc, usage, "input_tokens"));
+    out->output_tokens = fg_meter_usage_count(
+        doc, fg_jdoc_get(doc, usage, "output_tokens"));
+    out->cached_tokens = fg_meter_usage_count(doc, fg_jdoc_get(
         doc, fg_jdoc_get(doc, usage, "input_tokens_details"),
         "cached_tokens"));
-    out->reasoning_tokens = native_int(doc, fg_jdoc_get(
+    out->reasoning_tokens = fg_meter_usage_count(doc, fg_jdoc_get(
         doc, fg_jdoc_get(doc, usage, "output_tokens_details"),
         "reasoning_tokens"));
     return 1;
